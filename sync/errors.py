@@ -1,0 +1,97 @@
+"""The exception tree of psa-sync, split by what the caller must do.
+
+::
+
+    SyncError                         root; ``exit_code`` is what the CLI exits with
+    ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
+    │   └── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
+    ├── StateMismatchError     (2)    the state file was made against another org or PSA
+    ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
+    │   ├── SalesforceUnavailable
+    │   └── PsaUnavailable
+    ├── BudgetExceededError    (4)    stopped early to protect the Salesforce API budget
+    ├── AuthError              (5)    authentication or authorisation refused: needs a person
+    ├── LockHeldError          (75)   another run holds the lock
+    └── RecordError                   one record is bad: quarantine it, the batch goes on
+
+Connectors translate vendor errors (simple-salesforce exceptions, HTTP statuses) into these at
+their boundary, from structured data (status, errorCode), never from message substrings. Only
+``pipeline.py`` catches ``RecordError``; only ``cli.py`` (and later the scheduler) catch
+``SyncError``. Messages say what failed, which record or object, and what happens next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class SyncError(Exception):
+    """Root of every error psa-sync raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(SyncError):
+    """The config file, a mapping or the command line is wrong.
+
+    ``problems`` holds every problem found, so a person fixes them in one go rather than one
+    run at a time.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: str | Iterable[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class MappingError(ConfigError):
+    """A mapping file is wrong; each problem reads ``file:line: key: what is wrong``."""
+
+
+class StateMismatchError(SyncError):
+    """The state file belongs to another Salesforce org or another PSA."""
+
+    exit_code = 2
+
+
+class UnreachableError(SyncError):
+    """A system did not answer (timeout, connection refused, 5xx after retries): transient."""
+
+    exit_code = 3
+
+
+class SalesforceUnavailable(UnreachableError):
+    """Salesforce did not answer usefully; the run stopped and resumes next time."""
+
+
+class PsaUnavailable(UnreachableError):
+    """The PSA did not answer usefully; the run stopped and resumes next time."""
+
+
+class BudgetExceededError(SyncError):
+    """Stopped before the Salesforce API budget (org share or per-run cap) was passed."""
+
+    exit_code = 4
+
+
+class AuthError(SyncError):
+    """Salesforce or the PSA refused our credentials or permissions; a person must act."""
+
+    exit_code = 5
+
+
+class LockHeldError(SyncError):
+    """Another psa-sync process holds the state lock (cron and systemd must never stack runs)."""
+
+    exit_code = 75
+
+
+class RecordError(SyncError):
+    """One record cannot be processed; it is quarantined with this reason and the batch goes on."""
+
+    def __init__(self, record_id: str, stage: str, reason: str):
+        self.record_id = record_id
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{record_id}: {stage}: {reason}")
