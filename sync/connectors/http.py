@@ -1,0 +1,150 @@
+"""The one `requests.Session` factory both connectors use (Salesforce and the PSA).
+
+Why a factory and not `requests.Session()` at each call site:
+
+- **Timeouts.** requests has no default timeout, so one silent peer hangs a cron run forever. The
+  session injects ``timeout`` into every request that does not give its own.
+- **Retries only where safe.** urllib3's ``Retry`` retries connection and read errors and
+  500/502/503/504 with exponential backoff and jitter, honouring ``Retry-After`` (capped), but
+  only for idempotent methods (GET, HEAD, PUT, DELETE, PATCH, OPTIONS). PATCH by Id and the sObject
+  Collections update are idempotent; a POST (a create, a token request) is never re-sent, because
+  a lost answer could mean it was applied. Statuses are returned, never raised, so each connector
+  translates them into our own errors with the body it can read.
+- **The CA bundle really applies.** requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
+  override ``Session.verify`` (``merge_environment_settings``), and both are set on our machines
+  and on many corporate ones. When ``ca_bundle`` is given we write a combined bundle (the CAs the
+  machine already trusts + the extra ones) to a private temp file and pin ``verify`` to it after
+  the environment is merged; proxies from the environment still apply. TLS verification can never
+  be switched off: ``verify=False`` anywhere raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import certifi
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from sync import __version__
+from sync.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+BACKOFF_MAX_SECONDS = 30.0
+RETRY_AFTER_MAX_SECONDS = 60
+DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
+
+
+class TlsVerificationRequired(ValueError):
+    """Someone asked to turn TLS verification off; psa-sync never does (give ``ca_bundle``)."""
+
+
+class SyncSession(requests.Session):
+    """A Session with a default timeout and a pinned CA bundle that the environment cannot override."""
+
+    def __init__(self, *, timeout: float, pinned_ca: str | None):
+        super().__init__()
+        self.default_timeout = timeout
+        self.pinned_ca = pinned_ca
+        if pinned_ca is not None:
+            self.verify = pinned_ca
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        if kwargs.get("verify") is False:
+            raise TlsVerificationRequired("TLS verification cannot be turned off; give ca_bundle instead")
+        return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.pinned_ca is not None:
+            settings["verify"] = self.pinned_ca
+        if self.verify is False or settings.get("verify") is False:
+            raise TlsVerificationRequired("TLS verification cannot be turned off; give ca_bundle instead")
+        return settings
+
+
+def retry_policy(retries: int, *, backoff_factor: float = 0.5) -> Retry:
+    """Exponential backoff with jitter for idempotent methods; statuses returned, never raised."""
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=5,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_jitter=backoff_factor,
+        backoff_max=BACKOFF_MAX_SECONDS,
+        respect_retry_after_header=True,
+        retry_after_max=RETRY_AFTER_MAX_SECONDS,
+        raise_on_status=False,
+    )
+
+
+def trusted_base_bundle() -> Path:
+    """The CAs this machine already trusts: the environment's bundle if set, else certifi's."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value and Path(value).is_file():
+            return Path(value)
+    return Path(certifi.where())
+
+
+def write_combined_bundle(extra: Path) -> str:
+    """Write base CAs + ``extra`` to a private temp file (0600 in a 0700 dir); return its path."""
+    try:
+        extra_pem = extra.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"ca_bundle: cannot read {extra}: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in extra_pem:
+        raise ConfigError(f"ca_bundle: {extra} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    folder = tempfile.mkdtemp(prefix="psa-sync-ca-")
+    path = os.path.join(folder, "ca-bundle.pem")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(trusted_base_bundle().read_bytes().rstrip(b"\n") + b"\n")
+        out.write(extra_pem.rstrip(b"\n") + b"\n")
+    return path
+
+
+def build_session(
+    *,
+    ca_bundle: Path | None,
+    timeout: float,
+    retries: int,
+    user_agent: str = DEFAULT_USER_AGENT,
+    backoff_factor: float = 0.5,
+) -> requests.Session:
+    """A session for one connector: default timeout, safe retries, and ``ca_bundle`` honoured.
+
+    The combined CA file lives as long as the session and is removed when it is collected (or at
+    interpreter exit).
+    """
+    if timeout <= 0:
+        raise ConfigError(f"http.timeout must be positive, got {timeout}")
+    if retries < 0:
+        raise ConfigError(f"http.retries must be 0 or more, got {retries}")
+    pinned = write_combined_bundle(Path(ca_bundle)) if ca_bundle is not None else None
+    session = SyncSession(timeout=timeout, pinned_ca=pinned)
+    if pinned is not None:
+        weakref.finalize(session, shutil.rmtree, os.path.dirname(pinned), True)
+    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor=backoff_factor))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = user_agent
+    log.debug("http session: timeout=%ss retries=%d extra_ca=%s", timeout, retries, ca_bundle is not None)
+    return session
