@@ -1,0 +1,78 @@
+"""PSA-owned delivery values (status, percent complete, hours spent) → the outbox.
+
+Redmine has no change feed for projects, so every run lists the linked projects (100 a page) and
+diffs their delivery values against what we last wrote; hours spent are a sum over time entries,
+one call per project, so they are recounted only every ``schedule.hours_interval``. Only changes
+reach the outbox, so an idle back-sync costs zero Salesforce calls. A project that was reopened gets
+the CRM changes that waited while it was closed (``on_closed: skip``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from sync.connectors.psa.base import ProjectChange
+from sync.diff import same
+from sync.load import ref_of
+from sync.state import iso, parse_iso, utcnow
+from sync.transform import transform_backsync
+
+logger = logging.getLogger(__name__)
+
+HOURS_STAMP = "hours_counted_at"
+
+
+def hours_due(state, interval: timedelta) -> bool:
+    last = state.meta(HOURS_STAMP)
+    return interval.total_seconds() == 0 or last is None or utcnow() - parse_iso(last) >= interval
+
+
+def run(run) -> None:
+    """Read delivery values of every linked project and queue what changed since the last write."""
+    state, mapping = run.state, run.mapping
+    links = {link.key: link for link in state.all_links()}
+    if not links:
+        return
+    hours = hours_due(state, run.settings.schedule.hours_interval) and any(
+        rule.source == "spent_hours" for rule in mapping.backsync.values())
+    delivery = run.psa.delivery([ref_of(link) for link in links.values()], hours=hours)
+    if hours:
+        state.set_meta(HOURS_STAMP, iso(utcnow()))
+    values = {key: {"status": d.status, "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
+              for key, d in delivery.items()}
+    wanted = transform_backsync(values, mapping) if mapping.backsync else {}
+    pending = {(oid, f) for oid, fields in state.outbox().items() for f in fields}
+    for key, link in links.items():
+        if key not in delivery:
+            continue
+        _apply_pending(run, link, delivery[key].status)
+        sf_values = {f: v for f, v in wanted.get(key, {}).items()
+                     if not (f in _hours_fields(mapping) and not hours)}
+        changed = {f: v for f, v in sf_values.items()
+                   if (link.opportunity_id, f) not in pending and not same(v, link.written.get(f, _MISSING))}
+        if changed:
+            with state.transaction():
+                state.queue(link.opportunity_id, changed)
+                state.event(run.run_id, link.opportunity_id, "back-sync", "queued", {"fields": changed})
+            run.counts["backsync"] += 1
+
+
+_MISSING = object()
+
+
+def _hours_fields(mapping) -> set[str]:
+    return {field for field, rule in mapping.backsync.items() if rule.source == "spent_hours"}
+
+
+def _apply_pending(run, link, status: str) -> None:
+    """CRM changes recorded while the project was closed land once a person reopens it."""
+    if not link.pending or status != "active":
+        return
+    result = run.psa.update([ProjectChange(ref=ref_of(link), fields=link.pending)])[0]
+    if result.outcome in ("updated", "unchanged"):
+        with run.state.transaction():
+            run.state.save_link(replace(link, pending={}))
+            run.state.event(run.run_id, link.opportunity_id, "update", "applied-pending",
+                            {"changed": link.pending})

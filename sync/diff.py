@@ -1,0 +1,146 @@
+"""Desired rows against the snapshot → a Plan. Pure: no I/O, no clock.
+
+Identity is the ``links`` table, never the link field on the record: that field is a hint that a
+user can clear, a clone can copy, and a failed write-back can leave empty. The snapshot holds the
+typed mapped payload we last pushed; a canonical hash of it decides:
+
+- new key that matches the criteria (and is not deleted) → create
+- changed hash → update of the changed fields only, never an ``on_create`` field
+- same hash → nothing (this is what makes the echo of our own write-backs a no-op)
+- linked deal that no longer matches, or is deleted → a lifecycle change
+
+Link and back-sync fields on the record that differ from what we last wrote (a clone, a cleared
+field, a failed write) are repaired through the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sync.state import Link
+from sync.transform import DesiredRow
+
+
+def canonical(value: Any) -> Any:
+    """One JSON-able form per typed value, so equal values hash equally (125000.5 == 125000.50)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(str(value)).normalize()
+        return format(number, "f") if number == number.to_integral_value() else str(number)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    return canonical(a) == canonical(b)
+
+
+def payload_hash(fields: dict[str, Any]) -> str:
+    text = json.dumps({k: canonical(v) for k, v in fields.items()}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Create:
+    row: DesiredRow
+    payload_hash: str
+
+
+@dataclass(frozen=True)
+class Update:
+    row: DesiredRow
+    link: Link
+    changed: dict[str, Any]
+    payload_hash: str
+
+
+@dataclass(frozen=True)
+class LifecycleChange:
+    row: DesiredRow
+    link: Link
+    status: str  # the Salesforce status the project should carry: Won, Excluded, Lost, Reopened, Deleted
+
+
+@dataclass
+class Plan:
+    creates: list[Create] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    lifecycle: list[LifecycleChange] = field(default_factory=list)
+    repairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # deleted or non-matching rows we never linked
+
+    def counts(self) -> dict[str, int]:
+        return {"create": len(self.creates), "update": len(self.updates), "unchanged": len(self.unchanged),
+                "lifecycle": len(self.lifecycle), "repair": len(self.repairs), "ignored": len(self.ignored)}
+
+
+def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
+    """The Salesforce link fields as psa-sync wants them for this link."""
+    source = {"project.id": str(link.project_id), "project.url": link.project_url}
+    return {sf_field: source[what] for sf_field, what in writeback.items()}
+
+
+def status_of(row: DesiredRow, was: str | None) -> str:
+    """The Salesforce status a linked project should show for this row (design.md issue 5 vocabulary)."""
+    if row.deleted:
+        return "Deleted"
+    if row.matches:
+        return "Won"
+    return was if was in ("Lost", "Reopened", "Excluded") else "Excluded"
+
+
+def plan_changes(
+    rows: list[DesiredRow],
+    links: dict[str, Link],
+    *,
+    writeback: dict[str, str],
+    on_create: set[str],
+    pending: set[tuple[str, str]] = frozenset(),
+    status_for: Any = status_of,
+) -> Plan:
+    """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox."""
+    plan = Plan()
+    for row in rows:
+        link = links.get(row.record_id)
+        if link is None:
+            if row.matches and not row.deleted:
+                plan.creates.append(Create(row, payload_hash(row.fields)))
+            else:
+                plan.ignored.append(row.record_id)
+            continue
+        if not row.deleted:
+            _repair(plan, row, link, writeback, pending)
+        status = status_for(row, link.sf_status)
+        if status != (link.sf_status or "Won"):
+            plan.lifecycle.append(LifecycleChange(row, link, status))
+        if row.deleted or not row.matches:
+            continue
+        digest = payload_hash(row.fields)
+        if digest == link.payload_hash:
+            plan.unchanged.append(row.record_id)
+            continue
+        changed = {name: value for name, value in row.fields.items()
+                   if name not in on_create and name not in link.kept_psa
+                   and not same(value, link.payload.get(name))}
+        plan.updates.append(Update(row, link, changed, digest))
+    return plan
+
+
+def _repair(plan: Plan, row: DesiredRow, link: Link, writeback: dict[str, str],
+            pending: set[tuple[str, str]]) -> None:
+    wanted = {**link.written, **link_values(link, writeback)}
+    drift = {sf_field: value for sf_field, value in wanted.items()
+             if sf_field in row.record_links and (row.record_id, sf_field) not in pending
+             and not same(row.record_links[sf_field], value)}
+    if drift:
+        plan.repairs[row.record_id] = drift

@@ -1,0 +1,84 @@
+"""Watermark → SOQL → pages of raw records.
+
+The query (design.md §1 step 4)::
+
+    SELECT <fields from the mapping> FROM <object>
+    WHERE SystemModstamp >= :watermark - lookback AND SystemModstamp <= :signpost
+      AND (<criteria> OR <link field> != null OR Id IN (<deals whose link write-back is pending>))
+    ORDER BY SystemModstamp, Id
+
+`>=` plus a lookback re-reads the boundary and catches rows that committed late with an older
+stamp; the diff makes re-reads free. The signpost is Salesforce's own clock, never ours. The extra
+terms bring back linked deals that left the criteria (lost, reopened, deleted) so the lifecycle
+policy sees them. Every value goes through ``sync.soql.quote``; field names come only from the
+validated mapping. Queries go over ``queryAll`` so deletions arrive as ``IsDeleted`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from sync.errors import SalesforceUnavailable
+from sync.mapping import Mapping
+from sync.soql import quote, to_soql
+
+STREAM = "records"
+MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
+
+
+def since(watermark: datetime | None, mapping: Mapping) -> datetime:
+    """Where this run reads from: the stored watermark minus the lookback, else start_date 00:00 UTC."""
+    if watermark is None:
+        start = mapping.source.start_date
+        return datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return watermark - mapping.source.lookback
+
+
+def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = ()) -> str:
+    window = f"SystemModstamp >= {quote(start)} AND SystemModstamp <= {quote(signpost)}"
+    where = window
+    if mapping.source.criteria is not None:  # without criteria every record is in scope already
+        terms = [to_soql(mapping.source.criteria)]
+        if mapping.link_field:
+            terms.append(f"{mapping.link_field} != null")
+        ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
+        if ids:
+            terms.append(f"Id IN ({', '.join(quote(i) for i in ids)})")
+        where += " AND (" + " OR ".join(f"({term})" for term in terms) + ")"
+    return (f"SELECT {', '.join(mapping.soql_fields())} FROM {mapping.source.object} "
+            f"WHERE {where} ORDER BY SystemModstamp, Id")
+
+
+def build_id_query(mapping: Mapping, ids: list[str]) -> str:
+    """Re-fetch named deals whatever their stamp (recovered intents, `retry`)."""
+    listed = ", ".join(quote(i) for i in ids)
+    return f"SELECT {', '.join(mapping.soql_fields())} FROM {mapping.source.object} WHERE Id IN ({listed})"
+
+
+def pages(client, soql: str) -> Iterator[list[dict]]:
+    """Stream pages, checking the sort invariant: a page that goes backwards means a broken cursor."""
+    last = ""
+    for records in client.query_pages(soql, include_deleted=True):
+        for record in records:
+            stamp = record.get("SystemModstamp") or ""
+            if stamp < last:
+                raise SalesforceUnavailable(
+                    f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}); "
+                    "the run stopped without advancing the watermark")
+            last = stamp
+        yield records
+
+
+def fetch_ids(client, mapping: Mapping, ids: Iterable[str]) -> Iterator[list[dict]]:
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), MAX_IDS_PER_QUERY):
+        yield from client.query_pages(build_id_query(mapping, ids[start:start + MAX_IDS_PER_QUERY]),
+                                      include_deleted=True)
+
+
+def page_watermark(records: list[dict]) -> datetime | None:
+    stamps = [r["SystemModstamp"] for r in records if r.get("SystemModstamp")]
+    if not stamps:
+        return None
+    return datetime.strptime(max(stamps), "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -1,0 +1,36 @@
+"""Test-only crash points inside the dangerous windows of a run.
+
+``PSA_SYNC_CRASH_AT=after-create:3`` makes the process kill itself with SIGKILL the third time it
+passes the point ``after-create`` (between the PSA's 201 and the link commit). The crash tests use
+it to prove that a crash anywhere loses and doubles nothing. Unset (always, in production) it costs
+one dictionary look-up per point.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+POINTS = (
+    "after-token", "after-recover", "after-page", "after-intent", "after-create",
+    "after-collections", "before-commit", "after-backsync",
+)
+
+
+def crash_hook(environ: Mapping[str, str]) -> Callable[[str], None]:
+    """Return the function stages call at each crash point (a no-op unless PSA_SYNC_CRASH_AT is set)."""
+    spec = environ.get("PSA_SYNC_CRASH_AT", "")
+    if not spec:
+        return lambda point: None
+    target, _, nth = spec.partition(":")
+    wanted = int(nth or 1)
+    seen: Counter[str] = Counter()
+
+    def hit(point: str) -> None:
+        seen[point] += 1
+        if point == target and seen[point] == wanted:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hit

@@ -1,0 +1,177 @@
+"""Plan → PSA connector → links, with the intent protocol that keeps creates exactly-once.
+
+The dangerous window of the whole job is between "the PSA said 201" and "SQLite committed the
+link". So: before a create, an *intent* row is committed; after it, the link, the snapshot row, the
+outbox entry for the link write-back and the removal of the intent commit together. A crash in
+between leaves an intent, which ``recover`` resolves at the start of the next run by looking the key
+up in the PSA. Creates also look the key up first (in bulk), and a taken identifier is adopted, so
+even a lost state file cannot double a project.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
+from sync.diff import Create, Update, link_values, payload_hash, same
+from sync.state import Link, State
+from sync.transform import DesiredRow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    state: State
+    psa: PsaConnector
+    run_id: int
+    writeback: dict[str, str]
+    on_create: set[str]
+    on_closed: str = "skip"
+    fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
+
+
+def ref_of(link: Link, status: str = "active") -> ProjectRef:
+    return ProjectRef(id=link.project_id, identifier=link.project_identifier, key=link.key,
+                      url=link.project_url, status=status)
+
+
+def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any]) -> Link:
+    return Link(opportunity_id=row.record_id, key=row.key, project_id=ref.id,
+                project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
+                payload=dict(fields), written={}, backsync={}, link_state="active", sf_status="Won",
+                closed_by="psa" if ref.status == "closed" else None, pending={}, kept_psa=[])
+
+
+def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
+    """Of several projects carrying one key (a hand copy), prefer the one whose identifier we made."""
+    ours = [ref for ref in refs if ref.identifier == identifier]
+    if ours:
+        return ours[0]
+    return refs[0] if len(refs) == 1 else None
+
+
+def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: Callable[[str], str],
+                    report: LoadReport) -> None:
+    """Look up, then create what is really new; adopt what already exists."""
+    if not creates:
+        return
+    found = ctx.psa.find([c.row.key for c in creates])
+    fresh: list[Create] = []
+    for create in creates:
+        refs = found.get(create.row.key, [])
+        if not refs:
+            fresh.append(create)
+            continue
+        ref = choose(refs, identifier_of(create.row.key))
+        if ref is None:
+            ids = ", ".join(str(r.id) for r in refs)
+            _fail(ctx, create.row, report, f"key found on {len(refs)} PSA projects ({ids}) and none has the "
+                  "identifier psa-sync makes; remove the copy's key in the PSA, then run `psa-sync retry`")
+            continue
+        adopt(ctx, create.row, ref, None, report)
+    if not fresh:
+        return
+    ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c in fresh), ctx.run_id)
+    ctx.fault("after-intent")
+    results = ctx.psa.create([NewProject(key=c.row.key, fields=c.row.fields) for c in fresh])
+    for create, result in zip(fresh, results, strict=True):
+        _settle_create(ctx, create.row, result, report)
+
+
+def _settle_create(ctx: LoadContext, row: DesiredRow, result: WriteResult, report: LoadReport) -> None:
+    if result.outcome == "created":
+        ctx.fault("after-create")
+        link_project(ctx, row, result.ref, row.fields, "create", "created")
+        report.created.append(row.record_id)
+    elif result.outcome == "exists":
+        adopt(ctx, row, result.ref, result.values, report)
+    elif result.outcome == "unknown":
+        # The intent stays: the next run's recovery looks the key up before anything else.
+        ctx.state.event(ctx.run_id, row.record_id, "create", "unknown", {"error": result.error})
+        report.unknown.append(row.record_id)
+    else:
+        with ctx.state.transaction():
+            ctx.state.drop_intent(row.record_id)
+        _fail(ctx, row, report, result.error or result.outcome)
+
+
+def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict | None,
+          report: LoadReport) -> None:
+    """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive."""
+    if values is None:
+        values = ctx.psa.read([ref]).get(row.key, {})
+    push = {name: value for name, value in row.fields.items()
+            if name not in ctx.on_create and not same(value, values.get(name))}
+    if push and ref.status != "closed":
+        result = ctx.psa.update([ProjectChange(ref=ref, fields=push)])[0]
+        if result.outcome == "failed":
+            with ctx.state.transaction():
+                ctx.state.drop_intent(row.record_id)
+            _fail(ctx, row, report, result.error or "update refused")
+            return
+    link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pushed": sorted(push)})
+    report.adopted.append(row.record_id)
+
+
+def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dict, action: str,
+                 outcome: str, detail: dict | None = None) -> None:
+    """The commit point of a create: link, snapshot, link write-back and intent removal together."""
+    link = new_link(row, ref, fields)
+    with ctx.state.transaction():
+        ctx.state.save_link(link)
+        ctx.state.drop_intent(row.record_id)
+        ctx.state.release(row.record_id, ["transform", "load"])
+        ctx.state.queue(row.record_id, link_values(link, ctx.writeback))
+        ctx.state.event(ctx.run_id, row.record_id, action, outcome,
+                        {"project_id": ref.id, "url": ref.url, "values": fields, **(detail or {})})
+
+
+def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadReport) -> None:
+    """Push changed CRM-owned fields; a closed project follows the ``on_closed`` policy."""
+    todo = [u for u in updates if u.changed]
+    for update in (u for u in updates if not u.changed):
+        _remember(ctx, update, {}, "update", "unchanged")
+    if not todo:
+        return
+    results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
+    for update, result in zip(todo, results, strict=True):
+        if result.outcome in ("updated", "unchanged"):
+            _remember(ctx, update, {}, "update", "updated")
+            report.updated.append(update.row.record_id)
+        elif result.outcome == "closed":
+            pending = {**update.link.pending, **update.changed}
+            _remember(ctx, update, pending, "update", "pending-closed")
+            report.pending.append(update.row.record_id)
+        else:
+            _fail(ctx, update.row, report, result.error or result.outcome)
+
+
+def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:
+    link = update.link
+    saved = Link(**{**link.__dict__, "payload": dict(update.row.fields), "payload_hash": update.payload_hash,
+                    "pending": pending})
+    with ctx.state.transaction():
+        ctx.state.save_link(saved)
+        ctx.state.release(update.row.record_id, ["transform", "load"])
+        ctx.state.event(ctx.run_id, update.row.record_id, action, outcome, {"changed": update.changed})
+
+
+def _fail(ctx: LoadContext, row: DesiredRow, report: LoadReport, reason: str) -> None:
+    with ctx.state.transaction():
+        ctx.state.quarantine(row.record_id, "load", reason, {"fields": row.fields}, ctx.run_id)
+        ctx.state.event(ctx.run_id, row.record_id, "load", "quarantined", {"error": reason})
+    report.failed[row.record_id] = reason

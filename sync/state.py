@@ -1,0 +1,355 @@
+"""The state file: one SQLite database, reached through sqlite-utils.
+
+Tables (design.md §9): ``meta``, ``watermarks``, ``links`` (the identity of every deal → project
+pair and the snapshot of what we last pushed), ``intents`` (creates in flight), ``outbox`` (pending
+Salesforce writes), ``quarantine``, ``runs`` and ``events`` (the audit trail behind ``explain``).
+
+Every multi-row change goes through ``db.atomic()``: one transaction per commit point, so a crash
+leaves either the old state or the new one, never half of each. The file is created 0600 because
+it holds payloads of customer deals. Schema changes are versioned migrations, never ``alter=True``
+on the main path (that turns a typo into a new column).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+SCHEMA_VERSION = 1
+migrations = Migrations("psa_sync")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["watermarks"].create({"stream": str, "value": str, "updated_at": str}, pk="stream")
+    db["links"].create(
+        {
+            "opportunity_id": str, "key": str, "project_id": int, "project_identifier": str,
+            "project_url": str, "payload_hash": str, "payload": str, "written": str, "backsync": str,
+            "link_state": str, "sf_status": str, "closed_by": str, "pending": str, "kept_psa": str,
+            "created_at": str, "updated_at": str,
+        },
+        pk="opportunity_id",
+    )
+    db["links"].create_index(["project_id"])
+    db["intents"].create(
+        {"opportunity_id": str, "key": str, "action": str, "payload": str, "started_at": str, "run_id": int},
+        pk="opportunity_id",
+    )
+    db["outbox"].create(
+        {"opportunity_id": str, "field": str, "value": str, "attempts": int, "last_error": str,
+         "updated_at": str},
+        pk=("opportunity_id", "field"),
+    )
+    db["quarantine"].create(
+        {"opportunity_id": str, "stage": str, "error": str, "payload": str, "first_seen": str,
+         "last_seen": str, "attempts": int, "run_id": int},
+        pk=("opportunity_id", "stage"),
+    )
+    db["runs"].create(
+        {"id": int, "mode": str, "started_at": str, "finished_at": str, "status": str, "exit_code": int,
+         "counts": str, "api_calls": str, "org_usage": str, "error": str},
+        pk="id",
+    )
+    db["events"].create(
+        {"id": int, "run_id": int, "opportunity_id": str, "action": str, "outcome": str, "detail": str,
+         "at": str},
+        pk="id",
+    )
+    db["events"].create_index(["opportunity_id"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and Z: sortable as text, exact as a watermark."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": iso(value)}
+    if hasattr(value, "isoformat"):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _hook(obj: dict) -> Any:
+    if len(obj) == 1:
+        (tag, value), = obj.items()
+        if tag == "$decimal":
+            return Decimal(value)
+        if tag == "$datetime":
+            return parse_iso(value)
+        if tag == "$date":
+            from datetime import date
+
+            return date.fromisoformat(value)
+    return obj
+
+
+def dumps(value: Any) -> str:
+    """Typed JSON: Decimal, date and datetime survive a round trip through the state file."""
+    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text, object_hook=_hook)
+
+
+@dataclass(frozen=True)
+class Link:
+    opportunity_id: str
+    key: str
+    project_id: int
+    project_identifier: str
+    project_url: str
+    payload_hash: str
+    payload: dict
+    written: dict
+    backsync: dict
+    link_state: str
+    sf_status: str | None
+    closed_by: str | None
+    pending: dict
+    kept_psa: list
+
+    @classmethod
+    def from_row(cls, row: dict) -> Link:
+        return cls(
+            opportunity_id=row["opportunity_id"], key=row["key"], project_id=row["project_id"],
+            project_identifier=row["project_identifier"], project_url=row["project_url"],
+            payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
+            written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
+            link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
+            pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
+        )
+
+
+class State:
+    """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    @classmethod
+    def open(cls, path: Path) -> State:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Create it 0600 before SQLite does, so no other user can ever read deal payloads.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = Database(path)
+        db.enable_wal()
+        db.execute("PRAGMA busy_timeout=5000")
+        migrations.apply(db)
+        return cls(db)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> State | None:
+        """For `plan`, `status` and `explain`: never creates, migrates or writes anything."""
+        if not path.exists():
+            return None
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        return cls(Database(conn))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta ---------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        rows = list(self.db["meta"].rows_where("key = ?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.atomic():
+            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    # -- watermarks ---------------------------------------------------------------------------
+    def watermark(self, stream: str) -> datetime | None:
+        rows = list(self.db["watermarks"].rows_where("stream = ?", [stream]))
+        return parse_iso(rows[0]["value"]) if rows else None
+
+    def _set_watermark(self, stream: str, value: datetime) -> None:
+        self.db["watermarks"].upsert(
+            {"stream": stream, "value": iso(value), "updated_at": iso(utcnow())}, pk="stream")
+
+    # -- links --------------------------------------------------------------------------------
+    def links(self, opportunity_ids: Iterable[str]) -> dict[str, Link]:
+        ids = list(opportunity_ids)
+        found: dict[str, Link] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db["links"].rows_where(f"opportunity_id in ({marks})", chunk):
+                found[row["opportunity_id"]] = Link.from_row(row)
+        return found
+
+    def all_links(self) -> Iterator[Link]:
+        for row in self.db["links"].rows_where(order_by="opportunity_id"):
+            yield Link.from_row(row)
+
+    def link_count(self) -> int:
+        return self.db["links"].count
+
+    def save_link(self, link: Link) -> None:
+        """Insert or replace a link; call inside ``transaction()``."""
+        now = iso(utcnow())
+        row = {
+            "opportunity_id": link.opportunity_id, "key": link.key, "project_id": link.project_id,
+            "project_identifier": link.project_identifier, "project_url": link.project_url,
+            "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
+            "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
+            "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
+            "updated_at": now,
+        }
+        existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.opportunity_id]))
+        row["created_at"] = existing[0]["created_at"] if existing else now
+        self.db["links"].upsert(row, pk="opportunity_id")
+
+    # -- intents ------------------------------------------------------------------------------
+    def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int) -> None:
+        """Commit create intents before the PSA is asked, so a crash after its 201 is recoverable."""
+        now = iso(utcnow())
+        with self.db.atomic():
+            self.db["intents"].upsert_all(
+                ({"opportunity_id": oid, "key": key, "action": "create", "payload": dumps(payload),
+                  "started_at": now, "run_id": run_id} for oid, key, payload in intents),
+                pk="opportunity_id")
+
+    def intents(self) -> list[dict]:
+        return [dict(row, payload=loads(row["payload"])) for row in self.db["intents"].rows]
+
+    def drop_intent(self, opportunity_id: str) -> None:
+        self.db["intents"].delete_where("opportunity_id = ?", [opportunity_id])
+
+    # -- outbox -------------------------------------------------------------------------------
+    def queue(self, opportunity_id: str, values: dict[str, Any]) -> None:
+        """Coalesce pending Salesforce writes per deal and field: the newest value wins."""
+        now = iso(utcnow())
+        for field, value in values.items():
+            self.db.execute(
+                "INSERT INTO outbox (opportunity_id, field, value, attempts, last_error, updated_at) "
+                "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(opportunity_id, field) DO UPDATE SET "
+                "value = excluded.value, updated_at = excluded.updated_at",
+                [opportunity_id, field, dumps(value), now])
+
+    def outbox(self, limit: int | None = None, exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+        """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, opportunity_id, field"):
+            if row["opportunity_id"] in exclude:
+                continue
+            if row["opportunity_id"] not in grouped and limit is not None and len(grouped) >= limit:
+                continue
+            grouped.setdefault(row["opportunity_id"], {})[row["field"]] = loads(row["value"])
+        return grouped
+
+    def outbox_count(self) -> int:
+        return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0]
+
+    def outbox_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT DISTINCT opportunity_id FROM outbox")}
+
+    def settle_outbox(self, opportunity_id: str, sent: dict[str, Any]) -> None:
+        """Remove what was written, unless a newer value was queued meanwhile."""
+        for field, value in sent.items():
+            self.db.execute("DELETE FROM outbox WHERE opportunity_id = ? AND field = ? AND value = ?",
+                            [opportunity_id, field, dumps(value)])
+
+    def outbox_attempts(self, opportunity_id: str) -> int:
+        row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE opportunity_id = ?",
+                              [opportunity_id]).fetchone()
+        return row[0] or 0
+
+    def fail_outbox(self, opportunity_id: str, error: str) -> None:
+        self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
+                        [error, opportunity_id])
+
+    def drop_outbox(self, opportunity_id: str) -> None:
+        self.db["outbox"].delete_where("opportunity_id = ?", [opportunity_id])
+
+    # -- quarantine ---------------------------------------------------------------------------
+    def quarantine(self, opportunity_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
+        now = iso(utcnow())
+        self.db.execute(
+            "INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, attempts,"
+            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
+            "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
+            "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
+            [opportunity_id, stage, error, dumps(payload), now, now, run_id])
+
+    def release(self, opportunity_id: str, stages: Iterable[str] | None = None) -> None:
+        if stages is None:
+            self.db["quarantine"].delete_where("opportunity_id = ?", [opportunity_id])
+            return
+        for stage in stages:
+            self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [opportunity_id, stage])
+
+    def quarantined(self, opportunity_id: str | None = None) -> list[dict]:
+        where, args = ("opportunity_id = ?", [opportunity_id]) if opportunity_id else (None, [])
+        return [dict(row, payload=loads(row["payload"]))
+                for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
+
+    # -- runs and events ----------------------------------------------------------------------
+    def start_run(self, mode: str) -> int:
+        with self.db.atomic():
+            return self.db["runs"].insert({"mode": mode, "started_at": iso(utcnow()), "status": "running"}).last_pk
+
+    def finish_run(self, run_id: int, *, status: str, exit_code: int, counts: dict, api_calls: dict,
+                   org_usage: dict | None, error: str | None) -> None:
+        with self.db.atomic():
+            self.db["runs"].update(run_id, {
+                "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
+                "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
+                "error": error})
+
+    def runs(self, limit: int = 10) -> list[dict]:
+        rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
+        return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
+                     org_usage=loads(row["org_usage"])) for row in rows]
+
+    def event(self, run_id: int | None, opportunity_id: str | None, action: str, outcome: str,
+              detail: Any = None) -> None:
+        self.db["events"].insert({"run_id": run_id, "opportunity_id": opportunity_id, "action": action,
+                                  "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
+
+    def events(self, opportunity_id: str) -> list[dict]:
+        return [dict(row, detail=loads(row["detail"]))
+                for row in self.db["events"].rows_where("opportunity_id = ?", [opportunity_id], order_by="id")]
+
+    # -- commit points ------------------------------------------------------------------------
+    def transaction(self):
+        """One commit point: ``with state.transaction(): ...``."""
+        return self.db.atomic()
+
+    def commit_page(self, stream: str, watermark: datetime | None) -> None:
+        """Advance the watermark; called inside the page's transaction, after its rows are handled."""
+        if watermark is not None:
+            self._set_watermark(stream, watermark)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "links": self.db["links"].count,
+            "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
+            "outbox": self.outbox_count(),
+            "intents": self.db["intents"].count,
+        }

@@ -1,0 +1,76 @@
+"""Outbox → Salesforce sObject Collections, 200 records a call.
+
+Every Salesforce write psa-sync makes (link fields, back-sync fields, repairs) goes through the
+outbox: coalesced per deal and field, sent in full collections whenever 200 deals are pending and
+once at the end of the run. A 200 response still carries per-record results: transient codes stay
+in the outbox for the next run, permanent ones move to the quarantine (stage ``write-back``) with
+Salesforce's message. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.state import Link, State
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_SIZE = 200
+MAX_ATTEMPTS = 10
+
+
+@dataclass
+class WritebackReport:
+    sent: int = 0
+    written: int = 0
+    retry_later: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def flush(state: State, client: Any, sobject: str, run_id: int, *, full_only: bool,
+          report: WritebackReport, fault: Callable[[str], None] = lambda point: None) -> None:
+    """Send pending writes: only full collections when ``full_only``, else everything pending."""
+    sent_this_flush: set[str] = set()
+    while True:
+        batch = state.outbox(limit=COLLECTION_SIZE, exclude=sent_this_flush)
+        if not batch or (full_only and len(batch) < COLLECTION_SIZE):
+            return
+        records = [{"Id": oid, **values} for oid, values in batch.items()]
+        results = client.update(sobject, records)
+        fault("after-collections")
+        report.sent += len(records)
+        _settle(state, batch, results, run_id, report)
+        sent_this_flush.update(batch)
+
+
+def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport) -> None:
+    links = state.links(batch)
+    with state.transaction():
+        for (oid, values), result in zip(batch.items(), results, strict=True):
+            if result.success:
+                state.settle_outbox(oid, values)
+                _remember_written(state, links.get(oid), values)
+                state.release(oid, ["write-back"])
+                state.event(run_id, oid, "write-back", "written", {"fields": values})
+                report.written += 1
+                continue
+            message = "; ".join(f"{e.status_code}: {e.message}" for e in result.errors) or "unknown error"
+            attempts = state.outbox_attempts(oid)
+            if result.transient and attempts + 1 < MAX_ATTEMPTS:
+                state.fail_outbox(oid, message)
+                state.event(run_id, oid, "write-back", "retry-later", {"error": message})
+                report.retry_later += 1
+                continue
+            state.quarantine(oid, "write-back", message, {"fields": values}, run_id)
+            state.drop_outbox(oid)
+            state.event(run_id, oid, "write-back", "quarantined", {"error": message, "fields": values})
+            report.failed[oid] = message
+
+
+def _remember_written(state: State, link: Link | None, values: dict[str, Any]) -> None:
+    if link is None:
+        return
+    state.save_link(Link(**{**link.__dict__, "written": {**link.written, **values}}))
