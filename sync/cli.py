@@ -1,0 +1,223 @@
+"""The psa-sync command: parse → load config → call the pipeline → exit code.
+
+Exit codes (design.md §6): 0 done; 1 done with new record-level failures; 2 bad config, mapping,
+state/org mismatch or usage; 3 Salesforce or the PSA unreachable; 4 stopped to protect the API
+budget; 5 authentication refused; 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sync import __version__, report
+from sync.config import Settings, find_config, load_settings
+from sync.errors import ConfigError, SyncError
+from sync.logs import setup_logging
+
+logger = logging.getLogger("sync")
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class Context:
+    def __init__(self, config: str | None, log_level: str, log_format: str):
+        self.config_path = find_config(config, os.environ)
+        self.log_level = log_level
+        self.log_format = log_format
+
+    def settings(self) -> Settings:
+        settings = load_settings(self.config_path)
+        setup_logging(self.log_level, self.log_format, settings)
+        return settings
+
+
+def _exit(code: int) -> None:
+    sys.exit(code)
+
+
+def _guarded(func):
+    """Map our errors to exit codes; an unexpected error is logged (redacted) and exits 1."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SyncError as exc:
+            click.echo(f"psa-sync: {exc}", err=True)
+            _exit(exc.exit_code)
+        except Exception:  # noqa: BLE001 - the last line of defence prints through the redacting logger
+            logger.exception("unexpected error")
+            _exit(1)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--config", "config", metavar="FILE", help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]))
+@click.version_option(__version__, prog_name="psa-sync")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, log_level: str, log_format: str) -> None:
+    """Won Salesforce deals become PSA projects exactly once; delivery status flows back.
+
+    \b
+    Example:
+        psa-sync --config /etc/psa-sync/psa-sync.yaml run
+    """
+    setup_logging(log_level, log_format, None)
+    ctx.obj = Context(config, log_level, log_format)
+
+
+@main.command()
+@click.pass_obj
+@_guarded
+def run(obj: Context) -> None:
+    """Run one cycle (for cron or a systemd timer).
+
+    \b
+    Example:
+        psa-sync run && echo synced
+    """
+    from sync.pipeline import run_once
+
+    result = run_once(obj.settings())
+    click.echo(report.run_summary(result))
+    _exit(result.exit_code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Offline: sample records (a query response or `sf data query --json` output).")
+@click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --sample: the mapping to try (default: the config's).")
+@click.pass_obj
+@_guarded
+def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | None) -> None:
+    """Show what a run would do; reads, never writes (no lock, no run row).
+
+    \b
+    Example (a mapping smoke test in CI, no connection to anything):
+        psa-sync plan --sample tests/deals.json --mapping mappings/opportunity_to_project.yaml
+    """
+    from sync import planner
+
+    if sample is not None:
+        settings = None if mapping_path else _optional_settings(obj)
+        result = planner.plan_sample(sample, mapping_path or settings.mapping,
+                                     settings.state if settings else None)
+    else:
+        result = planner.plan_online(obj.settings())
+    click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
+    _exit(1 if result.quarantined else 0)
+
+
+def _optional_settings(obj: Context) -> Settings:
+    try:
+        return obj.settings()
+    except ConfigError as exc:
+        raise ConfigError([*exc.problems, "plan --sample needs --mapping FILE or a readable config"]) from None
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
+@click.pass_obj
+@_guarded
+def status(obj: Context, as_json: bool) -> None:
+    """Show the last runs, watermark, links, quarantine and outbox.
+
+    \b
+    Example:
+        psa-sync status --json | jq .runs[0]
+    """
+    data = report.status_data(obj.settings())
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
+
+
+@main.command()
+@click.argument("deal_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+@_guarded
+def explain(obj: Context, deal_id: str, as_json: bool) -> None:
+    """Everything we know and did about one deal (15- or 18-character Id).
+
+    \b
+    Example:
+        psa-sync explain 006Hs00001abcdeIAA
+    """
+    data = report.explain_data(obj.settings(), deal_id)
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else report.explain_text(data))
+
+
+@main.command()
+@click.option("--id", "deal_id", help="Only this deal.")
+@click.pass_obj
+@_guarded
+def retry(obj: Context, deal_id: str | None) -> None:
+    """Re-fetch and re-process quarantined deals now.
+
+    \b
+    Example:
+        psa-sync retry --id 006Hs00001abcdeIAA
+    """
+    from sync.pipeline import run_once
+    from sync.state import State
+
+    settings = obj.settings()
+    state = State.open_readonly(settings.state)
+    ids = sorted({q["opportunity_id"] for q in state.quarantined(deal_id)}) if state else []
+    if state:
+        state.close()
+    if not ids:
+        click.echo("nothing is quarantined" + (f" for {deal_id}" if deal_id else ""))
+        return
+    result = run_once(settings, mode="retry", retry_ids=ids)
+    click.echo(report.run_summary(result))
+    _exit(result.exit_code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--offline", is_flag=True, help="Validate config and mapping only; connect to nothing.")
+@click.pass_obj
+@_guarded
+def check(obj: Context, as_json: bool, offline: bool) -> None:
+    """Validate config and mapping; connect to both sides; verify every mapped field.
+
+    \b
+    Example:
+        psa-sync check && psa-sync run
+    """
+    from sync import checker
+
+    result = checker.check(obj.config_path, offline=offline)
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
+    _exit(result.exit_code)
+
+
+@main.command()
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--seed", default=None, help="'demo' for the demo book, or a number of deals.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the emulator's records in this SQLite file.")
+@click.option("--org-id", default=None, help="The org Id it reports (tell two orgs apart).")
+def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str | None) -> None:
+    """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted.
+
+    \b
+    Example:
+        psa-sync emulator --port 8443 --seed demo
+    """
+    from sync.emulator import serve
+
+    serve(port=port, seed=seed, state_file=state_file, org_id=org_id)

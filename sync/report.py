@@ -1,0 +1,160 @@
+"""What psa-sync tells a person (text) or a machine (versioned JSON): run summaries, status, explain.
+
+Read-only: the state file is opened read-only, so `status` and `explain` are safe while a run holds
+the lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.config import Settings
+from sync.errors import ConfigError
+from sync.sfid import to18
+from sync.state import State
+
+JSON_VERSION = 1
+
+
+def run_summary(result: Any) -> str:
+    counts = result.counts or {}
+    shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v and k != "new_failures") or "nothing to do"
+    calls = result.api_calls or {}
+    usage = result.org_usage or {}
+    line = (f"run {result.run_id}: {result.status} (exit {result.exit_code}) — {shown}\n"
+            f"  Salesforce calls this run: {sum(calls.values())} ({_calls(calls)}); "
+            f"org usage {usage.get('used', '?')}/{usage.get('max', '?')}")
+    return line + (f"\n  error: {result.error}" if result.error else "")
+
+
+def _calls(calls: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(calls.items())) or "none"
+
+
+def status_data(settings: Settings) -> dict[str, Any]:
+    from sync.mapping import load_mapping
+
+    state = State.open_readonly(settings.state)
+    current = load_mapping(settings.mapping).fingerprint
+    if state is None:
+        return {"version": JSON_VERSION, "state": str(settings.state), "exists": False, "runs": [],
+                "mapping": {"current": current, "state": None, "changed": False}}
+    try:
+        from sync.extract import STREAM
+
+        recorded = state.meta("mapping_fingerprint")
+        watermark = state.watermark(STREAM)
+        return {
+            "version": JSON_VERSION, "state": str(settings.state), "exists": True,
+            "org_id": state.meta("org_id"), "psa_url": state.meta("psa_url"),
+            "watermark": watermark.isoformat() if watermark else None,
+            "counts": state.counts(), "runs": state.runs(10),
+            "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
+                           for q in state.quarantined()],
+            "mapping": {"current": current, "state": recorded,
+                        "changed": recorded is not None and recorded != current},
+        }
+    finally:
+        state.close()
+
+
+def status_text(data: dict[str, Any]) -> str:
+    if not data["exists"]:
+        return f"no state yet at {data['state']}: the first `psa-sync run` creates it"
+    counts = data["counts"]
+    lines = [
+        f"state     {data['state']}",
+        f"org       {data['org_id']}    PSA {data['psa_url']}",
+        f"watermark {data['watermark'] or '(none yet)'}",
+        f"links {counts['links']}   quarantine {counts['quarantine']}   outbox {counts['outbox']}   "
+        f"intents {counts['intents']}",
+    ]
+    if data["mapping"]["changed"]:
+        lines.append("mapping   CHANGED since the last run: deals not touched since keep their old mapping")
+    lines.append("")
+    lines.append("last runs:")
+    for run in data["runs"]:
+        calls = run["api_calls"] or {}
+        usage = run["org_usage"] or {}
+        counts_text = ", ".join(f"{k} {v}" for k, v in (run["counts"] or {}).items() if v) or "-"
+        lines.append(f"  #{run['id']} {run['mode']:<6} {run['started_at']}  {run['status']:<8} exit "
+                     f"{run['exit_code']}  {counts_text}")
+        lines.append(f"      Salesforce calls {sum(calls.values())} ({_calls(calls)}); org usage "
+                     f"{usage.get('used', '?')}/{usage.get('max', '?')}")
+        if run["error"]:
+            lines.append(f"      error: {run['error']}")
+    for q in data["quarantine"][:20]:
+        lines.append(f"quarantined {q['opportunity_id']} [{q['stage']}] {q['error']}")
+    return "\n".join(lines)
+
+
+def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
+    try:
+        oid = to18(deal_id)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    state = State.open_readonly(settings.state)
+    if state is None:
+        return {"version": JSON_VERSION, "id": oid, "link": None, "events": [], "quarantine": [],
+                "outbox": {}}
+    try:
+        link = state.links([oid]).get(oid)
+        return {
+            "version": JSON_VERSION, "id": oid,
+            "link": None if link is None else {
+                "project_id": link.project_id, "project_url": link.project_url, "state": link.link_state,
+                "salesforce_status": link.sf_status, "closed_by": link.closed_by, "values": link.payload,
+                "written_to_salesforce": link.written, "pending_while_closed": link.pending,
+                "kept_psa_fields": link.kept_psa},
+            "events": state.events(oid),
+            "quarantine": state.quarantined(oid),
+            "outbox": state.outbox().get(oid, {}),
+        }
+    finally:
+        state.close()
+
+
+def explain_text(data: dict[str, Any]) -> str:
+    lines = [f"deal {data['id']}"]
+    link = data["link"]
+    if link is None:
+        lines.append("  not linked to any project")
+    else:
+        lines.append(f"  project {link['project_id']} {link['project_url']} ({link['state']}, Salesforce "
+                     f"status {link['salesforce_status']}, closed by {link['closed_by'] or '-'})")
+        lines.append(f"  mapped values: {_values(link['values'])}")
+        lines.append(f"  written to Salesforce: {_values(link['written_to_salesforce'])}")
+        if link["pending_while_closed"]:
+            lines.append(f"  pending until the project is reopened: {_values(link['pending_while_closed'])}")
+        if link["kept_psa_fields"]:
+            lines.append(f"  fields kept as edited in the PSA: {', '.join(link['kept_psa_fields'])}")
+    if data["outbox"]:
+        lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
+    for q in data["quarantine"]:
+        lines.append(f"  QUARANTINED at {q['stage']}: {q['error']} (attempts {q['attempts']})")
+    lines.append("  history:")
+    for event in data["events"]:
+        detail = event["detail"]
+        lines.append(f"    {event['at']} run {event['run_id']}: {event['action']} → {event['outcome']}"
+                     + (f"  {_values(detail)}" if detail else ""))
+    return "\n".join(lines)
+
+
+def _values(values: Any) -> str:
+    if isinstance(values, dict):
+        return ", ".join(f"{k}={_values(v)}" for k, v in values.items())
+    return str(values)
+
+
+def plan_text(result: Any) -> str:
+    lines = [f"{len(result.creates)} to create, {len(result.updates)} to update, {result.unchanged} unchanged, "
+             f"{len(result.lifecycle)} lifecycle, {len(result.quarantined)} quarantined"]
+    for item in result.creates:
+        lines.append(f"  create  {item['id']}  {_values(item['fields'])}")
+    for item in result.updates:
+        lines.append(f"  update  {item['id']}  {_values(item['changed'])}")
+    for item in result.lifecycle:
+        lines.append(f"  status  {item['id']}  → {item['status']}")
+    for item in result.quarantined:
+        lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
+    return "\n".join(lines)
