@@ -1,0 +1,40 @@
+# psa-sync — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup redmine demo test test-unit lint bench soak clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# A real Redmine 5.0.4 on 127.0.0.1:3000 (Debian package; needs root the first time).
+redmine:
+	bash scripts/redmine.sh start >/dev/null
+
+demo: setup redmine
+	$(BIN)/python scripts/demo.py
+
+test: setup redmine
+	$(BIN)/pytest -q
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+lint: setup
+	$(BIN)/ruff check sync tests scripts
+
+bench: setup
+	$(BIN)/python scripts/bench_transform.py
+	$(BIN)/python scripts/bench_emulator.py
+
+soak: setup redmine
+	PSA_SYNC_SOAK=1 $(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache
