@@ -60,7 +60,8 @@ def _guarded(func):
 
 
 @click.group(context_settings=CONTEXT)
-@click.option("--config", "config", metavar="FILE", help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).")
+@click.option("--config", "config", metavar="FILE",
+              help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]))

@@ -311,8 +311,8 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
             .total_seconds(),
             retries=_number(r, http, "retries", "http", 5, int)),
     )
-    mapping = r.resolve(r.text(raw, "mapping", "", default="mappings/opportunity_to_project.yaml"))
-    state = r.resolve(r.text(raw, "state", "", default="state/psa-sync.sqlite"))
+    mapping = r.resolve(r.text(raw, "mapping", "(top)", default="mappings/opportunity_to_project.yaml"))
+    state = r.resolve(r.text(raw, "state", "(top)", default="state/psa-sync.sqlite"))
     if r.problems or salesforce is None or psa is None:
         raise ConfigError(r.problems or [f"{path}: incomplete configuration"])
     return Settings(path=r.path, salesforce=salesforce, psa=psa, mapping=mapping, state=state, **settings_kw)
