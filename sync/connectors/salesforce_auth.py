@@ -1,0 +1,167 @@
+"""OAuth 2.0 token requests to Salesforce: JWT bearer, client credentials and username-password.
+
+We make the token request ourselves instead of letting simple-salesforce log in, because its login
+hosts are hard-coded (``https://{domain}.salesforce.com``) and it cannot reach a My Domain token
+URL with a separate JWT audience, nor the local emulator. The client is then built with
+``session_id`` + ``instance_url`` only (no network call).
+
+What the token response gives the run besides the token:
+
+- the org Id, from the ``id`` URL (``…/id/<org>/<user>``), normalised to 18 characters, which the
+  state guard compares against the org the state was made with;
+- the signpost, Salesforce's own clock from the ``Date`` header, so the extract never trusts the
+  local clock.
+
+Errors never quote the assertion, the client secret, the password or the token: only Salesforce's
+``error`` and ``error_description``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlparse
+
+import jwt
+import requests
+
+from sync.config import SalesforceConfig
+from sync.errors import AuthError, ConfigError, SalesforceUnavailable
+
+log = logging.getLogger(__name__)
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_LIFETIME = timedelta(minutes=3)
+_ID_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What one successful token request yields. ``repr`` hides the token."""
+
+    access_token: str
+    instance_url: str
+    org_id: str
+    user_id: str
+    server_time: datetime | None  # from the response's Date header; None when it had none
+
+    def __repr__(self) -> str:
+        return (f"TokenGrant(access_token='***', instance_url={self.instance_url!r}, "
+                f"org_id={self.org_id!r}, user_id={self.user_id!r}, server_time={self.server_time!r})")
+
+
+def to_18(record_id: str) -> str:
+    """The case-safe 18-character form of a 15- or 18-character Salesforce Id."""
+    if len(record_id) == 18:
+        return record_id
+    if len(record_id) != 15 or not record_id.isalnum():
+        raise ValueError(f"'{record_id}' is not a 15- or 18-character Salesforce Id")
+    suffix = ""
+    for start in range(0, 15, 5):
+        chunk = record_id[start:start + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
+        suffix += _ID_SUFFIX_CHARS[bits]
+    return record_id + suffix
+
+
+def ids_from_identity_url(identity_url: str) -> tuple[str, str]:
+    """(org Id, user Id), both 18 characters, from ``https://host/id/<org>/<user>``."""
+    parts = [p for p in urlparse(identity_url).path.split("/") if p]
+    if len(parts) < 3 or parts[-3] != "id":
+        raise ValueError(f"unexpected identity URL shape: {identity_url}")
+    return to_18(parts[-2]), to_18(parts[-1])
+
+
+def jwt_assertion(config: SalesforceConfig, now: datetime) -> str:
+    """The signed RS256 assertion: iss=client_id, sub=username, aud=the login/test host, exp=now+3m."""
+    auth = config.auth
+    try:
+        key = auth.private_key_file.read_bytes() if auth.private_key_file else b""
+    except OSError as exc:
+        raise ConfigError(f"salesforce.auth.private_key_file: cannot read {auth.private_key_file}: "
+                          f"{exc.strerror}") from None
+    claims = {"iss": auth.client_id, "sub": auth.username, "aud": config.resolved_audience,
+              "exp": int((now + JWT_LIFETIME).timestamp())}
+    try:
+        return jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
+        raise ConfigError(f"salesforce.auth.private_key_file: {auth.private_key_file} is not a usable RSA "
+                          f"private key in PEM form ({type(exc).__name__})") from None
+
+
+def _token_request_args(config: SalesforceConfig, now: datetime) -> dict:
+    """Form data (and Basic auth for client credentials) for the configured flow."""
+    auth = config.auth
+    if auth.flow == "jwt":
+        return {"data": {"grant_type": JWT_GRANT, "assertion": jwt_assertion(config, now)}}
+    if auth.flow == "client_credentials":
+        secret = auth.client_secret.get() if auth.client_secret else ""
+        return {"data": {"grant_type": "client_credentials"}, "auth": (auth.client_id or "", secret)}
+    if auth.flow == "password":
+        password = (auth.password.get() if auth.password else "") + (
+            auth.security_token.get() if auth.security_token else "")
+        return {"data": {"grant_type": "password", "client_id": auth.client_id,
+                         "client_secret": auth.client_secret.get() if auth.client_secret else "",
+                         "username": auth.username, "password": password}}
+    raise ConfigError(f"salesforce.auth.flow: '{auth.flow}' is not one of jwt, client_credentials, password")
+
+
+def request_token(config: SalesforceConfig, session: requests.Session,
+                  now: Callable[[], datetime]) -> TokenGrant:
+    """POST the token request of ``config.auth.flow``; translate every failure into our errors."""
+    url = config.resolved_token_url
+    args = _token_request_args(config, now())
+    try:
+        response = session.post(url, headers={"Accept": "application/json"}, **args)
+    except requests.RequestException as exc:
+        raise SalesforceUnavailable(
+            f"Salesforce token endpoint {url} is unreachable ({type(exc).__name__}); "
+            "the run stopped and will try again next time") from None
+    if response.status_code >= 500:
+        raise SalesforceUnavailable(f"Salesforce token endpoint {url} answered {response.status_code}; "
+                                    "the run stopped and will try again next time")
+    if response.status_code != 200:
+        raise AuthError(_refusal_message(config, response))
+    return _parse_grant(url, response)
+
+
+def _refusal_message(config: SalesforceConfig, response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    flow = config.auth.flow
+    if isinstance(body, dict) and "error" in body:
+        detail = f"{body.get('error')}: {body.get('error_description') or '(no description)'}"
+    else:
+        detail = f"HTTP {response.status_code} without an OAuth error body"
+    hint = {
+        "jwt": "check the connected app's consumer key, that the user is pre-authorised for the app, "
+               "the certificate uploaded to the app, the username and salesforce.audience",
+        "client_credentials": "check the client id and secret, that the client credentials flow is enabled "
+                              "with a run-as user, and that token_url is the org's My Domain",
+        "password": "check the username, password, security token, client id and secret",
+    }.get(flow, "check salesforce.auth")
+    return f"Salesforce refused the {flow} token request ({detail}); {hint}"
+
+
+def _parse_grant(url: str, response: requests.Response) -> TokenGrant:
+    try:
+        body = response.json()
+        token, instance_url, identity = body["access_token"], body["instance_url"], body["id"]
+        org_id, user_id = ids_from_identity_url(identity)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthError(f"Salesforce token endpoint {url} answered 200 without a usable token response "
+                        f"({type(exc).__name__}); is token_url the Salesforce token endpoint?") from None
+    server_time = None
+    if response.headers.get("Date"):
+        try:
+            server_time = parsedate_to_datetime(response.headers["Date"]).astimezone(UTC)
+        except (TypeError, ValueError):
+            log.warning("salesforce: token response has an unreadable Date header")
+    log.debug("salesforce: token granted for org %s on %s", org_id, urlparse(instance_url).netloc)
+    return TokenGrant(access_token=token, instance_url=instance_url.rstrip("/"), org_id=org_id,
+                      user_id=user_id, server_time=server_time)
