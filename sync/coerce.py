@@ -1,0 +1,234 @@
+"""Vectorised, locale-free parsing of raw Salesforce values into the mapping's types.
+
+The same record can arrive as REST JSON (numbers as JSON numbers, booleans as ``true``) or as
+Bulk CSV (everything a string, ``""`` for null). Both must map to *identical* typed values, or
+the diff would see phantom changes. So every value first goes through one canonical text form
+(:func:`as_text`) and is parsed from that text: a JSON ``125000.5`` and a CSV ``"125000.5"``
+meet as the same string before they become ``Decimal("125000.5")``.
+
+Everything here works on object-dtype ``pandas.Series`` and returns object-dtype Series holding
+plain Python values (``str``, ``Decimal``, ``int``, ``bool``, ``date``, aware-UTC ``datetime``)
+with ``None`` for null, never ``NaN``/``NaT``: those would break hashing and JSON downstream.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+
+TYPES = ("string", "decimal", "integer", "date", "datetime", "boolean")
+
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_CLOCK = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+_DATETIME = _DATE + _CLOCK + r"(?:Z|[+-]\d{2}:?\d{2})"
+_NAIVE_DATETIME = _DATE + _CLOCK
+_TRUE = {"true": True, "1": True, "false": False, "0": False}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Typed values (None where null or bad) and, where bad, a short problem text."""
+
+    values: pd.Series
+    problems: pd.Series
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.problems.notna()
+
+
+def objects(values, index=None) -> pd.Series:
+    """An object Series with None (not NaN) for missing values."""
+    s = pd.Series(values, index=index, dtype=object)
+    return s.where(s.notna(), None)
+
+
+def nullify(s: pd.Series) -> pd.Series:
+    """NaN, None and ``""`` (Bulk CSV's null) all become None."""
+    s = s.astype(object)
+    blank = s.isna() | s.map(_is_empty_text)
+    return s.where(~blank, None)
+
+
+def _is_empty_text(value) -> bool:
+    return isinstance(value, str) and value == ""
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Canonical text of each value: the meeting point of JSON and CSV forms.
+
+    Strings stay as they are; booleans become ``true``/``false``; numbers their plain decimal
+    notation without float artefacts (``0.1 + 0.2`` stays what JSON said, ``1e-07`` becomes
+    ``0.0000001``, ``100.0`` becomes ``100``); dates ISO; datetimes ISO in UTC.
+    """
+    s = s.astype(object)
+    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        return s.where(s.notna(), None)
+    return s.map(_text_of, na_action="ignore").where(s.notna(), None)
+
+
+def _text_of(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return repr(value)
+        return format(normalize_decimal(Decimal(repr(value))), "f")
+    if isinstance(value, Decimal):
+        return format(normalize_decimal(value), "f") if value.is_finite() else str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.isoformat()
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def normalize_decimal(value: Decimal) -> Decimal:
+    """One representation per number: ``125000.50`` and ``1.250005E+5`` both give ``125000.5``.
+
+    ``normalize()`` strips trailing zeros but writes ``100`` as ``1E+2``; adding zero brings the
+    exponent back to 0 and also turns ``-0`` into ``0``.
+    """
+    return value.normalize() + 0
+
+
+def _to_decimal(text: str) -> Decimal | None:
+    try:
+        result = normalize_decimal(Decimal(text))
+    except (InvalidOperation, ArithmeticError):
+        return None
+    return result if result.is_finite() else None
+
+
+_DECIMAL = np.frompyfunc(_to_decimal, 1, 1)
+
+
+def parse(s: pd.Series, type_: str, tz: str | None = None) -> Parsed:
+    """Parse a Series of raw values into ``type_``; nulls stay None and are never a problem."""
+    s = nullify(s)
+    present = s.notna().to_numpy(dtype=bool)
+    values = _nones(len(s))
+    problems = _nones(len(s))
+    if present.any():
+        text = as_text(s[present])
+        got, bad = _PARSERS[type_](text, tz)
+        values[present] = got
+        problems[present] = bad
+    return Parsed(pd.Series(values, index=s.index, dtype=object),
+                  pd.Series(problems, index=s.index, dtype=object))
+
+
+# The parsers below take non-null canonical text and return two numpy object arrays of the
+# same length: typed values (None where bad) and problem texts (None where fine). numpy object
+# arrays, unlike Series, keep None as None through masked assignment.
+
+def _nones(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def _mask(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+
+
+def _parse_string(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    return np.array(text, dtype=object), _nones(len(text))
+
+
+def _parse_decimal(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    stripped = text.str.strip()
+    ok = _mask(stripped, _NUMBER)
+    values = _nones(len(text))
+    if ok.any():
+        values[ok] = _DECIMAL(np.array(stripped[ok], dtype=object))
+    problems = _nones(len(text))
+    problems[pd.isna(values)] = "is not a decimal number"
+    return values, problems
+
+
+def _parse_integer(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    numbers, problems = _parse_decimal(text, tz)
+    values = _WHOLE(numbers)
+    problems[pd.isna(values)] = "is not a whole number"
+    return values, problems
+
+
+def _whole(number: Decimal | None) -> int | None:
+    if number is None or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+_WHOLE = np.frompyfunc(_whole, 1, 1)
+
+
+def _parse_boolean(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    values = np.array(text.str.strip().str.lower().map(_TRUE), dtype=object)
+    values[pd.isna(values)] = None
+    problems = _nones(len(text))
+    problems[pd.isna(values)] = "is not a boolean (true or false)"
+    return values, problems
+
+
+def _parse_date(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    stripped = text.str.strip()
+    values = _nones(len(text))
+    problems = np.full(len(text), "is not a date (YYYY-MM-DD)", dtype=object)
+    is_date = _mask(stripped, _DATE)
+    if is_date.any():
+        days = pd.to_datetime(stripped[is_date], format="%Y-%m-%d", errors="coerce")
+        values[is_date] = _without_nat(days.dt.date)
+    is_datetime = _mask(stripped, _DATETIME)
+    if is_datetime.any() and tz is None:
+        problems[is_datetime] = "is a date and time: set `tz` to say in which time zone its day is taken"
+    elif is_datetime.any():
+        moments = pd.to_datetime(stripped[is_datetime], format="ISO8601", utc=True, errors="coerce")
+        values[is_datetime] = _without_nat(moments.dt.tz_convert(tz).dt.date)
+    problems[pd.notna(values)] = None
+    return values, problems
+
+
+def _parse_datetime(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    stripped = text.str.strip()
+    values = _nones(len(text))
+    problems = np.full(len(text), "is not a date and time (ISO 8601 with offset)", dtype=object)
+    problems[_mask(stripped, _NAIVE_DATETIME)] = "has no UTC offset (e.g. Z or +0000)"
+    is_datetime = _mask(stripped, _DATETIME)
+    if is_datetime.any():
+        moments = pd.to_datetime(stripped[is_datetime], format="ISO8601", utc=True, errors="coerce")
+        values[is_datetime] = _without_nat(moments.dt.to_pydatetime())
+    problems[pd.notna(values)] = None
+    return values, problems
+
+
+def _without_nat(values: pd.Series) -> np.ndarray:
+    out = np.array(values, dtype=object)
+    out[pd.isna(out)] = None
+    return out
+
+
+_PARSERS = {
+    "string": _parse_string,
+    "decimal": _parse_decimal,
+    "integer": _parse_integer,
+    "date": _parse_date,
+    "datetime": _parse_datetime,
+    "boolean": _parse_boolean,
+}
+
+
+def parse_scalar(value, type_: str, tz: str | None = None):
+    """Parse one value exactly as a column would be; returns ``(typed, problem or None)``."""
+    parsed = parse(objects([value]), type_, tz)
+    return parsed.values.iloc[0], parsed.problems.iloc[0]

@@ -1,0 +1,302 @@
+"""One field rule of a mapping: its grammar, its validation and its typed form.
+
+The same grammar serves both directions: ``project.fields`` (a Salesforce record → a PSA project
+field) and ``backsync`` (a PSA delivery value → a Salesforce field), the latter with fewer keys.
+Defaults and map values are parsed here, at load time, with the very parser the transform uses
+on columns, so a mapping whose ``default: abc`` cannot be a decimal fails before any run.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from sync.coerce import TYPES, as_text, objects, parse_scalar
+from sync.mapping_yaml import KeyPath, Problems
+
+FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
+# The PSA's delivery values and the type each has when a backsync rule does not say.
+DELIVERY_TYPES = {"status": "string", "percent_complete": "integer", "spent_hours": "decimal"}
+DELIVERY_VALUES = tuple(DELIVERY_TYPES)
+UNMAPPED = ("error", "default", "pass")
+OVERFLOW = ("truncate", "error")
+SYNC = ("always", "on_create")
+TRANSFORMS = ("upper", "lower", "strip")
+
+PROJECT_KEYS = ("from", "template", "type", "default", "required", "map", "unmapped", "max_length",
+                "overflow", "transform", "date_add", "tz", "sync")
+BACKSYNC_KEYS = ("from", "type", "default", "map", "unmapped", "max_length", "overflow", "transform")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one target field gets its value.
+
+    ``source`` is a Salesforce field path (``Account.Name``) for project fields, or a PSA
+    delivery value (``status``) for back-sync. ``value_map`` is keyed by the canonical text of
+    the source value (``"true"`` for a checkbox, picklist API values as they are) and holds
+    values already parsed to ``type``. ``template_parts`` is the parsed template: (literal text,
+    field path or None) pairs.
+    """
+
+    name: str
+    source: str | None = None
+    template: str | None = None
+    type: str = "string"
+    default: Any = None
+    required: bool = False
+    value_map: dict[str, Any] | None = None
+    unmapped: str | None = None
+    max_length: int | None = None
+    overflow: str = "truncate"
+    transforms: tuple[str, ...] = ()
+    date_add_days: int | None = None
+    tz: str | None = None
+    sync: str = "always"
+    line: int = 0
+    template_parts: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def origin(self) -> str:
+        """Where the value comes from, for messages: the field, or ``template``."""
+        return self.source if self.source is not None else "template"
+
+    def read_fields(self) -> list[str]:
+        """Salesforce fields this rule reads (its ``from`` or its template fields)."""
+        if self.template is not None:
+            return [name for _, name in self.template_parts if name is not None]
+        return [self.source] if self.source is not None else []
+
+
+def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = False) -> FieldRule | None:
+    """Validate one rule; every problem goes to ``problems``; None when it is unusable."""
+    name = str(path[-1])
+    line = problems.doc.line(path)
+    if isinstance(raw, str):
+        raw = {"from": raw}
+        problems.doc.lines.setdefault((*path, "from"), line)
+    if not isinstance(raw, dict):
+        problems.add(path, f"must be a field name or a mapping of rule keys, not {_kind(raw)}")
+        return None
+    before = len(problems.items)
+    allowed = BACKSYNC_KEYS if backsync else PROJECT_KEYS
+    for key in raw:
+        if key not in allowed:
+            problems.add((*path, str(key)), _unknown_key(key, allowed, backsync))
+    rule = FieldRule(name=name, line=line, **_rule_values(raw, path, problems, backsync))
+    _check_combinations(rule, raw, path, problems)
+    return rule if len(problems.items) == before else None
+
+
+def _unknown_key(key: Any, allowed: tuple[str, ...], backsync: bool) -> str:
+    if backsync and key in PROJECT_KEYS:
+        return f"'{key}' is not valid in backsync; valid keys: {', '.join(sorted(allowed))}"
+    return f"unknown key '{key}'; valid keys: {', '.join(sorted(allowed))}"
+
+
+def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> dict[str, Any]:
+    implied = DELIVERY_TYPES.get(raw.get("from"), "string") if backsync else "string"
+    type_ = _choice(raw, "type", TYPES, implied, path, problems)
+    tz = _tz(raw, path, problems)
+    values: dict[str, Any] = {
+        "source": _source(raw, path, problems, backsync),
+        "template": None,
+        "type": type_,
+        "required": _bool(raw, "required", path, problems),
+        "unmapped": _choice(raw, "unmapped", UNMAPPED, None, path, problems),
+        "max_length": _positive_int(raw, "max_length", path, problems),
+        "overflow": _choice(raw, "overflow", OVERFLOW, "truncate", path, problems),
+        "transforms": _transforms(raw, path, problems),
+        "date_add_days": _date_add(raw, path, problems),
+        "tz": tz,
+        "sync": _choice(raw, "sync", SYNC, "always", path, problems),
+    }
+    if "template" in raw:
+        values["template"], values["template_parts"] = _template(raw["template"], (*path, "template"), problems)
+    if type_ is not None:
+        values["default"] = _typed(raw.get("default"), type_, tz, (*path, "default"), problems)
+        values["value_map"] = _value_map(raw, type_, tz, path, problems)
+    else:
+        values["type"] = "string"
+    return values
+
+
+def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str | None:
+    if "from" not in raw:
+        return None
+    value = raw["from"]
+    where = (*path, "from")
+    if not isinstance(value, str):
+        problems.add(where, f"must be a field name, not {_kind(value)}")
+        return None
+    if backsync:
+        if value not in DELIVERY_VALUES:
+            problems.add(where, f"'{value}' is not a PSA delivery value; valid: {', '.join(DELIVERY_VALUES)}")
+        return value
+    if not FIELD_PATH.match(value):
+        problems.add(where, f"'{value}' is not a Salesforce field name (letters, digits and _, "
+                            "up to 5 dot-separated levels such as Account.Owner.Email)")
+    return value
+
+
+def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | None, tuple]:
+    if not isinstance(value, str):
+        problems.add(where, f"must be text such as \"{{Account.Name}} - {{Name}}\", not {_kind(value)}")
+        return None, ()
+    try:
+        pieces = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        problems.add(where, f"{exc} (write a literal brace as {{{{ or }}}})")
+        return value, ()
+    parts: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in pieces:
+        if name is not None and (spec or conversion):
+            problems.add(where, f"'{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}':"
+                                " format specs and conversions are not supported; use type and transform")
+        elif name is not None and not FIELD_PATH.match(name):
+            problems.add(where, f"'{{{name}}}' is not a Salesforce field name (write a literal brace as {{{{)")
+        parts.append((literal, name))
+    if not any(name for _, name in parts):
+        problems.add(where, "names no field; for a fixed value use `default`")
+    return value, tuple(parts)
+
+
+def _value_map(raw: dict, type_: str, tz: str | None, path: KeyPath, problems: Problems) -> dict | None:
+    if "map" not in raw:
+        return None
+    where = (*path, "map")
+    value = raw["map"]
+    if not isinstance(value, dict) or not value:
+        problems.add(where, f"must be a non-empty mapping of source value: target value, not {_kind(value)}")
+        return None
+    keys = as_text(objects(list(value)))
+    out: dict[str, Any] = {}
+    for (key, target), text in zip(value.items(), keys, strict=True):
+        entry = (*where, str(key))
+        if isinstance(key, float) or not isinstance(key, (str, int, bool)):
+            problems.add(entry, f"a map key must be text, a whole number or true/false, not {_kind(key)}")
+            continue
+        if text in out:
+            problems.add(entry, f"the same source value as another key ('{text}')")
+            continue
+        out[text] = _typed(target, type_, tz, entry, problems)
+    return out
+
+
+def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Problems) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        problems.add(where, f"must be a single {type_} value, not {_kind(value)}")
+        return None
+    typed, problem = parse_scalar(value, type_, tz)
+    if problem:
+        problems.add(where, f"{value!r} {problem} (the field's type is {type_})")
+    return typed
+
+
+def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: Any, path: KeyPath,
+            problems: Problems) -> Any:
+    if key not in raw:
+        return default
+    value = raw[key]
+    if value not in allowed or not isinstance(value, str):
+        problems.add((*path, key), f"{value!r} is not one of: {', '.join(allowed)}")
+        return None if key == "type" else default
+    return value
+
+
+def _bool(raw: dict, key: str, path: KeyPath, problems: Problems) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        problems.add((*path, key), f"must be true or false, not {value!r}")
+        return False
+    return value
+
+
+def _positive_int(raw: dict, key: str, path: KeyPath, problems: Problems) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.add((*path, key), f"must be a whole number of at least 1, not {value!r}")
+        return None
+    return value
+
+
+def _transforms(raw: dict, path: KeyPath, problems: Problems) -> tuple[str, ...]:
+    value = raw.get("transform", [])
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        problems.add((*path, "transform"), f"must be one of {', '.join(TRANSFORMS)} or a list of them")
+        return ()
+    for name in names:
+        if name not in TRANSFORMS:
+            problems.add((*path, "transform"), f"unknown transform '{name}'; valid: {', '.join(TRANSFORMS)}")
+    return tuple(n for n in names if n in TRANSFORMS)
+
+
+def _date_add(raw: dict, path: KeyPath, problems: Problems) -> int | None:
+    if "date_add" not in raw:
+        return None
+    value = raw["date_add"]
+    where = (*path, "date_add")
+    if not isinstance(value, dict) or set(value) != {"days"}:
+        problems.add(where, f"must be {{days: N}}, not {value!r}")
+        return None
+    days = value["days"]
+    if isinstance(days, bool) or not isinstance(days, int):
+        problems.add((*where, "days"), f"must be a whole number of days, not {days!r}")
+        return None
+    return days
+
+
+def _tz(raw: dict, path: KeyPath, problems: Problems) -> str | None:
+    value = raw.get("tz")
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.add((*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC")
+        return None
+    return str(value)
+
+
+def _check_combinations(rule: FieldRule, raw: dict, path: KeyPath, problems: Problems) -> None:
+    """Keys that are each valid alone but meaningless or contradictory together."""
+    if "from" in raw and "template" in raw:
+        problems.add((*path, "template"), "`from` and `template` cannot be used together")
+    elif "from" not in raw and "template" not in raw:
+        problems.add(path, "needs `from` (a field) or `template`")
+    if "map" in raw and "unmapped" not in raw:
+        problems.add((*path, "map"), "a `map` needs an explicit `unmapped: error | default | pass`")
+    if "unmapped" in raw and "map" not in raw:
+        problems.add((*path, "unmapped"), "only applies with a `map`")
+    if rule.unmapped == "default" and raw.get("default") is None:
+        problems.add((*path, "unmapped"), "'default' needs a `default` value")
+    _check_type_fit(rule, raw, path, problems)
+
+
+def _check_type_fit(rule: FieldRule, raw: dict, path: KeyPath, problems: Problems) -> None:
+    if "max_length" in raw and rule.type != "string":
+        problems.add((*path, "max_length"), f"applies to type string only, not {rule.type}")
+    if "overflow" in raw and "max_length" not in raw:
+        problems.add((*path, "overflow"), "only applies with `max_length`")
+    if "transform" in raw and rule.type != "string":
+        problems.add((*path, "transform"), f"upper/lower/strip apply to type string only, not {rule.type}")
+    if "date_add" in raw and rule.type not in ("date", "datetime"):
+        problems.add((*path, "date_add"), f"applies to type date or datetime only, not {rule.type}")
+    if "tz" in raw and rule.type != "date":
+        problems.add((*path, "tz"), "applies to type date only (it picks the day of a date and time)")
+    if rule.max_length and isinstance(rule.default, str) and len(rule.default) > rule.max_length:
+        problems.add((*path, "default"), f"is longer than max_length {rule.max_length}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(type(value), type(value).__name__)

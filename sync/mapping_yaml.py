@@ -1,0 +1,167 @@
+"""Load YAML keeping the line of every key, and collect problems that name file, line and key.
+
+``yaml.safe_load`` throws positions away, so a mapping error could only say *what* is wrong,
+never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
+only: no Python objects, ever), builds plain Python values from the node tree and keeps a side
+table ``key path -> line`` so validators can report ``file:line: key.path: message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KeyPath = tuple[str | int, ...]
+
+# A mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
+MAX_NODES = 50_000
+MAX_DEPTH = 40
+
+
+class PositionLoader(yaml.SafeLoader):
+    """A SafeLoader: resolves only the safe YAML tags; used to compose nodes with marks."""
+
+
+@dataclass
+class YamlDoc:
+    """Plain data of a YAML document plus the 1-based line of every key and list item."""
+
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    issues: list[tuple[KeyPath, int, str]] = field(default_factory=list)
+    nodes_built: int = 0
+
+    def line(self, path: KeyPath) -> int:
+        """The line of ``path``, or of its nearest ancestor that has one (1 for the root)."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+
+@dataclass
+class Problems:
+    """Collects problems as ``file:line: key.path: message`` so all are reported at once."""
+
+    source: str
+    doc: YamlDoc
+    items: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for path, line, message in self.doc.issues:
+            self.add(path, message, line)
+
+    def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
+        where = line if line is not None else self.doc.line(path)
+        key = dotted(path) or "(document)"
+        self.items.append(f"{self.source}:{where}: {key}: {message}")
+
+
+def dotted(path: KeyPath) -> str:
+    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML at all; nothing after the error can be trusted."""
+
+    def __init__(self, line: int, message: str):
+        self.line = line
+        self.message = message
+        super().__init__(f"line {line}: {message}")
+
+
+def load_yaml(path: Path) -> YamlDoc:
+    """Parse ``path`` into a :class:`YamlDoc`.
+
+    Raises:
+        YamlSyntaxError: not YAML, or several documents.
+        OSError: the file cannot be read.
+
+    Duplicate keys, merge keys and non-scalar keys do not stop the load: they land in
+    ``YamlDoc.issues`` (the first value is kept) so they are reported with everything else.
+    """
+    text = path.read_text(encoding="utf-8")
+    return parse_yaml(text)
+
+
+def parse_yaml(text: str) -> YamlDoc:
+    """Parse YAML text into a :class:`YamlDoc` (see :func:`load_yaml`)."""
+    loader = PositionLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlSyntaxError(line, f"not valid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(1, f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    doc = YamlDoc(data=None)
+    if node is not None:
+        doc.lines[()] = node.start_mark.line + 1
+        doc.data = _build(loader, node, (), doc)
+    return doc
+
+
+def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
+    doc.nodes_built += 1
+    if doc.nodes_built > MAX_NODES or len(path) > MAX_DEPTH:
+        raise YamlSyntaxError(node.start_mark.line + 1, "the document is too large or nested too deeply "
+                              "(self-referencing anchors?)")
+    if isinstance(node, yaml.MappingNode):
+        return _build_mapping(loader, node, path, doc)
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            doc.lines[(*path, index)] = item.start_mark.line + 1
+            items.append(_build(loader, item, (*path, index), doc))
+        return items
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(node.start_mark.line + 1, f"bad value: {exc}") from None
+
+
+def _build_mapping(loader: PositionLoader, node: yaml.MappingNode, path: KeyPath, doc: YamlDoc) -> dict:
+    out: dict[Any, Any] = {}
+    first_seen: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        key = _plain_key(loader, key_node, path, doc)
+        if key is None:
+            continue
+        child = (*path, str(key))
+        if key in first_seen:
+            doc.issues.append((child, line, f"duplicate key (first at line {first_seen[key]})"))
+            continue
+        first_seen[key] = line
+        doc.lines[child] = line
+        out[key] = _build(loader, value_node, child, doc)
+    return out
+
+
+def _plain_key(loader: PositionLoader, key_node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
+    """The key as a Python scalar, or None (recorded as an issue) when it cannot be one."""
+    line = key_node.start_mark.line + 1
+    if key_node.tag == "tag:yaml.org,2002:merge":
+        doc.issues.append((path, line, "merge keys (<<) are not supported; write the keys out"))
+        return None
+    if not isinstance(key_node, yaml.ScalarNode):
+        doc.issues.append((path, line, "a key must be a plain value, not a list or mapping"))
+        return None
+    key = loader.construct_object(key_node)
+    if key is None:
+        doc.issues.append((path, line, "an empty (null) key"))
+    return key
