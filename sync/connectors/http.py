@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import ssl
 import tempfile
 import weakref
 from pathlib import Path
@@ -43,6 +44,50 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_MAX_SECONDS = 30.0
 RETRY_AFTER_MAX_SECONDS = 60
 DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
+
+
+class _HideQueryStrings(logging.Filter):
+    """urllib3 logs request URLs (retries, debug lines); ours carry SOQL in ``?q=``: keep only the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(_cut_query(a) if isinstance(a, str) else a for a in args)
+        return True
+
+
+def _cut_query(text: str) -> str:
+    return text.split("?", 1)[0] + "?…" if "?" in text else text
+
+
+_URLLIB3_LOG_FILTER = _HideQueryStrings()
+
+
+def hide_query_strings_in_urllib3_logs() -> None:
+    """Idempotent: install the filter on the urllib3 loggers that print request URLs."""
+    for name in ("urllib3.connectionpool", "urllib3.util.retry"):
+        logger = logging.getLogger(name)
+        if _URLLIB3_LOG_FILTER not in logger.filters:
+            logger.addFilter(_URLLIB3_LOG_FILTER)
+
+
+def certificate_rejected(exc: BaseException) -> bool:
+    """True when a request failed because the server's TLS certificate is not trusted.
+
+    That needs a person (``ca_bundle``, a proxy's CA), not a retry, so connectors report it as a
+    configuration problem. requests buries the ssl error under urllib3 wrappers: walk them.
+    """
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return True
+        stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
 
 
 class TlsVerificationRequired(ValueError):
@@ -138,6 +183,7 @@ def build_session(
         raise ConfigError(f"http.timeout must be positive, got {timeout}")
     if retries < 0:
         raise ConfigError(f"http.retries must be 0 or more, got {retries}")
+    hide_query_strings_in_urllib3_logs()
     pinned = write_combined_bundle(Path(ca_bundle)) if ca_bundle is not None else None
     session = SyncSession(timeout=timeout, pinned_ca=pinned)
     if pinned is not None:

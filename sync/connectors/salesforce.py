@@ -37,7 +37,8 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from sync.config import SalesforceConfig
-from sync.connectors.salesforce_auth import TokenGrant, request_token
+from sync.connectors.http import certificate_rejected
+from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,8 @@ class SalesforceClient:
                 raise SalesforceUnavailable(f"Salesforce answered the {endpoint} call with something that is not "
                                             f"JSON (a proxy or maintenance page?); {_RESUMES}") from None
             except requests.RequestException as exc:
+                if certificate_rejected(exc):
+                    raise ConfigError(untrusted_certificate_message(self.instance_url)) from None
                 raise SalesforceUnavailable(f"Salesforce {endpoint} call failed ({type(exc).__name__}) after "
                                             f"retries; {_RESUMES}") from None
 

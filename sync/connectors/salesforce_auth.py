@@ -29,6 +29,7 @@ import jwt
 import requests
 
 from sync.config import SalesforceConfig
+from sync.connectors.http import certificate_rejected
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def request_token(config: SalesforceConfig, session: requests.Session,
     try:
         response = session.post(url, headers={"Accept": "application/json"}, **args)
     except requests.RequestException as exc:
+        if certificate_rejected(exc):
+            raise ConfigError(untrusted_certificate_message(url)) from None
         raise SalesforceUnavailable(
             f"Salesforce token endpoint {url} is unreachable ({type(exc).__name__}); "
             "the run stopped and will try again next time") from None
@@ -126,6 +129,12 @@ def request_token(config: SalesforceConfig, session: requests.Session,
     if response.status_code != 200:
         raise AuthError(_refusal_message(config, response))
     return _parse_grant(url, response)
+
+
+def untrusted_certificate_message(url: str) -> str:
+    host = urlparse(url).netloc
+    return (f"the TLS certificate of {host} is not trusted; if a proxy or the local emulator signs it, "
+            "point salesforce.ca_bundle at its CA file (verification is never switched off)")
 
 
 def _refusal_message(config: SalesforceConfig, response: requests.Response) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import ssl
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sync.connectors.http import TlsVerificationRequired, build_session
+from sync.connectors.http import TlsVerificationRequired, build_session, certificate_rejected
 from sync.errors import ConfigError
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -158,8 +159,18 @@ def test_ca_bundle_is_used_even_when_the_environment_names_another(tls_server, e
 def test_without_ca_bundle_the_private_ca_is_not_trusted(tls_server, env_bundle):
     url, _ = tls_server
     session = build_session(ca_bundle=None, timeout=5, retries=0)
-    with pytest.raises(requests.exceptions.SSLError):
+    with pytest.raises(requests.exceptions.SSLError) as caught:
         session.get(url + "/ping")
+    assert certificate_rejected(caught.value)
+
+
+def test_a_refused_connection_is_not_a_certificate_problem():
+    with serve(Script()) as url:
+        pass
+    session = build_session(ca_bundle=None, timeout=1, retries=0)
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        session.get(url + "/gone")
+    assert not certificate_rejected(caught.value)
 
 
 def test_combined_bundle_keeps_the_machine_cas_and_is_private(tmp_path, env_bundle):
@@ -293,3 +304,14 @@ def test_connection_refused_is_retried_then_raised():
     session = build_session(ca_bundle=None, timeout=1, retries=1, backoff_factor=0.001)
     with pytest.raises(requests.exceptions.ConnectionError):
         session.get(url + "/gone")
+
+
+def test_urllib3_log_lines_never_show_query_strings(caplog):
+    caplog.set_level(logging.DEBUG)
+    script = Script(statuses=[503, 200])
+    with serve(script) as url:
+        session = build_session(ca_bundle=None, timeout=5, retries=1, backoff_factor=0.001)
+        session.get(url + "/services/data/v62.0/query/", params={"q": "SELECT Id WHERE Name = 'Hush deal'"})
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/services/data/v62.0/query/" in line for line in urllib3_lines)
+    assert "Hush" not in caplog.text

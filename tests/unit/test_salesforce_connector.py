@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -207,6 +208,21 @@ def test_an_unreachable_token_endpoint_is_salesforce_unavailable(session, failur
     responses.add(responses.POST, TOKEN_URL, body=failure)
     with pytest.raises(SalesforceUnavailable):
         SalesforceClient(make_config("client_credentials"), session).connect()
+
+
+@responses.activate
+def test_an_untrusted_certificate_is_a_config_error_pointing_at_ca_bundle(session):
+    untrusted = requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    responses.add(responses.POST, TOKEN_URL, body=untrusted)
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        SalesforceClient(make_config("client_credentials"), session).connect()
+
+
+def test_an_untrusted_certificate_on_a_data_call_is_a_config_error(client):
+    untrusted = requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    responses.add(responses.GET, f"{API}/queryAll/", body=untrusted)
+    with pytest.raises(ConfigError, match="acme.my.salesforce.com is not trusted"):
+        next(client.query_pages("SELECT Id FROM Opportunity"))
 
 
 @responses.activate
