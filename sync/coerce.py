@@ -51,13 +51,9 @@ def objects(values, index=None) -> pd.Series:
 
 def nullify(s: pd.Series) -> pd.Series:
     """NaN, None and ``""`` (Bulk CSV's null) all become None."""
-    s = s.astype(object)
-    blank = s.isna() | s.map(_is_empty_text)
-    return s.where(~blank, None)
-
-
-def _is_empty_text(value) -> bool:
-    return isinstance(value, str) and value == ""
+    values = np.array(s, dtype=object)
+    values[pd.isna(values) | (values == "")] = None
+    return pd.Series(values, index=s.index, dtype=object)
 
 
 def as_text(s: pd.Series) -> pd.Series:
@@ -67,10 +63,12 @@ def as_text(s: pd.Series) -> pd.Series:
     notation without float artefacts (``0.1 + 0.2`` stays what JSON said, ``1e-07`` becomes
     ``0.0000001``, ``100.0`` becomes ``100``); dates ISO; datetimes ISO in UTC.
     """
-    s = s.astype(object)
-    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
-        return s.where(s.notna(), None)
-    return s.map(_text_of, na_action="ignore").where(s.notna(), None)
+    values = np.array(s, dtype=object)
+    present = pd.notna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values[present] = _TEXT_OF(values[present])
+    values[~present] = None
+    return pd.Series(values, index=s.index, dtype=object)
 
 
 def _text_of(value) -> str:
@@ -81,9 +79,12 @@ def _text_of(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return repr(value)
-        return format(normalize_decimal(Decimal(repr(value))), "f")
+        text = repr(value)
+        if text.endswith(".0"):  # the common case, without a Decimal round trip
+            return text[:-2] if text != "-0.0" else "0"
+        if "e" in text and math.isfinite(value):
+            return format(normalize_decimal(Decimal(text)), "f")
+        return text
     if isinstance(value, Decimal):
         return format(normalize_decimal(value), "f") if value.is_finite() else str(value)
     if isinstance(value, datetime):
@@ -93,6 +94,9 @@ def _text_of(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+_TEXT_OF = np.frompyfunc(_text_of, 1, 1)
 
 
 def normalize_decimal(value: Decimal) -> Decimal:
@@ -182,9 +186,21 @@ def _parse_boolean(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndar
 
 
 def _parse_date(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
-    stripped = text.str.strip()
-    values = _nones(len(text))
+    # Fast path first: a vectorised strptime of every value; only the rest meet the regexes.
+    days = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    values = _without_nat(days.dt.date)
     problems = np.full(len(text), "is not a date (YYYY-MM-DD)", dtype=object)
+    rest = pd.isna(values)
+    if rest.any():
+        values[rest], problems[rest] = _parse_other_dates(text[rest].str.strip(), tz)
+    problems[pd.notna(values)] = None
+    return values, problems
+
+
+def _parse_other_dates(stripped: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dates with blanks around them, and dates and times (which need ``tz``)."""
+    values = _nones(len(stripped))
+    problems = np.full(len(stripped), "is not a date (YYYY-MM-DD)", dtype=object)
     is_date = _mask(stripped, _DATE)
     if is_date.any():
         days = pd.to_datetime(stripped[is_date], format="%Y-%m-%d", errors="coerce")
@@ -195,7 +211,6 @@ def _parse_date(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray
     elif is_datetime.any():
         moments = pd.to_datetime(stripped[is_datetime], format="ISO8601", utc=True, errors="coerce")
         values[is_datetime] = _without_nat(moments.dt.tz_convert(tz).dt.date)
-    problems[pd.notna(values)] = None
     return values, problems
 
 
