@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# A local Redmine 5.0.4 (Debian 12 package) on 127.0.0.1: the PSA that psa-sync's tests and demo use.
+#
+# Usage (Debian 12, as root for start/stop/reset):
+#   scripts/redmine.sh start   install if needed, configure, start, wait until ready, print the env
+#                              (already running: prints the env and does nothing else)
+#   scripts/redmine.sh stop    stop the server this script started (by its recorded PID)
+#   scripts/redmine.sh reset   stop, restore the pristine database taken after configure, start (~5 s)
+#   scripts/redmine.sh env     print the env file of a running server (no root needed)
+#
+# Knobs (environment):
+#   REDMINE_PORT            default 3000
+#   REDMINE_ADMIN_PASSWORD  default admin12345 (a throwaway loopback instance)
+#   REDMINE_STATE_DIR       default /tmp/redmine-psa: pid, logs, redmine.env, pristine DB snapshot
+#
+# The env file ($REDMINE_STATE_DIR/redmine.env) holds REDMINE_URL, REDMINE_API_KEY, one
+# REDMINE_CF_<NAME>=<id> per custom field and REDMINE_ACTIVITY_IDS=<id>:<name>,... Custom field ids
+# depend on creation order: always read them from the env file (or GET /custom_fields.json).
+# Non-interactive (no stdin), idempotent, serialised by a lock: safe to call from CI on a fresh machine.
+set -euo pipefail
+
+PORT="${REDMINE_PORT:-3000}"
+ADMIN_PW="${REDMINE_ADMIN_PASSWORD:-admin12345}"
+STATE="${REDMINE_STATE_DIR:-/tmp/redmine-psa}"
+APP=/usr/share/redmine
+DB=/var/lib/dbconfig-common/sqlite3/redmine/instances/default/redmine_default
+PIDFILE="$STATE/redmine.pid"
+LOG="$STATE/redmine.log"
+ENVFILE="$STATE/redmine.env"
+PRISTINE="$STATE/pristine.sqlite3"
+URL="http://127.0.0.1:$PORT"
+
+log() { echo "[redmine.sh] $*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    log "'$1' needs root: it installs Debian packages and runs Redmine as www-data."
+    log "Run it as root (e.g. sudo $0 $1) on Debian 12, or point REDMINE_URL/REDMINE_API_KEY at a running Redmine."
+    exit 2
+  fi
+}
+
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+ready() {  # the API answers 200 for our key (so the server is up AND configured)
+  local key code
+  key=$(sed -n 's/^REDMINE_API_KEY=//p' "$ENVFILE" 2>/dev/null || true)
+  [ -n "$key" ] || return 1
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Redmine-API-Key: $key" "$URL/users/current.json" || true)
+  [ "$code" = 200 ]
+}
+
+as_www() {  # run as www-data in the Redmine app dir, default instance, production
+  (cd "$APP" && setpriv --reuid=www-data --regid=www-data --init-groups \
+     env HOME=/var/www REDMINE_INSTANCE=default RAILS_ENV=production "$@")
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+install_redmine() {
+  if installed redmine && installed redmine-sqlite && command -v curl >/dev/null; then
+    return
+  fi
+  local t; t=$(now)
+  apt-get update -q >/dev/null
+  # dbconfig-common answers: one instance "default", sqlite3, dbconfig creates and migrates the DB.
+  debconf-set-selections <<'EOF'
+redmine redmine/current-instances string default
+redmine redmine/instances/default/dbconfig-install boolean true
+redmine redmine/instances/default/database-type select sqlite3
+redmine redmine/instances/default/default-language select en
+EOF
+  # --no-install-recommends keeps passenger out; WEBrick serves instead (see ensure_webrick).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      redmine redmine-sqlite curl ca-certificates </dev/null >"$STATE/apt-install.log" 2>&1 \
+    || { log "apt-get install failed:"; tail -40 "$STATE/apt-install.log" >&2; exit 1; }
+  log "installed redmine (apt, DB migrate, default data) in $(since "$t")s"
+}
+
+ensure_webrick() {
+  # Ruby 3.1 ships no webrick and Debian's Gemfile names no app server; Bundler only allows gems
+  # named in a Gemfile, so Gemfile.local (which survives package upgrades) names ruby-webrick.
+  grep -qs "webrick" "$APP/Gemfile.local" || echo "gem 'webrick'" >> "$APP/Gemfile.local"
+  (cd "$APP" && bundle install --local --quiet >/dev/null 2>&1) \
+    || (cd "$APP" && bundle install --local </dev/null >&2)
+  chown www-data:www-data /var/lib/redmine/Gemfile.lock
+}
+
+configure_rb() {
+  cat <<'EOF'
+Setting.rest_api_enabled = '1'
+Setting.login_required = '1'
+Setting.default_projects_public = '0'
+# New projects must be able to take time entries (delivery hours are summed from them).
+mods = Array(Setting.default_projects_modules)
+Setting.default_projects_modules = (mods + ['time_tracking']).uniq unless mods.include?('time_tracking')
+admin = User.find_by_login('admin')
+admin.password = admin.password_confirmation = ENV.fetch('REDMINE_ADMIN_PASSWORD')
+admin.must_change_passwd = false
+admin.save!
+def cf(name, attrs)
+  f = ProjectCustomField.find_by(name: name) || ProjectCustomField.new(name: name)
+  f.attributes = attrs
+  f.save!
+  f
+end
+common = { is_filter: true, visible: true }
+fields = {
+  'SALESFORCE_OPPORTUNITY_ID' => cf('Salesforce Opportunity Id', common.merge(field_format: 'string', is_required: false, searchable: true)),
+  'CUSTOMER'          => cf('Customer', common.merge(field_format: 'string', is_required: false, searchable: true)),
+  'BUDGET'            => cf('Budget', common.merge(field_format: 'float', is_required: false)),
+  'BILLING_TYPE'      => cf('Billing type', common.merge(field_format: 'list', is_required: true, multiple: false,
+                            possible_values: ['Fixed Fee', 'Time & Materials', 'Retainer'])),
+  'START_DATE'        => cf('Start date', common.merge(field_format: 'date', is_required: false)),
+  'END_DATE'          => cf('End date', common.merge(field_format: 'date', is_required: false)),
+  'PERCENT_COMPLETE'  => cf('Percent complete', common.merge(field_format: 'int', is_required: false)),
+  'SALESFORCE_STATUS' => cf('Salesforce status', common.merge(field_format: 'list', is_required: false, multiple: false,
+                            possible_values: ['Won', 'Excluded', 'Reopened', 'Lost', 'Deleted'])),
+}
+if TimeEntryActivity.shared.active.empty?
+  TimeEntryActivity.create!(name: 'Development', active: true, is_default: true)
+end
+puts "REDMINE_API_KEY=#{admin.api_key}"
+fields.each { |k, f| puts "REDMINE_CF_#{k}=#{f.id}" }
+puts "REDMINE_ACTIVITY_IDS=#{TimeEntryActivity.shared.active.map { |a| "#{a.id}:#{a.name}" }.join(',')}"
+EOF
+}
+
+configure() {  # idempotent; runs with the server stopped, then snapshots the pristine DB once
+  local t rb fp; t=$(now)
+  fp=$(configure_rb | sha256sum | cut -c1-16)
+  if [ -f "$ENVFILE" ] && [ -f "$PRISTINE" ] && [ "$(cat "$STATE/configured" 2>/dev/null)" = "$fp:$PORT" ]; then
+    return  # this exact configuration was applied to this DB already
+  fi
+  rb=$(mktemp /tmp/redmine-configure.XXXXXX.rb); chmod 644 "$rb"
+  configure_rb >"$rb"
+  as_www REDMINE_ADMIN_PASSWORD="$ADMIN_PW" bundle exec rails runner "$rb" </dev/null >"$STATE/configure.out" \
+    || { rm -f "$rb"; log "configure failed"; cat "$STATE/configure.out" >&2; exit 1; }
+  rm -f "$rb"
+  {
+    echo "REDMINE_URL=$URL"
+    echo "REDMINE_ADMIN_USER=admin"
+    echo "REDMINE_ADMIN_PASSWORD=$ADMIN_PW"
+    cat "$STATE/configure.out"
+  } >"$ENVFILE.tmp"
+  chmod 644 "$ENVFILE.tmp"  # a throwaway loopback instance: tests running as any user read it
+  mv "$ENVFILE.tmp" "$ENVFILE"
+  cp -p "$DB" "$PRISTINE"   # taken with the server stopped: a consistent copy
+  echo "$fp:$PORT" >"$STATE/configured"
+  log "configured (REST API, admin key, custom fields) in $(since "$t")s"
+}
+
+start_server() {
+  running && return
+  local t pid; t=$(now)
+  # "rails server" fails as www-data (mkdir /usr/share/redmine/tmp: EACCES): use rackup directly.
+  # setpriv, env and bundle exec all exec, so $! is the Ruby server's own PID.
+  # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
+  cd "$APP"
+  nohup setpriv --reuid=www-data --regid=www-data --init-groups \
+    env HOME=/var/www REDMINE_INSTANCE=default RAILS_ENV=production \
+    bundle exec rackup -s webrick -o 127.0.0.1 -p "$PORT" -E production config.ru \
+    >"$LOG" 2>&1 </dev/null 9>&- &
+  pid=$!
+  cd - >/dev/null
+  echo "$pid" >"$PIDFILE"
+  for _ in $(seq 1 240); do
+    ready && { log "server pid $pid ready on $URL in $(since "$t")s"; return; }
+    kill -0 "$pid" 2>/dev/null || { log "server died:"; tail -30 "$LOG" >&2; rm -f "$PIDFILE"; exit 1; }
+    sleep 0.25
+  done
+  log "server not ready after 60s"; tail -30 "$LOG" >&2; exit 1
+}
+
+stop_server() {
+  [ -f "$PIDFILE" ] || return 0
+  local pid; pid=$(cat "$PIDFILE")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    log "stopped pid $pid"
+  fi
+  rm -f "$PIDFILE"
+}
+
+cmd="${1:-start}"
+case "$cmd" in
+  env)
+    running && [ -f "$ENVFILE" ] || { log "Redmine is not running (start it: $0 start)"; exit 1; }
+    cat "$ENVFILE"; exit 0 ;;
+  start|stop|reset) ;;
+  *) echo "usage: $0 start|stop|reset|env" >&2; exit 2 ;;
+esac
+
+if [ "$cmd" = start ] && running && ready; then cat "$ENVFILE"; exit 0; fi
+need_root "$cmd"
+mkdir -p "$STATE"
+exec 9>"$STATE/lock"; flock 9   # one start/stop/reset at a time (parallel test sessions, CI)
+
+case "$cmd" in
+  start)
+    if running && ready; then cat "$ENVFILE"; exit 0; fi
+    T0=$(now)
+    stop_server          # a recorded server that is not answering is restarted, not trusted
+    install_redmine
+    ensure_webrick
+    configure
+    start_server
+    log "start took $(since "$T0")s"
+    cat "$ENVFILE" ;;
+  stop) stop_server ;;
+  reset)
+    [ -f "$PRISTINE" ] || { log "no pristine snapshot yet: run '$0 start' first"; exit 1; }
+    T0=$(now)
+    stop_server
+    install -o root -g www-data -m 0660 "$PRISTINE" "$DB"
+    start_server
+    log "reset took $(since "$T0")s"
+    cat "$ENVFILE" ;;
+esac
