@@ -32,6 +32,7 @@ class YamlDoc:
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
     issues: list[tuple[KeyPath, int, str]] = field(default_factory=list)
+    unreadable: set[KeyPath] = field(default_factory=set)
     nodes_built: int = 0
 
     def line(self, path: KeyPath) -> int:
@@ -53,12 +54,19 @@ class Problems:
 
     def __post_init__(self) -> None:
         for path, line, message in self.doc.issues:
-            self.add(path, message, line)
+            self.items.append(self._format(path, message, line))
 
     def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
+        # A value the loader could not build reads as null; a second "must not be null" about
+        # the same key would only repeat the problem already reported.
+        if path in self.doc.unreadable:
+            return
+        self.items.append(self._format(path, message, line))
+
+    def _format(self, path: KeyPath, message: str, line: int | None) -> str:
         where = line if line is not None else self.doc.line(path)
         key = dotted(path) or "(document)"
-        self.items.append(f"{self.source}:{where}: {key}: {message}")
+        return f"{self.source}:{where}: {key}: {message}"
 
 
 def dotted(path: KeyPath) -> str:
@@ -120,6 +128,10 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
     if doc.nodes_built > MAX_NODES or len(path) > MAX_DEPTH:
         raise YamlSyntaxError(node.start_mark.line + 1, "the document is too large or nested too deeply "
                               "(self-referencing anchors?)")
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        doc.issues.append((path, node.start_mark.line + 1, f"the tag {node.tag} is not allowed"))
+        doc.unreadable.add(path)
+        return None
     if isinstance(node, yaml.MappingNode):
         return _build_mapping(loader, node, path, doc)
     if isinstance(node, yaml.SequenceNode):
@@ -131,7 +143,13 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(node.start_mark.line + 1, f"bad value: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        doc.issues.append((path, node.start_mark.line + 1, f"bad value: {problem}"))
+        doc.unreadable.add(path)
+        return None
+
+
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def _build_mapping(loader: PositionLoader, node: yaml.MappingNode, path: KeyPath, doc: YamlDoc) -> dict:
