@@ -87,7 +87,7 @@ class SaveResult:
 class ApiUsage:
     """This run's own calls per endpoint, and the org's usage from the latest Sforce-Limit-Info."""
 
-    calls: Counter = field(default_factory=Counter)
+    calls: Counter = field(default_factory=Counter)  # endpoint → calls, see endpoint_of
     org_used: int | None = None
     org_max: int | None = None
 
@@ -106,7 +106,10 @@ class ApiUsage:
 
 
 def endpoint_of(method: str, path: str) -> str:
-    """The name a call is counted under: token, query, queryMore, composite, describe, limits, …"""
+    """The name a call is counted under: token, query, queryAll, queryMore, composite, describe, limits, …
+
+    The names are the emulator's, so a test can compare both counts directly.
+    """
     path = path.split("?", 1)[0].rstrip("/")
     if path.endswith("/oauth2/token"):
         return "token"
@@ -116,7 +119,7 @@ def endpoint_of(method: str, path: str) -> str:
     rest = parts[parts.index("data") + 2:]  # after /services/data/vXX.X/
     head = rest[0]
     if head in ("query", "queryAll"):
-        return "queryMore" if len(rest) > 1 else "query"
+        return "queryMore" if len(rest) > 1 else head
     if head == "sobjects" and rest[-1] == "describe":
         return "describe"
     return {"composite": "composite", "sobjects": "sobject", "limits": "limits"}.get(head, head)

@@ -266,7 +266,7 @@ def test_pages_are_streamed_over_queryall_then_next_records_url(client):
     assert parse_qs(data_calls[0].request.url.split("?", 1)[1]) == {"q": ["SELECT Id FROM Opportunity"]}
     assert all(c.request.headers["Sforce-Query-Options"] == "batchSize=500" for c in data_calls)
     assert all(c.request.headers["Authorization"] == f"Bearer {ACCESS}" for c in data_calls)
-    assert client.usage.calls == {"token": 1, "query": 1, "queryMore": 1}
+    assert client.usage.calls == {"token": 1, "queryAll": 1, "queryMore": 1}
     assert (client.usage.total, client.usage.org_used, client.usage.org_max) == (2, 11, 15000)
 
 
@@ -364,7 +364,7 @@ def test_an_expired_session_is_renewed_once_and_the_call_retried(client):
     add_token(access=ACCESS_2)
     responses.add(responses.GET, f"{API}/queryAll/", json=page([opp(1)]))
     assert list(client.query_pages("SELECT Id FROM Opportunity")) == [[opp(1)]]
-    assert client.usage.calls == {"token": 2, "query": 2}
+    assert client.usage.calls == {"token": 2, "queryAll": 2}
     assert responses.calls[-1].request.headers["Authorization"] == f"Bearer {ACCESS_2}"
 
 
@@ -374,7 +374,7 @@ def test_a_second_invalid_session_is_an_auth_error(client):
     add_token(access=ACCESS_2)
     with pytest.raises(AuthError, match="after re-authenticating"):
         next(client.query_pages("SELECT Id FROM Opportunity"))
-    assert client.usage.calls == {"token": 2, "query": 2}
+    assert client.usage.calls == {"token": 2, "queryAll": 2}
 
 
 def test_a_query_cursor_lost_with_its_session_stops_the_run_as_transient(client):
@@ -546,7 +546,7 @@ def test_below_both_limits_the_budget_is_left(client):
 @pytest.mark.parametrize("method,path,endpoint", [
     ("POST", "/services/oauth2/token", "token"),
     ("GET", "/services/data/v62.0/query/?q=SELECT+Id", "query"),
-    ("GET", "/services/data/v62.0/queryAll?q=x", "query"),
+    ("GET", "/services/data/v62.0/queryAll?q=x", "queryAll"),
     ("GET", "/services/data/v62.0/queryAll/01gRO-2000", "queryMore"),
     ("PATCH", "/services/data/v62.0/composite/sobjects", "composite"),
     ("GET", "/services/data/v62.0/sobjects/Opportunity/describe/", "describe"),
