@@ -48,7 +48,7 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
     harness.run()
 
     # Salesforce paid exactly: one token, one query page, one collections call.
-    assert emulator.calls_snapshot() == {"token": 1, "query": 1, "composite": 1}
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}
     made = projects(redmine)
     assert sorted(made) == sorted(won)
     for deal_id in won:
@@ -70,7 +70,7 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
     # A second run finds only the echo of its own write-backs: nothing to create, update or write.
     emulator.reset_calls()
     harness.run()
-    assert emulator.calls_snapshot() == {"token": 1, "query": 1}
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1}
     second = harness.status()["runs"][0]["counts"]
     assert (second["created"], second["updated"], second["written"]) == (0, 0, 0)
     assert len(projects(redmine)) == 10
