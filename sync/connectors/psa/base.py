@@ -1,0 +1,130 @@
+"""The PSA connector protocol (design.md §10): plain dataclasses in and out, and a registry.
+
+The pipeline talks to every PSA through :class:`PsaConnector` only, so a second PSA (Tryton) is a
+new module plus one registry line. Per-record failures come back as :class:`WriteResult` outcomes;
+only whole-connection failures (``PsaUnavailable``, ``AuthError``) and configuration mistakes
+(``ConfigError``) raise.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+import requests
+
+from sync.errors import ConfigError
+
+#: Outcomes a write can have. "unknown" means: not confirmed either way (a 5xx or timeout whose
+#: lookup found nothing); keep the intent / the old snapshot and try again next run.
+OUTCOMES = ("created", "exists", "updated", "unchanged", "closed", "failed", "unknown")
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    """Where one deal's project lives in the PSA."""
+
+    id: int  # the PSA's numeric id
+    identifier: str  # e.g. "sf-006xx...": prefix + key lowercased
+    key: str  # the Salesforce key read from the key custom field
+    url: str  # a link a person can open
+    status: str  # "active" | "closed"
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one create, update or lifecycle change (see ``OUTCOMES``)."""
+
+    key: str
+    outcome: str
+    ref: ProjectRef | None = None
+    error: str | None = None  # the PSA's own words, e.g. "Billing type is not included in the list"
+    values: dict | None = None  # for "exists": the project's current typed values (as read())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """PSA-owned delivery values of one project (back-sync, design.md §1 step 9)."""
+
+    status: str  # "active" | "closed"
+    percent_complete: int | None
+    spent_hours: Decimal | None  # None when hours were not recounted this time
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the PSA can take for one of our project fields (used by ``check`` and the mapping)."""
+
+    name: str  # our field name, e.g. "billing_type"
+    type: str  # "string" | "decimal" | "integer" | "date" | "boolean" | "list"
+    required: bool
+    allowed: tuple[str, ...] | None  # allowed values of a list field
+    psa_name: str  # the PSA's name: "Billing type", or the native "name"
+
+
+@dataclass(frozen=True)
+class NewProject:
+    """A project to create for one deal; ``fields`` holds typed values by our field name."""
+
+    key: str
+    fields: dict[str, Any]
+    parent: ProjectRef | None = None
+
+
+@dataclass(frozen=True)
+class ProjectChange:
+    """An update of an existing project: only the fields that changed."""
+
+    ref: ProjectRef
+    fields: dict[str, Any]
+
+
+class PsaConnector(Protocol):
+    """What the pipeline needs from a PSA. Every method is batch-shaped to keep calls few."""
+
+    url: str  # normalised base URL (lower-case host, no trailing slash): the state guard uses it
+
+    def describe(self) -> dict[str, FieldSpec]: ...
+
+    def find(self, keys: Sequence[str]) -> dict[str, list[ProjectRef]]: ...
+
+    def create(self, rows: Sequence[NewProject]) -> list[WriteResult]: ...
+
+    def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]: ...
+
+    def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]: ...
+
+    def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]: ...
+
+    def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]: ...
+
+    def list_linked(self) -> list[ProjectRef]: ...
+
+
+#: factory(url, api_key, options, session) -> PsaConnector
+ConnectorFactory = Callable[[str, str, dict, requests.Session], PsaConnector]
+
+# name -> "module:Class"; imported on demand so an unused connector costs nothing at start-up.
+_REGISTRY: dict[str, str] = {
+    "redmine": "sync.connectors.psa.redmine:RedmineConnector",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Register a connector class (``"package.module:Class"`` with a ``from_settings`` classmethod)."""
+    _REGISTRY[name] = target
+
+
+def get_connector(name: str) -> ConnectorFactory:
+    """The factory for config ``psa.connector: <name>``; an unknown name is a ``ConfigError``."""
+    target = _REGISTRY.get(name)
+    if target is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(f"psa.connector: unknown connector {name!r}; choose one of: {known}")
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls.from_settings

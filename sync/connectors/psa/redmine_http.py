@@ -1,0 +1,103 @@
+"""The Redmine REST transport: headers, timeouts, paging and error translation at the boundary.
+
+Statuses are translated from structured data (the HTTP status), never from message text:
+401 -> ``AuthError``; a transport failure or a 5xx on a read -> ``PsaUnavailable``. Writes hand
+their response back to the caller, because there a 403, 404, 422 or 5xx is a per-record outcome.
+The API key travels only in the ``X-Redmine-API-Key`` header and never appears in a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from sync.errors import AuthError, ConfigError, PsaUnavailable
+
+PAGE_SIZE = 100  # Redmine's maximum "limit"
+
+
+def normalise_url(url: str) -> str:
+    """Lower-case scheme and host, no trailing slash: the form stored in the state guard."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"psa.url: {url!r} is not an http(s) URL (e.g. http://127.0.0.1:3000)")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+
+
+class RedmineHttp:
+    """Thin JSON-over-HTTP client for one Redmine, on a session the caller built."""
+
+    def __init__(self, url: str, api_key: str, session: requests.Session, timeout: float = 30.0):
+        self.url = normalise_url(url)
+        self._session = session
+        self._timeout = timeout
+        self.page_size = PAGE_SIZE  # tests lower it to walk pages cheaply against a real Redmine
+        self._headers = {
+            "X-Redmine-API-Key": api_key,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def send(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
+        """One request; returns the response whatever its status, except 401 (``AuthError``).
+
+        Transport failures (refused, reset, timeout) raise ``PsaUnavailable``.
+        """
+        try:
+            response = self._session.request(
+                method,
+                self.url + path,
+                params=params,
+                json=body,
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise PsaUnavailable(
+                f"Redmine at {self.url} did not answer {method} {path}: {type(exc).__name__}; "
+                "the run stops and resumes next time"
+            ) from None
+        if response.status_code == 401:
+            raise AuthError(
+                f"Redmine at {self.url} refused the API key (401 on {method} {path}): check psa.api_key "
+                "and that the REST API is enabled (Administration > Settings > API)"
+            )
+        return response
+
+    def get(self, path: str, params: dict | None = None, *, missing_ok: bool = False) -> dict | None:
+        """GET a JSON body. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
+        response = self.send("GET", path, params=params)
+        status = response.status_code
+        if status == 200:
+            return response.json()
+        if missing_ok and status in (403, 404):
+            return None
+        if status == 403:
+            raise AuthError(f"Redmine at {self.url} forbids GET {path} (403): the API user must be an administrator")
+        if status >= 500 or status == 404:
+            raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
+        raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
+
+    def pages(self, path: str, params: dict, collection: str) -> Iterator[dict]:
+        """Every item of a paged listing, ``page_size`` at a time (offset paging)."""
+        offset = 0
+        while True:
+            body = self.get(path, {**params, "limit": self.page_size, "offset": offset}) or {}
+            items = body.get(collection, [])
+            yield from items
+            offset += len(items)
+            if not items or offset >= int(body.get("total_count", 0)):
+                return
+
+
+def error_text(response: requests.Response) -> str:
+    """Redmine's 422 messages joined ("Billing type cannot be blank; Name cannot be blank")."""
+    try:
+        errors = response.json().get("errors")
+    except ValueError:
+        errors = None
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    return f"HTTP {response.status_code}"
