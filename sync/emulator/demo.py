@@ -29,9 +29,16 @@ _LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "
 _OPEN_STAGES = tuple(stage for stage in STAGES if stage != "Closed Won")
 
 
-def _stamps(emu: Emulator, count: int) -> list[tuple[str]]:
+def _stamps(emu: Emulator, count: int) -> list[str]:
+    """``count`` consecutive-millisecond stamps ending now (formatted once per second)."""
     first = emu.store.reserve_stamps(count)
-    return [(format_ms(first + i),) for i in range(count)]
+    out, second, head = [], None, ""
+    for ms in range(first, first + count):
+        if ms // 1000 != second:
+            second = ms // 1000
+            head = format_ms(second * 1000)[:19]
+        out.append(f"{head}.{ms % 1000:03d}+0000")
+    return out
 
 
 def seed_deals(emu: Emulator, n: int, won_ratio: float = 0.3, seed: int | None = None) -> int:
@@ -48,21 +55,24 @@ def seed_deals(emu: Emulator, n: int, won_ratio: float = 0.3, seed: int | None =
         ("Id", "IsDeleted", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
          "SystemModstamp", "Name", "Industry", "Type"),
         [(account_ids[i], 0, user, s, user, s, user, s, account_names[i], rng.choice(_INDUSTRIES), "Customer - Direct")
-         for i, (s,) in enumerate(stamps[:n_accounts])],
+         for i, s in enumerate(stamps[:n_accounts])],
     )
     today = date.today()
     days = [(today - timedelta(days=d)).isoformat() for d in range(366)]
     ends = [(today + timedelta(days=d)).isoformat() for d in range(-365, 400)]
 
     def rows():
+        deal_ids: list[str] = []
         for i in range(n):
+            if i % 10_000 == 0:
+                deal_ids = emu.id_factory.batch("006", min(10_000, n - i))
             won = rng.random() < won_ratio
             stage = "Closed Won" if won else _OPEN_STAGES[int(rng.random() * len(_OPEN_STAGES))]
             probability, closed, is_won = STAGES[stage]
             a = int(rng.random() * n_accounts)
             account = None if rng.random() < 0.05 else account_ids[a]
-            s = stamps[n_accounts + i][0]
-            yield (emu.id_factory.new("006"), 0, user, s, user, s, user, s,
+            s = stamps[n_accounts + i]
+            yield (deal_ids[i % 10_000], 0, user, s, user, s, user, s,
                    f"{account_names[a]} - {_PRODUCTS[i % len(_PRODUCTS)]}", account,
                    round(5000 + rng.random() * 495000, 2), days[int(rng.random() * 366)], stage, probability,
                    int(closed), int(is_won), OPPORTUNITY_TYPES[int(rng.random() * 4)],
