@@ -233,9 +233,7 @@ def test_concurrent_creates_make_exactly_one_project_each(redmine):
 
 
 def test_parent_project_per_account_is_found_or_created_once(redmine):
-    psa = RedmineConnector(
-        redmine.env.url, redmine.env.api_key, session=requests.Session(), customer="parent_project"
-    )
+    psa = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session(), customer="parent_project")
     parent = psa.ensure_parent("001AK00000AcMeQAA", "Acme Corp", {"billing_type": "Retainer"})
     assert parent.identifier == "sf-acct-001ak00000acmeqaa"
     fresh = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session())
