@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from sync.errors import SalesforceUnavailable
+from sync.lifecycle import FACT_FIELDS
 from sync.mapping import Mapping
 from sync.soql import quote, to_soql
 
@@ -46,14 +47,23 @@ def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_
         if ids:
             terms.append(f"Id IN ({', '.join(quote(i) for i in ids)})")
         where += " AND (" + " OR ".join(f"({term})" for term in terms) + ")"
-    return (f"SELECT {', '.join(mapping.soql_fields())} FROM {mapping.source.object} "
+    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
             f"WHERE {where} ORDER BY SystemModstamp, Id")
+
+
+def select_fields(mapping: Mapping) -> list[str]:
+    """The mapping's fields, plus IsWon/IsClosed on Opportunity so lifecycle can tell Lost from Reopened."""
+    fields = mapping.soql_fields()
+    if mapping.source.object.lower() == "opportunity":
+        have = {f.lower() for f in fields}
+        fields += [f for f in FACT_FIELDS if f.lower() not in have]
+    return fields
 
 
 def build_id_query(mapping: Mapping, ids: list[str]) -> str:
     """Re-fetch named deals whatever their stamp (recovered intents, `retry`)."""
     listed = ", ".join(quote(i) for i in ids)
-    return f"SELECT {', '.join(mapping.soql_fields())} FROM {mapping.source.object} WHERE Id IN ({listed})"
+    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} WHERE Id IN ({listed})"
 
 
 def pages(client, soql: str) -> Iterator[list[dict]]:

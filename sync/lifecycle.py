@@ -21,6 +21,27 @@ from sync.state import Link
 logger = logging.getLogger(__name__)
 
 STATUS_FIELD = "salesforce_status"
+#: Opportunity fields read (besides the mapping's) so a linked deal's status can be told apart.
+FACT_FIELDS = ("IsWon", "IsClosed")
+
+
+def facts_of(records: list[dict]) -> dict[str, dict]:
+    """IsWon / IsClosed per record Id, for the records that carry them (Opportunity)."""
+    return {r["Id"]: {k: r[k] for k in FACT_FIELDS if k in r} for r in records if "Id" in r}
+
+
+def status_for(row, facts: dict | None, was: str | None) -> str:
+    """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
+    Deleted."""
+    if row.deleted:
+        return "Deleted"
+    if row.matches:
+        return "Won"
+    if not facts or "IsWon" not in facts:
+        return "Excluded"
+    if facts["IsWon"]:
+        return "Excluded"
+    return "Lost" if facts.get("IsClosed") else "Reopened"
 
 
 def policy_for(status: str, lifecycle) -> str:

@@ -208,8 +208,10 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
     links = state.links([r.record_id for r in result.rows] + [e.record_id for e in result.errors])
     rows = result.rows + _lifecycle_only_rows(result, links)
     pending = {(oid, f) for oid, fields in state.outbox(exclude=set()).items() for f in fields}
+    facts = lifecycle.facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=pending)
+                        pending=pending, status_for=lambda row, was: lifecycle.status_for(row, facts.get(
+                            row.record_id), was))
     create_projects(run.ctx, plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, plan.updates, run.load)
     lifecycle.apply(run.ctx, plan.lifecycle, mapping.lifecycle)
