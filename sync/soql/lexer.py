@@ -1,0 +1,129 @@
+"""SOQL tokens: words, operators, quoted strings (with escapes), numbers, date and datetime literals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sync.soql.nodes import SoqlSyntaxError
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))(?![\w:.+-])
+  | (?P<baddatetime>\d{4}-\d{2}-\d{2}T[\w:.+-]*)
+  | (?P<date>\d{4}-\d{2}-\d{2})(?![\w:.-])
+  | (?P<number>[+-]?(?:\d+(?:\.\d+)?|\.\d+))(?![\w.])
+  | (?P<ident>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)
+  | (?P<string>')
+  | (?P<op><=|>=|!=|<>|=|<|>)
+  | (?P<punct>[(),])
+    """,
+    re.VERBOSE,
+)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # ident number string date datetime op punct eof
+    text: str
+    pos: int
+    value: Any = None
+
+    def word(self) -> str | None:
+        """The upper-cased text when this is a bare word (keywords are case-insensitive)."""
+        return self.text.upper() if self.kind == "ident" else None
+
+
+def _read_string(text: str, start: int) -> tuple[str, int]:
+    """Read a quoted string starting after the opening quote; return (value, end index)."""
+    out: list[str] = []
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            return "".join(out), i + 1
+        if ch == "\\":
+            if i + 1 >= len(text):
+                break
+            nxt = text[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+            elif nxt in "%_":  # only meaningful inside LIKE: keep the escape for the matcher
+                out.append("\\" + nxt)
+            elif nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[i + 2 : i + 6]):
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 4
+            else:
+                raise SoqlSyntaxError(f"invalid escape sequence '\\{nxt}' in string", i)
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    raise SoqlSyntaxError("unterminated string literal", start - 1)
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            raise SoqlSyntaxError(f"unexpected character {text[pos]!r}", pos)
+        kind = m.lastgroup or ""
+        if kind == "ws":
+            pos = m.end()
+            continue
+        if kind == "string":
+            value, end = _read_string(text, pos + 1)
+            tokens.append(_Token("string", text[pos:end], pos, value))
+            pos = end
+            continue
+        raw = m.group(kind)
+        if kind == "baddatetime":
+            raise SoqlSyntaxError(
+                f"malformed datetime literal {raw!r}: use YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)", pos
+            )
+        tokens.append(_Token(kind, raw, pos, _literal_value(kind, raw, pos)))
+        pos = m.end()
+    tokens.append(_Token("eof", "", len(text)))
+    return tokens
+
+
+def _literal_value(kind: str, raw: str, pos: int) -> Any:
+    try:
+        if kind == "number":
+            return int(raw) if re.fullmatch(r"[+-]?\d+", raw) else Decimal(raw)
+        if kind == "date":
+            return date.fromisoformat(raw)
+        if kind == "datetime":
+            return parse_sf_datetime(raw)
+    except ValueError as exc:
+        raise SoqlSyntaxError(f"invalid {kind} literal {raw!r}: {exc}", pos) from None
+    return None
+
+
+def parse_sf_datetime(text: str) -> datetime:
+    """Parse a datetime as SOQL or the REST API writes it (``Z``, ``+hh:mm`` or ``+hhmm``).
+
+    Fractional seconds of any length are accepted and truncated to microseconds; the result is
+    always timezone-aware.
+    """
+    m = re.fullmatch(
+        r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?", text.strip()
+    )
+    if m is None:
+        raise ValueError(f"not a datetime: {text!r}")
+    day, hh, mm, ss, frac, zone = m.groups()
+    micros = int((frac or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    d = date.fromisoformat(day)
+    return datetime(d.year, d.month, d.day, int(hh), int(mm), int(ss), micros, tzinfo=tz)
