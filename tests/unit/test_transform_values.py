@@ -1,0 +1,80 @@
+"""Value parsing (sync.coerce): locale-free, one canonical form whatever JSON or CSV said."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from sync.coerce import as_text, nullify, objects, parse, parse_scalar
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("hello", "hello"), (True, "true"), (False, "false"), (42, "42"), (100.0, "100"), (-0.0, "0"),
+    (0.1, "0.1"), (1e-07, "0.0000001"), (1e22, "10000000000000000000000"), (Decimal("7.50"), "7.5"),
+    (date(2026, 2, 1), "2026-02-01"), (datetime(2026, 2, 1, 12, 0, tzinfo=UTC), "2026-02-01T12:00:00Z"),
+])
+def test_canonical_text(raw, expected):
+    assert as_text(objects([raw])).tolist() == [expected]
+
+
+def test_blank_text_and_nan_are_null():
+    assert nullify(objects(["", None, float("nan"), " ", 0, False])).tolist() == [None, None, None, " ", 0, False]
+
+
+@pytest.mark.parametrize(("raw", "type_", "expected"), [
+    ("125000.5", "decimal", Decimal("125000.5")),
+    (125000.5, "decimal", Decimal("125000.5")),
+    ("1.5E+3", "decimal", Decimal("1500")),
+    ("-0.00", "decimal", Decimal("0")),
+    ("40", "integer", 40),
+    (40.0, "integer", 40),
+    ("40.000", "integer", 40),
+    ("true", "boolean", True),
+    ("FALSE", "boolean", False),
+    (1, "boolean", True),
+    ("2026-02-01", "date", date(2026, 2, 1)),
+    ("2300-12-31", "date", date(2300, 12, 31)),
+    ("2026-02-01T10:00:00.000+0000", "datetime", datetime(2026, 2, 1, 10, tzinfo=UTC)),
+    ("2026-02-01T12:00:00+02:00", "datetime", datetime(2026, 2, 1, 10, tzinfo=UTC)),
+    ("2026-02-01T10:00:00Z", "datetime", datetime(2026, 2, 1, 10, tzinfo=UTC)),
+    (42, "string", "42"),
+    ("", "decimal", None),
+    (None, "date", None),
+])
+def test_values_parse_to_their_type(raw, type_, expected):
+    value, problem = parse_scalar(raw, type_)
+    assert (value, problem) == (expected, None)
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(("raw", "type_", "problem"), [
+    ("abc", "decimal", "is not a decimal number"),
+    ("1,000.50", "decimal", "is not a decimal number"),
+    ("1_000", "decimal", "is not a decimal number"),
+    ("NaN", "decimal", "is not a decimal number"),
+    ("Infinity", "decimal", "is not a decimal number"),
+    (True, "decimal", "is not a decimal number"),
+    ("2.5", "integer", "is not a whole number"),
+    ("yes", "boolean", "is not a boolean (true or false)"),
+    ("2026-02-30", "date", "is not a date (YYYY-MM-DD)"),
+    ("01/02/2026", "date", "is not a date (YYYY-MM-DD)"),
+    ("2026-02-01T10:00:00Z", "date", "is a date and time: set `tz` to say in which time zone its day is taken"),
+    ("2026-02-01T10:00:00", "datetime", "has no UTC offset (e.g. Z or +0000)"),
+    ("2026-02-01", "datetime", "is not a date and time (ISO 8601 with offset)"),
+])
+def test_values_that_do_not_parse_say_why(raw, type_, problem):
+    assert parse_scalar(raw, type_) == (None, problem)
+
+
+def test_a_tz_picks_the_local_day_of_a_datetime():
+    parsed = parse(objects(["2026-03-31T22:30:00.000+0000", "2026-03-31"]), "date", tz="Asia/Tokyo")
+    assert parsed.values.tolist() == [date(2026, 4, 1), date(2026, 3, 31)]
+    assert parsed.problems.tolist() == [None, None]
+
+
+def test_a_column_keeps_nulls_as_none_never_nan():
+    parsed = parse(objects([None, "1.5", "x", ""]), "decimal")
+    assert parsed.values.tolist() == [None, Decimal("1.5"), None, None]
+    assert parsed.bad.tolist() == [False, False, True, False]
