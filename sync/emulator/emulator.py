@@ -13,7 +13,7 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,6 +35,7 @@ from sync.emulator.store import Store
 log = logging.getLogger(__name__)
 INVALID_SESSION = {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
 APP_NAME = "psa-sync"
+MAX_LOG = 100_000
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 _FAULT_BODIES = {
     500: "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-42)",
@@ -66,7 +67,7 @@ class Emulator(ControlMixin):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.calls: Counter[str] = Counter()
-        self.call_log: deque[dict] = deque(maxlen=100_000)
+        self.call_log: list[dict] = []  # newest last; trimmed past MAX_LOG so a long-running server stays small
         self.api_used = 0
         self._app_used = 0
         self.faults = FaultPlan()
@@ -215,6 +216,8 @@ class Emulator(ControlMixin):
         with self._lock:
             self.calls[route.endpoint] += 1
             self.call_log.append(entry)
+            if len(self.call_log) > MAX_LOG:
+                del self.call_log[: MAX_LOG // 2]
         return entry
 
     def _token(self, req: Request) -> Response:

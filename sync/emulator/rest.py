@@ -204,7 +204,7 @@ class Rest:
         start, end = (when.astimezone(UTC).replace(second=0, microsecond=0) for when in (start, end))
         if start >= end:
             raise ApiError(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
-        end = min(end, datetime.now(UTC))
+        end = min(end, datetime.fromtimestamp((self.records.store.clock_ms() + 1) / 1000, UTC))
         return obj, format_datetime(start), format_datetime(end)
 
     def _stamped(self, obj: ObjectDef, start: str, end: str, deleted: bool) -> list[tuple]:

@@ -77,6 +77,11 @@ class Store:
             self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
             return format_ms(self._last_ms)
 
+    def clock_ms(self) -> int:
+        """The org's "now": the wall clock, or the last stamp handed out if that is later."""
+        with self.lock:
+            return max(int(time.time() * 1000), self._last_ms)
+
     def reserve_stamps(self, count: int) -> int:
         """Reserve ``count`` consecutive milliseconds ending now; returns the first (bulk seeding)."""
         with self.lock:
