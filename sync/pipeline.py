@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -183,7 +183,7 @@ def _final_flush(run: Run) -> None:
 def sync_changes(run: Run) -> None:
     """Extract → transform → diff → load, page by page, committing the watermark per page."""
     state, mapping = run.state, run.mapping
-    signpost = run.client.server_time
+    signpost = signpost_of(run.client.server_time)
     start = extract.since(state.watermark(extract.STREAM), mapping)
     soql = extract.build_query(mapping, start=start, signpost=signpost, extra_ids=_unsettled_links(run))
     for records in extract.pages(run.client, soql):
@@ -193,6 +193,12 @@ def sync_changes(run: Run) -> None:
               fault=run.fault)
     with state.transaction():
         state.commit_page(extract.STREAM, max(signpost, start))
+
+
+def signpost_of(server_time: datetime) -> datetime:
+    """The end of the second Salesforce's `Date` header names: the header drops the milliseconds, and a
+    row stamped earlier in that second is already visible. Rows that commit later are the lookback's job."""
+    return server_time.replace(microsecond=0) + timedelta(milliseconds=999)
 
 
 def _unsettled_links(run: Run) -> set[str]:

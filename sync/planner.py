@@ -79,7 +79,7 @@ def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None) -> Pl
 
 
 def plan_online(settings) -> PlanResult:
-    from sync.pipeline import connect
+    from sync.pipeline import connect, signpost_of
 
     mapping = load_mapping(settings.mapping)
     client, _psa = connect(settings)
@@ -88,7 +88,8 @@ def plan_online(settings) -> PlanResult:
     result = PlanResult()
     try:
         watermark = state.watermark(extract.STREAM) if state else None
-        soql = extract.build_query(mapping, start=extract.since(watermark, mapping), signpost=client.server_time)
+        soql = extract.build_query(mapping, start=extract.since(watermark, mapping),
+                                   signpost=signpost_of(client.server_time))
         for records in extract.pages(client, soql):
             add_page(result, records, mapping, state)
     finally:

@@ -3,7 +3,6 @@
 import textwrap
 
 import pytest
-import requests
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +28,7 @@ writeback:
 
 
 def project_names(redmine) -> dict[str, str]:
-    listing = requests.get(f"{redmine.url}/projects.json", params={"limit": 100, "status": "1|5"},
-                           headers={"X-Redmine-API-Key": redmine.api_key}, timeout=30).json()["projects"]
-    return {p["identifier"]: p["name"] for p in listing}
+    return {p["identifier"]: p["name"] for p in redmine.projects()}
 
 
 def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(harness, emulator, redmine, tmp_path):

@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-import requests
 
 pytestmark = pytest.mark.integration
 
@@ -13,16 +12,11 @@ BILLING = {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & M
 
 def projects(redmine) -> dict[str, dict]:
     """Every project in Redmine keyed by its Salesforce key, read as a person's script would."""
-    found, offset = {}, 0
-    while True:
-        page = requests.get(f"{redmine.url}/projects.json", params={"status": "1|5", "limit": 100, "offset": offset},
-                            headers={"X-Redmine-API-Key": redmine.api_key}, timeout=30).json()
-        for project in page["projects"]:
-            values = {cf["name"]: cf.get("value") for cf in project.get("custom_fields", [])}
-            found[values.get("Salesforce Opportunity Id")] = dict(project, values=values)
-        offset += 100
-        if offset >= page["total_count"]:
-            return found
+    found = {}
+    for project in redmine.projects():
+        values = {cf["name"]: cf.get("value") for cf in project.get("custom_fields", [])}
+        found[values.get("Salesforce Opportunity Id")] = dict(project, values=values)
+    return found
 
 
 def seed_book(emu):
@@ -45,10 +39,10 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
     assert len(won) == 10
     emulator.reset_calls()
 
-    harness.run()
+    first = harness.run()
 
     # Salesforce paid exactly: one token, one query page, one collections call.
-    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}, first.stdout + first.stderr
     made = projects(redmine)
     assert sorted(made) == sorted(won)
     for deal_id in won:
@@ -63,7 +57,7 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
         assert project["values"]["Start date"] == deal["CloseDate"]
         assert project["values"]["End date"] == deal["End_Date__c"]
         assert deal["PSA_Project_Id__c"] == str(project["id"])
-        assert deal["PSA_Project_URL__c"] == f"{redmine.url}/projects/{project['identifier']}"
+        assert deal["PSA_Project_URL__c"] == f"{redmine.env.url}/projects/{project['identifier']}"
     for deal_id in other:
         assert emulator.get("Opportunity", deal_id)["PSA_Project_Id__c"] is None
 
