@@ -35,6 +35,18 @@ _HOLDS: dict[str, frozenset[str]] = {
     "boolean": TEXT_TYPES | {"boolean"},
 }
 
+_NUMBERS = frozenset({"int", "double", "currency", "percent"})
+_IDS = frozenset({"id", "reference"})
+# Salesforce types whose values never parse as a mapping type: every record with a value would
+# be quarantined, so a `type` that meets one of these is an error, not a style question.
+_NEVER_PARSES: dict[str, frozenset[str]] = {
+    "decimal": _IDS | {"date", "datetime", "boolean"},
+    "integer": _IDS | {"date", "datetime", "boolean"},
+    "date": _IDS | _NUMBERS | {"boolean"},
+    "datetime": _IDS | _NUMBERS | {"date", "boolean"},
+    "boolean": _IDS | {"date", "datetime", "double", "currency", "percent"},
+}
+
 
 @dataclass(frozen=True)
 class FieldUse:
@@ -184,6 +196,7 @@ def _check_use(describer: Describer, source: str, use: FieldUse, findings: Findi
         _check_key(use, found.owner, field, findings)
     elif use.role in ("read", "criteria"):
         _check_freshness(use, found, source, findings)
+        _check_parses(use, found, findings)
         if use.rule is not None and use.rule.value_map and field.get("type") in PICKLIST_TYPES:
             _check_picklist(use, found.owner, field, findings)
 
@@ -223,6 +236,22 @@ def _check_freshness(use: FieldUse, found: Resolved, source: str, findings: Find
     elif found.field and found.field.get("calculated"):
         findings.at("WARN", use.key, f"{what} {use.path}, a formula field: its value changes without the "
                                      f"{source}'s SystemModstamp moving, {later}")
+
+
+def _check_parses(use: FieldUse, found: Resolved, findings: Findings) -> None:
+    """A `from` whose Salesforce type can never become the rule's type quarantines every record."""
+    rule = use.rule
+    if use.role != "read" or rule is None or rule.template is not None or rule.value_map is not None:
+        return
+    sf_type = (found.field or {}).get("type", "")
+    where = f"{found.owner}.{(found.field or {}).get('name', use.path)}"
+    if rule.type == "date" and sf_type == "datetime" and rule.tz is None:
+        findings.at("ERROR", use.key, f"{where} is a datetime field: `type: date` needs `tz` (e.g. tz: "
+                                      "Europe/Paris) to say in which time zone its day is taken; without it every "
+                                      "record with a value is quarantined")
+    elif sf_type in _NEVER_PARSES.get(rule.type, ()):
+        findings.at("ERROR", use.key, f"{where} is a {sf_type} field, whose values never parse as "
+                                      f"{rule.type}: every record with a value would be quarantined; fix `type`")
 
 
 def _check_picklist(use: FieldUse, owner: str, field: dict, findings: Findings) -> None:

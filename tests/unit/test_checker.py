@@ -529,3 +529,24 @@ def test_the_human_report_lists_errors_first_and_ends_with_the_verdict(tmp_path,
     assert lines[0].startswith("ERROR  ") and "project.fields.budget.from: Opportunity has no field" in lines[0]
     assert [line.split()[0] for line in lines[:-1]] == ["ERROR", "WARN", "WARN", "OK", "OK"]
     assert lines[-1] == "check FAILED: 1 error(s), 2 warning(s); exit 2"
+
+
+def test_a_type_the_salesforce_field_can_never_parse_to_is_an_error(tmp_path, env, org):
+    org.standard(opp=opportunity(fld("Signed_At__c", "datetime")))
+
+    result = run(tmp_path, ("{from: Amount, type: decimal, default: 0}", "{from: CloseDate, type: decimal}"),
+                 ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date}"))
+
+    errors = findings(result, "ERROR")
+    assert errors["project.fields.budget.from"] == (
+        "Opportunity.CloseDate is a date field, whose values never parse as decimal: every record with a value "
+        "would be quarantined; fix `type`")
+    assert "`type: date` needs `tz`" in errors["project.fields.start_date.from"]
+
+
+def test_a_date_from_a_datetime_with_tz_is_fine(tmp_path, env, org):
+    org.standard(opp=opportunity(fld("Signed_At__c", "datetime")))
+
+    result = run(tmp_path, ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date, tz: Europe/Paris}"))
+
+    assert result.exit_code == 0, result.text()
