@@ -13,6 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
+from sync import conflicts
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import same
 from sync.load import ref_of
@@ -47,7 +48,10 @@ def run(run) -> None:
     for key, link in links.items():
         if key not in delivery:
             continue
-        _apply_pending(run, link, delivery[key].status)
+        link = _apply_pending(run, link, delivery[key].status)
+        current = getattr(delivery[key], "values", None)
+        if current is not None and delivery[key].status == "active":
+            run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
         sf_values = {f: v for f, v in wanted.get(key, {}).items()
                      if not (f in _hours_fields(mapping) and not hours)}
         changed = {f: v for f, v in sf_values.items()
@@ -66,13 +70,15 @@ def _hours_fields(mapping) -> set[str]:
     return {field for field, rule in mapping.backsync.items() if rule.source == "spent_hours"}
 
 
-def _apply_pending(run, link, status: str) -> None:
+def _apply_pending(run, link, status: str):
     """CRM changes recorded while the project was closed land once a person reopens it."""
     if not link.pending or status != "active":
-        return
+        return link
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields=link.pending)])[0]
-    if result.outcome in ("updated", "unchanged"):
-        with run.state.transaction():
-            run.state.save_link(replace(link, pending={}))
-            run.state.event(run.run_id, link.opportunity_id, "update", "applied-pending",
-                            {"changed": link.pending})
+    if result.outcome not in ("updated", "unchanged"):
+        return link
+    applied = replace(link, pending={})
+    with run.state.transaction():
+        run.state.save_link(applied)
+        run.state.event(run.run_id, link.opportunity_id, "update", "applied-pending", {"changed": link.pending})
+    return applied

@@ -38,9 +38,7 @@ SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
 # (dotted key, value) pairs the language defines but psa-sync does not carry out yet. They are
 # refused at load, saying so, rather than accepted and silently ignored. Remove an entry in the
 # same commit that builds its behaviour.
-NOT_SUPPORTED_YET: dict[tuple[str, str], str] = {
-    ("conflicts", "keep_psa"): "conflict detection (keep_psa) is not built; use crm_wins",
-}
+NOT_SUPPORTED_YET: dict[tuple[str, str], str] = {}
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _PROJECT_FIELD = re.compile(r"[a-z][a-z0-9_]*\Z")

@@ -62,7 +62,7 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
-         "quarantined", "written", "backsync"), 0))
+         "quarantined", "written", "backsync", "conflicts"), 0))
     new_failures: int = 0
 
     @property

@@ -64,8 +64,6 @@ CASES = [
      ["20: lifecycle.on_unwon: 'delete' is not one of: flag, close, ignore"]),
     ("bad conflicts", 22, "conflicts: psa_wins",
      ["22: conflicts: 'psa_wins' is not one of: crm_wins, keep_psa"]),
-    ("a value not built yet", 22, "conflicts: keep_psa",
-     ["22: conflicts: 'keep_psa' is not supported yet: conflict detection (keep_psa) is not built; use crm_wins"]),
     ("unsupported version", 1, "version: 2",
      ["1: version: 2 is not a supported version (1)"]),
     ("missing start_date", 5, "",
