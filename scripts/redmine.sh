@@ -11,7 +11,14 @@
 # Knobs (environment):
 #   REDMINE_PORT            default 3000
 #   REDMINE_ADMIN_PASSWORD  default admin12345 (a throwaway loopback instance)
-#   REDMINE_STATE_DIR       default /tmp/redmine-psa: pid, logs, redmine.env, pristine DB snapshot
+#   REDMINE_STATE_DIR       default /tmp/redmine-psa: pid, server log, redmine.env
+#   REDMINE_INSTANCE        default "default" (Debian's instance). Any other name gets its own
+#                           database, copied from the pristine snapshot, so several people or test
+#                           sessions on one machine do not clean each other's projects: e.g.
+#                           REDMINE_INSTANCE=dev2 REDMINE_PORT=3002 REDMINE_STATE_DIR=/tmp/redmine-dev2
+#
+# The pristine snapshot (configured, no projects) lives in /var/lib/psa-sync-redmine; configure
+# runs once per version of this script's configuration, on Debian's default instance.
 #
 # The env file ($REDMINE_STATE_DIR/redmine.env) holds REDMINE_URL, REDMINE_API_KEY, one
 # REDMINE_CF_<NAME>=<id> per custom field and REDMINE_ACTIVITY_IDS=<id>:<name>,... Custom field ids
@@ -22,12 +29,15 @@ set -euo pipefail
 PORT="${REDMINE_PORT:-3000}"
 ADMIN_PW="${REDMINE_ADMIN_PASSWORD:-admin12345}"
 STATE="${REDMINE_STATE_DIR:-/tmp/redmine-psa}"
+INSTANCE="${REDMINE_INSTANCE:-default}"
 APP=/usr/share/redmine
-DB=/var/lib/dbconfig-common/sqlite3/redmine/instances/default/redmine_default
+BASE=/var/lib/psa-sync-redmine          # pristine snapshot + base.env, shared by every instance
+DEFAULT_DB=/var/lib/dbconfig-common/sqlite3/redmine/instances/default/redmine_default
+if [ "$INSTANCE" = default ]; then DB=$DEFAULT_DB; else DB=/var/lib/redmine/$INSTANCE/db/redmine.sqlite3; fi
 PIDFILE="$STATE/redmine.pid"
 LOG="$STATE/redmine.log"
 ENVFILE="$STATE/redmine.env"
-PRISTINE="$STATE/pristine.sqlite3"
+PRISTINE="$BASE/pristine.sqlite3"
 URL="http://127.0.0.1:$PORT"
 
 log() { echo "[redmine.sh] $*" >&2; }
@@ -52,9 +62,10 @@ ready() {  # the API answers 200 for our key (so the server is up AND configured
   [ "$code" = 200 ]
 }
 
-as_www() {  # run as www-data in the Redmine app dir, default instance, production
+as_www() {  # run as www-data in the Redmine app dir, production, on the given instance
+  local instance=$1; shift
   (cd "$APP" && setpriv --reuid=www-data --regid=www-data --init-groups \
-     env HOME=/var/www REDMINE_INSTANCE=default RAILS_ENV=production "$@")
+     env HOME=/var/www REDMINE_INSTANCE="$instance" RAILS_ENV=production "$@")
 }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -128,28 +139,43 @@ puts "REDMINE_ACTIVITY_IDS=#{TimeEntryActivity.shared.active.map { |a| "#{a.id}:
 EOF
 }
 
-configure() {  # idempotent; runs with the server stopped, then snapshots the pristine DB once
-  local t rb fp; t=$(now)
+configure() {  # idempotent; configures Debian's default instance, then snapshots it once
+  local t rb fp tmp; t=$(now)
   fp=$(configure_rb | sha256sum | cut -c1-16)
-  if [ -f "$ENVFILE" ] && [ -f "$PRISTINE" ] && [ "$(cat "$STATE/configured" 2>/dev/null)" = "$fp:$PORT" ]; then
-    return  # this exact configuration was applied to this DB already
-  fi
-  rb=$(mktemp /tmp/redmine-configure.XXXXXX.rb); chmod 644 "$rb"
-  configure_rb >"$rb"
-  as_www REDMINE_ADMIN_PASSWORD="$ADMIN_PW" bundle exec rails runner "$rb" </dev/null >"$STATE/configure.out" \
-    || { rm -f "$rb"; log "configure failed"; cat "$STATE/configure.out" >&2; exit 1; }
-  rm -f "$rb"
-  {
-    echo "REDMINE_URL=$URL"
-    echo "REDMINE_ADMIN_USER=admin"
-    echo "REDMINE_ADMIN_PASSWORD=$ADMIN_PW"
-    cat "$STATE/configure.out"
-  } >"$ENVFILE.tmp"
+  [ -f "$BASE/base.env" ] && [ -f "$PRISTINE" ] && [ "$(cat "$BASE/configured" 2>/dev/null)" = "$fp" ] && return
+  mkdir -p "$BASE"
+  tmp=$(mktemp -d /tmp/redmine-configure.XXXXXX); chown www-data "$tmp"
+  rb="$tmp/configure.rb"; configure_rb >"$rb"; chmod 644 "$rb"
+  # VACUUM INTO copies a consistent snapshot even if a default-instance server is running.
+  echo "ActiveRecord::Base.connection.execute(\"VACUUM INTO '$tmp/pristine.sqlite3'\")" >>"$rb"
+  as_www default REDMINE_ADMIN_PASSWORD="$ADMIN_PW" bundle exec rails runner "$rb" </dev/null >"$tmp/out" \
+    || { log "configure failed"; cat "$tmp/out" >&2; rm -rf "$tmp"; exit 1; }
+  { echo "REDMINE_ADMIN_USER=admin"; echo "REDMINE_ADMIN_PASSWORD=$ADMIN_PW"; cat "$tmp/out"; } >"$BASE/base.env"
+  mv "$tmp/pristine.sqlite3" "$PRISTINE"; chown root:root "$PRISTINE"; chmod 644 "$PRISTINE"
+  rm -rf "$tmp"
+  echo "$fp" >"$BASE/configured"
+  log "configured (REST API, admin key, custom fields) in $(since "$t")s"
+}
+
+restore_db() {  # the pristine snapshot becomes this instance's database
+  install -o root -g www-data -m 0660 "$PRISTINE" "$DB"
+}
+
+ensure_instance() {  # a non-default instance: its own directory tree and database (Debian layout)
+  [ "$INSTANCE" = default ] && return
+  local dir=/var/lib/redmine/$INSTANCE
+  mkdir -p "$dir/config" "$dir/db" "$dir/files" "$dir/log" "$dir/tmp" "$dir/public"
+  chown www-data:www-data "$dir/db" "$dir/files" "$dir/log" "$dir/tmp"
+  printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n' "$DB" >"$dir/config/database.yml"
+  cp -p /etc/redmine/default/secret_key.txt "$dir/config/secret_key.txt"
+  chown root:www-data "$dir/config/database.yml"; chmod 640 "$dir/config/database.yml"
+  [ -f "$DB" ] || restore_db
+}
+
+write_env() {
+  { echo "REDMINE_URL=$URL"; echo "REDMINE_INSTANCE=$INSTANCE"; cat "$BASE/base.env"; } >"$ENVFILE.tmp"
   chmod 644 "$ENVFILE.tmp"  # a throwaway loopback instance: tests running as any user read it
   mv "$ENVFILE.tmp" "$ENVFILE"
-  cp -p "$DB" "$PRISTINE"   # taken with the server stopped: a consistent copy
-  echo "$fp:$PORT" >"$STATE/configured"
-  log "configured (REST API, admin key, custom fields) in $(since "$t")s"
 }
 
 start_server() {
@@ -160,7 +186,7 @@ start_server() {
   # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
   cd "$APP"
   nohup setpriv --reuid=www-data --regid=www-data --init-groups \
-    env HOME=/var/www REDMINE_INSTANCE=default RAILS_ENV=production \
+    env HOME=/var/www REDMINE_INSTANCE="$INSTANCE" RAILS_ENV=production \
     bundle exec rackup -s webrick -o 127.0.0.1 -p "$PORT" -E production config.ru \
     >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!
@@ -195,10 +221,11 @@ case "$cmd" in
   *) echo "usage: $0 start|stop|reset|env" >&2; exit 2 ;;
 esac
 
+case "$INSTANCE" in *[!a-z0-9_-]*|"") log "REDMINE_INSTANCE must use only a-z 0-9 _ -"; exit 2 ;; esac
 if [ "$cmd" = start ] && running && ready; then cat "$ENVFILE"; exit 0; fi
 need_root "$cmd"
-mkdir -p "$STATE"
-exec 9>"$STATE/lock"; flock 9   # one start/stop/reset at a time (parallel test sessions, CI)
+mkdir -p "$STATE" "$BASE"
+exec 9>"$BASE/lock"; flock 9   # one start/stop/reset at a time on this machine (tests, CI, people)
 
 case "$cmd" in
   start)
@@ -208,6 +235,8 @@ case "$cmd" in
     install_redmine
     ensure_webrick
     configure
+    ensure_instance
+    write_env
     start_server
     log "start took $(since "$T0")s"
     cat "$ENVFILE" ;;
@@ -216,7 +245,9 @@ case "$cmd" in
     [ -f "$PRISTINE" ] || { log "no pristine snapshot yet: run '$0 start' first"; exit 1; }
     T0=$(now)
     stop_server
-    install -o root -g www-data -m 0660 "$PRISTINE" "$DB"
+    ensure_instance
+    restore_db
+    write_env
     start_server
     log "reset took $(since "$T0")s"
     cat "$ENVFILE" ;;
