@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from responses import matchers
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, get_connector
-from sync.connectors.psa.redmine import RedmineConnector
+from sync.connectors.psa.redmine import CREATE_ATTEMPTS, RedmineConnector
 from sync.connectors.psa.redmine_fields import from_redmine, plain_decimal, to_redmine
 from sync.errors import AuthError, ConfigError, PsaUnavailable
 
@@ -126,14 +126,44 @@ def test_a_taken_identifier_carrying_another_key_is_not_adopted(rsps, psa):
     assert result.outcome == "failed" and "006AK00000OtHeRQAA" in result.error
 
 
-@pytest.mark.parametrize("lookup_status, outcome", [(200, "exists"), (404, "unknown")])
-def test_a_500_on_create_is_settled_by_looking_the_identifier_up(rsps, psa, lookup_status, outcome):
+@pytest.fixture
+def no_backoff(monkeypatch):
+    monkeypatch.setattr("sync.connectors.psa.redmine.CREATE_BACKOFF_SECONDS", 0)
+
+
+def posts(rsps) -> int:
+    return len([c for c in rsps.calls if c.request.method == "POST"])
+
+
+def test_a_500_that_committed_is_found_by_its_identifier_and_not_sent_again(rsps, psa):
     rsps.post(f"{URL}/projects.json", status=500, body="SQLite3::BusyException: database is locked")
-    body = {"project": project()} if lookup_status == 200 else None
-    rsps.get(f"{URL}/projects/{IDENT}.json", status=lookup_status, json=body)
+    rsps.get(f"{URL}/projects/{IDENT}.json", json={"project": project()})
     [result] = psa.create([new()])
-    assert result.outcome == outcome
-    assert len([c for c in rsps.calls if c.request.method == "POST"]) == 1  # never a blind retry
+    assert (result.outcome, result.ref) == ("exists", REF)
+    assert posts(rsps) == 1
+
+
+def test_a_500_that_did_not_commit_is_sent_again(rsps, psa, no_backoff):
+    rsps.post(f"{URL}/projects.json", status=500, body="SQLite3::BusyException: database is locked")
+    rsps.post(f"{URL}/projects.json", status=201, json={"project": project()})
+    rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
+    [result] = psa.create([new()])
+    assert result.outcome == "created" and posts(rsps) == 2
+
+
+def test_repeated_500s_end_in_an_unknown_outcome(rsps, psa, no_backoff):
+    rsps.post(f"{URL}/projects.json", status=500)
+    rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
+    [result] = psa.create([new()])
+    assert result.outcome == "unknown" and "HTTP 500" in result.error
+    assert posts(rsps) == CREATE_ATTEMPTS
+
+
+def test_a_create_with_no_answer_is_looked_up_and_never_sent_twice(rsps, psa):
+    rsps.post(f"{URL}/projects.json", body=requests.ReadTimeout("slow"))
+    rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
+    [result] = psa.create([new()])
+    assert result.outcome == "unknown" and posts(rsps) == 1
 
 
 def test_a_timeout_on_create_then_an_unreachable_redmine_raises_with_the_results_so_far(rsps, psa):
@@ -143,7 +173,7 @@ def test_a_timeout_on_create_then_an_unreachable_redmine_raises_with_the_results
     with pytest.raises(PsaUnavailable, match="did not answer") as raised:
         psa.create([new(), new(key="006AK00000ZzZzZQAB"), new(key="006AK00000YyYyYQAC")])
     assert [r.outcome for r in raised.value.results] == ["created"]
-    assert len([c for c in rsps.calls if c.request.method == "POST"]) == 2  # the third was never sent
+    assert posts(rsps) == 2  # the third was never sent
 
 
 def test_an_archived_project_holding_the_identifier_is_named_in_the_failure(rsps, psa):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -35,20 +35,22 @@ from sync.connectors.psa.base import (
 )
 from sync.connectors.psa.redmine_fields import (
     DEFAULT_CUSTOM_FIELDS,
-    NATIVE_FIELDS,
     CustomField,
+    custom_value,
     field_specs,
-    from_redmine,
     parse_custom_fields,
     plain_decimal,
+    project_body,
     resolve,
-    to_redmine,
+    typed_values,
 )
-from sync.connectors.psa.redmine_http import RedmineHttp, error_text
-from sync.errors import AuthError, ConfigError, PsaUnavailable, RecordError
+from sync.connectors.psa.redmine_http import RedmineHttp, error_text, run_bounded
+from sync.errors import ConfigError, PsaUnavailable, RecordError
 
 _STATUS = {1: "active", 5: "closed"}
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
+CREATE_ATTEMPTS = 3  # a create answered 5xx and surely not committed is sent again, this often in all
+CREATE_BACKOFF_SECONDS = 0.2  # doubled after each attempt
 _KEYS_PER_CALL = 50  # keep the request line far below WEBrick's 2083-byte limit
 _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout"}
 
@@ -138,7 +140,7 @@ class RedmineConnector:
         params = {f"cf_{key_cf.id}": "*", "status": "1|5", "sort": "created_on"}
         projects: dict[int, dict] = {}  # by id: offset paging may repeat a row if one is created meanwhile
         for project in self.http.pages("/projects.json", params, "projects"):
-            if self._custom_value(project, key_cf):  # re-check: an ignored filter returns every project
+            if custom_value(project, key_cf):  # re-check: an ignored filter returns every project
                 projects[project["id"]] = project
         return list(projects.values())
 
@@ -161,7 +163,7 @@ class RedmineConnector:
             project = by_id[ref.id]
             percent = None
             if "percent_complete" in fields:
-                percent = self._custom_value(project, fields["percent_complete"])
+                percent = custom_value(project, fields["percent_complete"])
             result[ref.key] = Delivery(
                 status=_STATUS.get(project.get("status"), "closed"),
                 percent_complete=percent if isinstance(percent, int) else None,
@@ -222,22 +224,34 @@ class RedmineConnector:
         project.update(identifier=identifier, is_public=False)
         if row.parent is not None:
             project["parent_id"] = row.parent.id
-        try:
-            response = self.http.send("POST", "/projects.json", body={"project": project})
-        except PsaUnavailable as exc:
-            return self._confirm(row.key, identifier, str(exc))
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                response = self.http.send("POST", "/projects.json", body={"project": project})
+            except PsaUnavailable as exc:
+                # No answer: the request may still be running, so it is never sent again here.
+                return self._confirm(row.key, identifier, str(exc))
+            if response.status_code < 500:
+                return self._settle_create(row.key, identifier, response)
+            # A 5xx is a finished request (SQLite "database is locked" rolled it back, or it
+            # committed before failing): look it up; resend only when it surely did not commit.
+            result = self._confirm(row.key, identifier, f"HTTP {response.status_code}")
+            if result.outcome != "unknown" or attempt == CREATE_ATTEMPTS - 1:
+                return result
+            time.sleep(CREATE_BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _settle_create(self, key: str, identifier: str, response: requests.Response) -> WriteResult:
         if response.status_code == 201:
-            return WriteResult(row.key, "created", ref=self._ref(response.json()["project"]))
-        if response.status_code >= 500:
-            return self._confirm(row.key, identifier, f"HTTP {response.status_code}")
+            return WriteResult(key, "created", ref=self._ref(response.json()["project"]))
         # 422 (or another 4xx): if the identifier is taken, the project exists — adopt it.
+        # Decided by looking it up, not by parsing Redmine's (translatable) message.
         message = error_text(response)
         status, existing = self._lookup(identifier)
         if existing is not None:
-            return self._adopt(row.key, existing)
+            return self._adopt(key, existing)
         if status == 403:
             message += f"; identifier {identifier} belongs to an archived project: unarchive it in Redmine"
-        return WriteResult(row.key, "failed", error=message)
+        return WriteResult(key, "failed", error=message)
 
     def _confirm(self, key: str, identifier: str, why: str) -> WriteResult:
         """After a create with no clear answer: did it commit? (the lookup may raise)."""
@@ -337,7 +351,7 @@ class RedmineConnector:
 
     def _ref(self, project: dict, key: str | None = None) -> ProjectRef:
         if key is None:
-            key = self._custom_value(project, self.fields()["key"]) or ""
+            key = custom_value(project, self.fields()["key"]) or ""
         parent = project.get("parent") or {}
         return ProjectRef(
             id=int(project["id"]),
@@ -349,81 +363,17 @@ class RedmineConnector:
         )
 
     def _values(self, project: dict) -> dict:
-        values: dict[str, Any] = {
-            "name": project.get("name"),
-            "description": project.get("description") or None,
-        }
-        for ours, cf in self.fields().items():
-            values[ours] = self._custom_value(project, cf)
-        return values
-
-    @staticmethod
-    def _custom_value(project: dict, cf: CustomField) -> Any:
-        for item in project.get("custom_fields", []):
-            if item.get("id") == cf.id:
-                return from_redmine(item.get("value"), cf.field_format)
-        return None
+        return typed_values(project, self.fields())
 
     def _project_body(self, fields: dict[str, Any], key: str | None = None) -> dict:
-        cfs = self.fields()
-        project: dict[str, Any] = {}
-        custom = []
-        for name, value in fields.items():
-            if name in NATIVE_FIELDS:
-                project[name] = "" if value is None else str(value)
-            elif name in cfs:
-                custom.append({"id": cfs[name].id, "value": to_redmine(value)})
-            else:
-                raise ConfigError(
-                    f"project field {name!r} has no place in Redmine at {self.url}: map it to a project "
-                    "custom field in psa.options.custom_fields (or create the custom field in Redmine)"
-                )
-        if key is not None:
-            custom = [c for c in custom if c["id"] != cfs["key"].id]
-            custom.append({"id": cfs["key"].id, "value": key})
-        if custom:
-            project["custom_fields"] = custom
-        return project
+        return project_body(fields, self.fields(), key=key, where=self.url)
 
     def _map_writes(self, fn: Callable[[Any], WriteResult], items: Sequence[Any]) -> list[WriteResult]:
-        """Run ``fn`` over items, ``write_concurrency`` at a time, results in input order.
-
-        A whole-connection failure stops the batch: requests not yet sent are cancelled and the
-        error is raised with ``.results`` = the results obtained so far (their intents recover
-        anyway, but a pipeline may record them now).
-        """
-        return _run_bounded(fn, items, self.write_concurrency)
+        """``write_concurrency`` requests at a time (see ``run_bounded`` for failures)."""
+        return run_bounded(fn, items, self.write_concurrency)
 
     def _map_reads(self, fn: Callable[[int], Decimal], ids: list[int]) -> dict[int, Decimal]:
-        return dict(zip(ids, _run_bounded(fn, ids, max(2, self.write_concurrency)), strict=True))
-
-
-def _run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
-    items = list(items)
-    if workers <= 1 or len(items) <= 1:
-        done: list = []
-        for item in items:
-            try:
-                done.append(fn(item))
-            except (PsaUnavailable, AuthError) as exc:
-                exc.results = done
-                raise
-        return done
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        results, error = [], None
-        for future in futures:
-            if error is not None:
-                future.cancel()
-                continue
-            try:
-                results.append(future.result())
-            except (PsaUnavailable, AuthError) as exc:
-                error = exc
-    if error is not None:
-        error.results = results
-        raise error
-    return results
+        return dict(zip(ids, run_bounded(fn, ids, max(2, self.write_concurrency)), strict=True))
 
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:

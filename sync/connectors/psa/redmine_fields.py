@@ -158,3 +158,44 @@ def from_redmine(raw: Any, field_format: str) -> Any:
     except (InvalidOperation, ValueError):
         return raw
     return raw
+
+
+def custom_value(project: dict, cf: CustomField) -> Any:
+    """The typed value of one custom field in a Redmine project JSON (None when absent)."""
+    for item in project.get("custom_fields", []):
+        if item.get("id") == cf.id:
+            return from_redmine(item.get("value"), cf.field_format)
+    return None
+
+
+def typed_values(project: dict, fields: dict[str, CustomField]) -> dict[str, Any]:
+    """A Redmine project JSON as our field -> typed value (native name, description, custom fields)."""
+    values: dict[str, Any] = {"name": project.get("name"), "description": project.get("description") or None}
+    for ours, cf in fields.items():
+        values[ours] = custom_value(project, cf)
+    return values
+
+
+def project_body(fields: dict[str, Any], cfs: dict[str, CustomField], *, key: str | None, where: str) -> dict:
+    """Our typed fields as the ``project`` object of a POST/PUT; ``key`` sets the key field.
+
+    A field with no place in this Redmine is a ``ConfigError``: ``check`` should have caught it,
+    and writing the rest would silently drop a value the user mapped.
+    """
+    project: dict[str, Any] = {}
+    custom = {}
+    for name, value in fields.items():
+        if name in NATIVE_FIELDS:
+            project[name] = "" if value is None else str(value)
+        elif name in cfs:
+            custom[cfs[name].id] = to_redmine(value)
+        else:
+            raise ConfigError(
+                f"project field {name!r} has no place in Redmine at {where}: map it to a project "
+                "custom field in psa.options.custom_fields (or create the custom field in Redmine)"
+            )
+    if key is not None:
+        custom[cfs["key"].id] = key
+    if custom:
+        project["custom_fields"] = [{"id": i, "value": v} for i, v in custom.items()]
+    return project
