@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.emulator",
     "tests.fixtures.redmine",
     "tests.fixtures.sync",
+    "tests.fixtures.faultproxy",
 ]
