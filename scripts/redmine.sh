@@ -47,12 +47,13 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
     log "'$1' needs root: it installs Debian packages and runs Redmine as www-data."
-    log "Run it as root (e.g. sudo $0 $1) on Debian 12, or point REDMINE_URL/REDMINE_API_KEY at a running Redmine."
+    log "Run it as root (e.g. sudo $0 $1) on Debian 12; once it runs, '$0 env' works for any user."
     exit 2
   fi
 }
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# /proc rather than kill -0: a non-root caller of "env" may not signal the www-data server.
+running() { [ -f "$PIDFILE" ] && [ -d "/proc/$(cat "$PIDFILE")" ]; }
 
 ready() {  # the API answers 200 for our key (so the server is up AND configured)
   local key code
