@@ -21,13 +21,23 @@ from sync.state import Link
 logger = logging.getLogger(__name__)
 
 STATUS_FIELD = "salesforce_status"
-#: Opportunity fields read (besides the mapping's) so a linked deal's status can be told apart.
-FACT_FIELDS = ("IsWon", "IsClosed")
+#: Opportunity fields read besides the mapping's: the deal's status (lifecycle) and its Account
+#: (``customer: parent_project``).
+FACT_FIELDS = ("IsWon", "IsClosed", "AccountId", "Account.Name")
 
 
 def facts_of(records: list[dict]) -> dict[str, dict]:
-    """IsWon / IsClosed per record Id, for the records that carry them (Opportunity)."""
-    return {r["Id"]: {k: r[k] for k in FACT_FIELDS if k in r} for r in records if "Id" in r}
+    """IsWon, IsClosed, AccountId and the Account's name per record Id (Opportunity records)."""
+    facts = {}
+    for record in records:
+        if "Id" not in record:
+            continue
+        found = {k: record[k] for k in ("IsWon", "IsClosed", "AccountId") if k in record}
+        account = record.get("Account")
+        if isinstance(account, dict):
+            found["AccountName"] = account.get("Name")
+        facts[record["Id"]] = found
+    return facts
 
 
 def status_for(row, facts: dict | None, was: str | None) -> str:

@@ -41,6 +41,7 @@ class LoadContext:
     writeback: dict[str, str]
     on_create: set[str]
     on_closed: str = "skip"
+    parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
 
 
@@ -87,7 +88,8 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
         return
     ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c in fresh), ctx.run_id)
     ctx.fault("after-intent")
-    results = ctx.psa.create([NewProject(key=c.row.key, fields=c.row.fields) for c in fresh])
+    results = ctx.psa.create([NewProject(key=c.row.key, fields=c.row.fields,
+                                         parent=ctx.parent_of(c.row) if ctx.parent_of else None) for c in fresh])
     for create, result in zip(fresh, results, strict=True):
         _settle_create(ctx, create.row, result, report)
 
@@ -152,12 +154,25 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
         if result.outcome in ("updated", "unchanged"):
             _remember(ctx, update, {}, "update", "updated")
             report.updated.append(update.row.record_id)
+        elif result.outcome == "closed" and ctx.on_closed == "reopen_update_close" and _through_closed(ctx, update):
+            _remember(ctx, update, {}, "update", "updated-reopened-closed")
+            report.updated.append(update.row.record_id)
         elif result.outcome == "closed":
             pending = {**update.link.pending, **update.changed}
             _remember(ctx, update, pending, "update", "pending-closed")
             report.pending.append(update.row.record_id)
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
+
+
+def _through_closed(ctx: LoadContext, update: Update) -> bool:
+    """``on_closed: reopen_update_close``: reopen, update, close again (this project only, never a parent)."""
+    ref = ref_of(update.link, status="closed")
+    if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in ("updated", "unchanged"):
+        return False
+    result = ctx.psa.update([ProjectChange(ref=ref, fields=update.changed)])[0]
+    ctx.psa.set_lifecycle([ref], "close")
+    return result.outcome in ("updated", "unchanged")
 
 
 def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:

@@ -58,6 +58,7 @@ class Run:
     psa: PsaConnector
     run_id: int
     fault: Callable[[str], None]
+    facts: dict[str, dict] = field(default_factory=dict)  # IsWon, IsClosed, Account per deal of this page
     load: LoadReport = field(default_factory=LoadReport)
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
@@ -70,7 +71,17 @@ class Run:
         options = self.settings.psa.options
         return LoadContext(state=self.state, psa=self.psa, run_id=self.run_id, writeback=self.mapping.writeback,
                            on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
-                           fault=self.fault)
+                           fault=self.fault,
+                           parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
+
+    def parent_of(self, row: DesiredRow):
+        """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
+        facts = self.facts.get(row.record_id, {})
+        account = facts.get("AccountId")
+        if not account:
+            return None
+        name = facts.get("AccountName") or row.fields.get("customer") or account
+        return self.psa.ensure_parent(account, name, fields={"billing_type": row.fields.get("billing_type")})
 
 
 @contextmanager
@@ -214,7 +225,7 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
     links = state.links([r.record_id for r in result.rows] + [e.record_id for e in result.errors])
     rows = result.rows + _lifecycle_only_rows(result, links)
     pending = {(oid, f) for oid, fields in state.outbox(exclude=set()).items() for f in fields}
-    facts = lifecycle.facts_of(records)
+    facts = run.facts = lifecycle.facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=pending, status_for=lambda row, was: lifecycle.status_for(row, facts.get(
                             row.record_id), was))

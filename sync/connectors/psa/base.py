@@ -53,6 +53,7 @@ class Delivery:
     status: str  # "active" | "closed"
     percent_complete: int | None
     spent_hours: Decimal | None  # None when hours were not recounted this time
+    values: dict | None = None  # the project's current typed values of our fields (conflict detection)
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ class RedmineConnector:
                 status=_STATUS.get(project.get("status"), "closed"),
                 percent_complete=percent if isinstance(percent, int) else None,
                 spent_hours=spent.get(ref.id),
+                values=self._values(project),
             )
         return result
 
