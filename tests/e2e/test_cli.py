@@ -1,0 +1,74 @@
+"""The psa-sync command as a user (or their CI) runs it: offline behaviour, exit codes, README promises."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEALS = Path(__file__).with_name("deals.json")
+MAPPING = ROOT / "mappings" / "opportunity_to_project.yaml"
+pytestmark = pytest.mark.e2e
+
+
+def psa_sync(*args, cwd=ROOT, env=None):
+    return subprocess.run([sys.executable, "-m", "sync", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_version():
+    result = psa_sync("--version")
+    assert result.returncode == 0 and re.search(r"psa-sync, version \d+\.\d+\.\d+", result.stdout)
+
+
+def test_plan_sample_is_a_mapping_smoke_test_with_no_connection():
+    result = psa_sync("plan", "--json", "--sample", str(DEALS), "--mapping", str(MAPPING))
+    assert result.returncode == 1  # one deal would be quarantined: the CI job fails
+    plan = json.loads(result.stdout)
+    assert plan["version"] == 1
+    assert [c["id"] for c in plan["creates"]] == ["006A000000AbCdEIAZ"]
+    assert plan["creates"][0]["fields"]["billing_type"] == "Fixed Fee"
+    assert plan["creates"][0]["fields"]["name"] == "Acme Corp - Rollout"
+    assert [q["id"] for q in plan["quarantined"]] == ["006A000000AbCdFIAZ"]
+    assert "'Barter' (from Type) is not in the value map" in plan["quarantined"][0]["reason"]
+
+
+def test_plan_sample_accepts_sf_data_query_output(tmp_path):
+    records = json.loads(DEALS.read_text())["records"][:1]
+    sample = tmp_path / "sf.json"
+    sample.write_text(json.dumps({"status": 0, "result": {"records": records, "totalSize": 1, "done": True}}))
+    result = psa_sync("plan", "--sample", str(sample), "--mapping", str(MAPPING))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1 to create")
+
+
+def test_a_broken_mapping_exits_2_naming_file_line_and_key(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(MAPPING.read_text().replace("type: decimal", "type: money"))
+    result = psa_sync("plan", "--sample", str(DEALS), "--mapping", str(broken))
+    assert result.returncode == 2
+    assert re.search(rf"{re.escape(str(broken))}:\d+: project\.fields\.budget\.type: 'money'", result.stderr)
+
+
+def test_a_missing_config_exits_2_and_says_where_it_looked(tmp_path):
+    result = psa_sync("status", cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr and "PSA_SYNC_CONFIG" in result.stderr
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    help_text = psa_sync("--help").stdout
+    commands = re.findall(r"^  (\w+)\s", help_text.split("Commands:")[1], re.M)
+    assert commands, help_text
+    for command in commands:
+        assert re.search(rf"^\s+{command}\b", readme, re.M), f"`{command}` is not in README.md"
+
+
+def test_every_exit_code_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for code in (0, 1, 2, 3, 4, 5, 75):
+        assert re.search(rf"^\| {code} \|", readme, re.M), f"exit code {code} missing from README.md"
