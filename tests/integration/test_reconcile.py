@@ -1,0 +1,178 @@
+"""`psa-sync reconcile [--repair]` through the real CLI, against the emulator and a real Redmine.
+
+Each test makes one kind of drift the way it happens in life (a deal the watermark never saw, a
+person's copy of a project, a cleared link field, a purged deal, a deleted project), checks that
+the report names it without changing anything, then that --repair fixes what it may and reports
+the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from filelock import FileLock
+
+pytestmark = pytest.mark.integration
+
+KEY = "Salesforce Opportunity Id"
+
+
+def won_deal(emu, name: str, *, stamp: datetime | None = None, **fields) -> str:
+    values = {"Name": name, "StageName": "Closed Won", "CloseDate": "2026-03-01", "Type": "New Customer",
+              "Amount": 1000, **fields}
+    return emu.create("Opportunity", _stamp=stamp, **values)
+
+
+def reconcile(harness, *args: str, expect: int) -> dict:
+    result = harness.cli("reconcile", "--json", *args)
+    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def found(report: dict) -> dict[str, int]:
+    return {kind: v["found"] for kind, v in report["drift"].items() if v["found"]}
+
+
+def ids_of(report: dict, kind: str) -> set[str]:
+    return {e["id"] for e in report["drift"][kind]["examples"]}
+
+
+def keyed(redmine) -> dict[str, list[dict]]:
+    """Redmine's projects by the Salesforce key they carry (as a person's script would read them)."""
+    out: dict[str, list[dict]] = {}
+    for project in redmine.projects():
+        values = {cf["name"]: cf.get("value") for cf in project.get("custom_fields", [])}
+        if values.get(KEY):
+            out.setdefault(values[KEY], []).append(project)
+    return out
+
+
+def long_ago() -> datetime:
+    """Before the watermark and outside the lookback, after start_date: only reconcile can see it."""
+    return datetime.now(UTC) - timedelta(hours=2)
+
+
+@pytest.fixture
+def synced(harness, emulator):
+    """Five won deals and two open ones, synced by one run."""
+    won = [won_deal(emulator, f"Won {n}") for n in range(5)]
+    emulator.create("Opportunity", Name="Open", StageName="Prospecting", CloseDate="2026-04-01")
+    harness.run()
+    return won
+
+
+def test_a_consistent_system_reports_no_drift_for_one_token_one_query_and_one_queryall(harness, emulator,
+                                                                                       synced):
+    emulator.reset_calls()
+    report = reconcile(harness, expect=0)
+
+    assert report["version"] == 1 and report["consistent"] and report["remaining"] == 0
+    assert found(report) == {}
+    assert report["checked"]["matching"] == 5 and report["checked"]["linked"] == 5
+    assert report["checked"]["projects"] == 5
+    assert emulator.calls_snapshot() == {"token": 1, "query": 1, "queryAll": 1}
+    assert report["salesforce_calls"]["total"] == report["checked"]["expected_salesforce_calls"] == 3
+    text = harness.cli("reconcile")
+    assert text.returncode == 0 and "consistent" in text.stdout
+    assert harness.status()["runs"][0]["mode"] == "reconcile"
+
+
+def test_a_missed_deal_a_hand_made_project_and_a_cleared_link_are_reported_then_repaired(harness, emulator,
+                                                                                         redmine, synced):
+    missed = won_deal(emulator, "Missed", stamp=long_ago())
+    adopted = won_deal(emulator, "Made by hand", stamp=long_ago())
+    hand = redmine.create_project("by-hand-1", "Made by hand in Redmine", {KEY: adopted, "budget": "1"})
+    cleared = synced[0]
+    project_id = emulator.get("Opportunity", cleared)["PSA_Project_Id__c"]
+    emulator.update("Opportunity", cleared, _stamp=long_ago(), PSA_Project_Id__c=None)
+    before = redmine.count()
+
+    report = reconcile(harness, expect=1)
+
+    assert found(report) == {"missed": 2, "orphan": 1, "link-field": 1}
+    assert ids_of(report, "missed") == {missed, adopted}
+    assert ids_of(report, "orphan") == {adopted}
+    assert ids_of(report, "link-field") == {cleared}
+    assert redmine.count() == before and emulator.get("Opportunity", cleared)["PSA_Project_Id__c"] is None
+
+    repaired = reconcile(harness, "--repair", expect=0)
+
+    assert repaired["remaining"] == 0
+    assert {e["status"] for kind in repaired["drift"].values() for e in kind["examples"]} == {"repaired"}
+    projects = keyed(redmine)
+    assert len(projects[missed]) == 1 and [p["id"] for p in projects[adopted]] == [hand["id"]]
+    assert redmine.count() == before + 1  # the missed deal's project; the hand-made one adopted, not doubled
+    assert emulator.get("Opportunity", cleared)["PSA_Project_Id__c"] == project_id
+    assert emulator.get("Opportunity", adopted)["PSA_Project_Id__c"] == str(hand["id"])
+    assert emulator.get("Opportunity", missed)["PSA_Project_Id__c"] == str(projects[missed][0]["id"])
+
+    assert found(reconcile(harness, expect=0)) == {}
+    harness.run()
+    assert redmine.count() == before + 1
+
+
+def test_a_hand_copy_and_a_key_of_an_open_deal_are_reported_and_never_deleted(harness, emulator, redmine,
+                                                                              synced):
+    deal = synced[1]
+    original = int(emulator.get("Opportunity", deal)["PSA_Project_Id__c"])
+    copy = redmine.copy(original, "copy-of-a-won-deal")
+    open_deal = emulator.create("Opportunity", Name="Still open", StageName="Prospecting", CloseDate="2026-05-01")
+    stray = redmine.create_project("stray-key", "Someone's guess", {KEY: open_deal})
+
+    for args in ((), ("--repair",)):
+        report = reconcile(harness, *args, expect=1)
+        assert found(report) == {"duplicate": 1, "orphan": 1}
+        duplicate = report["drift"]["duplicate"]["examples"][0]
+        assert duplicate["id"] == deal and sorted(duplicate["project_ids"]) == sorted([original, copy["id"]])
+        assert f"{original} (sf-{deal.lower()}; psa-sync's identifier, linked)" in duplicate["detail"]
+        assert report["drift"]["orphan"]["examples"][0]["project_ids"] == [stray["id"]]
+        assert report["remaining"] == 2
+    assert {p["id"] for p in redmine.projects()} >= {original, copy["id"], stray["id"]}
+
+    # A person removes the key from the copy and the stray project: consistent again.
+    redmine.set_custom_value(copy["id"], KEY, "")
+    redmine.set_custom_value(stray["id"], KEY, "")
+    assert found(reconcile(harness, expect=0)) == {}
+
+
+def test_a_purged_deal_is_flagged_and_a_deleted_project_is_made_again(harness, emulator, redmine, synced):
+    purged, lost_project = synced[2], synced[3]
+    purged_project = int(emulator.get("Opportunity", purged)["PSA_Project_Id__c"])
+    # The emulator has no recycle-bin purge: remove the row the way emptying the bin does (test-side only).
+    with emulator.store.transaction() as db:
+        db.execute('DELETE FROM "Opportunity" WHERE Id = ?', [purged])
+    gone = int(emulator.get("Opportunity", lost_project)["PSA_Project_Id__c"])
+    redmine.delete(gone)
+
+    report = reconcile(harness, expect=1)
+    assert found(report) == {"hard-deleted": 1, "project-missing": 1}
+    assert ids_of(report, "hard-deleted") == {purged} and ids_of(report, "project-missing") == {lost_project}
+
+    repaired = reconcile(harness, "--repair", expect=0)
+
+    assert repaired["remaining"] == 0
+    assert redmine.custom_value(purged_project, "salesforce_status") == "Deleted"
+    projects = keyed(redmine)
+    assert len(projects[lost_project]) == 1 and projects[lost_project][0]["id"] != gone
+    assert emulator.get("Opportunity", lost_project)["PSA_Project_Id__c"] == str(projects[lost_project][0]["id"])
+    assert harness.explain(purged)["link"]["salesforce_status"] == "Deleted"
+    assert found(reconcile(harness, expect=0)) == {}
+
+
+def test_before_the_first_run_every_match_is_the_next_runs_and_pages_hold_2000_ids(harness, emulator):
+    emulator.seed(2500, won_ratio=1.0, seed=7)
+    emulator.reset_calls()
+
+    report = reconcile(harness, expect=0)
+
+    assert report["checked"]["matching"] == 2500 and report["checked"]["next_run"] == 2500
+    assert emulator.calls_snapshot() == {"token": 1, "query": 1, "queryMore": 1}
+    assert report["salesforce_calls"]["total"] == report["checked"]["expected_salesforce_calls"] == 3
+
+
+def test_reconcile_takes_the_run_lock(harness, synced):
+    with FileLock(str(harness.state) + ".lock", timeout=0):
+        result = harness.cli("reconcile")
+    assert result.returncode == 75, result.stderr
