@@ -188,6 +188,25 @@ def retry(obj: Context, deal_id: str | None) -> None:
 
 
 @main.command()
+@click.option("--repair", is_flag=True, help="Fix what can be fixed safely (never deletes anything).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
+@click.pass_obj
+@_guarded
+def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
+    """Check the invariants against both systems; report or repair drift (exit 1 while drift remains).
+
+    \b
+    Example (weekly, from cron):
+        psa-sync reconcile --repair --json > /var/log/psa-sync/reconcile.json
+    """
+    from sync.reconcile import reconcile as check_both
+
+    result = check_both(obj.settings(), repair=repair)
+    click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
+    _exit(result.exit_code)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--offline", is_flag=True, help="Validate config and mapping only; connect to nothing.")
 @click.pass_obj
