@@ -10,6 +10,11 @@ Why a factory and not `requests.Session()` at each call site:
   Collections update are idempotent; a POST (a create, a token request) is never re-sent, because
   a lost answer could mean it was applied. Statuses are returned, never raised, so each connector
   translates them into our own errors with the body it can read.
+- **Retries have a per-run time bound.** ``retries`` bounds one request; with a 30 s timeout and
+  growing backoff that is minutes per call, and a sick peer would stretch a cron run for hours.
+  A session lives for one run, so it carries a ``RetryWindow``: once ``retry_window`` seconds
+  have passed since it was built, a failed call fails at once (the run stops, exit 3, and resumes
+  from its last committed page next time), and no backoff sleeps past the window's end.
 - **The CA bundle really applies.** requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
   override ``Session.verify`` (``merge_environment_settings``), and both are set on our machines
   and on many corporate ones. When ``ca_bundle`` is given we write a combined bundle (the CAs the
@@ -25,7 +30,9 @@ import os
 import shutil
 import ssl
 import tempfile
+import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +50,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTION
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_MAX_SECONDS = 30.0
 RETRY_AFTER_MAX_SECONDS = 60
+DEFAULT_RETRY_WINDOW_SECONDS = 600.0  # a run may spend its first 10 minutes riding out blips, no more
 DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
 
 
@@ -101,6 +109,7 @@ class SyncSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
         self.pinned_ca = pinned_ca
+        self.retry_window: RetryWindow | None = None  # set by build_session
         if pinned_ca is not None:
             self.verify = pinned_ca
 
@@ -120,9 +129,50 @@ class SyncSession(requests.Session):
         return settings
 
 
-def retry_policy(retries: int, *, backoff_factor: float = 0.5) -> Retry:
+class RetryWindow:
+    """The time, from its creation, during which a session may still retry (one window per run)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.deadline = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - self.clock())
+
+
+class BoundedRetry(Retry):
+    """urllib3's Retry, but no retry once the run's ``RetryWindow`` is over, and no sleep beyond it."""
+
+    def __init__(self, *args: Any, window: RetryWindow | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.window = window
+
+    def new(self, **kw: Any) -> BoundedRetry:
+        retry = super().new(**kw)
+        retry.window = self.window
+        return retry
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        if self.window is not None and self.window.remaining() <= 0 and self.total != 0:
+            # Out of time: fail this call the way an exhausted Retry does (status returned, error raised).
+            log.warning("http: the run's retry window is over; not retrying")
+            return self.new(total=0, connect=0, read=0, status=0, other=0).increment(*args, **kwargs)
+        return super().increment(*args, **kwargs)
+
+    def _capped(self, seconds: float) -> float:
+        return seconds if self.window is None else min(seconds, self.window.remaining())
+
+    def get_backoff_time(self) -> float:
+        return self._capped(super().get_backoff_time())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        after = super().get_retry_after(response)
+        return None if after is None else self._capped(after)
+
+
+def retry_policy(retries: int, *, backoff_factor: float = 0.5, window: RetryWindow | None = None) -> Retry:
     """Exponential backoff with jitter for idempotent methods; statuses returned, never raised."""
-    return Retry(
+    return BoundedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -137,6 +187,7 @@ def retry_policy(retries: int, *, backoff_factor: float = 0.5) -> Retry:
         respect_retry_after_header=True,
         retry_after_max=RETRY_AFTER_MAX_SECONDS,
         raise_on_status=False,
+        window=window,
     )
 
 
@@ -173,8 +224,11 @@ def build_session(
     retries: int,
     user_agent: str = DEFAULT_USER_AGENT,
     backoff_factor: float = 0.5,
+    retry_window: float = DEFAULT_RETRY_WINDOW_SECONDS,
 ) -> requests.Session:
     """A session for one connector: default timeout, safe retries, and ``ca_bundle`` honoured.
+
+    ``retry_window``: seconds after which this session stops retrying (build one session per run).
 
     The combined CA file lives as long as the session and is removed when it is collected (or at
     interpreter exit).
@@ -183,12 +237,16 @@ def build_session(
         raise ConfigError(f"http.timeout must be positive, got {timeout}")
     if retries < 0:
         raise ConfigError(f"http.retries must be 0 or more, got {retries}")
+    if retry_window < 0:
+        raise ConfigError(f"the retry window must be 0 or more seconds, got {retry_window}")
     hide_query_strings_in_urllib3_logs()
     pinned = write_combined_bundle(Path(ca_bundle)) if ca_bundle is not None else None
     session = SyncSession(timeout=timeout, pinned_ca=pinned)
     if pinned is not None:
         weakref.finalize(session, shutil.rmtree, os.path.dirname(pinned), True)
-    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor=backoff_factor))
+    session.retry_window = RetryWindow(retry_window)
+    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor=backoff_factor,
+                                                   window=session.retry_window))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent
