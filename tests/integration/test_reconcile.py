@@ -137,23 +137,32 @@ def test_a_hand_copy_and_a_key_of_an_open_deal_are_reported_and_never_deleted(ha
     assert found(reconcile(harness, expect=0)) == {}
 
 
-def test_a_purged_deal_is_flagged_and_a_deleted_project_is_made_again(harness, emulator, redmine, synced):
-    purged, lost_project = synced[2], synced[3]
-    purged_project = int(emulator.get("Opportunity", purged)["PSA_Project_Id__c"])
-    # The emulator has no recycle-bin purge: remove the row the way emptying the bin does (test-side only).
+def project_of(emu, deal: str) -> int:
+    return int(emu.get("Opportunity", deal)["PSA_Project_Id__c"])
+
+
+def test_purged_and_unnoticed_deletes_are_flagged_and_a_deleted_project_is_made_again(harness, emulator,
+                                                                                      redmine, synced):
+    purged, unnoticed, lost_project = synced[2], synced[4], synced[3]
+    purged_project, unnoticed_project, gone = (project_of(emulator, d) for d in (purged, unnoticed, lost_project))
+    # The emulator has no recycle-bin purge, and its delete always moves the stamp: act on its store
+    # the way emptying the bin (and a delete the watermark never saw) would (test-side only).
     with emulator.store.transaction() as db:
         db.execute('DELETE FROM "Opportunity" WHERE Id = ?', [purged])
-    gone = int(emulator.get("Opportunity", lost_project)["PSA_Project_Id__c"])
+        db.execute('UPDATE "Opportunity" SET IsDeleted = 1, SystemModstamp = ? WHERE Id = ?',
+                   [long_ago().strftime("%Y-%m-%dT%H:%M:%S.000+0000"), unnoticed])
     redmine.delete(gone)
 
     report = reconcile(harness, expect=1)
-    assert found(report) == {"hard-deleted": 1, "project-missing": 1}
+    assert found(report) == {"hard-deleted": 1, "unflagged-deleted": 1, "project-missing": 1}
     assert ids_of(report, "hard-deleted") == {purged} and ids_of(report, "project-missing") == {lost_project}
+    assert ids_of(report, "unflagged-deleted") == {unnoticed}
 
     repaired = reconcile(harness, "--repair", expect=0)
 
     assert repaired["remaining"] == 0
     assert redmine.custom_value(purged_project, "salesforce_status") == "Deleted"
+    assert redmine.custom_value(unnoticed_project, "salesforce_status") == "Deleted"
     projects = keyed(redmine)
     assert len(projects[lost_project]) == 1 and projects[lost_project][0]["id"] != gone
     assert emulator.get("Opportunity", lost_project)["PSA_Project_Id__c"] == str(projects[lost_project][0]["id"])
@@ -176,3 +185,13 @@ def test_reconcile_takes_the_run_lock(harness, synced):
     with FileLock(str(harness.state) + ".lock", timeout=0):
         result = harness.cli("reconcile")
     assert result.returncode == 75, result.stderr
+
+
+def test_reconcile_stops_with_exit_4_before_passing_the_api_budget(harness, emulator, synced):
+    emulator.set_budget(used=799, max=1000)  # max_org_api_percent 80: one more call is all it may make
+    emulator.reset_calls()
+
+    report = reconcile(harness, expect=4)
+
+    assert report["status"] == "stopped" and "API budget" in report["error"]
+    assert sum(emulator.calls_snapshot().get(k, 0) for k in ("query", "queryAll", "queryMore")) <= 1
