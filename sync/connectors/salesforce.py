@@ -255,7 +255,7 @@ class SalesforceClient:
             log.warning("salesforce: the token response had no Date header; using the local clock")
 
     def _authenticate(self) -> TokenGrant:
-        grant = request_token(self.config, self.session, self._now)
+        grant = request_token(self.config, self.session, self._now, self._sleep)
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url

@@ -19,6 +19,8 @@ Errors never quote the assertion, the client secret, the password or the token: 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME = timedelta(minutes=3)
+TOKEN_ATTEMPTS = 3  # a token request creates nothing, so a lost or 5xx answer is safe to ask again
+TOKEN_BACKOFF_SECONDS = 0.2
 _ID_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -111,9 +115,29 @@ def _token_request_args(config: SalesforceConfig, now: datetime) -> dict:
 
 
 def request_token(config: SalesforceConfig, session: requests.Session,
-                  now: Callable[[], datetime]) -> TokenGrant:
-    """POST the token request of ``config.auth.flow``; translate every failure into our errors."""
+                  now: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> TokenGrant:
+    """POST the token request of ``config.auth.flow``; translate every failure into our errors.
+
+    The session never re-sends a POST (a create could be applied twice), but a token request
+    creates nothing: a reset connection or a 5xx is asked again, ``TOKEN_ATTEMPTS`` times in all,
+    so one blip does not cost a whole run.
+    """
     url = config.resolved_token_url
+    for attempt in range(TOKEN_ATTEMPTS):
+        try:
+            return _token_once(config, session, url, now)
+        except SalesforceUnavailable:
+            if attempt == TOKEN_ATTEMPTS - 1:
+                raise
+            delay = TOKEN_BACKOFF_SECONDS * 2 ** attempt
+            log.info("salesforce: token request failed (attempt %d of %d); asking again", attempt + 1,
+                     TOKEN_ATTEMPTS)
+            sleep(delay + random.uniform(0, delay))
+    raise AssertionError("unreachable")
+
+
+def _token_once(config: SalesforceConfig, session: requests.Session, url: str,
+                now: Callable[[], datetime]) -> TokenGrant:
     args = _token_request_args(config, now())
     try:
         response = session.post(url, headers={"Accept": "application/json"}, **args)
