@@ -348,3 +348,11 @@ def test_typed_values_become_redmine_strings(typed, raw):
 def test_a_decimal_survives_the_round_trip_in_canonical_form(value):
     back = from_redmine(to_redmine(value), "float")
     assert back == value and str(back) == str(plain_decimal(value)) and "E" not in str(back)
+
+
+def test_long_external_keys_are_split_so_no_request_line_passes_webricks_limit(rsps, psa):
+    rsps.get(f"{URL}/projects.json", json={"projects": [], "total_count": 0})
+    keys = [f"EXT-{n}-" + "x" * 240 for n in range(10)]
+    assert psa.find(keys) == {k: [] for k in keys}
+    lookups = [c.request.url for c in rsps.calls if "/projects.json" in c.request.url]
+    assert len(lookups) == 3 and max(len(u) for u in lookups) < 2083  # 4 + 4 + 2 keys

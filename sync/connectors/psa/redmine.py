@@ -51,7 +51,7 @@ _STATUS = {1: "active", 5: "closed"}
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 CREATE_ATTEMPTS = 3  # a create answered 5xx and surely not committed is sent again, this often in all
 CREATE_BACKOFF_SECONDS = 0.2  # doubled after each attempt
-_KEYS_PER_CALL = 50  # keep the request line far below WEBrick's 2083-byte limit
+_KEY_CHARS_PER_CALL = 1000  # keys per find call, by length: WEBrick refuses request lines > 2083 bytes
 _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout"}
 
 
@@ -334,8 +334,7 @@ class RedmineConnector:
     def _projects_with_keys(self, keys: list[str]) -> list[dict]:
         key_cf = self.fields()["key"].id
         projects = []
-        for start in range(0, len(keys), _KEYS_PER_CALL):
-            chunk = keys[start : start + _KEYS_PER_CALL]
+        for chunk in _chunks_within(keys, _KEY_CHARS_PER_CALL):
             # the leading "=" pins the operator, whatever the key starts with
             params = {f"cf_{key_cf}": "=" + "|".join(chunk), "status": "1|5"}
             projects.extend(self.http.pages("/projects.json", params, "projects"))
@@ -375,6 +374,20 @@ class RedmineConnector:
 
     def _map_reads(self, fn: Callable[[int], Decimal], ids: list[int]) -> dict[int, Decimal]:
         return dict(zip(ids, run_bounded(fn, ids, max(2, self.write_concurrency)), strict=True))
+
+
+def _chunks_within(keys: list[str], budget: int) -> list[list[str]]:
+    """Split keys into runs whose joined, URL-encoded length stays within ``budget``."""
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for key in keys:
+        cost = len(requests.utils.quote(key, safe="")) + 3  # + the encoded "|"
+        if chunks[-1] and used + cost > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(key)
+        used += cost
+    return [c for c in chunks if c]
 
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:
