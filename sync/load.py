@@ -161,6 +161,11 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
             pending = {**update.link.pending, **update.changed}
             _remember(ctx, update, pending, "update", "pending-closed")
             report.pending.append(update.row.record_id)
+        elif result.outcome == "unknown":
+            # Not confirmed either way: keep the old snapshot, so the next run sends the change again.
+            with ctx.state.transaction():
+                ctx.state.event(ctx.run_id, update.row.record_id, "update", "unknown", {"error": result.error})
+            report.unknown.append(update.row.record_id)
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
 

@@ -15,7 +15,6 @@ row gets a problem text instead of a guess. Values are read through :mod:`sync.c
 from __future__ import annotations
 
 import operator
-import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from sync import coerce, soql
 from sync.record_frame import RecordFrame
+from sync.soql.semantics import like_regex
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
@@ -104,7 +104,7 @@ def _present(values: pd.Series, op: str, literal: soql.Value) -> tuple[np.ndarra
     """Compare non-null values; returns (result, cannot-compare) bool arrays."""
     if op == "LIKE":
         is_text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-        pattern = _like_regex(str(literal))
+        pattern = like_regex(str(literal))
         hits = values.where(is_text, "").astype(object).str.fullmatch(pattern).fillna(False)
         return hits.to_numpy(dtype=bool) & is_text, ~is_text
     left, right, bad = _typed(values, literal)
@@ -144,17 +144,3 @@ def _messages(values: pd.Series, literal: soql.Value, path: str) -> np.ndarray:
     shown = [f"{path}: cannot compare value {value!r} with literal {soql.quote(literal)}" for value in values]
     return np.array(shown, dtype=object)
 
-
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%``/``\\_`` literal; case-insensitive."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "%_":
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append({"%": ".*", "_": "."}.get(ch) or re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)

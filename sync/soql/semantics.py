@@ -68,7 +68,7 @@ def _compare(actual: Any, op: str, literal: Value, path: str) -> bool:
     if op == "LIKE":
         if not isinstance(actual, str):
             raise SoqlEvaluationError(f"{path}: LIKE needs a text field, got {actual!r}")
-        return _like_regex(literal).fullmatch(actual) is not None
+        return like_regex(literal).fullmatch(actual) is not None
     left, right = _coerce(actual, literal, path)
     if isinstance(left, bool) and op not in ("=", "!="):
         raise SoqlEvaluationError(f"{path}: booleans only compare with = and !=")
@@ -115,7 +115,8 @@ def _coerce(actual: Any, literal: Value, path: str) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=256)
-def _like_regex(pattern: str) -> re.Pattern[str]:
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%``/``\\_`` literal; case-insensitive."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
