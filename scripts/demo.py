@@ -22,7 +22,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
 PSA_SYNC = [sys.executable, "-m", "sync"]
-console = Console()
+console = Console(width=max(132, shutil.get_terminal_size().columns))
 
 
 def redmine_env() -> dict[str, str]:
@@ -77,8 +77,8 @@ def show(emu, redmine: dict, title: str, highlight: set[str] = frozenset()) -> N
         by_key[values.get("Salesforce Opportunity Id")] = (project, values)
     table = Table(title=title, show_lines=False)
     for column in ("deal (Salesforce)", "stage", "amount", "→ Redmine project", "budget", "billing type",
-                   "dates", "PSA_Project_Id__c", "status"):
-        table.add_column(column)
+                   "start → end", "written back: project id / status"):
+        table.add_column(column, overflow="fold")
     for deal in emu.query("SELECT Id, Name, StageName, Amount, PSA_Project_Id__c, PSA_Status__c "
                           "FROM Opportunity ORDER BY Name"):
         project, values = by_key.get(deal["Id"], (None, {}))
@@ -89,7 +89,7 @@ def show(emu, redmine: dict, title: str, highlight: set[str] = frozenset()) -> N
                       f"#{project['id']} {project['name']}" if project else "(none yet)",
                       values.get("Budget") or "", values.get("Billing type") or "",
                       f"{values.get('Start date')} → {values.get('End date')}" if project else "",
-                      deal["PSA_Project_Id__c"] or "", deal["PSA_Status__c"] or "", style=style)
+                      f"{deal['PSA_Project_Id__c'] or '-'} / {deal['PSA_Status__c'] or '-'}", style=style)
     console.print(table)
 
 
