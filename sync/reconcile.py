@@ -116,9 +116,7 @@ class ReconcileReport:
             if not summary["found"]:
                 continue
             lines.append(f"  {kind:<18} {summary['found']} found, {summary['repaired']} repaired: {KINDS[kind]}")
-            for item in summary["examples"]:
-                who = item["id"] or f"key {item['key']}"
-                lines.append(f"      {who}  {item['detail']}  [{item['status']}]")
+            lines += _examples(summary["examples"], show_status=self.repair)
         calls = ", ".join(f"{k} {v}" for k, v in sorted(self.api_calls.items())) or "none"
         usage = self.org_usage or {}
         lines.append(f"  Salesforce calls: {sum(self.api_calls.values())} ({calls}); org usage "
@@ -132,6 +130,20 @@ class ReconcileReport:
         elif self.remaining and not self.repair:
             lines.append("  `psa-sync reconcile --repair` fixes what can be fixed safely")
         return "\n".join(lines)
+
+
+def _examples(examples: list[dict], *, show_status: bool) -> list[str]:
+    """One line per example with a detail; bare Ids four to a line."""
+    lines, bare = [], []
+    for item in examples:
+        who = item["id"] or f"key {item['key']}"
+        status = f"  [{item['status']}]" if show_status else ""
+        if item["detail"]:
+            lines.append(f"      {who}  {item['detail']}{status}")
+        else:
+            bare.append(f"{who}{status}")
+    lines += ["      " + "  ".join(bare[i:i + 4]) for i in range(0, len(bare), 4)]
+    return lines
 
 
 def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None) -> ReconcileReport:

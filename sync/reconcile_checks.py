@@ -112,7 +112,7 @@ def missed(seen: Observed, links: dict[str, Link], known: Known) -> list[Drift]:
     for oid, row in seen.matching.items():
         if oid in links or oid in known.quarantined or in_next_run(row.stamp, known):
             continue
-        why = "a create was in flight (intent left by a crash)" if oid in known.intents else KINDS["missed"]
+        why = "a create was in flight (intent left by a crash)" if oid in known.intents else ""
         out.append(Drift("missed", oid, row.key, why, repair="refetch"))
     return out
 
