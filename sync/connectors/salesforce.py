@@ -40,6 +40,7 @@ from sync.config import SalesforceConfig
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
+from sync.logs import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +257,7 @@ class SalesforceClient:
 
     def _authenticate(self) -> TokenGrant:
         grant = request_token(self.config, self.session, self._now, self._sleep)
+        register_secret(grant.access_token)  # a bearer token is a password: redact it from every log line
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url
