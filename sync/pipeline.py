@@ -131,6 +131,7 @@ def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] 
     mapping = load_mapping(settings.mapping)
     with run_lock(settings):
         state = State.open(settings.state)
+        state.mark_abandoned()
         run_id = state.start_run(mode)
         client = None
         result = RunResult(run_id=run_id, status="failed", exit_code=1)

@@ -314,6 +314,14 @@ class State:
         with self.db.atomic():
             return self.db["runs"].insert({"mode": mode, "started_at": iso(utcnow()), "status": "running"}).last_pk
 
+    def mark_abandoned(self) -> int:
+        """Runs still 'running' when the lock was free died mid-way (killed, power cut): say so in status."""
+        with self.db.atomic():
+            return self.db.execute(
+                "UPDATE runs SET status = 'died', finished_at = ?, error = 'the process ended without finishing "
+                "this run; the next run recovered from the last committed page' WHERE status = 'running'",
+                [iso(utcnow())]).rowcount
+
     def finish_run(self, run_id: int, *, status: str, exit_code: int, counts: dict, api_calls: dict,
                    org_usage: dict | None, error: str | None) -> None:
         with self.db.atomic():

@@ -93,3 +93,11 @@ def test_a_failed_transaction_leaves_nothing_behind(state):
 def test_readonly_open_never_creates_a_file(tmp_path):
     assert State.open_readonly(tmp_path / "missing.sqlite") is None
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_a_run_that_died_is_marked_so_by_the_next_one(state):
+    dead = state.start_run("run")
+    assert state.mark_abandoned() == 1
+    [row] = state.runs()
+    assert (row["id"], row["status"]) == (dead, "died")
+    assert "ended without finishing" in row["error"]
