@@ -195,3 +195,39 @@ def test_reconcile_stops_with_exit_4_before_passing_the_api_budget(harness, emul
 
     assert report["status"] == "stopped" and "API budget" in report["error"]
     assert sum(emulator.calls_snapshot().get(k, 0) for k in ("query", "queryAll", "queryMore")) <= 1
+
+
+def test_a_project_whose_key_a_person_cleared_gets_it_back_and_is_never_made_twice(harness, emulator, redmine,
+                                                                                   synced):
+    deal = synced[0]
+    project = project_of(emulator, deal)
+    redmine.set_custom_value(project, KEY, "")
+    before = redmine.count()
+
+    report = reconcile(harness, expect=1)
+    assert found(report) == {"key-missing": 1} and ids_of(report, "key-missing") == {deal}
+
+    reconcile(harness, "--repair", expect=0)
+
+    assert redmine.custom_value(project, KEY) == deal and redmine.count() == before
+    assert found(reconcile(harness, expect=0)) == {}
+
+
+def test_a_cloned_won_deal_the_watermark_missed_gets_its_own_project_and_link(harness, emulator, redmine,
+                                                                             synced):
+    original = synced[1]
+    clone = emulator.clone("Opportunity", original)
+    with emulator.store.transaction() as db:  # a clone saved long ago, before the last run's window
+        db.execute('UPDATE "Opportunity" SET SystemModstamp = ? WHERE Id = ?',
+                   [long_ago().strftime("%Y-%m-%dT%H:%M:%S.000+0000"), clone])
+    assert emulator.get("Opportunity", clone)["PSA_Project_Id__c"] == str(project_of(emulator, original))
+
+    report = reconcile(harness, expect=1)
+    assert found(report) == {"missed": 1} and ids_of(report, "missed") == {clone}
+
+    reconcile(harness, "--repair", expect=0)
+
+    projects = keyed(redmine)
+    assert len(projects[clone]) == 1 and len(projects[original]) == 1
+    assert project_of(emulator, clone) == projects[clone][0]["id"] != project_of(emulator, original)
+    assert emulator.get("Opportunity", clone)["PSA_Project_URL__c"].endswith("/sf-" + clone.lower())
