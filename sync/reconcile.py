@@ -153,6 +153,7 @@ def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, st
     report = ReconcileReport(repair=repair)
     with pipeline.run_lock(settings):
         state = State.open(settings.state)
+        state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
         report.run_id = state.start_run("reconcile")
         client = run = None
         try:
