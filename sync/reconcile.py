@@ -296,7 +296,7 @@ def _flag_deleted(run: pipeline.Run, items: list[Drift], links: dict[str, Link])
 def _drop_link(run: pipeline.Run, item: Drift, link: Link) -> None:
     """The project is gone: forget the link, so the re-fetched deal is created again if it still matches."""
     with run.state.transaction():
-        run.state.db["links"].delete_where("opportunity_id = ?", [link.opportunity_id])
+        run.state.drop_link(link.opportunity_id)
         run.state.drop_outbox(link.opportunity_id)
         run.state.event(run.run_id, link.opportunity_id, "reconcile", "link-dropped",
                         {"project_id": link.project_id, "reason": item.detail})

@@ -225,6 +225,10 @@ class State:
         row["created_at"] = existing[0]["created_at"] if existing else now
         self.db["links"].upsert(row, pk="opportunity_id")
 
+    def drop_link(self, opportunity_id: str) -> None:
+        """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
+        self.db["links"].delete_where("opportunity_id = ?", [opportunity_id])
+
     # -- intents ------------------------------------------------------------------------------
     def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int) -> None:
         """Commit create intents before the PSA is asked, so a crash after its 201 is recoverable."""
