@@ -1,0 +1,109 @@
+"""Issue 6: both sides failing 10% of their calls, sessions expiring mid-run; then convergence.
+
+Salesforce's faults come from the emulator (5xx, connection resets, row locks on write-back,
+expired sessions); Redmine's from the fault proxy in front of it (500s, resets, dropped
+connections, slow answers, and writes that happen although the client is told they failed).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections import Counter
+
+import pytest
+
+from tests.fixtures.sync import CLI
+from tests.integration.exactly_once_support import Book, assert_exactly_once, redmine_projects, run_until_clean
+
+pytestmark = pytest.mark.integration
+
+REDMINE_FAULTS = ("error", "reset", "drop", "forward-then-500", "forward-then-drop", "delay")
+
+
+def test_the_fault_proxy_does_what_it_says(redmine, redmine_proxy):
+    session = redmine.session
+    url = redmine_proxy.url + "/projects.json"
+    assert session.get(url, params={"limit": 1}).status_code == 200
+    redmine_proxy.fail_next(1, "error")
+    assert session.get(url).status_code == 500
+    for action in ("reset", "drop"):
+        redmine_proxy.fail_next(1, action)
+        with pytest.raises(Exception, match="Connection aborted"):
+            session.get(url)
+    # forward-then-500: the project exists although the client was told 500
+    redmine_proxy.fail_next(1, "forward-then-500", method="POST")
+    body = {"project": {"name": "Ghost", "identifier": "ghost-write", "custom_fields": [
+        {"id": redmine.cf_id("billing_type"), "value": "Fixed Fee"}]}}
+    assert session.post(url, json=body).status_code == 500
+    assert redmine.project("ghost-write")["name"] == "Ghost"
+    assert redmine_proxy.stats == {"pass": 1, "error": 1, "reset": 1, "drop": 1, "forward-then-500": 1}
+
+
+def run_with_chaos(harness, emulator, *, expire_every: int = 4, reset_every: int = 5,
+                   timeout: float = 600) -> int:
+    """One run of the CLI while the org misbehaves mid-run: every ``expire_every`` Salesforce calls
+    it expires all sessions, every ``reset_every`` calls it resets the next connection."""
+    if not harness.config.exists():
+        harness.write_config()
+    log = (harness.workdir / "runs.log").open("a")
+    proc = subprocess.Popen([*CLI, "--config", str(harness.config), "run"], env=harness.env(), cwd=harness.workdir,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    expired_at = reset_at = sum(emulator.calls_snapshot().values())
+    waited = 0.0
+    while True:
+        try:
+            return proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            waited += 0.1
+            if waited > timeout:
+                proc.kill()
+                raise
+        calls = sum(emulator.calls_snapshot().values())
+        if calls - expired_at >= expire_every:
+            emulator.expire_sessions()
+            expired_at = calls
+        if calls - reset_at >= reset_every:
+            emulator.faults.reset_next(1)
+            reset_at = calls
+
+
+def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplicates(
+        harness, emulator, redmine, redmine_proxy):
+    rng = random.Random(10)
+    book = Book(emulator, rng)
+    book.seed(won=200, other=20)
+    emulator.faults.short_pages(20)  # many pages, so faults land between page commits
+    redmine_proxy.delay_seconds = 0.5
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    harness.options["write_concurrency"] = 2
+    harness.write_config(retries=2)
+
+    codes = []
+    for run in range(3):
+        emulator.faults.fail_rate(0.1, seed=run, status=(500, 503)[run % 2])
+        emulator.faults.lock_rows(rng.sample(book.deals, 20), times=1)
+        redmine_proxy.fail_rate(0.1, seed=run, actions=REDMINE_FAULTS)
+        codes.append(run_with_chaos(harness, emulator))
+        if run == 1:
+            book.churn()
+    errors = [line for line in (harness.workdir / "runs.log").read_text().splitlines() if "error" in line.lower()]
+    assert set(codes) <= {0, 1, 3}, f"exit codes {codes}\n" + "\n".join(errors[-20:])
+    # The faults really fired, on both sides.
+    assert redmine_proxy.stats["forward-then-500"] > 0 and redmine_proxy.stats["reset"] > 0
+    sf_statuses = Counter(entry["status"] for entry in emulator.log_snapshot())
+    assert sf_statuses[401] > 0 and sf_statuses["reset"] > 0 and sf_statuses[500] + sf_statuses[503] > 0
+    locked = [e for e in emulator.log_snapshot() if e["endpoint"] == "composite"]
+    assert locked, "no write-back was attempted while rows were locked"
+    projects = redmine_projects(redmine, set(book.deals))
+    keys = [p["values"]["Salesforce Opportunity Id"] for p in projects]
+    assert len(keys) == len(set(keys)), "a duplicate project appeared while the faults were on"
+
+    emulator.faults.clear()
+    emulator.faults.short_pages(20)
+    redmine_proxy.clear()
+    recovery = run_until_clean(harness, max_runs=5)
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
+    print(f"exit codes during faults {codes}, after {recovery}; proxy {dict(redmine_proxy.stats)}; "
+          f"salesforce {dict(sf_statuses)}")
