@@ -354,8 +354,15 @@ class State:
         return self.db.atomic()
 
     def commit_page(self, stream: str, watermark: datetime | None) -> None:
-        """Advance the watermark; called inside the page's transaction, after its rows are handled."""
-        if watermark is not None:
+        """Advance the watermark; called inside the page's transaction, after its rows are handled.
+
+        Never backwards: the first pages of a run re-read the lookback, older than the watermark,
+        and committing their stamps would widen the next run's window instead of narrowing it.
+        """
+        if watermark is None:
+            return
+        current = self.watermark(stream)
+        if current is None or watermark > current:
             self._set_watermark(stream, watermark)
 
     def counts(self) -> dict[str, int]:
