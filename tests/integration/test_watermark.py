@@ -1,0 +1,174 @@
+"""Issue 6: the API budget guard, late commits inside the lookback, and 1,500 deals on one SystemModstamp.
+
+A budget stop (exit 4) must come *before* the org's limit is spent, keep every committed page, and
+let the next run finish the work; equal stamps across page boundaries must neither skip nor double
+a deal.
+"""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync.state import parse_iso
+from tests.integration.exactly_once_support import (
+    Book,
+    assert_exactly_once,
+    events,
+    redmine_projects,
+    state_rows,
+)
+
+pytestmark = pytest.mark.integration
+
+LIMITS = {"max_org_api_percent": 80, "max_calls_per_run": 5000}
+
+
+def past_book(emulator, n: int, start: datetime) -> Book:
+    """``n`` won deals stamped an hour apart, long before now (so the lookback re-reads none of them)."""
+    book = Book(emulator, random.Random(4))
+    for i in range(n):
+        book.deal(_stamp=start + timedelta(hours=i))
+    return book
+
+
+def queries(emulator) -> list[str]:
+    return [e["soql"] for e in emulator.log_snapshot() if e["endpoint"] in ("query", "queryAll")]
+
+
+def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_next_run_finishes(
+        harness, emulator, redmine):
+    past_book(emulator, 60, datetime(2026, 2, 1, tzinfo=UTC))
+    emulator.faults.short_pages(10)
+    emulator.set_budget(used=0, max=6)  # 80% → psa-sync may use 4 calls of the org's 6; it needs 7
+    harness.write_config(limits=LIMITS)
+
+    stopped = harness.run(expect=4)
+
+    assert "API budget" in stopped.stdout + stopped.stderr
+    assert emulator.api_used <= 4 < emulator.daily_limit, "the guard let the org's budget be spent"
+    assert not [e for e in emulator.log_snapshot() if e["status"] == 403]
+    made = len(redmine_projects(redmine))
+    assert 0 < made < 60
+    watermark = state_rows(harness.state, "watermarks")[0]["value"]
+    assert watermark > "2026-02-01T00:00:00"
+
+    emulator.set_budget(used=0, max=15000)
+    emulator.reset_calls()
+    harness.run(expect=0)
+
+    # It resumed from its last committed page (minus the lookback), not from start_date.
+    first = queries(emulator)[0]
+    assert "2026-01-01T00:00:00" not in first
+    resumed_from = parse_iso(watermark) - timedelta(minutes=10)
+    assert resumed_from.strftime("%Y-%m-%dT%H:%M:%S") in first
+    assert_exactly_once(harness)
+    created = [e for e in events(harness, "create") if e["outcome"] == "created"]
+    assert len(created) == 60 == len({e["opportunity_id"] for e in created})
+
+
+def data_calls(run: dict) -> int:
+    return sum(n for endpoint, n in (run["api_calls"] or {}).items() if endpoint != "token")
+
+
+def test_max_calls_per_run_stops_with_exit_4_and_the_next_run_resumes(harness, emulator, redmine):
+    past_book(emulator, 60, datetime(2026, 2, 1, tzinfo=UTC))
+    emulator.faults.short_pages(10)
+    harness.write_config(limits={"max_org_api_percent": 80, "max_calls_per_run": 3})
+
+    harness.run(expect=4)
+    first = len(redmine_projects(redmine))
+    harness.run(expect=4)
+    second = len(redmine_projects(redmine))
+    assert 0 < first < second < 60, "the second capped run did not resume where the first stopped"
+    assert all(data_calls(run) <= 3 for run in harness.status()["runs"])
+
+    harness.write_config(limits=LIMITS)
+    harness.run(expect=0)
+    assert_exactly_once(harness)
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: when the rows inside the lookback (here the echo of our "
+                   "own write-back of 40 deals, 4 pages) need more calls than max_calls_per_run, every run "
+                   "re-reads them and stops with exit 4; a resumed run would have to read new rows first")
+def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator, redmine):
+    past_book(emulator, 40, datetime(2026, 2, 1, tzinfo=UTC))
+    emulator.faults.short_pages(10)
+    harness.write_config(limits={"max_org_api_percent": 80, "max_calls_per_run": 3})
+    codes = [harness.run(expect=None).returncode for _ in range(5)]
+    assert codes[-1] == 0, codes
+
+
+def test_a_deal_committed_late_with_a_stamp_inside_the_lookback_is_synced(harness, emulator, redmine):
+    book = Book(emulator, random.Random(1))
+    book.seed(won=3)
+    # A transaction that started two minutes ago and commits only after the next run has read.
+    late = book.deal(_stamp=datetime.now(UTC) - timedelta(minutes=2), _hidden=True)
+    harness.run()
+    assert late not in {p["values"]["Salesforce Opportunity Id"] for p in redmine_projects(redmine)}
+    watermark = parse_iso(state_rows(harness.state, "watermarks")[0]["value"])
+    stamp = parse_iso(emulator.get("Opportunity", late)["SystemModstamp"].replace("+0000", "+00:00"))
+    assert timedelta(minutes=1) < watermark - stamp < timedelta(minutes=10)
+
+    emulator.release([late])
+    harness.run()
+
+    assert_exactly_once(harness)
+    assert late in {p["values"]["Salesforce Opportunity Id"] for p in redmine_projects(redmine)}
+
+
+FAST_MAPPING = """
+version: 1
+source: {object: Opportunity, criteria: "IsWon = true", start_date: 2026-01-01, lookback: 10m}
+key: Id
+project:
+  fields:
+    name: {template: "{Account.Name} - {Name}", max_length: 255}
+    customer: Account.Name
+    budget: {from: Amount, type: decimal, default: 0}
+    start_date: {from: CloseDate, type: date}
+    end_date: {from: End_Date__c, type: date}
+    billing_type:
+      from: Type
+      map: {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & Materials",
+            "Existing Customer - Replacement": "Time & Materials", "Existing Customer - Downgrade": "Retainer"}
+      unmapped: error
+      required: true
+writeback:
+  PSA_Project_Id__c: project.id
+  PSA_Project_URL__c: project.url
+"""
+
+
+def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_become_one_project(
+        harness, emulator, redmine, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(textwrap.dedent(FAST_MAPPING))  # no back-sync: this test is about the extract
+    harness.options["write_concurrency"] = 3
+    same = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    book = Book(emulator, random.Random(15))
+    for _ in range(1500):
+        book.deal(_stamp=same)
+    emulator.faults.short_pages(200)
+
+    # First a run stopped by its call cap in the middle of the equal-stamp block (after 4 pages) …
+    harness.write_config(mapping=mapping, limits={"max_org_api_percent": 80, "max_calls_per_run": 4})
+    harness.run(expect=4)
+    first = len(redmine_projects(redmine))
+    assert 0 < first < 1500
+    # … then an unbounded one.
+    harness.write_config(mapping=mapping, limits=LIMITS)
+    harness.run(expect=0)
+
+    projects = assert_exactly_once(harness)
+    assert len(projects) == 1500
+    # Each deal was created once: by its 201, or (Redmine answered 500 to a create that committed)
+    # by finding it and adopting it. Never twice, never both.
+    made = [e["opportunity_id"] for e in events(harness) if (e["action"], e["outcome"]) in
+            (("create", "created"), ("adopt", "adopted"))]
+    assert len(made) == len(set(made)) == 1500
+    print(f"1500 equal stamps: {first} projects before the budget stop, 1500 after; "
+          f"{1500 - len(events(harness, 'create'))} creates answered 500 and adopted")
