@@ -42,6 +42,7 @@ class LoadContext:
     on_create: set[str]
     on_closed: str = "skip"
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
+    fingerprint: str | None = None  # of the mapping the payloads are made with
     fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
 
 
@@ -50,11 +51,11 @@ def ref_of(link: Link, status: str = "active") -> ProjectRef:
                       url=link.project_url, status=status)
 
 
-def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any]) -> Link:
+def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: str | None = None) -> Link:
     return Link(opportunity_id=row.record_id, key=row.key, project_id=ref.id,
                 project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
                 payload=dict(fields), written={}, backsync={}, link_state="active", sf_status="Won",
-                closed_by="psa" if ref.status == "closed" else None, pending={}, kept_psa=[])
+                closed_by="psa" if ref.status == "closed" else None, pending={}, kept_psa=[], mapping=mapping)
 
 
 def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
@@ -132,7 +133,7 @@ def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict | Non
 def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dict, action: str,
                  outcome: str, detail: dict | None = None) -> None:
     """The commit point of a create: link, snapshot, link write-back and intent removal together."""
-    link = new_link(row, ref, fields)
+    link = new_link(row, ref, fields, ctx.fingerprint)
     with ctx.state.transaction():
         ctx.state.save_link(link)
         ctx.state.drop_intent(row.record_id)
@@ -183,7 +184,7 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
 def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:
     link = update.link
     saved = Link(**{**link.__dict__, "payload": dict(update.row.fields), "payload_hash": update.payload_hash,
-                    "pending": pending})
+                    "pending": pending, "mapping": ctx.fingerprint})
     with ctx.state.transaction():
         ctx.state.save_link(saved)
         ctx.state.release(update.row.record_id, ["transform", "load"])

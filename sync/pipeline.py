@@ -71,7 +71,7 @@ class Run:
         options = self.settings.psa.options
         return LoadContext(state=self.state, psa=self.psa, run_id=self.run_id, writeback=self.mapping.writeback,
                            on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
-                           fault=self.fault,
+                           fault=self.fault, fingerprint=self.mapping.fingerprint,
                            parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
 
     def parent_of(self, row: DesiredRow):
@@ -239,6 +239,7 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
             state.queue(oid, values)
             state.event(run.run_id, oid, "repair", "queued", {"fields": values})
         _quarantine_errors(run, result, links)
+        state.mark_mapping(plan.unchanged, mapping.fingerprint)
         if advance:
             run.fault("before-commit")
             state.commit_page(extract.STREAM, extract.page_watermark(records))

@@ -177,7 +177,7 @@ def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, st
 
 def _finish(report: ReconcileReport, state: State, client, run) -> None:
     if run is not None and report.repair and report.drift:
-        settle(state, report.drift)
+        settle(state, report.drift, run.mapping.fingerprint)
     if run is not None:
         report.repair_counts = {k: v for k, v in run.counts.items() if v}
         report.new_failures = run.new_failures
@@ -214,12 +214,20 @@ def check(run: pipeline.Run) -> tuple[list[Drift], dict[str, int]]:
                   since=extract.since(state.watermark(extract.STREAM), mapping))
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
                        key_is_id=mapping.key.lower() == "id")
+    drift += old_mapping(state, mapping, existing, {d.record_id for d in drift})
     next_run = sum(1 for oid, row in matching.items()
                    if oid not in links and oid not in known.quarantined and in_next_run(row.stamp, known))
     checked = {"matching": len(matching), "linked": len(links), "projects": len(projects), "next_run": next_run,
                "quarantined": len(known.quarantined),
                "expected_salesforce_calls": expected_calls(len(matching), len(links))}
     return drift, checked
+
+
+def old_mapping(state: State, mapping, existing: dict[str, dict], skip: set[str | None]) -> list[Drift]:
+    """Links made with another mapping: --repair re-fetches them and the diff pushes what changed."""
+    return [Drift(kind="old-mapping", record_id=oid, key=oid, detail="mapped with an older mapping",
+                  repair="refetch")
+            for oid in state.older_mapping(mapping.fingerprint) if oid in existing and oid not in skip]
 
 
 def sweep_criteria(client, mapping) -> dict[str, Seen]:
@@ -310,7 +318,7 @@ def _restore_key(run: pipeline.Run, item: Drift, link: Link) -> None:
                     {"project_id": link.project_id, "error": result.error})
 
 
-def settle(state: State, drift: list[Drift]) -> None:
+def settle(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
     """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
     links = {link.opportunity_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
@@ -318,11 +326,11 @@ def settle(state: State, drift: list[Drift]) -> None:
     pending = {(oid, f) for oid, fields in state.outbox().items() for f in fields}
     for item in drift:
         if item.status == "found":
-            item.status = outcome(item, links, keys, quarantined, pending)
+            item.status = outcome(item, links, keys, quarantined, pending, fingerprint)
 
 
 def outcome(item: Drift, links: dict[str, Link], keys: set[str], quarantined: set[str],
-            pending: set[tuple[str, str]]) -> str:
+            pending: set[tuple[str, str]], fingerprint: str | None = None) -> str:
     """Whether one drift is gone now (pure)."""
     link = links.get(item.record_id) if item.record_id else None
     if item.repair is None:
@@ -334,6 +342,8 @@ def outcome(item: Drift, links: dict[str, Link], keys: set[str], quarantined: se
     if item.kind == "project-missing" and (link is None or link.project_id not in item.project_ids):
         return "quarantined" if item.record_id in quarantined else "repaired"
     if item.kind == "missed" and link is not None:
+        return "repaired"
+    if item.kind == "old-mapping" and link is not None and link.mapping == fingerprint:
         return "repaired"
     if item.kind == "link-field" and not any((item.record_id, f) in pending for f in item.values):
         return "quarantined" if item.record_id in quarantined else "repaired"

@@ -36,6 +36,7 @@ KINDS = {
     "project-missing": "link points at a PSA project that no longer exists",
     "key-missing": "linked PSA project no longer carries its key",
     "link-field": "link field on the record differs from the link",
+    "old-mapping": "linked deal still carries values of an older mapping (not touched since it changed)",
 }
 
 

@@ -43,6 +43,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
         from sync.extract import STREAM
 
         recorded = state.meta("mapping_fingerprint")
+        older = len(state.older_mapping(current)) if "mapping" in state.db["links"].columns_dict else state.link_count()
         watermark = state.watermark(STREAM)
         return {
             "version": JSON_VERSION, "state": str(settings.state), "exists": True,
@@ -52,7 +53,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
                            for q in state.quarantined()],
             "mapping": {"current": current, "state": recorded,
-                        "changed": recorded is not None and recorded != current},
+                        "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
     finally:
         state.close()
@@ -70,7 +71,10 @@ def status_text(data: dict[str, Any]) -> str:
         f"intents {counts['intents']}",
     ]
     if data["mapping"]["changed"]:
-        lines.append("mapping   CHANGED since the last run: deals not touched since keep their old mapping")
+        lines.append("mapping   CHANGED since the last run")
+    if data["mapping"].get("links_on_older_mapping"):
+        lines.append(f"mapping   {data['mapping']['links_on_older_mapping']} linked deals keep values of an older "
+                     "mapping until they change, or `psa-sync reconcile --repair` re-applies it")
     lines.append("")
     lines.append("last runs:")
     for run in data["runs"]:

@@ -70,6 +70,12 @@ def m001_initial(db: Database) -> None:
     db["events"].create_index(["opportunity_id"])
 
 
+@migrations()
+def m002_link_mapping(db: Database) -> None:
+    """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
+    db["links"].add_column("mapping", str)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -132,6 +138,7 @@ class Link:
     closed_by: str | None
     pending: dict
     kept_psa: list
+    mapping: str | None = None  # fingerprint of the mapping the payload was made with
 
     @classmethod
     def from_row(cls, row: dict) -> Link:
@@ -142,6 +149,7 @@ class Link:
             written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
             link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
             pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
+            mapping=row.get("mapping"),
         )
 
 
@@ -219,11 +227,23 @@ class State:
             "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
             "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
             "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
-            "updated_at": now,
+            "mapping": link.mapping, "updated_at": now,
         }
         existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.opportunity_id]))
         row["created_at"] = existing[0]["created_at"] if existing else now
         self.db["links"].upsert(row, pk="opportunity_id")
+
+    def older_mapping(self, fingerprint: str) -> list[str]:
+        """Deals whose snapshot was made with another mapping than ``fingerprint``."""
+        rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "
+                               "ORDER BY opportunity_id", [fingerprint])
+        return [row[0] for row in rows]
+
+    def mark_mapping(self, opportunity_ids: Iterable[str], fingerprint: str) -> None:
+        """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
+        for oid in opportunity_ids:
+            self.db.execute("UPDATE links SET mapping = ? WHERE opportunity_id = ? AND (mapping IS NULL OR "
+                            "mapping != ?)", [fingerprint, oid, fingerprint])
 
     def drop_link(self, opportunity_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""

@@ -231,3 +231,24 @@ def test_a_cloned_won_deal_the_watermark_missed_gets_its_own_project_and_link(ha
     assert len(projects[clone]) == 1 and len(projects[original]) == 1
     assert project_of(emulator, clone) == projects[clone][0]["id"] != project_of(emulator, original)
     assert emulator.get("Opportunity", clone)["PSA_Project_URL__c"].endswith("/sf-" + clone.lower())
+
+
+def test_a_changed_mapping_is_re_applied_to_untouched_deals_by_repair(harness, emulator, redmine, tmp_path):
+    deals = [won_deal(emulator, f"Mapped {n}") for n in range(3)]
+    harness.run()
+    for deal in deals:  # last touched long before the next run's window (as deals closed months ago are)
+        emulator.update("Opportunity", deal, _stamp=long_ago())
+    default = harness.mapping.read_text()
+    changed = tmp_path / "mapping.yaml"
+    changed.write_text(default.replace('"New Customer": "Fixed Fee"', '"New Customer": "Retainer"'))
+    harness.write_config(mapping=changed)
+    harness.run()  # nothing changed in Salesforce: untouched deals keep the old mapping's values
+    assert harness.status()["mapping"]["links_on_older_mapping"] == 3
+
+    report = reconcile(harness, "--repair", expect=0)
+    assert found(report) == {"old-mapping": 3}
+    projects = keyed(redmine)
+    for deal in deals:
+        values = {cf["name"]: cf.get("value") for cf in projects[deal][0]["custom_fields"]}
+        assert values["Billing type"] == "Retainer"
+    assert harness.status()["mapping"]["links_on_older_mapping"] == 0

@@ -101,3 +101,13 @@ def test_a_run_that_died_is_marked_so_by_the_next_one(state):
     [row] = state.runs()
     assert (row["id"], row["status"]) == (dead, "died")
     assert "ended without finishing" in row["error"]
+
+
+def test_links_remember_the_mapping_they_were_made_with(state):
+    with state.transaction():
+        state.save_link(make_link("006000000000001AAA", mapping="old"))
+        state.save_link(make_link("006000000000002AAA", mapping="new"))
+        state.save_link(make_link("006000000000003AAA"))
+    assert state.older_mapping("new") == ["006000000000001AAA", "006000000000003AAA"]
+    state.mark_mapping(["006000000000001AAA"], "new")
+    assert state.older_mapping("new") == ["006000000000003AAA"]
