@@ -55,13 +55,15 @@ class Book:
         for _ in range(other):
             self.deal(won=False)
 
-    def churn(self) -> None:
-        """What salespeople do between two runs: edit an amount, win a deal, add a new won deal."""
+    def churn(self, max_deals: int = 40) -> None:
+        """What salespeople do between two runs: edit an amount, win a deal, add a new won deal
+        (while the book holds fewer than ``max_deals``, so a long soak stays fast)."""
         self.emu.update("Opportunity", self.rng.choice(self.deals), Amount=round(self.rng.uniform(1, 9e5), 2))
         open_deals = [d for d in self.deals if not self.emu.get("Opportunity", d)["IsWon"]]
         if open_deals:
             self.emu.update("Opportunity", self.rng.choice(open_deals), StageName="Closed Won")
-        self.deal()
+        if len(self.deals) < max_deals:
+            self.deal(won=self.rng.random() < 0.8)
 
 
 def won_deals(emu) -> dict[str, dict]:

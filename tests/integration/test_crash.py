@@ -28,6 +28,7 @@ from tests.integration.exactly_once_support import (
 pytestmark = pytest.mark.integration
 
 SOAK = os.environ.get("PSA_SYNC_SOAK") == "1"
+SOAK_KILLS = int(os.environ.get("PSA_SYNC_SOAK_KILLS", "500"))
 
 # point → the n-th passes to die at, run after run. Pages of 5 rows make page points fire several
 # times per run; the repeated small n of the dangerous windows keep a create or a collections call
@@ -101,7 +102,7 @@ def test_soak_500_kills(harness, book, redmine):
     rng = random.Random(500)
     kills = 0
     rounds = 0
-    while kills < 500:
+    while kills < SOAK_KILLS:
         rounds += 1
         point = rng.choice(list(SCHEDULES))
         for nth in SCHEDULES[point]:

@@ -107,3 +107,22 @@ def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplic
     assert_exactly_once(harness, psa_url=redmine_proxy.url)
     print(f"exit codes during faults {codes}, after {recovery}; proxy {dict(redmine_proxy.stats)}; "
           f"salesforce {dict(sf_statuses)}")
+
+
+@pytest.mark.parametrize("action", ["error", "forward-then-500", "reset"])
+def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_person(
+        harness, emulator, redmine, redmine_proxy, action):
+    book = Book(emulator, random.Random(3))
+    book.seed(won=3)
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    harness.write_config(retries=0)
+    harness.run()
+    emulator.update("Opportunity", book.deals[1], Amount=123456.5)
+    redmine_proxy.fail_next(1, action, method="PUT")
+
+    harness.run(expect=None)
+    harness.run(expect=None)
+    run_until_clean(harness, max_runs=3)
+
+    assert redmine_proxy.stats[action] == 1
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
