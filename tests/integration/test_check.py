@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.fixtures.sync import SyncHarness
+from tests.fixtures.sync import SyncHarness, line_of, mapping_variant
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +24,8 @@ def harness(emulator, redmine_env, tmp_path) -> SyncHarness:
     return SyncHarness(emu=emulator, redmine=reader, workdir=tmp_path, mapping=DEFAULT_MAPPING)
 
 
-def mapping_variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
-    """The default mapping with some text replaced (each replacement must apply)."""
-    text = DEFAULT_MAPPING.read_text()
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "variant.yaml"
-    path.write_text(text)
-    return path
 
 
-def line_of(path: Path, needle: str) -> int:
-    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 def run_check(harness, *args: str) -> tuple[int, dict]:

@@ -1,13 +1,13 @@
 """Issue 5: delivery flows back; ownership is enforced; reopened, lost and deleted deals are handled."""
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.fixtures.sync import mapping_variant
+
 pytestmark = pytest.mark.integration
 
-DEFAULT_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "opportunity_to_project.yaml"
 CRM_FIELDS = {"Name", "AccountId", "Amount", "CloseDate", "StageName", "Type", "Description", "End_Date__c"}
 WRITTEN_BY_US = {"PSA_Project_Id__c", "PSA_Project_URL__c", "PSA_Status__c", "PSA_Percent_Complete__c",
                  "PSA_Hours_Spent__c"}
@@ -82,9 +82,7 @@ def test_ownership_on_create_survives_crm_name_wins_and_string_values_never_conf
 
 
 def test_keep_psa_leaves_the_edit_and_stops_pushing_that_field(harness, emulator, redmine, tmp_path):
-    mapping = tmp_path / "keep.yaml"
-    mapping.write_text(DEFAULT_MAPPING.read_text().replace("conflicts: crm_wins", "conflicts: keep_psa"))
-    harness.write_config(mapping=mapping)
+    harness.write_config(mapping=mapping_variant(tmp_path, ("conflicts: crm_wins", "conflicts: keep_psa")))
     deal = won_deal(emulator)
     harness.run()
     project = project_of(redmine, deal)
@@ -138,9 +136,7 @@ def test_lost_then_won_again_and_deleted_then_undeleted_keep_one_project(harness
 
 
 def test_close_policy_closes_the_project_and_reopens_it_when_won_again(harness, emulator, redmine, tmp_path):
-    mapping = tmp_path / "close.yaml"
-    mapping.write_text(DEFAULT_MAPPING.read_text().replace("on_unwon: flag", "on_unwon: close"))
-    harness.write_config(mapping=mapping)
+    harness.write_config(mapping=mapping_variant(tmp_path, ("on_unwon: flag", "on_unwon: close")))
     deal = won_deal(emulator)
     harness.run()
     project = project_of(redmine, deal)

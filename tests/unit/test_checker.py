@@ -14,6 +14,7 @@ import pytest
 import responses
 
 from sync import checker
+from tests.fixtures.sync import line_of, mapping_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAPPING = ROOT / "mappings" / "opportunity_to_project.yaml"
@@ -152,19 +153,8 @@ def write_config(tmp_path: Path, mapping: Path = DEFAULT_MAPPING, extra: str = "
     return path
 
 
-def variant(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
-    """The default mapping with text replaced; each replacement must apply."""
-    text = DEFAULT_MAPPING.read_text()
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "mapping.yaml"
-    path.write_text(text)
-    return path
 
 
-def line_of(path: Path, needle: str) -> int:
-    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 def findings(result: checker.CheckResult, level: str) -> dict[str, str]:
@@ -173,7 +163,7 @@ def findings(result: checker.CheckResult, level: str) -> dict[str, str]:
 
 
 def run(tmp_path: Path, *replacements: tuple[str, str], offline: bool = False, **config) -> checker.CheckResult:
-    mapping = variant(tmp_path, *replacements) if replacements else DEFAULT_MAPPING
+    mapping = mapping_variant(tmp_path, *replacements) if replacements else DEFAULT_MAPPING
     return checker.check(write_config(tmp_path, mapping, **config), offline=offline)
 
 
