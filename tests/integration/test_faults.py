@@ -40,17 +40,32 @@ def test_the_fault_proxy_does_what_it_says(redmine, redmine_proxy):
     assert redmine_proxy.stats == {"pass": 1, "error": 1, "reset": 1, "drop": 1, "forward-then-500": 1}
 
 
-def run_with_chaos(harness, emulator, *, expire_every: int = 4, reset_every: int = 5,
-                   timeout: float = 600) -> int:
-    """One run of the CLI while the org misbehaves mid-run: every ``expire_every`` Salesforce calls
-    it expires all sessions, every ``reset_every`` calls it resets the next connection."""
+def expire_each_session_after(emulator, calls: int) -> None:
+    """Every access token dies after serving ``calls`` data calls (decided inside the emulator, per
+    request, so a fresh token always serves its first calls: real sessions do not die in milliseconds)."""
+    served: Counter[str] = Counter()
+    handle = emulator._data
+
+    def data(req, route):
+        if route.needs_session:
+            token = (req.headers.get("Authorization") or "")[7:].strip()
+            served[token] += 1
+            if served[token] > calls:
+                emulator.expire_sessions()
+        return handle(req, route)
+
+    emulator._data = data
+
+
+def run_with_resets(harness, emulator, *, reset_every: int = 5, timeout: float = 600) -> int:
+    """One run of the CLI while every ``reset_every`` Salesforce calls the next connection is reset."""
     if not harness.config.exists():
         harness.write_config()
     log = (harness.workdir / "runs.log").open("a")
     proc = subprocess.Popen([*CLI, "--config", str(harness.config), "run"], env=harness.env(), cwd=harness.workdir,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
-    expired_at = reset_at = sum(emulator.calls_snapshot().values())
+    reset_at = sum(emulator.calls_snapshot().values())
     waited = 0.0
     while True:
         try:
@@ -61,9 +76,6 @@ def run_with_chaos(harness, emulator, *, expire_every: int = 4, reset_every: int
                 proc.kill()
                 raise
         calls = sum(emulator.calls_snapshot().values())
-        if calls - expired_at >= expire_every:
-            emulator.expire_sessions()
-            expired_at = calls
         if calls - reset_at >= reset_every:
             emulator.faults.reset_next(1)
             reset_at = calls
@@ -80,12 +92,13 @@ def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplic
     harness.options["write_concurrency"] = 2
     harness.write_config(retries=2)
 
+    expire_each_session_after(emulator, calls=4)
     codes = []
     for run in range(3):
         emulator.faults.fail_rate(0.1, seed=run, status=(500, 503)[run % 2])
         emulator.faults.lock_rows(rng.sample(book.deals, 20), times=1)
         redmine_proxy.fail_rate(0.1, seed=run, actions=REDMINE_FAULTS)
-        codes.append(run_with_chaos(harness, emulator))
+        codes.append(run_with_resets(harness, emulator))
         if run == 1:
             book.churn()
     errors = [line for line in (harness.workdir / "runs.log").read_text().splitlines() if "error" in line.lower()]

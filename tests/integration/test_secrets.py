@@ -37,16 +37,16 @@ def test_no_secret_in_any_output_log_error_status_or_state_byte(harness, emulato
     deal = book.deals[0]
     outputs: list[str] = []
 
-    def cli(*args: str) -> None:
-        for fmt in ("text", "json"):
+    def cli(*args: str, formats: tuple[str, ...] = ("json",)) -> None:
+        for fmt in formats:
             done = harness.cli("--log-level", "DEBUG", "--log-format", fmt, *args)
             outputs.append(f"$ {args} exit {done.returncode}\n{done.stdout}\n{done.stderr}")
 
-    cli("check")
+    cli("check", formats=("text", "json"))
     cli("plan", "--json")
-    cli("run")
+    cli("run", formats=("text", "json"))
     emulator.faults.fail_next(8, 503, endpoint="queryAll")  # errors whose messages reach logs and the state
-    cli("run")
+    cli("run", formats=("text", "json"))
     emulator.faults.clear()
     emulator.expire_sessions()  # a re-authentication mid-run
     emulator.update("Opportunity", deal, Amount=31337)
@@ -55,7 +55,7 @@ def test_no_secret_in_any_output_log_error_status_or_state_byte(harness, emulato
     emulator.update("Opportunity", deal, PSA_Project_Id__c=None)
     cli("run")
     cli("status", "--json")
-    cli("status")
+    cli("status", formats=("text",))
     cli("explain", deal, "--json")
     cli("retry")
     cli("reconcile", "--json")
