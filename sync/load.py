@@ -163,7 +163,9 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
             _remember(ctx, update, pending, "update", "pending-closed")
             report.pending.append(update.row.record_id)
         elif result.outcome == "unknown":
-            # Not confirmed either way: keep the old snapshot, so the next run sends the change again.
+            # Not confirmed either way: keep the old snapshot and leave an update intent, so the next
+            # run re-fetches this deal (whatever its stamp) and sends the change again.
+            ctx.state.add_intents([(update.row.record_id, update.row.key, update.changed)], ctx.run_id, "update")
             with ctx.state.transaction():
                 ctx.state.event(ctx.run_id, update.row.record_id, "update", "unknown", {"error": result.error})
             report.unknown.append(update.row.record_id)

@@ -295,13 +295,15 @@ def _count_new(run: Run, failed: dict[str, str]) -> None:
 
 
 def recover(run: Run) -> None:
-    """Resolve creates that were started but never recorded (the process died after the PSA's 201)."""
+    """Resolve creates that were started but never recorded (the process died after the PSA's 201), and
+    updates whose outcome was unknown."""
     intents = run.state.intents()
     if not intents:
         return
-    found = run.psa.find([i["key"] for i in intents])
-    refetch = []
-    for intent in intents:
+    refetch = [i["opportunity_id"] for i in intents if i["action"] == "update"]  # re-fetched, diffed, re-sent
+    creates = [i for i in intents if i["action"] != "update"]
+    found = run.psa.find([i["key"] for i in creates]) if creates else {}
+    for intent in creates:
         refs = found.get(intent["key"], [])
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent["key"])]
         if ours:
@@ -316,6 +318,8 @@ def recover(run: Run) -> None:
             refetch.append(intent["opportunity_id"])
     for records in extract.fetch_ids(run.client, run.mapping, refetch):
         process_page(run, records, advance=False)
+    with run.state.transaction():  # after processing: a crash before this only means one more re-fetch
+        run.state.drop_update_intents(before_run=run.run_id)
 
 
 def _log_summary(result: RunResult) -> None:

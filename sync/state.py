@@ -250,17 +250,25 @@ class State:
         self.db["links"].delete_where("opportunity_id = ?", [opportunity_id])
 
     # -- intents ------------------------------------------------------------------------------
-    def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int) -> None:
-        """Commit create intents before the PSA is asked, so a crash after its 201 is recoverable."""
+    def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create") -> None:
+        """Commit intents before the PSA is asked, so a crash after its 201 is recoverable.
+
+        ``update`` intents mark updates whose outcome is unknown (a 5xx): the next run re-fetches
+        those deals whatever their stamp, so the change is sent again rather than forgotten.
+        """
         now = iso(utcnow())
         with self.db.atomic():
             self.db["intents"].upsert_all(
-                ({"opportunity_id": oid, "key": key, "action": "create", "payload": dumps(payload),
+                ({"opportunity_id": oid, "key": key, "action": action, "payload": dumps(payload),
                   "started_at": now, "run_id": run_id} for oid, key, payload in intents),
                 pk="opportunity_id")
 
     def intents(self) -> list[dict]:
         return [dict(row, payload=loads(row["payload"])) for row in self.db["intents"].rows]
+
+    def drop_update_intents(self, before_run: int) -> None:
+        """Forget unconfirmed updates that an earlier run left, once this run has re-processed them."""
+        self.db["intents"].delete_where("action = 'update' AND run_id < ?", [before_run])
 
     def drop_intent(self, opportunity_id: str) -> None:
         self.db["intents"].delete_where("opportunity_id = ?", [opportunity_id])

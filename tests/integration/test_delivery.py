@@ -1,5 +1,6 @@
 """Issue 5: delivery flows back; ownership is enforced; reopened, lost and deleted deals are handled."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -178,3 +179,23 @@ def test_each_side_writes_only_the_fields_it_owns(harness, emulator, redmine):
                 written |= set(record) - {"attributes", "id", "Id"}
     assert written <= WRITTEN_BY_US and not written & CRM_FIELDS
     assert redmine.custom_value(project["id"], "Percent complete") == "10"  # the push never wrote it
+
+
+def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is_not_read_again(
+        harness, emulator, redmine, redmine_proxy):
+    """Regression (issue 6): an update with an unknown outcome was only retried if the deal happened to be
+    re-read within the lookback; an update intent now brings the deal back whatever its stamp."""
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    deal = won_deal(emulator)
+    harness.run()
+    emulator.update("Opportunity", deal, Amount=150000)
+    redmine_proxy.fail_next(10, "error", method="PUT")  # 500s beyond the session's own retries
+    harness.run()
+    redmine_proxy.clear()
+    project = project_of(redmine, deal)
+    assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("125000.5")
+    # The deal's last change is now far outside the next run's window: only the intent can bring it back.
+    emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
+    harness.run()
+    assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("150000")
+    assert [e["outcome"] for e in events(harness, deal, "update")][-2:] == ["unknown", "updated"]

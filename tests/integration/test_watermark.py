@@ -66,8 +66,10 @@ def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_n
     resumed_from = parse_iso(watermark) - timedelta(minutes=10)
     assert resumed_from.strftime("%Y-%m-%dT%H:%M:%S") in first
     assert_exactly_once(harness)
-    created = [e for e in events(harness, "create") if e["outcome"] == "created"]
-    assert len(created) == 60 == len({e["opportunity_id"] for e in created})
+    # A create whose 201 was lost behind a Redmine 500 is found and adopted: linked once either way.
+    linked = [e for e in events(harness, "create") + events(harness, "adopt")
+              if e["outcome"] in ("created", "adopted")]
+    assert len(linked) == 60 == len({e["opportunity_id"] for e in linked})
 
 
 def data_calls(run: dict) -> int:

@@ -356,3 +356,12 @@ def test_long_external_keys_are_split_so_no_request_line_passes_webricks_limit(r
     assert psa.find(keys) == {k: [] for k in keys}
     lookups = [c.request.url for c in rsps.calls if "/projects.json" in c.request.url]
     assert len(lookups) == 3 and max(len(u) for u in lookups) < 2083  # 4 + 4 + 2 keys
+
+
+@responses.activate
+def test_hours_of_a_project_deleted_meanwhile_leave_it_out_instead_of_failing_the_run():
+    """Regression (issue 6): a 404 on one project's time entries made back-sync exit 3 for everyone."""
+    base = "http://redmine.test"
+    psa = RedmineConnector(base, "k", session=requests.Session())
+    responses.get(f"{base}/time_entries.json", status=404)
+    assert psa.spent_hours(42) is None

@@ -44,7 +44,7 @@ from sync.connectors.psa.redmine_fields import (
     resolve,
     typed_values,
 )
-from sync.connectors.psa.redmine_http import RedmineHttp, error_text, run_bounded
+from sync.connectors.psa.redmine_http import ListingGone, RedmineHttp, error_text, run_bounded
 from sync.errors import ConfigError, PsaUnavailable, RecordError
 
 _STATUS = {1: "active", 5: "closed"}
@@ -158,6 +158,8 @@ class RedmineConnector:
         by_id = {p["id"]: p for p in self._projects_by_ids([r.id for r in refs])}
         present = [r for r in refs if r.id in by_id]
         spent = self._map_reads(self.spent_hours, [r.id for r in present]) if hours else {}
+        if hours:  # a project deleted between the listing and its hours is left out, like a missing one
+            present = [r for r in present if spent.get(r.id) is not None]
         result = {}
         for ref in present:
             project = by_id[ref.id]
@@ -172,12 +174,19 @@ class RedmineConnector:
             )
         return result
 
-    def spent_hours(self, project_id: int) -> Decimal:
-        """Sum of the project's time entries (100 a page); floats summed as exact decimals."""
+    def spent_hours(self, project_id: int) -> Decimal | None:
+        """Sum of the project's time entries (100 a page); floats summed as exact decimals.
+
+        None when the project vanished meanwhile (a person deleted it while we read): that is the
+        project's business, not a reason to fail the whole run.
+        """
         total = Decimal(0)
         params = {"project_id": project_id}
-        for entry in self.http.pages("/time_entries.json", params, "time_entries"):
-            total += Decimal(str(entry.get("hours") or 0))
+        try:
+            for entry in self.http.pages("/time_entries.json", params, "time_entries", missing_ok=True):
+                total += Decimal(str(entry.get("hours") or 0))
+        except ListingGone:
+            return None
         return plain_decimal(total)
 
     # --- writes -------------------------------------------------------------------------------

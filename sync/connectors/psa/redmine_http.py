@@ -82,16 +82,26 @@ class RedmineHttp:
             raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
         raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
 
-    def pages(self, path: str, params: dict, collection: str) -> Iterator[dict]:
-        """Every item of a paged listing, ``page_size`` at a time (offset paging)."""
+    def pages(self, path: str, params: dict, collection: str, *, missing_ok: bool = False) -> Iterator[dict]:
+        """Every item of a paged listing, ``page_size`` at a time (offset paging).
+
+        With ``missing_ok``, a listing scoped to something that vanished (404) simply ends.
+        """
         offset = 0
         while True:
-            body = self.get(path, {**params, "limit": self.page_size, "offset": offset}) or {}
+            body = self.get(path, {**params, "limit": self.page_size, "offset": offset}, missing_ok=missing_ok)
+            if body is None:
+                raise ListingGone(path)
+            body = body or {}
             items = body.get(collection, [])
             yield from items
             offset += len(items)
             if not items or offset >= int(body.get("total_count", 0)):
                 return
+
+
+class ListingGone(LookupError):
+    """A listing scoped to a project answered 404: the project vanished while we were reading."""
 
 
 def error_text(response: requests.Response) -> str:
