@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -328,7 +328,3 @@ def _log_summary(result: RunResult) -> None:
     usage = result.org_usage or {}
     logger.info("run finished status=%s exit=%s %s sf_calls=%s org_usage=%s/%s", result.status,
                 result.exit_code, counts, calls, usage.get("used"), usage.get("max"))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
