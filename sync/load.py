@@ -73,6 +73,7 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
         return
     found = ctx.psa.find([c.row.key for c in creates])
     fresh: list[Create] = []
+    existing: list[tuple[DesiredRow, ProjectRef]] = []
     for create in creates:
         refs = found.get(create.row.key, [])
         if not refs:
@@ -84,7 +85,11 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
             _fail(ctx, create.row, report, f"key found on {len(refs)} PSA projects ({ids}) and none has the "
                   "identifier psa-sync makes; remove the copy's key in the PSA, then run `psa-sync retry`")
             continue
-        adopt(ctx, create.row, ref, None, report)
+        existing.append((create.row, ref))
+    if existing:  # a lost state file: read every project to adopt in one listing, not one call each
+        values = ctx.psa.read([ref for _, ref in existing])
+        for row, ref in existing:
+            adopt(ctx, row, ref, values.get(row.key, {}), report)
     if not fresh:
         return
     ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c in fresh), ctx.run_id)
@@ -101,7 +106,7 @@ def _settle_create(ctx: LoadContext, row: DesiredRow, result: WriteResult, repor
         link_project(ctx, row, result.ref, row.fields, "create", "created")
         report.created.append(row.record_id)
     elif result.outcome == "exists":
-        adopt(ctx, row, result.ref, result.values, report)
+        adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
     elif result.outcome == "unknown":
         # The intent stays: the next run's recovery looks the key up before anything else.
         ctx.state.event(ctx.run_id, row.record_id, "create", "unknown", {"error": result.error})
@@ -112,11 +117,8 @@ def _settle_create(ctx: LoadContext, row: DesiredRow, result: WriteResult, repor
         _fail(ctx, row, report, result.error or result.outcome)
 
 
-def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict | None,
-          report: LoadReport) -> None:
+def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, report: LoadReport) -> None:
     """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive."""
-    if values is None:
-        values = ctx.psa.read([ref]).get(row.key, {})
     push = {name: value for name, value in row.fields.items()
             if name not in ctx.on_create and not same(value, values.get(name))}
     if push and ref.status != "closed":
