@@ -1,5 +1,6 @@
 """Issue 3: a Closed Won deal becomes exactly one real Redmine project, end to end, through the CLI."""
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -101,3 +102,19 @@ def test_a_state_made_against_one_org_refuses_another(harness, emulator, redmine
         result = harness.run(expect=2)
     assert "was made against Salesforce org" in result.stderr
     assert emulator.org_id[:15] in result.stderr
+
+
+def test_plan_shows_what_a_run_would_do_and_writes_nothing(harness, emulator, redmine):
+    won, _ = seed_book(emulator)
+    emulator.reset_calls()
+    planned = harness.cli("plan", "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert sorted(c["id"] for c in json.loads(planned.stdout)["creates"]) == sorted(won)
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1}
+    assert not harness.state.exists() and projects(redmine) == {}  # no state, no project, no write-back
+
+    harness.run()
+    emulator.update("Opportunity", won[0], Amount=1)
+    plan = json.loads(harness.cli("plan", "--json").stdout)
+    assert plan["creates"] == [] and plan["updates"] == [{"id": won[0], "changed": {"budget": "1"}}]
+    assert len(harness.status()["runs"]) == 1  # plan left no run row
