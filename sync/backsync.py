@@ -44,7 +44,7 @@ def run(run) -> None:
     values = {key: {"status": d.status, "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
-    pending = {(oid, f) for oid, fields in state.outbox().items() for f in fields}
+    pending = state.outbox_fields()
     for key, link in links.items():
         if key not in delivery:
             continue

@@ -90,13 +90,16 @@ def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
     return {sf_field: source[what] for sf_field, what in writeback.items()}
 
 
-def status_of(row: DesiredRow, was: str | None) -> str:
-    """The Salesforce status a linked project should show for this row (design.md issue 5 vocabulary)."""
+def status_of(row: DesiredRow, facts: dict | None) -> str:
+    """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
+    Deleted. ``facts`` are the deal's IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
     if row.deleted:
         return "Deleted"
     if row.matches:
         return "Won"
-    return was if was in ("Lost", "Reopened", "Excluded") else "Excluded"
+    if not facts or "IsWon" not in facts or facts["IsWon"]:
+        return "Excluded"
+    return "Lost" if facts.get("IsClosed") else "Reopened"
 
 
 def plan_changes(
@@ -106,9 +109,10 @@ def plan_changes(
     writeback: dict[str, str],
     on_create: set[str],
     pending: set[tuple[str, str]] = frozenset(),
-    status_for: Any = status_of,
+    facts: dict[str, dict] | None = None,
 ) -> Plan:
-    """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox."""
+    """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox; ``facts``
+    the IsWon/IsClosed of each deal (``lifecycle.facts_of``)."""
     plan = Plan()
     for row in rows:
         link = links.get(row.record_id)
@@ -120,7 +124,7 @@ def plan_changes(
             continue
         if not row.deleted:
             _repair(plan, row, link, writeback, pending)
-        status = status_for(row, link.sf_status)
+        status = status_of(row, (facts or {}).get(row.record_id))
         if status != (link.sf_status or "Won"):
             plan.lifecycle.append(LifecycleChange(row, link, status))
         if row.deleted or not row.matches:

@@ -40,20 +40,6 @@ def facts_of(records: list[dict]) -> dict[str, dict]:
     return facts
 
 
-def status_for(row, facts: dict | None, was: str | None) -> str:
-    """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
-    Deleted."""
-    if row.deleted:
-        return "Deleted"
-    if row.matches:
-        return "Won"
-    if not facts or "IsWon" not in facts:
-        return "Excluded"
-    if facts["IsWon"]:
-        return "Excluded"
-    return "Lost" if facts.get("IsClosed") else "Reopened"
-
-
 def policy_for(status: str, lifecycle) -> str:
     if status == "Won":
         return "restore"

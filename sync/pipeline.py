@@ -175,10 +175,10 @@ def _stages(run: Run, retry_ids: Iterable[str] | None) -> None:
         backsync.run(run)
         run.fault("after-backsync")
     finally:
-        _final_flush(run)
+        final_flush(run)
 
 
-def _final_flush(run: Run) -> None:
+def final_flush(run: Run) -> None:
     """Send what the outbox holds, even after an error, unless the budget itself is the problem."""
     try:
         if run.client.budget_left():
@@ -225,11 +225,9 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
     result = transform(records, mapping)
     links = state.links([r.record_id for r in result.rows] + [e.record_id for e in result.errors])
     rows = result.rows + _lifecycle_only_rows(result, links)
-    pending = {(oid, f) for oid, fields in state.outbox(exclude=set()).items() for f in fields}
-    facts = run.facts = lifecycle.facts_of(records)
+    run.facts = lifecycle.facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=pending, status_for=lambda row, was: lifecycle.status_for(row, facts.get(
-                            row.record_id), was))
+                        pending=state.outbox_fields(), facts=run.facts)
     create_projects(run.ctx, plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, plan.updates, run.load)
     lifecycle.apply(run.ctx, plan.lifecycle, mapping.lifecycle)

@@ -15,6 +15,7 @@ from typing import Any
 from sync import extract
 from sync.diff import plan_changes
 from sync.errors import ConfigError
+from sync.lifecycle import facts_of
 from sync.mapping import Mapping, load_mapping
 from sync.state import State
 from sync.transform import transform
@@ -57,7 +58,7 @@ def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: S
     ids = [r.record_id for r in transformed.rows]
     links = state.links(ids) if state is not None else {}
     plan = plan_changes(transformed.rows, links, writeback=mapping.writeback,
-                        on_create=mapping.on_create_fields())
+                        on_create=mapping.on_create_fields(), facts=facts_of(records))
     result.creates += [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates]
     result.updates += [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed]
     result.unchanged += len(plan.unchanged)

@@ -50,7 +50,6 @@ from sync.reconcile_checks import (
 )
 from sync.state import Link, State, utcnow
 from sync.transform import DesiredRow
-from sync.writeback import flush
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ def check(run: pipeline.Run) -> tuple[list[Drift], dict[str, int]]:
     observed = Observed(matching=matching, existing=existing, projects=projects,
                         present={link.project_id for link in unlisted if link.key in found})
     known = Known(quarantined={q["opportunity_id"] for q in state.quarantined()},
-                  pending={(oid, f) for oid, fields in state.outbox().items() for f in fields},
+                  pending=state.outbox_fields(),
                   intents={i["opportunity_id"] for i in state.intents()},
                   since=extract.since(state.watermark(extract.STREAM), mapping))
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
@@ -275,11 +274,7 @@ def repair_drift(run: pipeline.Run, drift: list[Drift]) -> None:
         for records in extract.fetch_ids(run.client, run.mapping, refetch):
             pipeline.process_page(run, records, advance=False)
     finally:
-        if run.client.budget_left():
-            flush(run.state, run.client, run.mapping.source.object, run.run_id, full_only=False,
-                  report=run.writeback, fault=run.fault)
-        run.counts["written"] = run.writeback.written
-        run.new_failures += len(run.writeback.failed)
+        pipeline.final_flush(run)
 
 
 def _flag_deleted(run: pipeline.Run, items: list[Drift], links: dict[str, Link]) -> None:
@@ -323,7 +318,7 @@ def settle(state: State, drift: list[Drift], fingerprint: str | None = None) -> 
     links = {link.opportunity_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
     quarantined = {q["opportunity_id"] for q in state.quarantined()}
-    pending = {(oid, f) for oid, fields in state.outbox().items() for f in fields}
+    pending = state.outbox_fields()
     for item in drift:
         if item.status == "found":
             item.status = outcome(item, links, keys, quarantined, pending, fingerprint)

@@ -295,6 +295,10 @@ class State:
             grouped.setdefault(row["opportunity_id"], {})[row["field"]] = loads(row["value"])
         return grouped
 
+    def outbox_fields(self) -> set[tuple[str, str]]:
+        """(deal, field) pairs waiting in the outbox: the diff must not queue them twice."""
+        return {(row[0], row[1]) for row in self.db.execute("SELECT opportunity_id, field FROM outbox")}
+
     def outbox_count(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0]
 

@@ -99,3 +99,11 @@ def test_a_linked_deal_that_is_lost_or_deleted_changes_lifecycle_not_fields():
 def test_a_deal_won_again_returns_to_won():
     result = plan([row()], {"006A": link(sf_status="Lost")})
     assert [c.status for c in result.lifecycle] == ["Won"]
+
+
+def test_the_deal_facts_tell_lost_reopened_and_excluded_apart():
+    lost = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": False, "IsClosed": True}})
+    reopened = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": False, "IsClosed": False}})
+    excluded = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": True, "IsClosed": True}})
+    assert [c.status for c in lost.lifecycle + reopened.lifecycle + excluded.lifecycle] == \
+        ["Lost", "Reopened", "Excluded"]
