@@ -10,8 +10,8 @@ The query (design.md §1 step 4)::
 `>=` plus a lookback re-reads the boundary and catches rows that committed late with an older
 stamp; the diff makes re-reads free. The signpost is Salesforce's own clock, never ours. The extra
 terms bring back linked deals that left the criteria (lost, reopened, deleted) so the lifecycle
-policy sees them. Every value goes through ``sync.soql.quote``; field names come only from the
-validated mapping. Queries go over ``queryAll`` so deletions arrive as ``IsDeleted`` rows.
+policy sees them. The condition is built with the ``sync.soql`` builder (every value quoted); field
+names come only from the validated mapping. Queries go over ``queryAll`` so deletions arrive as ``IsDeleted`` rows.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sync.errors import SalesforceUnavailable
 from sync.lifecycle import FACT_FIELDS
 from sync.mapping import Mapping
-from sync.soql import quote, to_soql
+from sync.soql import and_, field, or_, to_soql
 
 STREAM = "records"
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
@@ -37,18 +37,15 @@ def since(watermark: datetime | None, mapping: Mapping) -> datetime:
 
 
 def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = ()) -> str:
-    window = f"SystemModstamp >= {quote(start)} AND SystemModstamp <= {quote(signpost)}"
-    where = window
+    stamp = field("SystemModstamp")
+    where = and_(stamp.ge(start), stamp.le(signpost))
     if mapping.source.criteria is not None:  # without criteria every record is in scope already
-        terms = [to_soql(mapping.source.criteria)]
-        if mapping.link_field:
-            terms.append(f"{mapping.link_field} != null")
         ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
-        if ids:
-            terms.append(f"Id IN ({', '.join(quote(i) for i in ids)})")
-        where += " AND (" + " OR ".join(f"({term})" for term in terms) + ")"
+        where = and_(where, or_(mapping.source.criteria,
+                                field(mapping.link_field).is_not_null() if mapping.link_field else None,
+                                field("Id").in_(ids) if ids else None))
     return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
-            f"WHERE {where} ORDER BY SystemModstamp, Id")
+            f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id")
 
 
 def select_fields(mapping: Mapping) -> list[str]:
@@ -62,8 +59,8 @@ def select_fields(mapping: Mapping) -> list[str]:
 
 def build_id_query(mapping: Mapping, ids: list[str]) -> str:
     """Re-fetch named deals whatever their stamp (recovered intents, `retry`)."""
-    listed = ", ".join(quote(i) for i in ids)
-    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} WHERE Id IN ({listed})"
+    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
+            f"WHERE {to_soql(field('Id').in_(ids))}")
 
 
 def pages(client, soql: str) -> Iterator[list[dict]]:

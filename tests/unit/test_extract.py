@@ -1,0 +1,29 @@
+"""The incremental query: a window on Salesforce's clock, the criteria, and the terms that bring linked deals back."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync.extract import build_id_query, build_query, since
+from sync.mapping import load_mapping
+
+MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "opportunity_to_project.yaml")
+
+
+def test_the_query_window_criteria_and_link_terms():
+    soql = build_query(MAPPING, start=datetime(2026, 3, 1, 9, 50, tzinfo=UTC),
+                       signpost=datetime(2026, 3, 1, 10, 0, 0, 999000, tzinfo=UTC), extra_ids=["006B", "006A", "006A"])
+    where = soql.split(" WHERE ")[1]
+    assert where == ("(SystemModstamp >= 2026-03-01T09:50:00Z AND SystemModstamp <= 2026-03-01T10:00:00.999Z) "
+                     "AND (IsWon = true OR PSA_Project_Id__c != null OR Id IN ('006A', '006B')) "
+                     "ORDER BY SystemModstamp, Id")
+    assert soql.startswith("SELECT Id, SystemModstamp, IsDeleted, ")
+    assert "IsClosed" in soql.split(" FROM ")[0] and "Account.Name" in soql.split(" FROM ")[0]
+
+
+def test_the_first_run_starts_at_start_date_and_later_runs_look_back():
+    assert since(None, MAPPING) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert since(datetime(2026, 3, 1, 10, 0, tzinfo=UTC), MAPPING) == datetime(2026, 3, 1, 9, 50, tzinfo=UTC)
+
+
+def test_re_fetching_named_deals_ignores_their_stamp():
+    assert build_id_query(MAPPING, ["006A", "006B"]).endswith("FROM Opportunity WHERE Id IN ('006A', '006B')")
