@@ -11,6 +11,7 @@ even a lost state file cannot double a project.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from sync.transform import DesiredRow
 
 logger = logging.getLogger(__name__)
 
+SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes
+
 
 @dataclass
 class LoadReport:
@@ -30,7 +33,7 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    unknown: list[str] = field(default_factory=list)
+    unknown: dict[str, Create | Update] = field(default_factory=dict)  # the PSA neither confirmed nor refused
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,11 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
     results = ctx.psa.create([NewProject(key=c.row.key, fields=c.row.fields,
                                          parent=ctx.parent_of(c.row) if ctx.parent_of else None) for c in fresh])
     for create, result in zip(fresh, results, strict=True):
-        _settle_create(ctx, create.row, result, report)
+        _settle_create(ctx, create, result, report)
 
 
-def _settle_create(ctx: LoadContext, row: DesiredRow, result: WriteResult, report: LoadReport) -> None:
+def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:
+    row = create.row
     if result.outcome == "created":
         ctx.fault("after-create")
         link_project(ctx, row, result.ref, row.fields, "create", "created")
@@ -110,7 +114,7 @@ def _settle_create(ctx: LoadContext, row: DesiredRow, result: WriteResult, repor
     elif result.outcome == "unknown":
         # The intent stays: the next run's recovery looks the key up before anything else.
         ctx.state.event(ctx.run_id, row.record_id, "create", "unknown", {"error": result.error})
-        report.unknown.append(row.record_id)
+        report.unknown[row.record_id] = create
     else:
         with ctx.state.transaction():
             ctx.state.drop_intent(row.record_id)
@@ -170,9 +174,27 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
             ctx.state.add_intents([(update.row.record_id, update.row.key, update.changed)], ctx.run_id, "update")
             with ctx.state.transaction():
                 ctx.state.event(ctx.run_id, update.row.record_id, "update", "unknown", {"error": result.error})
-            report.unknown.append(update.row.record_id)
+            report.unknown[update.row.record_id] = update
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
+
+
+def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Callable[[str], str],
+                       pause: float = SETTLE_PAUSE_SECONDS) -> None:
+    """One more try, at the end of the run, for the writes the PSA neither confirmed nor refused.
+
+    A Redmine on SQLite answers 500 ("database is locked") in bursts; a create that failed all its
+    quick attempts usually goes through a few seconds later. Creates are looked up first (the 500
+    may have hidden a commit) and adopted or sent again under their still-open intent; updates are
+    sent again. Costs no Salesforce call. What stays unconfirmed is left in ``report.unknown`` for
+    the pipeline to report: its intent makes the next run finish it.
+    """
+    pending, report.unknown = report.unknown, {}
+    if not pending:
+        return
+    time.sleep(pause)
+    create_projects(ctx, [w for w in pending.values() if isinstance(w, Create)], identifier_of, report)
+    update_projects(ctx, [w for w in pending.values() if isinstance(w, Update)], report)
 
 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:
@@ -191,6 +213,7 @@ def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outc
                     "pending": pending, "mapping": ctx.fingerprint})
     with ctx.state.transaction():
         ctx.state.save_link(saved)
+        ctx.state.drop_intent(update.row.record_id)  # an update intent is settled by this answer
         ctx.state.release(update.row.record_id, ["transform", "load"])
         ctx.state.event(ctx.run_id, update.row.record_id, action, outcome, {"changed": update.changed})
 

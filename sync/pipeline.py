@@ -25,9 +25,16 @@ from sync.connectors.http import build_session
 from sync.connectors.psa.base import PsaConnector, get_connector
 from sync.connectors.salesforce import SalesforceClient
 from sync.diff import Plan, plan_changes
-from sync.errors import BudgetExceededError, LockHeldError, StateMismatchError, SyncError
+from sync.errors import BudgetExceededError, LockHeldError, PsaUnavailable, StateMismatchError, SyncError
 from sync.faults import crash_hook
-from sync.load import LoadContext, LoadReport, create_projects, link_project, update_projects
+from sync.load import (
+    LoadContext,
+    LoadReport,
+    create_projects,
+    link_project,
+    settle_unconfirmed,
+    update_projects,
+)
 from sync.mapping import Mapping, load_mapping
 from sync.state import State, utcnow
 from sync.transform import DesiredRow, TransformResult, transform
@@ -63,7 +70,7 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
-         "quarantined", "written", "backsync", "conflicts"), 0))
+         "quarantined", "written", "backsync", "conflicts", "unconfirmed"), 0))
     new_failures: int = 0
 
     @property
@@ -172,10 +179,25 @@ def _stages(run: Run, retry_ids: Iterable[str] | None) -> None:
                 process_page(run, records, advance=False)
         else:
             sync_changes(run)
+        settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
+        _tally_load(run)
         backsync.run(run)
         run.fault("after-backsync")
+        unconfirmed(run)
     finally:
         final_flush(run)
+
+
+def unconfirmed(run: Run) -> None:
+    """A write the PSA never confirmed must not end in exit 0: the deal is not in the PSA yet (or not
+    up to date). Its intent is committed, so the next run looks it up first and finishes it."""
+    pending = sorted(run.load.unknown)
+    run.counts["unconfirmed"] = len(pending)
+    if pending:
+        shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
+        raise PsaUnavailable(
+            f"the PSA neither confirmed nor refused {len(pending)} write(s) after retrying (5xx or no answer): "
+            f"{shown}; the next run looks them up before anything else and finishes them")
 
 
 def final_flush(run: Run) -> None:
@@ -277,12 +299,16 @@ def _quarantine_errors(run: Run, result: TransformResult, links: dict) -> None:
 
 
 def _tally(run: Run, plan: Plan) -> None:
-    report = run.load
-    run.counts.update(created=len(report.created), adopted=len(report.adopted), updated=len(report.updated),
-                      pending=len(report.pending))
     run.counts["unchanged"] += len(plan.unchanged)
     run.counts["lifecycle"] += len(plan.lifecycle)
     run.counts["repaired"] += len(plan.repairs)
+    _tally_load(run)
+
+
+def _tally_load(run: Run) -> None:
+    report = run.load
+    run.counts.update(created=len(report.created), adopted=len(report.adopted), updated=len(report.updated),
+                      pending=len(report.pending))
     _count_new(run, report.failed)
     report.failed = {}
 

@@ -14,7 +14,14 @@ from collections import Counter
 import pytest
 
 from tests.fixtures.sync import CLI
-from tests.integration.exactly_once_support import Book, assert_exactly_once, redmine_projects, run_until_clean
+from tests.integration.exactly_once_support import (
+    Book,
+    assert_exactly_once,
+    events,
+    redmine_projects,
+    run_until_clean,
+    state_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -138,4 +145,40 @@ def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_pe
     run_until_clean(harness, max_runs=3)
 
     assert redmine_proxy.stats[action] == 1
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
+
+
+def test_a_create_refused_by_a_burst_of_500s_is_sent_again_at_the_end_of_the_run(
+        harness, emulator, redmine, redmine_proxy):
+    """Regression (CI, 1,500 deals): a create answered 500 on all its quick attempts (Redmine's SQLite
+    was locked, nothing committed) left the deal without a project while the run exited 0."""
+    deal = Book(emulator, random.Random(5)).deal()
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    redmine_proxy.fail_next(3, "error", method="POST")  # every quick attempt of the one create
+
+    harness.run(expect=0)
+
+    assert redmine_proxy.stats["error"] == 3
+    assert [e["outcome"] for e in events(harness, "create")] == ["unknown", "created"]
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
+    assert deal in {p["values"]["Salesforce Opportunity Id"] for p in redmine_projects(redmine)}
+
+
+def test_a_create_still_unconfirmed_when_the_run_ends_exits_3_and_the_next_run_finishes_it(
+        harness, emulator, redmine, redmine_proxy):
+    book = Book(emulator, random.Random(6))
+    book.seed(won=2)
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    # 3 quick attempts per create, then 3 more at the end of the run: 12 for the two deals
+    redmine_proxy.fail_next(12, "error", method="POST")
+
+    unconfirmed = harness.run(expect=3)
+
+    assert "neither confirmed nor refused" in unconfirmed.stderr
+    latest = harness.status()["runs"][0]
+    assert latest["exit_code"] == 3 and latest["counts"]["unconfirmed"] == 2
+    assert len(state_rows(harness.state, "intents")) == 2, "an unconfirmed create lost its intent"
+    assert redmine_projects(redmine, set(book.deals)) == []
+    redmine_proxy.clear()
+    harness.run(expect=0)
     assert_exactly_once(harness, psa_url=redmine_proxy.url)

@@ -19,6 +19,7 @@ from tests.integration.exactly_once_support import (
     assert_exactly_once,
     events,
     redmine_projects,
+    run_until_clean,
     state_rows,
 )
 
@@ -161,16 +162,17 @@ def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_b
     harness.run(expect=4)
     first = len(redmine_projects(redmine))
     assert 0 < first < 1500
-    # … then an unbounded one.
+    # … then unbounded ones. Redmine on SQLite at 3 parallel writes answers bursts of 500s: a create
+    # still unconfirmed at the end of a run ends it with exit 3, and the next run finishes it.
     harness.write_config(mapping=mapping, limits=LIMITS)
-    harness.run(expect=0)
+    run_until_clean(harness, max_runs=3)
 
     projects = assert_exactly_once(harness)
     assert len(projects) == 1500
     # Each deal was created once: by its 201, or (Redmine answered 500 to a create that committed)
     # by finding it and adopting it. Never twice, never both.
     made = [e["opportunity_id"] for e in events(harness) if (e["action"], e["outcome"]) in
-            (("create", "created"), ("adopt", "adopted"))]
+            (("create", "created"), ("adopt", "adopted"), ("recover", "linked"))]
     assert len(made) == len(set(made)) == 1500
     print(f"1500 equal stamps: {first} projects before the budget stop, 1500 after; "
           f"{1500 - len(events(harness, 'create'))} creates answered 500 and adopted")
