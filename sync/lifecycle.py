@@ -13,9 +13,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sync.connectors.psa.base import ProjectChange
+from sync.connectors.psa.base import ProjectChange, WriteResult
 from sync.diff import LifecycleChange
-from sync.load import LoadContext, ref_of
+from sync.load import LoadContext, LoadReport, ref_of
 from sync.state import Link
 
 logger = logging.getLogger(__name__)
@@ -46,17 +46,40 @@ def policy_for(status: str, lifecycle) -> str:
     return lifecycle.on_deleted if status == "Deleted" else lifecycle.on_unwon
 
 
-def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle) -> None:
+def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport) -> None:
     for change in changes:
         action = policy_for(change.status, lifecycle)
         link = change.link
-        outcome, closed_by = _act(ctx, link, change.status, action)
+        try:
+            outcome, closed_by = _act(ctx, link, change.status, action)
+        except Unconfirmed as exc:
+            _unconfirmed(ctx, change, exc.result, report)
+            continue
         saved = replace(link, sf_status=change.status, closed_by=closed_by,
                         link_state="active" if change.status == "Won" else change.status.lower())
         with ctx.state.transaction():
             ctx.state.save_link(saved)
+            ctx.state.drop_intent(link.opportunity_id)  # an earlier unconfirmed attempt is settled now
             ctx.state.event(ctx.run_id, link.opportunity_id, "lifecycle", outcome,
                             {"status": change.status, "was": link.sf_status or "Won", "policy": action})
+
+
+class Unconfirmed(Exception):
+    """The PSA answered a lifecycle write with a 5xx (or not at all): we do not know if it happened."""
+
+    def __init__(self, result: WriteResult):
+        super().__init__(result.error)
+        self.result = result
+
+
+def _unconfirmed(ctx: LoadContext, change: LifecycleChange, result: WriteResult, report: LoadReport) -> None:
+    """Keep the link as it was and leave an update intent: the next run re-fetches the deal whatever its
+    stamp, sees the same status change and applies the policy again (every step is idempotent)."""
+    oid = change.link.opportunity_id
+    ctx.state.add_intents([(oid, change.link.key, {"status": change.status})], ctx.run_id, "update")
+    with ctx.state.transaction():
+        ctx.state.event(ctx.run_id, oid, "lifecycle", "unknown", {"status": change.status, "error": result.error})
+    report.unknown[oid] = change
 
 
 def _act(ctx: LoadContext, link: Link, status: str, action: str) -> tuple[str, str | None]:
@@ -65,20 +88,26 @@ def _act(ctx: LoadContext, link: Link, status: str, action: str) -> tuple[str, s
         return "ignored", link.closed_by
     if action == "restore":
         if link.closed_by == "psa-sync":
-            ctx.psa.set_lifecycle([ref], "reopen")
+            _confirmed(ctx.psa.set_lifecycle([ref], "reopen")[0])
         _flag(ctx, ref, status)
         return ("reopened" if link.closed_by == "psa-sync" else "flagged"), (
             None if link.closed_by == "psa-sync" else link.closed_by)
     _flag(ctx, ref, status)
     if action == "close" and link.closed_by is None:
-        ctx.psa.set_lifecycle([ref], "close")
+        _confirmed(ctx.psa.set_lifecycle([ref], "close")[0])
         return "closed", "psa-sync"
     return "flagged", link.closed_by
+
+
+def _confirmed(result: WriteResult) -> WriteResult:
+    if result.outcome == "unknown":
+        raise Unconfirmed(result)
+    return result
 
 
 def _flag(ctx: LoadContext, ref, status: str) -> None:
     if STATUS_FIELD not in ctx.psa.describe():
         return
-    result = ctx.psa.update([ProjectChange(ref=ref, fields={STATUS_FIELD: status})])[0]
+    result = _confirmed(ctx.psa.update([ProjectChange(ref=ref, fields={STATUS_FIELD: status})])[0])
     if result.outcome not in ("updated", "unchanged"):
         logger.warning("could not flag project %s as %s: %s", ref.id, status, result.error or result.outcome)

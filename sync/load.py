@@ -33,7 +33,7 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    unknown: dict[str, Create | Update] = field(default_factory=dict)  # the PSA neither confirmed nor refused
+    unknown: dict[str, Any] = field(default_factory=dict)  # Create, Update or LifecycleChange the PSA left unconfirmed
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,9 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     sent again. Costs no Salesforce call. What stays unconfirmed is left in ``report.unknown`` for
     the pipeline to report: its intent makes the next run finish it.
     """
-    pending, report.unknown = report.unknown, {}
+    retried = (Create, Update)  # a lifecycle change waits for the next run's re-fetch
+    pending = {k: w for k, w in report.unknown.items() if isinstance(w, retried)}
+    report.unknown = {k: w for k, w in report.unknown.items() if not isinstance(w, retried)}
     if not pending:
         return
     time.sleep(pause)
@@ -203,7 +205,13 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
     if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in ("updated", "unchanged"):
         return False
     result = ctx.psa.update([ProjectChange(ref=ref, fields=update.changed)])[0]
-    ctx.psa.set_lifecycle([ref], "close")
+    closed = ctx.psa.set_lifecycle([ref], "close")[0]
+    if closed.outcome not in ("updated", "unchanged"):  # never leave a person's closed project open quietly
+        logger.error("project %s was reopened to update it and could not be closed again (%s); close it in "
+                     "the PSA", ref.id, closed.error or closed.outcome)
+        with ctx.state.transaction():
+            ctx.state.event(ctx.run_id, update.row.record_id, "update", "reclose-failed",
+                            {"project_id": ref.id, "error": closed.error})
     return result.outcome in ("updated", "unchanged")
 
 

@@ -179,13 +179,18 @@ def _stages(run: Run, retry_ids: Iterable[str] | None) -> None:
                 process_page(run, records, advance=False)
         else:
             sync_changes(run)
-        settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
-        _tally_load(run)
+        settle(run)
         backsync.run(run)
         run.fault("after-backsync")
         unconfirmed(run)
     finally:
         final_flush(run)
+
+
+def settle(run: Run) -> None:
+    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.settle_unconfirmed``)."""
+    settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
+    _tally_load(run)
 
 
 def unconfirmed(run: Run) -> None:
@@ -252,7 +257,7 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
                         pending=state.outbox_fields(), facts=run.facts)
     create_projects(run.ctx, plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, plan.updates, run.load)
-    lifecycle.apply(run.ctx, plan.lifecycle, mapping.lifecycle)
+    lifecycle.apply(run.ctx, plan.lifecycle, mapping.lifecycle, run.load)
     _tally(run, plan)
     with state.transaction():
         for oid, values in plan.repairs.items():

@@ -273,6 +273,8 @@ def repair_drift(run: pipeline.Run, drift: list[Drift]) -> None:
                 refetch.add(item.record_id)
         for records in extract.fetch_ids(run.client, run.mapping, refetch):
             pipeline.process_page(run, records, advance=False)
+        pipeline.settle(run)
+        pipeline.unconfirmed(run)
     finally:
         pipeline.final_flush(run)
 
@@ -287,7 +289,7 @@ def _flag_deleted(run: pipeline.Run, items: list[Drift], links: dict[str, Link])
         row = DesiredRow(record_id=link.opportunity_id, key=link.key, modstamp=utcnow(), deleted=True,
                          matches=False, fields=dict(link.payload), record_links={})
         changes.append(LifecycleChange(row, link, "Deleted"))
-    lifecycle.apply(run.ctx, changes, run.mapping.lifecycle)
+    lifecycle.apply(run.ctx, changes, run.mapping.lifecycle, run.load)
     run.counts["lifecycle"] += len(changes)
     with run.state.transaction():
         for change in changes:  # nothing can be written to a record that no longer exists

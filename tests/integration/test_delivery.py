@@ -201,3 +201,27 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     harness.run()
     assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("150000")
     assert [e["outcome"] for e in events(harness, deal, "update")][-3:] == ["unknown", "unknown", "updated"]
+
+
+def test_a_close_lost_behind_redmine_500s_ends_the_run_with_exit_3_and_the_next_run_closes_the_project(
+        harness, emulator, redmine, redmine_proxy, tmp_path):
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    harness.write_config(mapping=mapping_variant(tmp_path, ("on_unwon: flag", "on_unwon: close")))
+    deal = won_deal(emulator)
+    harness.run()
+    project = project_of(redmine, deal)
+    emulator.update("Opportunity", deal, StageName="Closed Lost")
+    redmine_proxy.fail_next(10, "error", method="PUT", path=f"/projects/{project['id']}/close.json")
+
+    unconfirmed = harness.run(expect=3)
+
+    assert deal in unconfirmed.stderr
+    assert project_of(redmine, deal)["status"] == 1
+    assert [e["outcome"] for e in events(harness, deal, "lifecycle")] == ["unknown"]
+    redmine_proxy.clear()
+    # Far outside the next run's window: only the intent brings the deal back.
+    emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
+    harness.run()
+    assert project_of(redmine, deal)["status"] == 5
+    assert redmine.custom_value(project["id"], "Salesforce status") == "Lost"
+    assert [e["outcome"] for e in events(harness, deal, "lifecycle")] == ["unknown", "closed"]
