@@ -189,14 +189,25 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     sent again. Costs no Salesforce call. What stays unconfirmed is left in ``report.unknown`` for
     the pipeline to report: its intent makes the next run finish it.
     """
-    retried = (Create, Update)  # a lifecycle change waits for the next run's re-fetch
-    pending = {k: w for k, w in report.unknown.items() if isinstance(w, retried)}
-    report.unknown = {k: w for k, w in report.unknown.items() if not isinstance(w, retried)}
-    if not pending:
+    unknown = still_unconfirmed(ctx.state, report.unknown)
+    retry = {oid: w for oid, w in unknown.items() if isinstance(w, (Create, Update))}
+    report.unknown = {oid: w for oid, w in unknown.items() if oid not in retry}  # lifecycle: next run's re-fetch
+    if not retry:
         return
     time.sleep(pause)
-    create_projects(ctx, [w for w in pending.values() if isinstance(w, Create)], identifier_of, report)
-    update_projects(ctx, [w for w in pending.values() if isinstance(w, Update)], report)
+    create_projects(ctx, [w for w in retry.values() if isinstance(w, Create)], identifier_of, report)
+    update_projects(ctx, [w for w in retry.values() if isinstance(w, Update)], report)
+
+
+def still_unconfirmed(state: State, unknown: dict[str, Any]) -> dict[str, Any]:
+    """The unknown writes whose intent is still open. A deal can come twice in one run (recovery's
+    re-fetch, then the query): a later confirmed write dropped the intent, and re-sending the older
+    write would put stale values back."""
+    open_intents = {i["opportunity_id"]: i["action"] for i in state.intents()}
+    linked = state.links(unknown)
+    return {oid: w for oid, w in unknown.items()
+            if open_intents.get(oid) == ("create" if isinstance(w, Create) else "update")
+            and (oid not in linked) == isinstance(w, Create)}
 
 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:

@@ -1,0 +1,105 @@
+"""The end-of-run retry of writes the PSA left unconfirmed: only what is still open is sent again.
+
+A deal can come twice in one run (recovery's re-fetch, then the query). Re-sending an older write
+after a later one was confirmed would put stale values back, so the retry goes by the intents
+left in the (real) state file, never by the run's memory alone.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from sync.connectors.psa.base import ProjectRef, WriteResult
+from sync.diff import Create, Update
+from sync.load import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
+from sync.state import State
+from sync.transform import DesiredRow
+
+A, B, C, D = (f"006000000000000{n}AA" for n in "ABCD")
+
+
+class RecordingPsa:
+    """Answers every write with success and records what it was asked."""
+
+    def __init__(self):
+        self.created, self.updated = [], []
+
+    def find(self, keys):
+        return {k: [] for k in keys}
+
+    def create(self, rows):
+        self.created += [r.key for r in rows]
+        return [WriteResult(r.key, "created", ref=ref(r.key)) for r in rows]
+
+    def update(self, changes):
+        self.updated += [(c.ref.key, c.fields) for c in changes]
+        return [WriteResult(c.ref.key, "updated", ref=c.ref) for c in changes]
+
+
+def ref(key: str) -> ProjectRef:
+    return ProjectRef(id=len(key), identifier="sf-" + key.lower(), key=key, url="http://psa/p", status="active")
+
+
+def row(oid: str, budget: int) -> DesiredRow:
+    return DesiredRow(record_id=oid, key=oid, modstamp=datetime(2026, 3, 1, tzinfo=UTC), deleted=False,
+                      matches=True, fields={"name": oid, "budget": budget}, record_links={})
+
+
+@pytest.fixture
+def state(tmp_path):
+    state = State.open(tmp_path / "psa-sync.sqlite")
+    yield state
+    state.close()
+
+
+@pytest.fixture
+def ctx(state):
+    return LoadContext(state=state, psa=RecordingPsa(), run_id=1, writeback={}, on_create=set())
+
+
+def linked(state: State, oid: str, budget: int):
+    link = new_link(row(oid, budget), ref(oid), row(oid, budget).fields)
+    state.save_link(link)
+    return link
+
+
+def test_only_writes_whose_intent_is_still_open_are_sent_again(state, ctx):
+    report = LoadReport()
+    # A: a create the PSA never confirmed; its intent is open.
+    state.add_intents([(A, A, row(A, 1).fields)], run_id=1)
+    report.unknown[A] = Create(row(A, 1), "h")
+    # B: a create unconfirmed at first, then linked when the deal came again this run (intent gone).
+    report.unknown[B] = Create(row(B, 1), "h")
+    linked(state, B, 1)
+    # C: an update unconfirmed at first, then confirmed with newer values (intent gone).
+    report.unknown[C] = Update(row(C, 2), linked(state, C, 1), {"budget": 2}, "h")
+    # D: an update still unconfirmed; its intent is open.
+    report.unknown[D] = Update(row(D, 5), linked(state, D, 1), {"budget": 5}, "h")
+    state.add_intents([(D, D, {"budget": 5})], run_id=1, action="update")
+
+    assert sorted(still_unconfirmed(state, report.unknown)) == [A, D]
+    settle_unconfirmed(ctx, report, lambda key: "sf-" + key.lower(), pause=0)
+
+    assert ctx.psa.created == [A]
+    assert ctx.psa.updated == [(D, {"budget": 5})]
+    assert report.unknown == {} and state.intents() == []
+    assert state.links([A])[A].project_id == len(A)
+    assert state.links([D])[D].payload["budget"] == 5
+
+
+def test_a_write_unconfirmed_again_stays_unknown_with_its_intent(state, ctx):
+    class StillFailing(RecordingPsa):
+        def create(self, rows):
+            super().create(rows)
+            return [WriteResult(r.key, "unknown", error="HTTP 500") for r in rows]
+
+    ctx = LoadContext(state=state, psa=StillFailing(), run_id=1, writeback={}, on_create=set())
+    report = LoadReport()
+    state.add_intents([(A, A, row(A, 1).fields)], run_id=1)
+    report.unknown[A] = Create(row(A, 1), "h")
+
+    settle_unconfirmed(ctx, report, lambda key: "sf-" + key.lower(), pause=0)
+
+    assert ctx.psa.created == [A]
+    assert list(report.unknown) == [A]
+    assert [i["opportunity_id"] for i in state.intents()] == [A]
