@@ -71,7 +71,7 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
-         "quarantined", "written", "backsync", "conflicts", "unconfirmed"), 0))
+         "quarantined", "written", "written_later", "backsync", "conflicts", "unconfirmed"), 0))
     new_failures: int = 0
 
     @property
@@ -217,7 +217,11 @@ def final_flush(run: Run) -> None:
         raise
     finally:
         run.counts["written"] = run.writeback.written
+        run.counts["written_later"] = run.writeback.retry_later
         _count_new(run, run.writeback.failed)
+    if run.writeback.retry_later:
+        logger.warning("Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
+                       "they stay in the outbox and the next run sends them again", run.writeback.retry_later)
 
 
 def sync_changes(run: Run) -> None:

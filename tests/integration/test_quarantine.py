@@ -71,3 +71,24 @@ def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(har
     assert "sf-" + no_billing.lower() in project_names(redmine)
     assert {q["opportunity_id"] for q in harness.status()["quarantine"]} == {bad_amount}
     assert emulator.get("Opportunity", no_billing)["PSA_Project_Id__c"]
+
+
+def test_a_locked_row_keeps_its_link_write_back_in_the_outbox_says_so_and_the_next_run_sends_it(
+        harness, emulator, redmine):
+    locked, free = (emulator.create("Opportunity", Name=name, StageName="Closed Won", CloseDate="2026-03-01",
+                                    Type="New Customer", Amount=1000) for name in ("Locked", "Free"))
+    emulator.faults.lock_rows([locked], times=1)  # someone else holds the row during this run's write-back
+
+    first = harness.run(expect=0)  # a row lock is transient: not a failure of the run
+
+    assert "stay in the outbox" in first.stderr
+    latest = harness.status()
+    assert latest["counts"]["outbox"] == 1 and latest["runs"][0]["counts"]["written_later"] == 1
+    assert emulator.get("Opportunity", locked)["PSA_Project_Id__c"] is None
+    assert emulator.get("Opportunity", free)["PSA_Project_Id__c"]
+
+    harness.run(expect=0)
+
+    project = redmine.project("sf-" + locked.lower())
+    assert emulator.get("Opportunity", locked)["PSA_Project_Id__c"] == str(project["id"])
+    assert harness.status()["counts"]["outbox"] == 0
