@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 POINTS = (
-    "after-token", "after-recover", "after-page", "after-intent", "after-create",
+    "after-token", "before-refetch", "after-recover", "after-page", "after-intent", "after-create",
     "after-collections", "before-commit", "after-backsync",
 )
 

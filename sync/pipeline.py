@@ -345,15 +345,18 @@ def recover(run: Run) -> None:
                              deleted=False, matches=True, fields=intent["payload"], record_links={})
             link_project(run.ctx, row, ours[0], intent["payload"], "recover", "linked")
             run.load.created.append(row.record_id)
-        else:
+        else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh
             with run.state.transaction():
-                run.state.drop_intent(intent["opportunity_id"])
-                run.state.event(run.run_id, intent["opportunity_id"], "recover", "intent-dropped", None)
+                run.state.event(run.run_id, intent["opportunity_id"], "recover", "not-found", None)
             refetch.append(intent["opportunity_id"])
+    run.fault("before-refetch")
     for records in extract.fetch_ids(run.client, run.mapping, refetch):
         process_page(run, records, advance=False)
-    with run.state.transaction():  # after processing: a crash before this only means one more re-fetch
-        run.state.drop_update_intents(before_run=run.run_id)
+    # Only now, after processing: an intent dropped before its deal was re-fetched would lose the deal
+    # to a crash in between (its stamp may be long behind the watermark). A crash before this line only
+    # means one more look-up and re-fetch. Intents this run re-opened carry its run id and stay.
+    with run.state.transaction():
+        run.state.drop_stale_intents(before_run=run.run_id)
 
 
 def _log_summary(result: RunResult) -> None:

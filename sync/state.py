@@ -266,9 +266,9 @@ class State:
     def intents(self) -> list[dict]:
         return [dict(row, payload=loads(row["payload"])) for row in self.db["intents"].rows]
 
-    def drop_update_intents(self, before_run: int) -> None:
-        """Forget unconfirmed updates that an earlier run left, once this run has re-processed them."""
-        self.db["intents"].delete_where("action = 'update' AND run_id < ?", [before_run])
+    def drop_stale_intents(self, before_run: int) -> None:
+        """Forget what earlier runs left, once this run's recovery has looked up and re-processed it."""
+        self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, opportunity_id: str) -> None:
         self.db["intents"].delete_where("opportunity_id = ?", [opportunity_id])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,12 +68,31 @@ def test_sigkill_at_a_crash_point_loses_and_doubles_nothing(harness, book, point
     recovered = {e["outcome"] for e in events(harness, "recover")}
     if point == "after-create":  # the PSA said 201, the link was never committed: recovery linked it
         assert "linked" in recovered
-    if point == "after-intent":  # the intent was committed, the create never sent: dropped, re-fetched
-        assert "intent-dropped" in recovered
+    if point == "after-intent":  # the intent was committed, the create never sent: not found, re-fetched
+        assert "not-found" in recovered
     # And the next run finds nothing to do: no create, no update, no write-back.
     harness.run()
     counts = harness.status()["runs"][0]["counts"]
     assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (0, 0, 0, 0)
+
+
+def test_a_kill_between_recovery_s_look_up_and_its_re_fetch_still_creates_the_deal(
+        harness, emulator, redmine, redmine_proxy):
+    """Regression: recovery dropped a not-found intent *before* re-fetching its deal, so a kill in
+    between lost a deal whose stamp was already behind the watermark."""
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    harness.write_config()
+    deal = Book(emulator, random.Random(8)).deal()
+    redmine_proxy.fail_next(6, "error", method="POST")  # every attempt of the create, in-run retry included
+    harness.run(expect=3)  # the watermark moved past the deal; only its intent remembers it
+    redmine_proxy.clear()
+    emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
+
+    assert run_with_crash(harness, "before-refetch", 1) == KILLED
+
+    run_until_clean(harness, max_runs=2)
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
+    assert [e["outcome"] for e in events(harness, "recover")] == ["not-found", "not-found"]
 
 
 def _random_kills(harness, book, rng: random.Random, wanted: int) -> int:
