@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
-from sync.diff import Create, Update, link_values, payload_hash, same
+from sync.diff import Create, LifecycleChange, Update, link_values, payload_hash, same
 from sync.state import Link, State
 from sync.transform import DesiredRow
 
 logger = logging.getLogger(__name__)
 
+Unsettled = Create | Update | LifecycleChange
 SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes
 
 
@@ -33,7 +34,7 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    unknown: dict[str, Any] = field(default_factory=dict)  # Create, Update or LifecycleChange the PSA left unconfirmed
+    unknown: dict[str, Unsettled] = field(default_factory=dict)  # writes the PSA neither confirmed nor refused
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     update_projects(ctx, [w for w in retry.values() if isinstance(w, Update)], report)
 
 
-def still_unconfirmed(state: State, unknown: dict[str, Any]) -> dict[str, Any]:
+def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, Unsettled]:
     """The unknown writes whose intent is still open. A deal can come twice in one run (recovery's
     re-fetch, then the query): a later confirmed write dropped the intent, and re-sending the older
     write would put stale values back."""
