@@ -55,11 +55,13 @@ def ref_of(link: Link, status: str = "active") -> ProjectRef:
                       url=link.project_url, status=status)
 
 
-def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: str | None = None) -> Link:
+def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: str | None = None,
+             pending: dict[str, Any] | None = None) -> Link:
     return Link(opportunity_id=row.record_id, key=row.key, project_id=ref.id,
                 project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
                 payload=dict(fields), written={}, backsync={}, link_state="active", sf_status="Won",
-                closed_by="psa" if ref.status == "closed" else None, pending={}, kept_psa=[], mapping=mapping)
+                closed_by="psa" if ref.status == "closed" else None, pending=dict(pending or {}), kept_psa=[],
+                mapping=mapping)
 
 
 def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
@@ -117,30 +119,42 @@ def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report
         ctx.state.event(ctx.run_id, row.record_id, "create", "unknown", {"error": result.error})
         report.unknown[row.record_id] = create
     else:
-        with ctx.state.transaction():
-            ctx.state.drop_intent(row.record_id)
         _fail(ctx, row, report, result.error or result.outcome)
 
 
 def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, report: LoadReport) -> None:
-    """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive."""
+    """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive.
+
+    The snapshot records only what the PSA surely holds: a closed project keeps the push as pending
+    (applied when a person reopens it), and a push the PSA left unconfirmed is snapshotted as the
+    PSA's old values and retried as an update, so it can never be taken for done.
+    """
     push = {name: value for name, value in row.fields.items()
             if name not in ctx.on_create and not same(value, values.get(name))}
-    if push and ref.status != "closed":
+    if not push:
+        link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pushed": []})
+    elif ref.status == "closed":
+        link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pending": sorted(push)}, pending=push)
+    else:
         result = ctx.psa.update([ProjectChange(ref=ref, fields=push)])[0]
         if result.outcome == "failed":
-            with ctx.state.transaction():
-                ctx.state.drop_intent(row.record_id)
             _fail(ctx, row, report, result.error or "update refused")
             return
-    link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pushed": sorted(push)})
+        if result.outcome == "unknown":
+            had = {**row.fields, **{name: values.get(name) for name in push}}
+            with ctx.state.transaction():
+                link = link_project(ctx, row, ref, had, "adopt", "adopted", {"unconfirmed": sorted(push)})
+                ctx.state.add_intents([(row.record_id, row.key, push)], ctx.run_id, "update")
+            report.unknown[row.record_id] = Update(row, link, push, payload_hash(row.fields))
+        else:
+            link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pushed": sorted(push)})
     report.adopted.append(row.record_id)
 
 
 def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dict, action: str,
-                 outcome: str, detail: dict | None = None) -> None:
+                 outcome: str, detail: dict | None = None, pending: dict | None = None) -> Link:
     """The commit point of a create: link, snapshot, link write-back and intent removal together."""
-    link = new_link(row, ref, fields, ctx.fingerprint)
+    link = new_link(row, ref, fields, ctx.fingerprint, pending)
     with ctx.state.transaction():
         ctx.state.save_link(link)
         ctx.state.drop_intent(row.record_id)
@@ -148,6 +162,7 @@ def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dic
         ctx.state.queue(row.record_id, link_values(link, ctx.writeback))
         ctx.state.event(ctx.run_id, row.record_id, action, outcome,
                         {"project_id": ref.id, "url": ref.url, "values": fields, **(detail or {})})
+    return link
 
 
 def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadReport) -> None:
@@ -239,7 +254,10 @@ def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outc
 
 
 def _fail(ctx: LoadContext, row: DesiredRow, report: LoadReport, reason: str) -> None:
+    """Quarantine a write the PSA refused; its intent, answered now, goes in the same commit (never
+    one without the other, or a crash in between would leave the deal in neither place)."""
     with ctx.state.transaction():
+        ctx.state.drop_intent(row.record_id)
         ctx.state.quarantine(row.record_id, "load", reason, {"fields": row.fields}, ctx.run_id)
         ctx.state.event(ctx.run_id, row.record_id, "load", "quarantined", {"error": reason})
     report.failed[row.record_id] = reason

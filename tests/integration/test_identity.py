@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from filelock import FileLock
@@ -55,6 +56,31 @@ def test_a_lost_state_file_relinks_every_project_and_keeps_psa_owned_and_on_crea
     assert not [e for e in events(harness, "create") if e["outcome"] == "created"]
     adopted = {e["opportunity_id"] for e in events(harness, "adopt")}
     assert adopted == set(before)
+
+
+def test_with_the_state_lost_a_push_to_an_adopted_project_lost_behind_500s_is_retried_never_taken_for_done(
+        harness, emulator, redmine, redmine_proxy):
+    """Regression: adopting linked the project with the CRM values as its snapshot even when the push of
+    those values was answered 500, so the PSA kept the old budget while psa-sync believed it sent."""
+    harness.extra_env["REDMINE_URL"] = redmine_proxy.url
+    harness.write_config()
+    deal = Book(emulator, random.Random(9)).deal(Amount=1000)
+    harness.run()
+    project_id = redmine_projects(redmine)[0]["id"]
+    emulator.update("Opportunity", deal, Amount=2500)
+    lose_state(harness)
+    redmine_proxy.fail_next(8, "error", method="PUT")  # 4 tries of the push, 4 more at the end of the run
+
+    harness.run(expect=3)
+
+    assert redmine.custom_value(project_id, "Budget") in ("1000", "1000.0")
+    assert [e["outcome"] for e in events(harness, "adopt")] == ["adopted"]
+    redmine_proxy.clear()
+    # Far outside the next run's window: only the update intent brings the deal back.
+    emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
+    harness.run()
+    assert redmine.custom_value(project_id, "Budget") in ("2500", "2500.0")
+    assert_exactly_once(harness, psa_url=redmine_proxy.url)
 
 
 def test_a_cloned_won_deal_gets_its_own_project_and_its_copied_link_is_replaced(harness, emulator, redmine, book):
