@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from sync.connectors.psa.base import ProjectChange, WriteResult
 from sync.diff import LifecycleChange
-from sync.load import LoadContext, LoadReport, ref_of
+from sync.load import LoadContext, LoadReport, note_unconfirmed, ref_of
 from sync.state import Link
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, repor
         try:
             outcome, closed_by = _act(ctx, link, change.status, action)
         except Unconfirmed as exc:
-            _unconfirmed(ctx, change, exc.result, report)
+            # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
+            # same status change and apply the policy again (every step is idempotent).
+            note_unconfirmed(ctx, report, change, "lifecycle", {"status": change.status, "error": exc.result.error},
+                             intent={"status": change.status})
             continue
         saved = replace(link, sf_status=change.status, closed_by=closed_by,
                         link_state="active" if change.status == "Won" else change.status.lower())
@@ -70,16 +73,6 @@ class Unconfirmed(Exception):
     def __init__(self, result: WriteResult):
         super().__init__(result.error)
         self.result = result
-
-
-def _unconfirmed(ctx: LoadContext, change: LifecycleChange, result: WriteResult, report: LoadReport) -> None:
-    """Keep the link as it was and leave an update intent: the next run re-fetches the deal whatever its
-    stamp, sees the same status change and applies the policy again (every step is idempotent)."""
-    oid = change.link.opportunity_id
-    ctx.state.add_intents([(oid, change.link.key, {"status": change.status})], ctx.run_id, "update")
-    with ctx.state.transaction():
-        ctx.state.event(ctx.run_id, oid, "lifecycle", "unknown", {"status": change.status, "error": result.error})
-    report.unknown[oid] = change
 
 
 def _act(ctx: LoadContext, link: Link, status: str, action: str) -> tuple[str, str | None]:

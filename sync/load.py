@@ -116,8 +116,7 @@ def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
     elif result.outcome == "unknown":
         # The intent stays: the next run's recovery looks the key up before anything else.
-        ctx.state.event(ctx.run_id, row.record_id, "create", "unknown", {"error": result.error})
-        report.unknown[row.record_id] = create
+        note_unconfirmed(ctx, report, create, "create", {"error": result.error})
     else:
         _fail(ctx, row, report, result.error or result.outcome)
 
@@ -185,14 +184,23 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
             _remember(ctx, update, pending, "update", "pending-closed")
             report.pending.append(update.row.record_id)
         elif result.outcome == "unknown":
-            # Not confirmed either way: keep the old snapshot and leave an update intent, so the next
-            # run re-fetches this deal (whatever its stamp) and sends the change again.
-            ctx.state.add_intents([(update.row.record_id, update.row.key, update.changed)], ctx.run_id, "update")
-            with ctx.state.transaction():
-                ctx.state.event(ctx.run_id, update.row.record_id, "update", "unknown", {"error": result.error})
-            report.unknown[update.row.record_id] = update
+            # Not confirmed either way: keep the old snapshot and leave an update intent.
+            note_unconfirmed(ctx, report, update, "update", {"error": result.error}, intent=update.changed)
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
+
+
+def note_unconfirmed(ctx: LoadContext, report: LoadReport, write: Unsettled, action: str, detail: dict,
+                     intent: dict | None = None) -> None:
+    """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already linked)
+    leaves an update intent, so the next run re-fetches the deal whatever its stamp; a create already
+    has its own. ``report.unknown`` gets it one more try at the end of this run."""
+    oid = write.row.record_id
+    with ctx.state.transaction():
+        if intent is not None:
+            ctx.state.add_intents([(oid, write.row.key, intent)], ctx.run_id, "update")
+        ctx.state.event(ctx.run_id, oid, action, "unknown", detail)
+    report.unknown[oid] = write
 
 
 def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Callable[[str], str],

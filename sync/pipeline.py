@@ -33,7 +33,6 @@ from sync.load import (
     create_projects,
     link_project,
     settle_unconfirmed,
-    still_unconfirmed,
     update_projects,
 )
 from sync.mapping import Mapping, load_mapping
@@ -197,7 +196,7 @@ def settle(run: Run) -> None:
 def unconfirmed(run: Run) -> None:
     """A write the PSA never confirmed must not end in exit 0: the deal is not in the PSA yet (or not
     up to date). Its intent is committed, so the next run looks it up first and finishes it."""
-    pending = sorted(still_unconfirmed(run.state, run.load.unknown))
+    pending = sorted(run.load.unknown)  # settle() left only what is still open
     run.counts["unconfirmed"] = len(pending)
     if pending:
         shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
