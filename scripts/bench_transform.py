@@ -15,8 +15,8 @@ import random
 import time
 from pathlib import Path
 
-from sync.mapping import load_mapping
-from sync.transform import transform
+from sync.mapping.loader import load_mapping
+from sync.transform.rows import transform
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPES = ["New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",

@@ -172,7 +172,7 @@ def retry(obj: Context, deal_id: str | None) -> None:
         psa-sync retry --id 006Hs00001abcdeIAA
     """
     from sync.pipeline import run_once
-    from sync.state import State
+    from sync.state.store import State
 
     settings = obj.settings()
     state = State.open_readonly(settings.state)
@@ -199,7 +199,7 @@ def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
     Example (weekly, from cron):
         psa-sync reconcile --repair --json > /var/log/psa-sync/reconcile.json
     """
-    from sync.reconcile import reconcile as check_both
+    from sync.reconcile.run import reconcile as check_both
 
     result = check_both(obj.settings(), repair=repair)
     click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
@@ -218,7 +218,7 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
     Example:
         psa-sync check && psa-sync run
     """
-    from sync import checker
+    from sync.check import runner as checker
 
     result = checker.check(obj.config_path, offline=offline)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())

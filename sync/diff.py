@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync.state import Link
-from sync.transform import DesiredRow
+from sync.model import Create, DesiredRow, Facts, LifecycleChange, Link, Plan, SfStatus, Update
 
 
 def canonical(value: Any) -> Any:
@@ -49,57 +47,22 @@ def payload_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Create:
-    row: DesiredRow
-    payload_hash: str
-
-
-@dataclass(frozen=True)
-class Update:
-    row: DesiredRow
-    link: Link
-    changed: dict[str, Any]
-    payload_hash: str
-
-
-@dataclass(frozen=True)
-class LifecycleChange:
-    row: DesiredRow
-    link: Link
-    status: str  # the Salesforce status the project should carry: Won, Excluded, Lost, Reopened, Deleted
-
-
-@dataclass
-class Plan:
-    creates: list[Create] = field(default_factory=list)
-    updates: list[Update] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    lifecycle: list[LifecycleChange] = field(default_factory=list)
-    repairs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)  # deleted or non-matching rows we never linked
-
-    def counts(self) -> dict[str, int]:
-        return {"create": len(self.creates), "update": len(self.updates), "unchanged": len(self.unchanged),
-                "lifecycle": len(self.lifecycle), "repair": len(self.repairs), "ignored": len(self.ignored)}
-
-
 def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
     """The Salesforce link fields as psa-sync wants them for this link."""
     source = {"project.id": str(link.project_id), "project.url": link.project_url}
     return {sf_field: source[what] for sf_field, what in writeback.items()}
 
 
-def status_of(row: DesiredRow, facts: dict | None) -> str:
+def status_of(row: DesiredRow, facts: Facts | None) -> SfStatus:
     """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
     Deleted. ``facts`` are the deal's IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
     if row.deleted:
-        return "Deleted"
+        return SfStatus.DELETED
     if row.matches:
-        return "Won"
-    if not facts or "IsWon" not in facts or facts["IsWon"]:
-        return "Excluded"
-    return "Lost" if facts.get("IsClosed") else "Reopened"
+        return SfStatus.WON
+    if facts is None or facts.is_won is None or facts.is_won:
+        return SfStatus.EXCLUDED
+    return SfStatus.LOST if facts.is_closed else SfStatus.REOPENED
 
 
 def plan_changes(
@@ -109,10 +72,10 @@ def plan_changes(
     writeback: dict[str, str],
     on_create: set[str],
     pending: set[tuple[str, str]] = frozenset(),
-    facts: dict[str, dict] | None = None,
+    facts: dict[str, Facts] | None = None,
 ) -> Plan:
     """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox; ``facts``
-    the IsWon/IsClosed of each deal (``lifecycle.facts_of``)."""
+    the IsWon/IsClosed of each deal (``model.facts_of``)."""
     plan = Plan()
     for row in rows:
         link = links.get(row.record_id)
@@ -125,7 +88,7 @@ def plan_changes(
         if not row.deleted:
             _repair(plan, row, link, writeback, pending)
         status = status_of(row, (facts or {}).get(row.record_id))
-        if status != (link.sf_status or "Won"):
+        if status != (link.sf_status or SfStatus.WON):
             plan.lifecycle.append(LifecycleChange(row, link, status))
         if row.deleted or not row.matches:
             continue

@@ -19,15 +19,18 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from sync import backsync, extract, lifecycle
+from sync import extract
+from sync.backsync import delivery as backsync
+from sync.backsync.outbox import WritebackReport, flush
 from sync.config import Settings
 from sync.connectors.http import build_session
 from sync.connectors.psa.base import PsaConnector, get_connector
 from sync.connectors.salesforce import SalesforceClient
-from sync.diff import Plan, plan_changes
+from sync.diff import plan_changes
 from sync.errors import BudgetExceededError, LockHeldError, PsaUnavailable, StateMismatchError, SyncError
 from sync.faults import crash_hook
-from sync.load import (
+from sync.load import lifecycle
+from sync.load.projects import (
     LoadContext,
     LoadReport,
     create_projects,
@@ -35,10 +38,10 @@ from sync.load import (
     settle_unconfirmed,
     update_projects,
 )
-from sync.mapping import Mapping, load_mapping
-from sync.state import State, utcnow
-from sync.transform import DesiredRow, TransformResult, transform
-from sync.writeback import WritebackReport, flush
+from sync.mapping.loader import Mapping, load_mapping
+from sync.model import DesiredRow, Facts, Plan, facts_of
+from sync.state.store import State, utcnow
+from sync.transform.rows import TransformResult, transform
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class Run:
     psa: PsaConnector
     run_id: int
     fault: Callable[[str], None]
-    facts: dict[str, dict] = field(default_factory=dict)  # IsWon, IsClosed, Account per deal of this page
+    facts: dict[str, Facts] = field(default_factory=dict)  # IsWon, IsClosed, Account per deal of this page
     load: LoadReport = field(default_factory=LoadReport)
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
@@ -83,11 +86,11 @@ class Run:
 
     def parent_of(self, row: DesiredRow):
         """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
-        facts = self.facts.get(row.record_id, {})
-        account = facts.get("AccountId")
+        facts = self.facts.get(row.record_id) or Facts()
+        account = facts.account_id
         if not account:
             return None
-        name = facts.get("AccountName") or row.fields.get("customer") or account
+        name = facts.account_name or row.fields.get("customer") or account
         return self.psa.ensure_parent(account, name, fields={"billing_type": row.fields.get("billing_type")})
 
 
@@ -256,7 +259,7 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
     result = transform(records, mapping)
     links = state.links([r.record_id for r in result.rows] + [e.record_id for e in result.errors])
     rows = result.rows + _lifecycle_only_rows(result, links)
-    run.facts = lifecycle.facts_of(records)
+    run.facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=state.outbox_fields(), facts=run.facts)
     create_projects(run.ctx, plan.creates, run.psa.identifier, run.load)
@@ -333,21 +336,21 @@ def recover(run: Run) -> None:
     intents = run.state.intents()
     if not intents:
         return
-    refetch = [i["opportunity_id"] for i in intents if i["action"] == "update"]  # re-fetched, diffed, re-sent
-    creates = [i for i in intents if i["action"] != "update"]
-    found = run.psa.find([i["key"] for i in creates]) if creates else {}
+    refetch = [i.record_id for i in intents if i.action == "update"]  # re-fetched, diffed, re-sent
+    creates = [i for i in intents if i.action != "update"]
+    found = run.psa.find([i.key for i in creates]) if creates else {}
     for intent in creates:
-        refs = found.get(intent["key"], [])
-        ours = [r for r in refs if r.identifier == run.psa.identifier(intent["key"])]
+        refs = found.get(intent.key, [])
+        ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
         if ours:
-            row = DesiredRow(record_id=intent["opportunity_id"], key=intent["key"], modstamp=utcnow(),
-                             deleted=False, matches=True, fields=intent["payload"], record_links={})
-            link_project(run.ctx, row, ours[0], intent["payload"], "recover", "linked")
+            row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(),
+                             deleted=False, matches=True, fields=intent.payload, record_links={})
+            link_project(run.ctx, row, ours[0], intent.payload, "recover", "linked")
             run.load.created.append(row.record_id)
         else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh
             with run.state.transaction():
-                run.state.event(run.run_id, intent["opportunity_id"], "recover", "not-found", None)
-            refetch.append(intent["opportunity_id"])
+                run.state.event(run.run_id, intent.record_id, "recover", "not-found", None)
+            refetch.append(intent.record_id)
     run.fault("before-refetch")
     for records in extract.fetch_ids(run.client, run.mapping, refetch):
         process_page(run, records, advance=False)

@@ -15,10 +15,10 @@ from typing import Any
 from sync import extract
 from sync.diff import plan_changes
 from sync.errors import ConfigError
-from sync.lifecycle import facts_of
-from sync.mapping import Mapping, load_mapping
-from sync.state import State
-from sync.transform import transform
+from sync.mapping.loader import Mapping, load_mapping
+from sync.model import facts_of
+from sync.state.store import State
+from sync.transform.rows import transform
 
 JSON_VERSION = 1
 

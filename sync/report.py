@@ -11,7 +11,7 @@ from typing import Any
 from sync.config import Settings
 from sync.errors import ConfigError
 from sync.sfid import to18
-from sync.state import State
+from sync.state.store import State
 
 JSON_VERSION = 1
 
@@ -32,7 +32,7 @@ def _calls(calls: dict[str, int]) -> str:
 
 
 def status_data(settings: Settings) -> dict[str, Any]:
-    from sync.mapping import load_mapping
+    from sync.mapping.loader import load_mapping
 
     state = State.open_readonly(settings.state)
     current = load_mapping(settings.mapping).fingerprint

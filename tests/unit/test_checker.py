@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from sync import checker
+from sync.check import runner as checker
 from tests.fixtures.sync import line_of, mapping_variant
 
 ROOT = Path(__file__).resolve().parents[2]

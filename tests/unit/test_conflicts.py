@@ -3,15 +3,15 @@
 from datetime import date
 from decimal import Decimal
 
-from sync.conflicts import edited_fields
-from sync.state import Link
+from sync.backsync.conflicts import edited_fields
+from sync.model import Link
 
 PUSHED = {"name": "Acme - Rollout", "budget": Decimal("125000.50"), "start_date": date(2026, 2, 1),
           "description": "first scope", "customer": "Acme"}
 
 
 def link(**changes):
-    values = dict(opportunity_id="006A", key="006A", project_id=7, project_identifier="sf-006a", project_url="u",
+    values = dict(record_id="006A", key="006A", project_id=7, project_identifier="sf-006a", project_url="u",
                   payload_hash="h", payload=dict(PUSHED), written={}, backsync={}, link_state="active",
                   sf_status="Won", closed_by=None, pending={}, kept_psa=[])
     values.update(changes)

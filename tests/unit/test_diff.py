@@ -4,8 +4,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sync.diff import canonical, payload_hash, plan_changes
-from sync.state import Link
-from sync.transform import DesiredRow
+from sync.model import DesiredRow, Facts, Link
 
 WRITEBACK = {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}
 FIELDS = {"name": "Acme - Rollout", "budget": Decimal("125000.50"), "start_date": date(2026, 2, 1),
@@ -21,7 +20,7 @@ def row(oid="006A", matches=True, deleted=False, record_links=None, **fields):
 
 def link(oid="006A", payload=None, **changes):
     payload = dict(FIELDS) if payload is None else payload
-    values = dict(opportunity_id=oid, key=oid, project_id=7, project_identifier="sf-006a",
+    values = dict(record_id=oid, key=oid, project_id=7, project_identifier="sf-006a",
                   project_url="http://r/projects/sf-006a", payload_hash=payload_hash(payload), payload=payload,
                   written={"PSA_Project_Id__c": "7", "PSA_Project_URL__c": "http://r/projects/sf-006a"},
                   backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={}, kept_psa=[])
@@ -102,8 +101,8 @@ def test_a_deal_won_again_returns_to_won():
 
 
 def test_the_deal_facts_tell_lost_reopened_and_excluded_apart():
-    lost = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": False, "IsClosed": True}})
-    reopened = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": False, "IsClosed": False}})
-    excluded = plan([row(matches=False)], {"006A": link()}, facts={"006A": {"IsWon": True, "IsClosed": True}})
+    lost = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=True)})
+    reopened = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=False)})
+    excluded = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=True, is_closed=True)})
     assert [c.status for c in lost.lifecycle + reopened.lifecycle + excluded.lifecycle] == \
         ["Lost", "Reopened", "Excluded"]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.extract import build_id_query, build_query, since
-from sync.mapping import load_mapping
+from sync.mapping.loader import load_mapping
 
 MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "mappings" / "opportunity_to_project.yaml")
 

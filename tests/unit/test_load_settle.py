@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from sync.connectors.psa.base import ProjectRef, WriteResult
-from sync.diff import Create, Update
-from sync.load import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
-from sync.state import State
-from sync.transform import DesiredRow
+from sync.load.projects import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
+from sync.model import Create, DesiredRow, Update
+from sync.state.store import State
 
 A, B, C, D = (f"006000000000000{n}AA" for n in "ABCD")
 
@@ -102,4 +101,4 @@ def test_a_write_unconfirmed_again_stays_unknown_with_its_intent(state, ctx):
 
     assert ctx.psa.created == [A]
     assert list(report.unknown) == [A]
-    assert [i["opportunity_id"] for i in state.intents()] == [A]
+    assert [i.record_id for i in state.intents()] == [A]

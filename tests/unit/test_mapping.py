@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync import soql
-from sync.mapping import load_mapping
+from sync.mapping.loader import load_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "mappings" / "opportunity_to_project.yaml"

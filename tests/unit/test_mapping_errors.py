@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sync import mapping as mapping_module
 from sync.errors import MappingError
-from sync.mapping import load_mapping
+from sync.mapping import loader as mapping_module
+from sync.mapping.loader import load_mapping
 
 BASE = textwrap.dedent("""\
     version: 1

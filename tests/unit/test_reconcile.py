@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from sync.connectors.psa.base import ProjectRef
-from sync.mapping import load_mapping
-from sync.reconcile import ReconcileReport, outcome
-from sync.reconcile_checks import (
+from sync.mapping.loader import load_mapping
+from sync.model import Link
+from sync.reconcile.drift import (
     Drift,
     Known,
     Observed,
@@ -20,7 +20,7 @@ from sync.reconcile_checks import (
     expected_calls,
     find_drift,
 )
-from sync.state import Link
+from sync.reconcile.run import ReconcileReport, outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITEBACK = {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}
@@ -39,7 +39,7 @@ def identifier(key: str) -> str:
 
 
 def link(oid: str, project_id: int, **changes) -> Link:
-    values = dict(opportunity_id=oid, key=oid, project_id=project_id, project_identifier=identifier(oid),
+    values = dict(record_id=oid, key=oid, project_id=project_id, project_identifier=identifier(oid),
                   project_url=url(project_id, oid), payload_hash="h", payload={"name": "n"}, written={},
                   backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={}, kept_psa=[])
     values.update(changes)

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from sync.state import Link, State, dumps, loads
+from sync.model import Link
+from sync.state.store import State, dumps, loads
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def state(tmp_path):
 
 
 def make_link(oid="006000000000001AAA", **changes):
-    values = dict(opportunity_id=oid, key=oid, project_id=7, project_identifier="sf-" + oid.lower(),
+    values = dict(record_id=oid, key=oid, project_id=7, project_identifier="sf-" + oid.lower(),
                   project_url="http://redmine/projects/x", payload_hash="h", payload={"budget": Decimal("1.50")},
                   written={}, backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={},
                   kept_psa=[])
@@ -76,9 +77,9 @@ def test_links_round_trip_and_lookup_in_chunks(state):
     with state.transaction():
         for link in links:
             state.save_link(link)
-    found = state.links([link.opportunity_id for link in links])
+    found = state.links([link.record_id for link in links])
     assert len(found) == 1200
-    assert found[links[5].opportunity_id] == links[5]
+    assert found[links[5].record_id] == links[5]
 
 
 def test_a_failed_transaction_leaves_nothing_behind(state):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.mapping import load_mapping
-from sync.transform import RowError, backsync_problems, transform, transform_backsync
+from sync.mapping.loader import load_mapping
+from sync.model import RowError
+from sync.transform.rows import backsync_problems, transform, transform_backsync
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAL_ID = "006AK00000AbCdEQAA"

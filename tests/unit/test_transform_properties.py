@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync import soql
-from sync.mapping import load_mapping
-from sync.record_frame import RecordFrame
-from sync.transform import transform
-from sync.transform_criteria import evaluate_criteria
+from sync.mapping.loader import load_mapping
+from sync.transform.criteria import evaluate_criteria
+from sync.transform.frame import RecordFrame
+from sync.transform.rows import transform
 from tests.unit.test_transform import as_bulk_csv
 
 ROOT = Path(__file__).resolve().parents[2]

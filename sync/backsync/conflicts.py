@@ -20,8 +20,8 @@ from typing import Any
 
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import canonical
-from sync.load import LoadContext, ref_of
-from sync.state import Link
+from sync.load.projects import LoadContext, ref_of
+from sync.model import Link
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +49,11 @@ def resolve(ctx: LoadContext, link: Link, psa_values: dict[str, Any], policy: st
     if policy == "keep_psa":
         with ctx.state.transaction():
             ctx.state.save_link(replace(link, kept_psa=sorted({*link.kept_psa, *edited})))
-            ctx.state.event(ctx.run_id, link.opportunity_id, "conflict", "kept-psa", detail)
+            ctx.state.event(ctx.run_id, link.record_id, "conflict", "kept-psa", detail)
         return True
     result = ctx.psa.update([ProjectChange(ref=ref_of(link), fields={n: link.payload[n] for n in edited})])[0]
     outcome = "overwritten" if result.outcome in ("updated", "unchanged") else f"not-overwritten:{result.outcome}"
     with ctx.state.transaction():
-        ctx.state.event(ctx.run_id, link.opportunity_id, "conflict", outcome,
+        ctx.state.event(ctx.run_id, link.record_id, "conflict", outcome,
                         {**detail, **({"error": result.error} if result.error else {})})
     return True

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping_fields import FieldRule
-from sync.record_frame import RecordFrame
+from sync.mapping.fields import FieldRule
+from sync.transform.frame import RecordFrame
 
 SHOWN_CHARS = 60  # longer values are cut in reasons: a reason names the problem, not the payload
 

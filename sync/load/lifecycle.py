@@ -14,30 +14,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from sync.connectors.psa.base import ProjectChange, WriteResult
-from sync.diff import LifecycleChange
-from sync.load import LoadContext, LoadReport, note_unconfirmed, ref_of
-from sync.state import Link
+from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
+from sync.model import LifecycleChange, Link
 
 logger = logging.getLogger(__name__)
 
 STATUS_FIELD = "salesforce_status"
-#: Opportunity fields read besides the mapping's: the deal's status (lifecycle) and its Account
-#: (``customer: parent_project``).
-FACT_FIELDS = ("IsWon", "IsClosed", "AccountId", "Account.Name")
-
-
-def facts_of(records: list[dict]) -> dict[str, dict]:
-    """IsWon, IsClosed, AccountId and the Account's name per record Id (Opportunity records)."""
-    facts = {}
-    for record in records:
-        if "Id" not in record:
-            continue
-        found = {k: record[k] for k in ("IsWon", "IsClosed", "AccountId") if k in record}
-        account = record.get("Account")
-        if isinstance(account, dict):
-            found["AccountName"] = account.get("Name")
-        facts[record["Id"]] = found
-    return facts
 
 
 def policy_for(status: str, lifecycle) -> str:
@@ -62,8 +44,8 @@ def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, repor
                         link_state="active" if change.status == "Won" else change.status.lower())
         with ctx.state.transaction():
             ctx.state.save_link(saved)
-            ctx.state.drop_intent(link.opportunity_id)  # an earlier unconfirmed attempt is settled now
-            ctx.state.event(ctx.run_id, link.opportunity_id, "lifecycle", outcome,
+            ctx.state.drop_intent(link.record_id)  # an earlier unconfirmed attempt is settled now
+            ctx.state.event(ctx.run_id, link.record_id, "lifecycle", outcome,
                             {"status": change.status, "was": link.sf_status or "Won", "policy": action})
 
 

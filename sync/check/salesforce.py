@@ -16,12 +16,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from sync.checker import Findings
+from sync.check.runner import Findings
 from sync.connectors.salesforce import SalesforceClient
 from sync.errors import ConfigError, SyncError
-from sync.mapping import SYSTEM_FIELDS, Mapping
-from sync.mapping_fields import FieldRule
-from sync.mapping_yaml import KeyPath
+from sync.mapping.fields import FieldRule
+from sync.mapping.loader import SYSTEM_FIELDS, Mapping
+from sync.mapping.yamldoc import KeyPath
 
 TEXT_TYPES = frozenset({"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"})
 PICKLIST_TYPES = frozenset({"picklist", "multipicklist"})

@@ -1,7 +1,7 @@
 """A page of raw Salesforce records → desired project rows + per-row errors (pure, no I/O).
 
 The mapping compiles to column operations over one DataFrame per page (see
-:mod:`sync.transform_rules` for one field, :mod:`sync.transform_criteria` for ``criteria``).
+:mod:`sync.transform.rules` for one field, :mod:`sync.transform.criteria` for ``criteria``).
 A row that fails any field becomes one :class:`RowError` naming the first failing field and
 every reason; the rest of the page goes on. Transform takes no decisions about what a failure
 *means*: a RowError carries ``deleted`` and ``matches`` so the pipeline can quarantine a won
@@ -21,36 +21,14 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping import Mapping
-from sync.record_frame import RecordFrame
-from sync.transform_criteria import evaluate_criteria
-from sync.transform_rules import Evaluated, apply_rule, evaluate_rule
+from sync.mapping.loader import Mapping
+from sync.model import DesiredRow, RowError
+from sync.transform.criteria import evaluate_criteria
+from sync.transform.frame import RecordFrame
+from sync.transform.rules import Evaluated, apply_rule, evaluate_rule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the modstamp of a record whose own is unreadable
 CRITERIA = "(criteria)"
-
-
-@dataclass(frozen=True)
-class DesiredRow:
-    record_id: str
-    key: str
-    modstamp: datetime
-    deleted: bool
-    matches: bool
-    fields: dict[str, Any]
-    record_links: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RowError:
-    record_id: str
-    key: str
-    modstamp: datetime
-    deleted: bool
-    matches: bool
-    field: str
-    reason: str
-    payload: dict
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
-from sync.diff import Create, LifecycleChange, Update, link_values, payload_hash, same
-from sync.state import Link, State
-from sync.transform import DesiredRow
+from sync.diff import link_values, payload_hash, same
+from sync.model import Create, DesiredRow, LifecycleChange, Link, Update
+from sync.state.store import State
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def ref_of(link: Link, status: str = "active") -> ProjectRef:
 
 def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: str | None = None,
              pending: dict[str, Any] | None = None) -> Link:
-    return Link(opportunity_id=row.record_id, key=row.key, project_id=ref.id,
+    return Link(record_id=row.record_id, key=row.key, project_id=ref.id,
                 project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
                 payload=dict(fields), written={}, backsync={}, link_state="active", sf_status="Won",
                 closed_by="psa" if ref.status == "closed" else None, pending=dict(pending or {}), kept_psa=[],
@@ -227,7 +227,7 @@ def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, 
     """The unknown writes whose intent is still open. A deal can come twice in one run (recovery's
     re-fetch, then the query): a later confirmed write dropped the intent, and re-sending the older
     write would put stale values back."""
-    open_intents = {i["opportunity_id"]: i["action"] for i in state.intents()}
+    open_intents = {i.record_id: i.action for i in state.intents()}
     linked = state.links(unknown)
     return {oid: w for oid, w in unknown.items()
             if open_intents.get(oid) == ("create" if isinstance(w, Create) else "update")

@@ -12,13 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sync.checker import Findings
-from sync.checker_salesforce import suggest
+from sync.check.runner import Findings
+from sync.check.salesforce import suggest
 from sync.config import Settings
 from sync.connectors.psa.base import FieldSpec, PsaConnector
 from sync.errors import SyncError
-from sync.mapping import Mapping
-from sync.mapping_fields import FieldRule
+from sync.mapping.fields import FieldRule
+from sync.mapping.loader import Mapping
 
 # The mapping types whose values a PSA field of each type takes without a parse on its side.
 _TAKES: dict[str, tuple[str, ...]] = {

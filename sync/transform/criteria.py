@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce, soql
-from sync.record_frame import RecordFrame
 from sync.soql.semantics import like_regex
+from sync.transform.frame import RecordFrame
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}

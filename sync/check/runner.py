@@ -2,7 +2,7 @@
 
 Offline it loads the config and the mapping, reporting every problem at once. Online it spends
 one token call and one ``describe`` per Salesforce object the mapping touches
-(:mod:`sync.checker_salesforce`), and one read of the PSA's fields (:mod:`sync.checker_psa`).
+(:mod:`sync.check.salesforce`), and one read of the PSA's fields (:mod:`sync.check.psa`).
 Findings never raise: each becomes one line (ERROR, WARN or OK, where, message) so a person
 sees everything wrong in one go, and the exit code follows design.md §6: 0 ok (warnings
 allowed), 2 a config/mapping/field error, 3 a side unreachable, 4 the API budget guard, 5
@@ -19,8 +19,8 @@ from typing import Any
 
 from sync.config import Settings, load_settings
 from sync.errors import ConfigError, SyncError
-from sync.mapping import Mapping, load_mapping
-from sync.mapping_yaml import KeyPath, YamlDoc, YamlSyntaxError, dotted, load_yaml
+from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.yamldoc import KeyPath, YamlDoc, YamlSyntaxError, dotted, load_yaml
 
 JSON_VERSION = 1
 LEVELS = ("ERROR", "WARN", "OK")
@@ -130,7 +130,8 @@ def check(config_path: Path, offline: bool = False) -> CheckResult:
     clients = _build_clients(settings, findings)
     if clients is None or offline:
         return result
-    from sync import checker_psa, checker_salesforce
+    from sync.check import psa as checker_psa
+    from sync.check import salesforce as checker_salesforce
 
     client, psa = clients
     try:

@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from sync.model import Intent, Link
 
 SCHEMA_VERSION = 1
 migrations = Migrations("psa_sync")
@@ -122,35 +123,17 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text, object_hook=_hook)
 
 
-@dataclass(frozen=True)
-class Link:
-    opportunity_id: str
-    key: str
-    project_id: int
-    project_identifier: str
-    project_url: str
-    payload_hash: str
-    payload: dict
-    written: dict
-    backsync: dict
-    link_state: str
-    sf_status: str | None
-    closed_by: str | None
-    pending: dict
-    kept_psa: list
-    mapping: str | None = None  # fingerprint of the mapping the payload was made with
-
-    @classmethod
-    def from_row(cls, row: dict) -> Link:
-        return cls(
-            opportunity_id=row["opportunity_id"], key=row["key"], project_id=row["project_id"],
-            project_identifier=row["project_identifier"], project_url=row["project_url"],
-            payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
-            written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
-            link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
-            pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
-            mapping=row.get("mapping"),
-        )
+def link_of(row: dict) -> Link:
+    """A ``links`` row → :class:`Link` (the column ``opportunity_id`` is the record Id)."""
+    return Link(
+        record_id=row["opportunity_id"], key=row["key"], project_id=row["project_id"],
+        project_identifier=row["project_identifier"], project_url=row["project_url"],
+        payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
+        written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
+        link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
+        pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
+        mapping=row.get("mapping"),
+    )
 
 
 class State:
@@ -201,19 +184,19 @@ class State:
             {"stream": stream, "value": iso(value), "updated_at": iso(utcnow())}, pk="stream")
 
     # -- links --------------------------------------------------------------------------------
-    def links(self, opportunity_ids: Iterable[str]) -> dict[str, Link]:
-        ids = list(opportunity_ids)
+    def links(self, record_ids: Iterable[str]) -> dict[str, Link]:
+        ids = list(record_ids)
         found: dict[str, Link] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db["links"].rows_where(f"opportunity_id in ({marks})", chunk):
-                found[row["opportunity_id"]] = Link.from_row(row)
+                found[row["opportunity_id"]] = link_of(row)
         return found
 
     def all_links(self) -> Iterator[Link]:
         for row in self.db["links"].rows_where(order_by="opportunity_id"):
-            yield Link.from_row(row)
+            yield link_of(row)
 
     def link_count(self) -> int:
         return self.db["links"].count
@@ -222,14 +205,14 @@ class State:
         """Insert or replace a link; call inside ``transaction()``."""
         now = iso(utcnow())
         row = {
-            "opportunity_id": link.opportunity_id, "key": link.key, "project_id": link.project_id,
+            "opportunity_id": link.record_id, "key": link.key, "project_id": link.project_id,
             "project_identifier": link.project_identifier, "project_url": link.project_url,
             "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
             "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
             "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
             "mapping": link.mapping, "updated_at": now,
         }
-        existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.opportunity_id]))
+        existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.record_id]))
         row["created_at"] = existing[0]["created_at"] if existing else now
         self.db["links"].upsert(row, pk="opportunity_id")
 
@@ -239,15 +222,15 @@ class State:
                                "ORDER BY opportunity_id", [fingerprint])
         return [row[0] for row in rows]
 
-    def mark_mapping(self, opportunity_ids: Iterable[str], fingerprint: str) -> None:
+    def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
-        for oid in opportunity_ids:
+        for record_id in record_ids:
             self.db.execute("UPDATE links SET mapping = ? WHERE opportunity_id = ? AND (mapping IS NULL OR "
-                            "mapping != ?)", [fingerprint, oid, fingerprint])
+                            "mapping != ?)", [fingerprint, record_id, fingerprint])
 
-    def drop_link(self, opportunity_id: str) -> None:
+    def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
-        self.db["links"].delete_where("opportunity_id = ?", [opportunity_id])
+        self.db["links"].delete_where("opportunity_id = ?", [record_id])
 
     # -- intents ------------------------------------------------------------------------------
     def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create") -> None:
@@ -259,22 +242,23 @@ class State:
         now = iso(utcnow())
         with self.db.atomic():
             self.db["intents"].upsert_all(
-                ({"opportunity_id": oid, "key": key, "action": action, "payload": dumps(payload),
-                  "started_at": now, "run_id": run_id} for oid, key, payload in intents),
+                ({"opportunity_id": record_id, "key": key, "action": action, "payload": dumps(payload),
+                  "started_at": now, "run_id": run_id} for record_id, key, payload in intents),
                 pk="opportunity_id")
 
-    def intents(self) -> list[dict]:
-        return [dict(row, payload=loads(row["payload"])) for row in self.db["intents"].rows]
+    def intents(self) -> list[Intent]:
+        return [Intent(record_id=row["opportunity_id"], key=row["key"], action=row["action"],
+                       payload=loads(row["payload"]), run_id=row["run_id"]) for row in self.db["intents"].rows]
 
     def drop_stale_intents(self, before_run: int) -> None:
         """Forget what earlier runs left, once this run's recovery has looked up and re-processed it."""
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
-    def drop_intent(self, opportunity_id: str) -> None:
-        self.db["intents"].delete_where("opportunity_id = ?", [opportunity_id])
+    def drop_intent(self, record_id: str) -> None:
+        self.db["intents"].delete_where("opportunity_id = ?", [record_id])
 
     # -- outbox -------------------------------------------------------------------------------
-    def queue(self, opportunity_id: str, values: dict[str, Any]) -> None:
+    def queue(self, record_id: str, values: dict[str, Any]) -> None:
         """Coalesce pending Salesforce writes per deal and field: the newest value wins."""
         now = iso(utcnow())
         for field, value in values.items():
@@ -282,7 +266,7 @@ class State:
                 "INSERT INTO outbox (opportunity_id, field, value, attempts, last_error, updated_at) "
                 "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(opportunity_id, field) DO UPDATE SET "
                 "value = excluded.value, updated_at = excluded.updated_at",
-                [opportunity_id, field, dumps(value), now])
+                [record_id, field, dumps(value), now])
 
     def outbox(self, limit: int | None = None, exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
         """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
@@ -305,43 +289,43 @@ class State:
     def outbox_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT DISTINCT opportunity_id FROM outbox")}
 
-    def settle_outbox(self, opportunity_id: str, sent: dict[str, Any]) -> None:
+    def settle_outbox(self, record_id: str, sent: dict[str, Any]) -> None:
         """Remove what was written, unless a newer value was queued meanwhile."""
         for field, value in sent.items():
             self.db.execute("DELETE FROM outbox WHERE opportunity_id = ? AND field = ? AND value = ?",
-                            [opportunity_id, field, dumps(value)])
+                            [record_id, field, dumps(value)])
 
-    def outbox_attempts(self, opportunity_id: str) -> int:
+    def outbox_attempts(self, record_id: str) -> int:
         row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE opportunity_id = ?",
-                              [opportunity_id]).fetchone()
+                              [record_id]).fetchone()
         return row[0] or 0
 
-    def fail_outbox(self, opportunity_id: str, error: str) -> None:
+    def fail_outbox(self, record_id: str, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
-                        [error, opportunity_id])
+                        [error, record_id])
 
-    def drop_outbox(self, opportunity_id: str) -> None:
-        self.db["outbox"].delete_where("opportunity_id = ?", [opportunity_id])
+    def drop_outbox(self, record_id: str) -> None:
+        self.db["outbox"].delete_where("opportunity_id = ?", [record_id])
 
     # -- quarantine ---------------------------------------------------------------------------
-    def quarantine(self, opportunity_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
+    def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
         now = iso(utcnow())
         self.db.execute(
             "INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, attempts,"
             " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
-            [opportunity_id, stage, error, dumps(payload), now, now, run_id])
+            [record_id, stage, error, dumps(payload), now, now, run_id])
 
-    def release(self, opportunity_id: str, stages: Iterable[str] | None = None) -> None:
+    def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
         if stages is None:
-            self.db["quarantine"].delete_where("opportunity_id = ?", [opportunity_id])
+            self.db["quarantine"].delete_where("opportunity_id = ?", [record_id])
             return
         for stage in stages:
-            self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [opportunity_id, stage])
+            self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [record_id, stage])
 
-    def quarantined(self, opportunity_id: str | None = None) -> list[dict]:
-        where, args = ("opportunity_id = ?", [opportunity_id]) if opportunity_id else (None, [])
+    def quarantined(self, record_id: str | None = None) -> list[dict]:
+        where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
         return [dict(row, payload=loads(row["payload"]))
                 for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
 
@@ -371,14 +355,14 @@ class State:
         return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
                      org_usage=loads(row["org_usage"])) for row in rows]
 
-    def event(self, run_id: int | None, opportunity_id: str | None, action: str, outcome: str,
+    def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
-        self.db["events"].insert({"run_id": run_id, "opportunity_id": opportunity_id, "action": action,
+        self.db["events"].insert({"run_id": run_id, "opportunity_id": record_id, "action": action,
                                   "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
 
-    def events(self, opportunity_id: str) -> list[dict]:
+    def events(self, record_id: str) -> list[dict]:
         return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("opportunity_id = ?", [opportunity_id], order_by="id")]
+                for row in self.db["events"].rows_where("opportunity_id = ?", [record_id], order_by="id")]
 
     # -- commit points ------------------------------------------------------------------------
     def transaction(self):

@@ -8,7 +8,7 @@ cleared long ago are invisible to it. Reconcile looks at the whole picture once,
 2. existence sweep of the linked Ids (queryAll): hard deletes, unflagged deletes, link fields;
 3. PSA sweep (``list_linked``): orphans, duplicates, missing projects, projects that lost their key.
 
-The rules live in :mod:`sync.reconcile_checks` (pure). ``--repair`` fixes what it safely can,
+The rules live in :mod:`sync.reconcile.drift` (pure). ``--repair`` fixes what it safely can,
 through the pipeline's own functions under the run lock: missed deals and orphans' deals are
 re-fetched by Id and processed exactly as a run would (the create path looks the key up first and
 adopts), hard-deleted deals get the ``on_deleted`` policy, link fields go through the outbox and the
@@ -25,15 +25,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync import extract, lifecycle, pipeline
+from sync import extract, pipeline
 from sync.config import Settings
 from sync.connectors.psa.base import ProjectChange
-from sync.diff import LifecycleChange
 from sync.errors import BudgetExceededError, SyncError
 from sync.faults import crash_hook
-from sync.load import ref_of
-from sync.mapping import load_mapping
-from sync.reconcile_checks import (
+from sync.load import lifecycle
+from sync.load.projects import ref_of
+from sync.mapping.loader import load_mapping
+from sync.model import DesiredRow, LifecycleChange, Link
+from sync.reconcile.drift import (
     KINDS,
     SWEEP_PAGE,
     Drift,
@@ -48,8 +49,7 @@ from sync.reconcile_checks import (
     in_next_run,
     stamp_of,
 )
-from sync.state import Link, State, utcnow
-from sync.transform import DesiredRow
+from sync.state.store import State, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def _finish(report: ReconcileReport, state: State, client, run) -> None:
 def check(run: pipeline.Run) -> tuple[list[Drift], dict[str, int]]:
     """Sweep both systems and compare with the state: (drift, what was checked)."""
     state, mapping = run.state, run.mapping
-    links = {link.opportunity_id: link for link in state.all_links()}
+    links = {link.record_id: link for link in state.all_links()}
     matching = sweep_criteria(run.client, mapping)
     existing = sweep_existence(run.client, mapping, links)
     projects = run.psa.list_linked()
@@ -209,7 +209,7 @@ def check(run: pipeline.Run) -> tuple[list[Drift], dict[str, int]]:
                         present={link.project_id for link in unlisted if link.key in found})
     known = Known(quarantined={q["opportunity_id"] for q in state.quarantined()},
                   pending=state.outbox_fields(),
-                  intents={i["opportunity_id"] for i in state.intents()},
+                  intents={i.record_id for i in state.intents()},
                   since=extract.since(state.watermark(extract.STREAM), mapping))
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
                        key_is_id=mapping.key.lower() == "id")
@@ -286,24 +286,24 @@ def _flag_deleted(run: pipeline.Run, items: list[Drift], links: dict[str, Link])
         link = links.get(item.record_id)
         if link is None:
             continue
-        row = DesiredRow(record_id=link.opportunity_id, key=link.key, modstamp=utcnow(), deleted=True,
+        row = DesiredRow(record_id=link.record_id, key=link.key, modstamp=utcnow(), deleted=True,
                          matches=False, fields=dict(link.payload), record_links={})
         changes.append(LifecycleChange(row, link, "Deleted"))
     lifecycle.apply(run.ctx, changes, run.mapping.lifecycle, run.load)
     run.counts["lifecycle"] += len(changes)
     with run.state.transaction():
         for change in changes:  # nothing can be written to a record that no longer exists
-            run.state.drop_outbox(change.link.opportunity_id)
-            run.state.event(run.run_id, change.link.opportunity_id, "reconcile", "hard-deleted",
+            run.state.drop_outbox(change.link.record_id)
+            run.state.event(run.run_id, change.link.record_id, "reconcile", "hard-deleted",
                             {"project_id": change.link.project_id})
 
 
 def _drop_link(run: pipeline.Run, item: Drift, link: Link) -> None:
     """The project is gone: forget the link, so the re-fetched deal is created again if it still matches."""
     with run.state.transaction():
-        run.state.drop_link(link.opportunity_id)
-        run.state.drop_outbox(link.opportunity_id)
-        run.state.event(run.run_id, link.opportunity_id, "reconcile", "link-dropped",
+        run.state.drop_link(link.record_id)
+        run.state.drop_outbox(link.record_id)
+        run.state.event(run.run_id, link.record_id, "reconcile", "link-dropped",
                         {"project_id": link.project_id, "reason": item.detail})
 
 
@@ -311,13 +311,13 @@ def _restore_key(run: pipeline.Run, item: Drift, link: Link) -> None:
     """A linked project lost its key: write it back, or the duplicate guard cannot see the project."""
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields={"key": link.key})])[0]
     item.status = "repaired" if result.outcome in ("updated", "unchanged") else "remaining"
-    run.state.event(run.run_id, link.opportunity_id, "reconcile", f"key-{item.status}",
+    run.state.event(run.run_id, link.record_id, "reconcile", f"key-{item.status}",
                     {"project_id": link.project_id, "error": result.error})
 
 
 def settle(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
     """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
-    links = {link.opportunity_id: link for link in state.all_links()}
+    links = {link.record_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
     quarantined = {q["opportunity_id"] for q in state.quarantined()}
     pending = state.outbox_fields()

@@ -13,12 +13,12 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
-from sync import conflicts
+from sync.backsync import conflicts
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import same
-from sync.load import ref_of
-from sync.state import iso, parse_iso, utcnow
-from sync.transform import transform_backsync
+from sync.load.projects import ref_of
+from sync.state.store import iso, parse_iso, utcnow
+from sync.transform.rows import transform_backsync
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ def run(run) -> None:
         sf_values = {f: v for f, v in wanted.get(key, {}).items()
                      if not (f in _hours_fields(mapping) and not hours)}
         changed = {f: v for f, v in sf_values.items()
-                   if (link.opportunity_id, f) not in pending and not same(v, link.written.get(f, _MISSING))}
+                   if (link.record_id, f) not in pending and not same(v, link.written.get(f, _MISSING))}
         if changed:
             with state.transaction():
-                state.queue(link.opportunity_id, changed)
-                state.event(run.run_id, link.opportunity_id, "back-sync", "queued", {"fields": changed})
+                state.queue(link.record_id, changed)
+                state.event(run.run_id, link.record_id, "back-sync", "queued", {"fields": changed})
             run.counts["backsync"] += 1
 
 
@@ -80,5 +80,5 @@ def _apply_pending(run, link, status: str):
     applied = replace(link, pending={})
     with run.state.transaction():
         run.state.save_link(applied)
-        run.state.event(run.run_id, link.opportunity_id, "update", "applied-pending", {"changed": link.pending})
+        run.state.event(run.run_id, link.record_id, "update", "applied-pending", {"changed": link.pending})
     return applied

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.state import Link, State
+from sync.model import Link
+from sync.state.store import State
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What drifted between Salesforce, the PSA and the links table (pure: no I/O, no clock).
 
-The sweeps of :mod:`sync.reconcile` gather an :class:`Observed`; :func:`find_drift` compares it with
+The sweeps of :mod:`sync.reconcile.run` gather an :class:`Observed`; :func:`find_drift` compares it with
 the links and the rest of the state (:class:`Known`) and names every drift with the repair
 ``--repair`` may take. Kept apart from the I/O so each rule is tested as a plain function.
 
@@ -19,10 +19,10 @@ from typing import Any
 from sync import extract
 from sync.connectors.psa.base import ProjectRef
 from sync.diff import link_values, same
-from sync.mapping import Mapping
+from sync.mapping.loader import Mapping
+from sync.model import Link
 from sync.sfid import to18
 from sync.soql import quote, to_soql
-from sync.state import Link
 
 SWEEP_PAGE = 2000  # Ids per page of the criteria sweep
 
