@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from sync import extract
 from sync.backsync import delivery as backsync
 from sync.backsync.outbox import WritebackReport, flush
+from sync.clock import utcnow
 from sync.config import Settings
 from sync.connectors.http import build_session
 from sync.connectors.psa.base import PsaConnector, get_connector
@@ -40,7 +41,7 @@ from sync.load.projects import (
 )
 from sync.mapping.loader import Mapping, load_mapping
 from sync.model import DesiredRow, Facts, Plan, facts_of
-from sync.state.store import State, utcnow
+from sync.state.store import State
 from sync.transform.rows import TransformResult, transform
 
 logger = logging.getLogger(__name__)

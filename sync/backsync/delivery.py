@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sync.backsync import conflicts
+from sync.clock import iso, parse_iso, utcnow
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import same
 from sync.load.projects import ref_of
-from sync.state.store import iso, parse_iso, utcnow
 from sync.transform.rows import transform_backsync
 
 logger = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
+from sync.clock import utcnow
 from sync.config import SalesforceConfig
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
@@ -56,10 +57,6 @@ _LIMIT_INFO = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 _NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)' on entity '([^']+)'")
 _SOBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RESUMES = "the run stopped and resumes from its last committed page"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -224,7 +221,7 @@ class SalesforceClient:
 
     def __init__(self, config: SalesforceConfig, session: requests.Session, *,
                  max_org_api_percent: float = 80.0, max_calls_per_run: int = 5000,
-                 now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep,
+                 now: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
                  lock_retries: int = LOCK_RETRIES):
         self.config = config
         self.session = session

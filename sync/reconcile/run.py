@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync import extract, pipeline
+from sync.clock import utcnow
 from sync.config import Settings
 from sync.connectors.psa.base import ProjectChange
 from sync.errors import BudgetExceededError, SyncError
@@ -49,7 +50,7 @@ from sync.reconcile.drift import (
     in_next_run,
     stamp_of,
 )
-from sync.state.store import State, utcnow
+from sync.state.store import State
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
 
 SCHEMA_VERSION = 1
@@ -75,19 +76,6 @@ def m001_initial(db: Database) -> None:
 def m002_link_mapping(db: Database) -> None:
     """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
     db["links"].add_column("mapping", str)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and Z: sortable as text, exact as a watermark."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _default(value: Any) -> Any:

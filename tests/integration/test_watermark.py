@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.state.store import parse_iso
+from sync.clock import parse_iso
 from tests.integration.exactly_once_support import (
     Book,
     assert_exactly_once,
