@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync.model import Create, DesiredRow, Facts, LifecycleChange, Link, Plan, SfStatus, Update
+from sync.model import Create, DesiredRow, Facts, LifecycleChange, Link, Plan, RowError, SfStatus, Update
 
 
 def canonical(value: Any) -> Any:
@@ -111,3 +111,27 @@ def _repair(plan: Plan, row: DesiredRow, link: Link, writeback: dict[str, str],
              and not same(row.record_links[sf_field], value)}
     if drift:
         plan.repairs[row.record_id] = drift
+
+
+def lifecycle_only_rows(errors: list[RowError], links: dict[str, Link]) -> list[DesiredRow]:
+    """A linked deal that left the criteria still needs its lifecycle, even if its fields no longer map."""
+    rows = []
+    for error in errors:
+        link = links.get(error.record_id)
+        if link is not None and (error.deleted or not error.matches):
+            rows.append(DesiredRow(record_id=error.record_id, key=error.key, modstamp=error.modstamp,
+                                   deleted=error.deleted, matches=False, fields=dict(link.payload),
+                                   record_links={}))
+    return rows
+
+
+def to_quarantine(errors: list[RowError]) -> dict[str, str]:
+    """Record → every reason, for the records that match the criteria and do not map (a lost or deleted
+    deal that no longer maps is not a failure)."""
+    failed: dict[str, str] = {}
+    for error in errors:
+        if error.deleted or not error.matches:
+            continue
+        failed[error.record_id] = f"{failed[error.record_id]}; {error.reason}" if error.record_id in failed \
+            else error.reason
+    return failed

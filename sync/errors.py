@@ -12,12 +12,23 @@
     ├── BudgetExceededError    (4)    stopped early to protect the Salesforce API budget
     ├── AuthError              (5)    authentication or authorisation refused: needs a person
     ├── LockHeldError          (75)   another run holds the lock
+    ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
     └── RecordError                   one record is bad: quarantine it, the batch goes on
 
+Who catches what:
+
+- ``RecordError`` is raised by a connector for one record's failure (e.g. the PSA refusing the parent
+  project of that deal's Account). ``load`` catches it around that record: the deal is quarantined
+  with the reason, the rest of the page goes on, and the run exits 1. Per-record refusals that
+  arrive as data (a ``WriteResult`` of ``failed``, a collections error) take the same path.
+- Every other ``SyncError`` ends the run: ``pipeline.run_session`` records it on the run row (status,
+  exit code, message) after the final write-back, and ``cli.py`` prints it and exits with its code.
+- Anything else is a bug: the session records the run as failed, ``cli.py`` logs it (redacted) and
+  exits 1.
+
 Connectors translate vendor errors (simple-salesforce exceptions, HTTP statuses) into these at
-their boundary, from structured data (status, errorCode), never from message substrings. Only
-``pipeline.py`` catches ``RecordError``; only ``cli.py`` (and later the scheduler) catch
-``SyncError``. Messages say what failed, which record or object, and what happens next.
+their boundary, from structured data (status, errorCode), never from message substrings. Messages
+say what failed, which record or object, and what happens next.
 """
 
 from __future__ import annotations
@@ -85,6 +96,17 @@ class LockHeldError(SyncError):
     """Another psa-sync process holds the state lock (cron and systemd must never stack runs)."""
 
     exit_code = 75
+
+
+class ProtocolViolation(SyncError):
+    """A system answered against its own documented contract (query rows out of their ORDER BY).
+
+    Not an outage (exit 3 would say "wait") and not our config (exit 2): the run stopped before
+    advancing anything, the next run reads the same window again, and if it repeats a person should
+    report it to the vendor. EX_PROTOCOL from sysexits.h.
+    """
+
+    exit_code = 76
 
 
 class RecordError(SyncError):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sync.errors import SalesforceUnavailable
+from sync.errors import ProtocolViolation
 from sync.mapping.loader import Mapping
 from sync.model import FACT_FIELDS
 from sync.soql import and_, field, or_, to_soql
@@ -70,9 +70,10 @@ def pages(client, soql: str) -> Iterator[list[dict]]:
         for record in records:
             stamp = record.get("SystemModstamp") or ""
             if stamp < last:
-                raise SalesforceUnavailable(
-                    f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}); "
-                    "the run stopped without advancing the watermark")
+                raise ProtocolViolation(
+                    f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}), against "
+                    "the query's ORDER BY; the run stopped without advancing the watermark and the next run "
+                    "reads the same window again. If this repeats, report it to Salesforce support")
             last = stamp
         yield records
 

@@ -1,4 +1,4 @@
-"""`psa-sync plan`: what a run would do — extract, transform and diff only; nothing is written.
+"""`psa-sync plan`: what the next run would do — its own query and page step; nothing is written.
 
 With ``--sample`` it runs offline over records in the REST shape (a query response, its
 ``records`` list, or the output of ``sf data query --json``), so a mapping change can be proven in
@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync import extract
-from sync.diff import plan_changes
 from sync.errors import ConfigError
 from sync.mapping.loader import Mapping, load_mapping
-from sync.model import facts_of
+from sync.pipeline import next_run_pages, plan_page
+from sync.runtime import connect
 from sync.state.store import State
-from sync.transform.rows import transform
 
 JSON_VERSION = 1
 
@@ -30,12 +28,14 @@ class PlanResult:
     unchanged: int = 0
     lifecycle: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
+    repairs: list[dict] = field(default_factory=list)  # link fields the run re-writes (cleared, cloned)
+    recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
                 "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
-                "api_calls": self.api_calls}
+                "repairs": self.repairs, "recover": self.recover, "api_calls": self.api_calls}
 
 
 def read_sample(path: Path) -> list[dict]:
@@ -54,17 +54,16 @@ def read_sample(path: Path) -> list[dict]:
 
 
 def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: State | None) -> None:
-    transformed = transform(records, mapping)
-    ids = [r.record_id for r in transformed.rows]
-    links = state.links(ids) if state is not None else {}
-    plan = plan_changes(transformed.rows, links, writeback=mapping.writeback,
-                        on_create=mapping.on_create_fields(), facts=facts_of(records))
+    """List what the run's own page step decides for these records (``pipeline.plan_page``)."""
+    page = plan_page(records, mapping, state)
+    plan = page.plan
     result.creates += [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates]
     result.updates += [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed]
     result.unchanged += len(plan.unchanged)
-    result.lifecycle += [{"id": c.row.record_id, "status": c.status} for c in plan.lifecycle]
+    result.lifecycle += [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle]
+    result.repairs += [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()]
     result.quarantined += [{"id": e.record_id, "field": e.field, "reason": e.reason}
-                           for e in transformed.errors if e.matches and not e.deleted]
+                           for e in page.errors if e.record_id in page.quarantine]
 
 
 def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None) -> PlanResult:
@@ -80,18 +79,16 @@ def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None) -> Pl
 
 
 def plan_online(settings) -> PlanResult:
-    from sync.pipeline import connect, signpost_of
-
+    """The next run's window, through the next run's page step: the records its recovery re-fetches
+    (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included."""
     mapping = load_mapping(settings.mapping)
     client, _psa = connect(settings)
     client.connect()
     state = State.open_readonly(settings.state)
     result = PlanResult()
     try:
-        watermark = state.watermark(extract.STREAM) if state else None
-        soql = extract.build_query(mapping, start=extract.since(watermark, mapping),
-                                   signpost=signpost_of(client.server_time))
-        for records in extract.pages(client, soql):
+        result.recover = [{"id": i.record_id, "action": i.action} for i in (state.intents() if state else [])]
+        for records in next_run_pages(client, mapping, state):
             add_page(result, records, mapping, state)
     finally:
         if state is not None:

@@ -152,13 +152,18 @@ def _values(values: Any) -> str:
 
 def plan_text(result: Any) -> str:
     lines = [f"{len(result.creates)} to create, {len(result.updates)} to update, {result.unchanged} unchanged, "
-             f"{len(result.lifecycle)} lifecycle, {len(result.quarantined)} quarantined"]
+             f"{len(result.lifecycle)} lifecycle, {len(result.repairs)} link repairs, "
+             f"{len(result.quarantined)} quarantined"]
+    for item in result.recover:
+        lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
     for item in result.creates:
         lines.append(f"  create  {item['id']}  {_values(item['fields'])}")
     for item in result.updates:
         lines.append(f"  update  {item['id']}  {_values(item['changed'])}")
     for item in result.lifecycle:
         lines.append(f"  status  {item['id']}  → {item['status']}")
+    for item in result.repairs:
+        lines.append(f"  repair  {item['id']}  {_values(item['fields'])}")
     for item in result.quarantined:
         lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
     return "\n".join(lines)

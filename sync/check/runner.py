@@ -182,7 +182,7 @@ def _positions(path: Path) -> YamlDoc | None:
 
 def _build_clients(settings: Settings, findings: Findings) -> tuple[Any, Any] | None:
     """Both connectors, built without a network call: options and CA bundle are checked here."""
-    from sync.pipeline import connect
+    from sync.runtime import connect
 
     try:
         return connect(settings)

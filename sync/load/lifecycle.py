@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 
 from sync.connectors.psa.base import ProjectChange, WriteResult
 from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
-from sync.model import LifecycleChange, Link
+from sync.model import DONE, LifecycleChange, Link, Outcome, SfStatus
 
 logger = logging.getLogger(__name__)
 
@@ -23,66 +23,72 @@ STATUS_FIELD = "salesforce_status"
 
 
 def policy_for(status: str, lifecycle) -> str:
-    if status == "Won":
+    if status == SfStatus.WON:
         return "restore"
-    return lifecycle.on_deleted if status == "Deleted" else lifecycle.on_unwon
+    return lifecycle.on_deleted if status == SfStatus.DELETED else lifecycle.on_unwon
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a policy came to: the event's outcome and who closed the project now; or, when the PSA
+    neither confirmed nor refused one of its writes, that write (``unknown``)."""
+
+    outcome: str = ""
+    closed_by: str | None = None
+    unknown: WriteResult | None = None
 
 
 def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport) -> None:
     for change in changes:
         action = policy_for(change.status, lifecycle)
         link = change.link
-        try:
-            outcome, closed_by = _act(ctx, link, change.status, action)
-        except Unconfirmed as exc:
+        step = _act(ctx, link, change.status, action)
+        if step.unknown is not None:
             # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
             # same status change and apply the policy again (every step is idempotent).
-            note_unconfirmed(ctx, report, change, "lifecycle", {"status": change.status, "error": exc.result.error},
+            note_unconfirmed(ctx, report, change, "lifecycle", {"status": change.status, "error": step.unknown.error},
                              intent={"status": change.status})
             continue
-        saved = replace(link, sf_status=change.status, closed_by=closed_by,
-                        link_state="active" if change.status == "Won" else change.status.lower())
+        saved = link.but(sf_status=change.status, closed_by=step.closed_by,
+                         link_state="active" if change.status == SfStatus.WON else change.status.lower())
         with ctx.state.transaction():
             ctx.state.save_link(saved)
             ctx.state.drop_intent(link.record_id)  # an earlier unconfirmed attempt is settled now
-            ctx.state.event(ctx.run_id, link.record_id, "lifecycle", outcome,
-                            {"status": change.status, "was": link.sf_status or "Won", "policy": action})
+            ctx.state.event(ctx.run_id, link.record_id, "lifecycle", step.outcome,
+                            {"status": change.status, "was": link.sf_status or SfStatus.WON, "policy": action})
 
 
-class Unconfirmed(Exception):
-    """The PSA answered a lifecycle write with a 5xx (or not at all): we do not know if it happened."""
-
-    def __init__(self, result: WriteResult):
-        super().__init__(result.error)
-        self.result = result
-
-
-def _act(ctx: LoadContext, link: Link, status: str, action: str) -> tuple[str, str | None]:
+def _act(ctx: LoadContext, link: Link, status: str, action: str) -> Step:
     ref = ref_of(link)
     if action == "ignore":
-        return "ignored", link.closed_by
+        return Step("ignored", link.closed_by)
     if action == "restore":
-        if link.closed_by == "psa-sync":
-            _confirmed(ctx.psa.set_lifecycle([ref], "reopen")[0])
-        _flag(ctx, ref, status)
-        return ("reopened" if link.closed_by == "psa-sync" else "flagged"), (
-            None if link.closed_by == "psa-sync" else link.closed_by)
-    _flag(ctx, ref, status)
+        ours = link.closed_by == "psa-sync"
+        if ours and (unknown := _unknown(ctx.psa.set_lifecycle([ref], "reopen")[0])):
+            return Step(unknown=unknown)
+        if unknown := _flag(ctx, ref, status):
+            return Step(unknown=unknown)
+        return Step("reopened", None) if ours else Step("flagged", link.closed_by)
+    if unknown := _flag(ctx, ref, status):
+        return Step(unknown=unknown)
     if action == "close" and link.closed_by is None:
-        _confirmed(ctx.psa.set_lifecycle([ref], "close")[0])
-        return "closed", "psa-sync"
-    return "flagged", link.closed_by
+        if unknown := _unknown(ctx.psa.set_lifecycle([ref], "close")[0]):
+            return Step(unknown=unknown)
+        return Step("closed", "psa-sync")
+    return Step("flagged", link.closed_by)
 
 
-def _confirmed(result: WriteResult) -> WriteResult:
-    if result.outcome == "unknown":
-        raise Unconfirmed(result)
-    return result
+def _unknown(result: WriteResult) -> WriteResult | None:
+    return result if result.outcome == Outcome.UNKNOWN else None
 
 
-def _flag(ctx: LoadContext, ref, status: str) -> None:
+def _flag(ctx: LoadContext, ref, status: str) -> WriteResult | None:
+    """Set the project's Salesforce status field (if the PSA has one); the write if it went unconfirmed."""
     if STATUS_FIELD not in ctx.psa.describe():
-        return
-    result = _confirmed(ctx.psa.update([ProjectChange(ref=ref, fields={STATUS_FIELD: status})])[0])
-    if result.outcome not in ("updated", "unchanged"):
+        return None
+    result = ctx.psa.update([ProjectChange(ref=ref, fields={STATUS_FIELD: status})])[0]
+    if result.outcome == Outcome.UNKNOWN:
+        return result
+    if result.outcome not in DONE:
         logger.warning("could not flag project %s as %s: %s", ref.id, status, result.error or result.outcome)
+    return None

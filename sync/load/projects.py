@@ -18,6 +18,7 @@ from typing import Any
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
+from sync.errors import RecordError
 from sync.model import Create, DesiredRow, LifecycleChange, Link, Update
 from sync.state.store import State
 
@@ -96,14 +97,29 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
         values = ctx.psa.read([ref for _, ref in existing])
         for row, ref in existing:
             adopt(ctx, row, ref, values.get(row.key, {}), report)
-    if not fresh:
+    news = _new_projects(ctx, fresh, report)
+    if not news:
         return
-    ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c in fresh), ctx.run_id)
+    ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c, _ in news), ctx.run_id)
     ctx.fault("after-intent")
-    results = ctx.psa.create([NewProject(key=c.row.key, fields=c.row.fields,
-                                         parent=ctx.parent_of(c.row) if ctx.parent_of else None) for c in fresh])
-    for create, result in zip(fresh, results, strict=True):
+    results = ctx.psa.create([project for _, project in news])
+    for (create, _), result in zip(news, results, strict=True):
         _settle_create(ctx, create, result, report)
+
+
+def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -> list[tuple[Create, NewProject]]:
+    """The projects to create, each with its parent (``customer: parent_project``). A parent the PSA
+    refuses is that deal's failure: it is quarantined and the rest of the page is created."""
+    news = []
+    for create in creates:
+        try:
+            parent = ctx.parent_of(create.row) if ctx.parent_of else None
+        except RecordError as exc:
+            _fail(ctx, create.row, report, f"the PSA refused the parent project of Account {exc.record_id}: "
+                  f"{exc.reason}; fix the Account (or the PSA's required fields), then run `psa-sync retry`")
+            continue
+        news.append((create, NewProject(key=create.row.key, fields=create.row.fields, parent=parent)))
+    return news
 
 
 def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:

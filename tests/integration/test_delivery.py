@@ -164,6 +164,31 @@ def test_parent_project_groups_the_deals_of_one_account(harness, emulator, redmi
     assert len(projects_of(redmine, emulator)) == 3
 
 
+def test_a_parent_project_the_psa_refuses_quarantines_that_deal_and_the_rest_of_the_page_is_created(
+        harness, emulator, redmine, tmp_path):
+    # "Barter" is no Billing type Redmine knows: the parent project of Initech (which takes the first
+    # deal's billing type) is refused with a 422, which is that one deal's failure, not the run's.
+    harness.options = {"customer": "parent_project"}
+    harness.write_config(mapping=mapping_variant(tmp_path, ('"Existing Customer - Downgrade": "Retainer"',
+                                                            '"Existing Customer - Downgrade": "Barter"')))
+    initech, globex = emulator.create("Account", Name="Initech"), emulator.create("Account", Name="Globex")
+    refused = emulator.create("Opportunity", Name="Shrink", AccountId=initech, StageName="Closed Won", Amount=10,
+                              CloseDate="2026-03-01", Type="Existing Customer - Downgrade")
+    made = [emulator.create("Opportunity", Name=f"Phase {n}", AccountId=globex, StageName="Closed Won",
+                            Amount=1000 * n, CloseDate="2026-03-01", Type="New Customer") for n in (1, 2)]
+
+    result = harness.run(expect=1)
+
+    assert "quarantined 1" in result.stdout
+    identifiers = {p["identifier"] for p in redmine.projects()}
+    assert {"sf-" + deal.lower() for deal in made} <= identifiers
+    assert "sf-" + refused.lower() not in identifiers
+    [quarantined] = harness.status()["quarantine"]
+    assert quarantined["opportunity_id"] == refused and quarantined["stage"] == "load"
+    assert f"parent project of Account {initech}" in quarantined["error"]
+    assert "Billing type" in quarantined["error"]  # Redmine's own words
+
+
 def test_each_side_writes_only_the_fields_it_owns(harness, emulator, redmine):
     deal = won_deal(emulator)
     harness.run()

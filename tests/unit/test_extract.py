@@ -3,6 +3,10 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from sync import extract
+from sync.errors import ProtocolViolation, UnreachableError
 from sync.extract import build_id_query, build_query, since
 from sync.mapping.loader import load_mapping
 
@@ -27,3 +31,22 @@ def test_the_first_run_starts_at_start_date_and_later_runs_look_back():
 
 def test_re_fetching_named_deals_ignores_their_stamp():
     assert build_id_query(MAPPING, ["006A", "006B"]).endswith("FROM Opportunity WHERE Id IN ('006A', '006B')")
+
+
+class _Pages:
+    """A client whose query answers the given pages (a broken server cursor)."""
+
+    def __init__(self, *pages):
+        self._pages = pages
+
+    def query_pages(self, soql, include_deleted):
+        yield from self._pages
+
+
+def test_rows_out_of_their_order_are_a_protocol_violation_not_an_outage():
+    client = _Pages([{"Id": "006A", "SystemModstamp": "2026-03-01T10:00:01.000+0000"}],
+                    [{"Id": "006B", "SystemModstamp": "2026-03-01T10:00:00.000+0000"}])
+    with pytest.raises(ProtocolViolation, match="out of SystemModstamp order") as caught:
+        list(extract.pages(client, "SELECT Id FROM Opportunity"))
+    assert caught.value.exit_code == 76
+    assert not isinstance(caught.value, UnreachableError)

@@ -20,7 +20,8 @@ from sync.reconcile.drift import (
     expected_calls,
     find_drift,
 )
-from sync.reconcile.run import ReconcileReport, outcome
+from sync.reconcile.repair import outcome
+from sync.reconcile.report import ReconcileReport
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITEBACK = {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}

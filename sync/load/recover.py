@@ -1,0 +1,50 @@
+"""Recovery: what earlier runs left in doubt is settled before a run reads anything new.
+
+A create intent means the process may have died between the PSA's 201 and the commit of the link: the
+key is looked up, and a project found is linked; one not found is re-fetched and created afresh. An
+update intent means the PSA's answer was unknown: the record is re-fetched whatever its stamp and
+diffed again. The pipeline re-fetches; this module decides and records.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sync.clock import utcnow
+from sync.load.projects import link_project
+from sync.model import DesiredRow
+
+if TYPE_CHECKING:
+    from sync.runtime import Run
+
+
+def resolve_intents(run: Run) -> list[str] | None:
+    """Link the creates the PSA did make; return the records to re-fetch (``None``: no intents at all)."""
+    intents = run.state.intents()
+    if not intents:
+        return None
+    refetch = [i.record_id for i in intents if i.action == "update"]  # re-fetched, diffed, re-sent
+    creates = [i for i in intents if i.action != "update"]
+    found = run.psa.find([i.key for i in creates]) if creates else {}
+    for intent in creates:
+        refs = found.get(intent.key, [])
+        ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
+        if ours:
+            row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(),
+                             deleted=False, matches=True, fields=intent.payload, record_links={})
+            link_project(run.ctx, row, ours[0], intent.payload, "recover", "linked")
+            run.load.created.append(row.record_id)
+        else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh
+            with run.state.transaction():
+                run.state.event(run.run_id, intent.record_id, "recover", "not-found", None)
+            refetch.append(intent.record_id)
+    return refetch
+
+
+def forget_settled_intents(run: Run) -> None:
+    """Call only after the re-fetched records were processed: an intent dropped before its deal was
+    re-fetched would lose the deal to a crash in between (its stamp may be long behind the watermark).
+    A crash before this only means one more look-up and re-fetch. Intents this run re-opened carry its
+    run id and stay."""
+    with run.state.transaction():
+        run.state.drop_stale_intents(before_run=run.run_id)

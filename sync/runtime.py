@@ -1,0 +1,195 @@
+"""What one run holds while the stages work: the :class:`Run`, the :class:`Session` that records it in
+the state file, and the pieces a session is made of (the run lock, the two connections, the guard
+against a state file of another org or PSA).
+
+The stages receive a :class:`Run` instead of reaching for globals; ``pipeline.run_session`` is the
+one place that puts these pieces together, in order, for every entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from sync.backsync.outbox import WritebackReport
+from sync.config import Settings
+from sync.connectors.http import build_session
+from sync.connectors.psa.base import ProjectRef, PsaConnector, get_connector
+from sync.connectors.salesforce import SalesforceClient
+from sync.errors import BudgetExceededError, LockHeldError, StateMismatchError, SyncError
+from sync.faults import crash_hook
+from sync.load.projects import LoadContext, LoadReport
+from sync.mapping.loader import Mapping
+from sync.model import DesiredRow, Facts, Plan
+from sync.state.store import State
+
+logger = logging.getLogger(__name__)
+
+#: The counters of one run, in the order the summary line prints them.
+COUNTS = ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
+          "quarantined", "written", "written_later", "backsync", "conflicts", "unconfirmed")
+
+
+@dataclass
+class RunResult:
+    """How a run ended, as recorded in its ``runs`` row and printed by the CLI."""
+
+    run_id: int | None
+    status: str  # ok | failures | stopped | failed (reconcile: ok | drift | stopped | failed)
+    exit_code: int
+    counts: dict[str, int] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    org_usage: dict | None = None
+    error: str | None = None
+
+
+@dataclass
+class Run:
+    """Everything one run needs, built once by the run session."""
+
+    settings: Settings
+    mapping: Mapping
+    state: State
+    client: SalesforceClient
+    psa: PsaConnector
+    run_id: int
+    fault: Callable[[str], None]
+    facts: dict[str, Facts] = field(default_factory=dict)  # of the page being processed
+    load: LoadReport = field(default_factory=LoadReport)
+    writeback: WritebackReport = field(default_factory=WritebackReport)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    new_failures: int = 0
+
+    @property
+    def ctx(self) -> LoadContext:
+        options = self.settings.psa.options
+        return LoadContext(state=self.state, psa=self.psa, run_id=self.run_id, writeback=self.mapping.writeback,
+                           on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
+                           fault=self.fault, fingerprint=self.mapping.fingerprint,
+                           parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
+
+    def parent_of(self, row: DesiredRow) -> ProjectRef | None:
+        """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
+        facts = self.facts.get(row.record_id) or Facts()
+        if not facts.account_id:
+            return None
+        name = facts.account_name or row.fields.get("customer") or facts.account_id
+        return self.psa.ensure_parent(facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")})
+
+    def tally(self, plan: Plan) -> None:
+        """Count what a page's plan decided, then what load did with it."""
+        self.counts["unchanged"] += len(plan.unchanged)
+        self.counts["lifecycle"] += len(plan.lifecycle)
+        self.counts["repaired"] += len(plan.repairs)
+        self.tally_load()
+
+    def tally_load(self) -> None:
+        """The load report keeps the run's totals; its failures are counted once, then cleared."""
+        report = self.load
+        self.counts.update(created=len(report.created), adopted=len(report.adopted), updated=len(report.updated),
+                           pending=len(report.pending))
+        self.count_new_failures(report.failed)
+        report.failed = {}
+
+    def count_new_failures(self, failed: dict[str, str]) -> None:
+        """Records quarantined by this run's writes: they make the run exit 1."""
+        self.counts["quarantined"] += len(failed)
+        self.new_failures += len(failed)
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs."""
+    settings.state.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(f"another psa-sync run holds {settings.lock_path}; this run did nothing") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def connect(settings: Settings) -> tuple[SalesforceClient, PsaConnector]:
+    """Both clients, built from the config; nothing is sent yet."""
+    sf_session = build_session(ca_bundle=settings.salesforce.ca_bundle, timeout=settings.http.timeout,
+                               retries=settings.http.retries)
+    client = SalesforceClient(settings.salesforce, sf_session,
+                              max_org_api_percent=settings.limits.max_org_api_percent,
+                              max_calls_per_run=settings.limits.max_calls_per_run)
+    psa_session = build_session(ca_bundle=None, timeout=settings.http.timeout, retries=settings.http.retries)
+    factory = get_connector(settings.psa.connector)
+    psa = factory(settings.psa.url, settings.psa.api_key.get(), settings.psa.options, psa_session)
+    return client, psa
+
+
+def guard(state: State, org_id: str, psa_url: str, state_path: Path) -> None:
+    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids)."""
+    for key, now in (("org_id", org_id), ("psa_url", psa_url)):
+        was = state.meta(key)
+        if was is None:
+            state.set_meta(key, now)
+        elif was != now:
+            what = "Salesforce org" if key == "org_id" else "PSA"
+            raise StateMismatchError(
+                f"the state file {state_path} was made against {what} {was}, but this config reaches {now}. "
+                "Use one state file per org and PSA; nothing was changed")
+
+
+@dataclass
+class Session:
+    """One run row from start to finish. ``start()`` connects; a ``SyncError`` raised inside the
+    ``with`` block is recorded on the run row and ends the session with its exit code."""
+
+    settings: Settings
+    mapping: Mapping
+    state: State
+    mode: str
+    run_id: int
+    environ: dict[str, str]
+    run: Run | None = None
+    error: SyncError | None = None
+    aborted: bool = False  # ended by an unexpected exception or a signal: recorded as failed
+    result: RunResult | None = None
+    _client: object | None = None
+
+    def start(self) -> Run:
+        client, psa = connect(self.settings)
+        self._client = client
+        client.connect()
+        fault = crash_hook(self.environ)
+        fault("after-token")
+        guard(self.state, client.org_id, psa.url, self.settings.state)
+        if self.mode != "reconcile":  # reconcile reports; the runs record which mapping made the snapshots
+            self.state.set_meta("mapping_fingerprint", self.mapping.fingerprint)
+        self.run = Run(self.settings, self.mapping, self.state, client, psa, self.run_id, fault)
+        return self.run
+
+    def outcome(self) -> tuple[str, int]:
+        """(status, exit code) of a run; reconcile decides its own from its report."""
+        if self.aborted:
+            return "failed", 1
+        if self.error is not None:
+            return ("stopped" if isinstance(self.error, BudgetExceededError) else "failed"), self.error.exit_code
+        if self.run is None:
+            return "failed", 1
+        return ("ok", 0) if self.run.new_failures == 0 else ("failures", 1)
+
+    def finish(self, status: str, exit_code: int, counts: dict[str, int]) -> RunResult:
+        client = self._client
+        result = RunResult(run_id=self.run_id, status=status, exit_code=exit_code, counts=counts,
+                           error=str(self.error) if self.error is not None else None)
+        if client is not None:
+            result.api_calls = dict(client.usage.calls)
+            result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
+        self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
+                              api_calls=result.api_calls, org_usage=result.org_usage, error=result.error)
+        self.result = result
+        return result
