@@ -41,7 +41,7 @@ from sync.load.projects import (
 )
 from sync.mapping.loader import Mapping, load_mapping
 from sync.model import DesiredRow, Facts, Plan, facts_of
-from sync.state.store import State
+from sync.state import State
 from sync.transform.rows import TransformResult, transform
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from sync.diff import plan_changes
 from sync.errors import ConfigError
 from sync.mapping.loader import Mapping, load_mapping
 from sync.model import facts_of
-from sync.state.store import State
+from sync.state import State
 from sync.transform.rows import transform
 
 JSON_VERSION = 1

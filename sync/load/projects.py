@@ -19,7 +19,7 @@ from typing import Any
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
 from sync.model import Create, DesiredRow, LifecycleChange, Link, Update
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 

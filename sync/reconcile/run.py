@@ -50,7 +50,7 @@ from sync.reconcile.drift import (
     in_next_run,
     stamp_of,
 )
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 
