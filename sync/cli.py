@@ -172,7 +172,7 @@ def retry(obj: Context, deal_id: str | None) -> None:
         psa-sync retry --id 006Hs00001abcdeIAA
     """
     from sync.pipeline import run_once
-    from sync.state.store import State
+    from sync.state import State
 
     settings = obj.settings()
     state = State.open_readonly(settings.state)

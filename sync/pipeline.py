@@ -32,7 +32,7 @@ from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.mapping.loader import Mapping, load_mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Run, RunResult, Session, run_lock
-from sync.state.store import State
+from sync.state import State
 from sync.transform.rows import transform
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sync.errors import ConfigError
 from sync.mapping.loader import Mapping, load_mapping
 from sync.pipeline import next_run_pages, plan_page
 from sync.runtime import connect
-from sync.state.store import State
+from sync.state import State
 
 JSON_VERSION = 1
 

@@ -11,7 +11,7 @@ from typing import Any
 from sync.config import Settings
 from sync.errors import ConfigError
 from sync.sfid import to18
-from sync.state.store import State
+from sync.state import State
 
 JSON_VERSION = 1
 

@@ -26,7 +26,7 @@ from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
 from sync.mapping.loader import Mapping
 from sync.model import DesiredRow, Facts, Plan
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 

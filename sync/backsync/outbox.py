@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.model import Link
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaC
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
 from sync.model import Create, DesiredRow, LifecycleChange, Link, Update
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 

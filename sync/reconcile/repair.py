@@ -16,7 +16,7 @@ from sync.load.projects import ref_of
 from sync.model import DesiredRow, LifecycleChange, Link, SfStatus
 from sync.reconcile.drift import Drift
 from sync.runtime import Run
-from sync.state.store import State
+from sync.state import State
 
 
 def repair_drift(run: Run, drift: list[Drift]) -> None:

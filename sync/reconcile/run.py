@@ -43,7 +43,7 @@ from sync.reconcile.drift import (
 from sync.reconcile.repair import repair_drift, settle
 from sync.reconcile.report import ReconcileReport
 from sync.runtime import Run
-from sync.state.store import State
+from sync.state import State
 
 logger = logging.getLogger(__name__)
 

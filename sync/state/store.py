@@ -1,127 +1,24 @@
-"""The state file: one SQLite database, reached through sqlite-utils.
+"""The ``State`` store: every query the sync makes of the state file, behind one class.
 
-Tables (design.md §9): ``meta``, ``watermarks``, ``links`` (the identity of every deal → project
-pair and the snapshot of what we last pushed), ``intents`` (creates in flight), ``outbox`` (pending
-Salesforce writes), ``quarantine``, ``runs`` and ``events`` (the audit trail behind ``explain``).
-
-Every multi-row change goes through ``db.atomic()``: one transaction per commit point, so a crash
-leaves either the old state or the new one, never half of each. The file is created 0600 because
-it holds payloads of customer deals. Schema changes are versioned migrations, never ``alter=True``
-on the main path (that turns a typo into a new column).
+Kept apart from the schema (``migrations``) and the value encoding (``codec``) so that the queries
+the exactly-once behaviour rests on, and where they commit, can be read on their own.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
-
-SCHEMA_VERSION = 1
-migrations = Migrations("psa_sync")
-
-
-@migrations()
-def m001_initial(db: Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["watermarks"].create({"stream": str, "value": str, "updated_at": str}, pk="stream")
-    db["links"].create(
-        {
-            "opportunity_id": str, "key": str, "project_id": int, "project_identifier": str,
-            "project_url": str, "payload_hash": str, "payload": str, "written": str, "backsync": str,
-            "link_state": str, "sf_status": str, "closed_by": str, "pending": str, "kept_psa": str,
-            "created_at": str, "updated_at": str,
-        },
-        pk="opportunity_id",
-    )
-    db["links"].create_index(["project_id"])
-    db["intents"].create(
-        {"opportunity_id": str, "key": str, "action": str, "payload": str, "started_at": str, "run_id": int},
-        pk="opportunity_id",
-    )
-    db["outbox"].create(
-        {"opportunity_id": str, "field": str, "value": str, "attempts": int, "last_error": str,
-         "updated_at": str},
-        pk=("opportunity_id", "field"),
-    )
-    db["quarantine"].create(
-        {"opportunity_id": str, "stage": str, "error": str, "payload": str, "first_seen": str,
-         "last_seen": str, "attempts": int, "run_id": int},
-        pk=("opportunity_id", "stage"),
-    )
-    db["runs"].create(
-        {"id": int, "mode": str, "started_at": str, "finished_at": str, "status": str, "exit_code": int,
-         "counts": str, "api_calls": str, "org_usage": str, "error": str},
-        pk="id",
-    )
-    db["events"].create(
-        {"id": int, "run_id": int, "opportunity_id": str, "action": str, "outcome": str, "detail": str,
-         "at": str},
-        pk="id",
-    )
-    db["events"].create_index(["opportunity_id"])
-
-
-@migrations()
-def m002_link_mapping(db: Database) -> None:
-    """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
-    db["links"].add_column("mapping", str)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
-    if isinstance(value, datetime):
-        return {"$datetime": iso(value)}
-    if hasattr(value, "isoformat"):
-        return {"$date": value.isoformat()}
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def _hook(obj: dict) -> Any:
-    if len(obj) == 1:
-        (tag, value), = obj.items()
-        if tag == "$decimal":
-            return Decimal(value)
-        if tag == "$datetime":
-            return parse_iso(value)
-        if tag == "$date":
-            from datetime import date
-
-            return date.fromisoformat(value)
-    return obj
-
-
-def dumps(value: Any) -> str:
-    """Typed JSON: Decimal, date and datetime survive a round trip through the state file."""
-    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"))
-
-
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text, object_hook=_hook)
-
-
-def link_of(row: dict) -> Link:
-    """A ``links`` row → :class:`Link` (the column ``opportunity_id`` is the record Id)."""
-    return Link(
-        record_id=row["opportunity_id"], key=row["key"], project_id=row["project_id"],
-        project_identifier=row["project_identifier"], project_url=row["project_url"],
-        payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
-        written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
-        link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
-        pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
-        mapping=row.get("mapping"),
-    )
+from sync.state.codec import dumps, link_of, loads
+from sync.state.migrations import migrations
 
 
 class State:

@@ -1,25 +1,19 @@
-"""The emulator's bodies against real Salesforce bodies (tests/emulator/fixtures/, copied from the
-research notes' captures): same keys, same JSON types, same formats."""
+"""The emulator's bodies against real Salesforce bodies (tests/fixtures/salesforce/, each with a
+.source.txt naming where it came from): same keys, same JSON types, same formats."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import jwt
 import pytest
 
 from tests.fixtures.emulator import trusting_session
+from tests.fixtures.salesforce_bodies import fixture
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000\Z")
-
-
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
 
 
 def assert_same_shape(ours, theirs, path="$", extra_keys_ok=False):

@@ -12,7 +12,7 @@ import pytest
 from sync.connectors.psa.base import ProjectRef, WriteResult
 from sync.load.projects import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
 from sync.model import Create, DesiredRow, Update
-from sync.state.store import State
+from sync.state import State
 
 A, B, C, D = (f"006000000000000{n}AA" for n in "ABCD")
 

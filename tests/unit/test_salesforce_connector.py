@@ -28,8 +28,8 @@ from sync.connectors.salesforce import (
 )
 from sync.connectors.salesforce_auth import ids_from_identity_url, to_18
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable
+from tests.fixtures.salesforce_bodies import fixture
 
-FIXTURES = Path(__file__).resolve().parent / "salesforce_fixtures"  # copies of real response bodies
 HOST = "https://acme.my.salesforce.com"
 TOKEN_URL = f"{HOST}/services/oauth2/token"
 API = f"{HOST}/services/data/v62.0"
@@ -42,10 +42,6 @@ PASSWORD = "p4ssw0rd-USER-PASSWORD"
 SEC_TOKEN = "t0ken-SECURITY-TOKEN"
 ACCESS = "00Dx!ACCESS-TOKEN-first"
 ACCESS_2 = "00Dx!ACCESS-TOKEN-second"
-
-
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from sync.model import Link
-from sync.state.store import State, dumps, loads
+from sync.state import State
+from sync.state.codec import dumps, loads
 
 
 @pytest.fixture

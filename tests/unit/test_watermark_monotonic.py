@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sync.state.store import State
+from sync.state import State
 
 T = datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=UTC)
 

@@ -1,0 +1,61 @@
+"""The state file's schema, as numbered migrations applied on every open.
+
+A separate module so that a schema change is one new function here, read in order, rather than an
+edit buried among the store's queries. Columns are only ever added by a new migration, never by
+``alter=True`` on the main path, where a typo would silently become a new column.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+SCHEMA_VERSION = 1
+migrations = Migrations("psa_sync")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["watermarks"].create({"stream": str, "value": str, "updated_at": str}, pk="stream")
+    db["links"].create(
+        {
+            "opportunity_id": str, "key": str, "project_id": int, "project_identifier": str,
+            "project_url": str, "payload_hash": str, "payload": str, "written": str, "backsync": str,
+            "link_state": str, "sf_status": str, "closed_by": str, "pending": str, "kept_psa": str,
+            "created_at": str, "updated_at": str,
+        },
+        pk="opportunity_id",
+    )
+    db["links"].create_index(["project_id"])
+    db["intents"].create(
+        {"opportunity_id": str, "key": str, "action": str, "payload": str, "started_at": str, "run_id": int},
+        pk="opportunity_id",
+    )
+    db["outbox"].create(
+        {"opportunity_id": str, "field": str, "value": str, "attempts": int, "last_error": str,
+         "updated_at": str},
+        pk=("opportunity_id", "field"),
+    )
+    db["quarantine"].create(
+        {"opportunity_id": str, "stage": str, "error": str, "payload": str, "first_seen": str,
+         "last_seen": str, "attempts": int, "run_id": int},
+        pk=("opportunity_id", "stage"),
+    )
+    db["runs"].create(
+        {"id": int, "mode": str, "started_at": str, "finished_at": str, "status": str, "exit_code": int,
+         "counts": str, "api_calls": str, "org_usage": str, "error": str},
+        pk="id",
+    )
+    db["events"].create(
+        {"id": int, "run_id": int, "opportunity_id": str, "action": str, "outcome": str, "detail": str,
+         "at": str},
+        pk="id",
+    )
+    db["events"].create_index(["opportunity_id"])
+
+
+@migrations()
+def m002_link_mapping(db: Database) -> None:
+    """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
+    db["links"].add_column("mapping", str)
