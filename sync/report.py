@@ -94,25 +94,25 @@ def status_text(data: dict[str, Any]) -> str:
 
 def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
     try:
-        oid = to18(deal_id)
+        record_id = to18(deal_id)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     state = State.open_readonly(settings.state)
     if state is None:
-        return {"version": JSON_VERSION, "id": oid, "link": None, "events": [], "quarantine": [],
+        return {"version": JSON_VERSION, "id": record_id, "link": None, "events": [], "quarantine": [],
                 "outbox": {}}
     try:
-        link = state.links([oid]).get(oid)
+        link = state.links([record_id]).get(record_id)
         return {
-            "version": JSON_VERSION, "id": oid,
+            "version": JSON_VERSION, "id": record_id,
             "link": None if link is None else {
                 "project_id": link.project_id, "project_url": link.project_url, "state": link.link_state,
                 "salesforce_status": link.sf_status, "closed_by": link.closed_by, "values": link.payload,
                 "written_to_salesforce": link.written, "pending_while_closed": link.pending,
                 "kept_psa_fields": link.kept_psa},
-            "events": state.events(oid),
-            "quarantine": state.quarantined(oid),
-            "outbox": state.outbox().get(oid, {}),
+            "events": state.events(record_id),
+            "quarantine": state.quarantined(record_id),
+            "outbox": state.outbox().get(record_id, {}),
         }
     finally:
         state.close()

@@ -39,7 +39,7 @@ def flush(state: State, client: Any, sobject: str, run_id: int, *, full_only: bo
         batch = state.outbox(limit=COLLECTION_SIZE, exclude=sent_this_flush)
         if not batch or (full_only and len(batch) < COLLECTION_SIZE):
             return
-        records = [{"Id": oid, **values} for oid, values in batch.items()]
+        records = [{"Id": record_id, **values} for record_id, values in batch.items()]
         results = client.update(sobject, records)
         fault("after-collections")
         report.sent += len(records)
@@ -50,25 +50,25 @@ def flush(state: State, client: Any, sobject: str, run_id: int, *, full_only: bo
 def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport) -> None:
     links = state.links(batch)
     with state.transaction():
-        for (oid, values), result in zip(batch.items(), results, strict=True):
+        for (record_id, values), result in zip(batch.items(), results, strict=True):
             if result.success:
-                state.settle_outbox(oid, values)
-                _remember_written(state, links.get(oid), values)
-                state.release(oid, ["write-back"])
-                state.event(run_id, oid, "write-back", "written", {"fields": values})
+                state.settle_outbox(record_id, values)
+                _remember_written(state, links.get(record_id), values)
+                state.release(record_id, ["write-back"])
+                state.event(run_id, record_id, "write-back", "written", {"fields": values})
                 report.written += 1
                 continue
             message = "; ".join(f"{e.status_code}: {e.message}" for e in result.errors) or "unknown error"
-            attempts = state.outbox_attempts(oid)
+            attempts = state.outbox_attempts(record_id)
             if result.transient and attempts + 1 < MAX_ATTEMPTS:
-                state.fail_outbox(oid, message)
-                state.event(run_id, oid, "write-back", "retry-later", {"error": message})
+                state.fail_outbox(record_id, message)
+                state.event(run_id, record_id, "write-back", "retry-later", {"error": message})
                 report.retry_later += 1
                 continue
-            state.quarantine(oid, "write-back", message, {"fields": values}, run_id)
-            state.drop_outbox(oid)
-            state.event(run_id, oid, "write-back", "quarantined", {"error": message, "fields": values})
-            report.failed[oid] = message
+            state.quarantine(record_id, "write-back", message, {"fields": values}, run_id)
+            state.drop_outbox(record_id)
+            state.event(run_id, record_id, "write-back", "quarantined", {"error": message, "fields": values})
+            report.failed[record_id] = message
 
 
 def _remember_written(state: State, link: Link | None, values: dict[str, Any]) -> None:

@@ -211,12 +211,12 @@ def note_unconfirmed(ctx: LoadContext, report: LoadReport, write: Unsettled, act
     """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already linked)
     leaves an update intent, so the next run re-fetches the deal whatever its stamp; a create already
     has its own. ``report.unknown`` gets it one more try at the end of this run."""
-    oid = write.row.record_id
+    record_id = write.row.record_id
     with ctx.state.transaction():
         if intent is not None:
-            ctx.state.add_intents([(oid, write.row.key, intent)], ctx.run_id, "update")
-        ctx.state.event(ctx.run_id, oid, action, "unknown", detail)
-    report.unknown[oid] = write
+            ctx.state.add_intents([(record_id, write.row.key, intent)], ctx.run_id, "update")
+        ctx.state.event(ctx.run_id, record_id, action, "unknown", detail)
+    report.unknown[record_id] = write
 
 
 def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Callable[[str], str],
@@ -230,8 +230,8 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     the pipeline to report: its intent makes the next run finish it.
     """
     unknown = still_unconfirmed(ctx.state, report.unknown)
-    retry = {oid: w for oid, w in unknown.items() if isinstance(w, (Create, Update))}
-    report.unknown = {oid: w for oid, w in unknown.items() if oid not in retry}  # lifecycle: next run's re-fetch
+    retry = {record_id: w for record_id, w in unknown.items() if isinstance(w, (Create, Update))}
+    report.unknown = {record_id: w for record_id, w in unknown.items() if record_id not in retry}  # lifecycle: next run's re-fetch
     if not retry:
         return
     time.sleep(pause)
@@ -245,9 +245,9 @@ def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, 
     write would put stale values back."""
     open_intents = {i.record_id: i.action for i in state.intents()}
     linked = state.links(unknown)
-    return {oid: w for oid, w in unknown.items()
-            if open_intents.get(oid) == ("create" if isinstance(w, Create) else "update")
-            and (oid not in linked) == isinstance(w, Create)}
+    return {record_id: w for record_id, w in unknown.items()
+            if open_intents.get(record_id) == ("create" if isinstance(w, Create) else "update")
+            and (record_id not in linked) == isinstance(w, Create)}
 
 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:

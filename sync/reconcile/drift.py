@@ -93,7 +93,7 @@ def find_drift(seen: Observed, links: dict[str, Link], known: Known, *, writebac
                identifier_of: Callable[[str], str], key_is_id: bool = True) -> list[Drift]:
     """Every drift between the sweeps and the links, in ``KINDS`` order (pure)."""
     by_id = {p.id: p for p in seen.projects}
-    gone = {oid for oid, link in links.items() if link.project_id not in by_id and link.project_id
+    gone = {record_id for record_id, link in links.items() if link.project_id not in by_id and link.project_id
             not in seen.present}
     drift = missed(seen, links, known)
     drift += deleted(seen, links, known, skip=gone)
@@ -110,25 +110,25 @@ def in_next_run(stamp: datetime | None, known: Known) -> bool:
 
 def missed(seen: Observed, links: dict[str, Link], known: Known) -> list[Drift]:
     out = []
-    for oid, row in seen.matching.items():
-        if oid in links or oid in known.quarantined or in_next_run(row.stamp, known):
+    for record_id, row in seen.matching.items():
+        if record_id in links or record_id in known.quarantined or in_next_run(row.stamp, known):
             continue
-        why = "a create was in flight (intent left by a crash)" if oid in known.intents else ""
-        out.append(Drift("missed", oid, row.key, why, repair="refetch"))
+        why = "a create was in flight (intent left by a crash)" if record_id in known.intents else ""
+        out.append(Drift("missed", record_id, row.key, why, repair="refetch"))
     return out
 
 
 def deleted(seen: Observed, links: dict[str, Link], known: Known, *, skip: set[str]) -> list[Drift]:
     out = []
-    for oid, link in links.items():
-        if oid in skip or link.sf_status == "Deleted":
+    for record_id, link in links.items():
+        if record_id in skip or link.sf_status == "Deleted":
             continue
-        record = seen.existing.get(oid)
+        record = seen.existing.get(record_id)
         if record is None:
-            out.append(Drift("hard-deleted", oid, link.key, f"{KINDS['hard-deleted']}; project {link.project_id}",
+            out.append(Drift("hard-deleted", record_id, link.key, f"{KINDS['hard-deleted']}; project {link.project_id}",
                              repair="lifecycle", project_ids=(link.project_id,)))
         elif record.get("IsDeleted") and not in_next_run(stamp_of(record), known):
-            out.append(Drift("unflagged-deleted", oid, link.key, KINDS["unflagged-deleted"], repair="refetch",
+            out.append(Drift("unflagged-deleted", record_id, link.key, KINDS["unflagged-deleted"], repair="refetch",
                              project_ids=(link.project_id,)))
     return out
 
@@ -139,23 +139,23 @@ def psa_drift(seen: Observed, links: dict[str, Link], known: Known, *, identifie
     by_key: dict[str, list[ProjectRef]] = {}
     for project in seen.projects:
         by_key.setdefault(project.key, []).append(project)
-    linked_keys = {link.key: oid for oid, link in links.items()}
+    linked_keys = {link.key: record_id for record_id, link in links.items()}
     out = [d for key, refs in by_key.items() if key not in linked_keys
            and (d := _orphan(key, refs, seen, known, key_is_id)) is not None]
     out += [_duplicate(key, refs, linked_keys.get(key), links, identifier_of)
             for key, refs in by_key.items() if len(refs) > 1]
     by_id = {p.id: p for p in seen.projects}
-    for oid, link in links.items():
+    for record_id, link in links.items():
         project = by_id.get(link.project_id)
         if project is not None and project.key == link.key:
             continue
         if project is None and link.project_id not in seen.present:
-            out.append(Drift("project-missing", oid, link.key, f"project {link.project_id} "
+            out.append(Drift("project-missing", record_id, link.key, f"project {link.project_id} "
                              "(deleted or archived in the PSA); repair re-creates it if the deal still matches",
                              repair="drop-link", project_ids=(link.project_id,)))
         else:
             now = f"carries key {project.key}" if project is not None else "carries no key"
-            out.append(Drift("key-missing", oid, link.key, f"project {link.project_id} {now}",
+            out.append(Drift("key-missing", record_id, link.key, f"project {link.project_id} {now}",
                              repair="restore-key", project_ids=(link.project_id,)))
     return out
 
@@ -190,16 +190,16 @@ def _duplicate(key: str, refs: list[ProjectRef], record_id: str | None, links: d
 def link_fields(seen: Observed, links: dict[str, Link], known: Known, *, writeback: dict[str, str],
                 skip: set[str]) -> list[Drift]:
     out = []
-    for oid, link in links.items():
-        record = seen.existing.get(oid)
-        if (record is None or record.get("IsDeleted") or oid in skip or oid in known.quarantined
+    for record_id, link in links.items():
+        record = seen.existing.get(record_id)
+        if (record is None or record.get("IsDeleted") or record_id in skip or record_id in known.quarantined
                 or in_next_run(stamp_of(record), known)):
             continue
         wrong = {name: value for name, value in link_values(link, writeback).items()
-                 if (oid, name) not in known.pending and not same(field_of(record, name), value)}
+                 if (record_id, name) not in known.pending and not same(field_of(record, name), value)}
         if wrong:
             shown = ", ".join(f"{name} is {field_of(record, name)!r}" for name in wrong)
-            out.append(Drift("link-field", oid, link.key, f"{shown}; the link says project {link.project_id}",
+            out.append(Drift("link-field", record_id, link.key, f"{shown}; the link says project {link.project_id}",
                              repair="queue", project_ids=(link.project_id,), values=wrong))
     return out
 
@@ -210,7 +210,7 @@ def _record_of(key: str, seen: Observed, key_is_id: bool) -> str | None:
             return to18(key)
         except ValueError:
             return None
-    return next((oid for oid, row in seen.matching.items() if row.key == key), None)
+    return next((record_id for record_id, row in seen.matching.items() if row.key == key), None)
 
 
 def _ids(ids: Iterable[int]) -> str:

@@ -104,8 +104,8 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
                        key_is_id=mapping.key.lower() == "id")
     drift += old_mapping(state, mapping, existing, {d.record_id for d in drift})
-    next_run = sum(1 for oid, row in matching.items()
-                   if oid not in links and oid not in known.quarantined and in_next_run(row.stamp, known))
+    next_run = sum(1 for record_id, row in matching.items()
+                   if record_id not in links and record_id not in known.quarantined and in_next_run(row.stamp, known))
     checked = {"matching": len(matching), "linked": len(links), "projects": len(projects), "next_run": next_run,
                "quarantined": len(known.quarantined),
                "expected_salesforce_calls": expected_calls(len(matching), len(links))}
@@ -114,9 +114,9 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
 
 def old_mapping(state: State, mapping, existing: dict[str, dict], skip: set[str | None]) -> list[Drift]:
     """Links made with another mapping: --repair re-fetches them and the diff pushes what changed."""
-    return [Drift(kind="old-mapping", record_id=oid, key=oid, detail="mapped with an older mapping",
+    return [Drift(kind="old-mapping", record_id=record_id, key=record_id, detail="mapped with an older mapping",
                   repair="refetch")
-            for oid in state.older_mapping(mapping.fingerprint) if oid in existing and oid not in skip]
+            for record_id in state.older_mapping(mapping.fingerprint) if record_id in existing and record_id not in skip]
 
 
 def sweep_criteria(client, mapping) -> dict[str, Seen]:
