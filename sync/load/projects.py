@@ -231,7 +231,8 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     """
     unknown = still_unconfirmed(ctx.state, report.unknown)
     retry = {record_id: w for record_id, w in unknown.items() if isinstance(w, (Create, Update))}
-    report.unknown = {record_id: w for record_id, w in unknown.items() if record_id not in retry}  # lifecycle: next run's re-fetch
+    # a lifecycle write is left to the next run's re-fetch
+    report.unknown = {record_id: w for record_id, w in unknown.items() if record_id not in retry}
     if not retry:
         return
     time.sleep(pause)

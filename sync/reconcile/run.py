@@ -116,7 +116,8 @@ def old_mapping(state: State, mapping, existing: dict[str, dict], skip: set[str 
     """Links made with another mapping: --repair re-fetches them and the diff pushes what changed."""
     return [Drift(kind="old-mapping", record_id=record_id, key=record_id, detail="mapped with an older mapping",
                   repair="refetch")
-            for record_id in state.older_mapping(mapping.fingerprint) if record_id in existing and record_id not in skip]
+            for record_id in state.older_mapping(mapping.fingerprint)
+            if record_id in existing and record_id not in skip]
 
 
 def sweep_criteria(client, mapping) -> dict[str, Seen]:
