@@ -21,7 +21,7 @@ from sync.connectors.salesforce import SalesforceClient
 from sync.errors import ConfigError, SyncError
 from sync.mapping.fields import FieldRule
 from sync.mapping.loader import SYSTEM_FIELDS, Mapping
-from sync.mapping.yamldoc import KeyPath
+from sync.yamldoc import KeyPath
 
 TEXT_TYPES = frozenset({"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"})
 PICKLIST_TYPES = frozenset({"picklist", "multipicklist"})

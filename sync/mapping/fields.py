@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.coerce import TYPES, as_text, objects, parse_scalar
-from sync.mapping.yamldoc import KeyPath, Problems
+from sync.yamldoc import KeyPath, Problems
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.

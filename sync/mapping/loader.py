@@ -2,7 +2,7 @@
 
 Every problem is collected before anything is raised, and each one reads
 ``file:line: key.path: message`` so a person fixes a mapping in one pass. The YAML is read
-with a safe loader that keeps positions (:mod:`sync.mapping.yamldoc`); one field rule's grammar
+with a safe loader that keeps positions (:mod:`sync.yamldoc`); one field rule's grammar
 lives in :mod:`sync.mapping.fields`; the checks that span sections (directions, link fields,
 criteria) are here.
 
@@ -26,7 +26,7 @@ from typing import Any
 from sync import soql
 from sync.errors import MappingError
 from sync.mapping.fields import FieldRule, parse_rule
-from sync.mapping.yamldoc import KeyPath, Problems, YamlSyntaxError, load_yaml
+from sync.yamldoc import KeyPath, Problems, YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts")
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")

@@ -1,9 +1,10 @@
 """Load YAML keeping the line of every key, and collect problems that name file, line and key.
 
-``yaml.safe_load`` throws positions away, so a mapping error could only say *what* is wrong,
-never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
+``yaml.safe_load`` throws positions away, so a config or mapping error could only say *what* is
+wrong, never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
 only: no Python objects, ever), builds plain Python values from the node tree and keeps a side
-table ``key path -> line`` so validators can report ``file:line: key.path: message``.
+table ``key path -> line`` so validators can report ``file:line: key.path: message``. It lives
+outside ``sync.mapping`` so the config loader can use it without importing the mapping language.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 
 KeyPath = tuple[str | int, ...]
 
-# A mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
+# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
 
