@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sync.config import Settings, load_settings
-from sync.errors import ConfigError, SyncError
+from sync.errors import ConfigError, SyncError, YamlSyntaxError
 from sync.mapping.loader import Mapping, load_mapping
-from sync.yamldoc import KeyPath, YamlDoc, YamlSyntaxError, dotted, load_yaml
+from sync.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
 
 JSON_VERSION = 1
 LEVELS = ("ERROR", "WARN", "OK")

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sync import soql
-from sync.errors import MappingError
+from sync.errors import MappingError, YamlSyntaxError
 from sync.mapping.fields import FieldRule, parse_rule
-from sync.yamldoc import KeyPath, Problems, YamlSyntaxError, load_yaml
+from sync.yamldoc import KeyPath, Problems, load_yaml
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts")
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")
@@ -113,7 +113,7 @@ def load_mapping(path: Path) -> Mapping:
     except OSError as exc:
         raise MappingError(f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}") from None
     except YamlSyntaxError as exc:
-        raise MappingError(f"{path}:{exc.line}: (yaml): {exc.message}") from None
+        raise MappingError(exc.problems) from None
     problems = Problems(str(path), doc)
     mapping = _build(Path(path), doc.data, problems)
     if problems.items or mapping is None:
