@@ -39,7 +39,8 @@ from sync.load.projects import (
     settle_unconfirmed,
     update_projects,
 )
-from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
 from sync.model import DesiredRow, Facts, Plan, facts_of
 from sync.state.store import State
 from sync.transform.rows import TransformResult, transform

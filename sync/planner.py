@@ -15,7 +15,8 @@ from typing import Any
 from sync import extract
 from sync.diff import plan_changes
 from sync.errors import ConfigError
-from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
 from sync.model import facts_of
 from sync.state.store import State
 from sync.transform.rows import transform

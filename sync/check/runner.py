@@ -19,7 +19,8 @@ from typing import Any
 
 from sync.config import Settings, load_settings
 from sync.errors import ConfigError, SyncError, YamlSyntaxError
-from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
 from sync.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
 
 JSON_VERSION = 1
