@@ -4,7 +4,8 @@
 
     SyncError                         root; ``exit_code`` is what the CLI exits with
     ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
-    │   └── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
+    │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
+    │   └── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
     ├── StateMismatchError     (2)    the state file was made against another org or PSA
     ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
     │   ├── SalesforceUnavailable
@@ -58,6 +59,18 @@ class ConfigError(SyncError):
 
 class MappingError(ConfigError):
     """A mapping file is wrong; each problem reads ``file:line: key: what is wrong``."""
+
+
+class YamlSyntaxError(ConfigError):
+    """A config or mapping file is not YAML at all, so nothing after ``line`` can be trusted.
+
+    Its one problem reads ``file:line: (yaml): message`` like every other config or mapping
+    problem, so a caller may let it through or fold it into its own error.
+    """
+
+    def __init__(self, source: str, line: int, message: str):
+        self.line = line
+        super().__init__(f"{source}:{line}: (yaml): {message}")
 
 
 class StateMismatchError(SyncError):

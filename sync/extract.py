@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from sync.errors import ProtocolViolation
-from sync.mapping.loader import Mapping
+from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
 from sync.soql import and_, field, or_, to_soql
 

@@ -29,7 +29,8 @@ from sync.errors import PsaUnavailable, SyncError
 from sync.load import lifecycle
 from sync.load.projects import create_projects, settle_unconfirmed, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
-from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Run, RunResult, Session, run_lock
 from sync.state import State

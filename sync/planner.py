@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import ConfigError
-from sync.mapping.loader import Mapping, load_mapping
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
 from sync.pipeline import next_run_pages, plan_page
 from sync.runtime import connect
 from sync.state import State

@@ -24,7 +24,7 @@ from sync.connectors.salesforce import SalesforceClient
 from sync.errors import BudgetExceededError, LockHeldError, StateMismatchError, SyncError
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
-from sync.mapping.loader import Mapping
+from sync.mapping.model import Mapping
 from sync.model import DesiredRow, Facts, Plan
 from sync.state import State
 

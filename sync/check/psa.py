@@ -17,8 +17,7 @@ from sync.check.salesforce import suggest
 from sync.config import Settings
 from sync.connectors.psa.base import FieldSpec, PsaConnector
 from sync.errors import SyncError
-from sync.mapping.fields import FieldRule
-from sync.mapping.loader import Mapping
+from sync.mapping.model import FieldRule, Mapping
 
 # The mapping types whose values a PSA field of each type takes without a parse on its side.
 _TAKES: dict[str, tuple[str, ...]] = {

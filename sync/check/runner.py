@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from sync.config import Settings, load_settings
-from sync.errors import ConfigError, SyncError
-from sync.mapping.loader import Mapping, load_mapping
-from sync.mapping.yamldoc import KeyPath, YamlDoc, YamlSyntaxError, dotted, load_yaml
+from sync.errors import ConfigError, SyncError, YamlSyntaxError
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import Mapping
+from sync.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
 
 JSON_VERSION = 1
 LEVELS = ("ERROR", "WARN", "OK")
 # When several things failed, the code a caller must act on first: a side that refused our
 # credentials or could not be reached makes the check incomplete.
 _PRECEDENCE = (5, 4, 3, 2)
-_MAPPING_PROBLEM = re.compile(r"^(?P<where>.+?:\d+): (?P<key>.+?): (?P<message>.*)\Z", re.S)
+_FILE_PROBLEM = re.compile(r"^(?P<where>.+?:\d+): (?P<key>.+?): (?P<message>.*)\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -147,27 +148,21 @@ def _load(config_path: Path, result: CheckResult) -> tuple[Settings | None, Mapp
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            result.findings.append(_config_finding(config_path, problem))
+        result.findings.extend(_file_finding(problem, str(config_path)) for problem in exc.problems)
         return None, None, None
     try:
         mapping = load_mapping(settings.mapping)
-    except ConfigError as exc:  # MappingError: each problem reads file:line: key: message
-        result.findings.extend(_mapping_finding(problem) for problem in exc.problems)
+    except ConfigError as exc:  # MappingError
+        result.findings.extend(_file_finding(problem, "mapping") for problem in exc.problems)
         return settings, None, None
     return settings, mapping, Findings(result, settings.mapping, _positions(settings.mapping))
 
 
-def _config_finding(config_path: Path, problem: str) -> Finding:
-    prefix = f"{config_path}: "
-    message = problem[len(prefix):] if problem.startswith(prefix) else problem
-    return Finding("ERROR", str(config_path), message, None, 2)
-
-
-def _mapping_finding(problem: str) -> Finding:
-    match = _MAPPING_PROBLEM.match(problem)
+def _file_finding(problem: str, fallback: str) -> Finding:
+    """A config or mapping problem (``file:line: key: message``) as a finding at that line."""
+    match = _FILE_PROBLEM.match(problem)
     if match is None:
-        return Finding("ERROR", "mapping", problem, None, 2)
+        return Finding("ERROR", fallback, problem, None, 2)
     key = match["key"]
     return Finding("ERROR", match["where"], match["message"], None if key.startswith("(") else key, 2)
 

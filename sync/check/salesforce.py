@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from sync.check.runner import Findings
 from sync.connectors.salesforce import SalesforceClient
 from sync.errors import ConfigError, SyncError
-from sync.mapping.fields import FieldRule
-from sync.mapping.loader import SYSTEM_FIELDS, Mapping
-from sync.mapping.yamldoc import KeyPath
+from sync.mapping.model import SYSTEM_FIELDS, FieldRule, Mapping
+from sync.yamldoc import KeyPath
 
 TEXT_TYPES = frozenset({"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"})
 PICKLIST_TYPES = frozenset({"picklist", "multipicklist"})

@@ -1,1 +1,12 @@
-"""."""
+"""The mapping language: which Salesforce records become PSA projects, and how each field is made.
+
+:func:`load_mapping` reads and validates a mapping file, reporting every problem at once as
+``file:line: key: message``, and returns a frozen :class:`Mapping`. Inside, ``loader`` checks the
+file and its sections, ``fields`` the grammar of one field rule, and ``model`` holds the typed
+objects the other stages read (:class:`Mapping`, ``Source``, ``Lifecycle``, ``FieldRule``).
+"""
+
+from sync.mapping.loader import load_mapping
+from sync.mapping.model import SYSTEM_FIELDS, Mapping
+
+__all__ = ["Mapping", "load_mapping", "SYSTEM_FIELDS"]

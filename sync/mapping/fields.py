@@ -1,4 +1,5 @@
-"""One field rule of a mapping: its grammar, its validation and its typed form.
+"""One field rule of a mapping: its grammar and its validation, building a typed
+:class:`~sync.mapping.model.FieldRule`.
 
 The same grammar serves both directions: ``project.fields`` (a Salesforce record → a PSA project
 field) and ``backsync`` (a PSA delivery value → a Salesforce field), the latter with fewer keys.
@@ -11,11 +12,11 @@ from __future__ import annotations
 import re
 import string
 import zoneinfo
-from dataclasses import dataclass
 from typing import Any
 
 from sync.coerce import TYPES, as_text, objects, parse_scalar
-from sync.mapping.yamldoc import KeyPath, Problems
+from sync.mapping.model import FieldRule
+from sync.yamldoc import KeyPath, Problems
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.
@@ -30,45 +31,6 @@ PROJECT_KEYS = ("from", "template", "type", "default", "required", "map", "unmap
                 "overflow", "transform", "date_add", "tz", "sync")
 BACKSYNC_KEYS = ("from", "type", "default", "map", "unmapped", "max_length", "overflow", "transform")
 
-
-@dataclass(frozen=True)
-class FieldRule:
-    """How one target field gets its value.
-
-    ``source`` is a Salesforce field path (``Account.Name``) for project fields, or a PSA
-    delivery value (``status``) for back-sync. ``value_map`` is keyed by the canonical text of
-    the source value (``"true"`` for a checkbox, picklist API values as they are) and holds
-    values already parsed to ``type``. ``template_parts`` is the parsed template: (literal text,
-    field path or None) pairs.
-    """
-
-    name: str
-    source: str | None = None
-    template: str | None = None
-    type: str = "string"
-    default: Any = None
-    required: bool = False
-    value_map: dict[str, Any] | None = None
-    unmapped: str | None = None
-    max_length: int | None = None
-    overflow: str = "truncate"
-    transforms: tuple[str, ...] = ()
-    date_add_days: int | None = None
-    tz: str | None = None
-    sync: str = "always"
-    line: int = 0
-    template_parts: tuple[tuple[str, str | None], ...] = ()
-
-    @property
-    def origin(self) -> str:
-        """Where the value comes from, for messages: the field, or ``template``."""
-        return self.source if self.source is not None else "template"
-
-    def read_fields(self) -> list[str]:
-        """Salesforce fields this rule reads (its ``from`` or its template fields)."""
-        if self.template is not None:
-            return [name for _, name in self.template_parts if name is not None]
-        return [self.source] if self.source is not None else []
 
 
 def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = False) -> FieldRule | None:

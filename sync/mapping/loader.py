@@ -2,9 +2,9 @@
 
 Every problem is collected before anything is raised, and each one reads
 ``file:line: key.path: message`` so a person fixes a mapping in one pass. The YAML is read
-with a safe loader that keeps positions (:mod:`sync.mapping.yamldoc`); one field rule's grammar
-lives in :mod:`sync.mapping.fields`; the checks that span sections (directions, link fields,
-criteria) are here.
+with a safe loader that keeps positions (:mod:`sync.yamldoc`); one field rule's grammar
+lives in :mod:`sync.mapping.fields`; the objects built are in :mod:`sync.mapping.model`; the
+checks that span sections (directions, link fields, criteria) are here.
 
 Ownership rules enforced at load (design.md §2): a Salesforce field has exactly one direction,
 so a ``writeback``/``backsync`` target may not also feed a project field; psa-sync writes only
@@ -14,26 +14,22 @@ would change which records are in scope.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import dataclass
-from dataclasses import fields as dc_fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sync import soql
-from sync.errors import MappingError
-from sync.mapping.fields import FieldRule, parse_rule
-from sync.mapping.yamldoc import KeyPath, Problems, YamlSyntaxError, load_yaml
+from sync.errors import MappingError, YamlSyntaxError
+from sync.mapping.fields import parse_rule
+from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
+from sync.yamldoc import KeyPath, Problems, load_yaml
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts")
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")
 LIFECYCLE = ("flag", "close", "ignore")
 CONFLICTS = ("crm_wins", "keep_psa")
 LINK_VALUES = ("project.id", "project.url")
-SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
 
 # (dotted key, value) pairs the language defines but psa-sync does not carry out yet. They are
 # refused at load, saying so, rather than accepted and silently ignored. Remove an entry in the
@@ -44,61 +40,6 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _PROJECT_FIELD = re.compile(r"[a-z][a-z0-9_]*\Z")
 _DURATION = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-@dataclass(frozen=True)
-class Source:
-    """Which records are read: ``object`` where ``criteria`` holds, since ``start_date``."""
-
-    object: str
-    criteria: soql.Condition | None
-    criteria_text: str | None
-    start_date: date
-    lookback: timedelta
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """What happens to a linked project whose record stops matching or is deleted."""
-
-    on_unwon: str = "flag"
-    on_deleted: str = "flag"
-
-
-@dataclass(frozen=True)
-class Mapping:
-    path: Path
-    source: Source
-    key: str
-    fields: dict[str, FieldRule]
-    writeback: dict[str, str]
-    backsync: dict[str, FieldRule]
-    lifecycle: Lifecycle
-    conflicts: str
-    fingerprint: str
-
-    def soql_fields(self) -> list[str]:
-        """The SELECT list: system fields, key, every field read, and the fields we write.
-
-        Deduplicated ignoring case (Salesforce does), first spelling and order kept.
-        """
-        names: list[str] = [*SYSTEM_FIELDS, self.key]
-        for rule in self.fields.values():
-            names += rule.read_fields()
-        if self.source.criteria is not None:
-            names += sorted(self.source.criteria.fields(), key=str.lower)
-        names += [*self.writeback, *self.backsync]
-        seen: set[str] = set()
-        return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
-
-    @property
-    def link_field(self) -> str | None:
-        """The Salesforce field that carries the PSA project id (``project.id``), if any."""
-        return next((f for f, v in self.writeback.items() if v == "project.id"), None)
-
-    def on_create_fields(self) -> set[str]:
-        """Project fields set once at creation and then owned by the PSA."""
-        return {name for name, rule in self.fields.items() if rule.sync == "on_create"}
 
 
 def load_mapping(path: Path) -> Mapping:
@@ -113,7 +54,7 @@ def load_mapping(path: Path) -> Mapping:
     except OSError as exc:
         raise MappingError(f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}") from None
     except YamlSyntaxError as exc:
-        raise MappingError(f"{path}:{exc.line}: (yaml): {exc.message}") from None
+        raise MappingError(exc.problems) from None
     problems = Problems(str(path), doc)
     mapping = _build(Path(path), doc.data, problems)
     if problems.items or mapping is None:
@@ -143,7 +84,7 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
         return None
     parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,
                  lifecycle=lifecycle, conflicts=conflicts)
-    return Mapping(path=path, fingerprint=_fingerprint(parts), **parts)
+    return Mapping(path=path, fingerprint=fingerprint(parts), **parts)
 
 
 def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
@@ -329,26 +270,3 @@ def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
                 other = backsync_lower[name.lower()]
                 problems.add((section, name), f"{name} is listed in both writeback and backsync "
                                               f"(line {problems.doc.line(('backsync', other))})")
-
-
-def _fingerprint(parts: dict[str, Any]) -> str:
-    """sha256 of the parsed mapping: comments, key order and spelling of YAML don't change it."""
-    source: Source = parts["source"]
-    canonical = {
-        "source": {"object": source.object.lower(), "start_date": source.start_date.isoformat(),
-                   "criteria": soql.to_soql(source.criteria) if source.criteria else None,
-                   "lookback": source.lookback.total_seconds()},
-        "key": parts["key"].lower(),
-        "fields": {n: _rule_dict(r) for n, r in parts["fields"].items()},
-        "writeback": {f.lower(): v for f, v in parts["writeback"].items()},
-        "backsync": {f.lower(): _rule_dict(r) for f, r in parts["backsync"].items()},
-        "lifecycle": [parts["lifecycle"].on_unwon, parts["lifecycle"].on_deleted],
-        "conflicts": parts["conflicts"],
-    }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _rule_dict(rule: FieldRule) -> dict[str, Any]:
-    skip = {"name", "line", "template_parts"}
-    return {f.name: getattr(rule, f.name) for f in dc_fields(rule) if f.name not in skip}

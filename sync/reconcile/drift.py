@@ -19,7 +19,7 @@ from typing import Any
 from sync import extract
 from sync.connectors.psa.base import ProjectRef
 from sync.diff import link_values, same
-from sync.mapping.loader import Mapping
+from sync.mapping.model import Mapping
 from sync.model import Link
 from sync.sfid import to18
 from sync.soql import quote, to_soql

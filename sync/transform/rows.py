@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping.loader import Mapping
+from sync.mapping.model import Mapping
 from sync.model import DesiredRow, RowError
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping.fields import FieldRule
+from sync.mapping.model import FieldRule
 from sync.transform.frame import RecordFrame
 
 SHOWN_CHARS = 60  # longer values are cut in reasons: a reason names the problem, not the payload

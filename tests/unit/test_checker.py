@@ -176,10 +176,13 @@ def test_offline_reports_every_config_problem_at_once_and_contacts_nothing(tmp_p
     result = checker.check(path, offline=True)
 
     assert result.exit_code == 2
-    messages = " | ".join(f.message for f in result.errors)
+    messages = " | ".join(f.text() for f in result.errors)
     assert "REDMINE_API_KEY" in messages and "lots" in messages and "surprise" in messages
     assert len(result.errors) == 3
-    assert all(f.where == str(path) for f in result.errors)
+    assert {f.key: f.where for f in result.errors} == {
+        "psa.api_key": f"{path}:{line_of(path, 'api_key:')}",
+        "limits.max_calls_per_run": f"{path}:{line_of(path, 'lots')}",
+        "surprise": f"{path}:{line_of(path, 'surprise')}"}
     assert len(org.mock.calls) == 0
 
 

@@ -2,6 +2,7 @@
 
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,49 @@ def test_config_lookup_order():
 def test_a_missing_file_says_where_it_looked(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml", ENV)
+
+
+# BASE's lines: 2 salesforce, 3 login_url, 4 auth, 6 client_id, 8 psa, 10 url, 14 schedule, 15 http.
+
+def problems_of(path, environ=ENV):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ)
+    return caught.value.problems
+
+
+def test_a_wrong_value_names_its_own_line(tmp_path):
+    path = write(tmp_path, BASE.replace("https://login", "http://login").replace("retries: 2", "retries: two"))
+    assert problems_of(path) == [
+        f"{path}:3: salesforce.login_url: 'http://login.salesforce.com' must start with https:// "
+        "(Salesforce speaks only TLS)",
+        f"{path}:15: http.retries: 'two' is not a number",
+    ]
+
+
+def test_a_missing_key_names_the_line_of_its_section(tmp_path):
+    path = write(tmp_path, BASE.replace("  login_url: https://login.salesforce.com\n", "")
+                               .replace("  url: ${REDMINE_URL}\n", ""))
+    assert problems_of(path) == [f"{path}:2: salesforce.login_url: missing", f"{path}:7: psa.url: missing"]
+
+
+def test_an_unset_variable_and_an_unknown_key_name_their_lines(tmp_path):
+    path = write(tmp_path, BASE.replace("hours_interval: 0", "hours_interval: 0, every: 1m"))
+    env = {k: v for k, v in ENV.items() if k != "SF_CLIENT_ID"}
+    assert problems_of(path, env) == [
+        f"{path}:6: salesforce.auth.client_id: environment variable SF_CLIENT_ID is not set",
+        f"{path}:14: schedule.every: unknown key; valid keys: hours_interval, interval",
+    ]
+
+
+def test_yaml_syntax_and_duplicate_keys_name_their_lines(tmp_path):
+    broken = write(tmp_path, BASE.replace("mapping: mappings/m.yaml", "mapping: [mappings/m.yaml"))
+    assert problems_of(broken) == [f"{broken}:13: (yaml): not valid YAML: expected ',' or ']', but got ':'"]
+    twice = write(tmp_path, BASE.replace("state: state/s.sqlite", "state: state/s.sqlite\nstate: other.sqlite"))
+    assert problems_of(twice) == [f"{twice}:14: state: duplicate key (first at line 13)"]
+
+
+def test_the_path_is_reported_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, BASE.replace("interval: 2m", "interval: soon"))
+    assert problems_of(Path("conf/psa-sync.yaml")) == [
+        "conf/psa-sync.yaml:14: schedule.interval: 'soon' is not a duration; write <number><s|m|h|d>, e.g. 10m"]

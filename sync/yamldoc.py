@@ -1,9 +1,10 @@
 """Load YAML keeping the line of every key, and collect problems that name file, line and key.
 
-``yaml.safe_load`` throws positions away, so a mapping error could only say *what* is wrong,
-never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
+``yaml.safe_load`` throws positions away, so a config or mapping error could only say *what* is
+wrong, never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
 only: no Python objects, ever), builds plain Python values from the node tree and keeps a side
-table ``key path -> line`` so validators can report ``file:line: key.path: message``.
+table ``key path -> line`` so validators can report ``file:line: key.path: message``. It lives
+outside ``sync.mapping`` so the config loader can use it without importing the mapping language.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from sync.errors import YamlSyntaxError
+
 KeyPath = tuple[str | int, ...]
 
-# A mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
+# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
 
@@ -27,9 +30,13 @@ class PositionLoader(yaml.SafeLoader):
 
 @dataclass
 class YamlDoc:
-    """Plain data of a YAML document plus the 1-based line of every key and list item."""
+    """Plain data of a YAML document plus the 1-based line of every key and list item.
+
+    ``source`` is the file as the caller named it, for messages.
+    """
 
     data: Any
+    source: str = "<text>"
     lines: dict[KeyPath, int] = field(default_factory=dict)
     issues: list[tuple[KeyPath, int, str]] = field(default_factory=list)
     unreadable: set[KeyPath] = field(default_factory=set)
@@ -80,15 +87,6 @@ def dotted(path: KeyPath) -> str:
     return out
 
 
-class YamlSyntaxError(Exception):
-    """The text is not YAML at all; nothing after the error can be trusted."""
-
-    def __init__(self, line: int, message: str):
-        self.line = line
-        self.message = message
-        super().__init__(f"line {line}: {message}")
-
-
 def load_yaml(path: Path) -> YamlDoc:
     """Parse ``path`` into a :class:`YamlDoc`.
 
@@ -100,23 +98,23 @@ def load_yaml(path: Path) -> YamlDoc:
     ``YamlDoc.issues`` (the first value is kept) so they are reported with everything else.
     """
     text = path.read_text(encoding="utf-8")
-    return parse_yaml(text)
+    return parse_yaml(text, str(path))
 
 
-def parse_yaml(text: str) -> YamlDoc:
-    """Parse YAML text into a :class:`YamlDoc` (see :func:`load_yaml`)."""
+def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
+    """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see :func:`load_yaml`)."""
     loader = PositionLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlSyntaxError(line, f"not valid YAML: {exc.problem or exc}") from None
+        raise YamlSyntaxError(source, line, f"not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, f"not valid YAML: {exc}") from None
+        raise YamlSyntaxError(source, 1, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()
-    doc = YamlDoc(data=None)
+    doc = YamlDoc(data=None, source=source)
     if node is not None:
         doc.lines[()] = node.start_mark.line + 1
         doc.data = _build(loader, node, (), doc)
@@ -126,7 +124,7 @@ def parse_yaml(text: str) -> YamlDoc:
 def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
     doc.nodes_built += 1
     if doc.nodes_built > MAX_NODES or len(path) > MAX_DEPTH:
-        raise YamlSyntaxError(node.start_mark.line + 1, "the document is too large or nested too deeply "
+        raise YamlSyntaxError(doc.source, node.start_mark.line + 1, "the document is too large or nested too deeply "
                               "(self-referencing anchors?)")
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
         doc.issues.append((path, node.start_mark.line + 1, f"the tag {node.tag} is not allowed"))

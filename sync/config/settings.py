@@ -1,0 +1,113 @@
+"""The settings psa-sync runs with: frozen dataclasses, and Secret, which never shows its value.
+
+They hold values already checked and resolved (paths absolute, durations as ``timedelta``), so the
+rest of the code trusts them and never reads the YAML; :mod:`sync.config.loader` builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+class Secret:
+    """A secret value whose repr and str never show it (logs, tracebacks, `status`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SalesforceAuth:
+    flow: str  # jwt | client_credentials | password
+    username: str | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    private_key_file: Path | None = None
+    password: Secret | None = None
+    security_token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    login_url: str
+    auth: SalesforceAuth
+    api_version: str = "62.0"
+    token_url: str | None = None
+    audience: str | None = None
+    ca_bundle: Path | None = None
+
+    @property
+    def resolved_token_url(self) -> str:
+        return self.token_url or self.login_url.rstrip("/") + "/services/oauth2/token"
+
+    @property
+    def resolved_audience(self) -> str:
+        """JWT `aud`: the login or test host, even when the token endpoint is a My Domain."""
+        if self.audience:
+            return self.audience
+        if "test.salesforce.com" in self.login_url or ".sandbox.my.salesforce.com" in self.login_url:
+            return "https://test.salesforce.com"
+        if self.login_url.rstrip("/").endswith(".salesforce.com"):
+            return "https://login.salesforce.com"
+        return self.login_url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class PsaConfig:
+    connector: str
+    url: str
+    api_key: Secret
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_org_api_percent: float = 80.0
+    max_calls_per_run: int = 5000
+
+
+@dataclass(frozen=True)
+class Schedule:
+    interval: timedelta = timedelta(minutes=2)
+    hours_interval: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    timeout: float = 30.0
+    retries: int = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    salesforce: SalesforceConfig
+    psa: PsaConfig
+    mapping: Path
+    state: Path
+    schedule: Schedule = Schedule()
+    limits: Limits = Limits()
+    http: HttpConfig = HttpConfig()
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state.with_name(self.state.name + ".lock")
