@@ -18,7 +18,7 @@ import click
 from sync import __version__, report
 from sync.config import Settings, find_config, load_settings
 from sync.errors import ConfigError, SyncError
-from sync.logs import setup_logging
+from sync.logs import redact, setup_logging
 
 logger = logging.getLogger("sync")
 
@@ -37,6 +37,12 @@ class Context:
         return settings
 
 
+def echo(text: str, err: bool = False) -> None:
+    """Everything the CLI prints goes through the same redaction as the logs: an error message or a
+    report can quote what a server said, and a server can quote what it was sent."""
+    click.echo(redact(text), err=err)
+
+
 def _exit(code: int) -> None:
     sys.exit(code)
 
@@ -48,7 +54,7 @@ def _guarded(func):
         try:
             return func(*args, **kwargs)
         except SyncError as exc:
-            click.echo(f"psa-sync: {exc}", err=True)
+            echo(f"psa-sync: {exc}", err=True)
             _exit(exc.exit_code)
         except Exception:  # noqa: BLE001 - the last line of defence prints through the redacting logger
             logger.exception("unexpected error")
@@ -91,7 +97,7 @@ def run(obj: Context) -> None:
     from sync.pipeline import run_once
 
     result = run_once(obj.settings())
-    click.echo(report.run_summary(result))
+    echo(report.run_summary(result))
     _exit(result.exit_code)
 
 
@@ -118,7 +124,7 @@ def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | 
                                      settings.state if settings else None)
     else:
         result = planner.plan_online(obj.settings())
-    click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
+    echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
     _exit(1 if result.quarantined else 0)
 
 
@@ -141,7 +147,7 @@ def status(obj: Context, as_json: bool) -> None:
         psa-sync status --json | jq .runs[0]
     """
     data = report.status_data(obj.settings())
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
+    echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
 
 
 @main.command()
@@ -157,7 +163,7 @@ def explain(obj: Context, deal_id: str, as_json: bool) -> None:
         psa-sync explain 006Hs00001abcdeIAA
     """
     data = report.explain_data(obj.settings(), deal_id)
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else report.explain_text(data))
+    echo(json.dumps(data, indent=2, default=str) if as_json else report.explain_text(data))
 
 
 @main.command()
@@ -180,10 +186,10 @@ def retry(obj: Context, deal_id: str | None) -> None:
     if state:
         state.close()
     if not ids:
-        click.echo("nothing is quarantined" + (f" for {deal_id}" if deal_id else ""))
+        echo("nothing is quarantined" + (f" for {deal_id}" if deal_id else ""))
         return
     result = run_once(settings, mode="retry", retry_ids=ids)
-    click.echo(report.run_summary(result))
+    echo(report.run_summary(result))
     _exit(result.exit_code)
 
 
@@ -202,7 +208,7 @@ def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
     from sync.reconcile.run import reconcile as check_both
 
     result = check_both(obj.settings(), repair=repair)
-    click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
+    echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
     _exit(result.exit_code)
 
 
@@ -221,7 +227,7 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
     from sync.check import runner as checker
 
     result = checker.check(obj.config_path, offline=offline)
-    click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
+    echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
     _exit(result.exit_code)
 
 

@@ -7,11 +7,13 @@
     │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
     │   └── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
     ├── StateMismatchError     (2)    the state file was made against another org or PSA
+    ├── StateFileError         (2)    the state file is not a psa-sync state file
     ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
     │   ├── SalesforceUnavailable
     │   └── PsaUnavailable
     ├── BudgetExceededError    (4)    stopped early to protect the Salesforce API budget
     ├── AuthError              (5)    authentication or authorisation refused: needs a person
+    ├── LocalIOError           (74)   the local disk refused (full, read-only, permissions)
     ├── LockHeldError          (75)   another run holds the lock
     ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
     └── RecordError                   one record is bad: quarantine it, the batch goes on
@@ -77,6 +79,21 @@ class StateMismatchError(SyncError):
     """The state file belongs to another Salesforce org or another PSA."""
 
     exit_code = 2
+
+
+class StateFileError(SyncError):
+    """The state file is not one psa-sync can read (another file, corrupt): move it away."""
+
+    exit_code = 2
+
+
+class LocalIOError(SyncError):
+    """The local disk refused a read or write of the state file or lock (EX_IOERR from sysexits.h).
+
+    Every commit point is a transaction, so nothing was half-written: once the disk takes writes
+    again, the next run finishes the work."""
+
+    exit_code = 74
 
 
 class UnreachableError(SyncError):

@@ -12,18 +12,20 @@ import logging
 import sys
 from typing import Any
 
-_secrets: set[str] = set()
+_forms: set[str] = set()  # every known secret, as written and as JSON escapes it
 
 
 def register_secret(value: str | None) -> None:
-    """Add a value to redact from every log line (only values long enough to be secrets)."""
+    """Add a value to redact from every log line and every line the CLI prints (only values long
+    enough to be secrets). A secret with a quote, a backslash or a non-ASCII character looks
+    different once JSON has escaped it, so each escaped form is redacted too."""
     if value and len(value) >= 6:
-        _secrets.add(value)
+        _forms.update({value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]})
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    for form in sorted(_forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 
@@ -35,10 +37,10 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if self.as_json:
             payload: dict[str, Any] = {"at": self.formatTime(record), "level": record.levelname,
-                                       "logger": record.name, "message": record.getMessage()}
+                                       "logger": record.name, "message": redact(record.getMessage())}
             if record.exc_info:
-                payload["exception"] = self.formatException(record.exc_info)
-            return redact(json.dumps(payload))
+                payload["exception"] = redact(self.formatException(record.exc_info))
+            return redact(json.dumps(payload))  # redacted before escaping, and after for good measure
         return redact(super().format(record))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Run, RunResult, Session, run_lock
 from sync.state import State
+from sync.state.files import translate
 from sync.transform.rows import transform
 
 logger = logging.getLogger(__name__)
@@ -56,13 +58,17 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
     with run_lock(settings):
         state = State.open(settings.state)
         try:
-            state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
-            session = Session(settings, mapping, state, mode, state.start_run(mode), environ)
+            try:
+                state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
+                session = Session(settings, mapping, state, mode, state.start_run(mode), environ)
+            except sqlite3.Error as exc:
+                raise translate(settings.state, exc) from exc
             try:
                 yield session
             except SyncError as exc:
-                session.error = exc
-                logger.error("%s", exc)
+                session.fail(exc)
+            except sqlite3.Error as exc:  # the state file's disk, mid-run: the commit points kept it whole
+                session.fail(translate(settings.state, exc))
             except BaseException:
                 session.aborted = True
                 raise
@@ -96,8 +102,10 @@ def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] 
             backsync.run(run)
             run.fault("after-backsync")
             unconfirmed(run)
-        finally:
-            final_flush(run)
+        except BaseException:
+            after_failure(final_flush, run)
+            raise
+        final_flush(run)
     _log_summary(session.result)
     return session.result
 
@@ -254,6 +262,15 @@ def final_flush(run: Run) -> None:
     if run.writeback.retry_later:
         logger.warning("Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
                        "they stay in the outbox and the next run sends them again", run.writeback.retry_later)
+
+
+def after_failure(step, run: Run) -> None:
+    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
+    reported (and the exit code) stays the first one, the one that says what went wrong."""
+    try:
+        step(run)
+    except Exception as exc:  # noqa: BLE001 - the first error is already on its way out
+        logger.warning("after the error above, %s also failed: %s", step.__name__, exc)
 
 
 def _log_summary(result: RunResult) -> None:

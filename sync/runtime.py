@@ -9,6 +9,7 @@ one place that puts these pieces together, in order, for every entry point.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +25,11 @@ from sync.connectors.salesforce import SalesforceClient
 from sync.errors import BudgetExceededError, LockHeldError, StateMismatchError, SyncError
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
+from sync.logs import redact
 from sync.mapping.model import Mapping
 from sync.model import DesiredRow, Facts, Plan
 from sync.state import State
+from sync.state.files import translate
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +108,14 @@ class Run:
 @contextmanager
 def run_lock(settings: Settings) -> Iterator[None]:
     """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs."""
-    settings.state.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.lock_path), timeout=0)
     try:
+        settings.state.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise LockHeldError(f"another psa-sync run holds {settings.lock_path}; this run did nothing") from None
+    except OSError as exc:
+        raise translate(settings.lock_path, exc) from exc
     try:
         yield
     finally:
@@ -182,14 +187,28 @@ class Session:
             return "failed", 1
         return ("ok", 0) if self.run.new_failures == 0 else ("failures", 1)
 
+    def fail(self, error: SyncError) -> None:
+        self.error = error
+        logger.error("%s", error)
+
     def finish(self, status: str, exit_code: int, counts: dict[str, int]) -> RunResult:
+        """Record how the run ended. If the state file refuses even that, the first error still wins:
+        a run that had failed keeps its error and exit code, one that had not fails with exit 74."""
         client = self._client
         result = RunResult(run_id=self.run_id, status=status, exit_code=exit_code, counts=counts,
-                           error=str(self.error) if self.error is not None else None)
+                           error=redact(str(self.error)) if self.error is not None else None)
         if client is not None:
             result.api_calls = dict(client.usage.calls)
             result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
-        self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
-                              api_calls=result.api_calls, org_usage=result.org_usage, error=result.error)
         self.result = result
+        try:
+            self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
+                                  api_calls=result.api_calls, org_usage=result.org_usage, error=result.error)
+        except sqlite3.Error as exc:
+            if self.error is None and not self.aborted:
+                self.fail(translate(self.settings.state, exc))
+                result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)
+            else:
+                logger.warning("the end of run %s could not be recorded in the state file either: %s",
+                               self.run_id, exc)
         return result

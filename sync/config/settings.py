@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.logs import register_secret
+
 
 class Secret:
     """A secret value whose repr and str never show it (logs, tracebacks, `status`)."""
@@ -19,6 +21,7 @@ class Secret:
 
     def __init__(self, value: str):
         self._value = value
+        register_secret(value)  # from the moment it is read, no log line or printed error shows it
 
     def get(self) -> str:
         return self._value

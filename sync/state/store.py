@@ -6,8 +6,6 @@ the exactly-once behaviour rests on, and where they commit, can be read on their
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +16,7 @@ from sqlite_utils import Database
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
 from sync.state.codec import dumps, link_of, loads
-from sync.state.migrations import migrations
+from sync.state.files import open_database, open_readonly_database
 
 
 class State:
@@ -29,23 +27,14 @@ class State:
 
     @classmethod
     def open(cls, path: Path) -> State:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            # Create it 0600 before SQLite does, so no other user can ever read deal payloads.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        db = Database(path)
-        db.enable_wal()
-        db.execute("PRAGMA busy_timeout=5000")
-        migrations.apply(db)
-        return cls(db)
+        """Raises StateFileError (not a state file) or LocalIOError (the disk refused), naming the file."""
+        return cls(open_database(path))
 
     @classmethod
     def open_readonly(cls, path: Path) -> State | None:
         """For `plan`, `status` and `explain`: never creates, migrates or writes anything."""
-        if not path.exists():
-            return None
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        return cls(Database(conn))
+        db = open_readonly_database(path)
+        return cls(db) if db is not None else None
 
     def close(self) -> None:
         self.db.close()

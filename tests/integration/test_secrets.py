@@ -8,6 +8,7 @@ refusal paths (which are the likeliest to quote what they were given) are covere
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -16,8 +17,10 @@ from tests.integration.exactly_once_support import Book
 
 pytestmark = pytest.mark.integration
 
-CANARY_SF = "CANARY-sf-client-secret-7f3a9c2e"
-CANARY_REDMINE = "CANARY-redmine-api-key-41d0be77"
+# A quote, a backslash and a non-ASCII letter: JSON (logs, `status --json`) escapes each of them, so a
+# redaction that only knows the raw value would let the escaped form through.
+CANARY_SF = 'CANARY-sf-"client\\secret-é-7f3a9c2e'
+CANARY_REDMINE = 'CANARY-redmine-"api\\key-é-41d0be77'
 
 
 def state_bytes(harness) -> bytes:
@@ -26,8 +29,10 @@ def state_bytes(harness) -> bytes:
 
 
 def leaks(text: str | bytes, secrets: list[str]) -> list[str]:
+    """Secrets found as written or as JSON escapes them (with and without ensure_ascii)."""
     data = text.encode() if isinstance(text, str) else text
-    return [s[:6] + "…" for s in secrets if s.encode() in data]
+    forms = {s: {s, json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1]} for s in secrets}
+    return [s[:6] + "…" for s, found in forms.items() if any(form.encode() in data for form in found)]
 
 
 def test_no_secret_in_any_output_log_error_status_or_state_byte(harness, emulator, redmine):

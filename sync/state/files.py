@@ -1,0 +1,90 @@
+"""Opening the state file, and what the disk can say about it, in words a person can act on.
+
+Everything that can go wrong below SQLite (a file that is not a database, a full or read-only disk, a
+directory we may not write) becomes one of two errors naming the file: :class:`StateFileError` (exit
+2: the file itself is wrong) or :class:`LocalIOError` (exit 74: the disk refused). Every commit point
+is a transaction, so a write the disk refused left the old state whole: the next run, once there is
+space again, finishes the work.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from sync.errors import LocalIOError, StateFileError
+from sync.state.migrations import migrations
+
+MODE = 0o600  # the file holds payloads of customer deals
+#: SQLite's words for "this file is not ours to read" (corrupt, encrypted, another format).
+_NOT_A_DATABASE = ("file is not a database", "database disk image is malformed")
+
+
+def open_database(path: Path) -> Database:
+    """The state file for writing: created 0600 if new, tightened to 0600 if looser, migrated."""
+    created = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Create it 0600 before SQLite does, so no other user can ever read deal payloads.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, MODE))
+            created = True
+        elif stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(MODE)
+        db = Database(path)
+        db.enable_wal()
+        db.execute("PRAGMA busy_timeout=5000")
+        migrations.apply(db)
+        return db
+    except (OSError, sqlite3.Error) as exc:
+        if created and path.exists() and path.stat().st_size == 0:
+            path.unlink()  # never leave an empty file behind: it would look like a state that lost everything
+        raise translate(path, exc) from exc
+
+
+def open_readonly_database(path: Path) -> Database | None:
+    """For `plan`, `status` and `explain`: never creates, migrates or writes anything, even on a
+    read-only disk. ``None`` when there is no state yet (no file, or an empty one)."""
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        uri = path.resolve().as_uri()  # percent-encodes '#', '?' and '%' in the path
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            # A WAL database in a directory we may not write cannot create its -shm file: read the
+            # file as it stands instead (a run that commits meanwhile is not seen, which `status` can bear).
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        db = Database(conn)
+        if "meta" not in db.table_names():
+            raise StateFileError(f"{path} is an SQLite database but not a psa-sync state file (no `meta` table); "
+                                 "point `state:` at the right file")
+        return db
+    except (OSError, sqlite3.Error) as exc:
+        raise translate(path, exc) from exc
+
+
+def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError:
+    """One error a person can act on, for a failure of the state file's disk or format."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and any(words in text for words in _NOT_A_DATABASE):
+        return StateFileError(
+            f"{path} is not a psa-sync state file ({text}). Move it away and run again: a lost state file "
+            "doubles nothing, because every project carries its deal's key and is found and adopted")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
+        what = "the disk is full"
+    elif isinstance(exc, OSError) and exc.errno == errno.EROFS or "readonly" in text or "read-only" in text:
+        what = "the disk or directory is read-only"
+    elif isinstance(exc, PermissionError):
+        what = "permission denied"
+    else:
+        what = "the disk refused"
+    return LocalIOError(f"state file {path}: {what} ({text}). Nothing was lost: what was not committed is "
+                        "done again by the next run once the disk takes writes")

@@ -1,0 +1,117 @@
+"""The state file and its disk: every failure is one message naming the file, a documented exit code,
+no traceback, nothing left half-done — and the next run, once the disk is fine, finishes the work."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import pytest
+
+from tests.integration.exactly_once_support import Book, won_deals
+
+pytestmark = pytest.mark.integration
+
+
+def no_traceback(done: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real, tiny filesystem (tmpfs) for the state directory; needs root, as CI and `make test` have."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def remount(mount, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(mount)], check=True)
+
+
+def test_a_file_that_is_not_a_state_file_is_named_and_exits_2(harness, emulator, redmine):
+    harness.state.parent.mkdir(parents=True)
+    harness.state.write_bytes(b"this is somebody's spreadsheet, not a database\n" * 100)
+    for command in (("run",), ("status",), ("plan",)):
+        done = harness.cli(*command)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert str(harness.state) in done.stderr and "not a psa-sync state file" in done.stderr
+        assert "move it away" in done.stderr.lower()
+        no_traceback(done)
+
+
+def test_an_empty_state_file_is_no_state_yet(harness, emulator, redmine):
+    harness.state.parent.mkdir(parents=True)
+    harness.state.touch()
+    status = harness.cli("status")
+    assert status.returncode == 0, status.stderr
+    no_traceback(status)
+    Book(emulator, random.Random(1)).seed(won=2)
+    harness.run()
+    assert harness.status()["counts"]["links"] == 2
+
+
+def test_a_path_with_hash_and_question_mark_is_one_file_and_looser_modes_are_tightened(harness, emulator, redmine):
+    harness.state_path = "state #1/psa-sync?.sqlite"
+    Book(emulator, random.Random(2)).seed(won=1)
+    harness.run()
+    harness.state.chmod(0o644)
+    status = harness.status()
+    assert status["runs"][0]["status"] == "ok" and status["counts"]["links"] == 1
+    assert sorted(p.name for p in harness.state.parent.iterdir() if not p.name.startswith("psa-sync?.sqlite")) == []
+    harness.run()
+    assert harness.state.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_read_only_disk_exits_74_and_status_still_reads_it(harness, emulator, redmine, small_disk):
+    harness.state_path = str(small_disk / "psa-sync.sqlite")
+    Book(emulator, random.Random(3)).seed(won=2)
+    harness.run()
+    remount(small_disk, "ro")
+    try:
+        done = harness.cli("run")
+        assert done.returncode == 74, done.stdout + done.stderr
+        assert "read-only" in done.stderr and str(harness.state) in done.stderr
+        no_traceback(done)
+        status = harness.cli("status", "--json")  # read-only-safe, even for a WAL database
+        assert status.returncode == 0, status.stderr
+    finally:
+        remount(small_disk, "rw")
+
+
+def test_a_state_directory_that_cannot_be_made_exits_74_and_leaves_no_empty_file(harness, emulator, redmine,
+                                                                                small_disk):
+    remount(small_disk, "ro")
+    try:
+        harness.state_path = str(small_disk / "psa-sync.sqlite")
+        done = harness.cli("run")
+        assert done.returncode == 74, done.stdout + done.stderr
+        no_traceback(done)
+        assert list(small_disk.iterdir()) == []
+    finally:
+        remount(small_disk, "rw")
+
+
+def test_a_disk_full_mid_run_reports_the_first_error_and_the_next_run_finishes_the_work(
+        harness, emulator, redmine, small_disk):
+    harness.state_path = str(small_disk / "psa-sync.sqlite")
+    book = Book(emulator, random.Random(4))
+    book.seed(won=2)
+    harness.run()
+    used = sum(path.stat().st_size for path in small_disk.iterdir())
+    remount(small_disk, f"size={used // 1024 + 96}k")  # room for a few deals, not for the next 120
+    book.seed(won=120)
+
+    done = harness.cli("run")
+
+    assert done.returncode == 74, done.stdout + done.stderr
+    assert "disk is full" in done.stdout + done.stderr
+    no_traceback(done)
+    remount(small_disk, "size=16m")
+    harness.run()
+    identifiers = [p["identifier"] for p in redmine.projects()]
+    assert sorted(identifiers) == sorted("sf-" + deal.lower() for deal in won_deals(emulator))
