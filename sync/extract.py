@@ -1,9 +1,10 @@
 """Watermark → SOQL → pages of raw records.
 
-The query (design.md §1 step 4)::
+The query (docs/architecture.md §2)::
 
     SELECT <fields from the mapping> FROM <object>
     WHERE SystemModstamp >= :watermark - lookback AND SystemModstamp <= :signpost
+      [AND (SystemModstamp > :stamp OR (SystemModstamp = :stamp AND Id > :id))   -- an open Window]
       AND (<criteria> OR <link field> != null OR Id IN (<deals whose link write-back is pending>))
     ORDER BY SystemModstamp, Id
 
@@ -17,8 +18,10 @@ names come only from the validated mapping. Queries go over ``queryAll`` so dele
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
+from sync.clock import iso, parse_iso
 from sync.errors import ProtocolViolation
 from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
@@ -36,9 +39,46 @@ def since(watermark: datetime | None, mapping: Mapping) -> datetime:
     return watermark - mapping.source.lookback
 
 
-def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = ()) -> str:
+@dataclass(frozen=True)
+class Window:
+    """One pass over the stamps [start, signpost], possibly across several runs.
+
+    A run stopped by the API budget (or killed) leaves its window open with the last row it
+    committed (``after``: SystemModstamp and Id, the query's sort key); the next run continues after
+    that row with the same signpost instead of re-reading from the watermark less the lookback, so a
+    lookback holding more rows than one run may read can never stop every run in the same place.
+    Once a window is read to its end the watermark moves to its signpost, and the next window
+    re-reads the lookback before it: rows that committed late are still caught.
+    """
+
+    start: datetime
+    signpost: datetime
+    after: tuple[datetime, str] | None = None
+
+    def past(self, records: list[dict]) -> Window:
+        """This window, continued after the last row of ``records`` (a page in query order)."""
+        last = records[-1] if records else None
+        if last is None or not last.get("SystemModstamp"):
+            return self
+        return replace(self, after=(parse_stamp(last["SystemModstamp"]), last["Id"]))
+
+    def to_json(self) -> dict:
+        return {"start": iso(self.start), "signpost": iso(self.signpost),
+                "after": [iso(self.after[0]), self.after[1]] if self.after else None}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Window:
+        after = data.get("after")
+        return cls(parse_iso(data["start"]), parse_iso(data["signpost"]),
+                   (parse_iso(after[0]), after[1]) if after else None)
+
+
+def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = (),
+                after: tuple[datetime, str] | None = None) -> str:
     stamp = field("SystemModstamp")
     where = and_(stamp.ge(start), stamp.le(signpost))
+    if after is not None:  # keyset: the rows after (stamp, Id) in the query's own order
+        where = and_(where, or_(stamp.gt(after[0]), and_(stamp.eq(after[0]), field("Id").gt(after[1]))))
     if mapping.source.criteria is not None:  # without criteria every record is in scope already
         ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
         where = and_(where, or_(mapping.source.criteria,
@@ -85,8 +125,19 @@ def fetch_ids(client, mapping: Mapping, ids: Iterable[str]) -> Iterator[list[dic
                                       include_deleted=True)
 
 
+def signpost_of(server_time: datetime) -> datetime:
+    """The end of the second Salesforce's `Date` header names: the header drops the milliseconds, and a
+    row stamped earlier in that second is already visible. Rows that commit later are the lookback's job."""
+    return server_time.replace(microsecond=0) + timedelta(milliseconds=999)
+
+
 def page_watermark(records: list[dict]) -> datetime | None:
     stamps = [r["SystemModstamp"] for r in records if r.get("SystemModstamp")]
     if not stamps:
         return None
-    return datetime.strptime(max(stamps), "%Y-%m-%dT%H:%M:%S.%f%z")
+    return parse_stamp(max(stamps))
+
+
+def parse_stamp(text: str) -> datetime:
+    """Salesforce's datetime form (``2026-03-01T10:00:00.000+0000``)."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")

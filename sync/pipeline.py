@@ -13,20 +13,21 @@ budget stop resumes from the last page, not from the start. See docs/architectur
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sync import extract
 from sync.backsync import delivery as backsync
 from sync.backsync.outbox import flush
 from sync.config import Settings
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
-from sync.errors import PsaUnavailable, SyncError
+from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
 from sync.load import lifecycle
 from sync.load.projects import create_projects, settle_unconfirmed, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
@@ -39,6 +40,8 @@ from sync.state.files import translate
 from sync.transform.rows import transform
 
 logger = logging.getLogger(__name__)
+
+WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), or empty
 
 
 # --- the run session ----------------------------------------------------------------------------------
@@ -95,7 +98,7 @@ def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] 
             run.fault("after-recover")
             if retry_ids is not None:
                 for records in extract.fetch_ids(run.client, run.mapping, retry_ids):
-                    process_page(run, records, advance=False)
+                    process_page(run, records)
             else:
                 sync_changes(run)
             settle(run)
@@ -138,9 +141,10 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
                     links=links)
 
 
-def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and (``advance``) the
-    watermark. Without ``advance`` (re-fetched or retried records) the watermark stays."""
+def process_page(run: Run, records: list[dict], *, window: extract.Window | None = None) -> None:
+    """One page through every stage, committed as one: snapshot rows, quarantine and, for a page of the
+    query's ``window``, where the window goes on and the watermark. Re-fetched or retried records
+    (no window) move neither."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -155,8 +159,9 @@ def process_page(run: Run, records: list[dict], *, advance: bool) -> None:
             state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
         _quarantine(run, page)
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
-        if advance:
+        if window is not None:
             run.fault("before-commit")
+            state.set_meta(WINDOW, json.dumps(window.past(records).to_json()))
             state.commit_page(extract.STREAM, extract.page_watermark(records))
 
 
@@ -182,16 +187,25 @@ def recover(run: Run) -> None:
         return
     run.fault("before-refetch")
     for records in extract.fetch_ids(run.client, run.mapping, refetch):
-        process_page(run, records, advance=False)
+        process_page(run, records)
     forget_settled_intents(run)
 
 
-def window_query(state: State | None, mapping: Mapping, server_time: datetime) -> str:
-    """The run's query: changed since the watermark (less the lookback) up to the signpost, plus the
-    linked records whose link write-back has not landed (their link field cannot bring them back)."""
+def current_window(state: State | None, mapping: Mapping, server_time: datetime) -> extract.Window:
+    """The window a stopped run left open, else a new one: from the watermark less the lookback to the
+    signpost of Salesforce's clock."""
+    saved = state.meta(WINDOW) if state is not None else None
+    if saved:
+        return extract.Window.from_json(json.loads(saved))
     start = extract.since(state.watermark(extract.STREAM) if state is not None else None, mapping)
-    return extract.build_query(mapping, start=start, signpost=signpost_of(server_time),
-                               extra_ids=unsettled_links(state) if state is not None else ())
+    return extract.Window(start, extract.signpost_of(server_time))
+
+
+def window_query(state: State | None, mapping: Mapping, window: extract.Window) -> str:
+    """The run's query over ``window``, plus the linked records whose link write-back has not landed
+    (their link field cannot bring them back)."""
+    return extract.build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
+                               extra_ids=state.unsettled_links() if state is not None else ())
 
 
 def next_run_pages(client, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
@@ -199,33 +213,23 @@ def next_run_pages(client, mapping: Mapping, state: State | None) -> Iterator[li
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []
     yield from extract.fetch_ids(client, mapping, [i.record_id for i in intents])
-    yield from extract.pages(client, window_query(state, mapping, client.server_time))
+    window = current_window(state, mapping, client.server_time)
+    yield from extract.pages(client, window_query(state, mapping, window))
 
 
 def sync_changes(run: Run) -> None:
-    """Extract → page step, page by page, committing the watermark per page."""
+    """Extract → page step, page by page, each page committing where the window goes on; a window read
+    to its end moves the watermark to its signpost and closes."""
     state, mapping = run.state, run.mapping
-    signpost = signpost_of(run.client.server_time)
-    start = extract.since(state.watermark(extract.STREAM), mapping)
-    for records in extract.pages(run.client, window_query(state, mapping, run.client.server_time)):
-        process_page(run, records, advance=True)
+    window = current_window(state, mapping, run.client.server_time)
+    for records in extract.pages(run.client, window_query(state, mapping, window)):
+        process_page(run, records, window=window)
         run.fault("after-page")
         flush(state, run.client, mapping.source.object, run.run_id, full_only=True, report=run.writeback,
               fault=run.fault)
     with state.transaction():
-        state.commit_page(extract.STREAM, max(signpost, start))
-
-
-def signpost_of(server_time: datetime) -> datetime:
-    """The end of the second Salesforce's `Date` header names: the header drops the milliseconds, and a
-    row stamped earlier in that second is already visible. Rows that commit later are the lookback's job."""
-    return server_time.replace(microsecond=0) + timedelta(milliseconds=999)
-
-
-def unsettled_links(state: State) -> set[str]:
-    """Linked deals whose link write-back has not landed: the link field cannot bring them back."""
-    linked = set(state.links(state.outbox_ids()))
-    return linked | {q["opportunity_id"] for q in state.quarantined() if q["stage"] == "write-back"}
+        state.commit_page(extract.STREAM, max(window.signpost, window.start))
+        state.set_meta(WINDOW, "")
 
 
 def settle(run: Run) -> None:
@@ -247,11 +251,15 @@ def unconfirmed(run: Run) -> None:
 
 
 def final_flush(run: Run) -> None:
-    """Send what the outbox holds, even after an error, unless the budget itself is the problem."""
+    """Send what the outbox holds, even after an error, unless the budget itself is the problem: then a
+    run that leaves write-backs waiting says so with exit 4 instead of ending as if all were done."""
     try:
         if run.client.budget_left():
             flush(run.state, run.client, run.mapping.source.object, run.run_id, full_only=False,
                   report=run.writeback, fault=run.fault)
+        elif waiting := run.state.outbox_count():
+            raise BudgetExceededError(f"the API budget of this run is spent; {waiting} deal(s) wait in the outbox "
+                                      "for their write-back, which the next run sends first")
     except SyncError as exc:
         logger.warning("write-back left pending for the next run: %s", exc)
         raise

@@ -39,7 +39,7 @@ def repair_drift(run: Run, drift: list[Drift]) -> None:
             elif item.repair == "refetch" and item.record_id:
                 refetch.add(item.record_id)
         for records in extract.fetch_ids(run.client, run.mapping, refetch):
-            pipeline.process_page(run, records, advance=False)
+            pipeline.process_page(run, records)
         pipeline.settle(run)
         pipeline.unconfirmed(run)
     finally:

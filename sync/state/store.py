@@ -157,6 +157,12 @@ class State:
         """(deal, field) pairs waiting in the outbox: the diff must not queue them twice."""
         return {(row[0], row[1]) for row in self.db.execute("SELECT opportunity_id, field FROM outbox")}
 
+    def unsettled_links(self) -> set[str]:
+        """Linked records whose link write-back has not landed: their link field cannot bring them back
+        into the query, so it names them."""
+        linked = set(self.links(self.outbox_ids()))
+        return linked | {q["opportunity_id"] for q in self.quarantined() if q["stage"] == "write-back"}
+
     def outbox_count(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0]
 

@@ -50,3 +50,17 @@ def test_rows_out_of_their_order_are_a_protocol_violation_not_an_outage():
         list(extract.pages(client, "SELECT Id FROM Opportunity"))
     assert caught.value.exit_code == 76
     assert not isinstance(caught.value, UnreachableError)
+
+
+def test_an_open_window_reads_on_after_the_last_committed_row_in_the_query_order():
+    window = extract.Window(datetime(2026, 3, 1, 9, 50, tzinfo=UTC), datetime(2026, 3, 1, 10, 0, 0, 999000, tzinfo=UTC))
+    page = [{"Id": "006A", "SystemModstamp": "2026-03-01T09:55:00.000+0000"},
+            {"Id": "006C", "SystemModstamp": "2026-03-01T09:56:30.250+0000"}]
+    resumed = window.past(page)
+    assert resumed.after == (datetime(2026, 3, 1, 9, 56, 30, 250000, tzinfo=UTC), "006C")
+    assert extract.Window.from_json(resumed.to_json()) == resumed
+    soql = build_query(MAPPING, start=resumed.start, signpost=resumed.signpost, after=resumed.after)
+    assert ("(SystemModstamp > 2026-03-01T09:56:30.250Z OR "
+            "(SystemModstamp = 2026-03-01T09:56:30.250Z AND Id > '006C'))") in soql
+    assert soql.endswith("ORDER BY SystemModstamp, Id")
+    assert window.past([]) == window
