@@ -4,7 +4,8 @@
 
     SyncError                         root; ``exit_code`` is what the CLI exits with
     ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
-    │   └── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
+    │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
+    │   └── TlsVerificationRequired (2)  someone asked to switch TLS verification off: give ca_bundle
     ├── StateMismatchError     (2)    the state file was made against another org or PSA
     ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
     │   ├── SalesforceUnavailable
@@ -47,6 +48,14 @@ class ConfigError(SyncError):
 
 class MappingError(ConfigError):
     """A mapping file is wrong; each problem reads ``file:line: key: what is wrong``."""
+
+
+class TlsVerificationRequired(ConfigError):
+    """Someone asked to turn TLS verification off (``verify=False``); psa-sync never does.
+
+    A configuration matter, not a transient one: a person points ``ca_bundle`` at the CA that signs
+    the peer's certificate instead.
+    """
 
 
 class StateMismatchError(SyncError):
