@@ -44,7 +44,7 @@ from sync.connectors.psa.redmine_fields import (
     resolve,
     typed_values,
 )
-from sync.connectors.psa.redmine_http import ListingGone, RedmineHttp, error_text, run_bounded
+from sync.connectors.psa.redmine_http import RedmineHttp, error_text, run_bounded
 from sync.errors import ConfigError, PsaUnavailable, RecordError
 
 _STATUS = {1: "active", 5: "closed"}
@@ -182,11 +182,10 @@ class RedmineConnector:
         """
         total = Decimal(0)
         params = {"project_id": project_id}
-        try:
-            for entry in self.http.pages("/time_entries.json", params, "time_entries", missing_ok=True):
-                total += Decimal(str(entry.get("hours") or 0))
-        except ListingGone:
-            return None
+        for entries in self.http.page_lists("/time_entries.json", params, "time_entries", missing_ok=True):
+            if entries is None:
+                return None
+            total += sum((Decimal(str(entry.get("hours") or 0)) for entry in entries), Decimal(0))
         return plain_decimal(total)
 
     # --- writes -------------------------------------------------------------------------------
