@@ -26,8 +26,9 @@ from sync.connectors.salesforce import (
     SaveResult,
     endpoint_of,
 )
-from sync.connectors.salesforce_auth import ids_from_identity_url, to_18
+from sync.connectors.salesforce_auth import ids_from_identity_url
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable
+from sync.sfid import to18
 
 FIXTURES = Path(__file__).resolve().parent / "salesforce_fixtures"  # copies of real response bodies
 HOST = "https://acme.my.salesforce.com"
@@ -110,10 +111,10 @@ def client(rsa_key, session):
 
 
 def test_fifteen_character_ids_get_their_case_safe_suffix():
-    assert to_18("00D000000000062") == "00D000000000062EAA"
-    assert to_18("00D000000000062EAA") == "00D000000000062EAA"
+    assert to18("00D000000000062") == "00D000000000062EAA"
+    assert to18("00D000000000062EAA") == "00D000000000062EAA"
     with pytest.raises(ValueError):
-        to_18("short")
+        to18("short")
 
 
 def test_org_and_user_come_from_the_identity_url():
@@ -137,7 +138,7 @@ def test_jwt_flow_signs_the_documented_claims_and_sets_org_instance_and_signpost
                         audience="https://login.salesforce.com", options={"verify_exp": False})
     assert claims["iss"] == "CONSUMER-KEY" and claims["sub"] == "integration@acme.example"
     assert claims["exp"] == int(NOW.timestamp()) + 180
-    assert client.org_id == to_18(ORG_15)
+    assert client.org_id == to18(ORG_15)
     assert client.instance_url == HOST
     assert client.server_time == datetime(2026, 3, 2, 12, 0, 7, tzinfo=UTC)
     assert client.sf.session_id == ACCESS
