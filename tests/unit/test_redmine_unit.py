@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from responses import matchers
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, get_connector
-from sync.connectors.psa.redmine import CREATE_ATTEMPTS, RedmineConnector
+from sync.connectors.psa.redmine import RedmineConnector
 from sync.connectors.psa.redmine_fields import from_redmine, plain_decimal, to_redmine
+from sync.connectors.psa.redmine_writes import CREATE_ATTEMPTS
 from sync.errors import AuthError, ConfigError, PsaUnavailable
 
 URL = "http://redmine.test"
@@ -128,7 +129,7 @@ def test_a_taken_identifier_carrying_another_key_is_not_adopted(rsps, psa):
 
 @pytest.fixture
 def no_backoff(monkeypatch):
-    monkeypatch.setattr("sync.connectors.psa.redmine.CREATE_BACKOFF_SECONDS", 0)
+    monkeypatch.setattr("sync.connectors.psa.redmine_writes.CREATE_BACKOFF_SECONDS", 0)
 
 
 def posts(rsps) -> int:
