@@ -20,13 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sync.config import SalesforceAuth, SalesforceConfig, Secret
 from sync.connectors.http import build_session
-from sync.connectors.salesforce import (
-    TRANSIENT_CODES,
-    SalesforceClient,
-    SaveResult,
-    endpoint_of,
-)
+from sync.connectors.salesforce import SalesforceClient
 from sync.connectors.salesforce_auth import ids_from_identity_url
+from sync.connectors.salesforce_collections import SaveResult
+from sync.connectors.salesforce_errors import TRANSIENT_CODES
+from sync.connectors.salesforce_usage import endpoint_of
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable
 from sync.sfid import to18
 
@@ -428,7 +426,7 @@ def test_partial_failure_returns_one_result_per_record_in_order(client):
 
 
 def test_per_record_lock_errors_are_transient_and_validation_errors_are_not():
-    from sync.connectors.salesforce import SaveError
+    from sync.connectors.salesforce_collections import SaveError
     locked = SaveResult("a", False, (SaveError("UNABLE_TO_LOCK_ROW", "busy", ()),))
     invalid = SaveResult("b", False, (SaveError("FIELD_CUSTOM_VALIDATION_EXCEPTION", "no", ()),))
     assert locked.transient and not invalid.transient
