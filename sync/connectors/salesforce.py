@@ -1,7 +1,8 @@
 """The Salesforce connector: token, simple-salesforce client, API budget, error translation, collections.
 
-The pipeline talks to Salesforce only through ``SalesforceClient``. It owns four concerns, each in
-its own module:
+The pipeline talks to Salesforce only through ``SalesforceClient``, which fills the
+:class:`sync.connectors.base.SalesforceApi` protocol (the calls the stages make). It owns four
+concerns, each in its own module:
 
 - **Authentication** (``salesforce_auth``): we request the token ourselves and build
   ``Salesforce(instance_url=…, session_id=…, session=<ours>)``, so simple-salesforce never logs in
