@@ -16,6 +16,7 @@ from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import PsaConnector
 from sync.connectors.psa.redmine import RedmineConnector
 from sync.connectors.salesforce import SalesforceClient
+from tests.fixtures.fake_psa import FakePsa
 
 
 def methods(protocol: type) -> list[str]:
@@ -40,3 +41,7 @@ def test_the_salesforce_client_fills_salesforce_api():
 def test_the_redmine_connector_fills_psa_connector():
     assert_fills(RedmineConnector("http://redmine.test", "key", session=requests.Session()), PsaConnector)
     assert {"identifier", "ensure_parent"} <= set(methods(PsaConnector))
+
+
+def test_the_fake_psa_fills_psa_connector():
+    assert_fills(FakePsa(), PsaConnector)
