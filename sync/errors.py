@@ -5,7 +5,8 @@
     SyncError                         root; ``exit_code`` is what the CLI exits with
     ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
     │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
-    │   └── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
+    │   ├── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
+    │   └── TlsVerificationRequired (2)  someone asked to switch TLS verification off: give ca_bundle
     ├── StateMismatchError     (2)    the state file was made against another org or PSA
     ├── StateFileError         (2)    the state file is not a psa-sync state file
     ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
@@ -73,6 +74,13 @@ class YamlSyntaxError(ConfigError):
     def __init__(self, source: str, line: int, message: str):
         self.line = line
         super().__init__(f"{source}:{line}: (yaml): {message}")
+
+class TlsVerificationRequired(ConfigError):
+    """Someone asked to turn TLS verification off (``verify=False``); psa-sync never does.
+
+    A configuration matter, not a transient one: a person points ``ca_bundle`` at the CA that signs
+    the peer's certificate instead.
+    """
 
 
 class StateMismatchError(SyncError):

@@ -42,7 +42,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from sync import __version__
-from sync.errors import ConfigError
+from sync.errors import ConfigError, TlsVerificationRequired
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,6 @@ def certificate_rejected(exc: BaseException) -> bool:
             return True
         stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
     return False
-
-
-class TlsVerificationRequired(ValueError):
-    """Someone asked to turn TLS verification off; psa-sync never does (give ``ca_bundle``)."""
 
 
 class SyncSession(requests.Session):

@@ -33,6 +33,7 @@ import requests
 from sync.config import SalesforceConfig
 from sync.connectors.http import certificate_rejected
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
+from sync.sfid import to18
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME = timedelta(minutes=3)
 TOKEN_ATTEMPTS = 3  # a token request creates nothing, so a lost or 5xx answer is safe to ask again
 TOKEN_BACKOFF_SECONDS = 0.2
-_ID_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,12 @@ class TokenGrant:
                 f"org_id={self.org_id!r}, user_id={self.user_id!r}, server_time={self.server_time!r})")
 
 
-def to_18(record_id: str) -> str:
-    """The case-safe 18-character form of a 15- or 18-character Salesforce Id."""
-    if len(record_id) == 18:
-        return record_id
-    if len(record_id) != 15 or not record_id.isalnum():
-        raise ValueError(f"'{record_id}' is not a 15- or 18-character Salesforce Id")
-    suffix = ""
-    for start in range(0, 15, 5):
-        chunk = record_id[start:start + 5]
-        bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
-        suffix += _ID_SUFFIX_CHARS[bits]
-    return record_id + suffix
-
-
 def ids_from_identity_url(identity_url: str) -> tuple[str, str]:
     """(org Id, user Id), both 18 characters, from ``https://host/id/<org>/<user>``."""
     parts = [p for p in urlparse(identity_url).path.split("/") if p]
     if len(parts) < 3 or parts[-3] != "id":
         raise ValueError(f"unexpected identity URL shape: {identity_url}")
-    return to_18(parts[-2]), to_18(parts[-1])
+    return to18(parts[-2]), to18(parts[-1])
 
 
 def jwt_assertion(config: SalesforceConfig, now: datetime) -> str:

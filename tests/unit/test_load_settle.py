@@ -9,30 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sync.connectors.psa.base import ProjectRef, WriteResult
+from sync.connectors.psa.base import ProjectRef
 from sync.load.projects import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
 from sync.model import Create, DesiredRow, Update
 from sync.state import State
+from tests.fixtures.fake_psa import FakePsa
 
 A, B, C, D = (f"006000000000000{n}AA" for n in "ABCD")
-
-
-class RecordingPsa:
-    """Answers every write with success and records what it was asked."""
-
-    def __init__(self):
-        self.created, self.updated = [], []
-
-    def find(self, keys):
-        return {k: [] for k in keys}
-
-    def create(self, rows):
-        self.created += [r.key for r in rows]
-        return [WriteResult(r.key, "created", ref=ref(r.key)) for r in rows]
-
-    def update(self, changes):
-        self.updated += [(c.ref.key, c.fields) for c in changes]
-        return [WriteResult(c.ref.key, "updated", ref=c.ref) for c in changes]
 
 
 def ref(key: str) -> ProjectRef:
@@ -53,7 +36,8 @@ def state(tmp_path):
 
 @pytest.fixture
 def ctx(state):
-    return LoadContext(state=state, psa=RecordingPsa(), run_id=1, writeback={}, on_create=set())
+    # the fake numbers projects as ref() does, so a link and the fake's project agree
+    return LoadContext(state=state, psa=FakePsa(id_of=len), run_id=1, writeback={}, on_create=set())
 
 
 def linked(state: State, oid: str, budget: int):
@@ -75,6 +59,7 @@ def test_only_writes_whose_intent_is_still_open_are_sent_again(state, ctx):
     # D: an update still unconfirmed; its intent is open.
     report.unknown[D] = Update(row(D, 5), linked(state, D, 1), {"budget": 5}, "h")
     state.add_intents([(D, D, {"budget": 5})], run_id=1, action="update")
+    ctx.psa.add(D, {"budget": 1})  # the project D's link points at
 
     assert sorted(still_unconfirmed(state, report.unknown)) == [A, D]
     settle_unconfirmed(ctx, report, lambda key: "sf-" + key.lower(), pause=0)
@@ -87,12 +72,7 @@ def test_only_writes_whose_intent_is_still_open_are_sent_again(state, ctx):
 
 
 def test_a_write_unconfirmed_again_stays_unknown_with_its_intent(state, ctx):
-    class StillFailing(RecordingPsa):
-        def create(self, rows):
-            super().create(rows)
-            return [WriteResult(r.key, "unknown", error="HTTP 500") for r in rows]
-
-    ctx = LoadContext(state=state, psa=StillFailing(), run_id=1, writeback={}, on_create=set())
+    ctx.psa.script("create", "unknown", error="HTTP 500")
     report = LoadReport()
     state.add_intents([(A, A, row(A, 1).fields)], run_id=1)
     report.unknown[A] = Create(row(A, 1), "h")

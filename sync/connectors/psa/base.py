@@ -1,4 +1,4 @@
-"""The PSA connector protocol (design.md §10): plain dataclasses in and out, and a registry.
+"""The PSA connector protocol (docs/architecture.md): plain dataclasses in and out, and a registry.
 
 The pipeline talks to every PSA through :class:`PsaConnector` only, so a second PSA (Tryton) is a
 new module plus one registry line. Per-record failures come back as :class:`WriteResult` outcomes;
@@ -12,15 +12,12 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 
 from sync.errors import ConfigError
-
-#: Outcomes a write can have. "unknown" means: not confirmed either way (a 5xx or timeout whose
-#: lookup found nothing); keep the intent / the old snapshot and try again next run.
-OUTCOMES = ("created", "exists", "updated", "unchanged", "closed", "failed", "unknown")
+from sync.model import Outcome
 
 
 @dataclass(frozen=True)
@@ -37,10 +34,10 @@ class ProjectRef:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The outcome of one create, update or lifecycle change (see ``OUTCOMES``)."""
+    """The outcome of one create, update or lifecycle change (see :class:`sync.model.Outcome`)."""
 
     key: str
-    outcome: str
+    outcome: Outcome
     ref: ProjectRef | None = None
     error: str | None = None  # the PSA's own words, e.g. "Billing type is not included in the list"
     values: dict | None = None  # for "exists": the project's current typed values (as read())
@@ -48,7 +45,7 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class Delivery:
-    """PSA-owned delivery values of one project (back-sync, design.md §1 step 9)."""
+    """PSA-owned delivery values of one project (back-sync, docs/architecture.md)."""
 
     status: str  # "active" | "closed"
     percent_complete: int | None
@@ -84,8 +81,12 @@ class ProjectChange:
     fields: dict[str, Any]
 
 
+@runtime_checkable
 class PsaConnector(Protocol):
-    """What the pipeline needs from a PSA. Every method is batch-shaped to keep calls few."""
+    """What the pipeline needs from a PSA. Every method is batch-shaped to keep calls few.
+
+    Runtime-checkable so a test can hold a connector (or the in-memory fake) against it.
+    """
 
     url: str  # normalised base URL (lower-case host, no trailing slash): the state guard uses it
 
@@ -104,6 +105,24 @@ class PsaConnector(Protocol):
     def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]: ...
 
     def list_linked(self) -> list[ProjectRef]: ...
+
+    def identifier(self, key: str) -> str:
+        """The identifier psa-sync gives the project of ``key``.
+
+        Several projects may carry one key (a person copied one by hand); the pipeline keeps the
+        one whose identifier is this, so a copy is never mistaken for the deal's own project.
+        """
+        ...
+
+    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
+        """The one parent project of a Salesforce Account, found or else created (``customer: parent_project``).
+
+        Asked before each deal project under the Account is created, so a connector remembers the
+        answer for the run; ``fields`` supplies values the PSA requires of every project. A parent
+        is never a linked deal project (``find`` and ``list_linked`` do not return it). Raises
+        ``PsaUnavailable`` when the PSA cannot confirm it, ``RecordError`` when it refuses it.
+        """
+        ...
 
 
 #: factory(url, api_key, options, session) -> PsaConnector

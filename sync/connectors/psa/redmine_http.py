@@ -82,26 +82,34 @@ class RedmineHttp:
             raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
         raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
 
-    def pages(self, path: str, params: dict, collection: str, *, missing_ok: bool = False) -> Iterator[dict]:
-        """Every item of a paged listing, ``page_size`` at a time (offset paging).
+    def pages(self, path: str, params: dict, collection: str) -> Iterator[dict]:
+        """Every item of a paged listing, ``page_size`` at a time (offset paging)."""
+        for items in self.page_lists(path, params, collection):
+            if items is None:  # only a JSON ``null`` body gets here: never end a listing early in silence
+                raise PsaUnavailable(f"Redmine at {self.url} answered GET {path} without a listing")
+            yield from items
 
-        With ``missing_ok``, a listing scoped to something that vanished (404) simply ends.
+    def page_lists(
+        self, path: str, params: dict, collection: str, *, missing_ok: bool = False
+    ) -> Iterator[list[dict] | None]:
+        """Each page's items of a paged listing, in turn (offset paging).
+
+        With ``missing_ok``, a listing scoped to something that vanished (404, or 403: archived)
+        yields one ``None`` and ends: a project deleted while we read its time entries is that
+        project's business, so the caller leaves it out instead of failing, with no exception
+        to catch.
         """
         offset = 0
         while True:
             body = self.get(path, {**params, "limit": self.page_size, "offset": offset}, missing_ok=missing_ok)
             if body is None:
-                raise ListingGone(path)
-            body = body or {}
+                yield None
+                return
             items = body.get(collection, [])
-            yield from items
+            yield items
             offset += len(items)
             if not items or offset >= int(body.get("total_count", 0)):
                 return
-
-
-class ListingGone(LookupError):
-    """A listing scoped to a project answered 404: the project vanished while we were reading."""
 
 
 def error_text(response: requests.Response) -> str:
