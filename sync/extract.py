@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sync.clock import iso, parse_iso
+from sync.connectors.base import SalesforceApi
 from sync.errors import ProtocolViolation
 from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
@@ -103,7 +104,7 @@ def build_id_query(mapping: Mapping, ids: list[str]) -> str:
             f"WHERE {to_soql(field('Id').in_(ids))}")
 
 
-def pages(client, soql: str) -> Iterator[list[dict]]:
+def pages(client: SalesforceApi, soql: str) -> Iterator[list[dict]]:
     """Stream pages, checking the sort invariant: a page that goes backwards means a broken cursor."""
     last = ""
     for records in client.query_pages(soql, include_deleted=True):
@@ -118,7 +119,7 @@ def pages(client, soql: str) -> Iterator[list[dict]]:
         yield records
 
 
-def fetch_ids(client, mapping: Mapping, ids: Iterable[str]) -> Iterator[list[dict]]:
+def fetch_ids(client: SalesforceApi, mapping: Mapping, ids: Iterable[str]) -> Iterator[list[dict]]:
     ids = sorted(set(ids))
     for start in range(0, len(ids), MAX_IDS_PER_QUERY):
         yield from client.query_pages(build_id_query(mapping, ids[start:start + MAX_IDS_PER_QUERY]),

@@ -26,6 +26,7 @@ from sync import extract
 from sync.backsync import delivery as backsync
 from sync.backsync.outbox import flush
 from sync.config import Settings
+from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
 from sync.load import lifecycle
@@ -208,7 +209,7 @@ def window_query(state: State | None, mapping: Mapping, window: extract.Window) 
                                extra_ids=state.unsettled_links() if state is not None else ())
 
 
-def next_run_pages(client, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
+def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
     """The pages the next run reads, in its order: the records recovery re-fetches, then the window
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []

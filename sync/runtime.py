@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
+from sync.connectors.base import SalesforceApi
 from sync.connectors.http import build_session
 from sync.connectors.psa.base import ProjectRef, PsaConnector, get_connector
 from sync.connectors.salesforce import SalesforceClient
@@ -58,7 +59,7 @@ class Run:
     settings: Settings
     mapping: Mapping
     state: State
-    client: SalesforceClient
+    client: SalesforceApi
     psa: PsaConnector
     run_id: int
     fault: Callable[[str], None]
@@ -122,7 +123,7 @@ def run_lock(settings: Settings) -> Iterator[None]:
         lock.release()
 
 
-def connect(settings: Settings) -> tuple[SalesforceClient, PsaConnector]:
+def connect(settings: Settings) -> tuple[SalesforceApi, PsaConnector]:
     """Both clients, built from the config; nothing is sent yet."""
     sf_session = build_session(ca_bundle=settings.salesforce.ca_bundle, timeout=settings.http.timeout,
                                retries=settings.http.retries)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.connectors.base import SalesforceApi
 from sync.model import Link
 from sync.state import State
 
@@ -31,7 +32,7 @@ class WritebackReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def flush(state: State, client: Any, sobject: str, run_id: int, *, full_only: bool,
+def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *, full_only: bool,
           report: WritebackReport, fault: Callable[[str], None] = lambda point: None) -> None:
     """Send pending writes: only full collections when ``full_only``, else everything pending."""
     sent_this_flush: set[str] = set()

@@ -24,6 +24,7 @@ import logging
 
 from sync import extract, pipeline
 from sync.config import Settings
+from sync.connectors.base import SalesforceApi
 from sync.load.projects import ref_of
 from sync.model import Link
 from sync.reconcile.drift import (
@@ -120,7 +121,7 @@ def old_mapping(state: State, mapping, existing: dict[str, dict], skip: set[str 
             if record_id in existing and record_id not in skip]
 
 
-def sweep_criteria(client, mapping) -> dict[str, Seen]:
+def sweep_criteria(client: SalesforceApi, mapping) -> dict[str, Seen]:
     """Id → (key, stamp) of every live record matching the criteria since start_date."""
     found: dict[str, Seen] = {}
     key_is_id = mapping.key.lower() == "id"
@@ -131,7 +132,7 @@ def sweep_criteria(client, mapping) -> dict[str, Seen]:
     return found
 
 
-def sweep_existence(client, mapping, links: dict[str, Link]) -> dict[str, dict]:
+def sweep_existence(client: SalesforceApi, mapping, links: dict[str, Link]) -> dict[str, dict]:
     """Id → record for every linked Id Salesforce still has (deleted ones included: queryAll)."""
     existing: dict[str, dict] = {}
     for soql in existence_queries(mapping, links):
