@@ -21,6 +21,7 @@ from tests.fixtures.sync import CLI
 BILLING = {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & Materials",
            "Existing Customer - Replacement": "Time & Materials", "Existing Customer - Downgrade": "Retainer"}
 TYPES = tuple(BILLING)
+KEY = "Salesforce Opportunity Id"  # the Redmine custom field holding the deal Id
 KILLED = -signal.SIGKILL
 
 
@@ -78,9 +79,44 @@ def redmine_projects(redmine, keys: set[str] | None = None) -> list[dict]:
     out = []
     for project in redmine.projects():
         values = {cf["name"]: cf.get("value") for cf in project.get("custom_fields", [])}
-        if keys is None or values.get("Salesforce Opportunity Id") in keys:
+        if keys is None or values.get(KEY) in keys:
             out.append(dict(project, values=values))
     return out
+
+
+def synced_projects(redmine, prefix: str = "sf-") -> list[dict]:
+    """Every project a run could have made, whatever its key says: those whose identifier has the
+    prefix (the account parents, ``<prefix>acct-…``, aside) and those whose key is set at all."""
+    return [p for p in redmine_projects(redmine) if could_be_synced(p, prefix)]
+
+
+def could_be_synced(project: dict, prefix: str = "sf-") -> bool:
+    identifier = project["identifier"]
+    return bool(project["values"].get(KEY)) or (
+        identifier.startswith(prefix) and not identifier.startswith(prefix + "acct-"))
+
+
+def assert_no_duplicate(projects: list[dict], when: str = "") -> None:
+    """No project without a key, no key on two projects (of :func:`synced_projects`)."""
+    keyless = sorted(f"{p['identifier']} (#{p['id']})" for p in projects if not p["values"].get(KEY))
+    assert not keyless, f"{len(keyless)} projects without a deal{when}: {keyless[:5]}"
+    per_key = Counter(p["values"][KEY] for p in projects)
+    duplicates = {k: n for k, n in per_key.items() if n > 1}
+    assert not duplicates, f"duplicate projects{when}: {duplicates}"
+
+
+def one_project_per_won_deal(projects: list[dict], won: set[str]) -> dict[str, dict]:
+    """One project per won deal, no project without a deal, no key on two projects: the projects by key.
+
+    ``projects`` are all those a run could have made (:func:`synced_projects`), so a duplicate with a
+    wrong key or none is counted, not overlooked."""
+    assert_no_duplicate(projects)
+    by_key = {p["values"][KEY]: p for p in projects}
+    missing = sorted(won - set(by_key))
+    assert not missing, f"{len(missing)} won deals have no project: {missing[:5]}"
+    stray = sorted(set(by_key) - won)
+    assert not stray, f"projects for deals that are not won: {stray[:5]}"
+    return by_key
 
 
 def state_rows(path, table: str) -> list[dict]:
@@ -96,23 +132,19 @@ def assert_exactly_once(harness, *, check_fields: bool = True, check_state: bool
                         psa_url: str | None = None) -> dict[str, dict]:
     """Exactly one Redmine project per won deal, links written back, fields correct, nothing pending.
 
+    Every project the run could have made is counted (:func:`synced_projects`), not only those whose
+    key is a deal's, so a stray copy with a wrong key or none fails the check.
+
     ``psa_url`` is the Redmine URL psa-sync was given (a fault proxy's, say). Returns the projects
     keyed by deal Id.
     """
     emu, redmine = harness.emu, harness.redmine
     won = won_deals(emu)
-    projects = redmine_projects(redmine, set(emu.ids("Opportunity")))
-    per_key = Counter(p["values"].get("Salesforce Opportunity Id") for p in projects)
-    duplicates = {k: n for k, n in per_key.items() if n > 1}
-    assert not duplicates, f"duplicate projects: {duplicates}"
-    by_key = {p["values"].get("Salesforce Opportunity Id"): p for p in projects}
-    missing = sorted(set(won) - set(by_key))
-    assert not missing, f"{len(missing)} won deals have no project: {missing[:5]}"
-    stray = sorted(set(by_key) - set(won))
-    assert not stray, f"projects for deals that are not won: {stray[:5]}"
+    prefix = harness.options.get("identifier_prefix", "sf-")
+    by_key = one_project_per_won_deal(synced_projects(redmine, prefix), set(won))
     for deal_id, deal in won.items():
         project = by_key[deal_id]
-        assert project["identifier"] == "sf-" + deal_id.lower()
+        assert project["identifier"] == prefix + deal_id.lower()
         assert deal["PSA_Project_Id__c"] == str(project["id"]), f"{deal_id}: link not written back"
         assert deal["PSA_Project_URL__c"] == f"{psa_url or redmine.env.url}/projects/{project['identifier']}"
         if check_fields:
