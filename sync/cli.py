@@ -1,8 +1,9 @@
 """The psa-sync command: parse → load config → call the pipeline → exit code.
 
-Exit codes (design.md §6): 0 done; 1 done with new record-level failures; 2 bad config, mapping,
-state/org mismatch or usage; 3 Salesforce or the PSA unreachable; 4 stopped to protect the API
-budget; 5 authentication refused; 75 another run holds the lock.
+Exit codes (docs/architecture.md §7, README "Running it"): 0 done; 1 done with new record-level
+failures; 2 bad config, mapping, state file or usage; 3 Salesforce or the PSA unreachable; 4 stopped
+to protect the API budget; 5 authentication refused; 74 the local disk refused; 75 another run holds
+the lock; 76 a system answered against its own API contract.
 """
 
 from __future__ import annotations

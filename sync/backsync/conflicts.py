@@ -1,4 +1,4 @@
-"""Hand edits in the PSA of fields the CRM owns (design.md §2).
+"""Hand edits in the PSA of fields the CRM owns (docs/architecture.md §1.1).
 
 An edit is a conflict only when the PSA's value, typed and normalised (Redmine returns every
 custom value as a string), differs from both the value we last pushed and the value we want now.

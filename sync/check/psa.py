@@ -3,7 +3,7 @@
 The connector's ``describe()`` says which of our field names the PSA can take (for Redmine: the
 native name and description, and each custom field it resolved by name), their type, whether
 they are required, and a list field's allowed values. A mapped field with no place is an error
-(design.md §8): the run would drop it on the floor. A value map whose output a list field cannot
+(README.md, "The mapping language"): the run would drop it on the floor. A value map whose output a list field cannot
 take is an error too: every deal mapped to it would come back 422 and land in quarantine.
 """
 

@@ -4,7 +4,7 @@ Offline it loads the config and the mapping, reporting every problem at once. On
 one token call and one ``describe`` per Salesforce object the mapping touches
 (:mod:`sync.check.salesforce`), and one read of the PSA's fields (:mod:`sync.check.psa`).
 Findings never raise: each becomes one line (ERROR, WARN or OK, where, message) so a person
-sees everything wrong in one go, and the exit code follows design.md §6: 0 ok (warnings
+sees everything wrong in one go, and the exit code follows docs/architecture.md §7: 0 ok (warnings
 allowed), 2 a config/mapping/field error, 3 a side unreachable, 4 the API budget guard, 5
 credentials refused. When a side could not be reached the check is incomplete, so that code
 wins over 2: a CI job that retries on 3 then sees the real verdict.

@@ -1,4 +1,4 @@
-"""Load and validate a mapping file (design.md §8) into typed, frozen objects.
+"""Load and validate a mapping file (README.md, "The mapping language") into typed, frozen objects.
 
 Every problem is collected before anything is raised, and each one reads
 ``file:line: key.path: message`` so a person fixes a mapping in one pass. The YAML is read
@@ -6,7 +6,7 @@ with a safe loader that keeps positions (:mod:`sync.yamldoc`); one field rule's 
 lives in :mod:`sync.mapping.fields`; the objects built are in :mod:`sync.mapping.model`; the
 checks that span sections (directions, link fields, criteria) are here.
 
-Ownership rules enforced at load (design.md §2): a Salesforce field has exactly one direction,
+Ownership rules enforced at load (docs/architecture.md §1.1): a Salesforce field has exactly one direction,
 so a ``writeback``/``backsync`` target may not also feed a project field; psa-sync writes only
 custom fields (``__c``); criteria may not read fields psa-sync itself writes, or a write-back
 would change which records are in scope.
@@ -255,7 +255,7 @@ def _one_of(raw: dict, key: str, allowed: tuple[str, ...], default: str, path: K
 
 def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
                       backsync: dict[str, FieldRule], key: str, problems: Problems) -> None:
-    """Each Salesforce field flows one way only (design.md §2)."""
+    """Each Salesforce field flows one way only (docs/architecture.md §1.1)."""
     readers: dict[str, str] = {key.lower(): "key"}
     for name, rule in fields.items():
         for read in rule.read_fields():

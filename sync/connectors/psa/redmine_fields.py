@@ -17,7 +17,7 @@ from typing import Any
 from sync.connectors.psa.base import FieldSpec
 from sync.errors import ConfigError
 
-#: our project field -> Redmine custom field name (design.md §7)
+#: our project field -> Redmine custom field name (docs/architecture.md §6.1)
 DEFAULT_CUSTOM_FIELDS: dict[str, str] = {
     "key": "Salesforce Opportunity Id",
     "customer": "Customer",
