@@ -18,7 +18,7 @@ import click
 
 from sync import __version__, report
 from sync.config import Settings, find_config, load_settings
-from sync.errors import ConfigError, SyncError
+from sync.errors import INTERRUPTED, UNEXPECTED, ConfigError, SyncError
 from sync.logs import redact, setup_logging
 
 logger = logging.getLogger("sync")
@@ -49,7 +49,8 @@ def _exit(code: int) -> None:
 
 
 def _guarded(func):
-    """Map our errors to exit codes; an unexpected error is logged (redacted) and exits 1."""
+    """Map our errors to exit codes. Exit 1 is kept for new record-level failures: a bug is logged
+    (redacted) and exits 70, Ctrl-C exits 130."""
 
     def wrapper(*args, **kwargs):
         try:
@@ -57,9 +58,12 @@ def _guarded(func):
         except SyncError as exc:
             echo(f"psa-sync: {exc}", err=True)
             _exit(exc.exit_code)
+        except KeyboardInterrupt:
+            echo("psa-sync: interrupted; what was committed stays, the next run goes on from there", err=True)
+            _exit(INTERRUPTED)
         except Exception:  # noqa: BLE001 - the last line of defence prints through the redacting logger
-            logger.exception("unexpected error")
-            _exit(1)
+            logger.exception("unexpected error (a bug in psa-sync: please report it with this log)")
+            _exit(UNEXPECTED)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

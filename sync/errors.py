@@ -28,7 +28,8 @@ Who catches what:
 - Every other ``SyncError`` ends the run: ``pipeline.run_session`` records it on the run row (status,
   exit code, message) after the final write-back, and ``cli.py`` prints it and exits with its code.
 - Anything else is a bug: the session records the run as failed, ``cli.py`` logs it (redacted) and
-  exits 1.
+  exits 70 (``UNEXPECTED``, EX_SOFTWARE), so exit 1 always means new record-level failures. Ctrl-C
+  is recorded as ``interrupted`` and exits 130.
 
 Connectors translate vendor errors (simple-salesforce exceptions, HTTP statuses) into these at
 their boundary, from structured data (status, errorCode), never from message substrings. Messages
@@ -38,6 +39,17 @@ say what failed, which record or object, and what happens next.
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+#: Exit codes of what is not a SyncError: a bug (EX_SOFTWARE), and an interrupt (128 + SIGINT).
+UNEXPECTED = 70
+INTERRUPTED = 130
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code for any exception: a SyncError's own, else interrupted or unexpected."""
+    if isinstance(exc, SyncError):
+        return exc.exit_code
+    return INTERRUPTED if isinstance(exc, KeyboardInterrupt) else UNEXPECTED
 
 
 class SyncError(Exception):

@@ -73,8 +73,8 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
                 session.fail(exc)
             except sqlite3.Error as exc:  # the state file's disk, mid-run: the commit points kept it whole
                 session.fail(translate(settings.state, exc))
-            except BaseException:
-                session.aborted = True
+            except BaseException as exc:
+                session.aborted = exc
                 raise
             finally:
                 session.finish(*(conclude or _run_conclusion)(session))

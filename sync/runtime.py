@@ -23,7 +23,7 @@ from sync.connectors.base import SalesforceApi
 from sync.connectors.http import build_session
 from sync.connectors.psa.base import ProjectRef, PsaConnector, get_connector
 from sync.connectors.salesforce import SalesforceClient
-from sync.errors import BudgetExceededError, LockHeldError, StateMismatchError, SyncError
+from sync.errors import INTERRUPTED, BudgetExceededError, LockHeldError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
@@ -162,7 +162,7 @@ class Session:
     environ: dict[str, str]
     run: Run | None = None
     error: SyncError | None = None
-    aborted: bool = False  # ended by an unexpected exception or a signal: recorded as failed
+    aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
     result: RunResult | None = None
     _client: object | None = None
 
@@ -180,8 +180,9 @@ class Session:
 
     def outcome(self) -> tuple[str, int]:
         """(status, exit code) of a run; reconcile decides its own from its report."""
-        if self.aborted:
-            return "failed", 1
+        if self.aborted is not None:
+            code = exit_code_of(self.aborted)
+            return ("interrupted" if code == INTERRUPTED else "failed"), code
         if self.error is not None:
             return ("stopped" if isinstance(self.error, BudgetExceededError) else "failed"), self.error.exit_code
         if self.run is None:
@@ -206,7 +207,7 @@ class Session:
             self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
                                   api_calls=result.api_calls, org_usage=result.org_usage, error=result.error)
         except sqlite3.Error as exc:
-            if self.error is None and not self.aborted:
+            if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
                 result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)
             else:

@@ -25,6 +25,7 @@ import logging
 from sync import extract, pipeline
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
+from sync.errors import exit_code_of
 from sync.load.projects import ref_of
 from sync.model import Link
 from sync.reconcile.drift import (
@@ -68,8 +69,8 @@ def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, st
 
 def _conclude(report: ReconcileReport, session: pipeline.Session) -> tuple[str, int, dict[str, int]]:
     """The run row of a reconcile: its status comes from the drift that remains, not from the counts."""
-    if session.aborted:
-        report.error_code = 1
+    if session.aborted is not None:
+        report.error_code = exit_code_of(session.aborted)
     elif session.error is not None:
         report.error, report.error_code = str(session.error), session.error.exit_code
     run = session.run
