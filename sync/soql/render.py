@@ -15,8 +15,9 @@ _PATH_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*\Z")
 def quote(value: Value) -> str:
     """Render one value as a SOQL literal, escaped.
 
-    Strings are single-quoted (``\\`` ``'`` and control characters escaped), never as a LIKE
-    pattern (see :meth:`FieldRef.like`: a backslash here is always a literal one); datetimes must be
+    Strings are single-quoted, with ``\\`` ``'`` and every control character escaped (``\\n``
+    ``\\r`` ``\\t`` ``\\b`` ``\\f``, the others as ``\\uXXXX``), never as a LIKE pattern (see
+    :meth:`FieldRef.like`: a backslash here is always a literal one); datetimes must be
     timezone-aware and are written in UTC with ``Z`` (milliseconds kept, finer digits truncated);
     dates as ``YYYY-MM-DD``; booleans, null and numbers bare.
 
@@ -44,8 +45,10 @@ def quote(value: Value) -> str:
     raise TypeError(f"SOQL has no literal for {type(value).__name__}: {value!r}")
 
 
-_NAMED = {"'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_PATTERN_TABLE = {ord(ch): text for ch, text in _NAMED.items()}
+# SOQL's named escapes, then its \uXXXX for the other control characters: SOQL documents no
+# meaning for a raw one inside a literal, and an escaped one cannot hide in a logged query.
+_NAMED = {"'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_PATTERN_TABLE = {cp: _NAMED.get(chr(cp), f"\\u{cp:04x}") for cp in [*range(0x20), 0x7F, ord("'")]}
 _VALUE_TABLE = {**_PATTERN_TABLE, ord("\\"): "\\\\"}
 _LIKE_PATTERN_RE = re.compile(r"(?:[^\\]|\\[\\%_])*", re.DOTALL)
 

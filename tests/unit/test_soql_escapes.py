@@ -81,3 +81,24 @@ def test_the_emulator_reads_like_escapes_as_salesforce_does():
         assert names(r"Name LIKE 'a\\\%b'") == ["a\\%b"]
         assert names(r"Name = 'a\\%b'") == ["a\\%b"]
         assert names(to_soql(field("Name").like("a\\\\%"))) == ["a\\%b", "a\\xb"]
+
+
+# Control characters: SOQL names \n \r \t \b \f; the others go as \uXXXX, never raw.
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("a\bb\fc", r"'a\bb\fc'"),
+        ("line\nfeed\r\ttab", r"'line\nfeed\r\ttab'"),
+        ("nul\x00esc\x1bdel\x7f", r"'nul\u0000esc\u001bdel\u007f'"),
+        ("vt\x0bé", "'vt\\u000bé'"),  # non-ASCII text is not a control character
+    ],
+)
+def test_every_control_character_is_escaped(value, text):
+    assert quote(value) == text
+    assert parse_condition(to_soql(field("Name").eq(value))).value == value
+    like = field("Name").like(value)
+    assert to_soql(like) == f"Name LIKE {text}"
+    assert parse_condition(to_soql(like)) == like
+
