@@ -24,7 +24,8 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_NAMED = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}  # Salesforce reads \N … \F too
+_ESCAPES = {**_NAMED, **{k.upper(): v for k, v in _NAMED.items()}, '"': '"', "'": "'", "\\": "\\"}
 LIKE_ESCAPABLE = "\\%_"  # the characters a LIKE pattern escapes to make them literal
 
 

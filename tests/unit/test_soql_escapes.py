@@ -102,3 +102,7 @@ def test_every_control_character_is_escaped(value, text):
     assert to_soql(like) == f"Name LIKE {text}"
     assert parse_condition(to_soql(like)) == like
 
+
+def test_upper_case_escapes_are_read_too():
+    # Salesforce documents \N \R \T \B \F alongside their lower-case forms.
+    assert parse_condition(r"Name = 'a\Nb\Rc\Td\Be\Ff'").value == "a\nb\rc\td\be\ff"
