@@ -1,12 +1,12 @@
-"""SOQL string literals: what ``quote``/``to_soql`` write is what the parser, ``evaluate`` and the
-emulator read back, in both of SOQL's contexts (a LIKE pattern, where ``\\%`` and ``\\_`` are
-escapes, and every other literal, where they are an error)."""
+"""SOQL string literals: what ``quote``/``to_soql`` write is what the parser and ``evaluate``
+read back, in both of SOQL's contexts (a LIKE pattern, where ``\\%`` and ``\\_`` are escapes, and
+every other literal, where they are an error). The emulator's side is in
+tests/emulator/test_soql_conformance.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync.emulator import Emulator
 from sync.soql import Comparison, SoqlSyntaxError, evaluate, field, parse_condition, quote, to_soql
 
 # A backslash before % or _ in a plain value is a literal backslash, not a LIKE escape.
@@ -66,21 +66,6 @@ def test_a_backslash_in_a_like_pattern_must_escape_something():
         field("Name").like("a\\b")
     with pytest.raises(ValueError, match=r"backslash"):
         to_soql(Comparison("Name", "LIKE", "trailing\\"))
-
-
-def test_the_emulator_reads_like_escapes_as_salesforce_does():
-    with Emulator() as emu:
-        for name in ["a\\%b", "a%b", "a\\xb"]:
-            emu.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")
-
-        def names(where):
-            return sorted(r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where}"))
-
-        assert names(r"Name LIKE 'a\\%'") == ["a\\%b", "a\\xb"]
-        assert names(r"Name LIKE 'a\%b'") == ["a%b"]
-        assert names(r"Name LIKE 'a\\\%b'") == ["a\\%b"]
-        assert names(r"Name = 'a\\%b'") == ["a\\%b"]
-        assert names(to_soql(field("Name").like("a\\\\%"))) == ["a\\%b", "a\\xb"]
 
 
 # Control characters: SOQL names \n \r \t \b \f; the others go as \uXXXX, never raw.
