@@ -148,7 +148,7 @@ class _Compiler:
             if definition.type not in TEXT_TYPES:
                 raise self.fail("INVALID_FIELD", node.field,
                                 f"invalid operator on field '{definition.name}': LIKE needs a text field")
-            self.params.append(_like_pattern(node.value))
+            self.params.append(node.value)  # the parser's LIKE grammar is SQLite's
             return f"({expr} LIKE ? ESCAPE '\\')"
         if definition.type == "boolean" and node.op not in ("=", "!="):
             raise self.fail("INVALID_QUERY_FILTER_OPERATOR", node.field, "invalid operator on boolean field")
@@ -202,11 +202,6 @@ class _Compiler:
         return self.fail("INVALID_FIELD", path,
                          f"value of filter criterion for field '{definition.name}' must be of type {kind} "
                          f"and {quote_rule}")
-
-
-def _like_pattern(pattern: str) -> str:
-    """SOQL's ``\\%``/``\\_`` escapes kept; any other backslash made literal for SQLite's ESCAPE."""
-    return re.sub(r"\\(?![%_])", r"\\\\", pattern)
 
 
 class QueryEngine:

@@ -24,7 +24,9 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_NAMED = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}  # Salesforce reads \N … \F too
+_ESCAPES = {**_NAMED, **{k.upper(): v for k, v in _NAMED.items()}, '"': '"', "'": "'", "\\": "\\"}
+LIKE_ESCAPABLE = "\\%_"  # the characters a LIKE pattern escapes to make them literal
 
 
 @dataclass(frozen=True)
@@ -39,32 +41,45 @@ class _Token:
         return self.text.upper() if self.kind == "ident" else None
 
 
-def _read_string(text: str, start: int) -> tuple[str, int]:
-    """Read a quoted string starting after the opening quote; return (value, end index)."""
+def _read_string(text: str, start: int, like: bool) -> tuple[str, int]:
+    """Decode the quoted string whose body starts at ``start``; return (value, end index).
+
+    The context decides what a backslash before ``%`` or ``_`` means, as in Salesforce: in a LIKE
+    pattern (``like``) it makes a literal, and the value keeps the pattern's own escapes (``\\%``
+    ``\\_`` ``\\\\``, also for a ``\\u`` escape of one of those characters) so a literal is never
+    mistaken for a wildcard; in any other literal it is an error.
+    """
     out: list[str] = []
     i = start
     while i < len(text):
         ch = text[i]
         if ch == "'":
             return "".join(out), i + 1
-        if ch == "\\":
-            if i + 1 >= len(text):
-                break
-            nxt = text[i + 1]
-            if nxt in _ESCAPES:
-                out.append(_ESCAPES[nxt])
-            elif nxt in "%_":  # only meaningful inside LIKE: keep the escape for the matcher
-                out.append("\\" + nxt)
-            elif nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[i + 2 : i + 6]):
-                out.append(chr(int(text[i + 2 : i + 6], 16)))
-                i += 4
-            else:
-                raise SoqlSyntaxError(f"invalid escape sequence '\\{nxt}' in string", i)
-            i += 2
+        if ch != "\\":
+            out.append(ch)
+            i += 1
             continue
-        out.append(ch)
-        i += 1
+        if i + 1 >= len(text):
+            break
+        nxt, width = text[i + 1], 2
+        if nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[i + 2 : i + 6]):
+            char, width = chr(int(text[i + 2 : i + 6], 16)), 6
+        elif nxt in _ESCAPES:
+            char = _ESCAPES[nxt]
+        elif nxt in "%_" and like:
+            char = nxt
+        elif nxt in "%_":
+            raise SoqlSyntaxError(f"'\\{nxt}' is an escape only in a LIKE pattern ('{nxt}' needs none here)", i)
+        else:
+            raise SoqlSyntaxError(f"invalid escape sequence '\\{nxt}' in string", i)
+        out.append("\\" + char if like and char in LIKE_ESCAPABLE else char)
+        i += width
     raise SoqlSyntaxError("unterminated string literal", start - 1)
+
+
+def string_value(text: str, token: _Token, like: bool = False) -> str:
+    """The value of a string token, decoded for its context (see :func:`_read_string`)."""
+    return _read_string(text, token.pos + 1, like)[0]
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -79,8 +94,8 @@ def _tokenize(text: str) -> list[_Token]:
             pos = m.end()
             continue
         if kind == "string":
-            value, end = _read_string(text, pos + 1)
-            tokens.append(_Token("string", text[pos:end], pos, value))
+            _, end = _read_string(text, pos + 1, like=True)  # the end only: the parser decodes
+            tokens.append(_Token("string", text[pos:end], pos))
             pos = end
             continue
         raw = m.group(kind)

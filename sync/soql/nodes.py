@@ -44,7 +44,11 @@ class Condition:
 
 @dataclass(frozen=True)
 class Comparison(Condition):
-    """``field op value``; op is one of :data:`COMPARISON_OPS` (``<>`` is read as ``!=``)."""
+    """``field op value``; op is one of :data:`COMPARISON_OPS` (``<>`` is read as ``!=``).
+
+    A LIKE value is the pattern in SOQL's LIKE grammar (``%`` ``_`` wildcards, ``\\%`` ``\\_``
+    ``\\\\`` literals), so a literal percent and a wildcard stay apart; any other value is itself.
+    """
 
     field: str
     op: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.soql.lexer import _Token, _tokenize
+from sync.soql.lexer import _Token, _tokenize, string_value
 from sync.soql.nodes import (
     And,
     Comparison,
@@ -106,11 +106,9 @@ class _Parser:
         word = tok.word()
         if word == "LIKE":
             self.advance()
-            value_tok = self.tok
-            value = self.value()
-            if not isinstance(value, str):
-                raise SoqlSyntaxError("LIKE needs a quoted string pattern", value_tok.pos)
-            return Comparison(name, "LIKE", value)
+            if self.tok.kind != "string":
+                raise SoqlSyntaxError("LIKE needs a quoted string pattern", self.tok.pos)
+            return Comparison(name, "LIKE", string_value(self.text, self.advance(), like=True))
         if word == "IN" or (word == "NOT" and self._peek_word(1) == "IN"):
             self.advance()
             negated = word == "NOT"
@@ -134,7 +132,9 @@ class _Parser:
 
     def value(self) -> Value:
         tok = self.tok
-        if tok.kind in ("string", "number", "date", "datetime"):
+        if tok.kind == "string":
+            return string_value(self.text, self.advance())
+        if tok.kind in ("number", "date", "datetime"):
             self.advance()
             return tok.value
         word = tok.word()

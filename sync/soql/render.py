@@ -15,7 +15,9 @@ _PATH_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*\Z")
 def quote(value: Value) -> str:
     """Render one value as a SOQL literal, escaped.
 
-    Strings are single-quoted (``\\`` ``'`` and control characters escaped); datetimes must be
+    Strings are single-quoted, with ``\\`` ``'`` and every control character escaped (``\\n``
+    ``\\r`` ``\\t`` ``\\b`` ``\\f``, the others as ``\\uXXXX``), never as a LIKE pattern (see
+    :meth:`FieldRef.like`: a backslash here is always a literal one); datetimes must be
     timezone-aware and are written in UTC with ``Z`` (milliseconds kept, finer digits truncated);
     dates as ``YYYY-MM-DD``; booleans, null and numbers bare.
 
@@ -43,11 +45,31 @@ def quote(value: Value) -> str:
     raise TypeError(f"SOQL has no literal for {type(value).__name__}: {value!r}")
 
 
+# SOQL's named escapes, then its \uXXXX for the other control characters: SOQL documents no
+# meaning for a raw one inside a literal, and an escaped one cannot hide in a logged query.
+_NAMED = {"'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_PATTERN_TABLE = {cp: _NAMED.get(chr(cp), f"\\u{cp:04x}") for cp in [*range(0x20), 0x7F, ord("'")]}
+_VALUE_TABLE = {**_PATTERN_TABLE, ord("\\"): "\\\\"}
+_LIKE_PATTERN_RE = re.compile(r"(?:[^\\]|\\[\\%_])*", re.DOTALL)
+
+
 def _escape_string(value: str) -> str:
-    out = value.replace("\\", "\\\\").replace("'", "\\'")
-    out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    # A '\%' or '\_' pair came from a LIKE pattern's escape: restore it rather than doubling it.
-    return out.replace("\\\\%", "\\%").replace("\\\\_", "\\_")
+    """A plain literal: every backslash is a literal one (``\\%`` is a LIKE-only escape)."""
+    return value.translate(_VALUE_TABLE)
+
+
+def _quote_like(pattern: Value) -> str:
+    """A LIKE pattern, already in SOQL's pattern grammar: its ``\\%`` ``\\_`` ``\\\\`` are kept.
+
+    Raises:
+        ValueError: a backslash that escapes anything else (SOQL refuses it, and guessing whether
+            it meant a literal backslash could turn a literal into a wildcard).
+    """
+    if not isinstance(pattern, str):
+        raise TypeError(f"a LIKE pattern is text, not {pattern!r}")
+    if not _LIKE_PATTERN_RE.fullmatch(pattern):
+        raise ValueError(f"LIKE pattern {pattern!r}: a backslash must escape %, _ or another backslash")
+    return "'" + pattern.translate(_PATTERN_TABLE) + "'"
 
 
 def _quote_datetime(value: datetime) -> str:
@@ -64,7 +86,8 @@ def to_soql(node: Condition | Query) -> str:
     if isinstance(node, Query):
         return _render_query(node)
     if isinstance(node, Comparison):
-        return f"{node.field} {node.op} {quote(node.value)}"
+        literal = _quote_like(node.value) if node.op == "LIKE" else quote(node.value)
+        return f"{node.field} {node.op} {literal}"
     if isinstance(node, InList):
         keyword = "NOT IN" if node.negated else "IN"
         return f"{node.field} {keyword} ({', '.join(quote(v) for v in node.values)})"
@@ -132,6 +155,8 @@ class FieldRef:
         return Comparison(self.path, ">=", value)
 
     def like(self, pattern: str) -> Comparison:
+        """``pattern`` in SOQL's LIKE grammar: ``%`` ``_`` wildcards; ``\\%`` ``\\_`` ``\\\\`` literals."""
+        _quote_like(pattern)  # refuse a malformed pattern here, where the caller is
         return Comparison(self.path, "LIKE", pattern)
 
     def in_(self, values: Iterable[Value]) -> InList:

@@ -116,12 +116,16 @@ def _coerce(actual: Any, literal: Value, path: str) -> tuple[Any, Any]:
 
 @lru_cache(maxsize=256)
 def like_regex(pattern: str) -> re.Pattern[str]:
-    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%``/``\\_`` literal; case-insensitive."""
+    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%`` ``\\_`` ``\\\\`` literal; case-insensitive.
+
+    The pattern is in the grammar the parser gives a LIKE operand (and SQL's ``ESCAPE '\\'``
+    reads): a backslash makes the next character literal.
+    """
     out: list[str] = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "%_":
+        if ch == "\\" and i + 1 < len(pattern):
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue

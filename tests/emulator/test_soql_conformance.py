@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.emulator import Emulator
-from sync.soql import And, Comparison, InList, Not, Or, evaluate, to_soql
+from sync.soql import And, Comparison, InList, Not, Or, evaluate, field, quote, to_soql
+from tests.fixtures.soql_text import literal_pattern, tricky_text
 
 BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 FIELDS = "Id, Name, Amount, CloseDate, SystemModstamp, IsWon, StageName, Description, Account.Name"
@@ -153,3 +154,39 @@ def test_emulator_sql_and_evaluate_agree(book, condition):
     expected = sorted(r["Id"] for r in every if evaluate(condition, r))
     chosen = book.query(f"SELECT Id FROM Opportunity WHERE {to_soql(condition)}")
     assert sorted(r["Id"] for r in chosen) == expected
+
+
+# ------------------------------------------- literals: what to_soql writes, the emulator reads
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """A second org, written to by the tests below (``book`` stays read-only)."""
+    with Emulator() as emu:
+        yield emu
+
+
+def test_the_emulator_reads_like_escapes_as_salesforce_does():
+    with Emulator() as emu:
+        for name in ["a\\%b", "a%b", "a\\xb"]:
+            emu.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")
+
+        def names(where):
+            return sorted(r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where}"))
+
+        assert names(r"Name LIKE 'a\\%'") == ["a\\%b", "a\\xb"]
+        assert names(r"Name LIKE 'a\%b'") == ["a%b"]
+        assert names(r"Name LIKE 'a\\\%b'") == ["a\\%b"]
+        assert names(r"Name = 'a\\%b'") == ["a\\%b"]
+        assert names(to_soql(field("Name").like("a\\\\%"))) == ["a\\%b", "a\\xb"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=tricky_text(min_size=1, exclude="\x00"))  # SQLite's LIKE stops at a NUL in the text
+def test_the_emulator_finds_a_record_by_its_quoted_name(emulator, name):
+    deal = emulator.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")
+    stored = emulator.query(f"SELECT Name FROM Opportunity WHERE Id = {quote(deal)}")[0]["Name"]
+    for cond in (field("Name").eq(stored), field("Name").like(literal_pattern(stored))):
+        found = emulator.query(f"SELECT Id, Name FROM Opportunity WHERE {to_soql(cond)}")
+        assert deal in [r["Id"] for r in found], cond
+        assert {r["Name"].casefold() for r in found} == {stored.casefold()}, cond  # text ignores case
