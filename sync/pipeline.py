@@ -192,14 +192,17 @@ def recover(run: Run) -> None:
     forget_settled_intents(run)
 
 
-def current_window(state: State | None, mapping: Mapping, server_time: datetime) -> extract.Window:
-    """The window a stopped run left open, else a new one: from the watermark less the lookback to the
-    signpost of Salesforce's clock."""
+def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[extract.Window]:
+    """The windows this run reads, in order: the one a stopped run left open, if any, then a new one up
+    to this run's signpost, from the watermark (or the open window's signpost) less the lookback. So a
+    run that exits 0 has read everything stamped before its own start, never only an old window."""
     saved = state.meta(WINDOW) if state is not None else None
+    signpost = extract.signpost_of(server_time)
     if saved:
-        return extract.Window.from_json(json.loads(saved))
+        open_window = extract.Window.from_json(json.loads(saved))
+        return [open_window, extract.Window(extract.since(open_window.signpost, mapping), signpost)]
     start = extract.since(state.watermark(extract.STREAM) if state is not None else None, mapping)
-    return extract.Window(start, extract.signpost_of(server_time))
+    return [extract.Window(start, signpost)]
 
 
 def window_query(state: State | None, mapping: Mapping, window: extract.Window) -> str:
@@ -210,27 +213,27 @@ def window_query(state: State | None, mapping: Mapping, window: extract.Window) 
 
 
 def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
-    """The pages the next run reads, in its order: the records recovery re-fetches, then the window
+    """The pages the next run reads, in its order: the records recovery re-fetches, then the windows
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []
     yield from extract.fetch_ids(client, mapping, [i.record_id for i in intents])
-    window = current_window(state, mapping, client.server_time)
-    yield from extract.pages(client, window_query(state, mapping, window))
+    for window in windows(state, mapping, client.server_time):
+        yield from extract.pages(client, window_query(state, mapping, window))
 
 
 def sync_changes(run: Run) -> None:
-    """Extract → page step, page by page, each page committing where the window goes on; a window read
+    """Extract → page step, page by page, each page committing where its window goes on; a window read
     to its end moves the watermark to its signpost and closes."""
     state, mapping = run.state, run.mapping
-    window = current_window(state, mapping, run.client.server_time)
-    for records in extract.pages(run.client, window_query(state, mapping, window)):
-        process_page(run, records, window=window)
-        run.fault("after-page")
-        flush(state, run.client, mapping.source.object, run.run_id, full_only=True, report=run.writeback,
-              fault=run.fault)
-    with state.transaction():
-        state.commit_page(extract.STREAM, max(window.signpost, window.start))
-        state.set_meta(WINDOW, "")
+    for window in windows(state, mapping, run.client.server_time):
+        for records in extract.pages(run.client, window_query(state, mapping, window)):
+            process_page(run, records, window=window)
+            run.fault("after-page")
+            flush(state, run.client, mapping.source.object, run.run_id, full_only=True, report=run.writeback,
+                  fault=run.fault)
+        with state.transaction():
+            state.commit_page(extract.STREAM, max(window.signpost, window.start))
+            state.set_meta(WINDOW, "")
 
 
 def settle(run: Run) -> None:

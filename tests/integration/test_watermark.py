@@ -100,8 +100,8 @@ def test_max_calls_per_run_stops_with_exit_4_and_the_next_run_resumes(harness, e
 def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator, redmine):
     # The rows inside the lookback (here the echo of our own write-back of 40 deals, 4 pages) need more
     # calls than max_calls_per_run. Before, every run re-read them from the same place and stopped:
-    # exit 4 forever. Now a stopped run leaves its window open after the last row it committed and the
-    # next run goes on from there, so windows complete (exit 0) and the watermark moves on.
+    # exit 4 forever, the watermark stuck. Now a stopped run leaves its window open after the last row
+    # it committed and the next run goes on from there, so windows complete and the watermark moves on.
     past_book(emulator, 40, datetime(2026, 2, 1, tzinfo=UTC))
     emulator.faults.short_pages(10)
     harness.write_config(limits={"max_org_api_percent": 80, "max_calls_per_run": 3})
@@ -112,9 +112,11 @@ def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator
         firsts.append(queries(emulator)[0])
         watermarks.append(state_rows(harness.state, "watermarks")[0]["value"])
 
-    assert set(codes) == {0, 4} and codes[1:].count(0) >= 2, codes
+    # Each capped run finishes the window its predecessor left open, then starts its own (whose lookback
+    # the cap again cannot cover, so most runs still say 4): but none re-reads from where another began.
+    assert set(codes) <= {0, 4} and 0 in codes, codes
     assert all(a != b for a, b in zip(firsts, firsts[1:], strict=False)), "a run repeated its predecessor's read"
-    assert watermarks == sorted(watermarks) and watermarks[-1] > watermarks[0]
+    assert watermarks == sorted(watermarks) and len(set(watermarks)) >= 4, watermarks
     harness.write_config(limits=LIMITS)  # the write-backs the caps left waiting, then everything holds
     harness.run(expect=0)
     assert_exactly_once(harness)
