@@ -17,10 +17,11 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sync import extract
 from sync.backsync import delivery as backsync
@@ -35,7 +36,7 @@ from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
-from sync.runtime import Run, RunResult, Session, run_lock
+from sync.runtime import Connected, Run, RunResult, Session, after_failure, run_lock
 from sync.state import State
 from sync.state.files import translate
 from sync.transform.rows import transform
@@ -50,21 +51,23 @@ WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), 
 
 @contextmanager
 def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None = None,
-                conclude=None) -> Iterator[Session]:
+                conclude=None, connected: Connected | None = None, wait: float = 0) -> Iterator[Session]:
     """Lock, open the state, start a run row; on the way out record how it ended and its API usage.
 
     ``conclude(session) -> (status, exit_code, counts)`` lets an entry point with its own report
-    (reconcile) decide those; by default they come from the run's counts and error.
+    (reconcile) decide those; by default they come from the run's counts and error. ``connected``
+    re-uses clients across sessions (a backfill's windows: one token, not one per window); ``wait``
+    is how long to wait for the lock (a scheduled run waits 0 and exits 75).
     Raises only LockHeldError and config errors found before a run row exists.
     """
     environ = dict(os.environ if environ is None else environ)
     mapping = load_mapping(settings.mapping)
-    with run_lock(settings):
+    with run_lock(settings, wait):
         state = State.open(settings.state)
         try:
             try:
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
-                session = Session(settings, mapping, state, mode, state.start_run(mode), environ)
+                session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected)
             except sqlite3.Error as exc:
                 raise translate(settings.state, exc) from exc
             try:
@@ -110,7 +113,7 @@ def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] 
             after_failure(final_flush, run)
             raise
         final_flush(run)
-    _log_summary(session.result)
+    session.result.log_summary()
     return session.result
 
 
@@ -142,10 +145,10 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
                     links=links)
 
 
-def process_page(run: Run, records: list[dict], *, window: extract.Window | None = None) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and, for a page of the
-    query's ``window``, where the window goes on and the watermark. Re-fetched or retried records
-    (no window) move neither."""
+def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
+    """One page through every stage, committed as one: snapshot rows, quarantine and ``progress`` (where
+    the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
+    records have no progress to record."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -160,10 +163,9 @@ def process_page(run: Run, records: list[dict], *, window: extract.Window | None
             state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
         _quarantine(run, page)
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
-        if window is not None:
+        if progress is not None:
             run.fault("before-commit")
-            state.set_meta(WINDOW, json.dumps(window.past(records).to_json()))
-            state.commit_page(extract.STREAM, extract.page_watermark(records))
+            progress(records)
 
 
 def _quarantine(run: Run, page: PagePlan) -> None:
@@ -190,6 +192,12 @@ def recover(run: Run) -> None:
     for records in extract.fetch_ids(run.client, run.mapping, refetch):
         process_page(run, records)
     forget_settled_intents(run)
+
+
+def _advance(state: State, window: extract.Window, records: list[dict]) -> None:
+    """Inside a page's commit: where its window goes on, and the watermark (only ever forward)."""
+    state.set_meta(WINDOW, json.dumps(window.past(records).to_json()))
+    state.commit_page(extract.STREAM, extract.page_watermark(records))
 
 
 def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[extract.Window]:
@@ -227,7 +235,7 @@ def sync_changes(run: Run) -> None:
     state, mapping = run.state, run.mapping
     for window in windows(state, mapping, run.client.server_time):
         for records in extract.pages(run.client, window_query(state, mapping, window)):
-            process_page(run, records, window=window)
+            process_page(run, records, progress=partial(_advance, state, window))
             run.fault("after-page")
             flush(state, run.client, mapping.source.object, run.run_id, full_only=True, report=run.writeback,
                   fault=run.fault)
@@ -274,20 +282,3 @@ def final_flush(run: Run) -> None:
     if run.writeback.retry_later:
         logger.warning("Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
                        "they stay in the outbox and the next run sends them again", run.writeback.retry_later)
-
-
-def after_failure(step, run: Run) -> None:
-    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
-    reported (and the exit code) stays the first one, the one that says what went wrong."""
-    try:
-        step(run)
-    except Exception as exc:  # noqa: BLE001 - the first error is already on its way out
-        logger.warning("after the error above, %s also failed: %s", step.__name__, exc)
-
-
-def _log_summary(result: RunResult) -> None:
-    counts = " ".join(f"{k}={v}" for k, v in result.counts.items())
-    calls = sum(result.api_calls.values())
-    usage = result.org_usage or {}
-    logger.info("run finished status=%s exit=%s %s sf_calls=%s org_usage=%s/%s", result.status,
-                result.exit_code, counts, calls, usage.get("used"), usage.get("max"))

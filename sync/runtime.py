@@ -51,6 +51,16 @@ class RunResult:
     org_usage: dict | None = None
     error: str | None = None
 
+    def log_summary(self) -> None:
+        counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
+        usage = self.org_usage or {}
+        logger.info("run finished status=%s exit=%s %s sf_calls=%s org_usage=%s/%s", self.status,
+                    self.exit_code, counts, sum(self.api_calls.values()), usage.get("used"), usage.get("max"))
+
+
+#: A connected Salesforce client and a PSA connector, kept across sessions.
+Connected = tuple[SalesforceApi, PsaConnector]
+
 
 @dataclass
 class Run:
@@ -107,9 +117,10 @@ class Run:
 
 
 @contextmanager
-def run_lock(settings: Settings) -> Iterator[None]:
-    """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs."""
-    lock = FileLock(str(settings.lock_path), timeout=0)
+def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
+    """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs.
+    A backfill ``wait``s for it between its windows instead, so it never starves the scheduled runs."""
+    lock = FileLock(str(settings.lock_path), timeout=wait)
     try:
         settings.state.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
@@ -163,13 +174,20 @@ class Session:
     run: Run | None = None
     error: SyncError | None = None
     aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
+    connected: Connected | None = None  # clients a caller keeps across sessions (already connected)
     result: RunResult | None = None
     _client: object | None = None
+    _calls_before: dict = field(default_factory=dict)  # calls a re-used client made before this session
 
     def start(self) -> Run:
-        client, psa = connect(self.settings)
-        self._client = client
-        client.connect()
+        if self.connected is None:
+            client, psa = connect(self.settings)
+            self._client = client
+            client.connect()
+        else:
+            client, psa = self.connected
+            self._client = client
+            self._calls_before = dict(client.usage.calls)
         fault = crash_hook(self.environ)
         fault("after-token")
         guard(self.state, client.org_id, psa.url, self.settings.state)
@@ -200,7 +218,8 @@ class Session:
         result = RunResult(run_id=self.run_id, status=status, exit_code=exit_code, counts=counts,
                            error=redact(str(self.error)) if self.error is not None else None)
         if client is not None:
-            result.api_calls = dict(client.usage.calls)
+            result.api_calls = {k: n - self._calls_before.get(k, 0) for k, n in client.usage.calls.items()
+                                if n > self._calls_before.get(k, 0)}
             result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
         self.result = result
         try:
@@ -214,3 +233,12 @@ class Session:
                 logger.warning("the end of run %s could not be recorded in the state file either: %s",
                                self.run_id, exc)
         return result
+
+
+def after_failure(step, run: Run) -> None:
+    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
+    reported (and the exit code) stays the first one, the one that says what went wrong."""
+    try:
+        step(run)
+    except Exception as exc:  # noqa: BLE001 - the first error is already on its way out
+        logger.warning("after the error above, %s also failed: %s", step.__name__, exc)
