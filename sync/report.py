@@ -6,6 +6,7 @@ the lock.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sync.config import Settings
@@ -52,6 +53,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "counts": state.counts(), "runs": state.runs(10),
             "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
                            for q in state.quarantined()],
+            "backfill": json.loads(state.meta("backfill") or "null"),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
@@ -70,6 +72,8 @@ def status_text(data: dict[str, Any]) -> str:
         f"links {counts['links']}   quarantine {counts['quarantine']}   outbox {counts['outbox']}   "
         f"intents {counts['intents']}",
     ]
+    if data.get("backfill"):
+        lines.append(backfill_line(data["backfill"]))
     if data["mapping"]["changed"]:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):
@@ -90,6 +94,14 @@ def status_text(data: dict[str, Any]) -> str:
     for q in data["quarantine"][:20]:
         lines.append(f"quarantined {q['opportunity_id']} [{q['stage']}] {q['error']}")
     return "\n".join(lines)
+
+
+def backfill_line(progress: dict[str, Any]) -> str:
+    """One line on the backfill in progress (or the last one)."""
+    what = f"finished {progress['finished_at']}" if progress.get("finished_at") else "IN PROGRESS"
+    counts = ", ".join(f"{k} {v}" for k, v in (progress.get("counts") or {}).items() if v) or "-"
+    return (f"backfill  {progress['since']}..{progress['until']} {what}: {progress['done']}/{progress['total']} "
+            f"deals ({progress.get('reader', 'rest')}; {counts}); last advanced {progress['advanced_at']}")
 
 
 def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
@@ -166,4 +178,26 @@ def plan_text(result: Any) -> str:
         lines.append(f"  repair  {item['id']}  {_values(item['fields'])}")
     for item in result.quarantined:
         lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
+    return "\n".join(lines)
+
+
+def backfill_text(outcome: Any) -> str:
+    """The one-line summary of a backfill (and, dry run, the first examples of each action)."""
+    progress = outcome.progress
+    counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted") or "nothing to do"
+    head = "backfill (dry run, nothing written)" if outcome.dry_run else "backfill"
+    state = "done" if progress.finished_at or outcome.dry_run else f"stopped (exit {outcome.exit_code})"
+    lines = [f"{head} {progress.since}..{progress.until}: {state} — {progress.done}/{progress.total} deals "
+             f"read through {progress.reader.upper()}; {counts}",
+             f"  Salesforce calls: {sum(outcome.api_calls.values())} ({_calls(outcome.api_calls)})"]
+    if not outcome.dry_run:
+        lines.append(f"  longest hold of the run lock: {progress.longest_hold_s:.1f} s")
+    for action, items in outcome.examples.items():
+        for item in items:
+            detail = item.get("fields") or item.get("changed") or item.get("status") or item.get("reason") or ""
+            lines.append(f"  {action:<11} {item['id']}  {_values(detail) if isinstance(detail, dict) else detail}")
+    if outcome.error:
+        lines.append(f"  error: {outcome.error}")
+    if progress.finished_at is None and not outcome.dry_run:
+        lines.append("  the same command goes on from where this one stopped")
     return "\n".join(lines)

@@ -97,14 +97,16 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
 def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
     """The optional sections, each key with its default: schedule, limits and http."""
     sched = r.section(raw, ("schedule",), {"interval", "hours_interval"}, required=False)
-    limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run"}, required=False)
+    limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
+                       required=False)
     http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
     return dict(
         schedule=Schedule(interval=r.duration(sched, ("schedule", "interval"), "2m"),
                           hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")),
         limits=Limits(
             max_org_api_percent=r.number(limits, ("limits", "max_org_api_percent"), 80.0, float),
-            max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int)),
+            max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int),
+            bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int)),
         http=HttpConfig(timeout=r.duration(http, ("http", "timeout"), "30s").total_seconds(),
                         retries=r.number(http, ("http", "retries"), 5, int)),
     )

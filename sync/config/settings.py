@@ -86,6 +86,7 @@ class PsaConfig:
 class Limits:
     max_org_api_percent: float = 80.0
     max_calls_per_run: int = 5000
+    bulk_threshold: int = 10_000  # a backfill above this many rows reads through one Bulk API 2.0 job
 
 
 @dataclass(frozen=True)

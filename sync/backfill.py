@@ -1,0 +1,267 @@
+"""`psa-sync backfill`: the history of an org — deals closed in a date range — beside the scheduled runs.
+
+A backfill selects by **CloseDate** (a business date), not by SystemModstamp: it never reads or moves
+the run's watermark. It reads the range ordered by Id (REST pages, or one Bulk API 2.0 job above
+``limits.bulk_threshold`` rows), and processes it in windows of ``WINDOW_ROWS`` records, each through
+the run's own page step in a run session of its own: the run lock is held for one window only, so a
+scheduled run waits seconds, never hours. Each window commits, with its results, the Id it reached;
+interrupted in any way, the same command continues after that Id.
+
+Every exactly-once rule of a run holds, because the windows go through the same load (intents, look
+up before create, adoption): a deal already linked is an update or nothing, a project that already
+carries the key is adopted, never a second project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from sync import pipeline
+from sync.clock import iso, utcnow
+from sync.config import Settings
+from sync.connectors.base import SalesforceApi
+from sync.errors import ConfigError, SyncError
+from sync.extract import select_fields
+from sync.mapping.model import Mapping
+from sync.runtime import Connected, connect
+from sync.soql import and_, to_soql
+from sync.soql import field as soql_field
+from sync.state import State
+
+logger = logging.getLogger(__name__)
+
+KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
+DATE_FIELD = "CloseDate"
+WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
+LOCK_WAIT_SECONDS = 900.0  # a window waits this long for a scheduled run to finish
+EXAMPLES = 5
+
+
+@dataclass
+class Progress:
+    """What the state file remembers of a backfill: its range, where it is, and what it did."""
+
+    since: str
+    until: str
+    total: int = 0
+    done: int = 0
+    after_id: str | None = None
+    reader: str = "rest"
+    counts: dict[str, int] = field(default_factory=dict)
+    started_at: str = ""
+    advanced_at: str = ""
+    finished_at: str | None = None
+    longest_hold_s: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def overlaps(self, since: date, until: date) -> bool:
+        return not (until < date.fromisoformat(self.since) or since > date.fromisoformat(self.until))
+
+
+@dataclass
+class Outcome:
+    """What the command reports: the progress, and (dry run) the first examples of each action."""
+
+    progress: Progress
+    exit_code: int = 0
+    error: str | None = None
+    dry_run: bool = False
+    examples: dict[str, list] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"version": 1, "dry_run": self.dry_run, "exit_code": self.exit_code, "error": self.error,
+                **asdict(self.progress), "examples": self.examples, "salesforce_calls": self.api_calls}
+
+
+def parse_range(since: str, until: str | None) -> tuple[date, date]:
+    """The CloseDate range; until defaults to today (UTC). Exit 2 for what is not a range."""
+    problems, bounds = [], []
+    for name, text in (("--since", since), ("--until", until or utcnow().date().isoformat())):
+        try:
+            bounds.append(date.fromisoformat(text))
+        except ValueError:
+            problems.append(f"{name}: {text!r} is not a date; write YYYY-MM-DD")
+    if not problems and bounds[0] > bounds[1]:
+        problems.append(f"--since {bounds[0]} is after --until {bounds[1]}; nothing would be read")
+    if problems:
+        raise ConfigError(problems)
+    return bounds[0], bounds[1]
+
+
+def range_condition(mapping: Mapping, since: date, until: date, after_id: str | None):
+    """The mapping's criteria, the CloseDate range and, resuming, the Ids after the last one done."""
+    closed = soql_field(DATE_FIELD)
+    return and_(mapping.source.criteria, closed.ge(since), closed.le(until),
+                soql_field("Id").gt(after_id) if after_id else None)
+
+
+def range_query(mapping: Mapping, since: date, until: date, after_id: str | None) -> str:
+    where = to_soql(range_condition(mapping, since, until, after_id))
+    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} WHERE {where} ORDER BY Id"
+
+
+def count_query(mapping: Mapping, since: date, until: date, after_id: str | None) -> str:
+    where = to_soql(range_condition(mapping, since, until, after_id))
+    return f"SELECT COUNT() FROM {mapping.source.object} WHERE {where}"
+
+
+def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
+    """Read pages (2,000 rows, or a Bulk result set) cut into windows of ``size`` records."""
+    for page in pages:
+        for start in range(0, len(page), size):
+            yield page[start:start + size]
+
+
+def load_progress(state: State | None) -> Progress | None:
+    saved = state.meta(KEY) if state is not None else None
+    return Progress(**json.loads(saved)) if saved else None
+
+
+def begin(state: State | None, since: date, until: date) -> Progress:
+    """The backfill to run: the unfinished one of this range (resumed), else a new one. Another range
+    while one is unfinished is refused: its cursor would be lost."""
+    current = load_progress(state)
+    if current is not None and not current.finished:
+        if (current.since, current.until) == (since.isoformat(), until.isoformat()):
+            return current
+        how = "overlaps" if current.overlaps(since, until) else "would lose the cursor of"
+        raise ConfigError(
+            f"this range {how} an unfinished backfill of {current.since}..{current.until} ({current.done}/"
+            f"{current.total} done, last advanced {current.advanced_at}); run `psa-sync backfill --since "
+            f"{current.since} --until {current.until}` to finish it first. Nothing was written")
+    now = iso(utcnow())
+    return Progress(since=since.isoformat(), until=until.isoformat(), started_at=now, advanced_at=now)
+
+
+def check_source(mapping: Mapping) -> None:
+    if mapping.source.object.lower() != "opportunity":
+        raise ConfigError(f"backfill selects deals by {DATE_FIELD}, an Opportunity field; the mapping reads "
+                          f"{mapping.source.object}")
+
+
+def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,
+         since: date, until: date) -> Iterator[list[dict]]:
+    """One COUNT() call, then the records after the cursor: REST pages, or Bulk 2.0 above the threshold."""
+    remaining = client.count(count_query(mapping, since, until, progress.after_id))
+    progress.total = progress.done + remaining
+    soql = range_query(mapping, since, until, progress.after_id)
+    if remaining > settings.limits.bulk_threshold:
+        progress.reader = "bulk"
+        return client.bulk_query_pages(soql, include_deleted=False)
+    progress.reader = "rest"
+    return client.query_pages(soql, include_deleted=False)
+
+
+def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date, *, reporter=None,
+                 environ: dict[str, str] | None = None) -> Outcome:
+    """Windows through run sessions until the range is done or a window fails; resumable."""
+    check_source(mapping)
+    state = State.open(settings.state)
+    try:
+        progress = begin(state, since, until)
+        state.set_meta(KEY, json.dumps(asdict(progress)))
+    finally:
+        state.close()
+    client, psa = connect(settings)
+    client.connect()
+    outcome = Outcome(progress)
+    try:
+        for window in windows(read(client, mapping, settings, progress, since, until)):
+            code, error = _window(settings, (client, psa), progress, window, environ)
+            if reporter is not None:
+                reporter(progress)
+            if code not in (0, 1):
+                outcome.exit_code, outcome.error = code, error
+                break
+            outcome.exit_code = max(outcome.exit_code, code)
+        else:
+            _finish(settings, progress)
+    except SyncError as exc:
+        outcome.exit_code, outcome.error = exc.exit_code, str(exc)
+        logger.error("%s", exc)
+    outcome.api_calls = dict(client.usage.calls)
+    return outcome
+
+
+def _window(settings: Settings, connected: Connected, progress: Progress, records: list[dict],
+            environ) -> tuple[int, str | None]:
+    """One window in a run session of its own: the lock is held for this window only."""
+    asked = time.monotonic()
+    with pipeline.run_session(settings, "backfill", environ=environ, connected=connected,
+                              wait=LOCK_WAIT_SECONDS) as session:
+        held = time.monotonic()
+        run = session.start()
+        try:
+            pipeline.recover(run)
+            pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
+            pipeline.settle(run)
+            pipeline.unconfirmed(run)
+        finally:
+            pipeline.final_flush(run)
+    hold = time.monotonic() - held
+    progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
+    for name, n in session.result.counts.items():
+        if n and name in ("extracted", "created", "adopted", "updated", "unchanged", "quarantined", "lifecycle"):
+            progress.counts[name] = progress.counts.get(name, 0) + n
+    logger.debug("backfill window of %d waited %.1fs for the lock and held it %.1fs", len(records),
+                 held - asked, hold)
+    return session.result.exit_code, session.result.error
+
+
+def _advance(state: State, progress: Progress, records: list[dict]) -> None:
+    """Inside the window's commit: the last Id done, so an interrupted backfill goes on after it."""
+    progress.done += len(records)
+    progress.after_id = records[-1]["Id"]
+    progress.advanced_at = iso(utcnow())
+    state.set_meta(KEY, json.dumps(asdict(progress)))
+
+
+def _finish(settings: Settings, progress: Progress) -> None:
+    progress.finished_at = iso(utcnow())
+    state = State.open(settings.state)
+    try:
+        state.set_meta(KEY, json.dumps(asdict(progress)))
+    finally:
+        state.close()
+
+
+def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> Outcome:
+    """Read and plan only, through the run's page step over a read-only state: counts and examples."""
+    check_source(mapping)
+    client, _psa = connect(settings)
+    client.connect()
+    state = State.open_readonly(settings.state)
+    progress = Progress(since=since.isoformat(), until=until.isoformat(), started_at=iso(utcnow()))
+    outcome = Outcome(progress, dry_run=True)
+    try:
+        for page in read(client, mapping, settings, progress, since, until):
+            planned = pipeline.plan_page(page, mapping, state)
+            _tally_plan(outcome, planned)
+            progress.done += len(page)
+    finally:
+        if state is not None:
+            state.close()
+        outcome.api_calls = dict(client.usage.calls)
+    outcome.exit_code = 1 if progress.counts.get("quarantined") else 0
+    return outcome
+
+
+def _tally_plan(outcome: Outcome, planned: pipeline.PagePlan) -> None:
+    plan, counts, examples = planned.plan, outcome.progress.counts, outcome.examples
+    actions = {"created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
+               "updated": [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed],
+               "unchanged": [{"id": record_id} for record_id in plan.unchanged],
+               "lifecycle": [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle],
+               "quarantined": [{"id": r, "reason": why} for r, why in planned.quarantine.items()]}
+    for action, items in actions.items():
+        counts[action] = counts.get(action, 0) + len(items)
+        examples.setdefault(action, []).extend(items[:EXAMPLES - len(examples.get(action, []))])
