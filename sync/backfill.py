@@ -162,7 +162,7 @@ def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: 
 
 
 def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date, *, reporter=None,
-                 environ: dict[str, str] | None = None) -> Outcome:
+                 window_rows: int = WINDOW_ROWS, environ: dict[str, str] | None = None) -> Outcome:
     """Windows through run sessions until the range is done or a window fails; resumable."""
     check_source(mapping)
     state = State.open(settings.state)
@@ -175,7 +175,7 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
     client.connect()
     outcome = Outcome(progress)
     try:
-        for window in windows(read(client, mapping, settings, progress, since, until)):
+        for window in windows(read(client, mapping, settings, progress, since, until), window_rows):
             code, error = _window(settings, (client, psa), progress, window, environ)
             if reporter is not None:
                 reporter(progress)

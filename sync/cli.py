@@ -202,10 +202,12 @@ def retry(obj: Context, deal_id: str | None) -> None:
 @click.option("--since", required=True, metavar="YYYY-MM-DD", help="First CloseDate of the range (a business date).")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="Last CloseDate of the range (default: today).")
 @click.option("--dry-run", is_flag=True, help="Read and plan only; write nothing.")
+@click.option("--window-size", default=200, show_default=True, type=click.IntRange(1, 2000),
+              help="Deals per window: the run lock is held one window at a time.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 @_guarded
-def backfill(obj: Context, since: str, until: str | None, dry_run: bool, as_json: bool) -> None:
+def backfill(obj: Context, since: str, until: str | None, dry_run: bool, window_size: int, as_json: bool) -> None:
     """Bring in the deals whose CloseDate is in a range: the org's history, once.
 
     Selects by CloseDate (unlike `run`, which follows SystemModstamp) and never moves the run's
@@ -227,7 +229,8 @@ def backfill(obj: Context, since: str, until: str | None, dry_run: bool, as_json
         outcome = history.dry_run(settings, mapping, first, last)
     else:
         with reporter(quiet=as_json) as report_progress:
-            outcome = history.run_backfill(settings, mapping, first, last, reporter=report_progress)
+            outcome = history.run_backfill(settings, mapping, first, last, reporter=report_progress,
+                                           window_rows=window_size)
     echo(json.dumps(outcome.to_json(), indent=2, default=str) if as_json else report.backfill_text(outcome))
     _exit(outcome.exit_code)
 

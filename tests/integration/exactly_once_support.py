@@ -179,11 +179,12 @@ def run_with_crash(harness, point: str, nth: int, timeout: float = 300) -> int:
         harness.extra_env.pop("PSA_SYNC_CRASH_AT", None)
 
 
-def run_killed_after(harness, seconds: float, timeout: float = 300) -> int:
-    """One run killed by an outside timer after ``seconds`` (if still running); its exit code."""
+def run_killed_after(harness, seconds: float, timeout: float = 300, args: tuple[str, ...] = ("run",)) -> int:
+    """One run (or another command: ``args``) killed by an outside timer after ``seconds`` (if still
+    running); its exit code."""
     if not harness.config.exists():
         harness.write_config()
-    proc = subprocess.Popen([*CLI, "--config", str(harness.config), "run"], env=harness.env(), cwd=harness.workdir,
+    proc = subprocess.Popen([*CLI, "--config", str(harness.config), *args], env=harness.env(), cwd=harness.workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         return proc.wait(timeout=seconds)
