@@ -113,7 +113,8 @@ def test_a_scheduled_run_during_a_backfill_waits_at_most_one_window_and_doubles_
     harness.write_config(mapping=today_mapping(tmp_path), limits=LIMITS)
     command = [*CLI, "--config", str(harness.config), "backfill", "--since", "2025-01-01", "--until", "2025-12-31",
                "--window-size", "25", "--json"]
-    proc = subprocess.Popen(command, env=harness.env(), cwd=harness.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, env=harness.env(), cwd=harness.workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     codes = []
     while proc.poll() is None and len(codes) < 40:
         codes.append(harness.run(expect=None).returncode)
