@@ -121,8 +121,8 @@ class _Wait:
             self.client._sleep(self.delay)
             self.waited += self.delay
             self.delay = min(self.delay * 2, POLL_MAX_SECONDS)
-            info = self.client._call("bulk2.poll", lambda sf: sf.restful(f"jobs/query/{job}")) or {}
-            state = info.get("state")
+            info = self.client._call("bulk2.poll", lambda sf: sf.restful(f"jobs/query/{job}"))
+            state = info.get("state") if isinstance(info, dict) else None
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
                 return
