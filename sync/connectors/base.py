@@ -37,6 +37,23 @@ class SalesforceApi(Protocol):
         """
         ...
 
+    def bulk_query_pages(
+        self, soql: str, *, include_deleted: bool = True, max_records: int = 50_000
+    ) -> Iterator[list[dict]]:
+        """``query_pages`` over one Bulk API 2.0 query job: REST-shaped records, ``max_records`` a page.
+
+        For reads too large for REST paging (a backfill): a handful of calls instead of one per
+        2,000 records. ``soql`` must be a plain SELECT (no COUNT(), GROUP BY, OFFSET, subqueries).
+        """
+        ...
+
+    def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = True) -> int:
+        """How many records ``SELECT COUNT() FROM sobject WHERE where`` finds: one call, no records.
+
+        Tells a backfill whether a read is large enough to be worth a Bulk job.
+        """
+        ...
+
     def update(self, sobject: str, records: Sequence[dict]) -> list[SaveResult]:
         """Write ``records`` (each with its ``Id``); one :class:`SaveResult` per record, in order.
 

@@ -17,6 +17,9 @@ concerns, each in its own module:
   tokens or secrets.
 - **sObject Collections** (``salesforce_collections``): ``update`` sends 200 records a call and
   reads the per-record results of the 200 response, which are failures as often as not.
+- **Bulk API 2.0 queries** (``salesforce_bulk``, ``salesforce_bulk_records``): ``bulk_query_pages``
+  runs one query job and yields its CSV pages as REST-shaped records; every job call goes through
+  the same guarded call path, so the budget and the counts cover Bulk exactly as REST.
 
 This module holds the client itself: one data call with re-authentication, lock retries and
 translation, and the paging of queries.
@@ -39,12 +42,13 @@ from simple_salesforce.exceptions import SalesforceError
 
 from sync.clock import utcnow
 from sync.config import SalesforceConfig
+from sync.connectors import salesforce_bulk
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
 from sync.connectors.salesforce_collections import COLLECTION_SIZE, SaveResult, collection_body, parse_save_results
 from sync.connectors.salesforce_errors import RESUMES, first_error, translate
 from sync.connectors.salesforce_usage import ApiUsage, budget_problem
-from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
+from sync.errors import AuthError, BudgetExceededError, ConfigError, ProtocolViolation, SalesforceUnavailable, SyncError
 from sync.logs import register_secret
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ class SalesforceClient:
     def __init__(self, config: SalesforceConfig, session: requests.Session, *,
                  max_org_api_percent: float = 80.0, max_calls_per_run: int = 5000,
                  now: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
-                 lock_retries: int = LOCK_RETRIES):
+                 lock_retries: int = LOCK_RETRIES, bulk_max_wait: float = salesforce_bulk.MAX_WAIT_SECONDS):
         self.config = config
         self.session = session
         self.max_org_api_percent = max_org_api_percent
@@ -70,6 +74,8 @@ class SalesforceClient:
         self._now = now
         self._sleep = sleep
         self._lock_retries = lock_retries
+        self.bulk_max_wait = bulk_max_wait  # seconds a Bulk query job may keep us waiting
+        self._describes: dict[str, dict] = {}
         self._grant: TokenGrant | None = None
         self.sf: Salesforce | None = None
         self.org_id: str = ""
@@ -199,6 +205,30 @@ class SalesforceClient:
         """The sObject's describe (fields, types, picklist values), for `check` and the mapping."""
         _check_sobject(sobject)
         return self._call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe")) or {}
+
+    def describe_once(self, sobject: str) -> dict:
+        """``describe`` at most once per object in a run: Bulk CSV is typed from it on every page."""
+        if sobject not in self._describes:
+            self._describes[sobject] = self.describe(sobject)
+        return self._describes[sobject]
+
+    def bulk_query_pages(self, soql: str, *, include_deleted: bool = True,
+                         max_records: int = 50_000) -> Iterator[list[dict]]:
+        """Stream one list of REST-shaped records per results page of a Bulk API 2.0 query job.
+
+        queryAll when ``include_deleted``; ``max_records`` rows a page. See ``salesforce_bulk``.
+        """
+        return salesforce_bulk.query_pages(self, soql, include_deleted=include_deleted, max_records=max_records)
+
+    def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = True) -> int:
+        """``SELECT COUNT() FROM sobject WHERE where`` in one REST call: the backfill weighs Bulk against REST."""
+        _check_sobject(sobject)
+        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
+        answer = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
+        total = answer.get("totalSize") if isinstance(answer, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise ProtocolViolation(f"Salesforce answered a COUNT() query on {sobject} without a totalSize")
+        return total
 
 
 def _check_sobject(sobject: str) -> None:

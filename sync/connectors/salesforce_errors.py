@@ -24,6 +24,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset({
 })
 #: what a message about a stopped run ends with
 RESUMES = "the run stopped and resumes from its last committed page"
+_QUERY_ENDPOINTS = ("query", "queryMore", "bulk2.create")  # the calls that send SOQL Salesforce can refuse
 _NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)' on entity '([^']+)'")
 
 
@@ -35,7 +36,7 @@ def first_error(exc: SalesforceError) -> tuple[str | None, str]:
     return None, ""
 
 
-def _without_query_echo(message: str) -> str:
+def without_query_echo(message: str) -> str:
     """Salesforce echoes the SOQL before ``ERROR at Row``; keep only the explanation."""
     marker = message.find("ERROR at Row")
     return message[marker:].replace("\n", " ").strip() if marker >= 0 else message.strip()
@@ -58,10 +59,10 @@ def translate(exc: SalesforceError, endpoint: str) -> SyncError:
     if code == "INVALID_FIELD" and (column := _NO_SUCH_COLUMN.search(message)):
         return ConfigError(f"Salesforce has no field '{column.group(1)}' on {column.group(2)}; "
                            "fix the mapping (or grant the integration user access to that field)")
-    if endpoint in ("query", "queryMore") and code in ("INVALID_FIELD", "MALFORMED_QUERY", "INVALID_TYPE"):
-        return ConfigError(f"Salesforce rejected our query ({code}): {_without_query_echo(message)}; "
+    if endpoint in _QUERY_ENDPOINTS and code in ("INVALID_FIELD", "MALFORMED_QUERY", "INVALID_TYPE"):
+        return ConfigError(f"Salesforce rejected our query ({code}): {without_query_echo(message)}; "
                            "fix the mapping's criteria or fields")
     if status == 404:
         return ConfigError(f"{what}: not found (404 {code or ''}); check the object name in the mapping")
     return ConfigError(f"Salesforce rejected the {endpoint} call ({status} {code or 'no errorCode'}): "
-                       f"{_without_query_echo(message) or 'no message'}")
+                       f"{without_query_echo(message) or 'no message'}")

@@ -40,7 +40,8 @@ class ApiUsage:
 
 
 def endpoint_of(method: str, path: str) -> str:
-    """The name a call is counted under: token, query, queryAll, queryMore, composite, describe, limits, …
+    """The name a call is counted under: token, query, queryAll, queryMore, composite, describe, limits,
+    bulk2.create, bulk2.poll, bulk2.results, bulk2.abort, bulk2.delete, …
 
     The names are the emulator's, so a test can compare both counts directly.
     """
@@ -56,7 +57,20 @@ def endpoint_of(method: str, path: str) -> str:
         return "queryMore" if len(rest) > 1 else head
     if head == "sobjects" and rest[-1] == "describe":
         return "describe"
+    if head == "jobs":
+        return _bulk_endpoint(method.upper(), rest)
     return {"composite": "composite", "sobjects": "sobject", "limits": "limits"}.get(head, head)
+
+
+def _bulk_endpoint(method: str, rest: list[str]) -> str:
+    """Bulk API 2.0 query jobs: ``jobs/query`` (create), ``jobs/query/<id>`` (poll, abort, delete), ``…/results``."""
+    if rest[1:2] != ["query"] or len(rest) > 4:
+        return "bulk2"
+    if len(rest) == 2:
+        return "bulk2.create" if method == "POST" else "bulk2.list"
+    if len(rest) == 4:
+        return "bulk2.results" if rest[3] == "results" else "bulk2"
+    return {"GET": "bulk2.poll", "PATCH": "bulk2.abort", "DELETE": "bulk2.delete"}.get(method, "bulk2")
 
 
 def budget_problem(usage: ApiUsage, max_calls_per_run: int, max_org_api_percent: float) -> str | None:

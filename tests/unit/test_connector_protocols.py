@@ -35,7 +35,8 @@ def test_the_salesforce_client_fills_salesforce_api():
                               auth=SalesforceAuth(flow="client_credentials", client_id="app",
                                                   client_secret=Secret("s3cret-value")))
     assert_fills(SalesforceClient(config, requests.Session()), SalesforceApi)
-    assert set(methods(SalesforceApi)) == {"connect", "query_pages", "update", "describe", "budget_left"}
+    assert set(methods(SalesforceApi)) == {"connect", "query_pages", "bulk_query_pages", "count", "update",
+                                             "describe", "budget_left"}
 
 
 def test_the_redmine_connector_fills_psa_connector():
