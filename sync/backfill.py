@@ -109,11 +109,6 @@ def range_query(mapping: Mapping, since: date, until: date, after_id: str | None
     return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} WHERE {where} ORDER BY Id"
 
 
-def count_query(mapping: Mapping, since: date, until: date, after_id: str | None) -> str:
-    where = to_soql(range_condition(mapping, since, until, after_id))
-    return f"SELECT COUNT() FROM {mapping.source.object} WHERE {where}"
-
-
 def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
     """Read pages (2,000 rows, or a Bulk result set) cut into windows of ``size`` records."""
     for page in pages:
@@ -151,7 +146,8 @@ def check_source(mapping: Mapping) -> None:
 def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,
          since: date, until: date) -> Iterator[list[dict]]:
     """One COUNT() call, then the records after the cursor: REST pages, or Bulk 2.0 above the threshold."""
-    remaining = client.count(count_query(mapping, since, until, progress.after_id))
+    where = to_soql(range_condition(mapping, since, until, progress.after_id))
+    remaining = client.count(mapping.source.object, where, include_deleted=False)
     progress.total = progress.done + remaining
     soql = range_query(mapping, since, until, progress.after_id)
     if remaining > settings.limits.bulk_threshold:
