@@ -148,9 +148,8 @@ class BulkJobs:
         return 200, job.info()
 
     def poll(self, req: Request, params: dict) -> tuple[int, Any]:
-        _check_version(params)
         with self._lock:
-            job = self._job(params["job"])
+            job = self._job(params)
             if job.state in _RUNNING:
                 if job.polls_left > 0:
                     job.polls_left -= 1
@@ -160,9 +159,8 @@ class BulkJobs:
             return 200, job.info(detail=True)
 
     def results(self, req: Request, params: dict) -> tuple[int, Any]:
-        _check_version(params)
         with self._lock:
-            job = self._job(params["job"])
+            job = self._job(params)
             if params["version"] != job.version:  # unverified: the 409 body
                 raise BulkError(409, "API_ERROR", f"This job was created with API version {job.version}; "
                                 f"get its results with that version, not {params['version']}")
@@ -183,21 +181,19 @@ class BulkJobs:
                                                     "Sforce-Locator": locator})
 
     def abort(self, req: Request, params: dict) -> tuple[int, Any]:
-        _check_version(params)
         body = req.json()
         if not isinstance(body, dict) or body.get("state") != "Aborted":  # unverified: this error's code
             raise BulkError(400, "INVALIDJOBSTATE", "InvalidJobState : a query job can only be set to Aborted")
         with self._lock:
-            job = self._job(params["job"])
+            job = self._job(params)
             if job.state not in _RUNNING:  # unverified: this error's code and message
                 raise BulkError(400, "INVALIDJOBSTATE", f"InvalidJobState : Cannot abort a job in state {job.state}")
             self._move(job, "Aborted")
             return 200, job.info()
 
     def delete(self, req: Request, params: dict) -> tuple[int, Any]:
-        _check_version(params)
         with self._lock:
-            job = self._job(params["job"])
+            job = self._job(params)
             if job.state in _RUNNING:
                 raise BulkError(400, "API_ERROR", "Error encountered when deleting the job because the job is "
                                 "not terminated")
@@ -206,7 +202,10 @@ class BulkJobs:
 
     # ------------------------------------------------------------------------- helpers
 
-    def _job(self, raw_id: str) -> Job:
+    def _job(self, params: dict) -> Job:
+        """The job a route names (its 15- or 18-character Id); the caller holds ``_lock``."""
+        _check_version(params)
+        raw_id = params["job"]
         job = self._jobs.get(raw_id) or next((j for j in self._jobs.values() if j.id[:15] == raw_id), None)
         if job is None:
             raise BulkError(404, "NOT_FOUND", "The requested resource does not exist")
