@@ -20,10 +20,10 @@ from sync.soql import parse_sf_datetime
 _HTTP_METHODS = {
     "seed", "seed_demo", "create", "update", "clone", "delete", "undelete", "release", "get", "query",
     "ids", "register_field", "register_object", "expire_sessions", "set_budget", "reset_calls",
-    "calls_snapshot", "log_snapshot", "fault",
+    "calls_snapshot", "log_snapshot", "fault", "set_bulk",
 }
 _FAULTS = {"fail_next", "reset_next", "slow", "fail_rate", "validation_failure", "lock_rows", "short_pages",
-           "clear"}
+           "bulk_failure", "clear"}
 
 
 class ControlMixin:
@@ -118,6 +118,18 @@ class ControlMixin:
                 self.api_used = used
             if max is not None:
                 self.daily_limit = max
+
+    def set_bulk(self, polls: int | None = None, max_records: int | None = None) -> None:
+        """Bulk query jobs: how many polls see a new job unfinished (default 1), and the rows in a
+        result set when the client sends no ``maxRecords`` (default 50,000)."""
+        if polls is not None:
+            if not isinstance(polls, int) or polls < 0:
+                raise ValueError(f"polls must be an integer >= 0, not {polls!r}")
+            self.bulk.polls = polls
+        if max_records is not None:
+            if not isinstance(max_records, int) or max_records < 1:
+                raise ValueError(f"max_records must be an integer >= 1, not {max_records!r}")
+            self.bulk.max_records = max_records
 
     def reset_calls(self) -> None:
         with self._lock:

@@ -21,13 +21,14 @@ from urllib.parse import parse_qs
 from sync.emulator import ids
 from sync.emulator.apierror import ApiError
 from sync.emulator.auth import ConnectedApp, OAuthError, Sessions
+from sync.emulator.bulk import BulkJobs
 from sync.emulator.certs import load_or_make_app_key, make_tls
 from sync.emulator.control import ControlMixin
 from sync.emulator.cursors import Cursors
 from sync.emulator.faults import FaultPlan
 from sync.emulator.query import QueryEngine
 from sync.emulator.records import Records
-from sync.emulator.rest import Request, Rest, Route
+from sync.emulator.rest import Raw, Request, Rest, Route
 from sync.emulator.schema import Schema
 from sync.emulator.server import RESET, Response, ServerThread, TlsServer, json_response
 from sync.emulator.store import Store
@@ -80,8 +81,9 @@ class Emulator(ControlMixin):
         self._ensure_user()
         self.engine = QueryEngine(self.schema, self.store)
         self.cursors = Cursors(rng, max_open=20)
+        self.bulk = BulkJobs(self.records, self.engine, self.faults)
         self.rest = Rest(records=self.records, engine=self.engine, cursors=self.cursors, faults=self.faults,
-                         page_size=page_size, api_version=api_version, budget=self._budget)
+                         page_size=page_size, api_version=api_version, budget=self._budget, bulk=self.bulk)
         self._app_key: tuple[Path, bytes] | None = None
         self.sessions = Sessions(self._connected_app(), self._public_key)
         self.tls = make_tls(self.workdir)
@@ -253,6 +255,8 @@ class Emulator(ControlMixin):
         except Exception:
             log.exception("emulator: %s %s failed", req.method, req.path)
             status, body = 500, [{"message": _FAULT_BODIES[500], "errorCode": "UNKNOWN_EXCEPTION"}]
+        if isinstance(body, Raw):
+            return Response(status, body.body, {"Content-Type": body.content_type, **body.headers, **headers})
         return json_response(status, body, headers)
 
     def _budget(self) -> tuple[int, int]:

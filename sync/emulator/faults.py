@@ -3,7 +3,7 @@
 Request-level faults (5xx, connection reset, delay, random failures) are matched by endpoint
 name (``query``, ``composite``, …; None matches every data and token call). Record-level faults
 (validation rule, row lock) apply to writes of the given Ids. Short pages cap the rows a query
-page returns.
+page returns. A Bulk failure ends the next query job(s) in ``Failed`` instead of ``JobComplete``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from sync.emulator import ids
 from sync.emulator.apierror import RecordFailure
 
 DEFAULT_VALIDATION_MESSAGE = "PSA fields cannot be changed while the deal is under review"
+# unverified: the wording of a real failed query job's errorMessage (orgs retry a job up to 15 times)
+DEFAULT_BULK_FAILURE = "InternalServerError : Retried more than 15 times"
 
 
 @dataclass
@@ -48,6 +50,7 @@ class FaultPlan:
             self._validation: dict[str, str] = {}
             self._locks: dict[str, int | None] = {}
             self.short_page_size: int | None = None
+            self._bulk_failures: list[str] = []
 
     # -------------------------------------------------------------------- request level
 
@@ -118,6 +121,16 @@ class FaultPlan:
     def short_pages(self, size: int | None) -> None:
         """Cap every query page at ``size`` rows (None: back to the batch size)."""
         self.short_page_size = size
+
+    def bulk_failure(self, message: str = DEFAULT_BULK_FAILURE, n: int = 1) -> None:
+        """The next ``n`` Bulk query jobs end ``Failed`` with this ``errorMessage``."""
+        with self._lock:
+            self._bulk_failures.extend([message] * n)
+
+    def take_bulk_failure(self) -> str | None:
+        """The failure a new Bulk query job is to end with, if any (consumes it)."""
+        with self._lock:
+            return self._bulk_failures.pop(0) if self._bulk_failures else None
 
     def check_write(self, record_id: str) -> None:
         """Raise the injected per-record failure for a write to ``record_id``, if any."""

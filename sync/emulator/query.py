@@ -46,6 +46,7 @@ class _Entry:
     column: int                             # index in the SQL row
     boolean: bool                           # stored 0/1, sent as true/false
     chain: tuple[tuple[str, str, int], ...]  # (relationship name, object name, parent Id column)
+    type: str = "string"                    # describe's type name (Bulk CSV renders by it)
 
 
 @dataclass
@@ -266,7 +267,8 @@ class QueryEngine:
                 raise compiler.fail("MALFORMED_QUERY", path, f"duplicate field selected: {path}")
             seen.add(path.lower())
             resolved_chain = tuple((rel, obj_name, add(f"{alias}.Id")) for rel, obj_name, alias in chain)
-            plan.entries.append(_Entry(definition.name, add(expr), definition.type == "boolean", resolved_chain))
+            plan.entries.append(_Entry(definition.name, add(expr), definition.type == "boolean", resolved_chain,
+                                       definition.type))
         return ", ".join(columns), plan
 
     def _order(self, compiler: _Compiler, query: soql.Query) -> str:

@@ -1,8 +1,9 @@
 """The REST data endpoints: routing table and one handler per endpoint.
 
 Handlers take the request and the route's path parameters and return ``(status, json_body)``
-(body None for 204), or raise ``ApiError``. Counting, faults, auth and the API budget happen
-before a handler runs (see ``emulator.py``), so handlers only do what the endpoint does.
+(body None for 204, a ``Raw`` body for what is not JSON, like Bulk CSV), or raise ``ApiError``.
+Counting, faults, auth and the API budget happen before a handler runs (see ``emulator.py``), so
+handlers only do what the endpoint does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.emulator.apierror import ApiError, RecordFailure, not_found
 from sync.emulator.cursors import Cursors, page_body
@@ -21,6 +22,9 @@ from sync.emulator.records import Records
 from sync.emulator.schema import ObjectDef
 from sync.emulator.values import format_datetime
 from sync.soql import parse_sf_datetime
+
+if TYPE_CHECKING:
+    from sync.emulator.bulk import BulkJobs
 
 MAX_COLLECTION = 200
 LIMITS_TEMPLATE = {
@@ -58,6 +62,15 @@ class Request:
 
 
 @dataclass
+class Raw:
+    """A body that is not JSON: its bytes, content type and the headers that go with it."""
+
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+@dataclass
 class Route:
     endpoint: str
     handler: Callable[[Request, dict[str, str]], tuple[int, Any]] | None
@@ -67,7 +80,7 @@ class Route:
 
 class Rest:
     def __init__(self, *, records: Records, engine: QueryEngine, cursors: Cursors, faults: FaultPlan,
-                 page_size: int, api_version: str, budget: Callable[[], tuple[int, int]]):
+                 page_size: int, api_version: str, budget: Callable[[], tuple[int, int]], bulk: BulkJobs):
         self.records = records
         self.engine = engine
         self.cursors = cursors
@@ -92,6 +105,7 @@ class Rest:
                 "GET": ("sobject_get", self.get), "PATCH": ("sobject_patch", self.patch),
                 "DELETE": ("sobject_delete", self.delete)}, True),
             (_V + r"/composite/sobjects", {"PATCH": ("composite", self.composite)}, True),
+            *bulk.routes(_V),
         ]
         self.routes = [(re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in self.routes]
 

@@ -134,7 +134,7 @@ def test_collections_upsert_result_keys_extend_the_save_result(emulator, http):
 
 
 def test_bulk2_error_body_has_the_rest_error_shape(emulator, http):
-    """No Bulk 2.0 (psa-sync reads through REST); every error we send has this fixture's shape."""
+    """Every REST error we send has the Bulk fixture's shape too (the 412 itself: test_bulk2.py)."""
     answer = http.get(_data(emulator, "query/"), params={"q": ""})
     assert_same_shape([{k: v for k, v in answer.json()[0].items()}], fixture("bulk2-job-not-complete-412.json"))
 
