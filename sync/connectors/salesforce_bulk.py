@@ -8,8 +8,8 @@ default) and a delete. The pages come out as REST-shaped records
 Every call goes through the client's one guarded call path (``SalesforceClient._call``): the budget
 guard runs before each create, poll, results page, abort and delete, a 401 re-authenticates once,
 and errors are translated from status and ``errorCode``. The session's response hook counts them
-like REST calls, under ``bulk2.create``, ``bulk2.poll``, ``bulk2.results``, ``bulk2.abort`` and
-``bulk2.delete`` (:func:`sync.connectors.salesforce_usage.endpoint_of`).
+like REST calls, under ``bulk2_create``, ``bulk2_poll``, ``bulk2_results``, ``bulk2_abort`` and
+``bulk2_delete`` (:func:`sync.connectors.salesforce_usage.endpoint_of`).
 
 simple-salesforce's ``bulk2`` module is not used: it sleeps with ``time.sleep`` for up to a day,
 reads a 204 delete answer as JSON, and sends calls past our guard. The calls here are plain REST
@@ -64,7 +64,7 @@ def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
         wait.until_complete()
         locator: str | None = None
         while True:
-            response = client._call("bulk2.results", lambda sf, at=locator: _results(sf, job, max_records, at))
+            response = client._call("bulk2_results", lambda sf, at=locator: _results(sf, job, max_records, at))
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
@@ -92,7 +92,7 @@ def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
 def _create(client: SalesforceClient, soql: str, include_deleted: bool) -> str:
     body = {"operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
             "columnDelimiter": "COMMA", "lineEnding": "LF"}
-    info = client._call("bulk2.create", lambda sf: sf.restful("jobs/query", method="POST", json=body),
+    info = client._call("bulk2_create", lambda sf: sf.restful("jobs/query", method="POST", json=body),
                         idempotent=False)
     job = info.get("id") if isinstance(info, dict) else None
     if not job:
@@ -121,7 +121,7 @@ class _Wait:
             self.client._sleep(self.delay)
             self.waited += self.delay
             self.delay = min(self.delay * 2, POLL_MAX_SECONDS)
-            info = self.client._call("bulk2.poll", lambda sf: sf.restful(f"jobs/query/{job}"))
+            info = self.client._call("bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"))
             state = info.get("state") if isinstance(info, dict) else None
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
@@ -140,7 +140,7 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
         params["locator"] = locator
     try:
         # Salesforce.restful would read the CSV as JSON; _call_salesforce is what restful sends with.
-        return sf._call_salesforce("GET", f"{sf.base_url}jobs/query/{job}/results", name="bulk2.results",
+        return sf._call_salesforce("GET", f"{sf.base_url}jobs/query/{job}/results", name="bulk2_results",
                                    params=params, headers=_CSV_ACCEPT)
     except SalesforceError as exc:
         if exc.status == 412:
@@ -175,10 +175,10 @@ def _discard(client: SalesforceClient, job: str, *, running: bool) -> None:
     """Abort the job if it may still run, then delete it; never stops the run for its own failure."""
     try:
         if running and client.budget_left():
-            client._call("bulk2.abort", lambda sf: sf.restful(
+            client._call("bulk2_abort", lambda sf: sf.restful(
                 f"jobs/query/{job}", method="PATCH", json={"state": _ABORTED}))
         if client.budget_left():
-            client._call("bulk2.delete", lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"))
+            client._call("bulk2_delete", lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"))
             return
         log.warning("salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
                     "removes it after 7 days", job)

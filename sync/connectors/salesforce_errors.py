@@ -24,7 +24,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset({
 })
 #: what a message about a stopped run ends with
 RESUMES = "the run stopped and resumes from its last committed page"
-_QUERY_ENDPOINTS = ("query", "queryMore", "bulk2.create")  # the calls that send SOQL Salesforce can refuse
+_QUERY_ENDPOINTS = ("query", "queryMore", "bulk2_create")  # the calls that send SOQL Salesforce can refuse
 _NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)' on entity '([^']+)'")
 
 

@@ -41,7 +41,7 @@ class ApiUsage:
 
 def endpoint_of(method: str, path: str) -> str:
     """The name a call is counted under: token, query, queryAll, queryMore, composite, describe, limits,
-    bulk2.create, bulk2.poll, bulk2.results, bulk2.abort, bulk2.delete, …
+    bulk2_create, bulk2_poll, bulk2_results, bulk2_abort, bulk2_delete, …
 
     The names are the emulator's, so a test can compare both counts directly.
     """
@@ -67,10 +67,10 @@ def _bulk_endpoint(method: str, rest: list[str]) -> str:
     if rest[1:2] != ["query"] or len(rest) > 4:
         return "bulk2"
     if len(rest) == 2:
-        return "bulk2.create" if method == "POST" else "bulk2.list"
+        return "bulk2_create" if method == "POST" else "bulk2_list"
     if len(rest) == 4:
-        return "bulk2.results" if rest[3] == "results" else "bulk2"
-    return {"GET": "bulk2.poll", "PATCH": "bulk2.abort", "DELETE": "bulk2.delete"}.get(method, "bulk2")
+        return "bulk2_results" if rest[3] == "results" else "bulk2"
+    return {"GET": "bulk2_poll", "PATCH": "bulk2_abort", "DELETE": "bulk2_delete"}.get(method, "bulk2")
 
 
 def budget_problem(usage: ApiUsage, max_calls_per_run: int, max_org_api_percent: float) -> str | None:

@@ -137,7 +137,7 @@ def test_a_bulk_backfill_killed_again_and_again_resumes_and_links_every_deal_onc
     assert as_json(done)["reader"] == "bulk"
     assert KILLED in codes, codes
     assert_exactly_once(harness)
-    assert {e["endpoint"] for e in emulator.log_snapshot()} >= {"bulk2.create", "bulk2.results"}
+    assert {e["endpoint"] for e in emulator.log_snapshot()} >= {"bulk2_create", "bulk2_results"}
 
 
 def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(harness, emulator, redmine, tmp_path):
@@ -156,6 +156,6 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(harne
     assert bulk["counts"] == rest["counts"] and bulk["counts"]["created"] == 50_000
     assert rest_calls == {"token": 1, "query": 1 + 25}  # COUNT(), then 25 pages of 2,000
     assert bulk_calls["token"] == 1 and bulk_calls["query"] == 1  # the COUNT()
-    assert bulk_calls["bulk2.create"] == 1 and bulk_calls["bulk2.results"] == 1  # one set of 50,000
-    assert bulk_calls["bulk2.poll"] >= 1
+    assert bulk_calls["bulk2_create"] == 1 and bulk_calls["bulk2_results"] == 1  # one set of 50,000
+    assert bulk_calls["bulk2_poll"] >= 1
     assert sum(bulk_calls.values()) < sum(rest_calls.values())

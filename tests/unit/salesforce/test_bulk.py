@@ -80,10 +80,10 @@ def test_a_job_is_created_polled_read_page_by_page_and_deleted(client):
     add_results(HEADER + row(3, account=""), 1, "null", at="MjAwMDA", max_records=2)
     add_delete()
     pages = list(client.bulk_query_pages(SOQL, max_records=2))
-    assert sent() == ["token", "describe", "describe", "bulk2.create", "bulk2.poll", "bulk2.poll", "bulk2.poll",
-                      "bulk2.results", "bulk2.results", "bulk2.delete"]
-    assert client.usage.calls == Counter({"token": 1, "describe": 2, "bulk2.create": 1, "bulk2.poll": 3,
-                                          "bulk2.results": 2, "bulk2.delete": 1})
+    assert sent() == ["token", "describe", "describe", "bulk2_create", "bulk2_poll", "bulk2_poll", "bulk2_poll",
+                      "bulk2_results", "bulk2_results", "bulk2_delete"]
+    assert client.usage.calls == Counter({"token": 1, "describe": 2, "bulk2_create": 1, "bulk2_poll": 3,
+                                          "bulk2_results": 2, "bulk2_delete": 1})
     assert client.usage.org_used == 20
     assert client.slept == [1.0, 2.0, 4.0]  # a growing pause before each poll
     assert json.loads(responses.calls[3].request.body) == {
@@ -116,7 +116,7 @@ def test_the_null_locator_ends_the_paging_even_on_a_full_page(client):
     add_results(HEADER + row(1) + row(2), 2, "null", max_records=2)
     add_delete()
     assert [len(p) for p in client.bulk_query_pages(SOQL, max_records=2)] == [2]
-    assert sent().count("bulk2.results") == 1 and sent()[-1] == "bulk2.delete"
+    assert sent().count("bulk2_results") == 1 and sent()[-1] == "bulk2_delete"
 
 
 @pytest.mark.parametrize("state,said", [("Failed", r"failed \(InvalidBatch : Failed to process query\)"),
@@ -128,7 +128,7 @@ def test_a_job_that_fails_or_is_aborted_stops_the_run_naming_the_job_and_is_dele
     add_delete()
     with pytest.raises(SalesforceUnavailable, match=f"job {JOB} {said}"):
         list(client.bulk_query_pages(SOQL))
-    assert sent()[3:] == ["bulk2.create", "bulk2.poll", "bulk2.poll", "bulk2.delete"]  # ended: nothing to abort
+    assert sent()[3:] == ["bulk2_create", "bulk2_poll", "bulk2_poll", "bulk2_delete"]  # ended: nothing to abort
 
 
 def test_results_that_answer_412_wait_for_the_job_again(client):
@@ -140,8 +140,8 @@ def test_results_that_answer_412_wait_for_the_job_again(client):
     add_results(HEADER + row(1), 1, "null")
     add_delete()
     assert [len(p) for p in client.bulk_query_pages(SOQL)] == [1]
-    assert sent()[3:] == ["bulk2.create", "bulk2.poll", "bulk2.results", "bulk2.poll", "bulk2.results",
-                          "bulk2.delete"]
+    assert sent()[3:] == ["bulk2_create", "bulk2_poll", "bulk2_results", "bulk2_poll", "bulk2_results",
+                          "bulk2_delete"]
     assert client.slept == [1.0, 2.0]
 
 
@@ -155,13 +155,13 @@ def test_a_job_that_runs_too_long_is_aborted_deleted_and_stops_the_run(client):
     with pytest.raises(SalesforceUnavailable, match=f"job {JOB} did not complete within 7 s"):
         list(client.bulk_query_pages(SOQL))
     assert client.slept == [1.0, 2.0, 4.0]  # the next pause (8 s) would pass the 7 s allowed
-    assert sent()[3:] == ["bulk2.create", "bulk2.poll", "bulk2.poll", "bulk2.poll", "bulk2.abort", "bulk2.delete"]
+    assert sent()[3:] == ["bulk2_create", "bulk2_poll", "bulk2_poll", "bulk2_poll", "bulk2_abort", "bulk2_delete"]
     assert json.loads(responses.calls[-2].request.body) == {"state": "Aborted"}
 
 
 @pytest.mark.parametrize("cap,made", [(3, ["describe", "describe"]),
-                                      (4, ["describe", "describe", "bulk2.create"]),
-                                      (5, ["describe", "describe", "bulk2.create", "bulk2.poll"])])
+                                      (4, ["describe", "describe", "bulk2_create"]),
+                                      (5, ["describe", "describe", "bulk2_create", "bulk2_poll"])])
 def test_the_budget_guard_stops_before_a_bulk_call(client, cap, made):
     client.max_calls_per_run = cap - 1
     add_describes()
@@ -183,7 +183,7 @@ def test_the_guard_counts_the_orgs_share_from_bulk_answers(client):
     assert len(next(pages)) == 1
     with pytest.raises(BudgetExceededError, match="max_org_api_percent"):
         next(pages)
-    assert sent()[-1] == "bulk2.results"
+    assert sent()[-1] == "bulk2_results"
 
 
 def test_a_consumer_that_stops_early_still_deletes_the_job(client):
@@ -195,7 +195,7 @@ def test_a_consumer_that_stops_early_still_deletes_the_job(client):
     pages = client.bulk_query_pages(SOQL)
     next(pages)
     pages.close()
-    assert sent()[-2:] == ["bulk2.results", "bulk2.delete"]
+    assert sent()[-2:] == ["bulk2_results", "bulk2_delete"]
 
 
 def test_an_expired_session_during_a_poll_is_renewed_once(client):
@@ -207,7 +207,7 @@ def test_an_expired_session_during_a_poll_is_renewed_once(client):
     add_results(HEADER + row(1), 1, "null")
     add_delete()
     assert [len(p) for p in client.bulk_query_pages(SOQL)] == [1]
-    assert sent()[3:] == ["bulk2.create", "bulk2.poll", "token", "bulk2.poll", "bulk2.results", "bulk2.delete"]
+    assert sent()[3:] == ["bulk2_create", "bulk2_poll", "token", "bulk2_poll", "bulk2_results", "bulk2_delete"]
     assert responses.calls[-1].request.headers["Authorization"] == f"Bearer {ACCESS_2}"
 
 
@@ -219,7 +219,7 @@ def test_a_page_that_does_not_parse_into_its_announced_records_stops_the_run(cli
     add_delete()
     with pytest.raises(ProtocolViolation, match=f"job {JOB}"):
         list(client.bulk_query_pages(SOQL))
-    assert sent()[-1] == "bulk2.delete"
+    assert sent()[-1] == "bulk2_delete"
 
 
 @pytest.mark.parametrize("soql", [
@@ -239,9 +239,9 @@ def test_a_query_salesforce_refuses_at_create_is_a_config_error(client):
     add_describes()
     responses.add(responses.POST, f"{API}/jobs/query", status=400, json=[
         {"errorCode": "INVALIDJOB", "message": "Aggregate queries are not supported."}])
-    with pytest.raises(ConfigError, match="bulk2.create"):
+    with pytest.raises(ConfigError, match="bulk2_create"):
         list(client.bulk_query_pages(SOQL))
-    assert sent()[-1] == "bulk2.create"  # no job, nothing to delete
+    assert sent()[-1] == "bulk2_create"  # no job, nothing to delete
 
 
 def test_count_is_one_rest_query_returning_total_size(client):
@@ -258,12 +258,12 @@ def test_count_without_deleted_records_or_a_condition(client):
 
 
 @pytest.mark.parametrize("method,path,endpoint", [
-    ("POST", "/services/data/v62.0/jobs/query", "bulk2.create"),
-    ("GET", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2.poll"),
-    ("GET", f"/services/data/v62.0/jobs/query/{JOB}/results?maxRecords=5&locator=MTAw", "bulk2.results"),
-    ("PATCH", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2.abort"),
-    ("DELETE", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2.delete"),
-    ("GET", "/services/data/v62.0/jobs/query", "bulk2.list"),
+    ("POST", "/services/data/v62.0/jobs/query", "bulk2_create"),
+    ("GET", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2_poll"),
+    ("GET", f"/services/data/v62.0/jobs/query/{JOB}/results?maxRecords=5&locator=MTAw", "bulk2_results"),
+    ("PATCH", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2_abort"),
+    ("DELETE", f"/services/data/v62.0/jobs/query/{JOB}", "bulk2_delete"),
+    ("GET", "/services/data/v62.0/jobs/query", "bulk2_list"),
     ("PUT", f"/services/data/v62.0/jobs/ingest/{JOB}/batches", "bulk2"),
 ])
 def test_bulk_calls_are_counted_under_their_endpoint_name(method, path, endpoint):
