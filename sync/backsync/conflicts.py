@@ -15,7 +15,6 @@ now" are the link's snapshot. The policy decides:
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from sync.connectors.psa.base import ProjectChange
@@ -48,7 +47,7 @@ def resolve(ctx: LoadContext, link: Link, psa_values: dict[str, Any], policy: st
     detail = {name: {"psa": value, "crm": link.payload.get(name)} for name, value in edited.items()}
     if policy == "keep_psa":
         with ctx.state.transaction():
-            ctx.state.save_link(replace(link, kept_psa=sorted({*link.kept_psa, *edited})))
+            ctx.state.save_link(link.but(kept_psa=sorted({*link.kept_psa, *edited})))
             ctx.state.event(ctx.run_id, link.record_id, "conflict", "kept-psa", detail)
         return True
     result = ctx.psa.update([ProjectChange(ref=ref_of(link), fields={n: link.payload[n] for n in edited})])[0]

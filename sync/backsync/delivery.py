@@ -10,7 +10,6 @@ the CRM changes that waited while it was closed (``on_closed: skip``).
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import timedelta
 
 from sync.backsync import conflicts
@@ -77,7 +76,7 @@ def _apply_pending(run, link, status: str):
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields=link.pending)])[0]
     if result.outcome not in ("updated", "unchanged"):
         return link
-    applied = replace(link, pending={})
+    applied = link.but(pending={})
     with run.state.transaction():
         run.state.save_link(applied)
         run.state.event(run.run_id, link.record_id, "update", "applied-pending", {"changed": link.pending})

@@ -75,4 +75,4 @@ def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, re
 def _remember_written(state: State, link: Link | None, values: dict[str, Any]) -> None:
     if link is None:
         return
-    state.save_link(Link(**{**link.__dict__, "written": {**link.written, **values}}))
+    state.save_link(link.but(written={**link.written, **values}))

@@ -269,8 +269,8 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
 
 def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:
     link = update.link
-    saved = Link(**{**link.__dict__, "payload": dict(update.row.fields), "payload_hash": update.payload_hash,
-                    "pending": pending, "mapping": ctx.fingerprint})
+    saved = link.but(payload=dict(update.row.fields), payload_hash=update.payload_hash, pending=pending,
+                     mapping=ctx.fingerprint)
     with ctx.state.transaction():
         ctx.state.save_link(saved)
         ctx.state.drop_intent(update.row.record_id)  # an update intent is settled by this answer
