@@ -20,7 +20,7 @@ from typing import Any
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import canonical
 from sync.load.projects import LoadContext, ref_of
-from sync.model import Link
+from sync.model import DONE, Link
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def resolve(ctx: LoadContext, link: Link, psa_values: dict[str, Any], policy: st
             ctx.state.event(ctx.run_id, link.record_id, "conflict", "kept-psa", detail)
         return True
     result = ctx.psa.update([ProjectChange(ref=ref_of(link), fields={n: link.payload[n] for n in edited})])[0]
-    outcome = "overwritten" if result.outcome in ("updated", "unchanged") else f"not-overwritten:{result.outcome}"
+    outcome = "overwritten" if result.outcome in DONE else f"not-overwritten:{result.outcome}"
     with ctx.state.transaction():
         ctx.state.event(ctx.run_id, link.record_id, "conflict", outcome,
                         {**detail, **({"error": result.error} if result.error else {})})

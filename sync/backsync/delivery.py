@@ -17,6 +17,7 @@ from sync.clock import iso, parse_iso, utcnow
 from sync.connectors.psa.base import ProjectChange
 from sync.diff import same
 from sync.load.projects import ref_of
+from sync.model import DONE
 from sync.transform.rows import transform_backsync
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def _apply_pending(run, link, status: str):
     if not link.pending or status != "active":
         return link
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields=link.pending)])[0]
-    if result.outcome not in ("updated", "unchanged"):
+    if result.outcome not in DONE:
         return link
     applied = link.but(pending={})
     with run.state.transaction():

@@ -19,7 +19,7 @@ from typing import Any
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
-from sync.model import Create, DesiredRow, LifecycleChange, Link, Update
+from sync.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
 from sync.state import State
 
 logger = logging.getLogger(__name__)
@@ -124,13 +124,13 @@ def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -
 
 def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:
     row = create.row
-    if result.outcome == "created":
+    if result.outcome == Outcome.CREATED:
         ctx.fault("after-create")
         link_project(ctx, row, result.ref, row.fields, "create", "created")
         report.created.append(row.record_id)
-    elif result.outcome == "exists":
+    elif result.outcome == Outcome.EXISTS:
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
-    elif result.outcome == "unknown":
+    elif result.outcome == Outcome.UNKNOWN:
         # The intent stays: the next run's recovery looks the key up before anything else.
         note_unconfirmed(ctx, report, create, "create", {"error": result.error})
     else:
@@ -152,10 +152,10 @@ def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, repo
         link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pending": sorted(push)}, pending=push)
     else:
         result = ctx.psa.update([ProjectChange(ref=ref, fields=push)])[0]
-        if result.outcome == "failed":
+        if result.outcome == Outcome.FAILED:
             _fail(ctx, row, report, result.error or "update refused")
             return
-        if result.outcome == "unknown":
+        if result.outcome == Outcome.UNKNOWN:
             had = {**row.fields, **{name: values.get(name) for name in push}}
             with ctx.state.transaction():
                 link = link_project(ctx, row, ref, had, "adopt", "adopted", {"unconfirmed": sorted(push)})
@@ -189,17 +189,18 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
         return
     results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
     for update, result in zip(todo, results, strict=True):
-        if result.outcome in ("updated", "unchanged"):
+        if result.outcome in DONE:
             _remember(ctx, update, {}, "update", "updated")
             report.updated.append(update.row.record_id)
-        elif result.outcome == "closed" and ctx.on_closed == "reopen_update_close" and _through_closed(ctx, update):
+        elif (result.outcome == Outcome.CLOSED and ctx.on_closed == "reopen_update_close"
+              and _through_closed(ctx, update)):
             _remember(ctx, update, {}, "update", "updated-reopened-closed")
             report.updated.append(update.row.record_id)
-        elif result.outcome == "closed":
+        elif result.outcome == Outcome.CLOSED:
             pending = {**update.link.pending, **update.changed}
             _remember(ctx, update, pending, "update", "pending-closed")
             report.pending.append(update.row.record_id)
-        elif result.outcome == "unknown":
+        elif result.outcome == Outcome.UNKNOWN:
             # Not confirmed either way: keep the old snapshot and leave an update intent.
             note_unconfirmed(ctx, report, update, "update", {"error": result.error}, intent=update.changed)
         else:
@@ -254,17 +255,17 @@ def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:
     """``on_closed: reopen_update_close``: reopen, update, close again (this project only, never a parent)."""
     ref = ref_of(update.link, status="closed")
-    if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in ("updated", "unchanged"):
+    if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in DONE:
         return False
     result = ctx.psa.update([ProjectChange(ref=ref, fields=update.changed)])[0]
     closed = ctx.psa.set_lifecycle([ref], "close")[0]
-    if closed.outcome not in ("updated", "unchanged"):  # never leave a person's closed project open quietly
+    if closed.outcome not in DONE:  # never leave a person's closed project open quietly
         logger.error("project %s was reopened to update it and could not be closed again (%s); close it in "
                      "the PSA", ref.id, closed.error or closed.outcome)
         with ctx.state.transaction():
             ctx.state.event(ctx.run_id, update.row.record_id, "update", "reclose-failed",
                             {"project_id": ref.id, "error": closed.error})
-    return result.outcome in ("updated", "unchanged")
+    return result.outcome in DONE
 
 
 def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:

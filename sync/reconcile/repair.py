@@ -13,7 +13,7 @@ from sync.clock import utcnow
 from sync.connectors.psa.base import ProjectChange
 from sync.load import lifecycle
 from sync.load.projects import ref_of
-from sync.model import DesiredRow, LifecycleChange, Link, SfStatus
+from sync.model import DONE, DesiredRow, LifecycleChange, Link, SfStatus
 from sync.reconcile.drift import Drift
 from sync.runtime import Run
 from sync.state import State
@@ -77,7 +77,7 @@ def _drop_link(run: Run, item: Drift, link: Link) -> None:
 def _restore_key(run: Run, item: Drift, link: Link) -> None:
     """A linked project lost its key: write it back, or the duplicate guard cannot see the project."""
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields={"key": link.key})])[0]
-    item.status = "repaired" if result.outcome in ("updated", "unchanged") else "remaining"
+    item.status = "repaired" if result.outcome in DONE else "remaining"
     run.state.event(run.run_id, link.record_id, "reconcile", f"key-{item.status}",
                     {"project_id": link.project_id, "error": result.error})
 
