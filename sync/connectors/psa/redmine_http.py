@@ -3,6 +3,8 @@
 Statuses are translated from structured data (the HTTP status), never from message text:
 401 -> ``AuthError``; a transport failure or a 5xx on a read -> ``PsaUnavailable``. Writes hand
 their response back to the caller, because there a 403, 404, 422 or 5xx is a per-record outcome.
+A body is read only through :meth:`RedmineHttp.answer`, against the shape the caller relies on
+(``sync.connectors.answers``): a login page or a cut body is ``PsaUnavailable``, not a traceback.
 The API key travels only in the ``X-Redmine-API-Key`` header and never appears in a message.
 """
 
@@ -15,9 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from sync.connectors.answers import Shape, json_of, misfit, said_by
 from sync.errors import AuthError, ConfigError, PsaUnavailable, SyncError
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
+RESUMES = "the run stops and resumes next time"
 
 
 def normalise_url(url: str) -> str:
@@ -68,12 +72,24 @@ class RedmineHttp:
             )
         return response
 
-    def get(self, path: str, params: dict | None = None, *, missing_ok: bool = False) -> dict | None:
-        """GET a JSON body. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
+    def misfit(self, response: requests.Response, shape: Shape) -> tuple[Any, str | None]:
+        """(the parsed body, None) when it has ``shape``; else (body, what is wrong, for a message)."""
+        body = json_of(response)
+        return body, misfit(body, shape, said=said_by(f"Redmine at {self.url}", response), raw=response.content)
+
+    def answer(self, response: requests.Response, shape: Shape) -> Any:
+        """The JSON body of ``response`` when it has ``shape``; else ``PsaUnavailable`` naming it."""
+        body, problem = self.misfit(response, shape)
+        if problem is not None:
+            raise PsaUnavailable(f"{problem}; {RESUMES}")
+        return body
+
+    def get(self, path: str, params: dict | None = None, *, shape: Shape, missing_ok: bool = False) -> Any:
+        """GET a JSON body of ``shape``. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
         response = self.send("GET", path, params=params)
         status = response.status_code
         if status == 200:
-            return response.json()
+            return self.answer(response, shape)
         if missing_ok and status in (403, 404):
             return None
         if status == 403:
@@ -82,30 +98,33 @@ class RedmineHttp:
             raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
         raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
 
-    def pages(self, path: str, params: dict, collection: str) -> Iterator[dict]:
+    def pages(self, path: str, params: dict, collection: str, item: Shape) -> Iterator[dict]:
         """Every item of a paged listing, ``page_size`` at a time (offset paging)."""
-        for items in self.page_lists(path, params, collection):
-            if items is None:  # only a JSON ``null`` body gets here: never end a listing early in silence
-                raise PsaUnavailable(f"Redmine at {self.url} answered GET {path} without a listing")
-            yield from items
+        for items in self.page_lists(path, params, collection, item):
+            yield from items or ()
 
     def page_lists(
-        self, path: str, params: dict, collection: str, *, missing_ok: bool = False
+        self, path: str, params: dict, collection: str, item: Shape, *, missing_ok: bool = False
     ) -> Iterator[list[dict] | None]:
-        """Each page's items of a paged listing, in turn (offset paging).
+        """Each page's items of a paged listing, in turn (offset paging); each item of shape ``item``.
+
+        A page without its ``collection`` is an error, never an empty page: ending a listing early
+        in silence would make ``find`` miss a project and create it again.
 
         With ``missing_ok``, a listing scoped to something that vanished (404, or 403: archived)
         yields one ``None`` and ends: a project deleted while we read its time entries is that
         project's business, so the caller leaves it out instead of failing, with no exception
         to catch.
         """
+        shape = {collection: [item], "total_count?": int}
         offset = 0
         while True:
-            body = self.get(path, {**params, "limit": self.page_size, "offset": offset}, missing_ok=missing_ok)
+            page = {**params, "limit": self.page_size, "offset": offset}
+            body = self.get(path, page, shape=shape, missing_ok=missing_ok)
             if body is None:
                 yield None
                 return
-            items = body.get(collection, [])
+            items = body[collection]
             yield items
             offset += len(items)
             if not items or offset >= int(body.get("total_count", 0)):
@@ -114,10 +133,8 @@ class RedmineHttp:
 
 def error_text(response: requests.Response) -> str:
     """Redmine's 422 messages joined ("Billing type cannot be blank; Name cannot be blank")."""
-    try:
-        errors = response.json().get("errors")
-    except ValueError:
-        errors = None
+    body = json_of(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
         return "; ".join(str(e) for e in errors)
     return f"HTTP {response.status_code}"

@@ -3,9 +3,10 @@
 Per-record trouble is an outcome (:class:`sync.model.Outcome`), never an exception: 422 failed,
 403 closed (read-only), 5xx unknown. A create answered 5xx, or not answered, may still have
 committed (SQLite "database is locked" fails some requests after their commit), so it is looked up
-by its identifier before it is called anything; the identifier is unique in Redmine, so a second
-create of one deal is refused (422) and the existing project adopted. At most ``concurrency``
-requests run at once, because Redmine's writes serialise on SQLite.
+by its identifier before it is called anything; so is a 201 whose body is not the project (a proxy's
+page, a cut body): something committed, and only the look-up can say what. The identifier is
+unique in Redmine, so a second create of one deal is refused (422) and the existing project adopted.
+At most ``concurrency`` requests run at once, because Redmine's writes serialise on SQLite.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import requests
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
 from sync.connectors.psa.redmine_http import error_text, run_bounded
-from sync.connectors.psa.redmine_site import RedmineSite
+from sync.connectors.psa.redmine_site import ONE_PROJECT, RedmineSite
 from sync.errors import PsaUnavailable, RecordError
 from sync.model import Outcome
 
@@ -99,7 +100,10 @@ class RedmineWrites:
 
     def _settle_create(self, key: str, identifier: str, response: requests.Response) -> WriteResult:
         if response.status_code == 201:
-            return WriteResult(key, Outcome.CREATED, ref=self.site.ref(response.json()["project"]))
+            body, problem = self.http.misfit(response, ONE_PROJECT)
+            if problem is not None:  # committed, but unreadable: never "created", never sent again
+                return self._confirm(key, identifier, problem)
+            return WriteResult(key, Outcome.CREATED, ref=self.site.ref(body["project"]))
         # 422 (or another 4xx): if the identifier is taken, the project exists — adopt it.
         # Decided by looking it up, not by parsing Redmine's (translatable) message.
         message = error_text(response)
@@ -171,11 +175,13 @@ class RedmineWrites:
         except PsaUnavailable:
             response = None
         if response is not None and response.status_code == 201:
-            return response.json()["project"]
-        _, existing = self.site.lookup(identifier)  # raced, or committed behind a 500
+            body, problem = self.http.misfit(response, ONE_PROJECT)
+            if problem is None:
+                return body["project"]
+        _, existing = self.site.lookup(identifier)  # raced, committed behind a 500, or an unreadable 201
         if existing is not None:
             return existing
-        if response is None or response.status_code >= 500:
+        if response is None or response.status_code >= 500 or response.status_code == 201:
             raise PsaUnavailable(f"Redmine did not confirm the parent project {identifier}; try again later")
         raise RecordError(account_id, "parent", error_text(response))
 
