@@ -1,4 +1,4 @@
-"""Reading an answer before anything indexes into it: is its JSON of the shape the code relies on?
+"""Reading an answer before anything indexes into it: its JSON shape, and where a redirect pointed.
 
 Why: a proxy's login page answered with 200, a body cut in the middle, or JSON of another shape (a
 list where an object belongs, ``project`` missing, an id that is text) would otherwise surface as a
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -104,6 +104,21 @@ def said_by(system: str, response: requests.Response) -> str:
     """``Redmine at … answered GET /projects.json (200)``: who answered which call, and how."""
     request = response.request
     return f"{system} answered {endpoint(request.method, request.url)} ({response.status_code})"
+
+
+def redirect_target(response: requests.Response) -> str | None:
+    """Where a 3xx pointed (absolute, without its query string), or None for any other answer.
+
+    No session follows a redirect (``sync.connectors.http``): requests strips only ``Authorization``
+    when it follows one to another host, so ``X-Redmine-API-Key`` would go along, and a 307 re-sends
+    a token request's form (secret, password). The connector names the target in its error instead.
+    """
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        return f"nowhere (a {response.status_code} without a Location)"
+    return urljoin(response.request.url or "", location).split("?", 1)[0].split("#", 1)[0]
 
 
 def _inside(where: str) -> str:

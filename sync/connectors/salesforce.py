@@ -42,7 +42,7 @@ from simple_salesforce.exceptions import SalesforceError
 
 from sync.clock import utcnow
 from sync.config import SalesforceConfig
-from sync.connectors.answers import NOT_JSON, Shape, checked, said_by
+from sync.connectors.answers import NOT_JSON, Shape, checked, endpoint, redirect_target, said_by
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
 from sync.connectors.salesforce_collections import (
@@ -147,6 +147,8 @@ class SalesforceClient:
             try:
                 body = send(self.sf)
             except SalesforceError as exc:
+                if 300 <= exc.status < 400:
+                    raise self._redirected(endpoint) from None
                 code, _ = first_error(exc)
                 if exc.status == 401 and code == "INVALID_SESSION_ID" and not reauthenticated:
                     log.info("salesforce: session expired during %s; re-authenticating once", endpoint)
@@ -168,6 +170,14 @@ class SalesforceClient:
                                             f"retries; {RESUMES}") from None
             return checked(body, shape, said=self._said(endpoint), raw=self._last.content if self._last else None,
                            error=lambda problem: SalesforceUnavailable(f"{problem}; {RESUMES}"))
+
+    def _redirected(self, name: str) -> SalesforceUnavailable:
+        """A 3xx (never followed, ``sync.connectors.http``): say where it pointed."""
+        last = self._last
+        where = f"{endpoint(last.request.method, last.request.url)} to {redirect_target(last)}" if last else name
+        return SalesforceUnavailable(f"Salesforce redirected {where}; the instance URL of the token response must "
+                                     f"be the final URL, and psa-sync never follows a redirect with the token; "
+                                     f"{RESUMES}")
 
     def _said(self, endpoint: str) -> str:
         if self._last is None:

@@ -31,7 +31,7 @@ import jwt
 import requests
 
 from sync.config import SalesforceConfig
-from sync.connectors.answers import checked, json_of
+from sync.connectors.answers import checked, json_of, redirect_target
 from sync.connectors.http import certificate_rejected
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
 from sync.sfid import to18
@@ -128,13 +128,16 @@ def _token_once(config: SalesforceConfig, session: requests.Session, url: str,
                 now: Callable[[], datetime]) -> TokenGrant:
     args = _token_request_args(config, now())
     try:
-        response = session.post(url, headers={"Accept": "application/json"}, **args)
+        response = session.post(url, headers={"Accept": "application/json"}, allow_redirects=False, **args)
     except requests.RequestException as exc:
         if certificate_rejected(exc):
             raise ConfigError(untrusted_certificate_message(url)) from None
         raise SalesforceUnavailable(
             f"Salesforce token endpoint {url} is unreachable ({type(exc).__name__}); "
             "the run stopped and will try again next time") from None
+    if (target := redirect_target(response)) is not None:  # never followed: a 307 re-sends the secret
+        raise SalesforceUnavailable(f"salesforce.login_url (or token_url) must be the final URL; the token endpoint "
+                                    f"{url} redirected to {target}; the run stopped and will try again next time")
     if response.status_code >= 500:
         raise SalesforceUnavailable(f"Salesforce token endpoint {url} answered {response.status_code}; "
                                     "the run stopped and will try again next time")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from sync.connectors.answers import Shape, json_of, misfit, said_by
+from sync.connectors.answers import Shape, endpoint, json_of, misfit, redirect_target, said_by
 from sync.errors import AuthError, ConfigError, PsaUnavailable, SyncError
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
@@ -49,7 +49,8 @@ class RedmineHttp:
     def send(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
         """One request; returns the response whatever its status, except 401 (``AuthError``).
 
-        Transport failures (refused, reset, timeout) raise ``PsaUnavailable``.
+        Transport failures (refused, reset, timeout) and redirects raise ``PsaUnavailable``: a
+        redirect is never followed, since the API key header would go along to its target.
         """
         try:
             response = self._session.request(
@@ -59,6 +60,7 @@ class RedmineHttp:
                 json=body,
                 headers=self._headers,
                 timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise PsaUnavailable(
@@ -69,6 +71,12 @@ class RedmineHttp:
             raise AuthError(
                 f"Redmine at {self.url} refused the API key (401 on {method} {path}): check psa.api_key "
                 "and that the REST API is enabled (Administration > Settings > API)"
+            )
+        target = redirect_target(response)
+        if target is not None:
+            raise PsaUnavailable(
+                f"psa.url must be the final URL; Redmine redirected {endpoint(method, response.request.url)} to "
+                f"{target}, and psa-sync never follows a redirect with the API key; {RESUMES}"
             )
         return response
 
