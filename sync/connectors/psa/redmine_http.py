@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
@@ -30,6 +30,20 @@ def normalise_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"psa.url: {url!r} is not an http(s) URL (e.g. http://127.0.0.1:3000)")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+
+
+def path(*segments: object, ext: str = ".json") -> str:
+    """``/projects/sf-x.json`` from its segments, each quoted whole (``/``, ``?``, ``%`` … encoded).
+
+    A segment built from data (an identifier made of a key, an Account Id) can then never add a
+    segment or a query to the URL: unquoted, the key ``../../users/1`` made a look-up go to
+    ``/projects/users/1.json``. A segment that is empty, ``.`` or ``..`` is refused outright, since
+    requests decodes ``%2E`` and a server would resolve it as a step up.
+    """
+    quoted = [quote(str(segment), safe="") for segment in segments]
+    if any(q in ("", ".", "..") for q in quoted):
+        raise ValueError(f"not a URL path segment in {segments!r}")
+    return "/" + "/".join(quoted) + ext
 
 
 class RedmineHttp:

@@ -21,7 +21,7 @@ from sync.connectors.psa.redmine_fields import (
     resolve,
     typed_values,
 )
-from sync.connectors.psa.redmine_http import RedmineHttp
+from sync.connectors.psa.redmine_http import RedmineHttp, path
 from sync.errors import PsaUnavailable
 
 _STATUS = {1: "active", 5: "closed"}
@@ -59,7 +59,7 @@ class RedmineSite:
         """Our field -> Redmine custom field, resolved once (``GET /custom_fields.json``, admin)."""
         with self._lock:
             if self._cf is None:
-                body = self.http.get("/custom_fields.json", shape=CUSTOM_FIELDS)
+                body = self.http.get(path("custom_fields"), shape=CUSTOM_FIELDS)
                 self._cf = resolve(parse_custom_fields(body), self._wanted, self._explicit)
             return self._cf
 
@@ -76,7 +76,7 @@ class RedmineSite:
             id=int(project["id"]),
             identifier=project["identifier"],
             key=str(key),
-            url=f"{self.url}/projects/{project['identifier']}",
+            url=self.url + path("projects", project["identifier"], ext=""),
             status=status_of(project),
             parent_id=parent.get("id"),
         )
@@ -95,7 +95,7 @@ class RedmineSite:
         403 (archived) and 404 are answers here, not errors: a create uses them to decide whether
         it committed. Anything else means Redmine cannot tell us now (``PsaUnavailable``).
         """
-        response = self.http.send("GET", f"/projects/{identifier}.json")
+        response = self.http.send("GET", path("projects", identifier))
         if response.status_code == 200:
             return 200, self.http.answer(response, ONE_PROJECT)["project"]
         if response.status_code in (403, 404):

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
-from sync.connectors.psa.redmine_http import error_text, run_bounded
+from sync.connectors.psa.redmine_http import error_text, path, run_bounded
 from sync.connectors.psa.redmine_site import ONE_PROJECT, RedmineSite
 from sync.errors import PsaUnavailable, RecordError
 from sync.model import Outcome
@@ -84,7 +84,7 @@ class RedmineWrites:
             project["parent_id"] = row.parent.id
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                response = self.http.send("POST", "/projects.json", body={"project": project})
+                response = self.http.send("POST", path("projects"), body={"project": project})
             except PsaUnavailable as exc:
                 # No answer: the request may still be running, so it is never sent again here.
                 return self._confirm(row.key, identifier, str(exc))
@@ -142,13 +142,13 @@ class RedmineWrites:
         return self._write_outcome(ref, response, ok=ref, forbidden=Outcome.CLOSED)
 
     def _lifecycle_one(self, ref: ProjectRef, action: str) -> WriteResult:
-        response = self.http.send("PUT", f"/projects/{ref.id}/{action}.json")
+        response = self.http.send("PUT", path("projects", ref.id, action))
         done = replace(ref, status="closed" if action == "close" else "active")
         return self._write_outcome(ref, response, ok=done, forbidden=Outcome.FAILED)
 
     def _send_update(self, ref: ProjectRef, fields: dict[str, Any]) -> requests.Response:
         body = {"project": self.site.body(fields)}
-        return self.http.send("PUT", f"/projects/{ref.id}.json", body=body)
+        return self.http.send("PUT", path("projects", ref.id), body=body)
 
     def _write_outcome(
         self, ref: ProjectRef, response: requests.Response, *, ok: ProjectRef, forbidden: Outcome
@@ -171,7 +171,7 @@ class RedmineWrites:
         project = self.site.body({"customer": name, **fields, "name": name})
         project.update(identifier=identifier, is_public=False)
         try:
-            response = self.http.send("POST", "/projects.json", body={"project": project})
+            response = self.http.send("POST", path("projects"), body={"project": project})
         except PsaUnavailable:
             response = None
         if response is not None and response.status_code == 201:
