@@ -72,7 +72,7 @@ def mismatch(value: Any, shape: Shape, where: str = "the body") -> str | None:
     if isinstance(shape, list):
         if not isinstance(value, list):
             return f"{where} is {_kind(value)}, not a list"
-        return next((p for i, item in enumerate(value) if (p := mismatch(item, shape[0], f"{where}[{i}]"))), None)
+        return next((p for i, item in enumerate(value) if (p := mismatch(item, shape[0], _item(where, i)))), None)
     types = shape if isinstance(shape, tuple) else (shape,)
     if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
         return None
@@ -123,6 +123,10 @@ def redirect_target(response: requests.Response) -> str | None:
 
 def _inside(where: str) -> str:
     return "" if where == "the body" else where + "."
+
+
+def _item(where: str, index: int) -> str:
+    return f"item {index} of the body" if where == "the body" else f"{where}[{index}]"
 
 
 def _kind(value: Any) -> str:

@@ -56,7 +56,7 @@ def test_a_next_page_cut_in_the_middle_is_unavailable(client):
 
 
 @pytest.mark.parametrize("answer, said", [
-    ({"json": ["006000000000001AAA"]}, "[0] is a str, not an object"),
+    ({"json": ["006000000000001AAA"]}, "item 0 of the body is a str, not an object"),
     ({"json": {"id": "006000000000001AAA", "success": True}}, "not a list"),
     ({"body": "5"}, "is an int, not a list"),
     ({"body": "null"}, "is null, not a list"),
