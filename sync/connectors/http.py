@@ -15,6 +15,12 @@ Why a factory and not `requests.Session()` at each call site:
   A session lives for one run, so it carries a ``RetryWindow``: once ``retry_window`` seconds
   have passed since it was built, a failed call fails at once (the run stops, exit 3, and resumes
   from its last committed page next time), and no backoff sleeps past the window's end.
+- **Redirects are never followed.** requests keeps every header but ``Authorization`` when it
+  follows a redirect to another host (``Session.rebuild_auth``), so ``X-Redmine-API-Key`` would go
+  to whatever host a ``Location`` names, and a 307 re-sends a token request's form with its secret.
+  Every request goes out with ``allow_redirects=False``; a connector reports a 3xx as its
+  "unavailable" error naming the target (``answers.redirect_target``): the configured URL must be
+  the final one.
 - **The CA bundle really applies.** requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
   override ``Session.verify`` (``merge_environment_settings``), and both are set on our machines
   and on many corporate ones. When ``ca_bundle`` is given we write a combined bundle (the CAs the
@@ -99,7 +105,7 @@ def certificate_rejected(exc: BaseException) -> bool:
 
 
 class SyncSession(requests.Session):
-    """A Session with a default timeout and a pinned CA bundle that the environment cannot override."""
+    """A Session with a default timeout, no redirects, and a CA bundle the environment cannot override."""
 
     def __init__(self, *, timeout: float, pinned_ca: str | None):
         super().__init__()
@@ -114,6 +120,7 @@ class SyncSession(requests.Session):
             kwargs["timeout"] = self.default_timeout
         if kwargs.get("verify") is False:
             raise TlsVerificationRequired("TLS verification cannot be turned off; give ca_bundle instead")
+        kwargs["allow_redirects"] = False  # credentials must never follow a Location (module docstring)
         return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]

@@ -20,6 +20,9 @@ concerns, each in its own module:
 - **Bulk API 2.0 queries** (``salesforce_bulk``, ``salesforce_bulk_records``): ``bulk_query_pages``
   runs one query job and yields its CSV pages as REST-shaped records; every job call goes through
   the same guarded call path, so the budget and the counts cover Bulk exactly as REST.
+- **Shapes** (``answers``): every body is held against the shape the code relies on before anything
+  indexes into it (a page without ``records`` is never read as an empty page); what is not JSON or
+  not of that shape stops the run (``SalesforceUnavailable``) naming the call and what came back.
 
 This module holds the client itself: one data call with re-authentication, lock retries and
 translation, and the paging of queries.
@@ -43,12 +46,19 @@ from simple_salesforce.exceptions import SalesforceError
 from sync.clock import utcnow
 from sync.config import SalesforceConfig
 from sync.connectors import salesforce_bulk
+from sync.connectors.answers import NOT_JSON, Shape, checked, endpoint, redirect_target, said_by
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
-from sync.connectors.salesforce_collections import COLLECTION_SIZE, SaveResult, collection_body, parse_save_results
+from sync.connectors.salesforce_collections import (
+    COLLECTION_SIZE,
+    SAVE_RESULTS,
+    SaveResult,
+    collection_body,
+    parse_save_results,
+)
 from sync.connectors.salesforce_errors import RESUMES, first_error, translate
 from sync.connectors.salesforce_usage import ApiUsage, budget_problem
-from sync.errors import AuthError, BudgetExceededError, ConfigError, ProtocolViolation, SalesforceUnavailable, SyncError
+from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
 from sync.logs import register_secret
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,11 @@ T = TypeVar("T")
 LOCK_RETRIES = 3
 LOCK_BACKOFF_SECONDS = 0.5
 _SOBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: one page of query/queryAll/queryMore; the records are read by transform, which takes any object
+QUERY_PAGE = {"records": [dict], "done": bool, "nextRecordsUrl?": str}
+#: what ``check`` reads of a describe
+DESCRIBE = {"name?": str, "fields": [{"name": str, "type?": str, "relationshipName?": str,
+                                      "referenceTo?": [str], "picklistValues?": [{"value": str}]}]}
 
 
 class SalesforceClient:
@@ -81,11 +96,13 @@ class SalesforceClient:
         self.org_id: str = ""
         self.instance_url: str = ""
         self.server_time: datetime | None = None
+        self._last: requests.Response | None = None  # the latest answer, quoted when it is unreadable
         session.hooks["response"].append(self._on_response)
 
     # --- connection ------------------------------------------------------------------------------
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last = response
         endpoint = self.usage.record(response)
         log.debug("salesforce: %s -> %s (this run: %d data calls; org %s/%s)", endpoint,
                   response.status_code, self.usage.total, self.usage.org_used, self.usage.org_max)
@@ -124,7 +141,9 @@ class SalesforceClient:
 
     # --- one data call, with re-auth, lock retries and translation --------------------------------
 
-    def _call(self, endpoint: str, send: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+    def _call(self, endpoint: str, send: Callable[[Salesforce], T], *, shape: Shape,
+              idempotent: bool = True) -> T:
+        """``send`` through the budget guard, re-authentication and lock retries; its body of ``shape``."""
         if self.sf is None:
             raise RuntimeError("SalesforceClient.connect() must be called first")
         reauthenticated = False
@@ -132,8 +151,10 @@ class SalesforceClient:
         while True:
             self._guard()
             try:
-                return send(self.sf)
+                body = send(self.sf)
             except SalesforceError as exc:
+                if 300 <= exc.status < 400:
+                    raise self._redirected(endpoint) from None
                 code, _ = first_error(exc)
                 if exc.status == 401 and code == "INVALID_SESSION_ID" and not reauthenticated:
                     log.info("salesforce: session expired during %s; re-authenticating once", endpoint)
@@ -146,14 +167,28 @@ class SalesforceClient:
                     self._sleep(delay + random.uniform(0, delay))
                     continue
                 raise self._translate(exc, endpoint, reauthenticated) from None
-            except ValueError:
-                raise SalesforceUnavailable(f"Salesforce answered the {endpoint} call with something that is not "
-                                            f"JSON (a proxy or maintenance page?); {RESUMES}") from None
+            except ValueError:  # simple-salesforce parsed the body: a proxy's page, a body cut short
+                body = NOT_JSON
             except requests.RequestException as exc:
                 if certificate_rejected(exc):
                     raise ConfigError(untrusted_certificate_message(self.instance_url)) from None
                 raise SalesforceUnavailable(f"Salesforce {endpoint} call failed ({type(exc).__name__}) after "
                                             f"retries; {RESUMES}") from None
+            return checked(body, shape, said=self._said(endpoint), raw=self._last.content if self._last else None,
+                           error=lambda problem: SalesforceUnavailable(f"{problem}; {RESUMES}"))
+
+    def _redirected(self, name: str) -> SalesforceUnavailable:
+        """A 3xx (never followed, ``sync.connectors.http``): say where it pointed."""
+        last = self._last
+        where = f"{endpoint(last.request.method, last.request.url)} to {redirect_target(last)}" if last else name
+        return SalesforceUnavailable(f"Salesforce redirected {where}; the instance URL of the token response must "
+                                     f"be the final URL, and psa-sync never follows a redirect with the token; "
+                                     f"{RESUMES}")
+
+    def _said(self, endpoint: str) -> str:
+        if self._last is None:
+            return f"Salesforce answered the {endpoint} call"
+        return said_by("Salesforce", self._last)
 
     def _translate(self, exc: SalesforceError, endpoint: str, reauthenticated: bool) -> SyncError:
         code, _ = first_error(exc)
@@ -175,17 +210,18 @@ class SalesforceClient:
             if not 200 <= batch_size <= 2000:
                 raise ValueError(f"batch_size must be between 200 and 2000, got {batch_size}")
             kwargs["headers"] = {"Sforce-Query-Options": f"batchSize={batch_size}"}
-        page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, **kwargs))
-        yield list(page.get("records") or [])
-        while not page.get("done", True):
+        page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, **kwargs),
+                          shape=QUERY_PAGE)
+        yield page["records"]
+        while not page["done"]:
             next_url = page.get("nextRecordsUrl")
             if not next_url:
                 raise SalesforceUnavailable(f"Salesforce said the query is not done but gave no nextRecordsUrl; "
                                             f"{RESUMES}")
             path = urlparse(next_url).path if next_url.startswith("http") else next_url
-            page = self._call("queryMore",
-                              lambda sf, p=path: sf.query_more(p, identifier_is_url=True, **kwargs))
-            yield list(page.get("records") or [])
+            page = self._call("queryMore", lambda sf, p=path: sf.query_more(p, identifier_is_url=True, **kwargs),
+                              shape=QUERY_PAGE)
+            yield page["records"]
 
     def update(self, sobject: str, records: Sequence[dict]) -> list[SaveResult]:
         """PATCH composite/sobjects, 200 records a call, allOrNone=false; one result per record, in order."""
@@ -194,8 +230,8 @@ class SalesforceClient:
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = records[start:start + COLLECTION_SIZE]
             body = collection_body(sobject, chunk)
-            answer = self._call("composite", lambda sf, b=body: sf.restful(
-                "composite/sobjects", method="PATCH", data=b))
+            answer = self._call("composite", lambda sf, b=body: self._restful(
+                sf, "composite/sobjects", method="PATCH", data=b), shape=SAVE_RESULTS)
             results.extend(parse_save_results(chunk, answer))
         failed = sum(not r.success for r in results)
         log.debug("salesforce: updated %d %s records, %d failed", len(results), sobject, failed)
@@ -204,7 +240,18 @@ class SalesforceClient:
     def describe(self, sobject: str) -> dict:
         """The sObject's describe (fields, types, picklist values), for `check` and the mapping."""
         _check_sobject(sobject)
-        return self._call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe")) or {}
+        return self._call("describe", lambda sf: self._restful(sf, f"sobjects/{sobject}/describe"), shape=DESCRIBE)
+
+    def _restful(self, sf: Salesforce, path: str, **kwargs: Any) -> Any:
+        """``sf.restful``, but the body as it came, for the shape check: restful() answers None for an
+        empty one and fails on one without a length (a JSON number, ``true``, ``null``)."""
+        try:
+            body = sf.restful(path, **kwargs)
+        except TypeError:
+            body = None
+        if body is None and self._last is not None and self._last.status_code != 204:
+            return self._last.json()
+        return body
 
     def describe_once(self, sobject: str) -> dict:
         """``describe`` at most once per object in a run: Bulk CSV is typed from it on every page."""
@@ -224,11 +271,9 @@ class SalesforceClient:
         """``SELECT COUNT() FROM sobject WHERE where`` in one REST call: the backfill weighs Bulk against REST."""
         _check_sobject(sobject)
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
-        answer = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
-        total = answer.get("totalSize") if isinstance(answer, dict) else None
-        if not isinstance(total, int) or isinstance(total, bool):
-            raise ProtocolViolation(f"Salesforce answered a COUNT() query on {sobject} without a totalSize")
-        return total
+        answer = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted),
+                            shape={"totalSize": int})
+        return answer["totalSize"]
 
 
 def _check_sobject(sobject: str) -> None:

@@ -31,6 +31,7 @@ import jwt
 import requests
 
 from sync.config import SalesforceConfig
+from sync.connectors.answers import checked, json_of, redirect_target
 from sync.connectors.http import certificate_rejected
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
 from sync.sfid import to18
@@ -41,6 +42,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME = timedelta(minutes=3)
 TOKEN_ATTEMPTS = 3  # a token request creates nothing, so a lost or 5xx answer is safe to ask again
 TOKEN_BACKOFF_SECONDS = 0.2
+TOKEN_RESPONSE = {"access_token": str, "instance_url": str, "id": str}
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,16 @@ def _token_once(config: SalesforceConfig, session: requests.Session, url: str,
                 now: Callable[[], datetime]) -> TokenGrant:
     args = _token_request_args(config, now())
     try:
-        response = session.post(url, headers={"Accept": "application/json"}, **args)
+        response = session.post(url, headers={"Accept": "application/json"}, allow_redirects=False, **args)
     except requests.RequestException as exc:
         if certificate_rejected(exc):
             raise ConfigError(untrusted_certificate_message(url)) from None
         raise SalesforceUnavailable(
             f"Salesforce token endpoint {url} is unreachable ({type(exc).__name__}); "
             "the run stopped and will try again next time") from None
+    if (target := redirect_target(response)) is not None:  # never followed: a 307 re-sends the secret
+        raise SalesforceUnavailable(f"salesforce.login_url (or token_url) must be the final URL; the token endpoint "
+                                    f"{url} redirected to {target}; the run stopped and will try again next time")
     if response.status_code >= 500:
         raise SalesforceUnavailable(f"Salesforce token endpoint {url} answered {response.status_code}; "
                                     "the run stopped and will try again next time")
@@ -168,13 +173,17 @@ def _refusal_message(config: SalesforceConfig, response: requests.Response) -> s
 
 
 def _parse_grant(url: str, response: requests.Response) -> TokenGrant:
+    """The grant in a 200. One of another shape is an ``AuthError``: a person points token_url at the
+    real token endpoint. Its body is never quoted, since a token response carries the token."""
+    body = checked(json_of(response), TOKEN_RESPONSE, said=f"Salesforce token endpoint {url} answered 200",
+                   raw=None, error=lambda problem: AuthError(f"{problem}, not a usable token response; "
+                                                             "is token_url the Salesforce token endpoint?"))
+    token, instance_url = body["access_token"], body["instance_url"]
     try:
-        body = response.json()
-        token, instance_url, identity = body["access_token"], body["instance_url"], body["id"]
-        org_id, user_id = ids_from_identity_url(identity)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AuthError(f"Salesforce token endpoint {url} answered 200 without a usable token response "
-                        f"({type(exc).__name__}); is token_url the Salesforce token endpoint?") from None
+        org_id, user_id = ids_from_identity_url(body["id"])
+    except ValueError:
+        raise AuthError(f"Salesforce token endpoint {url} answered 200 with an identity URL of another shape, "
+                        "not a usable token response; is token_url the Salesforce token endpoint?") from None
     server_time = None
     if response.headers.get("Date"):
         try:

@@ -48,6 +48,7 @@ POLL_MAX_SECONDS = 15.0
 MAX_WAIT_SECONDS = 600.0  # a job still queued after 10 minutes of waiting stops the run (exit 3)
 _DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
 _CSV_ACCEPT = {"Accept": "text/csv"}
+JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
 def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
@@ -64,7 +65,8 @@ def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
         wait.until_complete()
         locator: str | None = None
         while True:
-            response = client._call("bulk2_results", lambda sf, at=locator: _results(sf, job, max_records, at))
+            response = client._call("bulk2_results", lambda sf, at=locator: _results(sf, job, max_records, at),
+                                    shape=object)  # a CSV response, read and checked by _page
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
@@ -93,7 +95,7 @@ def _create(client: SalesforceClient, soql: str, include_deleted: bool) -> str:
     body = {"operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
             "columnDelimiter": "COMMA", "lineEnding": "LF"}
     info = client._call("bulk2_create", lambda sf: sf.restful("jobs/query", method="POST", json=body),
-                        idempotent=False)
+                        shape=JOB_INFO, idempotent=False)
     job = info.get("id") if isinstance(info, dict) else None
     if not job:
         raise ProtocolViolation("Salesforce answered the Bulk query job create without a job id; nothing was "
@@ -121,7 +123,7 @@ class _Wait:
             self.client._sleep(self.delay)
             self.waited += self.delay
             self.delay = min(self.delay * 2, POLL_MAX_SECONDS)
-            info = self.client._call("bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"))
+            info = self.client._call("bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"), shape=JOB_INFO)
             state = info.get("state") if isinstance(info, dict) else None
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
@@ -176,9 +178,10 @@ def _discard(client: SalesforceClient, job: str, *, running: bool) -> None:
     try:
         if running and client.budget_left():
             client._call("bulk2_abort", lambda sf: sf.restful(
-                f"jobs/query/{job}", method="PATCH", json={"state": _ABORTED}))
+                f"jobs/query/{job}", method="PATCH", json={"state": _ABORTED}), shape=object)
         if client.budget_left():
-            client._call("bulk2_delete", lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"))
+            client._call("bulk2_delete", lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"),
+                         shape=object)  # 204, no body
             return
         log.warning("salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
                     "removes it after 7 days", job)

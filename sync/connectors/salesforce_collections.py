@@ -21,6 +21,8 @@ from sync.connectors.salesforce_errors import RESUMES, TRANSIENT_CODES
 from sync.errors import SalesforceUnavailable
 
 COLLECTION_SIZE = 200  # records per collections call, Salesforce's maximum
+#: the answer of one collections update, as :func:`parse_save_results` reads it (checked first)
+SAVE_RESULTS = [{"success": bool, "errors?": [dict]}]
 
 
 @dataclass(frozen=True)

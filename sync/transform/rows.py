@@ -25,6 +25,7 @@ from sync.mapping.model import Mapping
 from sync.model import DesiredRow, RowError
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
+from sync.transform.keys import key_problem
 from sync.transform.rules import Evaluated, apply_rule, evaluate_rule
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the modstamp of a record whose own is unreadable
@@ -81,6 +82,8 @@ def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
     }
     if mapping.key.lower() != "id":
         reasons[mapping.key] = _missing(key, f"{mapping.key}: the record has no value for the mapping's key")
+    key_name = "Id" if mapping.key.lower() == "id" else mapping.key
+    reasons[key_name] = _key_reasons(key, key_name, reasons[key_name])
     modstamp = np.array(stamp.values, dtype=object)
     modstamp[pd.isna(modstamp)] = EPOCH
     # A row whose criteria cannot be evaluated may well be in scope: count it as matching, so
@@ -93,6 +96,16 @@ def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
 def _missing(values: np.ndarray, message: str) -> np.ndarray:
     out = np.full(len(values), None, dtype=object)
     out[pd.isna(values)] = message
+    return out
+
+
+def _key_reasons(keys: np.ndarray, name: str, reasons: np.ndarray) -> np.ndarray:
+    """``reasons`` plus, for a present key that cannot name a project (:mod:`sync.transform.keys`),
+    why: it would become the PSA's identifier and a URL segment, so that row fails alone."""
+    out = reasons.copy()
+    for position, key in enumerate(keys):
+        if out[position] is None and (problem := key_problem(key)):
+            out[position] = f"{name}: {problem}"
     return out
 
 

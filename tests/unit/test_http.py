@@ -240,6 +240,18 @@ def test_a_silent_server_times_out_instead_of_hanging():
             session.get(url + "/slow")
 
 
+@responses.activate
+@pytest.mark.parametrize("asked", [True, False, None])
+def test_a_session_never_follows_a_redirect_whatever_the_caller_asks(asked):
+    responses.get("https://psa.example/a", status=302, headers={"Location": "https://elsewhere.example/a"})
+    responses.get("https://elsewhere.example/a", json={})
+    session = build_session(ca_bundle=None, timeout=1, retries=0)
+    session.headers["X-Redmine-API-Key"] = "secret"
+    kwargs = {} if asked is None else {"allow_redirects": asked}
+    assert session.get("https://psa.example/a", **kwargs).status_code == 302
+    assert [c.request.url for c in responses.calls] == ["https://psa.example/a"]
+
+
 def test_user_agent_names_the_product():
     session = build_session(ca_bundle=None, timeout=1, retries=0)
     assert session.headers["User-Agent"].startswith("psa-sync/")

@@ -35,6 +35,11 @@ NATIVE_FIELDS: dict[str, FieldSpec] = {
     "description": FieldSpec("description", "string", False, None, "description"),
 }
 
+#: ``GET /custom_fields.json`` as :func:`parse_custom_fields` reads it (checked before it does).
+CUSTOM_FIELDS = {
+    "custom_fields": [{"id": int, "name": str, "field_format?": str, "possible_values?": [{"value": object}]}],
+}
+
 # Redmine field_format -> our type
 _FORMATS = {
     "string": "string",
@@ -66,7 +71,7 @@ class CustomField:
 def parse_custom_fields(payload: dict) -> dict[str, CustomField]:
     """``GET /custom_fields.json`` body -> project custom fields by Redmine name."""
     found: dict[str, CustomField] = {}
-    for item in payload.get("custom_fields", []):
+    for item in payload["custom_fields"]:
         if item.get("customized_type") != "project":
             continue
         values = item.get("possible_values")

@@ -3,6 +3,8 @@
 Statuses are translated from structured data (the HTTP status), never from message text:
 401 -> ``AuthError``; a transport failure or a 5xx on a read -> ``PsaUnavailable``. Writes hand
 their response back to the caller, because there a 403, 404, 422 or 5xx is a per-record outcome.
+A body is read only through :meth:`RedmineHttp.answer`, against the shape the caller relies on
+(``sync.connectors.answers``): a login page or a cut body is ``PsaUnavailable``, not a traceback.
 The API key travels only in the ``X-Redmine-API-Key`` header and never appears in a message.
 """
 
@@ -11,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
+from sync.connectors.answers import Shape, endpoint, json_of, misfit, redirect_target, said_by
 from sync.errors import AuthError, ConfigError, PsaUnavailable, SyncError
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
+RESUMES = "the run stops and resumes next time"
 
 
 def normalise_url(url: str) -> str:
@@ -26,6 +30,20 @@ def normalise_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"psa.url: {url!r} is not an http(s) URL (e.g. http://127.0.0.1:3000)")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+
+
+def path(*segments: object, ext: str = ".json") -> str:
+    """``/projects/sf-x.json`` from its segments, each quoted whole (``/``, ``?``, ``%`` … encoded).
+
+    A segment built from data (an identifier made of a key, an Account Id) can then never add a
+    segment or a query to the URL: unquoted, the key ``../../users/1`` made a look-up go to
+    ``/projects/users/1.json``. A segment that is empty, ``.`` or ``..`` is refused outright, since
+    requests decodes ``%2E`` and a server would resolve it as a step up.
+    """
+    quoted = [quote(str(segment), safe="") for segment in segments]
+    if any(q in ("", ".", "..") for q in quoted):
+        raise ValueError(f"not a URL path segment in {segments!r}")
+    return "/" + "/".join(quoted) + ext
 
 
 class RedmineHttp:
@@ -45,7 +63,8 @@ class RedmineHttp:
     def send(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
         """One request; returns the response whatever its status, except 401 (``AuthError``).
 
-        Transport failures (refused, reset, timeout) raise ``PsaUnavailable``.
+        Transport failures (refused, reset, timeout) and redirects raise ``PsaUnavailable``: a
+        redirect is never followed, since the API key header would go along to its target.
         """
         try:
             response = self._session.request(
@@ -55,6 +74,7 @@ class RedmineHttp:
                 json=body,
                 headers=self._headers,
                 timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise PsaUnavailable(
@@ -66,14 +86,32 @@ class RedmineHttp:
                 f"Redmine at {self.url} refused the API key (401 on {method} {path}): check psa.api_key "
                 "and that the REST API is enabled (Administration > Settings > API)"
             )
+        target = redirect_target(response)
+        if target is not None:
+            raise PsaUnavailable(
+                f"psa.url must be the final URL; Redmine redirected {endpoint(method, response.request.url)} to "
+                f"{target}, and psa-sync never follows a redirect with the API key; {RESUMES}"
+            )
         return response
 
-    def get(self, path: str, params: dict | None = None, *, missing_ok: bool = False) -> dict | None:
-        """GET a JSON body. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
+    def misfit(self, response: requests.Response, shape: Shape) -> tuple[Any, str | None]:
+        """(the parsed body, None) when it has ``shape``; else (body, what is wrong, for a message)."""
+        body = json_of(response)
+        return body, misfit(body, shape, said=said_by(f"Redmine at {self.url}", response), raw=response.content)
+
+    def answer(self, response: requests.Response, shape: Shape) -> Any:
+        """The JSON body of ``response`` when it has ``shape``; else ``PsaUnavailable`` naming it."""
+        body, problem = self.misfit(response, shape)
+        if problem is not None:
+            raise PsaUnavailable(f"{problem}; {RESUMES}")
+        return body
+
+    def get(self, path: str, params: dict | None = None, *, shape: Shape, missing_ok: bool = False) -> Any:
+        """GET a JSON body of ``shape``. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
         response = self.send("GET", path, params=params)
         status = response.status_code
         if status == 200:
-            return response.json()
+            return self.answer(response, shape)
         if missing_ok and status in (403, 404):
             return None
         if status == 403:
@@ -82,30 +120,33 @@ class RedmineHttp:
             raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
         raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
 
-    def pages(self, path: str, params: dict, collection: str) -> Iterator[dict]:
+    def pages(self, path: str, params: dict, collection: str, item: Shape) -> Iterator[dict]:
         """Every item of a paged listing, ``page_size`` at a time (offset paging)."""
-        for items in self.page_lists(path, params, collection):
-            if items is None:  # only a JSON ``null`` body gets here: never end a listing early in silence
-                raise PsaUnavailable(f"Redmine at {self.url} answered GET {path} without a listing")
-            yield from items
+        for items in self.page_lists(path, params, collection, item):
+            yield from items or ()
 
     def page_lists(
-        self, path: str, params: dict, collection: str, *, missing_ok: bool = False
+        self, path: str, params: dict, collection: str, item: Shape, *, missing_ok: bool = False
     ) -> Iterator[list[dict] | None]:
-        """Each page's items of a paged listing, in turn (offset paging).
+        """Each page's items of a paged listing, in turn (offset paging); each item of shape ``item``.
+
+        A page without its ``collection`` is an error, never an empty page: ending a listing early
+        in silence would make ``find`` miss a project and create it again.
 
         With ``missing_ok``, a listing scoped to something that vanished (404, or 403: archived)
         yields one ``None`` and ends: a project deleted while we read its time entries is that
         project's business, so the caller leaves it out instead of failing, with no exception
         to catch.
         """
+        shape = {collection: [item], "total_count?": int}
         offset = 0
         while True:
-            body = self.get(path, {**params, "limit": self.page_size, "offset": offset}, missing_ok=missing_ok)
+            page = {**params, "limit": self.page_size, "offset": offset}
+            body = self.get(path, page, shape=shape, missing_ok=missing_ok)
             if body is None:
                 yield None
                 return
-            items = body.get(collection, [])
+            items = body[collection]
             yield items
             offset += len(items)
             if not items or offset >= int(body.get("total_count", 0)):
@@ -114,10 +155,8 @@ class RedmineHttp:
 
 def error_text(response: requests.Response) -> str:
     """Redmine's 422 messages joined ("Billing type cannot be blank; Name cannot be blank")."""
-    try:
-        errors = response.json().get("errors")
-    except ValueError:
-        errors = None
+    body = json_of(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
         return "; ".join(str(e) for e in errors)
     return f"HTTP {response.status_code}"

@@ -15,9 +15,10 @@ import requests
 
 from sync.connectors.psa.base import Delivery, ProjectRef
 from sync.connectors.psa.redmine_fields import custom_value, plain_decimal
-from sync.connectors.psa.redmine_http import run_bounded
-from sync.connectors.psa.redmine_site import RedmineSite, status_of
+from sync.connectors.psa.redmine_http import path, run_bounded
+from sync.connectors.psa.redmine_site import PROJECT, RedmineSite, status_of
 
+TIME_ENTRY = {"hours?": (int, float)}  # summed as exact decimals
 _KEY_CHARS_PER_CALL = 1000  # keys per find call, by length: WEBrick refuses request lines > 2083 bytes
 
 
@@ -89,7 +90,8 @@ class RedmineReads:
         """
         total = Decimal(0)
         params = {"project_id": project_id}
-        for entries in self.http.page_lists("/time_entries.json", params, "time_entries", missing_ok=True):
+        for entries in self.http.page_lists(path("time_entries"), params, "time_entries", TIME_ENTRY,
+                                              missing_ok=True):
             if entries is None:
                 return None
             total += sum((Decimal(str(entry.get("hours") or 0)) for entry in entries), Decimal(0))
@@ -102,7 +104,7 @@ class RedmineReads:
         key_cf = self.site.fields()["key"]
         params = {f"cf_{key_cf.id}": "*", "status": "1|5", "sort": "created_on"}
         projects: dict[int, dict] = {}  # by id: offset paging may repeat a row if one is created meanwhile
-        for project in self.http.pages("/projects.json", params, "projects"):
+        for project in self.http.pages(path("projects"), params, "projects", PROJECT):
             if custom_value(project, key_cf):  # re-check: an ignored filter returns every project
                 projects[project["id"]] = project
         return list(projects.values())
@@ -113,7 +115,7 @@ class RedmineReads:
         for chunk in _chunks_within(keys, _KEY_CHARS_PER_CALL):
             # the leading "=" pins the operator, whatever the key starts with
             params = {f"cf_{key_cf}": "=" + "|".join(chunk), "status": "1|5"}
-            projects.extend(self.http.pages("/projects.json", params, "projects"))
+            projects.extend(self.http.pages(path("projects"), params, "projects", PROJECT))
         return projects
 
     def _projects_by_ids(self, ids: list[int]) -> list[dict]:
@@ -122,7 +124,8 @@ class RedmineReads:
         step = self.http.page_size
         for start in range(0, len(unique), step):
             chunk = "|".join(str(i) for i in unique[start : start + step])
-            projects.extend(self.http.pages("/projects.json", {"id": "=" + chunk, "status": "1|5"}, "projects"))
+            projects.extend(self.http.pages(path("projects"), {"id": "=" + chunk, "status": "1|5"}, "projects",
+                                            PROJECT))
         return projects
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sync.connectors.psa.base import ProjectRef
 from sync.connectors.psa.redmine_fields import (
+    CUSTOM_FIELDS,
     CustomField,
     custom_value,
     parse_custom_fields,
@@ -20,10 +21,21 @@ from sync.connectors.psa.redmine_fields import (
     resolve,
     typed_values,
 )
-from sync.connectors.psa.redmine_http import RedmineHttp
+from sync.connectors.psa.redmine_http import RedmineHttp, path
 from sync.errors import PsaUnavailable
 
 _STATUS = {1: "active", 5: "closed"}
+#: What :meth:`RedmineSite.ref` and ``typed_values`` index into; checked before they do.
+PROJECT = {
+    "id": int,
+    "identifier": str,
+    "name?": str,
+    "status?": int,
+    "parent?": {"id": int},
+    "custom_fields?": [{"id": int, "value?": (str, list)}],
+}
+#: The answer to a create (201) and to ``GET /projects/<identifier>.json``.
+ONE_PROJECT = {"project": PROJECT}
 
 
 def status_of(project: dict) -> str:
@@ -47,7 +59,7 @@ class RedmineSite:
         """Our field -> Redmine custom field, resolved once (``GET /custom_fields.json``, admin)."""
         with self._lock:
             if self._cf is None:
-                body = self.http.get("/custom_fields.json") or {}
+                body = self.http.get(path("custom_fields"), shape=CUSTOM_FIELDS)
                 self._cf = resolve(parse_custom_fields(body), self._wanted, self._explicit)
             return self._cf
 
@@ -64,7 +76,7 @@ class RedmineSite:
             id=int(project["id"]),
             identifier=project["identifier"],
             key=str(key),
-            url=f"{self.url}/projects/{project['identifier']}",
+            url=self.url + path("projects", project["identifier"], ext=""),
             status=status_of(project),
             parent_id=parent.get("id"),
         )
@@ -83,9 +95,9 @@ class RedmineSite:
         403 (archived) and 404 are answers here, not errors: a create uses them to decide whether
         it committed. Anything else means Redmine cannot tell us now (``PsaUnavailable``).
         """
-        response = self.http.send("GET", f"/projects/{identifier}.json")
+        response = self.http.send("GET", path("projects", identifier))
         if response.status_code == 200:
-            return 200, response.json()["project"]
+            return 200, self.http.answer(response, ONE_PROJECT)["project"]
         if response.status_code in (403, 404):
             return response.status_code, None
         raise PsaUnavailable(f"Redmine answered {response.status_code} looking up project {identifier}")

@@ -3,9 +3,10 @@
 Per-record trouble is an outcome (:class:`sync.model.Outcome`), never an exception: 422 failed,
 403 closed (read-only), 5xx unknown. A create answered 5xx, or not answered, may still have
 committed (SQLite "database is locked" fails some requests after their commit), so it is looked up
-by its identifier before it is called anything; the identifier is unique in Redmine, so a second
-create of one deal is refused (422) and the existing project adopted. At most ``concurrency``
-requests run at once, because Redmine's writes serialise on SQLite.
+by its identifier before it is called anything; so is a 201 whose body is not the project (a proxy's
+page, a cut body): something committed, and only the look-up can say what. The identifier is
+unique in Redmine, so a second create of one deal is refused (422) and the existing project adopted.
+At most ``concurrency`` requests run at once, because Redmine's writes serialise on SQLite.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 import requests
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
-from sync.connectors.psa.redmine_http import error_text, run_bounded
-from sync.connectors.psa.redmine_site import RedmineSite
+from sync.connectors.psa.redmine_http import error_text, path, run_bounded
+from sync.connectors.psa.redmine_site import ONE_PROJECT, RedmineSite
 from sync.errors import PsaUnavailable, RecordError
 from sync.model import Outcome
 
@@ -83,7 +84,7 @@ class RedmineWrites:
             project["parent_id"] = row.parent.id
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                response = self.http.send("POST", "/projects.json", body={"project": project})
+                response = self.http.send("POST", path("projects"), body={"project": project})
             except PsaUnavailable as exc:
                 # No answer: the request may still be running, so it is never sent again here.
                 return self._confirm(row.key, identifier, str(exc))
@@ -99,7 +100,10 @@ class RedmineWrites:
 
     def _settle_create(self, key: str, identifier: str, response: requests.Response) -> WriteResult:
         if response.status_code == 201:
-            return WriteResult(key, Outcome.CREATED, ref=self.site.ref(response.json()["project"]))
+            body, problem = self.http.misfit(response, ONE_PROJECT)
+            if problem is not None:  # committed, but unreadable: never "created", never sent again
+                return self._confirm(key, identifier, problem)
+            return WriteResult(key, Outcome.CREATED, ref=self.site.ref(body["project"]))
         # 422 (or another 4xx): if the identifier is taken, the project exists — adopt it.
         # Decided by looking it up, not by parsing Redmine's (translatable) message.
         message = error_text(response)
@@ -138,13 +142,13 @@ class RedmineWrites:
         return self._write_outcome(ref, response, ok=ref, forbidden=Outcome.CLOSED)
 
     def _lifecycle_one(self, ref: ProjectRef, action: str) -> WriteResult:
-        response = self.http.send("PUT", f"/projects/{ref.id}/{action}.json")
+        response = self.http.send("PUT", path("projects", ref.id, action))
         done = replace(ref, status="closed" if action == "close" else "active")
         return self._write_outcome(ref, response, ok=done, forbidden=Outcome.FAILED)
 
     def _send_update(self, ref: ProjectRef, fields: dict[str, Any]) -> requests.Response:
         body = {"project": self.site.body(fields)}
-        return self.http.send("PUT", f"/projects/{ref.id}.json", body=body)
+        return self.http.send("PUT", path("projects", ref.id), body=body)
 
     def _write_outcome(
         self, ref: ProjectRef, response: requests.Response, *, ok: ProjectRef, forbidden: Outcome
@@ -167,15 +171,17 @@ class RedmineWrites:
         project = self.site.body({"customer": name, **fields, "name": name})
         project.update(identifier=identifier, is_public=False)
         try:
-            response = self.http.send("POST", "/projects.json", body={"project": project})
+            response = self.http.send("POST", path("projects"), body={"project": project})
         except PsaUnavailable:
             response = None
         if response is not None and response.status_code == 201:
-            return response.json()["project"]
-        _, existing = self.site.lookup(identifier)  # raced, or committed behind a 500
+            body, problem = self.http.misfit(response, ONE_PROJECT)
+            if problem is None:
+                return body["project"]
+        _, existing = self.site.lookup(identifier)  # raced, committed behind a 500, or an unreadable 201
         if existing is not None:
             return existing
-        if response is None or response.status_code >= 500:
+        if response is None or response.status_code >= 500 or response.status_code == 201:
             raise PsaUnavailable(f"Redmine did not confirm the parent project {identifier}; try again later")
         raise RecordError(account_id, "parent", error_text(response))
 

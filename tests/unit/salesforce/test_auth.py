@@ -164,7 +164,7 @@ def test_a_token_endpoint_5xx_is_salesforce_unavailable(session):
 @responses.activate
 def test_a_200_that_is_not_a_token_response_is_an_auth_error(session):
     add_token(body={"hello": "proxy"})
-    with pytest.raises(AuthError, match="without a usable token response"):
+    with pytest.raises(AuthError, match="not a usable token response"):
         SalesforceClient(make_config("client_credentials"), session).connect()
 
 
