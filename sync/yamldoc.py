@@ -10,12 +10,13 @@ outside ``sync.mapping`` so the config loader can use it without importing the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sync.errors import YamlSyntaxError
+from sync.errors import ConfigError, YamlSyntaxError
 
 KeyPath = tuple[str | int, ...]
 
@@ -76,6 +77,21 @@ class Problems:
         return f"{self.source}:{where}: {key}: {message}"
 
 
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, datetime):
+        return "a date and time"
+    if isinstance(value, date):
+        return "a date"
+    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(type(value), type(value).__name__)
+
+
 def dotted(path: KeyPath) -> str:
     """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``."""
     out = ""
@@ -87,18 +103,41 @@ def dotted(path: KeyPath) -> str:
     return out
 
 
-def load_yaml(path: Path) -> YamlDoc:
-    """Parse ``path`` into a :class:`YamlDoc`.
+def load_yaml(path: Path, what: str = "file") -> YamlDoc:
+    """Parse ``path`` into a :class:`YamlDoc`; ``what`` ("config", "mapping") names it in problems.
 
     Raises:
+        FileNotFoundError: there is no such file (each caller says where it looked).
+        ConfigError: the file cannot be read (a directory, permissions), is larger than a config or
+            mapping can be, or is not UTF-8: one problem ``file:line: (file): message``.
         YamlSyntaxError: not YAML, or several documents.
-        OSError: the file cannot be read.
 
     Duplicate keys, merge keys and non-scalar keys do not stop the load: they land in
     ``YamlDoc.issues`` (the first value is kept) so they are reported with everything else.
     """
-    text = path.read_text(encoding="utf-8")
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_text(path, what), str(path))
+
+
+MAX_BYTES = 1 << 20  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; see :func:`load_yaml` for what it raises and why."""
+    try:
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                          "save it as UTF-8") from None
 
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:

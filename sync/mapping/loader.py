@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import soql
-from sync.errors import MappingError, YamlSyntaxError
+from sync.errors import ConfigError, MappingError
 from sync.mapping.fields import parse_rule
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
 from sync.yamldoc import KeyPath, Problems, load_yaml
@@ -50,10 +50,10 @@ def load_mapping(path: Path) -> Mapping:
             path as given), or a single problem when the file is unreadable or not YAML.
     """
     try:
-        doc = load_yaml(Path(path))
-    except OSError as exc:
+        doc = load_yaml(Path(path), "mapping")
+    except FileNotFoundError as exc:
         raise MappingError(f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}") from None
-    except YamlSyntaxError as exc:
+    except ConfigError as exc:  # unreadable, not UTF-8, not YAML: one problem, said as a mapping's
         raise MappingError(exc.problems) from None
     problems = Problems(str(path), doc)
     mapping = _build(Path(path), doc.data, problems)
