@@ -19,6 +19,7 @@ from typing import Any
 
 from sync.config.reader import Reader
 from sync.config.settings import (
+    MIN_CALLS_PER_RUN,
     HttpConfig,
     Limits,
     PsaConfig,
@@ -127,11 +128,23 @@ def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
     schedule = Schedule(**_given(interval=r.duration(sched, ("schedule", "interval"), "2m"),
                                  hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")))
     budget = Limits(**_given(
-        max_org_api_percent=r.number(limits, ("limits", "max_org_api_percent"), 80.0, float),
-        max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int)))
+        max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
+        max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int, minimum=MIN_CALLS_PER_RUN,
+                                   why=f": a run needs at least {MIN_CALLS_PER_RUN} Salesforce data calls to make "
+                                       "progress (one query page and one write-back)")))
     http_config = HttpConfig(**_given(timeout=timeout.total_seconds() if timeout else None,
                                       retries=r.number(http, ("http", "retries"), 5, int, minimum=0)))
     return dict(schedule=schedule, limits=budget, http=http_config)
+
+
+def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
+    """The org's share a run may reach: 0 would stop every run at once (exit 4, forever)."""
+    percent = r.number(limits, where, 80.0, float)
+    if percent is not None and not 0 < percent <= 100:
+        r.problem(where, f"{percent!r} is outside (0, 100]: the share of the org's daily API requests a run may "
+                         "reach, more than 0 and at most 100")
+        return None
+    return percent
 
 
 def _given(**values: Any) -> dict[str, Any]:
