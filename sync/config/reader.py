@@ -96,7 +96,7 @@ class Reader:
         return value
 
     def interpolate(self, value: Any, where: KeyPath) -> Any:
-        """``value`` with each ``${VAR}`` replaced; None when a variable is missing (said)."""
+        """``value`` with each ``${VAR}`` replaced; None when a variable is unset or empty (said)."""
         if not isinstance(value, str):
             return value
         failed = False
@@ -104,11 +104,13 @@ class Reader:
         def replace(match: re.Match) -> str:
             nonlocal failed
             name = match.group(1)
-            if name not in self.environ:
-                self.problem(where, f"environment variable {name} is not set")
+            value = self.environ.get(name)
+            if value is None or not value.strip():  # an empty one is as useless, but says another fix
+                self.problem(where, f"environment variable {name} is " + ("not set" if value is None else
+                                                                          "set but empty"))
                 failed = True
                 return ""
-            return self.environ[name]
+            return value
 
         result = _ENV_REF.sub(replace, value)
         return None if failed else result

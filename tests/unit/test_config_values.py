@@ -44,3 +44,29 @@ def test_an_org_share_up_to_100_is_accepted(tmp_path, percent):
 def test_the_readme_limits_are_accepted(tmp_path):
     settings = load_settings(limits(tmp_path, "{max_org_api_percent: 80, max_calls_per_run: 5000}"), ENV)
     assert (settings.limits.max_org_api_percent, settings.limits.max_calls_per_run) == (80.0, 5000)
+
+
+# --- ${VAR} set but empty -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, line, key", [
+    ("SF_CLIENT_ID", 6, "salesforce.auth.client_id"),
+    ("SF_CLIENT_SECRET", 7, "salesforce.auth.client_secret"),
+    ("REDMINE_URL", 10, "psa.url"),
+    ("REDMINE_API_KEY", 11, "psa.api_key"),
+])
+def test_a_variable_that_is_set_but_empty_is_named_as_such(tmp_path, name, line, key):
+    path = edited(tmp_path)
+    assert short(path, problems_of(path, {**ENV, name: ""})) == [
+        f"{line}: {key}: environment variable {name} is set but empty"]
+
+
+def test_a_variable_of_only_blanks_is_empty_too(tmp_path):
+    path = edited(tmp_path)
+    assert short(path, problems_of(path, {**ENV, "REDMINE_API_KEY": " \n"})) == [
+        "11: psa.api_key: environment variable REDMINE_API_KEY is set but empty"]
+
+
+def test_an_empty_variable_inside_a_longer_value_is_named_too(tmp_path):
+    path = edited(tmp_path, (STATE, "state: ${STATE_DIR}/s.sqlite"))
+    assert short(path, problems_of(path, {**ENV, "STATE_DIR": ""})) == [
+        "13: state: environment variable STATE_DIR is set but empty"]
