@@ -28,6 +28,7 @@ from sync.config.settings import (
     Schedule,
     Settings,
 )
+from sync.config.urls import url_problem
 from sync.errors import ConfigError
 from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
 
@@ -67,16 +68,30 @@ def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
     if key_file is not None and flow == "jwt" and not key_file.is_file():
         r.problem((*auth_at, "private_key_file"), f"no such file: {key_file}")
     auth = SalesforceAuth(flow=flow, private_key_file=key_file, **plain, **secrets)
-    login_url = r.text(sf, (*at, "login_url"), required=True) or ""
-    if login_url and not login_url.startswith("https://"):
-        r.problem((*at, "login_url"), f"'{login_url}' must start with https:// (Salesforce speaks only TLS)")
+    login_url = _url(r, sf, (*at, "login_url"), required=True) or ""
     ca_path = r.file_path(sf, (*at, "ca_bundle"))
     if ca_path is not None and not ca_path.is_file():
         r.problem((*at, "ca_bundle"), f"no such file: {ca_path}")
     return SalesforceConfig(
         login_url=login_url.rstrip("/"), auth=auth, api_version=_api_version(r, sf, (*at, "api_version")),
-        token_url=r.text(sf, (*at, "token_url")), audience=r.text(sf, (*at, "audience")), ca_bundle=ca_path,
+        token_url=_url(r, sf, (*at, "token_url")), audience=r.text(sf, (*at, "audience")), ca_bundle=ca_path,
     )
+
+
+def _url(r: Reader, raw: dict, where: KeyPath, required: bool = False) -> str | None:
+    """A URL credentials are sent to (see :mod:`sync.config.urls`); None when absent or refused."""
+    url = r.text(raw, where, required=required)
+    if url is None:
+        return None
+    psa = where[0] == "psa"
+    problem = url_problem(url, http_on_loopback=psa,
+                          why_tls="the API key travels in a header of every request" if psa
+                          else "Salesforce speaks only TLS",
+                          secrets_hint="api_key / ${VAR}" if psa else "the auth section / ${VAR}")
+    if problem:
+        r.problem(where, problem)
+        return None
+    return url
 
 
 def _api_version(r: Reader, sf: dict, where: KeyPath) -> str:
@@ -98,7 +113,7 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     at = ("psa",)
     psa = r.section(raw, at, {"connector", "url", "api_key", "api_key_file", "options"})
     connector = r.text(psa, (*at, "connector"), default="redmine", required=True)
-    url = r.text(psa, (*at, "url"), required=True) or ""
+    url = _url(r, psa, (*at, "url"), required=True) or ""
     api_key = r.secret(psa, (*at, "api_key"), required=True)
     options = psa.get("options")
     if options is not None and not isinstance(options, dict):
