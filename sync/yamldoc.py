@@ -93,13 +93,19 @@ def kind_of(value: Any) -> str:
 
 
 def dotted(path: KeyPath) -> str:
-    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``."""
+    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``.
+
+    A key a person could not read back as written (empty, blank at an end, a control character) is
+    quoted: ``''`` or ``'\\r'`` says which key, where the bare text would break the message's line.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            readable = text.isprintable() and text.strip() == text and text != ""
+            out += ("." if out else "") + (text if readable else repr(text))
     return out
 
 
@@ -142,8 +148,14 @@ def read_text(path: Path, what: str) -> str:
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
     """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see :func:`load_yaml`)."""
-    loader = PositionLoader(text)
     try:
+        loader = PositionLoader(text)  # checks every character of the text at once
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSyntaxError(source, line, f"not valid YAML: the character #x{exc.character:04x} is not allowed "
+                                            "(a control character)") from None
+    try:
+        _check_nesting(text, source)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -158,6 +170,23 @@ def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
         doc.lines[()] = node.start_mark.line + 1
         doc.data = _build(loader, node, (), doc)
     return doc
+
+
+def _check_nesting(text: str, source: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH before it is composed.
+
+    PyYAML composes nodes by recursion, so ``[[[[…`` ten thousand deep is a RecursionError there;
+    its event stream is flat, so counting depth over the events costs one more parse and no stack.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=PositionLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(source, event.start_mark.line + 1,
+                                      f"the document nests more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
@@ -177,13 +206,28 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
             doc.lines[(*path, index)] = item.start_mark.line + 1
             items.append(_build(loader, item, (*path, index), doc))
         return items
-    try:
-        return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
+    value, problem = _scalar(loader, node)
+    if problem:
         doc.issues.append((path, node.start_mark.line + 1, f"bad value: {problem}"))
         doc.unreadable.add(path)
-        return None
+    return value
+
+
+# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an empty
+# `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a 5,000-digit
+# int (ValueError), `!!binary` junk (ConstructorError).
+_UNREADABLE_SCALAR = (yaml.YAMLError, ValueError, TypeError, LookupError, AttributeError, OverflowError)
+
+
+def _scalar(loader: PositionLoader, node: yaml.Node) -> tuple[Any, str | None]:
+    """(the Python value of a scalar node, None), or (None, why its tag cannot read it)."""
+    try:
+        return loader.construct_object(node, deep=True), None
+    except _UNREADABLE_SCALAR as exc:
+        problem = getattr(exc, "problem", None) if isinstance(exc, yaml.YAMLError) else None
+        text = str(node.value)
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        return None, problem or f"{shown!r} is not a valid {str(node.tag).rsplit(':', 1)[-1]}"
 
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -216,7 +260,7 @@ def _plain_key(loader: PositionLoader, key_node: yaml.Node, path: KeyPath, doc: 
     if not isinstance(key_node, yaml.ScalarNode):
         doc.issues.append((path, line, "a key must be a plain value, not a list or mapping"))
         return None
-    key = loader.construct_object(key_node)
-    if key is None:
-        doc.issues.append((path, line, "an empty (null) key"))
+    key, problem = _scalar(loader, key_node)
+    if problem or key is None:
+        doc.issues.append((path, line, f"bad key: {problem}" if problem else "an empty (null) key"))
     return key

@@ -181,6 +181,8 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
         raise ConfigError(f"{path}:1: (file): config file not found (give --config, set PSA_SYNC_CONFIG, "
                           f"or create ./{DEFAULT_CONFIG_NAME})") from None
     r = Reader(Path(path).resolve(), Problems(str(path), doc), environ)
+    if () in doc.unreadable:  # the whole document is one bad value: its problem is all there is to say
+        raise ConfigError(r.problems.items)
     raw = {} if doc.data is None else doc.data
     if not isinstance(raw, dict):
         r.problem((), "the config must be a mapping of sections")
