@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import string
 import zoneinfo
+from datetime import date, datetime
 from typing import Any
 
 from sync.coerce import TYPES, as_text, objects, parse_scalar
@@ -60,7 +61,8 @@ def _unknown_key(key: Any, allowed: tuple[str, ...], backsync: bool) -> str:
 
 
 def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> dict[str, Any]:
-    implied = DELIVERY_TYPES.get(raw.get("from"), "string") if backsync else "string"
+    source = raw.get("from")
+    implied = DELIVERY_TYPES.get(source, "string") if backsync and isinstance(source, str) else "string"
     type_ = _choice(raw, "type", TYPES, implied, path, problems)
     tz = _tz(raw, path, problems)
     values: dict[str, Any] = {
@@ -134,13 +136,17 @@ def _value_map(raw: dict, type_: str, tz: str | None, path: KeyPath, problems: P
     if not isinstance(value, dict) or not value:
         problems.add(where, f"must be a non-empty mapping of source value: target value, not {kind_of(value)}")
         return None
-    keys = as_text(objects(list(value)))
-    out: dict[str, Any] = {}
-    for (key, target), text in zip(value.items(), keys, strict=True):
-        entry = (*where, str(key))
+    usable = {}
+    for key, target in value.items():  # refused before as_text, which cannot print all (9999-12-31T23:00-05:00)
         if isinstance(key, float) or not isinstance(key, (str, int, bool)):
-            problems.add(entry, f"a map key must be text, a whole number or true/false, not {kind_of(key)}")
-            continue
+            problems.add((*where, str(key)),
+                         f"a map key must be text, a whole number or true/false, not {kind_of(key)}")
+        else:
+            usable[key] = target
+    keys = as_text(objects(list(usable))) if usable else []
+    out: dict[str, Any] = {}
+    for (key, target), text in zip(usable.items(), keys, strict=True):
+        entry = (*where, str(key))
         if text in out:
             problems.add(entry, f"the same source value as another key ('{text}')")
             continue
@@ -154,9 +160,13 @@ def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Pro
     if isinstance(value, (list, dict)):
         problems.add(where, f"must be a single {type_} value, not {kind_of(value)}")
         return None
-    typed, problem = parse_scalar(value, type_, tz)
+    try:
+        typed, problem = parse_scalar(value, type_, tz)
+    except (OverflowError, ValueError):  # 9999-12-31T23:59:59-05:00 is past the last date once in UTC
+        typed, problem = None, "is out of range"
     if problem:
-        problems.add(where, f"{value!r} {problem} (the field's type is {type_})")
+        shown = value.isoformat() if isinstance(value, (date, datetime)) else repr(value)
+        problems.add(where, f"{shown} {problem} (the field's type is {type_})")
     return typed
 
 
@@ -220,12 +230,15 @@ def _tz(raw: dict, path: KeyPath, problems: Problems) -> str | None:
     value = raw.get("tz")
     if value is None:
         return None
+    if not isinstance(value, str):
+        problems.add((*path, "tz"), f"must be a time zone name such as Europe/Paris or UTC, not {kind_of(value)}")
+        return None
     try:
-        zoneinfo.ZoneInfo(str(value))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `America` is a folder; too long
         problems.add((*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC")
         return None
-    return str(value)
+    return value
 
 
 def _check_combinations(rule: FieldRule, raw: dict, path: KeyPath, problems: Problems) -> None:

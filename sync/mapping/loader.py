@@ -140,7 +140,8 @@ def _criteria(raw: dict, problems: Problems, written: set[str]) -> tuple[soql.Co
     try:
         condition = soql.parse_condition(text)
     except soql.SoqlSyntaxError as exc:
-        problems.add(where, f"{exc.message} at character {exc.position + 1} of {text!r}")
+        shown = text if len(text) <= 100 else text[:100] + "..."
+        problems.add(where, f"{exc.message} at character {exc.position + 1} of {shown!r}")
         return None, text
     for name in sorted(condition.fields(), key=str.lower):
         if name.lower() in written:
@@ -171,7 +172,11 @@ def _duration(value: Any, where: KeyPath, problems: Problems) -> timedelta | Non
     if match is None:
         problems.add(where, f"{value!r} is not a duration such as 10m, 2h or 1d (<number><s|m|h|d>)")
         return None
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        problems.add(where, f"{value!r} is too long a duration")
+        return None
 
 
 def _key(data: dict, problems: Problems) -> str:
