@@ -198,16 +198,24 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(where, f"must be a number, not {kind_of(value)}")
             return None
-        if kind is int and not (isinstance(value, int) or (math.isfinite(value) and value.is_integer())):
-            self.problem(where, f"{value!r} is not a whole number")
-            return None
-        if not math.isfinite(value):
-            self.problem(where, f"{value!r} is not a finite number")
-            return None
+        if kind is int and isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                self.problem(where, f"{value!r} is not a whole number")
+                return None
+            value = int(value)
+        elif kind is float:
+            try:
+                value = float(value)  # a 400-digit int is too large for one
+            except OverflowError:
+                self.problem(where, f"{value} is too large")
+                return None
+            if not math.isfinite(value):
+                self.problem(where, f"{value!r} is not a finite number")
+                return None
         if minimum is not None and value < minimum:
             self.problem(where, f"{value!r} is less than {minimum}{why}")
             return None
-        return kind(value)
+        return value
 
     def resolve(self, value: str | Path) -> Path:
         path = Path(value).expanduser()

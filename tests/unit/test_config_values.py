@@ -70,3 +70,18 @@ def test_an_empty_variable_inside_a_longer_value_is_named_too(tmp_path):
     path = edited(tmp_path, (STATE, "state: ${STATE_DIR}/s.sqlite"))
     assert short(path, problems_of(path, {**ENV, "STATE_DIR": ""})) == [
         "13: state: environment variable STATE_DIR is set but empty"]
+
+
+# --- numbers too large for a float (found by tests/unit/test_config_fuzz.py) ------------------------------
+
+HUGE = "3" + "0" * 400
+
+
+def test_a_whole_number_too_large_for_a_float_is_still_a_whole_number(tmp_path):
+    path = edited(tmp_path, ("retries: 2", f"retries: {HUGE}"))
+    assert load_settings(path, ENV).http.retries == int(HUGE)
+
+
+def test_a_percentage_too_large_for_a_float_is_refused(tmp_path):
+    path = limits(tmp_path, f"{{max_org_api_percent: {HUGE}}}")
+    assert short(path, problems_of(path)) == [f"14: limits.max_org_api_percent: {HUGE} is too large"]
