@@ -110,6 +110,11 @@ def test_a_missing_section_is_one_problem_without_echoes_of_its_keys(tmp_path):
     assert short(path, problems_of(path)) == ["1: salesforce: missing section", "1: psa: missing section"]
 
 
+def test_a_path_in_the_home_of_an_unknown_user_is_a_problem_at_its_key(tmp_path):
+    path = edited(tmp_path, ("state: state/s.sqlite", "state: ~nobody-here/s.sqlite"))
+    assert short(path, problems_of(path)) == ["13: state: cannot expand '~nobody-here': no such user"]
+
+
 # --- files that cannot be read as text ---------------------------------------------------------------
 
 def test_a_config_path_that_is_a_directory_is_one_problem_naming_it(tmp_path):
