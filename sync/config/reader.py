@@ -76,24 +76,26 @@ class Reader:
         for key in sorted(set(raw) - allowed, key=str):
             self.problem((*where, str(key)), f"unknown key; valid keys: {', '.join(sorted(allowed))}")
 
-    def text(self, raw: dict, where: KeyPath, default: Any = None, required: bool = False) -> str | None:
-        """A text value, ``${VAR}`` interpolated; None when absent, empty or wrong (said)."""
+    def text(self, raw: dict, where: KeyPath, default: Any = None, required: bool = False,
+             what: str = "text") -> str | None:
+        """A text value, ``${VAR}`` interpolated; None when absent, empty or wrong (said).
+
+        ``what`` names the expected kind in "must be <what>, not a list".
+        """
         value = raw.get(where[-1], default)
         if value is None:
             if required:
                 self.problem(where, "missing")
             return None
         if not isinstance(value, str):
-            self.problem(where, f"must be text, not {kind_of(value)}")
+            self.problem(where, f"must be {what}, not {kind_of(value)}")
             return None
-        return self._filled(self.interpolate(value, where), where, required)
-
-    def _filled(self, value: str | None, where: KeyPath, required: bool) -> str | None:
-        if value is not None and not value.strip():
+        filled = self.interpolate(value, where)
+        if filled is not None and not filled.strip():
             if required:
                 self.problem(where, "is empty")
             return None
-        return value
+        return filled
 
     def interpolate(self, value: Any, where: KeyPath) -> Any:
         """``value`` with each ``${VAR}`` replaced; None when a variable is unset or empty (said)."""
@@ -117,15 +119,7 @@ class Reader:
 
     def file_path(self, raw: dict, where: KeyPath, default: str | None = None, required: bool = False) -> Path | None:
         """A file path, ``${VAR}`` and ``~`` expanded, relative to the config's folder."""
-        value = raw.get(where[-1], default)
-        if value is None:
-            if required:
-                self.problem(where, "missing")
-            return None
-        if not isinstance(value, str):
-            self.problem(where, f"must be a file path, not {kind_of(value)}")
-            return None
-        text = self._filled(self.interpolate(value, where), where, required)
+        text = self.text(raw, where, default, required, what="a file path")
         if text is None:
             return None
         if "\0" in text:

@@ -150,58 +150,52 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
-def config_outcome(path) -> list[str]:
+LOADERS = {"config": (lambda path: load_settings(path, ENV), ConfigError), "mapping": (load_mapping, MappingError)}
+
+
+def outcome(kind: str, path) -> list[str]:
+    """The problems the config or mapping loader reports for ``path`` ([] if it loads); anything it
+    raises other than its own error fails the test with the traceback."""
+    load, error = LOADERS[kind]
     try:
-        load_settings(path, ENV)
-    except ConfigError as exc:
+        load(path)
+    except error as exc:
         assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems
         return exc.problems
     return []
 
 
-def mapping_outcome(path) -> list[str]:
-    try:
-        load_mapping(path)
-    except MappingError as exc:
-        assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems
-        return exc.problems
-    return []
+def fed(folder, kind: str, text: str) -> list[str]:
+    path = folder / f"{kind}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return outcome(kind, path)
 
 
 def test_the_valid_seeds_load(folder):
     """The documents the mutations start from are valid, so a mutation is what a problem comes from."""
-    (folder / "seed.yaml").write_text(yaml.safe_dump(VALID_CONFIG))
-    (folder / "seed-mapping.yaml").write_text(yaml.safe_dump(VALID_MAPPING))
-    assert config_outcome(folder / "seed.yaml") == []
-    assert mapping_outcome(folder / "seed-mapping.yaml") == []
+    assert fed(folder, "config", yaml.safe_dump(VALID_CONFIG)) == []
+    assert fed(folder, "mapping", yaml.safe_dump(VALID_MAPPING)) == []
 
 
 @FUZZ
 @given(text=CONFIG_INPUTS)
 def test_any_config_text_is_loaded_or_refused_with_problems_never_a_traceback(folder, text):
-    path = folder / "psa-sync.yaml"
-    path.write_text(text, encoding="utf-8")
-    config_outcome(path)
+    fed(folder, "config", text)
 
 
 @FUZZ
 @given(text=MAPPING_INPUTS)
 def test_any_mapping_text_is_loaded_or_refused_with_problems_never_a_traceback(folder, text):
-    path = folder / "mapping.yaml"
-    path.write_text(text, encoding="utf-8")
-    mapping_outcome(path)
+    fed(folder, "mapping", text)
 
 
 @settings(max_examples=100, deadline=None)
 @given(data=st.binary(max_size=300))
 def test_any_bytes_as_a_config_or_a_mapping_are_refused_with_problems_never_a_traceback(folder, data):
-    config, mapping = folder / "bytes.yaml", folder / "bytes-mapping.yaml"
-    config.write_bytes(data)
-    mapping.write_bytes(data)
-    config_outcome(config)
-    mapping_outcome(mapping)
-
-
+    path = folder / "bytes.yaml"
+    path.write_bytes(data)
+    outcome("config", path)
+    outcome("mapping", path)
 
 
 RULE_TYPES = st.sampled_from(["string", "decimal", "integer", "date", "datetime", "boolean"])
@@ -217,9 +211,7 @@ def test_any_scalar_as_a_default_map_entry_or_lookback_is_loaded_or_refused(fold
             **({"tz": tz} if tz and type_ == "date" else {})}
     mapping = {**VALID_MAPPING, "source": {**VALID_MAPPING["source"], "lookback": lookback},
                "project": {"fields": {**VALID_MAPPING["project"]["fields"], "end_date": rule}}}
-    path = folder / "rule.yaml"
-    path.write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
-    mapping_outcome(path)
+    fed(folder, "mapping", yaml.safe_dump(mapping, allow_unicode=True))
 
 
 NESTINGS = {"flow lists": ("[", "]"), "flow mappings": ("{a: ", "}"), "block lists": ("- ", ""),
@@ -238,7 +230,5 @@ def test_anything_nested_to_any_depth_is_loaded_or_refused(folder, depth, style,
         text = yaml.safe_dump({**VALID_MAPPING, "source": {**VALID_MAPPING["source"], "criteria": criteria}})
     else:
         text = f"version: 1\nsource: {nested}\n" if opening != "- " else "source:\n" + nested
-    path = folder / "deep.yaml"
-    path.write_text(text, encoding="utf-8")
-    mapping_outcome(path)
-    config_outcome(path)
+    fed(folder, "mapping", text)
+    fed(folder, "config", text)
