@@ -10,12 +10,13 @@ outside ``sync.mapping`` so the config loader can use it without importing the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sync.errors import YamlSyntaxError
+from sync.errors import ConfigError, YamlSyntaxError
 
 KeyPath = tuple[str | int, ...]
 
@@ -76,35 +77,85 @@ class Problems:
         return f"{self.source}:{where}: {key}: {message}"
 
 
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, datetime):
+        return "a date and time"
+    if isinstance(value, date):
+        return "a date"
+    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(type(value), type(value).__name__)
+
+
 def dotted(path: KeyPath) -> str:
-    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``."""
+    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``.
+
+    A key a person could not read back as written (empty, blank at an end, a control character) is
+    quoted: ``''`` or ``'\\r'`` says which key, where the bare text would break the message's line.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            readable = text.isprintable() and text.strip() == text and text != ""
+            out += ("." if out else "") + (text if readable else repr(text))
     return out
 
 
-def load_yaml(path: Path) -> YamlDoc:
-    """Parse ``path`` into a :class:`YamlDoc`.
+def load_yaml(path: Path, what: str = "file") -> YamlDoc:
+    """Parse ``path`` into a :class:`YamlDoc`; ``what`` ("config", "mapping") names it in problems.
 
     Raises:
+        FileNotFoundError: there is no such file (each caller says where it looked).
+        ConfigError: the file cannot be read (a directory, permissions), is larger than a config or
+            mapping can be, or is not UTF-8: one problem ``file:line: (file): message``.
         YamlSyntaxError: not YAML, or several documents.
-        OSError: the file cannot be read.
 
     Duplicate keys, merge keys and non-scalar keys do not stop the load: they land in
     ``YamlDoc.issues`` (the first value is kept) so they are reported with everything else.
     """
-    text = path.read_text(encoding="utf-8")
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_text(path, what), str(path))
+
+
+MAX_BYTES = 1 << 20  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; see :func:`load_yaml` for what it raises and why."""
+    try:
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                          "save it as UTF-8") from None
 
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
     """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see :func:`load_yaml`)."""
-    loader = PositionLoader(text)
     try:
+        loader = PositionLoader(text)  # checks every character of the text at once
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSyntaxError(source, line, f"not valid YAML: the character #x{exc.character:04x} is not allowed "
+                                            "(a control character)") from None
+    try:
+        _check_nesting(text, source)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -119,6 +170,23 @@ def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
         doc.lines[()] = node.start_mark.line + 1
         doc.data = _build(loader, node, (), doc)
     return doc
+
+
+def _check_nesting(text: str, source: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH before it is composed.
+
+    PyYAML composes nodes by recursion, so ``[[[[…`` ten thousand deep is a RecursionError there;
+    its event stream is flat, so counting depth over the events costs one more parse and no stack.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=PositionLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(source, event.start_mark.line + 1,
+                                      f"the document nests more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
@@ -138,13 +206,28 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
             doc.lines[(*path, index)] = item.start_mark.line + 1
             items.append(_build(loader, item, (*path, index), doc))
         return items
-    try:
-        return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
+    value, problem = _scalar(loader, node)
+    if problem:
         doc.issues.append((path, node.start_mark.line + 1, f"bad value: {problem}"))
         doc.unreadable.add(path)
-        return None
+    return value
+
+
+# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an empty
+# `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a 5,000-digit
+# int (ValueError), `!!binary` junk (ConstructorError).
+_UNREADABLE_SCALAR = (yaml.YAMLError, ValueError, TypeError, LookupError, AttributeError, OverflowError)
+
+
+def _scalar(loader: PositionLoader, node: yaml.Node) -> tuple[Any, str | None]:
+    """(the Python value of a scalar node, None), or (None, why its tag cannot read it)."""
+    try:
+        return loader.construct_object(node, deep=True), None
+    except _UNREADABLE_SCALAR as exc:
+        problem = getattr(exc, "problem", None) if isinstance(exc, yaml.YAMLError) else None
+        text = str(node.value)
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        return None, problem or f"{shown!r} is not a valid {str(node.tag).rsplit(':', 1)[-1]}"
 
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -177,7 +260,7 @@ def _plain_key(loader: PositionLoader, key_node: yaml.Node, path: KeyPath, doc: 
     if not isinstance(key_node, yaml.ScalarNode):
         doc.issues.append((path, line, "a key must be a plain value, not a list or mapping"))
         return None
-    key = loader.construct_object(key_node)
-    if key is None:
-        doc.issues.append((path, line, "an empty (null) key"))
+    key, problem = _scalar(loader, key_node)
+    if problem or key is None:
+        doc.issues.append((path, line, f"bad key: {problem}" if problem else "an empty (null) key"))
     return key

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.config import Settings, load_settings
-from sync.errors import ConfigError, SyncError, YamlSyntaxError
+from sync.errors import ConfigError, SyncError
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
@@ -171,7 +171,7 @@ def _positions(path: Path) -> YamlDoc | None:
     """Key lines of a mapping that already loaded cleanly (so this read cannot fail in practice)."""
     try:
         return load_yaml(path)
-    except (OSError, YamlSyntaxError):
+    except (OSError, ConfigError):
         return None
 
 

@@ -11,12 +11,15 @@ systemd behave like an interactive shell.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping as MappingABC
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sync.config.reader import Reader
 from sync.config.settings import (
+    MIN_CALLS_PER_RUN,
     HttpConfig,
     Limits,
     PsaConfig,
@@ -25,8 +28,9 @@ from sync.config.settings import (
     Schedule,
     Settings,
 )
+from sync.config.urls import url_problem
 from sync.errors import ConfigError
-from sync.yamldoc import Problems, load_yaml
+from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
 
 DEFAULT_CONFIG_NAME = "psa-sync.yaml"
 
@@ -42,6 +46,8 @@ _AUTH_NEEDS = {
     "password": ("username", "password", "client_id", "client_secret"),
 }
 _SECRET_KEYS = ("client_secret", "password", "security_token")
+DEFAULT_API_VERSION = "62.0"
+_API_VERSION = re.compile(r"\d+\.\d+")
 
 
 def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
@@ -49,67 +55,118 @@ def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
     sf = r.section(raw, at, {"login_url", "token_url", "audience", "api_version", "auth", "ca_bundle"})
     auth_at = (*at, "auth")
     auth_raw = r.section(sf, auth_at, {"flow", "username", "client_id", "private_key_file",
-                                       *_SECRET_KEYS, *(f"{k}_file" for k in _SECRET_KEYS)}) if sf else {}
+                                       *_SECRET_KEYS, *(f"{k}_file" for k in _SECRET_KEYS)})
     flow = r.text(auth_raw, (*auth_at, "flow"), default="jwt")
     if flow not in _AUTH_NEEDS:
-        r.problem((*auth_at, "flow"), f"'{flow}' is not one of {', '.join(_AUTH_NEEDS)}")
+        if flow is not None:
+            r.problem((*auth_at, "flow"), f"'{flow}' is not one of {', '.join(_AUTH_NEEDS)}")
         return None
     needs = _AUTH_NEEDS[flow]
     secrets = {k: r.secret(auth_raw, (*auth_at, k), required=k in needs) for k in _SECRET_KEYS}
-    plain = {k: r.text(auth_raw, (*auth_at, k), required=k in needs)
-             for k in ("username", "client_id", "private_key_file")}
-    key_file = r.resolve(plain["private_key_file"]) if plain["private_key_file"] else None
+    plain = {k: r.text(auth_raw, (*auth_at, k), required=k in needs) for k in ("username", "client_id")}
+    key_file = r.file_path(auth_raw, (*auth_at, "private_key_file"), required="private_key_file" in needs)
     if key_file is not None and flow == "jwt" and not key_file.is_file():
         r.problem((*auth_at, "private_key_file"), f"no such file: {key_file}")
-    auth = SalesforceAuth(flow=flow, username=plain["username"], client_id=plain["client_id"],
-                          private_key_file=key_file, **secrets)
-    login_url = r.text(sf, (*at, "login_url"), required=True) or ""
-    if login_url and not login_url.startswith("https://"):
-        r.problem((*at, "login_url"), f"'{login_url}' must start with https:// (Salesforce speaks only TLS)")
-    ca = r.text(sf, (*at, "ca_bundle"))
-    ca_path = r.resolve(ca) if ca else None
+    auth = SalesforceAuth(flow=flow, private_key_file=key_file, **plain, **secrets)
+    login_url = _url(r, sf, (*at, "login_url"), required=True) or ""
+    ca_path = r.file_path(sf, (*at, "ca_bundle"))
     if ca_path is not None and not ca_path.is_file():
         r.problem((*at, "ca_bundle"), f"no such file: {ca_path}")
     return SalesforceConfig(
-        login_url=login_url.rstrip("/"), auth=auth,
-        api_version=str(r.text(sf, (*at, "api_version"), default="62.0")).lstrip("v"),
-        token_url=r.text(sf, (*at, "token_url")), audience=r.text(sf, (*at, "audience")),
-        ca_bundle=ca_path,
+        login_url=login_url.rstrip("/"), auth=auth, api_version=_api_version(r, sf, (*at, "api_version")),
+        token_url=_url(r, sf, (*at, "token_url")), audience=r.text(sf, (*at, "audience")), ca_bundle=ca_path,
     )
+
+
+def _url(r: Reader, raw: dict, where: KeyPath, required: bool = False) -> str | None:
+    """A URL credentials are sent to (see :mod:`sync.config.urls`); None when absent or refused."""
+    url = r.text(raw, where, required=required)
+    if url is None:
+        return None
+    psa = where[0] == "psa"
+    problem = url_problem(url, http_on_loopback=psa,
+                          why_tls="the API key travels in a header of every request" if psa
+                          else "Salesforce speaks only TLS",
+                          secrets_hint="api_key / ${VAR}" if psa else "the auth section / ${VAR}")
+    if problem:
+        r.problem(where, problem)
+        return None
+    return url
+
+
+def _api_version(r: Reader, sf: dict, where: KeyPath) -> str:
+    """``62.0`` (quoted or not; ``v62.0`` and a bare ``62`` too): it becomes part of every API URL."""
+    value = r.interpolate(sf.get("api_version", "62.0"), where)
+    if value is None:
+        return DEFAULT_API_VERSION
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        r.problem(where, f'must be an API version such as "62.0", not {kind_of(value)}')
+        return DEFAULT_API_VERSION
+    text = f"{value}.0" if isinstance(value, int) else str(value).strip().lstrip("v")
+    if not _API_VERSION.fullmatch(text):
+        r.problem(where, f'{value!r} is not an API version such as "62.0"')
+        return DEFAULT_API_VERSION
+    return text
 
 
 def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     at = ("psa",)
     psa = r.section(raw, at, {"connector", "url", "api_key", "api_key_file", "options"})
-    connector = r.text(psa, (*at, "connector"), default="redmine")
-    url = r.text(psa, (*at, "url"), required=True) or ""
+    connector = r.text(psa, (*at, "connector"), default="redmine", required=True)
+    url = _url(r, psa, (*at, "url"), required=True) or ""
     api_key = r.secret(psa, (*at, "api_key"), required=True)
-    options = psa.get("options") or {}
-    if not isinstance(options, dict):
-        r.problem((*at, "options"), "must be a mapping")
-        options = {}
-    if api_key is None:
+    options = psa.get("options")
+    if options is not None and not isinstance(options, dict):
+        r.problem((*at, "options"), f"must be a mapping, not {kind_of(options)}")
+    options = options if isinstance(options, dict) else {}
+    for name in options:  # the connector checks names and values; they must at least be names
+        if not isinstance(name, str):
+            r.problem((*at, "options", str(name)), "an option name must be text")
+    if api_key is None or connector is None:
         return None
     return PsaConfig(connector=connector, url=url.rstrip("/"), api_key=api_key,
                      options={k: r.interpolate(v, (*at, "options", str(k))) for k, v in options.items()})
 
 
 def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
-    """The optional sections, each key with its default: schedule, limits and http."""
+    """The optional sections, each key with its default: schedule, limits and http.
+
+    A value with a problem falls back to its default only so the build can go on: the config is
+    refused anyway, with every problem.
+    """
     sched = r.section(raw, ("schedule",), {"interval", "hours_interval"}, required=False)
     limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
                        required=False)
     http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
-    return dict(
-        schedule=Schedule(interval=r.duration(sched, ("schedule", "interval"), "2m"),
-                          hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")),
-        limits=Limits(
-            max_org_api_percent=r.number(limits, ("limits", "max_org_api_percent"), 80.0, float),
-            max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int),
-            bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int)),
-        http=HttpConfig(timeout=r.duration(http, ("http", "timeout"), "30s").total_seconds(),
-                        retries=r.number(http, ("http", "retries"), 5, int)),
-    )
+    timeout = r.duration(http, ("http", "timeout"), "30s")
+    if timeout is not None and timeout <= timedelta(0):
+        r.problem(("http", "timeout"), "must be more than 0s")
+    schedule = Schedule(**_given(interval=r.duration(sched, ("schedule", "interval"), "2m"),
+                                 hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")))
+    budget = Limits(**_given(
+        max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
+        max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int, minimum=MIN_CALLS_PER_RUN,
+                                   why=f": a run needs at least {MIN_CALLS_PER_RUN} Salesforce data calls to make "
+                                       "progress (one query page and one write-back)"),
+        bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int, minimum=0)))
+    http_config = HttpConfig(**_given(timeout=timeout.total_seconds() if timeout else None,
+                                      retries=r.number(http, ("http", "retries"), 5, int, minimum=0)))
+    return dict(schedule=schedule, limits=budget, http=http_config)
+
+
+def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
+    """The org's share a run may reach: 0 would stop every run at once (exit 4, forever)."""
+    percent = r.number(limits, where, 80.0, float)
+    if percent is not None and not 0 < percent <= 100:
+        r.problem(where, f"{percent!r} is outside (0, 100]: the share of the org's daily API requests a run may "
+                         "reach, more than 0 and at most 100")
+        return None
+    return percent
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The values that passed their checks; the dataclass's own default stands in for the others."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Settings:
@@ -117,25 +174,27 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
 
     Raises:
         ConfigError: with every problem found, each ``path:line: key.path: message`` (the path
-            as given), or a single problem when the file is missing or not YAML.
+            as given), or a single problem when the file is missing, unreadable, not UTF-8 or not YAML.
     """
     environ = os.environ if environ is None else environ
     try:
-        doc = load_yaml(Path(path))
+        doc = load_yaml(Path(path), "config")
     except FileNotFoundError:
         raise ConfigError(f"{path}:1: (file): config file not found (give --config, set PSA_SYNC_CONFIG, "
                           f"or create ./{DEFAULT_CONFIG_NAME})") from None
     r = Reader(Path(path).resolve(), Problems(str(path), doc), environ)
-    raw = doc.data or {}
+    if () in doc.unreadable:  # the whole document is one bad value: its problem is all there is to say
+        raise ConfigError(r.problems.items)
+    raw = {} if doc.data is None else doc.data
     if not isinstance(raw, dict):
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
     r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
-    mapping = r.resolve(r.text(raw, ("mapping",), default="mappings/opportunity_to_project.yaml"))
-    state = r.resolve(r.text(raw, ("state",), default="state/psa-sync.sqlite"))
-    if not r.problems.items and (salesforce is None or psa is None):
+    mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)
+    state = r.file_path(raw, ("state",), default="state/psa-sync.sqlite", required=True)
+    if not r.problems.items and None in (salesforce, psa, mapping, state):
         r.problem((), "incomplete configuration")
     if r.problems.items:
         raise ConfigError(r.problems.items)

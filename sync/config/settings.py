@@ -82,10 +82,15 @@ class PsaConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+#: The fewest Salesforce data calls a run can make progress with: one query page and one write-back.
+#: A smaller cap stops every run before its first commit (exit 4), forever.
+MIN_CALLS_PER_RUN = 2
+
+
 @dataclass(frozen=True)
 class Limits:
-    max_org_api_percent: float = 80.0
-    max_calls_per_run: int = 5000
+    max_org_api_percent: float = 80.0  # in (0, 100]: 0 stops every run, over 100 protects nothing
+    max_calls_per_run: int = 5000  # at least MIN_CALLS_PER_RUN
     bulk_threshold: int = 10_000  # a backfill above this many rows reads through one Bulk API 2.0 job
 
 

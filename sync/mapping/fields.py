@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import string
 import zoneinfo
+from datetime import date, datetime
 from typing import Any
 
 from sync.coerce import TYPES, as_text, objects, parse_scalar
 from sync.mapping.model import FieldRule
-from sync.yamldoc import KeyPath, Problems
+from sync.yamldoc import KeyPath, Problems, kind_of
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.
@@ -41,7 +42,7 @@ def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = Fal
         raw = {"from": raw}
         problems.doc.lines.setdefault((*path, "from"), line)
     if not isinstance(raw, dict):
-        problems.add(path, f"must be a field name or a mapping of rule keys, not {_kind(raw)}")
+        problems.add(path, f"must be a field name or a mapping of rule keys, not {kind_of(raw)}")
         return None
     before = len(problems.items)
     allowed = BACKSYNC_KEYS if backsync else PROJECT_KEYS
@@ -60,7 +61,8 @@ def _unknown_key(key: Any, allowed: tuple[str, ...], backsync: bool) -> str:
 
 
 def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> dict[str, Any]:
-    implied = DELIVERY_TYPES.get(raw.get("from"), "string") if backsync else "string"
+    source = raw.get("from")
+    implied = DELIVERY_TYPES.get(source, "string") if backsync and isinstance(source, str) else "string"
     type_ = _choice(raw, "type", TYPES, implied, path, problems)
     tz = _tz(raw, path, problems)
     values: dict[str, Any] = {
@@ -92,7 +94,7 @@ def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str
     value = raw["from"]
     where = (*path, "from")
     if not isinstance(value, str):
-        problems.add(where, f"must be a field name, not {_kind(value)}")
+        problems.add(where, f"must be a field name, not {kind_of(value)}")
         return None
     if backsync:
         if value not in DELIVERY_VALUES:
@@ -106,7 +108,7 @@ def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str
 
 def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | None, tuple]:
     if not isinstance(value, str):
-        problems.add(where, f"must be text such as \"{{Account.Name}} - {{Name}}\", not {_kind(value)}")
+        problems.add(where, f"must be text such as \"{{Account.Name}} - {{Name}}\", not {kind_of(value)}")
         return None, ()
     try:
         pieces = list(string.Formatter().parse(value))
@@ -132,15 +134,19 @@ def _value_map(raw: dict, type_: str, tz: str | None, path: KeyPath, problems: P
     where = (*path, "map")
     value = raw["map"]
     if not isinstance(value, dict) or not value:
-        problems.add(where, f"must be a non-empty mapping of source value: target value, not {_kind(value)}")
+        problems.add(where, f"must be a non-empty mapping of source value: target value, not {kind_of(value)}")
         return None
-    keys = as_text(objects(list(value)))
-    out: dict[str, Any] = {}
-    for (key, target), text in zip(value.items(), keys, strict=True):
-        entry = (*where, str(key))
+    usable = {}
+    for key, target in value.items():  # refused before as_text, which cannot print all (9999-12-31T23:00-05:00)
         if isinstance(key, float) or not isinstance(key, (str, int, bool)):
-            problems.add(entry, f"a map key must be text, a whole number or true/false, not {_kind(key)}")
-            continue
+            problems.add((*where, str(key)),
+                         f"a map key must be text, a whole number or true/false, not {kind_of(key)}")
+        else:
+            usable[key] = target
+    keys = as_text(objects(list(usable))) if usable else []
+    out: dict[str, Any] = {}
+    for (key, target), text in zip(usable.items(), keys, strict=True):
+        entry = (*where, str(key))
         if text in out:
             problems.add(entry, f"the same source value as another key ('{text}')")
             continue
@@ -152,11 +158,15 @@ def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Pro
     if value is None:
         return None
     if isinstance(value, (list, dict)):
-        problems.add(where, f"must be a single {type_} value, not {_kind(value)}")
+        problems.add(where, f"must be a single {type_} value, not {kind_of(value)}")
         return None
-    typed, problem = parse_scalar(value, type_, tz)
+    try:
+        typed, problem = parse_scalar(value, type_, tz)
+    except (OverflowError, ValueError):  # 9999-12-31T23:59:59-05:00 is past the last date once in UTC
+        typed, problem = None, "is out of range"
     if problem:
-        problems.add(where, f"{value!r} {problem} (the field's type is {type_})")
+        shown = value.isoformat() if isinstance(value, (date, datetime)) else repr(value)
+        problems.add(where, f"{shown} {problem} (the field's type is {type_})")
     return typed
 
 
@@ -220,12 +230,15 @@ def _tz(raw: dict, path: KeyPath, problems: Problems) -> str | None:
     value = raw.get("tz")
     if value is None:
         return None
+    if not isinstance(value, str):
+        problems.add((*path, "tz"), f"must be a time zone name such as Europe/Paris or UTC, not {kind_of(value)}")
+        return None
     try:
-        zoneinfo.ZoneInfo(str(value))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `America` is a folder; too long
         problems.add((*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC")
         return None
-    return str(value)
+    return value
 
 
 def _check_combinations(rule: FieldRule, raw: dict, path: KeyPath, problems: Problems) -> None:
@@ -256,9 +269,3 @@ def _check_type_fit(rule: FieldRule, raw: dict, path: KeyPath, problems: Problem
         problems.add((*path, "tz"), "applies to type date only (it picks the day of a date and time)")
     if rule.max_length and isinstance(rule.default, str) and len(rule.default) > rule.max_length:
         problems.add((*path, "default"), f"is longer than max_length {rule.max_length}")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(type(value), type(value).__name__)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import soql
-from sync.errors import MappingError, YamlSyntaxError
+from sync.errors import ConfigError, MappingError
 from sync.mapping.fields import parse_rule
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
 from sync.yamldoc import KeyPath, Problems, load_yaml
@@ -50,10 +50,10 @@ def load_mapping(path: Path) -> Mapping:
             path as given), or a single problem when the file is unreadable or not YAML.
     """
     try:
-        doc = load_yaml(Path(path))
-    except OSError as exc:
+        doc = load_yaml(Path(path), "mapping")
+    except FileNotFoundError as exc:
         raise MappingError(f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}") from None
-    except YamlSyntaxError as exc:
+    except ConfigError as exc:  # unreadable, not UTF-8, not YAML: one problem, said as a mapping's
         raise MappingError(exc.problems) from None
     problems = Problems(str(path), doc)
     mapping = _build(Path(path), doc.data, problems)
@@ -140,7 +140,8 @@ def _criteria(raw: dict, problems: Problems, written: set[str]) -> tuple[soql.Co
     try:
         condition = soql.parse_condition(text)
     except soql.SoqlSyntaxError as exc:
-        problems.add(where, f"{exc.message} at character {exc.position + 1} of {text!r}")
+        shown = text if len(text) <= 100 else text[:100] + "..."
+        problems.add(where, f"{exc.message} at character {exc.position + 1} of {shown!r}")
         return None, text
     for name in sorted(condition.fields(), key=str.lower):
         if name.lower() in written:
@@ -171,7 +172,11 @@ def _duration(value: Any, where: KeyPath, problems: Problems) -> timedelta | Non
     if match is None:
         problems.add(where, f"{value!r} is not a duration such as 10m, 2h or 1d (<number><s|m|h|d>)")
         return None
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        problems.add(where, f"{value!r} is too long a duration")
+        return None
 
 
 def _key(data: dict, problems: Problems) -> str:

@@ -16,12 +16,17 @@ from sync.soql.nodes import (
     Value,
 )
 
+# Parentheses and NOTs nest by recursion here and in render and evaluate; a criteria string nested
+# deeper than a person writes must be a syntax error, not a RecursionError traceback.
+MAX_NESTING = 100
+
 
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Token:
@@ -84,6 +89,15 @@ class _Parser:
         return And(tuple(items)) if joiner == "AND" else Or(tuple(items))
 
     def unary(self) -> Condition:
+        if self.depth >= MAX_NESTING:
+            raise SoqlSyntaxError(f"parentheses and NOT nest more than {MAX_NESTING} deep", self.tok.pos)
+        self.depth += 1
+        try:
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Condition:
         if self.tok.word() == "NOT" and self.tokens[self.i + 1].kind != "op":
             self.advance()
             return Not(self.unary())

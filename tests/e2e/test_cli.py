@@ -72,3 +72,21 @@ def test_every_exit_code_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for code in (0, 1, 2, 3, 4, 5, 75):
         assert re.search(rf"^\| {code} \|", readme, re.M), f"exit code {code} missing from README.md"
+
+
+def test_a_config_path_that_is_a_directory_exits_2_with_one_line_and_no_traceback(tmp_path):
+    result = psa_sync("--config", str(tmp_path), "status")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"psa-sync: {tmp_path}:1: (file): cannot read the config: Is a directory"
+
+
+def test_a_config_value_of_the_wrong_type_exits_2_naming_line_and_key(tmp_path):
+    config = tmp_path / "psa-sync.yaml"
+    config.write_text("salesforce: [a]\npsa: 5\nmapping: [a]\n")
+    result = psa_sync("--config", str(config), "status", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"psa-sync: {config}:1: salesforce: must be a mapping, not a list",
+        f"{config}:2: psa: must be a mapping, not a number",
+        f"{config}:3: mapping: must be a file path, not a list",
+    ]

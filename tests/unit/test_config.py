@@ -1,38 +1,12 @@
 """Config loading: ${VAR} and *_file secrets, relative paths, durations, every problem at once."""
 
-import textwrap
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sync.config import ConfigError, find_config, load_settings
-
-BASE = """
-salesforce:
-  login_url: https://login.salesforce.com
-  auth:
-    flow: client_credentials
-    client_id: ${SF_CLIENT_ID}
-    client_secret: ${SF_CLIENT_SECRET}
-psa:
-  connector: redmine
-  url: ${REDMINE_URL}
-  api_key: ${REDMINE_API_KEY}
-mapping: mappings/m.yaml
-state: state/s.sqlite
-schedule: {interval: 2m, hours_interval: 0}
-http: {timeout: 10s, retries: 2}
-"""
-ENV = {"SF_CLIENT_ID": "cid", "SF_CLIENT_SECRET": "s3cret-value", "REDMINE_URL": "http://127.0.0.1:3000/",
-       "REDMINE_API_KEY": "k3y-value"}
-
-
-def write(tmp_path, text):
-    path = tmp_path / "conf" / "psa-sync.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
+from tests.fixtures.configs import BASE, ENV, problems_of, write
 
 
 def test_environment_references_and_relative_paths(tmp_path):
@@ -89,12 +63,7 @@ def test_a_missing_file_says_where_it_looked(tmp_path):
         load_settings(tmp_path / "nope.yaml", ENV)
 
 
-# BASE's lines: 2 salesforce, 3 login_url, 4 auth, 6 client_id, 8 psa, 10 url, 14 schedule, 15 http.
-
-def problems_of(path, environ=ENV):
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, environ)
-    return caught.value.problems
+# BASE's lines: see tests/fixtures/configs.py.
 
 
 def test_a_wrong_value_names_its_own_line(tmp_path):

@@ -161,6 +161,33 @@ CASES = [
      ["11: project.fields.customer.overflow: only applies with `max_length`"]),
     ("tz on a text field", 11, "    customer: {from: Account.Name, tz: UTC}",
      ["11: project.fields.customer.tz: applies to type date only (it picks the day of a date and time)"]),
+    # Inputs the fuzz tests (tests/unit/test_config_fuzz.py) and probes around them found raising a traceback.
+    ("a back-sync rule whose from is a list", 18, "  PSA_Status__c: {from: []}",
+     ["18: backsync.PSA_Status__c.from: must be a field name, not a list"]),
+    ("tz naming a folder of zones", 11, "    customer: {from: CloseDate, type: date, tz: America}",
+     ["11: project.fields.customer.tz: 'America' is not a time zone name such as Europe/Paris or UTC"]),
+    ("tz too long for a file name", 11, "    customer: {from: CloseDate, type: date, tz: " + "x" * 300 + "}",
+     [f"11: project.fields.customer.tz: '{'x' * 300}' is not a time zone name such as Europe/Paris or UTC"]),
+    ("tz that is a list", 11, "    customer: {from: CloseDate, type: date, tz: [Europe/Paris]}",
+     ["11: project.fields.customer.tz: must be a time zone name such as Europe/Paris or UTC, not a list"]),
+    ("a map key at the end of time", 13,
+     '    billing_type: {from: Type, map: {9999-12-31T23:59:59-05:00: "Fixed Fee"}, unmapped: error}',
+     ["13: project.fields.billing_type.map.9999-12-31 23:59:59-05:00: a map key must be text, a whole number "
+      "or true/false, not a date and time"]),
+    ("a default past the last date once in UTC", 12,
+     "    budget: {from: CloseDate, type: datetime, default: 9999-12-31T23:59:59-05:00}",
+     ["12: project.fields.budget.default: 9999-12-31T23:59:59-05:00 is out of range (the field's type is datetime)"]),
+    ("a date default past the last day in its time zone", 12,
+     "    budget: {from: CloseDate, type: date, tz: Europe/Paris, default: 9999-12-31T23:59:59Z}",
+     ["12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is out of range (the field's type is date)"]),
+    ("a lookback longer than time", 6, "  lookback: 99999999999999999999d",
+     ["6: source.lookback: '99999999999999999999d' is too long a duration"]),
+    ("criteria nested 101 deep", 4, '  criteria: "' + "(" * 101 + "IsWon = true" + ")" * 101 + '"',
+     ["4: source.criteria: parentheses and NOT nest more than 100 deep at character 101 of "
+      f"'{'(' * 100}...'"]),
+    ("criteria with 5000 NOTs", 4, '  criteria: "' + "NOT " * 5000 + 'IsWon = true"',
+     ["4: source.criteria: parentheses and NOT nest more than 100 deep at character 401 of "
+      f"'{('NOT ' * 25)}...'"]),
 ]
 
 
