@@ -19,7 +19,9 @@ from sync.config.reader import Reader
 from sync.config.settings import (
     HttpConfig,
     Limits,
+    Metrics,
     PsaConfig,
+    Retention,
     SalesforceAuth,
     SalesforceConfig,
     Schedule,
@@ -96,19 +98,50 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
 
 def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
     """The optional sections, each key with its default: schedule, limits and http."""
-    sched = r.section(raw, ("schedule",), {"interval", "hours_interval"}, required=False)
     limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
                        required=False)
     http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
     return dict(
-        schedule=Schedule(interval=r.duration(sched, ("schedule", "interval"), "2m"),
-                          hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")),
+        schedule=_schedule(r, raw),
         limits=Limits(
             max_org_api_percent=r.number(limits, ("limits", "max_org_api_percent"), 80.0, float),
             max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int),
             bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int)),
         http=HttpConfig(timeout=r.duration(http, ("http", "timeout"), "30s").total_seconds(),
                         retries=r.number(http, ("http", "retries"), 5, int)),
+        **_service(r, raw),
+    )
+
+
+def _schedule(r: Reader, raw: dict) -> Schedule:
+    at = ("schedule",)
+    sched = r.section(raw, at, {"interval", "hours_interval", "backsync_interval", "backoff_max", "reconcile",
+                                "reconcile_repair"}, required=False)
+    interval = r.duration(sched, (*at, "interval"), "30s") if "interval" in sched else None
+    if interval is not None and 0 < interval.total_seconds() < 1:
+        r.problem((*at, "interval"), f"{interval.total_seconds():g}s is too short; the daemon cycles every 1s at most")
+    interval = interval or None  # unreadable (reported) or 0: the daemon's default
+    return Schedule(interval=interval, hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
+                    backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
+                    backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
+                    reconcile=r.at(sched, (*at, "reconcile"), None),
+                    reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False))
+
+
+def _service(r: Reader, raw: dict) -> dict[str, Any]:
+    """What running as a service adds: retention of old runs and events, and Prometheus metrics."""
+    keep = r.section(raw, ("retention",), {"runs", "events", "at"}, required=False)
+    metrics = r.section(raw, ("metrics",), {"textfile", "port", "address"}, required=False)
+    textfile = r.text(metrics, ("metrics", "textfile"))
+    port = r.number(metrics, ("metrics", "port"), None, int) if metrics.get("port") is not None else None
+    if port is not None and not 0 < port < 65536:
+        r.problem(("metrics", "port"), f"{port} is not a TCP port (1-65535)")
+    return dict(
+        retention=Retention(runs=r.duration(keep, ("retention", "runs"), "30d"),
+                            events=r.duration(keep, ("retention", "events"), "365d"),
+                            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at),
+        metrics=Metrics(textfile=r.resolve(textfile) if textfile else None, port=port,
+                        address=str(r.text(metrics, ("metrics", "address"), default="127.0.0.1"))),
     )
 
 
@@ -130,7 +163,8 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
     if not isinstance(raw, dict):
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
-    r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http"})
+    r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
+                        "metrics"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
     mapping = r.resolve(r.text(raw, ("mapping",), default="mappings/opportunity_to_project.yaml"))
