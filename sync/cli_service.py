@@ -13,16 +13,34 @@ from sync.cli_base import Context, _exit, _guarded, echo
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
+@click.option("--check", is_flag=True, help="Health check: exit 0 if healthy, else 10-14 and why (README).")
+@click.option("--max-age", default="15m", show_default=True, metavar="DURATION",
+              help="With --check: the longest time without a successful run (or a write-back waiting).")
+@click.option("--max-quarantine", default=0, show_default=True, type=click.IntRange(0),
+              help="With --check: how many deals may stay quarantined for over a day.")
 @click.pass_obj
 @_guarded
-def status(obj: Context, as_json: bool) -> None:
-    """Show the last runs, watermark, links, quarantine and outbox.
+def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantine: int) -> None:
+    """Show the last runs, watermark, links, quarantine and outbox; or, with --check, whether it is healthy.
 
     \b
-    Example:
+    Examples:
         psa-sync status --json | jq .runs[0]
+        psa-sync status --check --max-age 15m    # Nagios, Icinga, a Kubernetes probe, a cron mail
     """
-    data = report.status_data(obj.settings())
+    settings = obj.settings()
+    if check:
+        from sync import health
+        from sync.config import parse_duration
+        from sync.errors import ConfigError
+
+        age = parse_duration(max_age)
+        if age is None or age.total_seconds() <= 0:
+            raise ConfigError(f"--max-age: '{max_age}' is not a duration; write <number><s|m|h|d>, e.g. 15m")
+        result = health.check(settings, age, max_quarantine)
+        echo(result.text())
+        _exit(result.exit_code)
+    data = report.status_data(settings)
     echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
 
 
