@@ -229,7 +229,7 @@ def _register() -> None:
     """The commands of psa-sync as a service live beside this module (``cli_service``)."""
     from sync import cli_service
 
-    for command in (cli_service.status, cli_service.daemon):
+    for command in (cli_service.status, cli_service.daemon, cli_service.prune):
         main.add_command(command)
 
 

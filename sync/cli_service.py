@@ -1,5 +1,5 @@
-"""The commands of psa-sync as a service: ``daemon`` (the sync on its own schedule) and ``status``
-(what the state file says, and whether an operator should be told)."""
+"""The commands of psa-sync as a service: ``daemon`` (the sync on its own schedule), ``status`` (what
+the state file says, and whether an operator should be told) and ``prune`` (retention by hand)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,19 @@ def daemon(obj: Context) -> None:
     from sync.daemon import Daemon
 
     _exit(Daemon(obj.config_path, obj.settings()).serve())
+
+
+@click.command()
+@click.pass_obj
+@_guarded
+def prune(obj: Context) -> None:
+    """Apply retention now: remove runs and events older than retention.runs / .events (the daemon does
+    it nightly). Events of deals still linked or quarantined are kept.
+
+    \b
+    Example (cron, without the daemon):
+        30 3 * * *  psa-sync prune
+    """
+    from sync import retention
+
+    echo(retention.apply(obj.settings()).text())

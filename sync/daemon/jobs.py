@@ -70,3 +70,13 @@ def reconcile(daemon: Daemon) -> None:
         logger.info("scheduled reconcile%s: %s (exit %d)", " --repair" if repair else "", report.status, code)
     if verdict(code) is Verdict.STOP:
         daemon.stop_with(code, "the scheduled reconcile met an error no retry can fix")
+
+
+def retention(daemon: Daemon) -> None:
+    """The nightly retention, batch by batch; a stopping daemon ends it between two batches."""
+    from sync import retention as policy
+
+    try:
+        policy.apply(daemon.settings, stop=lambda: daemon.stopping)
+    except SyncError as exc:  # the lock held for a minute, the disk: tomorrow is another night
+        logger.warning("the nightly retention did not run: %s", exc)

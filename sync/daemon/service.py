@@ -107,6 +107,8 @@ class Daemon:
         if schedule.reconcile is not None:
             scheduler.add_job(self._job(jobs.reconcile), _cron(schedule.reconcile), id="reconcile",
                               name="reconcile", misfire_grace_time=3600)
+        scheduler.add_job(self._job(jobs.retention), _cron(self.settings.retention.at), id="retention",
+                          name="retention", misfire_grace_time=3600)
         # A job runs inside the scheduler's loop; the loop may end only once it has stored the job's next
         # run time, which is when it reports the job submitted.
         scheduler.add_listener(self._after_job, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
