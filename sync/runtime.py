@@ -19,15 +19,15 @@ from filelock import FileLock, Timeout
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
+from sync.connections import Connections, connect
 from sync.connectors.base import SalesforceApi
-from sync.connectors.http import build_session
-from sync.connectors.psa.base import ProjectRef, PsaConnector, get_connector
-from sync.connectors.salesforce import SalesforceClient
+from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, LockHeldError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
 from sync.mapping.model import Mapping
+from sync.metrics import totals
 from sync.model import DesiredRow, Facts, Plan
 from sync.state import State
 from sync.state.files import translate
@@ -58,40 +58,6 @@ class RunResult:
         logger.info("run finished status=%s exit=%s %s sf_calls=%s psa_calls=%s org_usage=%s/%s", self.status,
                     self.exit_code, counts, sum(self.api_calls.values()), self.psa_calls, usage.get("used"),
                     usage.get("max"))
-
-
-class Connections:
-    """Both clients, built from the config (nothing is sent yet), and the PSA calls they made.
-
-    A caller may keep them across run sessions (the daemon's cycles, a backfill's windows): one token
-    for all, not one per run. ``new_run()`` then gives each run its own call budget, Salesforce clock
-    and retry windows. Unpacks as ``client, psa``.
-    """
-
-    def __init__(self, settings: Settings):
-        sf_session = build_session(ca_bundle=settings.salesforce.ca_bundle, timeout=settings.http.timeout,
-                                   retries=settings.http.retries)
-        self.client: SalesforceApi = SalesforceClient(
-            settings.salesforce, sf_session, max_org_api_percent=settings.limits.max_org_api_percent,
-            max_calls_per_run=settings.limits.max_calls_per_run)
-        self._psa_session = build_session(ca_bundle=None, timeout=settings.http.timeout,
-                                          retries=settings.http.retries)
-        self._psa_session.hooks["response"].append(self._count_psa)
-        factory = get_connector(settings.psa.connector)
-        self.psa: PsaConnector = factory(settings.psa.url, settings.psa.api_key.get(), settings.psa.options,
-                                         self._psa_session)
-        self.psa_calls = 0  # PSA requests answered, for the run rows and the metrics
-
-    def _count_psa(self, response, *args, **kwargs) -> None:
-        self.psa_calls += 1
-
-    def __iter__(self) -> Iterator:
-        return iter((self.client, self.psa))
-
-    def new_run(self) -> None:
-        """The next run on these kept clients (see ``SalesforceClient.new_run``); no call is made."""
-        self.client.new_run()
-        self._psa_session.retry_window.restart()
 
 
 #: A connected Salesforce client and a PSA connector, kept across sessions.
@@ -168,11 +134,6 @@ def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-def connect(settings: Settings) -> Connections:
-    """Both clients, built from the config; nothing is sent yet."""
-    return Connections(settings)
 
 
 def guard(state: State, org_id: str, psa_url: str, state_path: Path) -> None:
@@ -255,9 +216,12 @@ class Session:
             result.psa_calls = getattr(self._connections, "psa_calls", 0) - self._psa_before
         self.result = result
         try:
-            self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
-                                  api_calls=result.api_calls, org_usage=result.org_usage, error=result.error,
-                                  psa_calls=result.psa_calls)
+            with self.state.transaction():  # the run's row and the metrics' counters move together
+                self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
+                                      api_calls=result.api_calls, org_usage=result.org_usage, error=result.error,
+                                      psa_calls=result.psa_calls)
+                totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
+                               result.psa_calls)
         except sqlite3.Error as exc:
             if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
@@ -265,6 +229,10 @@ class Session:
             else:
                 logger.warning("the end of run %s could not be recorded in the state file either: %s",
                                self.run_id, exc)
+        if self.settings.metrics.textfile is not None:
+            from sync.metrics.export import write_textfile
+
+            write_textfile(self.settings, self.state)
         return result
 
 

@@ -35,11 +35,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.config import At, Settings, load_settings
+from sync.connections import Connections, connect
 from sync.daemon import jobs
 from sync.daemon.policy import Backoff
 from sync.errors import ConfigError
 from sync.mapping.loader import load_mapping
-from sync.runtime import Connections, connect
+from sync.metrics import export
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Daemon:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is the run's own
         logger.info("daemon started: a cycle every %ss, back-off up to %ss; state %s",
                     self.settings.schedule.cycle.total_seconds(), self.backoff.cap, self.settings.state)
+        metrics = export.serve(self.settings)  # /metrics (metrics.port), from a thread of its own; SIGHUP keeps it
         try:
             while not self.stopping:
                 self.scheduler = self._scheduler()
@@ -93,6 +95,8 @@ class Daemon:
             signal.setitimer(signal.ITIMER_REAL, 0)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if metrics is not None:
+                metrics.shutdown()
         logger.info("daemon stopped (exit %d)", self.exit_code)
         return self.exit_code
 
