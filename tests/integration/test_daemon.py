@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import random
 import signal
+import socket
 import time
+from collections import Counter
+from datetime import datetime
 
 import pytest
+import requests
 from filelock import FileLock
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.sync import mapping_variant
 from tests.integration.daemon_support import DaemonProcess, idle, linked, runs, started, wait_for
@@ -93,13 +98,18 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         daemon.kill()
 
 
-def test_failing_cycles_back_off_and_recover(harness, emulator, redmine, redmine_proxy):
+def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emulator, redmine, redmine_proxy,
+                                                                      tmp_path):
     Book(emulator, random.Random(6)).seed(won=2)
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
-    harness.write_config(retries=0, schedule={"interval": "1s", "backsync_interval": 0, "backoff_max": "8s"})
+    port, textfile = free_port(), tmp_path / "node_exporter" / "psa-sync.prom"
+    harness.write_config(retries=0, schedule={"interval": "1s", "backsync_interval": 0, "backoff_max": "8s"},
+                         metrics={"textfile": str(textfile), "port": port})
     daemon = DaemonProcess.start(harness)
     try:
         wait_for(lambda: len(linked(harness)) == 2 and len(runs(harness)) >= 3, 30, why="two ok cycles")
+        served = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)  # /metrics answers while it runs
+        assert served.status_code == 200 and "psa_sync_last_success_timestamp_seconds" in served.text
         redmine_proxy.fail_rate(1.0, actions=("error",))  # the PSA answers 500 to everything
         down_from = len(runs(harness))
         wait_for(lambda: sum(r["exit_code"] == 3 for r in runs(harness)[down_from:]) >= 4, 40,
@@ -118,6 +128,42 @@ def test_failing_cycles_back_off_and_recover(harness, emulator, redmine, redmine
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
-        print(f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}")
+        print(f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; exit codes and starts "
+              f"{[(r['exit_code'], round(started(r) - started(rows[down_from]), 1)) for r in rows[down_from:]]}")
+        assert_metrics_match_status(harness, textfile)
     finally:
         daemon.kill()
+
+
+def assert_metrics_match_status(harness, textfile) -> None:
+    """The textfile parses with prometheus_client's own parser, and says what `status` says."""
+    metrics = {}
+    for family in text_string_to_metric_families(textfile.read_text()):
+        for sample in family.samples:
+            metrics[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    status = harness.status()
+    last = status["runs"][0]
+    for name, key in (("links", "links"), ("quarantine_deals", "quarantine"), ("outbox_deals", "outbox"),
+                      ("intents_deals", "intents")):
+        assert metrics[(f"psa_sync_{name}", ())] == status["counts"][key], name
+    assert metrics[("psa_sync_last_run_exit_code", ())] == last["exit_code"] == 0
+    assert metrics[("psa_sync_last_run_timestamp_seconds", ())] == pytest.approx(
+        datetime.fromisoformat(last["finished_at"].replace("Z", "+00:00")).timestamp(), abs=0.001)
+    assert metrics[("psa_sync_salesforce_org_api_used", ())] == last["org_usage"]["used"]
+    assert metrics[("psa_sync_salesforce_org_api_limit", ())] == last["org_usage"]["max"]
+    rows = runs(harness)
+    by_code = Counter(str(r["exit_code"]) for r in rows)
+    for code, n in by_code.items():
+        assert metrics[("psa_sync_runs_total", (("exit_code", code), ("mode", "run")))] == n, code
+    assert metrics[("psa_sync_deals_created_total", ())] == sum(r["counts"].get("created", 0) for r in rows) == 2
+    assert metrics[("psa_sync_salesforce_calls_total", (("endpoint", "queryAll"),))] == \
+        sum(r["api_calls"].get("queryAll", 0) for r in rows)
+    assert metrics[("psa_sync_psa_calls_total", ())] == sum(r["psa_calls"] or 0 for r in rows) > 0
+    assert metrics[("psa_sync_won_to_project_seconds_count", ())] == 2
+    assert metrics[("psa_sync_last_success_timestamp_seconds", ())] > 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
