@@ -1,10 +1,14 @@
-"""`psa-sync status --check`: each documented code, produced by the condition it names, in a real state file."""
+"""`psa-sync status --check`: each documented code, produced by the condition it names, in a real state file;
+and `status --json` against its JSON Schema (docs/status.schema.json)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -12,8 +16,24 @@ from sync.cli import main
 from sync.clock import iso, utcnow
 from sync.state import State
 
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "status.schema.json"
+MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "opportunity_to_project.yaml"
 ENV = {"SF_CLIENT_ID": "cid", "SF_CLIENT_SECRET": "s3cret-value", "REDMINE_URL": "http://127.0.0.1:3000",
        "REDMINE_API_KEY": "k3y-value"}
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """The CLI sets up logging for the process (levels of urllib3 …): give other tests theirs back."""
+    import logging
+
+    names = ("", "urllib3", "simple_salesforce", "sync")
+    levels = {name: logging.getLogger(name).level for name in names}
+    handlers = list(logging.getLogger().handlers)
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger().handlers[:] = handlers
 
 
 @pytest.fixture
@@ -26,7 +46,7 @@ def config(tmp_path):
         psa: {connector: redmine, url: "${REDMINE_URL}", api_key: "${REDMINE_API_KEY}"}
         state: state.sqlite
         limits: {max_org_api_percent: 80}
-    """))
+    """) + f"mapping: {MAPPING}\n")
     return path
 
 
@@ -102,3 +122,34 @@ def test_several_problems_exit_with_the_first_and_list_each(config):
 
 def test_a_wrong_max_age_is_a_usage_error(config):
     assert check(config, "--max-age", "soon")[0] == 2
+
+
+def status_json(config):
+    result = CliRunner().invoke(main, ["--config", str(config), "status", "--json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_status_json_follows_its_schema_before_and_after_runs(config):
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator.validate(status_json(config))  # no state yet
+    state = State.open(config.parent / "state.sqlite")
+    state.set_meta("org_id", "00D000000000001AAA")
+    add_run(state)
+    add_run(state, status="failures", exit_code=1)
+    state.start_run("run")
+    state.mark_abandoned()
+    state.quarantine("006000000000001AAA", "transform", "no billing type", {"Id": "x"}, 1)
+    state.queue("006000000000002AAA", {"PSA_Project_Id__c": "7"})
+    state.set_meta("backfill", json.dumps({"since": "2025-01-01", "until": "2025-12-31", "total": 3, "done": 1,
+                                           "after_id": "006000000000001AAA", "reader": "rest", "counts": {},
+                                           "started_at": ago(hours=1), "advanced_at": ago(minutes=1),
+                                           "finished_at": None, "longest_hold_s": 0.4}))
+    state.close()
+    data = status_json(config)
+    validator.validate(data)
+    assert [r["status"] for r in data["runs"]] == ["died", "failures", "ok"]
+    broken = dict(data, counts={**data["counts"], "links": "many"})
+    assert not validator.is_valid(broken)  # the schema really checks
