@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 def sync_cycle(daemon: Daemon) -> None:
     """One run on the kept clients, unless the back-off says to let this tick pass."""
-    if daemon.backoff.waiting(time.monotonic()):
+    began = time.monotonic()
+    if daemon.backoff.waiting(began):
         return
     try:
         code = pipeline.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
@@ -34,17 +35,18 @@ def sync_cycle(daemon: Daemon) -> None:
     except Exception:  # noqa: BLE001 - a bug: the run row says failed, the log has the traceback; go on
         logger.exception("unexpected error in a cycle (a bug in psa-sync: please report it with this log)")
         code = 70
-    after(daemon, code)
+    after(daemon, code, began)
 
 
-def after(daemon: Daemon, code: int) -> None:
-    """Back to the interval, a longer pause, or the end of the daemon, by the cycle's exit code."""
+def after(daemon: Daemon, code: int, began: float) -> None:
+    """Back to the interval, a longer pause (counted from the cycle's start, as the run rows show the
+    spacing), or the end of the daemon, by the cycle's exit code."""
     decided = verdict(code)
     if decided is Verdict.DONE:
         if daemon.backoff.succeeded():
             logger.info("the cycle worked again (exit %d): back to a cycle every %ss", code, daemon.backoff.interval)
     elif decided is Verdict.BACKOFF:
-        delay = daemon.backoff.failed(time.monotonic())
+        delay = daemon.backoff.failed(began)
         logger.warning("cycle ended with exit %d; the next cycle in %.0fs (failure %d in a row)", code, delay,
                        daemon.backoff.failures)
     elif decided is Verdict.STOP:

@@ -52,7 +52,7 @@ class Backoff:
     until: float = 0.0
 
     def failed(self, now: float) -> float:
-        """One more failing cycle, ended at ``now``: the pause before the next one (seconds)."""
+        """One more failing cycle, started at ``now``: the pause until the next one starts (seconds)."""
         self.failures += 1
         delay = min(self.cap, self.interval * 2 ** self.failures)
         self.until = now + delay
