@@ -29,9 +29,10 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check sync tests scripts
 
-bench: setup
+bench: setup redmine
 	$(BIN)/python scripts/bench_transform.py
 	$(BIN)/python scripts/bench_emulator.py
+	$(BIN)/python scripts/bench_daemon.py
 
 soak: setup redmine
 	PSA_SYNC_SOAK=1 $(BIN)/pytest -q -m slow

@@ -167,12 +167,13 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
         state.set_meta(KEY, json.dumps(asdict(progress)))
     finally:
         state.close()
-    client, psa = connect(settings)
+    connections = connect(settings)
+    client = connections.client
     client.connect()
     outcome = Outcome(progress)
     try:
         for window in windows(read(client, mapping, settings, progress, since, until), window_rows):
-            code, error = _window(settings, (client, psa), progress, window, environ)
+            code, error = _window(settings, connections, progress, window, environ)
             if reporter is not None:
                 reporter(progress)
             if code not in (0, 1):

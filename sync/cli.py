@@ -9,65 +9,14 @@ the lock; 76 a system answered against its own API contract.
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sys
 from pathlib import Path
 
 import click
 
 from sync import __version__, report
-from sync.config import Settings, find_config, load_settings
-from sync.errors import INTERRUPTED, UNEXPECTED, ConfigError, SyncError
-from sync.logs import redact, setup_logging
-
-logger = logging.getLogger("sync")
-
-CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-class Context:
-    def __init__(self, config: str | None, log_level: str, log_format: str):
-        self.config_path = find_config(config, os.environ)
-        self.log_level = log_level
-        self.log_format = log_format
-
-    def settings(self) -> Settings:
-        settings = load_settings(self.config_path)
-        setup_logging(self.log_level, self.log_format, settings)
-        return settings
-
-
-def echo(text: str, err: bool = False) -> None:
-    """Everything the CLI prints goes through the same redaction as the logs: an error message or a
-    report can quote what a server said, and a server can quote what it was sent."""
-    click.echo(redact(text), err=err)
-
-
-def _exit(code: int) -> None:
-    sys.exit(code)
-
-
-def _guarded(func):
-    """Map our errors to exit codes. Exit 1 is kept for new record-level failures: a bug is logged
-    (redacted) and exits 70, Ctrl-C exits 130."""
-
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except SyncError as exc:
-            echo(f"psa-sync: {exc}", err=True)
-            _exit(exc.exit_code)
-        except KeyboardInterrupt:
-            echo("psa-sync: interrupted; what was committed stays, the next run goes on from there", err=True)
-            _exit(INTERRUPTED)
-        except Exception:  # noqa: BLE001 - the last line of defence prints through the redacting logger
-            logger.exception("unexpected error (a bug in psa-sync: please report it with this log)")
-            _exit(UNEXPECTED)
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+from sync.cli_base import CONTEXT, Context, _exit, _guarded, echo
+from sync.config import ConfigError, Settings
+from sync.logs import setup_logging
 
 
 @click.group(context_settings=CONTEXT)
@@ -138,21 +87,6 @@ def _optional_settings(obj: Context) -> Settings:
         return obj.settings()
     except ConfigError as exc:
         raise ConfigError([*exc.problems, "plan --sample needs --mapping FILE or a readable config"]) from None
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
-@click.pass_obj
-@_guarded
-def status(obj: Context, as_json: bool) -> None:
-    """Show the last runs, watermark, links, quarantine and outbox.
-
-    \b
-    Example:
-        psa-sync status --json | jq .runs[0]
-    """
-    data = report.status_data(obj.settings())
-    echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
 
 
 @main.command()
@@ -289,3 +223,14 @@ def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str |
     from sync.emulator import serve
 
     serve(port=port, seed=seed, state_file=state_file, org_id=org_id)
+
+
+def _register() -> None:
+    """The commands of psa-sync as a service live beside this module (``cli_service``)."""
+    from sync import cli_service
+
+    for command in (cli_service.status, cli_service.daemon, cli_service.prune):
+        main.add_command(command)
+
+
+_register()

@@ -5,7 +5,7 @@
     a page step:  transform → links → lifecycle-only rows → diff  (= plan_page, also what `plan` shows)
                   → load → commit (snapshot rows, quarantine, watermark)
 
-Every entry point (``run``, ``retry``, ``reconcile``; next backfill, adopt and the daemon's cycles)
+Every entry point (``run``, ``retry``, ``reconcile``, ``backfill``'s windows, the daemon's cycles)
 opens a :func:`run_session` and feeds pages through :func:`process_page`; ``plan`` calls
 :func:`plan_page` and writes nothing. Each page is committed before the next is read, so a crash or a
 budget stop resumes from the last page, not from the start. See docs/architecture.md.
@@ -51,23 +51,28 @@ WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), 
 
 @contextmanager
 def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None = None,
-                conclude=None, connected: Connected | None = None, wait: float = 0) -> Iterator[Session]:
+                conclude=None, connected: Connected | None = None, wait: float = 0,
+                mapping: Mapping | None = None, checkpoint: Callable[[str], None] | None = None
+                ) -> Iterator[Session]:
     """Lock, open the state, start a run row; on the way out record how it ended and its API usage.
 
     ``conclude(session) -> (status, exit_code, counts)`` lets an entry point with its own report
     (reconcile) decide those; by default they come from the run's counts and error. ``connected``
-    re-uses clients across sessions (a backfill's windows: one token, not one per window); ``wait``
-    is how long to wait for the lock (a scheduled run waits 0 and exits 75).
+    re-uses clients across sessions (a backfill's windows, the daemon's cycles: one token, not one per
+    run); ``wait`` is how long to wait for the lock (a scheduled run waits 0 and exits 75); ``mapping``
+    is one already loaded (the daemon's, kept until SIGHUP), else the config's file is read;
+    ``checkpoint`` is called at every crash point (the daemon stops there on SIGTERM).
     Raises only LockHeldError and config errors found before a run row exists.
     """
     environ = dict(os.environ if environ is None else environ)
-    mapping = load_mapping(settings.mapping)
+    mapping = mapping or load_mapping(settings.mapping)
     with run_lock(settings, wait):
         state = State.open(settings.state)
         try:
             try:
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
-                session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected)
+                session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected,
+                                  checkpoint=checkpoint)
             except sqlite3.Error as exc:
                 raise translate(settings.state, exc) from exc
             try:
@@ -93,9 +98,10 @@ def _run_conclusion(session: Session) -> tuple[str, int, dict[str, int]]:
 
 
 def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] | None = None,
-             environ: dict[str, str] | None = None) -> RunResult:
-    """One cycle of ``run`` (or ``retry`` of the named records)."""
-    with run_session(settings, mode, environ=environ) as session:
+             environ: dict[str, str] | None = None, **kept) -> RunResult:
+    """One cycle of ``run`` (or ``retry`` of the named records). ``kept``: what a daemon keeps across its
+    cycles (``connected``, ``mapping``, ``checkpoint``; see :func:`run_session`)."""
+    with run_session(settings, mode, environ=environ, **kept) as session:
         run = session.start()
         try:
             recover(run)

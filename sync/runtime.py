@@ -19,15 +19,15 @@ from filelock import FileLock, Timeout
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
+from sync.connections import Connections, connect
 from sync.connectors.base import SalesforceApi
-from sync.connectors.http import build_session
-from sync.connectors.psa.base import ProjectRef, PsaConnector, get_connector
-from sync.connectors.salesforce import SalesforceClient
+from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, LockHeldError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
 from sync.mapping.model import Mapping
+from sync.metrics import totals
 from sync.model import DesiredRow, Facts, Plan
 from sync.state import State
 from sync.state.files import translate
@@ -50,16 +50,18 @@ class RunResult:
     api_calls: dict[str, int] = field(default_factory=dict)
     org_usage: dict | None = None
     error: str | None = None
+    psa_calls: int = 0
 
     def log_summary(self) -> None:
         counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
         usage = self.org_usage or {}
-        logger.info("run finished status=%s exit=%s %s sf_calls=%s org_usage=%s/%s", self.status,
-                    self.exit_code, counts, sum(self.api_calls.values()), usage.get("used"), usage.get("max"))
+        logger.info("run finished status=%s exit=%s %s sf_calls=%s psa_calls=%s org_usage=%s/%s", self.status,
+                    self.exit_code, counts, sum(self.api_calls.values()), self.psa_calls, usage.get("used"),
+                    usage.get("max"))
 
 
 #: A connected Salesforce client and a PSA connector, kept across sessions.
-Connected = tuple[SalesforceApi, PsaConnector]
+Connected = Connections | tuple[SalesforceApi, PsaConnector]
 
 
 @dataclass
@@ -134,19 +136,6 @@ def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
         lock.release()
 
 
-def connect(settings: Settings) -> tuple[SalesforceApi, PsaConnector]:
-    """Both clients, built from the config; nothing is sent yet."""
-    sf_session = build_session(ca_bundle=settings.salesforce.ca_bundle, timeout=settings.http.timeout,
-                               retries=settings.http.retries)
-    client = SalesforceClient(settings.salesforce, sf_session,
-                              max_org_api_percent=settings.limits.max_org_api_percent,
-                              max_calls_per_run=settings.limits.max_calls_per_run)
-    psa_session = build_session(ca_bundle=None, timeout=settings.http.timeout, retries=settings.http.retries)
-    factory = get_connector(settings.psa.connector)
-    psa = factory(settings.psa.url, settings.psa.api_key.get(), settings.psa.options, psa_session)
-    return client, psa
-
-
 def guard(state: State, org_id: str, psa_url: str, state_path: Path) -> None:
     """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids)."""
     for key, now in (("org_id", org_id), ("psa_url", psa_url)):
@@ -175,20 +164,23 @@ class Session:
     error: SyncError | None = None
     aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
     connected: Connected | None = None  # clients a caller keeps across sessions (already connected)
+    checkpoint: Callable[[str], None] | None = None  # called at each crash point too (the daemon's stop)
     result: RunResult | None = None
     _client: object | None = None
+    _connections: object | None = None
     _calls_before: dict = field(default_factory=dict)  # calls a re-used client made before this session
+    _psa_before: int = 0
 
     def start(self) -> Run:
-        if self.connected is None:
-            client, psa = connect(self.settings)
-            self._client = client
+        """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
+        connections = connect(self.settings) if self.connected is None else self.connected
+        client, psa = connections
+        self._client, self._connections = client, connections
+        self._calls_before = dict(client.usage.calls)
+        self._psa_before = getattr(connections, "psa_calls", 0)
+        if self.connected is None or not client.org_id:
             client.connect()
-        else:
-            client, psa = self.connected
-            self._client = client
-            self._calls_before = dict(client.usage.calls)
-        fault = crash_hook(self.environ)
+        fault = _chain(crash_hook(self.environ), self.checkpoint)
         fault("after-token")
         guard(self.state, client.org_id, psa.url, self.settings.state)
         if self.mode != "reconcile":  # reconcile reports; the runs record which mapping made the snapshots
@@ -221,10 +213,15 @@ class Session:
             result.api_calls = {k: n - self._calls_before.get(k, 0) for k, n in client.usage.calls.items()
                                 if n > self._calls_before.get(k, 0)}
             result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
+            result.psa_calls = getattr(self._connections, "psa_calls", 0) - self._psa_before
         self.result = result
         try:
-            self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
-                                  api_calls=result.api_calls, org_usage=result.org_usage, error=result.error)
+            with self.state.transaction():  # the run's row and the metrics' counters move together
+                self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
+                                      api_calls=result.api_calls, org_usage=result.org_usage, error=result.error,
+                                      psa_calls=result.psa_calls)
+                totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
+                               result.psa_calls)
         except sqlite3.Error as exc:
             if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
@@ -232,7 +229,24 @@ class Session:
             else:
                 logger.warning("the end of run %s could not be recorded in the state file either: %s",
                                self.run_id, exc)
+        if self.settings.metrics.textfile is not None:
+            from sync.metrics.export import write_textfile
+
+            write_textfile(self.settings, self.state)
         return result
+
+
+def _chain(*hooks: Callable[[str], None] | None) -> Callable[[str], None]:
+    """One crash-point function calling each hook given, in order."""
+    active = [hook for hook in hooks if hook is not None]
+    if len(active) == 1:
+        return active[0]
+
+    def call(point: str) -> None:
+        for hook in active:
+            hook(point)
+
+    return call
 
 
 def after_failure(step, run: Run) -> None:

@@ -1,10 +1,12 @@
 """PSA-owned delivery values (status, percent complete, hours spent) → the outbox.
 
-Redmine has no change feed for projects, so every run lists the linked projects (100 a page) and
-diffs their delivery values against what we last wrote; hours spent are a sum over time entries,
-one call per project, so they are recounted only every ``schedule.hours_interval``. Only changes
-reach the outbox, so an idle back-sync costs zero Salesforce calls. A project that was reopened gets
-the CRM changes that waited while it was closed (``on_closed: skip``).
+Redmine has no change feed for projects, so a back-sync lists the linked projects (100 a page) and
+diffs their delivery values against what we last wrote. That is ⌈linked/100⌉ PSA calls, too many for
+every 30-second daemon cycle, so it runs at most every ``schedule.backsync_interval`` (5 minutes by
+default; 0 = every run); hours spent are a sum over time entries, one call per project, so they are
+recounted only every ``schedule.hours_interval``. Only changes reach the outbox, so an idle back-sync
+costs zero Salesforce calls. A project that was reopened gets the CRM changes that waited while it
+was closed (``on_closed: skip``).
 """
 
 from __future__ import annotations
@@ -23,22 +25,27 @@ from sync.transform.rows import transform_backsync
 logger = logging.getLogger(__name__)
 
 HOURS_STAMP = "hours_counted_at"
+BACKSYNC_STAMP = "backsync_at"
 
 
-def hours_due(state, interval: timedelta) -> bool:
-    last = state.meta(HOURS_STAMP)
+def hours_due(state, interval: timedelta, stamp: str = HOURS_STAMP) -> bool:
+    last = state.meta(stamp)
     return interval.total_seconds() == 0 or last is None or utcnow() - parse_iso(last) >= interval
 
 
 def run(run) -> None:
-    """Read delivery values of every linked project and queue what changed since the last write."""
+    """Read delivery values of every linked project and queue what changed since the last write
+    (when ``schedule.backsync_interval`` has passed since the last back-sync)."""
     state, mapping = run.state, run.mapping
+    if not hours_due(state, run.settings.schedule.backsync_interval, BACKSYNC_STAMP):
+        return
     links = {link.key: link for link in state.all_links()}
     if not links:
         return
     hours = hours_due(state, run.settings.schedule.hours_interval) and any(
         rule.source == "spent_hours" for rule in mapping.backsync.values())
     delivery = run.psa.delivery([ref_of(link) for link in links.values()], hours=hours)
+    state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:
         state.set_meta(HOURS_STAMP, iso(utcnow()))
     values = {key: {"status": d.status, "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}

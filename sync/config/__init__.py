@@ -6,11 +6,14 @@ and builds :class:`Settings`. Callers import from here, so the split stays an in
 """
 
 from sync.config.loader import DEFAULT_CONFIG_NAME, find_config, load_settings
-from sync.config.reader import parse_duration
+from sync.config.reader import parse_at, parse_duration
 from sync.config.settings import (
+    At,
     HttpConfig,
     Limits,
+    Metrics,
     PsaConfig,
+    Retention,
     SalesforceAuth,
     SalesforceConfig,
     Schedule,
@@ -22,4 +25,5 @@ from sync.errors import ConfigError
 __all__ = [
     "Settings", "SalesforceConfig", "SalesforceAuth", "PsaConfig", "Limits", "Schedule", "HttpConfig",
     "Secret", "load_settings", "find_config", "parse_duration", "DEFAULT_CONFIG_NAME", "ConfigError",
+    "At", "Retention", "Metrics", "parse_at",
 ]

@@ -22,7 +22,9 @@ from sync.config.settings import (
     MIN_CALLS_PER_RUN,
     HttpConfig,
     Limits,
+    Metrics,
     PsaConfig,
+    Retention,
     SalesforceAuth,
     SalesforceConfig,
     Schedule,
@@ -134,15 +136,12 @@ def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
     A value with a problem falls back to its default only so the build can go on: the config is
     refused anyway, with every problem.
     """
-    sched = r.section(raw, ("schedule",), {"interval", "hours_interval"}, required=False)
     limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
                        required=False)
     http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
     timeout = r.duration(http, ("http", "timeout"), "30s")
     if timeout is not None and timeout <= timedelta(0):
         r.problem(("http", "timeout"), "must be more than 0s")
-    schedule = Schedule(**_given(interval=r.duration(sched, ("schedule", "interval"), "2m"),
-                                 hours_interval=r.duration(sched, ("schedule", "hours_interval"), "1h")))
     budget = Limits(**_given(
         max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
         max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int, minimum=MIN_CALLS_PER_RUN,
@@ -151,7 +150,7 @@ def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
         bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int, minimum=0)))
     http_config = HttpConfig(**_given(timeout=timeout.total_seconds() if timeout else None,
                                       retries=r.number(http, ("http", "retries"), 5, int, minimum=0)))
-    return dict(schedule=schedule, limits=budget, http=http_config)
+    return dict(schedule=_schedule(r, raw), limits=budget, http=http_config, **_service(r, raw))
 
 
 def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
@@ -167,6 +166,38 @@ def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
 def _given(**values: Any) -> dict[str, Any]:
     """The values that passed their checks; the dataclass's own default stands in for the others."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _schedule(r: Reader, raw: dict) -> Schedule:
+    at = ("schedule",)
+    sched = r.section(raw, at, {"interval", "hours_interval", "backsync_interval", "backoff_max", "reconcile",
+                                "reconcile_repair"}, required=False)
+    interval = r.duration(sched, (*at, "interval"), "30s") if "interval" in sched else None
+    if interval is not None and 0 < interval.total_seconds() < 1:
+        r.problem((*at, "interval"), f"{interval.total_seconds():g}s is too short; the daemon cycles every 1s at most")
+    interval = interval or None  # unreadable (reported) or 0: the daemon's default
+    return Schedule(interval=interval, hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
+                    backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
+                    backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
+                    reconcile=r.at(sched, (*at, "reconcile"), None),
+                    reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False))
+
+
+def _service(r: Reader, raw: dict) -> dict[str, Any]:
+    """What running as a service adds: retention of old runs and events, and Prometheus metrics."""
+    keep = r.section(raw, ("retention",), {"runs", "events", "at"}, required=False)
+    metrics = r.section(raw, ("metrics",), {"textfile", "port", "address"}, required=False)
+    textfile = r.text(metrics, ("metrics", "textfile"))
+    port = r.number(metrics, ("metrics", "port"), None, int) if metrics.get("port") is not None else None
+    if port is not None and not 0 < port < 65536:
+        r.problem(("metrics", "port"), f"{port} is not a TCP port (1-65535)")
+    return dict(
+        retention=Retention(runs=r.duration(keep, ("retention", "runs"), "30d"),
+                            events=r.duration(keep, ("retention", "events"), "365d"),
+                            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at),
+        metrics=Metrics(textfile=r.resolve(textfile) if textfile else None, port=port,
+                        address=str(r.text(metrics, ("metrics", "address"), default="127.0.0.1"))),
+    )
 
 
 def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Settings:
@@ -189,7 +220,8 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
     if not isinstance(raw, dict):
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
-    r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http"})
+    r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
+                        "metrics"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
     mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)

@@ -18,12 +18,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.config.settings import Secret
+from sync.config.settings import At, Secret
 from sync.yamldoc import KeyPath, Problems, kind_of
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY = "|".join(_DAYS)
+_AT = re.compile(rf"^\s*(?:(daily|(?:{_DAY})(?:-(?:{_DAY}))?(?:,(?:{_DAY})(?:-(?:{_DAY}))?)*)\s+)?"
+                 r"([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
+
+
+def parse_at(value: Any) -> At | None:
+    """``sun 03:00``, ``mon-fri 06:30``, ``mon,thu 12:00``, ``daily 02:00`` or ``02:00`` (UTC); None if not one."""
+    match = _AT.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        return None
+    days = (match.group(1) or "daily").lower()
+    return At("*" if days == "daily" else days, int(match.group(2)), int(match.group(3)))
 
 
 def parse_duration(value: Any) -> timedelta | None:
@@ -179,6 +192,23 @@ class Reader:
             self.problem(where, f"{value} is negative; a duration is 0 or more")
             return None
         return parsed
+
+    def at(self, raw: dict, where: KeyPath, default: str | None) -> At | None:
+        value = raw.get(where[-1], default)
+        if value is None:
+            return None
+        parsed = parse_at(value)
+        if parsed is None:
+            self.problem(where, f"'{value}' is not a time of the week; write [days] HH:MM (UTC), e.g. "
+                                "'sun 03:00', 'mon-fri 06:30' or '02:00' for every day")
+        return parsed
+
+    def flag(self, raw: dict, where: KeyPath, default: bool) -> bool:
+        value = raw.get(where[-1], default)
+        if not isinstance(value, bool):
+            self.problem(where, f"'{value}' is not true or false")
+            return default
+        return value
 
     def number(self, raw: dict, where: KeyPath, default: float, kind: type, minimum: float | None = None,
                why: str = "") -> Any:

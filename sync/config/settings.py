@@ -95,9 +95,52 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class At:
+    """A time of day (UTC) on some days of the week, as APScheduler's cron fields take them:
+    ``day_of_week`` is ``*`` (every day), ``sun`` or ``mon-fri``."""
+
+    day_of_week: str
+    hour: int
+    minute: int
+
+    def __str__(self) -> str:
+        days = "daily" if self.day_of_week == "*" else self.day_of_week
+        return f"{days} {self.hour:02d}:{self.minute:02d} UTC"
+
+
+#: How often the daemon cycles when ``schedule.interval`` is not given (cron and the timer keep their own).
+DAEMON_INTERVAL = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
 class Schedule:
-    interval: timedelta = timedelta(minutes=2)
+    interval: timedelta | None = None  # the daemon's cycle; None: DAEMON_INTERVAL
     hours_interval: timedelta = timedelta(hours=1)
+    backsync_interval: timedelta = timedelta(minutes=5)  # delivery values are read at most this often
+    backoff_max: timedelta = timedelta(minutes=10)  # the longest pause of a daemon after failing cycles
+    reconcile: At | None = None  # the daemon's reconcile job, if any
+    reconcile_repair: bool = False
+
+    @property
+    def cycle(self) -> timedelta:
+        return self.interval or DAEMON_INTERVAL
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the state file keeps: runs and events younger than these; the events of a deal that still
+    has a link or a quarantine entry always (its audit trail)."""
+
+    runs: timedelta = timedelta(days=30)
+    events: timedelta = timedelta(days=365)
+    at: At = At("*", 3, 30)  # the daemon applies it nightly
+
+
+@dataclass(frozen=True)
+class Metrics:
+    textfile: Path | None = None  # rewritten after every run (node_exporter's textfile collector)
+    port: int | None = None  # the daemon serves /metrics here
+    address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -116,6 +159,8 @@ class Settings:
     schedule: Schedule = Schedule()
     limits: Limits = Limits()
     http: HttpConfig = HttpConfig()
+    retention: Retention = Retention()
+    metrics: Metrics = Metrics()
 
     @property
     def lock_path(self) -> Path:

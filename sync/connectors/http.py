@@ -137,7 +137,12 @@ class RetryWindow:
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
+        self.seconds = seconds
         self.deadline = clock() + seconds
+
+    def restart(self) -> None:
+        """A new run on a kept session (the daemon's next cycle) gets a whole window again."""
+        self.deadline = self.clock() + self.seconds
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - self.clock())

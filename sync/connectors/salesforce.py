@@ -2,7 +2,8 @@
 
 The pipeline talks to Salesforce only through ``SalesforceClient``, which fills the
 :class:`sync.connectors.base.SalesforceApi` protocol (the calls the stages make). It owns four
-concerns, each in its own module:
+concerns, each in its own module (the client itself keeps one data call with re-authentication, lock
+retries and translation, and the paging of queries):
 
 - **Authentication** (``salesforce_auth``): we request the token ourselves and build
   ``Salesforce(instance_url=…, session_id=…, session=<ours>)``, so simple-salesforce never logs in
@@ -23,9 +24,6 @@ concerns, each in its own module:
 - **Shapes** (``answers``): every body is held against the shape the code relies on before anything
   indexes into it (a page without ``records`` is never read as an empty page); what is not JSON or
   not of that shape stops the run (``SalesforceUnavailable``) naming the call and what came back.
-
-This module holds the client itself: one data call with re-authentication, lock retries and
-translation, and the paging of queries.
 """
 
 from __future__ import annotations
@@ -35,7 +33,8 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -75,12 +74,13 @@ DESCRIBE = {"name?": str, "fields": [{"name": str, "type?": str, "relationshipNa
 
 
 class SalesforceClient:
-    """One run's connection to one org (see the module docstring for what it guarantees)."""
+    """A connection to one org for one run, or for many (``new_run``); see the module docstring."""
 
     def __init__(self, config: SalesforceConfig, session: requests.Session, *,
                  max_org_api_percent: float = 80.0, max_calls_per_run: int = 5000,
                  now: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
-                 lock_retries: int = LOCK_RETRIES, bulk_max_wait: float = salesforce_bulk.MAX_WAIT_SECONDS):
+                 lock_retries: int = LOCK_RETRIES, bulk_max_wait: float = salesforce_bulk.MAX_WAIT_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.config = config
         self.session = session
         self.max_org_api_percent = max_org_api_percent
@@ -97,6 +97,8 @@ class SalesforceClient:
         self.instance_url: str = ""
         self.server_time: datetime | None = None
         self._last: requests.Response | None = None  # the latest answer, quoted when it is unreadable
+        self._monotonic = monotonic
+        self._last_date: tuple[datetime, float] | None = None  # the latest Date header, and when it came
         session.hooks["response"].append(self._on_response)
 
     # --- connection ------------------------------------------------------------------------------
@@ -104,6 +106,10 @@ class SalesforceClient:
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last = response
         endpoint = self.usage.record(response)
+        try:
+            self._last_date = (parsedate_to_datetime(response.headers["Date"]).astimezone(UTC), self._monotonic())
+        except (KeyError, TypeError, ValueError):
+            pass
         log.debug("salesforce: %s -> %s (this run: %d data calls; org %s/%s)", endpoint,
                   response.status_code, self.usage.total, self.usage.org_used, self.usage.org_max)
 
@@ -113,6 +119,19 @@ class SalesforceClient:
         self.server_time = grant.server_time or self._now()
         if grant.server_time is None:
             log.warning("salesforce: the token response had no Date header; using the local clock")
+
+    def new_run(self) -> None:
+        """Another run on this connection, with no call: its own ``max_calls_per_run``, and
+        ``server_time`` moved to Salesforce's clock now — the latest response's ``Date`` plus the
+        time since it came (our monotonic clock measures only the interval, never the time of day).
+        This is how the daemon keeps one token across its cycles."""
+        self.usage.begin_run()
+        if self._last_date is not None:
+            date, at = self._last_date
+            self.server_time = date + timedelta(seconds=max(0.0, self._monotonic() - at))
+        window = getattr(self.session, "retry_window", None)
+        if window is not None:
+            window.restart()
 
     def _authenticate(self) -> TokenGrant:
         grant = request_token(self.config, self.session, self._now, self._sleep)

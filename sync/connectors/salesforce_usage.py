@@ -24,11 +24,16 @@ class ApiUsage:
     calls: Counter = field(default_factory=Counter)  # endpoint → calls, see endpoint_of
     org_used: int | None = None
     org_max: int | None = None
+    before_run: Counter = field(default_factory=Counter)  # calls a kept connection made before this run
 
     @property
     def total(self) -> int:
         """Data calls of this run; the token calls (``calls["token"]``) are not API requests."""
-        return sum(n for endpoint, n in self.calls.items() if endpoint != "token")
+        return sum(n - self.before_run[endpoint] for endpoint, n in self.calls.items() if endpoint != "token")
+
+    def begin_run(self) -> None:
+        """A connection kept across runs (the daemon) gives each run its own ``max_calls_per_run``."""
+        self.before_run = Counter(self.calls)
 
     def record(self, response: requests.Response) -> str:
         endpoint = endpoint_of(response.request.method or "GET", response.request.path_url)

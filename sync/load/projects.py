@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.clock import iso
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
@@ -126,7 +127,8 @@ def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report
     row = create.row
     if result.outcome == Outcome.CREATED:
         ctx.fault("after-create")
-        link_project(ctx, row, result.ref, row.fields, "create", "created")
+        # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
+        link_project(ctx, row, result.ref, row.fields, "create", "created", {"record_stamp": iso(row.modstamp)})
         report.created.append(row.record_id)
     elif result.outcome == Outcome.EXISTS:
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)

@@ -49,11 +49,13 @@ from sync.state import State
 
 logger = logging.getLogger(__name__)
 
-def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None) -> ReconcileReport:
-    """Check (and with ``repair`` fix) the invariants; raises only LockHeldError and early config errors."""
+def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None,
+              **kept) -> ReconcileReport:
+    """Check (and with ``repair`` fix) the invariants; raises only LockHeldError and early config errors.
+    ``kept``: what the daemon keeps across its jobs (``connected``, ``mapping``, ``checkpoint``)."""
     report = ReconcileReport(repair=repair)
     with pipeline.run_session(settings, "reconcile", environ=environ,
-                              conclude=lambda session: _conclude(report, session)) as session:
+                              conclude=lambda session: _conclude(report, session), **kept) as session:
         report.run_id = session.run_id
         run = session.start()
         if repair:

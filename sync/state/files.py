@@ -39,12 +39,30 @@ def open_database(path: Path) -> Database:
         db = Database(path)
         db.enable_wal()
         db.execute("PRAGMA busy_timeout=5000")
+        pending = migrations.pending(db)
+        if pending and not created and "meta" in db.table_names():
+            backup(db, path, pending[0].name)
         migrations.apply(db)
         return db
     except (OSError, sqlite3.Error) as exc:
         if created and path.exists() and path.stat().st_size == 0:
             path.unlink()  # never leave an empty file behind: it would look like a state that lost everything
         raise translate(path, exc) from exc
+
+
+def backup(db: Database, path: Path, before: str) -> Path:
+    """A whole copy of the state file (SQLite's online backup API: consistent even mid-write), made 0600
+    before migration ``before`` changes the schema; a migration that goes wrong can be undone by hand."""
+    target = path.with_name(f"{path.name}.before-{before}.bak")
+    if target.exists():
+        target.unlink()
+    os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, MODE))
+    copy = sqlite3.connect(target)
+    try:
+        db.conn.backup(copy)
+    finally:
+        copy.close()
+    return target
 
 
 def open_readonly_database(path: Path) -> Database | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 migrations = Migrations("psa_sync")
 
 
@@ -59,3 +59,11 @@ def m001_initial(db: Database) -> None:
 def m002_link_mapping(db: Database) -> None:
     """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
     db["links"].add_column("mapping", str)
+
+
+@migrations()
+def m003_service(db: Database) -> None:
+    """The PSA calls of each run (status, metrics), and the indexes retention deletes by."""
+    db["runs"].add_column("psa_calls", int)
+    db["runs"].create_index(["started_at"])
+    db["events"].create_index(["at"])

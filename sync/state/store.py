@@ -223,12 +223,12 @@ class State:
                 [iso(utcnow())]).rowcount
 
     def finish_run(self, run_id: int, *, status: str, exit_code: int, counts: dict, api_calls: dict,
-                   org_usage: dict | None, error: str | None) -> None:
+                   org_usage: dict | None, error: str | None, psa_calls: int = 0) -> None:
         with self.db.atomic():
             self.db["runs"].update(run_id, {
                 "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
-                "error": error})
+                "error": error, "psa_calls": psa_calls})
 
     def runs(self, limit: int = 10) -> list[dict]:
         rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])

@@ -86,7 +86,8 @@ def test_an_unset_variable_and_an_unknown_key_name_their_lines(tmp_path):
     env = {k: v for k, v in ENV.items() if k != "SF_CLIENT_ID"}
     assert problems_of(path, env) == [
         f"{path}:6: salesforce.auth.client_id: environment variable SF_CLIENT_ID is not set",
-        f"{path}:14: schedule.every: unknown key; valid keys: hours_interval, interval",
+        f"{path}:14: schedule.every: unknown key; valid keys: backoff_max, backsync_interval, hours_interval, "
+        "interval, reconcile, reconcile_repair",
     ]
 
 
@@ -102,3 +103,53 @@ def test_the_path_is_reported_as_given(tmp_path, monkeypatch):
     write(tmp_path, BASE.replace("interval: 2m", "interval: soon"))
     assert problems_of(Path("conf/psa-sync.yaml")) == [
         "conf/psa-sync.yaml:14: schedule.interval: 'soon' is not a duration; write <number><s|m|h|d>, e.g. 10m"]
+
+
+def test_the_service_keys_have_their_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, BASE.replace("schedule: {interval: 2m, hours_interval: 0}\n", "")), ENV)
+    schedule = settings.schedule
+    assert schedule.interval is None and schedule.cycle == timedelta(seconds=30)  # the daemon's default
+    assert schedule.backsync_interval == timedelta(minutes=5) and schedule.hours_interval == timedelta(hours=1)
+    assert schedule.reconcile is None and schedule.reconcile_repair is False
+    assert settings.retention.runs == timedelta(days=30) and settings.retention.events == timedelta(days=365)
+    assert str(settings.retention.at) == "daily 03:30 UTC"
+    assert settings.metrics.textfile is None and settings.metrics.port is None
+
+
+def test_the_service_keys_are_read(tmp_path):
+    text = BASE.replace("schedule: {interval: 2m, hours_interval: 0}", (
+        "schedule: {interval: 10s, backsync_interval: 0, backoff_max: 1m, reconcile: 'sun 03:00', "
+        "reconcile_repair: true}\nretention: {runs: 7d, events: 90d, at: '02:15'}\n"
+        "metrics: {textfile: prom/psa-sync.prom, port: 9464}"))
+    settings = load_settings(write(tmp_path, text), ENV)
+    assert settings.schedule.cycle == timedelta(seconds=10) and settings.schedule.backsync_interval == timedelta(0)
+    assert str(settings.schedule.reconcile) == "sun 03:00 UTC" and settings.schedule.reconcile_repair is True
+    assert settings.retention.runs == timedelta(days=7) and (settings.retention.at.hour, settings.retention.at.minute) \
+        == (2, 15)
+    assert settings.metrics.textfile == tmp_path / "conf" / "prom" / "psa-sync.prom"
+    assert settings.metrics.port == 9464
+
+
+def test_wrong_service_keys_name_their_lines(tmp_path):
+    path = write(tmp_path, BASE.replace("schedule: {interval: 2m, hours_interval: 0}", (
+        "schedule: {interval: 0.5s, reconcile: 'sunday at 3', reconcile_repair: maybe}\n"
+        "retention: {runs: forever}\nmetrics: {port: 70000}")))
+    assert problems_of(path) == [
+        f"{path}:14: schedule.interval: 0.5s is too short; the daemon cycles every 1s at most",
+        f"{path}:14: schedule.reconcile: 'sunday at 3' is not a time of the week; write [days] HH:MM (UTC), "
+        "e.g. 'sun 03:00', 'mon-fri 06:30' or '02:00' for every day",
+        f"{path}:14: schedule.reconcile_repair: 'maybe' is not true or false",
+        f"{path}:16: metrics.port: 70000 is not a TCP port (1-65535)",
+        f"{path}:15: retention.runs: 'forever' is not a duration; write <number><s|m|h|d>, e.g. 10m",
+    ]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("sun 03:00", ("sun", 3, 0)), ("mon-fri 6:30", ("mon-fri", 6, 30)), ("MON,thu 12:00", ("mon,thu", 12, 0)),
+    ("02:00", ("*", 2, 0)), ("daily 23:59", ("*", 23, 59)), ("24:00", None), ("sunday 03:00", None), (3, None),
+])
+def test_times_of_the_week(text, expected):
+    from sync.config import parse_at
+
+    at = parse_at(text)
+    assert (None if at is None else (at.day_of_week, at.hour, at.minute)) == expected

@@ -1,0 +1,220 @@
+"""The daemon's frame: one APScheduler ``BlockingScheduler``, its jobs, the signals, and the reload.
+
+Jobs run one at a time in the main thread (``DebugExecutor``: it calls the job where the scheduler
+loop runs). That is on purpose: the Salesforce client and the PSA connector kept across cycles are
+not thread-safe, a reconcile must never overlap a cycle, and Python runs signal handlers in the main
+thread, so SIGTERM can stop a cycle where it stands. ``max_instances=1`` and ``coalesce=True`` say the
+same to the scheduler: a cycle that outlasts its interval is followed by one cycle, not a backlog.
+
+Signals:
+
+- SIGTERM / SIGINT: no new cycle starts. A cycle under way stops at its next safe point (after the
+  token, recovery, a committed page or back-sync: each a commit point, docs/architecture.md §4.2);
+  if none comes within ``STOP_GRACE`` seconds (one slow PSA batch), it is abandoned where it is, as
+  Ctrl-C abandons a run (intents make the PSA writes in flight safe). Either way the run row says
+  ``interrupted``, the lock is released, and the daemon exits 0.
+- SIGHUP: the config and the mapping are read again; a broken one is refused with a logged error
+  and the daemon goes on with the old. New connection settings mean a new token at the next cycle.
+
+The handlers only set flags and, when no job is running, stop the scheduler loop; the work (stop,
+reload, a new scheduler with the new schedule) happens in :meth:`Daemon.serve`, never in a handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED
+from apscheduler.executors.debug import DebugExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from sync.config import At, Settings, load_settings
+from sync.connections import Connections, connect
+from sync.daemon import jobs
+from sync.daemon.policy import Backoff
+from sync.errors import ConfigError
+from sync.mapping.loader import load_mapping
+from sync.metrics import export
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE = 3.0  # seconds a stopping cycle may take to reach a safe point before it is abandoned
+#: The crash points at which a stopping cycle ends: each comes right after a commit point.
+SAFE_POINTS = frozenset({"after-token", "after-recover", "after-page", "after-backsync"})
+_CONNECTION_KEYS = ("salesforce", "psa", "http", "limits")  # a change here needs new clients (a new token)
+
+
+class Shutdown(KeyboardInterrupt):
+    """Raised inside a cycle to stop it (SIGTERM, SIGINT): recorded as ``interrupted``, like Ctrl-C."""
+
+
+class Daemon:
+    """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot go on."""
+
+    def __init__(self, config_path: Path, settings: Settings, environ: dict[str, str] | None = None):
+        self.config_path = config_path
+        self.settings = settings
+        self.mapping = load_mapping(settings.mapping)
+        self.environ = environ
+        self.connections: Connections | None = None
+        self.backoff = self._backoff(settings)
+        self.exit_code = 0
+        self.stopping = False
+        self.reload_asked = False
+        self.busy = False  # a job is running
+        self.scheduler: BlockingScheduler | None = None
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Schedule the jobs and run them until stopped; returns the daemon's exit code."""
+        previous = {sig: signal.signal(sig, handler) for sig, handler in (
+            (signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload),
+            (signal.SIGALRM, self._on_alarm))}
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is the run's own
+        logger.info("daemon started: a cycle every %ss, back-off up to %ss; state %s",
+                    self.settings.schedule.cycle.total_seconds(), self.backoff.cap, self.settings.state)
+        metrics = export.serve(self.settings)  # /metrics (metrics.port), from a thread of its own; SIGHUP keeps it
+        try:
+            while not self.stopping:
+                self.scheduler = self._scheduler()
+                try:
+                    self.scheduler.start()  # returns when stopped: a signal, a reload, or a cycle that cannot go on
+                except JobLookupError:  # halted from a handler while the loop was between two jobs
+                    if not (self.stopping or self.reload_asked):
+                        raise
+                if self.reload_asked and not self.stopping:
+                    self.reload()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if metrics is not None:
+                metrics.shutdown()
+        logger.info("daemon stopped (exit %d)", self.exit_code)
+        return self.exit_code
+
+    def _scheduler(self) -> BlockingScheduler:
+        schedule = self.settings.schedule
+        interval = schedule.cycle.total_seconds()
+        scheduler = BlockingScheduler(timezone=UTC, executors={"default": DebugExecutor()},
+                                      job_defaults={"max_instances": 1, "coalesce": True})
+        scheduler.add_job(self._job(jobs.sync_cycle), IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 5)),
+                          id="sync", name="sync", next_run_time=datetime.now(UTC),
+                          misfire_grace_time=max(int(interval), 1))
+        if schedule.reconcile is not None:
+            scheduler.add_job(self._job(jobs.reconcile), _cron(schedule.reconcile), id="reconcile",
+                              name="reconcile", misfire_grace_time=3600)
+        scheduler.add_job(self._job(jobs.retention), _cron(self.settings.retention.at), id="retention",
+                          name="retention", misfire_grace_time=3600)
+        # A job runs inside the scheduler's loop; the loop may end only once it has stored the job's next
+        # run time, which is when it reports the job submitted.
+        scheduler.add_listener(self._after_job, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
+        return scheduler
+
+    def _after_job(self, event) -> None:
+        if self.stopping or self.reload_asked:
+            self._halt()
+
+    def _job(self, body):
+        """A job body, run with ``busy`` set; a stop or reload asked meanwhile is done once it ends
+        (``_after_job``)."""
+
+        def run() -> None:
+            self.busy = True
+            try:
+                body(self)
+            except Shutdown:
+                self.stopping = True
+                logger.info("the job was stopped by a signal; what it committed stays")
+            finally:
+                self.busy = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+        run.__name__ = body.__name__
+        return run
+
+    def _halt(self) -> None:
+        """End the scheduler loop (from a handler when idle, or when a job ends); ``serve`` goes on."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    # --- what the jobs share --------------------------------------------------------------------------
+
+    def kept(self) -> dict:
+        """What every job's run session re-uses: the connected clients, the mapping, the stop hook."""
+        if self.connections is None:
+            self.connections = connect(self.settings)  # the token is asked by the first session
+        self.connections.new_run()
+        return {"connected": self.connections, "mapping": self.mapping, "checkpoint": self.checkpoint}
+
+    def checkpoint(self, point: str) -> None:
+        """Called at every crash point of a run: a stopping daemon ends the run at a safe one."""
+        if self.stopping and point in SAFE_POINTS:
+            raise Shutdown(f"stopped at {point}")
+
+    def stop_with(self, exit_code: int, why: str) -> None:
+        """A cycle no retry can fix: stop the daemon with its exit code."""
+        logger.error("the daemon stops (exit %d): %s", exit_code, why)
+        self.exit_code, self.stopping = exit_code, True
+
+    # --- signals --------------------------------------------------------------------------------------
+
+    def _on_stop(self, signum, frame) -> None:
+        if self.stopping and self.busy:
+            raise Shutdown("a second signal: the job is abandoned now")
+        self.stopping = True
+        logger.info("%s: stopping after the current step", signal.Signals(signum).name)
+        if self.busy:
+            signal.setitimer(signal.ITIMER_REAL, STOP_GRACE)
+        else:
+            self._halt()
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self.busy and self.stopping:
+            raise Shutdown(f"no safe point within {STOP_GRACE:g}s: the job is abandoned where it stands")
+
+    def _on_reload(self, signum, frame) -> None:
+        self.reload_asked = True
+        logger.info("SIGHUP: the config and mapping are read again after the current job")
+        if not self.busy:
+            self._halt()
+
+    # --- reload ---------------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read the config and mapping again; refuse a broken one and keep the old. True if reloaded."""
+        self.reload_asked = False
+        try:
+            settings = load_settings(self.config_path)
+            mapping = load_mapping(settings.mapping)
+        except ConfigError as exc:
+            logger.error("SIGHUP: the new config or mapping is refused; the daemon goes on with the old one:\n%s",
+                         exc)
+            return False
+        if any(getattr(settings, key) != getattr(self.settings, key) for key in _CONNECTION_KEYS):
+            self.connections = None
+            logger.info("SIGHUP: the connection settings changed; the next cycle asks a new token")
+        changed = "changed" if mapping.fingerprint != self.mapping.fingerprint else "unchanged"
+        self.settings, self.mapping = settings, mapping
+        failures = self.backoff.failures
+        self.backoff = self._backoff(settings)
+        self.backoff.failures = failures
+        logger.info("SIGHUP: config and mapping reloaded (mapping %s, fingerprint %s)", changed,
+                    mapping.fingerprint[:12])
+        return True
+
+    @staticmethod
+    def _backoff(settings: Settings) -> Backoff:
+        interval = settings.schedule.cycle.total_seconds()
+        return Backoff(interval=interval, cap=max(interval, settings.schedule.backoff_max.total_seconds()))
+
+
+def _cron(at: At) -> CronTrigger:
+    return CronTrigger(day_of_week=at.day_of_week, hour=at.hour, minute=at.minute, timezone=UTC)

@@ -1,0 +1,116 @@
+"""`psa-sync status --check`: is the sync working, in an exit code a monitor can alert on.
+
+For Nagios / Icinga, a Kubernetes probe or a cron mail: exit 0 when healthy, else one line per
+problem and the code of the first, in this order (README "Health check"):
+
+    10  no successful run (exit 0 or 1, a `run` or a daemon cycle) within --max-age
+    11  a run died (killed, power cut) within --max-age
+    12  more than --max-quarantine deals have been quarantined for over a day
+    13  the outbox holds write-backs waiting longer than --max-age
+    14  the org's API usage reached limits.max_org_api_percent
+
+The codes stay clear of the run's own (0-5, 70-76): a config error is still 2. Read-only, like
+`status`: safe while a run holds the lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync.clock import iso, parse_iso, utcnow
+from sync.config import Settings
+from sync.state import State
+from sync.state.codec import loads
+
+STALE, DIED, QUARANTINE, OUTBOX, API_USAGE = 10, 11, 12, 13, 14
+QUARANTINE_AGE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: int
+    line: str
+
+
+@dataclass(frozen=True)
+class Health:
+    findings: list[Finding]
+    summary: str
+
+    @property
+    def exit_code(self) -> int:
+        return min((f.code for f in self.findings), default=0)
+
+    def text(self) -> str:
+        if not self.findings:
+            return f"OK: {self.summary}"
+        return "\n".join(f"CRITICAL ({f.code}): {f.line}" for f in sorted(self.findings, key=lambda f: f.code))
+
+
+def check(settings: Settings, max_age: timedelta, max_quarantine: int = 0, now: datetime | None = None) -> Health:
+    now = now or utcnow()
+    state = State.open_readonly(settings.state)
+    if state is None:
+        return Health([Finding(STALE, f"no run has succeeded yet: there is no state file at {settings.state}")],
+                      "")
+    try:
+        return _check(state, settings, max_age, max_quarantine, now)
+    finally:
+        state.close()
+
+
+def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine: int, now: datetime) -> Health:
+    db, since = state.db, iso(now - max_age)
+    findings: list[Finding] = []
+    last_ok = db.execute("SELECT MAX(finished_at) FROM runs WHERE mode = 'run' AND exit_code IN (0, 1)").fetchone()[0]
+    if last_ok is None or last_ok < since:
+        when = "no run has succeeded yet" if last_ok is None else \
+            f"the last successful run finished at {last_ok}, {_ago(now, last_ok)} ago"
+        findings.append(Finding(STALE, f"{when} (more than --max-age {_span(max_age)}); see `psa-sync status`"))
+    died, last_died = db.execute("SELECT COUNT(*), MAX(started_at) FROM runs WHERE status = 'died' "
+                                 "AND started_at >= ?", [since]).fetchone()
+    if died:
+        findings.append(Finding(DIED, f"{died} run(s) died within {_span(max_age)} (the last started at "
+                                      f"{last_died}); the next run recovered, but find out why (OOM, kill, power)"))
+    old = db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine WHERE first_seen < ?",
+                     [iso(now - QUARANTINE_AGE)]).fetchone()[0]
+    if old > max_quarantine:
+        findings.append(Finding(QUARANTINE, f"{old} deal(s) quarantined for over a day (more than "
+                                            f"--max-quarantine {max_quarantine}); `psa-sync status` lists them"))
+    stuck, oldest = db.execute("SELECT COUNT(DISTINCT opportunity_id), MIN(updated_at) FROM outbox "
+                               "WHERE updated_at < ?", [since]).fetchone()
+    if stuck:
+        findings.append(Finding(OUTBOX, f"{stuck} deal(s) wait in the outbox for their Salesforce write-back "
+                                        f"since {oldest} (more than {_span(max_age)}); see `psa-sync explain ID`"))
+    usage = _usage(db)
+    share = settings.limits.max_org_api_percent
+    if usage is not None and usage >= share:
+        findings.append(Finding(API_USAGE, f"the org has used {usage:.0f}% of its daily API requests "
+                                           f"(limits.max_org_api_percent {share:g}%); runs stop with exit 4"))
+    counts = state.counts()
+    summary = (f"last successful run {_ago(now, last_ok)} ago; quarantine {counts['quarantine']}, outbox "
+               f"{counts['outbox']}; org API usage {'?' if usage is None else f'{usage:.0f}%'}") if last_ok else ""
+    return Health(findings, summary)
+
+
+def _usage(db) -> float | None:
+    """The org's API usage in percent, as the last run that heard it from Salesforce reported it."""
+    row = db.execute("SELECT org_usage FROM runs WHERE org_usage IS NOT NULL AND org_usage != 'null' "
+                     "ORDER BY id DESC LIMIT 1").fetchone()
+    usage = loads(row[0]) if row else None
+    if not usage or not usage.get("max") or usage.get("used") is None:
+        return None
+    return 100.0 * usage["used"] / usage["max"]
+
+
+def _ago(now: datetime, stamp: str) -> str:
+    return _span(now - parse_iso(stamp))
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}" + (f"{seconds % size // 60}m" if unit == "h" and seconds % size else "")
+    return f"{seconds}s"
