@@ -27,15 +27,54 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Context:
-    def __init__(self, config: str | None, log_level: str, log_format: str):
-        self.config_path = find_config(config, os.environ)
+    """The options every command shares, given before the command or after it (the later wins)."""
+
+    def __init__(self, config: str | None = None, log_level: str = "INFO", log_format: str = "text"):
+        self.config = config
         self.log_level = log_level
         self.log_format = log_format
+
+    @property
+    def config_path(self) -> Path:
+        return find_config(self.config, os.environ)
 
     def settings(self) -> Settings:
         settings = load_settings(self.config_path)
         setup_logging(self.log_level, self.log_format, settings)
         return settings
+
+
+def _shared(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        obj = ctx.ensure_object(Context)
+        setattr(obj, param.name, value)
+        setup_logging(obj.log_level, obj.log_format, None)
+
+
+_SHARED_OPTIONS = (
+    click.option("--config", metavar="FILE", expose_value=False, callback=_shared,
+                 help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml)."),
+    click.option("--log-level", expose_value=False, callback=_shared, help="[default: INFO]",
+                 type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)),
+    click.option("--log-format", expose_value=False, callback=_shared, help="[default: text]",
+                 type=click.Choice(["text", "json"])),
+)
+
+
+def shared_options(command):
+    """``--config``, ``--log-level`` and ``--log-format`` on the group and on every command, so
+    ``psa-sync --config F run`` and ``psa-sync run --config F`` both work."""
+    # a function collects options bottom-up, a Command appends them: both end up in this order
+    for option in (_SHARED_OPTIONS if isinstance(command, click.Command) else reversed(_SHARED_OPTIONS)):
+        command = option(command)
+    return command
+
+
+class Commands(click.Group):
+    """Every command added to the group takes the shared options too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(shared_options(cmd), name)
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -70,23 +109,20 @@ def _guarded(func):
     return wrapper
 
 
-@click.group(context_settings=CONTEXT)
-@click.option("--config", "config", metavar="FILE",
-              help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]))
+@click.group(cls=Commands, context_settings=CONTEXT)
+@shared_options
 @click.version_option(__version__, prog_name="psa-sync")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, log_level: str, log_format: str) -> None:
+def main(ctx: click.Context) -> None:
     """Won Salesforce deals become PSA projects exactly once; delivery status flows back.
 
     \b
     Example:
         psa-sync --config /etc/psa-sync/psa-sync.yaml run
+        psa-sync run --config /etc/psa-sync/psa-sync.yaml
     """
-    setup_logging(log_level, log_format, None)
-    ctx.obj = Context(config, log_level, log_format)
+    obj = ctx.ensure_object(Context)
+    setup_logging(obj.log_level, obj.log_format, None)
 
 
 @main.command()
