@@ -5,10 +5,11 @@
     a page step:  transform → links → lifecycle-only rows → diff  (= plan_page, also what `plan` shows)
                   → load → commit (snapshot rows, quarantine, watermark)
 
-Every entry point (``run``, ``retry``, ``reconcile``; next backfill, adopt and the daemon's cycles)
-opens a :func:`run_session` and feeds pages through :func:`process_page`; ``plan`` calls
-:func:`plan_page` and writes nothing. Each page is committed before the next is read, so a crash or a
-budget stop resumes from the last page, not from the start. See docs/architecture.md.
+Every writing command opens a :func:`run_session`: ``run``, ``retry``, ``backfill``, ``adopt``, ``link``
+and ``unlink`` through :func:`cycle` (recover → their own step → settle → unconfirmed → write-back),
+``reconcile`` directly. Pages go through :func:`process_page`, each committed before the next is read,
+so a crash or a budget stop resumes from the last page; ``plan`` calls :func:`plan_page` and writes
+nothing. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime
 from functools import partial
 
 from sync import extract
-from sync.backsync import delivery as backsync
+from sync.backsync import delivery
 from sync.backsync.outbox import flush
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
@@ -94,26 +95,39 @@ def _run_conclusion(session: Session) -> tuple[str, int, dict[str, int]]:
 
 def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] | None = None,
              environ: dict[str, str] | None = None) -> RunResult:
-    """One cycle of ``run`` (or ``retry`` of the named records)."""
-    with run_session(settings, mode, environ=environ) as session:
+    """One cycle of ``run`` (or ``retry`` of the named records; a deal retried by name is no longer
+    ignored, so one unlinked by hand gets a project again)."""
+    def changes(run: Run) -> None:
+        if retry_ids is None:
+            return sync_changes(run)
+        run.state.readmit(retry_ids, run.run_id, "retry")
+        for records in extract.fetch_ids(run.client, run.mapping, retry_ids):
+            process_page(run, records)
+
+    result = cycle(settings, mode, changes, environ=environ, backsync=True)
+    result.log_summary()
+    return result
+
+
+def cycle(settings: Settings, mode: str, step: Callable[[Run], None], *, backsync: bool = False,
+          environ: dict[str, str] | None = None, connected: Connected | None = None, wait: float = 0) -> RunResult:
+    """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window, an
+    adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run session."""
+    with run_session(settings, mode, environ=environ, connected=connected, wait=wait) as session:
         run = session.start()
         try:
             recover(run)
             run.fault("after-recover")
-            if retry_ids is not None:
-                for records in extract.fetch_ids(run.client, run.mapping, retry_ids):
-                    process_page(run, records)
-            else:
-                sync_changes(run)
+            step(run)
             settle(run)
-            backsync.run(run)
-            run.fault("after-backsync")
+            if backsync:
+                delivery.run(run)
+                run.fault("after-backsync")
             unconfirmed(run)
         except BaseException:
             after_failure(final_flush, run)
             raise
         final_flush(run)
-    session.result.log_summary()
     return session.result
 
 
@@ -140,7 +154,8 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     rows = result.rows + lifecycle_only_rows(result.errors, links)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts)
+                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
+                        ignored=set(state.ignored(ids)) if state is not None else frozenset())
     return PagePlan(plan=plan, facts=facts, errors=result.errors, quarantine=to_quarantine(result.errors),
                     links=links)
 

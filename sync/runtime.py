@@ -147,12 +147,14 @@ def connect(settings: Settings) -> tuple[SalesforceApi, PsaConnector]:
     return client, psa
 
 
-def guard(state: State, org_id: str, psa_url: str, state_path: Path) -> None:
-    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids)."""
+def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
+    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids);
+    a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s report)."""
     for key, now in (("org_id", org_id), ("psa_url", psa_url)):
         was = state.meta(key)
         if was is None:
-            state.set_meta(key, now)
+            if record:
+                state.set_meta(key, now)
         elif was != now:
             what = "Salesforce org" if key == "org_id" else "PSA"
             raise StateMismatchError(

@@ -59,3 +59,12 @@ def m001_initial(db: Database) -> None:
 def m002_link_mapping(db: Database) -> None:
     """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
     db["links"].add_column("mapping", str)
+
+
+@migrations()
+def m003_ignored(db: Database) -> None:
+    """Deals unlinked by hand (``psa-sync unlink``): no project is made for them until ``psa-sync link``
+    or ``psa-sync retry --id`` says otherwise. A table of its own, not a link state: the deal has no
+    link, and every query of ``links`` would otherwise have to step around it."""
+    db["ignored"].create({"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
+                         pk="opportunity_id")
