@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from click.testing import CliRunner
 
 from sync.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """The CLI sets up logging (root level, urllib3 quieted); other tests expect it untouched."""
+    root, names = logging.getLogger(), ("urllib3", "simple_salesforce")
+    saved = root.level, list(root.handlers), {n: logging.getLogger(n).level for n in names}
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.mark.parametrize("command", sorted(main.commands))
