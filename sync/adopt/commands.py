@@ -30,11 +30,13 @@ def adopt(settings: Settings, *, since: date | None = None, until: date | None =
     if pairs is None and "name" not in mapping.fields:
         raise AdoptionRefused(f"{mapping.path}: the mapping makes no project `name`, so deals cannot be matched by "
                               "name; give the pairs instead: --pairs FILE")
-    lines = read_pairs(pairs) if pairs is not None else None  # a bad file is refused before any call
+    lines, problems = read_pairs(pairs) if pairs is not None else (None, [])
+    if problems and not lines:  # nothing to check against the systems: refused before any call
+        raise AdoptionRefused([f"{pairs}:{n}: {message}" for n, message in problems])
     client, psa = connect(settings)
     client.connect()
     universe, read = survey(settings, mapping, client, psa, since, until)
-    matching = by_name(universe) if lines is None else Matching(matched=resolve(lines, universe, pairs))
+    matching = by_name(universe) if lines is None else Matching(matched=resolve(lines, universe, pairs, problems))
     report = AdoptReport(matching, universe, since, until, read, criteria=mapping.source.criteria_text)
     if apply:
         report.applied = write.apply(settings, (client, psa), matching.matched, readmit=lines is not None)

@@ -132,9 +132,9 @@ def _distinct(projects: dict[str, HandProject]) -> list[HandProject]:
     return sorted({p.ref.id: p for p in projects.values()}.values(), key=lambda p: p.ref.id)
 
 
-def read_pairs(path: Path) -> list[PairLine]:
-    """``opportunity_id,project`` lines (a header line is allowed); every malformed or repeated line is
-    refused at once, naming the file and line."""
+def read_pairs(path: Path) -> tuple[list[PairLine], list[tuple[int, str]]]:
+    """``opportunity_id,project`` lines (a header line is allowed), and the problems of the malformed or
+    repeated ones as (line, message): :func:`resolve` reports them with the rest, all at once."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -144,47 +144,46 @@ def read_pairs(path: Path) -> list[PairLine]:
     projects: dict[str, int] = {}
     for number, cells in enumerate(csv.reader(io.StringIO(text)), 1):
         cells = [cell.strip() for cell in cells]
-        at = f"{path}:{number}"
         if not any(cells) or (number == 1 and tuple(c.lower() for c in cells) == HEADER):
             continue
         if len(cells) != 2 or not all(cells):
             shown = ",".join(cells)
-            problems.append(f"{at}: expected opportunity_id,project (a project id or identifier), not {shown!r}")
+            problems.append((number, f"expected opportunity_id,project (a project id or identifier), not {shown!r}"))
             continue
         try:
             record_id = to18(cells[0])
         except ValueError as exc:
-            problems.append(f"{at}: {exc}")
+            problems.append((number, str(exc)))
             continue
-        project = cells[1].lower()
-        for seen, value, what in ((deals, record_id, f"deal {cells[0]}"), (projects, project, f"project {cells[1]}")):
-            if value in seen:
-                problems.append(f"{at}: {what} is also on line {seen[value]}")
-            seen.setdefault(value, number)
-        lines.append(PairLine(number, record_id, cells[1]))
+        sides = ((deals, record_id, f"deal {cells[0]}"), (projects, cells[1].lower(), f"project {cells[1]}"))
+        again = [f"{what} is also on line {seen[value]}" for seen, value, what in sides if value in seen]
+        problems += [(number, message) for message in again]
+        if not again:
+            deals[record_id], projects[cells[1].lower()] = number, number
+            lines.append(PairLine(number, record_id, cells[1]))
     if not lines and not problems:
-        problems.append(f"{path}:1: no pairs in the file (expected opportunity_id,project lines)")
-    if problems:
-        raise AdoptionRefused(problems)
-    return lines
+        problems.append((1, "no pairs in the file (expected opportunity_id,project lines)"))
+    return lines, problems
 
 
-def resolve(lines: list[PairLine], universe: Universe, source: Path | None = None) -> list[Pair]:
-    """The pairs, each checked against both systems; every problem at once (``AdoptionRefused``, exit 2),
-    each naming its line (``source``) or its record."""
-    pairs, problems = [], []
+def resolve(lines: list[PairLine], universe: Universe, source: Path | None = None,
+            earlier: list[tuple[int, str]] = ()) -> list[Pair]:
+    """The pairs, each checked against both systems; every problem at once, ``earlier`` ones (of the file
+    itself) included, in line order (``AdoptionRefused``, exit 2), each naming its line or its record."""
+    pairs, problems = [], list(earlier)
     for line in lines:
-        at = f"{source}:{line.line}: " if source is not None else ""
         row = universe.rows.get(line.record_id)
         project = universe.projects.get(line.project.lower())
         if row is None:
             why = universe.refused.get(line.record_id, "is not among the deals of the criteria (and range)")
-            problems.append(f"{at}deal {line.record_id} {why}")
+            problems.append((line.line, f"deal {line.record_id} {why}"))
         if project is None:
             why = universe.taken.get(line.project.lower(), "does not exist in the PSA (active or closed)")
-            problems.append(f"{at}project {line.project} {why}")
+            problems.append((line.line, f"project {line.project} {why}"))
         if row is not None and project is not None:
             pairs.append(Pair(row, project.ref, project.name, "pairs" if source else "link", line.line or None))
     if problems:
-        raise AdoptionRefused(problems)
+        at = f"{source}:" if source is not None else ""
+        raise AdoptionRefused([f"{at}{n}: {message}" if at else message for n, message in sorted(
+            problems, key=lambda problem: problem[0])])
     return pairs

@@ -62,20 +62,25 @@ def test_a_key_already_written_matches_first_and_an_ignored_deal_is_left_out():
 def test_a_pairs_file_with_a_header_and_15_character_ids(tmp_path):
     path = tmp_path / "pairs.csv"
     path.write_text(f"opportunity_id,project\n{IDS[0][:15]},hand-1\n\n{IDS[1]}, 2 \n")
-    assert read_pairs(path) == [PairLine(2, IDS[0], "hand-1"), PairLine(4, IDS[1], "2")]
+    assert read_pairs(path) == ([PairLine(2, IDS[0], "hand-1"), PairLine(4, IDS[1], "2")], [])
 
 
 def test_a_bad_pairs_file_names_every_line_at_once(tmp_path):
     path = tmp_path / "pairs.csv"
-    path.write_text(f"{IDS[0]},hand-1\nnot-an-id,hand-2\n{IDS[0]},hand-3\n{IDS[1]},HAND-1\n{IDS[2]}\n")
+    path.write_text(f"{IDS[0]},hand-1\nnot-an-id,hand-2\n{IDS[0]},hand-3\n{IDS[1]},HAND-1\n{IDS[2]}\n{IDS[3]},99\n")
+    lines, problems = read_pairs(path)
+    assert [line.line for line in lines] == [1, 6]  # a repeated line is not checked twice
+    known = universe([deal(0, "Acme")], [hand(1, "Acme")])
     with pytest.raises(AdoptionRefused) as refused:
-        read_pairs(path)
+        resolve(lines, known, path, problems)
     assert refused.value.exit_code == 2
     assert refused.value.problems == [
         f"{path}:2: 'not-an-id' is not a Salesforce Id (15 or 18 letters and digits)",
         f"{path}:3: deal {IDS[0]} is also on line 1",
         f"{path}:4: project HAND-1 is also on line 1",
-        f"{path}:5: expected opportunity_id,project (a project id or identifier), not '{IDS[2]}'"]
+        f"{path}:5: expected opportunity_id,project (a project id or identifier), not '{IDS[2]}'",
+        f"{path}:6: deal {IDS[3]} is not among the deals of the criteria (and range)",
+        f"{path}:6: project 99 does not exist in the PSA (active or closed)"]
 
 
 def test_pairs_naming_unknown_linked_or_taken_records_are_refused_naming_the_line(tmp_path):
