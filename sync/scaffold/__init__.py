@@ -44,8 +44,9 @@ def init(directory: Path, today: date | None = None) -> tuple[Path, Path]:
 
 
 def variables() -> list[str]:
-    """The environment variables the config reads, in order."""
-    return list(dict.fromkeys(re.findall(r"\$\{(\w+)\}", template(CONFIG))))
+    """The environment variables the config reads, in order (comments aside)."""
+    code = "\n".join(line.split("#", 1)[0] for line in template(CONFIG).splitlines())
+    return list(dict.fromkeys(re.findall(r"\$\{(\w+)\}", code)))
 
 
 def next_steps(config: Path, mapping: Path) -> str:

@@ -16,7 +16,7 @@ def test_init_writes_a_config_and_mapping_that_check_accepts_and_refuses_to_over
     done = psa_sync("init", str(target), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     config, mapping = target / "psa-sync.yaml", target / "mappings" / "opportunity_to_project.yaml"
-    for step in ("SF_USERNAME, SF_CLIENT_ID, SF_PRIVATE_KEY_FILE, REDMINE_URL, REDMINE_API_KEY",
+    for step in ("reads: SF_USERNAME, SF_CLIENT_ID, SF_PRIVATE_KEY_FILE, REDMINE_URL, REDMINE_API_KEY\n",
                  f"psa-sync check --config {config}", "psa-sync adopt", "backfill --since", "--dry-run", "schedule"):
         assert step in done.stdout, done.stdout
     text = config.read_text()
