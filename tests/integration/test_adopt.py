@@ -187,3 +187,7 @@ def test_bad_pairs_and_a_link_of_a_linked_side_exit_2_naming_the_line_or_record_
     assert done.returncode == 2 and f"deal {beta} is not linked to any project" in done.stderr
     assert len(state_rows(harness.state, "runs")) == runs  # nothing written, not even a run row
     assert [p["identifier"] for p in redmine_projects(redmine) if p["values"].get(KEY)] == ["hand-alpha"]
+
+    harness.run()  # back-sync and the conflicts policy leave the hand-typed on_create value alone
+    assert redmine.project("hand-alpha")["description"] == HAND_DESCRIPTION
+    assert emulator.get("Opportunity", alpha)["PSA_Percent_Complete__c"] == 40  # PSA-owned: it flows back
