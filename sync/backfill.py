@@ -82,31 +82,34 @@ class Outcome:
                 **asdict(self.progress), "examples": self.examples, "salesforce_calls": self.api_calls}
 
 
-def parse_range(since: str, until: str | None) -> tuple[date, date]:
-    """The CloseDate range; until defaults to today (UTC). Exit 2 for what is not a range."""
+def parse_range(since: str | None, until: str | None) -> tuple[date | None, date]:
+    """The CloseDate range; until defaults to today (UTC), a missing since means no lower bound (adopt).
+    Exit 2 for what is not a range."""
     problems, bounds = [], []
     for name, text in (("--since", since), ("--until", until or utcnow().date().isoformat())):
         try:
-            bounds.append(date.fromisoformat(text))
+            bounds.append(None if text is None else date.fromisoformat(text))
         except ValueError:
             problems.append(f"{name}: {text!r} is not a date; write YYYY-MM-DD")
-    if not problems and bounds[0] > bounds[1]:
+    if not problems and bounds[0] is not None and bounds[0] > bounds[1]:
         problems.append(f"--since {bounds[0]} is after --until {bounds[1]}; nothing would be read")
     if problems:
         raise ConfigError(problems)
     return bounds[0], bounds[1]
 
 
-def range_condition(mapping: Mapping, since: date, until: date, after_id: str | None):
-    """The mapping's criteria, the CloseDate range and, resuming, the Ids after the last one done."""
+def range_condition(mapping: Mapping, since: date | None, until: date | None, after_id: str | None):
+    """The mapping's criteria, the CloseDate range (either bound may be open) and, resuming, the Ids
+    after the last one done."""
     closed = soql_field(DATE_FIELD)
-    return and_(mapping.source.criteria, closed.ge(since), closed.le(until),
+    return and_(mapping.source.criteria, closed.ge(since) if since else None, closed.le(until) if until else None,
                 soql_field("Id").gt(after_id) if after_id else None)
 
 
-def range_query(mapping: Mapping, since: date, until: date, after_id: str | None) -> str:
-    where = to_soql(range_condition(mapping, since, until, after_id))
-    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} WHERE {where} ORDER BY Id"
+def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None) -> str:
+    condition = range_condition(mapping, since, until, after_id)
+    where = f" WHERE {to_soql(condition)}" if condition is not None else ""
+    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object}{where} ORDER BY Id"
 
 
 def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
@@ -143,18 +146,25 @@ def check_source(mapping: Mapping) -> None:
                           f"{mapping.source.object}")
 
 
+def read_range(client: SalesforceApi, mapping: Mapping, settings: Settings, since: date | None,
+               until: date | None, after_id: str | None = None) -> tuple[int, str, Iterator[list[dict]]]:
+    """One COUNT() call, then the records of the range after ``after_id``: REST pages, or one Bulk 2.0
+    job above ``limits.bulk_threshold``. (how many, "rest" or "bulk", the pages)"""
+    condition = range_condition(mapping, since, until, after_id)
+    where = to_soql(condition) if condition is not None else None
+    count = client.count(mapping.source.object, where, include_deleted=False)
+    soql = range_query(mapping, since, until, after_id)
+    if count > settings.limits.bulk_threshold:
+        return count, "bulk", client.bulk_query_pages(soql, include_deleted=False)
+    return count, "rest", client.query_pages(soql, include_deleted=False)
+
+
 def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,
          since: date, until: date) -> Iterator[list[dict]]:
-    """One COUNT() call, then the records after the cursor: REST pages, or Bulk 2.0 above the threshold."""
-    where = to_soql(range_condition(mapping, since, until, progress.after_id))
-    remaining = client.count(mapping.source.object, where, include_deleted=False)
+    """The records after the backfill's cursor; the total it is out of."""
+    remaining, progress.reader, pages = read_range(client, mapping, settings, since, until, progress.after_id)
     progress.total = progress.done + remaining
-    soql = range_query(mapping, since, until, progress.after_id)
-    if remaining > settings.limits.bulk_threshold:
-        progress.reader = "bulk"
-        return client.bulk_query_pages(soql, include_deleted=False)
-    progress.reader = "rest"
-    return client.query_pages(soql, include_deleted=False)
+    return pages
 
 
 def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date, *, reporter=None,
@@ -193,25 +203,23 @@ def _window(settings: Settings, connected: Connected, progress: Progress, record
             environ) -> tuple[int, str | None]:
     """One window in a run session of its own: the lock is held for this window only."""
     asked = time.monotonic()
-    with pipeline.run_session(settings, "backfill", environ=environ, connected=connected,
-                              wait=LOCK_WAIT_SECONDS) as session:
-        held = time.monotonic()
-        run = session.start()
-        try:
-            pipeline.recover(run)
-            pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
-            pipeline.settle(run)
-            pipeline.unconfirmed(run)
-        finally:
-            pipeline.final_flush(run)
+    held = asked
+
+    def window(run) -> None:
+        nonlocal held
+        held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
+        pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
+
+    result = pipeline.cycle(settings, "backfill", window, environ=environ, connected=connected,
+                            wait=LOCK_WAIT_SECONDS)
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
-    for name, n in session.result.counts.items():
+    for name, n in result.counts.items():
         if n and name in ("extracted", "created", "adopted", "updated", "unchanged", "quarantined", "lifecycle"):
             progress.counts[name] = progress.counts.get(name, 0) + n
     logger.debug("backfill window of %d waited %.1fs for the lock and held it %.1fs", len(records),
                  held - asked, hold)
-    return session.result.exit_code, session.result.error
+    return result.exit_code, result.error
 
 
 def _advance(state: State, progress: Progress, records: list[dict]) -> None:

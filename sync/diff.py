@@ -73,14 +73,16 @@ def plan_changes(
     on_create: set[str],
     pending: set[tuple[str, str]] = frozenset(),
     facts: dict[str, Facts] | None = None,
+    ignored: set[str] = frozenset(),
 ) -> Plan:
     """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox; ``facts``
-    the IsWon/IsClosed of each deal (``model.facts_of``)."""
+    the IsWon/IsClosed of each deal (``model.facts_of``); ``ignored`` the deals unlinked by hand, which
+    get no project until they are linked or retried by name."""
     plan = Plan()
     for row in rows:
         link = links.get(row.record_id)
         if link is None:
-            if row.matches and not row.deleted:
+            if row.matches and not row.deleted and row.record_id not in ignored:
                 plan.creates.append(Create(row, payload_hash(row.fields)))
             else:
                 plan.ignored.append(row.record_id)

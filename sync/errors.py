@@ -6,7 +6,8 @@
     ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
     │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
     │   ├── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
-    │   └── TlsVerificationRequired (2)  someone asked to switch TLS verification off: give ca_bundle
+    │   ├── TlsVerificationRequired (2)  someone asked to switch TLS verification off: give ca_bundle
+    │   └── AdoptionRefused    (2)    a pair to link or unlink by hand is wrong; names the line or record
     ├── StateMismatchError     (2)    the state file was made against another org or PSA
     ├── StateFileError         (2)    the state file is not a psa-sync state file
     ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
@@ -93,6 +94,12 @@ class TlsVerificationRequired(ConfigError):
     A configuration matter, not a transient one: a person points ``ca_bundle`` at the CA that signs
     the peer's certificate instead.
     """
+
+
+class AdoptionRefused(ConfigError):
+    """``adopt``, ``link`` or ``unlink`` refused a pair before writing anything: a pairs line naming an
+    unknown deal or project, a duplicate line, a deal or project already linked. Every problem names
+    the file and line, or the record."""
 
 
 class StateMismatchError(SyncError):

@@ -173,7 +173,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     lifecycle: list[LifecycleChange] = field(default_factory=list)
     repairs: dict[str, dict[str, Any]] = field(default_factory=dict)  # record → link fields to re-write
-    ignored: list[str] = field(default_factory=list)  # deleted or non-matching rows we never linked
+    ignored: list[str] = field(default_factory=list)  # unlinked rows: deleted, not matching, or unlinked by hand
 
     def counts(self) -> dict[str, int]:
         return {"create": len(self.creates), "update": len(self.updates), "unchanged": len(self.unchanged),

@@ -5,10 +5,11 @@
     a page step:  transform → links → lifecycle-only rows → diff  (= plan_page, also what `plan` shows)
                   → load → commit (snapshot rows, quarantine, watermark)
 
-Every entry point (``run``, ``retry``, ``reconcile``, ``backfill``'s windows, the daemon's cycles)
-opens a :func:`run_session` and feeds pages through :func:`process_page`; ``plan`` calls
-:func:`plan_page` and writes nothing. Each page is committed before the next is read, so a crash or a
-budget stop resumes from the last page, not from the start. See docs/architecture.md.
+Every writing command opens a :func:`run_session`: ``run``, ``retry``, ``backfill``'s windows, the
+daemon's cycles, ``adopt``, ``link`` and ``unlink`` through :func:`cycle` (recover → their own step →
+settle → unconfirmed → write-back), ``reconcile`` directly. Pages go through :func:`process_page`, each
+committed before the next is read, so a crash or a budget stop resumes from the last page; ``plan``
+calls :func:`plan_page` and writes nothing. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime
 from functools import partial
 
 from sync import extract
-from sync.backsync import delivery as backsync
+from sync.backsync import delivery
 from sync.backsync.outbox import flush
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
@@ -99,27 +100,41 @@ def _run_conclusion(session: Session) -> tuple[str, int, dict[str, int]]:
 
 def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] | None = None,
              environ: dict[str, str] | None = None, **kept) -> RunResult:
-    """One cycle of ``run`` (or ``retry`` of the named records). ``kept``: what a daemon keeps across its
+    """One cycle of ``run`` (or ``retry`` of the named records; a deal retried by name is no longer
+    ignored, so one unlinked by hand gets a project again). ``kept``: what a daemon keeps across its
     cycles (``connected``, ``mapping``, ``checkpoint``; see :func:`run_session`)."""
+    def changes(run: Run) -> None:
+        if retry_ids is None:
+            return sync_changes(run)
+        run.state.readmit(retry_ids, run.run_id, "retry")
+        for records in extract.fetch_ids(run.client, run.mapping, retry_ids):
+            process_page(run, records)
+
+    result = cycle(settings, mode, changes, environ=environ, backsync=True, **kept)
+    result.log_summary()
+    return result
+
+
+def cycle(settings: Settings, mode: str, step: Callable[[Run], None], *, backsync: bool = False,
+          environ: dict[str, str] | None = None, **kept) -> RunResult:
+    """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window, an
+    adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run session.
+    ``kept``: ``connected``, ``wait``, ``mapping``, ``checkpoint`` (see :func:`run_session`)."""
     with run_session(settings, mode, environ=environ, **kept) as session:
         run = session.start()
         try:
             recover(run)
             run.fault("after-recover")
-            if retry_ids is not None:
-                for records in extract.fetch_ids(run.client, run.mapping, retry_ids):
-                    process_page(run, records)
-            else:
-                sync_changes(run)
+            step(run)
             settle(run)
-            backsync.run(run)
-            run.fault("after-backsync")
+            if backsync:
+                delivery.run(run)
+                run.fault("after-backsync")
             unconfirmed(run)
         except BaseException:
             after_failure(final_flush, run)
             raise
         final_flush(run)
-    session.result.log_summary()
     return session.result
 
 
@@ -146,7 +161,8 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     rows = result.rows + lifecycle_only_rows(result.errors, links)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts)
+                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
+                        ignored=set(state.ignored(ids)) if state is not None else frozenset())
     return PagePlan(plan=plan, facts=facts, errors=result.errors, quarantine=to_quarantine(result.errors),
                     links=links)
 
@@ -167,23 +183,11 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
         for record_id, values in page.plan.repairs.items():
             state.queue(record_id, values)
             state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
-        _quarantine(run, page)
+        run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         if progress is not None:
             run.fault("before-commit")
             progress(records)
-
-
-def _quarantine(run: Run, page: PagePlan) -> None:
-    payloads = {e.record_id: e.payload for e in page.errors}
-    fresh = 0
-    for record_id, reason in page.quarantine.items():
-        old = [q for q in run.state.quarantined(record_id) if q["stage"] == "transform"]
-        fresh += not old or old[0]["error"] != reason
-        run.state.quarantine(record_id, "transform", reason, payloads[record_id], run.run_id)
-        run.state.event(run.run_id, record_id, "transform", "quarantined", {"error": reason})
-    run.counts["quarantined"] += len(page.quarantine)
-    run.new_failures += fresh
 
 
 # --- the stages of a run, in order ------------------------------------------------------------------

@@ -10,8 +10,7 @@ import json
 from typing import Any
 
 from sync.config import Settings
-from sync.errors import ConfigError
-from sync.sfid import to18
+from sync.sfid import given_id
 from sync.state import State
 
 JSON_VERSION = 1
@@ -70,7 +69,7 @@ def status_text(data: dict[str, Any]) -> str:
         f"org       {data['org_id']}    PSA {data['psa_url']}",
         f"watermark {data['watermark'] or '(none yet)'}",
         f"links {counts['links']}   quarantine {counts['quarantine']}   outbox {counts['outbox']}   "
-        f"intents {counts['intents']}",
+        f"intents {counts['intents']}   ignored {counts.get('ignored', 0)} (unlinked by hand)",
     ]
     if data.get("backfill"):
         lines.append(backfill_line(data["backfill"]))
@@ -105,14 +104,11 @@ def backfill_line(progress: dict[str, Any]) -> str:
 
 
 def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
-    try:
-        record_id = to18(deal_id)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    record_id = given_id(deal_id)
     state = State.open_readonly(settings.state)
     if state is None:
         return {"version": JSON_VERSION, "id": record_id, "link": None, "events": [], "quarantine": [],
-                "outbox": {}}
+                "outbox": {}, "ignored": None}
     try:
         link = state.links([record_id]).get(record_id)
         return {
@@ -125,6 +121,7 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
             "events": state.events(record_id),
             "quarantine": state.quarantined(record_id),
             "outbox": state.outbox().get(record_id, {}),
+            "ignored": state.ignored([record_id]).get(record_id),
         }
     finally:
         state.close()
@@ -144,6 +141,11 @@ def explain_text(data: dict[str, Any]) -> str:
             lines.append(f"  pending until the project is reopened: {_values(link['pending_while_closed'])}")
         if link["kept_psa_fields"]:
             lines.append(f"  fields kept as edited in the PSA: {', '.join(link['kept_psa_fields'])}")
+    if data.get("ignored"):
+        ignored, deal = data["ignored"], data["id"]
+        lines.append(f"  IGNORED since {ignored['since']}: unlinked by hand from project "
+                     f"{(ignored['detail'] or {}).get('project_id')}, so no run makes a project for it; "
+                     f"`psa-sync link {deal} PROJECT` or `psa-sync retry --id {deal}` ends it")
     if data["outbox"]:
         lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
     for q in data["quarantine"]:

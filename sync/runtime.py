@@ -112,6 +112,18 @@ class Run:
         self.count_new_failures(report.failed)
         report.failed = {}
 
+    def quarantine_transform(self, failed: dict[str, str], payloads: dict[str, dict]) -> None:
+        """Inside a page's commit: records that match and do not map, each with every reason. Only a
+        failure that is new (or has a new reason) counts toward exit 1."""
+        fresh = 0
+        for record_id, reason in failed.items():
+            old = [q for q in self.state.quarantined(record_id) if q["stage"] == "transform"]
+            fresh += not old or old[0]["error"] != reason
+            self.state.quarantine(record_id, "transform", reason, payloads[record_id], self.run_id)
+            self.state.event(self.run_id, record_id, "transform", "quarantined", {"error": reason})
+        self.counts["quarantined"] += len(failed)
+        self.new_failures += fresh
+
     def count_new_failures(self, failed: dict[str, str]) -> None:
         """Records quarantined by this run's writes: they make the run exit 1."""
         self.counts["quarantined"] += len(failed)
@@ -136,12 +148,14 @@ def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
         lock.release()
 
 
-def guard(state: State, org_id: str, psa_url: str, state_path: Path) -> None:
-    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids)."""
+def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
+    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids);
+    a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s report)."""
     for key, now in (("org_id", org_id), ("psa_url", psa_url)):
         was = state.meta(key)
         if was is None:
-            state.set_meta(key, now)
+            if record:
+                state.set_meta(key, now)
         elif was != now:
             what = "Salesforce org" if key == "org_id" else "PSA"
             raise StateMismatchError(

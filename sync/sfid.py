@@ -7,6 +7,8 @@ the lower-cased Id).
 
 from __future__ import annotations
 
+from sync.errors import ConfigError
+
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -27,3 +29,11 @@ def to18(record_id: str) -> str:
     if len(record_id) != 15 or not record_id.isalnum():
         raise ValueError(f"'{record_id}' is not a Salesforce Id (15 or 18 letters and digits)")
     return record_id + suffix(record_id)
+
+
+def given_id(text: str) -> str:
+    """An Id a person typed (a command's argument, a CSV cell) in its 18-character form; exit 2 if it is none."""
+    try:
+        return to18(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -107,23 +107,35 @@ def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str
 
 
 def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | None, tuple]:
+    """Literal text and ``{Field}`` parts; ``{Field|text}`` says what an empty field becomes, and
+    ``{Field|?}`` leaves it out with its separator (a deal without an Account is not " - Name")."""
     if not isinstance(value, str):
-        problems.add(where, f"must be text such as \"{{Account.Name}} - {{Name}}\", not {kind_of(value)}")
+        problems.add(where, f"must be text such as \"{{Account.Name|?}} - {{Name}}\", not {kind_of(value)}")
         return None, ()
     try:
         pieces = list(string.Formatter().parse(value))
     except ValueError as exc:
         problems.add(where, f"{exc} (write a literal brace as {{{{ or }}}})")
         return value, ()
-    parts: list[tuple[str, str | None]] = []
+    parts: list[tuple[str, str | None, str | None]] = []
+    before = len(problems.items)
     for literal, name, spec, conversion in pieces:
-        if name is not None and (spec or conversion):
-            problems.add(where, f"'{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}':"
-                                " format specs and conversions are not supported; use type and transform")
-        elif name is not None and not FIELD_PATH.match(name):
-            problems.add(where, f"'{{{name}}}' is not a Salesforce field name (write a literal brace as {{{{)")
-        parts.append((literal, name))
-    if not any(name for _, name in parts):
+        field, bar, empty = (name or "").partition("|")
+        shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+        if bar:  # a fallback text may hold what Python would read as a conversion or a format spec
+            empty += ("!" + conversion if conversion else "") + (":" + spec if spec else "")
+        if name is None:
+            parts.append((literal, None, None))
+        elif not bar and (spec or conversion):
+            problems.add(where, f"'{shown}': format specs and conversions are not supported; use type and transform")
+        elif not FIELD_PATH.match(field):
+            problems.add(where, f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)")
+        elif bar and not empty:
+            problems.add(where, f"'{shown}': say after | what an empty {field} becomes: ? to leave it out with its "
+                                "separator, or a text")
+        else:
+            parts.append((literal, field, empty if bar else None))
+    if not any(name for _, name, _ in parts) and len(problems.items) == before:
         problems.add(where, "names no field; for a fixed value use `default`")
     return value, tuple(parts)
 

@@ -18,6 +18,7 @@ from typing import Any
 from sync import soql
 
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
+DROP = "?"  # `{Account.Name|?}`: an empty part is left out, with its separator
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class FieldRule:
     delivery value (``status``) for back-sync. ``value_map`` is keyed by the canonical text of
     the source value (``"true"`` for a checkbox, picklist API values as they are) and holds
     values already parsed to ``type``. ``template_parts`` is the parsed template: (literal text,
-    field path or None) pairs.
+    field path or None, what an empty field becomes) triples; the last is None (empty text),
+    :data:`DROP` (the field goes, with the separator before it) or a fallback text.
     """
 
     name: str
@@ -46,7 +48,7 @@ class FieldRule:
     tz: str | None = None
     sync: str = "always"
     line: int = 0
-    template_parts: tuple[tuple[str, str | None], ...] = ()
+    template_parts: tuple[tuple[str, str | None, str | None], ...] = ()
 
     @property
     def origin(self) -> str:
@@ -56,7 +58,7 @@ class FieldRule:
     def read_fields(self) -> list[str]:
         """Salesforce fields this rule reads (its ``from`` or its template fields)."""
         if self.template is not None:
-            return [name for _, name in self.template_parts if name is not None]
+            return [name for _, name, _ in self.template_parts if name is not None]
         return [self.source] if self.source is not None else []
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ SWEEP_PAGE = 2000  # Ids per page of the criteria sweep
 
 #: Kinds of drift, in the order they are reported, with what each means to a person.
 KINDS = {
-    "missed": "matches the criteria but is neither linked nor quarantined",
+    "missed": "matches the criteria but is neither linked, quarantined nor ignored (unlinked by hand)",
     "hard-deleted": "linked deal no longer exists in Salesforce (purged from the recycle bin)",
     "unflagged-deleted": "linked deal is deleted in Salesforce but its project was never flagged",
     "orphan": "PSA project carries a key that no link knows",
@@ -83,6 +83,7 @@ class Known:
     quarantined: set[str] = frozenset()
     pending: set[tuple[str, str]] = frozenset()  # (deal, field) waiting in the outbox
     intents: set[str] = frozenset()
+    ignored: set[str] = frozenset()  # unlinked by hand: meant to have no project
     since: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # where the next run reads from
 
 
@@ -111,7 +112,8 @@ def in_next_run(stamp: datetime | None, known: Known) -> bool:
 def missed(seen: Observed, links: dict[str, Link], known: Known) -> list[Drift]:
     out = []
     for record_id, row in seen.matching.items():
-        if record_id in links or record_id in known.quarantined or in_next_run(row.stamp, known):
+        if (record_id in links or record_id in known.quarantined or record_id in known.ignored
+                or in_next_run(row.stamp, known)):
             continue
         why = "a create was in flight (intent left by a crash)" if record_id in known.intents else ""
         out.append(Drift("missed", record_id, row.key, why, repair="refetch"))

@@ -103,13 +103,14 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
                         present={link.project_id for link in unlisted if link.key in found})
     known = Known(quarantined={q["opportunity_id"] for q in state.quarantined()},
                   pending=state.outbox_fields(),
-                  intents={i.record_id for i in state.intents()},
+                  intents={i.record_id for i in state.intents()}, ignored=set(state.ignored()),
                   since=extract.since(state.watermark(extract.STREAM), mapping))
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
                        key_is_id=mapping.key.lower() == "id")
     drift += old_mapping(state, mapping, existing, {d.record_id for d in drift})
     next_run = sum(1 for record_id, row in matching.items()
-                   if record_id not in links and record_id not in known.quarantined and in_next_run(row.stamp, known))
+                   if record_id not in links and record_id not in known.quarantined | known.ignored
+                   and in_next_run(row.stamp, known))
     checked = {"matching": len(matching), "linked": len(links), "projects": len(projects), "next_run": next_run,
                "quarantined": len(known.quarantined),
                "expected_salesforce_calls": expected_calls(len(matching), len(links))}

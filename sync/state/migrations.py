@@ -67,3 +67,12 @@ def m003_service(db: Database) -> None:
     db["runs"].add_column("psa_calls", int)
     db["runs"].create_index(["started_at"])
     db["events"].create_index(["at"])
+
+
+@migrations()
+def m004_ignored(db: Database) -> None:
+    """Deals unlinked by hand (``psa-sync unlink``): no project is made for them until ``psa-sync link``
+    or ``psa-sync retry --id`` says otherwise. A table of its own, not a link state: the deal has no
+    link, and every query of ``links`` would otherwise have to step around it."""
+    db["ignored"].create({"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
+                         pk="opportunity_id")

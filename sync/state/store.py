@@ -209,6 +209,30 @@ class State:
         return [dict(row, payload=loads(row["payload"]))
                 for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
 
+    # -- ignored ------------------------------------------------------------------------------
+    def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
+        """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
+        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(detail),
+                                   "since": iso(utcnow()), "run_id": run_id}, pk="opportunity_id")
+
+    def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
+        """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
+        was = sorted(self.ignored(record_ids))
+        with self.transaction():
+            for record_id in was:
+                self.db["ignored"].delete_where("opportunity_id = ?", [record_id])
+                self.event(run_id, record_id, by, "readmitted", None)
+        return was
+
+    def ignored(self, record_ids: Iterable[str] | None = None) -> dict[str, dict]:
+        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
+        table existed, opened read-only, has none."""
+        if "ignored" not in self.db.table_names():
+            return {}
+        wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
+        return {row["opportunity_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
+                if wanted is None or row["opportunity_id"] in wanted}
+
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
         with self.db.atomic():
@@ -267,4 +291,5 @@ class State:
             "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
             "outbox": self.outbox_count(),
             "intents": self.db["intents"].count,
+            "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,
         }

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping.model import FieldRule
+from sync.mapping.model import DROP, FieldRule
 from sync.transform.frame import RecordFrame
 
 SHOWN_CHARS = 60  # longer values are cut in reasons: a reason names the problem, not the payload
@@ -60,19 +60,32 @@ def apply_rule(rule: FieldRule, raw: pd.Series) -> Evaluated:
 
 
 def render_template(rule: FieldRule, frame: RecordFrame) -> pd.Series:
-    """Join literal text and field values; a missing value renders empty.
+    """Join literal text and field values; an empty value renders as its fallback (``{Field|text}``),
+    as nothing (``{Field}``), or is left out with the separator before it (``{Field|?}``; the first
+    field takes the separator after it instead), so a deal without an Account is named "Name", not
+    " - Name".
 
-    When every field of the template is null the result is null, so ``required`` and
-    ``default`` still work for a template whose record has nothing to say.
+    When every field of the template is empty (and has no fallback) the result is null, so
+    ``required`` and ``default`` still work for a template whose record has nothing to say.
     """
     out = pd.Series("", index=frame.index, dtype=object)
     all_null = np.ones(len(frame), dtype=bool)
-    for literal, name in rule.template_parts:
-        out = out + literal
-        if name is not None:
-            text = frame.text(name)
-            all_null &= text.isna().to_numpy(dtype=bool)
-            out = out + text.fillna("")
+    started = np.zeros(len(frame), dtype=bool)  # a field was written: the next separator is needed
+    for position, (literal, name, empty) in enumerate(rule.template_parts):
+        if name is None or position == 0:  # the text before the first field and after the last stays
+            out = out + literal
+        if name is None:
+            continue
+        text = frame.text(name)
+        if empty not in (None, DROP):
+            text = text.fillna(empty)
+        missing = text.isna().to_numpy(dtype=bool)
+        all_null &= missing
+        left_out = missing if empty == DROP else np.zeros(len(frame), dtype=bool)
+        separator = np.where(started, literal, "") if position else ""
+        piece = pd.Series(separator, index=frame.index, dtype=object) + text.fillna("")
+        out = out + piece.where(~left_out, "")
+        started |= ~left_out
     return out.where(~all_null, None)
 
 

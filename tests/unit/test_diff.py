@@ -42,6 +42,11 @@ def test_a_deleted_or_non_matching_unlinked_deal_is_never_created():
     assert result.creates == [] and sorted(result.ignored) == ["006D", "006L"]
 
 
+def test_a_deal_unlinked_by_hand_is_never_created_while_it_is_ignored():
+    result = plan([row("006A"), row("006B")], {}, ignored={"006A"})
+    assert [c.row.record_id for c in result.creates] == ["006B"] and result.ignored == ["006A"]
+
+
 def test_the_echo_of_our_own_write_back_is_a_no_op():
     result = plan([row()], {"006A": link()})
     assert result.unchanged == ["006A"] and not result.updates and not result.repairs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync import cli
+from sync.cli import support as cli_support
 from sync.errors import BudgetExceededError, LocalIOError, ProtocolViolation, StateFileError, exit_code_of
 
 
@@ -13,7 +13,7 @@ def exit_of(exc: BaseException) -> int:
         raise exc
 
     with pytest.raises(SystemExit) as caught:
-        cli._guarded(command)()
+        cli_support.guarded(command)()
     return caught.value.code
 
 

@@ -33,7 +33,7 @@ def test_the_default_mapping_reads_won_opportunities_since_its_start_date(defaul
 def test_the_default_mapping_has_the_agreed_fields(default):
     fields = default.fields
     assert list(fields) == ["name", "customer", "budget", "description", "start_date", "end_date", "billing_type"]
-    assert fields["name"].template_parts == (("", "Account.Name"), (" - ", "Name"))
+    assert fields["name"].template_parts == (("", "Account.Name", "?"), (" - ", "Name", None))
     assert (fields["name"].max_length, fields["name"].overflow) == (255, "truncate")
     assert fields["customer"].source == "Account.Name"
     assert (fields["budget"].type, fields["budget"].default) == ("decimal", Decimal("0"))

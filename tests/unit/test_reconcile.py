@@ -80,12 +80,13 @@ def test_a_consistent_system_has_no_drift():
     assert drift(seen, links) == []
 
 
-def test_an_unlinked_match_is_missed_unless_quarantined_or_still_in_the_next_runs_window():
+def test_an_unlinked_match_is_missed_unless_quarantined_ignored_or_still_in_the_next_runs_window():
     seen, links = consistent()
     seen.matching[C] = Seen(C, OLD)
     assert kinds(drift(seen, links)) == [("missed", C)]
     assert drift(seen, links)[0].repair == "refetch"
     assert drift(seen, links, quarantined={C}) == []
+    assert drift(seen, links, ignored={C}) == []  # unlinked by hand: no project is the point
     seen.matching[C] = Seen(C, NEW)
     assert drift(seen, links) == []
 

@@ -1,5 +1,6 @@
 """The state file: typed round trips, coalescing outbox, quarantine bookkeeping, file mode."""
 
+import sqlite3
 import stat
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -113,3 +114,26 @@ def test_links_remember_the_mapping_they_were_made_with(state):
     assert state.older_mapping("new") == ["006000000000001AAA", "006000000000003AAA"]
     state.mark_mapping(["006000000000001AAA"], "new")
     assert state.older_mapping("new") == ["006000000000003AAA"]
+
+
+def test_an_ignored_deal_is_counted_until_it_is_readmitted(state):
+    with state.transaction():
+        state.ignore("A", "A", {"unlinked_from": 7}, run_id=1)
+    assert state.ignored(["A", "B"])["A"]["detail"] == {"unlinked_from": 7}
+    assert state.counts()["ignored"] == 1
+    assert state.readmit(["A", "B"], run_id=2, by="retry") == ["A"]
+    assert state.ignored() == {} and state.readmit(["A"], 3, "retry") == []
+    assert [(e["action"], e["outcome"]) for e in state.events("A")] == [("retry", "readmitted")]
+
+
+def test_a_state_file_from_before_the_ignored_table_reads_as_none_ignored(tmp_path):
+    path = tmp_path / "old.sqlite"
+    State.open(path).close()
+    with sqlite3.connect(path) as db:  # as the file was before migration m004
+        db.execute("DROP TABLE ignored")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_ignored'")
+    old = State.open_readonly(path)
+    assert old.ignored() == {} and old.counts()["ignored"] == 0
+    old.close()
+    State.open(path).close()  # a writable open migrates it
+    assert "ignored" in State.open_readonly(path).db.table_names()

@@ -115,7 +115,7 @@ def test_field_names_match_the_record_ignoring_case(default):
 
 def test_an_empty_lookup_leaves_parent_fields_null(default):
     row = only_row(transform([deal(Account=None)], default))
-    assert (row.fields["customer"], row.fields["name"]) == (None, " - Implementation")
+    assert (row.fields["customer"], row.fields["name"]) == (None, "Implementation")  # no dangling " - "
 
 
 def test_a_null_amount_takes_the_default(default):

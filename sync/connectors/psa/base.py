@@ -106,6 +106,20 @@ class PsaConnector(Protocol):
 
     def list_linked(self) -> list[ProjectRef]: ...
 
+    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
+        """Every active or closed project carrying no key, with its typed values (``adopt``): the
+        projects people made by hand. Parent projects of Accounts are not deal projects: left out."""
+        ...
+
+    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
+        """One project by its id or identifier, with its typed values; None when there is none."""
+        ...
+
+    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
+        """Write each project's key (adopting it), or clear it (None: ``unlink``), whatever its
+        identifier and even when it is closed; the refs of the results carry the new key."""
+        ...
+
     def identifier(self, key: str) -> str:
         """The identifier psa-sync gives the project of ``key``.
 

@@ -103,6 +103,12 @@ class RedmineConnector:
     def list_linked(self) -> list[ProjectRef]:
         return self._reads.list_linked()
 
+    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
+        return self._reads.list_unlinked()
+
+    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
+        return self._reads.project(ref)
+
     def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
         return self._reads.read(refs)
 
@@ -122,6 +128,9 @@ class RedmineConnector:
 
     def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]:
         return self._writes.set_lifecycle(refs, action)
+
+    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
+        return self._writes.set_keys(pairs)
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         return self._writes.ensure_parent(account_id, name, fields)

@@ -8,6 +8,7 @@ projects, whatever the caller asks for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from sync.connectors.psa.redmine_http import path, run_bounded
 from sync.connectors.psa.redmine_site import PROJECT, RedmineSite, status_of
 
 TIME_ENTRY = {"hours?": (int, float)}  # summed as exact decimals
+_PROJECT_REF = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # a Redmine id or identifier: nothing else reaches the URL
 _KEY_CHARS_PER_CALL = 1000  # keys per find call, by length: WEBrick refuses request lines > 2083 bytes
 
 
@@ -51,6 +53,24 @@ class RedmineReads:
     def list_linked(self) -> list[ProjectRef]:
         """Every active or closed project carrying a key, ⌈n/100⌉ calls, oldest first."""
         return [self.site.ref(p) for p in self._linked_projects()]
+
+    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
+        """Every active or closed project whose key is empty, but the Accounts' parents, ⌈n/100⌉ calls."""
+        key_cf = self.site.fields()["key"]
+        parents = f"{self.site.identifier_prefix}acct-"
+        params = {f"cf_{key_cf.id}": "!*", "status": "1|5", "sort": "created_on"}
+        projects = {p["id"]: p for p in self.http.pages(path("projects"), params, "projects", PROJECT)
+                    if not custom_value(p, key_cf) and not p["identifier"].startswith(parents)}
+        return [(self.site.ref(p), self.site.values(p)) for p in projects.values()]
+
+    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
+        """One project by id or identifier (``GET /projects/<ref>``); None when there is none (or it is
+        archived, which hides it even from an admin)."""
+        ref = str(ref).strip().lower()
+        if not _PROJECT_REF.match(ref):
+            return None
+        _, project = self.site.lookup(ref)
+        return None if project is None else (self.site.ref(project), self.site.values(project))
 
     def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
         """key -> our field -> typed value, ⌈refs/100⌉ calls. Missing projects are left out."""

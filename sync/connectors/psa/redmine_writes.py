@@ -55,6 +55,12 @@ class RedmineWrites:
             raise ValueError(f"set_lifecycle: action must be 'close' or 'reopen', not {action!r}")
         return self._map(lambda ref: self._lifecycle_one(ref, action), refs)
 
+    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
+        """Write (or clear: None) each project's key. A closed project is read-only in Redmine, so it
+        is reopened, given its key and closed again (that project only, never a parent)."""
+        self.site.fields()
+        return self._map(lambda pair: self._key_one(*pair), pairs)
+
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         """The one parent project of an Account (``customer: parent_project``), found or created.
 
@@ -164,6 +170,21 @@ class RedmineWrites:
         if status >= 500:
             return WriteResult(ref.key, Outcome.UNKNOWN, ref=ref, error=f"HTTP {status}; try again next run")
         return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=error_text(response))
+
+    def _key_one(self, ref: ProjectRef, key: str | None) -> WriteResult:
+        change = ProjectChange(ref=ref, fields={"key": key or ""})
+        result = self._update_one(change)
+        if result.outcome == Outcome.CLOSED:
+            reopened = self._lifecycle_one(ref, "reopen")
+            if reopened.outcome != Outcome.UPDATED:
+                return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} is closed and could "
+                                   f"not be reopened to write its key: {reopened.error}")
+            result = self._update_one(change)
+            closed = self._lifecycle_one(ref, "close")
+            if closed.outcome != Outcome.UPDATED:  # never leave a person's closed project open quietly
+                return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} was reopened to "
+                                   f"write its key and could not be closed again ({closed.error}); close it")
+        return replace(result, key=key or "", ref=replace(ref, key=key or ""))
 
     # --- one parent -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import json
 import click
 
 from sync import report
-from sync.cli_base import Context, _exit, _guarded, echo
+from sync.cli.support import Context, echo, exit_with, guarded
 
 
 @click.command()
@@ -19,7 +19,7 @@ from sync.cli_base import Context, _exit, _guarded, echo
 @click.option("--max-quarantine", default=0, show_default=True, type=click.IntRange(0),
               help="With --check: how many deals may stay quarantined for over a day.")
 @click.pass_obj
-@_guarded
+@guarded
 def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantine: int) -> None:
     """Show the last runs, watermark, links, quarantine and outbox; or, with --check, whether it is healthy.
 
@@ -39,14 +39,14 @@ def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantin
             raise ConfigError(f"--max-age: '{max_age}' is not a duration; write <number><s|m|h|d>, e.g. 15m")
         result = health.check(settings, age, max_quarantine)
         echo(result.text())
-        _exit(result.exit_code)
+        exit_with(result.exit_code)
     data = report.status_data(settings)
     echo(json.dumps(data, indent=2, default=str) if as_json else report.status_text(data))
 
 
 @click.command()
 @click.pass_obj
-@_guarded
+@guarded
 def daemon(obj: Context) -> None:
     """Run the sync as a service: a cycle every schedule.interval (30s unless set), one token for all.
 
@@ -60,12 +60,12 @@ def daemon(obj: Context) -> None:
     """
     from sync.daemon import Daemon
 
-    _exit(Daemon(obj.config_path, obj.settings()).serve())
+    exit_with(Daemon(obj.config_path, obj.settings()).serve())
 
 
 @click.command()
 @click.pass_obj
-@_guarded
+@guarded
 def prune(obj: Context) -> None:
     """Apply retention now: remove runs and events older than retention.runs / .events (the daemon does
     it nightly). Events of deals still linked or quarantined are kept.

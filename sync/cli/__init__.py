@@ -14,33 +14,32 @@ from pathlib import Path
 import click
 
 from sync import __version__, report
-from sync.cli_base import CONTEXT, Context, _exit, _guarded, echo
-from sync.config import ConfigError, Settings
+from sync.cli import first_day, service
+from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarded, shared_options
+from sync.config import Settings
+from sync.errors import ConfigError
 from sync.logs import setup_logging
 
 
-@click.group(context_settings=CONTEXT)
-@click.option("--config", "config", metavar="FILE",
-              help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]))
+@click.group(cls=Commands, context_settings=CONTEXT)
+@shared_options
 @click.version_option(__version__, prog_name="psa-sync")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, log_level: str, log_format: str) -> None:
+def main(ctx: click.Context) -> None:
     """Won Salesforce deals become PSA projects exactly once; delivery status flows back.
 
     \b
     Example:
         psa-sync --config /etc/psa-sync/psa-sync.yaml run
+        psa-sync run --config /etc/psa-sync/psa-sync.yaml
     """
-    setup_logging(log_level, log_format, None)
-    ctx.obj = Context(config, log_level, log_format)
+    obj = ctx.ensure_object(Context)
+    setup_logging(obj.log_level, obj.log_format, None)
 
 
 @main.command()
 @click.pass_obj
-@_guarded
+@guarded
 def run(obj: Context) -> None:
     """Run one cycle (for cron or a systemd timer).
 
@@ -52,7 +51,7 @@ def run(obj: Context) -> None:
 
     result = run_once(obj.settings())
     echo(report.run_summary(result))
-    _exit(result.exit_code)
+    exit_with(result.exit_code)
 
 
 @main.command()
@@ -62,7 +61,7 @@ def run(obj: Context) -> None:
 @click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="With --sample: the mapping to try (default: the config's).")
 @click.pass_obj
-@_guarded
+@guarded
 def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | None) -> None:
     """Show what a run would do; reads, never writes (no lock, no run row).
 
@@ -79,7 +78,7 @@ def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | 
     else:
         result = planner.plan_online(obj.settings())
     echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
-    _exit(1 if result.quarantined else 0)
+    exit_with(1 if result.quarantined else 0)
 
 
 def _optional_settings(obj: Context) -> Settings:
@@ -93,7 +92,7 @@ def _optional_settings(obj: Context) -> Settings:
 @click.argument("deal_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-@_guarded
+@guarded
 def explain(obj: Context, deal_id: str, as_json: bool) -> None:
     """Everything we know and did about one deal (15- or 18-character Id).
 
@@ -108,72 +107,38 @@ def explain(obj: Context, deal_id: str, as_json: bool) -> None:
 @main.command()
 @click.option("--id", "deal_id", help="Only this deal.")
 @click.pass_obj
-@_guarded
+@guarded
 def retry(obj: Context, deal_id: str | None) -> None:
-    """Re-fetch and re-process quarantined deals now.
+    """Re-fetch and re-process quarantined deals now (--id: also a deal unlinked by hand).
 
     \b
     Example:
         psa-sync retry --id 006Hs00001abcdeIAA
     """
     from sync.pipeline import run_once
+    from sync.sfid import given_id
     from sync.state import State
 
     settings = obj.settings()
+    deal_id = given_id(deal_id) if deal_id else None
     state = State.open_readonly(settings.state)
     ids = sorted({q["opportunity_id"] for q in state.quarantined(deal_id)}) if state else []
     if state:
+        ids += [i for i in state.ignored([deal_id]) if i not in ids] if deal_id else []
         state.close()
     if not ids:
-        echo("nothing is quarantined" + (f" for {deal_id}" if deal_id else ""))
+        echo("nothing is quarantined or ignored" + (f" for {deal_id}" if deal_id else ""))
         return
     result = run_once(settings, mode="retry", retry_ids=ids)
     echo(report.run_summary(result))
-    _exit(result.exit_code)
-
-
-@main.command()
-@click.option("--since", required=True, metavar="YYYY-MM-DD", help="First CloseDate of the range (a business date).")
-@click.option("--until", default=None, metavar="YYYY-MM-DD", help="Last CloseDate of the range (default: today).")
-@click.option("--dry-run", is_flag=True, help="Read and plan only; write nothing.")
-@click.option("--window-size", default=200, show_default=True, type=click.IntRange(1, 2000),
-              help="Deals per window: the run lock is held one window at a time.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-@_guarded
-def backfill(obj: Context, since: str, until: str | None, dry_run: bool, window_size: int, as_json: bool) -> None:
-    """Bring in the deals whose CloseDate is in a range: the org's history, once.
-
-    Selects by CloseDate (unlike `run`, which follows SystemModstamp) and never moves the run's
-    watermark. Works in windows of 200 deals, holding the run lock one window at a time, so
-    scheduled runs go on meanwhile; resumable: interrupted, the same command continues.
-
-    \b
-    Example:
-        psa-sync backfill --since 2024-01-01 --until 2025-12-31 --dry-run
-    """
-    from sync import backfill as history
-    from sync.mapping.loader import load_mapping
-    from sync.progress import reporter
-
-    settings = obj.settings()
-    first, last = history.parse_range(since, until)
-    mapping = load_mapping(settings.mapping)
-    if dry_run:
-        outcome = history.dry_run(settings, mapping, first, last)
-    else:
-        with reporter(quiet=as_json) as report_progress:
-            outcome = history.run_backfill(settings, mapping, first, last, reporter=report_progress,
-                                           window_rows=window_size)
-    echo(json.dumps(outcome.to_json(), indent=2, default=str) if as_json else report.backfill_text(outcome))
-    _exit(outcome.exit_code)
+    exit_with(result.exit_code)
 
 
 @main.command()
 @click.option("--repair", is_flag=True, help="Fix what can be fixed safely (never deletes anything).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
 @click.pass_obj
-@_guarded
+@guarded
 def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
     """Check the invariants against both systems; report or repair drift (exit 1 while drift remains).
 
@@ -185,14 +150,14 @@ def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
 
     result = check_both(obj.settings(), repair=repair)
     echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
-    _exit(result.exit_code)
+    exit_with(result.exit_code)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--offline", is_flag=True, help="Validate config and mapping only; connect to nothing.")
 @click.pass_obj
-@_guarded
+@guarded
 def check(obj: Context, as_json: bool, offline: bool) -> None:
     """Validate config and mapping; connect to both sides; verify every mapped field.
 
@@ -204,7 +169,7 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
 
     result = checker.check(obj.config_path, offline=offline)
     echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
-    _exit(result.exit_code)
+    exit_with(result.exit_code)
 
 
 @main.command()
@@ -225,12 +190,5 @@ def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str |
     serve(port=port, seed=seed, state_file=state_file, org_id=org_id)
 
 
-def _register() -> None:
-    """The commands of psa-sync as a service live beside this module (``cli_service``)."""
-    from sync import cli_service
-
-    for command in (cli_service.status, cli_service.daemon, cli_service.prune):
-        main.add_command(command)
-
-
-_register()
+for _command in (*first_day.COMMANDS, service.status, service.daemon, service.prune):
+    main.add_command(_command)
