@@ -39,6 +39,7 @@ KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, 
 DATE_FIELD = "CloseDate"
 WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
 LOCK_WAIT_SECONDS = 900.0  # a window waits this long for a scheduled run to finish
+TURN_PAUSE_SECONDS = 0.3  # between windows: a scheduled run waiting for the lock takes its turn here
 EXAMPLES = 5
 
 
@@ -190,6 +191,7 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
                 outcome.exit_code, outcome.error = code, error
                 break
             outcome.exit_code = max(outcome.exit_code, code)
+            time.sleep(TURN_PAUSE_SECONDS)
         else:
             _finish(settings, progress)
     except SyncError as exc:

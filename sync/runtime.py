@@ -131,13 +131,26 @@ class Run:
 
 
 @contextmanager
-def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
+def run_lock(settings: Settings, wait: float = 0, holder: str = "") -> Iterator[None]:
     """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs.
-    A backfill ``wait``s for it between its windows instead, so it never starves the scheduled runs."""
+
+    A backfill holds the lock one window at a time and ``wait``s for it between windows; a run that
+    finds a *backfill* holding it waits up to ``BACKFILL_TURN_SECONDS`` for the window to end (the
+    backfill pauses between windows to let it in), so the scheduled runs go on during a backfill of
+    hours instead of exiting 75 at every tick. ``holder`` (the mode) is written beside the lock for that.
+    """
     lock = FileLock(str(settings.lock_path), timeout=wait)
+    marker = settings.lock_path.with_name(settings.lock_path.name + ".holder")
     try:
         settings.state.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
+        try:
+            lock.acquire()
+        except Timeout:
+            if wait or _holder(marker) != "backfill":
+                raise
+            logger.info("a backfill holds %s; waiting for its window to end", settings.lock_path)
+            lock.acquire(timeout=BACKFILL_TURN_SECONDS)
+        marker.write_text(holder)
     except Timeout:
         raise LockHeldError(f"another psa-sync run holds {settings.lock_path}; this run did nothing") from None
     except OSError as exc:
@@ -145,7 +158,19 @@ def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
     try:
         yield
     finally:
+        marker.unlink(missing_ok=True)
         lock.release()
+
+
+#: How long a run waits for a backfill's window to end (a window of 200 deals takes ~10-20 s).
+BACKFILL_TURN_SECONDS = 120.0
+
+
+def _holder(marker: Path) -> str:
+    try:
+        return marker.read_text().strip()
+    except OSError:
+        return ""
 
 
 def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
