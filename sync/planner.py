@@ -3,11 +3,17 @@
 With ``--sample`` it runs offline over records in the REST shape (a query response, its
 ``records`` list, or the output of ``sf data query --json``), so a mapping change can be proven in
 a pull request with no connection to anything.
+
+The plan streams: its memory does not grow with the org. It counts every action and keeps the first
+``examples`` of each (``plan --json``'s lists hold at most that many; ``counts`` holds the totals); a
+machine that wants every action asks for ``--jsonl``, one JSON line per action written as it is
+decided, page by page.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,15 +21,23 @@ from typing import Any
 from sync.errors import ConfigError
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
-from sync.pipeline import next_run_pages, plan_page
+from sync.pipeline import PagePlan, next_run_pages, plan_page
 from sync.runtime import connect
 from sync.state import State
 
 JSON_VERSION = 1
+EXAMPLES = 1000  # default number of examples of each action kept for the summary
+# list in the summary → the action named on each JSON line
+ACTIONS = {"creates": "create", "updates": "update", "lifecycle": "lifecycle", "repairs": "repair",
+           "quarantined": "quarantine", "recover": "recover"}
 
 
 @dataclass
 class PlanResult:
+    """Counts of every action, the first ``examples`` of each, and a ``sink`` that sees them all."""
+
+    examples: int = EXAMPLES
+    sink: Callable[[dict], None] | None = None  # called with every action as it is decided (--jsonl)
     creates: list[dict] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
     unchanged: int = 0
@@ -31,12 +45,30 @@ class PlanResult:
     quarantined: list[dict] = field(default_factory=list)
     repairs: list[dict] = field(default_factory=list)  # link fields the run re-writes (cleared, cloned)
     recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     api_calls: dict[str, int] = field(default_factory=dict)
 
+    def add(self, kind: str, items: list[dict]) -> None:
+        """Count ``items`` (one list of the summary), keep the first examples, hand all to the sink."""
+        self.counts[kind] += len(items)
+        kept: list[dict] = getattr(self, kind)
+        if len(kept) < self.examples:
+            kept.extend(items[:self.examples - len(kept)])
+        if self.sink is not None:
+            for item in items:
+                self.sink({"action": ACTIONS[kind], **item})
+
     def to_json(self) -> dict[str, Any]:
+        """Version 1; the lists hold at most ``examples`` items each, ``counts`` the totals."""
         return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
                 "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
-                "repairs": self.repairs, "recover": self.recover, "api_calls": self.api_calls}
+                "repairs": self.repairs, "recover": self.recover, "api_calls": self.api_calls,
+                "counts": {**self.counts, "unchanged": self.unchanged}, "examples": self.examples}
+
+    def summary_line(self) -> dict[str, Any]:
+        """The last line of ``--jsonl``: the totals and the calls the plan spent."""
+        return {"action": "summary", "version": JSON_VERSION, "counts": {**self.counts, "unchanged": self.unchanged},
+                "api_calls": self.api_calls}
 
 
 def read_sample(path: Path) -> list[dict]:
@@ -56,21 +88,25 @@ def read_sample(path: Path) -> list[dict]:
 
 def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: State | None) -> None:
     """List what the run's own page step decides for these records (``pipeline.plan_page``)."""
-    page = plan_page(records, mapping, state)
+    add_planned(result, plan_page(records, mapping, state))
+
+
+def add_planned(result: PlanResult, page: PagePlan) -> None:
     plan = page.plan
-    result.creates += [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates]
-    result.updates += [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed]
+    result.add("creates", [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates])
+    result.add("updates", [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed])
     result.unchanged += len(plan.unchanged)
-    result.lifecycle += [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle]
-    result.repairs += [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()]
-    result.quarantined += [{"id": e.record_id, "field": e.field, "reason": e.reason}
-                           for e in page.errors if e.record_id in page.quarantine]
+    result.add("lifecycle", [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle])
+    result.add("repairs", [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()])
+    result.add("quarantined", [{"id": e.record_id, "field": e.field, "reason": e.reason}
+                               for e in page.errors if e.record_id in page.quarantine])
 
 
-def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None) -> PlanResult:
+def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None, *, examples: int = EXAMPLES,
+                sink: Callable[[dict], None] | None = None) -> PlanResult:
     mapping = load_mapping(mapping_path)
     state = State.open_readonly(state_path) if state_path else None
-    result = PlanResult()
+    result = PlanResult(examples=examples, sink=sink)
     try:
         add_page(result, read_sample(sample), mapping, state)
     finally:
@@ -79,16 +115,17 @@ def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None) -> Pl
     return result
 
 
-def plan_online(settings) -> PlanResult:
+def plan_online(settings, *, examples: int = EXAMPLES, sink: Callable[[dict], None] | None = None) -> PlanResult:
     """The next run's window, through the next run's page step: the records its recovery re-fetches
-    (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included."""
+    (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included.
+    Only Salesforce is asked: the PSA client is built, never called."""
     mapping = load_mapping(settings.mapping)
     client, _psa = connect(settings)
     client.connect()
     state = State.open_readonly(settings.state)
-    result = PlanResult()
+    result = PlanResult(examples=examples, sink=sink)
     try:
-        result.recover = [{"id": i.record_id, "action": i.action} for i in (state.intents() if state else [])]
+        result.add("recover", [{"id": i.record_id, "action": i.action} for i in (state.intents() if state else [])])
         for records in next_run_pages(client, mapping, state):
             add_page(result, records, mapping, state)
     finally:

@@ -165,9 +165,10 @@ def _values(values: Any) -> str:
 
 
 def plan_text(result: Any) -> str:
-    lines = [f"{len(result.creates)} to create, {len(result.updates)} to update, {result.unchanged} unchanged, "
-             f"{len(result.lifecycle)} lifecycle, {len(result.repairs)} link repairs, "
-             f"{len(result.quarantined)} quarantined"]
+    counts = result.counts
+    lines = [f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
+             f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
+             f"{counts['quarantined']} quarantined"]
     for item in result.recover:
         lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
     for item in result.creates:
@@ -180,6 +181,11 @@ def plan_text(result: Any) -> str:
         lines.append(f"  repair  {item['id']}  {_values(item['fields'])}")
     for item in result.quarantined:
         lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
+    cut = [f"{counts[kind] - len(getattr(result, kind))} more {kind}" for kind in counts
+           if counts[kind] > len(getattr(result, kind))]
+    if cut:
+        lines.append(f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
+                     "`plan --jsonl` lists every action)")
     return "\n".join(lines)
 
 

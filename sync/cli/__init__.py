@@ -9,6 +9,7 @@ the lock; 76 a system answered against its own API contract.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ from sync.cli import first_day, service
 from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarded, shared_options
 from sync.config import Settings
 from sync.errors import ConfigError
-from sync.logs import setup_logging
+from sync.logs import redact, setup_logging
 
 
 @click.group(cls=Commands, context_settings=CONTEXT)
@@ -55,15 +56,22 @@ def run(obj: Context) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable summary: counts, and the first --examples of each action.")
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="One JSON line per action as it is decided (every action), then a summary line.")
+@click.option("--examples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="How many examples of each action the summary keeps.")
 @click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Offline: sample records (a query response or `sf data query --json` output).")
 @click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="With --sample: the mapping to try (default: the config's).")
 @click.pass_obj
 @guarded
-def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | None) -> None:
-    """Show what a run would do; reads, never writes (no lock, no run row).
+def plan(obj: Context, as_json: bool, as_jsonl: bool, examples: int, sample: Path | None,
+         mapping_path: Path | None) -> None:
+    """Show what a run would do; reads, never writes (no lock, no run row). Memory stays flat at any
+    size: counts plus the first examples of each action, or every action as a JSON line (--jsonl).
 
     \b
     Example (a mapping smoke test in CI, no connection to anything):
@@ -71,14 +79,25 @@ def plan(obj: Context, as_json: bool, sample: Path | None, mapping_path: Path | 
     """
     from sync import planner
 
+    sink = None
+    if as_jsonl:
+        examples = 0
+
+        def sink(item: dict) -> None:  # buffered, not flushed per line: a million lines stream fast
+            sys.stdout.write(redact(json.dumps(item, default=str)) + "\n")
+
     if sample is not None:
         settings = None if mapping_path else _optional_settings(obj)
         result = planner.plan_sample(sample, mapping_path or settings.mapping,
-                                     settings.state if settings else None)
+                                     settings.state if settings else None, examples=examples, sink=sink)
     else:
-        result = planner.plan_online(obj.settings())
-    echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
-    exit_with(1 if result.quarantined else 0)
+        result = planner.plan_online(obj.settings(), examples=examples, sink=sink)
+    if as_jsonl:
+        sys.stdout.flush()
+        echo(json.dumps(result.summary_line(), default=str))
+    else:
+        echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
+    exit_with(1 if result.counts["quarantined"] else 0)
 
 
 def _optional_settings(obj: Context) -> Settings:

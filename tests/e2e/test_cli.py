@@ -36,6 +36,23 @@ def test_plan_sample_is_a_mapping_smoke_test_with_no_connection():
     assert "'Barter' (from Type) is not in the value map" in plan["quarantined"][0]["reason"]
 
 
+def test_plan_keeps_counts_and_at_most_examples_of_each_action_and_jsonl_lists_them_all(tmp_path):
+    records = json.loads(DEALS.read_text())["records"][:1]
+    many = [{**records[0], "Id": f"006A000000AbC{n:03d}IAZ"} for n in range(30)]
+    sample = tmp_path / "many.json"
+    sample.write_text(json.dumps({"records": many}))
+    summary = json.loads(psa_sync("plan", "--json", "--examples", "5", "--sample", str(sample),
+                                  "--mapping", str(MAPPING)).stdout)
+    assert len(summary["creates"]) == 5 and summary["counts"]["creates"] == 30 and summary["examples"] == 5
+    text = psa_sync("plan", "--examples", "5", "--sample", str(sample), "--mapping", str(MAPPING)).stdout
+    assert text.startswith("30 to create") and "25 more creates" in text
+    lines = psa_sync("plan", "--jsonl", "--sample", str(sample), "--mapping", str(MAPPING)).stdout.splitlines()
+    actions = [json.loads(line) for line in lines]
+    assert [a["id"] for a in actions[:-1]] == [r["Id"] for r in many]
+    assert {a["action"] for a in actions[:-1]} == {"create"}
+    assert actions[-1]["action"] == "summary" and actions[-1]["counts"]["creates"] == 30
+
+
 def test_plan_sample_accepts_sf_data_query_output(tmp_path):
     records = json.loads(DEALS.read_text())["records"][:1]
     sample = tmp_path / "sf.json"
