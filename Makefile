@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup redmine demo test test-unit lint bench soak clean
+.PHONY: setup redmine demo test test-unit lint bench bench-parts soak clean
 
 setup: $(VENV)/.installed
 
@@ -29,7 +29,13 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check sync tests scripts
 
-bench: setup redmine
+# One table: psa-sync beside the hand-written baseline, plan, idle cycle, backfill (docs/benchmarks.md).
+# BENCH_ARGS=--full adds plan over 1,000,000 deals. Needs no Redmine (a dry PSA).
+bench: setup
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+# The pieces one by one (transform, emulator, daemon latency against the local Redmine).
+bench-parts: setup redmine
 	$(BIN)/python scripts/bench_transform.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py

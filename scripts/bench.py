@@ -1,0 +1,246 @@
+"""`make bench`: psa-sync measured at an org's size, beside the hand-written baseline, in ONE table.
+
+Starts the Salesforce emulator in this process, seeds it (``emu.seed``), and runs each scenario as a
+user would, in a subprocess (the real CLI, or the run's entry point against a dry PSA), so wall time
+and peak RSS are the command's own (``os.wait4``), never this process's. Salesforce calls come from
+the emulator's counter, by endpoint. Prints figures, asserts nothing (see docs/benchmarks.md).
+
+    .venv/bin/python scripts/bench.py [--deals 10000] [--plan 10000,100000] [--backfill 100000] [--full]
+
+The minimum a run must spend: ⌈rows read/2000⌉ query calls + ⌈deals written back/200⌉ collections + 1
+token (each deal's write-back fields in one record of a collection: a deal written twice counts once).
+PSA: `plan` and `backfill --dry-run` are given a loopback URL nobody listens on (they must not ask it);
+the runs go against the tests' in-memory FakePsa (a dry PSA: scripts/bench_dry_run.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sync.emulator import Emulator  # noqa: E402
+from tests.fixtures.emulator import seed_history  # noqa: E402
+from tests.fixtures.sync import CLI, DEFAULT_MAPPING, SyncHarness  # noqa: E402
+
+PSA_URL = "http://127.0.0.1:9"  # the discard port: nobody answers, so a PSA call would fail the command
+LIMITS = {"max_org_api_percent": 100, "max_calls_per_run": 10_000_000}
+SCHEDULE = {"backsync_interval": "1h", "hours_interval": "1h"}  # the idle cycle is outside both intervals
+QUERY_ENDPOINTS = ("query", "queryAll", "queryMore")
+
+
+def minimum(rows: int, writes: int = 0) -> int:
+    return math.ceil(rows / 2000) + math.ceil(writes / 200) + 1
+
+
+@dataclass
+class Row:
+    scenario: str
+    size: int
+    wall: float
+    rss_mb: float
+    calls: dict[str, int]
+    minimum: int | None
+    psa: str = "-"
+    note: str = ""
+    per_deal_us: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass
+class Measured:
+    code: int
+    wall: float
+    rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
+    """Run ``cmd``; its wall time and its own peak RSS (ru_maxrss of that child, from wait4)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, out.read(), err.read())
+
+
+@contextmanager
+def book(n: int, won_ratio: float = 1.0):
+    """A fresh emulator seeded with ``n`` deals, and a harness whose config points at it."""
+    with Emulator(daily_limit=1_000_000_000) as emu, tempfile.TemporaryDirectory(prefix="psa-bench-") as tmp:
+        started = time.perf_counter()
+        seed_history(emu, n, won_ratio=won_ratio)
+        print(f"  seeded {n:,} deals in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        dry = SimpleNamespace(env=SimpleNamespace(url=PSA_URL, api_key="bench-not-a-key"))
+        harness = SyncHarness(emu=emu, redmine=dry, workdir=Path(tmp), mapping=DEFAULT_MAPPING)
+        harness.write_config(limits=LIMITS, schedule=SCHEDULE)
+        yield emu, harness
+
+
+def command(emu, harness: SyncHarness, cmd: list[str]) -> tuple[Measured, dict[str, int]]:
+    emu.reset_calls()
+    done = measure(cmd, harness.env(), harness.workdir)
+    if done.code not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} exited {done.code}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done, emu.calls_snapshot()
+
+
+def psa_sync(harness: SyncHarness, *args: str) -> list[str]:
+    return [*CLI, "--config", str(harness.config), *args]
+
+
+def baseline(n: int) -> Row:
+    with book(n) as (emu, harness):
+        done, calls = command(emu, harness, [
+            sys.executable, str(ROOT / "scripts/bench_baseline.py"), "--login-url", emu.url,
+            "--client-id", emu.client_id, "--client-secret", emu.client_secret, "--ca", str(emu.ca_file)])
+        linked = json.loads(done.stdout)["linked"]
+    return Row("BASELINE: hand-written loop (simple-salesforce)", n, done.wall, done.rss_mb, calls,
+               minimum(n, linked), "dry (invented ids)", "query_all + 2 updates per deal")
+
+
+def runs(n: int, plan_row: bool) -> list[Row]:
+    """`plan` over the fresh book (optional), then against a dry PSA: the first run, the next one (which
+    reads back the echo of its write-backs) and an idle cycle (mapping lookback 2 s instead of 10 min)."""
+    rows = []
+    with book(n) as (emu, harness):
+        if plan_row:
+            rows.append(plan_on(emu, harness, n))
+        harness.write_config(limits=LIMITS, schedule=SCHEDULE, mapping=_short_lookback(harness.workdir))
+        dry_run = [sys.executable, str(ROOT / "scripts/bench_dry_run.py"), "--config", str(harness.config)]
+        for name in ("psa-sync first run, newly won", "psa-sync next run (re-reads its own write-backs)",
+                     "psa-sync idle cycle (cron: + token)"):
+            if rows and "plan" not in rows[-1].scenario:
+                time.sleep(3)  # past the 2 s lookback, so a run reads each write-back's echo only once
+            done, calls = command(emu, harness, dry_run)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            counts = result["counts"]
+            psa = f"FakePsa {sum(result['psa_calls'].values())} ({_calls(result['psa_calls'])})"
+            rows.append(Row(name, n, done.wall, done.rss_mb, calls,
+                            minimum(counts.get("extracted", 0), min(counts.get("written", 0), n)), psa,
+                            f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, "
+                            f"written back {counts.get('written', 0):,}"))
+    return rows
+
+
+def _short_lookback(workdir: Path) -> Path:
+    text = DEFAULT_MAPPING.read_text()
+    assert "lookback: 10m" in text
+    path = workdir / "mapping-lookback-2s.yaml"
+    path.write_text(text.replace("lookback: 10m", "lookback: 2s", 1))
+    return path
+
+
+def plan_on(emu, harness: SyncHarness, n: int) -> Row:
+    done, calls = command(emu, harness, psa_sync(harness, "plan", "--json"))
+    counts = json.loads(done.stdout)["counts"]
+    return Row("psa-sync plan", n, done.wall, done.rss_mb, calls, minimum(n), "none (must not call)",
+               f"{counts['creates']:,} creates", per_deal_us=done.wall / n * 1e6)
+
+
+def plan(n: int) -> Row:
+    with book(n) as (emu, harness):
+        return plan_on(emu, harness, n)
+
+
+def plan_and_backfill(n: int) -> list[Row]:
+    """`plan`, then `backfill --dry-run` through Bulk 2.0 and through REST, on one book (none writes)."""
+    since, until = (date.today() - timedelta(days=400)).isoformat(), date.today().isoformat()
+    rows = []
+    with book(n) as (emu, harness):
+        rows.append(plan_on(emu, harness, n))
+        for reader, threshold in (("Bulk API 2.0", 0), ("REST", 1_000_000_000)):
+            harness.write_config(limits={**LIMITS, "bulk_threshold": threshold}, schedule=SCHEDULE)
+            done, calls = command(emu, harness, psa_sync(harness, "backfill", "--since", since, "--until", until,
+                                                         "--dry-run", "--json"))
+            progress = json.loads(done.stdout)
+            rows.append(Row(f"psa-sync backfill --dry-run via {reader}", n, done.wall, done.rss_mb, calls,
+                            minimum(progress["done"]), "none", f"read {progress['done']:,} ({progress['reader']})",
+                            per_deal_us=done.wall / n * 1e6))
+    return rows
+
+
+def _calls(calls: dict[str, int]) -> str:
+    return " ".join(f"{k} {v}" for k, v in sorted(calls.items())) or "-"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("| scenario | size | wall s | µs/deal | peak RSS MB | Salesforce calls by endpoint | SF total | "
+            "minimum | SF ÷ min | PSA | notes |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        per = f"{r.per_deal_us:.0f}" if r.per_deal_us is not None else "-"
+        ratio = f"{r.total / r.minimum:.2f}" if r.minimum else "-"
+        lines.append(f"| {r.scenario} | {r.size:,} | {r.wall:.1f} | {per} | {r.rss_mb:.0f} | {_calls(r.calls)} | "
+                     f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | {r.psa} | {r.note} |")
+    return "\n".join(lines)
+
+
+def ratios(rows: list[Row]) -> list[str]:
+    out = []
+    base = next((r for r in rows if r.scenario.startswith("BASELINE")), None)
+    first = next((r for r in rows if r.scenario.startswith("psa-sync first run")), None)
+    if base and first:
+        out.append(f"baseline ÷ psa-sync, Salesforce calls at {first.size:,} newly won deals: "
+                   f"{base.total:,} ÷ {first.total:,} = {base.total / first.total:.0f}×; wall "
+                   f"{base.wall:.1f} s ÷ {first.wall:.1f} s = {base.wall / first.wall:.1f}×")
+    plans = [r for r in rows if r.scenario == "psa-sync plan"]
+    if len(plans) > 1:
+        low, high = min(p.per_deal_us for p in plans), max(p.per_deal_us for p in plans)
+        out.append("plan per deal: " + ", ".join(f"{p.size:,} → {p.per_deal_us:.0f} µs" for p in plans)
+                   + f" (spread {100 * (high - low) / low:.0f}% of the fastest); peak RSS "
+                   + ", ".join(f"{p.size:,} → {p.rss_mb:.0f} MB" for p in plans))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=10_000, help="newly won deals: baseline vs first run")
+    parser.add_argument("--plan", default="10000,100000", help="sizes of the plan scenario (comma-separated)")
+    parser.add_argument("--backfill", type=int, default=100_000, help="deals of the backfill scenario (0: skip)")
+    parser.add_argument("--full", action="store_true", help="also plan over 1,000,000 deals")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    sizes = sorted({int(s) for s in args.plan.split(",") if s} | ({1_000_000} if args.full else set()))
+    started = time.perf_counter()
+    rows = [baseline(args.deals)]
+    rows += runs(args.deals, plan_row=args.deals in sizes)
+    for n in sizes:
+        if n == args.deals:
+            continue
+        rows += plan_and_backfill(n) if n == args.backfill else [plan(n)]
+    if args.backfill and args.backfill not in sizes:
+        rows += plan_and_backfill(args.backfill)[1:]
+    rows.sort(key=lambda r: (not r.scenario.startswith(("BASELINE", "psa-sync first", "psa-sync next",
+                                                          "psa-sync idle")), r.scenario != "psa-sync plan"))
+    text = "\n".join([table(rows), "", *ratios(rows),
+                      f"machine: {os.cpu_count()} cpus; bench took {time.perf_counter() - started:.0f} s"])
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
