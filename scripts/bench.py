@@ -2,8 +2,9 @@
 
 Starts the Salesforce emulator in this process, seeds it (``emu.seed``), and runs each scenario as a
 user would, in a subprocess (the real CLI, or the run's entry point against a dry PSA), so wall time
-and peak RSS are the command's own (``os.wait4``), never this process's. Salesforce calls come from
-the emulator's counter, by endpoint. Prints figures, asserts nothing (see docs/benchmarks.md).
+and peak RSS are the command's own (``os.wait4`` in a small launcher, see PEAK), never this process's.
+Salesforce calls come from the emulator's counter, by endpoint. Prints figures, asserts nothing
+(see docs/benchmarks.md).
 
     .venv/bin/python scripts/bench.py [--deals 10000] [--plan 10000,100000] [--backfill 100000] [--full]
 
@@ -43,7 +44,7 @@ QUERY_ENDPOINTS = ("query", "queryAll", "queryMore")
 
 
 def minimum(rows: int, writes: int = 0) -> int:
-    return math.ceil(rows / 2000) + math.ceil(writes / 200) + 1
+    return max(1, math.ceil(rows / 2000)) + math.ceil(writes / 200) + 1  # a run asks at least once
 
 
 @dataclass
@@ -73,17 +74,29 @@ class Measured:
     stderr: str
 
 
+# Run a command and write its peak RSS (KiB) to a file. The command is started by this small process,
+# not by the bench: Linux folds the RSS of the process that forks into the child's ru_maxrss (the forked
+# copy, up to exec), so a child of the bench, which holds the emulator's book, would report the book too.
+PEAK = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
-    """Run ``cmd``; its wall time and its own peak RSS (ru_maxrss of that child, from wait4)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run ``cmd``; its wall time and its own peak RSS (ru_maxrss of that command alone, see PEAK)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
+        done = subprocess.run([sys.executable, "-c", PEAK, peak.name, *cmd], stdout=out, stderr=err, env=env,
+                              cwd=cwd, stdin=subprocess.DEVNULL)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(proc.returncode, wall, usage.ru_maxrss / 1024, out.read(), err.read())
+        rss_kib = int(Path(peak.name).read_text() or 0)
+        return Measured(done.returncode, wall, rss_kib / 1024, out.read(), err.read())
 
 
 @contextmanager
