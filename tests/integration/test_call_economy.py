@@ -7,6 +7,7 @@ are Salesforce's alone. `make bench` measures the same at an org's size (docs/be
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -37,17 +38,23 @@ def dry_run(harness: SyncHarness, psa: FakePsa) -> dict:
     return {"calls": harness.emu.calls_snapshot(), "counts": result.counts}
 
 
-def test_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_must(emulator, tmp_path, monkeypatch):
+def test_plan_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_must(emulator, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seed_history(emulator, WON, won_ratio=1.0)
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
     harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
     emulator.set_budget(used=0, max=1_000_000)
     harness.write_config(limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000},
-                         mapping=mapping_variant(Path(tmp_path), ("lookback: 10m", "lookback: 2s")),
+                         mapping=mapping_variant(Path(tmp_path), ("lookback: 10m", "lookback: 1s")),
                          schedule={"backsync_interval": "1h", "hours_interval": "1h"})
     psa = FakePsa("http://127.0.0.1:9")
     pages = math.ceil(WON / 2000)
+
+    emulator.reset_calls()  # plan: the next run's pages and nothing else; its PSA URL answers nobody
+    planned = harness.cli("plan", "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["counts"]["creates"] == WON
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "queryMore": pages - 1}
 
     first = dry_run(harness, psa)
     assert first["counts"]["created"] == WON
@@ -57,12 +64,12 @@ def test_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_must(emu
     assert first["calls"] == {"token": 1, "queryAll": 1, "queryMore": pages - 1,
                               "composite": WON // 200 + math.ceil(WON / 200)}
 
-    time.sleep(3)  # past the 2 s lookback, so the echo of the write-backs is read by one run only
+    time.sleep(2)  # past the 1 s lookback, so the echo of the write-backs is read by one run only
     next_run = dry_run(harness, psa)  # reads the echo of its own write-backs once, writes nothing
     assert next_run["counts"]["created"] == 0 and next_run["counts"]["extracted"] == WON
     assert next_run["calls"] == {"token": 1, "queryAll": 1, "queryMore": pages - 1}
 
-    time.sleep(3)
+    time.sleep(2)
     idle = dry_run(harness, psa)
     assert idle["counts"]["extracted"] == 0
     assert idle["calls"] == {"token": 1, "queryAll": 1}
