@@ -241,14 +241,14 @@ def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None)
 
 def sync_changes(run: Run) -> None:
     """Extract → page step, page by page, each page committing where its window goes on; a window read
-    to its end moves the watermark to its signpost and closes."""
+    to its end moves the watermark to its signpost and closes. The outbox is sent once, at the end
+    (``final_flush``): a new deal's link and its first back-sync values then share one write, where
+    sending full batches as the pages went wrote each new deal twice (issue 14's call economy)."""
     state, mapping = run.state, run.mapping
     for window in windows(state, mapping, run.client.server_time):
         for records in extract.pages(run.client, window_query(state, mapping, window)):
             process_page(run, records, progress=partial(_advance, state, window))
             run.fault("after-page")
-            flush(state, run.client, mapping.source.object, run.run_id, full_only=True, report=run.writeback,
-                  fault=run.fault)
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))
             state.set_meta(WINDOW, "")
@@ -277,7 +277,7 @@ def final_flush(run: Run) -> None:
     run that leaves write-backs waiting says so with exit 4 instead of ending as if all were done."""
     try:
         if run.client.budget_left():
-            flush(run.state, run.client, run.mapping.source.object, run.run_id, full_only=False,
+            flush(run.state, run.client, run.mapping.source.object, run.run_id,
                   report=run.writeback, fault=run.fault)
         elif waiting := run.state.outbox_count():
             raise BudgetExceededError(f"the API budget of this run is spent; {waiting} deal(s) wait in the outbox "

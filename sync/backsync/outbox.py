@@ -32,13 +32,13 @@ class WritebackReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *, full_only: bool,
+def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *,
           report: WritebackReport, fault: Callable[[str], None] = lambda point: None) -> None:
-    """Send pending writes: only full collections when ``full_only``, else everything pending."""
+    """Send every pending write, 200 records a call; each deal once per flush."""
     sent_this_flush: set[str] = set()
     while True:
         batch = state.outbox(limit=COLLECTION_SIZE, exclude=sent_this_flush)
-        if not batch or (full_only and len(batch) < COLLECTION_SIZE):
+        if not batch:
             return
         records = [{"Id": record_id, **values} for record_id, values in batch.items()]
         results = client.update(sobject, records)

@@ -58,11 +58,10 @@ def test_plan_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_mus
 
     first = dry_run(harness, psa)
     assert first["counts"]["created"] == WON
-    # One token, the window's pages, and the link write-backs: every full 200 goes as the pages are done
-    # (22 calls); the first back-sync then queues the new projects' statuses, sent 200 a call with the last
-    # 100 links riding along (23 calls). A second pass over the same deals: issue 14, item 2.
-    assert first["calls"] == {"token": 1, "queryAll": 1, "queryMore": pages - 1,
-                              "composite": WON // 200 + math.ceil(WON / 200)}
+    # One token, the window's pages, and one write-back per deal: its link and its first back-sync
+    # values go together at the end of the run, 200 deals a call (before: the links of every full 200
+    # went as the pages were done, and the statuses after back-sync wrote each deal a second time).
+    assert first["calls"] == {"token": 1, "queryAll": 1, "queryMore": pages - 1, "composite": math.ceil(WON / 200)}
 
     time.sleep(2)  # past the 1 s lookback, so the echo of the write-backs is read by one run only
     next_run = dry_run(harness, psa)  # reads the echo of its own write-backs once, writes nothing
