@@ -34,10 +34,11 @@ from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
 from sync.load import lifecycle
 from sync.load.projects import create_projects, settle_unconfirmed, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
+from sync.lock import run_lock
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
-from sync.runtime import Connected, Run, RunResult, Session, after_failure, run_lock
+from sync.runtime import Connected, Run, RunResult, Session, after_failure
 from sync.state import State
 from sync.state.files import translate
 from sync.transform.rows import transform

@@ -18,7 +18,7 @@ from datetime import datetime
 from sync.clock import iso, utcnow
 from sync.config import Settings
 from sync.errors import LockHeldError
-from sync.runtime import run_lock
+from sync.lock import run_lock
 from sync.state import State
 from sync.state import prune as queries
 

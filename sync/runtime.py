@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from filelock import FileLock, Timeout
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
 from sync.connections import Connections, connect
 from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import ProjectRef, PsaConnector
-from sync.errors import INTERRUPTED, BudgetExceededError, LockHeldError, StateMismatchError, SyncError, exit_code_of
+from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
@@ -128,49 +125,6 @@ class Run:
         """Records quarantined by this run's writes: they make the run exit 1."""
         self.counts["quarantined"] += len(failed)
         self.new_failures += len(failed)
-
-
-@contextmanager
-def run_lock(settings: Settings, wait: float = 0, holder: str = "") -> Iterator[None]:
-    """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs.
-
-    A backfill holds the lock one window at a time and ``wait``s for it between windows; a run that
-    finds a *backfill* holding it waits up to ``BACKFILL_TURN_SECONDS`` for the window to end (the
-    backfill pauses between windows to let it in), so the scheduled runs go on during a backfill of
-    hours instead of exiting 75 at every tick. ``holder`` (the mode) is written beside the lock for that.
-    """
-    lock = FileLock(str(settings.lock_path), timeout=wait)
-    marker = settings.lock_path.with_name(settings.lock_path.name + ".holder")
-    try:
-        settings.state.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire()
-        except Timeout:
-            if wait or _holder(marker) != "backfill":
-                raise
-            logger.info("a backfill holds %s; waiting for its window to end", settings.lock_path)
-            lock.acquire(timeout=BACKFILL_TURN_SECONDS)
-        marker.write_text(holder)
-    except Timeout:
-        raise LockHeldError(f"another psa-sync run holds {settings.lock_path}; this run did nothing") from None
-    except OSError as exc:
-        raise translate(settings.lock_path, exc) from exc
-    try:
-        yield
-    finally:
-        marker.unlink(missing_ok=True)
-        lock.release()
-
-
-#: How long a run waits for a backfill's window to end (a window of 200 deals takes ~10-20 s).
-BACKFILL_TURN_SECONDS = 120.0
-
-
-def _holder(marker: Path) -> str:
-    try:
-        return marker.read_text().strip()
-    except OSError:
-        return ""
 
 
 def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
