@@ -123,7 +123,8 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emu
         failing = [r for r in rows[down_from:] if r["exit_code"] == 3]
         gaps = [started(b) - started(a) for a, b in zip(failing, failing[1:], strict=False)]
         assert all(later >= earlier - 0.6 for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps  # spacing out
-        assert 1.5 <= gaps[0] <= 3 and gaps[-1] >= 6, gaps  # 2 s, 4 s, 8 s (the cap), 8 s
+        # 2 s, 4 s, 8 s (the cap), 8 s; the first may read 4 s when the first failing cycle ended otherwise
+        assert 1.5 <= gaps[0] <= 5 and gaps[-1] >= 6, gaps
         assert max(gaps) <= 8 + 2, gaps
         recovered = [r for r in rows if r["id"] > failing[-1]["id"]]
         assert started(recovered[1]) - started(recovered[0]) < 2.5  # back to the interval
