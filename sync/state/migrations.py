@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-SCHEMA_VERSION = 3
 migrations = Migrations("psa_sync")
 
 
