@@ -75,3 +75,19 @@ def m004_ignored(db: Database) -> None:
     link, and every query of ``links`` would otherwise have to step around it."""
     db["ignored"].create({"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
                          pk="opportunity_id")
+
+
+@migrations()
+def m005_pipeline(db: Database) -> None:
+    """Open deals that match the mapping's ``pipeline.criteria`` (the pipeline stream), with what the
+    forecast needs: stage, probability, amount, close date and the mapped fields (``payload``, the
+    same JSON as ``links.payload``). ``status`` is ``open`` while the deal matches, ``dropped`` once
+    it no longer does, ``won`` or ``lost`` once it closed. Written by the run, read by ``forecast``
+    without any API call."""
+    db["pipeline"].create(
+        {"opportunity_id": str, "stage": str, "probability": float, "amount": float, "close_date": str,
+         "owner_id": str, "payload": str, "status": str, "first_seen": str, "updated_at": str,
+         "run_id": int},
+        pk="opportunity_id",
+    )
+    db["pipeline"].create_index(["status"])
