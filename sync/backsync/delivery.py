@@ -48,7 +48,8 @@ def run(run) -> None:
     state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:
         state.set_meta(HOURS_STAMP, iso(utcnow()))
-    values = {key: {"status": d.status, "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
+    values = {key: {**(getattr(d, "figures", None) or {}), "status": d.status,
+                    "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
     pending = state.outbox_fields()
