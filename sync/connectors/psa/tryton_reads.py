@@ -9,8 +9,8 @@ delivery read needs no call per project.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from collections.abc import Sequence
+from decimal import Decimal
 
 from sync.connectors.psa.base import Delivery, ProjectRef
 from sync.connectors.psa.redmine_fields import plain_decimal
