@@ -46,7 +46,8 @@ log() { echo "[tryton.sh] $*" >&2; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# /proc rather than kill -0: a caller of "env" may not be allowed to signal another user's server.
+running() { [ -f "$PIDFILE" ] && [ -d "/proc/$(cat "$PIDFILE")" ]; }
 
 login() {  # Tryton answers a failed call with HTTP 200 and an "error": only a "result" is a login
   curl -s -H 'Content-Type: application/json' \
@@ -206,6 +207,7 @@ case "$cmd" in
   stop) stop_server ;;
   reset)
     T0=$(now)
+    install_tryton
     install_module
     build_pristine
     write_conf

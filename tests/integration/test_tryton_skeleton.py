@@ -36,7 +36,10 @@ def seed(emu):
 def test_won_deals_become_tryton_projects_and_delivery_comes_back(tryton_harness, emulator, tryton):
     harness = tryton_harness
     won, other = seed(emulator)
+    emulator.reset_calls()
     harness.run()
+    # Salesforce pays what it pays with Redmine: one token, one query page, one collections call.
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}
 
     made = by_key(tryton)
     assert sorted(made) == sorted(won)

@@ -67,10 +67,9 @@ class TrytonWrites:
                     return self._adopt(row.key, existing)
                 time.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
-            created = self.reads.by_id(work_id)
-            if created is None:
-                return WriteResult(row.key, Outcome.UNKNOWN, error=f"project {work_id} vanished after its create")
-            return WriteResult(row.key, Outcome.CREATED, ref=self.site.ref(created))
+            record = {"id": work_id, KEY: row.key, "status.": {"name": "Open"},
+                      "parent": row.parent.id if row.parent else None}
+            return WriteResult(row.key, Outcome.CREATED, ref=self.site.ref(record))  # one call per create
         return WriteResult(row.key, Outcome.UNKNOWN, error=f"create of {row.key} unconfirmed ({why}); not found")
 
     def _adopt(self, key: str, record: dict) -> WriteResult:
