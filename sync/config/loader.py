@@ -31,6 +31,7 @@ from sync.config.settings import (
     Settings,
 )
 from sync.config.urls import url_problem
+from sync.connectors.psa.base import known_connectors
 from sync.errors import ConfigError
 from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
 
@@ -115,6 +116,10 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     at = ("psa",)
     psa = r.section(raw, at, {"connector", "url", "api_key", "api_key_file", "options"})
     connector = r.text(psa, (*at, "connector"), default="redmine", required=True)
+    if connector is not None and connector not in known_connectors():
+        r.problem((*at, "connector"), f"unknown connector {connector!r}; choose one of: "
+                                      f"{', '.join(known_connectors())}")
+        connector = None
     url = _url(r, psa, (*at, "url"), required=True) or ""
     api_key = r.secret(psa, (*at, "api_key"), required=True)
     options = psa.get("options")

@@ -115,6 +115,13 @@ def test_a_path_in_the_home_of_an_unknown_user_is_a_problem_at_its_key(tmp_path)
     assert short(path, problems_of(path)) == ["13: state: cannot expand '~nobody-here': no such user"]
 
 
+def test_an_unknown_connector_is_a_problem_at_its_line_naming_the_known_ones(tmp_path):
+    path = edited(tmp_path, ("connector: redmine", "connector: jira"))
+    [problem] = short(path, problems_of(path))
+    assert problem.startswith("9: psa.connector: unknown connector 'jira'; choose one of: ")
+    assert "redmine" in problem
+
+
 # --- files that cannot be read as text ---------------------------------------------------------------
 
 def test_a_config_path_that_is_a_directory_is_one_problem_naming_it(tmp_path):

@@ -153,11 +153,16 @@ def register(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def known_connectors() -> list[str]:
+    """The names ``psa.connector`` accepts, sorted (the config loader names them in its problem)."""
+    return sorted(_REGISTRY)
+
+
 def get_connector(name: str) -> ConnectorFactory:
     """The factory for config ``psa.connector: <name>``; an unknown name is a ``ConfigError``."""
     target = _REGISTRY.get(name)
     if target is None:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(known_connectors())
         raise ConfigError(f"psa.connector: unknown connector {name!r}; choose one of: {known}")
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
