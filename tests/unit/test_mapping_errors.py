@@ -179,7 +179,8 @@ CASES = [
      ["12: project.fields.budget.default: 9999-12-31T23:59:59-05:00 is out of range (the field's type is datetime)"]),
     ("a date default past the last day in its time zone", 12,
      "    budget: {from: CloseDate, type: date, tz: Europe/Paris, default: 9999-12-31T23:59:59Z}",
-     ["12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is past the last date there is (9999-12-31) in `tz` (the field's type is date)"]),
+     ["12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is past the last date there is "
+      "(9999-12-31) in `tz` (the field's type is date)"]),
     ("a lookback longer than time", 6, "  lookback: 99999999999999999999d",
      ["6: source.lookback: '99999999999999999999d' is too long a duration"]),
     ("criteria nested 101 deep", 4, '  criteria: "' + "(" * 101 + "IsWon = true" + ")" * 101 + '"',
