@@ -76,14 +76,14 @@ class MembersPsa:
             return
         missing = {name: {"email": email, "role": self._members[name].role}
                    for name, email in wanted.items() if email.lower() not in users}
-        if missing:
-            logger.warning("project %s: no PSA user for %s", ref.id, ", ".join(sorted(missing)))
-            self._note(ref, NO_ACCOUNT, {"missing": missing, "project_id": ref.id})
         if result is not None and result.outcome not in DONE:
             self._note(ref, "failed", {"error": result.error or str(result.outcome), "project_id": ref.id})
         elif result is not None:
             added = {name: self._members[name].role for name in wanted if name not in missing}
             self._note(ref, str(result.outcome), {"members": added, "project_id": ref.id})
+        if missing:  # written last: a deal whose latest members event is this one still lacks someone
+            logger.warning("project %s: no PSA user for %s", ref.id, ", ".join(sorted(missing)))
+            self._note(ref, NO_ACCOUNT, {"missing": missing, "project_id": ref.id})
 
     def _note(self, ref: ProjectRef, outcome: str, detail: dict) -> None:
         with self._state.transaction():
@@ -106,11 +106,15 @@ def with_members(psa: PsaConnector, members: dict[str, MemberRule], state: State
     return MembersPsa(psa, members, state, run_id, key_is_id) if members else psa  # type: ignore[return-value]
 
 
-def unmatched(state: State, run_ids: Sequence[int]) -> list[dict]:
-    """``no-psa-user`` events of these runs (``status``): who could not be put on which project."""
-    if not run_ids:
-        return []
-    marks = ",".join("?" * len(run_ids))
-    rows = state.db.execute(f"SELECT opportunity_id, detail FROM events WHERE action = ? AND outcome = ? "
-                            f"AND run_id IN ({marks}) ORDER BY id", [ACTION, NO_ACCOUNT, *run_ids]).fetchall()
-    return [{"record_id": r[0], **(loads(r[1]) or {})} for r in rows]
+def unmatched(state: State, limit: int = 100) -> list[dict]:
+    """``status``: the people missing from linked projects — deals whose latest ``members`` event says
+    a user had no PSA account (a later change that matched everyone clears it), newest first."""
+    rows = state.db.execute(
+        "SELECT e.opportunity_id, e.detail FROM events e JOIN (SELECT opportunity_id, MAX(id) AS last FROM events "
+        "WHERE action = ? GROUP BY opportunity_id) m ON e.id = m.last JOIN links l ON l.opportunity_id = "
+        "e.opportunity_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?", [ACTION, NO_ACCOUNT, limit]).fetchall()
+    out = []
+    for record_id, detail in rows:
+        missing = (loads(detail) or {}).get("missing") or {}
+        out += [{"record_id": record_id, "member": name, **person} for name, person in sorted(missing.items())]
+    return out

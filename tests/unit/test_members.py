@@ -13,7 +13,7 @@ from sync.check.members import check_members
 from sync.check.runner import CheckResult, Findings
 from sync.diff import plan_changes
 from sync.errors import MappingError
-from sync.load.members import NO_ACCOUNT, MembersPsa
+from sync.load.members import NO_ACCOUNT, MembersPsa, unmatched
 from sync.load.projects import LoadContext, LoadReport, create_projects, update_projects
 from sync.mapping import load_mapping
 from sync.state import State
@@ -131,9 +131,11 @@ def test_load_puts_members_on_a_new_project_and_reports_a_user_with_no_psa_accou
     assert psa.members[two] == {12: {"Developer"}}
     assert all(not k.startswith("member.") for k in psa.values[one])  # the project's own fields only
     events = [e for e in state.events(two) if e["action"] == "members"]
-    assert [e["outcome"] for e in events] == [NO_ACCOUNT, "updated"]
-    assert events[0]["detail"]["missing"] == {"owner": {"email": "carol@example.com", "role": "Manager"}}
+    assert [e["outcome"] for e in events] == ["updated", NO_ACCOUNT]
+    assert events[1]["detail"]["missing"] == {"owner": {"email": "carol@example.com", "role": "Manager"}}
     assert state.links([one])[one].payload["member.owner"] == "alice@example.com"
+    assert unmatched(state) == [{"record_id": two, "member": "owner", "email": "carol@example.com",
+                                 "role": "Manager"}]
 
 
 def test_a_new_owner_joins_under_sync_always_and_not_under_on_create(tmp_path):
