@@ -140,8 +140,8 @@ def main() -> None:
         console.rule("5. The forecast: upcoming delivery hours per month, from the state file alone")
         psa_sync(config, env, "forecast", "--format", "png", "--out", str(DEMO / "forecast.png"))
         psa_sync(config, env, "forecast")
-    console.print(f"\nDone. The demo's config, state and forecast.png are in ./demo/; Redmine runs at {redmine['REDMINE_URL']} "
-                  "(login details in its env file, see scripts/redmine.sh).")
+    console.print(f"\nDone. The demo's config, state and forecast.png are in ./demo/; Redmine runs at "
+                  f"{redmine['REDMINE_URL']} (login details in its env file, see scripts/redmine.sh).")
 
 
 if __name__ == "__main__":
