@@ -74,3 +74,36 @@ def test_a_won_deal_gets_its_owner_and_delivery_lead_and_a_missing_user_is_repor
     emulator.update("Opportunity", staffed, OwnerId=sf[bob])
     harness.run(expect=0)
     assert members_of(redmine, staffed_project) == {alice_id: {"Manager"}, bob_id: {"Developer", "Manager"}}
+
+
+def test_members_cost_no_salesforce_call_against_the_emulator(emulator, tmp_path, monkeypatch):
+    """The same deals through the run's own entry point and the in-memory PSA (no Redmine needed): the
+    e-mails come with the one query, whatever the relationship (standard Owner, custom __r)."""
+    from types import SimpleNamespace
+
+    from sync.config import load_settings
+    from sync.connections import Connections
+    from sync.pipeline import run_once
+    from tests.fixtures.fake_psa import FakePsa
+    from tests.fixtures.sync import SyncHarness
+
+    monkeypatch.chdir(tmp_path)
+    emulator.register_field("Opportunity", "Delivery_Lead__c", "reference", reference_to="User",
+                            relationship_name="Delivery_Lead__r")
+    alice, bob = sf_user(emulator, "alice", "Alice@Example.com"), sf_user(emulator, "bob", "bob@example.com")
+    deal = emulator.create("Opportunity", Name="Staffed", Amount=1000, CloseDate="2026-03-01",
+                           StageName="Closed Won", Type="New Customer", OwnerId=alice, Delivery_Lead__c=bob)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text() + MEMBERS)
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=mapping)
+    harness.write_config()
+    settings = load_settings(harness.config, environ=harness.env())
+    connections = Connections(settings)
+    psa = connections.psa = FakePsa("http://127.0.0.1:9")
+    psa.users = {"alice@example.com": 1, "bob@example.com": 2}
+    emulator.reset_calls()
+    result = run_once(settings, connected=connections)
+    assert result.exit_code == 0, result.error
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}
+    assert psa.members[deal] == {1: {"Manager"}, 2: {"Developer"}}
