@@ -55,7 +55,7 @@ def write_config(emu) -> Path:
           months: 6
           by: billing_type
           rates: {{Fixed Fee: 150, Time & Materials: 125, Retainer: 110}}     # blended, per hour
-          capacity_hours_per_month: {{Fixed Fee: 900, Time & Materials: 300, Retainer: 120}}
+          capacity_hours_per_month: {{Fixed Fee: 1000, Time & Materials: 600, Retainer: 300}}
     """))
     return config
 

@@ -2,7 +2,8 @@
 
 Only the state file is read (read-only, no lock): no Salesforce or PSA call. A won deal counts while
 its project is active (not closed, lost or deleted, and not closed in the PSA when it was linked);
-an open pipeline deal counts unless it already has a project.
+an open pipeline deal counts, weighted, unless it is already counted as won (a tentative project's
+deal is linked and still open: it counts as pipeline).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from sync.forecast.compute import Deal
 from sync.state import State
 from sync.state.pipeline_rows import pipeline_rows
 
+#: the links' Salesforce statuses of a won deal (Excluded: still won, outside the criteria); a tentative
+#: project's deal (open, in the pipeline) counts as pipeline, weighted, not as won work
+WON = ("Won", "Excluded")
+
 
 def read_book(path: Path) -> tuple[list[Deal], bool]:
     """(deals, whether the state file exists)."""
@@ -24,10 +29,11 @@ def read_book(path: Path) -> tuple[list[Deal], bool]:
         return [], False
     try:
         won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
-               for link in state.all_links() if link.link_state == "active" and link.closed_by is None]
-        linked = {deal.record_id for deal in won} | {link.record_id for link in state.all_links()}
+               for link in state.all_links() if link.link_state == "active" and link.closed_by is None
+               and (link.sf_status or "Won") in WON]
+        counted = {deal.record_id for deal in won}
         pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
-                    if row["opportunity_id"] not in linked]
+                    if row["opportunity_id"] not in counted]
     finally:
         state.close()
     return won + pipeline, True

@@ -58,7 +58,7 @@ def _panel(ax, group: dict, labels: list[str], top: float) -> None:
     capacity = group["capacity"]
     if capacity is not None:
         ax.axhline(capacity, color=CAPACITY, linestyle="--", linewidth=1.6)
-        ax.text(len(xs) - 0.5, capacity, f"capacity {capacity:,.0f} h", ha="right", va="bottom", fontsize=8,
+        ax.text(len(xs) - 0.5, capacity + top * 0.008, f"capacity {capacity:,.0f} h", ha="right", va="bottom", fontsize=8,
                 color=CAPACITY)
     for x, total, over in zip(xs, group["total"], group["over_capacity"], strict=True):
         if over:
