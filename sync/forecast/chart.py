@@ -58,8 +58,8 @@ def _panel(ax, group: dict, labels: list[str], top: float) -> None:
     capacity = group["capacity"]
     if capacity is not None:
         ax.axhline(capacity, color=CAPACITY, linestyle="--", linewidth=1.6)
-        ax.text(len(xs) - 0.5, capacity + top * 0.008, f"capacity {capacity:,.0f} h", ha="right", va="bottom", fontsize=8,
-                color=CAPACITY)
+        ax.text(len(xs) - 0.5, capacity + top * 0.008, f"capacity {capacity:,.0f} h", ha="right", va="bottom",
+                fontsize=8, color=CAPACITY)
     for x, total, over in zip(xs, group["total"], group["over_capacity"], strict=True):
         if over:
             ax.bar([x], [total], width=0.7, fill=False, edgecolor=OVER, linewidth=2.2)
