@@ -107,3 +107,22 @@ def test_members_cost_no_salesforce_call_against_the_emulator(emulator, tmp_path
     assert result.exit_code == 0, result.error
     assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}
     assert psa.members[deal] == {1: {"Manager"}, 2: {"Developer"}}
+
+
+def test_check_refuses_a_member_field_that_is_not_a_user_lookup(harness, emulator, tmp_path):
+    """`psa-sync check` against the emulator's describe: Delivery_Lead__c is a date, not a lookup to User."""
+    import json
+
+    from tests.fixtures.sync import line_of
+
+    emulator.register_field("Opportunity", "Delivery_Lead__c", "date")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text() + MEMBERS)
+    harness.mapping = mapping
+    done = harness.cli("check", "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [f for f in json.loads(done.stdout)["findings"] if f["level"] == "ERROR"]
+    mine = [f for f in errors if f.get("key") == "members.delivery_lead.from"]
+    assert mine and mine[0]["where"] == f"{mapping}:{line_of(mapping, 'delivery_lead:')}", errors
+    assert mine[0]["message"].startswith("Opportunity.Delivery_Lead__c is a date field, not a lookup to User")
+    assert not [f for f in errors if f.get("key", "").startswith("members.owner")]  # OwnerId is one
