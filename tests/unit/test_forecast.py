@@ -149,3 +149,11 @@ def test_no_state_file_yet_is_an_empty_forecast_that_says_so(tmp_path):
     data = run_forecast(load_settings(config, ENV), 3, "owner", "2027-01")
     assert data["groups"] == [] and any("no state file" in n for n in data["notes"])
     assert not (config.parent / "state.sqlite").exists()  # read-only: the forecast never creates it
+
+
+def test_by_owner_groups_pipeline_deals_by_their_owner_and_won_deals_by_the_owner_member(tmp_path):
+    config = seed_book(tmp_path / "b")
+    data = run_forecast(load_settings(config, ENV), None, "owner", "2027-01")
+    totals = {g["group"]: g["total"] for g in data["groups"]}
+    # the seeded won deals carry no member.owner: "(none)"; the pipeline rows carry the owner's Id
+    assert totals == {"(none)": [360.0, 480.0, 310.0, 0.0], "005000000000001AAA": [0.0, 0.0, 200.0, 20.0]}
