@@ -153,3 +153,17 @@ def test_a_new_owner_joins_under_sync_always_and_not_under_on_create(tmp_path):
         assert report.updated == [deal] and psa.values[deal]["budget"] == Decimal(20)
         assert (14 in psa.members[deal]) is joins
         assert psa.members[deal][11] == {"Manager"}  # nobody is removed
+
+
+def test_an_adopted_project_gets_its_members_too(tmp_path):
+    """A crash after the PSA's 201 and before the members: the next run adopts the project, and the
+    adoption's push carries the member values the PSA does not hold."""
+    mapping = load_mapping(with_members(tmp_path))
+    state = State.open(tmp_path / "s.sqlite")
+    psa = FakePsa()
+    psa.users = {"alice@example.com": 11}
+    record = _record(1, "alice@example.com", None)
+    psa.add(record["Id"], {"name": "Deal 1"})  # made before the state knew it
+    report = _load(state, psa, mapping, [record], run_id=1)
+    assert report.adopted == [record["Id"]] and psa.created == []
+    assert psa.members[record["Id"]] == {11: {"Manager"}}
