@@ -148,7 +148,8 @@ def _check_rates(deals: list[Deal], config: ForecastConfig) -> None:
     missing = Counter(group_of(d, config.rate_by) for d in deals if _needs_rate(d, config)
                       and group_of(d, config.rate_by) not in config.rates)
     if missing:
-        listed = ", ".join(f"'{g}' ({n} deal{'s' if n > 1 else ''})" for g, n in sorted(missing.items()))
+        listed = ", ".join(f"'{g}' ({n} deal{'s' if n > 1 else ''}{' with no value' if g == NONE else ''})"
+                           for g, n in sorted(missing.items()))
         raise ConfigError(f"{config.at('forecast.rates')}: no rate for {config.rate_by} {listed}; add each as "
                           "`<value>: <rate per hour>` under forecast.rates, or set forecast.default_rate")
 
