@@ -33,6 +33,7 @@ from sync.config.settings import (
 from sync.config.urls import url_problem
 from sync.connectors.psa.base import known_connectors
 from sync.errors import ConfigError
+from sync.forecast.config import parse_forecast
 from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
 
 DEFAULT_CONFIG_NAME = "psa-sync.yaml"
@@ -226,9 +227,10 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
     r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
-                        "metrics"})
+                        "metrics", "forecast"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
+    tuning["forecast"] = parse_forecast(r, raw)
     mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)
     state = r.file_path(raw, ("state",), default="state/psa-sync.sqlite", required=True)
     if not r.problems.items and None in (salesforce, psa, mapping, state):

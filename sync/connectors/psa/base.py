@@ -81,6 +81,14 @@ class ProjectChange:
     fields: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Member:
+    """One person to put on a project (the mapping's ``members``): a PSA user and a role's name."""
+
+    user_id: int
+    role: str  # the PSA's own role name, e.g. "Manager"
+
+
 @runtime_checkable
 class PsaConnector(Protocol):
     """What the pipeline needs from a PSA. Every method is batch-shaped to keep calls few.
@@ -136,6 +144,17 @@ class PsaConnector(Protocol):
         is never a linked deal project (``find`` and ``list_linked`` do not return it). Raises
         ``PsaUnavailable`` when the PSA cannot confirm it, ``RecordError`` when it refuses it.
         """
+        ...
+
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
+        """Lower-cased e-mail → the id of the active PSA user with that address; an address with no
+        account is simply absent (the caller reports it; it is never an error)."""
+        ...
+
+    def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
+        """Give each user the role on the project, keeping roles they already have; nobody is removed.
+        ``updated`` or ``unchanged``; ``failed`` with the PSA's words (an unknown role, a closed
+        project); ``unknown`` after a 5xx. Only whole-connection failures raise."""
         ...
 
 
