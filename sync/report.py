@@ -32,6 +32,7 @@ def _calls(calls: dict[str, int]) -> str:
 
 
 def status_data(settings: Settings) -> dict[str, Any]:
+    from sync.load.members import unmatched
     from sync.mapping.loader import load_mapping
 
     state = State.open_readonly(settings.state)
@@ -53,6 +54,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
                            for q in state.quarantined()],
             "backfill": json.loads(state.meta("backfill") or "null"),
+            "members_unmatched": unmatched(state),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
@@ -73,6 +75,9 @@ def status_text(data: dict[str, Any]) -> str:
     ]
     if data.get("backfill"):
         lines.append(backfill_line(data["backfill"]))
+    for person in data.get("members_unmatched") or []:
+        lines.append(f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
+                     f"({person['role']}); add the user in the PSA and put them on the project")
     if data["mapping"]["changed"]:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):

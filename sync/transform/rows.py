@@ -56,7 +56,7 @@ def transform(records: list[dict], mapping: Mapping) -> TransformResult:
         return TransformResult([], [])
     frame = RecordFrame(records)
     system = _system_columns(frame, mapping)
-    fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.fields.items()}
+    fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.rules().items()}
     links = _record_links(frame, mapping)
     reasons = {**system.reasons, **{name: out.reasons for name, out in fields.items()}}
     failed = np.zeros(len(frame), dtype=bool)

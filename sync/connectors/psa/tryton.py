@@ -19,12 +19,21 @@ from typing import Any
 
 import requests
 
-from sync.connectors.psa.base import Delivery, FieldSpec, NewProject, ProjectChange, ProjectRef, WriteResult
+from sync.connectors.psa.base import (
+    Delivery,
+    FieldSpec,
+    Member,
+    NewProject,
+    ProjectChange,
+    ProjectRef,
+    WriteResult,
+)
 from sync.connectors.psa.tryton_reads import TrytonReads
 from sync.connectors.psa.tryton_rpc import TrytonRpc
 from sync.connectors.psa.tryton_site import TrytonSite
 from sync.connectors.psa.tryton_writes import TrytonWrites
 from sync.errors import ConfigError
+from sync.model import Outcome
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 _OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
@@ -112,6 +121,23 @@ class TrytonConnector:
 
     def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
         return self._writes.set_keys(pairs)
+
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
+        """Lower-cased e-mail -> the id of the active Tryton user (``res.user``) with that address."""
+        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        if not wanted:
+            return {}
+        rows = self._site.read_call("search_read", [["email", "in", wanted], ["active", "=", True]], 0, None,
+                                    [["id", "ASC"]], ["email"], model="res.user")
+        found: dict[str, int] = {}
+        for row in rows:
+            found.setdefault((row.get("email") or "").lower(), row["id"])
+        return {e: found[e] for e in wanted if e in found}
+
+    def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
+        """Tryton's project works have no members (a team is whoever logs time): a ``members`` event says so."""
+        return WriteResult(ref.key, Outcome.FAILED, ref=ref,
+                           error="Tryton projects have no members: remove `members` from a Tryton mapping")
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         raise ConfigError("psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "
