@@ -19,7 +19,8 @@
 #                      and the pristine database, shared by every instance on the machine
 #
 # The env ($TRYTON_STATE_DIR/tryton.env) holds TRYTON_URL (http://127.0.0.1:PORT/DB), TRYTON_DB,
-# TRYTON_USER, TRYTON_PASSWORD, TRYTON_COMPANY_ID and TRYTON_EMPLOYEE_ID.
+# TRYTON_USER, TRYTON_PASSWORD, TRYTON_COMPANY_ID and TRYTON_EMPLOYEE_ID; TRYTON_NOKEY_URL is a second
+# database, the same without psa-sync's psa_sync_key module activated (what `check` says of such a Tryton).
 # Non-interactive (no stdin), idempotent, serialised by a lock: safe to call from CI on a fresh machine.
 set -euo pipefail
 
@@ -32,6 +33,7 @@ if [ "$(id -u)" -eq 0 ]; then HOME_DIR_DEFAULT=/var/lib/psa-sync-tryton; else HO
 BASE="${TRYTON_HOME:-$HOME_DIR_DEFAULT}"
 VENV="$BASE/venv"
 DBNAME=psa
+NOKEY=nokey
 CONF="$STATE/trytond.conf"
 DBFILE="$STATE/db/$DBNAME.sqlite"
 PIDFILE="$STATE/trytond.pid"
@@ -143,10 +145,19 @@ write_conf() {
     "$STATE" "$PORT" >"$CONF"
 }
 
-restore_db() { rm -f "$DBFILE-wal" "$DBFILE-shm"; cp "$BASE/pristine-$(fingerprint).sqlite" "$DBFILE"; echo "$(fingerprint)" >"$STATE/db.fingerprint"; }
+restore_db() {
+  rm -f "$DBFILE-wal" "$DBFILE-shm"; cp "$BASE/pristine-$(fingerprint).sqlite" "$DBFILE"
+  # A second database, "nokey": the same one with psa_sync_key not activated, i.e. a Tryton without
+  # psa-sync's module (the tests hold `check` against it). Tryton loads only activated modules.
+  rm -f "$STATE/db/$NOKEY.sqlite"*; cp "$BASE/pristine-$(fingerprint).sqlite" "$STATE/db/$NOKEY.sqlite"
+  "$VENV/bin/python" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(
+    "UPDATE ir_module SET state = ? WHERE name = ?", ("not activated", "psa_sync_key")); c.commit()' \
+    "$STATE/db/$NOKEY.sqlite"
+  echo "$(fingerprint)" >"$STATE/db.fingerprint"
+}
 
 write_env() {
-  { echo "TRYTON_URL=$URL/$DBNAME"; echo "TRYTON_DB=$DBNAME"; cat "$BASE/pristine-$(fingerprint).env"; } >"$ENVFILE.tmp"
+  { echo "TRYTON_URL=$URL/$DBNAME"; echo "TRYTON_DB=$DBNAME"; echo "TRYTON_NOKEY_URL=$URL/$NOKEY"; cat "$BASE/pristine-$(fingerprint).env"; } >"$ENVFILE.tmp"
   mv "$ENVFILE.tmp" "$ENVFILE"
 }
 
@@ -155,7 +166,7 @@ start_server() {
   local t pid; t=$(now)
   # -d is required: without it the first login fails with KeyError 'res.user' (pool not initialised).
   # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
-  nohup "$VENV/bin/trytond" -c "$CONF" -d "$DBNAME" >"$LOG" 2>&1 </dev/null 9>&- &
+  nohup "$VENV/bin/trytond" -c "$CONF" -d "$DBNAME" "$NOKEY" >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!; echo "$pid" >"$PIDFILE"
   for _ in $(seq 1 240); do
     ready && { log "server pid $pid ready on $URL/$DBNAME in $(since "$t")s"; return; }

@@ -112,15 +112,15 @@ def test_check_says_which_tryton_module_a_missing_field_needs(tryton):
                        "module project_invoice")
 
 
-def test_a_tryton_without_the_psa_sync_key_module_is_a_config_error_saying_what_to_install(tryton):
-    from sync.connectors.psa.tryton_site import KEY, TrytonSite
-    from sync.errors import ConfigError
-
-    class Bare(TrytonSite):
-        def read_call(self, method, *params, model="project.work"):
-            got = super().read_call(method, *params, model=model)
-            return {k: v for k, v in got.items() if k != KEY} if method == "fields_get" else got
-
-    with pytest.raises(ConfigError, match="has no field project.work.salesforce_key: install psa-sync's Tryton "
-                                          "module psa_sync_key"):
-        Bare(tryton.rpc, "sf-", True).describe()
+def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install(tryton_harness, emulator, tryton):
+    harness = tryton_harness
+    seed(emulator)
+    harness.extra_env["TRYTON_URL"] = tryton.env.nokey_url  # same server, psa_sync_key not activated
+    harness.write_config()
+    needs = ("has no field project.work.salesforce_key: install psa-sync's Tryton module psa_sync_key "
+             "(README.md, \"Tryton\"")
+    checked = harness.cli("check")
+    assert checked.returncode == 2 and needs in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    ran = harness.run(expect=2)
+    assert needs in ran.stderr
+    assert tryton.count() == 0
