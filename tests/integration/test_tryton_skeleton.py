@@ -124,3 +124,14 @@ def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install
     ran = harness.run(expect=2)
     assert needs in ran.stderr
     assert tryton.count() == 0
+
+
+def test_the_psa_sync_key_module_makes_the_database_refuse_a_second_project_with_a_key(tryton):
+    from sync.connectors.psa.tryton_rpc import TrytonError
+
+    first = tryton.create_project("Made by psa-sync", key="006AK00000AbCdEQAA")
+    with pytest.raises(TrytonError, match="Another project already carries this Salesforce key"):
+        tryton.create_project("Made by a person, same key", key="006AK00000AbCdEQAA")
+    copy = tryton.copy(first)  # a copy is a new project: it does not carry the key
+    keys = {p["id"]: p["salesforce_key"] for p in tryton.projects()}
+    assert keys == {first: "006AK00000AbCdEQAA", copy: None}
