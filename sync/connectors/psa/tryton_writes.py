@@ -65,7 +65,8 @@ class TrytonWrites:
                 existing = self.reads.by_key(row.key)
                 if existing is not None:
                     return self._adopt(row.key, existing)
-                time.sleep(BACKOFF_SECONDS * 2**attempt)
+                if attempt < CREATE_ATTEMPTS - 1:
+                    time.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
             record = {"id": work_id, KEY: row.key, "status.": {"name": "Open"},
                       "parent": row.parent.id if row.parent else None}
