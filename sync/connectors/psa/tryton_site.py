@@ -109,22 +109,29 @@ class TrytonSite:
         return {ours: f"Tryton at {self.url} has no project.work.{theirs}: activate the Tryton module {module}"
                 for ours, (theirs, _, module) in {**WRITABLE, **COMPUTED}.items() if theirs not in got}
 
-    def status_id(self, name: str) -> int:
-        """The id of the work status "Open" or "Done" (read once)."""
+    def status_id(self, closed: bool) -> int:
+        """The work status psa-sync sets to close (the first with progress 100 %: "Done") or to reopen
+        (the first without: "Open"), among those projects can take; read once. Judged by progress, not
+        by name: names are translated, and a site may add statuses."""
         with self._lock:
             if self._statuses is None:
-                rows = self.rpc.model("project.work.status", "search_read", [], 0, None, None, ["name"])
-                self._statuses = {row["name"]: row["id"] for row in rows}
-        if name not in self._statuses:
-            raise PsaUnavailable(f"Tryton at {self.url} has no work status {name!r}; the run stops")
-        return self._statuses[name]
+                rows = self.read_call("search_read", [], 0, None, [["sequence", "ASC"], ["id", "ASC"]],
+                                      ["name", "progress", "types"], model="project.work.status")
+                self._statuses = {}
+                for row in rows:
+                    if "project" in (row.get("types") or ["project"]):
+                        self._statuses.setdefault(_done(row), row["id"])
+        if closed not in self._statuses:
+            raise PsaUnavailable(f"Tryton at {self.url} has no project work status "
+                                 f"{'with' if closed else 'without'} progress 100 %; the run stops")
+        return self._statuses[closed]
 
     # --- records ↔ our values -------------------------------------------------------------------
 
     def read_fields(self) -> list[str]:
         """What a read asks for: the key, the status, and every one of our fields this database has."""
         got = self.fields()
-        names = [KEY, "status.name", "parent", "party.name"]
+        names = [KEY, "status.name", "status.progress", "parent", "party.name"]
         names += [t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values()) if t in got and t != "party"]
         return names
 
@@ -134,13 +141,13 @@ class TrytonSite:
     def ref(self, record: dict, key: str | None = None) -> ProjectRef:
         if key is None:
             key = record.get(KEY) or ""
-        status = ((record.get("status.") or {}).get("name"))
+        closed = _done(record.get("status.") or {})
         return ProjectRef(
             id=int(record["id"]),
             identifier=self.identifier(key) if key else str(record["id"]),
             key=key,
             url=self.project_url(int(record["id"])),
-            status="closed" if status == "Done" else "active",
+            status="closed" if closed else "active",
             parent_id=record.get("parent"),
         )
 
@@ -215,3 +222,9 @@ class TrytonSite:
         except TrytonError as exc:
             raise PsaUnavailable(f"Tryton at {self.url} refused {model}.{method}: {exc.message}; the run stops "
                                  "and resumes next time") from None
+
+
+def _done(status: dict) -> bool:
+    """A work status means closed when it carries progress 100 % (Tryton's Done)."""
+    progress = status.get("progress")
+    return progress is not None and not isinstance(progress, bool) and progress >= 1

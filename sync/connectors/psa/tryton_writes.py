@@ -68,7 +68,7 @@ class TrytonWrites:
                 if attempt < CREATE_ATTEMPTS - 1:
                     time.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
-            record = {"id": work_id, KEY: row.key, "status.": {"name": "Open"},
+            record = {"id": work_id, KEY: row.key, "status.": {"name": "Open", "progress": None},
                       "parent": row.parent.id if row.parent else None}
             return WriteResult(row.key, Outcome.CREATED, ref=self.site.ref(record))  # one call per create
         return WriteResult(row.key, Outcome.UNKNOWN, error=f"create of {row.key} unconfirmed ({why}); not found")
@@ -114,9 +114,9 @@ class TrytonWrites:
         if action not in ("close", "reopen"):
             raise ValueError(f"set_lifecycle: action must be 'close' or 'reopen', not {action!r}")
         if action == "close":
-            values = {"status": self.site.status_id("Done"), "progress": 1.0}
+            values = {"status": self.site.status_id(closed=True), "progress": 1.0}
         else:
-            values = {"status": self.site.status_id("Open")}
+            values = {"status": self.site.status_id(closed=False)}
         status = "closed" if action == "close" else "active"
         return [self._write(ref, {}, ok=_with(ref, status=status), raw=values) for ref in refs]
 
