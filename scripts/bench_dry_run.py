@@ -8,6 +8,9 @@ fake was asked for (each PsaConnector method call counts one, as a batch call wo
 ``--psa-state FILE`` keeps the dry PSA's projects from one run to the next (a pickle of the fake's
 projects and values, loaded before the run and saved after it), so a later run finds the projects an
 earlier one made: the incremental run updates them, the back-sync reads them.
+The line also gives ``rss_before_run_mb``: the peak RSS before the run began (the interpreter, the
+imports and the dry PSA's projects loaded from ``--psa-state``), so the dry PSA's share of the peak
+can be told apart from the run's.
 ``--progress K`` first moves the percent complete of K linked projects, as project managers would in
 the PSA between two runs (what the back-sync then carries to Salesforce).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import resource
 import sys
 from collections import Counter
 from itertools import count
@@ -89,12 +93,14 @@ def main() -> None:
     if args.psa_state:
         load(psa, args.psa_state)
     progress(psa, args.progress)
+    held_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # interpreter + the dry PSA's projects
     connections.psa = psa
     result = run_once(settings, connected=connections)
     if args.psa_state:
         save(psa, args.psa_state)
     print(json.dumps({"exit": result.exit_code, "counts": result.counts, "api_calls": result.api_calls,
-                      "psa_calls": dict(psa.calls), "error": result.error}))
+                      "psa_calls": dict(psa.calls), "error": result.error,
+                      "rss_before_run_mb": round(held_mb)}))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def chain(bench, n: int, changed: int, progressed: int, steps: set[str]) -> list
                             bench.minimum(counts.get("extracted", 0), min(written, n)), psa,
                             f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, "
                             f"updated {counts.get('updated', 0):,}, back-sync {counts.get('backsync', 0):,}, "
-                            f"written back {written:,}{note}",
+                            f"written back {written:,}; RSS before the run (dry PSA loaded) "
+                            f"{result['rss_before_run_mb']} MB{note}",
                             per_deal_us=done.wall / n * 1e6)
             if step in steps:
                 rows.append(row)

@@ -91,6 +91,11 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     for key in list(psa.projects)[:PROGRESSED]:
         psa.values[key]["percent_complete"] = 55
     harness.write_config(limits=limits, mapping=mapping, schedule={"backsync_interval": "1s", "hours_interval": "1h"})
+    # read 1,000 links at a time (memory holds a chunk): more PSA listings, the same Salesforce calls
+    monkeypatch.setattr("sync.backsync.delivery.CHUNK", 1000)
+    asked, delivery = [], psa.delivery
+    monkeypatch.setattr(psa, "delivery", lambda refs, hours: asked.append(len(refs)) or delivery(refs, hours))
     backsync = dry_run(harness, psa)
+    assert asked == [1000, 1000, 1000, 1000, 500]
     assert (backsync["counts"]["backsync"], backsync["counts"]["written"]) == (PROGRESSED, PROGRESSED)
     assert backsync["calls"] == {"token": 1, "queryAll": 1, "composite": math.ceil(PROGRESSED / 200)}
