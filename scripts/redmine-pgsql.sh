@@ -35,9 +35,12 @@ ensure_postgres() {  # the distribution's cluster, up; the role www-data
   local cluster
   cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
   [ -n "$cluster" ] || { log "no PostgreSQL cluster (pg_lsclusters): create one with pg_createcluster"; exit 1; }
+  # The cluster outlives this script: it must hold neither its lock (9>&-: every later start would
+  # wait) nor its output (a caller reading it to the end would wait for PostgreSQL to exit).
   # shellcheck disable=SC2086
-  # 9>&-: the cluster outlives this script and must not hold its lock (every later start would wait).
-  pg_lsclusters -h | awk 'NR==1 {exit $4=="online" ? 0 : 1}' || pg_ctlcluster $cluster start  9>&-
+  pg_lsclusters -h | awk 'NR==1 {exit $4=="online" ? 0 : 1}' \
+    || pg_ctlcluster $cluster start </dev/null >"$STATE/postgresql-start.log" 2>&1 9>&- \
+    || { log "PostgreSQL did not start:"; cat "$STATE/postgresql-start.log" >&2; exit 1; }
   for _ in $(seq 1 40); do pg pg_isready -q && break; sleep 0.25; done
   pg psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='www-data'" | grep -q 1 \
     || pg createuser --createdb www-data
