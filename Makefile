@@ -36,8 +36,10 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check sync tests scripts
 
-# One table: psa-sync beside the hand-written baseline, plan, idle cycle, backfill (docs/benchmarks.md).
-# BENCH_ARGS=--full adds plan over 1,000,000 deals. Needs no Redmine (a dry PSA).
+# One table: psa-sync beside the hand-written baseline, its runs, plan, backfill (docs/benchmarks.md).
+# Needs no Redmine (a dry PSA). BENCH_ARGS=--full adds plan over 1,000,000 deals and the runs over
+# 100,000; BENCH_ARGS=--redmine adds the Redmine push at write_concurrency 1-8 on SQLite and on
+# PostgreSQL (root: starts both through scripts/redmine.sh, instances bench and bench-pg, ports 3024/3025).
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 

@@ -33,6 +33,8 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import bench_scale  # noqa: E402
+
 from sync.emulator import Emulator  # noqa: E402
 from tests.fixtures.emulator import seed_history  # noqa: E402
 from tests.fixtures.sync import CLI, DEFAULT_MAPPING, SyncHarness  # noqa: E402
@@ -52,7 +54,7 @@ class Row:
     scenario: str
     size: int
     wall: float
-    rss_mb: float
+    rss_mb: float | None
     calls: dict[str, int]
     minimum: int | None
     psa: str = "-"
@@ -134,30 +136,6 @@ def baseline(n: int) -> Row:
                minimum(n, linked), "dry (invented ids)", "query_all + 2 updates per deal")
 
 
-def runs(n: int, plan_row: bool) -> list[Row]:
-    """`plan` over the fresh book (optional), then against a dry PSA: the first run, the next one (which
-    reads back the echo of its write-backs) and an idle cycle (mapping lookback 2 s instead of 10 min)."""
-    rows = []
-    with book(n) as (emu, harness):
-        if plan_row:
-            rows.append(plan_on(emu, harness, n))
-        harness.write_config(limits=LIMITS, schedule=SCHEDULE, mapping=_short_lookback(harness.workdir))
-        dry_run = [sys.executable, str(ROOT / "scripts/bench_dry_run.py"), "--config", str(harness.config)]
-        for name in ("psa-sync first run, newly won", "psa-sync next run (re-reads its own write-backs)",
-                     "psa-sync idle cycle (cron: + token)"):
-            if rows and "plan" not in rows[-1].scenario:
-                time.sleep(3)  # past the 2 s lookback, so a run reads each write-back's echo only once
-            done, calls = command(emu, harness, dry_run)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            counts = result["counts"]
-            psa = f"FakePsa {sum(result['psa_calls'].values())} ({_calls(result['psa_calls'])})"
-            rows.append(Row(name, n, done.wall, done.rss_mb, calls,
-                            minimum(counts.get("extracted", 0), min(counts.get("written", 0), n)), psa,
-                            f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, "
-                            f"written back {counts.get('written', 0):,}"))
-    return rows
-
-
 def _short_lookback(workdir: Path) -> Path:
     text = DEFAULT_MAPPING.read_text()
     assert "lookback: 10m" in text
@@ -206,7 +184,8 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         per = f"{r.per_deal_us:.0f}" if r.per_deal_us is not None else "-"
         ratio = f"{r.total / r.minimum:.2f}" if r.minimum else "-"
-        lines.append(f"| {r.scenario} | {r.size:,} | {r.wall:.1f} | {per} | {r.rss_mb:.0f} | {_calls(r.calls)} | "
+        rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "-"
+        lines.append(f"| {r.scenario} | {r.size:,} | {r.wall:.1f} | {per} | {rss} | {_calls(r.calls)} | "
                      f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | {r.psa} | {r.note} |")
     return "\n".join(lines)
 
@@ -233,21 +212,38 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=10_000, help="newly won deals: baseline vs first run")
     parser.add_argument("--plan", default="10000,100000", help="sizes of the plan scenario (comma-separated)")
     parser.add_argument("--backfill", type=int, default=100_000, help="deals of the backfill scenario (0: skip)")
+    parser.add_argument("--scale", type=int, help="deals of the first, next and incremental runs at an org's "
+                        "size (default 100,000 with --full, else 0: skipped)")
+    parser.add_argument("--changed", type=float, default=1.0, help="percent of --scale changed for the incremental run")
     parser.add_argument("--full", action="store_true", help="also plan over 1,000,000 deals")
+    parser.add_argument("--redmine", action="store_true",
+                        help="also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)")
+    parser.add_argument("--push", type=int, default=200, help="projects created per write_concurrency (--redmine)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.plan.split(",") if s} | ({1_000_000} if args.full else set()))
     started = time.perf_counter()
     rows = [baseline(args.deals)]
-    rows += runs(args.deals, plan_row=args.deals in sizes)
+    if args.deals in sizes:
+        rows.append(plan(args.deals))
+    rows += bench_scale.chain(sys.modules[__name__], args.deals, max(1, round(args.deals * args.changed / 100)),
+                              max(1, args.deals // 10), {"first", "next", "idle", "incremental", "backsync"})
+    if args.scale is None:
+        args.scale = 100_000 if args.full else 0
+    if args.scale:
+        changed = max(1, round(args.scale * args.changed / 100))
+        rows += bench_scale.chain(sys.modules[__name__], args.scale, changed, 0, {"first", "next", "incremental"})
     for n in sizes:
         if n == args.deals:
             continue
         rows += plan_and_backfill(n) if n == args.backfill else [plan(n)]
     if args.backfill and args.backfill not in sizes:
         rows += plan_and_backfill(args.backfill)[1:]
-    rows.sort(key=lambda r: (not r.scenario.startswith(("BASELINE", "psa-sync first", "psa-sync next",
-                                                          "psa-sync idle")), r.scenario != "psa-sync plan"))
+    if args.redmine:
+        rows += bench_scale.push(sys.modules[__name__], args.push, [1, 2, 4, 8])
+    order = ("BASELINE", "psa-sync first", "psa-sync next", "psa-sync idle", "psa-sync incremental",
+             "psa-sync back-sync", "psa-sync plan", "psa-sync backfill", "Redmine push")
+    rows.sort(key=lambda r: next((i for i, p in enumerate(order) if r.scenario.startswith(p)), len(order)))
     text = "\n".join([table(rows), "", *ratios(rows),
                       f"machine: {os.cpu_count()} cpus; bench took {time.perf_counter() - started:.0f} s"])
     print(text)

@@ -5,15 +5,27 @@ measures psa-sync and Salesforce, not how fast a test Redmine creates projects.
 Run by scripts/bench.py in a subprocess; prints one JSON line: the run's result and the PSA calls the
 fake was asked for (each PsaConnector method call counts one, as a batch call would on the wire).
 
-    python scripts/bench_dry_run.py --config psa-sync.yaml
+``--psa-state FILE`` keeps the dry PSA's projects from one run to the next (a pickle of the fake's
+projects and values, loaded before the run and saved after it), so a later run finds the projects an
+earlier one made: the incremental run updates them, the back-sync reads them.
+The line also gives ``rss_before_run_mb``: the peak RSS before the run began (the interpreter, the
+imports and the dry PSA's projects loaded from ``--psa-state``), so the dry PSA's share of the peak
+can be told apart from the run's.
+``--progress K`` first moves the percent complete of K linked projects, as project managers would in
+the PSA between two runs (what the back-sync then carries to Salesforce).
+
+    python scripts/bench_dry_run.py --config psa-sync.yaml [--psa-state psa.pickle] [--progress 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
+import resource
 import sys
 from collections import Counter
+from itertools import count
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,17 +55,52 @@ class CountingPsa(FakePsa):
             setattr(self, name, counted)
 
 
+HELD = ("projects", "values", "hours", "parents")
+
+
+def load(psa: FakePsa, path: Path) -> None:
+    if not path.exists():
+        return
+    held = pickle.loads(path.read_bytes())
+    for name in HELD:
+        setattr(psa, name, held[name])
+    ids = count(held["next_id"])
+    psa._id_of = lambda key: next(ids)
+
+
+def save(psa: FakePsa, path: Path) -> None:
+    refs = [*psa.projects.values(), *psa.parents.values()]
+    held = {name: getattr(psa, name) for name in HELD}
+    held["next_id"] = max((ref.id for ref in refs), default=0) + 1
+    path.write_bytes(pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def progress(psa: FakePsa, k: int) -> None:
+    for key in list(psa.projects)[:k]:
+        values = psa.values[key]
+        values["percent_complete"] = ((values.get("percent_complete") or 0) + 10) % 100 or 5
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--psa-state", type=Path, help="keep the dry PSA's projects in this file")
+    parser.add_argument("--progress", type=int, default=0, help="move the percent complete of K projects first")
     args = parser.parse_args()
     settings = load_settings(args.config)
     connections = Connections(settings)
     psa = CountingPsa(settings.psa.url)
+    if args.psa_state:
+        load(psa, args.psa_state)
+    progress(psa, args.progress)
+    held_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # interpreter + the dry PSA's projects
     connections.psa = psa
     result = run_once(settings, connected=connections)
+    if args.psa_state:
+        save(psa, args.psa_state)
     print(json.dumps({"exit": result.exit_code, "counts": result.counts, "api_calls": result.api_calls,
-                      "psa_calls": dict(psa.calls), "error": result.error}))
+                      "psa_calls": dict(psa.calls), "error": result.error,
+                      "rss_before_run_mb": round(held_mb)}))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@
 #                           database, copied from the pristine snapshot, so several people or test
 #                           sessions on one machine do not clean each other's projects: e.g.
 #                           REDMINE_INSTANCE=dev2 REDMINE_PORT=3002 REDMINE_STATE_DIR=/tmp/redmine-dev2
+#   REDMINE_DB              sqlite (default: SQLite behind WEBrick, what `make test` uses) or pgsql:
+#                           PostgreSQL behind Puma, as Redmine runs in production (scripts/redmine-pgsql.sh;
+#                           PUMA_WORKERS default 2, PUMA_THREADS default 4). A pgsql instance has its own
+#                           name, default "pgsql", port default 3010, state dir default /tmp/redmine-pgsql:
+#                           REDMINE_DB=pgsql REDMINE_INSTANCE=bench-pg REDMINE_PORT=3025 \
+#                           REDMINE_STATE_DIR=/tmp/redmine-bench-pg scripts/redmine.sh start
 #
 # The pristine snapshot (configured, no projects) lives in /var/lib/psa-sync-redmine; configure
 # runs once per version of this script's configuration, on Debian's default instance.
@@ -26,10 +32,15 @@
 # Non-interactive (no stdin), idempotent, serialised by a lock: safe to call from CI on a fresh machine.
 set -euo pipefail
 
-PORT="${REDMINE_PORT:-3000}"
+DBKIND="${REDMINE_DB:-sqlite}"
+case "$DBKIND" in
+  sqlite) PORT="${REDMINE_PORT:-3000}"; STATE="${REDMINE_STATE_DIR:-/tmp/redmine-psa}"
+          INSTANCE="${REDMINE_INSTANCE:-default}" ;;
+  pgsql)  PORT="${REDMINE_PORT:-3010}"; STATE="${REDMINE_STATE_DIR:-/tmp/redmine-pgsql}"
+          INSTANCE="${REDMINE_INSTANCE:-pgsql}" ;;
+  *) echo "[redmine.sh] REDMINE_DB must be sqlite or pgsql, not '$DBKIND'" >&2; exit 2 ;;
+esac
 ADMIN_PW="${REDMINE_ADMIN_PASSWORD:-admin12345}"
-STATE="${REDMINE_STATE_DIR:-/tmp/redmine-psa}"
-INSTANCE="${REDMINE_INSTANCE:-default}"
 APP=/usr/share/redmine
 BASE=/var/lib/psa-sync-redmine          # pristine snapshot + base.env, shared by every instance
 DEFAULT_DB=/var/lib/dbconfig-common/sqlite3/redmine/instances/default/redmine_default
@@ -40,6 +51,7 @@ ENVFILE="$STATE/redmine.env"
 PRISTINE="$BASE/pristine.sqlite3"
 URL="http://127.0.0.1:$PORT"
 
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { echo "[redmine.sh] $*" >&2; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -174,7 +186,9 @@ ensure_instance() {  # a non-default instance: its own directory tree and databa
 }
 
 write_env() {
-  { echo "REDMINE_URL=$URL"; echo "REDMINE_INSTANCE=$INSTANCE"; cat "$BASE/base.env"; } >"$ENVFILE.tmp"
+  local base=$BASE/base.env
+  [ "$DBKIND" = pgsql ] && base=$PG_BASE_ENV
+  { echo "REDMINE_URL=$URL"; echo "REDMINE_INSTANCE=$INSTANCE"; echo "REDMINE_DB=$DBKIND"; cat "$base"; } >"$ENVFILE.tmp"
   chmod 644 "$ENVFILE.tmp"  # a throwaway loopback instance: tests running as any user read it
   mv "$ENVFILE.tmp" "$ENVFILE"
 }
@@ -186,11 +200,13 @@ start_server() {
   # setpriv, env and bundle exec all exec, so $! is the Ruby server's own PID.
   # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
   cd "$APP"
+  if [ "$DBKIND" = pgsql ]; then pid=$(start_puma); else
   nohup setpriv --reuid=www-data --regid=www-data --init-groups \
     env HOME=/var/www REDMINE_INSTANCE="$INSTANCE" RAILS_ENV=production \
     bundle exec rackup -s webrick -o 127.0.0.1 -p "$PORT" -E production config.ru \
     >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!
+  fi
   cd - >/dev/null
   echo "$pid" >"$PIDFILE"
   for _ in $(seq 1 240); do
@@ -223,6 +239,11 @@ case "$cmd" in
 esac
 
 case "$INSTANCE" in *[!a-z0-9_-]*|"") log "REDMINE_INSTANCE must use only a-z 0-9 _ -"; exit 2 ;; esac
+if [ "$DBKIND" = pgsql ]; then
+  case "$INSTANCE" in default|pgsql-pristine) log "a pgsql instance needs a name of its own, not '$INSTANCE'"; exit 2 ;; esac
+  # shellcheck source=scripts/redmine-pgsql.sh
+  . "$SCRIPT_DIR/redmine-pgsql.sh"
+fi
 if [ "$cmd" = start ] && running && ready; then cat "$ENVFILE"; exit 0; fi
 need_root "$cmd"
 mkdir -p "$STATE" "$BASE"
@@ -236,7 +257,11 @@ case "$cmd" in
     install_redmine
     ensure_webrick
     configure
-    ensure_instance
+    if [ "$DBKIND" = pgsql ]; then
+      install_pgsql; ensure_postgres; ensure_puma; configure_pgsql; ensure_pgsql_instance
+    else
+      ensure_instance
+    fi
     write_env
     start_server
     log "start took $(since "$T0")s"
@@ -246,8 +271,12 @@ case "$cmd" in
     [ -f "$PRISTINE" ] || { log "no pristine snapshot yet: run '$0 start' first"; exit 1; }
     T0=$(now)
     stop_server
-    ensure_instance
-    restore_db
+    if [ "$DBKIND" = pgsql ]; then
+      ensure_postgres; ensure_pgsql_instance; restore_pgsql
+    else
+      ensure_instance
+      restore_db
+    fi
     write_env
     start_server
     log "reset took $(since "$T0")s"

@@ -1,8 +1,9 @@
 """PSA-owned delivery values (status, percent complete, hours spent) → the outbox.
 
 Redmine has no change feed for projects, so a back-sync lists the linked projects (100 a page) and
-diffs their delivery values against what we last wrote. That is ⌈linked/100⌉ PSA calls, too many for
-every 30-second daemon cycle, so it runs at most every ``schedule.backsync_interval`` (5 minutes by
+diffs their delivery values against what we last wrote, 2,000 projects at a time (memory holds one
+chunk, whatever the number of projects). That is ⌈linked/100⌉ PSA calls, too many for every
+30-second daemon cycle, so it runs at most every ``schedule.backsync_interval`` (5 minutes by
 default; 0 = every run); hours spent are a sum over time entries, one call per project, so they are
 recounted only every ``schedule.hours_interval``. Only changes reach the outbox, so an idle back-sync
 costs zero Salesforce calls. A project that was reopened gets the CRM changes that waited while it
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 HOURS_STAMP = "hours_counted_at"
 BACKSYNC_STAMP = "backsync_at"
+CHUNK = 2000  # links read, asked for and compared at a time (20 Redmine listing pages of 100)
 
 
 def hours_due(state, interval: timedelta, stamp: str = HOURS_STAMP) -> bool:
@@ -35,24 +37,32 @@ def hours_due(state, interval: timedelta, stamp: str = HOURS_STAMP) -> bool:
 
 def run(run) -> None:
     """Read delivery values of every linked project and queue what changed since the last write
-    (when ``schedule.backsync_interval`` has passed since the last back-sync)."""
+    (when ``schedule.backsync_interval`` has passed since the last back-sync), ``CHUNK`` links at a
+    time: memory holds one chunk's links and delivery values, whatever the number of projects."""
     state, mapping = run.state, run.mapping
     if not hours_due(state, run.settings.schedule.backsync_interval, BACKSYNC_STAMP):
         return
-    links = {link.key: link for link in state.all_links()}
-    if not links:
+    ids = state.link_ids()
+    if not ids:
         return
     hours = hours_due(state, run.settings.schedule.hours_interval) and any(
         rule.source == "spent_hours" for rule in mapping.backsync.values())
-    delivery = run.psa.delivery([ref_of(link) for link in links.values()], hours=hours)
+    pending = state.outbox()  # a value still waiting is compared with, and replaced by, a newer one
+    for start in range(0, len(ids), CHUNK):
+        links = {link.key: link for link in state.links(ids[start:start + CHUNK]).values()}
+        _chunk(run, links, hours, pending)
     state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:
         state.set_meta(HOURS_STAMP, iso(utcnow()))
+
+
+def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
+    state, mapping = run.state, run.mapping
+    delivery = run.psa.delivery([ref_of(link) for link in links.values()], hours=hours)
     values = {key: {**(getattr(d, "figures", None) or {}), "status": d.status,
                     "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
-    pending = state.outbox()  # a value still waiting is compared with, and replaced by, a newer one
     for key, link in links.items():
         if key not in delivery:
             continue

@@ -3,7 +3,10 @@
 Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 records; a Bulk
 query job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by
 default) and a delete. The pages come out as REST-shaped records
-(:mod:`sync.connectors.salesforce_bulk_records`), so the stages cannot tell the two paths apart.
+(:mod:`sync.connectors.salesforce_bulk_records`), so the stages cannot tell the two paths apart, and
+in lists of at most ``CHUNK_ROWS`` (a REST page's 2,000): a results page is checked whole (its CSV
+parsed through, its announced count matched) before any of it is handed on, then read again from its
+bytes a chunk at a time: memory holds one page's bytes and one chunk of records, never 50,000 records.
 
 Every call goes through the client's one guarded call path (``SalesforceClient._call``): the budget
 guard runs before each create, poll, results page, abort and delete, a 401 re-authenticates once,
@@ -28,6 +31,7 @@ import csv
 import io
 import logging
 from collections.abc import Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from simple_salesforce import Salesforce
@@ -48,12 +52,14 @@ POLL_MAX_SECONDS = 15.0
 MAX_WAIT_SECONDS = 600.0  # a job still queued after 10 minutes of waiting stops the run (exit 3)
 _DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
 _CSV_ACCEPT = {"Accept": "text/csv"}
+CHUNK_ROWS = 2000  # records handed on at a time (a results page of 50,000 held as records: ~400 MB at 100k)
 JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
 def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
                 max_records: int) -> Iterator[list[dict]]:
-    """One job for ``soql``; one list of REST-shaped records per results page (see the module)."""
+    """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page (see the
+    module); a page with no records gives one empty list."""
     if max_records < 1:
         raise ValueError(f"max_records must be 1 or more, got {max_records}")
     sobject, fields = _bulk_query(soql)
@@ -70,8 +76,9 @@ def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
-            records, locator = _page(shape, job, response)
-            yield records
+            header, content, locator = _page(job, response)
+            del response  # only the page's bytes are kept, read again a chunk at a time
+            yield from _chunks(shape, header, content)
             if locator is None:
                 return
     finally:
@@ -150,27 +157,51 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
         raise
 
 
-def _page(shape: RecordShape, job: str, response: Any) -> tuple[list[dict], str | None]:
-    """The records of one results page, and the locator of the next (None after the last)."""
+def _rows(content: bytes) -> Iterator[list[str]]:
+    """The CSV rows of a results page, read from its bytes as they are needed (no copy of the whole text)."""
+    return csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True)
+
+
+def _chunks(shape: RecordShape, header: list[str], content: bytes) -> Iterator[list[dict]]:
+    """The page's rows as records, ``CHUNK_ROWS`` at a time (the page was checked whole by ``_page``)."""
+    rows = _rows(content)
+    next(rows, None)  # the header
+    first = True  # a page with no records still gives one (empty) list
+    while True:
+        chunk = list(islice(rows, CHUNK_ROWS))
+        if chunk or first:
+            yield shape.records(header, chunk)
+        first = False
+        if len(chunk) < CHUNK_ROWS:
+            return
+
+
+def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
+    """The header and bytes of one results page, checked (read through once, keeping nothing but the
+    count), and the locator of the next (None after the last)."""
     headers = response.headers
     locator = headers.get("Sforce-Locator")
     if locator is None:
         raise ProtocolViolation(f"a results page of Bulk query job {job} had no Sforce-Locator header; nothing "
                                 "was committed from it and the next run reads the same records again")
+    content = response.content
+    header: list[str] = []
+    read = misfits = 0
     try:
-        text = response.content.decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        rows = _rows(content)
+        header = next(rows, [])
+        for row in rows:
+            read += 1
+            misfits += len(row) != len(header)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ProtocolViolation(f"a results page of Bulk query job {job} is not UTF-8 CSV "
                                 f"({type(exc).__name__}); nothing was committed from it") from None
-    header, body = (rows[0], rows[1:]) if rows else ([], [])
     expected = headers.get("Sforce-NumberOfRecords")
-    if (expected is not None and expected.strip().isdigit() and int(expected) != len(body)) \
-            or any(len(row) != len(header) for row in body):
+    if (expected is not None and expected.strip().isdigit() and int(expected) != read) or misfits:
         raise ProtocolViolation(f"a results page of Bulk query job {job} did not parse into the records it "
-                                f"announced ({expected} said, {len(body)} read); nothing was committed from it")
-    log.debug("salesforce: Bulk query job %s: %d records on this page", job, len(body))
-    return shape.records(header, body), None if locator in ("", "null") else locator
+                                f"announced ({expected} said, {read} read); nothing was committed from it")
+    log.debug("salesforce: Bulk query job %s: %d records on this page", job, read)
+    return header, content, None if locator in ("", "null") else locator
 
 
 def _discard(client: SalesforceClient, job: str, *, running: bool) -> None:

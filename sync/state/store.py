@@ -72,6 +72,10 @@ class State:
         for row in self.db["links"].rows_where(order_by="opportunity_id"):
             yield link_of(row)
 
+    def link_ids(self) -> list[str]:
+        return [row["opportunity_id"] for row in self.db["links"].rows_where(select="opportunity_id",
+                                                                              order_by="opportunity_id")]
+
     def link_count(self) -> int:
         return self.db["links"].count
 

@@ -25,6 +25,8 @@ from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness, mapping_variant
 pytestmark = pytest.mark.integration
 
 WON = 4500  # three query pages (2,000 rows a page), 23 collections of 200
+CHANGED = 45  # 1% of the book edited in Salesforce: one query page, an update each, nothing written back
+PROGRESSED = 450  # projects whose percent complete moved in the PSA: the back-sync writes 3 collections
 
 
 def dry_run(harness: SyncHarness, psa: FakePsa) -> dict:
@@ -38,15 +40,16 @@ def dry_run(harness: SyncHarness, psa: FakePsa) -> dict:
     return {"calls": harness.emu.calls_snapshot(), "counts": result.counts}
 
 
-def test_plan_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_must(emulator, tmp_path, monkeypatch):
+def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the_calls_they_must(
+        emulator, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seed_history(emulator, WON, won_ratio=1.0)
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
     harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
     emulator.set_budget(used=0, max=1_000_000)
-    harness.write_config(limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000},
-                         mapping=mapping_variant(Path(tmp_path), ("lookback: 10m", "lookback: 1s")),
-                         schedule={"backsync_interval": "1h", "hours_interval": "1h"})
+    limits = {"max_org_api_percent": 100, "max_calls_per_run": 100_000}
+    mapping = mapping_variant(Path(tmp_path), ("lookback: 10m", "lookback: 1s"))
+    harness.write_config(limits=limits, mapping=mapping, schedule={"backsync_interval": "1h", "hours_interval": "1h"})
     psa = FakePsa("http://127.0.0.1:9")
     pages = math.ceil(WON / 2000)
 
@@ -72,3 +75,27 @@ def test_plan_first_run_next_run_and_idle_cycle_spend_exactly_the_calls_they_mus
     idle = dry_run(harness, psa)
     assert idle["counts"]["extracted"] == 0
     assert idle["calls"] == {"token": 1, "queryAll": 1}
+
+    # 1% of the book edited in Salesforce: one query page holds them; each is an update in the PSA and
+    # nothing goes back to Salesforce (the links are unchanged, the back-sync is not due).
+    for i, record_id in enumerate(emulator.ids("Opportunity")[:CHANGED]):
+        emulator.update("Opportunity", record_id, Amount=10_000 + i)
+    time.sleep(max(0.0, emulator.store.clock_ms() / 1000 - time.time()) + 1.0)  # the signpost passes the edits
+    incremental = dry_run(harness, psa)
+    assert (incremental["counts"]["extracted"], incremental["counts"]["updated"]) == (CHANGED, CHANGED)
+    assert incremental["calls"] == {"token": 1, "queryAll": 1}
+
+    # The back-sync due: the PSA lists every linked project (one delivery call), and only the projects
+    # whose percent complete moved are written back, 200 a call.
+    time.sleep(2)
+    for key in list(psa.projects)[:PROGRESSED]:
+        psa.values[key]["percent_complete"] = 55
+    harness.write_config(limits=limits, mapping=mapping, schedule={"backsync_interval": "1s", "hours_interval": "1h"})
+    # read 1,000 links at a time (memory holds a chunk): more PSA listings, the same Salesforce calls
+    monkeypatch.setattr("sync.backsync.delivery.CHUNK", 1000)
+    asked, delivery = [], psa.delivery
+    monkeypatch.setattr(psa, "delivery", lambda refs, hours: asked.append(len(refs)) or delivery(refs, hours))
+    backsync = dry_run(harness, psa)
+    assert asked == [1000, 1000, 1000, 1000, 500]
+    assert (backsync["counts"]["backsync"], backsync["counts"]["written"]) == (PROGRESSED, PROGRESSED)
+    assert backsync["calls"] == {"token": 1, "queryAll": 1, "composite": math.ceil(PROGRESSED / 200)}

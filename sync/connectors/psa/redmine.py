@@ -12,7 +12,7 @@ and the module that acts on each:
 * A 500 or timeout on a create may hide a commit (SQLite "database is locked"): look the
   identifier up before calling it failed ("unknown" when not found) (``redmine_writes``).
 * Closed projects are read-only (403). Archived ones are invisible even to admin: never archive.
-* Writes serialise on SQLite: ``write_concurrency`` bounds the parallel requests.
+* Project creates serialise inside Redmine: ``write_concurrency`` bounds the parallel requests.
 
 Custom fields and the translation between project JSON and our types live in ``redmine_site``
 (over ``redmine_fields`` and the transport ``redmine_http``); this module checks the options and
@@ -46,6 +46,10 @@ from sync.connectors.psa.redmine_writes import RedmineWrites
 from sync.errors import ConfigError
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
+# The best measured on Redmine 5.0 both on SQLite (WEBrick) and on PostgreSQL (Puma): projects are
+# created one at a time inside Redmine whatever the database (its nested set locks every project row
+# per create), so more parallel requests only queue, and SQLite answers 500s (docs/benchmarks.md).
+DEFAULT_WRITE_CONCURRENCY = 2
 _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout"}
 
 
@@ -60,7 +64,7 @@ class RedmineConnector:
         session: requests.Session,
         identifier_prefix: str = "sf-",
         custom_fields: dict[str, str] | None = None,
-        write_concurrency: int = 2,
+        write_concurrency: int = DEFAULT_WRITE_CONCURRENCY,
         customer: str = "custom_field",
         on_closed: str = "skip",
         timeout: float = 30.0,

@@ -268,3 +268,20 @@ def test_count_without_deleted_records_or_a_condition(client):
 ])
 def test_bulk_calls_are_counted_under_their_endpoint_name(method, path, endpoint):
     assert endpoint_of(method, path) == endpoint
+
+
+def test_a_results_page_is_handed_on_in_chunks_checked_whole_before_the_first(client, monkeypatch):
+    """A page of 50,000 records is never held as 50,000 records: CHUNK_ROWS at a time, in the page's order;
+    and a page that announces more rows than it has gives no chunk at all (nothing half-committed)."""
+    monkeypatch.setattr("sync.connectors.salesforce_bulk.CHUNK_ROWS", 2)
+    add_describes()
+    add_create()
+    add_polls("JobComplete")
+    add_results(HEADER + "".join(row(n) for n in range(1, 6)), 5, "MjAwMDA", max_records=5)
+    add_results(HEADER + row(6) + row(7), 3, "null", at="MjAwMDA", max_records=5)  # says 3, has 2
+    add_delete()
+    pages = client.bulk_query_pages(SOQL, max_records=5)
+    got = [[r["Id"][-6:-3] for r in next(pages)] for _ in range(3)]
+    assert got == [["001", "002"], ["003", "004"], ["005"]]
+    with pytest.raises(ProtocolViolation, match=r"\(3 said, 2 read\)"):
+        next(pages)
