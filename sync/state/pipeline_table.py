@@ -1,0 +1,75 @@
+"""The ``pipeline`` table (migration m005): what the run keeps of the pipeline stream's open deals.
+
+Rows come from :func:`sync.stream.stream_rows`; they are written in the page's own commit, one
+statement per row inside that one transaction, never a query per deal. ``forecast`` reads the table
+without any API call. ``payload`` uses the links' typed-JSON codec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sync.clock import iso, utcnow
+from sync.state.codec import dumps, loads
+from sync.state.store import State
+
+_UPSERT = (
+    "INSERT INTO pipeline (opportunity_id, stage, probability, amount, close_date, owner_id, payload, status, "
+    "first_seen, updated_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(opportunity_id) DO UPDATE SET stage = excluded.stage, probability = excluded.probability, "
+    "amount = excluded.amount, close_date = excluded.close_date, owner_id = excluded.owner_id, "
+    "payload = COALESCE(excluded.payload, pipeline.payload), status = excluded.status, "
+    "updated_at = excluded.updated_at, run_id = excluded.run_id")
+
+
+def _present(state: State) -> bool:
+    return "pipeline" in state.db.table_names()  # a file older than m005, opened read-only by plan
+
+
+def known(state: State | None, record_ids: Iterable[str]) -> set[str]:
+    """The deals of ``record_ids`` the table holds (one query per 500 Ids)."""
+    if state is None or not _present(state):
+        return set()
+    ids = list(record_ids)
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found |= {row[0] for row in state.db.execute(
+            f"SELECT opportunity_id FROM pipeline WHERE opportunity_id IN ({marks})", chunk)}
+    return found
+
+
+def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
+    """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept."""
+    now = iso(utcnow())
+    for row in rows:
+        payload = None if row["payload"] is None else dumps(row["payload"])
+        state.db.execute(_UPSERT, [row["opportunity_id"], row["stage"], row["probability"], row["amount"],
+                                   row["close_date"], row["owner_id"], payload, row["status"], now, now, run_id])
+
+
+def watched(state: State | None) -> list[str]:
+    """Open pipeline deals without a project: no link field brings them back to the query when they
+    leave the pipeline (lost, probability lowered), so the query names them (``extract.build_query``)."""
+    if state is None or not _present(state):
+        return []
+    return [row[0] for row in state.db.execute(
+        "SELECT opportunity_id FROM pipeline WHERE status = 'open' AND opportunity_id NOT IN "
+        "(SELECT opportunity_id FROM links) ORDER BY opportunity_id")]
+
+
+def counts(state: State) -> dict[str, int]:
+    """Deals of the table by status (``status``)."""
+    if not _present(state):
+        return {}
+    return dict(state.db.execute("SELECT status, COUNT(*) FROM pipeline GROUP BY status").fetchall())
+
+
+def row(state: State, record_id: str) -> dict[str, Any] | None:
+    """One deal's row (``explain``), payload decoded."""
+    if not _present(state):
+        return None
+    found = list(state.db["pipeline"].rows_where("opportunity_id = ?", [record_id]))
+    return dict(found[0], payload=loads(found[0]["payload"])) if found else None
