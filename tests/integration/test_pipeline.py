@@ -7,6 +7,7 @@ SIGKILL inside the tentative → won transition leaves one project; the stream c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from decimal import Decimal
 
@@ -166,3 +167,29 @@ def test_check_reports_a_missing_stage_field(pipeline_harness, tmp_path):
     result = harness.cli("check")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "pipeline.stage_field: pipeline.create_projects needs a project field 'phase'" in result.stdout + result.stderr
+
+
+def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness, emulator, redmine):
+    from tests.integration.test_plan import planned_actions, run_actions
+
+    harness = pipeline_harness()
+    wins, drops, stays = open_deal(emulator, "Wins"), open_deal(emulator, "Drops"), open_deal(emulator, "Stays")
+    harness.run()
+    emulator.update("Opportunity", wins, StageName="Closed Won")
+    emulator.update("Opportunity", drops, Probability=5)
+    emulator.update("Opportunity", stays, Amount=81000)
+    fresh = open_deal(emulator, "Fresh", probability=90)
+
+    planned = harness.cli("plan", "--json")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    harness.run()
+    last = harness.status()["runs"][0]
+    expected = {("create", fresh), ("update", wins), ("lifecycle", wins, "Won"), ("update", stays),
+                ("lifecycle", drops, "Dropped")}
+    assert planned_actions(plan) == expected
+    assert run_actions(harness.state, last["id"]) == expected
+    with sqlite3.connect(harness.state) as db:
+        written = set(db.execute("SELECT opportunity_id, status FROM pipeline WHERE run_id = ?", [last["id"]]))
+    assert {(p["id"], p["status"]) for p in plan["pipeline"]} == written == \
+        {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
