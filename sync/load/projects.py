@@ -131,7 +131,8 @@ def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report
     if result.outcome == Outcome.CREATED:
         ctx.fault("after-create")
         # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
-        link_project(ctx, row, result.ref, row.fields, "create", "created", {"record_stamp": iso(row.modstamp)})
+        link_project(ctx, row, result.ref, row.fields, "create", "created",  # a tentative one is no Closed Won
+                     {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True})
         report.created.append(row.record_id)
     elif result.outcome == Outcome.EXISTS:
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)

@@ -193,3 +193,18 @@ def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness
         written = set(db.execute("SELECT opportunity_id, status FROM pipeline WHERE run_id = ?", [last["id"]]))
     assert {(p["id"], p["status"]) for p in plan["pipeline"]} == written == \
         {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
+
+
+@pytest.mark.parametrize("point", ["after-intent", "after-create"])
+def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(pipeline_harness, emulator, redmine, point):
+    harness = pipeline_harness()
+    deal = open_deal(emulator)
+    assert run_with_crash(harness, point, 1) == KILLED
+    run_until_clean(harness)
+    [project] = projects_with_key(redmine, deal)
+    assert redmine.custom_value(project["id"], "Stage") == "Tentative"
+    assert harness.explain(deal)["link"]["salesforce_status"] == "Tentative"  # recovery links it as tentative
+    assert emulator.get("Opportunity", deal)["PSA_Project_Id__c"] == str(project["id"])
+    harness.run()
+    counts = last_counts(harness)
+    assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (0, 0, 0, 0)
