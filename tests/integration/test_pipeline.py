@@ -162,6 +162,8 @@ def test_a_kill_inside_the_tentative_to_won_transition_leaves_one_project(pipeli
 
 def test_check_reports_a_missing_stage_field(pipeline_harness, tmp_path):
     harness = pipeline_harness()
+    fine = harness.cli("check")  # Probability, StageName … exist on Opportunity; Redmine has "Stage"
+    assert fine.returncode == 0, fine.stdout + fine.stderr
     path = harness.mapping
     path.write_text(path.read_text() + "  stage_field: phase\n")
     result = harness.cli("check")
