@@ -90,6 +90,8 @@ def test_a_pipeline_deal_becomes_a_tentative_project_and_closed_won_turns_the_sa
     assert harness.explain(deal)["link"]["salesforce_status"] == "Won"
     assert pipeline_row(harness, deal)["status"] == "won"
     assert harness.status()["pipeline"] == {"won": 1}
+    assert "pipeline  won 1" in harness.cli("status").stdout
+    assert "pipeline: won — stage Closed Won, probability 100.0" in harness.cli("explain", deal).stdout
 
     harness.run()  # and the next run has nothing to do
     counts = last_counts(harness)
