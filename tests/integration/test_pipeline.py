@@ -50,7 +50,10 @@ def open_deal(emu, name="Rollout", probability=60, **fields):
 
 
 def projects_with_key(redmine, deal_id):
-    return [p for p in redmine.projects() if p["identifier"] == "sf-" + deal_id.lower()]
+    """Every project that carries the deal: by psa-sync's identifier or by the key field's value."""
+    key_field = redmine.cf_id("Salesforce Opportunity Id")
+    return [p for p in redmine.projects() if p["identifier"] == "sf-" + deal_id.lower()
+            or any(c["id"] == key_field and c.get("value") == deal_id for c in p.get("custom_fields", []))]
 
 
 def pipeline_row(harness, deal_id):
