@@ -215,3 +215,31 @@ def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(pipeline_
     harness.run()
     counts = last_counts(harness)
     assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (0, 0, 0, 0)
+
+
+def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulator, tmp_path, monkeypatch):
+    """Past the Ids one query may name, the query reads every deal of the window that is not won: the
+    dropped and the lost deal are seen leaving, still in one query."""
+    from types import SimpleNamespace
+
+    from sync import extract
+    from tests.fixtures.fake_psa import FakePsa
+    from tests.fixtures.sync import SyncHarness
+    from tests.integration.test_call_economy import dry_run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(extract, "MAX_IDS_PER_QUERY", 1)
+    path = mapping_variant(tmp_path, ("lookback: 10m", "lookback: 1s"))
+    path.write_text(path.read_text() + PIPELINE.format(on_drop="flag").replace("true", "false"))
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=path)
+    harness.write_config(schedule={"backsync_interval": "1h", "hours_interval": "1h"})
+    stays, drops, lost = open_deal(emulator, "Stays"), open_deal(emulator, "Drops"), open_deal(emulator, "Lost")
+    psa = FakePsa("http://127.0.0.1:9")
+    assert dry_run(harness, psa)["counts"]["pipeline_open"] == 3
+    emulator.update("Opportunity", drops, Probability=10)
+    emulator.update("Opportunity", lost, StageName="Closed Lost")
+    second = dry_run(harness, psa)
+    assert second["calls"] == {"token": 1, "queryAll": 1}
+    assert (second["counts"]["pipeline_dropped"], second["counts"]["pipeline_lost"]) == (1, 1)
+    assert pipeline_row(harness, stays)["status"] == "open"
