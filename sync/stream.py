@@ -56,10 +56,3 @@ def _number(value: Any) -> float | None:
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
-
-def counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """How many rows of each status, for the run's counts and the plan."""
-    out: dict[str, int] = {}
-    for row in rows:
-        out[row["status"]] = out.get(row["status"], 0) + 1
-    return out
