@@ -51,6 +51,11 @@ def write_config(emu) -> Path:
         mapping: {ROOT / "mappings" / "opportunity_to_project.yaml"}
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0}}
+        forecast:                                   # psa-sync forecast (README "Forecast")
+          months: 6
+          by: billing_type
+          rates: {{Fixed Fee: 150, Time & Materials: 125, Retainer: 110}}     # blended, per hour
+          capacity_hours_per_month: {{Fixed Fee: 1000, Time & Materials: 600, Retainer: 300}}
     """))
     return config
 
@@ -131,8 +136,12 @@ def main() -> None:
 
         console.rule("4. status")
         psa_sync(config, env, "status")
-    console.print(f"\nDone. The demo's config and state are in ./demo/; Redmine runs at {redmine['REDMINE_URL']} "
-                  "(login details in its env file, see scripts/redmine.sh).")
+
+        console.rule("5. The forecast: upcoming delivery hours per month, from the state file alone")
+        psa_sync(config, env, "forecast", "--format", "png", "--out", str(DEMO / "forecast.png"))
+        psa_sync(config, env, "forecast")
+    console.print(f"\nDone. The demo's config, state and forecast.png are in ./demo/; Redmine runs at "
+                  f"{redmine['REDMINE_URL']} (login details in its env file, see scripts/redmine.sh).")
 
 
 if __name__ == "__main__":

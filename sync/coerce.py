@@ -210,8 +210,24 @@ def _parse_other_dates(stripped: pd.Series, tz: str | None) -> tuple[np.ndarray,
         problems[is_datetime] = "is a date and time: set `tz` to say in which time zone its day is taken"
     elif is_datetime.any():
         moments = pd.to_datetime(stripped[is_datetime], format="ISO8601", utc=True, errors="coerce")
-        values[is_datetime] = _without_nat(moments.dt.tz_convert(tz).dt.date)
+        try:
+            values[is_datetime] = _without_nat(moments.dt.tz_convert(tz).dt.date)
+        except (ValueError, OverflowError):  # a moment whose day in `tz` is past 9999-12-31
+            days = [_day_in(m, tz) for m in moments]
+            values[is_datetime] = days
+            problems[is_datetime] = [None if d else "is past the last date there is (9999-12-31) in `tz`"
+                                     for d in days]
     return values, problems
+
+
+def _day_in(moment, tz: str):
+    """``moment``'s day in ``tz``, or None when it has none (NaT, or a day after year 9999)."""
+    if pd.isna(moment):
+        return None
+    try:
+        return moment.tz_convert(tz).date()
+    except (ValueError, OverflowError, NotImplementedError):  # pandas' words for "no such day"
+        return None
 
 
 def _parse_datetime(text: pd.Series, tz: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -40,7 +40,7 @@ from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
 from sync.state import State
-from sync.state import pipeline_table
+from sync.state import pipeline_rows
 from sync.state.files import translate
 from sync.transform.rows import transform
 
@@ -165,7 +165,7 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
                         ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
-    pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_table.known(state, ids)) \
+    pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_rows.known(state, ids)) \
         if mapping.pipeline is not None else []
     return PagePlan(plan=plan, facts=facts, errors=result.errors, links=links, pipeline=pipeline,
                     quarantine=to_quarantine(result.errors, tentative))
@@ -189,7 +189,7 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
             state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
-        pipeline_table.save(state, page.pipeline, run.run_id)
+        pipeline_rows.save(state, page.pipeline, run.run_id)
         if progress is not None:
             run.fault("before-commit")
             progress(records)
@@ -233,7 +233,7 @@ def window_query(state: State | None, mapping: Mapping, window: extract.Window) 
     (their link field cannot bring them back)."""
     return extract.build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
                                extra_ids=state.unsettled_links() if state is not None else (),
-                               watch_ids=pipeline_table.watched(state) if mapping.pipeline is not None else ())
+                               watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else ())
 
 
 def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:

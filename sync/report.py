@@ -11,7 +11,7 @@ from typing import Any
 
 from sync.config import Settings
 from sync.sfid import given_id
-from sync.state import State, pipeline_table
+from sync.state import State, pipeline_rows
 
 JSON_VERSION = 1
 
@@ -32,6 +32,7 @@ def _calls(calls: dict[str, int]) -> str:
 
 
 def status_data(settings: Settings) -> dict[str, Any]:
+    from sync.load.members import unmatched
     from sync.mapping.loader import load_mapping
 
     state = State.open_readonly(settings.state)
@@ -53,7 +54,8 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
                            for q in state.quarantined()],
             "backfill": json.loads(state.meta("backfill") or "null"),
-            "pipeline": pipeline_table.counts(state),
+            "pipeline": pipeline_rows.counts(state),
+            "members_unmatched": unmatched(state),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
@@ -76,6 +78,9 @@ def status_text(data: dict[str, Any]) -> str:
         lines.append(backfill_line(data["backfill"]))
     if data.get("pipeline"):
         lines.append("pipeline  " + "   ".join(f"{k} {v}" for k, v in sorted(data["pipeline"].items())))
+    for person in data.get("members_unmatched") or []:
+        lines.append(f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
+                     f"({person['role']}); add the user in the PSA and put them on the project")
     if data["mapping"]["changed"]:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):
@@ -125,7 +130,7 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
             "quarantine": state.quarantined(record_id),
             "outbox": state.outbox().get(record_id, {}),
             "ignored": state.ignored([record_id]).get(record_id),
-            "pipeline": pipeline_table.row(state, record_id),
+            "pipeline": pipeline_rows.row(state, record_id),
         }
     finally:
         state.close()

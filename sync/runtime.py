@@ -21,6 +21,7 @@ from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
+from sync.load.members import with_members
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
 from sync.mapping.model import Mapping
@@ -81,7 +82,8 @@ class Run:
     @property
     def ctx(self) -> LoadContext:
         options = self.settings.psa.options
-        return LoadContext(state=self.state, psa=self.psa, run_id=self.run_id, writeback=self.mapping.writeback,
+        psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
+        return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
                            on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
                            fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
                            parent_of=self.parent_of if options.get("customer") == "parent_project" else None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from sync.check.members import check_members
 from sync.check.runner import Findings
 from sync.connectors.salesforce import SalesforceClient
 from sync.errors import ConfigError, SyncError
@@ -174,6 +175,7 @@ def check_salesforce(client: SalesforceClient, mapping: Mapping, findings: Findi
         uses = field_uses(mapping)
         for use in uses:
             _check_use(describer, source, use, findings)
+        check_members(fields, mapping, findings)
     except SyncError as exc:
         findings.failure("salesforce", exc)
         return

@@ -16,6 +16,7 @@ import click
 
 from sync import __version__, report
 from sync.cli import first_day, service
+from sync.cli.forecast import forecast
 from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarded, shared_options
 from sync.config import Settings
 from sync.errors import ConfigError
@@ -209,5 +210,5 @@ def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str |
     serve(port=port, seed=seed, state_file=state_file, org_id=org_id)
 
 
-for _command in (*first_day.COMMANDS, service.status, service.daemon, service.prune):
+for _command in (*first_day.COMMANDS, service.status, service.daemon, service.prune, forecast):
     main.add_command(_command)

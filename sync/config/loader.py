@@ -31,7 +31,9 @@ from sync.config.settings import (
     Settings,
 )
 from sync.config.urls import url_problem
+from sync.connectors.psa.base import known_connectors
 from sync.errors import ConfigError
+from sync.forecast.config import parse_forecast
 from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
 
 DEFAULT_CONFIG_NAME = "psa-sync.yaml"
@@ -115,6 +117,10 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     at = ("psa",)
     psa = r.section(raw, at, {"connector", "url", "api_key", "api_key_file", "options"})
     connector = r.text(psa, (*at, "connector"), default="redmine", required=True)
+    if connector is not None and connector not in known_connectors():
+        r.problem((*at, "connector"), f"unknown connector {connector!r}; choose one of: "
+                                      f"{', '.join(known_connectors())}")
+        connector = None
     url = _url(r, psa, (*at, "url"), required=True) or ""
     api_key = r.secret(psa, (*at, "api_key"), required=True)
     options = psa.get("options")
@@ -221,9 +227,10 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
     r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
-                        "metrics"})
+                        "metrics", "forecast"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
+    tuning["forecast"] = parse_forecast(r, raw)
     mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)
     state = r.file_path(raw, ("state",), default="state/psa-sync.sqlite", required=True)
     if not r.problems.items and None in (salesforce, psa, mapping, state):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.forecast.config import ForecastConfig
 from sync.logs import register_secret
 
 
@@ -161,6 +162,7 @@ class Settings:
     http: HttpConfig = HttpConfig()
     retention: Retention = Retention()
     metrics: Metrics = Metrics()
+    forecast: ForecastConfig | None = None  # psa-sync forecast (sync/forecast/config.py)
 
     @property
     def lock_path(self) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -117,6 +117,7 @@ class Mapping:
     lifecycle: Lifecycle
     conflicts: str
     fingerprint: str
+    members: dict[str, Any] = field(default_factory=dict)  # name -> sync.mapping.members.MemberRule
     pipeline: Pipeline | None = None
 
     @property
@@ -134,6 +135,7 @@ class Mapping:
             names += rule.read_fields()
         if self.source.criteria is not None:
             names += sorted(self.source.criteria.fields(), key=str.lower)
+        names += [member.email_path for member in self.members.values()]
         if self.pipeline is not None:
             names += [*PIPELINE_FIELDS, *sorted(self.pipeline.criteria.fields(), key=str.lower)]
         names += [*self.writeback, *self.backsync]
@@ -147,7 +149,12 @@ class Mapping:
 
     def on_create_fields(self) -> set[str]:
         """Project fields set once at creation and then owned by the PSA."""
-        return {name for name, rule in self.fields.items() if rule.sync == "on_create"}
+        return ({name for name, rule in self.fields.items() if rule.sync == "on_create"}
+                | {m.field for m in self.members.values() if m.sync == "on_create"})
+
+    def rules(self) -> dict[str, FieldRule]:
+        """Every rule the transform evaluates: the project fields, then each member's e-mail."""
+        return {**self.fields, **{m.field: m.rule() for m in self.members.values()}}
 
 
 def fingerprint(parts: dict[str, Any]) -> str:
@@ -164,6 +171,8 @@ def fingerprint(parts: dict[str, Any]) -> str:
         "lifecycle": [parts["lifecycle"].on_unwon, parts["lifecycle"].on_deleted],
         "conflicts": parts["conflicts"],
     }
+    if parts.get("members"):  # only when present, so a mapping without members keeps its fingerprint
+        canonical["members"] = {n: [m.lookup.lower(), m.role, m.sync] for n, m in parts["members"].items()}
     if parts.get("pipeline") is not None:  # absent: the fingerprints of earlier mappings stay as they were
         pipe: Pipeline = parts["pipeline"]
         canonical["pipeline"] = {"criteria": soql.to_soql(pipe.criteria), "create_projects": pipe.create_projects,

@@ -57,7 +57,7 @@ def transform(records: list[dict], mapping: Mapping) -> TransformResult:
         return TransformResult([], [])
     frame = RecordFrame(records)
     system = _system_columns(frame, mapping)
-    fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.fields.items()}
+    fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.rules().items()}
     if (tentative := mapping.tentative) is not None:  # the stage field: won, tentative (or nothing)
         stage = np.where(system.matches, tentative.stage("won"),
                          np.where(system.pipeline, tentative.stage("tentative"), None)).astype(object)

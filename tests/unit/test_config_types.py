@@ -66,7 +66,7 @@ WRONG_TYPES = {
     "interval_is_a_list": (("interval: 2m", "interval: [1]"),
                            ["14: schedule.interval: must be a duration such as 10m, not a list"]),
     "a_top_level_key_is_a_number": (("state: state/s.sqlite", "state: state/s.sqlite\n1: 2"),
-                                    ["14: 1: unknown key; valid keys: http, limits, mapping, metrics, psa, "
+                                    ["14: 1: unknown key; valid keys: forecast, http, limits, mapping, metrics, psa, "
                                      "retention, salesforce, schedule, state"]),
     "keys_of_mixed_types_in_a_section": (("http: {timeout: 10s, retries: 2}", "http: {1: a, b: c}"),
                                          ["15: http.1: unknown key; valid keys: retries, timeout",
@@ -113,6 +113,13 @@ def test_a_missing_section_is_one_problem_without_echoes_of_its_keys(tmp_path):
 def test_a_path_in_the_home_of_an_unknown_user_is_a_problem_at_its_key(tmp_path):
     path = edited(tmp_path, ("state: state/s.sqlite", "state: ~nobody-here/s.sqlite"))
     assert short(path, problems_of(path)) == ["13: state: cannot expand '~nobody-here': no such user"]
+
+
+def test_an_unknown_connector_is_a_problem_at_its_line_naming_the_known_ones(tmp_path):
+    path = edited(tmp_path, ("connector: redmine", "connector: jira"))
+    [problem] = short(path, problems_of(path))
+    assert problem.startswith("9: psa.connector: unknown connector 'jira'; choose one of: ")
+    assert "redmine" in problem
 
 
 # --- files that cannot be read as text ---------------------------------------------------------------

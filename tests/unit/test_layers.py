@@ -13,7 +13,9 @@ SYNC = Path(__file__).resolve().parents[2] / "sync"
 IO_LIBRARIES = ("sqlite_utils", "requests", "simple_salesforce")
 
 
-@pytest.mark.parametrize("module", ["sync.diff", "sync.transform.rows", "sync.model", "sync.stream", "sync.mapping.pipeline"])
+@pytest.mark.parametrize("module", ["sync.diff", "sync.transform.rows", "sync.model",
+                                    "sync.forecast.compute", "sync.mapping.members", "sync.stream",
+                                    "sync.mapping.pipeline"])
 def test_a_pure_stage_imports_neither_the_state_store_nor_a_connector(module):
     probe = (f"import json, sys; import {module}; "
              f"print(json.dumps([m for m in {IO_LIBRARIES!r} if m in sys.modules]))")

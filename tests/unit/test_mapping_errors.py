@@ -47,7 +47,7 @@ FIELD_KEYS = ("date_add, default, from, map, max_length, overflow, required, syn
 CASES = [
     ("unknown top-level key", 0, "extras: 1",
      ["23: extras: unknown key 'extras'; valid keys: version, source, key, project, writeback, backsync, "
-      "lifecycle, conflicts, pipeline"]),
+      "lifecycle, conflicts, members, pipeline"]),
     ("unknown key in a field", 12, "    budget: {frm: Amount, type: decimal}",
      [f"12: project.fields.budget.frm: unknown key 'frm'; valid keys: {FIELD_KEYS}",
       "12: project.fields.budget: needs `from` (a field) or `template`"]),
@@ -179,7 +179,8 @@ CASES = [
      ["12: project.fields.budget.default: 9999-12-31T23:59:59-05:00 is out of range (the field's type is datetime)"]),
     ("a date default past the last day in its time zone", 12,
      "    budget: {from: CloseDate, type: date, tz: Europe/Paris, default: 9999-12-31T23:59:59Z}",
-     ["12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is out of range (the field's type is date)"]),
+     ["12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is past the last date there is "
+      "(9999-12-31) in `tz` (the field's type is date)"]),
     ("a lookback longer than time", 6, "  lookback: 99999999999999999999d",
      ["6: source.lookback: '99999999999999999999d' is too long a duration"]),
     ("criteria nested 101 deep", 4, '  criteria: "' + "(" * 101 + "IsWon = true" + ")" * 101 + '"',
@@ -254,7 +255,7 @@ def test_a_document_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- version: 1\n")
     assert _problems(path) == [f"{path}:1: (document): a mapping file is a YAML mapping with keys version, "
-                               "source, key, project, writeback, backsync, lifecycle, conflicts, pipeline"]
+                               "source, key, project, writeback, backsync, lifecycle, conflicts, members, pipeline"]
 
 
 def test_python_tags_are_refused_not_executed(tmp_path):

@@ -126,7 +126,7 @@ def test_transform_flags_pipeline_deals_and_sets_the_stage_field(mapping):
     assert (rows[LOW_ID].matches, rows[LOW_ID].pipeline, rows[LOW_ID].fields["stage"]) == (False, False, None)
 
 
-def test_the_pipeline_table_rows_of_a_page(mapping):
+def test_the_pipeline_rows_rows_of_a_page(mapping):
     records = [record(OPEN_ID, "Id. Decision Makers", 60), record(LOW_ID, "Prospecting", 10),
                record(WON_ID, "Closed Won", 100, won=True, closed=True),
                record("006000000000004AAA", "Closed Lost", 0, closed=True)]

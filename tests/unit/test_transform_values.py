@@ -78,3 +78,11 @@ def test_a_column_keeps_nulls_as_none_never_nan():
     parsed = parse(objects([None, "1.5", "x", ""]), "decimal")
     assert parsed.values.tolist() == [None, Decimal("1.5"), None, None]
     assert parsed.bad.tolist() == [False, False, True, False]
+
+
+def test_a_moment_whose_local_day_is_past_year_9999_is_a_problem_not_a_crash():
+    parsed = parse(objects(["9999-12-31T23:30:00.000+0000", "2024-01-01T10:00:00Z"]), "date",
+                   tz="Pacific/Kiritimati")  # UTC+14: the first moment's local day is 10000-01-01
+    assert list(parsed.values) == [None, date(2024, 1, 2)]
+    assert parsed.problems.iloc[0] == "is past the last date there is (9999-12-31) in `tz`"
+    assert parsed.problems.iloc[1] is None

@@ -81,6 +81,14 @@ class ProjectChange:
     fields: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Member:
+    """One person to put on a project (the mapping's ``members``): a PSA user and a role's name."""
+
+    user_id: int
+    role: str  # the PSA's own role name, e.g. "Manager"
+
+
 @runtime_checkable
 class PsaConnector(Protocol):
     """What the pipeline needs from a PSA. Every method is batch-shaped to keep calls few.
@@ -138,6 +146,17 @@ class PsaConnector(Protocol):
         """
         ...
 
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
+        """Lower-cased e-mail → the id of the active PSA user with that address; an address with no
+        account is simply absent (the caller reports it; it is never an error)."""
+        ...
+
+    def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
+        """Give each user the role on the project, keeping roles they already have; nobody is removed.
+        ``updated`` or ``unchanged``; ``failed`` with the PSA's words (an unknown role, a closed
+        project); ``unknown`` after a 5xx. Only whole-connection failures raise."""
+        ...
+
 
 #: factory(url, api_key, options, session) -> PsaConnector
 ConnectorFactory = Callable[[str, str, dict, requests.Session], PsaConnector]
@@ -153,11 +172,16 @@ def register(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def known_connectors() -> list[str]:
+    """The names ``psa.connector`` accepts, sorted (the config loader names them in its problem)."""
+    return sorted(_REGISTRY)
+
+
 def get_connector(name: str) -> ConnectorFactory:
     """The factory for config ``psa.connector: <name>``; an unknown name is a ``ConfigError``."""
     target = _REGISTRY.get(name)
     if target is None:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(known_connectors())
         raise ConfigError(f"psa.connector: unknown connector {name!r}; choose one of: {known}")
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)

@@ -28,9 +28,18 @@ from typing import Any
 
 import requests
 
-from sync.connectors.psa.base import Delivery, FieldSpec, NewProject, ProjectChange, ProjectRef, WriteResult
+from sync.connectors.psa.base import (
+    Delivery,
+    FieldSpec,
+    Member,
+    NewProject,
+    ProjectChange,
+    ProjectRef,
+    WriteResult,
+)
 from sync.connectors.psa.redmine_fields import DEFAULT_CUSTOM_FIELDS, CustomField, field_specs
 from sync.connectors.psa.redmine_http import RedmineHttp
+from sync.connectors.psa.redmine_members import RedmineMembers
 from sync.connectors.psa.redmine_reads import RedmineReads
 from sync.connectors.psa.redmine_site import RedmineSite
 from sync.connectors.psa.redmine_writes import RedmineWrites
@@ -67,6 +76,7 @@ class RedmineConnector:
         self._site = RedmineSite(self.http, identifier_prefix, wanted, set(custom_fields or {}))
         self._reads = RedmineReads(self._site, write_concurrency)
         self._writes = RedmineWrites(self._site, write_concurrency)
+        self._members = RedmineMembers(self.http)
 
     @classmethod
     def from_settings(
@@ -134,6 +144,14 @@ class RedmineConnector:
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         return self._writes.ensure_parent(account_id, name, fields)
+
+    # --- people (redmine_members) -------------------------------------------------------------
+
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
+        return self._members.users_by_email(emails)
+
+    def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
+        return self._members.set_members(ref, members)
 
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:

@@ -1,18 +1,50 @@
-"""The ``pipeline`` table (migration m005): what the run keeps of the pipeline stream's open deals.
+"""The ``pipeline`` table (migration m005): open deals matching the mapping's ``pipeline.criteria``.
 
-Rows come from :func:`sync.stream.stream_rows`; they are written in the page's own commit, one
-statement per row inside that one transaction, never a query per deal. ``forecast`` reads the table
-without any API call. ``payload`` uses the links' typed-JSON codec.
+The pipeline stream writes it in each page's own commit (``save``, the rows of
+:func:`sync.stream.stream_rows`; ``known`` and ``watched`` are what the run asks of it); ``psa-sync
+forecast`` reads it (``pipeline_rows``). Both sides' functions are here, so the columns and the
+payload's codec (the same typed JSON as ``links.payload``) are written down once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from sqlite_utils import Database
 
 from sync.clock import iso, utcnow
 from sync.state.codec import dumps, loads
 from sync.state.store import State
+
+COLUMNS = ("opportunity_id", "stage", "probability", "amount", "close_date", "owner_id", "payload", "status",
+           "first_seen", "updated_at", "run_id")
+STATUSES = ("open", "dropped", "won", "lost")
+
+
+def pipeline_rows(db: Database, status: str | None = "open") -> Iterator[dict[str, Any]]:
+    """The table's rows (those of ``status``; None: all), ``payload`` decoded, by deal Id.
+
+    A state file made before the table existed (opened read-only, never migrated) has none.
+    """
+    if "pipeline" not in db.table_names():
+        return
+    where, args = ("status = ?", [status]) if status else (None, [])
+    for row in db["pipeline"].rows_where(where, args, order_by="opportunity_id"):
+        yield dict(row, payload=loads(row["payload"]) or {})
+
+
+def upsert_pipeline(db: Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert or replace rows (``payload`` given as a dict); one transaction."""
+    encoded = []
+    for row in rows:
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"pipeline has no column(s) {', '.join(sorted(unknown))}")
+        encoded.append({**row, "payload": dumps(row.get("payload") or {})})
+    with db.atomic():
+        db["pipeline"].upsert_all(encoded, pk="opportunity_id")
+
 
 _UPSERT = (
     "INSERT INTO pipeline (opportunity_id, stage, probability, amount, close_date, owner_id, payload, status, "
@@ -42,7 +74,8 @@ def known(state: State | None, record_ids: Iterable[str]) -> set[str]:
 
 
 def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
-    """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept."""
+    """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept, and so is
+    the ``payload`` of a deal that did not map this time (None)."""
     now = iso(utcnow())
     for row in rows:
         payload = None if row["payload"] is None else dumps(row["payload"])

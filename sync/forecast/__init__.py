@@ -1,0 +1,1 @@
+"""psa-sync forecast: upcoming delivery hours per month from the state file alone (README "Forecast")."""

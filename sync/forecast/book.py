@@ -1,0 +1,66 @@
+"""The book the forecast reads: won deals from ``links``, open pipeline deals from ``pipeline``.
+
+Only the state file is read (read-only, no lock): no Salesforce or PSA call. A won deal counts while
+its project is active (not closed, lost or deleted, and not closed in the PSA when it was linked);
+an open pipeline deal counts, weighted, unless it is already counted as won (a tentative project's
+deal is linked and still open: it counts as pipeline).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sync.forecast.compute import Deal
+from sync.state import State
+from sync.state.pipeline_rows import pipeline_rows
+
+#: the links' Salesforce statuses of a won deal (Excluded: still won, outside the criteria); a tentative
+#: project's deal (open, in the pipeline) counts as pipeline, weighted, not as won work
+WON = ("Won", "Excluded")
+
+
+def read_book(path: Path) -> tuple[list[Deal], bool]:
+    """(deals, whether the state file exists)."""
+    state = State.open_readonly(path)
+    if state is None:
+        return [], False
+    try:
+        won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
+               for link in state.all_links() if link.link_state == "active" and link.closed_by is None
+               and (link.sf_status or "Won") in WON]
+        counted = {deal.record_id for deal in won}
+        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
+                    if row["opportunity_id"] not in counted]
+    finally:
+        state.close()
+    return won + pipeline, True
+
+
+def _pipeline_deal(row: dict[str, Any]) -> Deal:
+    probability = _decimal(row.get("probability"))
+    return Deal(record_id=row["opportunity_id"], kind="pipeline", fields=row["payload"],
+                probability=probability if probability is not None else Decimal(0),
+                owner=row.get("owner_id"), amount=_decimal(row.get("amount")),
+                close_date=_day(row.get("close_date")))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
+def _day(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
