@@ -39,8 +39,7 @@ from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
-from sync.state import State
-from sync.state import pipeline_rows
+from sync.state import State, pipeline_rows
 from sync.state.files import translate
 from sync.transform.rows import transform
 

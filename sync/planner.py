@@ -63,7 +63,8 @@ class PlanResult:
         """Version 1; the lists hold at most ``examples`` items each, ``counts`` the totals."""
         return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
                 "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
-                "repairs": self.repairs, "recover": self.recover, "pipeline": self.pipeline, "api_calls": self.api_calls,
+                "repairs": self.repairs, "recover": self.recover, "pipeline": self.pipeline,
+                "api_calls": self.api_calls,
                 "counts": {**self.counts, "unchanged": self.unchanged}, "examples": self.examples}
 
     def summary_line(self) -> dict[str, Any]:

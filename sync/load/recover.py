@@ -31,7 +31,8 @@ def resolve_intents(run: Run) -> list[str] | None:
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
         if ours:
             tentative = run.mapping.tentative  # a tentative project's create says so in its stage field
-            pipeline = tentative is not None and intent.payload.get(tentative.stage_field) == tentative.stage("tentative")
+            pipeline = (tentative is not None
+                        and intent.payload.get(tentative.stage_field) == tentative.stage("tentative"))
             row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(), deleted=False,
                              matches=not pipeline, fields=intent.payload, record_links={}, pipeline=pipeline)
             link_project(run.ctx, row, ours[0], intent.payload, "recover", "linked")

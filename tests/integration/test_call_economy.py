@@ -98,6 +98,8 @@ def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkey
         run = dry_run(harness, FakePsa("http://127.0.0.1:9"))
         calls[name] = run["calls"]
         assert run["counts"]["created"] == won  # the pipeline makes no project without create_projects
-    assert calls["with-pipeline"] == calls["won-only"] == {"token": 1, "queryAll": 1, "composite": math.ceil(won / 200)}
+    assert calls["with-pipeline"] == calls["won-only"] == \
+        {"token": 1, "queryAll": 1, "composite": math.ceil(won / 200)}
     with sqlite3.connect(tmp_path / "with-pipeline" / harness.state_path) as db:
-        assert {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")} == in_pipeline
+        opened = {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")}
+    assert opened == in_pipeline

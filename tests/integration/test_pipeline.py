@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.exactly_once_support import KILLED, run_until_clean, run_with_crash
 from tests.fixtures.sync import mapping_variant
+from tests.integration.exactly_once_support import KILLED, run_until_clean, run_with_crash
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +173,8 @@ def test_check_reports_a_missing_stage_field(pipeline_harness, tmp_path):
     path.write_text(path.read_text() + "  stage_field: phase\n")
     result = harness.cli("check")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "pipeline.stage_field: pipeline.create_projects needs a project field 'phase'" in result.stdout + result.stderr
+    assert "pipeline.stage_field: pipeline.create_projects needs a project field 'phase'" in \
+        result.stdout + result.stderr
 
 
 def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness, emulator, redmine):
@@ -243,3 +244,20 @@ def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulato
     assert second["calls"] == {"token": 1, "queryAll": 1}
     assert (second["counts"]["pipeline_dropped"], second["counts"]["pipeline_lost"]) == (1, 1)
     assert pipeline_row(harness, stays)["status"] == "open"
+
+
+def test_the_forecast_reads_what_the_run_filled_a_tentative_deal_counts_as_weighted_pipeline(
+        pipeline_harness, emulator, redmine):
+    harness = pipeline_harness()
+    won = open_deal(emulator, "Won work", StageName="Closed Won", Amount=90000, End_Date__c="2026-05-31")
+    tentative = open_deal(emulator, "Tentative work", probability=60, Amount=60000, End_Date__c="2026-05-31")
+    harness.run()
+    assert harness.explain(tentative)["link"]["salesforce_status"] == "Tentative"
+    with harness.config.open("a") as config:
+        config.write("forecast: {months: 1, by: billing_type, rates: {Fixed Fee: 150}}\n")
+    result = harness.cli("forecast", "--from", "2026-05", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [group] = json.loads(result.stdout)["groups"]
+    # won: 90,000 / 150 = 600 h; the tentative deal is pipeline, not won: 60,000 / 150 x 60 % = 240 h
+    assert (group["group"], group["won"], group["pipeline"]) == ("Fixed Fee", [600.0], [240.0])
+    assert harness.explain(won)["link"]["salesforce_status"] == "Won"
