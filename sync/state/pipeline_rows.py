@@ -77,10 +77,10 @@ def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
     """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept, and so is
     the ``payload`` of a deal that did not map this time (None)."""
     now = iso(utcnow())
-    for row in rows:
-        payload = None if row["payload"] is None else dumps(row["payload"])
-        state.db.execute(_UPSERT, [row["opportunity_id"], row["stage"], row["probability"], row["amount"],
-                                   row["close_date"], row["owner_id"], payload, row["status"], now, now, run_id])
+    state.db.conn.executemany(_UPSERT, [
+        [row["opportunity_id"], row["stage"], row["probability"], row["amount"], row["close_date"], row["owner_id"],
+         None if row["payload"] is None else dumps(row["payload"]), row["status"], now, now, run_id]
+        for row in rows])
 
 
 def watched(state: State | None) -> list[str]:

@@ -188,3 +188,26 @@ def test_a_tentative_deal_that_is_lost_drops_or_comes_back_follows_its_policy(ma
     [change] = plan.lifecycle
     assert change.status == status and policy_for(status, mapping.lifecycle, mapping.pipeline) == policy
     assert plan.creates == []
+
+
+def test_the_pipeline_table_keeps_first_seen_and_the_last_payload_and_watches_unlinked_open_deals(tmp_path):
+    from sync.state import State, pipeline_rows
+
+    state = State.open(tmp_path / "state.sqlite")
+    try:
+        def row(record_id, status, payload):
+            return {"opportunity_id": record_id, "stage": "Negotiation/Review", "probability": 90.0, "amount": 5.0,
+                    "close_date": "2026-05-01", "owner_id": "005A", "payload": payload, "status": status}
+        with state.transaction():
+            pipeline_rows.save(state, [row(OPEN_ID, "open", {"name": "A"}), row(LOW_ID, "open", {"name": "B"})], 1)
+        first = {r["opportunity_id"]: r for r in pipeline_rows.pipeline_rows(state.db, None)}
+        with state.transaction():  # the deal did not map this time: its payload stays; first_seen too
+            pipeline_rows.save(state, [row(OPEN_ID, "dropped", None)], 2)
+        again = pipeline_rows.row(state, OPEN_ID)
+        assert (again["status"], again["payload"], again["first_seen"], again["run_id"]) == \
+            ("dropped", {"name": "A"}, first[OPEN_ID]["first_seen"], 2)
+        assert pipeline_rows.known(state, [OPEN_ID, WON_ID]) == {OPEN_ID}
+        assert pipeline_rows.watched(state) == [LOW_ID]  # open and without a project
+        assert pipeline_rows.counts(state) == {"dropped": 1, "open": 1}
+    finally:
+        state.close()
