@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup redmine demo test test-unit lint bench bench-parts soak clean
+PSA    ?= redmine
+
+.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean
 
 setup: $(VENV)/.installed
 
@@ -17,10 +19,15 @@ $(VENV)/.installed: pyproject.toml
 redmine:
 	bash scripts/redmine.sh start >/dev/null
 
-demo: setup redmine
-	$(BIN)/python scripts/demo.py
+# A real Tryton 8.2 (pip into its own venv, SQLite) with psa-sync's psa_sync_key module, on 127.0.0.1:8000.
+tryton:
+	bash scripts/tryton.sh start >/dev/null
 
-test: setup redmine
+# `make demo` tells the story on Redmine; `make demo PSA=tryton` on Tryton.
+demo: setup $(PSA)
+	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
+
+test: setup redmine tryton
 	$(BIN)/pytest -q
 
 test-unit: setup

@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.emulator",
     "tests.fixtures.redmine",
     "tests.fixtures.sync",
+    "tests.fixtures.tryton",
     "tests.fixtures.faultproxy",
 ]

@@ -48,10 +48,11 @@ def run(run) -> None:
     state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:
         state.set_meta(HOURS_STAMP, iso(utcnow()))
-    values = {key: {"status": d.status, "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
+    values = {key: {**(getattr(d, "figures", None) or {}), "status": d.status,
+                    "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
-    pending = state.outbox_fields()
+    pending = state.outbox()  # a value still waiting is compared with, and replaced by, a newer one
     for key, link in links.items():
         if key not in delivery:
             continue
@@ -61,8 +62,9 @@ def run(run) -> None:
             run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
         sf_values = {f: v for f, v in wanted.get(key, {}).items()
                      if not (f in _hours_fields(mapping) and not hours)}
+        waiting = pending.get(link.record_id, {})
         changed = {f: v for f, v in sf_values.items()
-                   if (link.record_id, f) not in pending and not same(v, link.written.get(f, _MISSING))}
+                   if not same(v, waiting[f] if f in waiting else link.written.get(f, _MISSING))}
         if changed:
             with state.transaction():
                 state.queue(link.record_id, changed)

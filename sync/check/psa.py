@@ -40,22 +40,33 @@ def check_psa(psa: PsaConnector, settings: Settings, mapping: Mapping, findings:
     for name, rule in mapping.fields.items():
         spec = specs.get(name)
         if spec is None:
-            findings.at("ERROR", ("project", "fields", name), _no_place(name, settings.psa.connector, specs))
+            findings.at("ERROR", ("project", "fields", name), _no_place(name, settings.psa.connector, specs, psa))
+            continue
+        if spec.readonly:
+            findings.at("ERROR", ("project", "fields", name), f"the PSA computes '{spec.psa_name}' itself: psa-sync "
+                                                              f"cannot write it; read it back with backsync: "
+                                                              f"{{SomeField__c: {name}}} instead")
             continue
         _check_type(name, rule, spec, findings)
         _check_list(name, rule, spec, findings)
         _check_required(name, rule, spec, findings)
     _check_unmapped_required(mapping, specs, findings)
     _check_stage(mapping, specs, findings, settings.psa.connector)
-    _check_backsync_sources(mapping, specs, findings)
+    _check_backsync_sources(mapping, specs, findings, psa)
     if len(findings.result.errors) == errors_before:
         findings.about("OK", "psa", f"{settings.psa.connector} at {psa.url}: {len(mapping.fields)} project "
                                     f"field(s) have a place among {len(specs)}")
 
 
-def _no_place(name: str, connector: str, specs: dict[str, FieldSpec]) -> str:
-    known = ", ".join(sorted(specs))
+def _no_place(name: str, connector: str, specs: dict[str, FieldSpec], psa: PsaConnector | None = None) -> str:
+    known = ", ".join(sorted(n for n, s in specs.items() if not s.readonly))
     hint = suggest(name, list(specs))
+    absent = _absent(psa).get(name)
+    if absent:  # the connector knows what would give it a place (Tryton: a module to activate)
+        return f"project field '{name}' has no place in the PSA: {absent}"
+    if connector != "redmine":
+        return f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; remove it from " \
+               "the mapping"
     return (f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; create the "
             "field there and name it under psa.options.custom_fields, or remove it from the mapping")
 
@@ -135,12 +146,30 @@ def _check_stage(mapping: Mapping, specs: dict[str, FieldSpec], findings: Findin
                                        "tentative or dropped project there will be refused")
 
 
-def _check_backsync_sources(mapping: Mapping, specs: dict[str, FieldSpec], findings: Findings) -> None:
-    """``percent_complete`` exists only where the PSA has such a field (Redmine: a custom field)."""
+#: delivery values every connector gives (the rest only where describe() lists them)
+_ALWAYS_DELIVERED = ("status", "spent_hours")
+
+
+def _check_backsync_sources(mapping: Mapping, specs: dict[str, FieldSpec], findings: Findings,
+                            psa: PsaConnector | None = None) -> None:
+    """``percent_complete`` (Redmine: a custom field), ``revenue`` and ``cost`` (Tryton's
+    project_revenue) exist only where the PSA has them."""
     for target, rule in mapping.backsync.items():
-        if rule.source == "percent_complete" and "percent_complete" not in specs:
-            findings.at("WARN", ("backsync", target, "from"), "the PSA has no percent_complete field, so "
-                                                              f"{target} will always be written empty")
+        if rule.source in _ALWAYS_DELIVERED or rule.source in specs:
+            continue
+        why = _absent(psa).get(rule.source) or f"the PSA has no {rule.source} field"
+        findings.at("WARN", ("backsync", target, "from"), f"{why}, so {target} will always be written empty")
+
+
+def _absent(psa: PsaConnector | None) -> dict[str, str]:
+    """What the connector says would give each missing field a place ({} when it says nothing)."""
+    absent = getattr(psa, "absent", None)
+    if absent is None:
+        return {}
+    try:
+        return absent()
+    except SyncError:
+        return {}
 
 
 def _as_text(value: Any) -> str | None:

@@ -216,6 +216,9 @@ def _opportunity() -> ObjectDef:
     obj.add(FieldDef("PSA_Percent_Complete__c", "percent", "PSA Percent Complete", precision=3, scale=0,
                      **custom))
     obj.add(FieldDef("PSA_Hours_Spent__c", "double", "PSA Hours Spent", precision=16, scale=2, **custom))
+    # figures a PSA computes (Tryton's project_revenue), for the Tryton mapping's back-sync
+    obj.add(FieldDef("PSA_Revenue__c", "currency", "PSA Revenue", precision=18, scale=2, **custom))
+    obj.add(FieldDef("PSA_Cost__c", "currency", "PSA Cost", precision=18, scale=2, **custom))
     obj.add(FieldDef("End_Date__c", "date", "End Date", **custom))
     return obj
 

@@ -21,7 +21,9 @@ from sync.yamldoc import KeyPath, Problems, kind_of
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.
-DELIVERY_TYPES = {"status": "string", "percent_complete": "integer", "spent_hours": "decimal"}
+# revenue and cost: figures a PSA computes (Tryton's project_revenue); describe() says which it has.
+DELIVERY_TYPES = {"status": "string", "percent_complete": "integer", "spent_hours": "decimal",
+                  "revenue": "decimal", "cost": "decimal"}
 DELIVERY_VALUES = tuple(DELIVERY_TYPES)
 UNMAPPED = ("error", "default", "pass")
 OVERFLOW = ("truncate", "error")

@@ -46,3 +46,9 @@ def test_the_redmine_connector_fills_psa_connector():
 
 def test_the_fake_psa_fills_psa_connector():
     assert_fills(FakePsa(), PsaConnector)
+
+
+def test_the_tryton_connector_fills_psa_connector():
+    from sync.connectors.psa.tryton import TrytonConnector
+
+    assert_fills(TrytonConnector("http://tryton.test/psa", "pw", session=requests.Session()), PsaConnector)

@@ -140,7 +140,7 @@ CASES = [
      ["12: project.fields.customer: duplicate key (first at line 11)"]),
     ("back-sync from an unknown delivery value", 18, "  PSA_Status__c: hours",
      ["18: backsync.PSA_Status__c.from: 'hours' is not a PSA delivery value; valid: status, "
-      "percent_complete, spent_hours"]),
+      "percent_complete, spent_hours, revenue, cost"]),
     ("a project-only key in back-sync", 18, "  PSA_Status__c: {from: status, sync: on_create}",
      ["18: backsync.PSA_Status__c.sync: 'sync' is not valid in backsync; valid keys: default, from, map, "
       "max_length, overflow, transform, type, unmapped"]),

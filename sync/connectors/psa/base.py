@@ -51,6 +51,7 @@ class Delivery:
     percent_complete: int | None
     spent_hours: Decimal | None  # None when hours were not recounted this time
     values: dict | None = None  # the project's current typed values of our fields (conflict detection)
+    figures: dict | None = None  # further delivery values the PSA computes, e.g. Tryton's revenue and cost
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class FieldSpec:
     required: bool
     allowed: tuple[str, ...] | None  # allowed values of a list field
     psa_name: str  # the PSA's name: "Billing type", or the native "name"
+    readonly: bool = False  # computed by the PSA (Tryton's progress, revenue): back-sync only, never mapped
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ ConnectorFactory = Callable[[str, str, dict, requests.Session], PsaConnector]
 # name -> "module:Class"; imported on demand so an unused connector costs nothing at start-up.
 _REGISTRY: dict[str, str] = {
     "redmine": "sync.connectors.psa.redmine:RedmineConnector",
+    "tryton": "sync.connectors.psa.tryton:TrytonConnector",
 }
 
 

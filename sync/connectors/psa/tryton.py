@@ -1,0 +1,165 @@
+"""The Tryton connector: deals become Tryton projects (``project.work``), delivery values come back.
+
+Tryton (trytond 8.2 with project, timesheet, project_invoice and project_revenue) is a real PSA:
+customer, invoice method, revenue, dates, progress, timesheets and a Done status are its own
+fields, so the mapping language writes them directly (``tryton_site`` says which is which). The
+external key is ``project.work.salesforce_key``, added by psa-sync's Tryton module
+(``sync/connectors/psa/tryton_module``): unique and indexed, so finding a deal's project is one
+search and a second project with the same key is refused by the database.
+
+The halves: ``tryton_rpc`` (JSON-RPC, Tryton's value encoding, login), ``tryton_site`` (fields and
+translation), ``tryton_reads`` and ``tryton_writes``. README.md, "Tryton", is the user's guide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+
+from sync.connectors.psa.base import (
+    Delivery,
+    FieldSpec,
+    Member,
+    NewProject,
+    ProjectChange,
+    ProjectRef,
+    WriteResult,
+)
+from sync.connectors.psa.tryton_reads import TrytonReads
+from sync.connectors.psa.tryton_rpc import TrytonRpc
+from sync.connectors.psa.tryton_site import TrytonSite
+from sync.connectors.psa.tryton_writes import TrytonWrites
+from sync.errors import ConfigError
+from sync.model import Outcome
+
+_IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
+_OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
+
+
+class TrytonConnector:
+    """A :class:`~sync.connectors.psa.base.PsaConnector` for Tryton 8.2 over JSON-RPC.
+
+    ``url`` is the server and database (``http://127.0.0.1:8000/psa``); ``password`` is the user's
+    password (config ``psa.api_key``), which opens one session per run.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        password: str,
+        *,
+        session: requests.Session,
+        user: str = "admin",
+        identifier_prefix: str = "sf-",
+        create_parties: bool = True,
+        on_closed: str = "skip",
+        write_concurrency: int = 1,
+        customer: str = "party",
+        timeout: float = 30.0,
+    ):
+        _check_options(user, identifier_prefix, create_parties, on_closed, write_concurrency, customer)
+        self.rpc = TrytonRpc(url, user, password, session, timeout)
+        self.url = self.rpc.url
+        self.on_closed = on_closed
+        self._site = TrytonSite(self.rpc, identifier_prefix, create_parties)
+        self._reads = TrytonReads(self._site)
+        self._writes = TrytonWrites(self._site, self._reads, write_concurrency)
+
+    @classmethod
+    def from_settings(
+        cls, url: str, api_key: str, options: dict, session: requests.Session, *, timeout: float = 30.0
+    ) -> TrytonConnector:
+        """Build from config ``psa.url``, ``psa.api_key`` (the password) and ``psa.options``."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"psa.options: unknown option(s) {', '.join(unknown)} for tryton; known: {', '.join(sorted(_OPTIONS))}"
+            )
+        options.setdefault("timeout", timeout)
+        return cls(url, api_key, session=session, **options)
+
+    def describe(self) -> dict[str, FieldSpec]:
+        return self._site.describe()
+
+    def absent(self) -> dict[str, str]:
+        """Our field -> what to install in Tryton so it has a place (for ``check``)."""
+        return self._site.absent()
+
+    def identifier(self, key: str) -> str:
+        return self._site.identifier(key)
+
+    def find(self, keys: Sequence[str]) -> dict[str, list[ProjectRef]]:
+        return self._reads.find(keys)
+
+    def list_linked(self) -> list[ProjectRef]:
+        return self._reads.list_linked()
+
+    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
+        return self._reads.list_unlinked()
+
+    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
+        return self._reads.project(ref)
+
+    def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
+        return self._reads.read(refs)
+
+    def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]:
+        return self._reads.delivery(refs, hours)
+
+    def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
+        return self._writes.create(rows)
+
+    def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]:
+        return self._writes.update(changes)
+
+    def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]:
+        return self._writes.set_lifecycle(refs, action)
+
+    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
+        return self._writes.set_keys(pairs)
+
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
+        """Lower-cased e-mail -> the id of the active Tryton user (``res.user``) with that address."""
+        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        if not wanted:
+            return {}
+        rows = self._site.read_call("search_read", [["email", "in", wanted], ["active", "=", True]], 0, None,
+                                    [["id", "ASC"]], ["email"], model="res.user")
+        found: dict[str, int] = {}
+        for row in rows:
+            found.setdefault((row.get("email") or "").lower(), row["id"])
+        return {e: found[e] for e in wanted if e in found}
+
+    def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
+        """Tryton's project works have no members (a team is whoever logs time): a ``members`` event says so."""
+        return WriteResult(ref.key, Outcome.FAILED, ref=ref,
+                           error="Tryton projects have no members: remove `members` from a Tryton mapping")
+
+    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
+        raise ConfigError("psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "
+                          "the project's party (customer: party)")
+
+
+def _check_options(user, prefix, create_parties, on_closed, concurrency, customer) -> None:
+    problems = []
+    if not isinstance(user, str) or not user:
+        problems.append(f"psa.options.user: {user!r} must be the Tryton login psa-sync uses (e.g. admin)")
+    if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
+        problems.append(
+            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
+        )
+    if not isinstance(create_parties, bool):
+        problems.append(f"psa.options.create_parties: {create_parties!r} must be true or false")
+    if on_closed not in ("skip", "reopen_update_close"):
+        problems.append(f"psa.options.on_closed: {on_closed!r} must be skip or reopen_update_close")
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 16:
+        problems.append(f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16")
+    if customer != "party":
+        problems.append(f"psa.options.customer: {customer!r}: in Tryton the customer is the project's party "
+                        "(customer: party)")
+    if problems:
+        raise ConfigError(problems)
