@@ -141,7 +141,9 @@ fields = {
   'END_DATE'          => cf('End date', common.merge(field_format: 'date', is_required: false)),
   'PERCENT_COMPLETE'  => cf('Percent complete', common.merge(field_format: 'int', is_required: false)),
   'SALESFORCE_STATUS' => cf('Salesforce status', common.merge(field_format: 'list', is_required: false, multiple: false,
-                            possible_values: ['Won', 'Excluded', 'Reopened', 'Lost', 'Deleted'])),
+                            possible_values: ['Won', 'Excluded', 'Reopened', 'Lost', 'Deleted', 'Tentative', 'Dropped'])),
+  'STAGE'             => cf('Stage', common.merge(field_format: 'list', is_required: false, multiple: false,
+                            possible_values: ['Tentative', 'Won', 'Lost'])),
 }
 if TimeEntryActivity.shared.active.empty?
   TimeEntryActivity.create!(name: 'Development', active: true, is_default: true)

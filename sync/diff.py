@@ -53,16 +53,22 @@ def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
     return {sf_field: source[what] for sf_field, what in writeback.items()}
 
 
-def status_of(row: DesiredRow, facts: Facts | None) -> SfStatus:
+def status_of(row: DesiredRow, facts: Facts | None, tentative: bool = False, was: str | None = None) -> SfStatus:
     """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
-    Deleted. ``facts`` are the deal's IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
+    Deleted; with tentative projects also Tentative (in the pipeline) and Dropped (a tentative project's
+    deal, ``was`` its link's status, still open but out of the pipeline). ``facts`` are the deal's
+    IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
     if row.deleted:
         return SfStatus.DELETED
     if row.matches:
         return SfStatus.WON
+    if tentative and row.pipeline:
+        return SfStatus.TENTATIVE
     if facts is None or facts.is_won is None or facts.is_won:
         return SfStatus.EXCLUDED
-    return SfStatus.LOST if facts.is_closed else SfStatus.REOPENED
+    if facts.is_closed:
+        return SfStatus.LOST
+    return SfStatus.DROPPED if was in (SfStatus.TENTATIVE, SfStatus.DROPPED) else SfStatus.REOPENED
 
 
 def plan_changes(
@@ -74,25 +80,27 @@ def plan_changes(
     pending: set[tuple[str, str]] = frozenset(),
     facts: dict[str, Facts] | None = None,
     ignored: set[str] = frozenset(),
+    tentative: bool = False,
 ) -> Plan:
     """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox; ``facts``
     the IsWon/IsClosed of each deal (``model.facts_of``); ``ignored`` the deals unlinked by hand, which
-    get no project until they are linked or retried by name."""
+    get no project until they are linked or retried by name; ``tentative``: pipeline deals get projects
+    too (``pipeline.create_projects``)."""
     plan = Plan()
     for row in rows:
         link = links.get(row.record_id)
         if link is None:
-            if row.matches and not row.deleted and row.record_id not in ignored:
+            if row.wanted(tentative) and row.record_id not in ignored:
                 plan.creates.append(Create(row, payload_hash(row.fields)))
             else:
                 plan.ignored.append(row.record_id)
             continue
         if not row.deleted:
             _repair(plan, row, link, writeback, pending)
-        status = status_of(row, (facts or {}).get(row.record_id))
+        status = status_of(row, (facts or {}).get(row.record_id), tentative, link.sf_status)
         if status != (link.sf_status or SfStatus.WON):
             plan.lifecycle.append(LifecycleChange(row, link, status))
-        if row.deleted or not row.matches:
+        if not row.wanted(tentative):
             continue
         digest = payload_hash(row.fields)
         if digest == link.payload_hash:
@@ -115,24 +123,28 @@ def _repair(plan: Plan, row: DesiredRow, link: Link, writeback: dict[str, str],
         plan.repairs[row.record_id] = drift
 
 
-def lifecycle_only_rows(errors: list[RowError], links: dict[str, Link]) -> list[DesiredRow]:
+def lifecycle_only_rows(errors: list[RowError], links: dict[str, Link], tentative: bool = False) -> list[DesiredRow]:
     """A linked deal that left the criteria still needs its lifecycle, even if its fields no longer map."""
     rows = []
     for error in errors:
         link = links.get(error.record_id)
-        if link is not None and (error.deleted or not error.matches):
+        if link is not None and not _wanted(error, tentative):
             rows.append(DesiredRow(record_id=error.record_id, key=error.key, modstamp=error.modstamp,
                                    deleted=error.deleted, matches=False, fields=dict(link.payload),
                                    record_links={}))
     return rows
 
 
-def to_quarantine(errors: list[RowError]) -> dict[str, str]:
-    """Record → every reason, for the records that match the criteria and do not map (a lost or deleted
-    deal that no longer maps is not a failure)."""
+def _wanted(error: RowError, tentative: bool) -> bool:
+    return not error.deleted and (error.matches or (tentative and error.pipeline))
+
+
+def to_quarantine(errors: list[RowError], tentative: bool = False) -> dict[str, str]:
+    """Record → every reason, for the records that match the criteria (or, with tentative projects, the
+    pipeline's) and do not map (a lost or deleted deal that no longer maps is not a failure)."""
     failed: dict[str, str] = {}
     for error in errors:
-        if error.deleted or not error.matches:
+        if not _wanted(error, tentative):
             continue
         failed[error.record_id] = f"{failed[error.record_id]}; {error.reason}" if error.record_id in failed \
             else error.reason

@@ -17,6 +17,7 @@ names come only from the validated mapping. Queries go over ``queryAll`` so dele
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
 from sync.soql import and_, field, or_, to_soql
 
+logger = logging.getLogger(__name__)
 STREAM = "records"
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
 
@@ -75,18 +77,34 @@ class Window:
 
 
 def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = (),
-                after: tuple[datetime, str] | None = None) -> str:
+                after: tuple[datetime, str] | None = None, watch_ids: Iterable[str] = ()) -> str:
+    """The window's query. ``extra_ids``: linked deals whose link write-back has not landed; ``watch_ids``:
+    open pipeline deals without a project, named so the run sees them leave the pipeline. Both share
+    the 300 Ids one query may name, the unsettled links first; watched deals that do not fit are
+    caught by ``IsWon = false`` instead (every open or lost deal of the window: more rows, no call)."""
     stamp = field("SystemModstamp")
     where = and_(stamp.ge(start), stamp.le(signpost))
     if after is not None:  # keyset: the rows after (stamp, Id) in the query's own order
         where = and_(where, or_(stamp.gt(after[0]), and_(stamp.eq(after[0]), field("Id").gt(after[1]))))
     if mapping.source.criteria is not None:  # without criteria every record is in scope already
-        ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
-        where = and_(where, or_(mapping.source.criteria,
+        ids, wide = _named_ids(extra_ids, watch_ids)
+        pipeline = mapping.pipeline.criteria if mapping.pipeline is not None else None
+        where = and_(where, or_(mapping.source.criteria, pipeline, field("IsWon").eq(False) if wide else None,
                                 field(mapping.link_field).is_not_null() if mapping.link_field else None,
                                 field("Id").in_(ids) if ids else None))
     return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
             f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id")
+
+
+def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list[str], bool]:
+    """The Ids the query names, and whether the watched deals need the wide term instead."""
+    ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
+    watch = sorted(set(watch_ids) - set(ids))
+    if len(watch) > MAX_IDS_PER_QUERY - len(ids):
+        logger.info("%d open pipeline deals without a project are more than a query may name: the query reads "
+                    "every deal of the window that is not won (IsWon = false) to see them leave", len(watch))
+        return ids, True
+    return sorted(ids + watch), False
 
 
 def select_fields(mapping: Mapping) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 POINTS = (
     "after-token", "before-refetch", "after-recover", "after-page", "after-intent", "after-create",
-    "after-collections", "before-commit", "after-backsync",
+    "after-collections", "before-commit", "after-backsync", "after-update", "after-lifecycle",
 )
 
 

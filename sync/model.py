@@ -26,6 +26,8 @@ class SfStatus(StrEnum):
     LOST = "Lost"
     REOPENED = "Reopened"  # no longer won, not closed either
     DELETED = "Deleted"
+    TENTATIVE = "Tentative"  # an open deal of the pipeline with a tentative project (pipeline.create_projects)
+    DROPPED = "Dropped"  # a tentative project's deal left the pipeline criteria while still open
 
 
 class Outcome(StrEnum):
@@ -56,6 +58,11 @@ class DesiredRow:
     matches: bool
     fields: dict[str, Any]
     record_links: dict[str, Any]  # the link fields as the record carries them now (repair detection)
+    pipeline: bool = False  # matches pipeline.criteria (and not the won criteria)
+
+    def wanted(self, tentative: bool) -> bool:
+        """Whether the deal should have a project: won, or in the pipeline with tentative projects."""
+        return not self.deleted and (self.matches or (tentative and self.pipeline))
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class RowError:
     field: str
     reason: str
     payload: dict
+    pipeline: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from sync import extract
+from sync import extract, stream
 from sync.backsync import delivery
 from sync.backsync.outbox import flush
 from sync.config import Settings
@@ -39,7 +39,7 @@ from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
-from sync.state import State
+from sync.state import State, pipeline_rows
 from sync.state.files import translate
 from sync.transform.rows import transform
 
@@ -144,28 +144,30 @@ def cycle(settings: Settings, mode: str, step: Callable[[Run], None], *, backsyn
 
 @dataclass
 class PagePlan:
-    """What one page needs, decided before anything is written: ``run`` carries it out and ``plan``
-    lists it, so the plan shows exactly what the next run does with these records."""
+    """What one page needs, decided before anything is written: ``run`` does it, ``plan`` lists it."""
 
     plan: Plan
     facts: dict[str, Facts]
     errors: list[RowError]  # every transform failure of the page
     quarantine: dict[str, str] = field(default_factory=dict)  # record → reason (won deals that do not map)
     links: dict[str, Link] = field(default_factory=dict)
+    pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table (``sync.stream``)
 
 
 def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> PagePlan:
     """Transform → links → lifecycle-only rows → diff, reading (never writing) the state."""
-    result = transform(records, mapping)
+    result, tentative = transform(records, mapping), mapping.tentative is not None
     ids = [r.record_id for r in result.rows] + [e.record_id for e in result.errors]
     links = state.links(ids) if state is not None else {}
-    rows = result.rows + lifecycle_only_rows(result.errors, links)
+    rows = result.rows + lifecycle_only_rows(result.errors, links, tentative)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
-                        ignored=set(state.ignored(ids)) if state is not None else frozenset())
-    return PagePlan(plan=plan, facts=facts, errors=result.errors, quarantine=to_quarantine(result.errors),
-                    links=links)
+                        ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
+    pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_rows.known(state, ids)) \
+        if mapping.pipeline is not None else []
+    return PagePlan(plan=plan, facts=facts, errors=result.errors, links=links, pipeline=pipeline,
+                    quarantine=to_quarantine(result.errors, tentative))
 
 
 def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
@@ -179,13 +181,14 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
     create_projects(run.ctx, page.plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, page.plan.updates, run.load)
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
-    run.tally(page.plan)
+    run.tally(page.plan, page.pipeline)
     with state.transaction():
         for record_id, values in page.plan.repairs.items():
             state.queue(record_id, values)
             state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
+        pipeline_rows.save(state, page.pipeline, run.run_id)
         if progress is not None:
             run.fault("before-commit")
             progress(records)
@@ -228,7 +231,8 @@ def window_query(state: State | None, mapping: Mapping, window: extract.Window) 
     """The run's query over ``window``, plus the linked records whose link write-back has not landed
     (their link field cannot bring them back)."""
     return extract.build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
-                               extra_ids=state.unsettled_links() if state is not None else ())
+                               extra_ids=state.unsettled_links() if state is not None else (),
+                               watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else ())
 
 
 def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:

@@ -29,7 +29,7 @@ JSON_VERSION = 1
 EXAMPLES = 1000  # default number of examples of each action kept for the summary
 # list in the summary → the action named on each JSON line
 ACTIONS = {"creates": "create", "updates": "update", "lifecycle": "lifecycle", "repairs": "repair",
-           "quarantined": "quarantine", "recover": "recover"}
+           "quarantined": "quarantine", "recover": "recover", "pipeline": "pipeline"}
 
 
 @dataclass
@@ -45,6 +45,7 @@ class PlanResult:
     quarantined: list[dict] = field(default_factory=list)
     repairs: list[dict] = field(default_factory=list)  # link fields the run re-writes (cleared, cloned)
     recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
+    pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table the run writes
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     api_calls: dict[str, int] = field(default_factory=dict)
 
@@ -62,7 +63,8 @@ class PlanResult:
         """Version 1; the lists hold at most ``examples`` items each, ``counts`` the totals."""
         return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
                 "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
-                "repairs": self.repairs, "recover": self.recover, "api_calls": self.api_calls,
+                "repairs": self.repairs, "recover": self.recover, "pipeline": self.pipeline,
+                "api_calls": self.api_calls,
                 "counts": {**self.counts, "unchanged": self.unchanged}, "examples": self.examples}
 
     def summary_line(self) -> dict[str, Any]:
@@ -100,6 +102,8 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
     result.add("repairs", [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()])
     result.add("quarantined", [{"id": e.record_id, "field": e.field, "reason": e.reason}
                                for e in page.errors if e.record_id in page.quarantine])
+    result.add("pipeline", [{"id": row["opportunity_id"], "status": row["status"], "stage": row["stage"],
+                             "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
 
 
 def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None, *, examples: int = EXAMPLES,

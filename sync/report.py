@@ -11,7 +11,7 @@ from typing import Any
 
 from sync.config import Settings
 from sync.sfid import given_id
-from sync.state import State
+from sync.state import State, pipeline_rows
 
 JSON_VERSION = 1
 
@@ -54,6 +54,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
                            for q in state.quarantined()],
             "backfill": json.loads(state.meta("backfill") or "null"),
+            "pipeline": pipeline_rows.counts(state),
             "members_unmatched": unmatched(state),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
@@ -75,6 +76,8 @@ def status_text(data: dict[str, Any]) -> str:
     ]
     if data.get("backfill"):
         lines.append(backfill_line(data["backfill"]))
+    if data.get("pipeline"):
+        lines.append("pipeline  " + "   ".join(f"{k} {v}" for k, v in sorted(data["pipeline"].items())))
     for person in data.get("members_unmatched") or []:
         lines.append(f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
                      f"({person['role']}); add the user in the PSA and put them on the project")
@@ -113,7 +116,7 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
     state = State.open_readonly(settings.state)
     if state is None:
         return {"version": JSON_VERSION, "id": record_id, "link": None, "events": [], "quarantine": [],
-                "outbox": {}, "ignored": None}
+                "outbox": {}, "ignored": None, "pipeline": None}
     try:
         link = state.links([record_id]).get(record_id)
         return {
@@ -127,6 +130,7 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
             "quarantine": state.quarantined(record_id),
             "outbox": state.outbox().get(record_id, {}),
             "ignored": state.ignored([record_id]).get(record_id),
+            "pipeline": pipeline_rows.row(state, record_id),
         }
     finally:
         state.close()
@@ -151,6 +155,9 @@ def explain_text(data: dict[str, Any]) -> str:
         lines.append(f"  IGNORED since {ignored['since']}: unlinked by hand from project "
                      f"{(ignored['detail'] or {}).get('project_id')}, so no run makes a project for it; "
                      f"`psa-sync link {deal} PROJECT` or `psa-sync retry --id {deal}` ends it")
+    if pipe := data.get("pipeline"):
+        lines.append(f"  pipeline: {pipe['status']} — stage {pipe['stage']}, probability {pipe['probability']}, "
+                     f"amount {pipe['amount']}, close date {pipe['close_date']} (since {pipe['first_seen']})")
     if data["outbox"]:
         lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
     for q in data["quarantine"]:
@@ -173,7 +180,8 @@ def plan_text(result: Any) -> str:
     counts = result.counts
     lines = [f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
              f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
-             f"{counts['quarantined']} quarantined"]
+             f"{counts['quarantined']} quarantined"
+             + (f", {counts['pipeline']} pipeline deals" if counts.get("pipeline") else "")]
     for item in result.recover:
         lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
     for item in result.creates:
@@ -186,6 +194,8 @@ def plan_text(result: Any) -> str:
         lines.append(f"  repair  {item['id']}  {_values(item['fields'])}")
     for item in result.quarantined:
         lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
+    for item in result.pipeline:
+        lines.append(f"  pipeline {item['id']}  {item['status']} ({item['stage']}, {item['probability']}%)")
     cut = [f"{counts[kind] - len(getattr(result, kind))} more {kind}" for kind in counts
            if counts[kind] > len(getattr(result, kind))]
     if cut:

@@ -85,7 +85,7 @@ class Run:
         psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
         return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
                            on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
-                           fault=self.fault, fingerprint=self.mapping.fingerprint,
+                           fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
                            parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
@@ -96,8 +96,10 @@ class Run:
         name = facts.account_name or row.fields.get("customer") or facts.account_id
         return self.psa.ensure_parent(facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")})
 
-    def tally(self, plan: Plan) -> None:
-        """Count what a page's plan decided, then what load did with it."""
+    def tally(self, plan: Plan, pipeline: list[dict] = ()) -> None:
+        """Count what a page's plan decided (and its pipeline rows by status), then what load did with it."""
+        for row in pipeline:
+            self.counts[f"pipeline_{row['status']}"] = self.counts.get(f"pipeline_{row['status']}", 0) + 1
         self.counts["unchanged"] += len(plan.unchanged)
         self.counts["lifecycle"] += len(plan.lifecycle)
         self.counts["repaired"] += len(plan.repairs)

@@ -51,6 +51,7 @@ def check_psa(psa: PsaConnector, settings: Settings, mapping: Mapping, findings:
         _check_list(name, rule, spec, findings)
         _check_required(name, rule, spec, findings)
     _check_unmapped_required(mapping, specs, findings)
+    _check_stage(mapping, specs, findings, settings.psa.connector)
     _check_backsync_sources(mapping, specs, findings, psa)
     if len(findings.result.errors) == errors_before:
         findings.about("OK", "psa", f"{settings.psa.connector} at {psa.url}: {len(mapping.fields)} project "
@@ -117,6 +118,32 @@ def _check_unmapped_required(mapping: Mapping, specs: dict[str, FieldSpec], find
             findings.at("WARN", ("project", "fields"), f"the PSA requires '{spec.psa_name}' but the mapping has no "
                                                        f"project field '{name}': every create will be refused "
                                                        "unless the PSA fills it itself")
+
+
+def _check_stage(mapping: Mapping, specs: dict[str, FieldSpec], findings: Findings, connector: str) -> None:
+    """Tentative projects need the PSA's stage field, with the three stages among its values: psa-sync
+    creates no field the admin did not make. The lifecycle's status list must take Tentative and Dropped."""
+    tentative = mapping.tentative
+    if tentative is None:
+        return
+    spec = specs.get(tentative.stage_field)
+    where = ("pipeline", "stage_field")
+    if spec is None:
+        findings.at("ERROR", where, f"pipeline.create_projects needs a project field '{tentative.stage_field}' in the "
+                                    f"PSA ({connector}: a list custom field, by default named 'Stage', with the values "
+                                    f"{', '.join(v for _, v in tentative.stages)}); create it, or name yours under "
+                                    "psa.options.custom_fields")
+        return
+    missing = [v for _, v in tentative.stages if spec.type == "list" and spec.allowed and v not in spec.allowed]
+    if missing:
+        findings.at("ERROR", ("pipeline", "stages"), f"the PSA list '{spec.psa_name}' takes {', '.join(spec.allowed)}, "
+                                                     f"not {', '.join(missing)}; add them there or set pipeline.stages")
+    status = specs.get("salesforce_status")
+    if status is not None and status.type == "list" and status.allowed:
+        absent = [v for v in ("Tentative", "Dropped") if v not in status.allowed]
+        if absent:
+            findings.at("WARN", where, f"the PSA list '{status.psa_name}' lacks {', '.join(absent)}: flagging a "
+                                       "tentative or dropped project there will be refused")
 
 
 #: delivery values every connector gives (the rest only where describe() lists them)

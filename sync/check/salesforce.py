@@ -20,7 +20,7 @@ from sync.check.members import check_members
 from sync.check.runner import Findings
 from sync.connectors.salesforce import SalesforceClient
 from sync.errors import ConfigError, SyncError
-from sync.mapping.model import SYSTEM_FIELDS, FieldRule, Mapping
+from sync.mapping.model import PIPELINE_FIELDS, SYSTEM_FIELDS, FieldRule, Mapping
 from sync.yamldoc import KeyPath
 
 TEXT_TYPES = frozenset({"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"})
@@ -85,6 +85,9 @@ def field_uses(mapping: Mapping) -> list[FieldUse]:
     if mapping.source.criteria is not None:
         uses += [FieldUse(path, ("source", "criteria"), "criteria")
                  for path in sorted(mapping.source.criteria.fields(), key=str.lower)]
+    if mapping.pipeline is not None:  # its criteria, and what the pipeline table keeps of each deal
+        uses += [FieldUse(path, ("pipeline", "criteria"), "criteria")
+                 for path in [*sorted(mapping.pipeline.criteria.fields(), key=str.lower), *PIPELINE_FIELDS]]
     uses += [FieldUse(target, ("writeback", target), "write") for target in mapping.writeback]
     uses += [FieldUse(target, ("backsync", target), "write", rule, ("backsync", target))
              for target, rule in mapping.backsync.items()]

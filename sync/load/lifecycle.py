@@ -1,8 +1,10 @@
 """What happens to a project when its deal leaves the criteria, is deleted, or comes back.
 
 Policies (``lifecycle.on_unwon`` / ``lifecycle.on_deleted``): ``flag`` sets the project's
-"Salesforce status" (Won, Excluded, Reopened, Lost, Deleted); ``close`` flags and closes it;
-``ignore`` only records the event. A deal that is won again, or undeleted, goes back to its *same*
+"Salesforce status" (Won, Excluded, Reopened, Lost, Deleted; Tentative, Dropped for the pipeline's
+tentative projects); ``close`` flags and closes it; ``ignore`` only records the event. A deal that leaves
+the pipeline while open follows ``pipeline.on_drop``; a lost deal's stage field (``pipeline.stage_field``)
+is set to the lost stage with the flag. A deal that is won again, or undeleted, goes back to its *same*
 project — reopened only if psa-sync closed it, never if a person did. Nothing is ever archived:
 archived Redmine projects vanish from the API, and the duplicate guard would miss them.
 """
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sync.connectors.psa.base import ProjectChange, WriteResult
+from sync.diff import payload_hash
 from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
 from sync.model import DONE, LifecycleChange, Link, Outcome, SfStatus
 
@@ -22,9 +25,11 @@ logger = logging.getLogger(__name__)
 STATUS_FIELD = "salesforce_status"
 
 
-def policy_for(status: str, lifecycle) -> str:
-    if status == SfStatus.WON:
+def policy_for(status: str, lifecycle, pipeline=None) -> str:
+    if status in (SfStatus.WON, SfStatus.TENTATIVE):
         return "restore"
+    if status == SfStatus.DROPPED and pipeline is not None:
+        return pipeline.on_drop
     return lifecycle.on_deleted if status == SfStatus.DELETED else lifecycle.on_unwon
 
 
@@ -40,8 +45,9 @@ class Step:
 
 def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport) -> None:
     for change in changes:
-        action = policy_for(change.status, lifecycle)
-        link = change.link
+        action = policy_for(change.status, lifecycle, ctx.pipeline)
+        # as committed now: an update of this page may have moved its snapshot since the plan was made
+        link = ctx.state.links([change.link.record_id]).get(change.link.record_id, change.link)
         step = _act(ctx, link, change.status, action)
         if step.unknown is not None:
             # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
@@ -50,7 +56,12 @@ def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, repor
                              intent={"status": change.status})
             continue
         saved = link.but(sf_status=change.status, closed_by=step.closed_by,
-                         link_state="active" if change.status == SfStatus.WON else change.status.lower())
+                         link_state="active" if change.status in (SfStatus.WON, SfStatus.TENTATIVE)
+                         else change.status.lower())
+        if (stage := _stage(ctx, link, change.status, action)) is not None:  # the PSA holds the lost stage now
+            payload = {**link.payload, ctx.pipeline.stage_field: stage}
+            saved = saved.but(payload=payload, payload_hash=payload_hash(payload))
+        ctx.fault("after-lifecycle")
         with ctx.state.transaction():
             ctx.state.save_link(saved)
             ctx.state.drop_intent(link.record_id)  # an earlier unconfirmed attempt is settled now
@@ -69,7 +80,7 @@ def _act(ctx: LoadContext, link: Link, status: str, action: str) -> Step:
         if unknown := _flag(ctx, ref, status):
             return Step(unknown=unknown)
         return Step("reopened", None) if ours else Step("flagged", link.closed_by)
-    if unknown := _flag(ctx, ref, status):
+    if unknown := _flag(ctx, ref, status, _stage(ctx, link, status, action)):
         return Step(unknown=unknown)
     if action == "close" and link.closed_by is None:
         if unknown := _unknown(ctx.psa.set_lifecycle([ref], "close")[0]):
@@ -82,11 +93,23 @@ def _unknown(result: WriteResult) -> WriteResult | None:
     return result if result.outcome == Outcome.UNKNOWN else None
 
 
-def _flag(ctx: LoadContext, ref, status: str) -> WriteResult | None:
-    """Set the project's Salesforce status field (if the PSA has one); the write if it went unconfirmed."""
-    if STATUS_FIELD not in ctx.psa.describe():
+def _stage(ctx: LoadContext, link: Link, status: str, action: str) -> str | None:
+    """The lost stage for a lost deal whose project carries a stage (tentative projects), else None."""
+    pipeline = ctx.pipeline
+    if pipeline is None or status != SfStatus.LOST or action == "ignore" or pipeline.stage_field not in link.payload:
         return None
-    result = ctx.psa.update([ProjectChange(ref=ref, fields={STATUS_FIELD: status})])[0]
+    return pipeline.stage("lost")
+
+
+def _flag(ctx: LoadContext, ref, status: str, stage: str | None = None) -> WriteResult | None:
+    """Set the project's Salesforce status field (if the PSA has one) and, for a lost tentative project,
+    its stage; the write if it went unconfirmed."""
+    fields = {STATUS_FIELD: status} if STATUS_FIELD in ctx.psa.describe() else {}
+    if stage is not None:
+        fields[ctx.pipeline.stage_field] = stage
+    if not fields:
+        return None
+    result = ctx.psa.update([ProjectChange(ref=ref, fields=fields)])[0]
     if result.outcome == Outcome.UNKNOWN:
         return result
     if result.outcome not in DONE:

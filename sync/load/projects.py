@@ -20,6 +20,7 @@ from sync.clock import iso
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
+from sync.mapping.model import Pipeline
 from sync.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
 from sync.state import State
 
@@ -50,6 +51,7 @@ class LoadContext:
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fingerprint: str | None = None  # of the mapping the payloads are made with
     fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
+    pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
 
 
 def ref_of(link: Link, status: str = "active") -> ProjectRef:
@@ -61,7 +63,8 @@ def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: 
              pending: dict[str, Any] | None = None) -> Link:
     return Link(record_id=row.record_id, key=row.key, project_id=ref.id,
                 project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
-                payload=dict(fields), written={}, backsync={}, link_state="active", sf_status="Won",
+                payload=dict(fields), written={}, backsync={}, link_state="active",
+                sf_status="Tentative" if row.pipeline and not row.matches else "Won",
                 closed_by="psa" if ref.status == "closed" else None, pending=dict(pending or {}), kept_psa=[],
                 mapping=mapping)
 
@@ -128,7 +131,8 @@ def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report
     if result.outcome == Outcome.CREATED:
         ctx.fault("after-create")
         # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
-        link_project(ctx, row, result.ref, row.fields, "create", "created", {"record_stamp": iso(row.modstamp)})
+        link_project(ctx, row, result.ref, row.fields, "create", "created",  # a tentative one is no Closed Won
+                     {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True})
         report.created.append(row.record_id)
     elif result.outcome == Outcome.EXISTS:
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
@@ -190,6 +194,7 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
     if not todo:
         return
     results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
+    ctx.fault("after-update")  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
     for update, result in zip(todo, results, strict=True):
         if result.outcome in DONE:
             _remember(ctx, update, {}, "update", "updated")

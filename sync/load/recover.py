@@ -30,8 +30,11 @@ def resolve_intents(run: Run) -> list[str] | None:
         refs = found.get(intent.key, [])
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
         if ours:
-            row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(),
-                             deleted=False, matches=True, fields=intent.payload, record_links={})
+            tentative = run.mapping.tentative  # a tentative project's create says so in its stage field
+            pipeline = (tentative is not None
+                        and intent.payload.get(tentative.stage_field) == tentative.stage("tentative"))
+            row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(), deleted=False,
+                             matches=not pipeline, fields=intent.payload, record_links={}, pipeline=pipeline)
             link_project(run.ctx, row, ours[0], intent.payload, "recover", "linked")
             run.load.created.append(row.record_id)
         else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh

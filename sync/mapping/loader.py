@@ -24,9 +24,11 @@ from sync.errors import ConfigError, MappingError
 from sync.mapping.fields import parse_rule
 from sync.mapping.members import parse_members
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
+from sync.mapping.pipeline import parse_pipeline
 from sync.yamldoc import KeyPath, Problems, load_yaml
 
-TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members")
+TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members",
+            "pipeline")
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")
 LIFECYCLE = ("flag", "close", "ignore")
 CONFLICTS = ("crm_wins", "keep_psa")
@@ -81,11 +83,13 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     lifecycle = _lifecycle(data.get("lifecycle"), problems)
     conflicts = _one_of(data, "conflicts", CONFLICTS, "crm_wins", (), problems)
     members = parse_members(data.get("members"), problems)
+    pipeline = parse_pipeline(data.get("pipeline"), source, set(fields),
+                              {f.lower() for f in [*writeback, *backsync]}, problems)
     _check_directions(fields, writeback, backsync, key, problems)
     if source is None or problems.items:
         return None
     parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,
-                 lifecycle=lifecycle, conflicts=conflicts, members=members)
+                 lifecycle=lifecycle, conflicts=conflicts, members=members, pipeline=pipeline)
     return Mapping(path=path, fingerprint=fingerprint(parts), **parts)
 
 

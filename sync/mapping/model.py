@@ -18,6 +18,8 @@ from typing import Any
 from sync import soql
 
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
+#: What the pipeline stream keeps of each open deal (the ``pipeline`` table; README "Pipeline").
+PIPELINE_FIELDS = ("StageName", "Probability", "Amount", "CloseDate", "OwnerId")
 DROP = "?"  # `{Account.Name|?}`: an empty part is left out, with its separator
 
 
@@ -81,6 +83,24 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    """``pipeline:``: the open deals read by the same query as the won ones (``criteria``, which
+    excludes closed deals), kept in the state file for the forecast and, with ``create_projects``,
+    made tentative projects whose ``stage_field`` says tentative, won or lost (``stages``)."""
+
+    criteria: soql.Condition
+    criteria_text: str
+    create_projects: bool = False
+    on_drop: str = "flag"
+    stage_field: str = "stage"
+    stages: tuple[tuple[str, str], ...] = (("tentative", "Tentative"), ("won", "Won"), ("lost", "Lost"))
+
+    def stage(self, which: str) -> str:
+        """The PSA's value for ``tentative``, ``won`` or ``lost``."""
+        return dict(self.stages)[which]
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A mapping that passed validation: which records, how each field is made, what is written.
 
@@ -98,6 +118,12 @@ class Mapping:
     conflicts: str
     fingerprint: str
     members: dict[str, Any] = field(default_factory=dict)  # name -> sync.mapping.members.MemberRule
+    pipeline: Pipeline | None = None
+
+    @property
+    def tentative(self) -> Pipeline | None:
+        """The pipeline when its deals become tentative projects (``create_projects: true``)."""
+        return self.pipeline if self.pipeline is not None and self.pipeline.create_projects else None
 
     def soql_fields(self) -> list[str]:
         """The SELECT list: system fields, key, every field read, and the fields we write.
@@ -110,6 +136,8 @@ class Mapping:
         if self.source.criteria is not None:
             names += sorted(self.source.criteria.fields(), key=str.lower)
         names += [member.email_path for member in self.members.values()]
+        if self.pipeline is not None:
+            names += [*PIPELINE_FIELDS, *sorted(self.pipeline.criteria.fields(), key=str.lower)]
         names += [*self.writeback, *self.backsync]
         seen: set[str] = set()
         return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
@@ -145,6 +173,10 @@ def fingerprint(parts: dict[str, Any]) -> str:
     }
     if parts.get("members"):  # only when present, so a mapping without members keeps its fingerprint
         canonical["members"] = {n: [m.lookup.lower(), m.role, m.sync] for n, m in parts["members"].items()}
+    if parts.get("pipeline") is not None:  # absent: the fingerprints of earlier mappings stay as they were
+        pipe: Pipeline = parts["pipeline"]
+        canonical["pipeline"] = {"criteria": soql.to_soql(pipe.criteria), "create_projects": pipe.create_projects,
+                                 "on_drop": pipe.on_drop, "stage_field": pipe.stage_field, "stages": pipe.stages}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

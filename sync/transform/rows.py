@@ -48,6 +48,7 @@ class _System:
     deleted: np.ndarray
     matches: np.ndarray
     reasons: dict[str, np.ndarray]
+    pipeline: np.ndarray  # matches pipeline.criteria, not the won criteria, not deleted
 
 
 def transform(records: list[dict], mapping: Mapping) -> TransformResult:
@@ -57,6 +58,10 @@ def transform(records: list[dict], mapping: Mapping) -> TransformResult:
     frame = RecordFrame(records)
     system = _system_columns(frame, mapping)
     fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.rules().items()}
+    if (tentative := mapping.tentative) is not None:  # the stage field: won, tentative (or nothing)
+        stage = np.where(system.matches, tentative.stage("won"),
+                         np.where(system.pipeline, tentative.stage("tentative"), None)).astype(object)
+        fields[tentative.stage_field] = Evaluated(stage, np.full(len(frame), None, dtype=object))
     links = _record_links(frame, mapping)
     reasons = {**system.reasons, **{name: out.reasons for name, out in fields.items()}}
     failed = np.zeros(len(frame), dtype=bool)
@@ -89,8 +94,11 @@ def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
     # A row whose criteria cannot be evaluated may well be in scope: count it as matching, so
     # the pipeline quarantines it instead of letting it pass by unseen.
     matches = (matches | pd.notna(criteria_problems)) & ~is_deleted
+    pipeline = np.zeros(len(frame), dtype=bool)
+    if mapping.pipeline is not None:  # a row it cannot evaluate is simply not in the pipeline
+        pipeline = evaluate_criteria(mapping.pipeline.criteria, frame)[0] & ~matches & ~is_deleted
     return _System(record_id=record_id, key=key, modstamp=modstamp, deleted=is_deleted,
-                   matches=matches, reasons=reasons)
+                   matches=matches, reasons=reasons, pipeline=pipeline)
 
 
 def _missing(values: np.ndarray, message: str) -> np.ndarray:
@@ -147,10 +155,10 @@ def _rows(system: _System, fields: dict[str, Evaluated], links: dict[str, np.nda
     link_rows = _dicts({name: values[good] for name, values in links.items()}, len(good))
     return [
         DesiredRow(record_id=rid, key=key, modstamp=stamp, deleted=bool(gone), matches=bool(hit),
-                   fields=values, record_links=current)
-        for rid, key, stamp, gone, hit, values, current in zip(
+                   fields=values, record_links=current, pipeline=bool(open_deal))
+        for rid, key, stamp, gone, hit, values, current, open_deal in zip(
             system.record_id[good], system.key[good], system.modstamp[good], system.deleted[good],
-            system.matches[good], field_rows, link_rows, strict=True)
+            system.matches[good], field_rows, link_rows, system.pipeline[good], strict=True)
     ]
 
 
@@ -168,7 +176,7 @@ def _errors(system: _System, reasons: dict[str, np.ndarray], frame: RecordFrame,
         errors.append(RowError(
             record_id=system.record_id[position] or "", key=system.key[position] or "",
             modstamp=system.modstamp[position], deleted=bool(system.deleted[position]),
-            matches=bool(system.matches[position]),
+            matches=bool(system.matches[position]), pipeline=bool(system.pipeline[position]),
             field=found[0][0], reason="; ".join(reason for _, reason in found),
             payload=frame.payload(int(position))))
     return errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -99,3 +100,32 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     assert asked == [1000, 1000, 1000, 1000, 500]
     assert (backsync["counts"]["backsync"], backsync["counts"]["written"]) == (PROGRESSED, PROGRESSED)
     assert backsync["calls"] == {"token": 1, "queryAll": 1, "composite": math.ceil(PROGRESSED / 200)}
+
+
+def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkeypatch):
+    """Issue 15: the pipeline's deals come in the run's one query (its criteria OR-ed into the WHERE):
+    the same calls as the won deals alone, and every open deal of the criteria lands in the pipeline table."""
+    seed_history(emulator, 600, won_ratio=0.5)  # one page either way: the open deals add rows, not calls
+    won = len(emulator.ids("Opportunity", where="IsWon = true"))
+    in_pipeline = set(emulator.ids("Opportunity", where="IsClosed = false AND Probability >= 50"))
+    assert won and in_pipeline and won + len(in_pipeline) < 2000
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    calls = {}
+    for name, section in (("won-only", ""),
+                          ("with-pipeline", '\npipeline:\n  criteria: "IsClosed = false AND Probability >= 50"\n')):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        monkeypatch.chdir(workdir)
+        mapping = mapping_variant(workdir, ("lookback: 10m", "lookback: 1s"))
+        mapping.write_text(mapping.read_text() + section)
+        harness = SyncHarness(emu=emulator, redmine=dry, workdir=workdir, mapping=mapping)
+        harness.write_config(limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000},
+                             schedule={"backsync_interval": "1h", "hours_interval": "1h"})
+        run = dry_run(harness, FakePsa("http://127.0.0.1:9"))
+        calls[name] = run["calls"]
+        assert run["counts"]["created"] == won  # the pipeline makes no project without create_projects
+    assert calls["with-pipeline"] == calls["won-only"] == \
+        {"token": 1, "queryAll": 1, "composite": math.ceil(won / 200)}
+    with sqlite3.connect(tmp_path / "with-pipeline" / harness.state_path) as db:
+        opened = {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")}
+    assert opened == in_pipeline

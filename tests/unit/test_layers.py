@@ -14,7 +14,8 @@ IO_LIBRARIES = ("sqlite_utils", "requests", "simple_salesforce")
 
 
 @pytest.mark.parametrize("module", ["sync.diff", "sync.transform.rows", "sync.model",
-                                    "sync.forecast.compute", "sync.mapping.members"])
+                                    "sync.forecast.compute", "sync.mapping.members", "sync.stream",
+                                    "sync.mapping.pipeline"])
 def test_a_pure_stage_imports_neither_the_state_store_nor_a_connector(module):
     probe = (f"import json, sys; import {module}; "
              f"print(json.dumps([m for m in {IO_LIBRARIES!r} if m in sys.modules]))")

@@ -27,6 +27,7 @@ DEFAULT_CUSTOM_FIELDS: dict[str, str] = {
     "end_date": "End date",
     "percent_complete": "Percent complete",
     "salesforce_status": "Salesforce status",
+    "stage": "Stage",  # pipeline.stage_field of tentative projects
 }
 
 #: native project attributes we write, with their FieldSpec
