@@ -48,7 +48,7 @@ def write_config(emu) -> Path:
           connector: redmine
           url: ${{REDMINE_URL}}
           api_key: ${{REDMINE_API_KEY}}
-        mapping: {ROOT / "mappings" / "opportunity_to_project.yaml"}
+        mapping: {ROOT / "mappings" / "examples" / "pipeline.yaml"}   # the default + open deals at 50%+
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0}}
         forecast:                                   # psa-sync forecast (README "Forecast")
@@ -116,7 +116,7 @@ def main() -> None:
                    REDMINE_API_KEY=redmine["REDMINE_API_KEY"], PYTHONPATH=str(ROOT))
         config = write_config(emu)
 
-        console.rule("1. The first run: every won deal becomes one project")
+        console.rule("1. The first run: every won deal becomes one project, an open one at 50%+ a tentative one")
         psa_sync(config, env, "run")
         show(emu, redmine, "after the first run", set(book["won"]))
 

@@ -154,10 +154,15 @@ puts "REDMINE_ACTIVITY_IDS=#{TimeEntryActivity.shared.active.map { |a| "#{a.id}:
 EOF
 }
 
+configured_current() {  # the pristine snapshot was made by this version of configure_rb
+  [ -f "$BASE/base.env" ] && [ -f "$PRISTINE" ] \
+    && [ "$(cat "$BASE/configured" 2>/dev/null)" = "$(configure_rb | sha256sum | cut -c1-16)" ]
+}
+
 configure() {  # idempotent; configures Debian's default instance, then snapshots it once
   local t rb fp tmp; t=$(now)
   fp=$(configure_rb | sha256sum | cut -c1-16)
-  [ -f "$BASE/base.env" ] && [ -f "$PRISTINE" ] && [ "$(cat "$BASE/configured" 2>/dev/null)" = "$fp" ] && return
+  configured_current && return
   mkdir -p "$BASE"
   tmp=$(mktemp -d /tmp/redmine-configure.XXXXXX); chown www-data "$tmp"
   rb="$tmp/configure.rb"; configure_rb >"$rb"; chmod 644 "$rb"
@@ -184,7 +189,8 @@ ensure_instance() {  # a non-default instance: its own directory tree and databa
   printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n' "$DB" >"$dir/config/database.yml"
   cp -p /etc/redmine/default/secret_key.txt "$dir/config/secret_key.txt"
   chown root:www-data "$dir/config/database.yml"; chmod 640 "$dir/config/database.yml"
-  [ -f "$DB" ] || restore_db
+  # a database copied before the configuration last changed (a new custom field) is copied again
+  { [ -f "$DB" ] && ! [ "$DB" -ot "$PRISTINE" ]; } || restore_db
 }
 
 write_env() {
@@ -246,14 +252,16 @@ if [ "$DBKIND" = pgsql ]; then
   # shellcheck source=scripts/redmine-pgsql.sh
   . "$SCRIPT_DIR/redmine-pgsql.sh"
 fi
-if [ "$cmd" = start ] && running && ready; then cat "$ENVFILE"; exit 0; fi
+# a running server is trusted only if it answers and (SQLite) was configured by this version of the script
+current() { [ "$DBKIND" = pgsql ] || configured_current; }
+if [ "$cmd" = start ] && running && ready && current; then cat "$ENVFILE"; exit 0; fi
 need_root "$cmd"
 mkdir -p "$STATE" "$BASE"
 exec 9>"$BASE/lock"; flock 9   # one start/stop/reset at a time on this machine (tests, CI, people)
 
 case "$cmd" in
   start)
-    if running && ready; then cat "$ENVFILE"; exit 0; fi
+    if running && ready && current; then cat "$ENVFILE"; exit 0; fi
     T0=$(now)
     stop_server          # a recorded server that is not answering is restarted, not trusted
     install_redmine
