@@ -160,6 +160,47 @@ class PsaConnector(Protocol):
         ...
 
 
+class ReadsAndWrites:
+    """The protocol's project reads and writes, handed to a connector's ``_reads`` and ``_writes``.
+
+    Both connectors split their work the same way (a reads module, a writes module, a site that
+    knows the PSA's fields); this is the one place that says which method goes where.
+    """
+
+    _reads: Any
+    _writes: Any
+
+    def find(self, keys: Sequence[str]) -> dict[str, list[ProjectRef]]:
+        return self._reads.find(keys)
+
+    def list_linked(self) -> list[ProjectRef]:
+        return self._reads.list_linked()
+
+    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
+        return self._reads.list_unlinked()
+
+    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
+        return self._reads.project(ref)
+
+    def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
+        return self._reads.read(refs)
+
+    def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]:
+        return self._reads.delivery(refs, hours)
+
+    def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
+        return self._writes.create(rows)
+
+    def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]:
+        return self._writes.update(changes)
+
+    def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]:
+        return self._writes.set_lifecycle(refs, action)
+
+    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
+        return self._writes.set_keys(pairs)
+
+
 #: factory(url, api_key, options, session) -> PsaConnector
 ConnectorFactory = Callable[[str, str, dict, requests.Session], PsaConnector]
 

@@ -29,12 +29,10 @@ from typing import Any
 import requests
 
 from sync.connectors.psa.base import (
-    Delivery,
     FieldSpec,
     Member,
-    NewProject,
-    ProjectChange,
     ProjectRef,
+    ReadsAndWrites,
     WriteResult,
 )
 from sync.connectors.psa.redmine_fields import DEFAULT_CUSTOM_FIELDS, CustomField, field_specs
@@ -53,7 +51,7 @@ DEFAULT_WRITE_CONCURRENCY = 2
 _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout"}
 
 
-class RedmineConnector:
+class RedmineConnector(ReadsAndWrites):
     """A :class:`~sync.connectors.psa.base.PsaConnector` for Redmine 5.x over its REST API."""
 
     def __init__(
@@ -109,42 +107,10 @@ class RedmineConnector:
         """The identifier psa-sync gives the project of ``key`` (prefer it among copies)."""
         return self._site.identifier(key)
 
-    # --- reads (redmine_reads) ----------------------------------------------------------------
-
-    def find(self, keys: Sequence[str]) -> dict[str, list[ProjectRef]]:
-        return self._reads.find(keys)
-
-    def list_linked(self) -> list[ProjectRef]:
-        return self._reads.list_linked()
-
-    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
-        return self._reads.list_unlinked()
-
-    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
-        return self._reads.project(ref)
-
-    def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
-        return self._reads.read(refs)
-
-    def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]:
-        return self._reads.delivery(refs, hours)
+    # --- reads (redmine_reads) and writes (redmine_writes): ReadsAndWrites, and ---------------
 
     def spent_hours(self, project_id: int) -> Decimal | None:
         return self._reads.spent_hours(project_id)
-
-    # --- writes (redmine_writes) --------------------------------------------------------------
-
-    def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
-        return self._writes.create(rows)
-
-    def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]:
-        return self._writes.update(changes)
-
-    def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]:
-        return self._writes.set_lifecycle(refs, action)
-
-    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
-        return self._writes.set_keys(pairs)
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         return self._writes.ensure_parent(account_id, name, fields)

@@ -20,12 +20,10 @@ from typing import Any
 import requests
 
 from sync.connectors.psa.base import (
-    Delivery,
     FieldSpec,
     Member,
-    NewProject,
-    ProjectChange,
     ProjectRef,
+    ReadsAndWrites,
     WriteResult,
 )
 from sync.connectors.psa.tryton_reads import TrytonReads
@@ -39,7 +37,7 @@ _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 _OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
 
 
-class TrytonConnector:
+class TrytonConnector(ReadsAndWrites):
     """A :class:`~sync.connectors.psa.base.PsaConnector` for Tryton 8.2 over JSON-RPC.
 
     ``url`` is the server and database (``http://127.0.0.1:8000/psa``); ``password`` is the user's
@@ -91,36 +89,6 @@ class TrytonConnector:
 
     def identifier(self, key: str) -> str:
         return self._site.identifier(key)
-
-    def find(self, keys: Sequence[str]) -> dict[str, list[ProjectRef]]:
-        return self._reads.find(keys)
-
-    def list_linked(self) -> list[ProjectRef]:
-        return self._reads.list_linked()
-
-    def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
-        return self._reads.list_unlinked()
-
-    def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
-        return self._reads.project(ref)
-
-    def read(self, refs: Sequence[ProjectRef]) -> dict[str, dict]:
-        return self._reads.read(refs)
-
-    def delivery(self, refs: Sequence[ProjectRef], hours: bool) -> dict[str, Delivery]:
-        return self._reads.delivery(refs, hours)
-
-    def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
-        return self._writes.create(rows)
-
-    def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]:
-        return self._writes.update(changes)
-
-    def set_lifecycle(self, refs: Sequence[ProjectRef], action: str) -> list[WriteResult]:
-        return self._writes.set_lifecycle(refs, action)
-
-    def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
-        return self._writes.set_keys(pairs)
 
     def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
         """Lower-cased e-mail -> the id of the active Tryton user (``res.user``) with that address."""
