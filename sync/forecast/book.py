@@ -8,12 +8,11 @@ deal is linked and still open: it counts as pipeline).
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sync.forecast.compute import Deal
+from sync.forecast.compute import Deal, day_of, number_of
 from sync.state import State
 from sync.state.pipeline_rows import pipeline_rows
 
@@ -40,27 +39,10 @@ def read_book(path: Path) -> tuple[list[Deal], bool]:
 
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:
-    probability = _decimal(row.get("probability"))
+    probability = number_of(row.get("probability"))
     return Deal(record_id=row["opportunity_id"], kind="pipeline", fields=row["payload"],
                 probability=probability if probability is not None else Decimal(0),
-                owner=row.get("owner_id"), amount=_decimal(row.get("amount")),
-                close_date=_day(row.get("close_date")))
+                owner=row.get("owner_id"), amount=number_of(row.get("amount")),
+                close_date=day_of(row.get("close_date")))
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        return None
-    return number if number.is_finite() else None
-
-
-def _day(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None

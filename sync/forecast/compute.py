@@ -104,9 +104,9 @@ def forecast(deals: list[Deal], config: ForecastConfig, first: date, months: int
 def hours_of(deal: Deal, config: ForecastConfig) -> Decimal | None:
     """Hours of the whole deal (before its probability): the hours field, else amount / rate."""
     hours_field, amount_field = config.fields.get("hours"), config.fields.get("amount")
-    if hours_field and _number(deal.fields.get(hours_field)) is not None:
-        return _number(deal.fields.get(hours_field))
-    amount = _number(deal.fields.get(amount_field)) if amount_field else None
+    if hours_field and number_of(deal.fields.get(hours_field)) is not None:
+        return number_of(deal.fields.get(hours_field))
+    amount = number_of(deal.fields.get(amount_field)) if amount_field else None
     amount = amount if amount is not None else deal.amount
     if amount is None:
         return None
@@ -156,15 +156,15 @@ def _check_rates(deals: list[Deal], config: ForecastConfig) -> None:
 
 def _needs_rate(deal: Deal, config: ForecastConfig) -> bool:
     hours_field = config.fields.get("hours")
-    if hours_field and _number(deal.fields.get(hours_field)) is not None:
+    if hours_field and number_of(deal.fields.get(hours_field)) is not None:
         return False
     amount_field = config.fields.get("amount")
-    return (_number(deal.fields.get(amount_field)) if amount_field else None) is not None or deal.amount is not None
+    return (number_of(deal.fields.get(amount_field)) if amount_field else None) is not None or deal.amount is not None
 
 
 def _dates(deal: Deal, config: ForecastConfig, first: date, result: Forecast) -> tuple[date, date]:
-    start = _date(deal.fields.get(config.fields.get("start") or "")) or deal.close_date
-    end = _date(deal.fields.get(config.fields.get("end") or ""))
+    start = day_of(deal.fields.get(config.fields.get("start") or "")) or deal.close_date
+    end = day_of(deal.fields.get(config.fields.get("end") or ""))
     if start is None:
         result.counts["no_dates"] += 1
         start = first
@@ -176,7 +176,8 @@ def _empty(count: int) -> Line:
     return Line(won=[Decimal(0)] * count, pipeline=[Decimal(0)] * count)
 
 
-def _number(value: Any) -> Decimal | None:
+def number_of(value: Any) -> Decimal | None:
+    """A finite Decimal from a stored value (text or number), or None: never an exception."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -186,7 +187,8 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _date(value: Any) -> date | None:
+def day_of(value: Any) -> date | None:
+    """The day of a stored date, date and time, or ISO text, or None when it holds none."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
