@@ -13,6 +13,8 @@ import errno
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -48,6 +50,29 @@ def open_database(path: Path) -> Database:
         if created and path.exists() and path.stat().st_size == 0:
             path.unlink()  # never leave an empty file behind: it would look like a state that lost everything
         raise translate(path, exc) from exc
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """One commit point that takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``); nested, a savepoint.
+
+    sqlite-utils' ``atomic()`` begins a deferred transaction: one that reads first and writes later
+    fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy timeout) when another
+    process committed in between, e.g. a backfill recording its end while a scheduled run holds the
+    run lock. Taken at the start, the write lock is waited for (``busy_timeout``) instead.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
 
 
 def backup(db: Database, path: Path, before: str) -> Path:

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from sync.clock import iso, utcnow
 from sync.state.codec import dumps, loads
+from sync.state.files import write_transaction
 from sync.state.store import State
 
 COLUMNS = ("opportunity_id", "stage", "probability", "amount", "close_date", "owner_id", "payload", "status",
@@ -42,7 +43,7 @@ def upsert_pipeline(db: Database, rows: Iterable[dict[str, Any]]) -> None:
         if unknown:
             raise ValueError(f"pipeline has no column(s) {', '.join(sorted(unknown))}")
         encoded.append({**row, "payload": dumps(row.get("payload") or {})})
-    with db.atomic():
+    with write_transaction(db):
         db["pipeline"].upsert_all(encoded, pk="opportunity_id")
 
 

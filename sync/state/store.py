@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
 from sync.state.codec import dumps, link_of, loads
-from sync.state.files import open_database, open_readonly_database
+from sync.state.files import open_database, open_readonly_database, write_transaction
 
 
 class State:
@@ -45,7 +45,7 @@ class State:
         return rows[0]["value"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["meta"].upsert({"key": key, "value": value}, pk="key")
 
     # -- watermarks ---------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class State:
         those deals whatever their stamp, so the change is sent again rather than forgotten.
         """
         now = iso(utcnow())
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["intents"].upsert_all(
                 ({"opportunity_id": record_id, "key": key, "action": action, "payload": dumps(payload),
                   "started_at": now, "run_id": run_id} for record_id, key, payload in intents),
@@ -239,12 +239,12 @@ class State:
 
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
-        with self.db.atomic():
+        with write_transaction(self.db):
             return self.db["runs"].insert({"mode": mode, "started_at": iso(utcnow()), "status": "running"}).last_pk
 
     def mark_abandoned(self) -> int:
         """Runs still 'running' when the lock was free died mid-way (killed, power cut): say so in status."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             return self.db.execute(
                 "UPDATE runs SET status = 'died', finished_at = ?, error = 'the process ended without finishing "
                 "this run; the next run recovered from the last committed page' WHERE status = 'running'",
@@ -252,7 +252,7 @@ class State:
 
     def finish_run(self, run_id: int, *, status: str, exit_code: int, counts: dict, api_calls: dict,
                    org_usage: dict | None, error: str | None, psa_calls: int = 0) -> None:
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["runs"].update(run_id, {
                 "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
@@ -275,7 +275,7 @@ class State:
     # -- commit points ------------------------------------------------------------------------
     def transaction(self):
         """One commit point: ``with state.transaction(): ...``."""
-        return self.db.atomic()
+        return write_transaction(self.db)
 
     def commit_page(self, stream: str, watermark: datetime | None) -> None:
         """Advance the watermark; called inside the page's transaction, after its rows are handled.

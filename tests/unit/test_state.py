@@ -137,3 +137,32 @@ def test_a_state_file_from_before_the_ignored_table_reads_as_none_ignored(tmp_pa
     old.close()
     State.open(path).close()  # a writable open migrates it
     assert "ignored" in State.open_readonly(path).db.table_names()
+
+
+def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_between_its_read_and_write(tmp_path):
+    """A deferred transaction that read first would fail at its write with "database is locked" (no busy
+    wait) had another process committed in between: a backfill's end beside a scheduled run did that."""
+    path = tmp_path / "s.sqlite"
+    run, other = State.open(path), State.open(path)
+    other.db.execute("PRAGMA busy_timeout=0")
+    try:
+        with run.transaction():
+            run.meta("backfill")  # the read
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.set_meta("backfill", "finished")  # the other writer waits for the commit instead
+            run.set_meta("backfill", "mine")  # the write after the read goes through
+        other.set_meta("backfill", "finished")
+        assert run.meta("backfill") == "finished"
+    finally:
+        run.close()
+        other.close()
+
+
+def test_a_failed_write_transaction_rolls_back_and_the_next_one_begins_afresh(state):
+    with pytest.raises(RuntimeError), state.transaction():
+        state.set_meta("k", "v")
+        raise RuntimeError("mid-transaction")
+    assert state.meta("k") is None and not state.db.conn.in_transaction
+    with state.transaction():
+        state.set_meta("k", "w")
+    assert state.meta("k") == "w"
