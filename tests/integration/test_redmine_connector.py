@@ -42,6 +42,7 @@ def deal_fields(**overrides):
         "end_date": dt.date(2026, 5, 2),
         "percent_complete": None,
         "salesforce_status": "Won",
+        "stage": "Won",  # tentative projects' stage (pipeline.create_projects)
     }
     return {**fields, **overrides}
 
@@ -84,7 +85,9 @@ def test_describe_lists_native_and_custom_fields_with_types(psa):
         "end_date": "date",
         "percent_complete": "integer",
         "salesforce_status": "list",
+        "stage": "list",
     }
+    assert specs["stage"].allowed == ("Tentative", "Won", "Lost")
     assert specs["billing_type"].required and not specs["salesforce_status"].required
     assert "key" not in specs
 
