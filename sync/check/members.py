@@ -9,6 +9,7 @@ describe of the source object (already made by the Salesforce check) says, per f
 from __future__ import annotations
 
 from sync.check.runner import Findings
+from sync.errors import SyncError
 from sync.mapping.model import Mapping
 
 
@@ -31,3 +32,25 @@ def check_members(fields: dict[str, dict], mapping: Mapping, findings: Findings)
             findings.at("ERROR", where, f"{source}.{field['name']} is reached as "
                                         f"{field.get('relationshipName')}, not {member.relationship}; "
                                         "psa-sync reads the e-mail through <relationship>.Email")
+
+
+def check_member_roles(psa, mapping: Mapping, findings: Findings) -> None:
+    """One ERROR per member whose ``role`` the PSA does not have (matched ignoring case, as the run does);
+    a WARN when the PSA's projects have no members at all (the connector has no ``role_names``)."""
+    if not mapping.members:
+        return
+    role_names = getattr(psa, "role_names", None)
+    if role_names is None:
+        findings.at("WARN", ("members",), "this PSA's projects have no members: each deal's members are "
+                                          "reported as a 'members' event, never set")
+        return
+    try:
+        names = role_names()
+    except SyncError as exc:
+        findings.failure("psa", exc)
+        return
+    known = {name.lower() for name in names}
+    for name, member in mapping.members.items():
+        if member.role.strip().lower() not in known:
+            findings.at("ERROR", ("members", name, "role"), f"the PSA has no role '{member.role}' (its roles: "
+                                                            f"{', '.join(names) or 'none'}); name one of them")

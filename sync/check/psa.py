@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sync.check.members import check_member_roles
 from sync.check.runner import Findings
 from sync.check.salesforce import suggest
 from sync.config import Settings
@@ -53,6 +54,7 @@ def check_psa(psa: PsaConnector, settings: Settings, mapping: Mapping, findings:
     _check_unmapped_required(mapping, specs, findings)
     _check_stage(mapping, specs, findings, settings.psa.connector)
     _check_backsync_sources(mapping, specs, findings, psa)
+    check_member_roles(psa, mapping, findings)
     if len(findings.result.errors) == errors_before:
         findings.about("OK", "psa", f"{settings.psa.connector} at {psa.url}: {len(mapping.fields)} project "
                                     f"field(s) have a place among {len(specs)}")

@@ -126,3 +126,23 @@ def test_check_refuses_a_member_field_that_is_not_a_user_lookup(harness, emulato
     assert mine and mine[0]["where"] == f"{mapping}:{line_of(mapping, 'delivery_lead:')}", errors
     assert mine[0]["message"].startswith("Opportunity.Delivery_Lead__c is a date field, not a lookup to User")
     assert not [f for f in errors if f.get("key", "").startswith("members.owner")]  # OwnerId is one
+
+
+def test_check_refuses_a_role_redmine_does_not_have_and_names_its_roles(harness, emulator, tmp_path):
+    """The roles come from Redmine's /roles.json (Debian's default data: Manager, Developer, Reporter)."""
+    import json
+
+    from tests.fixtures.sync import line_of
+
+    emulator.register_field("Opportunity", "Delivery_Lead__c", "reference", reference_to="User",
+                            relationship_name="Delivery_Lead__r")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text() + MEMBERS.replace("role: Manager", "role: Managr"))
+    harness.mapping = mapping
+    done = harness.cli("check", "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [f for f in json.loads(done.stdout)["findings"] if f["level"] == "ERROR"]
+    assert [f["key"] for f in errors] == ["members.owner.role"], errors
+    assert errors[0]["where"] == f"{mapping}:{line_of(mapping, 'owner:')}"
+    assert errors[0]["message"].startswith("the PSA has no role 'Managr' (its roles: ")
+    assert "Manager" in errors[0]["message"] and "Developer" in errors[0]["message"]

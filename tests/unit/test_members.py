@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.check.members import check_members
+from sync.check.members import check_member_roles, check_members
 from sync.check.runner import CheckResult, Findings
 from sync.diff import plan_changes
 from sync.errors import MappingError
@@ -97,6 +97,25 @@ def test_check_accepts_user_lookups(tmp_path):
     lead = {"type": "reference", "referenceTo": ["User"], "relationshipName": "Delivery_Lead__r"}
     check_members(_describe(Delivery_Lead__c=lead), mapping, Findings(result, tmp_path / "m.yaml"))
     assert result.findings == []
+
+
+def test_check_refuses_a_role_the_psa_does_not_have_at_its_line(tmp_path):
+    path = with_members(tmp_path, MEMBERS.replace("role: Developer", "role: developer").replace("Manager", "Boss"))
+    result = CheckResult()
+    findings = Findings(result, path, load_yaml(path, "mapping"))
+    check_member_roles(FakePsa("http://psa.test"), load_mapping(path), findings)
+    [error] = result.findings  # `developer` is Developer: roles match ignoring case, as the run matches them
+    assert (error.level, error.key, error.where) == ("ERROR", "members.owner.role", f"{path}:{line_of(path, 'owner:')}")
+    assert error.message == "the PSA has no role 'Boss' (its roles: Developer, Manager, Reporter); name one of them"
+
+
+def test_check_warns_that_a_psa_without_members_only_reports_them(tmp_path):
+    class NoMembers:  # a connector without role_names: its projects have no members (Tryton's)
+        pass
+
+    result = CheckResult()
+    check_member_roles(NoMembers(), load_mapping(with_members(tmp_path)), Findings(result, tmp_path / "m.yaml"))
+    assert [(f.level, f.key) for f in result.findings] == [("WARN", "members")]
 
 
 def _record(n: int, owner: str | None, lead: str | None, amount: int = 10) -> dict:

@@ -123,6 +123,9 @@ class RedmineConnector(ReadsAndWrites):
     def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
         return self._members.set_members(ref, members)
 
+    def role_names(self) -> list[str]:
+        return self._members.role_names()
+
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:
     problems = []

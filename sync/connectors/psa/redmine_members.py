@@ -33,6 +33,7 @@ class RedmineMembers:
     def __init__(self, http: RedmineHttp):
         self.http = http
         self._roles: dict[str, int] | None = None
+        self._role_names: list[str] = []
         self._users: dict[str, int] = {}  # found addresses only: a user created later is found then
 
     def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
@@ -52,7 +53,13 @@ class RedmineMembers:
         if self._roles is None:
             body = self.http.get("/roles.json", shape=_ROLES)
             self._roles = {r["name"].strip().lower(): r["id"] for r in body["roles"]}
+            self._role_names = sorted(r["name"].strip() for r in body["roles"])
         return self._roles
+
+    def role_names(self) -> list[str]:
+        """The roles' names as Redmine spells them (``check`` names them when a mapping's role is not one)."""
+        self.roles()
+        return self._role_names
 
     def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
         roles = self.roles()
