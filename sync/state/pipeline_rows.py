@@ -1,6 +1,6 @@
 """The ``pipeline`` table (migration m005): open deals matching the mapping's ``pipeline.criteria``.
 
-The pipeline stream writes it in each page's own commit (``save``, the rows of
+The pipeline stream writes it in each page's own commit (``save``, the one writer, the rows of
 :func:`sync.stream.stream_rows`; ``known`` and ``watched`` are what the run asks of it); ``psa-sync
 forecast`` reads it (``pipeline_rows``). Both sides' functions are here, so the columns and the
 payload's codec (the same typed JSON as ``links.payload``) are written down once.
@@ -15,12 +15,7 @@ from sqlite_utils import Database
 
 from sync.clock import iso, utcnow
 from sync.state.codec import dumps, loads
-from sync.state.files import write_transaction
 from sync.state.store import State
-
-COLUMNS = ("opportunity_id", "stage", "probability", "amount", "close_date", "owner_id", "payload", "status",
-           "first_seen", "updated_at", "run_id")
-STATUSES = ("open", "dropped", "won", "lost")
 
 
 def pipeline_rows(db: Database, status: str | None = "open") -> Iterator[dict[str, Any]]:
@@ -33,18 +28,6 @@ def pipeline_rows(db: Database, status: str | None = "open") -> Iterator[dict[st
     where, args = ("status = ?", [status]) if status else (None, [])
     for row in db["pipeline"].rows_where(where, args, order_by="opportunity_id"):
         yield dict(row, payload=loads(row["payload"]) or {})
-
-
-def upsert_pipeline(db: Database, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert or replace rows (``payload`` given as a dict); one transaction."""
-    encoded = []
-    for row in rows:
-        unknown = set(row) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"pipeline has no column(s) {', '.join(sorted(unknown))}")
-        encoded.append({**row, "payload": dumps(row.get("payload") or {})})
-    with write_transaction(db):
-        db["pipeline"].upsert_all(encoded, pk="opportunity_id")
 
 
 _UPSERT = (
