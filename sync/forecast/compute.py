@@ -103,14 +103,23 @@ def forecast(deals: list[Deal], config: ForecastConfig, first: date, months: int
 
 def hours_of(deal: Deal, config: ForecastConfig) -> Decimal | None:
     """Hours of the whole deal (before its probability): the hours field, else amount / rate."""
-    hours_field, amount_field = config.fields.get("hours"), config.fields.get("amount")
-    if hours_field and number_of(deal.fields.get(hours_field)) is not None:
-        return number_of(deal.fields.get(hours_field))
+    hours = _mapped_hours(deal, config)
+    if hours is not None:
+        return hours
+    amount = _amount(deal, config)
+    return None if amount is None else amount / rate_of(deal, config)
+
+
+def _mapped_hours(deal: Deal, config: ForecastConfig) -> Decimal | None:
+    hours_field = config.fields.get("hours")
+    return number_of(deal.fields.get(hours_field)) if hours_field else None
+
+
+def _amount(deal: Deal, config: ForecastConfig) -> Decimal | None:
+    """The mapped amount field's value, else the pipeline row's own amount."""
+    amount_field = config.fields.get("amount")
     amount = number_of(deal.fields.get(amount_field)) if amount_field else None
-    amount = amount if amount is not None else deal.amount
-    if amount is None:
-        return None
-    return amount / rate_of(deal, config)
+    return amount if amount is not None else deal.amount
 
 
 def rate_of(deal: Deal, config: ForecastConfig) -> Decimal:
@@ -155,11 +164,7 @@ def _check_rates(deals: list[Deal], config: ForecastConfig) -> None:
 
 
 def _needs_rate(deal: Deal, config: ForecastConfig) -> bool:
-    hours_field = config.fields.get("hours")
-    if hours_field and number_of(deal.fields.get(hours_field)) is not None:
-        return False
-    amount_field = config.fields.get("amount")
-    return (number_of(deal.fields.get(amount_field)) if amount_field else None) is not None or deal.amount is not None
+    return _mapped_hours(deal, config) is None and _amount(deal, config) is not None
 
 
 def _dates(deal: Deal, config: ForecastConfig, first: date, result: Forecast) -> tuple[date, date]:
