@@ -10,15 +10,14 @@ The API key travels only in the ``X-Redmine-API-Key`` header and never appears i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 from sync.connectors.answers import Shape, endpoint, json_of, misfit, redirect_target, said_by
-from sync.errors import AuthError, ConfigError, PsaUnavailable, SyncError
+from sync.errors import AuthError, ConfigError, PsaUnavailable
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
 RESUMES = "the run stops and resumes next time"
@@ -160,37 +159,3 @@ def error_text(response: requests.Response) -> str:
     if isinstance(errors, list) and errors:
         return "; ".join(str(e) for e in errors)
     return f"HTTP {response.status_code}"
-
-
-def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
-    """``fn`` over items, at most ``workers`` requests in flight, results in input order.
-
-    A whole-connection failure (``PsaUnavailable``, ``AuthError``) stops the batch: requests not
-    yet sent are cancelled and the error is raised with ``.results`` = the results obtained so
-    far, in order (the rest recover through their intents anyway, but a pipeline may record them).
-    """
-    items = list(items)
-    results: list = []
-    if workers <= 1 or len(items) <= 1:
-        try:
-            for item in items:
-                results.append(fn(item))
-        except SyncError as exc:
-            exc.results = results
-            raise
-        return results
-    error = None
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        for future in futures:
-            if error is not None:
-                future.cancel()
-                continue
-            try:
-                results.append(future.result())
-            except SyncError as exc:
-                error = exc
-    if error is not None:
-        error.results = results
-        raise error
-    return results

@@ -15,8 +15,9 @@ from decimal import Decimal
 import requests
 
 from sync.connectors.psa.base import Delivery, ProjectRef
+from sync.connectors.psa.batch import run_bounded
 from sync.connectors.psa.redmine_fields import custom_value, plain_decimal
-from sync.connectors.psa.redmine_http import path, run_bounded
+from sync.connectors.psa.redmine_http import path
 from sync.connectors.psa.redmine_site import PROJECT, RedmineSite, status_of
 
 TIME_ENTRY = {"hours?": (int, float)}  # summed as exact decimals

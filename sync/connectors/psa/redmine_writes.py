@@ -20,7 +20,8 @@ from typing import Any
 import requests
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
-from sync.connectors.psa.redmine_http import error_text, path, run_bounded
+from sync.connectors.psa.batch import run_bounded
+from sync.connectors.psa.redmine_http import error_text, path
 from sync.connectors.psa.redmine_site import ONE_PROJECT, RedmineSite
 from sync.errors import PsaUnavailable, RecordError
 from sync.model import Outcome

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
-from sync.connectors.psa.redmine_http import run_bounded
+from sync.connectors.psa.batch import run_bounded
 from sync.connectors.psa.tryton_rpc import TrytonError
 from sync.connectors.psa.tryton_site import KEY, TrytonSite
 from sync.errors import PsaUnavailable
