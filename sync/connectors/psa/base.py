@@ -216,6 +216,18 @@ def register(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def connector_options(connector: str, options: dict | None, known: set[str], timeout: float) -> dict:
+    """``psa.options`` as a connector's constructor takes them (``timeout`` from ``http.timeout``
+    unless given); a name the connector does not know is a ``ConfigError`` listing the ones it does."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"psa.options: unknown option(s) {', '.join(unknown)} for {connector}; "
+                          f"known: {', '.join(sorted(known))}")
+    options.setdefault("timeout", timeout)
+    return options
+
+
 def known_connectors() -> list[str]:
     """The names ``psa.connector`` accepts, sorted (the config loader names them in its problem)."""
     return sorted(_REGISTRY)

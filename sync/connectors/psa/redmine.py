@@ -34,6 +34,7 @@ from sync.connectors.psa.base import (
     ProjectRef,
     ReadsAndWrites,
     WriteResult,
+    connector_options,
 )
 from sync.connectors.psa.redmine_fields import DEFAULT_CUSTOM_FIELDS, CustomField, field_specs
 from sync.connectors.psa.redmine_http import RedmineHttp
@@ -85,13 +86,7 @@ class RedmineConnector(ReadsAndWrites):
         cls, url: str, api_key: str, options: dict, session: requests.Session, *, timeout: float = 30.0
     ) -> RedmineConnector:
         """Build from config ``psa.url``, ``psa.api_key`` and ``psa.options`` (docs/architecture.md)."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"psa.options: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}"
-            )
-        options.setdefault("timeout", timeout)
+        options = connector_options("redmine", options, _OPTIONS, timeout)
         return cls(url, api_key, session=session, **options)
 
     # --- fields -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sync.connectors.psa.base import (
     ProjectRef,
     ReadsAndWrites,
     WriteResult,
+    connector_options,
 )
 from sync.connectors.psa.tryton_reads import TrytonReads
 from sync.connectors.psa.tryton_rpc import TrytonRpc
@@ -71,13 +72,7 @@ class TrytonConnector(ReadsAndWrites):
         cls, url: str, api_key: str, options: dict, session: requests.Session, *, timeout: float = 30.0
     ) -> TrytonConnector:
         """Build from config ``psa.url``, ``psa.api_key`` (the password) and ``psa.options``."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"psa.options: unknown option(s) {', '.join(unknown)} for tryton; known: {', '.join(sorted(_OPTIONS))}"
-            )
-        options.setdefault("timeout", timeout)
+        options = connector_options("tryton", options, _OPTIONS, timeout)
         return cls(url, api_key, session=session, **options)
 
     def describe(self) -> dict[str, FieldSpec]:
