@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class Daemon:
         self.environ = environ
         self.connections: Connections | None = None
         self.backoff = self._backoff(settings)
+        self.clock = time.monotonic  # what the back-off counts in; a test gives its own
         self.exit_code = 0
         self.stopping = False
         self.reload_asked = False
