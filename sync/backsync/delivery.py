@@ -66,7 +66,7 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
     for key, link in links.items():
         if key not in delivery:
             continue
-        link = _apply_pending(run, link, delivery[key].status)
+        link = _note_status(run, _apply_pending(run, link, delivery[key].status), delivery[key].status)
         current = getattr(delivery[key], "values", None)
         if current is not None and delivery[key].status == "active":
             run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
@@ -87,6 +87,18 @@ _MISSING = object()
 
 def _hours_fields(mapping) -> set[str]:
     return {field for field, rule in mapping.backsync.items() if rule.source == "spent_hours"}
+
+
+def _note_status(run, link, status: str):
+    """Keep the project's delivery status as back-sync read it (``links.backsync``): the forecast
+    reads the state file only, and a project delivery closed is no upcoming work. Written only when
+    it changed."""
+    if link.backsync.get("status") == status:
+        return link
+    noted = link.but(backsync={**link.backsync, "status": status})
+    with run.state.transaction():
+        run.state.save_link(noted)
+    return noted
 
 
 def _apply_pending(run, link, status: str):

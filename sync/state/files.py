@@ -2,7 +2,8 @@
 
 Everything that can go wrong below SQLite (a file that is not a database, a full or read-only disk, a
 directory we may not write) becomes one of two errors naming the file: :class:`StateFileError` (exit
-2: the file itself is wrong) or :class:`LocalIOError` (exit 74: the disk refused). Every commit point
+2: the file itself is wrong) or :class:`LocalIOError` (exit 74: the disk refused). A process out of
+file descriptors is no disk fault: :class:`SystemLimitError` (exit 71) says so. Every commit point
 is a transaction, so a write the disk refused left the old state whole: the next run, once there is
 space again, finishes the work.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from sync.errors import LocalIOError, StateFileError
+from sync.errors import LocalIOError, StateFileError, SystemLimitError
 from sync.state.migrations import migrations
 
 MODE = 0o600  # the file holds payloads of customer deals
@@ -114,8 +115,43 @@ def open_readonly_database(path: Path) -> Database | None:
         raise translate(path, exc) from exc
 
 
-def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError:
+#: the errnos of "no file descriptor left": the process's limit (EMFILE) or the system's (ENFILE)
+_NO_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+
+
+def out_of_descriptors(exc: BaseException) -> bool:
+    """Whether ``exc`` is the process running out of file descriptors. SQLite says only "unable to
+    open database file", so then one descriptor is asked for to see whether any is left."""
+    if isinstance(exc, OSError):
+        return exc.errno in _NO_DESCRIPTORS
+    if not (isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)):
+        return False
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as probe:
+        return probe.errno in _NO_DESCRIPTORS
+    return False
+
+
+def descriptors_error(what: str, exc: BaseException) -> SystemLimitError:
+    """The message for :func:`out_of_descriptors`: how many are open and the limit, and what to do."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        used = str(len(os.listdir("/proc/self/fd")))
+    except OSError:
+        used = "?"
+    return SystemLimitError(
+        f"{what}: psa-sync has no file descriptor left ({exc}; {used} open, limit {soft}). This is not the "
+        "disk: raise the limit (`ulimit -n`, systemd's LimitNOFILE) or find what holds them (too many "
+        "connections to /metrics?). Nothing was lost: the next run finishes the work")
+
+
+def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError | SystemLimitError:
     """One error a person can act on, for a failure of the state file's disk or format."""
+    if out_of_descriptors(exc):
+        return descriptors_error(f"state file {path}", exc)
     text = str(exc)
     if isinstance(exc, sqlite3.DatabaseError) and any(words in text for words in _NOT_A_DATABASE):
         return StateFileError(
