@@ -87,8 +87,7 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     members = parse_members(data.get("members"), problems)
     pipeline = parse_pipeline(data.get("pipeline"), source, set(fields), written, problems)
     structure = parse_structure(data.get("structure"), path, fields, written, problems)
-    _check_directions(fields, writeback, backsync, key, problems,
-                      list(structure.backsync) if structure is not None else [])
+    _check_directions(fields, writeback, backsync, key, problems, _progress_fields(data.get("structure")))
     if source is None or problems.items:
         return None
     parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,

@@ -62,6 +62,8 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
         problems.add((S,), "makes nothing: give `templates` or `line_items` (or remove the section)")
     rules = StructureRules(start_field=start_field, end_field=end_field, routes=tuple(routes),
                            line_items=line_items, backsync=backsync)
+    if len(problems.items) > before:  # the checks across parts would only repeat what is broken in one
+        return None
     _check_phases(rules, problems)
     _check_rates(rules, problems)
     _check_date_fields(rules, fields, problems)

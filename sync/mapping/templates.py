@@ -103,7 +103,6 @@ def _items(raw: Any, section: str, keys: tuple[str, ...], problems: Problems) ->
 
 
 def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> TemplateItem | None:
-    before = len(problems.items)
     item_id = entry.get("id")
     if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
         problems.add((*where, "id"), "missing: every phase and task needs a stable `id` (it is part of the child's "
@@ -115,8 +114,8 @@ def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> Templa
         values.update(phase=_text(entry, "phase", where, problems), role=_text(entry, "role", where, problems),
                       hours=_hours(entry.get("hours"), (*where, "hours"), problems),
                       start=_date(entry, "start", where, problems))
-    if len(problems.items) > before:
-        return None
+    if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+        return None  # kept when only its other values are wrong, so tasks naming it do not fail as well
     return TemplateItem(id=item_id, name=name, line=problems.doc.line(where), **values)
 
 

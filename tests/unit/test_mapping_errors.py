@@ -47,7 +47,7 @@ FIELD_KEYS = ("date_add, default, from, map, max_length, overflow, required, syn
 CASES = [
     ("unknown top-level key", 0, "extras: 1",
      ["23: extras: unknown key 'extras'; valid keys: version, source, key, project, writeback, backsync, "
-      "lifecycle, conflicts, members, pipeline"]),
+      "lifecycle, conflicts, members, pipeline, structure"]),
     ("unknown key in a field", 12, "    budget: {frm: Amount, type: decimal}",
      [f"12: project.fields.budget.frm: unknown key 'frm'; valid keys: {FIELD_KEYS}",
       "12: project.fields.budget: needs `from` (a field) or `template`"]),
