@@ -255,7 +255,8 @@ def test_a_document_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- version: 1\n")
     assert _problems(path) == [f"{path}:1: (document): a mapping file is a YAML mapping with keys version, "
-                               "source, key, project, writeback, backsync, lifecycle, conflicts, members, pipeline"]
+                               "source, key, project, writeback, backsync, lifecycle, conflicts, members, pipeline, "
+                               "structure"]
 
 
 def test_python_tags_are_refused_not_executed(tmp_path):
