@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sync import soql
+from sync.coerce import normalize_decimal
 from sync.mapping.model import DROP
 from sync.mapping.structure_rules import SERVICE_DATE, LineItemRules, RelativeDate
 
@@ -114,24 +115,29 @@ def hours_of(item: Mapping[str, Any], rules: LineItemRules, role: str | None) ->
         if hours is not None:
             if hours < 0:
                 raise StructureProblem(f"{where}: {rules.hours_from} {hours} is negative")
-            return hours.quantize(HUNDREDTH, ROUND_HALF_UP)
+            return _hours(hours.quantize(HUNDREDTH, ROUND_HALF_UP))
     code = product_code(item)
     product = rules.products.get(code or "")
     if product is not None and product.hours_per_unit is not None:
         quantity = decimal_of(value(item, "Quantity"), f"{where}: Quantity")
         if quantity is None:
             raise StructureProblem(f"{where}: no Quantity to multiply by {code}'s hours_per_unit")
-        return (quantity * product.hours_per_unit).quantize(HUNDREDTH, ROUND_HALF_UP)
+        return _hours((quantity * product.hours_per_unit).quantize(HUNDREDTH, ROUND_HALF_UP))
     if role is not None and role in rules.rates:
         total = decimal_of(value(item, "TotalPrice"), f"{where}: TotalPrice")
         if total is None:
             raise StructureProblem(f"{where}: no TotalPrice to divide by the rate of {role}")
-        return (total / rules.rates[role]).quantize(HUNDREDTH, ROUND_HALF_UP)
+        return _hours((total / rules.rates[role]).quantize(HUNDREDTH, ROUND_HALF_UP))
     raise StructureProblem(
         f"{where} (product {code or '(no code)'} {value(item, 'Product2.Name') or ''!s}): no hours rule gives its "
         f"estimate: {f'{rules.hours_from} is empty, ' if rules.hours_from else ''}"
         f"{code or 'its product'} has no hours_per_unit under structure.line_items.products, and "
         f"{f'its role {role!r} has no rate' if role else 'it has no role (products or default_role) for a rate'}")
+
+
+def _hours(hours: Decimal) -> Decimal:
+    """Hundredths of an hour, in one representation (``80``, not ``80.00``), as the PSA shows them."""
+    return normalize_decimal(hours)
 
 
 def quantity_checked(item: Mapping[str, Any]) -> Decimal | None:

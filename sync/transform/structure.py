@@ -175,3 +175,24 @@ def _what(child: Child) -> str:
 def structure_roles(rules: StructureRules | None) -> set[str]:
     """Every role a child can carry (``check`` verifies each against the PSA's roles)."""
     return rules.roles() if rules is not None else set()
+
+
+def page_structures(rows: list[DesiredRow], records: list[dict], mapping: Mapping, tentative: bool = False
+                    ) -> tuple[list[DesiredRow], list[RowError], dict[str, Structure]]:
+    """One page: the rows whose structure could be made (or that need none), the RowErrors of the rest,
+    and the structure of each deal that should have a project (won, or tentative), by record Id.
+
+    A lost or deleted deal needs no plan, so its line items are never held against it."""
+    if mapping.structure is None:
+        return rows, [], {}
+    by_id = {record.get("Id"): record for record in records}
+    kept, errors, structures = [], [], {}
+    for row in rows:
+        result = structure_of(row, by_id.get(row.record_id, {}), mapping) if row.wanted(tentative) else None
+        if isinstance(result, RowError):
+            errors.append(result)
+            continue
+        if result is not None:
+            structures[row.record_id] = result
+        kept.append(row)
+    return kept, errors, structures
