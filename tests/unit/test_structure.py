@@ -102,6 +102,16 @@ def test_the_example_mapping_and_its_templates_load():
     assert "Estimated_Hours__c" in mapping.structure.line_item_fields()
 
 
+def test_the_commented_section_init_writes_is_valid_once_uncommented(tmp_path):
+    lines = BASE.split("# structure:\n", 1)[1].splitlines()
+    (tmp_path / "templates").symlink_to(ROOT / "mappings" / "templates")
+    path = tmp_path / "mapping.yaml"
+    path.write_text(BASE + "\nstructure:\n" + "\n".join(line[2:] for line in lines) + "\n")
+    rules = load_mapping(path).structure
+    assert [t.name for t in rules.templates()] == ["Implementation", "Standard"]
+    assert set(rules.backsync) == {"PSA_Tasks_Done__c", "PSA_Current_Phase__c"}
+
+
 def test_a_task_naming_an_unknown_phase_is_refused_at_the_template_files_line(tmp_path):
     path = write(tmp_path, template=TEMPLATE.replace("phase: discovery", "phase: discovry"))
     template = tmp_path / "templates" / "impl.yaml"
