@@ -11,6 +11,7 @@ a task's name. An id derived from the name would turn a rename into a second chi
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -34,7 +35,7 @@ def load_template(mapping_path: Path, ref: str, where: KeyPath, problems: Proble
     if Path(ref).is_absolute():
         problems.add(where, f"{ref!r}: give the template's path relative to the mapping's folder")
         return None
-    path = mapping_path.parent / ref
+    path = Path(os.path.normpath(mapping_path.parent / ref))  # `../templates/x.yaml` named as a person reads it
     try:
         doc = load_yaml(path, "template")
     except FileNotFoundError:
