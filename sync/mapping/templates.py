@@ -32,7 +32,7 @@ TASK_NAME_MAX = 255  # Redmine: an issue's subject
 def load_template(mapping_path: Path, ref: str, where: KeyPath, problems: Problems) -> Template | None:
     """Read the template ``ref`` (relative to the mapping's folder); its problems join ``problems``
     (the reference's own, missing file or not YAML, at the mapping's ``where``)."""
-    if Path(ref).is_absolute():
+    if Path(ref).is_absolute() or "\0" in ref:
         problems.add(where, f"{ref!r}: give the template's path relative to the mapping's folder")
         return None
     path = Path(os.path.normpath(mapping_path.parent / ref))  # `../templates/x.yaml` named as a person reads it
