@@ -157,12 +157,13 @@ def _line_item_child(project_key: str, item: dict, rules: StructureRules, phase_
 def _check_dates(children: list[Child], start: date | None, problems: list[str]) -> None:
     """Nothing is due (or starts) before the project starts, and no task ends before it starts."""
     for child in children:
-        what = _what(child)
         for label, day in (("starts", child.start), ("is due", child.due)):
             if start is not None and day is not None and day < start:
-                problems.append(f"{what} {label} {day.isoformat()}, before the project's start {start.isoformat()}")
+                problems.append(f"{_what(child)} {label} {day.isoformat()}, before the project's start "
+                                f"{start.isoformat()}")
         if child.start is not None and child.due is not None and child.due < child.start:
-            problems.append(f"{what} is due {child.due.isoformat()}, before it starts {child.start.isoformat()}")
+            problems.append(f"{_what(child)} is due {child.due.isoformat()}, before it starts "
+                            f"{child.start.isoformat()}")
 
 
 def _what(child: Child) -> str:
