@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import soql
+from sync.mapping.structure_rules import StructureRules
 
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
 #: What the pipeline stream keeps of each open deal (the ``pipeline`` table; README "Pipeline").
@@ -121,7 +122,7 @@ class Mapping:
     pipeline: Pipeline | None = None
     # ``structure:`` (sync.mapping.structure_rules.StructureRules). Not in the fingerprint: the fingerprint
     # says which project values a link was made with, and a structure is created once, then the PSA's.
-    structure: Any = None
+    structure: StructureRules | None = None
 
     @property
     def tentative(self) -> Pipeline | None:

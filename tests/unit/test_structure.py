@@ -329,3 +329,21 @@ def test_a_line_item_appearing_twice_is_refused_not_made_twice(tmp_path):
 def test_every_problem_of_a_deal_is_given_at_once(tmp_path):
     found = reason(plan(tmp_path, deal([item("00kA0000005", quantity=-1), item("00kA0000006", quantity=-3)])))
     assert "00kA0000005" in found and "00kA0000006" in found
+
+
+# --- the page step: the structure travels beside the row, never in its payload ------------------------------
+
+
+def test_the_structure_is_not_in_the_projects_payload_or_its_hash():
+    import json
+
+    from sync.pipeline import plan_page
+
+    records = json.loads((ROOT / "tests" / "e2e" / "deals_with_line_items.json").read_text())["records"]
+    plain = plan_page(records, load_mapping(ROOT / "mappings" / "opportunity_to_project.yaml"), None)
+    planned = plan_page(records, load_mapping(ROOT / "mappings" / "examples" / "structure.yaml"), None)
+    assert set(planned.structures) == {c.row.record_id for c in planned.plan.creates}
+    hashes = {c.row.record_id: (c.payload_hash, c.row.fields) for c in plain.plan.creates}
+    for create in planned.plan.creates:
+        assert (create.payload_hash, create.row.fields) == hashes[create.row.record_id]
+    assert set(planned.quarantine) == {"006A000000AbCdJIAZ"} and not plain.quarantine
