@@ -36,7 +36,7 @@ def line_items_of(record: Mapping[str, Any]) -> list[dict]:
     if nested is None:
         return []
     rows = nested.get("records") if isinstance(nested, Mapping) else nested
-    if isinstance(nested, Mapping) and nested.get("done") is False:
+    if isinstance(nested, Mapping) and _partial(nested, rows):
         raise StructureProblem(f"{RELATIONSHIP}: only {len(rows or [])} of {nested.get('totalSize', '?')} line items "
                                "were read (the nested nextRecordsUrl was not followed); no plan from part of a deal")
     if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
@@ -52,10 +52,21 @@ def line_items_of(record: Mapping[str, Any]) -> list[dict]:
     return sorted(rows, key=_order)
 
 
+def _partial(nested: Mapping[str, Any], rows: Any) -> bool:
+    """A nested result still ``done: false`` with fewer rows than its ``totalSize`` (a reader that
+    followed the nested pages may have appended them without touching ``done``)."""
+    total = nested.get("totalSize")
+    if nested.get("done") is not False:
+        return False
+    return not isinstance(total, int) or not isinstance(rows, list) or len(rows) < total
+
+
 def _order(row: Mapping[str, Any]) -> tuple:
+    """SortOrder (the order a person chose in Salesforce) first, lines without one last; Id breaks ties."""
     sort = row.get("SortOrder")
-    return (not isinstance(sort, (int, float)) or isinstance(sort, bool), sort if isinstance(sort, (int, float))
-            else 0, row["Id"])
+    if isinstance(sort, (int, float)) and not isinstance(sort, bool):
+        return (0, sort, row["Id"])
+    return (1, 0, row["Id"])
 
 
 def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -> Any:

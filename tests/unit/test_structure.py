@@ -320,6 +320,8 @@ def test_line_items_not_read_to_their_end_are_never_half_planned(tmp_path):
     record = deal([item("00kA0000001")])
     record["OpportunityLineItems"].update(done=False, totalSize=1200, nextRecordsUrl="/services/data/v62.0/query/01g-1")
     assert "only 1 of 1200 line items were read" in reason(plan(tmp_path, record))
+    record["OpportunityLineItems"].update(totalSize=1)  # every page appended by the reader: complete
+    assert isinstance(plan(tmp_path, record), Structure)
 
 
 def test_a_line_item_appearing_twice_is_refused_not_made_twice(tmp_path):
