@@ -349,3 +349,15 @@ def test_the_structure_is_not_in_the_projects_payload_or_its_hash():
     for create in planned.plan.creates:
         assert (create.payload_hash, create.row.fields) == hashes[create.row.record_id]
     assert set(planned.quarantine) == {"006A000000AbCdJIAZ"} and not plain.quarantine
+
+
+def test_progress_values_become_the_fields_of_structure_backsync():
+    from sync.transform.rows import transform_progress
+
+    mapping = load_mapping(ROOT / "mappings" / "examples" / "structure.yaml")
+    mapped, problems = transform_progress({"k1": {"tasks_done": 3, "tasks_total": 8, "hours_logged": "12.50",
+                                                  "hours_estimated": 130, "current_phase": "Build"},
+                                           "k2": {"tasks_done": "many"}}, mapping)
+    assert mapped["k1"] == {"PSA_Tasks_Done__c": 3, "PSA_Tasks_Total__c": 8, "PSA_Hours_Logged__c": Decimal("12.5"),
+                            "PSA_Hours_Estimated__c": Decimal(130), "PSA_Current_Phase__c": "Build"}
+    assert "PSA_Tasks_Done__c" not in mapped["k2"] and problems["k2"]
