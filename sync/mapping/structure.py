@@ -20,7 +20,10 @@ from sync.mapping.fields import FIELD_PATH, _template, parse_rule
 from sync.mapping.model import FieldRule
 from sync.mapping.structure_rules import (
     END,
+    ON_QUANTITY_CHANGE,
+    ON_REMOVED,
     PROGRESS_TYPES,
+    REMOVED_NOTE,
     SERVICE_DATE,
     START,
     DateSyntaxError,
@@ -37,7 +40,8 @@ from sync.yamldoc import KeyPath, Problems, kind_of
 KEYS = ("dates", "templates", "line_items", "backsync")
 DATE_KEYS = ("start", "end")
 ROUTE_KEYS = ("file", "when", "any_line_item")
-LINE_ITEM_KEYS = ("services", "name", "hours_from", "products", "rates", "default_role", "phase", "start", "due")
+LINE_ITEM_KEYS = ("services", "name", "hours_from", "products", "rates", "default_role", "phase", "start", "due",
+                  "on_removed", "removed_note", "on_quantity_change")
 PRODUCT_KEYS = ("hours_per_unit", "role")
 S = "structure"
 
@@ -170,12 +174,29 @@ def _line_items(raw: Any, written: set[str], problems: Problems) -> LineItemRule
         products=_products(data.get("products"), problems), rates=_rates(data.get("rates"), problems),
         default_role=_role(data.get("default_role"), (*where, "default_role"), problems),
         phase=_role(data.get("phase"), (*where, "phase"), problems), name_parts=name_parts,
-        start=_date(data, "start", where, problems), due=_date(data, "due", where, problems))
+        start=_date(data, "start", where, problems), due=_date(data, "due", where, problems),
+        **_amendments(data, where, problems))
     if not rules.hours_from and not rules.rates and not any(p.hours_per_unit is not None
                                                             for p in rules.products.values()):
         problems.add(where, "no hours rule: give hours_from (a line-item field), products with hours_per_unit, "
                             "or rates per role (TotalPrice ÷ rate)")
     return rules
+
+
+def _amendments(data: dict, where: KeyPath, problems: Problems) -> dict[str, str]:
+    """What load does when a linked deal's line items change (README.md, "Project structure")."""
+    out = {}
+    for key, allowed in (("on_removed", ON_REMOVED), ("on_quantity_change", ON_QUANTITY_CHANGE)):
+        value = data.get(key, allowed[0])
+        if value not in allowed or not isinstance(value, str):
+            problems.add((*where, key), f"{value!r} is not one of: {', '.join(allowed)}")
+        out[key] = value if value in allowed else allowed[0]
+    note = data.get("removed_note", REMOVED_NOTE)
+    if not isinstance(note, str) or not note.strip():
+        problems.add((*where, "removed_note"), f"must be the text put on the task, not {kind_of(note)}")
+    else:
+        out["removed_note"] = note.strip()
+    return out
 
 
 def _date(data: dict, key: str, where: KeyPath, problems: Problems):

@@ -25,6 +25,12 @@ _TERM = re.compile(r"\s*(start|end|service_date)\s*(?:([+-])\s*(\d{1,4})\s*([dw]
 _UNIT_DAYS = {"d": 1, "w": 7}
 
 
+#: The note a task gets when its line item is removed from the deal (``line_items.removed_note``).
+REMOVED_NOTE = "This line item was removed from the deal in Salesforce; the task is kept (psa-sync never deletes)."
+ON_REMOVED = ("flag", "ignore")
+ON_QUANTITY_CHANGE = ("follow", "keep")
+
+
 class DateSyntaxError(ValueError):
     """A relative date that is not one: the message says what is expected."""
 
@@ -135,6 +141,8 @@ class LineItemRules:
 
     Hours of one line item, the first rule that gives a value: ``hours_from`` (a field of the line
     item), Quantity × the product's ``hours_per_unit``, TotalPrice ÷ the ``rates`` of its role.
+    Amendments after the project is made (carried out by load): ``on_removed`` with
+    ``removed_note``, ``on_quantity_change``.
     """
 
     services: soql.Condition | None = None
@@ -147,6 +155,9 @@ class LineItemRules:
     name_parts: tuple[tuple[str, str | None, str | None], ...] = ()
     start: RelativeDate | None = None
     due: RelativeDate | None = None
+    on_removed: str = "flag"  # a line item gone from a linked deal: flag its task (never delete) | ignore
+    removed_note: str = REMOVED_NOTE
+    on_quantity_change: str = "follow"  # the estimate follows while no time is logged on the task | keep
 
 
 #: The progress values ``structure.backsync`` may write into Salesforce, and their type.

@@ -68,7 +68,8 @@ def problems_of(path: Path) -> list[str]:
 
 
 def line_of(path: Path, text: str) -> int:
-    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1)
+                if text in line and not line.lstrip().startswith("#"))
 
 
 def item(item_id: str, code: str = "CONS-DAY", family: str = "Services", quantity=2, total=2400.0, **extra) -> dict:
@@ -126,7 +127,7 @@ def test_unknown_keys_are_refused_in_the_section_and_in_a_template(tmp_path):
     found = problems_of(path)
     assert f"{path}:{line_of(path, 'hours_per_day')}: structure.line_items.hours_per_day: unknown key " \
            "'hours_per_day'; valid keys: services, name, hours_from, products, rates, default_role, phase, start, " \
-           "due" in found
+           "due, on_removed, removed_note, on_quantity_change" in found
     assert f"{template}:{line_of(template, 'owner')}: tasks[0].owner: unknown key 'owner'; valid keys: id, name, " \
            "phase, hours, role, start, due" in found
 
@@ -203,6 +204,16 @@ def test_routing_may_not_read_a_field_psa_sync_writes(tmp_path):
                  + "  backsync:\n    PSA_Tasks_Done__c: tasks_done\n")
     assert any("structure.templates[0].when: reads PSA_Tasks_Done__c, a field psa-sync writes" in p
                for p in problems_of(path))
+
+
+def test_amendments_default_to_flag_and_follow_and_refuse_other_words(tmp_path):
+    rules = load_mapping(write(tmp_path)).structure.line_items
+    assert (rules.on_removed, rules.on_quantity_change) == ("flag", "follow") and "never deletes" in rules.removed_note
+    path = write(tmp_path, STRUCTURE + "    on_removed: delete\n    on_quantity_change: always\n")
+    assert problems_of(path) == [
+        f"{path}:{line_of(path, 'on_removed')}: structure.line_items.on_removed: 'delete' is not one of: flag, ignore",
+        f"{path}:{line_of(path, 'on_quantity_change')}: structure.line_items.on_quantity_change: 'always' is not one "
+        "of: follow, keep"]
 
 
 # --- the date language --------------------------------------------------------------------------------------
