@@ -58,3 +58,26 @@ def test_without_structure_the_plan_of_the_same_deals_has_no_tree():
                       str(ROOT / "mappings" / "opportunity_to_project.yaml"))
     plan = json.loads(result.stdout)
     assert plan["counts"]["creates"] == 3 and all("structure" not in c for c in plan["creates"])
+
+
+def test_check_offline_validates_the_templates_init_writes_once_the_section_is_uncommented(tmp_path):
+    assert psa_sync("init", str(tmp_path), cwd=tmp_path).returncode == 0
+    mapping = tmp_path / "mappings" / "opportunity_to_project.yaml"
+    text = mapping.read_text()
+    block = text[text.index("# structure:"):].splitlines()
+    mapping.write_text(text + "\n" + "\n".join(line[2:] for line in block) + "\n")
+    key = tmp_path / "sf.key"
+    key.write_text("not read offline")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SF_USERNAME": "sync@example.com",
+           "SF_CLIENT_ID": "3MVG9", "SF_PRIVATE_KEY_FILE": str(key), "REDMINE_URL": "https://redmine.example.com",
+           "REDMINE_API_KEY": "0123456789abcdef"}
+    config = str(tmp_path / "psa-sync.yaml")
+    checked = psa_sync("check", "--offline", "--config", config, env=env, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "structure: 2 template(s), line items become tasks, roles Consultant, Project Manager, Trainer" \
+        in checked.stdout
+    template = tmp_path / "mappings" / "templates" / "implementation.yaml"
+    template.write_text(template.read_text().replace("phase: discovery", "phase: discovry", 1))
+    broken = psa_sync("check", "--offline", "--config", config, env=env, cwd=tmp_path)
+    assert broken.returncode == 2
+    assert f"{template}:14  tasks[0].phase: 'discovry' is not a phase of this template" in broken.stdout
