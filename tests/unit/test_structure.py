@@ -372,3 +372,22 @@ def test_progress_values_become_the_fields_of_structure_backsync():
     assert mapped["k1"] == {"PSA_Tasks_Done__c": 3, "PSA_Tasks_Total__c": 8, "PSA_Hours_Logged__c": Decimal("12.5"),
                             "PSA_Hours_Estimated__c": Decimal(130), "PSA_Current_Phase__c": "Build"}
     assert "PSA_Tasks_Done__c" not in mapped["k2"] and problems["k2"]
+
+
+def test_a_tentative_deal_gets_its_structure_and_a_lost_one_is_never_held_to_its_line_items(tmp_path):
+    from dataclasses import replace
+
+    from sync.transform.structure import page_structures
+
+    mapping = load_mapping(write(tmp_path))
+    bad = deal([item("00kA0000007", quantity=-1)])
+    tentative = replace(row(), record_id="006A000000AbCdTIAZ", key="006A000000AbCdTIAZ", matches=False,
+                        pipeline=True)
+    lost = replace(row(), record_id="006A000000AbCdLIAZ", key="006A000000AbCdLIAZ", matches=False)
+    records = [{**deal([item("00kA0000001")]), "Id": tentative.record_id}, {**bad, "Id": lost.record_id}]
+    kept, errors, structures = page_structures([tentative, lost], records, mapping, tentative=True)
+    assert kept == [tentative, lost] and errors == []
+    assert list(structures) == [tentative.record_id]
+    assert structures[tentative.record_id].tasks[-1].key == "006A000000AbCdTIAZ/li:00kA0000001"
+    kept, errors, structures = page_structures([tentative], records, mapping, tentative=False)
+    assert kept == [tentative] and structures == {}  # without tentative projects, an open deal needs no plan
