@@ -16,7 +16,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sync import soql
 from sync.coerce import normalize_decimal
 from sync.mapping.model import DROP
 from sync.mapping.structure_rules import SERVICE_DATE, LineItemRules, RelativeDate
@@ -72,6 +71,10 @@ def _order(row: Mapping[str, Any]) -> tuple:
 def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -> Any:
     """A field or parent path (``Product2.Family``) of a REST record, ignoring case; an empty lookup
     is None. ``required``: a field the record does not carry at all is a problem (not selected)."""
+    if "." in path and isinstance(record, dict):  # Bulk CSV rows carry parent fields flat: "Product2.Name"
+        flat = _get(record, path)
+        if flat is not _ABSENT:
+            return None if flat == "" else flat
     current: Any = record
     for part in path.split("."):
         if not isinstance(current, dict):  # JSON objects (a Mapping ABC check costs 4× more, per field)
@@ -88,6 +91,16 @@ def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -
     return current
 
 
+_ABSENT = object()
+
+
+def _get(record: dict, key: str) -> Any:
+    if key in record:
+        return record[key]
+    lowered = key.lower()
+    return next((v for k, v in record.items() if k.lower() == lowered), _ABSENT)
+
+
 def decimal_of(raw: Any, what: str) -> Decimal | None:
     if raw is None or raw == "":
         return None
@@ -102,15 +115,6 @@ def decimal_of(raw: Any, what: str) -> Decimal | None:
 
 def product_code(item: Mapping[str, Any]) -> str | None:
     return value(item, "ProductCode") or value(item, "Product2.ProductCode")
-
-
-def is_service(item: Mapping[str, Any], rules: LineItemRules) -> bool:
-    if rules.services is None:
-        return True
-    try:
-        return soql.evaluate(rules.services, item)
-    except soql.SoqlEvaluationError as exc:
-        raise StructureProblem(f"line item {item['Id']}: structure.line_items.services: {exc}") from None
 
 
 def role_of(item: Mapping[str, Any], rules: LineItemRules) -> str | None:

@@ -18,9 +18,8 @@ from collections.abc import Mapping as MappingType
 from datetime import date
 from typing import Any
 
-from sync import soql
 from sync.mapping.model import Mapping
-from sync.mapping.structure_rules import END, START, Route, StructureRules, Template
+from sync.mapping.structure_rules import END, START, StructureRules, Template
 from sync.model import DesiredRow, RowError
 from sync.structure_model import Child, ChildKind, ChildSource, LineItemFacts, Structure, child_key
 from sync.transform.frame import _clean
@@ -29,8 +28,6 @@ from sync.transform.line_items import (
     dates_of,
     decimal_of,
     hours_of,
-    is_service,
-    line_items_of,
     product_code,
     quantity_checked,
     resolve,
@@ -38,34 +35,44 @@ from sync.transform.line_items import (
     task_name,
     value,
 )
+from sync.transform.structure_conditions import Decided, decide
 
 FIELD = "(structure)"  # the RowError's field: the problem is the deal's plan, not one project field
 
 
 def structure_of(row: DesiredRow, record: MappingType[str, Any], mapping: Mapping) -> Structure | RowError | None:
     """The deal's structure, a RowError saying why it cannot be made, or None without ``structure:``."""
-    rules: StructureRules | None = mapping.structure
-    if rules is None:
+    if mapping.structure is None:
         return None
-    try:
-        return build(row.key, row.fields, record, rules)
-    except StructureProblem as exc:
-        return RowError(record_id=row.record_id, key=row.key, modstamp=row.modstamp, deleted=row.deleted,
-                        matches=row.matches, pipeline=row.pipeline, field=FIELD, reason=f"structure: {exc}",
-                        payload=_clean(dict(record)))
+    return structures_of([row], [record], mapping.structure)[0]
 
 
-def build(project_key: str, fields: dict[str, Any], record: MappingType[str, Any],
-          rules: StructureRules) -> Structure:
+def structures_of(rows: list[DesiredRow], records: list[MappingType[str, Any]],
+                  rules: StructureRules) -> list[Structure | RowError]:
+    """Each row's structure (its record at the same position), the conditions evaluated once per page."""
+    out: list[Structure | RowError] = []
+    for row, record, decided in zip(rows, records, decide(records, rules), strict=True):
+        try:
+            if isinstance(decided, str):
+                raise StructureProblem(decided)
+            out.append(build(row.key, row.fields, decided, rules))
+        except StructureProblem as exc:
+            out.append(RowError(record_id=row.record_id, key=row.key, modstamp=row.modstamp, deleted=row.deleted,
+                                matches=row.matches, pipeline=row.pipeline, field=FIELD,
+                                reason=f"structure: {exc}", payload=_clean(dict(record))))
+    return out
+
+
+def build(project_key: str, fields: dict[str, Any], decided: Decided, rules: StructureRules) -> Structure:
     """Raises StructureProblem with every reason found (joined by ``; ``)."""
-    items = line_items_of(record)
     deal = {START: _date(fields.get(rules.start_field)), END: _date(fields.get(rules.end_field))}
-    route = route_of(rules, record, items)
+    route = decided.route
     problems: list[str] = []
     children = _template_children(project_key, route.template, deal, problems) if route else []
     if rules.line_items is not None:
         phase = _line_item_phase(route.template if route else None, rules)
-        children += _line_item_children(project_key, items, rules, phase, deal, problems)
+        services = [item for item, service in zip(decided.items, decided.services, strict=True) if service]
+        children += _line_item_children(project_key, services, rules, phase, deal, problems)
     _check_dates(children, deal[START], problems)
     if problems:
         raise StructureProblem("; ".join(problems))
@@ -75,20 +82,6 @@ def build(project_key: str, fields: dict[str, Any], record: MappingType[str, Any
 
 def _date(raw: Any) -> date | None:
     return raw if isinstance(raw, date) else None
-
-
-def route_of(rules: StructureRules, record: MappingType[str, Any], items: list[dict]) -> Route | None:
-    """The first route whose conditions hold (None: no template applies)."""
-    for index, route in enumerate(rules.routes):
-        try:
-            if route.when is not None and not soql.evaluate(route.when, record):
-                continue
-            if route.any_line_item is not None and not any(soql.evaluate(route.any_line_item, i) for i in items):
-                continue
-        except soql.SoqlEvaluationError as exc:
-            raise StructureProblem(f"structure.templates[{index}] ({route.template.path}): {exc}") from None
-        return route
-    return None
 
 
 def _template_children(project_key: str, template: Template, deal: dict, problems: list[str]) -> list[Child]:
@@ -139,8 +132,6 @@ def _line_item_children(project_key: str, items: list[dict], rules: StructureRul
 def _line_item_child(project_key: str, item: dict, rules: StructureRules, phase_key: str | None,
                      deal: dict) -> Child | None:
     line = rules.line_items
-    if not is_service(item, line):
-        return None
     quantity = quantity_checked(item)
     role = role_of(item, line)
     start, due = dates_of(item, line, deal)
@@ -187,13 +178,10 @@ def page_structures(rows: list[DesiredRow], records: list[dict], mapping: Mappin
     if mapping.structure is None:
         return rows, [], {}
     by_id = {record.get("Id"): record for record in records}
-    kept, errors, structures = [], [], {}
-    for row in rows:
-        result = structure_of(row, by_id.get(row.record_id, {}), mapping) if row.wanted(tentative) else None
-        if isinstance(result, RowError):
-            errors.append(result)
-            continue
-        if result is not None:
-            structures[row.record_id] = result
-        kept.append(row)
-    return kept, errors, structures
+    wanted = [row for row in rows if row.wanted(tentative)]
+    results = structures_of(wanted, [by_id.get(row.record_id, {}) for row in wanted], mapping.structure)
+    errors = [result for result in results if isinstance(result, RowError)]
+    structures = {row.record_id: result for row, result in zip(wanted, results, strict=True)
+                  if isinstance(result, Structure)}
+    failed = {error.record_id for error in errors}
+    return [row for row in rows if row.record_id not in failed], errors, structures

@@ -391,3 +391,24 @@ def test_a_tentative_deal_gets_its_structure_and_a_lost_one_is_never_held_to_its
     assert structures[tentative.record_id].tasks[-1].key == "006A000000AbCdTIAZ/li:00kA0000001"
     kept, errors, structures = page_structures([tentative], records, mapping, tentative=False)
     assert kept == [tentative] and structures == {}  # without tentative projects, an open deal needs no plan
+
+
+def test_a_deal_read_through_bulk_csv_routes_and_filters_as_its_rest_json_does(tmp_path):
+    text = STRUCTURE.replace("Type = 'New Customer'", "Amount > 100000 AND IsWon = true")
+    rest = {**deal([item("00kA0000001"), item("00kA0000002", "LIC", family="Licences")]), "Amount": 125000.5,
+            "IsWon": True}
+    flat = [{"Id": i["Id"], "Quantity": str(i["Quantity"]), "TotalPrice": str(i["TotalPrice"]), "ProductCode":
+             i["ProductCode"], "Product2.Name": i["Product2"]["Name"], "Product2.Family": i["Product2"]["Family"],
+             "ServiceDate": "", "SortOrder": ""} for i in rest["OpportunityLineItems"]["records"]]
+    csv = {**rest, "Amount": "125000.50", "IsWon": "true",
+           "OpportunityLineItems": {"totalSize": 2, "done": True, "records": flat}}
+    from_rest, from_csv = plan(tmp_path, rest, text), plan(tmp_path, csv, text)
+    assert from_rest.template == from_csv.template == "Implementation"
+    assert [(t.key, t.name, t.hours) for t in from_rest.tasks] == [(t.key, t.name, t.hours) for t in from_csv.tasks]
+
+
+def test_a_routing_value_that_cannot_be_compared_quarantines_the_deal(tmp_path):
+    text = STRUCTURE.replace("Type = 'New Customer'", "Amount > 100000")
+    found = reason(plan(tmp_path, {**deal([]), "Amount": "lots"}, text))
+    assert found == "structure: structure.templates[0] (templates/impl.yaml): when: Amount: cannot compare value " \
+                    "'lots' with literal 100000"
