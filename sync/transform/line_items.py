@@ -70,11 +70,8 @@ def _order(row: Mapping[str, Any]) -> tuple:
 
 def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -> Any:
     """A field or parent path (``Product2.Family``) of a REST record, ignoring case; an empty lookup
-    is None. ``required``: a field the record does not carry at all is a problem (not selected)."""
-    if "." in path and isinstance(record, dict):  # Bulk CSV rows carry parent fields flat: "Product2.Name"
-        flat = _get(record, path)
-        if flat is not _ABSENT:
-            return None if flat == "" else flat
+    is None. A Bulk CSV row carries a parent field flat (``"Product2.Name"``), read as well.
+    ``required``: a field the record does not carry at all is a problem (not selected)."""
     current: Any = record
     for part in path.split("."):
         if not isinstance(current, dict):  # JSON objects (a Mapping ABC check costs 4× more, per field)
@@ -82,12 +79,16 @@ def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -
         if part in current:
             current = current[part]
             continue
-        found = [v for k, v in current.items() if k.lower() == part.lower()]
-        if not found:
+        found = _get(current, part)
+        if found is _ABSENT and current is record and "." in path:
+            found = _get(current, path)
+            if found is not _ABSENT:
+                return None if found == "" else found
+        if found is _ABSENT:
             if required:
                 raise StructureProblem(f"line item {record.get('Id')}: has no field {path} (select it in the subquery)")
             return None
-        current = found[0]
+        current = found
     return current
 
 
@@ -95,8 +96,6 @@ _ABSENT = object()
 
 
 def _get(record: dict, key: str) -> Any:
-    if key in record:
-        return record[key]
     lowered = key.lower()
     return next((v for k, v in record.items() if k.lower() == lowered), _ABSENT)
 
