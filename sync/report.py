@@ -209,13 +209,17 @@ def plan_text(result: Any) -> str:
 def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
     """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
     by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
-    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {len(tree['phases'])} phases, "
-             f"{len(tree['tasks'])} tasks, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
+    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
+             f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
     for phase in tree["phases"]:
         lines.append(f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else ""))
         lines.extend(f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"])
     lines.extend(f"{indent}  {_task(task)}" for task in tree["tasks"] if task["phase"] is None)
     return lines
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _task(task: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ def test_plan_shows_each_creates_phases_and_tasks_and_quarantines_a_negative_qua
         "phase Build  due 2026-09-16",
         "task Consulting day  80 h  Consultant  2026-03-01 → 2026-09-30  line item 00kA000000AbC01AAA",
     ]
-    assert "structure Standard: 1 phases, 2 tasks, 15 h (Project Manager 1 h, Trainer 14 h)" in result.stdout
+    assert "structure Standard: 1 phase, 2 tasks, 15 h (Project Manager 1 h, Trainer 14 h)" in result.stdout
     assert ("QUARANTINE 006A000000AbCdJIAZ  structure: line item 00kA000000AbC05AAA: Quantity -2 is negative"
             in result.stdout)
     assert "Enterprise licence" not in result.stdout  # a licence is no service: no task
