@@ -1,8 +1,10 @@
 """What was sold, as the plan below one project: a deal and its line items → a :class:`Structure`.
 
-Pure, per deal (the pipeline calls :func:`structure_of` for each row the transform made): the
-first template whose ``when`` (on the deal) and ``any_line_item`` hold gives the phases and tasks;
-each service line item gives one more task (:mod:`sync.transform.line_items`). Dates count from
+Pure. ``plan_page`` calls :func:`page_structures` for the rows the transform made (a caller with one
+deal, :func:`structure_of`): the first template whose ``when`` (on the deal) and ``any_line_item``
+hold gives the phases and tasks; each service line item gives one more task
+(:mod:`sync.transform.line_items`); the conditions are evaluated once per page, on columns
+(:mod:`sync.transform.structure_conditions`). Dates count from
 the deal's start and end as the mapping made them (``structure.dates``), never from raw fields.
 
 A deal whose plan cannot be made (a product with no hours rule, a negative quantity, a date before
