@@ -29,9 +29,18 @@ class StructureProblem(ValueError):
     """Why a deal's structure cannot be made: the deal goes to quarantine with this reason."""
 
 
-def line_items_of(record: Mapping[str, Any]) -> list[dict]:
-    """The deal's line items in a stable order (SortOrder, then Id), whatever order they came in."""
-    nested = value(record, RELATIONSHIP)
+def line_items_of(record: Mapping[str, Any], required: bool = True) -> list[dict]:
+    """The deal's line items in a stable order (SortOrder, then Id), whatever order they came in.
+
+    ``required``: the structure reads line items, so a record that does not carry the relationship
+    at all (not even ``null``) was read without the subquery; planning it as a deal with no line items
+    would silently leave every sold service out."""
+    nested = _get(record, RELATIONSHIP) if isinstance(record, dict) else _ABSENT
+    if nested is _ABSENT:
+        if required:
+            raise StructureProblem(f"the record carries no {RELATIONSHIP} (not even null): it was read without the "
+                                   "line-item subquery, and a plan without its line items would leave them out")
+        return []
     if nested is None:
         return []
     rows = nested.get("records") if isinstance(nested, Mapping) else nested

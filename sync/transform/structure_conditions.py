@@ -35,9 +35,10 @@ class Decided:
 def decide(records: list[Mapping[str, Any]], rules: StructureRules) -> list[Decided | str]:
     """Per record, in order: what its structure is made from, or the problem that stops it."""
     per_deal: list[list[dict] | str] = []
+    reads_lines = rules.line_items is not None or any(route.any_line_item is not None for route in rules.routes)
     for record in records:
         try:
-            per_deal.append(line_items_of(record))
+            per_deal.append(line_items_of(record, required=reads_lines))
         except StructureProblem as exc:
             per_deal.append(str(exc))
     items = [item for entry in per_deal if isinstance(entry, list) for item in entry]

@@ -412,3 +412,11 @@ def test_a_routing_value_that_cannot_be_compared_quarantines_the_deal(tmp_path):
     found = reason(plan(tmp_path, {**deal([]), "Amount": "lots"}, text))
     assert found == "structure: structure.templates[0] (templates/impl.yaml): when: Amount: cannot compare value " \
                     "'lots' with literal 100000"
+
+
+def test_a_record_read_without_the_line_item_subquery_is_never_planned_as_one_without_line_items(tmp_path):
+    record = deal(None)
+    del record["OpportunityLineItems"]
+    assert "carries no OpportunityLineItems (not even null)" in reason(plan(tmp_path, record))
+    templates_only = "structure:\n  templates:\n    - file: templates/impl.yaml\n"
+    assert plan(tmp_path, record, templates_only).template == "Implementation"  # no line item read: none needed
