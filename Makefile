@@ -46,6 +46,7 @@ bench: setup
 # The pieces one by one (transform, emulator, daemon latency against the local Redmine).
 bench-parts: setup redmine
 	$(BIN)/python scripts/bench_transform.py
+	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
 
