@@ -114,6 +114,8 @@ class ObjectDef:
     label: str
     custom: bool = False
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    #: child relationships by lower-case name: (relationship name, child object, the child's parent field)
+    children: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def add(self, definition: FieldDef) -> FieldDef:
         key = definition.name.lower()
@@ -139,7 +141,12 @@ class ObjectDef:
             "keyPrefix": self.key_prefix, "custom": self.custom, "createable": True,
             "updateable": True, "deletable": True, "undeletable": True, "queryable": True,
             "retrieveable": True, "searchable": True, "layoutable": True, "replicateable": True,
-            "childRelationships": [], "recordTypeInfos": [],
+            "childRelationships": [
+                {"relationshipName": rel, "childSObject": child, "field": parent_field, "cascadeDelete": True,
+                 "deprecatedAndHidden": False, "restrictedDelete": False}
+                for rel, child, parent_field in self.children.values()
+            ],
+            "recordTypeInfos": [],
             "urls": {"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
             "fields": [definition.describe() for definition in self.fields.values()],
         }
@@ -227,8 +234,12 @@ class Schema:
     """The org's objects by name (ignoring case) and by key prefix."""
 
     def __init__(self):
+        from sync.emulator import products  # products builds on this module's helpers
+
         self.objects: dict[str, ObjectDef] = {}
-        for obj in (_user(), _account(), _opportunity()):
+        opportunity = _opportunity()
+        products.opportunity_fields(opportunity)
+        for obj in (_user(), _account(), opportunity, *products.objects()):
             self.objects[obj.name.lower()] = obj
 
     def object(self, name: str) -> ObjectDef | None:
