@@ -254,6 +254,9 @@ def sync_changes(run: Run) -> None:
         for records in extract.pages(run.client, window_query(state, mapping, window)):
             process_page(run, records, progress=partial(_advance, state, window))
             run.fault("after-page")
+        amended = extract.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
+        for records in extract.pages(run.client, amended) if amended else ():
+            process_page(run, records)  # before the window closes: a crash here reads them again
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))
             state.set_meta(WINDOW, "")
