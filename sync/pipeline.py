@@ -41,7 +41,9 @@ from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
 from sync.state import State, pipeline_rows
 from sync.state.files import translate
+from sync.structure_model import Structure
 from sync.transform.rows import transform
+from sync.transform.structure import page_structures
 
 logger = logging.getLogger(__name__)
 
@@ -152,22 +154,26 @@ class PagePlan:
     quarantine: dict[str, str] = field(default_factory=dict)  # record → reason (won deals that do not map)
     links: dict[str, Link] = field(default_factory=dict)
     pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table (``sync.stream``)
+    # record → the phases and tasks its project should have (``structure:``; won and tentative deals)
+    structures: dict[str, Structure] = field(default_factory=dict)
 
 
 def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> PagePlan:
     """Transform → links → lifecycle-only rows → diff, reading (never writing) the state."""
     result, tentative = transform(records, mapping), mapping.tentative is not None
-    ids = [r.record_id for r in result.rows] + [e.record_id for e in result.errors]
+    mapped, failed, structures = page_structures(result.rows, records, mapping, tentative)
+    errors = result.errors + failed  # a deal whose plan cannot be made is quarantined like a bad field
+    ids = [r.record_id for r in mapped] + [e.record_id for e in errors]
     links = state.links(ids) if state is not None else {}
-    rows = result.rows + lifecycle_only_rows(result.errors, links, tentative)
+    rows = mapped + lifecycle_only_rows(errors, links, tentative)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
                         ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
-    pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_rows.known(state, ids)) \
+    pipeline = stream.stream_rows(records, mapped, errors, facts, pipeline_rows.known(state, ids)) \
         if mapping.pipeline is not None else []
-    return PagePlan(plan=plan, facts=facts, errors=result.errors, links=links, pipeline=pipeline,
-                    quarantine=to_quarantine(result.errors, tentative))
+    return PagePlan(plan=plan, facts=facts, errors=errors, links=links, pipeline=pipeline,
+                    quarantine=to_quarantine(errors, tentative), structures=structures)
 
 
 def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:

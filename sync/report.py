@@ -186,6 +186,8 @@ def plan_text(result: Any) -> str:
         lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
     for item in result.creates:
         lines.append(f"  create  {item['id']}  {_values(item['fields'])}")
+        if item.get("structure"):
+            lines.extend(structure_lines(item["structure"], "          "))
     for item in result.updates:
         lines.append(f"  update  {item['id']}  {_values(item['changed'])}")
     for item in result.lifecycle:
@@ -202,6 +204,31 @@ def plan_text(result: Any) -> str:
         lines.append(f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
                      "`plan --jsonl` lists every action)")
     return "\n".join(lines)
+
+
+def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
+    """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
+    by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
+    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {len(tree['phases'])} phases, "
+             f"{len(tree['tasks'])} tasks, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
+    for phase in tree["phases"]:
+        lines.append(f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else ""))
+        lines.extend(f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"])
+    lines.extend(f"{indent}  {_task(task)}" for task in tree["tasks"] if task["phase"] is None)
+    return lines
+
+
+def _task(task: dict[str, Any]) -> str:
+    parts = [f"task {task['name']}"]
+    if task["hours"] is not None:
+        parts.append(f"{task['hours']} h")
+    if task["role"]:
+        parts.append(task["role"])
+    if task["start"] or task["due"]:
+        parts.append(f"{task['start'] or '…'} → {task['due'] or '…'}")
+    if task["line_item"]:
+        parts.append(f"line item {task['line_item']}")
+    return "  ".join(parts)
 
 
 def backfill_text(outcome: Any) -> str:
