@@ -37,9 +37,6 @@ STREAM = "records"
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
 LINE_ITEM = "OpportunityLineItem"
 LINE_ITEMS = "OpportunityLineItems"  # the child relationship a deal carries its line items in
-#: What a task is made from (docs/architecture.md §8): the line, its product, its price and dates.
-LINE_ITEM_FIELDS = ("Id", "Quantity", "UnitPrice", "TotalPrice", "ServiceDate", "Description", "SortOrder",
-                    "ProductCode", "Product2Id", "Product2.Name", "Product2.ProductCode", "Product2.Family")
 
 
 def since(watermark: datetime | None, mapping: Mapping) -> datetime:
@@ -131,13 +128,9 @@ def select_fields(mapping: Mapping, children: bool = True) -> list[str]:
 
 def line_item_fields(mapping: Mapping) -> list[str] | None:
     """The line-item fields the mapping's ``structure:`` reads; None when it has none (no subquery)."""
-    structure = getattr(mapping, "structure", None)
-    if structure is None or mapping.source.object.lower() != "opportunity":
+    if mapping.structure is None or mapping.source.object.lower() != "opportunity":
         return None
-    fields = list(LINE_ITEM_FIELDS)
-    have = {f.lower() for f in fields}
-    fields += [f for f in getattr(structure, "line_item_fields", ()) if f.lower() not in have]
-    return fields
+    return mapping.structure.line_item_fields()
 
 
 def line_items_query(fields: list[str], source: str, where: str = "") -> str:

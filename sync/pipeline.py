@@ -31,7 +31,7 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
-from sync.load import lifecycle
+from sync.load import children, lifecycle
 from sync.load.projects import create_projects, settle_unconfirmed, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.lock import run_lock
@@ -184,9 +184,11 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
     run.facts = page.facts
+    children.mark_plans(run.ctx, page.structures, page.plan.creates)
     create_projects(run.ctx, page.plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, page.plan.updates, run.load)
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
+    children.apply(run.ctx, page.structures, children.Amendments(), run.children)
     run.tally(page.plan, page.pipeline)
     with state.transaction():
         for record_id, values in page.plan.repairs.items():

@@ -85,6 +85,8 @@ def line_item() -> ObjectDef:
     obj.add(FieldDef("ServiceDate", "date", "Date"))
     obj.add(_text("Description", 255, "Line Description"))
     obj.add(FieldDef("SortOrder", "int", "Sort Order", precision=9))
+    # the hours a salesperson estimated for a service line (a common custom field; the structure example reads it)
+    obj.add(FieldDef("Estimated_Hours__c", "double", "Estimated Hours", precision=8, scale=2, custom=True))
     return obj
 
 

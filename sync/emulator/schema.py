@@ -227,6 +227,12 @@ def _opportunity() -> ObjectDef:
     obj.add(FieldDef("PSA_Revenue__c", "currency", "PSA Revenue", precision=18, scale=2, **custom))
     obj.add(FieldDef("PSA_Cost__c", "currency", "PSA Cost", precision=18, scale=2, **custom))
     obj.add(FieldDef("End_Date__c", "date", "End Date", **custom))
+    # a project's plan, written back by a mapping's structure.backsync
+    obj.add(FieldDef("PSA_Tasks_Done__c", "double", "PSA Tasks Done", precision=6, scale=0, **custom))
+    obj.add(FieldDef("PSA_Tasks_Total__c", "double", "PSA Tasks Total", precision=6, scale=0, **custom))
+    obj.add(FieldDef("PSA_Hours_Logged__c", "double", "PSA Hours Logged", precision=16, scale=2, **custom))
+    obj.add(FieldDef("PSA_Hours_Estimated__c", "double", "PSA Hours Estimated", precision=16, scale=2, **custom))
+    obj.add(_text("PSA_Current_Phase__c", 80, "PSA Current Phase", **custom))
     return obj
 
 

@@ -18,6 +18,7 @@ Facts this module is built on (Redmine 5.0.4; docs/architecture.md §14):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -27,6 +28,7 @@ from sync.connectors.psa.base import ProjectRef
 from sync.connectors.psa.batch import run_bounded
 from sync.connectors.psa.redmine_http import RedmineHttp, error_text, path
 from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
+from sync.errors import PsaUnavailable
 from sync.model import Outcome
 from sync.structure_model import Child, ChildKind
 
@@ -34,6 +36,8 @@ VERSION_NAME_MAX = 60
 DEFAULT_TRACKER = "Feature"  # Redmine's default data has Bug, Feature and Support
 DEFAULT_KEY_FIELD = "psa-sync key"
 DEFAULT_ROLE_FIELD = "Role"
+CREATE_ATTEMPTS = 3
+CREATE_BACKOFF_SECONDS = 0.2  # doubled after each attempt
 
 _CF = [{"id": int, "value?": (str, list, type(None))}]
 VERSION = {"id": int, "project": {"id": int}, "name": str, "status": str, "due_date?": (str, type(None)),
@@ -188,9 +192,26 @@ class RedmineStructure:
 
     def _create_one(self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef],
                     site: dict) -> ChildResult:
-        if child.kind is ChildKind.PHASE:
-            return self._create_version(project, child, site)
-        return self._create_issue(project, child, phases, site)
+        """One create; an answer that does not say (a 5xx: SQLite's "database is locked" after a
+        commit, or no answer) is settled by the key: found, it exists; not found, it is sent again,
+        ``CREATE_ATTEMPTS`` in all (Redmine has no unique key to refuse a second one for us)."""
+        why = ""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                if child.kind is ChildKind.PHASE:
+                    result = self._create_version(project, child, site)
+                else:
+                    result = self._create_issue(project, child, phases, site)
+            except PsaUnavailable as exc:
+                result = ChildResult(child.key, Outcome.UNKNOWN, error=str(exc))
+            if result.outcome != Outcome.UNKNOWN:
+                return result
+            why = result.error or ""
+            found = self.find_children(project, [child.key]).get(child.key)
+            if found:
+                return ChildResult(child.key, Outcome.EXISTS, found[0])
+            time.sleep(CREATE_BACKOFF_SECONDS * 2**attempt)
+        return ChildResult(child.key, Outcome.UNKNOWN, error=f"create unconfirmed ({why}); not found by its key")
 
     def _create_version(self, project: ProjectRef, child: Child, site: dict) -> ChildResult:
         if site["version_key"] is None:

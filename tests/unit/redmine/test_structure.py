@@ -64,12 +64,21 @@ def test_a_dropped_role_leaves_a_findable_task_and_says_so(site, psa):
     assert "no 'Role' value" in result.error
 
 
-def test_a_refusal_is_a_failure_with_redmines_words_and_a_5xx_is_unknown(site, psa):
+def test_a_refusal_is_a_failure_with_redmines_words(site, psa):
     site.post(f"{URL}/issues.json", status=422, json={"errors": ["Due date must be greater than start date"]})
-    site.post(f"{URL}/issues.json", status=503)
-    first, second = psa.create_children(PROJECT, [TASK, TASK], {})
-    assert (first.outcome, first.error) == (Outcome.FAILED, "Due date must be greater than start date")
-    assert second.outcome == Outcome.UNKNOWN
+    [result] = psa.create_children(PROJECT, [TASK], {})
+    assert (result.outcome, result.error) == (Outcome.FAILED, "Due date must be greater than start date")
+
+
+def test_a_create_never_confirmed_nor_found_is_unknown_after_three_tries(site, psa, monkeypatch):
+    monkeypatch.setattr("sync.connectors.psa.redmine_structure.CREATE_BACKOFF_SECONDS", 0)
+    for _ in range(3):
+        site.post(f"{URL}/issues.json", status=503)
+        site.get(f"{URL}/projects/7/versions.json", json={"versions": []})
+        site.get(f"{URL}/issues.json", json={"issues": [], "total_count": 0})
+    [result] = psa.create_children(PROJECT, [TASK], {})
+    assert result.outcome == Outcome.UNKNOWN and "not found by its key" in result.error
+    assert sum(c.request.method == "POST" for c in site.calls) == 3
 
 
 def test_a_version_shared_in_from_another_project_is_not_a_child(site, psa):
@@ -80,3 +89,14 @@ def test_a_version_shared_in_from_another_project_is_not_a_child(site, psa):
     site.get(f"{URL}/issues.json", json={"issues": [], "total_count": 0})
     found = psa.find_children(PROJECT, ["006AK00000AbCdEQAA/t:disc"])
     assert [c.id for c in found["006AK00000AbCdEQAA/t:disc"]] == [1]
+
+
+def test_a_create_answered_500_after_it_committed_is_found_by_its_key_not_made_twice(site, psa, monkeypatch):
+    monkeypatch.setattr("sync.connectors.psa.redmine_structure.CREATE_BACKOFF_SECONDS", 0)
+    made = issue([{"id": 10, "value": TASK.key}, {"id": 11, "value": "Trainer"}])["issue"]
+    site.post(f"{URL}/issues.json", status=500)
+    site.get(f"{URL}/projects/7/versions.json", json={"versions": []})
+    site.get(f"{URL}/issues.json", json={"issues": [made], "total_count": 1})
+    [result] = psa.create_children(PROJECT, [TASK], {})
+    assert (result.outcome, result.ref.id) == (Outcome.EXISTS, 31)
+    assert sum(c.request.method == "POST" for c in site.calls) == 1
