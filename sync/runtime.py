@@ -21,8 +21,8 @@ from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
-from sync.load.members import with_members
 from sync.load.children import ChildReport
+from sync.load.members import with_members
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
 from sync.mapping.model import Mapping
