@@ -16,11 +16,14 @@ import logging
 from datetime import timedelta
 
 from sync.backsync import conflicts
+from sync.backsync.plan_progress import plan_progress
 from sync.clock import iso, parse_iso, utcnow
 from sync.connectors.psa.base import ProjectChange
+from sync.connectors.psa.structure import StructureConnector
 from sync.diff import same
 from sync.load.projects import ref_of
 from sync.model import DONE
+from sync.state import children as state_children
 from sync.transform.rows import transform_backsync
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,11 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
     values = {key: {**(getattr(d, "figures", None) or {}), "status": d.status,
                     "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
-    wanted = transform_backsync(values, mapping) if mapping.backsync else {}
+    rules = _rules(mapping)
+    if rules != mapping.backsync:  # the progress of the projects' plans, for those that have one
+        for key, progress in _plans(run, links).items():
+            values.setdefault(key, {}).update(progress)
+    wanted = transform_backsync(values, mapping, rules) if rules else {}
     for key, link in links.items():
         if key not in delivery:
             continue
@@ -83,6 +90,23 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
 
 
 _MISSING = object()
+
+
+def _rules(mapping) -> dict:
+    """``backsync`` and, with a ``structure:``, its ``backsync`` (the plan's progress)."""
+    extra = mapping.structure.backsync if mapping.structure is not None else {}
+    return {**mapping.backsync, **extra} if extra else mapping.backsync
+
+
+def _plans(run, links: dict) -> dict[str, dict]:
+    """key → progress values of the linked projects that carry a plan (one children read a chunk)."""
+    by_record = {link.record_id: link for link in links.values()}
+    children = state_children.children_of(run.state, list(by_record))
+    planned = [by_record[r] for r in children if any(c.child_id for c in children[r].values())]
+    if not planned or not isinstance(run.psa, StructureConnector):
+        return {}
+    read = run.psa.children([ref_of(link) for link in planned])
+    return {link.key: plan_progress(read.get(link.project_id, []), children[link.record_id]) for link in planned}
 
 
 def _hours_fields(mapping) -> set[str]:

@@ -42,6 +42,7 @@ class ChildRow:
     due: date | None
     line_item: str | None
     quantity: Decimal | None
+    note: str | None = None  # why it was flagged, or what the PSA made differently
 
 
 def _row(raw: dict) -> ChildRow:
@@ -53,7 +54,7 @@ def _row(raw: dict) -> ChildRow:
 
     return ChildRow(raw["key"], raw["record_id"], raw["project_id"], ChildKind(raw["kind"]), raw["child_id"],
                     raw["status"], raw["name"] or "", raw["phase"], number(raw["hours"]), raw["role"],
-                    day(raw["start"]), day(raw["due"]), raw["line_item"], number(raw["quantity"]))
+                    day(raw["start"]), day(raw["due"]), raw["line_item"], number(raw["quantity"]), raw["note"])
 
 
 def _present(state: State) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping.model import Mapping
+from sync.mapping.model import FieldRule, Mapping
 from sync.model import DesiredRow, RowError
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
@@ -182,15 +182,17 @@ def _errors(system: _System, reasons: dict[str, np.ndarray], frame: RecordFrame,
     return errors
 
 
-def transform_backsync(values: dict[str, dict[str, Any]], mapping: Mapping) -> dict[str, dict[str, Any]]:
+def transform_backsync(values: dict[str, dict[str, Any]], mapping: Mapping,
+                       rules: dict[str, FieldRule] | None = None) -> dict[str, dict[str, Any]]:
     """PSA delivery values per key → the Salesforce fields of ``backsync``, same grammar.
 
     ``{"006…": {"status": "active", "percent_complete": 40}}`` →
     ``{"006…": {"PSA_Status__c": "active", "PSA_Percent_Complete__c": 40}}``. A value that fails
     its rule (unmapped with ``error``, not a number) is left out of that key's fields rather than
-    written wrong; :func:`backsync_problems` says which and why.
+    written wrong; :func:`backsync_problems` says which and why. ``rules``: others than
+    ``mapping.backsync`` (with the progress of a project's plan, ``structure.backsync``).
     """
-    mapped, _ = _backsync(values, mapping)
+    mapped, _ = _backsync(values, mapping, rules)
     return mapped
 
 
@@ -200,13 +202,13 @@ def backsync_problems(values: dict[str, dict[str, Any]], mapping: Mapping) -> di
     return problems
 
 
-def _backsync(values: dict[str, dict[str, Any]], mapping: Mapping):
+def _backsync(values: dict[str, dict[str, Any]], mapping: Mapping, rules: dict[str, FieldRule] | None = None):
     keys = list(values)
     mapped: dict[str, dict[str, Any]] = {key: {} for key in keys}
     problems: dict[str, list[str]] = {}
     if not keys:
         return mapped, problems
-    for target, rule in mapping.backsync.items():
+    for target, rule in (mapping.backsync if rules is None else rules).items():
         raw = coerce.objects([values[key].get(rule.source) for key in keys])
         out = apply_rule(rule, raw)
         for key, value, reason in zip(keys, out.values, out.reasons, strict=True):

@@ -3,6 +3,7 @@ real Redmine — once, for no extra Salesforce call, and amended as the deal's l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,39 @@ def test_sigkill_anywhere_in_a_plan_leaves_one_child_per_key(structured, emulato
     assert len(keys) == len(set(keys)) == 6
     assert sorted(versions(redmine, project["id"])) == sorted(f"{deal}/t:{p}" for p in ("discovery", "build", "golive"))
     assert len(redmine.call("GET", f"/projects/{project['id']}/versions.json").json()["versions"]) == 3
+
+
+def test_the_plans_progress_flows_back_to_the_deal(structured, emulator, redmine):
+    deal, _, lines = sold(emulator)
+    structured.run()
+    [project] = redmine.projects()
+    tasks = issues(redmine, project["id"])
+    kickoff, requirements = tasks[f"{deal}/t:kickoff"], tasks[f"{deal}/t:requirements"]
+    redmine.call("PUT", f"/issues/{kickoff['id']}.json", {"issue": {"status_id": 5}})
+    redmine.log_time(project["id"], 3, issue_id=requirements["id"])
+    structured.run()
+    opp = emulator.get("Opportunity", deal)
+    assert (opp["PSA_Tasks_Done__c"], opp["PSA_Tasks_Total__c"]) == (1, 6)
+    assert (opp["PSA_Hours_Logged__c"], opp["PSA_Hours_Estimated__c"]) == (3, 4 + 16 + 8 + 2 + 80 + 14)
+    assert opp["PSA_Current_Phase__c"] == "Discovery"  # requirements is still open
+    redmine.call("PUT", f"/issues/{requirements['id']}.json", {"issue": {"status_id": 5}})
+    structured.run()
+    assert emulator.get("Opportunity", deal)["PSA_Current_Phase__c"] == "Build"
+
+
+def test_check_verifies_the_plan_against_both_sides(structured, emulator, tmp_path):
+    done = structured.cli("check", "--json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report
+    assert emulator.calls_snapshot()["describe"] == 4  # Opportunity, Account, OpportunityLineItem, Product2
+    mapping = Path(structured.config.read_text().split("mapping: ")[1].split("\n")[0])
+    mapping.write_text(mapping.read_text().replace("hours_from: Estimated_Hours__c", "hours_from: Estimated_Hour__c"))
+    structured.options["task_tracker"] = "Task"
+    structured.write_config(mapping=mapping)
+    done = structured.cli("check", "--json")
+    errors = [f for f in json.loads(done.stdout)["findings"] if f["level"] == "ERROR"]
+    assert done.returncode == 2
+    assert any("Estimated_Hour__c" in f["message"] and f["key"] == "structure.line_items" for f in errors), errors
+    tracker = [f for f in errors if "no tracker 'Task'" in f["message"]]
+    section = next(n for n, line in enumerate(mapping.read_text().splitlines(), 1) if line == "structure:")
+    assert tracker and tracker[0]["where"] == f"{mapping}:{section}", errors

@@ -46,7 +46,7 @@ ISSUE = {"id": int, "project": {"id": int}, "tracker": {"id": int, "name": str},
          "status": {"id": int}, "subject": str, "estimated_hours?": (int, float, type(None)),
          "due_date?": (str, type(None)), "fixed_version?": {"id": int}, "custom_fields?": _CF}
 _FIELDS = {"custom_fields": [{"id": int, "name": str, "customized_type?": str,
-                              "trackers?": [{"id": int, "name": str}]}]}
+                              "trackers?": [{"id": int, "name": str}], "possible_values?": [{"value": str}]}]}
 
 
 def _value(item: dict, field_id: int | None) -> str | None:
@@ -75,7 +75,7 @@ class RedmineStructure:
     # --- what this Redmine offers ----------------------------------------------------------
 
     def site(self) -> dict[str, Any]:
-        """Field ids, trackers, closed statuses and roles, read once (four admin GETs)."""
+        """Field ids, trackers and closed statuses, read once (three admin GETs)."""
         with self._lock:
             if self._site is None:
                 fields = self.http.get(path("custom_fields"), shape=_FIELDS)["custom_fields"]
@@ -83,14 +83,12 @@ class RedmineStructure:
                 trackers = self.http.get(path("trackers"), shape={"trackers": [{"id": int, "name": str}]})
                 statuses = self.http.get(path("issue_statuses"),
                                          shape={"issue_statuses": [{"id": int, "is_closed?": bool}]})
-                roles = self.http.get(path("roles"), shape={"roles": [{"id": int, "name": str}]})
                 self._site = {
                     "issue_key": by.get(("issue", self.key_field)),
                     "version_key": by.get(("version", self.key_field)),
                     "role": by.get(("issue", self.role_field)),
                     "trackers": {t["name"]: t["id"] for t in trackers["trackers"]},
                     "closed": {s["id"] for s in statuses["issue_statuses"] if s.get("is_closed")},
-                    "roles": tuple(r["name"] for r in roles["roles"]),
                 }
             return self._site
 
@@ -110,7 +108,12 @@ class RedmineStructure:
                 t["name"] for t in site["issue_key"]["trackers"]}:
             problems.append(f"the issue custom field {self.key_field!r} is not enabled for the tracker "
                             f"{self.tracker_name!r}: Redmine would drop every task's key")
-        return StructureSpec(tuple(sorted(site["trackers"])), site["roles"], tuple(problems))
+        role = site["role"]
+        if role is None:
+            problems.append(f"Redmine has no issue custom field named {self.role_field!r}: tasks would carry no "
+                            "role (create it: Administration > Custom fields > Issues, for all projects)")
+        values = tuple(v["value"] for v in role.get("possible_values") or ()) if role else ()
+        return StructureSpec(tuple(sorted(site["trackers"])), values or None, tuple(problems))
 
     # --- reads -----------------------------------------------------------------------------
 

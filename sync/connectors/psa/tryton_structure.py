@@ -47,7 +47,7 @@ class TrytonStructure:
         if KEY not in self.site.fields():
             problems = (f"Tryton at {self.site.url} has no project.work.{KEY}: install psa-sync's module "
                         "psa_sync_key",)
-        return StructureSpec((), (), problems)  # Tryton has neither trackers nor roles on works
+        return StructureSpec((), None, problems)  # no trackers; a role is text in the work's comment
 
     # --- reads -----------------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ def site():
         mock.get(f"{URL}/trackers.json", json={"trackers": [{"id": 1, "name": "Bug"}, {"id": 2, "name": "Feature"}]})
         mock.get(f"{URL}/issue_statuses.json", json={"issue_statuses": [{"id": 1, "is_closed": False},
                                                                          {"id": 5, "is_closed": True}]})
-        mock.get(f"{URL}/roles.json", json={"roles": [{"id": 3, "name": "Manager"}]})
         yield mock
 
 
