@@ -146,6 +146,14 @@ def set_hours(state: State, changes: Iterable[tuple[str, Decimal, Decimal | None
                               [(str(h), _text(q), now, k) for k, h, q in changes])
 
 
+def forget(state: State, keys: Iterable[str], record_ids: Iterable[str]) -> None:
+    """Children gone from the PSA (``reconcile --repair``): their rows go and their deals' plans reopen,
+    so the next pass makes them again."""
+    state.db.conn.executemany("DELETE FROM children WHERE key = ?", [(k,) for k in keys])
+    state.db.conn.executemany("UPDATE structures SET state = 'planned' WHERE record_id = ?",
+                              [(r,) for r in record_ids])
+
+
 def all_children(state: State) -> list[ChildRow]:
     """Every linked child (the forecast by role, the back-sync of progress)."""
     if not _present(state):

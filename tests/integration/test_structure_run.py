@@ -170,3 +170,19 @@ def test_check_verifies_the_plan_against_both_sides(structured, emulator, tmp_pa
     tracker = [f for f in errors if "no tracker 'Task'" in f["message"]]
     section = next(n for n, line in enumerate(mapping.read_text().splitlines(), 1) if line == "structure:")
     assert tracker and tracker[0]["where"] == f"{mapping}:{section}", errors
+
+
+def test_reconcile_reports_a_task_deleted_by_hand_and_repair_makes_it_again_once(structured, emulator, redmine):
+    deal, _, lines = sold(emulator)
+    structured.run()
+    [project] = redmine.projects()
+    gone = issues(redmine, project["id"])[f"{deal}/t:uat"]
+    redmine.call("DELETE", f"/issues/{gone['id']}.json")
+    report = json.loads(structured.cli("reconcile", "--json").stdout)
+    [missing] = report["drift"]["child-missing"]["examples"]
+    assert missing["key"] == f"{deal}/t:uat"
+    assert len(issues(redmine, project["id"])) == 5  # reported only
+    repaired = structured.cli("reconcile", "--repair", "--json")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    again = issues(redmine, project["id"])
+    assert len(again) == 6 and again[f"{deal}/t:uat"]["id"] != gone["id"]
