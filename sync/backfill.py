@@ -26,7 +26,7 @@ from sync.clock import iso, utcnow
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.errors import ConfigError, SyncError
-from sync.extract import select_fields
+from sync.extract import bulk_line_items, select_fields
 from sync.mapping.model import Mapping
 from sync.runtime import Connected, connect
 from sync.soql import and_, to_soql
@@ -107,10 +107,11 @@ def range_condition(mapping: Mapping, since: date | None, until: date | None, af
                 soql_field("Id").gt(after_id) if after_id else None)
 
 
-def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None) -> str:
+def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None,
+                children: bool = True) -> str:
     condition = range_condition(mapping, since, until, after_id)
     where = f" WHERE {to_soql(condition)}" if condition is not None else ""
-    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object}{where} ORDER BY Id"
+    return f"SELECT {', '.join(select_fields(mapping, children))} FROM {mapping.source.object}{where} ORDER BY Id"
 
 
 def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
@@ -154,10 +155,11 @@ def read_range(client: SalesforceApi, mapping: Mapping, settings: Settings, sinc
     condition = range_condition(mapping, since, until, after_id)
     where = to_soql(condition) if condition is not None else None
     count = client.count(mapping.source.object, where, include_deleted=False)
-    soql = range_query(mapping, since, until, after_id)
     if count > settings.limits.bulk_threshold:
-        return count, "bulk", client.bulk_query_pages(soql, include_deleted=False)
-    return count, "rest", client.query_pages(soql, include_deleted=False)
+        deals = client.bulk_query_pages(range_query(mapping, since, until, after_id, children=False),
+                                        include_deleted=False)
+        return count, "bulk", bulk_line_items(client, mapping, where, deals)
+    return count, "rest", client.query_pages(range_query(mapping, since, until, after_id), include_deleted=False)
 
 
 def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,

@@ -31,7 +31,7 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
-from sync.load import lifecycle
+from sync.load import children, lifecycle
 from sync.load.projects import create_projects, settle_unconfirmed, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.lock import run_lock
@@ -184,9 +184,12 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
     run.facts = page.facts
+    children.mark_plans(run.ctx, page.structures, page.plan.creates)
     create_projects(run.ctx, page.plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, page.plan.updates, run.load)
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
+    rules = run.mapping.structure
+    children.apply(run.ctx, page.structures, rules.line_items if rules is not None else None, run.children)
     run.tally(page.plan, page.pipeline)
     with state.transaction():
         for record_id, values in page.plan.repairs.items():
@@ -260,6 +263,9 @@ def sync_changes(run: Run) -> None:
         for records in extract.pages(run.client, window_query(state, mapping, window)):
             process_page(run, records, progress=partial(_advance, state, window))
             run.fault("after-page")
+        amended = extract.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
+        for records in extract.pages(run.client, amended) if amended else ():
+            process_page(run, records)  # before the window closes: a crash here reads them again
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))
             state.set_meta(WINDOW, "")

@@ -12,6 +12,8 @@ from typing import Any
 from sync.config import Settings
 from sync.sfid import given_id
 from sync.state import State, pipeline_rows
+from sync.state import children as state_children
+from sync.state.children import ChildRow
 
 JSON_VERSION = 1
 
@@ -131,6 +133,8 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
             "outbox": state.outbox().get(record_id, {}),
             "ignored": state.ignored([record_id]).get(record_id),
             "pipeline": pipeline_rows.row(state, record_id),
+            "children": [_child(row) for row in state_children.children_of(state, [record_id]).get(record_id,
+                                                                                                  {}).values()],
         }
     finally:
         state.close()
@@ -158,6 +162,11 @@ def explain_text(data: dict[str, Any]) -> str:
     if pipe := data.get("pipeline"):
         lines.append(f"  pipeline: {pipe['status']} — stage {pipe['stage']}, probability {pipe['probability']}, "
                      f"amount {pipe['amount']}, close date {pipe['close_date']} (since {pipe['first_seen']})")
+    for child in data.get("children") or ():
+        made = f"#{child['child_id']}" if child["child_id"] else "INTENT (not confirmed yet)"
+        lines.append(f"  {child['kind']} {child['name']!r} {made} {child['status']}"
+                     + "".join(f"  {k} {child[k]}" for k in ("hours", "role", "due") if child[k] is not None)
+                     + (f"  ({child['note']})" if child["note"] else ""))
     if data["outbox"]:
         lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
     for q in data["quarantine"]:
@@ -168,6 +177,12 @@ def explain_text(data: dict[str, Any]) -> str:
         lines.append(f"    {event['at']} run {event['run_id']}: {event['action']} → {event['outcome']}"
                      + (f"  {_values(detail)}" if detail else ""))
     return "\n".join(lines)
+
+
+def _child(row: ChildRow) -> dict[str, Any]:
+    return {"key": row.key, "kind": row.kind.value, "name": row.name, "child_id": row.child_id,
+            "status": row.status, "phase": row.phase, "hours": row.hours, "role": row.role, "due": row.due,
+            "line_item": row.line_item, "note": row.note}
 
 
 def _values(values: Any) -> str:

@@ -20,6 +20,9 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+#: The child relationship a deal carries its ``OpportunityLineItem`` rows in (REST subquery results).
+LINE_ITEMS = "OpportunityLineItems"
+
 
 class ChildKind(StrEnum):
     """A phase (Redmine: a version; Tryton: a child work of type project) or a task (Redmine: an

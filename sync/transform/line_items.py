@@ -19,8 +19,8 @@ from typing import Any
 from sync.coerce import normalize_decimal
 from sync.mapping.model import DROP
 from sync.mapping.structure_rules import SERVICE_DATE, LineItemRules, RelativeDate
+from sync.structure_model import LINE_ITEMS
 
-RELATIONSHIP = "OpportunityLineItems"
 HUNDREDTH = Decimal("0.01")
 NAME_MAX = 255  # Redmine: an issue's subject
 
@@ -35,25 +35,25 @@ def line_items_of(record: Mapping[str, Any], required: bool = True) -> list[dict
     ``required``: the structure reads line items, so a record that does not carry the relationship
     at all (not even ``null``) was read without the subquery; planning it as a deal with no line items
     would silently leave every sold service out."""
-    nested = _get(record, RELATIONSHIP) if isinstance(record, dict) else _ABSENT
+    nested = _get(record, LINE_ITEMS) if isinstance(record, dict) else _ABSENT
     if nested is _ABSENT:
         if required:
-            raise StructureProblem(f"the record carries no {RELATIONSHIP} (not even null): it was read without the "
+            raise StructureProblem(f"the record carries no {LINE_ITEMS} (not even null): it was read without the "
                                    "line-item subquery, and a plan without its line items would leave them out")
         return []
     if nested is None:
         return []
     rows = nested.get("records") if isinstance(nested, Mapping) else nested
     if isinstance(nested, Mapping) and _partial(nested, rows):
-        raise StructureProblem(f"{RELATIONSHIP}: only {len(rows or [])} of {nested.get('totalSize', '?')} line items "
+        raise StructureProblem(f"{LINE_ITEMS}: only {len(rows or [])} of {nested.get('totalSize', '?')} line items "
                                "were read (the nested nextRecordsUrl was not followed); no plan from part of a deal")
     if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
-        raise StructureProblem(f"{RELATIONSHIP}: not a list of line items")
+        raise StructureProblem(f"{LINE_ITEMS}: not a list of line items")
     seen: set[str] = set()
     for row in rows:
         item_id = row.get("Id")
         if not isinstance(item_id, str) or not item_id:
-            raise StructureProblem(f"{RELATIONSHIP}: a line item has no Id (select Id in the subquery)")
+            raise StructureProblem(f"{LINE_ITEMS}: a line item has no Id (select Id in the subquery)")
         if item_id in seen:
             raise StructureProblem(f"line item {item_id} appears twice in the deal's line items")
         seen.add(item_id)

@@ -66,12 +66,13 @@ class ChildProgress:
 
 @dataclass(frozen=True)
 class StructureSpec:
-    """What the PSA offers a structure (``check``): trackers, roles, and whether the child key can
-    be stored (Redmine: the key custom fields exist and are enabled; Tryton: the module is
-    installed). ``problems`` are sentences a person can act on."""
+    """What the PSA offers a structure (``check``): trackers, the roles a task may carry (None: any
+    text, e.g. a free-text field), and whether the child key can be stored (Redmine: the key custom
+    fields exist and are enabled; Tryton: the module is installed). ``problems`` are sentences a
+    person can act on."""
 
     trackers: tuple[str, ...]
-    roles: tuple[str, ...]
+    roles: tuple[str, ...] | None
     problems: tuple[str, ...]
 
 
