@@ -17,6 +17,7 @@
     ├── AuthError              (5)    authentication or authorisation refused: needs a person
     ├── LocalIOError           (74)   the local disk refused (full, read-only, permissions)
     ├── LockHeldError          (75)   another run holds the lock
+    │   └── StateBusyError     (75)   another process holds the state file's write lock: try again
     ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
     └── RecordError                   one record is bad: quarantine it, the batch goes on
 
@@ -153,6 +154,14 @@ class LockHeldError(SyncError):
     """Another psa-sync process holds the state lock (cron and systemd must never stack runs)."""
 
     exit_code = 75
+
+
+class StateBusyError(LockHeldError):
+    """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's write lock.
+
+    Not a disk that refused (exit 74 would send a person to look for a full or read-only disk): every
+    psa-sync writer holds the run lock, so this is a process outside that rule (a person's ``sqlite3``
+    shell, a copy of psa-sync that ignores the lock). Nothing was half-written; run again."""
 
 
 class ProtocolViolation(SyncError):
