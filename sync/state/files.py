@@ -42,13 +42,16 @@ def open_database(path: Path) -> Database:
     """The state file for writing: created 0600 if new, tightened to 0600 if looser, migrated.
 
     Call it under the run lock only: creating, switching to WAL and migrating are writes."""
+    refuse_special(path, *companions(path))
     created = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             created = _create(path)
-        if not created and stat.S_IMODE(path.stat().st_mode) & 0o077:
-            path.chmod(MODE)
+        if not created:
+            _refuse_foreign(path)
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(MODE)
         db = Database(path)
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: journal_mode=wal needs a lock too
         db.enable_wal()
@@ -63,6 +66,56 @@ def open_database(path: Path) -> Database:
         if created and path.exists() and path.stat().st_size == 0:
             path.unlink()  # never leave an empty file behind: it would look like a state that lost everything
         raise translate(path, exc) from exc
+
+
+#: What a path that is not a regular file is, in words, by ``stat.S_IFMT``.
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
+
+
+def companions(path: Path) -> tuple[Path, Path]:
+    """The files SQLite keeps beside a WAL database: ``-wal`` and ``-shm``."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is if it exists and is not a regular file (a symlink is followed), else None."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return None  # unreadable: the open that follows says so in its own words
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def refuse_special(*paths: Path) -> None:
+    """Exit 2 before anything is touched when one of ``paths`` is a device, FIFO, socket or directory:
+    psa-sync runs as root and must never write, tighten or block on a file that is not its own."""
+    for path in paths:
+        kind = special_kind(path)
+        if kind is not None:
+            raise StateFileError(
+                f"{path} is {kind}, not a regular file; psa-sync only ever creates and writes regular files "
+                "beside `state:`. Point `state:` at a file in a directory of its own. Nothing was touched")
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Exit 2, the file untouched, when ``path`` is an SQLite database of another application: tables,
+    none of them psa-sync's ``meta``. An empty file, or one whose first open stopped before its first
+    migration, is ours to go on with."""
+    if path.stat().st_size == 0:
+        return
+    conn = _connect_readonly(path)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    if "meta" not in tables and tables - {migrations.migrations_table}:
+        raise StateFileError(
+            f"{path} is an SQLite database but not a psa-sync state file (no `meta` table; it holds "
+            f"{', '.join(sorted(tables)[:5])}{' …' if len(tables) > 5 else ''}); point `state:` at a new file. "
+            "Nothing was touched")
 
 
 def _create(path: Path) -> bool:
@@ -102,6 +155,7 @@ def backup(db: Database, path: Path, before: str) -> Path:
     """A whole copy of the state file (SQLite's online backup API: consistent even mid-write), made 0600
     before migration ``before`` changes the schema; a migration that goes wrong can be undone by hand."""
     target = path.with_name(f"{path.name}.before-{before}.bak")
+    refuse_special(target)
     if target.exists():
         target.unlink()
     os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, MODE))
@@ -116,27 +170,33 @@ def backup(db: Database, path: Path, before: str) -> Path:
 def open_readonly_database(path: Path) -> Database | None:
     """For `plan`, `status` and `explain`: never creates, migrates or writes anything, even on a
     read-only disk. ``None`` when there is no state yet (no file, or an empty one)."""
+    refuse_special(path, *companions(path))
     try:
         if not path.exists() or path.stat().st_size == 0:
             return None
-        uri = path.resolve().as_uri()  # percent-encodes '#', '?' and '%' in the path
-        try:
-            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-        except sqlite3.OperationalError as exc:
-            if _busy(exc):
-                raise
-            # A WAL database in a directory we may not write cannot create its -shm file: read the
-            # file as it stands instead (a run that commits meanwhile is not seen, which `status` can bear).
-            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-        db = Database(conn)
+        db = Database(_connect_readonly(path))
         if "meta" not in db.table_names():
             raise StateFileError(f"{path} is an SQLite database but not a psa-sync state file (no `meta` table); "
                                  "point `state:` at the right file")
         return db
     except (OSError, sqlite3.Error) as exc:
         raise translate(path, exc) from exc
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, create or migrate anything."""
+    uri = path.resolve().as_uri()  # percent-encodes '#', '?' and '%' in the path
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError as exc:
+        if _busy(exc):
+            raise
+        # A WAL database in a directory we may not write cannot create its -shm file: read the
+        # file as it stands instead (a run that commits meanwhile is not seen, which `status` can bear).
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    return conn
 
 
 def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError | StateBusyError:
