@@ -12,12 +12,10 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from sync.errors import StateFileError
-from sync.lock import run_lock
 from sync.state import State
 
 HANG_GUARD_S = 120  # a FIFO that is opened blocks for ever: the child is stopped, not timed
@@ -109,11 +107,14 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it
     lock = tmp_path / "psa-sync.sqlite.lock"
     path = MAKERS[kind](lock if which == "lock" else tmp_path / "psa-sync.sqlite.lock.holder")
     before = _identity(path)
-    settings = SimpleNamespace(state=state, lock_path=lock)
-    with pytest.raises(StateFileError) as refused:
-        with run_lock(settings):
-            pytest.fail("the lock was taken")
-    assert refused.value.exit_code == 2 and str(path) in str(refused.value)
+    code = ("import sys; from pathlib import Path; from types import SimpleNamespace; from sync.lock import run_lock\n"
+            "from sync.errors import SyncError\n"
+            "try:\n    with run_lock(SimpleNamespace(state=Path(sys.argv[1]), lock_path=Path(sys.argv[2]))):\n"
+            "        sys.exit('the lock was taken')\n"
+            "except SyncError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(state), str(lock)], capture_output=True, text=True,
+                          timeout=HANG_GUARD_S, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 2 and f"{path} is" in done.stderr, done.stderr
     assert _identity(path) == before and not state.exists()
 
 
