@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -27,6 +28,7 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.errors import ConfigError, SyncError
 from sync.extract import bulk_line_items, select_fields
+from sync.lock import run_lock
 from sync.mapping.model import Mapping
 from sync.runtime import Connected, connect
 from sync.soql import and_, to_soql
@@ -35,6 +37,7 @@ from sync.state import State
 
 logger = logging.getLogger(__name__)
 
+MODE = "backfill"  # the run mode of its windows, and the lock holder a scheduled run waits for
 KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
 DATE_FIELD = "CloseDate"
 WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
@@ -174,12 +177,9 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
                  window_rows: int = WINDOW_ROWS, environ: dict[str, str] | None = None) -> Outcome:
     """Windows through run sessions until the range is done or a window fails; resumable."""
     check_source(mapping)
-    state = State.open(settings.state)
-    try:
+    with _locked_state(settings) as state:
         progress = begin(state, since, until)
         state.set_meta(KEY, json.dumps(asdict(progress)))
-    finally:
-        state.close()
     connections = connect(settings)
     client = connections.client
     client.connect()
@@ -214,7 +214,7 @@ def _window(settings: Settings, connected: Connected, progress: Progress, record
         held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
         pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
 
-    result = pipeline.cycle(settings, "backfill", window, environ=environ, connected=connected,
+    result = pipeline.cycle(settings, MODE, window, environ=environ, connected=connected,
                             wait=LOCK_WAIT_SECONDS)
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
@@ -236,11 +236,21 @@ def _advance(state: State, progress: Progress, records: list[dict]) -> None:
 
 def _finish(settings: Settings, progress: Progress) -> None:
     progress.finished_at = iso(utcnow())
-    state = State.open(settings.state)
-    try:
+    with _locked_state(settings) as state:
         state.set_meta(KEY, json.dumps(asdict(progress)))
-    finally:
-        state.close()
+
+
+@contextmanager
+def _locked_state(settings: Settings) -> Iterator[State]:
+    """The state file, opened (which may create and migrate it) and written under the run lock, as every
+    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock.
+    Held as a backfill's, so a run that finds it waits for it instead of exiting 75."""
+    with run_lock(settings, LOCK_WAIT_SECONDS, MODE):
+        state = State.open(settings.state)
+        try:
+            yield state
+        finally:
+            state.close()
 
 
 def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> Outcome:

@@ -19,6 +19,7 @@
     ├── LocalIOError           (74)   the local disk refused (full, read-only, permissions)
     ├── LockHeldError          (75)   another run holds the lock
     │   └── DaemonRunningError (75)   another daemon serves the same state file
+    │   └── StateBusyError     (75)   another process holds the state file's write lock: try again
     ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
     └── RecordError                   one record is bad: quarantine it, the batch goes on
 
@@ -168,6 +169,12 @@ class LockHeldError(SyncError):
 class DaemonRunningError(LockHeldError):
     """Another ``psa-sync daemon`` holds the single-instance lock beside the same state file: two
     daemons would take turns at the run lock and each report the other's runs as held."""
+class StateBusyError(LockHeldError):
+    """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's write lock.
+
+    Not a disk that refused (exit 74 would send a person to look for a full or read-only disk): every
+    psa-sync writer holds the run lock, so this is a process outside that rule (a person's ``sqlite3``
+    shell, a copy of psa-sync that ignores the lock). Nothing was half-written; run again."""
 
 
 class ProtocolViolation(SyncError):
