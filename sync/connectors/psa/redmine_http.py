@@ -18,6 +18,7 @@ import requests
 
 from sync.connectors.answers import Shape, endpoint, json_of, misfit, redirect_target, said_by
 from sync.errors import AuthError, ConfigError, PsaUnavailable
+from sync.redaction import redact
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
 RESUMES = "the run stops and resumes next time"
@@ -78,7 +79,7 @@ class RedmineHttp:
         except requests.RequestException as exc:
             raise PsaUnavailable(
                 f"Redmine at {self.url} did not answer {method} {path}: {type(exc).__name__}: "
-                f"{str(exc)[:300]}; the run stops and resumes next time"
+                f"{redact(str(exc))[:300]}; the run stops and resumes next time"
             ) from None
         if response.status_code == 401:
             raise AuthError(
@@ -157,5 +158,5 @@ def error_text(response: requests.Response) -> str:
     body = json_of(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
+        return redact("; ".join(str(e) for e in errors))
     return f"HTTP {response.status_code}"
