@@ -46,6 +46,19 @@ def path(*segments: object, ext: str = ".json") -> str:
     return "/" + "/".join(quoted) + ext
 
 
+def header_safe_key(api_key: str) -> str:
+    """The key, if an HTTP header can carry it: visible ASCII only. requests encodes header values as
+    Latin-1 (a key with ``Ω`` raised ``UnicodeEncodeError``: a traceback, exit 70) and refuses a line
+    break; Redmine's keys are 40 hexadecimal characters, so anything else is a mistake in the config.
+    The message names the position, never the character."""
+    bad = next((i for i, c in enumerate(api_key) if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise ConfigError(f"psa.api_key: character {bad + 1} is not visible ASCII (a space, a control "
+                          "character or a non-ASCII letter), which an HTTP header cannot carry; a Redmine API "
+                          "key is 40 hexadecimal characters (My account > API access key > Show)")
+    return api_key
+
+
 class RedmineHttp:
     """Thin JSON-over-HTTP client for one Redmine, on a session the caller built."""
 
@@ -55,7 +68,7 @@ class RedmineHttp:
         self._timeout = timeout
         self.page_size = PAGE_SIZE  # tests lower it to walk pages cheaply against a real Redmine
         self._headers = {
-            "X-Redmine-API-Key": api_key,
+            "X-Redmine-API-Key": header_safe_key(api_key),
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
