@@ -18,9 +18,9 @@ import hmac
 import secrets
 import threading
 import time
-from urllib.parse import unquote_plus
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 import jwt
 
