@@ -109,3 +109,23 @@ def test_state_rows_are_masked_before_they_are_written(tmp_path):
 def test_a_value_is_masked_inside_and_stays_the_same_shape():
     value = {"error": "x " + CANARY, "list": [CANARY, 3, None], "n": 1.5}
     assert redaction.redact_value(value) == {"error": "x ***", "list": ["***", 3, None], "n": 1.5}
+
+
+def test_the_connectors_mask_what_a_server_says_where_they_read_it():
+    """Beside the sinks (logs, printed lines, state rows), each place that lifts a server's words into an
+    error masks them: Salesforce's error message, Redmine's 422 errors, Tryton's refusal."""
+    import requests
+    from simple_salesforce.exceptions import SalesforceError
+
+    from sync.connectors.psa.redmine_http import error_text
+    from sync.connectors.psa.tryton_rpc import _error
+    from sync.connectors.salesforce_errors import first_error
+
+    said = f"bad value {json.dumps(CANARY)} for {repr(CANARY)}"
+    refusal = SalesforceError("https://x/services/data", 400, "Opportunity", [{"errorCode": "X", "message": said}])
+    response = requests.Response()
+    response.status_code, response._content = 422, json.dumps({"errors": [said]}).encode()
+    texts = [first_error(refusal)[1], error_text(response), _error(["UserError", [said]]).message,
+             _error([said, "traceback"]).kind]
+    assert all("***" in text for text in texts)
+    assert leaked("\n".join(texts)) == []

@@ -35,6 +35,7 @@ import requests
 from sync.connectors.answers import excerpt
 from sync.connectors.psa.redmine_http import normalise_url
 from sync.errors import AuthError, PsaUnavailable
+from sync.redaction import redact
 
 RESUMES = "the run stops and resumes next time"
 _ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")
@@ -250,13 +251,18 @@ def _login_refused(url: str, user: str, exc: TrytonError) -> Exception:
 
 
 def _error(error: Any) -> TrytonError:
-    """``["UserError", ["message", "", null]]`` (or a bare string) as a TrytonError."""
+    """``["UserError", ["message", "", null]]`` (or a bare string) as a TrytonError, its words redacted."""
+    kind, message = _error_parts(error)
+    return TrytonError(redact(kind), redact(message))
+
+
+def _error_parts(error: Any) -> tuple[str, str]:
     if isinstance(error, list) and error:
         kind = str(error[0])
         args = error[1] if len(error) > 1 else None
         if isinstance(args, list) and args:
-            return TrytonError(kind, str(args[0]))
+            return kind, str(args[0])
         if isinstance(args, str):
-            return TrytonError(kind, args)
-        return TrytonError(kind, kind)
-    return TrytonError("Error", str(error))
+            return kind, args
+        return kind, kind
+    return "Error", str(error)
