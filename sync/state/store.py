@@ -15,16 +15,13 @@ from sqlite_utils import Database
 
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
-from sync.redaction import redact, redact_value
+from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
 
 
 class State:
-    """The state file. Construct with ``State.open(path)``; every write method commits atomically.
-
-    Every free text written (an error, a reason, an event's detail) goes through ``sync.redaction``
-    first: it may quote what a server answered, and a server may echo what it was sent."""
+    """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
 
     def __init__(self, db: Database):
         self.db = db
