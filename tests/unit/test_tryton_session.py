@@ -53,7 +53,7 @@ class TrytonDouble(requests.Session):
                 return answer(200, self.login_answer)
             with self.lock:
                 self.logins += 1
-                token = f"tok{self.logins}"
+                token = f"session-{self.logins:04d}-5e1c0"  # Tryton's are 64 hex digits
                 self.valid.add(base64.b64encode(f"admin:1:{token}".encode()).decode())
             return answer(200, {"id": body["id"], "result": [1, token, None]})
         session = (headers or {}).get("Authorization", "").removeprefix("Session ")
@@ -113,3 +113,13 @@ def test_the_body_of_a_login_answer_is_never_quoted(body):
     with pytest.raises(Exception) as raised:  # noqa: PT011 - whichever error, its text is what matters
         TrytonRpc(URL, "admin", "Pw-Echo-7Qz9", double).context()
     assert "Qz9" not in str(raised.value) and "Echo" not in str(raised.value)
+
+
+def test_the_session_a_login_opens_is_masked_like_a_password():
+    from sync import redaction
+
+    double = TrytonDouble()
+    rpc = TrytonRpc(URL, "admin", "pw", double)
+    rpc.context()
+    token = (rpc._auth or "").removeprefix("Session ")
+    assert redaction.redact(f"echo: {token} and {base64.b64decode(token).decode()}") == "echo: *** and admin:1:***"

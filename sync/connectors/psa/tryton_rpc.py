@@ -35,7 +35,7 @@ import requests
 from sync.connectors.answers import excerpt
 from sync.connectors.psa.redmine_http import normalise_url
 from sync.errors import AuthError, PsaUnavailable
-from sync.redaction import redact
+from sync.redaction import redact, register_secret
 
 RESUMES = "the run stops and resumes next time"
 _ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")
@@ -180,6 +180,8 @@ class TrytonRpc:
             raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
                             "(the user's password) and psa.options.user")
         token = base64.b64encode(f"{self.user}:{result[0]}:{result[1]}".encode()).decode()
+        register_secret(str(result[1]))  # a session is a password while it lives: masked like one
+        register_secret(token)
         self._auth = f"Session {token}"
 
     # --- one request ----------------------------------------------------------------------------
