@@ -69,9 +69,10 @@ ENCODERS: tuple[Callable[[str], str], ...] = (
 )
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
-_forms: set[str] = set()
+_forms: dict[str, set[str]] = {}  # secret -> its forms; insertion order = registration order
+_sessions: dict[str, list[str]] = {}  # issuer -> its session tokens, oldest first
 _pattern: re.Pattern[str] | None = None
+SESSIONS_KEPT = 4  # per issuer: the one in use and a few before it
 
 
 def forms_of(value: str) -> set[str]:
@@ -84,27 +85,38 @@ def forms_of(value: str) -> set[str]:
     return {form for form in found if len(form) >= MIN_FORM_LENGTH}
 
 
-def register_secret(value: str | None) -> None:
+def register_secret(value: str | None, *, session_of: str | None = None) -> None:
     """Add a value to redact from every log line, printed line and state row (only values long
-    enough to be secrets), with every form :func:`forms_of` knows."""
-    global _pattern
+    enough to be secrets), with every form :func:`forms_of` knows. ``session_of``: the value is a
+    session token of that issuer (``salesforce``, ``tryton``); only its last ``SESSIONS_KEPT`` are
+    kept, so a daemon that logs in again every hour for weeks does not grow the pattern without end
+    (a token that expired opens nothing), and one issuer's logins never push out another's token."""
     if not value or len(value) < MIN_SECRET_LENGTH:
         return
     with _lock:
-        if value in _secrets:
+        if value in _forms:
             return
-        _secrets.add(value)
-        _forms.update(forms_of(value))
-        _pattern = re.compile("|".join(re.escape(f) for f in sorted(_forms, key=len, reverse=True)))
+        _forms[value] = forms_of(value)
+        if session_of is not None:
+            kept = _sessions.setdefault(session_of, [])
+            kept.append(value)
+            while len(kept) > SESSIONS_KEPT:
+                _forms.pop(kept.pop(0), None)
+        _compile()
+
+
+def _compile() -> None:
+    global _pattern
+    every = set().union(*_forms.values()) if _forms else set()
+    _pattern = re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True))) if every else None
 
 
 def forget_secrets() -> None:
     """Tests only: start again from no known secret."""
-    global _pattern
     with _lock:
-        _secrets.clear()
         _forms.clear()
-        _pattern = None
+        _sessions.clear()
+        _compile()
 
 
 def redact(text: str) -> str:

@@ -129,3 +129,12 @@ def test_the_connectors_mask_what_a_server_says_where_they_read_it():
              _error([said, "traceback"]).kind]
     assert all("***" in text for text in texts)
     assert leaked("\n".join(texts)) == []
+
+
+def test_a_daemon_s_many_sessions_keep_the_pattern_bounded_and_the_current_tokens_masked():
+    redaction.register_secret("sf-token-current-0001", session_of="salesforce")
+    for n in range(1000):
+        redaction.register_secret(f"tryton-session-{n:06d}", session_of="tryton")
+    assert len(redaction._forms) == 1 + 1 + redaction.SESSIONS_KEPT  # the canary, one Salesforce token, Tryton's last
+    assert redaction.redact("sf-token-current-0001 tryton-session-000999 " + CANARY) == "*** *** ***"
+    assert redaction.redact("tryton-session-000001") == "tryton-session-000001"  # long expired

@@ -180,8 +180,8 @@ class TrytonRpc:
             raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
                             "(the user's password) and psa.options.user")
         token = base64.b64encode(f"{self.user}:{result[0]}:{result[1]}".encode()).decode()
-        register_secret(str(result[1]))  # a session is a password while it lives: masked like one
-        register_secret(token)
+        register_secret(str(result[1]), session_of="tryton")  # a password while it lives: masked like one
+        register_secret(token, session_of="tryton")
         self._auth = f"Session {token}"
 
     # --- one request ----------------------------------------------------------------------------
