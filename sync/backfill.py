@@ -28,7 +28,7 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.errors import ConfigError, SyncError
 from sync.extract import bulk_line_items, select_fields
-from sync.lock import run_lock
+from sync.lock import backfill_lock, run_lock
 from sync.mapping.model import Mapping
 from sync.runtime import Connected, connect
 from sync.soql import and_, to_soql
@@ -37,7 +37,7 @@ from sync.state import State
 
 logger = logging.getLogger(__name__)
 
-MODE = "backfill"  # the run mode of its windows, and the lock holder a scheduled run waits for
+MODE = "backfill"  # the run mode of its windows
 KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
 DATE_FIELD = "CloseDate"
 WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
@@ -177,6 +177,12 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
                  window_rows: int = WINDOW_ROWS, environ: dict[str, str] | None = None) -> Outcome:
     """Windows through run sessions until the range is done or a window fails; resumable."""
     check_source(mapping)
+    with backfill_lock(settings):  # held to the end: the scheduled runs wait for a window, never exit 75
+        return _run(settings, mapping, since, until, reporter, window_rows, environ)
+
+
+def _run(settings: Settings, mapping: Mapping, since: date, until: date, reporter, window_rows: int,
+         environ: dict[str, str] | None) -> Outcome:
     with _locked_state(settings) as state:
         progress = begin(state, since, until)
         state.set_meta(KEY, json.dumps(asdict(progress)))
@@ -243,9 +249,9 @@ def _finish(settings: Settings, progress: Progress) -> None:
 @contextmanager
 def _locked_state(settings: Settings) -> Iterator[State]:
     """The state file, opened (which may create and migrate it) and written under the run lock, as every
-    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock.
-    Held as a backfill's, so a run that finds it waits for it instead of exiting 75."""
-    with run_lock(settings, LOCK_WAIT_SECONDS, MODE):
+    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock;
+    one that finds it waits for it (the backfill's own lock is held) instead of exiting 75."""
+    with run_lock(settings, LOCK_WAIT_SECONDS):
         state = State.open(settings.state)
         try:
             yield state

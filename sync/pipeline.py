@@ -70,7 +70,7 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
     """
     environ = dict(os.environ if environ is None else environ)
     mapping = mapping or load_mapping(settings.mapping)
-    with run_lock(settings, wait, mode):
+    with run_lock(settings, wait):
         state = State.open(settings.state)
         try:
             try:
