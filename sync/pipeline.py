@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
-from sync.state import State, pipeline_rows
+from sync.state import DatabaseError, State, pipeline_rows
 from sync.state.files import translate
 from sync.transform.rows import transform
 
@@ -75,13 +74,13 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
                 session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected,
                                   checkpoint=checkpoint)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 raise translate(settings.state, exc) from exc
             try:
                 yield session
             except SyncError as exc:
                 session.fail(exc)
-            except sqlite3.Error as exc:  # the state file's disk, mid-run: the commit points kept it whole
+            except DatabaseError as exc:  # the state file's disk, mid-run: the commit points kept it whole
                 session.fail(translate(settings.state, exc))
             except BaseException as exc:
                 session.aborted = exc

@@ -44,7 +44,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
         from sync.extract import STREAM
 
         recorded = state.meta("mapping_fingerprint")
-        older = len(state.older_mapping(current)) if "mapping" in state.db["links"].columns_dict else state.link_count()
+        older = len(state.older_mapping(current))
         watermark = state.watermark(STREAM)
         return {
             "version": JSON_VERSION, "state": str(settings.state), "exists": True,

@@ -9,7 +9,6 @@ one place that puts these pieces together, in order, for every entry point.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from sync.logs import redact
 from sync.mapping.model import Mapping
 from sync.metrics import totals
 from sync.model import DesiredRow, Facts, Plan
-from sync.state import State
+from sync.state import DatabaseError, State
 from sync.state.files import translate
 
 logger = logging.getLogger(__name__)
@@ -219,7 +218,7 @@ class Session:
                                       psa_calls=result.psa_calls)
                 totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
                                result.psa_calls)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
                 result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)

@@ -141,11 +141,8 @@ def retry(obj: Context, deal_id: str | None) -> None:
 
     settings = obj.settings()
     deal_id = given_id(deal_id) if deal_id else None
-    state = State.open_readonly(settings.state)
-    ids = sorted({q["opportunity_id"] for q in state.quarantined(deal_id)}) if state else []
-    if state:
-        ids += [i for i in state.ignored([deal_id]) if i not in ids] if deal_id else []
-        state.close()
+    with State.reading(settings.state) as state:
+        ids = state.retry_ids(deal_id) if state else []
     if not ids:
         echo("nothing is quarantined or ignored" + (f" for {deal_id}" if deal_id else ""))
         return

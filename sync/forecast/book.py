@@ -23,18 +23,15 @@ WON = ("Won", "Excluded")
 
 def read_book(path: Path) -> tuple[list[Deal], bool]:
     """(deals, whether the state file exists)."""
-    state = State.open_readonly(path)
-    if state is None:
-        return [], False
-    try:
+    with State.reading(path) as state:
+        if state is None:
+            return [], False
         won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
                for link in state.all_links() if link.link_state == "active" and link.closed_by is None
                and (link.sf_status or "Won") in WON]
         counted = {deal.record_id for deal in won}
-        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
+        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state, "open")
                     if row["opportunity_id"] not in counted]
-    finally:
-        state.close()
     return won + pipeline, True
 
 

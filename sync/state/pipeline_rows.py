@@ -11,22 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlite_utils import Database
-
 from sync.clock import iso, utcnow
 from sync.state.codec import dumps, loads
 from sync.state.store import State
 
 
-def pipeline_rows(db: Database, status: str | None = "open") -> Iterator[dict[str, Any]]:
+def pipeline_rows(state: State, status: str | None = "open") -> Iterator[dict[str, Any]]:
     """The table's rows (those of ``status``; None: all), ``payload`` decoded, by deal Id.
 
     A state file made before the table existed (opened read-only, never migrated) has none.
     """
-    if "pipeline" not in db.table_names():
+    if not _present(state):
         return
     where, args = ("status = ?", [status]) if status else (None, [])
-    for row in db["pipeline"].rows_where(where, args, order_by="opportunity_id"):
+    for row in state.db["pipeline"].rows_where(where, args, order_by="opportunity_id"):
         yield dict(row, payload=loads(row["payload"]) or {})
 
 

@@ -17,10 +17,12 @@ from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
+from sync.state.reads import Reads
 
 
-class State:
-    """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
+class State(Reads):
+    """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``); every
+    write method commits atomically. The reporting queries are inherited from :class:`Reads`."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -93,12 +95,6 @@ class State:
         existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.record_id]))
         row["created_at"] = existing[0]["created_at"] if existing else now
         self.db["links"].upsert(row, pk="opportunity_id")
-
-    def older_mapping(self, fingerprint: str) -> list[str]:
-        """Deals whose snapshot was made with another mapping than ``fingerprint``."""
-        rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "
-                               "ORDER BY opportunity_id", [fingerprint])
-        return [row[0] for row in rows]
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
@@ -208,11 +204,6 @@ class State:
         for stage in stages:
             self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [record_id, stage])
 
-    def quarantined(self, record_id: str | None = None) -> list[dict]:
-        where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
-        return [dict(row, payload=loads(row["payload"]))
-                for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
-
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
@@ -227,15 +218,6 @@ class State:
                 self.db["ignored"].delete_where("opportunity_id = ?", [record_id])
                 self.event(run_id, record_id, by, "readmitted", None)
         return was
-
-    def ignored(self, record_ids: Iterable[str] | None = None) -> dict[str, dict]:
-        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
-        table existed, opened read-only, has none."""
-        if "ignored" not in self.db.table_names():
-            return {}
-        wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
-        return {row["opportunity_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
-                if wanted is None or row["opportunity_id"] in wanted}
 
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
@@ -258,19 +240,10 @@ class State:
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
                 "error": error, "psa_calls": psa_calls})
 
-    def runs(self, limit: int = 10) -> list[dict]:
-        rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
-        return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
-                     org_usage=loads(row["org_usage"])) for row in rows]
-
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
         self.db["events"].insert({"run_id": run_id, "opportunity_id": record_id, "action": action,
                                   "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
-
-    def events(self, record_id: str) -> list[dict]:
-        return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("opportunity_id = ?", [record_id], order_by="id")]
 
     # -- commit points ------------------------------------------------------------------------
     def transaction(self):
@@ -288,12 +261,3 @@ class State:
         current = self.watermark(stream)
         if current is None or watermark > current:
             self._set_watermark(stream, watermark)
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "links": self.db["links"].count,
-            "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
-            "outbox": self.outbox_count(),
-            "intents": self.db["intents"].count,
-            "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,
-        }

@@ -200,7 +200,7 @@ def test_the_pipeline_table_keeps_first_seen_and_the_last_payload_and_watches_un
                     "close_date": "2026-05-01", "owner_id": "005A", "payload": payload, "status": status}
         with state.transaction():
             pipeline_rows.save(state, [row(OPEN_ID, "open", {"name": "A"}), row(LOW_ID, "open", {"name": "B"})], 1)
-        first = {r["opportunity_id"]: r for r in pipeline_rows.pipeline_rows(state.db, None)}
+        first = {r["opportunity_id"]: r for r in pipeline_rows.pipeline_rows(state, None)}
         with state.transaction():  # the deal did not map this time: its payload stays; first_seen too
             pipeline_rows.save(state, [row(OPEN_ID, "dropped", None)], 2)
         again = pipeline_rows.row(state, OPEN_ID)
