@@ -20,30 +20,26 @@ from sync.state import State
 
 
 def repair_drift(run: Run, drift: list[Drift]) -> None:
-    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing."""
+    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing. The step
+    of ``pipeline.cycle``: settle, unconfirmed and the final write-back follow it there."""
     links = run.state.links({d.record_id for d in drift if d.record_id})
     refetch: set[str] = set()
-    try:
-        _flag_deleted(run, [d for d in drift if d.repair == "lifecycle"], links)
-        for item in drift:
-            link = links.get(item.record_id) if item.record_id else None
-            if item.repair == "drop-link" and link is not None:
-                _drop_link(run, item, link)
-                refetch.add(item.record_id)
-            elif item.repair == "restore-key" and link is not None:
-                _restore_key(run, item, link)
-            elif item.repair == "queue":
-                with run.state.transaction():
-                    run.state.queue(item.record_id, item.values)
-                    run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
-            elif item.repair == "refetch" and item.record_id:
-                refetch.add(item.record_id)
-        for records in extract.fetch_ids(run.client, run.mapping, refetch):
-            pipeline.process_page(run, records)
-        pipeline.settle(run)
-        pipeline.unconfirmed(run)
-    finally:
-        pipeline.final_flush(run)
+    _flag_deleted(run, [d for d in drift if d.repair == "lifecycle"], links)
+    for item in drift:
+        link = links.get(item.record_id) if item.record_id else None
+        if item.repair == "drop-link" and link is not None:
+            _drop_link(run, item, link)
+            refetch.add(item.record_id)
+        elif item.repair == "restore-key" and link is not None:
+            _restore_key(run, item, link)
+        elif item.repair == "queue":
+            with run.state.transaction():
+                run.state.queue(item.record_id, item.values)
+                run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
+        elif item.repair == "refetch" and item.record_id:
+            refetch.add(item.record_id)
+    for records in extract.fetch_ids(run.client, run.mapping, refetch):
+        pipeline.process_page(run, records)
 
 
 def _flag_deleted(run: Run, items: list[Drift], links: dict[str, Link]) -> None:
