@@ -184,7 +184,7 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
     outcome = Outcome(progress)
     try:
         for window in windows(read(client, mapping, settings, progress, since, until), window_rows):
-            code, error = _window(settings, connections, progress, window, environ)
+            code, error = _window(settings, connections, mapping, progress, window, environ)
             if reporter is not None:
                 reporter(progress)
             if code not in (0, 1):
@@ -201,9 +201,11 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
     return outcome
 
 
-def _window(settings: Settings, connected: Connected, progress: Progress, records: list[dict],
+def _window(settings: Settings, connected: Connected, mapping: Mapping, progress: Progress, records: list[dict],
             environ) -> tuple[int, str | None]:
-    """One window in a run session of its own: the lock is held for this window only."""
+    """One window in a run session of its own: the lock is held for this window only. Every window maps
+    with the mapping the command loaded at its start: an edit of the file meanwhile waits for the next
+    command, as it waits for the next run."""
     asked = time.monotonic()
     held = asked
 
@@ -212,7 +214,7 @@ def _window(settings: Settings, connected: Connected, progress: Progress, record
         held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
         pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
 
-    result = pipeline.cycle(settings, "backfill", window, environ=environ, connected=connected,
+    result = pipeline.cycle(settings, "backfill", window, environ=environ, connected=connected, mapping=mapping,
                             wait=LOCK_WAIT_SECONDS)
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)

@@ -39,7 +39,7 @@ def adopt(settings: Settings, *, since: date | None = None, until: date | None =
     matching = by_name(universe) if lines is None else Matching(matched=resolve(lines, universe, pairs, problems))
     report = AdoptReport(matching, universe, since, until, read, criteria=mapping.source.criteria_text)
     if apply:
-        report.applied = write.apply(settings, (client, psa), matching.matched, readmit=lines is not None)
+        report.applied = write.apply(settings, (client, psa), mapping, matching.matched, readmit=lines is not None)
     return report
 
 
@@ -52,7 +52,7 @@ def link(settings: Settings, deal_id: str, project: str) -> AdoptReport:
     universe = link_universe(settings, mapping, client, psa, record_id, project)
     pairs = resolve([PairLine(0, record_id, project)], universe)
     report = AdoptReport(Matching(matched=pairs), universe, criteria=mapping.source.criteria_text)
-    report.applied = write.apply(settings, (client, psa), pairs, mode="link", readmit=True)
+    report.applied = write.apply(settings, (client, psa), mapping, pairs, mode="link", readmit=True)
     return report
 
 

@@ -162,3 +162,35 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(harne
     assert bulk_calls == {"token": 1, "query": 1, "describe": 2, "bulk2_create": 1, "bulk2_poll": 2,
                           "bulk2_results": 1, "bulk2_delete": 1}
     assert sum(bulk_calls.values()) == 9 < sum(rest_calls.values()) == 27
+
+
+def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_between_windows(
+        harness, emulator, redmine, tmp_path, monkeypatch):
+    """The command loads the mapping once: an edit of the file mid-backfill waits for the next command
+    (as it waits for the next run), and one backfill never makes projects by two mappings."""
+    from sync import backfill as backfill_module
+    from sync.config import load_settings
+    from sync.mapping.loader import load_mapping
+
+    history(emulator, 12)
+    path = today_mapping(tmp_path)
+    harness.write_config(mapping=path, limits=LIMITS)
+    monkeypatch.chdir(harness.workdir)
+    monkeypatch.setattr(backfill_module, "TURN_PAUSE_SECONDS", 0)
+    settings = load_settings(harness.config, harness.env())
+    mapping = load_mapping(settings.mapping)
+    windows = []
+
+    def edit_after_the_first_window(progress) -> None:
+        windows.append(progress.done)
+        text = path.read_text()
+        path.write_text(text.replace('"{Account.Name|?} - {Name}"', '"EDITED {Name}"'))
+
+    done = backfill_module.run_backfill(settings, mapping, date(2025, 1, 1), date(2025, 12, 31), window_rows=4,
+                                        reporter=edit_after_the_first_window, environ=harness.env())
+
+    assert done.exit_code == 0 and windows == [4, 8, 12]
+    assert load_mapping(path).fingerprint != mapping.fingerprint  # the file did change after window 1
+    names = [p["name"] for p in redmine.projects()]
+    assert len(names) == 12 and not [n for n in names if n.startswith("EDITED")]
+    assert {row["mapping"] for row in state_rows(harness.state, "links")} == {mapping.fingerprint}
