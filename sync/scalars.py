@@ -140,7 +140,10 @@ def _datetime(text: str, tz: str | None) -> tuple[Any, str | None]:
 def moment_of(text: str) -> datetime | None:
     """An ISO 8601 moment with an offset (``DATETIME``) as aware UTC, to the microsecond (a finer
     fraction is cut, as pandas' ``to_pydatetime`` does); None when it names no such moment."""
-    y, mo, d, h, mi, s, fraction, zulu, sign, oh, om = _MOMENT.fullmatch(text).groups()
+    matched = _MOMENT.fullmatch(text)
+    if matched is None:
+        return None
+    y, mo, d, h, mi, s, fraction, zulu, sign, oh, om = matched.groups()
     try:
         micro = int((fraction or "0")[:6].ljust(6, "0"))
         local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), micro)

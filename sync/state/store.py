@@ -6,7 +6,8 @@ the exactly-once behaviour rests on, and where they commit, can be read on their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ class State(Reads):
                 "value = excluded.value, updated_at = excluded.updated_at",
                 [record_id, field, dumps(value), now])
 
-    def outbox(self, limit: int | None = None, exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    def outbox(self, limit: int | None = None, exclude: Set[str] = frozenset()) -> dict[str, dict[str, Any]]:
         """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
         grouped: dict[str, dict[str, Any]] = {}
         for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, opportunity_id, field"):
@@ -246,7 +247,7 @@ class State(Reads):
                                   "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
 
     # -- commit points ------------------------------------------------------------------------
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[Database]:
         """One commit point: ``with state.transaction(): ...``."""
         return write_transaction(self.db)
 
