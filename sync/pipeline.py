@@ -169,10 +169,10 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
                     quarantine=to_quarantine(result.errors, tentative))
 
 
-def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and ``progress`` (where
+def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None) -> None:
+    """One page through every stage, committed as one: snapshot rows, quarantine and ``advance`` (where
     the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
-    records have no progress to record."""
+    records have nowhere to advance."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -188,9 +188,9 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
-        if progress is not None:
+        if advance is not None:
             run.fault("before-commit")
-            progress(records)
+            advance(records)
 
 
 # --- the stages of a run, in order ------------------------------------------------------------------
@@ -251,7 +251,7 @@ def sync_changes(run: Run) -> None:
     state, mapping = run.state, run.mapping
     for window in windows(state, mapping, run.client.server_time):
         for records in extract.pages(run.client, window_query(state, mapping, window)):
-            process_page(run, records, progress=partial(_advance, state, window))
+            process_page(run, records, advance=partial(_advance, state, window))
             run.fault("after-page")
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))

@@ -22,7 +22,7 @@ from sync.errors import ConfigError
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.pipeline import PagePlan, next_run_pages, plan_page
-from sync.runtime import connect
+from sync.runtime import make_clients
 from sync.state import State
 
 JSON_VERSION = 1
@@ -124,7 +124,7 @@ def plan_online(settings, *, examples: int = EXAMPLES, sink: Callable[[dict], No
     (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included.
     Only Salesforce is asked: the PSA client is built, never called."""
     mapping = load_mapping(settings.mapping)
-    client, _psa = connect(settings)
+    client, _psa = make_clients(settings)
     client.connect()
     state = State.open_readonly(settings.state)
     result = PlanResult(examples=examples, sink=sink)

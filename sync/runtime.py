@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
-from sync.connections import Connections, connect
+from sync.connections import Connections, make_clients
 from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
@@ -169,7 +169,7 @@ class Session:
 
     def start(self) -> Run:
         """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
-        connections = connect(self.settings) if self.connected is None else self.connected
+        connections = make_clients(self.settings) if self.connected is None else self.connected
         client, psa = connections
         self._client, self._connections = client, connections
         self._calls_before = dict(client.usage.calls)

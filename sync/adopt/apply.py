@@ -21,7 +21,7 @@ from functools import partial
 
 from sync import pipeline
 from sync.adopt.match import Pair
-from sync.backfill import LOCK_WAIT_SECONDS, WINDOW_ROWS
+from sync.backfill import BATCH_ROWS, LOCK_WAIT_SECONDS
 from sync.config import Settings
 from sync.errors import AdoptionRefused, PsaUnavailable
 from sync.load.projects import adopt, ref_of
@@ -43,7 +43,7 @@ class Applied:
 
 
 def apply(settings: Settings, connected: Connected, mapping: Mapping, pairs: list[Pair], *, mode: str = "adopt",
-          readmit: bool = False, batch: int = WINDOW_ROWS) -> Applied:
+          readmit: bool = False, batch: int = BATCH_ROWS) -> Applied:
     """Link ``pairs`` in batches, each in a run session of its own (the lock is held one batch at a
     time), all with ``mapping``, the one the command matched with. ``readmit``: pairs named by a person
     (``--pairs``, ``link``) also end a deal's ignored mark."""

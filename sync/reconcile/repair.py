@@ -78,7 +78,7 @@ def _restore_key(run: Run, item: Drift, link: Link) -> None:
                     {"project_id": link.project_id, "error": result.error})
 
 
-def settle(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
+def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
     """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
     links = {link.record_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}

@@ -43,7 +43,7 @@ from sync.reconcile.drift import (
     in_next_run,
     stamp_of,
 )
-from sync.reconcile.repair import repair_drift, settle
+from sync.reconcile.repair import grade, repair_drift
 from sync.reconcile.report import ReconcileReport
 from sync.runtime import Run
 from sync.state import State
@@ -89,7 +89,7 @@ def _conclude(report: ReconcileReport, session: pipeline.Session) -> tuple[str, 
         report.error, report.error_code = str(session.error), session.error.exit_code
     run = session.run
     if run is not None and report.repair and report.drift:
-        settle(session.state, report.drift, run.mapping.fingerprint)
+        grade(session.state, report.drift, run.mapping.fingerprint)
     if run is not None:
         report.repair_counts = {k: v for k, v in run.counts.items() if v}
         report.new_failures = run.new_failures

@@ -92,7 +92,7 @@ def test_an_overlapping_backfill_is_refused_while_one_is_unfinished_and_the_same
     history(emulator, 60)
     harness.write_config(mapping=today_mapping(tmp_path), limits=LIMITS)
     harness.extra_env["PSA_SYNC_CRASH_AT"] = "before-commit:2"  # killed in its second window
-    killed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    killed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     assert killed.returncode == KILLED, killed.stdout + killed.stderr
     harness.extra_env.pop("PSA_SYNC_CRASH_AT")
     before = harness.status()["backfill"]
@@ -102,7 +102,7 @@ def test_an_overlapping_backfill_is_refused_while_one_is_unfinished_and_the_same
     assert refused.returncode == 2 and "unfinished backfill of 2025-01-01..2025-12-31" in refused.stderr
     assert harness.status()["backfill"] == before  # nothing written
 
-    resumed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    resumed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert_exactly_once(harness)
 
@@ -112,7 +112,7 @@ def test_a_scheduled_run_during_a_backfill_waits_at_most_one_window_and_doubles_
     history(emulator, 150)
     harness.write_config(mapping=today_mapping(tmp_path), limits=LIMITS)
     command = [*CLI, "--config", str(harness.config), "backfill", "--since", "2025-01-01", "--until", "2025-12-31",
-               "--window-size", "25", "--json"]
+               "--batch-size", "25", "--json"]
     proc = subprocess.Popen(command, env=harness.env(), cwd=harness.workdir, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     codes = []
@@ -131,7 +131,7 @@ def test_a_bulk_backfill_killed_again_and_again_resumes_and_links_every_deal_onc
         harness, emulator, redmine, tmp_path):
     history(emulator, 240)
     harness.write_config(mapping=today_mapping(tmp_path), limits={**LIMITS, "bulk_threshold": 10})
-    args = ("backfill", "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    args = ("backfill", "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     codes = [run_killed_after(harness, seconds, args=args) for seconds in (3, 4, 5, 6)]
     done = backfill(harness, *args[1:], "--json")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -186,7 +186,7 @@ def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_
         text = path.read_text()
         path.write_text(text.replace('"{Account.Name|?} - {Name}"', '"EDITED {Name}"'))
 
-    done = backfill_module.run_backfill(settings, mapping, date(2025, 1, 1), date(2025, 12, 31), window_rows=4,
+    done = backfill_module.run_backfill(settings, mapping, date(2025, 1, 1), date(2025, 12, 31), batch_rows=4,
                                         reporter=edit_after_the_first_window, environ=harness.env())
 
     assert done.exit_code == 0 and windows == [4, 8, 12]
