@@ -102,7 +102,7 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
     result.add("repairs", [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()])
     result.add("quarantined", [{"id": e.record_id, "field": e.field, "reason": e.reason}
                                for e in page.errors if e.record_id in page.quarantine])
-    result.add("pipeline", [{"id": row["opportunity_id"], "status": row["status"], "stage": row["stage"],
+    result.add("pipeline", [{"id": row["record_id"], "status": row["status"], "stage": row["stage"],
                              "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
 
 

@@ -31,13 +31,13 @@ def read_book(path: Path) -> tuple[list[Deal], bool]:
                and (link.sf_status or "Won") in WON]
         counted = {deal.record_id for deal in won}
         pipeline = [_pipeline_deal(row) for row in pipeline_rows(state, "open")
-                    if row["opportunity_id"] not in counted]
+                    if row["record_id"] not in counted]
     return won + pipeline, True
 
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:
     probability = number_of(row.get("probability"))
-    return Deal(record_id=row["opportunity_id"], kind="pipeline", fields=row["payload"],
+    return Deal(record_id=row["record_id"], kind="pipeline", fields=row["payload"],
                 probability=probability if probability is not None else Decimal(0),
                 owner=row.get("owner_id"), amount=number_of(row.get("amount")),
                 close_date=day_of(row.get("close_date")))

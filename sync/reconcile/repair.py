@@ -82,7 +82,7 @@ def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> N
     """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
     links = {link.record_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
-    quarantined = {q["opportunity_id"] for q in state.quarantined()}
+    quarantined = {q["record_id"] for q in state.quarantined()}
     pending = state.outbox_fields()
     for item in drift:
         if item.status == "found":

@@ -113,7 +113,7 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
     found = run.psa.read([ref_of(link) for link in unlisted]) if unlisted else {}
     observed = Observed(matching=matching, existing=existing, projects=projects,
                         present={link.project_id for link in unlisted if link.key in found})
-    known = Known(quarantined={q["opportunity_id"] for q in state.quarantined()},
+    known = Known(quarantined={q["record_id"] for q in state.quarantined()},
                   pending=state.outbox_fields(),
                   intents={i.record_id for i in state.intents()}, ignored=set(state.ignored()),
                   since=extract.since(state.watermark(extract.STREAM), mapping))

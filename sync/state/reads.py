@@ -71,7 +71,7 @@ class Reads:
     # -- events -------------------------------------------------------------------------------
     def events(self, record_id: str) -> list[dict]:
         return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("opportunity_id = ?", [record_id], order_by="id")]
+                for row in self.db["events"].rows_where("record_id = ?", [record_id], order_by="id")]
 
     def run_events(self, run_id: int, action: str, outcome: str) -> list[tuple[str, Any]]:
         """(at, detail) of one run's events of ``action`` that ended in ``outcome``, in order."""
@@ -82,16 +82,16 @@ class Reads:
     def latest_events(self, action: str, outcome: str, limit: int) -> list[tuple[str, Any]]:
         """(deal, detail) of linked deals whose latest event of ``action`` ended in ``outcome``, newest first."""
         rows = self.db.execute(
-            "SELECT e.opportunity_id, e.detail FROM events e JOIN (SELECT opportunity_id, MAX(id) AS last FROM events "
-            "WHERE action = ? GROUP BY opportunity_id) m ON e.id = m.last JOIN links l ON l.opportunity_id = "
-            "e.opportunity_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?", [action, outcome, limit]).fetchall()
+            "SELECT e.record_id, e.detail FROM events e JOIN (SELECT record_id, MAX(id) AS last FROM events "
+            "WHERE action = ? GROUP BY record_id) m ON e.id = m.last JOIN links l ON l.record_id = "
+            "e.record_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?", [action, outcome, limit]).fetchall()
         return [(record_id, loads(detail)) for record_id, detail in rows]
 
     # -- links, quarantine, outbox ------------------------------------------------------------
     def record_of_key(self, key: str) -> str | None:
         """The deal whose project carries ``key`` (external-Id keys): its intent's, else its link's."""
         for table in ("intents", "links"):
-            row = self.db.execute(f"SELECT opportunity_id FROM {table} WHERE key = ?", [key]).fetchone()
+            row = self.db.execute(f"SELECT record_id FROM {table} WHERE key = ?", [key]).fetchone()
             if row:
                 return row[0]
         return None
@@ -100,34 +100,34 @@ class Reads:
         """Deals whose snapshot was made with another mapping than ``fingerprint`` (all of them in a file
         older than the ``mapping`` column)."""
         if "mapping" not in self.db["links"].columns_dict:
-            return [row[0] for row in self.db.execute("SELECT opportunity_id FROM links ORDER BY opportunity_id")]
-        rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "
-                               "ORDER BY opportunity_id", [fingerprint])
+            return [row[0] for row in self.db.execute("SELECT record_id FROM links ORDER BY record_id")]
+        rows = self.db.execute("SELECT record_id FROM links WHERE mapping IS NULL OR mapping != ? "
+                               "ORDER BY record_id", [fingerprint])
         return [row[0] for row in rows]
 
     def quarantined_before(self, stamp: str) -> int:
         """How many deals have been in the quarantine since before ``stamp``."""
-        return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine WHERE first_seen < ?",
+        return self.db.execute("SELECT COUNT(DISTINCT record_id) FROM quarantine WHERE first_seen < ?",
                                [stamp]).fetchone()[0]
 
     def outbox_waiting_since(self, stamp: str) -> tuple[int, str | None]:
         """(how many deals' write-backs have waited since before ``stamp``, the oldest's stamp)."""
-        stuck, oldest = self.db.execute("SELECT COUNT(DISTINCT opportunity_id), MIN(updated_at) FROM outbox "
+        stuck, oldest = self.db.execute("SELECT COUNT(DISTINCT record_id), MIN(updated_at) FROM outbox "
                                         "WHERE updated_at < ?", [stamp]).fetchone()
         return stuck, oldest
 
     def retry_ids(self, record_id: str | None = None) -> list[str]:
         """What `retry` re-processes: the quarantined deals (or ``record_id`` if quarantined), then
         ``record_id`` if it was unlinked by hand (ignored)."""
-        ids = sorted({q["opportunity_id"] for q in self.quarantined(record_id)})
+        ids = sorted({q["record_id"] for q in self.quarantined(record_id)})
         if record_id is not None:
             ids += [i for i in self.ignored([record_id]) if i not in ids]
         return ids
 
     def quarantined(self, record_id: str | None = None) -> list[dict]:
-        where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
+        where, args = ("record_id = ?", [record_id]) if record_id else (None, [])
         return [dict(row, payload=loads(row["payload"]))
-                for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
+                for row in self.db["quarantine"].rows_where(where, args, order_by="record_id")]
 
     def ignored(self, record_ids: Any = None) -> dict[str, dict]:
         """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
@@ -135,14 +135,14 @@ class Reads:
         if "ignored" not in self.db.table_names():
             return {}
         wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
-        return {row["opportunity_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
-                if wanted is None or row["opportunity_id"] in wanted}
+        return {row["record_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
+                if wanted is None or row["record_id"] in wanted}
 
     def counts(self) -> dict[str, int]:
         return {
             "links": self.db["links"].count,
-            "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
-            "outbox": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0],
+            "quarantine": self.db.execute("SELECT COUNT(DISTINCT record_id) FROM quarantine").fetchone()[0],
+            "outbox": self.db.execute("SELECT COUNT(DISTINCT record_id) FROM outbox").fetchone()[0],
             "intents": self.db["intents"].count,
             "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,
         }
