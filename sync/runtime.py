@@ -17,7 +17,7 @@ from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
 from sync.connections import Connections, make_clients
 from sync.connectors.base import SalesforceApi
-from sync.connectors.psa.base import ProjectRef, PsaConnector
+from sync.connectors.psa.base import Policies, ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.members import with_members
@@ -80,12 +80,12 @@ class Run:
 
     @property
     def ctx(self) -> LoadContext:
-        options = self.settings.psa.options
+        policies = Policies.of(self.settings.psa.options)
         psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
         return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
-                           on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
+                           on_create=self.mapping.on_create_fields(), on_closed=policies.on_closed,
                            fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
-                           parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
+                           parent_of=self.parent_of if policies.parent_projects else None)
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
         """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
