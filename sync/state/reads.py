@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 from sqlite_utils import Database
 
 from sync.state.codec import loads
-
-if TYPE_CHECKING:
-    from sync.state.store import State
 
 
 class Reads:
@@ -30,7 +27,7 @@ class Reads:
 
     @classmethod
     @contextmanager
-    def reading(cls, path: Path) -> Iterator[State | None]:
+    def reading(cls, path: Path) -> Iterator[Self | None]:
         """``with State.reading(path) as state:`` the file read-only (no lock, no migration, no write,
         safe while a run holds the lock), closed at the end; ``None`` when there is no state yet."""
         state = cls.open_readonly(path)  # type: ignore[attr-defined]
