@@ -46,11 +46,14 @@ lint: setup
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
-# The pieces one by one (transform, emulator, daemon latency against the local Redmine).
-bench-parts: setup redmine
+# The pieces one by one (transform, emulator, daemon latency against the local Redmine, Tryton's logins
+# after one expired session).
+bench-parts: setup redmine tryton
 	$(BIN)/python scripts/bench_transform.py
+	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
+	$(BIN)/python scripts/bench_tryton_relogin.py
 
 soak: setup redmine
 	PSA_SYNC_SOAK=1 $(BIN)/pytest -q -m slow

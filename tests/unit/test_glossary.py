@@ -1,4 +1,4 @@
-"""One word, one meaning (docs/architecture.md §14): the glossary names each word, and the code no longer
+"""One word, one meaning (docs/architecture.md §15): the glossary names each word, and the code no longer
 gives the words it settled a second meaning."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def glossary() -> dict[str, str]:
     text = (ROOT / "docs" / "architecture.md").read_text()
-    section = text[text.index("## 14. Glossary"):]
+    section = text[text.index("## 15. Glossary"):]
     return dict(re.findall(r"^\| \*\*([\w ]+)\*\* \| (.+)$", section, re.M))
 
 
