@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 
 PSA    ?= redmine
 
-.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean
+.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean proto
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,forecast]'
+	$(BIN)/pip install --quiet -e '.[dev,forecast,events]'
 	touch $@
 
 # A real Redmine 5.0.4 on 127.0.0.1:3000 (Debian package; needs root the first time).
@@ -60,3 +60,9 @@ soak: setup redmine
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache
+
+# The Pub/Sub API's Python modules from sync/events/pubsub_api.proto (committed; run after editing it).
+proto: setup
+	$(BIN)/pip install --quiet grpcio-tools
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. sync/events/pubsub_api.proto
+

@@ -35,7 +35,7 @@ from sync.mapping.structure_rules import (
     parse_relative_date,
 )
 from sync.mapping.templates import load_template
-from sync.yamldoc import KeyPath, Problems, kind_of
+from sync.yamldoc import KeyPath, Problems, kind_of, unknown_keys
 
 KEYS = ("dates", "templates", "line_items", "backsync")
 DATE_KEYS = ("start", "end")
@@ -57,7 +57,7 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
         problems.add((S,), f"must be a mapping with keys {', '.join(KEYS)}, not {kind_of(raw)}")
         return None
     before = len(problems.items)
-    _unknown(raw, (S,), KEYS, problems)
+    unknown_keys(raw, (S,), KEYS, problems)
     start_field, end_field = _dates(raw.get("dates"), problems)
     routes = _routes(raw.get("templates"), mapping_path, written, problems)
     line_items = _line_items(raw.get("line_items"), written, problems)
@@ -74,12 +74,6 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
     return rules if len(problems.items) == before else None
 
 
-def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    for key in data:
-        if key not in allowed:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
-
-
 def _mapping(value: Any, path: KeyPath, problems: Problems) -> dict:
     if value is None:
         return {}
@@ -91,7 +85,7 @@ def _mapping(value: Any, path: KeyPath, problems: Problems) -> dict:
 
 def _dates(raw: Any, problems: Problems) -> tuple[str, str]:
     data = _mapping(raw, (S, "dates"), problems)
-    _unknown(data, (S, "dates"), DATE_KEYS, problems)
+    unknown_keys(data, (S, "dates"), DATE_KEYS, problems)
     names = []
     for key, default in (("start", "start_date"), ("end", "end_date")):
         value = data.get(key, default)
@@ -132,7 +126,7 @@ def _routes(raw: Any, mapping_path: Path, written: set[str], problems: Problems)
         if not isinstance(entry, dict):
             problems.add(where, f"must be a mapping with keys {', '.join(ROUTE_KEYS)}, not {kind_of(entry)}")
             continue
-        _unknown(entry, where, ROUTE_KEYS, problems)
+        unknown_keys(entry, where, ROUTE_KEYS, problems)
         route = _route(entry, where, mapping_path, written, loaded, problems)
         if route is not None:
             routes.append(route)
@@ -162,7 +156,7 @@ def _line_items(raw: Any, written: set[str], problems: Problems) -> LineItemRule
         return None
     where = (S, "line_items")
     data = _mapping(raw, where, problems)
-    _unknown(data, where, LINE_ITEM_KEYS, problems)
+    unknown_keys(data, where, LINE_ITEM_KEYS, problems)
     services = _condition(data["services"], (*where, "services"), set(), problems) if "services" in data else None
     hours_from = data.get("hours_from")
     if hours_from is not None and (not isinstance(hours_from, str) or not FIELD_PATH.match(hours_from)):
@@ -238,7 +232,7 @@ def _products(raw: Any, problems: Problems) -> dict[str, Product]:
         if not isinstance(entry, dict):
             problems.add(here, f"must be {{hours_per_unit: N, role: R}}, not {kind_of(entry)}")
             continue
-        _unknown(entry, here, PRODUCT_KEYS, problems)
+        unknown_keys(entry, here, PRODUCT_KEYS, problems)
         hours = _number(entry["hours_per_unit"], (*here, "hours_per_unit"), "a number of hours per unit (0 or more)",
                         problems) if "hours_per_unit" in entry else None
         out[str(code)] = Product(code=str(code), hours_per_unit=hours,
