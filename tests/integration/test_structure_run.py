@@ -208,7 +208,8 @@ def test_a_tentative_deal_is_planned_before_the_close_and_keeps_the_same_childre
                            CloseDate="2026-03-02", End_Date__c="2026-09-30", Type="New Customer")
     assert emulator.get("Opportunity", deal)["Probability"] == 60  # open, in the pipeline's criteria
     for code, quantity in (("CONS-DAY", 5), ("TRAIN-DAY", 2)):
-        emulator.add_line_item(deal, emulator.add_product(code.title(), code=code, family="Services"), quantity=quantity)
+        entry = emulator.add_product(code.title(), code=code, family="Services")
+        emulator.add_line_item(deal, entry, quantity=quantity)
     tentative.run()
     [project] = redmine.projects()
     stage = next(cf["value"] for cf in project["custom_fields"] if cf["name"] == "Stage")
