@@ -6,6 +6,9 @@ Used by scripts/bench.py (which holds the table, the launcher and the minimum):
   (scripts/bench_dry_run.py ``--psa-state``): the first run, the next run (it re-reads the echo of its
   own write-backs), an idle cycle, an incremental run after ``changed`` deals were edited in
   Salesforce, and a back-sync after ``progressed`` projects moved their percent complete in the PSA.
+- ``structure(n, lines)``: the first run over ``n`` newly won deals with ``lines`` line items each, with
+  the example structure mapping (mappings/examples/structure.yaml and its templates) and without its
+  ``structure:`` section, each on a fresh book seeded alike (issue 23).
 - ``push(...)``: scripts/bench_push.py against the Redmine instances scripts/redmine.sh starts (SQLite
   behind WEBrick; PostgreSQL behind Puma), creates/s at each ``write_concurrency``.
 """
@@ -77,6 +80,43 @@ def chain(bench, n: int, changed: int, progressed: int, steps: set[str]) -> list
                 "--progress", str(progressed),
                 note=f"; a Redmine lists {n:,} projects in {-(-n // 100)} pages of 100")
     return rows
+
+
+def structure(bench, n: int, lines: int) -> list:
+    """The first run over ``n`` newly won deals of ``lines`` line items each, without and with ``structure:``."""
+    rows = []
+    for label, planned in (("without structure", False), ("with structure: the plan made", True)):
+        with bench.book(n, lines=lines) as (emu, harness):
+            harness.write_config(limits=bench.LIMITS, schedule=bench.SCHEDULE,
+                                 mapping=example_structure(harness.workdir, planned))
+            done, calls = bench.command(emu, harness, [
+                sys.executable, str(ROOT / "scripts/bench_dry_run.py"), "--config", str(harness.config)])
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            counts = result["counts"]
+            psa = f"FakePsa {sum(result['psa_calls'].values())} ({bench._calls(result['psa_calls'])})"
+            rows.append(bench.Row(
+                f"psa-sync first run, newly won, {lines} line items each, {label} (dry PSA)", n, done.wall,
+                done.rss_mb, calls, bench.minimum(counts.get("extracted", 0), counts.get("written", 0)) + planned,
+                psa, f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, children "
+                     f"{result['children']:,} ({counts.get('children_created', 0):,} created), quarantined "
+                     f"{counts.get('quarantined', 0):,}, written back {counts.get('written', 0):,}; exit "
+                     f"{result['exit']}", per_deal_us=done.wall / n * 1e6))
+    return rows
+
+
+def example_structure(workdir: Path, planned: bool) -> Path:
+    """mappings/examples/structure.yaml beside its templates, as a user keeps them; without its
+    ``structure:`` section (the last one) when not ``planned``."""
+    (workdir / "templates").mkdir(exist_ok=True)
+    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
+        (workdir / "templates" / template.name).write_text(template.read_text())
+    text = (ROOT / "mappings" / "examples" / "structure.yaml").read_text()
+    if not planned:
+        text = text[:text.index("\nstructure:") + 1]
+    mapping = workdir / "maps" / ("structure.yaml" if planned else "no-structure.yaml")
+    mapping.parent.mkdir(exist_ok=True)
+    mapping.write_text(text)
+    return mapping
 
 
 def edit(emu, changed: int) -> None:
