@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import bench_scale  # noqa: E402
 
 from sync.emulator import Emulator  # noqa: E402
-from tests.fixtures.emulator import seed_history  # noqa: E402
+from tests.fixtures.emulator import plannable, seed_history  # noqa: E402
 from tests.fixtures.sync import CLI, DEFAULT_MAPPING, SyncHarness  # noqa: E402
 
 PSA_URL = "http://127.0.0.1:9"  # the discard port: nobody answers, so a PSA call would fail the command
@@ -109,7 +109,7 @@ def book(n: int, won_ratio: float = 1.0, lines: int = 0):
         started = time.perf_counter()
         seed_history(emu, n, won_ratio=won_ratio)
         if lines:
-            plannable(emu)
+            plannable(emu)  # every won deal ends after it starts: the same projects with or without plans
             emu.seed_line_items(lines, seed=42)
         print(f"  seeded {n:,} deals ({lines} line items each won one) in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
@@ -117,16 +117,6 @@ def book(n: int, won_ratio: float = 1.0, lines: int = 0):
         harness = SyncHarness(emu=emu, redmine=dry, workdir=Path(tmp), mapping=DEFAULT_MAPPING)
         harness.write_config(limits=LIMITS, schedule=SCHEDULE)
         yield emu, harness
-
-
-def plannable(emu) -> None:
-    """Every won deal ends 60 to 240 days after it starts. The bulk seed draws End_Date__c apart from
-    CloseDate, so a quarter of its won deals end before they start: a plan's dates would fall before the
-    project's start, which ``structure:`` rightly quarantines; the structure rows compare the same
-    10,000 projects made with and without their plans instead. The stamps do not move (a seed, not an edit)."""
-    with emu.store.transaction() as db:
-        db.execute('UPDATE "Opportunity" SET End_Date__c = date(CloseDate, \'+\' || (60 + abs(random()) % 181) '
-                   "|| ' days') WHERE IsWon = 1")
 
 
 def command(emu, harness: SyncHarness, cmd: list[str]) -> tuple[Measured, dict[str, int]]:
