@@ -135,7 +135,7 @@ class SalesforceClient:
 
     def _authenticate(self) -> TokenGrant:
         grant = request_token(self.config, self.session, self._now, self._sleep)
-        register_secret(grant.access_token)  # a bearer token is a password: redact it from every log line
+        register_secret(grant.access_token, session_of="salesforce")  # a bearer token is a password
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url

@@ -43,19 +43,16 @@ def read_role_book(path: Path) -> tuple[list[Deal], list[Task], bool]:
 
 
 def _read(path: Path, tasks: bool) -> tuple[list[Deal], list[Task], bool]:
-    state = State.open_readonly(path)
-    if state is None:
-        return [], [], False
-    try:
+    with State.reading(path) as state:
+        if state is None:
+            return [], [], False
         won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
                for link in state.all_links() if _upcoming(link)]
         counted = {deal.record_id for deal in won}
-        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
-                    if row["opportunity_id"] not in counted]
+        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state, "open")
+                    if row["record_id"] not in counted]
         planned = [_task(row) for row in all_children(state)
                    if row.kind is ChildKind.TASK and row.status == LINKED] if tasks else []
-    finally:
-        state.close()
     return won + pipeline, planned, True
 
 
@@ -72,7 +69,7 @@ def _upcoming(link: Link) -> bool:
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:
     probability = number_of(row.get("probability"))
-    return Deal(record_id=row["opportunity_id"], kind="pipeline", fields=row["payload"],
+    return Deal(record_id=row["record_id"], kind="pipeline", fields=row["payload"],
                 probability=probability if probability is not None else Decimal(0),
                 owner=row.get("owner_id"), amount=number_of(row.get("amount")),
                 close_date=day_of(row.get("close_date")))

@@ -52,7 +52,8 @@ def test_a_task_whose_key_redmine_dropped_is_deleted_at_once_and_the_create_fail
     [result] = psa.create_children(PROJECT, [TASK], {})
     assert result.outcome == Outcome.FAILED and result.ref is None
     assert "dropped the 'psa-sync key' value" in result.error and "Enable the field" in result.error
-    sent = json.loads(site.calls[4].request.body)["issue"]
+    [post] = [c for c in site.calls if c.request.method == "POST"]
+    sent = json.loads(post.request.body)["issue"]
     assert sent["custom_fields"] == [{"id": 10, "value": TASK.key}, {"id": 11, "value": "Trainer"}]
 
 
