@@ -95,7 +95,11 @@ class FakePubSub(pb_grpc.PubSubServicer):
             pass
 
 
-def serve(tmp: Path) -> tuple[grpc.Server, FakePubSub, str, Path]:
+def serve(tmp: Path, ca_from: Path | None = None) -> tuple[grpc.Server, FakePubSub, str, Path]:
+    """``ca_from``: a folder whose CA signs the server's certificate (the emulator's: one ca_bundle for both)."""
+    if ca_from is not None:
+        for name in ("ca.pem", "ca-key.pem"):
+            (tmp / name).write_bytes((ca_from / name).read_bytes())
     tls = make_tls(tmp)
     fake = FakePubSub()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))

@@ -1,0 +1,96 @@
+"""The daemon's event path in-process, against the emulator, a real Redmine and an in-process Pub/Sub
+server: an event links a deal through the same page step, the replay id is committed with that page,
+an echo costs no query and no run, and the poll slows to the safety poll while the stream is healthy."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync.config import load_settings
+from sync.daemon import event_jobs, jobs
+from sync.daemon.service import Daemon
+from sync.state import State
+from sync.state import events as stored
+from tests.integration.daemon_support import wait_for
+from tests.integration.exactly_once_support import Book, state_rows
+from tests.unit.pubsub_fake import payload, serve
+
+pytestmark = pytest.mark.integration
+TOPIC = "/data/OpportunityChangeEvent"
+
+
+@pytest.fixture
+def pubsub(emulator, tmp_path):
+    folder = tmp_path / "pubsub"
+    folder.mkdir()
+    server, fake, endpoint, _ = serve(folder, ca_from=emulator.tls.ca_file.parent)
+    yield fake, endpoint
+    server.stop(0)
+
+
+def _daemon(harness, monkeypatch, endpoint) -> Daemon:
+    harness.write_config(schedule={"interval": "30s"},
+                         events={"enabled": True, "pubsub_url": endpoint, "safety_poll": "1h"})
+    for name, value in harness.env().items():
+        monkeypatch.setenv(name, value)
+    daemon = Daemon(harness.config, load_settings(harness.config, os.environ), environ=dict(os.environ))
+    daemon.listener_options = {"sleep": lambda seconds: False}
+    return daemon
+
+
+def _replay(harness) -> bytes | None:
+    state = State.open(harness.state)
+    try:
+        saved = stored.replay(state, TOPIC)
+        return saved.replay_id if saved else None
+    finally:
+        state.close()
+
+
+def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(harness, emulator, redmine, pubsub,
+                                                                    monkeypatch):
+    fake, endpoint = pubsub
+    daemon = _daemon(harness, monkeypatch, endpoint)
+    jobs.sync_cycle(daemon)  # the first poll: a token, nothing to link yet
+    hidden = Book(emulator, random.Random(5)).deal(_stamp=datetime.now(UTC) - timedelta(hours=3))  # no poll sees it
+    own = "com/salesforce/api/rest/62.0;client=psa-sync"
+    fake.script.put([(b"\x00\x00\x00\x11", payload([hidden], "UPDATE", changed=("StageName",))),
+                     (b"\x00\x00\x00\x18", payload([hidden], "UPDATE", origin=own,
+                                                   changed=("PSA_Project_Id__c", "LastModifiedDate")))])
+    try:
+        wait_for(lambda: event_jobs.events_cycle(daemon) or _replay(harness) == b"\x00\x00\x00\x18", 30,
+                 every=0.1, why="the events to be processed")
+    finally:
+        daemon.event_path.stop()
+
+    assert hidden in {row["opportunity_id"] for row in state_rows(harness.state, "links")}
+    runs = [row for row in state_rows(harness.state, "runs") if row["mode"] == "events"]
+    assert all(row["exit_code"] == 0 for row in runs)
+    # the deal was read once, by Id, for the first event; the echo read nothing (the LATEST poll window: no rows)
+    assert sum(json.loads(row["counts"]).get("extracted", 0) for row in runs) == 1
+    state = State.open(harness.state)
+    status = stored.stream_status(state)
+    state.close()
+    assert status["echoes"] == 1 and status["fallbacks"] == {"subscribed_latest": 1}
+    assert daemon.event_path.healthy() and not daemon.poll_due(daemon.clock())  # the safety poll's pace
+
+
+def test_a_stored_replay_id_is_where_the_next_daemon_subscribes(harness, emulator, redmine, pubsub, monkeypatch):
+    fake, endpoint = pubsub
+    daemon = _daemon(harness, monkeypatch, endpoint)
+    jobs.sync_cycle(daemon)
+    state = State.open(harness.state)
+    with state.transaction():
+        stored.save_replay(state, TOPIC, b"\x00\x42", daemon.connections.client.org_id,
+                           daemon.connections.client.instance_url)
+    state.close()
+    try:
+        wait_for(lambda: event_jobs.events_cycle(daemon) or fake.subscribes, 30, why="a subscribe")
+    finally:
+        daemon.event_path.stop()
+    assert (fake.subscribes[0].replay_preset, fake.subscribes[0].replay_id) == (2, b"\x00\x42")  # CUSTOM
