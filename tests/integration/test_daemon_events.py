@@ -78,6 +78,8 @@ def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(harness, emu
     state.close()
     assert status["echoes"] == 1 and status["fallbacks"] == {"subscribed_latest": 1}
     assert daemon.event_path.healthy() and not daemon.poll_due(daemon.clock())  # the safety poll's pace
+    shown = harness.status()["stream"]
+    assert shown["events_today"] == 2 and shown["replay"][TOPIC] is not None and shown["connected_since"]
 
 
 def test_a_stored_replay_id_is_where_the_next_daemon_subscribes(harness, emulator, redmine, pubsub, monkeypatch):
