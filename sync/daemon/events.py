@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sync.config import Settings
 from sync.events.client import Credentials, Fault, PubSub
 from sync.events.intake import Work, take
-from sync.events.listener import Listener
+from sync.events.listener import Keepalive, Listener, Notice
 from sync.mapping.model import Mapping
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class EventPath:
     # --- what status shows ------------------------------------------------------------------------------
 
     def _observe(self, items: list, work: Work) -> None:
-        if items:
+        heard = any(isinstance(item, (Notice, Keepalive)) for item in items)  # the stream itself spoke
+        if heard:
             self.last_message = self.clock()
         for up in work.ups:
             self.connected[up.topic] = up.at
@@ -125,7 +126,7 @@ class EventPath:
             self.status["lag_buckets"][next((i for i, b in enumerate(LAG_BUCKETS) if lag <= b),
                                             len(LAG_BUCKETS))] += 1
             self.status["lag_sum"] += lag
-        if items:
+        if heard:
             self.status["last_message"] = _iso(self.clock())
         self.status["connected"] = self.healthy() or bool(self.connected)
 
