@@ -23,10 +23,10 @@ from sync.events.client import Credentials, Fault, PubSub
 from sync.events.intake import Work, take
 from sync.events.listener import Keepalive, Listener, Notice
 from sync.mapping.model import Mapping
+from sync.metrics.events import LAG_BUCKETS
 
 logger = logging.getLogger(__name__)
 
-LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 def written_fields(mapping: Mapping) -> frozenset[str]:
@@ -45,7 +45,7 @@ class EventPath:
         self.connected: dict[str, float] = {}  # topic → since
         self.gave_up = False
         self.last_message: float | None = None
-        self.status: dict = {"fallbacks": {}, "reconnects": 0, "events_today": {}, "echoes": 0,
+        self.status: dict = {"fallbacks": {}, "reconnects": 0, "events_today": {}, "events_total": 0, "echoes": 0,
                              "lag_buckets": [0] * (len(LAG_BUCKETS) + 1), "lag_sum": 0.0}
         self.pubsub: PubSub | None = None
 
@@ -121,6 +121,7 @@ class EventPath:
             today = datetime.now(UTC).date().isoformat()
             self.status["events_today"] = {today: self.status["events_today"].get(today, 0) + work.events}
             self.status["last_event"] = _iso(self.clock())
+            self.status["events_total"] += work.events
         self.status["echoes"] += work.echoes
         for lag in work.lags:
             self.status["lag_buckets"][next((i for i, b in enumerate(LAG_BUCKETS) if lag <= b),

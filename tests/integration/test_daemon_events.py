@@ -78,6 +78,14 @@ def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(harness, emu
     state.close()
     assert status["echoes"] == 1 and status["fallbacks"] == {"subscribed_latest": 1}
     assert daemon.event_path.healthy() and not daemon.poll_due(daemon.clock())  # the safety poll's pace
+    from prometheus_client import generate_latest
+
+    from sync.metrics.export import registry_of
+
+    scraped = generate_latest(registry_of(daemon.settings)).decode()
+    assert "psa_sync_events_received_total 2.0" in scraped
+    assert 'psa_sync_events_fallbacks_total{reason="subscribed_latest"} 1.0' in scraped
+    assert "psa_sync_events_lag_seconds_count 2.0" in scraped
     shown = harness.status()["stream"]
     assert shown["events_today"] == 2 and shown["replay"][TOPIC] is not None and shown["connected_since"]
 
