@@ -1,6 +1,6 @@
 """A change event's header, decoded with the writer schema its ``schema_id`` names (cached by id).
 
-Events only name records (docs/architecture.md §12): psa-sync reads the ``ChangeEventHeader`` and
+Events only name records (docs/architecture.md §15): psa-sync reads the ``ChangeEventHeader`` and
 never the body, which holds only changed fields, no formulas and epoch dates. ``changedFields`` is a
 list of hex bitmaps over the schema's top-level fields (bit i: the i-th field; ``"N-0xBITS"``: fields
 inside the compound field at position N, reported here as that field's name); it is meaningful only
