@@ -78,7 +78,9 @@ def test_sigkill_with_events_flowing_loses_and_doubles_nothing(harness, emulator
     second = DaemonProcess.start(harness, log_name="daemon-2.log")
     try:
         wait_for(lambda: _replay(harness) == log[-1][0] and _created(harness) == 3
-                 and not state_rows(harness.state, "outbox") and not state_rows(harness.state, "intents"),
+                 and not state_rows(harness.state, "outbox") and not state_rows(harness.state, "intents")
+                 and any(r["id"] > before and r["mode"] == "events" and r["finished_at"]
+                         for r in state_rows(harness.state, "runs")),
                  120, why="the replayed events to be processed")
     finally:
         code, _ = second.stop()
