@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sync.config import Settings
-from sync.events.client import Credentials, Fault, PubSub
+from sync.events.client import Credentials, PubSub
 from sync.events.intake import Work, take
 from sync.events.listener import Keepalive, Listener, Notice
 from sync.mapping.model import Mapping
@@ -136,8 +136,7 @@ class EventPath:
         self.status.pop("connected_since", None)
         self.status["reconnects"] += down.retry_in is not None
         self.status["last_fault"] = {"at": _iso(down.at), "fault": down.fault.value, "message": down.message}
-        if down.fault is not Fault.REPLAY_TOO_OLD:
-            self._fallback(down.fault.value)
+        self._fallback(down.fault.value)
         level = logging.ERROR if down.retry_in is None else logging.WARNING
         then = ("events are off until this is fixed and the daemon restarted; the poll runs every "
                 "schedule.interval" if down.retry_in is None

@@ -10,7 +10,8 @@ What it puts on the queue, in stream order:
 
 Resubscribing after a fault starts after the last replay id it queued (the queue is drained in order by
 the same process, so nothing in between is lost), except after ``REPLAY_TOO_OLD``: then from LATEST,
-once, and the daemon polls a window at once, which covers the time the stream cannot. Back-off doubles
+once, and the daemon polls a window at once, which covers the time the stream cannot. After an auth
+fault it waits for the daemon's new token (at most 30 s), then resubscribes. Back-off doubles
 from 1 s up to ``BACKOFF_MAX``; a spent allocation waits ``LIMIT_PAUSE``; a ``CONFIG`` fault ends the
 thread (events off until a person fixes it; the poll goes on at ``schedule.interval``). ``sleep`` is
 injected (tests), as is ``clock`` (wall seconds, for ``status``).
@@ -31,6 +32,8 @@ from sync.events.headers import Header, Schemas, decode_header
 
 logger = logging.getLogger(__name__)
 
+AUTH_WAIT = 0.2  # seconds between two looks for the daemon's new token
+AUTH_LOOKS = 150  # how often to look (30 s) before subscribing with whatever token there is
 BACKOFF_MAX = 300.0  # seconds between two resubscribes at most
 LIMIT_PAUSE = 3600.0  # the delivery allocation is a rolling 24 h: try again in an hour, polling meanwhile
 
@@ -76,6 +79,7 @@ class Listener(threading.Thread):
         self.sleep = sleep or self._stopped.wait  # returns True when stopped meanwhile
         self.failures = 0
         self._current: Subscription | None = None
+        self._refused: str | None = None  # the token an auth fault refused
 
     def stop(self) -> None:
         self._stopped.set()
@@ -99,8 +103,19 @@ class Listener(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - a bug must not end events silently: say it, retry
                 logger.exception("events: the listener of %s failed unexpectedly", self.topic)
                 delay = self._after(StreamError("BUG", "", repr(exc)))
-            if delay is None or self.sleep(delay):
+            if delay is None or self.sleep(delay) or self._await_token():
                 return
+
+    def _await_token(self) -> bool:
+        """After an auth fault: wait for the daemon's main thread to get a new token (the REST client is
+        not thread-safe, so the listener never asks for one itself). True if stopped meanwhile."""
+        refused, self._refused = self._refused, None
+        for _ in range(AUTH_LOOKS if refused else 0):
+            if self.pubsub.credentials().access_token != refused:
+                break
+            if self.sleep(AUTH_WAIT):
+                return True
+        return False
 
     def _stream(self) -> None:
         self._current = self.pubsub.subscribe(self.topic, self.position)
@@ -122,6 +137,8 @@ class Listener(threading.Thread):
             self.position, delay = None, 0.0  # LATEST now, once; the daemon polls the gap: never a loop
         elif exc.fault is Fault.CONFIG:
             delay = None
+        elif exc.fault is Fault.AUTH:
+            self._refused, delay = self.pubsub.credentials().access_token, 0.0
         elif exc.fault is Fault.LIMIT:
             delay = LIMIT_PAUSE
         else:

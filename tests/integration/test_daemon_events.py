@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,7 +40,8 @@ def _daemon(harness, monkeypatch, endpoint) -> Daemon:
     for name, value in harness.env().items():
         monkeypatch.setenv(name, value)
     daemon = Daemon(harness.config, load_settings(harness.config, os.environ), environ=dict(os.environ))
-    daemon.listener_options = {"sleep": lambda seconds: False}
+    # back-off without its waits, but a real short pause while the main thread renews a token
+    daemon.listener_options = {"sleep": lambda seconds: time.sleep(min(seconds, 0.05)) and False}
     return daemon
 
 
@@ -104,3 +106,69 @@ def test_a_stored_replay_id_is_where_the_next_daemon_subscribes(harness, emulato
     finally:
         daemon.event_path.stop()
     assert (fake.subscribes[0].replay_preset, fake.subscribes[0].replay_id) == (2, b"\x00\x42")  # CUSTOM
+
+
+def _until(daemon, condition, why):
+    try:
+        wait_for(lambda: event_jobs.events_cycle(daemon) or condition(), 30, every=0.05, why=why)
+    finally:
+        daemon.event_path.stop()
+
+
+def test_an_overflow_polls_a_window_at_once(harness, emulator, redmine, pubsub, monkeypatch):
+    fake, endpoint = pubsub
+    daemon = _daemon(harness, monkeypatch, endpoint)
+    jobs.sync_cycle(daemon)
+    state = State.open(harness.state)
+    with state.transaction():  # a position: no LATEST poll at start, so only the overflow can poll
+        stored.save_replay(state, TOPIC, b"\x00\x01", daemon.connections.client.org_id,
+                           daemon.connections.client.instance_url)
+    state.close()
+    won = Book(emulator, random.Random(7)).deal()  # the poll would see it, but not for another hour
+    fake.script.put([(b"\x00\x02", payload(["000000000000000AAA"], "GAP_OVERFLOW", changed=()))])
+    _until(daemon, lambda: won in {r["opportunity_id"] for r in state_rows(harness.state, "links")},
+           "the overflow's poll window")
+    assert _replay(harness) == b"\x00\x02" and daemon.event_path.status["fallbacks"] == {"overflow": 1}
+
+
+def test_a_stored_replay_id_too_old_subscribes_from_latest_and_polls_at_once(harness, emulator, redmine,
+                                                                               pubsub, monkeypatch):
+    import grpc
+
+    from tests.unit.pubsub_fake import Abort
+
+    fake, endpoint = pubsub
+    daemon = _daemon(harness, monkeypatch, endpoint)
+    jobs.sync_cycle(daemon)
+    state = State.open(harness.state)
+    with state.transaction():
+        stored.save_replay(state, TOPIC, b"\x00\x01", daemon.connections.client.org_id,
+                           daemon.connections.client.instance_url)
+    state.close()
+    won = Book(emulator, random.Random(8)).deal()
+    fake.script.put([Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                           "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted")])
+    _until(daemon, lambda: won in {r["opportunity_id"] for r in state_rows(harness.state, "links")},
+           "the poll window after LATEST")
+    assert [s.replay_preset for s in fake.subscribes] == [2, 0]  # CUSTOM, then LATEST once: no loop
+    assert daemon.event_path.status["fallbacks"] == {"replay_too_old": 1, "subscribed_latest": 1}
+
+
+def test_an_expired_token_is_renewed_and_the_stream_resumes_where_it_was(harness, emulator, redmine, pubsub,
+                                                                          monkeypatch):
+    import grpc
+
+    from tests.unit.pubsub_fake import Abort
+
+    fake, endpoint = pubsub
+    daemon = _daemon(harness, monkeypatch, endpoint)
+    jobs.sync_cycle(daemon)
+    client = daemon.connections.client
+    renewed = []
+    original = client.refresh_token
+    monkeypatch.setattr(client, "refresh_token", lambda: renewed.append(1) or original())
+    fake.script.put([(b"\x00\x05", payload(["006000000000000001"], "DELETE")),
+                     Abort(grpc.StatusCode.UNAUTHENTICATED, "sfdc.platform.eventbus.grpc.service.auth.error")])
+    _until(daemon, lambda: len(fake.subscribes) >= 2 and renewed, "a new token and a new subscribe")
+    assert (fake.subscribes[1].replay_preset, fake.subscribes[1].replay_id) == (2, b"\x00\x05")
+    assert fake.metadata[1]["accesstoken"] == client.grant.access_token

@@ -24,13 +24,15 @@ def server(tmp_path):
     srv.stop(0)
 
 
-def _listen(server, start=None, script=(), until=lambda items: False, stop_after=20, subscribes=1):
+def _listen(server, start=None, script=(), until=lambda items: False, stop_after=20, subscribes=1,
+            tokens=None):
     fake, endpoint, ca = server
     for steps in script:
         fake.script.put(steps)
     slept: list[float] = []
     out: queue.Queue = queue.Queue()
-    pubsub = PubSub(endpoint, ca, lambda: Credentials("tok", "https://org.example", "00D000000000001AAA"))
+    tokens = tokens or (lambda: "tok")
+    pubsub = PubSub(endpoint, ca, lambda: Credentials(tokens(), "https://org.example", "00D000000000001AAA"))
 
     def sleep(seconds):
         slept.append(seconds)
@@ -101,15 +103,23 @@ def test_a_dropped_stream_backs_off_doubling_and_resumes_after_the_last_event(se
     assert slept == [1.0, 2.0]
 
 
-@pytest.mark.parametrize(("status", "code", "fault", "wait"), [
-    (grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", Fault.AUTH, 1.0),
-    (grpc.StatusCode.RESOURCE_EXHAUSTED, "subscription.limit.exceeded", Fault.LIMIT, LIMIT_PAUSE),
-])
-def test_token_expired_and_allocation_spent_resubscribe_later(server, status, code, fault, wait):
-    items, slept = _listen(server, script=[[Abort(status, PREFIX + code)], []],
+def test_allocation_spent_resubscribes_an_hour_later(server):
+    spent = Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, PREFIX + "subscription.limit.exceeded")
+    items, slept = _listen(server, script=[[spent], []], subscribes=2,
                            until=lambda items: sum(isinstance(i, Up) for i in items) >= 2)
-    assert [(d.fault, d.retry_in) for d in items if isinstance(d, Down)] == [(fault, wait)]
-    assert slept == [wait] and wait <= max(BACKOFF_MAX, LIMIT_PAUSE)
+    assert [(d.fault, d.retry_in) for d in items if isinstance(d, Down)] == [(Fault.LIMIT, LIMIT_PAUSE)]
+    assert slept == [LIMIT_PAUSE] and BACKOFF_MAX < LIMIT_PAUSE
+
+
+def test_an_expired_token_waits_for_the_daemons_new_one_then_resubscribes_with_it(server):
+    given = iter(["old", "old", "old", "old", "new"] + ["new"] * 50)
+    expired = Abort(grpc.StatusCode.UNAUTHENTICATED, PREFIX + "service.auth.error")
+    items, slept = _listen(server, script=[[expired], []], subscribes=2, tokens=lambda: next(given),
+                           until=lambda items: sum(isinstance(i, Up) for i in items) >= 2)
+    assert [d.fault for d in items if isinstance(d, Down)] == [Fault.AUTH]
+    fake = server[0]
+    assert [m["accesstoken"] for m in fake.metadata] == ["old", "new"]
+    assert slept[0] == 0.0 and set(slept[1:]) == {0.2}  # no back-off: looked for the new token
 
 
 def test_a_missing_topic_ends_the_listener_saying_so(server):
