@@ -1,6 +1,6 @@
 """The emulator as a standalone server: ``psa-sync emulator`` or ``python -m sync.emulator``.
 
-It prints what a client needs to connect — URL, CA file, org Id, the connected app's
+It prints what a client needs to connect — URL, the Pub/Sub API's address, CA file, org Id, the connected app's
 credentials, the JWT key file and the control API's admin token. These are the emulator's own
 throwaway credentials for a local test server, made when its state was created.
 """
@@ -43,6 +43,7 @@ def describe(emu: Emulator) -> str:
     rows = [
         ("URL", emu.url),
         ("Token URL", emu.token_url),
+        ("Pub/Sub API (gRPC, TLS)", emu.pubsub_endpoint),
         ("CA file", str(emu.ca_file)),
         ("Org Id", emu.org_id),
         ("Username", emu.username),
