@@ -119,9 +119,9 @@ class PubSubService(pb_grpc.PubSubServicer):
             fail(context, grpc.StatusCode.NOT_FOUND, "topic.not.found",
                  f"The topic {first.topic_name!r} does not exist or is not selected for Change Data Capture.")
         subscriber = "session:" + hashlib.sha256(token.encode()).hexdigest()[:10]
-        stream = Stream(self.bus, self.settings, first, requests, subscriber,
-                        lambda: self.org.session_valid(token))
         try:
+            stream = Stream(self.bus, self.settings, first, requests, subscriber,
+                            lambda: self.org.session_valid(token))
             yield from stream.run()
         except StreamEnd as end:
             if end.code:
