@@ -16,14 +16,14 @@ from sync.emulator.emulator import Emulator
 
 def serve(port: int = 8443, seed: str | int | None = None, state_file: str | Path | None = None,
           org_id: str | None = None, ready: threading.Event | None = None,
-          stop: threading.Event | None = None) -> None:
+          stop: threading.Event | None = None, pubsub_port: int = 0) -> None:
     """Run until SIGINT/SIGTERM (or until ``stop`` is set, for tests).
 
     ``seed`` is ``"demo"`` for the demo book or a number of deals; it is applied only to an org
     with no deals yet, so restarting on the same state file does not seed twice.
     """
     stop = stop or threading.Event()
-    emu = Emulator(org_id=org_id, state_file=state_file, port=port)
+    emu = Emulator(org_id=org_id, state_file=state_file, port=port, pubsub_port=pubsub_port)
     with emu:
         if seed is not None and not emu.store.count(emu.schema.object("Opportunity")):
             if str(seed) == "demo":

@@ -195,3 +195,19 @@ def test_a_different_topic_in_a_later_fetch_request_fails_the_stream(emulator):
         sub.fetch(1, topic="/data/ChangeEvents")
         error = sub.error()
     assert error_code(error) == PREFIX + "subscription.fetch.topic.mismatch"
+
+
+def test_the_pubsub_control_methods_are_reachable_over_http(emulator):
+    from tests.fixtures.emulator import trusting_session
+
+    session = trusting_session(emulator)
+    admin = {"Authorization": f"Bearer {emulator.admin_token}"}
+    base = f"{emulator.url}/__emulator"
+    with Subscription(emulator) as sub:
+        assert session.post(f"{base}/publish_overflow", headers=admin, json={}).status_code == 200
+        assert sub.decode(sub.events(1)[0]).is_overflow
+    bad = session.post(f"{base}/configure_pubsub", headers=admin, json={"keepalive_s": -1})
+    assert bad.status_code == 400 and "keepalive_s" in bad.json()["message"]
+    snapshot = session.post(f"{base}/pubsub_snapshot", headers=admin).json()["result"]
+    assert (snapshot["published"], snapshot["delivered_today"], snapshot["streams_opened"]) == (1, 1, 1)
+    assert emulator.calls_snapshot() == {}  # the event path costs no REST call
