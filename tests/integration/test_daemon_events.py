@@ -172,3 +172,25 @@ def test_an_expired_token_is_renewed_and_the_stream_resumes_where_it_was(harness
     _until(daemon, lambda: len(fake.subscribes) >= 2 and renewed, "a new token and a new subscribe")
     assert (fake.subscribes[1].replay_preset, fake.subscribes[1].replay_id) == (2, b"\x00\x05")
     assert fake.metadata[1]["accesstoken"] == client.grant.access_token
+
+
+def test_against_the_emulators_pubsub_a_win_is_linked_by_its_event_and_the_write_back_echo_skipped(
+        harness, emulator, redmine, monkeypatch):
+    daemon = _daemon(harness, monkeypatch, emulator.pubsub_endpoint)
+    jobs.sync_cycle(daemon)
+    try:
+        wait_for(lambda: event_jobs.events_cycle(daemon) or (
+            emulator.pubsub_snapshot().get("streams_opened", 0) >= 1 and daemon.event_path.connected
+            and not daemon.event_path.pending.needs_cycle and any(
+                r["mode"] == "events" for r in state_rows(harness.state, "runs"))), 30, every=0.05,
+            why="the stream subscribed from LATEST and its poll window run")
+        calls = emulator.calls_snapshot()
+        won = Book(emulator, random.Random(9)).deal()
+        wait_for(lambda: event_jobs.events_cycle(daemon) or daemon.event_path.status["echoes"] >= 1, 30,
+                 every=0.05, why="the win's event, its project, its write-back and the write-back's echo")
+    finally:
+        daemon.event_path.stop()
+    assert won in {r["opportunity_id"] for r in state_rows(harness.state, "links")}
+    after = emulator.calls_snapshot()
+    queries = sum(after.get(k, 0) - calls.get(k, 0) for k in ("queryAll", "query"))
+    assert queries == 1  # the win read once by Id; the echo of the write-back read nothing

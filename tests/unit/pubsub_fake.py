@@ -20,7 +20,10 @@ from sync.events import pubsub_api_pb2_grpc as pb_grpc
 HEADER = {"type": "record", "name": "ChangeEventHeader", "fields": [
     {"name": "entityName", "type": "string"}, {"name": "recordIds", "type": {"type": "array", "items": "string"}},
     {"name": "changeType", "type": "string"}, {"name": "changeOrigin", "type": "string"},
-    {"name": "commitTimestamp", "type": "long"},
+    {"name": "transactionKey", "type": "string"}, {"name": "sequenceNumber", "type": "int"},
+    {"name": "commitTimestamp", "type": "long"}, {"name": "commitUser", "type": "string"},
+    {"name": "nulledFields", "type": {"type": "array", "items": "string"}},
+    {"name": "diffFields", "type": {"type": "array", "items": "string"}},
     {"name": "changedFields", "type": {"type": "array", "items": "string"}}]}
 SCHEMA = {"type": "record", "name": "OpportunityChangeEvent", "namespace": "com.sforce.eventbus", "fields": [
     {"name": "ChangeEventHeader", "type": HEADER}, {"name": "Name", "type": ["null", "string"], "default": None},
@@ -34,7 +37,9 @@ def payload(ids, change="UPDATE", origin="", changed=("StageName",), commit_ms=1
     names = [f["name"] for f in SCHEMA["fields"]]
     bits = sum(1 << names.index(n) for n in changed)
     record = {"ChangeEventHeader": {"entityName": "Opportunity", "recordIds": list(ids), "changeType": change,
-                                    "changeOrigin": origin, "commitTimestamp": commit_ms,
+                                    "changeOrigin": origin, "commitTimestamp": commit_ms, "transactionKey": "t",
+                                    "sequenceNumber": 1, "commitUser": "005000000000001AAA", "nulledFields": [],
+                                    "diffFields": [],
                                     "changedFields": [hex(bits)] if changed else []}}
     out = io.BytesIO()
     fastavro.schemaless_writer(out, fastavro.parse_schema(SCHEMA), record)
