@@ -129,3 +129,22 @@ def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkey
     with sqlite3.connect(tmp_path / "with-pipeline" / harness.state_path) as db:
         opened = {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")}
     assert opened == in_pipeline
+
+
+def test_run_from_cron_is_unchanged_by_an_events_section(emulator, tmp_path, monkeypatch):
+    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and stores
+    no replay id."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, 30, won_ratio=1.0)
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint})
+    psa = FakePsa("http://127.0.0.1:9")
+    rpcs = {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))}
+
+    first = dry_run(harness, psa)
+    assert first["counts"]["created"] == 30
+    assert first["calls"] == {"token": 1, "queryAll": 1, "composite": 1}
+    assert {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))} == rpcs
+    with sqlite3.connect(harness.state) as db:
+        assert db.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'events.%'").fetchone()[0] == 0
