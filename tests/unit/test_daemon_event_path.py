@@ -110,3 +110,18 @@ def test_work_of_a_failed_cycle_waits_for_the_next_drain_and_is_gone_once_done()
     assert not path.drain().needs_cycle
 
 
+
+
+def test_changed_line_items_name_their_deals_in_one_query_per_300():
+    from sync.daemon.event_jobs import _deals_of
+
+    asked = []
+
+    class Client:
+        def query_pages(self, soql, include_deleted):
+            asked.append(soql)
+            yield [{"OpportunityId": "006A"}, {"OpportunityId": "006B"}, {"OpportunityId": None}]
+
+    deals = _deals_of(SimpleNamespace(client=Client()), {f"00k{i:015d}" for i in range(301)})
+    assert deals == {"006A", "006B"} and len(asked) == 2
+    assert asked[0].startswith("SELECT OpportunityId FROM OpportunityLineItem WHERE Id IN (")
