@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sync.config import Settings
 from sync.events.client import Credentials, PubSub
 from sync.events.intake import Work, take
-from sync.events.listener import Keepalive, Listener, Notice
+from sync.events.listener import Keepalive, Listener, Notice, Unreadable
 from sync.mapping.model import Mapping
 from sync.metrics.events import LAG_BUCKETS
 
@@ -107,7 +107,7 @@ class EventPath:
     # --- what status shows ------------------------------------------------------------------------------
 
     def _observe(self, items: list, work: Work) -> None:
-        heard = any(isinstance(item, (Notice, Keepalive)) for item in items)  # the stream itself spoke
+        heard = any(isinstance(item, (Notice, Keepalive, Unreadable)) for item in items)  # the stream itself spoke
         if heard:
             self.last_message = self.clock()
         for up in work.ups:

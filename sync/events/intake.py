@@ -5,6 +5,7 @@ which replay id the cycle commits. Pure, so every rule is tested without a strea
 - A line item's event names line items: their deals are looked up (one query) and re-read.
 - GAP_OVERFLOW or a wildcard id (``006*``): the ids are unknown, so a poll window runs now.
 - A line item DELETE: the deleted row cannot be read back to find its deal, so a poll window runs now.
+- An event that does not fit its schema: a poll window now (its ids cannot be read).
 - **Echoes** are skipped: an UPDATE whose ``changeOrigin`` names psa-sync's client (every psa-sync write
   to Salesforce carries ``Sforce-Call-Options: client=psa-sync``) and whose changed fields are all
   fields psa-sync writes (link fields, back-sync fields) or Salesforce's bookkeeping. A flow or trigger
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sync.events.listener import Down, Keepalive, Notice, Up
+from sync.events.listener import Down, Keepalive, Notice, Unreadable, Up
 
 CLIENT = "psa-sync"  # the Sforce-Call-Options client name of psa-sync's writes
 BOOKKEEPING = frozenset({"lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "lastreferenceddate",
@@ -57,6 +58,9 @@ def take(items: Iterable, *, line_items_topic: str | None, written: frozenset[st
             _notice(work, item, item.topic == line_items_topic, written)
         elif isinstance(item, Keepalive):
             work.replay[item.topic] = item.replay_id
+        elif isinstance(item, Unreadable):
+            work.replay[item.topic] = item.replay_id
+            work.poll_now.append("unreadable")
         elif isinstance(item, Up):
             work.ups.append(item)
             if item.latest:  # no replay position (first start, too old, another org): the poll covers the gap

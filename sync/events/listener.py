@@ -4,6 +4,7 @@ writes the state file (the daemon's main thread does both, one job at a time, do
 What it puts on the queue, in stream order:
 
 - ``Notice``: an event (its replay id and header).
+- ``Unreadable``: an event that does not fit its schema (skipped; the daemon polls a window instead).
 - ``Keepalive``: an empty response's ``latest_replay_id`` (the stream is alive and nothing is owed).
 - ``Up``: the stream is (re)connected.
 - ``Down``: it ended, with the ``Fault`` and what the listener does next.
@@ -44,6 +45,15 @@ class Notice:
     replay_id: bytes
     header: Header
     received: float  # wall clock, seconds
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An event that does not fit its schema: its deals are unknown, so the daemon polls a window."""
+
+    topic: str
+    replay_id: bytes
+    message: str
 
 
 @dataclass(frozen=True)
@@ -98,8 +108,6 @@ class Listener(threading.Thread):
                 continue  # cancelled by restart(): resubscribe at once
             except StreamError as exc:
                 delay = self._after(exc)
-            except ProtocolViolation as exc:
-                delay = self._after(StreamError("DECODE", "", str(exc)))
             except Exception as exc:  # noqa: BLE001 - a bug must not end events silently: say it, retry
                 logger.exception("events: the listener of %s failed unexpectedly", self.topic)
                 delay = self._after(StreamError("BUG", "", repr(exc)))
@@ -123,8 +131,14 @@ class Listener(threading.Thread):
         for response in self._current:
             self.failures = 0
             for event in response.events:
-                header = decode_header(self.schemas[event.event.schema_id], event.event.payload)
-                self.out.put(Notice(self.topic, event.replay_id, header, self.clock()))
+                try:
+                    header = decode_header(self.schemas[event.event.schema_id], event.event.payload)
+                except ProtocolViolation as exc:  # resubscribing would bring it again, forever: skip, poll
+                    logger.warning("events: an event of %s cannot be read (%s); a poll window covers it",
+                                   self.topic, exc)
+                    self.out.put(Unreadable(self.topic, event.replay_id, str(exc)))
+                else:
+                    self.out.put(Notice(self.topic, event.replay_id, header, self.clock()))
                 self.position = event.replay_id
             if not response.events and response.latest_replay_id:
                 self.out.put(Keepalive(self.topic, response.latest_replay_id))

@@ -63,3 +63,10 @@ def test_work_a_failed_cycle_left_is_kept_with_the_next_drain():
     first = _take(_n(["A"], replay=b"\x01"))
     merged = first.merge(_take(_n(["B"], replay=b"\x02")))
     assert merged.deal_ids == {"A", "B"} and merged.replay == {DEALS: b"\x02"}
+
+
+def test_an_unreadable_event_polls_now_and_moves_the_replay_id():
+    from sync.events.listener import Unreadable
+
+    work = _take(Unreadable(DEALS, b"\x07", "bad"))
+    assert work.poll_now == ["unreadable"] and work.replay == {DEALS: b"\x07"}

@@ -128,3 +128,12 @@ def test_a_missing_topic_ends_the_listener_saying_so(server):
     down = next(i for i in items if isinstance(i, Down))
     assert (down.fault, down.retry_in) == (Fault.CONFIG, None)
     assert "topic.not.found" in down.message and slept == []
+
+
+def test_an_event_that_does_not_fit_its_schema_is_skipped_and_named_not_resubscribed_forever(server):
+    from sync.events.listener import Unreadable
+
+    events = [(b"\x00\x01", b"\xff\xff\xff"), (b"\x00\x02", payload(["006000000000000001"]))]
+    items, slept = _listen(server, script=[events], until=lambda items: any(isinstance(i, Notice) for i in items))
+    bad = next(i for i in items if isinstance(i, Unreadable))
+    assert bad.replay_id == b"\x00\x01" and not any(isinstance(i, Down) for i in items) and slept == []
