@@ -302,5 +302,6 @@ def stream_line(stream: dict[str, Any]) -> str:
     ages = [f"{r['age_seconds']}s" for r in stream["replay"].values() if r]
     fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(stream["fallbacks"].items())) or "none"
     state = f"connected since {stream['connected_since']}" if stream["connected_since"] else "NOT connected"
-    return (f"events    {state}; last event {stream['last_event'] or '-'}; replay id age "
+    return (f"events    {state}; last message {stream['last_message'] or '-'}; last event "
+            f"{stream['last_event'] or '-'}; replay id age "
             f"{', '.join(ages) or '(none)'}; events today {stream['events_today']}; fallbacks {fallbacks}")

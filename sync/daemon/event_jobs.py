@@ -148,17 +148,33 @@ def _commit(daemon: Daemon, state: State, work: Work) -> None:
 
 def _record(daemon: Daemon, work: Work) -> None:
     """Replay ids of keepalives and echoes, and status changes: a small write under the run lock."""
+    if _write(daemon, lambda state: _commit(daemon, state, work)):
+        daemon.event_path.done()
+
+
+def record_stopped(daemon: Daemon) -> None:
+    """The daemon stops: ``status`` must not go on saying the stream is connected. No replay id is
+    written here (work not yet committed comes again at the next start)."""
+    path = daemon.event_path
+    if path is None or not path.started:
+        return
+    path.status.pop("connected_since", None)
+    path.status["connected"] = False
+    _write(daemon, lambda state: stored.save_stream_status(state, path.status), wait=2)
+
+
+def _write(daemon: Daemon, write, wait: float = 0) -> bool:
     try:
-        with run_lock(daemon.settings, 0, "events"):
+        with run_lock(daemon.settings, wait, "events"):
             state = State.open(daemon.settings.state)
             try:
                 with state.transaction():
-                    _commit(daemon, state, work)
+                    write(state)
             finally:
                 state.close()
     except LockHeldError:
-        return  # kept pending: the next tick writes it
+        return False  # kept pending: the next tick writes it
     except SyncError as exc:
-        logger.warning("events: the replay id was not stored (%s); the next tick tries again", exc)
-        return
-    daemon.event_path.done()
+        logger.warning("events: the stream's state was not stored (%s); the next tick tries again", exc)
+        return False
+    return True

@@ -113,6 +113,7 @@ class Daemon:
             signal.setitimer(signal.ITIMER_REAL, 0)
             if self.event_path is not None:
                 self.event_path.stop()
+                event_jobs.record_stopped(self)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             instance.release(self.held)
@@ -241,6 +242,7 @@ class Daemon:
         committed comes again: a re-read is a no-op where it was done)."""
         if self.event_path is not None:
             self.event_path.stop()
+            event_jobs.record_stopped(self)
         self.event_path = EventPath(self.settings, self.mapping) if self.settings.events.enabled else None
 
     def poll_due(self, now: float) -> bool:

@@ -129,6 +129,10 @@ def test_an_overflow_polls_a_window_at_once(harness, emulator, redmine, pubsub, 
     _until(daemon, lambda: won in {r["opportunity_id"] for r in state_rows(harness.state, "links")},
            "the overflow's poll window")
     assert _replay(harness) == b"\x00\x02" and daemon.event_path.status["fallbacks"] == {"overflow": 1}
+    assert harness.status()["stream"]["connected_since"]
+    event_jobs.record_stopped(daemon)  # the daemon stops: status no longer says connected
+    assert harness.status()["stream"]["connected_since"] is None
+    assert "events    NOT connected" in harness.cli("status").stdout
 
 
 def test_a_stored_replay_id_too_old_subscribes_from_latest_and_polls_at_once(harness, emulator, redmine,
