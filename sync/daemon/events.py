@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sync.config import Settings
 from sync.events.client import Credentials, PubSub
 from sync.events.intake import Work, take
-from sync.events.listener import Keepalive, Listener, Notice, Unreadable
+from sync.events.listener import Down, Keepalive, Listener, Notice, Unreadable, Up
 from sync.mapping.model import Mapping
 from sync.metrics.events import LAG_BUCKETS
 
@@ -110,11 +110,12 @@ class EventPath:
         heard = any(isinstance(item, (Notice, Keepalive, Unreadable)) for item in items)  # the stream itself spoke
         if heard:
             self.last_message = self.clock()
-        for up in work.ups:
-            self.connected[up.topic] = up.at
-            self.status["connected_since"] = _iso(min(self.connected.values()))
-        for down in work.downs:
-            self._down(down)
+        for item in items:  # in stream order: a drain may hold a stream's end and the next one's start
+            if isinstance(item, Up):
+                self.connected[item.topic] = item.at
+                self.status["connected_since"] = _iso(min(self.connected.values()))
+            elif isinstance(item, Down):
+                self._down(item)
         for reason in work.poll_now:
             self._fallback(reason)
         if work.events:

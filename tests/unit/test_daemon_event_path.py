@@ -125,3 +125,15 @@ def test_changed_line_items_name_their_deals_in_one_query_per_300():
     deals = _deals_of(SimpleNamespace(client=Client()), {f"00k{i:015d}" for i in range(301)})
     assert deals == {"006A", "006B"} and len(asked) == 2
     assert asked[0].startswith("SELECT OpportunityId FROM OpportunityLineItem WHERE Id IN (")
+
+
+def test_a_streams_end_and_the_next_ones_start_in_one_drain_leave_it_connected():
+    clock = Clock()
+    path = _path(clock)
+    path.queue.put(Up(TOPIC, clock.now, latest=False))
+    path.queue.put(Down(TOPIC, Fault.REPLAY_TOO_OLD, "too old", clock.now, 0.0))
+    path.queue.put(Up(TOPIC, clock.now, latest=True))
+    path.queue.put(Keepalive(TOPIC, b"\x03"))
+    work = path.drain()
+    assert path.connected and path.healthy() and path.status["connected_since"]
+    assert work.poll_now == ["subscribed_latest"]
