@@ -107,6 +107,13 @@ class PubSub:
         except grpc.RpcError as exc:
             raise StreamError.of(exc) from None
 
+    def topic(self, topic: str) -> pb.TopicInfo:
+        """``GetTopic``: whether the channel exists for this org and this user may subscribe (``check``)."""
+        try:
+            return self.stub.GetTopic(pb.TopicRequest(topic_name=topic), metadata=self._metadata(), timeout=30)
+        except grpc.RpcError as exc:
+            raise StreamError.of(exc) from None
+
     def subscribe(self, topic: str, replay_id: bytes | None) -> Subscription:
         """A stream after ``replay_id`` (CUSTOM), or from now on (LATEST) when None."""
         return Subscription(self, topic, replay_id)
