@@ -118,7 +118,7 @@ def _step(daemon: Daemon, run: Run, work: Work) -> None:
     while page is not None:
         following = next(pages, None)
         commit = (lambda _records: _commit(daemon, run.state, work)) if following is None else None
-        pipeline.process_page(run, page, progress=commit)
+        pipeline.process_page(run, page, advance=commit)
         run.fault("after-page")
         page = following
         if commit is not None:

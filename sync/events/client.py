@@ -41,7 +41,7 @@ class Credentials:
 
 
 class Fault(Enum):
-    """What a failed stream calls for (docs/architecture.md §15, the fallback table)."""
+    """What a failed stream calls for (docs/architecture.md §16, the fallback table)."""
 
     REPLAY_TOO_OLD = "replay_too_old"  # subscribe from LATEST and poll a window at once
     AUTH = "auth"  # a new token, then resubscribe

@@ -1,6 +1,6 @@
 """A change event's header, decoded with the writer schema its ``schema_id`` names (cached by id).
 
-Events only name records (docs/architecture.md §15): psa-sync reads the ``ChangeEventHeader`` and
+Events only name records (docs/architecture.md §16): psa-sync reads the ``ChangeEventHeader`` and
 never the body, which holds only changed fields, no formulas and epoch dates. ``changedFields`` is a
 list of hex bitmaps over the schema's fields (decoded by ``sync.events.decode``, nested ones as
 ``Parent.Child``); it is meaningful only against the schema of that very event, which is why schemas

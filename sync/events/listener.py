@@ -1,5 +1,5 @@
 """The listener thread: one per topic. It decodes headers and queues them; it never calls REST and never
-writes the state file (the daemon's main thread does both, one job at a time, docs/architecture.md §15).
+writes the state file (the daemon's main thread does both, one job at a time, docs/architecture.md §16).
 
 What it puts on the queue, in stream order:
 

@@ -70,7 +70,7 @@ def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(harness, emu
     finally:
         daemon.event_path.stop()
 
-    assert hidden in {row["opportunity_id"] for row in state_rows(harness.state, "links")}
+    assert hidden in {row["record_id"] for row in state_rows(harness.state, "links")}
     runs = [row for row in state_rows(harness.state, "runs") if row["mode"] == "events"]
     assert all(row["exit_code"] == 0 for row in runs)
     # the deal was read once, by Id, for the first event; the echo read nothing (the LATEST poll window: no rows)
@@ -126,7 +126,7 @@ def test_an_overflow_polls_a_window_at_once(harness, emulator, redmine, pubsub, 
     state.close()
     won = Book(emulator, random.Random(7)).deal()  # the poll would see it, but not for another hour
     fake.script.put([(b"\x00\x02", payload(["000000000000000AAA"], "GAP_OVERFLOW", changed=()))])
-    _until(daemon, lambda: won in {r["opportunity_id"] for r in state_rows(harness.state, "links")},
+    _until(daemon, lambda: won in {r["record_id"] for r in state_rows(harness.state, "links")},
            "the overflow's poll window")
     assert _replay(harness) == b"\x00\x02" and daemon.event_path.status["fallbacks"] == {"overflow": 1}
     assert harness.status()["stream"]["connected_since"]
@@ -152,7 +152,7 @@ def test_a_stored_replay_id_too_old_subscribes_from_latest_and_polls_at_once(har
     won = Book(emulator, random.Random(8)).deal()
     fake.script.put([Abort(grpc.StatusCode.INVALID_ARGUMENT,
                            "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted")])
-    _until(daemon, lambda: won in {r["opportunity_id"] for r in state_rows(harness.state, "links")},
+    _until(daemon, lambda: won in {r["record_id"] for r in state_rows(harness.state, "links")},
            "the poll window after LATEST")
     assert [s.replay_preset for s in fake.subscribes] == [2, 0]  # CUSTOM, then LATEST once: no loop
     assert daemon.event_path.status["fallbacks"] == {"replay_too_old": 1, "subscribed_latest": 1}
@@ -194,7 +194,7 @@ def test_against_the_emulators_pubsub_a_win_is_linked_by_its_event_and_the_write
                  every=0.05, why="the win's event, its project, its write-back and the write-back's echo")
     finally:
         daemon.event_path.stop()
-    assert won in {r["opportunity_id"] for r in state_rows(harness.state, "links")}
+    assert won in {r["record_id"] for r in state_rows(harness.state, "links")}
     after = emulator.calls_snapshot()
     queries = sum(after.get(k, 0) - calls.get(k, 0) for k in ("queryAll", "query"))
     assert queries == 1  # the win read once by Id; the echo of the write-back read nothing
