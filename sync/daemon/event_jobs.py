@@ -165,7 +165,7 @@ def record_stopped(daemon: Daemon) -> None:
 
 def _write(daemon: Daemon, write, wait: float = 0) -> bool:
     try:
-        with run_lock(daemon.settings, wait, "events"):
+        with run_lock(daemon.settings, wait):
             state = State.open(daemon.settings.state)
             try:
                 with state.transaction():
