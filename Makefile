@@ -53,6 +53,7 @@ bench-parts: setup redmine tryton
 	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
+	$(BIN)/python scripts/bench_events.py
 	$(BIN)/python scripts/bench_tryton_relogin.py
 
 soak: setup redmine

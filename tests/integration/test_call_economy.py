@@ -251,3 +251,22 @@ def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_on
                             "composite": writes}
     assert len(psa.plans) == PLANNED  # every project has its plan
     assert run["counts"]["children_created"] == sum(len(plan) for plan in psa.plans.values()) >= PLANNED * 4
+
+
+def test_run_from_cron_is_unchanged_by_an_events_section(emulator, tmp_path, monkeypatch):
+    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and stores
+    no replay id."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, 30, won_ratio=1.0)
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint})
+    psa = FakePsa("http://127.0.0.1:9")
+    rpcs = {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))}
+
+    first = dry_run(harness, psa)
+    assert first["counts"]["created"] == 30
+    assert first["calls"] == {"token": 1, "queryAll": 1, "composite": 1}
+    assert {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))} == rpcs
+    with sqlite3.connect(harness.state) as db:
+        assert db.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'events.%'").fetchone()[0] == 0
