@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.structure import sold, use_example_structure
+from tests.fixtures.sync import ROOT
 from tests.integration.exactly_once_support import run_until_clean
 
 pytestmark = pytest.mark.integration
