@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     KILLED,
     Book,
     assert_exactly_once,
@@ -26,7 +26,7 @@ from tests.integration.exactly_once_support import (
     run_with_crash,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # kills, signals or a real process
 
 SOAK = os.environ.get("PSA_SYNC_SOAK") == "1"
 SOAK_KILLS = int(os.environ.get("PSA_SYNC_SOAK_KILLS", "500"))

@@ -16,11 +16,11 @@ import requests
 from filelock import FileLock
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.daemon_support import DaemonProcess, idle, linked, runs, started, wait_for
+from tests.fixtures.exactly_once_support import Book, assert_exactly_once, state_rows
 from tests.fixtures.sync import mapping_variant
-from tests.integration.daemon_support import DaemonProcess, idle, linked, runs, started, wait_for
-from tests.integration.exactly_once_support import Book, assert_exactly_once, state_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # kills, signals or a real process
 
 INTERVAL = 1.0
 CYCLES = 60

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from tests.integration.exactly_once_support import Book
+from tests.fixtures.exactly_once_support import Book
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.exactly_once_support import Book, won_deals
+from tests.fixtures.exactly_once_support import Book, won_deals
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from sync.mapping.loader import load_mapping
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
 from sync.transform.rows import transform
-from tests.unit.test_transform import as_bulk_csv
+from tests.fixtures.records import as_bulk_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = load_mapping(ROOT / "mappings" / "opportunity_to_project.yaml")
