@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,14 +20,13 @@ from sync.forecast.command import run_forecast
 from sync.forecast.compute import Deal, spread
 from sync.forecast.render import table_text, to_csv
 from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, seed_book
-
-CLI = [sys.executable, "-m", "sync"]
+from tests.fixtures.inprocess import invoke
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """`psa-sync forecast` with only these variables set (in this process: tests/fixtures/inprocess.py)."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(config.parent), **ENV}
-    return subprocess.run([*CLI, "forecast", "--config", str(config), "--from", "2027-01", *args], env=env,
-                          cwd=config.parent, capture_output=True, text=True, timeout=120)
+    return invoke(["forecast", "--config", str(config), "--from", "2027-01", *args], env, config.parent)
 
 
 @pytest.fixture
