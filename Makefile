@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 
 PSA    ?= redmine
 
-.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean
+.PHONY: setup redmine tryton demo test test-fast test-unit lint bench bench-parts soak clean
 
 setup: $(VENV)/.installed
 
@@ -27,8 +27,15 @@ tryton:
 demo: setup $(PSA)
 	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
 
+# The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI.
 test: setup redmine tryton
-	$(BIN)/pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q
+
+# A developer's loop (README "Tests"): no real Redmine or Tryton, no psa-sync subprocess, a smaller
+# Hypothesis search.
+FAST := not realpsa and not subprocess and not slow
+test-fast: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/pytest -q -m "$(FAST)"
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

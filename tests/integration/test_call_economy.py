@@ -21,7 +21,7 @@ from tests.fixtures.fake_psa import FakePsa
 from tests.fixtures.runs import dry_run
 from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness, mapping_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a 4,500-deal book: not in make test-fast
 
 WON = 4500  # three query pages (2,000 rows a page), 23 collections of 200
 CHANGED = 45  # 1% of the book edited in Salesforce: one query page, an update each, nothing written back
