@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 POINTS = (
     "after-token", "before-refetch", "after-recover", "after-page", "after-intent", "after-create",
     "after-collections", "before-commit", "after-backsync", "after-update", "after-lifecycle",
+    "after-child-intent", "after-child-create",
 )
 
 

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
+from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
 
@@ -186,7 +187,7 @@ class State:
 
     def fail_outbox(self, record_id: str, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
-                        [error, record_id])
+                        [redact(error), record_id])
 
     def drop_outbox(self, record_id: str) -> None:
         self.db["outbox"].delete_where("opportunity_id = ?", [record_id])
@@ -199,7 +200,7 @@ class State:
             " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
-            [record_id, stage, error, dumps(payload), now, now, run_id])
+            [record_id, stage, redact(error), dumps(payload), now, now, run_id])
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
         if stages is None:
@@ -216,7 +217,7 @@ class State:
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
-        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(detail),
+        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
                                    "since": iso(utcnow()), "run_id": run_id}, pk="opportunity_id")
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
@@ -256,7 +257,7 @@ class State:
             self.db["runs"].update(run_id, {
                 "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
-                "error": error, "psa_calls": psa_calls})
+                "error": redact(error) if error is not None else None, "psa_calls": psa_calls})
 
     def runs(self, limit: int = 10) -> list[dict]:
         rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
@@ -266,7 +267,7 @@ class State:
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
         self.db["events"].insert({"run_id": run_id, "opportunity_id": record_id, "action": action,
-                                  "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
+                                  "outcome": outcome, "detail": dumps(redact_value(detail)), "at": iso(utcnow())})
 
     def events(self, record_id: str) -> list[dict]:
         return [dict(row, detail=loads(row["detail"]))
