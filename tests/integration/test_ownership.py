@@ -16,7 +16,7 @@ from sync.forecast.book import read_book
 from tests.fixtures.emulator import won_deal
 from tests.fixtures.sync import mapping_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
 
 @dataclass

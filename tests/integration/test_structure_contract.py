@@ -20,7 +20,7 @@ from sync.connectors.psa.structure import StructureConnector
 from sync.model import Outcome
 from sync.structure_model import Child, ChildKind
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
 KEY = "006AK00000PlAnSQAA"
 PHASE = Child(f"{KEY}/t:build", ChildKind.PHASE, "Build", due=dt.date(2026, 4, 30))
