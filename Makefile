@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,events]'
+	$(BIN)/pip install --quiet -e '.[dev,forecast,events]'
 	touch $@
 
 # A real Redmine 5.0.4 on 127.0.0.1:3000 (Debian package; needs root the first time).
@@ -27,8 +27,9 @@ tryton:
 demo: setup $(PSA)
 	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
 
+# lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts.
 # The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI.
-test: setup redmine tryton
+test: lint redmine tryton
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q
 
 # A developer's loop (README "Tests"): no real Redmine or Tryton, no psa-sync subprocess, a smaller
@@ -40,8 +41,10 @@ test-fast: setup
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# mypy: the typed core (pipeline, runtime, load, state, connectors) annotated; pyproject [tool.mypy]
 lint: setup
 	$(BIN)/ruff check sync tests scripts
+	$(BIN)/mypy
 
 # One table: psa-sync beside the hand-written baseline, its runs, plan, backfill (docs/benchmarks.md).
 # Needs no Redmine (a dry PSA). BENCH_ARGS=--full adds plan over 1,000,000 deals and the runs over
