@@ -17,30 +17,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from sync.config import load_settings
-from sync.connections import Connections
-from sync.pipeline import run_once
 from tests.fixtures.emulator import plannable, seed_history
 from tests.fixtures.fake_psa import FakePsa
+from tests.fixtures.runs import dry_run
 from tests.fixtures.structure import use_example_structure
 from tests.fixtures.sync import DEFAULT_MAPPING, ROOT, SyncHarness, mapping_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a 4,500-deal book: not in make test-fast
 
 WON = 4500  # three query pages (2,000 rows a page), 23 collections of 200
 CHANGED = 45  # 1% of the book edited in Salesforce: one query page, an update each, nothing written back
 PROGRESSED = 450  # projects whose percent complete moved in the PSA: the back-sync writes 3 collections
-
-
-def dry_run(harness: SyncHarness, psa: FakePsa) -> dict:
-    """One `psa-sync run` in this process, against the dry PSA; the calls the org counted."""
-    harness.emu.reset_calls()
-    settings = load_settings(harness.config, environ=harness.env())
-    connections = Connections(settings)
-    connections.psa = psa
-    result = run_once(settings, connected=connections)
-    assert result.exit_code == 0, result.error
-    return {"calls": harness.emu.calls_snapshot(), "counts": result.counts}
 
 
 def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the_calls_they_must(
