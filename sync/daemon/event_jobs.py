@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sync import extract, pipeline
-from sync.errors import LockHeldError, SyncError
+from sync.errors import ExitCode, LockHeldError, SyncError
 from sync.events.client import Credentials, Fault
 from sync.events.intake import Work
 from sync.lock import run_lock
@@ -100,7 +100,7 @@ def _cycle(daemon: Daemon, work: Work) -> None:
         code = exc.exit_code
     except Exception:  # noqa: BLE001 - a bug: the run row says failed; the work stays for the next tick
         logger.exception("unexpected error in an events cycle (a bug in psa-sync: please report it with this log)")
-        code = 70
+        code = ExitCode.UNEXPECTED
     if code in (0, 1):
         daemon.event_path.done()
         if work.poll_now:
