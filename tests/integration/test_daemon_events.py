@@ -17,8 +17,8 @@ from sync.daemon import event_jobs, jobs
 from sync.daemon.service import Daemon
 from sync.state import State
 from sync.state import events as stored
-from tests.integration.daemon_support import wait_for
-from tests.integration.exactly_once_support import Book, state_rows
+from tests.fixtures.daemon_support import wait_for
+from tests.fixtures.exactly_once_support import Book, state_rows
 from tests.unit.pubsub_fake import payload, serve
 
 pytestmark = pytest.mark.integration
