@@ -32,8 +32,9 @@ from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
 from sync.load import lifecycle
-from sync.load.projects import create_projects, settle_unconfirmed, update_projects
+from sync.load.projects import create_projects, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
+from sync.load.settle import settle_unconfirmed
 from sync.lock import run_lock
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
@@ -183,9 +184,9 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
     run.tally(page.plan, page.pipeline)
     with state.transaction():
-        for record_id, values in page.plan.repairs.items():
-            state.queue(record_id, values)
-            state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
+        state.queue_all(page.plan.repairs.items())
+        state.add_events(run.run_id, ((record_id, "repair", "queued", {"fields": values})
+                                      for record_id, values in page.plan.repairs.items()))
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
@@ -260,7 +261,7 @@ def sync_changes(run: Run) -> None:
 
 
 def settle(run: Run) -> None:
-    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.projects.settle_unconfirmed``)."""
+    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.settle.settle_unconfirmed``)."""
     settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
     run.tally_load()
 

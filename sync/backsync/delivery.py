@@ -63,6 +63,7 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
                     "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
+    queued: dict[str, dict] = {}
     for key, link in links.items():
         if key not in delivery:
             continue
@@ -76,10 +77,14 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
         changed = {f: v for f, v in sf_values.items()
                    if not same(v, waiting[f] if f in waiting else link.written.get(f, _MISSING))}
         if changed:
-            with state.transaction():
-                state.queue(link.record_id, changed)
-                state.event(run.run_id, link.record_id, "back-sync", "queued", {"fields": changed})
-            run.counts["backsync"] += 1
+            queued[link.record_id] = changed
+    if not queued:
+        return
+    with state.transaction():  # the chunk's changes in one commit (a crash: the next back-sync finds them again)
+        state.queue_all(queued.items())
+        state.add_events(run.run_id, ((record_id, "back-sync", "queued", {"fields": changed})
+                                      for record_id, changed in queued.items()))
+    run.counts["backsync"] += len(queued)
 
 
 _MISSING = object()

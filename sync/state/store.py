@@ -15,11 +15,20 @@ from sqlite_utils import Database
 
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
+from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
+from sync.state.outbox_table import OutboxTable
+
+#: the ``links`` columns a save writes; ``created_at`` last, kept when the row exists.
+LINK_COLUMNS = ("opportunity_id", "key", "project_id", "project_identifier", "project_url", "payload_hash",
+                "payload", "written", "backsync", "link_state", "sf_status", "closed_by", "pending", "kept_psa",
+                "mapping", "updated_at", "created_at")
+_SAVE_LINKS = batch.upsert_clause(["opportunity_id"], LINK_COLUMNS[:-1])
+EVENT_COLUMNS = ("run_id", "opportunity_id", "action", "outcome", "detail", "at")
 
 
-class State:
+class State(OutboxTable):
     """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
 
     def __init__(self, db: Database):
@@ -81,18 +90,17 @@ class State:
 
     def save_link(self, link: Link) -> None:
         """Insert or replace a link; call inside ``transaction()``."""
+        self.save_links([link])
+
+    def save_links(self, links: Iterable[Link]) -> None:
+        """Insert or replace links in one statement (a batch's, a collection call's); call inside
+        ``transaction()``. A replaced link keeps its ``created_at``."""
         now = iso(utcnow())
-        row = {
-            "opportunity_id": link.record_id, "key": link.key, "project_id": link.project_id,
-            "project_identifier": link.project_identifier, "project_url": link.project_url,
-            "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
-            "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
-            "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
-            "mapping": link.mapping, "updated_at": now,
-        }
-        existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.record_id]))
-        row["created_at"] = existing[0]["created_at"] if existing else now
-        self.db["links"].upsert(row, pk="opportunity_id")
+        batch.insert(self.db, "links", LINK_COLUMNS, (
+            (link.record_id, link.key, link.project_id, link.project_identifier, link.project_url,
+             link.payload_hash, dumps(link.payload), dumps(link.written), dumps(link.backsync), link.link_state,
+             link.sf_status, link.closed_by, dumps(link.pending), dumps(link.kept_psa), link.mapping, now, now)
+            for link in links), _SAVE_LINKS)
 
     def older_mapping(self, fingerprint: str) -> list[str]:
         """Deals whose snapshot was made with another mapping than ``fingerprint``."""
@@ -102,9 +110,9 @@ class State:
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
-        for record_id in record_ids:
-            self.db.execute("UPDATE links SET mapping = ? WHERE opportunity_id = ? AND (mapping IS NULL OR "
-                            "mapping != ?)", [fingerprint, record_id, fingerprint])
+        for chunk in batch.batched(record_ids, batch.VARIABLES - 2):
+            self.db.execute(f"UPDATE links SET mapping = ? WHERE opportunity_id IN ({', '.join('?' * len(chunk))}) "
+                            "AND (mapping IS NULL OR mapping != ?)", [fingerprint, *chunk, fingerprint])
 
     def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
@@ -118,11 +126,11 @@ class State:
         those deals whatever their stamp, so the change is sent again rather than forgotten.
         """
         now = iso(utcnow())
+        columns = ("opportunity_id", "key", "action", "payload", "started_at", "run_id")
         with write_transaction(self.db):
-            self.db["intents"].upsert_all(
-                ({"opportunity_id": record_id, "key": key, "action": action, "payload": dumps(payload),
-                  "started_at": now, "run_id": run_id} for record_id, key, payload in intents),
-                pk="opportunity_id")
+            batch.insert(self.db, "intents", columns, (
+                (record_id, key, action, dumps(payload), now, run_id) for record_id, key, payload in intents),
+                batch.upsert_clause(["opportunity_id"], columns))
 
     def intents(self) -> list[Intent]:
         return [Intent(record_id=row["opportunity_id"], key=row["key"], action=row["action"],
@@ -133,63 +141,16 @@ class State:
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, record_id: str) -> None:
-        self.db["intents"].delete_where("opportunity_id = ?", [record_id])
+        self.drop_intents([record_id])
 
-    # -- outbox -------------------------------------------------------------------------------
-    def queue(self, record_id: str, values: dict[str, Any]) -> None:
-        """Coalesce pending Salesforce writes per deal and field: the newest value wins."""
-        now = iso(utcnow())
-        for field, value in values.items():
-            self.db.execute(
-                "INSERT INTO outbox (opportunity_id, field, value, attempts, last_error, updated_at) "
-                "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(opportunity_id, field) DO UPDATE SET "
-                "value = excluded.value, updated_at = excluded.updated_at",
-                [record_id, field, dumps(value), now])
-
-    def outbox(self, limit: int | None = None, exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
-        """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
-        grouped: dict[str, dict[str, Any]] = {}
-        for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, opportunity_id, field"):
-            if row["opportunity_id"] in exclude:
-                continue
-            if row["opportunity_id"] not in grouped and limit is not None and len(grouped) >= limit:
-                continue
-            grouped.setdefault(row["opportunity_id"], {})[row["field"]] = loads(row["value"])
-        return grouped
-
-    def outbox_fields(self) -> set[tuple[str, str]]:
-        """(deal, field) pairs waiting in the outbox: the diff must not queue them twice."""
-        return {(row[0], row[1]) for row in self.db.execute("SELECT opportunity_id, field FROM outbox")}
+    def drop_intents(self, record_ids: Iterable[str]) -> None:
+        batch.delete(self.db, "intents", "opportunity_id", record_ids)
 
     def unsettled_links(self) -> set[str]:
         """Linked records whose link write-back has not landed: their link field cannot bring them back
         into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
         return linked | {q["opportunity_id"] for q in self.quarantined() if q["stage"] == "write-back"}
-
-    def outbox_count(self) -> int:
-        return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0]
-
-    def outbox_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT DISTINCT opportunity_id FROM outbox")}
-
-    def settle_outbox(self, record_id: str, sent: dict[str, Any]) -> None:
-        """Remove what was written, unless a newer value was queued meanwhile."""
-        for field, value in sent.items():
-            self.db.execute("DELETE FROM outbox WHERE opportunity_id = ? AND field = ? AND value = ?",
-                            [record_id, field, dumps(value)])
-
-    def outbox_attempts(self, record_id: str) -> int:
-        row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE opportunity_id = ?",
-                              [record_id]).fetchone()
-        return row[0] or 0
-
-    def fail_outbox(self, record_id: str, error: str) -> None:
-        self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
-                        [error, record_id])
-
-    def drop_outbox(self, record_id: str) -> None:
-        self.db["outbox"].delete_where("opportunity_id = ?", [record_id])
 
     # -- quarantine ---------------------------------------------------------------------------
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
@@ -202,11 +163,13 @@ class State:
             [record_id, stage, error, dumps(payload), now, now, run_id])
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
-        if stages is None:
-            self.db["quarantine"].delete_where("opportunity_id = ?", [record_id])
-            return
-        for stage in stages:
-            self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [record_id, stage])
+        self.release_all([record_id], stages)
+
+    def release_all(self, record_ids: Iterable[str], stages: Iterable[str] | None = None) -> None:
+        """Take deals out of the quarantine (at ``stages`` only, if given), in one statement."""
+        stages = list(stages) if stages is not None else []
+        where = f"stage IN ({', '.join('?' * len(stages))})" if stages else ""
+        batch.delete(self.db, "quarantine", "opportunity_id", record_ids, where, stages)
 
     def quarantined(self, record_id: str | None = None) -> list[dict]:
         where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
@@ -265,8 +228,13 @@ class State:
 
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
-        self.db["events"].insert({"run_id": run_id, "opportunity_id": record_id, "action": action,
-                                  "outcome": outcome, "detail": dumps(detail), "at": iso(utcnow())})
+        self.add_events(run_id, [(record_id, action, outcome, detail)])
+
+    def add_events(self, run_id: int | None, events: Iterable[tuple[str | None, str, str, Any]]) -> None:
+        """Events (record, action, outcome, detail) of a batch or a page, in one statement."""
+        now = iso(utcnow())
+        batch.insert(self.db, "events", EVENT_COLUMNS, (
+            (run_id, record_id, action, outcome, dumps(detail), now) for record_id, action, outcome, detail in events))
 
     def events(self, record_id: str) -> list[dict]:
         return [dict(row, detail=loads(row["detail"]))

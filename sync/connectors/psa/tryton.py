@@ -27,6 +27,7 @@ from sync.connectors.psa.base import (
     WriteResult,
     connector_options,
 )
+from sync.connectors.psa.batch import CreateChunk
 from sync.connectors.psa.tryton_reads import TrytonReads
 from sync.connectors.psa.tryton_rpc import TrytonRpc
 from sync.connectors.psa.tryton_site import TrytonSite
@@ -44,6 +45,8 @@ class TrytonConnector(ReadsAndWrites):
     ``url`` is the server and database (``http://127.0.0.1:8000/psa``); ``password`` is the user's
     password (config ``psa.api_key``), which opens one session per run.
     """
+
+    create_chunk = CreateChunk()  # one RPC per project: links commit chunk by chunk
 
     def __init__(
         self,
