@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sync.connectors.base import SalesforceApi
-from sync.model import Link
 from sync.state import State
 
 logger = logging.getLogger(__name__)
@@ -50,13 +48,11 @@ def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *,
 
 def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport) -> None:
     """One collection call's answers in one commit: the written ones together, each failure on its own."""
-    links = state.links(batch)
     answered = list(zip(batch.items(), results, strict=True))
     written = {record_id: values for (record_id, values), result in answered if result.success}
     with state.transaction():
         state.settle_outbox_all(written)
-        state.save_links(_written(links.get(record_id), values) for record_id, values in written.items()
-                         if record_id in links)
+        state.add_written(written)
         state.release_all(written, ["write-back"])
         state.add_events(run_id, ((record_id, "write-back", "written", {"fields": values})
                                   for record_id, values in written.items()))
@@ -76,6 +72,3 @@ def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, re
             state.event(run_id, record_id, "write-back", "quarantined", {"error": message, "fields": values})
             report.failed[record_id] = message
 
-
-def _written(link: Link, values: dict[str, Any]) -> Link:
-    return link.but(written={**link.written, **values})

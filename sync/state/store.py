@@ -102,6 +102,22 @@ class State(OutboxTable):
              link.sf_status, link.closed_by, dumps(link.pending), dumps(link.kept_psa), link.mapping, now, now)
             for link in links), _SAVE_LINKS)
 
+    def add_written(self, written: dict[str, dict[str, Any]]) -> None:
+        """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection call's
+        deals: one read and one write of that column alone per chunk); call inside ``transaction()``."""
+        now = iso(utcnow())
+        for chunk in batch.batched(list(written), batch.ROWS):
+            marks = ", ".join("?" * len(chunk))
+            held = dict(self.db.execute(f"SELECT opportunity_id, written FROM links WHERE opportunity_id IN ({marks})",
+                                        chunk).fetchall())
+            merged = [(record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
+                      for record_id in chunk if record_id in held]
+            if merged:
+                self.db.execute("UPDATE links SET written = CASE opportunity_id "
+                                + " ".join(["WHEN ? THEN ?"] * len(merged)) + " END, updated_at = ? "
+                                f"WHERE opportunity_id IN ({', '.join('?' * len(merged))})",
+                                [v for pair in merged for v in pair] + [now] + [record_id for record_id, _ in merged])
+
     def older_mapping(self, fingerprint: str) -> list[str]:
         """Deals whose snapshot was made with another mapping than ``fingerprint``."""
         rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "

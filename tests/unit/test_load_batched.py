@@ -102,3 +102,19 @@ def test_chunks_start_small_then_follow_the_rate_up_to_the_count():
 def test_a_psa_taking_a_batch_in_one_call_gets_the_whole_batch():
     assert [len(c) for c in chunks(list(range(2000)), None)] == [2000]
     assert list(chunks([], None)) == []
+
+
+def test_what_a_collection_call_wrote_is_merged_into_each_link_s_written_in_one_statement(state):
+    creates = [deal(n) for n in range(3)]
+    create_projects(context(state, FakePsa()), creates, FakePsa().identifier, LoadReport())
+    a, b, _ = (c.row.record_id for c in creates)
+    with state.transaction():
+        state.add_written({a: {"PSA_Project_Id__c": "1"}, b: {"PSA_Status__c": "active"}})
+    sql = Statements(state)
+    with state.transaction():
+        state.add_written({a: {"PSA_Status__c": "closed"}, "006NOTLINKED0000AAA": {"PSA_Status__c": "x"}})
+    assert len([s for s in sql.sql if s.startswith(("SELECT", "UPDATE"))]) == 2
+    links = state.links([a, b])
+    assert links[a].written == {"PSA_Project_Id__c": "1", "PSA_Status__c": "closed"}
+    assert links[b].written == {"PSA_Status__c": "active"}
+    assert links[a].payload == creates[0].row.fields  # the rest of the link as it was
