@@ -163,7 +163,7 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     rows = result.rows + lifecycle_only_rows(result.errors, links, tentative)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
+                        pending=state.outbox_fields(ids) if state is not None else frozenset(), facts=facts,
                         ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
     pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_rows.known(state, ids)) \
         if mapping.pipeline is not None else []
