@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 
 PSA    ?= redmine
 
-.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean
+.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean proto
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,events]'
 	touch $@
 
 # A real Redmine 5.0.4 on 127.0.0.1:3000 (Debian package; needs root the first time).
@@ -43,14 +43,23 @@ lint: setup
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
-# The pieces one by one (transform, emulator, daemon latency against the local Redmine).
-bench-parts: setup redmine
+# The pieces one by one (transform, emulator, daemon latency against the local Redmine, Tryton's logins
+# after one expired session).
+bench-parts: setup redmine tryton
 	$(BIN)/python scripts/bench_transform.py
+	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
+	$(BIN)/python scripts/bench_tryton_relogin.py
 
 soak: setup redmine
 	PSA_SYNC_SOAK=1 $(BIN)/pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache
+
+# The Pub/Sub API's Python modules from sync/events/pubsub_api.proto (committed; run after editing it).
+proto: setup
+	$(BIN)/pip install --quiet grpcio-tools
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. sync/events/pubsub_api.proto
+

@@ -3,7 +3,9 @@
 Prints figures, asserts nothing. Starts the Salesforce emulator in-process, runs `psa-sync daemon`
 through its CLI against the local Redmine (scripts/redmine.sh start), wins ``--wins`` deals at random
 moments over ``--span`` seconds, and measures for each the time from the win to its project's link in
-the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token requests in all.
+the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token requests in all;
+and how long SIGTERM takes to end a slow cycle. (tests/integration/test_daemon.py asserts the behaviour
+without timing bounds; the figures are here.)
 
     .venv/bin/python scripts/bench_daemon.py [--interval 30] [--wins 50] [--span 240]
 
@@ -59,8 +61,14 @@ def main() -> None:
             latencies = measure(harness, emu, book.deals, args.span, args.interval)
             time.sleep(args.interval * 2)  # a few idle cycles at the end
             rows = runs(harness)
+            # SIGTERM in the middle of a slow cycle (each query 2 s): how long until the daemon exits
+            emu.fault("slow", seconds=2, endpoint="queryAll")
+            last = rows[-1]["id"]
+            wait_for(lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)),
+                     args.interval + 60, every=0.05, why="a cycle under way")
         finally:
-            code, _ = daemon.stop(timeout=30)
+            code, took = daemon.stop(timeout=30)
+            emu.fault("clear")
             daemon.kill()
     quiet = [r for r in rows[1:] if idle(r)]
     calls = [sum(r["api_calls"].values()) for r in quiet]
@@ -71,6 +79,7 @@ def main() -> None:
           f"({len(quiet)} idle cycles; endpoints {sorted({k for r in quiet for k in r['api_calls']})})")
     print(f"  token requests: {sum(r['api_calls'].get('token', 0) for r in rows)} over {len(rows)} cycles; "
           f"daemon exit {code}")
+    print(f"  SIGTERM mid-cycle (queries slowed to 2 s) → exit: {took:.2f}s (the stop grace is 3 s)")
 
 
 def measure(harness, emu, deals: list[str], span: float, interval: float) -> list[float]:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from demo import DEMO, console, psa_sync  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
+
 from sync.connectors.psa.tryton_rpc import TrytonRpc  # noqa: E402
 
 

@@ -48,7 +48,6 @@ if [ "$INSTANCE" = default ]; then DB=$DEFAULT_DB; else DB=/var/lib/redmine/$INS
 PIDFILE="$STATE/redmine.pid"
 LOG="$STATE/redmine.log"
 ENVFILE="$STATE/redmine.env"
-PRISTINE="$BASE/pristine.sqlite3"
 URL="http://127.0.0.1:$PORT"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -145,6 +144,20 @@ fields = {
   'STAGE'             => cf('Stage', common.merge(field_format: 'list', is_required: false, multiple: false,
                             possible_values: ['Tentative', 'Won', 'Lost'])),
 }
+# A project's plan (mapping `structure:`): each phase (a version) and task (an issue) carries its
+# psa-sync key, so none is ever made twice; a task carries the role it was sold for. Issue fields
+# are for all projects and every tracker: a value of a field not enabled is silently dropped.
+def child_cf(klass, name, attrs)
+  f = klass.find_by(name: name) || klass.new(name: name)
+  f.attributes = attrs
+  f.trackers = Tracker.all.to_a if f.respond_to?(:trackers=)
+  f.save!
+  f
+end
+child = { field_format: 'string', is_required: false, visible: true }
+fields['ISSUE_KEY'] = child_cf(IssueCustomField, 'psa-sync key', child.merge(is_for_all: true, is_filter: true, searchable: true))
+fields['ISSUE_ROLE'] = child_cf(IssueCustomField, 'Role', child.merge(is_for_all: true, is_filter: true))
+fields['VERSION_KEY'] = child_cf(VersionCustomField, 'psa-sync key', child)
 if TimeEntryActivity.shared.active.empty?
   TimeEntryActivity.create!(name: 'Development', active: true, is_default: true)
 end
@@ -154,14 +167,20 @@ puts "REDMINE_ACTIVITY_IDS=#{TimeEntryActivity.shared.active.map { |a| "#{a.id}:
 EOF
 }
 
+# One pristine snapshot and base env per version of configure_rb, side by side: a checkout with a
+# newer configuration never replaces the snapshot another checkout's instances are copied from.
+FINGERPRINT=$(configure_rb | sha256sum | cut -c1-16)
+PRISTINE="$BASE/pristine-$FINGERPRINT.sqlite3"
+BASE_ENV="$BASE/base-$FINGERPRINT.env"
+
 configured_current() {  # the pristine snapshot was made by this version of configure_rb
-  [ -f "$BASE/base.env" ] && [ -f "$PRISTINE" ] \
-    && [ "$(cat "$BASE/configured" 2>/dev/null)" = "$(configure_rb | sha256sum | cut -c1-16)" ]
+  [ -f "$BASE_ENV" ] && [ -f "$PRISTINE" ] \
+    && { [ "$INSTANCE" != default ] || [ "$(cat "$BASE/configured" 2>/dev/null)" = "$FINGERPRINT" ]; }
 }
 
 configure() {  # idempotent; configures Debian's default instance, then snapshots it once
   local t rb fp tmp; t=$(now)
-  fp=$(configure_rb | sha256sum | cut -c1-16)
+  fp=$FINGERPRINT
   configured_current && return
   mkdir -p "$BASE"
   tmp=$(mktemp -d /tmp/redmine-configure.XXXXXX); chown www-data "$tmp"
@@ -170,7 +189,7 @@ configure() {  # idempotent; configures Debian's default instance, then snapshot
   echo "ActiveRecord::Base.connection.execute(\"VACUUM INTO '$tmp/pristine.sqlite3'\")" >>"$rb"
   as_www default REDMINE_ADMIN_PASSWORD="$ADMIN_PW" bundle exec rails runner "$rb" </dev/null >"$tmp/out" \
     || { log "configure failed"; cat "$tmp/out" >&2; rm -rf "$tmp"; exit 1; }
-  { echo "REDMINE_ADMIN_USER=admin"; echo "REDMINE_ADMIN_PASSWORD=$ADMIN_PW"; cat "$tmp/out"; } >"$BASE/base.env"
+  { echo "REDMINE_ADMIN_USER=admin"; echo "REDMINE_ADMIN_PASSWORD=$ADMIN_PW"; cat "$tmp/out"; } >"$BASE_ENV"
   mv "$tmp/pristine.sqlite3" "$PRISTINE"; chown root:root "$PRISTINE"; chmod 644 "$PRISTINE"
   rm -rf "$tmp"
   echo "$fp" >"$BASE/configured"
@@ -179,6 +198,7 @@ configure() {  # idempotent; configures Debian's default instance, then snapshot
 
 restore_db() {  # the pristine snapshot becomes this instance's database
   install -o root -g www-data -m 0660 "$PRISTINE" "$DB"
+  [ "$INSTANCE" = default ] || echo "$FINGERPRINT" >"/var/lib/redmine/$INSTANCE/db/fingerprint"
 }
 
 ensure_instance() {  # a non-default instance: its own directory tree and database (Debian layout)
@@ -189,12 +209,12 @@ ensure_instance() {  # a non-default instance: its own directory tree and databa
   printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n' "$DB" >"$dir/config/database.yml"
   cp -p /etc/redmine/default/secret_key.txt "$dir/config/secret_key.txt"
   chown root:www-data "$dir/config/database.yml"; chmod 640 "$dir/config/database.yml"
-  # a database copied before the configuration last changed (a new custom field) is copied again
-  { [ -f "$DB" ] && ! [ "$DB" -ot "$PRISTINE" ]; } || restore_db
+  # a database copied from another configuration (a new custom field) is copied again
+  { [ -f "$DB" ] && [ "$(cat "$dir/db/fingerprint" 2>/dev/null)" = "$FINGERPRINT" ]; } || restore_db
 }
 
 write_env() {
-  local base=$BASE/base.env
+  local base=$BASE_ENV
   [ "$DBKIND" = pgsql ] && base=$PG_BASE_ENV
   { echo "REDMINE_URL=$URL"; echo "REDMINE_INSTANCE=$INSTANCE"; echo "REDMINE_DB=$DBKIND"; cat "$base"; } >"$ENVFILE.tmp"
   chmod 644 "$ENVFILE.tmp"  # a throwaway loopback instance: tests running as any user read it

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -26,7 +27,8 @@ from sync.clock import iso, utcnow
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.errors import ConfigError, SyncError
-from sync.extract import select_fields
+from sync.extract import bulk_line_items, select_fields
+from sync.lock import run_lock
 from sync.mapping.model import Mapping
 from sync.runtime import Connected, connect
 from sync.soql import and_, to_soql
@@ -35,6 +37,7 @@ from sync.state import State
 
 logger = logging.getLogger(__name__)
 
+MODE = "backfill"  # the run mode of its windows, and the lock holder a scheduled run waits for
 KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
 DATE_FIELD = "CloseDate"
 WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
@@ -107,10 +110,11 @@ def range_condition(mapping: Mapping, since: date | None, until: date | None, af
                 soql_field("Id").gt(after_id) if after_id else None)
 
 
-def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None) -> str:
+def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None,
+                children: bool = True) -> str:
     condition = range_condition(mapping, since, until, after_id)
     where = f" WHERE {to_soql(condition)}" if condition is not None else ""
-    return f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object}{where} ORDER BY Id"
+    return f"SELECT {', '.join(select_fields(mapping, children))} FROM {mapping.source.object}{where} ORDER BY Id"
 
 
 def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
@@ -154,10 +158,11 @@ def read_range(client: SalesforceApi, mapping: Mapping, settings: Settings, sinc
     condition = range_condition(mapping, since, until, after_id)
     where = to_soql(condition) if condition is not None else None
     count = client.count(mapping.source.object, where, include_deleted=False)
-    soql = range_query(mapping, since, until, after_id)
     if count > settings.limits.bulk_threshold:
-        return count, "bulk", client.bulk_query_pages(soql, include_deleted=False)
-    return count, "rest", client.query_pages(soql, include_deleted=False)
+        deals = client.bulk_query_pages(range_query(mapping, since, until, after_id, children=False),
+                                        include_deleted=False)
+        return count, "bulk", bulk_line_items(client, mapping, where, deals)
+    return count, "rest", client.query_pages(range_query(mapping, since, until, after_id), include_deleted=False)
 
 
 def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,
@@ -172,12 +177,9 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
                  window_rows: int = WINDOW_ROWS, environ: dict[str, str] | None = None) -> Outcome:
     """Windows through run sessions until the range is done or a window fails; resumable."""
     check_source(mapping)
-    state = State.open(settings.state)
-    try:
+    with _locked_state(settings) as state:
         progress = begin(state, since, until)
         state.set_meta(KEY, json.dumps(asdict(progress)))
-    finally:
-        state.close()
     connections = connect(settings)
     client = connections.client
     client.connect()
@@ -212,7 +214,7 @@ def _window(settings: Settings, connected: Connected, progress: Progress, record
         held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
         pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
 
-    result = pipeline.cycle(settings, "backfill", window, environ=environ, connected=connected,
+    result = pipeline.cycle(settings, MODE, window, environ=environ, connected=connected,
                             wait=LOCK_WAIT_SECONDS)
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
@@ -234,11 +236,21 @@ def _advance(state: State, progress: Progress, records: list[dict]) -> None:
 
 def _finish(settings: Settings, progress: Progress) -> None:
     progress.finished_at = iso(utcnow())
-    state = State.open(settings.state)
-    try:
+    with _locked_state(settings) as state:
         state.set_meta(KEY, json.dumps(asdict(progress)))
-    finally:
-        state.close()
+
+
+@contextmanager
+def _locked_state(settings: Settings) -> Iterator[State]:
+    """The state file, opened (which may create and migrate it) and written under the run lock, as every
+    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock.
+    Held as a backfill's, so a run that finds it waits for it instead of exiting 75."""
+    with run_lock(settings, LOCK_WAIT_SECONDS, MODE):
+        state = State.open(settings.state)
+        try:
+            yield state
+        finally:
+            state.close()
 
 
 def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> Outcome:

@@ -15,8 +15,11 @@
     │   └── PsaUnavailable
     ├── BudgetExceededError    (4)    stopped early to protect the Salesforce API budget
     ├── AuthError              (5)    authentication or authorisation refused: needs a person
+    ├── SystemLimitError       (71)   the process ran out of file descriptors (``ulimit -n``)
     ├── LocalIOError           (74)   the local disk refused (full, read-only, permissions)
     ├── LockHeldError          (75)   another run holds the lock
+    │   └── DaemonRunningError (75)   another daemon serves the same state file
+    │   └── StateBusyError     (75)   another process holds the state file's write lock: try again
     ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
     └── RecordError                   one record is bad: quarantine it, the batch goes on
 
@@ -123,6 +126,14 @@ class LocalIOError(SyncError):
     exit_code = 74
 
 
+class SystemLimitError(SyncError):
+    """The process hit an operating-system limit, not the disk: no file descriptor left (EMFILE,
+    ENFILE). EX_OSERR from sysexits.h. Time may free them (the daemon backs off); a limit too low for
+    the host needs a person (``ulimit -n``, systemd's ``LimitNOFILE``)."""
+
+    exit_code = 71
+
+
 class UnreachableError(SyncError):
     """A system did not answer (timeout, connection refused, 5xx after retries): transient."""
 
@@ -153,6 +164,17 @@ class LockHeldError(SyncError):
     """Another psa-sync process holds the state lock (cron and systemd must never stack runs)."""
 
     exit_code = 75
+
+
+class DaemonRunningError(LockHeldError):
+    """Another ``psa-sync daemon`` holds the single-instance lock beside the same state file: two
+    daemons would take turns at the run lock and each report the other's runs as held."""
+class StateBusyError(LockHeldError):
+    """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's write lock.
+
+    Not a disk that refused (exit 74 would send a person to look for a full or read-only disk): every
+    psa-sync writer holds the run lock, so this is a process outside that rule (a person's ``sqlite3``
+    shell, a copy of psa-sync that ignores the lock). Nothing was half-written; run again."""
 
 
 class ProtocolViolation(SyncError):

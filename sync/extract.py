@@ -17,21 +17,26 @@ names come only from the validated mapping. Queries go over ``queryAll`` so dele
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import IO
 
 from sync.clock import iso, parse_iso
 from sync.connectors.base import SalesforceApi
 from sync.errors import ProtocolViolation
 from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
-from sync.soql import and_, field, or_, to_soql
+from sync.soql import Query, SemiJoin, and_, field, or_, to_soql
+from sync.structure_model import LINE_ITEMS
 
 logger = logging.getLogger(__name__)
 STREAM = "records"
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
+LINE_ITEM = "OpportunityLineItem"
 
 
 def since(watermark: datetime | None, mapping: Mapping) -> datetime:
@@ -107,13 +112,54 @@ def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list
     return sorted(ids + watch), False
 
 
-def select_fields(mapping: Mapping) -> list[str]:
-    """The mapping's fields, plus IsWon/IsClosed on Opportunity so lifecycle can tell Lost from Reopened."""
+def select_fields(mapping: Mapping, children: bool = True) -> list[str]:
+    """The mapping's fields, plus IsWon/IsClosed on Opportunity so lifecycle can tell Lost from Reopened,
+    plus the deal's line items as a subquery when the mapping has a ``structure:`` (``children``: Bulk
+    API 2.0 has no subqueries, so a backfill's job leaves it out and reads them in a second job)."""
     fields = mapping.soql_fields()
     if mapping.source.object.lower() == "opportunity":
         have = {f.lower() for f in fields}
         fields += [f for f in FACT_FIELDS if f.lower() not in have]
+    lines = line_item_fields(mapping)
+    if children and lines is not None:
+        fields.append(f"({line_items_query(lines, LINE_ITEMS)})")
     return fields
+
+
+def line_item_fields(mapping: Mapping) -> list[str] | None:
+    """The line-item fields the mapping's ``structure:`` reads; None when it has none (no subquery)."""
+    if mapping.structure is None or mapping.source.object.lower() != "opportunity":
+        return None
+    return mapping.structure.line_item_fields()
+
+
+def line_items_query(fields: list[str], source: str, where: str = "") -> str:
+    """The line items in the order a salesperson sorted them (``SortOrder``, then ``Id``: ties reorder)."""
+    return f"SELECT {', '.join(fields)} FROM {source}{where} ORDER BY SortOrder, Id"
+
+
+def build_amendment_query(mapping: Mapping, *, start: datetime, signpost: datetime) -> str | None:
+    """The deals whose line items changed in the window while the deal itself did not (the window query
+    read those already): an edit of a line's description, date or custom field is not known to move the
+    deal's SystemModstamp. One query per window, only with a ``structure:``; a deleted line item never
+    shows here (no recycle bin): the page step finds it missing from the deal's whole set."""
+    lines = line_item_fields(mapping)
+    if lines is None:
+        return None
+    stamp = field("SystemModstamp")
+    changed = SemiJoin("Id", Query(LINE_ITEM, ("OpportunityId",), where=and_(stamp.ge(start), stamp.le(signpost))))
+    where = and_(changed, stamp.lt(start), _scope(mapping))
+    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
+            f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id")
+
+
+def _scope(mapping: Mapping):
+    """The deals a structure can belong to: in the criteria or the pipeline, or linked already."""
+    if mapping.source.criteria is None:
+        return None
+    pipeline = mapping.pipeline.criteria if mapping.pipeline is not None else None
+    return or_(mapping.source.criteria, pipeline,
+               field(mapping.link_field).is_not_null() if mapping.link_field else None)
 
 
 def build_id_query(mapping: Mapping, ids: list[str]) -> str:
@@ -160,3 +206,52 @@ def page_watermark(records: list[dict]) -> datetime | None:
 def parse_stamp(text: str) -> datetime:
     """Salesforce's datetime form (``2026-03-01T10:00:00.000+0000``)."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def bulk_line_items(client: SalesforceApi, mapping: Mapping, where: str | None,
+                    pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """A Bulk API 2.0 read's deals with their line items, as a REST read carries them.
+
+    Bulk jobs take no subqueries, so the line items come from a second job over the same deals
+    (``OpportunityId IN (SELECT Id FROM Opportunity WHERE …)``), ordered by deal. Its rows go to a
+    temporary file first, one JSON line per deal, with only each deal's offset kept in memory, so
+    the deals' job streams as before and memory holds one page. A deal with no line items gets
+    ``null``, as a REST subquery gives it.
+    """
+    fields = line_item_fields(mapping)
+    if fields is None:
+        yield from pages
+        return
+    inner = f" WHERE {where}" if where else ""
+    soql = line_items_query([*fields, "OpportunityId"], LINE_ITEM,
+                            f" WHERE OpportunityId IN (SELECT Id FROM {mapping.source.object}{inner})")
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        index = _spool_by_deal(client.bulk_query_pages(soql, include_deleted=False), spool)
+        for page in pages:
+            for record in page:
+                record[LINE_ITEMS] = _spooled(spool, index.get(record["Id"]))
+            yield page
+
+
+def _spool_by_deal(pages: Iterator[list[dict]], spool: IO[str]) -> dict[str, list[int]]:
+    """Write each deal's lines to ``spool``; the offsets of its JSON lines by deal Id."""
+    index: dict[str, list[int]] = {}
+    for page in pages:
+        groups: dict[str, list[dict]] = {}
+        for line in page:
+            groups.setdefault(line.pop("OpportunityId"), []).append(line)
+        for deal, lines in groups.items():
+            index.setdefault(deal, []).append(spool.tell())
+            spool.write(json.dumps(lines) + "\n")
+    return index
+
+
+def _spooled(spool: IO[str], offsets: list[int] | None) -> dict | None:
+    if not offsets:
+        return None
+    rows: list[dict] = []
+    for offset in offsets:
+        spool.seek(offset)
+        rows.extend(json.loads(spool.readline()))
+    spool.seek(0, 2)
+    return {"totalSize": len(rows), "done": True, "records": rows}

@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 
 from sync.config import Settings
 from sync.errors import LockHeldError
-from sync.state.files import translate
+from sync.state.files import refuse_special, translate
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def run_lock(settings: Settings, wait: float = 0, holder: str = "") -> Iterator[
     """
     lock = FileLock(str(settings.lock_path), timeout=wait)
     marker = settings.lock_path.with_name(settings.lock_path.name + ".holder")
+    refuse_special(settings.lock_path, marker)  # exit 2 before a device or FIFO is opened, written or blocked on
     try:
         settings.state.parent.mkdir(parents=True, exist_ok=True)
         _acquire(lock, marker, wait, settings.lock_path)

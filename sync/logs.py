@@ -1,8 +1,9 @@
 """Logging: stderr, text or JSON, and every known secret redacted from every line.
 
 Secrets (tokens, keys, passwords) can reach a log line through an exception message or a
-traceback even when no code logs them on purpose; the redacting filter replaces each known secret
-value with ``***`` in the message, its arguments and the formatted traceback.
+traceback even when no code logs them on purpose; the redacting formatter replaces each known
+secret, in every form :mod:`sync.redaction` knows, with ``***`` in the message, its arguments and
+the formatted traceback.
 """
 
 from __future__ import annotations
@@ -12,21 +13,9 @@ import logging
 import sys
 from typing import Any
 
-_forms: set[str] = set()  # every known secret, as written and as JSON escapes it
+from sync.redaction import redact, register_secret
 
-
-def register_secret(value: str | None) -> None:
-    """Add a value to redact from every log line and every line the CLI prints (only values long
-    enough to be secrets). A secret with a quote, a backslash or a non-ASCII character looks
-    different once JSON has escaped it, so each escaped form is redacted too."""
-    if value and len(value) >= 6:
-        _forms.update({value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]})
-
-
-def redact(text: str) -> str:
-    for form in sorted(_forms, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
+__all__ = ["RedactingFormatter", "redact", "register_secret", "setup_logging"]
 
 
 class RedactingFormatter(logging.Formatter):

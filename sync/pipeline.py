@@ -31,7 +31,7 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
-from sync.load import lifecycle
+from sync.load import children, lifecycle
 from sync.load.projects import create_projects, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.load.settle import settle_unconfirmed
@@ -42,7 +42,9 @@ from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
 from sync.state import State, pipeline_rows
 from sync.state.files import translate
+from sync.structure_model import Structure
 from sync.transform.rows import transform
+from sync.transform.structure import page_structures
 
 logger = logging.getLogger(__name__)
 
@@ -153,22 +155,26 @@ class PagePlan:
     quarantine: dict[str, str] = field(default_factory=dict)  # record → reason (won deals that do not map)
     links: dict[str, Link] = field(default_factory=dict)
     pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table (``sync.stream``)
+    # record → the phases and tasks its project should have (``structure:``; won and tentative deals)
+    structures: dict[str, Structure] = field(default_factory=dict)
 
 
 def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> PagePlan:
     """Transform → links → lifecycle-only rows → diff, reading (never writing) the state."""
     result, tentative = transform(records, mapping), mapping.tentative is not None
-    ids = [r.record_id for r in result.rows] + [e.record_id for e in result.errors]
+    mapped, failed, structures = page_structures(result.rows, records, mapping, tentative)
+    errors = result.errors + failed  # a deal whose plan cannot be made is quarantined like a bad field
+    ids = [r.record_id for r in mapped] + [e.record_id for e in errors]
     links = state.links(ids) if state is not None else {}
-    rows = result.rows + lifecycle_only_rows(result.errors, links, tentative)
+    rows = mapped + lifecycle_only_rows(errors, links, tentative)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
                         pending=state.outbox_fields(ids) if state is not None else frozenset(), facts=facts,
                         ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
-    pipeline = stream.stream_rows(records, result.rows, result.errors, facts, pipeline_rows.known(state, ids)) \
+    pipeline = stream.stream_rows(records, mapped, errors, facts, pipeline_rows.known(state, ids)) \
         if mapping.pipeline is not None else []
-    return PagePlan(plan=plan, facts=facts, errors=result.errors, links=links, pipeline=pipeline,
-                    quarantine=to_quarantine(result.errors, tentative))
+    return PagePlan(plan=plan, facts=facts, errors=errors, links=links, pipeline=pipeline,
+                    quarantine=to_quarantine(errors, tentative), structures=structures)
 
 
 def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
@@ -179,14 +185,16 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
     run.facts = page.facts
+    children.mark_plans(run.ctx, page.structures, page.plan.creates)
     create_projects(run.ctx, page.plan.creates, run.psa.identifier, run.load)
     update_projects(run.ctx, page.plan.updates, run.load)
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
+    rules = run.mapping.structure
+    children.apply(run.ctx, page.structures, rules.line_items if rules is not None else None, run.children)
     run.tally(page.plan, page.pipeline)
     with state.transaction():
         state.queue_all(page.plan.repairs.items())
-        state.add_events(run.run_id, ((record_id, "repair", "queued", {"fields": values})
-                                      for record_id, values in page.plan.repairs.items()))
+        state.add_events(run.run_id, ((rid, "repair", "queued", {"fields": v}) for rid, v in page.plan.repairs.items()))
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
@@ -255,6 +263,9 @@ def sync_changes(run: Run) -> None:
         for records in extract.pages(run.client, window_query(state, mapping, window)):
             process_page(run, records, progress=partial(_advance, state, window))
             run.fault("after-page")
+        amended = extract.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
+        for records in extract.pages(run.client, amended) if amended else ():
+            process_page(run, records)  # before the window closes: a crash here reads them again
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))
             state.set_meta(WINDOW, "")

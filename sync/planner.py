@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from sync.mapping.model import Mapping
 from sync.pipeline import PagePlan, next_run_pages, plan_page
 from sync.runtime import connect
 from sync.state import State
+from sync.structure_model import Child, ChildKind, Structure
 
 JSON_VERSION = 1
+NO_ROLE = "(no role)"  # the tasks without a role, in a structure's hours by role
 EXAMPLES = 1000  # default number of examples of each action kept for the summary
 # list in the summary → the action named on each JSON line
 ACTIONS = {"creates": "create", "updates": "update", "lifecycle": "lifecycle", "repairs": "repair",
@@ -95,7 +98,8 @@ def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: S
 
 def add_planned(result: PlanResult, page: PagePlan) -> None:
     plan = page.plan
-    result.add("creates", [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates])
+    result.add("creates", [_create(c.row.record_id, c.row.fields, page.structures.get(c.row.record_id))
+                           for c in plan.creates])
     result.add("updates", [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed])
     result.unchanged += len(plan.unchanged)
     result.add("lifecycle", [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle])
@@ -104,6 +108,32 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
                                for e in page.errors if e.record_id in page.quarantine])
     result.add("pipeline", [{"id": row["opportunity_id"], "status": row["status"], "stage": row["stage"],
                              "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
+
+
+def _create(record_id: str, fields: dict, structure: Structure | None) -> dict:
+    item = {"id": record_id, "fields": fields}
+    if structure is not None:
+        item["structure"] = structure_json(structure)
+    return item
+
+
+def structure_json(structure: Structure) -> dict[str, Any]:
+    """The tree a create makes below its project (docs/status.schema.json, ``$defs/structure``)."""
+    def child(c: Child) -> dict[str, Any]:
+        out = {"key": c.key, "name": c.name, "due": c.due}
+        if c.kind is ChildKind.TASK:
+            out.update(phase=c.phase, hours=c.hours, role=c.role, start=c.start,
+                       line_item=c.line_item.line_item_id if c.line_item else None)
+        return out
+
+    hours: dict[str, Decimal] = {}
+    for task in structure.tasks:
+        if task.hours is not None:
+            role = task.role or NO_ROLE
+            hours[role] = hours.get(role, Decimal(0)) + task.hours
+    return {"template": structure.template, "phases": [child(p) for p in structure.phases],
+            "tasks": [child(t) for t in structure.tasks], "hours": sum(hours.values(), Decimal(0)),
+            "hours_by_role": dict(sorted(hours.items()))}
 
 
 def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None, *, examples: int = EXAMPLES,

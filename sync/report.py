@@ -12,6 +12,8 @@ from typing import Any
 from sync.config import Settings
 from sync.sfid import given_id
 from sync.state import State, pipeline_rows
+from sync.state import children as state_children
+from sync.state.children import ChildRow
 
 JSON_VERSION = 1
 
@@ -131,6 +133,8 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
             "outbox": state.outbox().get(record_id, {}),
             "ignored": state.ignored([record_id]).get(record_id),
             "pipeline": pipeline_rows.row(state, record_id),
+            "children": [_child(row) for row in state_children.children_of(state, [record_id]).get(record_id,
+                                                                                                  {}).values()],
         }
     finally:
         state.close()
@@ -158,6 +162,11 @@ def explain_text(data: dict[str, Any]) -> str:
     if pipe := data.get("pipeline"):
         lines.append(f"  pipeline: {pipe['status']} — stage {pipe['stage']}, probability {pipe['probability']}, "
                      f"amount {pipe['amount']}, close date {pipe['close_date']} (since {pipe['first_seen']})")
+    for child in data.get("children") or ():
+        made = f"#{child['child_id']}" if child["child_id"] else "INTENT (not confirmed yet)"
+        lines.append(f"  {child['kind']} {child['name']!r} {made} {child['status']}"
+                     + "".join(f"  {k} {child[k]}" for k in ("hours", "role", "due") if child[k] is not None)
+                     + (f"  ({child['note']})" if child["note"] else ""))
     if data["outbox"]:
         lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
     for q in data["quarantine"]:
@@ -168,6 +177,12 @@ def explain_text(data: dict[str, Any]) -> str:
         lines.append(f"    {event['at']} run {event['run_id']}: {event['action']} → {event['outcome']}"
                      + (f"  {_values(detail)}" if detail else ""))
     return "\n".join(lines)
+
+
+def _child(row: ChildRow) -> dict[str, Any]:
+    return {"key": row.key, "kind": row.kind.value, "name": row.name, "child_id": row.child_id,
+            "status": row.status, "phase": row.phase, "hours": row.hours, "role": row.role, "due": row.due,
+            "line_item": row.line_item, "note": row.note}
 
 
 def _values(values: Any) -> str:
@@ -186,6 +201,8 @@ def plan_text(result: Any) -> str:
         lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
     for item in result.creates:
         lines.append(f"  create  {item['id']}  {_values(item['fields'])}")
+        if item.get("structure"):
+            lines.extend(structure_lines(item["structure"], "          "))
     for item in result.updates:
         lines.append(f"  update  {item['id']}  {_values(item['changed'])}")
     for item in result.lifecycle:
@@ -202,6 +219,35 @@ def plan_text(result: Any) -> str:
         lines.append(f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
                      "`plan --jsonl` lists every action)")
     return "\n".join(lines)
+
+
+def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
+    """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
+    by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
+    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
+             f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
+    for phase in tree["phases"]:
+        lines.append(f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else ""))
+        lines.extend(f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"])
+    lines.extend(f"{indent}  {_task(task)}" for task in tree["tasks"] if task["phase"] is None)
+    return lines
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _task(task: dict[str, Any]) -> str:
+    parts = [f"task {task['name']}"]
+    if task["hours"] is not None:
+        parts.append(f"{task['hours']} h")
+    if task["role"]:
+        parts.append(task["role"])
+    if task["start"] or task["due"]:
+        parts.append(f"{task['start'] or '…'} → {task['due'] or '…'}")
+    if task["line_item"]:
+        parts.append(f"line item {task['line_item']}")
+    return "  ".join(parts)
 
 
 def backfill_text(outcome: Any) -> str:

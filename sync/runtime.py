@@ -22,6 +22,7 @@ from sync.connectors.psa.base import ProjectRef, PsaConnector
 from sync.connectors.psa.batch import CreateChunk
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook, create_chunk
+from sync.load.children import ChildReport
 from sync.load.members import with_members
 from sync.load.projects import LoadContext, LoadReport
 from sync.logs import redact
@@ -76,6 +77,7 @@ class Run:
     fault: Callable[[str], None]
     facts: dict[str, Facts] = field(default_factory=dict)  # of the page being processed
     load: LoadReport = field(default_factory=LoadReport)
+    children: ChildReport = field(default_factory=ChildReport)
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     new_failures: int = 0
@@ -115,6 +117,12 @@ class Run:
                            pending=len(report.pending))
         self.count_new_failures(report.failed)
         report.failed = {}
+        plans = self.children  # a project's plan: counted once it did something (mappings without one)
+        done = {"children_created": plans.created, "children_found": plans.found,
+                "children_flagged": plans.flagged, "estimates_moved": plans.estimates}
+        self.counts.update({name: n for name, n in done.items() if n or name in self.counts})
+        self.count_new_failures({record_id: "; ".join(p) for record_id, p in plans.problems.items()})
+        plans.problems = {}
 
     def quarantine_transform(self, failed: dict[str, str], payloads: dict[str, dict]) -> None:
         """Inside a page's commit: records that match and do not map, each with every reason. Only a

@@ -20,6 +20,9 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+#: The child relationship a deal carries its ``OpportunityLineItem`` rows in (REST subquery results).
+LINE_ITEMS = "OpportunityLineItems"
+
 
 class ChildKind(StrEnum):
     """A phase (Redmine: a version; Tryton: a child work of type project) or a task (Redmine: an
@@ -45,7 +48,8 @@ class Child:
 
     ``phase`` is the key of the phase a task belongs to (None: directly under the project).
     ``hours`` is the estimate (None: no estimate). ``line_item`` keeps the line item's own values
-    (quantity, product code) so amendments can be compared with what was synced.
+    (quantity, product code) so amendments can be compared with what was synced. ``description``:
+    a task's text at creation (a line item's Description), None for none.
     """
 
     key: str
@@ -57,6 +61,7 @@ class Child:
     start: date | None = None
     due: date | None = None
     line_item: LineItemFacts | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ outside ``sync.mapping`` so the config loader can use it without importing the m
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -130,8 +133,7 @@ MAX_BYTES = 1 << 20  # a config or mapping is a few kilobytes; /dev/zero or a lo
 def read_text(path: Path, what: str) -> str:
     """The UTF-8 text of ``path``; see :func:`load_yaml` for what it raises and why."""
     try:
-        with Path(path).open("rb") as stream:
-            data = stream.read(MAX_BYTES + 1)
+        data = _read_regular(Path(path), what)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -144,6 +146,28 @@ def read_text(path: Path, what: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
                           "save it as UTF-8") from None
+
+
+def _read_regular(path: Path, what: str) -> bytes:
+    """The first bytes of ``path``, a regular file. Opened without blocking and checked before it is read:
+    a FIFO would block the daemon's main thread (SIGTERM unanswered until someone writes to it), and a
+    device is not a config (``/dev/zero`` never ends). A symlink is followed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else \
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+            raise ConfigError(f"{path}:1: (file): the {what} is {kind}, not a regular file; point it at a file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as stream:
+            fd = -1
+            return stream.read(MAX_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:

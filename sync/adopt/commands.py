@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from sync.adopt import apply as write
-from sync.adopt.match import Matching, PairLine, by_name, read_pairs, resolve
+from sync.adopt.match import Matching, by_name, resolve
+from sync.adopt.pairs import PairLine, read_pairs
 from sync.adopt.report import AdoptReport
 from sync.adopt.survey import link_universe, survey
 from sync.backfill import check_source

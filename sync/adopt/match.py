@@ -7,23 +7,20 @@ values over another deal's project. A project that already carries an unlinked d
 interrupted ``adopt --apply`` wrote it) is that deal's, whatever its name.
 
 By pairs: the lines of a CSV a person wrote (or the one pair of ``psa-sync link``), every line checked
-against both systems before anything is written; any problem refuses the whole file, naming its line.
+against both systems before anything is written; any problem refuses the whole file, naming its line
+(``sync.adopt.pairs`` reads the file).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync.adopt.pairs import PairLine, shown
 from sync.connectors.psa.base import ProjectRef
 from sync.errors import AdoptionRefused
 from sync.model import DesiredRow
-from sync.sfid import to18
-
-HEADER = ("opportunity_id", "project")
 
 
 @dataclass(frozen=True)
@@ -86,13 +83,6 @@ class Universe:
         return {record_id: why for record_id, why in self.refused.items() if record_id not in self.linked}
 
 
-@dataclass(frozen=True)
-class PairLine:
-    line: int  # 0: not from a file (`psa-sync link`)
-    record_id: str
-    project: str  # id or identifier, as written
-
-
 def comparable(name: str | None) -> str:
     """A name as the matching compares it: accents dropped, case folded, whitespace collapsed."""
     text = unicodedata.normalize("NFKD", name or "")
@@ -132,40 +122,6 @@ def _distinct(projects: dict[str, HandProject]) -> list[HandProject]:
     return sorted({p.ref.id: p for p in projects.values()}.values(), key=lambda p: p.ref.id)
 
 
-def read_pairs(path: Path) -> tuple[list[PairLine], list[tuple[int, str]]]:
-    """``opportunity_id,project`` lines (a header line is allowed), and the problems of the malformed or
-    repeated ones as (line, message): :func:`resolve` reports them with the rest, all at once."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AdoptionRefused(f"{path}: cannot read the pairs file: {exc.strerror or exc}") from None
-    lines, problems = [], []
-    deals: dict[str, int] = {}
-    projects: dict[str, int] = {}
-    for number, cells in enumerate(csv.reader(io.StringIO(text)), 1):
-        cells = [cell.strip() for cell in cells]
-        if not any(cells) or (number == 1 and tuple(c.lower() for c in cells) == HEADER):
-            continue
-        if len(cells) != 2 or not all(cells):
-            shown = ",".join(cells)
-            problems.append((number, f"expected opportunity_id,project (a project id or identifier), not {shown!r}"))
-            continue
-        try:
-            record_id = to18(cells[0])
-        except ValueError as exc:
-            problems.append((number, str(exc)))
-            continue
-        sides = ((deals, record_id, f"deal {cells[0]}"), (projects, cells[1].lower(), f"project {cells[1]}"))
-        again = [f"{what} is also on line {seen[value]}" for seen, value, what in sides if value in seen]
-        problems += [(number, message) for message in again]
-        if not again:
-            deals[record_id], projects[cells[1].lower()] = number, number
-            lines.append(PairLine(number, record_id, cells[1]))
-    if not lines and not problems:
-        problems.append((1, "no pairs in the file (expected opportunity_id,project lines)"))
-    return lines, problems
-
-
 def resolve(lines: list[PairLine], universe: Universe, source: Path | None = None,
             earlier: list[tuple[int, str]] = ()) -> list[Pair]:
     """The pairs, each checked against both systems; every problem at once, ``earlier`` ones (of the file
@@ -179,7 +135,7 @@ def resolve(lines: list[PairLine], universe: Universe, source: Path | None = Non
             problems.append((line.line, f"deal {line.record_id} {why}"))
         if project is None:
             why = universe.taken.get(line.project.lower(), "does not exist in the PSA (active or closed)")
-            problems.append((line.line, f"project {line.project} {why}"))
+            problems.append((line.line, f"project {shown(line.project)} {why}"))
         if row is not None and project is not None:
             pairs.append(Pair(row, project.ref, project.name, "pairs" if source else "link", line.line or None))
     if problems:

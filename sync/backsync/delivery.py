@@ -16,12 +16,15 @@ import logging
 from datetime import timedelta
 
 from sync.backsync import conflicts
+from sync.backsync.plan_progress import plan_progress
 from sync.clock import iso, parse_iso, utcnow
 from sync.connectors.psa.base import ProjectChange
+from sync.connectors.psa.structure import StructureConnector
 from sync.diff import same
 from sync.load.projects import ref_of
 from sync.model import DONE
-from sync.transform.rows import transform_backsync
+from sync.state import children as state_children
+from sync.transform.rows import transform_backsync, transform_progress
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +66,15 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
                     "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
               for key, d in delivery.items()}
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
+    if mapping.structure is not None and mapping.structure.backsync:  # the progress of the projects' plans
+        progress, _ = transform_progress(_plans(run, links), mapping)
+        for key, fields in progress.items():
+            wanted.setdefault(key, {}).update(fields)
     queued: dict[str, dict] = {}
     for key, link in links.items():
         if key not in delivery:
             continue
-        link = _apply_pending(run, link, delivery[key].status)
+        link = _note_status(run, _apply_pending(run, link, delivery[key].status), delivery[key].status)
         current = getattr(delivery[key], "values", None)
         if current is not None and delivery[key].status == "active":
             run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
@@ -90,8 +97,31 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
 _MISSING = object()
 
 
+def _plans(run, links: dict) -> dict[str, dict]:
+    """key → progress values of the linked projects that carry a plan (one children read a chunk)."""
+    by_record = {link.record_id: link for link in links.values()}
+    children = state_children.children_of(run.state, list(by_record))
+    planned = [by_record[r] for r in children if any(c.child_id for c in children[r].values())]
+    if not planned or not isinstance(run.psa, StructureConnector):
+        return {}
+    read = run.psa.children([ref_of(link) for link in planned])
+    return {link.key: plan_progress(read.get(link.project_id, []), children[link.record_id]) for link in planned}
+
+
 def _hours_fields(mapping) -> set[str]:
     return {field for field, rule in mapping.backsync.items() if rule.source == "spent_hours"}
+
+
+def _note_status(run, link, status: str):
+    """Keep the project's delivery status as back-sync read it (``links.backsync``): the forecast
+    reads the state file only, and a project delivery closed is no upcoming work. Written only when
+    it changed."""
+    if link.backsync.get("status") == status:
+        return link
+    noted = link.but(backsync={**link.backsync, "status": status})
+    with run.state.transaction():
+        run.state.save_link(noted)
+    return noted
 
 
 def _apply_pending(run, link, status: str):

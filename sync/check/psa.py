@@ -15,6 +15,7 @@ from typing import Any
 from sync.check.members import check_member_roles
 from sync.check.runner import Findings
 from sync.check.salesforce import suggest
+from sync.check.structure import check_structure_psa
 from sync.config import Settings
 from sync.connectors.psa.base import FieldSpec, PsaConnector
 from sync.errors import SyncError
@@ -55,6 +56,7 @@ def check_psa(psa: PsaConnector, settings: Settings, mapping: Mapping, findings:
     _check_stage(mapping, specs, findings, settings.psa.connector)
     _check_backsync_sources(mapping, specs, findings, psa)
     check_member_roles(psa, mapping, findings)
+    check_structure_psa(psa, mapping, findings)
     if len(findings.result.errors) == errors_before:
         findings.about("OK", "psa", f"{settings.psa.connector} at {psa.url}: {len(mapping.fields)} project "
                                     f"field(s) have a place among {len(specs)}")

@@ -187,5 +187,10 @@ def _build_clients(settings: Settings, findings: Findings) -> tuple[Any, Any] | 
 
 
 def _mapping_summary(mapping: Mapping) -> str:
-    return (f"mapping loaded: {mapping.source.object} -> {len(mapping.fields)} project field(s), "
+    text = (f"mapping loaded: {mapping.source.object} -> {len(mapping.fields)} project field(s), "
             f"{len(mapping.writeback)} write-back and {len(mapping.backsync)} back-sync field(s)")
+    if (structure := mapping.structure) is not None:  # its templates were read and validated with it
+        text += (f"; structure: {len(structure.routes)} template(s)"
+                 f"{', line items become tasks' if structure.line_items else ''}, roles "
+                 f"{', '.join(sorted(structure.roles())) or '(none)'}")
+    return text

@@ -174,8 +174,10 @@ def check_salesforce(client: SalesforceClient, mapping: Mapping, findings: Findi
             return
         uses = field_uses(mapping)
         for use in uses:
-            _check_use(describer, source, use, findings)
+            check_use(describer, source, use, findings)
         check_members(fields, mapping, findings)
+        from sync.check.structure import check_structure_salesforce  # it builds on this module
+        check_structure_salesforce(describer, mapping, findings)
     except SyncError as exc:
         findings.failure("salesforce", exc)
         return
@@ -185,7 +187,8 @@ def check_salesforce(client: SalesforceClient, mapping: Mapping, findings: Findi
                                            f"the describe of {objects}")
 
 
-def _check_use(describer: Describer, source: str, use: FieldUse, findings: Findings) -> None:
+def check_use(describer: Describer, source: str, use: FieldUse, findings: Findings) -> None:
+    """One field use resolved against ``source``'s describe; what does not fit is an ERROR at its key."""
     found = resolve(describer, source, use.path)
     if found.problem is not None:
         findings.at("ERROR", use.key, _problem_text(use, found.problem, source))

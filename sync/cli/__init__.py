@@ -2,8 +2,8 @@
 
 Exit codes (docs/architecture.md §7, README "Running it"): 0 done; 1 done with new record-level
 failures; 2 bad config, mapping, state file or usage; 3 Salesforce or the PSA unreachable; 4 stopped
-to protect the API budget; 5 authentication refused; 74 the local disk refused; 75 another run holds
-the lock; 76 a system answered against its own API contract.
+to protect the API budget; 5 authentication refused; 71 no file descriptor left; 74 the local disk
+refused; 75 another run (or daemon) holds the lock; 76 a system answered against its own API contract.
 """
 
 from __future__ import annotations

@@ -202,7 +202,8 @@ def _service(r: Reader, raw: dict) -> dict[str, Any]:
                             events=r.duration(keep, ("retention", "events"), "365d"),
                             at=r.at(keep, ("retention", "at"), "03:30") or Retention.at),
         metrics=Metrics(textfile=r.resolve(textfile) if textfile else None, port=port,
-                        address=str(r.text(metrics, ("metrics", "address"), default="127.0.0.1"))),
+                        # an empty value (`address:`) is the default, as every other empty text value is
+                        address=r.text(metrics, ("metrics", "address")) or Metrics.address),
     )
 
 

@@ -167,3 +167,8 @@ class Settings:
     @property
     def lock_path(self) -> Path:
         return self.state.with_name(self.state.name + ".lock")
+
+    @property
+    def daemon_lock_path(self) -> Path:
+        """The daemon's single-instance lock, held for its life (the run lock is held per cycle)."""
+        return self.state.with_name(self.state.name + ".daemon.lock")

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from sync.errors import SyncError
+from sync.redaction import redact
 
 Shape = Any  # type | tuple[type, ...] | dict[str, "Shape"] | list["Shape"]
 SHOWN_CHARS = 200  # of a body quoted in a message: enough to recognise a login page, never a dump
@@ -35,10 +36,15 @@ def endpoint(method: str | None, url: str | None) -> str:
 
 
 def excerpt(text: str | bytes | None) -> str:
-    """The start of a body, on one line, cut to ``SHOWN_CHARS`` characters."""
+    """The start of a body, on one line, cut to ``SHOWN_CHARS`` characters.
+
+    The raw body is redacted first (``sync.redaction``): collapsing its whitespace, cutting it and
+    quoting it with ``repr`` each rewrite a secret the body echoes, and a secret cut in two has no
+    form left to recognise.
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    flat = " ".join((text or "").split())
+    flat = " ".join(redact(text or "").split())
     if not flat:
         return "an empty body"
     return repr(flat if len(flat) <= SHOWN_CHARS else flat[:SHOWN_CHARS] + "…")

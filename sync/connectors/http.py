@@ -25,8 +25,14 @@ Why a factory and not `requests.Session()` at each call site:
   override ``Session.verify`` (``merge_environment_settings``), and both are set on our machines
   and on many corporate ones. When ``ca_bundle`` is given we write a combined bundle (the CAs the
   machine already trusts + the extra ones) to a private temp file and pin ``verify`` to it after
-  the environment is merged; proxies from the environment still apply. TLS verification can never
-  be switched off: ``verify=False`` anywhere raises.
+  the environment is merged. TLS verification can never be switched off: ``verify=False`` anywhere
+  raises.
+- **No proxy for loopback.** requests sends a request through ``http_proxy`` / ``https_proxy`` /
+  ``ALL_PROXY`` unless ``NO_PROXY`` names the host, so on a machine with a proxy set a plain
+  ``http://127.0.0.1`` PSA URL (the one place plain http is allowed, ``sync.config.urls``) would
+  hand the Redmine key or the Tryton password in clear to the proxy. A request to a loopback host
+  never takes a proxy, whatever the environment or the caller says; other hosts keep theirs
+  (a corporate proxy tunnels https, which stays end to end).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import certifi
 import requests
@@ -48,6 +55,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from sync import __version__
+from sync.config.urls import is_loopback
 from sync.errors import ConfigError, TlsVerificationRequired
 
 log = logging.getLogger(__name__)
@@ -125,6 +133,8 @@ class SyncSession(requests.Session):
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if is_loopback(urlsplit(url).hostname or ""):
+            settings["proxies"] = {}  # the module docstring: a proxy would see the key in clear
         if self.pinned_ca is not None:
             settings["verify"] = self.pinned_ca
         if self.verify is False or settings.get("verify") is False:

@@ -13,11 +13,10 @@ retries and translation, and the paging of queries):
   response hook on the session and every call is counted per endpoint. Before each data call a
   guard stops the run (``BudgetExceededError``, exit 4) if the run's own cap or the org's share
   would be passed; the run resumes from its last page.
-- **Error translation** (``salesforce_errors``) from structured data (HTTP status + ``errorCode``),
-  never message text, into the tree of ``sync.errors``. Messages never carry SOQL values, bodies,
-  tokens or secrets.
-- **sObject Collections** (``salesforce_collections``): ``update`` sends 200 records a call and
-  reads the per-record results of the 200 response, which are failures as often as not.
+- **Error translation** (``salesforce_errors``) from status + ``errorCode``, never message text, into
+  ``sync.errors``; messages never carry SOQL values, bodies, tokens or secrets.
+- **sObject Collections** (``salesforce_collections``): 200 records a call, per-record results read.
+- **Nested pages** (``salesforce_nested``): a record's child rows (line items) followed to their end.
 - **Bulk API 2.0 queries** (``salesforce_bulk``, ``salesforce_bulk_records``): ``bulk_query_pages``
   runs one query job and yields its CSV pages as REST-shaped records; every job call goes through
   the same guarded call path, so the budget and the counts cover Bulk exactly as REST.
@@ -35,8 +34,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 import requests
 from simple_salesforce import Salesforce
@@ -56,6 +55,7 @@ from sync.connectors.salesforce_collections import (
     parse_save_results,
 )
 from sync.connectors.salesforce_errors import RESUMES, first_error, translate
+from sync.connectors.salesforce_nested import complete_children, next_path
 from sync.connectors.salesforce_usage import ApiUsage, budget_problem
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
 from sync.logs import register_secret
@@ -135,7 +135,7 @@ class SalesforceClient:
 
     def _authenticate(self) -> TokenGrant:
         grant = request_token(self.config, self.session, self._now, self._sleep)
-        register_secret(grant.access_token)  # a bearer token is a password: redact it from every log line
+        register_secret(grant.access_token, session_of="salesforce")  # a bearer token is a password
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url
@@ -201,8 +201,7 @@ class SalesforceClient:
         last = self._last
         where = f"{endpoint(last.request.method, last.request.url)} to {redirect_target(last)}" if last else name
         return SalesforceUnavailable(f"Salesforce redirected {where}; the instance URL of the token response must "
-                                     f"be the final URL, and psa-sync never follows a redirect with the token; "
-                                     f"{RESUMES}")
+                                     f"be the final URL (a redirect is never followed with the token); {RESUMES}")
 
     def _said(self, endpoint: str) -> str:
         if self._last is None:
@@ -231,16 +230,17 @@ class SalesforceClient:
             kwargs["headers"] = {"Sforce-Query-Options": f"batchSize={batch_size}"}
         page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, **kwargs),
                           shape=QUERY_PAGE)
-        yield page["records"]
+        more = partial(self._more, kwargs=kwargs)
+        yield complete_children(page["records"], more)
         while not page["done"]:
-            next_url = page.get("nextRecordsUrl")
-            if not next_url:
-                raise SalesforceUnavailable(f"Salesforce said the query is not done but gave no nextRecordsUrl; "
-                                            f"{RESUMES}")
-            path = urlparse(next_url).path if next_url.startswith("http") else next_url
-            page = self._call("queryMore", lambda sf, p=path: sf.query_more(p, identifier_is_url=True, **kwargs),
-                              shape=QUERY_PAGE)
-            yield page["records"]
+            page = more(page)
+            yield complete_children(page["records"], more)
+
+    def _more(self, page: dict, kwargs: dict[str, Any]) -> dict:
+        """The page after ``page`` (its ``nextRecordsUrl``), top-level or nested alike."""
+        path = next_path(page)
+        return self._call("queryMore", lambda sf: sf.query_more(path, identifier_is_url=True, **kwargs),
+                          shape=QUERY_PAGE)
 
     def update(self, sobject: str, records: Sequence[dict]) -> list[SaveResult]:
         """PATCH composite/sobjects, 200 records a call, allOrNone=false; one result per record, in order."""

@@ -12,14 +12,22 @@ What the token response gives the run besides the token:
 - the signpost, Salesforce's own clock from the ``Date`` header, so the extract never trusts the
   local clock.
 
-Errors never quote the assertion, the client secret, the password or the token: only Salesforce's
-``error`` and ``error_description``.
+Every secret travels in the form body, UTF-8 and percent-encoded, never as HTTP Basic: requests
+encodes Basic credentials as Latin-1, so a client secret with ``Ω`` was a ``UnicodeEncodeError`` (a
+traceback, exit 70), and RFC 6749 §2.3.1 would have them form-encoded before Basic, which not every
+server undoes. Salesforce takes ``client_id`` and ``client_secret`` in the body for the client
+credentials flow as for the password flow (its help, "OAuth 2.0 Client Credentials Flow").
+
+Errors never quote the assertion, the client secret, the password or the token, nor the body of the
+answer: only Salesforce's ``error`` and ``error_description``, and only when they keep to the
+characters RFC 6749 §5.2 allows them (no ``"`` nor ``\\``), masked like every other text.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +42,7 @@ from sync.config import SalesforceConfig
 from sync.connectors.answers import checked, json_of, redirect_target
 from sync.connectors.http import certificate_rejected
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
+from sync.redaction import redact
 from sync.sfid import to18
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,7 @@ JWT_LIFETIME = timedelta(minutes=3)
 TOKEN_ATTEMPTS = 3  # a token request creates nothing, so a lost or 5xx answer is safe to ask again
 TOKEN_BACKOFF_SECONDS = 0.2
 TOKEN_RESPONSE = {"access_token": str, "instance_url": str, "id": str}
+_OAUTH_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §5.2: error, error_description
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,10 @@ def _token_request_args(config: SalesforceConfig, now: datetime) -> dict:
     auth = config.auth
     if auth.flow == "jwt":
         return {"data": {"grant_type": JWT_GRANT, "assertion": jwt_assertion(config, now)}}
-    if auth.flow == "client_credentials":
+    if auth.flow == "client_credentials":  # in the form, not HTTP Basic: see the module docstring
         secret = auth.client_secret.get() if auth.client_secret else ""
-        return {"data": {"grant_type": "client_credentials"}, "auth": (auth.client_id or "", secret)}
+        return {"data": {"grant_type": "client_credentials", "client_id": auth.client_id or "",
+                         "client_secret": secret}}
     if auth.flow == "password":
         password = (auth.password.get() if auth.password else "") + (
             auth.security_token.get() if auth.security_token else "")
@@ -159,7 +170,7 @@ def _refusal_message(config: SalesforceConfig, response: requests.Response) -> s
         body = None
     flow = config.auth.flow
     if isinstance(body, dict) and "error" in body:
-        detail = f"{body.get('error')}: {body.get('error_description') or '(no description)'}"
+        detail = f"{_oauth_text(body.get('error'))}: {_oauth_text(body.get('error_description'))}"
     else:
         detail = f"HTTP {response.status_code} without an OAuth error body"
     hint = {
@@ -170,6 +181,17 @@ def _refusal_message(config: SalesforceConfig, response: requests.Response) -> s
         "password": "check the username, password, security token, client id and secret",
     }.get(flow, "check salesforce.auth")
     return f"Salesforce refused the {flow} token request ({detail}); {hint}"
+
+
+def _oauth_text(value: object) -> str:
+    """An ``error`` or ``error_description`` as RFC 6749 §5.2 allows it (printable ASCII but ``"`` and
+    ``\\``, here at most 200 characters), masked; anything else is not shown: a server that echoes
+    the request would be quoting the secret."""
+    if not value:
+        return "(no description)"
+    if not isinstance(value, str) or len(value) > 200 or not _OAUTH_TEXT.fullmatch(value):
+        return "(a text outside OAuth's characters, not shown)"
+    return redact(value)
 
 
 def _parse_grant(url: str, response: requests.Response) -> TokenGrant:

@@ -95,6 +95,9 @@ def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
                           f"TYPEOF, FIELDS() or subqueries; ours is not (at character {exc.position + 1})") from None
     if query.count or query.offset is not None:
         raise ConfigError("a Bulk API query cannot use COUNT() or OFFSET; use the REST query for it")
+    if query.children:  # Bulk API 2.0 has no parent-to-child subqueries (a semi-join in WHERE is fine)
+        raise ConfigError("a Bulk API query cannot hold a subquery of child records; read them in a job of "
+                          "their own")
     return query.sobject, query.fields
 
 

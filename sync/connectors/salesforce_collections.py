@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from sync.connectors.salesforce_errors import RESUMES, TRANSIENT_CODES
 from sync.errors import SalesforceUnavailable
+from sync.redaction import redact
 
 COLLECTION_SIZE = 200  # records per collections call, Salesforce's maximum
 #: the answer of one collections update, as :func:`parse_save_results` reads it (checked first)
@@ -94,7 +95,7 @@ def parse_save_results(records: Sequence[dict], body: Any) -> list[SaveResult]:
     results = []
     for record, item in zip(records, body, strict=True):
         errors = tuple(SaveError(status_code=str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"),
-                                 message=str(e.get("message") or ""), fields=tuple(e.get("fields") or ()))
+                                 message=redact(str(e.get("message") or "")), fields=tuple(e.get("fields") or ()))
                        for e in item.get("errors") or ())
         results.append(SaveResult(id=record["Id"], success=bool(item.get("success")), errors=errors))
     return results

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from sync.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
+from sync.redaction import redact
 
 if TYPE_CHECKING:  # only its status and parsed body are read: no import of simple-salesforce at run time
     from simple_salesforce.exceptions import SalesforceError
@@ -32,7 +33,7 @@ def first_error(exc: SalesforceError) -> tuple[str | None, str]:
     """(errorCode, message) from a simple-salesforce exception's parsed body (a JSON array)."""
     content = exc.content
     if isinstance(content, list) and content and isinstance(content[0], dict):
-        return content[0].get("errorCode"), str(content[0].get("message") or "")
+        return content[0].get("errorCode"), redact(str(content[0].get("message") or ""))
     return None, ""
 
 

@@ -6,7 +6,6 @@ exit code), a reconcile is ``reconcile.run.reconcile``. Nothing here knows the s
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from sync import pipeline
@@ -21,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def sync_cycle(daemon: Daemon) -> None:
     """One run on the kept clients, unless the back-off says to let this tick pass."""
-    began = time.monotonic()
+    began = daemon.clock()
     if daemon.backoff.waiting(began):
         return
     try:

@@ -14,7 +14,12 @@ Signals:
   Ctrl-C abandons a run (intents make the PSA writes in flight safe). Either way the run row says
   ``interrupted``, the lock is released, and the daemon exits 0.
 - SIGHUP: the config and the mapping are read again; a broken one is refused with a logged error
-  and the daemon goes on with the old. New connection settings mean a new token at the next cycle.
+  and the daemon goes on with the old. New connection settings mean a new token at the next cycle;
+  a new state file or metrics address is taken (its daemon lock, its port) before the old is let go
+  (``instance.swap``), so a reload that cannot have them is refused whole.
+
+One daemon per state file: ``instance.take`` holds ``<state>.daemon.lock`` for the daemon's life (exit
+75 for a second one) and serves ``/metrics`` (a port in use: exit 2 naming the address).
 
 The handlers only set flags and, when no job is running, stop the scheduler loop; the work (stop,
 reload, a new scheduler with the new schedule) happens in :meth:`Daemon.serve`, never in a handler.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,11 +42,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.config import At, Settings, load_settings
 from sync.connections import Connections, connect
-from sync.daemon import jobs
+from sync.daemon import instance, jobs
 from sync.daemon.policy import Backoff
-from sync.errors import ConfigError
+from sync.errors import SyncError
 from sync.mapping.loader import load_mapping
-from sync.metrics import export
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +62,17 @@ class Shutdown(KeyboardInterrupt):
 class Daemon:
     """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot go on."""
 
-    def __init__(self, config_path: Path, settings: Settings, environ: dict[str, str] | None = None):
+    def __init__(self, config_path: Path, settings: Settings, environ: dict[str, str] | None = None,
+                 metrics_limits: dict | None = None):
         self.config_path = config_path
+        self.metrics_limits = metrics_limits or {}  # MetricsServer's slots / idle_timeout (tests shorten them)
+        self.held: instance.Held | None = None
         self.settings = settings
         self.mapping = load_mapping(settings.mapping)
         self.environ = environ
         self.connections: Connections | None = None
         self.backoff = self._backoff(settings)
+        self.clock = time.monotonic  # what the back-off counts in; a test gives its own
         self.exit_code = 0
         self.stopping = False
         self.reload_asked = False
@@ -73,14 +82,17 @@ class Daemon:
     # --- the loop -------------------------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Schedule the jobs and run them until stopped; returns the daemon's exit code."""
+        """Schedule the jobs and run them until stopped; returns the daemon's exit code.
+
+        Raises DaemonRunningError (another daemon on this state file) or ConfigError (``/metrics``
+        cannot be served where configured) before anything runs."""
+        self.held = instance.take(self.settings, **self.metrics_limits)
         previous = {sig: signal.signal(sig, handler) for sig, handler in (
             (signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload),
             (signal.SIGALRM, self._on_alarm))}
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is the run's own
         logger.info("daemon started: a cycle every %ss, back-off up to %ss; state %s",
                     self.settings.schedule.cycle.total_seconds(), self.backoff.cap, self.settings.state)
-        metrics = export.serve(self.settings)  # /metrics (metrics.port), from a thread of its own; SIGHUP keeps it
         try:
             while not self.stopping:
                 self.scheduler = self._scheduler()
@@ -95,8 +107,7 @@ class Daemon:
             signal.setitimer(signal.ITIMER_REAL, 0)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if metrics is not None:
-                metrics.shutdown()
+            instance.release(self.held)
         logger.info("daemon stopped (exit %d)", self.exit_code)
         return self.exit_code
 
@@ -194,10 +205,12 @@ class Daemon:
         try:
             settings = load_settings(self.config_path)
             mapping = load_mapping(settings.mapping)
-        except ConfigError as exc:
+            held = instance.swap(self.held, self.settings, settings, **self.metrics_limits)
+        except SyncError as exc:
             logger.error("SIGHUP: the new config or mapping is refused; the daemon goes on with the old one:\n%s",
                          exc)
             return False
+        self.held = held
         if any(getattr(settings, key) != getattr(self.settings, key) for key in _CONNECTION_KEYS):
             self.connections = None
             logger.info("SIGHUP: the connection settings changed; the next cycle asks a new token")

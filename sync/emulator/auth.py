@@ -1,6 +1,8 @@
 """OAuth 2.0 token endpoint and bearer sessions, shaped like Salesforce's.
 
-Grants: ``client_credentials`` (client id and secret as HTTP Basic or in the form), the JWT bearer
+Grants: ``client_credentials`` (client id and secret in the form, UTF-8 and percent-encoded as every
+form field, or as HTTP Basic, each form-encoded before base64 as RFC 6749 §2.3.1 says, so a
+secret outside Latin-1 passes either way), the JWT bearer
 grant (RS256 checked against the connected app's registered key; ``iss``, ``sub``, ``aud``,
 ``exp`` checked; ``exp`` may be a string, as simple-salesforce sends it) and ``password``.
 Errors are ``400 {"error": …, "error_description": …}``. Tokens carry no expiry of their own;
@@ -18,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 import jwt
 
@@ -36,6 +39,11 @@ class ConnectedApp:
     password: str
     user_id: str
     org_id: str
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of two texts of any characters (``compare_digest`` takes ASCII str only)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 class OAuthError(Exception):
@@ -88,7 +96,7 @@ class Sessions:
     def _check_client(self, client_id: str | None, client_secret: str | None) -> None:
         if client_id != self.app.client_id:
             raise OAuthError("invalid_client_id", "client identifier invalid")
-        if not client_secret or not hmac.compare_digest(client_secret, self.app.client_secret):
+        if not client_secret or not _same(client_secret, self.app.client_secret):
             raise OAuthError("invalid_client", "invalid client credentials")
 
     def _client_credentials(self, form: dict[str, str], authorization: str | None) -> None:
@@ -98,13 +106,14 @@ class Sessions:
                 decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
                 raise OAuthError("invalid_client", "invalid client credentials") from None
-            client_id, _, client_secret = decoded.partition(":")
+            client_id, client_secret = (unquote_plus(part) for part in decoded.partition(":")[::2])
+            client_secret = client_secret or None
         self._check_client(client_id, client_secret)
 
     def _password(self, form: dict[str, str]) -> None:
         self._check_client(form.get("client_id"), form.get("client_secret"))
         password = form.get("password") or ""
-        if form.get("username") != self.app.username or not hmac.compare_digest(password, self.app.password):
+        if form.get("username") != self.app.username or not _same(password, self.app.password):
             raise OAuthError("invalid_grant", "authentication failure")
 
     def _jwt(self, assertion: str | None, base_url: str) -> None:

@@ -20,7 +20,7 @@ from sync.soql import parse_sf_datetime
 _HTTP_METHODS = {
     "seed", "seed_demo", "create", "update", "clone", "delete", "undelete", "release", "get", "query",
     "ids", "register_field", "register_object", "expire_sessions", "set_budget", "reset_calls",
-    "calls_snapshot", "log_snapshot", "fault", "set_bulk",
+    "calls_snapshot", "log_snapshot", "fault", "set_bulk", "add_product", "add_line_item", "set_nested_page",
 }
 _FAULTS = {"fail_next", "reset_next", "slow", "fail_rate", "validation_failure", "lock_rows", "short_pages",
            "bulk_failure", "clear"}
@@ -50,6 +50,36 @@ class ControlMixin:
 
     def undelete(self, record_id: str) -> None:
         self.records.set_deleted(self._object_of(record_id), record_id, False)
+
+    def add_product(self, name: str, code: str | None = None, family: str | None = "Services",
+                    list_price: float = 100.0) -> str:
+        """A product in the standard price book, as an admin sets one up; returns its PricebookEntry Id."""
+        standard = self.records.store.db.execute(
+            'SELECT Id FROM "Pricebook2" WHERE IsStandard = 1 LIMIT 1').fetchone()
+        if standard is None:
+            book = self.records.create("Pricebook2", {"Name": "Standard Price Book", "IsActive": True})
+            self.records.store.update(self.records.object("Pricebook2"), book, {"IsStandard": 1})
+        else:
+            (book,) = standard
+        product = self.records.create("Product2", {"Name": name, "ProductCode": code, "Family": family,
+                                                   "IsActive": True})
+        return self.records.create("PricebookEntry", {"Pricebook2Id": book, "Product2Id": product,
+                                                      "UnitPrice": list_price, "IsActive": True})
+
+    def add_line_item(self, opportunity_id: str, entry_id: str, quantity: float, unit_price: float | None = None,
+                      _stamp: datetime | str | None = None, **fields: Any) -> str:
+        """A line item on a deal as a salesperson adds one (its Opportunity is re-saved)."""
+        values = {"OpportunityId": opportunity_id, "PricebookEntryId": entry_id, "Quantity": quantity, **fields}
+        if unit_price is not None or "TotalPrice" not in fields:
+            values["UnitPrice"] = unit_price if unit_price is not None else self.records.store.row(
+                self.records.object("PricebookEntry"), entry_id)["UnitPrice"]
+        return self.records.create("OpportunityLineItem", values, stamp=_as_datetime(_stamp))
+
+    def set_nested_page(self, size: int) -> None:
+        """How many of one parent's child rows a query page carries before a nested ``nextRecordsUrl``."""
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be an integer >= 1, not {size!r}")
+        self.rest.nested_page = size
 
     def release(self, record_ids: list[str] | None = None, obj: str = "Opportunity") -> int:
         """Commit held (``_hidden``) records: they become visible with the stamps they were written with."""

@@ -76,11 +76,21 @@ class RowPlan:
 
 
 @dataclass
+class Children:
+    """One parent-to-child subquery's rows for a whole result, grouped by parent Id."""
+
+    relationship: str  # as the org names it in the record: "OpportunityLineItems"
+    plan: RowPlan
+    by_parent: dict[str, list[tuple]]
+
+
+@dataclass
 class Result:
     count_only: bool
     total: int
     rows: list[tuple]
     plan: RowPlan | None
+    children: list[Children] = field(default_factory=list)
 
 
 class _Compiler:
@@ -141,7 +151,29 @@ class _Compiler:
             return f"(NOT IFNULL({self.condition(node.item)}, 0))"
         if isinstance(node, soql.InList):
             return self.in_list(node)
+        if isinstance(node, soql.SemiJoin):
+            return self.semi_join(node)
         return self.comparison(node)
+
+    def semi_join(self, node: soql.SemiJoin) -> str:
+        """``Id IN (SELECT OpportunityId FROM OpportunityLineItem WHERE …)`` as one SQL subquery
+        (its own aliases shadow the outer ones); both sides must be Ids."""
+        expr, definition, _ = self.column(node.field)
+        inner_obj = self.schema.object(node.query.sobject)
+        if inner_obj is None:
+            raise self.fail("INVALID_TYPE", node.query.sobject,
+                            f"sObject type '{node.query.sobject}' is not supported.")
+        inner = _Compiler(self.schema, inner_obj, self.text)
+        inner_expr, inner_def, _ = inner.column(node.query.fields[0])
+        if definition.type not in ID_TYPES or inner_def.type not in ID_TYPES:
+            raise self.fail("MALFORMED_QUERY", node.field, "semi join sub-selects can only select Id fields")
+        where = [f"t0.{HIDDEN} = 0", "t0.IsDeleted = 0", f"{inner_expr} IS NOT NULL"]
+        if node.query.where is not None:
+            where.append(inner.condition(node.query.where))
+        self.params.extend(inner.params)
+        sql = (f"SELECT {inner_expr} FROM {qi(inner_obj.name)} t0 {' '.join(inner.joins)} "
+               f"WHERE {' AND '.join(where)}")
+        return f"({expr} {'NOT ' if node.negated else ''}IN ({sql}))"
 
     def comparison(self, node: soql.Comparison) -> str:
         expr, definition, _ = self.column(node.field)
@@ -247,7 +279,42 @@ class QueryEngine:
                 return Result(True, total, [], None)
             rows = self.store.db.execute(f"SELECT {select} {from_sql} ORDER BY {order}{tail}",
                                          compiler.params).fetchall()
-        return Result(False, len(rows), rows, plan)
+        children = [self._children(text, root, child, [row[0] for row in rows], include_deleted)
+                    for child in query.children]
+        return Result(False, len(rows), rows, plan, children)
+
+    def _children(self, text: str, root: ObjectDef, query: soql.Query, parent_ids: list[str],
+                  include_deleted: bool) -> Children:
+        """The rows of one ``(SELECT … FROM <relationship>)`` for every parent, read once like the
+        parents (the cursor's snapshot), ``LIMIT`` applied per parent."""
+        relation = root.children.get(query.sobject.lower())
+        if relation is None:
+            raise ApiError(400, "INVALID_TYPE", located(
+                text, text.lower().find(query.sobject.lower()),
+                f"Didn't understand relationship '{query.sobject}' in FROM part of query call. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                "relationship name. Please reference your WSDL or the describe call for the appropriate names."))
+        name, child_name, parent_field = relation
+        child = self.schema.object(child_name)
+        compiler = _Compiler(self.schema, child, text)
+        select, plan = self._select_list(compiler, query, child)
+        where = [f"t0.{HIDDEN} = 0"] + ([] if include_deleted else ["t0.IsDeleted = 0"])
+        if query.where is not None:
+            where.append(compiler.condition(query.where))
+        order = self._order(compiler, query)
+        parent = f"t0.{qi(parent_field)}"
+        by_parent: dict[str, list[tuple]] = {}
+        for start in range(0, len(parent_ids), 500):
+            chunk = parent_ids[start:start + 500]
+            sql = (f"SELECT {select}, {parent} FROM {qi(child.name)} t0 {' '.join(compiler.joins)} "
+                   f"WHERE {' AND '.join(where)} AND {parent} IN ({', '.join('?' for _ in chunk)}) "
+                   f"ORDER BY {parent}, {order}")
+            with self.store.lock:
+                for row in self.store.db.execute(sql, [*compiler.params, *chunk]):
+                    kept = by_parent.setdefault(row[-1], [])
+                    if query.limit is None or len(kept) < query.limit:
+                        kept.append(row[:-1])
+        return Children(name, plan, by_parent)
 
     def _select_list(self, compiler: _Compiler, query: soql.Query, root: ObjectDef) -> tuple[str, RowPlan]:
         columns = ["t0.Id"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sync.emulator import ids
+from sync.emulator import ids, products
 from sync.emulator.apierror import RecordFailure
 from sync.emulator.schema import ObjectDef, Schema, derived_opportunity_values
 from sync.emulator.store import HIDDEN, Store
@@ -81,6 +81,11 @@ class Records:
             stored.update(derived_opportunity_values(stored["StageName"], stored))
         return stored
 
+    def _has_lines(self, opportunity_id: str) -> bool:
+        with self.store.lock:
+            return self.store.db.execute('SELECT 1 FROM "OpportunityLineItem" WHERE OpportunityId = ? LIMIT 1',
+                                         [opportunity_id]).fetchone() is not None
+
     def _check_reference(self, targets: tuple[str, ...], value: str, name: str) -> None:
         for target in targets:
             target_obj = self.schema.object(target)
@@ -92,6 +97,9 @@ class Records:
                hidden: bool = False) -> str:
         obj = self.object(obj_name)
         stored = self.prepare(obj, fields, creating=True)
+        if obj.name == products.LINE_ITEM:
+            self._require(obj, stored)
+            products.prepare_line(self, stored, None)
         for definition in obj.fields.values():
             if definition.name not in stored and definition.name not in _SYSTEM:
                 if definition.type == "boolean":
@@ -110,7 +118,16 @@ class Records:
                 stored["Name"] = " ".join(p for p in (stored.get("FirstName"), stored.get("LastName")) if p)
             stored[HIDDEN] = int(hidden)
             self.store.insert(obj, stored)
+            if obj.name == products.LINE_ITEM:
+                products.roll_up(self, stored["OpportunityId"])
         return record_id
+
+    def _require(self, obj: ObjectDef, stored: dict[str, Any]) -> None:
+        missing = [d.name for d in obj.fields.values()
+                   if not d.nillable and d.createable and d.name not in _SYSTEM and stored.get(d.name) is None]
+        if missing:
+            raise RecordFailure("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+                                missing)
 
     def update(self, obj: ObjectDef, record_id: str, fields: dict[str, Any], *,
                stamp: datetime | str | None = None) -> None:
@@ -119,7 +136,13 @@ class Records:
         if row["IsDeleted"]:
             raise RecordFailure("ENTITY_IS_DELETED", "entity is deleted", [])
         stored = self.prepare(obj, fields, creating=False)
+        if obj.name == "Opportunity" and "Amount" in stored and self._has_lines(row["Id"]):
+            del stored["Amount"]  # an org silently ignores it: Amount is the lines' sum
+        if obj.name == products.LINE_ITEM:
+            products.prepare_line(self, stored, row)
         self.touch(obj, row["Id"], stored, stamp)
+        if obj.name == products.LINE_ITEM and products.rolls_up(stored):
+            products.roll_up(self, row["OpportunityId"])
 
     def touch(self, obj: ObjectDef, record_id: str, stored: dict[str, Any], stamp: datetime | str | None) -> None:
         """Write stored values and move the stamps (``stamp`` overrides: one per transaction, or a late commit)."""
@@ -129,6 +152,11 @@ class Records:
 
     def set_deleted(self, obj: ObjectDef, raw_id: str, deleted: bool) -> str:
         record_id, row = self.locate(obj, raw_id)
+        if obj.name == products.LINE_ITEM:
+            if not deleted:
+                raise RecordFailure("UNDELETE_FAILED", "Entity is not in the recycle bin", [])
+            products.delete_line(self, record_id)
+            return record_id
         if bool(row["IsDeleted"]) == deleted:
             code = "ENTITY_IS_DELETED" if deleted else "UNDELETE_FAILED"
             raise RecordFailure(code, "entity is deleted" if deleted else "Entity is not in the recycle bin", [])

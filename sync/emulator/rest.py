@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sync.emulator.apierror import ApiError, RecordFailure, not_found
-from sync.emulator.cursors import Cursors, page_body
+from sync.emulator.cursors import NESTED_PAGE, Cursors, page_body
 from sync.emulator.faults import FaultPlan
 from sync.emulator.query import QueryEngine
 from sync.emulator.records import Records
@@ -86,6 +86,7 @@ class Rest:
         self.cursors = cursors
         self.faults = faults
         self.page_size = page_size
+        self.nested_page = NESTED_PAGE  # a parent's child rows per page (the control API may lower it)
         self.api_version = api_version
         self.budget = budget
         self.routes: list[tuple[re.Pattern[str], dict[str, tuple[str, Callable]], bool]] = [
@@ -178,7 +179,7 @@ class Rest:
         if result.count_only:
             return 200, {"totalSize": result.total, "done": True, "records": []}
         cursor = self.cursors.open(result, include_deleted, params["version"])
-        body, _ = page_body(cursor, 0, self._page_size(req), params["version"])
+        body, _ = page_body(cursor, 0, self._page_size(req), params["version"], self.cursors, self.nested_page)
         return 200, body
 
     def query_all(self, req: Request, params: dict) -> tuple[int, Any]:
@@ -186,7 +187,8 @@ class Rest:
 
     def query_more(self, req: Request, params: dict) -> tuple[int, Any]:
         cursor = self.cursors.get(params["locator"])
-        body, _ = page_body(cursor, int(params["start"]), self._page_size(req), params["version"])
+        body, _ = page_body(cursor, int(params["start"]), self._page_size(req), params["version"], self.cursors,
+                            self.nested_page)
         return 200, body
 
     def _page_size(self, req: Request) -> int:

@@ -114,6 +114,8 @@ class ObjectDef:
     label: str
     custom: bool = False
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    #: child relationships by lower-case name: (relationship name, child object, the child's parent field)
+    children: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def add(self, definition: FieldDef) -> FieldDef:
         key = definition.name.lower()
@@ -139,7 +141,12 @@ class ObjectDef:
             "keyPrefix": self.key_prefix, "custom": self.custom, "createable": True,
             "updateable": True, "deletable": True, "undeletable": True, "queryable": True,
             "retrieveable": True, "searchable": True, "layoutable": True, "replicateable": True,
-            "childRelationships": [], "recordTypeInfos": [],
+            "childRelationships": [
+                {"relationshipName": rel, "childSObject": child, "field": parent_field, "cascadeDelete": True,
+                 "deprecatedAndHidden": False, "restrictedDelete": False}
+                for rel, child, parent_field in self.children.values()
+            ],
+            "recordTypeInfos": [],
             "urls": {"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
             "fields": [definition.describe() for definition in self.fields.values()],
         }
@@ -220,6 +227,12 @@ def _opportunity() -> ObjectDef:
     obj.add(FieldDef("PSA_Revenue__c", "currency", "PSA Revenue", precision=18, scale=2, **custom))
     obj.add(FieldDef("PSA_Cost__c", "currency", "PSA Cost", precision=18, scale=2, **custom))
     obj.add(FieldDef("End_Date__c", "date", "End Date", **custom))
+    # a project's plan, written back by a mapping's structure.backsync
+    obj.add(FieldDef("PSA_Tasks_Done__c", "double", "PSA Tasks Done", precision=6, scale=0, **custom))
+    obj.add(FieldDef("PSA_Tasks_Total__c", "double", "PSA Tasks Total", precision=6, scale=0, **custom))
+    obj.add(FieldDef("PSA_Hours_Logged__c", "double", "PSA Hours Logged", precision=16, scale=2, **custom))
+    obj.add(FieldDef("PSA_Hours_Estimated__c", "double", "PSA Hours Estimated", precision=16, scale=2, **custom))
+    obj.add(_text("PSA_Current_Phase__c", 80, "PSA Current Phase", **custom))
     return obj
 
 
@@ -227,8 +240,12 @@ class Schema:
     """The org's objects by name (ignoring case) and by key prefix."""
 
     def __init__(self):
+        from sync.emulator import products  # products builds on this module's helpers
+
         self.objects: dict[str, ObjectDef] = {}
-        for obj in (_user(), _account(), _opportunity()):
+        opportunity = _opportunity()
+        products.opportunity_fields(opportunity)
+        for obj in (_user(), _account(), opportunity, *products.objects()):
             self.objects[obj.name.lower()] = obj
 
     def object(self, name: str) -> ObjectDef | None:

@@ -37,6 +37,17 @@ def json_response(status: int, data: Any, headers: dict[str, str] | None = None)
     return Response(status, body, {**out, **(headers or {})})
 
 
+BAD_LENGTH = json_response(400, [{"message": "Content-Length must be a whole number of bytes, 0 or more",
+                                  "errorCode": "BAD_REQUEST"}], {"Connection": "close"})
+
+
+def content_length(header: str | None) -> int | None:
+    """The body's length from its header (none: 0), or None when the header is not a length at all
+    (negative, not a number): answered 400 at once, as a front end does, the connection closed."""
+    text = (header or "0").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sfdc-emulator"
@@ -48,7 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_GET  # noqa: N815
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = content_length(self.headers.get("Content-Length"))
+        if length is None:  # rfile.read(-5) reads to the end: the thread would hang until the client leaves
+            self.close_connection = True
+            self._send(BAD_LENGTH)
+            return
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         request = Request(self.command, parts.path, parse_qs(parts.query), self.headers, body)
@@ -56,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is RESET:
             self._reset()
             return
+        self._send(answer)
+
+    def _send(self, answer: Response) -> None:
         self.send_response(answer.status)  # adds Date (RFC 7231) and Server
         for name, value in answer.headers.items():
             self.send_header(name, value)

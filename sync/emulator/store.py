@@ -7,6 +7,7 @@ that never go backwards, even when the wall clock does or two writes land in one
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -26,10 +27,21 @@ def qi(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _create_private(path: str) -> None:
+    """Make a new org file 0600 before SQLite does (its -wal and -shm take its mode): it holds the client
+    secret, the password and the admin token. An existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Store:
     def __init__(self, schema: Schema, path: str | None = None):
         self.schema = schema
         self.lock = threading.RLock()
+        if path:
+            _create_private(path)
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         pragmas = ["PRAGMA synchronous=OFF", "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-200000"]
         if path:

@@ -1,7 +1,8 @@
 """The book the forecast reads: won deals from ``links``, open pipeline deals from ``pipeline``.
 
 Only the state file is read (read-only, no lock): no Salesforce or PSA call. A won deal counts while
-its project is active (not closed, lost or deleted, and not closed in the PSA when it was linked);
+its project is active (not closed, lost or deleted, not closed in the PSA when it was linked, and not
+closed in the PSA since, as back-sync last read it: ``links.backsync``);
 an open pipeline deal counts, weighted, unless it is already counted as won (a tentative project's
 deal is linked and still open: it counts as pipeline).
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.forecast.compute import Deal, day_of, number_of
+from sync.model import Link
 from sync.state import State
 from sync.state.pipeline_rows import pipeline_rows
 
@@ -28,14 +30,20 @@ def read_book(path: Path) -> tuple[list[Deal], bool]:
         return [], False
     try:
         won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
-               for link in state.all_links() if link.link_state == "active" and link.closed_by is None
-               and (link.sf_status or "Won") in WON]
+               for link in state.all_links() if _upcoming(link)]
         counted = {deal.record_id for deal in won}
         pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
                     if row["opportunity_id"] not in counted]
     finally:
         state.close()
     return won + pipeline, True
+
+
+def _upcoming(link: Link) -> bool:
+    """A won deal whose project still has work ahead: neither psa-sync, a person at linking, nor
+    delivery since (the status back-sync last read) closed it."""
+    return (link.link_state == "active" and link.closed_by is None and (link.sf_status or "Won") in WON
+            and link.backsync.get("status") != "closed")
 
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:

@@ -6,6 +6,9 @@ pipeline weighted by probability (lighter, hatched). A group's capacity is a das
 whose total passes it gets a red outline and the hours over it written above the bar. 1200×700
 pixels (12×7 inches at 100 dpi); the JSON of ``--format json`` is stored in the PNG's
 ``Description`` text chunk, so the picture's numbers can be checked against the table's.
+
+Names are data: every text drawn from them is drawn with ``parse_math=False``, since matplotlib reads
+``$…$`` as mathtext and a group named ``$\\foo$`` stopped the chart (exit 70).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ def write_png(data: dict[str, Any], out: Path) -> None:
                         transform=axes[0][0].transAxes)
     axes[0][0].set_ylabel("Hours of delivery work per month (h)")
     by = data["by"].replace("_", " ")
-    fig.suptitle(f"Delivery forecast: hours per month by {by}", fontsize=16, fontweight="bold", y=0.975)
+    fig.suptitle(f"Delivery forecast: hours per month by {by}", fontsize=16, fontweight="bold", y=0.975,
+                 parse_math=False)
     fig.text(0.5, 0.905, f"Won deals (booked projects) plus open pipeline weighted by probability; "
                          f"as of {data['as_of']}, {data['deals']['won']} won and {data['deals']['pipeline']} "
                          "pipeline deals", ha="center", fontsize=10, color="#333333")
@@ -67,7 +71,7 @@ def _panel(ax, group: dict, labels: list[str], top: float) -> None:
                     fontsize=8, color=OVER, fontweight="bold")
         elif total > 0:
             ax.text(x, total + top * 0.015, f"{total:,.0f}", ha="center", va="bottom", fontsize=8, color="#333333")
-    ax.set_title(group["group"], fontsize=12, fontweight="bold")
+    ax.set_title(group["group"], fontsize=12, fontweight="bold", parse_math=False)
     ax.set_xticks(xs, labels, fontsize=9)
     ax.set_ylim(0, top)
     ax.grid(axis="y", alpha=0.3)

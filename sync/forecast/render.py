@@ -2,6 +2,11 @@
 
 ``forecast_data`` is the one rounding point: the table, the CSV and the chart are drawn from it, so
 ``--format json`` is exactly what the others show.
+
+Group names are data (a customer, an owner's e-mail, any mapped value), so none is read as markup:
+a CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+``'`` (OWASP, "CSV Injection": a spreadsheet would run it as a formula), and the table hands rich
+each name as ``Text``, never as console markup (``Widgets [/Europe]`` was a ``MarkupError``, exit 70).
 """
 
 from __future__ import annotations
@@ -42,14 +47,22 @@ def forecast_data(result: Forecast, as_of: str) -> dict[str, Any]:
             "deals": {"won": result.counts["won"], "pipeline": result.counts["pipeline"]}, "notes": result.notes}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` where it would start a formula."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def to_csv(data: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["month", data["by"], "won_hours", "pipeline_hours", "total_hours", "capacity_hours",
+    writer.writerow(["month", inert(data["by"]), "won_hours", "pipeline_hours", "total_hours", "capacity_hours",
                      "over_capacity"])
     for group in data["groups"]:
         for i, month in enumerate(data["months"]):
-            writer.writerow([month, group["group"], group["won"][i], group["pipeline"][i], group["total"][i],
+            writer.writerow([month, inert(group["group"]), group["won"][i], group["pipeline"][i], group["total"][i],
                              "" if group["capacity"] is None else group["capacity"],
                              "yes" if group["over_capacity"][i] else ""])
     return out.getvalue()
@@ -63,19 +76,19 @@ def _cell(value: float, over: bool = False) -> Text:
 def table(data: dict[str, Any]) -> Table:
     """Rows per group: won, weighted pipeline, total (▲ over capacity), capacity; then all groups."""
     title = f"Delivery forecast: hours per month by {data['by'].replace('_', ' ')} (as of {data['as_of']})"
-    grid = Table(title=title, caption="won = booked projects; pipeline = open deals x probability; "
+    grid = Table(title=Text(title), caption="won = booked projects; pipeline = open deals x probability; "
                                       "▲ = over capacity", show_lines=False)
-    grid.add_column(data["by"].replace("_", " ").capitalize(), no_wrap=True)
+    grid.add_column(Text(data["by"].replace("_", " ").capitalize()), no_wrap=True)
     grid.add_column("", no_wrap=True)
     for month in data["months"]:
         grid.add_column(month, justify="right", no_wrap=True)
     grid.add_column("Total", justify="right", no_wrap=True)
     for group in data["groups"]:
-        name = group["group"]
+        name = Text(group["group"])
         for kind, label in (("won", "won"), ("pipeline", "pipeline"), ("total", "total")):
             over = group["over_capacity"] if kind == "total" else [False] * len(data["months"])
             cells = [_cell(v, o) for v, o in zip(group[kind], over, strict=True)]
-            grid.add_row(name if kind == "won" else "", label, *cells, _cell(round(sum(group[kind]), 1)),
+            grid.add_row(name if kind == "won" else Text(""), label, *cells, _cell(round(sum(group[kind]), 1)),
                          style="bold" if kind == "total" else None)
         if group["capacity"] is not None:
             grid.add_row("", "capacity", *[_cell(group["capacity"]) for _ in data["months"]], "",
@@ -94,5 +107,5 @@ def table_text(data: dict[str, Any], terminal: bool | None = None) -> str:
                       color_system="standard" if terminal else None)
     console.print(table(data))
     for note in data["notes"]:
-        console.print(f"note: {note}")
+        console.print(Text(f"note: {note}"))
     return console.export_text(styles=bool(terminal))

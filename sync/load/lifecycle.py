@@ -5,8 +5,11 @@ Policies (``lifecycle.on_unwon`` / ``lifecycle.on_deleted``): ``flag`` sets the 
 tentative projects); ``close`` flags and closes it; ``ignore`` only records the event. A deal that leaves
 the pipeline while open follows ``pipeline.on_drop``; a lost deal's stage field (``pipeline.stage_field``)
 is set to the lost stage with the flag. A deal that is won again, or undeleted, goes back to its *same*
-project — reopened only if psa-sync closed it, never if a person did. Nothing is ever archived:
-archived Redmine projects vanish from the API, and the duplicate guard would miss them.
+project — reopened only if psa-sync closed it, never if a person did. Before closing, the PSA is asked
+whether the project is closed already (one ``delivery`` call for the page's closes): a close psa-sync did
+not make is the person's (``closed_by: psa``), so a later re-win flags the project and leaves it closed.
+Nothing is ever archived: archived Redmine projects vanish from the API, and the duplicate guard would
+miss them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from sync.model import DONE, LifecycleChange, Link, Outcome, SfStatus
 logger = logging.getLogger(__name__)
 
 STATUS_FIELD = "salesforce_status"
+#: ``closed_by`` of a project closed in the PSA by a person (psa-sync's own closes say "psa-sync")
+PERSON = "psa"
 
 
 def policy_for(status: str, lifecycle, pipeline=None) -> str:
@@ -44,10 +49,13 @@ class Step:
 
 
 def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport) -> None:
+    closed = _closed_already(ctx, changes, lifecycle)
     for change in changes:
         action = policy_for(change.status, lifecycle, ctx.pipeline)
         # as committed now: an update of this page may have moved its snapshot since the plan was made
         link = ctx.state.links([change.link.record_id]).get(change.link.record_id, change.link)
+        if link.closed_by is None and link.key in closed:
+            link = link.but(closed_by=PERSON)  # closed in the PSA, not by us: a person's close
         step = _act(ctx, link, change.status, action)
         if step.unknown is not None:
             # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
@@ -67,6 +75,16 @@ def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, repor
             ctx.state.drop_intent(link.record_id)  # an earlier unconfirmed attempt is settled now
             ctx.state.event(ctx.run_id, link.record_id, "lifecycle", step.outcome,
                             {"status": change.status, "was": link.sf_status or SfStatus.WON, "policy": action})
+
+
+def _closed_already(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle) -> set[str]:
+    """The keys of the projects a close is planned for that the PSA holds closed already (a person
+    closed them: delivery finished). One batched read; none when no close is planned."""
+    refs = [ref_of(change.link) for change in changes if change.link.closed_by is None
+            and policy_for(change.status, lifecycle, ctx.pipeline) == "close"]
+    if not refs:
+        return set()
+    return {key for key, delivery in ctx.psa.delivery(refs, hours=False).items() if delivery.status == "closed"}
 
 
 def _act(ctx: LoadContext, link: Link, status: str, action: str) -> Step:

@@ -36,8 +36,11 @@ BACKSYNC_KEYS = ("from", "type", "default", "map", "unmapped", "max_length", "ov
 
 
 
-def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = False) -> FieldRule | None:
-    """Validate one rule; every problem goes to ``problems``; None when it is unusable."""
+def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = False,
+               delivery: dict[str, str] | None = None) -> FieldRule | None:
+    """Validate one rule; every problem goes to ``problems``; None when it is unusable. ``delivery``:
+    the values a back-sync rule may read and their types (default: the PSA's :data:`DELIVERY_TYPES`;
+    ``structure.backsync`` reads the progress of the project's tasks instead)."""
     name = str(path[-1])
     line = problems.doc.line(path)
     if isinstance(raw, str):
@@ -51,7 +54,7 @@ def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = Fal
     for key in raw:
         if key not in allowed:
             problems.add((*path, str(key)), _unknown_key(key, allowed, backsync))
-    rule = FieldRule(name=name, line=line, **_rule_values(raw, path, problems, backsync))
+    rule = FieldRule(name=name, line=line, **_rule_values(raw, path, problems, backsync, delivery or DELIVERY_TYPES))
     _check_combinations(rule, raw, path, problems)
     return rule if len(problems.items) == before else None
 
@@ -62,13 +65,14 @@ def _unknown_key(key: Any, allowed: tuple[str, ...], backsync: bool) -> str:
     return f"unknown key '{key}'; valid keys: {', '.join(sorted(allowed))}"
 
 
-def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> dict[str, Any]:
+def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool,
+                 delivery: dict[str, str]) -> dict[str, Any]:
     source = raw.get("from")
-    implied = DELIVERY_TYPES.get(source, "string") if backsync and isinstance(source, str) else "string"
+    implied = delivery.get(source, "string") if backsync and isinstance(source, str) else "string"
     type_ = _choice(raw, "type", TYPES, implied, path, problems)
     tz = _tz(raw, path, problems)
     values: dict[str, Any] = {
-        "source": _source(raw, path, problems, backsync),
+        "source": _source(raw, path, problems, backsync, tuple(delivery)),
         "template": None,
         "type": type_,
         "required": _bool(raw, "required", path, problems),
@@ -90,7 +94,7 @@ def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -
     return values
 
 
-def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str | None:
+def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool, delivery: tuple[str, ...]) -> str | None:
     if "from" not in raw:
         return None
     value = raw["from"]
@@ -99,8 +103,8 @@ def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool) -> str
         problems.add(where, f"must be a field name, not {kind_of(value)}")
         return None
     if backsync:
-        if value not in DELIVERY_VALUES:
-            problems.add(where, f"'{value}' is not a PSA delivery value; valid: {', '.join(DELIVERY_VALUES)}")
+        if value not in delivery:
+            problems.add(where, f"'{value}' is not a PSA delivery value; valid: {', '.join(delivery)}")
         return value
     if not FIELD_PATH.match(value):
         problems.add(where, f"'{value}' is not a Salesforce field name (letters, digits and _, "

@@ -25,10 +25,11 @@ from sync.mapping.fields import parse_rule
 from sync.mapping.members import parse_members
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
 from sync.mapping.pipeline import parse_pipeline
+from sync.mapping.structure import parse_structure
 from sync.yamldoc import KeyPath, Problems, load_yaml
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members",
-            "pipeline")
+            "pipeline", "structure")
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")
 LIFECYCLE = ("flag", "close", "ignore")
 CONFLICTS = ("crm_wins", "keep_psa")
@@ -79,18 +80,25 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     fields = _project_fields(data.get("project"), problems)
     writeback = _writeback(data.get("writeback"), problems)
     backsync = _backsync(data.get("backsync"), problems)
-    source = _source(data.get("source"), problems, {f.lower() for f in [*writeback, *backsync]})
+    written = {f.lower() for f in [*writeback, *backsync, *_progress_fields(data.get("structure"))]}
+    source = _source(data.get("source"), problems, written)
     lifecycle = _lifecycle(data.get("lifecycle"), problems)
     conflicts = _one_of(data, "conflicts", CONFLICTS, "crm_wins", (), problems)
     members = parse_members(data.get("members"), problems)
-    pipeline = parse_pipeline(data.get("pipeline"), source, set(fields),
-                              {f.lower() for f in [*writeback, *backsync]}, problems)
-    _check_directions(fields, writeback, backsync, key, problems)
+    pipeline = parse_pipeline(data.get("pipeline"), source, set(fields), written, problems)
+    structure = parse_structure(data.get("structure"), path, fields, written, problems)
+    _check_directions(fields, writeback, backsync, key, problems, _progress_fields(data.get("structure")))
     if source is None or problems.items:
         return None
     parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,
                  lifecycle=lifecycle, conflicts=conflicts, members=members, pipeline=pipeline)
-    return Mapping(path=path, fingerprint=fingerprint(parts), **parts)
+    return Mapping(path=path, fingerprint=fingerprint(parts), structure=structure, **parts)
+
+
+def _progress_fields(raw: Any) -> list[str]:
+    """The Salesforce fields ``structure.backsync`` writes, as written (validated with the section)."""
+    backsync = raw.get("backsync") if isinstance(raw, dict) else None
+    return [str(name) for name in backsync] if isinstance(backsync, dict) else []
 
 
 def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
@@ -265,8 +273,10 @@ def _one_of(raw: dict, key: str, allowed: tuple[str, ...], default: str, path: K
 
 
 def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
-                      backsync: dict[str, FieldRule], key: str, problems: Problems) -> None:
-    """Each Salesforce field flows one way only (docs/architecture.md §1.1)."""
+                      backsync: dict[str, FieldRule], key: str, problems: Problems,
+                      progress: list[str] | None = None) -> None:
+    """Each Salesforce field flows one way only (docs/architecture.md §1.1); ``progress``: the fields
+    ``structure.backsync`` writes, which no other section may read or write."""
     readers: dict[str, str] = {key.lower(): "key"}
     for name, rule in fields.items():
         for read in rule.read_fields():
@@ -281,3 +291,12 @@ def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
                 other = backsync_lower[name.lower()]
                 problems.add((section, name), f"{name} is listed in both writeback and backsync "
                                               f"(line {problems.doc.line(('backsync', other))})")
+    others = {name.lower(): section for section, names in (("writeback", writeback), ("backsync", backsync))
+              for name in names}
+    for name in progress or []:
+        where = ("structure", "backsync", name)
+        if name.lower() in readers:
+            problems.add(where, f"{name} is also read by {readers[name.lower()]}; a field flows in one direction only")
+        elif name.lower() in others:
+            problems.add(where, f"{name} is also written by {others[name.lower()]}; psa-sync writes a field "
+                                "from one place only")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import soql
+from sync.mapping.structure_rules import StructureRules
 
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
 #: What the pipeline stream keeps of each open deal (the ``pipeline`` table; README "Pipeline").
@@ -119,6 +120,9 @@ class Mapping:
     fingerprint: str
     members: dict[str, Any] = field(default_factory=dict)  # name -> sync.mapping.members.MemberRule
     pipeline: Pipeline | None = None
+    # ``structure:`` (sync.mapping.structure_rules.StructureRules). Not in the fingerprint: the fingerprint
+    # says which project values a link was made with, and a structure is created once, then the PSA's.
+    structure: StructureRules | None = None
 
     @property
     def tentative(self) -> Pipeline | None:
@@ -138,6 +142,8 @@ class Mapping:
         names += [member.email_path for member in self.members.values()]
         if self.pipeline is not None:
             names += [*PIPELINE_FIELDS, *sorted(self.pipeline.criteria.fields(), key=str.lower)]
+        if self.structure is not None:
+            names += [*self.structure.deal_fields(), *self.structure.backsync]
         names += [*self.writeback, *self.backsync]
         seen: set[str] = set()
         return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]

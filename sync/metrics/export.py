@@ -11,12 +11,13 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
+from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from sync.clock import parse_iso
 from sync.config import Settings
 from sync.metrics import totals as cumulative
+from sync.metrics.server import MetricsServer
 from sync.state import State
 from sync.state.codec import loads
 
@@ -116,10 +117,18 @@ def write_textfile(settings: Settings, state: State) -> None:
         logger.warning("metrics: could not write %s: %s", path, exc)
 
 
-def serve(settings: Settings) -> object | None:
-    """Serve ``/metrics`` on ``metrics.port`` from a background thread; the server, or None."""
+def serve(settings: Settings, **limits) -> MetricsServer | None:
+    """Serve ``/metrics`` on ``metrics.port`` from a background thread; the server, or None.
+
+    Raises ConfigError naming the address when it cannot be served there (a port in use). ``limits``
+    (``slots``, ``idle_timeout``) are :class:`MetricsServer`'s; its collector's ``settings`` may be
+    replaced (a reload pointing at another state file)."""
     if settings.metrics.port is None:
         return None
-    server, _thread = start_http_server(settings.metrics.port, settings.metrics.address, registry_of(settings))
-    logger.info("metrics: serving /metrics on %s:%d", settings.metrics.address, settings.metrics.port)
+    collector = StateCollector(settings)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    server = MetricsServer(settings.metrics.address, settings.metrics.port, registry, **limits).start()
+    server.collector = collector
+    logger.info("metrics: serving /metrics on %s", server.where)
     return server

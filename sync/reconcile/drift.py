@@ -37,6 +37,7 @@ KINDS = {
     "key-missing": "linked PSA project no longer carries its key",
     "link-field": "link field on the record differs from the link",
     "old-mapping": "linked deal still carries values of an older mapping (not touched since it changed)",
+    "child-missing": "a phase or task psa-sync made is gone from its project in the PSA (deleted by hand)",
 }
 
 
@@ -48,7 +49,7 @@ class Drift:
     record_id: str | None
     key: str
     detail: str
-    repair: str | None = None  # refetch | lifecycle | drop-link | restore-key | queue
+    repair: str | None = None  # refetch | lifecycle | drop-link | restore-key | queue | recreate-child
     project_ids: tuple[int, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)  # link fields to queue
     status: str = "found"  # found (report only) | repaired | quarantined | remaining

@@ -14,6 +14,7 @@ from sync.connectors.psa.base import ProjectChange
 from sync.load import lifecycle
 from sync.load.projects import ref_of
 from sync.model import DONE, DesiredRow, LifecycleChange, Link, SfStatus
+from sync.reconcile.children import forget_children
 from sync.reconcile.drift import Drift
 from sync.runtime import Run
 from sync.state import State
@@ -38,6 +39,7 @@ def repair_drift(run: Run, drift: list[Drift]) -> None:
                     run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
             elif item.repair == "refetch" and item.record_id:
                 refetch.add(item.record_id)
+        refetch |= forget_children(run, [d for d in drift if d.repair == "recreate-child"])
         for records in extract.fetch_ids(run.client, run.mapping, refetch):
             pipeline.process_page(run, records)
         pipeline.settle(run)
@@ -109,6 +111,8 @@ def outcome(item: Drift, links: dict[str, Link], keys: set[str], quarantined: se
         return "repaired"
     if item.kind == "old-mapping" and link is not None and link.mapping == fingerprint:
         return "repaired"
+    if item.kind == "child-missing":  # made again by the deal's re-fetch, or still quarantined
+        return "quarantined" if item.record_id in quarantined else "repaired"
     if item.kind == "link-field" and not any((item.record_id, f) in pending for f in item.values):
         return "quarantined" if item.record_id in quarantined else "repaired"
     return "quarantined" if item.record_id in quarantined else "remaining"

@@ -28,6 +28,7 @@ from sync.connectors.base import SalesforceApi
 from sync.errors import exit_code_of
 from sync.load.projects import ref_of
 from sync.model import Link
+from sync.reconcile.children import children_drift
 from sync.reconcile.drift import (
     SWEEP_PAGE,
     Drift,
@@ -108,6 +109,7 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
     drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
                        key_is_id=mapping.key.lower() == "id")
     drift += old_mapping(state, mapping, existing, {d.record_id for d in drift})
+    drift += children_drift(run, links)
     next_run = sum(1 for record_id, row in matching.items()
                    if record_id not in links and record_id not in known.quarantined | known.ignored
                    and in_next_run(row.stamp, known))

@@ -3,7 +3,9 @@
 The config (``psa-sync.yaml`` here) reads every secret from a ``${VAR}``; the mapping is the default
 one (``mappings/opportunity_to_project.yaml``, which this folder links to, so there is one copy) with
 ``start_date`` set to today: the runs follow what changes from today on, and the deals won before
-come in once through ``adopt`` and ``backfill`` (README.md, "First day").
+come in once through ``adopt`` and ``backfill`` (README.md, "First day"). Beside it go the two example
+project templates (``mappings/templates/``) that the mapping's commented ``structure:`` section names,
+so uncommenting it is all a first project structure takes (README.md, "Project structure").
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sync.errors import ConfigError
 
 CONFIG = "psa-sync.yaml"
 MAPPING = Path("mappings") / "opportunity_to_project.yaml"
+#: The example project templates the mapping's commented ``structure:`` section names (README "Project structure").
+TEMPLATES = ("implementation.yaml", "standard.yaml")
 _START_DATE = re.compile(r"^(\s*start_date:\s*)\d{4}-\d{2}-\d{2}", re.M)
 
 
@@ -27,7 +31,8 @@ def template(name: str) -> str:
 def init(directory: Path, today: date | None = None) -> tuple[Path, Path]:
     """Write the config and the mapping into ``directory``; refuse (exit 2, nothing written) if either exists."""
     config, mapping = directory / CONFIG, directory / MAPPING
-    existing = [path for path in (config, mapping) if path.exists()]
+    templates = [mapping.parent / "templates" / name for name in TEMPLATES]
+    existing = [path for path in (config, mapping, *templates) if path.exists()]
     if existing:
         raise ConfigError([f"{path}: already exists; psa-sync init never overwrites a file (move it away, or "
                            "give another directory)" for path in existing])
@@ -38,6 +43,10 @@ def init(directory: Path, today: date | None = None) -> tuple[Path, Path]:
             out.write(template(CONFIG))
         with mapping.open("x", encoding="utf-8") as out:
             out.write(text)
+        templates[0].parent.mkdir(exist_ok=True)
+        for path in templates:
+            with path.open("x", encoding="utf-8") as out:
+                out.write(template(f"templates/{path.name}"))
     except OSError as exc:
         raise ConfigError(f"{directory}: cannot write there: {exc.strerror or exc}") from None
     return config, mapping

@@ -3,7 +3,10 @@
 The subset is what psa-sync needs and no more: field lists with parent paths (``Account.Name``),
 ``COUNT()``, WHERE with AND/OR/NOT and parentheses, ``= != <> < <= > >= IN NOT IN LIKE``,
 null/true/false, numbers, quoted strings with backslash escapes, date and datetime literals,
-ORDER BY several fields, LIMIT and OFFSET. Anything else (``;``, comments, subqueries, bind
+ORDER BY several fields, LIMIT and OFFSET. A whole query (:func:`parse_query`) may also carry
+parent-to-child subqueries in its field list (``(SELECT … FROM OpportunityLineItems)``) and
+semi-joins at the top level of its WHERE (``Id IN (SELECT OpportunityId FROM …)``), one level
+deep, as Salesforce allows. Anything else (``;``, comments, subqueries in a criteria string, bind
 variables, date functions) is refused with :class:`SoqlSyntaxError`, so a criteria string that
 would surprise Salesforce surprises us first.
 
@@ -34,6 +37,7 @@ from sync.soql.nodes import (
     Or,
     OrderItem,
     Query,
+    SemiJoin,
     SoqlEvaluationError,
     SoqlSyntaxError,
     Value,
@@ -47,6 +51,6 @@ from sync.soql.semantics import evaluate
 
 __all__ = [
     "SoqlSyntaxError", "SoqlEvaluationError", "Value", "Condition", "Comparison", "InList", "And",
-    "Or", "Not", "OrderItem", "Query", "parse_query", "parse_condition", "to_soql", "quote",
+    "Or", "Not", "OrderItem", "Query", "SemiJoin", "parse_query", "parse_condition", "to_soql", "quote",
     "field", "FieldRef", "and_", "or_", "not_", "evaluate", "parse_sf_datetime", "COMPARISON_OPS",
 ]

@@ -71,6 +71,19 @@ class InList(Condition):
 
 
 @dataclass(frozen=True)
+class SemiJoin(Condition):
+    """``field IN (SELECT id_field FROM Object WHERE …)`` (``NOT IN`` when ``negated``): only the org
+    can evaluate it, so it appears in queries psa-sync sends, never in a mapping's criteria."""
+
+    field: str
+    query: Query
+    negated: bool = False
+
+    def fields(self) -> set[str]:
+        return {self.field}
+
+
+@dataclass(frozen=True)
 class And(Condition):
     items: tuple[Condition, ...]
 
@@ -105,7 +118,10 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed SELECT; ``count`` is true for ``SELECT COUNT()`` (then ``fields`` is empty)."""
+    """A parsed SELECT; ``count`` is true for ``SELECT COUNT()`` (then ``fields`` is empty).
+
+    ``children`` are parent-to-child subqueries of the field list (``(SELECT … FROM
+    OpportunityLineItems)``): each is a Query whose ``sobject`` is the relationship name."""
 
     sobject: str
     fields: tuple[str, ...] = ()
@@ -114,6 +130,7 @@ class Query:
     order_by: tuple[OrderItem, ...] = ()
     limit: int | None = None
     offset: int | None = None
+    children: tuple[Query, ...] = ()
 
 
 def and_(*items: Condition | None) -> Condition:

@@ -12,6 +12,7 @@ from sync.soql.nodes import (
     Or,
     OrderItem,
     Query,
+    SemiJoin,
     SoqlSyntaxError,
     Value,
 )
@@ -22,11 +23,12 @@ MAX_NESTING = 100
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, subqueries: bool = False):
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
         self.depth = 0
+        self.subqueries = subqueries  # a whole query's text: subqueries allowed one level deep
 
     @property
     def tok(self) -> _Token:
@@ -68,6 +70,22 @@ class _Parser:
             raise self.fail("a field name")
         self.advance()
         return tok.text
+
+    def _subquery_here(self) -> bool:
+        return self.tok.kind == "punct" and self.tok.text == "(" and self._peek_word(1) == "SELECT"
+
+    def subquery(self) -> Query:
+        """``( SELECT … )`` one level deep; the inner query may not hold subqueries itself."""
+        if not self.subqueries:
+            raise SoqlSyntaxError("subqueries are not supported", self.tokens[self.i + 1].pos)
+        self.advance()
+        self.subqueries = False
+        try:
+            inner = self.query(nested=True)
+        finally:
+            self.subqueries = True
+        self.expect_punct(")")
+        return inner
 
     def _peek_word(self, ahead: int) -> str | None:
         return self.tokens[min(self.i + ahead, len(self.tokens) - 1)].word()
@@ -128,6 +146,11 @@ class _Parser:
             negated = word == "NOT"
             if negated:
                 self.advance()
+            if self._subquery_here():
+                inner = self.subquery()
+                if inner.children or len(inner.fields) != 1 or inner.count:
+                    raise SoqlSyntaxError("a semi-join selects exactly one Id field", tok.pos)
+                return SemiJoin(name, inner, negated)
             return InList(name, self.value_list(), negated)
         if word in ("INCLUDES", "EXCLUDES"):
             raise SoqlSyntaxError(f"{word} is not supported", tok.pos)
@@ -157,9 +180,9 @@ class _Parser:
             return _WORD_VALUES[word]
         raise self.fail("a value (quoted string, number, date, datetime, true, false or null)")
 
-    def query(self) -> Query:
+    def query(self, nested: bool = False) -> Query:
         self.expect_word("SELECT")
-        count, fields = self.select_list()
+        count, fields, children = self.select_list()
         self.expect_word("FROM")
         sobject = self.tok
         if sobject.kind != "ident" or "." in sobject.text or sobject.word() in _RESERVED:
@@ -172,24 +195,32 @@ class _Parser:
             order_by = self.order_list()
         limit = self.integer() if self.accept_word("LIMIT") else None
         offset = self.integer() if self.accept_word("OFFSET") else None
-        self.expect_end()
-        return Query(sobject.text, fields, count, where, order_by, limit, offset)
+        if not nested:
+            self.expect_end()
+            _semi_joins_at_top(where)
+        return Query(sobject.text, fields, count, where, order_by, limit, offset, children)
 
-    def select_list(self) -> tuple[bool, tuple[str, ...]]:
+    def select_list(self) -> tuple[bool, tuple[str, ...], tuple[Query, ...]]:
         if self.tok.word() == "COUNT" and self.tokens[self.i + 1].text == "(":
             self.advance()
             self.advance()
             if not (self.tok.kind == "punct" and self.tok.text == ")"):
                 raise SoqlSyntaxError("only COUNT() is supported, not COUNT(field)", self.tok.pos)
             self.advance()
-            return True, ()
-        fields = [self.field_path()]
-        while self.tok.kind == "punct" and self.tok.text == ",":
+            return True, (), ()
+        fields: list[str] = []
+        children: list[Query] = []
+        while True:
+            if self._subquery_here():
+                children.append(self.subquery())
+            else:
+                fields.append(self.field_path())
+            if not (self.tok.kind == "punct" and self.tok.text == ","):
+                break
             self.advance()
-            fields.append(self.field_path())
         if self.tok.kind == "punct" and self.tok.text == "(":
             raise SoqlSyntaxError("functions in the field list are not supported", self.tok.pos)
-        return False, tuple(fields)
+        return False, tuple(fields), tuple(children)
 
     def order_list(self) -> tuple[OrderItem, ...]:
         items = [self.order_item()]
@@ -217,6 +248,23 @@ class _Parser:
         return tok.value
 
 
+def _semi_joins_at_top(where: Condition | None) -> None:
+    """Salesforce takes a semi-join only as the WHERE itself or one of its top-level ANDs."""
+    top = where.items if isinstance(where, And) else (where,)
+    for item in top:
+        if item is not None and not isinstance(item, SemiJoin) and _has_semi_join(item):
+            raise SoqlSyntaxError("Semi join sub-selects are only allowed at the top level WHERE "
+                                  "expressions and not in nested WHERE expressions", 0)
+
+
+def _has_semi_join(node: Condition) -> bool:
+    if isinstance(node, SemiJoin):
+        return True
+    if isinstance(node, And | Or):
+        return any(_has_semi_join(item) for item in node.items)
+    return isinstance(node, Not) and _has_semi_join(node.item)
+
+
 _WORD_VALUES: dict[str, Value] = {"NULL": None, "TRUE": True, "FALSE": False}
 _RESERVED = {
     "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "NULL", "TRUE", "FALSE", "ORDER",
@@ -230,7 +278,7 @@ def parse_query(text: str) -> Query:
     Raises:
         SoqlSyntaxError: the text is not in the supported subset; the message says what and where.
     """
-    parser = _Parser(text)
+    parser = _Parser(text, subqueries=True)
     if parser.tok.kind == "eof":
         raise SoqlSyntaxError("SOQL statements cannot be empty or null", 0)
     return parser.query()

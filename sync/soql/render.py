@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sync.soql.nodes import And, Comparison, Condition, InList, Not, Or, Query, Value
+from sync.soql.nodes import And, Comparison, Condition, InList, Not, Or, Query, SemiJoin, Value
 
 _PATH_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*\Z")
 
@@ -91,6 +91,8 @@ def to_soql(node: Condition | Query) -> str:
     if isinstance(node, InList):
         keyword = "NOT IN" if node.negated else "IN"
         return f"{node.field} {keyword} ({', '.join(quote(v) for v in node.values)})"
+    if isinstance(node, SemiJoin):
+        return f"{node.field} {'NOT IN' if node.negated else 'IN'} ({_render_query(node.query)})"
     if isinstance(node, And | Or):
         joiner = " AND " if isinstance(node, And) else " OR "
         return joiner.join(_wrapped(item) for item in node.items)
@@ -105,7 +107,8 @@ def _wrapped(node: Condition) -> str:
 
 
 def _render_query(q: Query) -> str:
-    parts = ["SELECT", "COUNT()" if q.count else ", ".join(q.fields), "FROM", q.sobject]
+    selected = [*q.fields, *(f"({_render_query(child)})" for child in q.children)]
+    parts = ["SELECT", "COUNT()" if q.count else ", ".join(selected), "FROM", q.sobject]
     if q.where is not None:
         parts += ["WHERE", to_soql(q.where)]
     if q.order_by:

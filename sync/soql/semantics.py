@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from sync.soql.lexer import parse_sf_datetime
-from sync.soql.nodes import And, Comparison, Condition, InList, Not, Or, SoqlEvaluationError, Value
+from sync.soql.nodes import And, Comparison, Condition, InList, Not, Or, SemiJoin, SoqlEvaluationError, Value
 from sync.soql.render import quote
 
 
@@ -36,6 +36,9 @@ def evaluate(condition: Condition, record: Mapping[str, Any]) -> bool:
         actual = _resolve(record, condition.field)
         hit = any(_compare(actual, "=", v, condition.field) for v in condition.values)
         return not hit if condition.negated else hit
+    if isinstance(condition, SemiJoin):
+        raise SoqlEvaluationError(f"{condition.field} IN (SELECT …) needs the org: a semi-join cannot be "
+                                  "evaluated on one record")
     raise TypeError(f"not a SOQL condition: {condition!r}")
 
 

@@ -91,3 +91,23 @@ def m005_pipeline(db: Database) -> None:
         pk="opportunity_id",
     )
     db["pipeline"].create_index(["status"])
+
+
+@migrations()
+def m007_structure(db: Database) -> None:
+    """A project's plan (mapping ``structure:``): ``structures`` marks each deal whose project psa-sync
+    gives a plan (written before the project is created, so a crash cannot leave a project that
+    never gets it; ``complete`` once every child of the first plan is made), and ``children`` holds
+    one row per phase or task by its key: an intent (``child_id`` null) before the create, the link
+    after it, with what was sold (hours, role, dates, the line item and its quantity) for
+    amendments, ``explain`` and ``forecast --by role``. Number 006 is the record id's rename."""
+    db["structures"].create({"record_id": str, "template": str, "state": str, "run_id": int, "at": str},
+                            pk="record_id")
+    db["children"].create(
+        {"key": str, "record_id": str, "project_id": int, "kind": str, "child_id": int, "status": str,
+         "name": str, "phase": str, "hours": str, "role": str, "start": str, "due": str, "line_item": str,
+         "quantity": str, "note": str, "run_id": int, "updated_at": str},
+        pk="key",
+    )
+    db["children"].create_index(["record_id"])
+

@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from sync.clock import iso, utcnow
+from sync.redaction import redact  # a server may echo a secret in its error
 from sync.state import batch
 from sync.state.codec import dumps, loads
 
@@ -98,7 +99,7 @@ class OutboxTable:
 
     def fail_outbox(self, record_id: str, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
-                        [error, record_id])
+                        [redact(error), record_id])
 
     def drop_outbox(self, record_id: str) -> None:
         self.db["outbox"].delete_where("opportunity_id = ?", [record_id])

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
+from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
 from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
@@ -176,7 +177,7 @@ class State(OutboxTable):
             " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
-            [record_id, stage, error, dumps(payload), now, now, run_id])
+            [record_id, stage, redact(error), dumps(payload), now, now, run_id])
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
         self.release_all([record_id], stages)
@@ -195,7 +196,7 @@ class State(OutboxTable):
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
-        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(detail),
+        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
                                    "since": iso(utcnow()), "run_id": run_id}, pk="opportunity_id")
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
@@ -235,7 +236,7 @@ class State(OutboxTable):
             self.db["runs"].update(run_id, {
                 "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
-                "error": error, "psa_calls": psa_calls})
+                "error": redact(error) if error is not None else None, "psa_calls": psa_calls})
 
     def runs(self, limit: int = 10) -> list[dict]:
         rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
@@ -250,7 +251,8 @@ class State(OutboxTable):
         """Events (record, action, outcome, detail) of a batch or a page, in one statement."""
         now = iso(utcnow())
         batch.insert(self.db, "events", EVENT_COLUMNS, (
-            (run_id, record_id, action, outcome, dumps(detail), now) for record_id, action, outcome, detail in events))
+            (run_id, record_id, action, outcome, dumps(redact_value(detail)), now)
+            for record_id, action, outcome, detail in events))
 
     def events(self, record_id: str) -> list[dict]:
         return [dict(row, detail=loads(row["detail"]))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sync import coerce
-from sync.mapping.model import Mapping
+from sync.mapping.model import FieldRule, Mapping
 from sync.model import DesiredRow, RowError
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
@@ -190,23 +190,34 @@ def transform_backsync(values: dict[str, dict[str, Any]], mapping: Mapping) -> d
     its rule (unmapped with ``error``, not a number) is left out of that key's fields rather than
     written wrong; :func:`backsync_problems` says which and why.
     """
-    mapped, _ = _backsync(values, mapping)
+    mapped, _ = _backsync(values, mapping.backsync)
     return mapped
 
 
 def backsync_problems(values: dict[str, dict[str, Any]], mapping: Mapping) -> dict[str, list[str]]:
     """Key → the reasons its delivery values could not be written back (empty when all fit)."""
-    _, problems = _backsync(values, mapping)
+    _, problems = _backsync(values, mapping.backsync)
     return problems
 
 
-def _backsync(values: dict[str, dict[str, Any]], mapping: Mapping):
+def transform_progress(values: dict[str, dict[str, Any]], mapping: Mapping
+                       ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """The progress of each project's tasks per key → the Salesforce fields of ``structure.backsync``
+    (same grammar as ``backsync``), and the reasons a value could not be written, per key.
+
+    ``{"006…": {"tasks_done": 3, "tasks_total": 8, "current_phase": "Build"}}`` →
+    ``{"006…": {"PSA_Tasks_Done__c": 3, …}}``; the values are those of
+    :data:`sync.mapping.structure_rules.PROGRESS_TYPES`."""
+    return _backsync(values, mapping.structure.backsync if mapping.structure is not None else {})
+
+
+def _backsync(values: dict[str, dict[str, Any]], rules: dict[str, FieldRule]):
     keys = list(values)
     mapped: dict[str, dict[str, Any]] = {key: {} for key in keys}
     problems: dict[str, list[str]] = {}
     if not keys:
         return mapped, problems
-    for target, rule in mapping.backsync.items():
+    for target, rule in rules.items():
         raw = coerce.objects([values[key].get(rule.source) for key in keys])
         out = apply_rule(rule, raw)
         for key, value, reason in zip(keys, out.values, out.reasons, strict=True):

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,8 @@ def test_every_command_is_documented_in_the_readme():
         assert re.search(rf"^\s+{command}\b", readme, re.M), f"`{command}` is not in README.md"
 
 
-def test_every_exit_code_is_documented_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
-    for code in (0, 1, 2, 3, 4, 5, 75):
-        assert re.search(rf"^\| {code} \|", readme, re.M), f"exit code {code} missing from README.md"
+# Every exit code the program can exit with (each error class's, a bug's, Ctrl-C's) is checked against
+# README's exit-code table by tests/unit/test_exit_codes.py (test_every_exit_code_..._is_documented).
 
 
 def test_a_config_path_that_is_a_directory_exits_2_with_one_line_and_no_traceback(tmp_path):
@@ -107,3 +106,34 @@ def test_a_config_value_of_the_wrong_type_exits_2_naming_line_and_key(tmp_path):
         f"{config}:2: psa: must be a mapping, not a number",
         f"{config}:3: mapping: must be a file path, not a list",
     ]
+
+
+#: the CLI as a user other than root runs it: root reads any file, so as root the command drops to
+#: nobody once Python and psa-sync are loaded (the interpreter lives where nobody may not read)
+AS_NOBODY = """
+import os, sys
+import sync.cli, sync.config, sync.yamldoc, sync.report, sync.logs
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+sys.argv = ["psa-sync", *sys.argv[1:]]
+sync.cli.main()
+"""
+
+
+def test_a_config_the_user_cannot_read_exits_2_naming_it_and_permission_denied():
+    with tempfile.TemporaryDirectory() as made:  # in /tmp, which anyone may walk: pytest's own is root's only
+        folder = Path(made)
+        folder.chmod(0o711)  # nobody may walk to the file, only not read it
+        config = folder / "psa-sync.yaml"
+        config.write_text("salesforce: {}\n")
+        config.chmod(0o000)
+        result = run_as_nobody(config)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"psa-sync: {config}:1: (file): cannot read the config: Permission denied"
+
+
+def run_as_nobody(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", AS_NOBODY, "--config", str(config), "status"],
+                          capture_output=True, text=True, cwd="/", stdin=subprocess.DEVNULL, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})

@@ -34,6 +34,10 @@ def test_init_writes_a_config_and_mapping_that_check_accepts_and_refuses_to_over
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "check ok (offline" in checked.stdout
 
+    templates = sorted(p.name for p in (target / "mappings" / "templates").iterdir())
+    assert templates == ["implementation.yaml", "standard.yaml"]
+    assert "# structure:" in mapping.read_text()
+
     before = config.read_text(), mapping.read_text()
     again = psa_sync("init", str(target), cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr and str(config) in again.stderr

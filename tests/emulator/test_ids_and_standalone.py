@@ -76,3 +76,15 @@ def test_versions_list(emulator):
     assert {"label": "Winter '24", "url": "/services/data/v59.0", "version": "59.0"} in versions
     unknown = trusting_session(emulator).get(f"{emulator.url}/services/data/v99.0/limits")
     assert unknown.status_code in (401, 404)
+
+
+def test_the_org_state_file_holding_the_client_secret_and_password_is_private(tmp_path):
+    import os
+    import stat
+    path = tmp_path / "org.sqlite"
+    emu = Emulator(state_file=path)
+    try:
+        modes = {name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode) for name in ("", "-wal", "-shm")}
+    finally:
+        emu.store.db.close()
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}

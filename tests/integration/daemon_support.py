@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -36,13 +37,16 @@ class DaemonProcess:
     log: Path
 
     @classmethod
-    def start(cls, harness) -> DaemonProcess:
+    def start(cls, harness, open_files: int | None = None, log_name: str = "daemon.log") -> DaemonProcess:
+        """``open_files``: the daemon's descriptor limit (``ulimit -n``), to show what exhausting it does."""
         if not harness.config.exists():
             harness.write_config()
-        log = harness.workdir / "daemon.log"
+        log = harness.workdir / log_name
+        limit = None if open_files is None else lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         proc = subprocess.Popen([*CLI, "--config", str(harness.config), "daemon"], env=harness.env(),
                                 cwd=harness.workdir, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, preexec_fn=limit)
         return cls(proc, log)
 
     def text(self) -> str:

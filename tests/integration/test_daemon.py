@@ -1,10 +1,16 @@
 """`psa-sync daemon` through the real CLI: one token for all its cycles, an idle cycle is one query,
-a won deal is a project within the interval plus 5 s, SIGTERM mid-cycle exits 0 and leaves nothing to
-repair, SIGHUP with a broken mapping keeps the old one, and failing cycles back off."""
+a won deal is a project by the next cycle that reads it, SIGTERM mid-cycle exits 0 and leaves nothing
+to repair, SIGHUP with a broken mapping keeps the old one, and failing cycles back off.
+
+No wall-clock bound is asserted: cycles are counted in run rows, the back-off's exact pauses are
+tests/unit/test_daemon_policy.py's (an injected clock), and the figures (latency, stop time, gaps)
+are printed by scripts/bench_daemon.py (`make bench-parts`). A ``wait_for`` timeout only ends a
+test in which nothing happens; it is never the assertion."""
 
 from __future__ import annotations
 
 import random
+import re
 import signal
 import socket
 import time
@@ -34,16 +40,16 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
     daemon = DaemonProcess.start(harness)
     try:
         wait_for(lambda: len(linked(harness)) == 3, 30, why="the first cycle links the 3 won deals")
-        latencies, step, hup_done = [], 0, False
+        cycles_to_project, step, hup_done = [], 0, False
         while len(runs(harness)) < CYCLES:
             step += 1
             if step % 3 == 0 and (open_deals := [d for d in book.deals if d not in linked(harness)
                                                  and not emulator.get("Opportunity", d)["IsWon"]]):
                 deal = open_deals[0]
+                last_started = max(r["id"] for r in runs(harness))  # cycles from here on may read the win
                 emulator.update("Opportunity", deal, StageName="Closed Won")
-                won_at = time.monotonic()
-                wait_for(lambda d=deal: d in linked(harness), INTERVAL + 5, why=f"{deal} becomes a project")
-                latencies.append(time.monotonic() - won_at)
+                cycles_to_project.append(wait_for(lambda n=last_started: cycles_until_created(harness, n), 60,
+                                                  why=f"{deal} becomes a project"))
             elif step % 3 == 1:
                 emulator.update("Opportunity", random.Random(step).choice(sorted(linked(harness))),
                                 Amount=1000 + step)
@@ -61,7 +67,11 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
                 mapping.write_text(good)
                 hup_done = True
         assert daemon.proc.poll() is None, daemon.text()
-        assert latencies and max(latencies) <= INTERVAL + 5, latencies
+        # The cycle under way when we looked and one starting between that look and the win may both have
+        # queried before it, and a cycle reads only stamps before its signpost (the emulator's stamps may
+        # run a little ahead); typically 2 or 3. Generous: a win missed until a later re-read (the 10-minute
+        # lookback, the 5-minute back-sync) would take hundreds of cycles.
+        assert cycles_to_project and max(cycles_to_project) <= 5, cycles_to_project
 
         # One token request in all, and one query per idle cycle.
         assert emulator.calls_snapshot()["token"] == 1
@@ -80,10 +90,11 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         last = rows[-1]["id"]
         wait_for(lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)), 10,
                  every=0.05, why="a cycle under way")
-        code, took = daemon.stop(timeout=10)
+        code, _ = daemon.stop(timeout=60)
         emulator.fault("clear")
-        assert code == 0 and took < 5, (code, took, daemon.text()[-2000:])
-        assert runs(harness)[-1]["status"] == "interrupted"
+        assert code == 0, daemon.text()[-2000:]
+        assert runs(harness)[-1]["status"] == "interrupted"  # stopped mid-cycle, not after it
+        assert "the job was stopped by a signal" in daemon.text()
         lock = FileLock(str(harness.state) + ".lock", timeout=0)
         lock.acquire()  # free: no Timeout
         lock.release()
@@ -94,8 +105,8 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         assert state_rows(harness.state, "intents") == []
         assert not [r for r in runs(harness) if r["status"] == "died"]
         assert_exactly_once(harness)
-        print(f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, latencies "
-              f"{[round(x, 2) for x in latencies]}, stopped mid-cycle in {took:.2f}s")
+        print(f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, cycles from a win to its "
+              f"project {cycles_to_project}")
     finally:
         daemon.kill()
 
@@ -122,12 +133,15 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emu
         rows = runs(harness)
         failing = [r for r in rows[down_from:] if r["exit_code"] == 3]
         gaps = [started(b) - started(a) for a, b in zip(failing, failing[1:], strict=False)]
-        assert all(later >= earlier - 0.6 for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps  # spacing out
-        # 2 s, 4 s, 8 s (the cap), 8 s; the first may read 4 s when the first failing cycle ended otherwise
-        assert 1.5 <= gaps[0] <= 5 and gaps[-1] >= 6, gaps
-        assert max(gaps) <= 8 + 2, gaps
+        # The daemon's own decisions, from its log: 2 s, 4 s, 8 s (the cap), then 8 s (exact pauses on
+        # an injected clock: tests/unit/test_daemon_policy.py). The rows show them taken: without a
+        # back-off, failing cycles would start a second apart; with it the last gaps are the cap's.
+        pauses = [int(p) for p in re.findall(r"the next cycle in (\d+)s", daemon.text())]
+        assert pauses[:4] == [2, 4, 8, 8], pauses
+        assert gaps[-1] > 4 * INTERVAL, gaps  # generous: 8 s taken, 1 s without a back-off
         recovered = [r for r in rows if r["id"] > failing[-1]["id"]]
-        assert started(recovered[1]) - started(recovered[0]) < 2.5  # back to the interval
+        # back to the interval: the gap is no longer the cap's (generous: 1 s expected, 8 s if still backing off)
+        assert started(recovered[1]) - started(recovered[0]) < 8 - 2, [started(r) for r in recovered[:2]]
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
@@ -158,12 +172,21 @@ def assert_metrics_match_status(harness, textfile) -> None:
     by_code = Counter(str(r["exit_code"]) for r in rows)
     for code, n in by_code.items():
         assert metrics[("psa_sync_runs_total", (("exit_code", code), ("mode", "run")))] == n, code
-    assert metrics[("psa_sync_deals_created_total", ())] == sum(r["counts"].get("created", 0) for r in rows) == 2
+    assert metrics[("psa_sync_deals_created_total", ())] == sum(r["counts"].get("created", 0) for r in rows) == 2, \
+        [(r["id"], r["exit_code"], r["counts"]) for r in rows]
     assert metrics[("psa_sync_salesforce_calls_total", (("endpoint", "queryAll"),))] == \
         sum(r["api_calls"].get("queryAll", 0) for r in rows)
     assert metrics[("psa_sync_psa_calls_total", ())] == sum(r["psa_calls"] or 0 for r in rows) > 0
     assert metrics[("psa_sync_won_to_project_seconds_count", ())] == 2
     assert metrics[("psa_sync_last_success_timestamp_seconds", ())] > 0
+
+
+def cycles_until_created(harness, last_started: int) -> int:
+    """How many cycles, from ``last_started`` on (the last one started before the win, perhaps still
+    under way: it may read the win too), ran until one created the project (1: that one). A cycle's
+    counts are written when it ends."""
+    after = [r for r in runs(harness) if r["id"] >= last_started]
+    return next((n for n, row in enumerate(after, 1) if row["counts"].get("created")), 0)  # 0: not yet
 
 
 def free_port() -> int:

@@ -182,3 +182,26 @@ def test_describe_lists_the_fields_psa_sync_writes(emu):
     client.connect()
     names = {f["name"] for f in client.describe("Opportunity")["fields"]}
     assert {"PSA_Project_Id__c", "PSA_Project_URL__c", "SystemModstamp"} <= names
+
+
+def test_a_deals_line_items_are_whole_even_when_salesforce_pages_them_inside_the_record(emu):
+    """simple-salesforce's query_all does not follow a nested nextRecordsUrl; the client does, once
+    per parent that needs it, so a deal never reaches the page step with half its line items."""
+    emu.set_nested_page(3)
+    entry = emu.add_product("Consulting day", code="CD")
+    many = emu.create("Opportunity", Name="Many", StageName="Closed Won", CloseDate="2026-01-10")
+    few = emu.create("Opportunity", Name="Few", StageName="Closed Won", CloseDate="2026-01-10")
+    none = emu.create("Opportunity", Name="None", StageName="Closed Won", CloseDate="2026-01-10")
+    made = [emu.add_line_item(many, entry, quantity=1, SortOrder=i) for i in range(8)]
+    emu.add_line_item(few, entry, quantity=2)
+    client = client_for(emu)
+    client.connect()
+    emu.reset_calls()
+    (page,) = client.query_pages("SELECT Id, (SELECT Id, Quantity FROM OpportunityLineItems ORDER BY SortOrder, "
+                                 "Id) FROM Opportunity ORDER BY SystemModstamp, Id")
+    by_id = {record["Id"]: record["OpportunityLineItems"] for record in page}
+    assert [line["Id"] for line in by_id[many]["records"]] == made
+    assert (by_id[many]["done"], by_id[many]["totalSize"]) == (True, 8) and "nextRecordsUrl" not in by_id[many]
+    assert len(by_id[few]["records"]) == 1 and by_id[none] is None
+    # the first 3 lines came with the deal, the other 5 in one more call (a queryMore page holds 2,000)
+    assert emu.calls_snapshot() == {"queryAll": 1, "queryMore": 1}

@@ -112,3 +112,17 @@ def test_reads_cost_one_call_whatever_the_number_of_projects(tryton, session):
     [updated] = psa.update([ProjectChange(refs[0], {"budget": Decimal("1")})])
     assert updated.outcome == "updated"
     assert session.methods["model.project.work.write"] == 1
+
+
+def test_a_child_whose_create_answer_was_lost_is_found_by_its_key_not_made_twice(tryton, session):
+    from sync.structure_model import Child, ChildKind
+
+    psa = connector(tryton, session)
+    [project] = psa.create([NewProject(KEY, fields())])
+    task = Child(f"{KEY}/li:00kAK000003AbCdQAA", ChildKind.TASK, "Training", hours=Decimal("8"))
+    session.fail = ["forward-then-500"]
+    [lost] = psa.create_children(project.ref, [task], {})
+    [again] = psa.create_children(project.ref, [task], {})  # the database refuses the key a second time
+    assert (lost.outcome, again.outcome) == ("exists", "exists") and lost.ref.id == again.ref.id
+    keyed = tryton.call("project.work", "search", [["salesforce_key", "=", task.key]], 0, None, None)
+    assert keyed == [lost.ref.id]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sync.adopt.match import HandProject, PairLine, Universe, by_name, comparable, read_pairs, resolve
+from sync.adopt.match import HandProject, Universe, by_name, comparable, resolve
+from sync.adopt.pairs import PairLine, read_pairs
 from sync.connectors.psa.base import ProjectRef
 from sync.errors import AdoptionRefused
 from sync.model import DesiredRow

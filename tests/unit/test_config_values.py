@@ -85,3 +85,9 @@ def test_a_whole_number_too_large_for_a_float_is_still_a_whole_number(tmp_path):
 def test_a_percentage_too_large_for_a_float_is_refused(tmp_path):
     path = limits(tmp_path, f"{{max_org_api_percent: {HUGE}}}")
     assert short(path, problems_of(path)) == [f"14: limits.max_org_api_percent: {HUGE} is too large"]
+
+
+@pytest.mark.parametrize("text", ["{port: 9464, address: }", "{port: 9464, address: ''}", "{port: 9464}"])
+def test_an_empty_metrics_address_is_the_default_not_the_string_none(tmp_path, text):
+    path = edited(tmp_path, (STATE, f"{STATE}\nmetrics: {text}"))
+    assert load_settings(path, ENV).metrics.address == "127.0.0.1"

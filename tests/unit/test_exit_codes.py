@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import itertools
+import logging
+import re
+from pathlib import Path
+
 import pytest
 
+from sync import errors
 from sync.cli import support as cli_support
 from sync.errors import BudgetExceededError, LocalIOError, ProtocolViolation, StateFileError, exit_code_of
+from sync.logs import RedactingFormatter, register_secret
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def exit_of(exc: BaseException) -> int:
@@ -33,3 +43,82 @@ def test_every_failure_has_its_own_exit_code_and_none_of_them_is_1(exc, code):
 def test_a_bug_is_logged_as_one_and_says_so(caplog):
     exit_of(RuntimeError("boom"))
     assert "a bug in psa-sync" in caplog.text and "boom" in caplog.text
+
+
+# --- the promised message, and nothing leaking (issue 20) ------------------------------------------
+
+SECRET = "tok-3xAmpl3-s3cr3t"  # as if read from ${SF_CLIENT_SECRET}: registered, so it must never print
+
+
+def _every(cls: type) -> list[type]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _every(direct))]
+
+
+def _raised(cls: type) -> BaseException:
+    """An instance of ``cls`` whose message carries the secret, built the way its callers build it."""
+    text = f"the token {SECRET} was refused"
+    if issubclass(cls, errors.YamlSyntaxError):
+        return cls("psa-sync.yaml", 3, text)
+    if issubclass(cls, errors.RecordError):
+        return cls("006AK00000AbCdEQAA", "load", text)
+    return cls(text)
+
+
+#: every error class psa-sync defines (a new one is covered without touching this test)
+ERRORS = [cls for cls in _every(errors.SyncError) if cls.__module__ == errors.__name__]
+
+
+@pytest.fixture
+def printed(capsys):
+    """What the CLI prints and logs, as a person sees it: stderr and the redacting log handler."""
+    register_secret(SECRET)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter(as_json=False))
+    logging.getLogger().addHandler(handler)
+    try:
+        yield lambda: capsys.readouterr().err + stream.getvalue()
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize("cls", ERRORS, ids=lambda cls: cls.__name__)
+def test_every_error_prints_psa_sync_and_its_message_with_the_secret_masked_and_no_traceback(cls, printed):
+    exc = _raised(cls)
+    assert exit_of(exc) == int(cls.exit_code)
+    text = printed()
+    assert text == f"psa-sync: {str(exc).replace(SECRET, '***')}\n"
+    assert SECRET not in text and "Traceback" not in text
+
+
+def test_a_bug_says_so_with_the_traceback_masked_and_exits_70(printed):
+    assert exit_of(RuntimeError(f"boom with {SECRET}")) == 70
+    text = printed()
+    assert "unexpected error (a bug in psa-sync: please report it with this log)" in text
+    assert "Traceback" in text and "RuntimeError: boom with ***" in text  # the log has it, redacted
+    assert SECRET not in text
+
+
+def test_ctrl_c_says_what_stays_and_exits_130(printed):
+    assert exit_of(KeyboardInterrupt()) == 130
+    assert printed() == "psa-sync: interrupted; what was committed stays, the next run goes on from there\n"
+
+
+def test_every_exit_code_the_program_can_exit_with_is_documented():
+    """Every error class's code, a bug's and Ctrl-C's, 0 and 1: each a row of README's exit-code table
+    (the one under "Running it", not the health check's) and of architecture.md's."""
+    codes = {int(cls.exit_code) for cls in ERRORS} | {exit_code_of(RuntimeError()), exit_code_of(KeyboardInterrupt())}
+    codes |= {0, 1}
+    assert {70, 71, 74, 75, 76, 130} <= codes  # the scan sees the classes
+    readme = _table(ROOT / "README.md", "| exit | meaning | what to do |")
+    architecture = _table(ROOT / "docs" / "architecture.md", "| exit | raised as | meaning | what to do |")
+    assert codes - readme == set(), "exit codes missing from README.md's table"
+    assert codes - {70, 130} - architecture == set(), "exit codes missing from docs/architecture.md's table"
+
+
+def _table(path: Path, header: str) -> set[int]:
+    """The codes of the table that starts with ``header`` (its first cell of each row)."""
+    lines = path.read_text().splitlines()
+    start = lines.index(header) + 2
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    return {int(match.group(1)) for row in rows if (match := re.match(r"\| (\d+) \|", row))}

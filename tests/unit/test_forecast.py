@@ -17,9 +17,11 @@ from PIL import Image
 
 from sync.config import load_settings
 from sync.errors import ConfigError
+from sync.forecast.book import read_book
 from sync.forecast.command import run_forecast
 from sync.forecast.compute import Deal, spread
 from sync.forecast.render import table_text, to_csv
+from sync.state import State
 from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, seed_book
 
 CLI = [sys.executable, "-m", "sync"]
@@ -47,6 +49,21 @@ def test_the_seeded_book_gives_the_exact_hours_per_month_per_group(book):
     assert groups_of(data) == EXPECTED
     assert data["totals"]["total"] == [360.0, 480.0, 510.0, 20.0]
     assert data["deals"] == {"won": 3, "pipeline": 2}  # the closed project and the dropped deal are left out
+
+
+def test_a_won_project_delivery_closed_after_linking_is_no_upcoming_work(book):
+    # W1 was linked active; back-sync has since read its project closed (a person finished it).
+    state = State.open(book.parent / "state.sqlite")
+    try:
+        w1 = state.links(["W1"])["W1"]
+        with state.transaction():
+            state.save_link(w1.but(backsync={"status": "closed"}))
+    finally:
+        state.close()
+    data = run_forecast(load_settings(book, ENV), None, None, "2027-01")
+    assert data["deals"] == {"won": 2, "pipeline": 2}
+    assert groups_of(data)["Fixed Fee"]["won"] == [50.0, 0.0, 0.0, 0.0]  # W3 alone: W1's 310, 280, 310 are gone
+    assert "W1" not in {deal.record_id for deal in read_book(book.parent / "state.sqlite")[0]}
 
 
 def test_a_deal_across_months_is_shared_by_days():

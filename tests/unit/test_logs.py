@@ -7,17 +7,18 @@ import logging
 
 import pytest
 
-from sync import cli, logs
+from sync import cli, logs, redaction
 
 # A quote, a backslash and non-ASCII: JSON writes each of these differently from the raw value.
 CANARY = 'CANARY"sec\\ret-ñü-7f3a'
 
 
 @pytest.fixture
-def secret(monkeypatch):
-    monkeypatch.setattr(logs, "_forms", set())
+def secret():
+    redaction.forget_secrets()
     logs.register_secret(CANARY)
-    return CANARY
+    yield CANARY
+    redaction.forget_secrets()
 
 
 def every_form(value: str) -> list[str]:
@@ -36,8 +37,8 @@ def test_a_secret_with_quotes_backslashes_and_accents_is_redacted_in_every_forma
     assert [form for form in every_form(secret) if form in line] == []
 
 
-def test_the_check_would_see_the_secret_were_redaction_off(secret, monkeypatch):
-    monkeypatch.setattr(logs, "_forms", set())
+def test_the_check_would_see_the_secret_were_redaction_off(secret):
+    redaction.forget_secrets()
     line = formatted(True, "the server said: bad client_secret=%s", secret)
     assert json.dumps(secret)[1:-1] in line  # escaped by JSON: a redaction after dumps alone misses it
 
@@ -50,9 +51,9 @@ def test_errors_the_cli_prints_are_redacted(secret, capsys):
     assert err.count("***") == 1 and out.count("***") == 1
 
 
-def test_a_secret_read_from_the_config_is_known_before_logging_is_set_up(monkeypatch):
+def test_a_secret_read_from_the_config_is_known_before_logging_is_set_up(secret):
     from sync.config import Secret
 
-    monkeypatch.setattr(logs, "_forms", set())
+    redaction.forget_secrets()
     Secret("key-" + CANARY)
     assert logs.redact("x key-" + CANARY + " y") == "x *** y"

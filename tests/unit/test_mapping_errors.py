@@ -47,7 +47,7 @@ FIELD_KEYS = ("date_add, default, from, map, max_length, overflow, required, syn
 CASES = [
     ("unknown top-level key", 0, "extras: 1",
      ["23: extras: unknown key 'extras'; valid keys: version, source, key, project, writeback, backsync, "
-      "lifecycle, conflicts, members, pipeline"]),
+      "lifecycle, conflicts, members, pipeline, structure"]),
     ("unknown key in a field", 12, "    budget: {frm: Amount, type: decimal}",
      [f"12: project.fields.budget.frm: unknown key 'frm'; valid keys: {FIELD_KEYS}",
       "12: project.fields.budget: needs `from` (a field) or `template`"]),
@@ -255,7 +255,8 @@ def test_a_document_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- version: 1\n")
     assert _problems(path) == [f"{path}:1: (document): a mapping file is a YAML mapping with keys version, "
-                               "source, key, project, writeback, backsync, lifecycle, conflicts, members, pipeline"]
+                               "source, key, project, writeback, backsync, lifecycle, conflicts, members, pipeline, "
+                               "structure"]
 
 
 def test_python_tags_are_refused_not_executed(tmp_path):

@@ -147,7 +147,10 @@ def test_syntax_errors_say_what_and_where(text, fragment, position):
     "text, fragment",
     [
         ("SELECT Id FROM Opportunity;", "unexpected character ';'"),
-        ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "subqueries"),
+        ("SELECT Id, (SELECT Id, (SELECT Id FROM Notes) FROM Contacts) FROM Account", "subqueries"),
+        ("SELECT Id FROM Account WHERE Name = 'a' OR Id IN (SELECT AccountId FROM Contact)",
+         "only allowed at the top level"),
+        ("SELECT Id FROM Account WHERE Id IN (SELECT AccountId, Name FROM Contact)", "exactly one Id"),
         ("SELECT COUNT(Id) FROM Account", "only COUNT()"),
         ("SELECT Id FROM Account GROUP BY Name", "unexpected token 'GROUP'"),
         ("SELECT Id FROM Account a", "unexpected token 'a'"),
@@ -318,3 +321,20 @@ def test_evaluate_accepts_typed_values():
 def test_evaluate_errors_name_the_field(text, fragment):
     with pytest.raises(SoqlEvaluationError, match=fragment):
         evaluate(parse_condition(text), DEAL)
+
+
+def test_a_query_reads_child_subqueries_and_top_level_semi_joins_and_renders_them_back():
+    text = ("SELECT Id, (SELECT Id, Product2.Family FROM OpportunityLineItems WHERE Quantity > 0 "
+            "ORDER BY SortOrder ASC NULLS FIRST LIMIT 5) FROM Opportunity WHERE Id IN "
+            "(SELECT OpportunityId FROM OpportunityLineItem WHERE Quantity > 1) AND IsWon = true")
+    query = parse_query(text)
+    (child,) = query.children
+    assert (child.sobject, child.fields, child.limit) == ("OpportunityLineItems", ("Id", "Product2.Family"), 5)
+    semi = query.where.items[0]
+    assert (semi.field, semi.query.sobject, semi.query.fields) == ("Id", "OpportunityLineItem", ("OpportunityId",))
+    assert parse_query(to_soql(query)) == query
+
+
+def test_a_criteria_string_still_refuses_a_semi_join():
+    with pytest.raises(SoqlSyntaxError, match="subqueries are not supported"):
+        parse_condition("Id IN (SELECT OpportunityId FROM OpportunityLineItem)")

@@ -22,7 +22,7 @@ presents the halves as one :class:`~sync.connectors.psa.base.PsaConnector`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,15 +42,24 @@ from sync.connectors.psa.redmine_http import RedmineHttp
 from sync.connectors.psa.redmine_members import RedmineMembers
 from sync.connectors.psa.redmine_reads import RedmineReads
 from sync.connectors.psa.redmine_site import RedmineSite
+from sync.connectors.psa.redmine_structure import (
+    DEFAULT_KEY_FIELD,
+    DEFAULT_ROLE_FIELD,
+    DEFAULT_TRACKER,
+    RedmineStructure,
+)
 from sync.connectors.psa.redmine_writes import RedmineWrites
+from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
 from sync.errors import ConfigError
+from sync.structure_model import Child
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 # The best measured on Redmine 5.0 both on SQLite (WEBrick) and on PostgreSQL (Puma): projects are
 # created one at a time inside Redmine whatever the database (its nested set locks every project row
 # per create), so more parallel requests only queue, and SQLite answers 500s (docs/benchmarks.md).
 DEFAULT_WRITE_CONCURRENCY = 2
-_OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout"}
+_OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout",
+            "task_tracker", "child_key_field", "role_field"}
 
 
 class RedmineConnector(ReadsAndWrites):
@@ -70,6 +79,9 @@ class RedmineConnector(ReadsAndWrites):
         customer: str = "custom_field",
         on_closed: str = "skip",
         timeout: float = 30.0,
+        task_tracker: str = DEFAULT_TRACKER,
+        child_key_field: str = DEFAULT_KEY_FIELD,
+        role_field: str = DEFAULT_ROLE_FIELD,
     ):
         _check_options(identifier_prefix, write_concurrency, customer, on_closed, custom_fields)
         self.http = RedmineHttp(url, api_key, session, timeout)
@@ -83,6 +95,7 @@ class RedmineConnector(ReadsAndWrites):
         self._reads = RedmineReads(self._site, write_concurrency)
         self._writes = RedmineWrites(self._site, write_concurrency)
         self._members = RedmineMembers(self.http)
+        self._structure = RedmineStructure(self.http, write_concurrency, task_tracker, child_key_field, role_field)
 
     @classmethod
     def from_settings(
@@ -123,6 +136,27 @@ class RedmineConnector(ReadsAndWrites):
 
     def role_names(self) -> list[str]:
         return self._members.role_names()
+
+    # --- a project's plan: versions and issues (redmine_structure) ----------------------------
+
+    def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
+        return self._structure.find_children(project, keys)
+
+    def create_children(self, project: ProjectRef, children: Sequence[Child],
+                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+        return self._structure.create_children(project, children, phases)
+
+    def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
+        return self._structure.children(projects)
+
+    def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
+        return self._structure.flag_children(refs, note)
+
+    def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
+        return self._structure.set_estimates(changes)
+
+    def structure_spec(self) -> StructureSpec:
+        return self._structure.structure_spec()
 
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:

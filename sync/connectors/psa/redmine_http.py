@@ -18,6 +18,7 @@ import requests
 
 from sync.connectors.answers import Shape, endpoint, json_of, misfit, redirect_target, said_by
 from sync.errors import AuthError, ConfigError, PsaUnavailable
+from sync.redaction import redact
 
 PAGE_SIZE = 100  # Redmine's maximum "limit"
 RESUMES = "the run stops and resumes next time"
@@ -45,6 +46,19 @@ def path(*segments: object, ext: str = ".json") -> str:
     return "/" + "/".join(quoted) + ext
 
 
+def header_safe_key(api_key: str) -> str:
+    """The key, if an HTTP header can carry it: visible ASCII only. requests encodes header values as
+    Latin-1 (a key with ``Ω`` raised ``UnicodeEncodeError``: a traceback, exit 70) and refuses a line
+    break; Redmine's keys are 40 hexadecimal characters, so anything else is a mistake in the config.
+    The message names the position, never the character."""
+    bad = next((i for i, c in enumerate(api_key) if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise ConfigError(f"psa.api_key: character {bad + 1} is not visible ASCII (a space, a control "
+                          "character or a non-ASCII letter), which an HTTP header cannot carry; a Redmine API "
+                          "key is 40 hexadecimal characters (My account > API access key > Show)")
+    return api_key
+
+
 class RedmineHttp:
     """Thin JSON-over-HTTP client for one Redmine, on a session the caller built."""
 
@@ -54,7 +68,7 @@ class RedmineHttp:
         self._timeout = timeout
         self.page_size = PAGE_SIZE  # tests lower it to walk pages cheaply against a real Redmine
         self._headers = {
-            "X-Redmine-API-Key": api_key,
+            "X-Redmine-API-Key": header_safe_key(api_key),
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
@@ -78,7 +92,7 @@ class RedmineHttp:
         except requests.RequestException as exc:
             raise PsaUnavailable(
                 f"Redmine at {self.url} did not answer {method} {path}: {type(exc).__name__}: "
-                f"{str(exc)[:300]}; the run stops and resumes next time"
+                f"{redact(str(exc))[:300]}; the run stops and resumes next time"
             ) from None
         if response.status_code == 401:
             raise AuthError(
@@ -157,5 +171,5 @@ def error_text(response: requests.Response) -> str:
     body = json_of(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
+        return redact("; ".join(str(e) for e in errors))
     return f"HTTP {response.status_code}"

@@ -14,7 +14,8 @@ translation), ``tryton_reads`` and ``tryton_writes``. README.md, "Tryton", is th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -28,12 +29,15 @@ from sync.connectors.psa.base import (
     connector_options,
 )
 from sync.connectors.psa.batch import CreateChunk
+from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
 from sync.connectors.psa.tryton_reads import TrytonReads
 from sync.connectors.psa.tryton_rpc import TrytonRpc
 from sync.connectors.psa.tryton_site import TrytonSite
+from sync.connectors.psa.tryton_structure import TrytonStructure
 from sync.connectors.psa.tryton_writes import TrytonWrites
 from sync.errors import ConfigError
 from sync.model import Outcome
+from sync.structure_model import Child
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 _OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
@@ -69,6 +73,7 @@ class TrytonConnector(ReadsAndWrites):
         self._site = TrytonSite(self.rpc, identifier_prefix, create_parties)
         self._reads = TrytonReads(self._site)
         self._writes = TrytonWrites(self._site, self._reads, write_concurrency)
+        self._structure = TrytonStructure(self._site)
 
     @classmethod
     def from_settings(
@@ -104,6 +109,27 @@ class TrytonConnector(ReadsAndWrites):
         """Tryton's project works have no members (a team is whoever logs time): a ``members`` event says so."""
         return WriteResult(ref.key, Outcome.FAILED, ref=ref,
                            error="Tryton projects have no members: remove `members` from a Tryton mapping")
+
+    # --- a project's plan: child works (tryton_structure) --------------------------------------
+
+    def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
+        return self._structure.find_children(project, keys)
+
+    def create_children(self, project: ProjectRef, children: Sequence[Child],
+                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+        return self._structure.create_children(project, children, phases)
+
+    def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
+        return self._structure.children(projects)
+
+    def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
+        return self._structure.flag_children(refs, note)
+
+    def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
+        return self._structure.set_estimates(changes)
+
+    def structure_spec(self) -> StructureSpec:
+        return self._structure.structure_spec()
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         raise ConfigError("psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "

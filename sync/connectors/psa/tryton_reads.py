@@ -66,7 +66,9 @@ class TrytonReads:
         return found
 
     def list_linked(self) -> list[ProjectRef]:
-        return [self.site.ref(r) for r in self.search([[KEY, "!=", None], ["type", "=", "project"]])]
+        # a phase is a work of type project with a child key (it holds a "/"): not a deal's project
+        domain = [[KEY, "!=", None], [KEY, "not like", "%/%"], ["type", "=", "project"]]
+        return [self.site.ref(r) for r in self.search(domain)]
 
     def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
         records = self.search([[KEY, "=", None], ["type", "=", "project"]])

@@ -24,6 +24,7 @@ import base64
 import datetime as dt
 import itertools
 import json
+import re
 import threading
 import time
 from decimal import Decimal
@@ -34,8 +35,10 @@ import requests
 from sync.connectors.answers import excerpt
 from sync.connectors.psa.redmine_http import normalise_url
 from sync.errors import AuthError, PsaUnavailable
+from sync.redaction import redact, register_secret
 
 RESUMES = "the run stops and resumes next time"
+_ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")
 IDEMPOTENT_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
 
@@ -131,17 +134,24 @@ class TrytonRpc:
         while True:
             try:
                 return self._once(method, params)
-            except _Expired:
+            except _Expired as expired:
                 if relogged:
                     raise AuthError(f"Tryton at {self.url} refused the session just opened for {self.user!r} "
                                     f"(401 on {method}): check the user's access rights") from None
                 relogged = True
-                self.login()
+                self._login_again(expired.auth)
             except PsaUnavailable:
                 attempt += 1
                 if attempt >= attempts:
                     raise
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+    def _login_again(self, failed: str | None) -> None:
+        """Log in again after a 401, unless another thread already did: every worker of a batch meets
+        the same expired session, and one new session serves them all (the lock, then the compare)."""
+        with self._lock:
+            if self._auth == failed:
+                self._login_locked()
 
     def context(self) -> dict:
         """The user's context (company, language), read once after login."""
@@ -158,22 +168,31 @@ class TrytonRpc:
     def login(self) -> None:
         """``common.db.login`` with the password; keeps the session for every later call."""
         with self._lock:
-            self._auth = None
+            self._login_locked()
+
+    def _login_locked(self) -> None:
+        self._auth = None
+        try:
             result = self._once("common.db.login", (self.user, {"password": self._password}, "en"), login=True)
-            if not (isinstance(result, list) and len(result) >= 2 and isinstance(result[0], int)):
-                raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
-                                "(the user's password) and psa.options.user")
-            token = base64.b64encode(f"{self.user}:{result[0]}:{result[1]}".encode()).decode()
-            self._auth = f"Session {token}"
+        except TrytonError as exc:
+            raise _login_refused(self.url, self.user, exc) from None
+        if not (isinstance(result, list) and len(result) >= 2 and isinstance(result[0], int)):
+            raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
+                            "(the user's password) and psa.options.user")
+        token = base64.b64encode(f"{self.user}:{result[0]}:{result[1]}".encode()).decode()
+        register_secret(str(result[1]), session_of="tryton")  # a password while it lives: masked like one
+        register_secret(token, session_of="tryton")
+        self._auth = f"Session {token}"
 
     # --- one request ----------------------------------------------------------------------------
 
     def _once(self, method: str, params: tuple, login: bool = False) -> Any:
         if self._auth is None and not login:
-            self.login()
+            self._login_again(None)
+        auth = None if login else self._auth  # the session this request carries, for _login_again
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._auth is not None:
-            headers["Authorization"] = self._auth
+        if auth is not None:
+            headers["Authorization"] = auth
         body = encode({"id": next(self._ids), "method": method, "params": list(params)})
         try:
             response = self._session.post(self.url + "/rpc/", data=body, headers=headers, timeout=self._timeout,
@@ -186,43 +205,66 @@ class TrytonRpc:
             if login:
                 raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r} (401): check "
                                 "psa.api_key (the user's password) and psa.options.user")
-            raise _Expired()
+            raise _Expired(auth)
         if status == 403:
             raise PsaUnavailable(f"Tryton at {self.url} forbids {method} (403): is the module installed "
                                  f"(README.md, \"Tryton\")?; {RESUMES}")
         if status != 200:
             raise PsaUnavailable(f"Tryton at {self.url} answered HTTP {status} to {method}; {RESUMES}")
-        return self._result(method, response)
+        return self._result(method, response, quote=not login)
 
-    def _result(self, method: str, response: requests.Response) -> Any:
+    def _result(self, method: str, response: requests.Response, quote: bool) -> Any:
+        """The result; an answer of another shape is quoted (cut, redacted) unless it answers a login,
+        whose request carried the password a server may echo: that body is never quoted."""
+        shown = excerpt(response.content) if quote else "a body not shown (it answers the login)"
         try:
             body = decode(response.content)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
-            raise PsaUnavailable(f"Tryton at {self.url} answered {method} with {excerpt(response.content)}, "
+            raise PsaUnavailable(f"Tryton at {self.url} answered {method} with {shown}, "
                                  f"not JSON-RPC; {RESUMES}") from None
         error = body.get("error")
         if error is not None:
             raise _error(error)
         if "result" not in body:
-            raise PsaUnavailable(f"Tryton at {self.url} answered {method} without a result: "
-                                 f"{excerpt(response.content)}; {RESUMES}")
+            raise PsaUnavailable(f"Tryton at {self.url} answered {method} without a result: {shown}; {RESUMES}")
         return body["result"]
 
 
 class _Expired(Exception):
-    """401 on a call with a session: log in again once."""
+    """401 on a call with a session (``auth``, the one it carried): log in again once."""
+
+    def __init__(self, auth: str | None):
+        super().__init__("session expired")
+        self.auth = auth
+
+
+def _login_refused(url: str, user: str, exc: TrytonError) -> Exception:
+    """Tryton refused ``common.db.login`` with an error: a ``LoginException`` asks for another factor
+    (a code sent by SMS, …), which a person must settle (exit 5); anything else is the server's trouble.
+    Its message is never quoted: it answers a request that carried the password."""
+    if exc.kind == "LoginException":
+        return AuthError(f"Tryton at {url} asks for more than a password to log in {user!r} (a LoginException, "
+                         "e.g. a second factor): give psa-sync a user whose login needs only its password "
+                         "(trytond.conf [session] authentications)")
+    kind = exc.kind if _ERROR_KIND.fullmatch(exc.kind) else "error"  # a bare exception's kind is its text
+    return PsaUnavailable(f"Tryton at {url} refused the login of {user!r} with a {kind}; {RESUMES}")
 
 
 def _error(error: Any) -> TrytonError:
-    """``["UserError", ["message", "", null]]`` (or a bare string) as a TrytonError."""
+    """``["UserError", ["message", "", null]]`` (or a bare string) as a TrytonError, its words redacted."""
+    kind, message = _error_parts(error)
+    return TrytonError(redact(kind), redact(message))
+
+
+def _error_parts(error: Any) -> tuple[str, str]:
     if isinstance(error, list) and error:
         kind = str(error[0])
         args = error[1] if len(error) > 1 else None
         if isinstance(args, list) and args:
-            return TrytonError(kind, str(args[0]))
+            return kind, str(args[0])
         if isinstance(args, str):
-            return TrytonError(kind, args)
-        return TrytonError(kind, kind)
-    return TrytonError("Error", str(error))
+            return kind, args
+        return kind, kind
+    return "Error", str(error)

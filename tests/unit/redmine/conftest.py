@@ -12,7 +12,7 @@ from tests.unit.redmine.canned import API_KEY, CUSTOM_FIELDS, URL
 
 @pytest.fixture
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.get(f"{URL}/custom_fields.json", json=CUSTOM_FIELDS)
         yield mock
 
@@ -25,3 +25,17 @@ def psa():
 @pytest.fixture
 def no_backoff(monkeypatch):
     monkeypatch.setattr("sync.connectors.psa.redmine_writes.CREATE_BACKOFF_SECONDS", 0)
+
+
+def fields_unread(rsps) -> None:
+    """This test's calls need no custom field definitions: take the fixture's canned answer out, so
+    that every answer the test registers must be asked for (``assert_all_requests_are_fired``)."""
+    rsps.remove("GET", f"{URL}/custom_fields.json")
+
+
+def never_asked(rsps, *traps) -> None:
+    """Each trap (what following a redirect would reach) was never asked for; then taken out, so the
+    fire-all check holds the test's other answers to being used."""
+    for trap in traps:
+        assert trap.call_count == 0, f"{trap.method} {trap.url} was called"
+        rsps.remove(trap)

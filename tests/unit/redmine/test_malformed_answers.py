@@ -13,6 +13,7 @@ from sync.load.projects import LoadContext, LoadReport, create_projects
 from sync.model import Create, DesiredRow
 from sync.state import State
 from tests.unit.redmine.canned import API_KEY, IDENT, KEY, REF, URL, new, posts, project
+from tests.unit.redmine.conftest import fields_unread
 from tests.unit.stops import stops_the_run
 
 LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Sign in - Corporate SSO</title></head><body>" + "x" * 5000
@@ -61,6 +62,7 @@ def test_custom_fields_of_the_wrong_shape_are_unavailable(rsps, psa):
 
 
 def test_time_entries_with_hours_that_are_not_a_number_are_unavailable(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/time_entries.json", json={"time_entries": [{"hours": "lots"}], "total_count": 1})
     assert "GET /time_entries.json" in unavailable(lambda: psa.spent_hours(7))
 

@@ -9,12 +9,14 @@ from responses import matchers
 
 from sync.connectors.psa.base import Member
 from tests.unit.redmine.canned import REF, URL
+from tests.unit.redmine.conftest import fields_unread
 
 ROLES = {"roles": [{"id": 3, "name": "Manager"}, {"id": 4, "name": "Developer"}, {"id": 5, "name": "Reporter"}]}
 MEMBERSHIPS = f"{URL}/projects/{REF.id}/memberships.json"
 
 
 def test_users_are_matched_by_exact_email_ignoring_case_not_by_substring(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/users.json", match=[matchers.query_param_matcher({"name": "ann@example.com", "limit": "100"})],
              json={"users": [{"id": 8, "mail": "joann@example.com"}, {"id": 9, "mail": "Ann@Example.com"}],
                    "total_count": 2})
@@ -26,6 +28,7 @@ def test_users_are_matched_by_exact_email_ignoring_case_not_by_substring(rsps, p
 
 
 def test_a_new_member_is_posted_and_an_existing_one_gets_the_role_added(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/roles.json", json=ROLES)
     rsps.get(MEMBERSHIPS, json={"memberships": [{"id": 40, "user": {"id": 12}, "roles": [
         {"id": 5}, {"id": 3, "inherited": True}]}], "total_count": 1})
@@ -40,6 +43,7 @@ def test_a_new_member_is_posted_and_an_existing_one_gets_the_role_added(rsps, ps
 
 
 def test_a_member_who_already_has_the_role_costs_no_write(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/roles.json", json=ROLES)
     rsps.get(MEMBERSHIPS, json={"memberships": [{"id": 40, "user": {"id": 11}, "roles": [{"id": 3}]}],
                                 "total_count": 1})
@@ -48,6 +52,7 @@ def test_a_member_who_already_has_the_role_costs_no_write(rsps, psa):
 
 
 def test_an_unknown_role_fails_the_project_naming_the_roles_there_are(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/roles.json", json=ROLES)
     result = psa.set_members(REF, [Member(11, "Delivery Lead")])
     assert result.outcome == "failed"
@@ -55,6 +60,7 @@ def test_an_unknown_role_fails_the_project_naming_the_roles_there_are(rsps, psa)
 
 
 def test_a_refused_or_unanswered_membership_is_an_outcome_not_an_exception(rsps, psa):
+    fields_unread(rsps)
     rsps.get(f"{URL}/roles.json", json=ROLES)
     rsps.get(MEMBERSHIPS, json={"memberships": [], "total_count": 0})
     rsps.post(MEMBERSHIPS, status=422, json={"errors": ["User is invalid"]})

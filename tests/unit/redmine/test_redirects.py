@@ -8,6 +8,7 @@ import pytest
 
 from sync.errors import PsaUnavailable
 from tests.unit.redmine.canned import API_KEY, KEY, URL, new
+from tests.unit.redmine.conftest import never_asked
 
 ELSEWHERE = "https://elsewhere.example"
 
@@ -19,10 +20,11 @@ def keys_seen_by(rsps, host: str) -> list[str | None]:
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_to_another_host_is_not_followed_with_the_key(rsps, psa, status):
     rsps.get(f"{URL}/projects.json", status=status, headers={"Location": f"{ELSEWHERE}/projects.json?key=x"})
-    rsps.get(f"{ELSEWHERE}/projects.json", json={"projects": [], "total_count": 0})
+    trap = rsps.get(f"{ELSEWHERE}/projects.json", json={"projects": [], "total_count": 0})
     with pytest.raises(PsaUnavailable) as raised:
         psa.find([KEY])
     assert keys_seen_by(rsps, ELSEWHERE) == []
+    never_asked(rsps, trap)
     text = str(raised.value)
     assert f"psa.url must be the final URL; Redmine redirected GET /projects.json to {ELSEWHERE}/projects.json" in text
     assert "key=x" not in text and API_KEY not in text and raised.value.exit_code == 3
@@ -31,10 +33,11 @@ def test_a_redirect_to_another_host_is_not_followed_with_the_key(rsps, psa, stat
 def test_a_redirected_create_is_never_sent_twice_and_stops_the_run(rsps, psa):
     rsps.post(f"{URL}/projects.json", status=307, headers={"Location": f"{ELSEWHERE}/projects.json"})
     rsps.get(f"{URL}/projects/sf-{KEY.lower()}.json", status=302, headers={"Location": f"{ELSEWHERE}/login"})
-    rsps.post(f"{ELSEWHERE}/projects.json", status=201, json={})
+    trap = rsps.post(f"{ELSEWHERE}/projects.json", status=201, json={})
     with pytest.raises(PsaUnavailable, match=f"redirected GET /projects/sf-{KEY.lower()}.json to {ELSEWHERE}/login"):
         psa.create([new()])
     assert keys_seen_by(rsps, ELSEWHERE) == []
+    never_asked(rsps, trap)
 
 
 def test_a_relative_redirect_is_named_in_full(rsps, psa):

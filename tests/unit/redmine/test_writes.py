@@ -13,6 +13,7 @@ from sync.connectors.psa.base import ProjectChange
 from sync.connectors.psa.redmine_writes import CREATE_ATTEMPTS
 from sync.errors import ConfigError, PsaUnavailable
 from tests.unit.redmine.canned import API_KEY, IDENT, KEY, REF, URL, new, posts, project
+from tests.unit.redmine.conftest import fields_unread
 
 # --- creates --------------------------------------------------------------------------------------
 
@@ -135,8 +136,12 @@ def test_a_field_with_no_place_in_redmine_is_a_config_error(rsps, psa):
 
 
 def test_lifecycle_puts_close_and_reopen_and_never_archives(rsps, psa):
+    fields_unread(rsps)
     rsps.put(f"{URL}/projects/7/close.json", status=204)
+    rsps.put(f"{URL}/projects/7/reopen.json", status=204)
     [result] = psa.set_lifecycle([REF], "close")
     assert result.outcome == "updated" and result.ref.status == "closed"
+    [result] = psa.set_lifecycle([REF], "reopen")
+    assert result.outcome == "updated" and result.ref.status == "active"
     with pytest.raises(ValueError):
         psa.set_lifecycle([REF], "archive")

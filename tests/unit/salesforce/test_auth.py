@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
+import json
 import logging
 import ssl
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 import responses
 
-from sync.config import SalesforceConfig
+from sync.config import SalesforceConfig, Secret
 from sync.connectors.salesforce import SalesforceClient
 from sync.connectors.salesforce_auth import ids_from_identity_url
 from sync.errors import AuthError, ConfigError, SalesforceUnavailable
@@ -85,13 +86,13 @@ def test_jwt_audience_follows_the_config_not_the_token_host(rsa_key, session):
 
 
 @responses.activate
-def test_client_credentials_flow_uses_http_basic(session):
+def test_client_credentials_flow_sends_the_client_in_the_form_not_http_basic(session):
     add_token()
     SalesforceClient(make_config("client_credentials"), session).connect()
     request = responses.calls[0].request
-    assert parse_qs(request.body) == {"grant_type": ["client_credentials"]}
-    scheme, encoded = request.headers["Authorization"].split()
-    assert scheme == "Basic" and base64.b64decode(encoded).decode() == f"CONSUMER-KEY:{SECRET}"
+    assert parse_qs(request.body) == {"grant_type": ["client_credentials"], "client_id": ["CONSUMER-KEY"],
+                                      "client_secret": [SECRET]}
+    assert "Authorization" not in request.headers  # requests' Basic is Latin-1: a secret with Ω crashed
 
 
 @responses.activate
@@ -203,3 +204,29 @@ def test_no_secret_reaches_a_log_line_or_an_exception(rsa_key, session, caplog):
     assert "invalid_grant" in everything  # the check reads real text
     for secret in (SECRET, PASSWORD, SEC_TOKEN, ACCESS, "Secret deal"):
         assert secret not in everything
+
+
+@responses.activate
+@pytest.mark.parametrize("flow", ["client_credentials", "password"])
+def test_a_token_endpoint_that_echoes_the_request_is_never_quoted(session, flow):
+    """Issue 20: an error_description that echoes the form (quoted, escaped or percent-encoded) shows
+    only within RFC 6749's characters, and masked there; the body itself is never quoted."""
+    from urllib.parse import urlencode
+
+    from sync import redaction
+
+    wide = 'Wd9Jq4-"\\-\u00e9-\u03a9-Zr5Tm1'
+    redaction.register_secret(wide)
+    echoes = [f"bad secret {wide}", f"bad form {urlencode({'client_secret': wide})}", json.dumps(wide)]
+    texts = []
+    for echo in echoes:
+        body = {"error": "invalid_client", "error_description": echo}
+        responses.add(responses.POST, TOKEN_URL, status=400, json=body)
+        config = make_config(flow)
+        config = replace(config, auth=replace(config.auth, client_secret=Secret(wide)))
+        with pytest.raises(AuthError) as refused:
+            SalesforceClient(config, session).connect()
+        texts.append(str(refused.value))
+        responses.reset()
+    assert all("invalid_client" in text for text in texts)
+    assert not [text for text in texts if "Wd9Jq4" in text or "Zr5Tm1" in text]
