@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sync.clock import iso, parse_iso, utcnow
 from sync.config import Settings
 from sync.state import State
-from sync.state.codec import loads
 
 STALE, DIED, QUARANTINE, OUTBOX, API_USAGE = 10, 11, 12, 13, 14
 QUARANTINE_AGE = timedelta(days=1)
@@ -50,40 +49,34 @@ class Health:
 
 def check(settings: Settings, max_age: timedelta, max_quarantine: int = 0, now: datetime | None = None) -> Health:
     now = now or utcnow()
-    state = State.open_readonly(settings.state)
-    if state is None:
-        return Health([Finding(STALE, f"no run has succeeded yet: there is no state file at {settings.state}")],
-                      "")
-    try:
+    with State.reading(settings.state) as state:
+        if state is None:
+            return Health([Finding(STALE, f"no run has succeeded yet: there is no state file at {settings.state}")],
+                          "")
         return _check(state, settings, max_age, max_quarantine, now)
-    finally:
-        state.close()
 
 
 def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine: int, now: datetime) -> Health:
-    db, since = state.db, iso(now - max_age)
+    since = iso(now - max_age)
     findings: list[Finding] = []
-    last_ok = db.execute("SELECT MAX(finished_at) FROM runs WHERE mode = 'run' AND exit_code IN (0, 1)").fetchone()[0]
+    last_ok = state.last_success()
     if last_ok is None or last_ok < since:
         when = "no run has succeeded yet" if last_ok is None else \
             f"the last successful run finished at {last_ok}, {_ago(now, last_ok)} ago"
         findings.append(Finding(STALE, f"{when} (more than --max-age {_span(max_age)}); see `psa-sync status`"))
-    died, last_died = db.execute("SELECT COUNT(*), MAX(started_at) FROM runs WHERE status = 'died' "
-                                 "AND started_at >= ?", [since]).fetchone()
+    died, last_died = state.died_since(since)
     if died:
         findings.append(Finding(DIED, f"{died} run(s) died within {_span(max_age)} (the last started at "
                                       f"{last_died}); the next run recovered, but find out why (OOM, kill, power)"))
-    old = db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine WHERE first_seen < ?",
-                     [iso(now - QUARANTINE_AGE)]).fetchone()[0]
+    old = state.quarantined_before(iso(now - QUARANTINE_AGE))
     if old > max_quarantine:
         findings.append(Finding(QUARANTINE, f"{old} deal(s) quarantined for over a day (more than "
                                             f"--max-quarantine {max_quarantine}); `psa-sync status` lists them"))
-    stuck, oldest = db.execute("SELECT COUNT(DISTINCT opportunity_id), MIN(updated_at) FROM outbox "
-                               "WHERE updated_at < ?", [since]).fetchone()
+    stuck, oldest = state.outbox_waiting_since(since)
     if stuck:
         findings.append(Finding(OUTBOX, f"{stuck} deal(s) wait in the outbox for their Salesforce write-back "
                                         f"since {oldest} (more than {_span(max_age)}); see `psa-sync explain ID`"))
-    usage = _usage(db)
+    usage = _usage(state.last_org_usage())
     share = settings.limits.max_org_api_percent
     if usage is not None and usage >= share:
         findings.append(Finding(API_USAGE, f"the org has used {usage:.0f}% of its daily API requests "
@@ -94,11 +87,8 @@ def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine:
     return Health(findings, summary)
 
 
-def _usage(db) -> float | None:
+def _usage(usage: dict | None) -> float | None:
     """The org's API usage in percent, as the last run that heard it from Salesforce reported it."""
-    row = db.execute("SELECT org_usage FROM runs WHERE org_usage IS NOT NULL AND org_usage != 'null' "
-                     "ORDER BY id DESC LIMIT 1").fetchone()
-    usage = loads(row[0]) if row else None
     if not usage or not usage.get("max") or usage.get("used") is None:
         return None
     return 100.0 * usage["used"] / usage["max"]

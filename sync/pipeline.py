@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
-from sync.state import State, pipeline_rows
+from sync.state import DatabaseError, State, pipeline_rows
 from sync.state.files import translate
 from sync.structure_model import Structure
 from sync.transform.rows import transform
@@ -71,20 +70,20 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
     """
     environ = dict(os.environ if environ is None else environ)
     mapping = mapping or load_mapping(settings.mapping)
-    with run_lock(settings, wait, mode):
+    with run_lock(settings, wait):
         state = State.open(settings.state)
         try:
             try:
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
                 session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected,
                                   checkpoint=checkpoint)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 raise translate(settings.state, exc) from exc
             try:
                 yield session
             except SyncError as exc:
                 session.fail(exc)
-            except sqlite3.Error as exc:  # the state file's disk, mid-run: the commit points kept it whole
+            except DatabaseError as exc:  # the state file's disk, mid-run: the commit points kept it whole
                 session.fail(translate(settings.state, exc))
             except BaseException as exc:
                 session.aborted = exc
@@ -177,10 +176,10 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
                     quarantine=to_quarantine(errors, tentative), structures=structures)
 
 
-def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and ``progress`` (where
+def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None) -> None:
+    """One page through every stage, committed as one: snapshot rows, quarantine and ``advance`` (where
     the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
-    records have no progress to record."""
+    records have nowhere to advance."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -198,9 +197,9 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
-        if progress is not None:
+        if advance is not None:
             run.fault("before-commit")
-            progress(records)
+            advance(records)
 
 
 # --- the stages of a run, in order ------------------------------------------------------------------
@@ -261,7 +260,7 @@ def sync_changes(run: Run) -> None:
     state, mapping = run.state, run.mapping
     for window in windows(state, mapping, run.client.server_time):
         for records in extract.pages(run.client, window_query(state, mapping, window)):
-            process_page(run, records, progress=partial(_advance, state, window))
+            process_page(run, records, advance=partial(_advance, state, window))
             run.fault("after-page")
         amended = extract.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
         for records in extract.pages(run.client, amended) if amended else ():

@@ -46,14 +46,14 @@ def status_data(settings: Settings) -> dict[str, Any]:
         from sync.extract import STREAM
 
         recorded = state.meta("mapping_fingerprint")
-        older = len(state.older_mapping(current)) if "mapping" in state.db["links"].columns_dict else state.link_count()
+        older = len(state.older_mapping(current))
         watermark = state.watermark(STREAM)
         return {
             "version": JSON_VERSION, "state": str(settings.state), "exists": True,
             "org_id": state.meta("org_id"), "psa_url": state.meta("psa_url"),
             "watermark": watermark.isoformat() if watermark else None,
             "counts": state.counts(), "runs": state.runs(10),
-            "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
+            "quarantine": [_v1({k: q[k] for k in ("record_id", "stage", "error", "attempts", "last_seen")})
                            for q in state.quarantined()],
             "backfill": json.loads(state.meta("backfill") or "null"),
             "pipeline": pipeline_rows.counts(state),
@@ -63,6 +63,14 @@ def status_data(settings: Settings) -> dict[str, Any]:
         }
     finally:
         state.close()
+
+
+def _v1(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A state row as JSON version 1 shows it: the record Id under ``opportunity_id``, its key before the
+    state file's column became ``record_id`` (migration m006), so a consumer of the JSON sees no change."""
+    if row is None or "record_id" not in row:
+        return row
+    return {("opportunity_id" if k == "record_id" else k): v for k, v in row.items()}
 
 
 def status_text(data: dict[str, Any]) -> str:
@@ -128,11 +136,11 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
                 "salesforce_status": link.sf_status, "closed_by": link.closed_by, "values": link.payload,
                 "written_to_salesforce": link.written, "pending_while_closed": link.pending,
                 "kept_psa_fields": link.kept_psa},
-            "events": state.events(record_id),
-            "quarantine": state.quarantined(record_id),
+            "events": [_v1(event) for event in state.events(record_id)],
+            "quarantine": [_v1(q) for q in state.quarantined(record_id)],
             "outbox": state.outbox().get(record_id, {}),
-            "ignored": state.ignored([record_id]).get(record_id),
-            "pipeline": pipeline_rows.row(state, record_id),
+            "ignored": _v1(state.ignored([record_id]).get(record_id)),
+            "pipeline": _v1(pipeline_rows.row(state, record_id)),
             "children": [_child(row) for row in state_children.children_of(state, [record_id]).get(record_id,
                                                                                                   {}).values()],
         }

@@ -177,10 +177,10 @@ def _positions(path: Path) -> YamlDoc | None:
 
 def _build_clients(settings: Settings, findings: Findings) -> tuple[Any, Any] | None:
     """Both connectors, built without a network call: options and CA bundle are checked here."""
-    from sync.runtime import connect
+    from sync.runtime import make_clients
 
     try:
-        return connect(settings)
+        return make_clients(settings)
     except SyncError as exc:
         findings.failure(str(settings.path), exc)
         return None

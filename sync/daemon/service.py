@@ -41,7 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.config import At, Settings, load_settings
-from sync.connections import Connections, connect
+from sync.connections import Connections, make_clients
 from sync.daemon import instance, jobs
 from sync.daemon.policy import Backoff
 from sync.errors import SyncError
@@ -161,7 +161,7 @@ class Daemon:
     def kept(self) -> dict:
         """What every job's run session re-uses: the connected clients, the mapping, the stop hook."""
         if self.connections is None:
-            self.connections = connect(self.settings)  # the token is asked by the first session
+            self.connections = make_clients(self.settings)  # the token is asked by the first session
         self.connections.new_run()
         return {"connected": self.connections, "mapping": self.mapping, "checkpoint": self.checkpoint}
 

@@ -25,17 +25,14 @@ WON = ("Won", "Excluded")
 
 def read_book(path: Path) -> tuple[list[Deal], bool]:
     """(deals, whether the state file exists)."""
-    state = State.open_readonly(path)
-    if state is None:
-        return [], False
-    try:
+    with State.reading(path) as state:
+        if state is None:
+            return [], False
         won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
                for link in state.all_links() if _upcoming(link)]
         counted = {deal.record_id for deal in won}
-        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state.db, "open")
-                    if row["opportunity_id"] not in counted]
-    finally:
-        state.close()
+        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state, "open")
+                    if row["record_id"] not in counted]
     return won + pipeline, True
 
 
@@ -48,7 +45,7 @@ def _upcoming(link: Link) -> bool:
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:
     probability = number_of(row.get("probability"))
-    return Deal(record_id=row["opportunity_id"], kind="pipeline", fields=row["payload"],
+    return Deal(record_id=row["record_id"], kind="pipeline", fields=row["payload"],
                 probability=probability if probability is not None else Decimal(0),
                 owner=row.get("owner_id"), amount=number_of(row.get("amount")),
                 close_date=day_of(row.get("close_date")))

@@ -67,11 +67,24 @@ def _check_names(config: ForecastConfig, mapping: Any, by: str) -> None:
         raise ConfigError(problems)
 
 
+#: matplotlib is the extra ``psa-sync[forecast]``: only the PNG needs it, so a sync host does without it
+PNG_EXTRA = "pip install 'psa-sync[forecast]'"
+
+
+def _chart_writer():
+    """``chart.write_png``, imported (with matplotlib) only when a picture is asked for."""
+    try:
+        from sync.forecast.chart import write_png
+    except ImportError as exc:
+        raise ConfigError(f"forecast --format png draws with matplotlib, which is not installed ({exc}); "
+                          f"install the forecast extra: {PNG_EXTRA} (or use --format table, csv or json)") from exc
+    return write_png
+
+
 def write_output(data: dict[str, Any], fmt: str, out: Path | None, terminal: bool) -> str | None:
     """Write ``out`` (png always; other formats when given); the text to print, if any."""
     if fmt == "png":
-        from sync.forecast.chart import write_png  # matplotlib only when a picture is asked for
-
+        write_png = _chart_writer()
         target = out or Path("forecast.png")
         write_png(data, target)
         return f"forecast written to {target} (1200x700 PNG)"

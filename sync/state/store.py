@@ -7,6 +7,7 @@ the exactly-once behaviour rests on, and where they commit, can be read on their
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,21 @@ from sync.redaction import redact, redact_value  # errors, reasons, details: a s
 from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
+from sync.state.migrations import read_as_current
 from sync.state.outbox_table import OutboxTable
+from sync.state.reads import Reads
 
 #: the ``links`` columns a save writes; ``created_at`` last, kept when the row exists.
-LINK_COLUMNS = ("opportunity_id", "key", "project_id", "project_identifier", "project_url", "payload_hash",
+LINK_COLUMNS = ("record_id", "key", "project_id", "project_identifier", "project_url", "payload_hash",
                 "payload", "written", "backsync", "link_state", "sf_status", "closed_by", "pending", "kept_psa",
                 "mapping", "updated_at", "created_at")
-_SAVE_LINKS = batch.upsert_clause(["opportunity_id"], LINK_COLUMNS[:-1])
-EVENT_COLUMNS = ("run_id", "opportunity_id", "action", "outcome", "detail", "at")
+_SAVE_LINKS = batch.upsert_clause(["record_id"], LINK_COLUMNS[:-1])
+EVENT_COLUMNS = ("run_id", "record_id", "action", "outcome", "detail", "at")
 
 
-class State(OutboxTable):
-    """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
+class State(Reads, OutboxTable):
+    """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``); every
+    write method commits atomically. The reporting queries are inherited from :class:`Reads`."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -44,7 +48,10 @@ class State(OutboxTable):
     def open_readonly(cls, path: Path) -> State | None:
         """For `plan`, `status` and `explain`: never creates, migrates or writes anything."""
         db = open_readonly_database(path)
-        return cls(db) if db is not None else None
+        if db is None:
+            return None
+        read_as_current(db)  # a file an older psa-sync wrote reads as a migrated one
+        return cls(db)
 
     def close(self) -> None:
         self.db.close()
@@ -74,17 +81,17 @@ class State(OutboxTable):
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self.db["links"].rows_where(f"opportunity_id in ({marks})", chunk):
-                found[row["opportunity_id"]] = link_of(row)
+            for row in self.db["links"].rows_where(f"record_id in ({marks})", chunk):
+                found[row["record_id"]] = link_of(row)
         return found
 
     def all_links(self) -> Iterator[Link]:
-        for row in self.db["links"].rows_where(order_by="opportunity_id"):
+        for row in self.db["links"].rows_where(order_by="record_id"):
             yield link_of(row)
 
     def link_ids(self) -> list[str]:
-        return [row["opportunity_id"] for row in self.db["links"].rows_where(select="opportunity_id",
-                                                                              order_by="opportunity_id")]
+        return [row["record_id"] for row in self.db["links"].rows_where(select="record_id",
+                                                                              order_by="record_id")]
 
     def link_count(self) -> int:
         return self.db["links"].count
@@ -109,31 +116,25 @@ class State(OutboxTable):
         now = iso(utcnow())
         for chunk in batch.batched(list(written), batch.ROWS):
             marks = ", ".join("?" * len(chunk))
-            held = dict(self.db.execute(f"SELECT opportunity_id, written FROM links WHERE opportunity_id IN ({marks})",
+            held = dict(self.db.execute(f"SELECT record_id, written FROM links WHERE record_id IN ({marks})",
                                         chunk).fetchall())
             merged = [(record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
                       for record_id in chunk if record_id in held]
             if merged:
-                self.db.execute("UPDATE links SET written = CASE opportunity_id "
+                self.db.execute("UPDATE links SET written = CASE record_id "
                                 + " ".join(["WHEN ? THEN ?"] * len(merged)) + " END, updated_at = ? "
-                                f"WHERE opportunity_id IN ({', '.join('?' * len(merged))})",
+                                f"WHERE record_id IN ({', '.join('?' * len(merged))})",
                                 [v for pair in merged for v in pair] + [now] + [record_id for record_id, _ in merged])
-
-    def older_mapping(self, fingerprint: str) -> list[str]:
-        """Deals whose snapshot was made with another mapping than ``fingerprint``."""
-        rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "
-                               "ORDER BY opportunity_id", [fingerprint])
-        return [row[0] for row in rows]
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
         for chunk in batch.batched(record_ids, batch.VARIABLES - 2):
-            self.db.execute(f"UPDATE links SET mapping = ? WHERE opportunity_id IN ({', '.join('?' * len(chunk))}) "
+            self.db.execute(f"UPDATE links SET mapping = ? WHERE record_id IN ({', '.join('?' * len(chunk))}) "
                             "AND (mapping IS NULL OR mapping != ?)", [fingerprint, *chunk, fingerprint])
 
     def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
-        self.db["links"].delete_where("opportunity_id = ?", [record_id])
+        self.db["links"].delete_where("record_id = ?", [record_id])
 
     # -- intents ------------------------------------------------------------------------------
     def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create") -> None:
@@ -143,14 +144,14 @@ class State(OutboxTable):
         those deals whatever their stamp, so the change is sent again rather than forgotten.
         """
         now = iso(utcnow())
-        columns = ("opportunity_id", "key", "action", "payload", "started_at", "run_id")
+        columns = ("record_id", "key", "action", "payload", "started_at", "run_id")
         with write_transaction(self.db):
             batch.insert(self.db, "intents", columns, (
                 (record_id, key, action, dumps(payload), now, run_id) for record_id, key, payload in intents),
-                batch.upsert_clause(["opportunity_id"], columns))
+                batch.upsert_clause(["record_id"], columns))
 
     def intents(self) -> list[Intent]:
-        return [Intent(record_id=row["opportunity_id"], key=row["key"], action=row["action"],
+        return [Intent(record_id=row["record_id"], key=row["key"], action=row["action"],
                        payload=loads(row["payload"]), run_id=row["run_id"]) for row in self.db["intents"].rows]
 
     def drop_stale_intents(self, before_run: int) -> None:
@@ -161,20 +162,20 @@ class State(OutboxTable):
         self.drop_intents([record_id])
 
     def drop_intents(self, record_ids: Iterable[str]) -> None:
-        batch.delete(self.db, "intents", "opportunity_id", record_ids)
+        batch.delete(self.db, "intents", "record_id", record_ids)
 
     def unsettled_links(self) -> set[str]:
         """Linked records whose link write-back has not landed: their link field cannot bring them back
         into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
-        return linked | {q["opportunity_id"] for q in self.quarantined() if q["stage"] == "write-back"}
+        return linked | {q["record_id"] for q in self.quarantined() if q["stage"] == "write-back"}
 
     # -- quarantine ---------------------------------------------------------------------------
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
         now = iso(utcnow())
         self.db.execute(
-            "INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, attempts,"
-            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
+            "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, attempts,"
+            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
             [record_id, stage, redact(error), dumps(payload), now, now, run_id])
@@ -186,36 +187,22 @@ class State(OutboxTable):
         """Take deals out of the quarantine (at ``stages`` only, if given), in one statement."""
         stages = list(stages) if stages is not None else []
         where = f"stage IN ({', '.join('?' * len(stages))})" if stages else ""
-        batch.delete(self.db, "quarantine", "opportunity_id", record_ids, where, stages)
-
-    def quarantined(self, record_id: str | None = None) -> list[dict]:
-        where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
-        return [dict(row, payload=loads(row["payload"]))
-                for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
+        batch.delete(self.db, "quarantine", "record_id", record_ids, where, stages)
 
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
-        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
-                                   "since": iso(utcnow()), "run_id": run_id}, pk="opportunity_id")
+        self.db["ignored"].upsert({"record_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
+                                   "since": iso(utcnow()), "run_id": run_id}, pk="record_id")
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
         """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
         was = sorted(self.ignored(record_ids))
         with self.transaction():
             for record_id in was:
-                self.db["ignored"].delete_where("opportunity_id = ?", [record_id])
+                self.db["ignored"].delete_where("record_id = ?", [record_id])
                 self.event(run_id, record_id, by, "readmitted", None)
         return was
-
-    def ignored(self, record_ids: Iterable[str] | None = None) -> dict[str, dict]:
-        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
-        table existed, opened read-only, has none."""
-        if "ignored" not in self.db.table_names():
-            return {}
-        wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
-        return {row["opportunity_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
-                if wanted is None or row["opportunity_id"] in wanted}
 
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
@@ -238,11 +225,6 @@ class State(OutboxTable):
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
                 "error": redact(error) if error is not None else None, "psa_calls": psa_calls})
 
-    def runs(self, limit: int = 10) -> list[dict]:
-        rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
-        return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
-                     org_usage=loads(row["org_usage"])) for row in rows]
-
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
         self.add_events(run_id, [(record_id, action, outcome, detail)])
@@ -254,12 +236,8 @@ class State(OutboxTable):
             (run_id, record_id, action, outcome, dumps(redact_value(detail)), now)
             for record_id, action, outcome, detail in events))
 
-    def events(self, record_id: str) -> list[dict]:
-        return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("opportunity_id = ?", [record_id], order_by="id")]
-
     # -- commit points ------------------------------------------------------------------------
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[Database]:
         """One commit point: ``with state.transaction(): ...``."""
         return write_transaction(self.db)
 
@@ -274,12 +252,3 @@ class State(OutboxTable):
         current = self.watermark(stream)
         if current is None or watermark > current:
             self._set_watermark(stream, watermark)
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "links": self.db["links"].count,
-            "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
-            "outbox": self.outbox_count(),
-            "intents": self.db["intents"].count,
-            "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,
-        }

@@ -127,5 +127,5 @@ def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkey
     assert calls["with-pipeline"] == calls["won-only"] == \
         {"token": 1, "queryAll": 1, "composite": math.ceil(won / 200)}
     with sqlite3.connect(tmp_path / "with-pipeline" / harness.state_path) as db:
-        opened = {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")}
+        opened = {row[0] for row in db.execute("SELECT record_id FROM pipeline WHERE status = 'open'")}
     assert opened == in_pipeline
