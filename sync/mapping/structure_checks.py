@@ -37,7 +37,8 @@ def _check_rates(rules: StructureRules, problems: Problems) -> None:
     if rules.line_items is None:
         return
     items = rules.line_items
-    used = {p.role for p in items.products.values() if p.role} | ({items.default_role} - {None})
+    used: set[str] = {p.role for p in items.products.values() if p.role}
+    used |= {items.default_role} if items.default_role else set()
     used |= {task.role for template in rules.templates() for task in template.tasks if task.role}
     for role in items.rates:
         if role not in used:

@@ -186,3 +186,44 @@ def test_reconcile_reports_a_task_deleted_by_hand_and_repair_makes_it_again_once
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     again = issues(redmine, project["id"])
     assert len(again) == 6 and again[f"{deal}/t:uat"]["id"] != gone["id"]
+
+
+@pytest.fixture
+def tentative(harness, tmp_path):
+    """mappings/examples/pipeline.yaml (tentative projects and a structure) with the templates beside it."""
+    (tmp_path / "templates").mkdir()
+    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
+        (tmp_path / "templates" / template.name).write_text(template.read_text())
+    mapping = tmp_path / "maps" / "pipeline.yaml"
+    mapping.parent.mkdir()
+    mapping.write_text((ROOT / "mappings" / "examples" / "pipeline.yaml").read_text())
+    harness.write_config(mapping=mapping)
+    return harness
+
+
+def test_a_tentative_deal_is_planned_before_the_close_and_keeps_the_same_children_when_won(tentative, emulator,
+                                                                                          redmine):
+    account = emulator.create("Account", Name="Stark Logistics")
+    deal = emulator.create("Opportunity", Name="Robotics Pilot", AccountId=account, StageName="Id. Decision Makers",
+                           CloseDate="2026-03-02", End_Date__c="2026-09-30", Type="New Customer")
+    assert emulator.get("Opportunity", deal)["Probability"] == 60  # open, in the pipeline's criteria
+    for code, quantity in (("CONS-DAY", 5), ("TRAIN-DAY", 2)):
+        entry = emulator.add_product(code.title(), code=code, family="Services")
+        emulator.add_line_item(deal, entry, quantity=quantity)
+    tentative.run()
+    [project] = redmine.projects()
+    stage = next(cf["value"] for cf in project["custom_fields"] if cf["name"] == "Stage")
+    planned, phases = issues(redmine, project["id"]), versions(redmine, project["id"])
+    roles: dict[str, float] = {}
+    for task in planned.values():
+        role = next(cf["value"] for cf in task["custom_fields"] if cf["name"] == "Role")
+        roles[role] = roles.get(role, 0) + task["estimated_hours"]
+    assert stage == "Tentative" and roles == {"Consultant": 16 + 8 + 40, "Project Manager": 4 + 2, "Trainer": 14}
+    emulator.update("Opportunity", deal, StageName="Closed Won")
+    tentative.run()
+    [won] = redmine.projects()
+    assert won["id"] == project["id"]
+    assert next(cf["value"] for cf in won["custom_fields"] if cf["name"] == "Stage") == "Won"
+    # the same children, none made again: the plan was made once, before the close
+    assert {k: i["id"] for k, i in issues(redmine, project["id"]).items()} == {k: i["id"] for k, i in planned.items()}
+    assert {k: v["id"] for k, v in versions(redmine, project["id"]).items()} == {k: v["id"] for k, v in phases.items()}
