@@ -20,8 +20,9 @@ import pytest
 from sync.config import load_settings
 from sync.connections import Connections
 from sync.pipeline import run_once
-from tests.fixtures.emulator import seed_history
+from tests.fixtures.emulator import plannable, seed_history
 from tests.fixtures.fake_psa import FakePsa
+from tests.fixtures.structure import use_example_structure
 from tests.fixtures.sync import DEFAULT_MAPPING, ROOT, SyncHarness, mapping_variant
 
 pytestmark = pytest.mark.integration
@@ -218,3 +219,35 @@ def test_a_bulk_backfill_with_a_structure_reads_the_line_items_in_one_more_job(e
     assert calls["plain"] == {"token": 1, "query": 1, "describe": 2, **job}  # the COUNT(); Opportunity, Account
     # one more job, and the describes its CSV is typed from (OpportunityLineItem, Product2)
     assert calls["structured"] == {"token": 1, "query": 1, "describe": 4, **{k: 2 * v for k, v in job.items()}}
+
+
+PLANNED = 450  # with 5 line items each a deal weighs 6 rows of a page: 333 deals a page, so two pages
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["without-structure", "with-structure"])
+def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_one_amendments_query(
+        emulator, tmp_path, monkeypatch, planned):
+    """Issue 23: the line items come inside the deals' query (a subquery), so making 450 projects with
+    their plans spends the same token and write-backs as without; the pages count the child rows, as an
+    org counts them, and the amendments query is the one more query of a run with ``structure:``."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, PLANNED, won_ratio=1.0)
+    plannable(emulator)
+    assert emulator.seed_line_items(5, seed=3) == 5 * PLANNED
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    emulator.set_budget(used=0, max=1_000_000)
+    use_example_structure(harness, tmp_path, limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000},
+                          schedule={"backsync_interval": "1h", "hours_interval": "1h"}, planned=planned)
+    psa = FakePsa("http://127.0.0.1:9")
+    run = dry_run(harness, psa)
+    assert run["counts"]["created"] == PLANNED
+    writes = math.ceil(PLANNED / 200)
+    if not planned:
+        assert run["calls"] == {"token": 1, "queryAll": 1, "composite": writes}
+        assert psa.plans == {}
+        return
+    assert run["calls"] == {"token": 1, "queryAll": 2, "queryMore": math.ceil(PLANNED * 6 / 2000) - 1,
+                            "composite": writes}
+    assert len(psa.plans) == PLANNED  # every project has its plan
+    assert run["counts"]["children_created"] == sum(len(plan) for plan in psa.plans.values()) >= PLANNED * 4

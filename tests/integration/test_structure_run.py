@@ -8,37 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.sync import ROOT
+from tests.fixtures.structure import sold, use_example_structure
 from tests.integration.exactly_once_support import run_until_clean
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = ROOT / "mappings" / "examples" / "structure.yaml"
-
-
 @pytest.fixture
 def structured(harness, tmp_path):
-    """The example mapping with its templates, copied beside each other as a user keeps them."""
-    (tmp_path / "templates").mkdir()
-    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
-        (tmp_path / "templates" / template.name).write_text(template.read_text())
-    mapping = tmp_path / "maps" / "structure.yaml"
-    mapping.parent.mkdir()
-    mapping.write_text(EXAMPLE.read_text())
-    harness.write_config(mapping=mapping)
-    return harness
-
-
-def sold(emu, *, lines=(("CONS-DAY", "Services", 10), ("LIC-ENT", "Software", 1), ("TRAIN-DAY", "Services", 2))):
-    """A Closed Won new-customer deal with its line items: consulting and training days, a licence."""
-    account = emu.create("Account", Name="Acme Corp")
-    deal = emu.create("Opportunity", Name="Rollout", AccountId=account, StageName="Negotiation/Review",
-                      CloseDate="2026-03-02", End_Date__c="2026-09-30", Type="New Customer")
-    entries = {code: emu.add_product(code.title(), code=code, family=family, list_price=1000)
-               for code, family, _ in lines}
-    made = {code: emu.add_line_item(deal, entries[code], quantity=qty) for code, _, qty in lines}
-    emu.update("Opportunity", deal, StageName="Closed Won")
-    return deal, entries, made
+    return use_example_structure(harness, tmp_path)
 
 
 def issues(redmine, project_id) -> dict[str, dict]:

@@ -22,25 +22,12 @@ from sync.forecast.command import run_forecast
 from sync.forecast.compute import Deal, spread
 from sync.forecast.render import table_text, to_csv
 from sync.state import State
-from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, seed_book
-
-CLI = [sys.executable, "-m", "sync"]
-
-
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(config.parent), **ENV}
-    return subprocess.run([*CLI, "forecast", "--config", str(config), "--from", "2027-01", *args], env=env,
-                          cwd=config.parent, capture_output=True, text=True, timeout=120)
+from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, cli, groups_of, seed_book
 
 
 @pytest.fixture
 def book(tmp_path) -> Path:
     return seed_book(tmp_path / "book")
-
-
-def groups_of(data: dict) -> dict:
-    return {g["group"]: {k: g[k] for k in ("won", "pipeline", "total", "capacity", "over_capacity")}
-            for g in data["groups"]}
 
 
 def test_the_seeded_book_gives_the_exact_hours_per_month_per_group(book):
