@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 
 PSA    ?= redmine
 
-.PHONY: setup redmine tryton demo test test-unit lint bench bench-parts soak clean proto
+.PHONY: setup redmine tryton demo test test-fast test-unit lint bench bench-parts soak clean proto
 
 setup: $(VENV)/.installed
 
@@ -27,9 +27,16 @@ tryton:
 demo: setup $(PSA)
 	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
 
-# lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts
+# lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts.
+# The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI.
 test: lint redmine tryton
-	$(BIN)/pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q
+
+# A developer's loop (README "Tests"): no real Redmine or Tryton, no psa-sync subprocess, a smaller
+# Hypothesis search.
+FAST := not realpsa and not subprocess and not slow
+test-fast: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/pytest -q -m "$(FAST)"
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
@@ -53,6 +60,7 @@ bench-parts: setup redmine tryton
 	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
+	$(BIN)/python scripts/bench_events.py
 	$(BIN)/python scripts/bench_tryton_relogin.py
 
 soak: setup redmine

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sync.emulator import Emulator  # noqa: E402
+from tests.fixtures.daemon_support import DaemonProcess, idle, linked, runs, wait_for  # noqa: E402
+from tests.fixtures.exactly_once_support import Book  # noqa: E402
 from tests.fixtures.redmine import RedmineAdmin, parse_env  # noqa: E402
 from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness  # noqa: E402
-from tests.integration.daemon_support import DaemonProcess, idle, linked, runs, wait_for  # noqa: E402
-from tests.integration.exactly_once_support import Book  # noqa: E402
 
 
 def redmine_admin() -> RedmineAdmin:

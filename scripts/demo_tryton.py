@@ -26,9 +26,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
 from rich.tree import Tree  # noqa: E402
 
-from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
 from sync.connectors.psa.tryton_rpc import TrytonRpc  # noqa: E402
 
 

@@ -60,7 +60,8 @@ class ExitCode(IntEnum):
         return member
 
     DONE = 0, "done"
-    FAILURES = 1, "done, with *new* record-level failures in this run (quarantined deals, refused write-backs)"
+    FAILURES = 1, ("done, with *new* record-level failures in this run (quarantined deals, refused write-backs, "
+                   "a phase or task the PSA refused: its deal quarantined at stage `structure`)")
     CONFIG = 2, "bad config, mapping, usage, or a state file made against another org/PSA (or not a state file)"
     UNREACHABLE = 3, "Salesforce or the PSA unreachable, or the PSA left writes unconfirmed (5xx) after retrying"
     BUDGET = 4, "stopped early to protect the Salesforce API budget"

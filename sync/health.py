@@ -8,6 +8,11 @@ problem and the code of the first, in this order (README "Health check"):
     12  more than --max-quarantine deals have been quarantined for over a day
     13  the outbox holds write-backs waiting longer than --max-age
     14  the org's API usage reached limits.max_org_api_percent
+    15  the daemon's event stream (``events:``) has been silent longer than events.stale_after and the
+        poll is stale too (no successful cycle within --max-age): nothing reads Salesforce
+
+With events enabled and the stream healthy (a message within events.stale_after), the poll runs only
+every events.safety_poll, so 10 then allows the last successful cycle to be safety_poll + --max-age old.
 
 The codes stay clear of the run's own (0-5, 70-76): a config error is still 2. Read-only, like
 `status`: safe while a run holds the lock.
@@ -22,7 +27,7 @@ from sync.clock import iso, parse_iso, utcnow
 from sync.config import Settings
 from sync.state import State
 
-STALE, DIED, QUARANTINE, OUTBOX, API_USAGE = 10, 11, 12, 13, 14
+STALE, DIED, QUARANTINE, OUTBOX, API_USAGE, STREAM_DOWN = 10, 11, 12, 13, 14, 15
 QUARANTINE_AGE = timedelta(days=1)
 
 
@@ -60,10 +65,17 @@ def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine:
     since = iso(now - max_age)
     findings: list[Finding] = []
     last_ok = state.last_success()
-    if last_ok is None or last_ok < since:
+    heard = _stream_heard(state, settings, now)
+    allowed = max_age + (settings.events.safety_poll if heard else timedelta(0))
+    if last_ok is None or last_ok < iso(now - allowed):
         when = "no run has succeeded yet" if last_ok is None else \
             f"the last successful run finished at {last_ok}, {_ago(now, last_ok)} ago"
-        findings.append(Finding(STALE, f"{when} (more than --max-age {_span(max_age)}); see `psa-sync status`"))
+        if settings.events.enabled and not heard:
+            findings.append(Finding(STREAM_DOWN, f"the event stream has been silent for more than events.stale_after "
+                                                 f"{_span(settings.events.stale_after)} and {when}; see the daemon's "
+                                                 "log and `psa-sync status` (events: last fault)"))
+        else:
+            findings.append(Finding(STALE, f"{when} (more than --max-age {_span(allowed)}); see `psa-sync status`"))
     died, last_died = state.died_since(since)
     if died:
         findings.append(Finding(DIED, f"{died} run(s) died within {_span(max_age)} (the last started at "
@@ -85,6 +97,16 @@ def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine:
     summary = (f"last successful run {_ago(now, last_ok)} ago; quarantine {counts['quarantine']}, outbox "
                f"{counts['outbox']}; org API usage {'?' if usage is None else f'{usage:.0f}%'}") if last_ok else ""
     return Health(findings, summary)
+
+
+def _stream_heard(state: State, settings: Settings, now: datetime) -> bool:
+    """The daemon's stream spoke (an event or a keepalive) within events.stale_after."""
+    from sync.state.events import stream_status
+
+    if not settings.events.enabled:
+        return False
+    last = (stream_status(state) or {}).get("last_message")
+    return last is not None and now - parse_iso(last) < settings.events.stale_after
 
 
 def _usage(usage: dict | None) -> float | None:

@@ -7,6 +7,7 @@ the lock.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sync.config import Settings
@@ -58,6 +59,7 @@ def status_data(settings: Settings) -> dict[str, Any]:
             "backfill": json.loads(state.meta("backfill") or "null"),
             "pipeline": pipeline_rows.counts(state),
             "members_unmatched": unmatched(state),
+            "stream": stream_view(state, settings),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
@@ -91,6 +93,8 @@ def status_text(data: dict[str, Any]) -> str:
     for person in data.get("members_unmatched") or []:
         lines.append(f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
                      f"({person['role']}); add the user in the PSA and put them on the project")
+    if data.get("stream"):
+        lines.append(stream_line(data["stream"]))
     if data["mapping"]["changed"]:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):
@@ -278,3 +282,34 @@ def backfill_text(outcome: Any) -> str:
     if progress.finished_at is None and not outcome.dry_run:
         lines.append("  the same command goes on from where this one stopped")
     return "\n".join(lines)
+
+
+def stream_view(state: State, settings: Settings) -> dict[str, Any] | None:
+    """The event path as the daemon last recorded it (``events:``), with each topic's replay id age."""
+    from sync.state import events as stored
+
+    status = stored.stream_status(state)
+    if status is None and not settings.events.enabled:
+        return None
+    status = dict(status or {})
+    today = datetime.now(UTC).date().isoformat()
+    replays = {}
+    for topic in filter(None, (settings.events.topic, settings.events.line_items_topic)):
+        saved = stored.replay(state, topic)
+        replays[topic] = None if saved is None else {
+            "saved_at": saved.saved_at.isoformat(timespec="seconds"),
+            "age_seconds": round((datetime.now(UTC) - saved.saved_at).total_seconds())}
+    return {"enabled": settings.events.enabled, "connected_since": status.get("connected_since"),
+            "last_message": status.get("last_message"), "last_event": status.get("last_event"),
+            "events_today": (status.get("events_today") or {}).get(today, 0), "echoes": status.get("echoes", 0),
+            "fallbacks": status.get("fallbacks", {}), "reconnects": status.get("reconnects", 0),
+            "last_fault": status.get("last_fault"), "replay": replays}
+
+
+def stream_line(stream: dict[str, Any]) -> str:
+    ages = [f"{r['age_seconds']}s" for r in stream["replay"].values() if r]
+    fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(stream["fallbacks"].items())) or "none"
+    state = f"connected since {stream['connected_since']}" if stream["connected_since"] else "NOT connected"
+    return (f"events    {state}; last message {stream['last_message'] or '-'}; last event "
+            f"{stream['last_event'] or '-'}; replay id age "
+            f"{', '.join(ages) or '(none)'}; events today {stream['events_today']}; fallbacks {fallbacks}")

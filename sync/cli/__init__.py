@@ -199,16 +199,19 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the emulator's records in this SQLite file.")
 @click.option("--org-id", default=None, help="The org Id it reports (tell two orgs apart).")
-def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str | None) -> None:
-    """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted.
+@click.option("--pubsub-port", default=0, show_default=True, type=int,
+              help="Port of its Pub/Sub API (gRPC over TLS); 0 takes a free one, printed at start.")
+def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str | None, pubsub_port: int) -> None:
+    """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted: its REST API and its
+    Pub/Sub API (Change Data Capture for Opportunity and OpportunityLineItem) on a port of its own.
 
     \b
     Example:
-        psa-sync emulator --port 8443 --seed demo
+        psa-sync emulator --port 8443 --pubsub-port 7443 --seed demo
     """
     from sync.emulator import serve
 
-    serve(port=port, seed=seed, state_file=state_file, org_id=org_id)
+    serve(port=port, seed=seed, state_file=state_file, org_id=org_id, pubsub_port=pubsub_port)
 
 
 for _command in (*first_day.COMMANDS, service.status, service.daemon, service.prune, forecast):

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 def sync_cycle(daemon: Daemon) -> None:
     """One run on the kept clients, unless the back-off says to let this tick pass."""
     began = daemon.clock()
-    if daemon.backoff.waiting(began):
+    if daemon.backoff.waiting(began) or not daemon.poll_due(began):
         return
     try:
         code = pipeline.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
@@ -34,6 +34,8 @@ def sync_cycle(daemon: Daemon) -> None:
     except Exception:  # noqa: BLE001 - a bug: the run row says failed, the log has the traceback; go on
         logger.exception("unexpected error in a cycle (a bug in psa-sync: please report it with this log)")
         code = ExitCode.UNEXPECTED
+    if code in (0, 1):
+        daemon.last_poll = began
     after(daemon, code, began)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sync.emulator import demo, ids
 from sync.emulator.apierror import RecordFailure
+from sync.emulator.pubsub.control import PUBSUB_HTTP_METHODS
 from sync.emulator.rest import Request
 from sync.emulator.server import Response, json_response
 from sync.soql import parse_sf_datetime
@@ -21,7 +22,7 @@ _HTTP_METHODS = {
     "seed", "seed_demo", "create", "update", "clone", "delete", "undelete", "release", "get", "query",
     "ids", "register_field", "register_object", "expire_sessions", "set_budget", "reset_calls",
     "calls_snapshot", "log_snapshot", "fault", "set_bulk", "add_product", "add_line_item", "set_nested_page",
-}
+} | PUBSUB_HTTP_METHODS
 _FAULTS = {"fail_next", "reset_next", "slow", "fail_rate", "validation_failure", "lock_rows", "short_pages",
            "bulk_failure", "clear"}
 
@@ -84,7 +85,7 @@ class ControlMixin:
     def release(self, record_ids: list[str] | None = None, obj: str = "Opportunity") -> int:
         """Commit held (``_hidden``) records: they become visible with the stamps they were written with."""
         normal = None if record_ids is None else [ids.normalize(r) or r for r in record_ids]
-        return self.store.release(self.records.object(obj), normal)
+        return self.records.release(self.records.object(obj), normal)
 
     def get(self, obj: str, record_id: str) -> dict[str, Any]:
         """A record in REST shape (deleted ones too; check ``IsDeleted``)."""
@@ -142,8 +143,10 @@ class ControlMixin:
         return self.sessions.issue()
 
     def expire_sessions(self) -> None:
-        """Every session ends now: the next data call answers 401 INVALID_SESSION_ID."""
+        """Every session ends now: the next data call answers 401 INVALID_SESSION_ID, open event
+        streams end UNAUTHENTICATED."""
         self.sessions.expire_all()
+        self.pubsub.bus.wake()
 
     def set_budget(self, used: int | None = None, max: int | None = None) -> None:  # noqa: A002
         """Set the org's daily API usage and/or limit (``used >= max`` → 403 REQUEST_LIMIT_EXCEEDED)."""

@@ -26,6 +26,8 @@ from sync.emulator.certs import load_or_make_app_key, make_tls
 from sync.emulator.control import ControlMixin
 from sync.emulator.cursors import Cursors
 from sync.emulator.faults import FaultPlan
+from sync.emulator.pubsub import PubSub
+from sync.emulator.pubsub.control import PubSubControlMixin
 from sync.emulator.query import QueryEngine
 from sync.emulator.records import Records
 from sync.emulator.rest import Raw, Request, Rest, Route
@@ -44,8 +46,9 @@ _FAULT_BODIES = {
 }
 
 
-class Emulator(ControlMixin):
-    """A local Salesforce org over HTTPS. Use as a context manager, or ``start()``/``stop()``.
+class Emulator(ControlMixin, PubSubControlMixin):
+    """A local Salesforce org over HTTPS, and its Pub/Sub API (Change Data Capture) over gRPC with TLS
+    on a port of its own. Use as a context manager, or ``start()``/``stop()``.
 
     Example::
 
@@ -55,7 +58,8 @@ class Emulator(ControlMixin):
     """
 
     def __init__(self, org_id: str | None = None, page_size: int = 2000, api_version: str = "62.0",
-                 daily_limit: int = 15000, state_file: str | Path | None = None, port: int = 0):
+                 daily_limit: int = 15000, state_file: str | Path | None = None, port: int = 0,
+                 pubsub_port: int = 0):
         self.api_version = api_version
         self.page_size = page_size
         self.daily_limit = daily_limit
@@ -77,7 +81,9 @@ class Emulator(ControlMixin):
         rng = random.SystemRandom()
         self.id_factory = ids.IdFactory(ids.random_chars(rng, 6))
         self._load_identity(org_id, rng)
-        self.records = Records(self.schema, self.store, self.id_factory, self.user_id)
+        self.pubsub = PubSub(self.store, self.schema, self.org_id, self.user_id, lambda: self.url,
+                             lambda token: self.sessions.valid(token), pubsub_port)
+        self.records = Records(self.schema, self.store, self.id_factory, self.user_id, self.pubsub.capture)
         self._ensure_user()
         self.engine = QueryEngine(self.schema, self.store)
         self.cursors = Cursors(rng, max_open=20)
@@ -154,6 +160,13 @@ class Emulator(ControlMixin):
         return f"https://127.0.0.1:{self._server.port}"
 
     @property
+    def pubsub_endpoint(self) -> str:
+        """``host:port`` of the Pub/Sub API (gRPC over TLS; trust ``ca_file``)."""
+        if self.pubsub.port is None:
+            raise RuntimeError("the emulator is not running: use `with Emulator() as emu` or call start()")
+        return f"127.0.0.1:{self.pubsub.port}"
+
+    @property
     def token_url(self) -> str:
         return self.url + "/services/oauth2/token"
 
@@ -164,11 +177,13 @@ class Emulator(ControlMixin):
             self._stopping.clear()
             self._server = ServerThread(TlsServer(self.port_requested, self._handle, self.tls))
             self._server.start()
+            self.pubsub.start(self.tls)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
             self._stopping.set()
+            self.pubsub.stop()
             self._server.stop()
             self._server = None
         if self._own_dir:
@@ -249,7 +264,8 @@ class Emulator(ControlMixin):
                 body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
                 return json_response(403, body, headers)
         try:
-            status, body = route.handler(req, route.params)
+            with self.pubsub.capture.transaction(self._origin(req, route)):
+                status, body = route.handler(req, route.params)
         except ApiError as error:
             status, body = error.status, error.body()
         except Exception:
@@ -258,6 +274,16 @@ class Emulator(ControlMixin):
         if isinstance(body, Raw):
             return Response(status, body.body, {"Content-Type": body.content_type, **body.headers, **headers})
         return json_response(status, body, headers)
+
+    def _origin(self, req: Request, route: Route) -> str:
+        """``changeOrigin`` of the changes this call makes: the API, and ``client=`` from
+        ``Sforce-Call-Options`` (how a subscriber recognises its own writes)."""
+        origin = f"com/salesforce/api/rest/{route.params.get('version') or self.api_version}"
+        for part in (req.headers.get("Sforce-Call-Options") or "").split(","):
+            name, _, value = part.strip().partition("=")
+            if name.strip().lower() == "client" and value.strip():
+                return f"{origin};client={value.strip()}"
+        return origin
 
     def _budget(self) -> tuple[int, int]:
         with self._lock:

@@ -158,6 +158,7 @@ def delete_line(records: Records, record_id: str) -> None:
     """A line item is deleted for good (no recycle bin), and its Opportunity re-saved."""
     obj = records.object(LINE_ITEM)
     row = records.store.row(obj, record_id)
+    records.capture.note(obj, record_id)
     with records.store.lock:
         records.store.db.execute('DELETE FROM "OpportunityLineItem" WHERE Id = ?', [record_id])
     roll_up(records, row["OpportunityId"])

@@ -1,14 +1,16 @@
 """Record operations as an org performs them: validation, system fields, derived fields, stamps.
 
 Both the REST handlers and the control API write through here, so a user's edit and an API
-write move SystemModstamp the same way. ``RecordFailure`` carries the status code a real org
-answers; REST handlers turn it into an error body or a SaveResult.
+write move SystemModstamp the same way, and every write is seen by Change Data Capture
+(``capture``: each public write is one transaction unless the caller opened a larger one).
+``RecordFailure`` carries the status code a real org answers; REST handlers turn it into an
+error body or a SaveResult.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.emulator import ids, products
 from sync.emulator.apierror import RecordFailure
@@ -16,16 +18,21 @@ from sync.emulator.schema import ObjectDef, Schema, derived_opportunity_values
 from sync.emulator.store import HIDDEN, Store
 from sync.emulator.values import format_datetime, to_json, to_storage
 
+if TYPE_CHECKING:
+    from sync.emulator.pubsub.capture import ChangeCapture
+
 _SYSTEM = {"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
            "SystemModstamp"}
 
 
 class Records:
-    def __init__(self, schema: Schema, store: Store, id_factory: ids.IdFactory, user_id: str):
+    def __init__(self, schema: Schema, store: Store, id_factory: ids.IdFactory, user_id: str,
+                 capture: ChangeCapture):
         self.schema = schema
         self.store = store
         self.id_factory = id_factory
         self.user_id = user_id
+        self.capture = capture
 
     # ------------------------------------------------------------------------- lookups
 
@@ -95,6 +102,10 @@ class Records:
 
     def create(self, obj_name: str, fields: dict[str, Any], *, stamp: datetime | None = None,
                hidden: bool = False) -> str:
+        with self.capture.transaction():
+            return self._create(obj_name, fields, stamp, hidden)
+
+    def _create(self, obj_name: str, fields: dict[str, Any], stamp: datetime | None, hidden: bool) -> str:
         obj = self.object(obj_name)
         stored = self.prepare(obj, fields, creating=True)
         if obj.name == products.LINE_ITEM:
@@ -117,6 +128,7 @@ class Records:
             if obj.name == "User":
                 stored["Name"] = " ".join(p for p in (stored.get("FirstName"), stored.get("LastName")) if p)
             stored[HIDDEN] = int(hidden)
+            self.capture.note(obj, record_id, creating=True)
             self.store.insert(obj, stored)
             if obj.name == products.LINE_ITEM:
                 products.roll_up(self, stored["OpportunityId"])
@@ -132,6 +144,10 @@ class Records:
     def update(self, obj: ObjectDef, record_id: str, fields: dict[str, Any], *,
                stamp: datetime | str | None = None) -> None:
         """Apply validated fields to a live record; stamps move even when nothing changed."""
+        with self.capture.transaction():
+            self._update(obj, record_id, fields, stamp)
+
+    def _update(self, obj: ObjectDef, record_id: str, fields: dict[str, Any], stamp: datetime | str | None) -> None:
         _, row = self.locate(obj, record_id)
         if row["IsDeleted"]:
             raise RecordFailure("ENTITY_IS_DELETED", "entity is deleted", [])
@@ -148,9 +164,15 @@ class Records:
         """Write stored values and move the stamps (``stamp`` overrides: one per transaction, or a late commit)."""
         when = stamp if isinstance(stamp, str) else format_datetime(stamp) if stamp else self.store.next_stamp()
         stored = {**stored, "LastModifiedDate": when, "LastModifiedById": self.user_id, "SystemModstamp": when}
-        self.store.update(obj, record_id, stored)
+        with self.capture.transaction():
+            self.capture.note(obj, record_id)
+            self.store.update(obj, record_id, stored)
 
     def set_deleted(self, obj: ObjectDef, raw_id: str, deleted: bool) -> str:
+        with self.capture.transaction():
+            return self._set_deleted(obj, raw_id, deleted)
+
+    def _set_deleted(self, obj: ObjectDef, raw_id: str, deleted: bool) -> str:
         record_id, row = self.locate(obj, raw_id)
         if obj.name == products.LINE_ITEM:
             if not deleted:
@@ -161,8 +183,13 @@ class Records:
             code = "ENTITY_IS_DELETED" if deleted else "UNDELETE_FAILED"
             raise RecordFailure(code, "entity is deleted" if deleted else "Entity is not in the recycle bin", [])
         when = self.store.next_stamp()
+        self.capture.note(obj, record_id)
         self.store.update(obj, record_id, {"IsDeleted": int(deleted), "SystemModstamp": when})
         return record_id
+
+    def release(self, obj: ObjectDef, record_ids: list[str] | None) -> int:
+        """Commit held (late) rows: they become visible, and their change events are published now."""
+        return self.capture.release(obj, record_ids, lambda: self.store.release(obj, record_ids))
 
     def clone(self, obj_name: str, raw_id: str) -> str:
         """A copy as the UI's Clone makes it: every createable field, custom ones included."""

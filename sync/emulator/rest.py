@@ -296,7 +296,7 @@ class Rest:
         store = self.records.store
         results: list[dict] = []
         try:
-            with store.transaction():
+            with self.records.capture.savepoint(), store.transaction():
                 stamp = store.next_stamp()  # one transaction, one SystemModstamp
                 results = [self._save_one(item, stamp) for item in records]
                 if all_or_none and not all(r["success"] for r in results):

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sync.clock import parse_iso
 from sync.config import Settings
 from sync.metrics import totals as cumulative
+from sync.metrics.events import event_families
 from sync.metrics.server import MetricsServer
 from sync.state import State
 from sync.state.codec import loads
@@ -85,6 +86,7 @@ def _families(state: State) -> Iterator[Metric]:
         buckets.append((bound, running))
     yield HistogramMetricFamily(P + "won_to_project_seconds", "From a deal's stamp when read as won to the "
                                 "creation of its project", buckets=buckets, sum_value=latency["sum"])
+    yield from event_families(state)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

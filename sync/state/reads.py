@@ -49,8 +49,9 @@ class Reads:
         return rows[0] if rows else None
 
     def last_success(self) -> str | None:
-        """When the last successful ``run`` (exit 0 or 1; a daemon cycle is one) finished."""
-        return self.db.execute("SELECT MAX(finished_at) FROM runs WHERE mode = 'run' "
+        """When the last successful ``run`` (exit 0 or 1; a daemon cycle is one, its ``events`` cycles
+        too) finished."""
+        return self.db.execute("SELECT MAX(finished_at) FROM runs WHERE mode IN ('run', 'events') "
                                "AND exit_code IN (0, 1)").fetchone()[0]
 
     def died_since(self, since: str) -> tuple[int, str | None]:

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.sync import ROOT, psa_sync
+
 DEALS = Path(__file__).with_name("deals.json")
 MAPPING = ROOT / "mappings" / "opportunity_to_project.yaml"
-pytestmark = pytest.mark.e2e
-
-
-def psa_sync(*args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, "-m", "sync", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, stdin=subprocess.DEVNULL, timeout=120)
+pytestmark = [pytest.mark.e2e, pytest.mark.subprocess]  # kills, signals or a real process
 
 
 def test_version():

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.test_cli import ROOT, psa_sync
+from tests.fixtures.sync import ROOT, psa_sync
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.subprocess]  # kills, signals or a real process
 
 
 def test_init_writes_a_config_and_mapping_that_check_accepts_and_refuses_to_overwrite_them(tmp_path):

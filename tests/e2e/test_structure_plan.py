@@ -8,12 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.e2e.test_cli import psa_sync
+from tests.fixtures.sync import psa_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 DEALS = Path(__file__).with_name("deals_with_line_items.json")
 MAPPING = ROOT / "mappings" / "examples" / "structure.yaml"
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.subprocess]  # the CLI as a user starts it
 
 
 def test_plan_shows_each_creates_phases_and_tasks_and_quarantines_a_negative_quantity():

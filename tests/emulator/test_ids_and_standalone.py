@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -44,6 +45,7 @@ def test_standalone_server_keeps_its_org_in_a_state_file(tmp_path, capsys):
     runner.start()
     assert ready.wait(30)
     printed = capsys.readouterr().out
+    assert re.search(r"Pub/Sub API \(gRPC, TLS\)\s+127\.0\.0\.1:\d+", printed)
     for label in ("URL", "CA file", "Org Id", "Client id", "Client secret", "JWT private key file", "Admin token"):
         assert label in printed
     stop.set()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from sync.emulator import Emulator
 from sync.soql import And, Comparison, InList, Not, Or, evaluate, field, quote, to_soql
+from tests.fixtures.profiles import examples
 from tests.fixtures.soql_text import literal_pattern, tricky_text
 
 BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -147,7 +148,7 @@ _conditions = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_conditions)
 def test_emulator_sql_and_evaluate_agree(book, condition):
     every = book.query(f"SELECT {FIELDS} FROM Opportunity")
@@ -181,7 +182,7 @@ def test_the_emulator_reads_like_escapes_as_salesforce_does():
         assert names(to_soql(field("Name").like("a\\\\%"))) == ["a\\%b", "a\\xb"]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(name=tricky_text(min_size=1, exclude="\x00"))  # SQLite's LIKE stops at a NUL in the text
 def test_the_emulator_finds_a_record_by_its_quoted_name(emulator, name):
     deal = emulator.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")

@@ -12,9 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.fixtures.sync import CLI, mapping_variant
-from tests.integration.exactly_once_support import KEY, Book, redmine_projects, state_rows, won_deals
-from tests.integration.test_backfill import today_mapping
+from tests.fixtures.exactly_once_support import KEY, Book, redmine_projects, state_rows, won_deals
+from tests.fixtures.sync import CLI, mapping_variant, today_mapping
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +111,7 @@ def test_adopt_matches_300_deals_to_120_hand_made_projects_then_a_backfill_creat
     assert state_rows(harness.state, "intents") == [] and state_rows(harness.state, "outbox") == []
 
 
+@pytest.mark.subprocess
 def test_unlink_ignores_the_deal_until_link_or_retry_and_status_and_explain_say_so(
         harness, emulator, redmine, tmp_path):
     book = Book(emulator, random.Random(3))

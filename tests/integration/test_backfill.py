@@ -11,14 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.fixtures.sync import CLI, mapping_variant
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     KILLED,
     Book,
     assert_exactly_once,
     run_killed_after,
     state_rows,
 )
+from tests.fixtures.sync import CLI, today_mapping
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +37,6 @@ def history(emulator, n: int, year: int = 2025, rng_seed: int = 11) -> Book:
         book.deal(CloseDate=(date(year, 1, 1) + timedelta(days=i % 365)).isoformat(),
                   _stamp=start + timedelta(hours=i))
     return book
-
-
-def today_mapping(tmp_path):
-    return mapping_variant(tmp_path, ("start_date: 2026-01-01", f"start_date: {date.today().isoformat()}"))
 
 
 def backfill(harness, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -112,6 +108,7 @@ def test_an_overlapping_backfill_is_refused_while_one_is_unfinished_and_the_same
     assert_exactly_once(harness)
 
 
+@pytest.mark.subprocess
 def test_a_scheduled_run_during_a_backfill_waits_at_most_one_window_and_doubles_nothing(
         harness, emulator, redmine, tmp_path):
     history(emulator, 150)
@@ -166,17 +163,20 @@ def race(harness, emulator, tmp_path, rounds: int) -> None:
     assert_exactly_once(harness)  # every round after the first adopts what the first made: never a second
 
 
+@pytest.mark.subprocess
 def test_a_backfill_and_scheduled_runs_started_together_again_and_again_all_exit_0_and_double_nothing(
         harness, emulator, redmine, tmp_path):
     race(harness, emulator, tmp_path, RACE_ROUNDS)
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.skipif(not SOAK, reason="the long race runs with `make soak` (PSA_SYNC_SOAK=1)")
 def test_soak_a_backfill_raced_by_scheduled_runs_hundreds_of_times(harness, emulator, redmine, tmp_path):
     race(harness, emulator, tmp_path, SOAK_RACE_ROUNDS)
 
 
+@pytest.mark.subprocess
 def test_a_bulk_backfill_killed_again_and_again_resumes_and_links_every_deal_once(
         harness, emulator, redmine, tmp_path):
     history(emulator, 240)

@@ -17,30 +17,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from sync.config import load_settings
-from sync.connections import Connections
-from sync.pipeline import run_once
 from tests.fixtures.emulator import plannable, seed_history
 from tests.fixtures.fake_psa import FakePsa
+from tests.fixtures.runs import dry_run
 from tests.fixtures.structure import use_example_structure
 from tests.fixtures.sync import DEFAULT_MAPPING, ROOT, SyncHarness, mapping_variant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a 4,500-deal book: not in make test-fast
 
 WON = 4500  # three query pages (2,000 rows a page), 23 collections of 200
 CHANGED = 45  # 1% of the book edited in Salesforce: one query page, an update each, nothing written back
 PROGRESSED = 450  # projects whose percent complete moved in the PSA: the back-sync writes 3 collections
-
-
-def dry_run(harness: SyncHarness, psa: FakePsa) -> dict:
-    """One `psa-sync run` in this process, against the dry PSA; the calls the org counted."""
-    harness.emu.reset_calls()
-    settings = load_settings(harness.config, environ=harness.env())
-    connections = Connections(settings)
-    connections.psa = psa
-    result = run_once(settings, connected=connections)
-    assert result.exit_code == 0, result.error
-    return {"calls": harness.emu.calls_snapshot(), "counts": result.counts}
 
 
 def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the_calls_they_must(
@@ -251,3 +238,22 @@ def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_on
                             "composite": writes}
     assert len(psa.plans) == PLANNED  # every project has its plan
     assert run["counts"]["children_created"] == sum(len(plan) for plan in psa.plans.values()) >= PLANNED * 4
+
+
+def test_run_from_cron_is_unchanged_by_an_events_section(emulator, tmp_path, monkeypatch):
+    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and stores
+    no replay id."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, 30, won_ratio=1.0)
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint})
+    psa = FakePsa("http://127.0.0.1:9")
+    rpcs = {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))}
+
+    first = dry_run(harness, psa)
+    assert first["counts"]["created"] == 30
+    assert first["calls"] == {"token": 1, "queryAll": 1, "composite": 1}
+    assert {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))} == rpcs
+    with sqlite3.connect(harness.state) as db:
+        assert db.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'events.%'").fetchone()[0] == 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import re
 import signal
-import socket
 import time
 from collections import Counter
 from datetime import datetime
@@ -22,11 +21,11 @@ import requests
 from filelock import FileLock
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.daemon_support import DaemonProcess, free_port, idle, linked, runs, started, wait_for
+from tests.fixtures.exactly_once_support import Book, assert_exactly_once, state_rows
 from tests.fixtures.sync import mapping_variant
-from tests.integration.daemon_support import DaemonProcess, idle, linked, runs, started, wait_for
-from tests.integration.exactly_once_support import Book, assert_exactly_once, state_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # kills, signals or a real process
 
 INTERVAL = 1.0
 CYCLES = 60
@@ -187,9 +186,3 @@ def cycles_until_created(harness, last_started: int) -> int:
     counts are written when it ends."""
     after = [r for r in runs(harness) if r["id"] >= last_started]
     return next((n for n, row in enumerate(after, 1) if row["counts"].get("created")), 0)  # 0: not yet
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -13,7 +13,7 @@ import pytest
 from sync.config import load_settings
 from sync.daemon import jobs
 from sync.daemon.service import Daemon
-from tests.integration.exactly_once_support import Book, state_rows
+from tests.fixtures.exactly_once_support import Book, state_rows
 
 pytestmark = pytest.mark.integration
 

@@ -15,12 +15,11 @@ import requests
 from filelock import FileLock, Timeout
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.daemon_support import DaemonProcess, free_port, linked, runs, wait_for
+from tests.fixtures.exactly_once_support import Book
 from tests.fixtures.sync import CLI
-from tests.integration.daemon_support import DaemonProcess, linked, runs, wait_for
-from tests.integration.exactly_once_support import Book
-from tests.integration.test_daemon import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # daemons: signals, a second process
 
 OPEN_FILES = 96  # the daemon's `ulimit -n` here: 200 idle connections are twice what it may hold
 IDLE = 200

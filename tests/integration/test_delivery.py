@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.fixtures.emulator import won_deal
 from tests.fixtures.sync import mapping_variant
 
 pytestmark = pytest.mark.integration
@@ -12,15 +13,6 @@ pytestmark = pytest.mark.integration
 CRM_FIELDS = {"Name", "AccountId", "Amount", "CloseDate", "StageName", "Type", "Description", "End_Date__c"}
 WRITTEN_BY_US = {"PSA_Project_Id__c", "PSA_Project_URL__c", "PSA_Status__c", "PSA_Percent_Complete__c",
                  "PSA_Hours_Spent__c"}
-
-
-def won_deal(emu, name="Rollout", account="Acme Corp", **fields):
-    account_id = emu.create("Account", Name=account)
-    values = dict(Name=name, AccountId=account_id, StageName="Closed Won", Amount=125000.5,
-                  CloseDate="2026-03-01", End_Date__c="2026-09-30", Type="New Customer",
-                  Description="Scope as sold")
-    values.update(fields)
-    return emu.create("Opportunity", **values)
 
 
 def project_of(redmine, deal_id):

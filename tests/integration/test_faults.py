@@ -13,8 +13,7 @@ from collections import Counter
 
 import pytest
 
-from tests.fixtures.sync import CLI
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     Book,
     assert_exactly_once,
     assert_no_duplicate,
@@ -24,6 +23,7 @@ from tests.integration.exactly_once_support import (
     state_rows,
     synced_projects,
 )
+from tests.fixtures.sync import CLI
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +90,7 @@ def run_with_resets(harness, emulator, *, reset_every: int = 5, timeout: float =
             reset_at = calls
 
 
+@pytest.mark.subprocess
 def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplicates(
         harness, emulator, redmine, redmine_proxy):
     rng = random.Random(10)
@@ -149,6 +150,7 @@ def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_pe
     assert_exactly_once(harness, psa_url=redmine_proxy.url)
 
 
+@pytest.mark.subprocess
 def test_a_create_refused_by_a_burst_of_500s_is_sent_again_at_the_end_of_the_run(
         harness, emulator, redmine, redmine_proxy):
     """Regression (CI, 1,500 deals): a create answered 500 on all its quick attempts (Redmine's SQLite

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_backfill import today_mapping
+from tests.fixtures.sync import today_mapping
 
 pytestmark = pytest.mark.integration
 

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from filelock import FileLock
 
-from tests.fixtures.sync import CLI
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     Book,
     assert_exactly_once,
     events,
     redmine_projects,
     state_rows,
 )
+from tests.fixtures.sync import CLI
 
 pytestmark = pytest.mark.integration
 
@@ -156,6 +156,7 @@ def test_a_state_file_made_against_another_redmine_is_refused_with_exit_2(harnes
     assert "composite" not in emulator.calls_snapshot()
 
 
+@pytest.mark.subprocess
 def test_a_second_run_while_one_holds_the_lock_exits_75_at_once_and_writes_nothing(harness, emulator, redmine,
                                                                                    book):
     harness.run()

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.integration.exactly_once_support import KEY, Book, assert_exactly_once, redmine_projects
+from tests.fixtures.exactly_once_support import KEY, Book, assert_exactly_once, redmine_projects
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import pytest
 
 from sync.forecast.book import read_book
+from tests.fixtures.emulator import won_deal
 from tests.fixtures.sync import mapping_variant
-from tests.integration.test_delivery import won_deal
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
 
 @dataclass

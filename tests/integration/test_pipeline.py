@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.fixtures.exactly_once_support import KILLED, run_until_clean, run_with_crash
 from tests.fixtures.sync import mapping_variant
-from tests.integration.exactly_once_support import KILLED, run_until_clean, run_with_crash
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +141,7 @@ def test_without_tentative_projects_the_stream_fills_the_table_and_sees_deals_le
     assert pipeline_row(harness, stays)["status"] == "open"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["after-update", "after-lifecycle"])
 def test_a_kill_inside_the_tentative_to_won_transition_leaves_one_project(pipeline_harness, emulator, redmine, point):
     harness = pipeline_harness()
@@ -178,7 +179,7 @@ def test_check_reports_a_missing_stage_field(pipeline_harness, tmp_path):
 
 
 def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness, emulator, redmine):
-    from tests.integration.test_plan import planned_actions, run_actions
+    from tests.fixtures.runs import planned_actions, run_actions
 
     harness = pipeline_harness()
     wins, drops, stays = open_deal(emulator, "Wins"), open_deal(emulator, "Drops"), open_deal(emulator, "Stays")
@@ -203,6 +204,7 @@ def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness
         {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["after-intent", "after-create"])
 def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(pipeline_harness, emulator, redmine, point):
     harness = pipeline_harness()
@@ -225,8 +227,8 @@ def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulato
 
     from sync import extract
     from tests.fixtures.fake_psa import FakePsa
+    from tests.fixtures.runs import dry_run
     from tests.fixtures.sync import SyncHarness
-    from tests.integration.test_call_economy import dry_run
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(extract, "MAX_IDS_PER_QUERY", 1)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
+
+from tests.fixtures.runs import planned_actions, run_actions
 
 pytestmark = pytest.mark.integration
 
@@ -14,34 +15,6 @@ def won(emulator, name, **fields):
     values = dict(Name=name, StageName="Closed Won", Amount=1000, CloseDate="2026-03-01", Type="New Customer")
     values.update(fields)
     return emulator.create("Opportunity", **values)
-
-
-def planned_actions(plan: dict) -> set[tuple]:
-    return ({("create", c["id"]) for c in plan["creates"]}
-            | {("update", u["id"]) for u in plan["updates"]}
-            | {("lifecycle", c["id"], c["status"]) for c in plan["lifecycle"]}
-            | {("quarantine", q["id"]) for q in plan["quarantined"]}
-            | {("repair", r["id"]) for r in plan["repairs"]})
-
-
-def run_actions(state_file, run_id: int) -> set[tuple]:
-    """The same actions, read from the events the run recorded in the state file."""
-    db = sqlite3.connect(state_file)
-    rows = db.execute("SELECT record_id, action, outcome, detail FROM events WHERE run_id = ?", [run_id])
-    actions = set()
-    for record_id, action, outcome, detail in rows:
-        if (action, outcome) == ("create", "created"):
-            actions.add(("create", record_id))
-        elif (action, outcome) == ("update", "updated"):
-            actions.add(("update", record_id))
-        elif action == "lifecycle":
-            actions.add(("lifecycle", record_id, json.loads(detail)["status"]))
-        elif (action, outcome) == ("transform", "quarantined"):
-            actions.add(("quarantine", record_id))
-        elif (action, outcome) == ("repair", "queued"):
-            actions.add(("repair", record_id))
-    db.close()
-    return actions
 
 
 def test_the_plan_lists_one_for_one_the_actions_the_next_run_takes(harness, emulator, redmine):

@@ -17,7 +17,7 @@ import requests
 
 from sync.connectors.psa.base import Delivery, NewProject, ProjectChange, PsaConnector, get_connector
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
 KEY = "006AK00000AbCdEQAA"
 OTHER = "006AK00000ZzZzZQAB"

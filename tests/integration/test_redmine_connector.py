@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ import requests
 from sync.connectors.psa.base import NewProject, ProjectChange, get_connector
 from sync.connectors.psa.redmine import RedmineConnector
 from sync.errors import AuthError, ConfigError, PsaUnavailable
+from tests.fixtures.redmine import CountingSession, deal_fields
 
 pytestmark = pytest.mark.integration
 
@@ -19,32 +19,7 @@ KEY = "006AK00000AbCdEQAA"
 OTHER = "006AK00000ZzZzZQAB"
 
 
-class CountingSession(requests.Session):
-    """Counts requests per (method, path) so tests can pin how many calls an operation costs."""
 
-    def __init__(self):
-        super().__init__()
-        self.calls: Counter = Counter()
-
-    def request(self, method, url, *args, **kwargs):
-        self.calls[(method, requests.utils.urlparse(url).path)] += 1
-        return super().request(method, url, *args, **kwargs)
-
-
-def deal_fields(**overrides):
-    fields = {
-        "name": "Acme Corp - Implementation",
-        "description": "Customer: Acme Corp",
-        "customer": "Acme Corp",
-        "budget": Decimal("125000.50"),
-        "billing_type": "Fixed Fee",
-        "start_date": dt.date(2026, 2, 1),
-        "end_date": dt.date(2026, 5, 2),
-        "percent_complete": None,
-        "salesforce_status": "Won",
-        "stage": "Won",  # tentative projects' stage (pipeline.create_projects)
-    }
-    return {**fields, **overrides}
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sync.connectors.psa.base import NewProject
 from sync.connectors.psa.redmine import RedmineConnector
 from sync.model import Outcome
 from sync.structure_model import Child, ChildKind
-from tests.integration.test_redmine_connector import CountingSession, deal_fields
+from tests.fixtures.redmine import CountingSession, deal_fields
 
 pytestmark = pytest.mark.integration
 

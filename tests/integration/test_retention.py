@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.exactly_once_support import Book, state_rows
+from tests.fixtures.exactly_once_support import Book, state_rows
 
 pytestmark = pytest.mark.integration
 

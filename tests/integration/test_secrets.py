@@ -17,8 +17,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from tests.fixtures.exactly_once_support import Book
 from tests.fixtures.sync import CLI, DEFAULT_MAPPING, ROOT
-from tests.integration.exactly_once_support import Book
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
+from tests.fixtures.exactly_once_support import Book, won_deals
 from tests.fixtures.redmine import in_ci
-from tests.integration.exactly_once_support import Book, won_deals
 
 pytestmark = pytest.mark.integration
 

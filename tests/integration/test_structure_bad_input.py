@@ -9,8 +9,9 @@ import json
 
 import pytest
 
+from tests.fixtures.redmine import issues, versions
+from tests.fixtures.structure import sold
 from tests.fixtures.sync import ROOT
-from tests.integration.test_structure_run import issues, sold, versions
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from sync.model import Outcome
 from sync.structure_model import Child, ChildKind
 from tests.fixtures.fake_psa import FakePsa
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
 KEY = "006AK00000PlAnSQAA"
 PHASE = Child(f"{KEY}/t:build", ChildKind.PHASE, "Build", due=dt.date(2026, 4, 30))

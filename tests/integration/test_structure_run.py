@@ -8,24 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.exactly_once_support import run_until_clean
+from tests.fixtures.redmine import issues, versions
 from tests.fixtures.structure import sold, use_example_structure
-from tests.integration.exactly_once_support import run_until_clean
+from tests.fixtures.sync import ROOT
 
 pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def structured(harness, tmp_path):
     return use_example_structure(harness, tmp_path)
-
-
-def issues(redmine, project_id) -> dict[str, dict]:
-    listed = redmine.call("GET", "/issues.json", project_id=project_id, status_id="*", limit=100).json()["issues"]
-    return {next(cf["value"] for cf in i["custom_fields"] if cf["name"] == "psa-sync key"): i for i in listed}
-
-
-def versions(redmine, project_id) -> dict[str, dict]:
-    listed = redmine.call("GET", f"/projects/{project_id}/versions.json").json()["versions"]
-    return {next(cf["value"] for cf in v["custom_fields"] if cf["name"] == "psa-sync key"): v for v in listed}
 
 
 def test_a_won_deal_with_line_items_becomes_a_planned_project_once_for_no_extra_call(structured, emulator,

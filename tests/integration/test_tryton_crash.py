@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     KILLED,
     Book,
     events,
@@ -21,7 +21,7 @@ from tests.integration.exactly_once_support import (
     won_deals,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # kills, signals or a real process
 
 # The dangerous windows: a create sent but its link not committed, an intent without its create,
 # a write-back in flight, a commit that never happened.

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from sync.connectors.psa.tryton_site import hours
+from tests.fixtures.structure import sold
 from tests.fixtures.sync import ROOT
-from tests.integration.test_structure_run import sold
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.clock import parse_iso
-from tests.integration.exactly_once_support import (
+from tests.fixtures.exactly_once_support import (
     Book,
     assert_exactly_once,
     events,

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from sync.config import ConfigError, load_settings
 from sync.errors import MappingError
 from sync.mapping import load_mapping
+from tests.fixtures.profiles import examples
 
 # FUZZ_N=5000 for a longer hunt by hand; the default keeps each test within a few seconds.
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_N", 120)), deadline=None,
+FUZZ = settings(max_examples=examples(int(os.environ.get("FUZZ_N", 120))), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 PROBLEM = re.compile(r"^.+:\d+: \S.*: .+", re.S)  # file:line: key: message
 
@@ -189,7 +190,7 @@ def test_any_mapping_text_is_loaded_or_refused_with_problems_never_a_traceback(f
     fed(folder, "mapping", text)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(data=st.binary(max_size=300))
 def test_any_bytes_as_a_config_or_a_mapping_are_refused_with_problems_never_a_traceback(folder, data):
     path = folder / "bytes.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.exactly_once_support import KEY, could_be_synced, one_project_per_won_deal
+from tests.fixtures.exactly_once_support import KEY, could_be_synced, one_project_per_won_deal
 
 WON = {"006AK00000000001AAA", "006AK00000000002AAA"}
 

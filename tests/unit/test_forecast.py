@@ -163,6 +163,7 @@ def test_by_owner_groups_pipeline_deals_by_their_owner_and_won_deals_by_the_owne
     assert totals == {"(none)": [360.0, 480.0, 310.0, 0.0], "005000000000001AAA": [0.0, 0.0, 200.0, 20.0]}
 
 
+@pytest.mark.subprocess  # matplotlib blocked in a fresh interpreter
 def test_a_png_without_matplotlib_exits_2_naming_the_extra_to_install(book, tmp_path):
     """matplotlib is the extra psa-sync[forecast]: a host without it gets the table, and a clear word for the PNG."""
     blocked = ("import sys; sys.modules['matplotlib'] = None; sys.argv[0] = 'psa-sync'; "

@@ -16,6 +16,7 @@ IO_LIBRARIES = ("sqlite_utils", "requests", "simple_salesforce")
 @pytest.mark.parametrize("module", ["sync.diff", "sync.transform.rows", "sync.model",
                                     "sync.forecast.compute", "sync.mapping.members", "sync.stream",
                                     "sync.mapping.pipeline"])
+@pytest.mark.subprocess
 def test_a_pure_stage_imports_neither_the_state_store_nor_a_connector(module):
     probe = (f"import json, sys; import {module}; "
              f"print(json.dumps([m for m in {IO_LIBRARIES!r} if m in sys.modules]))")
@@ -24,6 +25,7 @@ def test_a_pure_stage_imports_neither_the_state_store_nor_a_connector(module):
     assert json.loads(done.stdout) == []
 
 
+@pytest.mark.subprocess
 def test_the_probe_would_see_an_io_library_if_one_were_imported():
     probe = ("import json, sys; import sync.state.store; "
              f"print(json.dumps([m for m in {IO_LIBRARIES!r} if m in sys.modules]))")

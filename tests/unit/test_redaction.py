@@ -131,6 +131,7 @@ def test_the_connectors_mask_what_a_server_says_where_they_read_it():
     assert leaked("\n".join(texts)) == []
 
 
+@pytest.mark.slow  # 1,000 registrations, each recompiling the pattern: minutes on 2 busy cores
 def test_a_daemon_s_many_sessions_keep_the_pattern_bounded_and_the_current_tokens_masked():
     redaction.register_secret("sf-token-current-0001", session_of="salesforce")
     for n in range(1000):

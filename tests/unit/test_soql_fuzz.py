@@ -12,9 +12,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sync.soql import Query, and_, evaluate, field, parse_condition, parse_query, quote, to_soql
+from tests.fixtures.profiles import examples
 from tests.fixtures.soql_text import literal_pattern, tricky_text
 
-FUZZ = settings(max_examples=300, deadline=None)
+FUZZ = settings(max_examples=examples(300), deadline=None)
 
 _texts = tricky_text()
 _SENTINEL = field("Id").ne("sentinel")  # after the fuzzed literal: it must survive intact

@@ -35,6 +35,7 @@ def systemd_analyze() -> str:
     return shutil.which("systemd-analyze") or pytest.skip("the systemd package brought no systemd-analyze")
 
 
+@pytest.mark.subprocess
 def test_every_unit_passes_systemd_analyze_verify(tmp_path):
     analyze = systemd_analyze()
     stub = tmp_path / "psa-sync"  # verify checks that ExecStart= exists: stand in for the installed CLI

@@ -7,7 +7,7 @@ import pytest
 
 from sync.errors import MappingError
 from sync.transform.rows import transform
-from tests.unit.test_transform import deal, default, mapping_from, only_error, only_row  # noqa: F401 - fixture
+from tests.fixtures.records import deal, mapping_from, only_error, only_row
 
 
 def label(tmp_path, template: str, **changes) -> str | None:

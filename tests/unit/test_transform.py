@@ -3,81 +3,22 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from sync.mapping.loader import load_mapping
-from sync.model import RowError
 from sync.transform.rows import backsync_problems, transform, transform_backsync
-
-ROOT = Path(__file__).resolve().parents[2]
-DEAL_ID = "006AK00000AbCdEQAA"
-
-
-@pytest.fixture(scope="module")
-def default():
-    return load_mapping(ROOT / "mappings" / "opportunity_to_project.yaml")
-
-
-def deal(**changes) -> dict:
-    """A won Opportunity as a SOQL query over the default mapping's fields returns it."""
-    record = {
-        "attributes": {"type": "Opportunity", "url": f"/services/data/v62.0/sobjects/Opportunity/{DEAL_ID}"},
-        "Id": DEAL_ID, "SystemModstamp": "2026-02-03T10:15:30.000+0000", "IsDeleted": False, "IsWon": True,
-        "Name": "Implementation", "Account": {"attributes": {"type": "Account"}, "Name": "Acme Corp"},
-        "Amount": 125000.5, "Description": "Phase 1", "CloseDate": "2026-02-01", "End_Date__c": "2026-06-30",
-        "Type": "New Customer", "PSA_Project_Id__c": None, "PSA_Project_URL__c": None, "PSA_Status__c": None,
-        "PSA_Percent_Complete__c": None, "PSA_Hours_Spent__c": None,
-    }
-    record.update(changes)
-    return record
-
-
-def as_bulk_csv(record: dict) -> dict:
-    """The same record as a Bulk API CSV row: flat parent columns, every value text, "" for null."""
-    out = {}
-    for name, value in record.items():
-        if name == "attributes":
-            continue
-        if isinstance(value, dict) or (value is None and name == "Account"):
-            for child, child_value in (value or {"Name": None}).items():
-                if child != "attributes":
-                    out[f"{name}.{child}"] = "" if child_value is None else str(child_value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        else:
-            out[name] = "" if value is None else str(value)
-    return out
-
-
-def mapping_from(tmp_path, fields: str, criteria: str = "IsWon = true", extra: str = ""):
-    text = textwrap.dedent("""\
-        version: 1
-        source: {object: Opportunity, criteria: "%s", start_date: 2026-01-01}
-        project:
-          fields:
-        %s
-        %s
-        """) % (criteria, textwrap.indent(textwrap.dedent(fields), "    "), extra)
-    path = tmp_path / "mapping.yaml"
-    path.write_text(text)
-    return load_mapping(path)
-
-
-def only_row(result):
-    assert result.errors == []
-    [row] = result.rows
-    return row
-
-
-def only_error(result) -> RowError:
-    assert result.rows == []
-    [error] = result.errors
-    return error
+from tests.fixtures.records import (
+    DEAL_ID,
+    ROOT,
+    as_bulk_csv,
+    deal,
+    mapping_from,
+    only_error,
+    only_row,
+)
 
 
 def test_a_won_deal_maps_to_typed_project_fields(default):

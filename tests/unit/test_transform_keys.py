@@ -10,7 +10,7 @@ import pytest
 
 from sync.transform.keys import KEY_MAX_LENGTH, key_problem
 from sync.transform.rows import transform
-from tests.unit.test_transform import deal, mapping_from
+from tests.fixtures.records import deal, mapping_from
 
 GOOD = ["PR-0042", "deal_42", "ABC", "x" * KEY_MAX_LENGTH, "006AK00000AbCdEQAA"]
 BAD = {

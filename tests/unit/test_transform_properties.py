@@ -22,14 +22,15 @@ from sync.mapping.loader import load_mapping
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
 from sync.transform.rows import transform
-from tests.unit.test_transform import as_bulk_csv
+from tests.fixtures.profiles import examples
+from tests.fixtures.records import as_bulk_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = load_mapping(ROOT / "mappings" / "opportunity_to_project.yaml")
 TYPES = ["New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
          "Existing Customer - Downgrade"]
 ALLOWED = (str, Decimal, int, bool, date, datetime, type(None))
-PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
 amounts = st.one_of(
