@@ -203,6 +203,13 @@ def ratios(rows: list[Row]) -> list[str]:
         out.append(f"baseline ÷ psa-sync, Salesforce calls at {first.size:,} newly won deals: "
                    f"{base.total:,} ÷ {first.total:,} = {base.total / first.total:.0f}×; wall "
                    f"{base.wall:.1f} s ÷ {first.wall:.1f} s = {base.wall / first.wall:.1f}×")
+    for r in rows:
+        if r.scenario.startswith("psa-sync first run") and r.extra.get("created"):
+            sql, created = r.extra["sql"], r.extra["created"]
+            out.append(f"first run over {r.size:,}: state file {sql['statements']:,} SQL statements "
+                       f"({sql['statements'] / created:.3f} per created deal), {sql['transactions']:,} write "
+                       f"transactions ({sql['transactions'] / created:.4f} per created deal); "
+                       f"{r.per_deal_us / 1000:.2f} ms a deal")
     plans = [r for r in rows if r.scenario == "psa-sync plan"]
     if len(plans) > 1:
         low, high = min(p.per_deal_us for p in plans), max(p.per_deal_us for p in plans)

@@ -12,6 +12,9 @@ earlier one made: the incremental run updates them, the back-sync reads them.
 The line also gives ``rss_before_run_mb``: the peak RSS before the run began (the interpreter, the
 imports and the dry PSA's projects loaded from ``--psa-state``), so the dry PSA's share of the peak
 can be told apart from the run's.
+The line also gives ``sql``: the SQL statements the run sent to the state file and its write
+transactions (COMMITs), counted with sqlite3's ``set_trace_callback`` on the state file's connection.
+``--profile FILE`` writes a cProfile of the run (``run_once``) to FILE.
 ``--progress K`` first moves the percent complete of K linked projects, as project managers would in
 the PSA between two runs (what the back-sync then carries to Salesforce).
 
@@ -21,6 +24,7 @@ the PSA between two runs (what the back-sync then carries to Salesforce).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import pickle
 import resource
@@ -31,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import sync.state.store as state_store  # noqa: E402
 from sync.config import load_settings  # noqa: E402
 from sync.connections import Connections  # noqa: E402
 from sync.pipeline import run_once  # noqa: E402
@@ -79,6 +84,30 @@ def save(psa: FakePsa, path: Path) -> None:
     path.write_bytes(pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+class StatementCount:
+    """Every statement the state file's connection runs (``set_trace_callback``), and its COMMITs."""
+
+    def __init__(self):
+        self.statements = 0
+        self.commits = 0
+
+    def __call__(self, sql: str) -> None:
+        self.statements += 1
+        if sql.lstrip()[:6].upper() == "COMMIT":
+            self.commits += 1
+
+    def install(self) -> None:
+        """Count on every state file the run opens (``State.open`` → ``open_database``)."""
+        opened = state_store.open_database
+
+        def counted(path):
+            db = opened(path)
+            db.conn.set_trace_callback(self)
+            return db
+
+        state_store.open_database = counted
+
+
 def progress(psa: FakePsa, k: int) -> None:
     for key in list(psa.projects)[:k]:
         values = psa.values[key]
@@ -90,6 +119,7 @@ def main() -> None:
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--psa-state", type=Path, help="keep the dry PSA's projects in this file")
     parser.add_argument("--progress", type=int, default=0, help="move the percent complete of K projects first")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the run to this file")
     args = parser.parse_args()
     settings = load_settings(args.config)
     connections = Connections(settings)
@@ -99,13 +129,22 @@ def main() -> None:
     progress(psa, args.progress)
     held_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # interpreter + the dry PSA's projects
     connections.psa = psa
+    sql = StatementCount()
+    sql.install()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     result = run_once(settings, connected=connections)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     if args.psa_state:
         save(psa, args.psa_state)
     print(json.dumps({"exit": result.exit_code, "counts": result.counts, "api_calls": result.api_calls,
                       "psa_calls": dict(psa.calls), "error": result.error,
                       "children": sum(len(plan) for plan in psa.plans.values()),
-                      "rss_before_run_mb": round(held_mb)}))
+                      "rss_before_run_mb": round(held_mb),
+                      "sql": {"statements": sql.statements, "transactions": sql.commits}}))
 
 
 if __name__ == "__main__":

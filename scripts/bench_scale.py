@@ -55,13 +55,15 @@ def chain(bench, n: int, changed: int, progressed: int, steps: set[str]) -> list
             counts = result["counts"]
             psa = f"FakePsa {sum(result['psa_calls'].values())} ({bench._calls(result['psa_calls'])})"
             written = counts.get("written", 0)
+            sql = result.get("sql", {})
             row = bench.Row(name, n, done.wall, done.rss_mb, calls,
                             bench.minimum(counts.get("extracted", 0), min(written, n)), psa,
                             f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, "
                             f"updated {counts.get('updated', 0):,}, back-sync {counts.get('backsync', 0):,}, "
                             f"written back {written:,}; RSS before the run (dry PSA loaded) "
-                            f"{result['rss_before_run_mb']} MB{note}",
-                            per_deal_us=done.wall / n * 1e6)
+                            f"{result['rss_before_run_mb']} MB; state file: {sql.get('statements', 0):,} SQL "
+                            f"statements, {sql.get('transactions', 0):,} write transactions{note}",
+                            per_deal_us=done.wall / n * 1e6, extra={"sql": sql, "created": counts.get("created", 0)})
             if step in steps:
                 rows.append(row)
             time.sleep(3)  # past the 2 s lookback: the next run reads each write-back's echo once

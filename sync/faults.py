@@ -13,9 +13,11 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Mapping
 
+from sync.connectors.psa.batch import CreateChunk
+
 POINTS = (
     "after-token", "before-refetch", "after-recover", "after-page", "after-intent", "after-create",
-    "after-collections", "before-commit", "after-backsync", "after-update", "after-lifecycle",
+    "after-collections", "before-commit", "after-backsync", "after-update", "after-lifecycle", "after-chunk",
     "after-child-intent", "after-child-create",
 )
 
@@ -34,6 +36,13 @@ def crash_hook(environ: Mapping[str, str]) -> Callable[[str], None]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return hit
+
+
+def create_chunk(environ: Mapping[str, str], chunk: CreateChunk | None) -> CreateChunk | None:
+    """``PSA_SYNC_CREATE_CHUNK=<n>``: chunks of n creates (test-only, so a crash test's small pages make
+    several chunks and a kill can fall between one chunk's links and the next chunk's creates)."""
+    count = environ.get("PSA_SYNC_CREATE_CHUNK", "")
+    return CreateChunk(count=int(count)) if count else chunk
 
 
 #: Passes counted per process, not per run session: a backfill runs one session per window, and its

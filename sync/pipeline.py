@@ -30,8 +30,9 @@ from sync.connectors.base import SalesforceApi
 from sync.diff import lifecycle_only_rows, plan_changes, to_quarantine
 from sync.errors import BudgetExceededError, PsaUnavailable, SyncError
 from sync.load import children, lifecycle
-from sync.load.projects import create_projects, settle_unconfirmed, update_projects
+from sync.load.projects import create_projects, update_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
+from sync.load.settle import settle_unconfirmed
 from sync.lock import run_lock
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
@@ -165,7 +166,7 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     rows = mapped + lifecycle_only_rows(errors, links, tentative)
     facts = facts_of(records)
     plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=state.outbox_fields() if state is not None else frozenset(), facts=facts,
+                        pending=state.outbox_fields(ids) if state is not None else frozenset(), facts=facts,
                         ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
     pipeline = stream.stream_rows(records, mapped, errors, facts, pipeline_rows.known(state, ids)) \
         if mapping.pipeline is not None else []
@@ -189,9 +190,8 @@ def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]
     children.apply(run.ctx, page.structures, rules.line_items if rules is not None else None, run.children)
     run.tally(page.plan, page.pipeline)
     with state.transaction():
-        for record_id, values in page.plan.repairs.items():
-            state.queue(record_id, values)
-            state.event(run.run_id, record_id, "repair", "queued", {"fields": values})
+        state.queue_all(page.plan.repairs.items())
+        state.add_events(run.run_id, ((rid, "repair", "queued", {"fields": v}) for rid, v in page.plan.repairs.items()))
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
@@ -248,7 +248,7 @@ def sync_changes(run: Run) -> None:
 
 
 def settle(run: Run) -> None:
-    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.projects.settle_unconfirmed``)."""
+    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.settle.settle_unconfirmed``)."""
     settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
     run.tally_load()
 

@@ -18,8 +18,9 @@ from sync.config import Settings
 from sync.connections import Connections, make_clients
 from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import Policies, ProjectRef, PsaConnector
+from sync.connectors.psa.batch import CreateChunk
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
-from sync.faults import crash_hook
+from sync.faults import crash_hook, create_chunk
 from sync.load.children import ChildReport
 from sync.load.members import with_members
 from sync.load.projects import LoadContext, LoadReport
@@ -79,6 +80,7 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     new_failures: int = 0
+    create_chunk: CreateChunk | None = None  # the PSA's (``PsaConnector.create_chunk``), else whole batches
 
     @property
     def ctx(self) -> LoadContext:
@@ -87,6 +89,7 @@ class Run:
         return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
                            on_create=self.mapping.on_create_fields(), on_closed=policies.on_closed,
                            fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
+                           create_chunk=self.create_chunk,
                            parent_of=self.parent_of if policies.parent_projects else None)
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
@@ -189,7 +192,8 @@ class Session:
         guard(self.state, client.org_id, psa.url, self.settings.state)
         if self.mode != "reconcile":  # reconcile reports; the runs record which mapping made the snapshots
             self.state.set_meta("mapping_fingerprint", self.mapping.fingerprint)
-        self.run = Run(self.settings, self.mapping, self.state, client, psa, self.run_id, fault)
+        self.run = Run(self.settings, self.mapping, self.state, client, psa, self.run_id, fault,
+                       create_chunk=create_chunk(self.environ, getattr(psa, "create_chunk", None)))
         return self.run
 
     def outcome(self) -> tuple[str, int]:

@@ -70,10 +70,14 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
         progress, _ = transform_progress(_plans(run, links), mapping)
         for key, fields in progress.items():
             wanted.setdefault(key, {}).update(fields)
-    for key, link in links.items():
-        if key not in delivery:
-            continue
-        link = _note_status(run, _apply_pending(run, link, delivery[key].status), delivery[key].status)
+    noted: list = []  # links whose delivery status moved: saved in one commit, before conflicts save theirs
+    read = {key: _note_status(_apply_pending(run, link, delivery[key].status), delivery[key].status, noted)
+            for key, link in links.items() if key in delivery}
+    if noted:
+        with state.transaction():
+            state.save_links(noted)
+    queued: dict[str, dict] = {}
+    for key, link in read.items():
         current = getattr(delivery[key], "values", None)
         if current is not None and delivery[key].status == "active":
             run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
@@ -83,10 +87,14 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
         changed = {f: v for f, v in sf_values.items()
                    if not same(v, waiting[f] if f in waiting else link.written.get(f, _MISSING))}
         if changed:
-            with state.transaction():
-                state.queue(link.record_id, changed)
-                state.event(run.run_id, link.record_id, "back-sync", "queued", {"fields": changed})
-            run.counts["backsync"] += 1
+            queued[link.record_id] = changed
+    if not queued:
+        return
+    with state.transaction():  # the chunk's changes in one commit (a crash: the next back-sync finds them again)
+        state.queue_all(queued.items())
+        state.add_events(run.run_id, ((record_id, "back-sync", "queued", {"fields": changed})
+                                      for record_id, changed in queued.items()))
+    run.counts["backsync"] += len(queued)
 
 
 _MISSING = object()
@@ -107,16 +115,15 @@ def _hours_fields(mapping) -> set[str]:
     return {field for field, rule in mapping.backsync.items() if rule.source == "spent_hours"}
 
 
-def _note_status(run, link, status: str):
+def _note_status(link, status: str, noted: list):
     """Keep the project's delivery status as back-sync read it (``links.backsync``): the forecast
     reads the state file only, and a project delivery closed is no upcoming work. Written only when
-    it changed."""
+    it changed, for the whole chunk at once (``noted``)."""
     if link.backsync.get("status") == status:
         return link
-    noted = link.but(backsync={**link.backsync, "status": status})
-    with run.state.transaction():
-        run.state.save_link(noted)
-    return noted
+    link = link.but(backsync={**link.backsync, "status": status})
+    noted.append(link)
+    return link
 
 
 def _apply_pending(run, link, status: str):

@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sync.connectors.base import SalesforceApi
-from sync.model import Link
 from sync.state import State
 
 logger = logging.getLogger(__name__)
@@ -34,30 +32,33 @@ class WritebackReport:
 
 def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *,
           report: WritebackReport, fault: Callable[[str], None] = lambda point: None) -> None:
-    """Send every pending write, 200 records a call; each deal once per flush."""
-    sent_this_flush: set[str] = set()
-    while True:
-        batch = state.outbox(limit=COLLECTION_SIZE, exclude=sent_this_flush)
+    """Send every pending write, 200 records a call; each deal once per flush (the order of the deals
+    is read once; each call reads its own deals' values and settles them in one commit)."""
+    order = state.outbox_order()
+    for start in range(0, len(order), COLLECTION_SIZE):
+        batch = state.outbox_of(order[start:start + COLLECTION_SIZE])
         if not batch:
-            return
+            continue
         records = [{"Id": record_id, **values} for record_id, values in batch.items()]
         results = client.update(sobject, records)
         fault("after-collections")
         report.sent += len(records)
         _settle(state, batch, results, run_id, report)
-        sent_this_flush.update(batch)
 
 
 def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport) -> None:
-    links = state.links(batch)
+    """One collection call's answers in one commit: the written ones together, each failure on its own."""
+    answered = list(zip(batch.items(), results, strict=True))
+    written = {record_id: values for (record_id, values), result in answered if result.success}
     with state.transaction():
-        for (record_id, values), result in zip(batch.items(), results, strict=True):
+        state.settle_outbox_all(written)
+        state.add_written(written)
+        state.release_all(written, ["write-back"])
+        state.add_events(run_id, ((record_id, "write-back", "written", {"fields": values})
+                                  for record_id, values in written.items()))
+        report.written += len(written)
+        for (record_id, values), result in answered:
             if result.success:
-                state.settle_outbox(record_id, values)
-                _remember_written(state, links.get(record_id), values)
-                state.release(record_id, ["write-back"])
-                state.event(run_id, record_id, "write-back", "written", {"fields": values})
-                report.written += 1
                 continue
             message = "; ".join(f"{e.status_code}: {e.message}" for e in result.errors) or "unknown error"
             attempts = state.outbox_attempts(record_id)
@@ -71,8 +72,3 @@ def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, re
             state.event(run_id, record_id, "write-back", "quarantined", {"error": message, "fields": values})
             report.failed[record_id] = message
 
-
-def _remember_written(state: State, link: Link | None, values: dict[str, Any]) -> None:
-    if link is None:
-        return
-    state.save_link(link.but(written={**link.written, **values}))

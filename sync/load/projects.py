@@ -1,23 +1,24 @@
 """Plan → PSA connector → links, with the intent protocol that keeps creates exactly-once.
 
 The dangerous window of the whole job is between "the PSA said 201" and "SQLite committed the
-link". So: before a create, an *intent* row is committed; after it, the link, the snapshot row, the
-outbox entry for the link write-back and the removal of the intent commit together. A crash in
-between leaves an intent, which ``recover`` resolves at the start of the next run by looking the key
-up in the PSA. Creates also look the key up first (in bulk), and a taken identifier is adopted, so
-even a lost state file cannot double a project.
+link". So: before a batch is sent, its *intents* commit in one transaction; when the batch (or, for a
+PSA that takes one request per project, each chunk of it: ``create_chunk``) has answered, its links,
+snapshot rows, outbox entries for the link write-backs and the removal of its intents commit together
+in one more. A crash in between leaves intents, which ``recover`` resolves at the start of the next
+run by looking their keys up in the PSA, in bulk. Creates also look the keys up first (in bulk), and
+a taken identifier is adopted, so even a lost state file cannot double a project.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sync.clock import iso
 from sync.connectors.psa.base import NewProject, Policies, ProjectChange, ProjectRef, PsaConnector, WriteResult
+from sync.connectors.psa.batch import CreateChunk, chunks
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
 from sync.mapping.model import Pipeline
@@ -27,7 +28,6 @@ from sync.state import State
 logger = logging.getLogger(__name__)
 
 Unsettled = Create | Update | LifecycleChange
-SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes
 
 
 @dataclass
@@ -52,6 +52,20 @@ class LoadContext:
     fingerprint: str | None = None  # of the mapping the payloads are made with
     fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
     pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
+    create_chunk: CreateChunk | None = None  # the PSA's (one request per project), else the whole batch
+
+
+@dataclass(frozen=True)
+class Linking:
+    """One project to link in a batch's commit (``link_projects``), with the values it was made with."""
+
+    row: DesiredRow
+    ref: ProjectRef
+    fields: dict
+    action: str
+    outcome: str
+    detail: dict | None = None
+    pending: dict | None = None
 
 
 def ref_of(link: Link, status: str = "active") -> ProjectRef:
@@ -106,9 +120,10 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
         return
     ctx.state.add_intents(((c.row.record_id, c.row.key, c.row.fields) for c, _ in news), ctx.run_id)
     ctx.fault("after-intent")
-    results = ctx.psa.create([project for _, project in news])
-    for (create, _), result in zip(news, results, strict=True):
-        _settle_create(ctx, create, result, report)
+    for chunk in chunks(news, ctx.create_chunk):
+        results = ctx.psa.create([project for _, project in chunk])
+        _settle_creates(ctx, [create for create, _ in chunk], results, report)
+        ctx.fault("after-chunk")  # this chunk's links committed; the batch's later chunks not sent yet
 
 
 def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -> list[tuple[Create, NewProject]]:
@@ -126,15 +141,26 @@ def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -
     return news
 
 
-def _settle_create(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:
+def _settle_creates(ctx: LoadContext, creates: list[Create], results: list[WriteResult],
+                    report: LoadReport) -> None:
+    """A chunk's answers: the projects made are linked in one commit, the rest one by one."""
+    answered = list(zip(creates, results, strict=True))
+    made = [(create.row, result.ref) for create, result in answered if result.outcome == Outcome.CREATED]
+    for _ in made:
+        ctx.fault("after-create")  # the PSA said 201, no link of the chunk is committed yet
+    # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
+    link_projects(ctx, [Linking(row, ref, row.fields, "create", "created",  # a tentative one is no Closed Won
+                                {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True})
+                        for row, ref in made])
+    report.created.extend(row.record_id for row, _ in made)
+    for create, result in answered:
+        if result.outcome != Outcome.CREATED:
+            _settle_other(ctx, create, result, report)
+
+
+def _settle_other(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:
     row = create.row
-    if result.outcome == Outcome.CREATED:
-        ctx.fault("after-create")
-        # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
-        link_project(ctx, row, result.ref, row.fields, "create", "created",  # a tentative one is no Closed Won
-                     {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True})
-        report.created.append(row.record_id)
-    elif result.outcome == Outcome.EXISTS:
+    if result.outcome == Outcome.EXISTS:
         adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
     elif result.outcome == Outcome.UNKNOWN:
         # The intent stays: the next run's recovery looks the key up before anything else.
@@ -174,44 +200,50 @@ def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, repo
 
 def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dict, action: str,
                  outcome: str, detail: dict | None = None, pending: dict | None = None) -> Link:
-    """The commit point of a create: link, snapshot, link write-back and intent removal together."""
-    link = new_link(row, ref, fields, ctx.fingerprint, pending)
+    return link_projects(ctx, [Linking(row, ref, fields, action, outcome, detail, pending)])[0]
+
+
+def link_projects(ctx: LoadContext, items: Sequence[Linking]) -> list[Link]:
+    """The commit point of a batch's (or a chunk's) creates: links, snapshots, link write-backs and
+    intent removals together, one statement each, in one transaction."""
+    if not items:
+        return []
+    links = [new_link(i.row, i.ref, i.fields, ctx.fingerprint, i.pending) for i in items]
+    ids = [i.row.record_id for i in items]
     with ctx.state.transaction():
-        ctx.state.save_link(link)
-        ctx.state.drop_intent(row.record_id)
-        ctx.state.release(row.record_id, ["transform", "load"])
-        ctx.state.queue(row.record_id, link_values(link, ctx.writeback))
-        ctx.state.event(ctx.run_id, row.record_id, action, outcome,
-                        {"project_id": ref.id, "url": ref.url, "values": fields, **(detail or {})})
-    return link
+        ctx.state.save_links(links)
+        ctx.state.drop_intents(ids)
+        ctx.state.release_all(ids, ["transform", "load"])
+        ctx.state.queue_all((link.record_id, link_values(link, ctx.writeback)) for link in links)
+        ctx.state.add_events(ctx.run_id, ((i.row.record_id, i.action, i.outcome, {
+            "project_id": i.ref.id, "url": i.ref.url, "values": i.fields, **(i.detail or {})}) for i in items))
+    return links
 
 
 def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadReport) -> None:
     """Push changed CRM-owned fields; a closed project follows the ``on_closed`` policy."""
     todo = [u for u in updates if u.changed]
-    for update in (u for u in updates if not u.changed):
-        _remember(ctx, update, {}, "update", "unchanged")
-    if not todo:
-        return
-    results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
-    ctx.fault("after-update")  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
+    answered = [(update, {}, "unchanged") for update in updates if not update.changed]
+    results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo]) if todo else []
+    if todo:
+        ctx.fault("after-update")  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
     for update, result in zip(todo, results, strict=True):
         if result.outcome in DONE:
-            _remember(ctx, update, {}, "update", "updated")
+            answered.append((update, {}, "updated"))
             report.updated.append(update.row.record_id)
         elif (result.outcome == Outcome.CLOSED and ctx.on_closed == "reopen_update_close"
               and _through_closed(ctx, update)):
-            _remember(ctx, update, {}, "update", "updated-reopened-closed")
+            answered.append((update, {}, "updated-reopened-closed"))
             report.updated.append(update.row.record_id)
         elif result.outcome == Outcome.CLOSED:
-            pending = {**update.link.pending, **update.changed}
-            _remember(ctx, update, pending, "update", "pending-closed")
+            answered.append((update, {**update.link.pending, **update.changed}, "pending-closed"))
             report.pending.append(update.row.record_id)
         elif result.outcome == Outcome.UNKNOWN:
             # Not confirmed either way: keep the old snapshot and leave an update intent.
             note_unconfirmed(ctx, report, update, "update", {"error": result.error}, intent=update.changed)
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
+    _remember(ctx, answered)
 
 
 def note_unconfirmed(ctx: LoadContext, report: LoadReport, write: Unsettled, action: str, detail: dict,
@@ -225,38 +257,6 @@ def note_unconfirmed(ctx: LoadContext, report: LoadReport, write: Unsettled, act
             ctx.state.add_intents([(record_id, write.row.key, intent)], ctx.run_id, "update")
         ctx.state.event(ctx.run_id, record_id, action, "unknown", detail)
     report.unknown[record_id] = write
-
-
-def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Callable[[str], str],
-                       pause: float = SETTLE_PAUSE_SECONDS) -> None:
-    """One more try, at the end of the run, for the writes the PSA neither confirmed nor refused.
-
-    A Redmine on SQLite answers 500 ("database is locked") in bursts; a create that failed all its
-    quick attempts usually goes through a few seconds later. Creates are looked up first (the 500
-    may have hidden a commit) and adopted or sent again under their still-open intent; updates are
-    sent again. Costs no Salesforce call. What stays unconfirmed is left in ``report.unknown`` for
-    the pipeline to report: its intent makes the next run finish it.
-    """
-    unknown = still_unconfirmed(ctx.state, report.unknown)
-    retry = {record_id: w for record_id, w in unknown.items() if isinstance(w, (Create, Update))}
-    # a lifecycle write is left to the next run's re-fetch
-    report.unknown = {record_id: w for record_id, w in unknown.items() if record_id not in retry}
-    if not retry:
-        return
-    time.sleep(pause)
-    create_projects(ctx, [w for w in retry.values() if isinstance(w, Create)], identifier_of, report)
-    update_projects(ctx, [w for w in retry.values() if isinstance(w, Update)], report)
-
-
-def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, Unsettled]:
-    """The unknown writes whose intent is still open. A deal can come twice in one run (recovery's
-    re-fetch, then the query): a later confirmed write dropped the intent, and re-sending the older
-    write would put stale values back."""
-    open_intents = {i.record_id: i.action for i in state.intents()}
-    linked = state.links(unknown)
-    return {record_id: w for record_id, w in unknown.items()
-            if open_intents.get(record_id) == ("create" if isinstance(w, Create) else "update")
-            and (record_id not in linked) == isinstance(w, Create)}
 
 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:
@@ -275,15 +275,19 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
     return result.outcome in DONE
 
 
-def _remember(ctx: LoadContext, update: Update, pending: dict, action: str, outcome: str) -> None:
-    link = update.link
-    saved = link.but(payload=dict(update.row.fields), payload_hash=update.payload_hash, pending=pending,
-                     mapping=ctx.fingerprint)
+def _remember(ctx: LoadContext, answered: list[tuple[Update, dict, str]]) -> None:
+    """The snapshots of a batch's answered updates (with what waits for a closed project), in one commit."""
+    if not answered:
+        return
+    ids = [update.row.record_id for update, _, _ in answered]
     with ctx.state.transaction():
-        ctx.state.save_link(saved)
-        ctx.state.drop_intent(update.row.record_id)  # an update intent is settled by this answer
-        ctx.state.release(update.row.record_id, ["transform", "load"])
-        ctx.state.event(ctx.run_id, update.row.record_id, action, outcome, {"changed": update.changed})
+        ctx.state.save_links(update.link.but(payload=dict(update.row.fields), payload_hash=update.payload_hash,
+                                             pending=pending, mapping=ctx.fingerprint)
+                             for update, pending, _ in answered)
+        ctx.state.drop_intents(ids)  # an update intent is settled by this answer
+        ctx.state.release_all(ids, ["transform", "load"])
+        ctx.state.add_events(ctx.run_id, ((update.row.record_id, "update", outcome, {"changed": update.changed})
+                                          for update, _, outcome in answered))
 
 
 def _fail(ctx: LoadContext, row: DesiredRow, report: LoadReport, reason: str) -> None:

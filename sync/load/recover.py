@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sync.clock import utcnow
-from sync.load.projects import link_project
+from sync.load.projects import Linking, link_projects
 from sync.model import DesiredRow
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ def resolve_intents(run: Run) -> list[str] | None:
     refetch = [i.record_id for i in intents if i.action == "update"]  # re-fetched, diffed, re-sent
     creates = [i for i in intents if i.action != "update"]
     found = run.psa.find([i.key for i in creates]) if creates else {}
+    linked: list[Linking] = []
+    missing: list[str] = []
     for intent in creates:
         refs = found.get(intent.key, [])
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
@@ -35,13 +37,15 @@ def resolve_intents(run: Run) -> list[str] | None:
                         and intent.payload.get(tentative.stage_field) == tentative.stage("tentative"))
             row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(), deleted=False,
                              matches=not pipeline, fields=intent.payload, record_links={}, pipeline=pipeline)
-            link_project(run.ctx, row, ours[0], intent.payload, "recover", "linked")
-            run.load.created.append(row.record_id)
+            linked.append(Linking(row, ours[0], intent.payload, "recover", "linked"))
         else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh
-            with run.state.transaction():
-                run.state.event(run.run_id, intent.record_id, "recover", "not-found", None)
-            refetch.append(intent.record_id)
-    return refetch
+            missing.append(intent.record_id)
+    link_projects(run.ctx, linked)  # the batch's links in one commit, as the create would have
+    run.load.created.extend(item.row.record_id for item in linked)
+    if missing:
+        with run.state.transaction():
+            run.state.add_events(run.run_id, ((record_id, "recover", "not-found", None) for record_id in missing))
+    return refetch + missing
 
 
 def forget_settled_intents(run: Run) -> None:

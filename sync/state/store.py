@@ -6,7 +6,7 @@ the exactly-once behaviour rests on, and where they commit, can be read on their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -17,13 +17,22 @@ from sqlite_utils import Database
 from sync.clock import iso, parse_iso, utcnow
 from sync.model import Intent, Link
 from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
+from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
 from sync.state.migrations import read_as_current
+from sync.state.outbox_table import OutboxTable
 from sync.state.reads import Reads
 
+#: the ``links`` columns a save writes; ``created_at`` last, kept when the row exists.
+LINK_COLUMNS = ("record_id", "key", "project_id", "project_identifier", "project_url", "payload_hash",
+                "payload", "written", "backsync", "link_state", "sf_status", "closed_by", "pending", "kept_psa",
+                "mapping", "updated_at", "created_at")
+_SAVE_LINKS = batch.upsert_clause(["record_id"], LINK_COLUMNS[:-1])
+EVENT_COLUMNS = ("run_id", "record_id", "action", "outcome", "detail", "at")
 
-class State(Reads):
+
+class State(Reads, OutboxTable):
     """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``); every
     write method commits atomically. The reporting queries are inherited from :class:`Reads`."""
 
@@ -89,24 +98,39 @@ class State(Reads):
 
     def save_link(self, link: Link) -> None:
         """Insert or replace a link; call inside ``transaction()``."""
+        self.save_links([link])
+
+    def save_links(self, links: Iterable[Link]) -> None:
+        """Insert or replace links in one statement (a batch's, a collection call's); call inside
+        ``transaction()``. A replaced link keeps its ``created_at``."""
         now = iso(utcnow())
-        row = {
-            "record_id": link.record_id, "key": link.key, "project_id": link.project_id,
-            "project_identifier": link.project_identifier, "project_url": link.project_url,
-            "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
-            "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
-            "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
-            "mapping": link.mapping, "updated_at": now,
-        }
-        existing = list(self.db["links"].rows_where("record_id = ?", [link.record_id]))
-        row["created_at"] = existing[0]["created_at"] if existing else now
-        self.db["links"].upsert(row, pk="record_id")
+        batch.insert(self.db, "links", LINK_COLUMNS, (
+            (link.record_id, link.key, link.project_id, link.project_identifier, link.project_url,
+             link.payload_hash, dumps(link.payload), dumps(link.written), dumps(link.backsync), link.link_state,
+             link.sf_status, link.closed_by, dumps(link.pending), dumps(link.kept_psa), link.mapping, now, now)
+            for link in links), _SAVE_LINKS)
+
+    def add_written(self, written: dict[str, dict[str, Any]]) -> None:
+        """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection call's
+        deals: one read and one write of that column alone per chunk); call inside ``transaction()``."""
+        now = iso(utcnow())
+        for chunk in batch.batched(list(written), batch.ROWS):
+            marks = ", ".join("?" * len(chunk))
+            held = dict(self.db.execute(f"SELECT record_id, written FROM links WHERE record_id IN ({marks})",
+                                        chunk).fetchall())
+            merged = [(record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
+                      for record_id in chunk if record_id in held]
+            if merged:
+                self.db.execute("UPDATE links SET written = CASE record_id "
+                                + " ".join(["WHEN ? THEN ?"] * len(merged)) + " END, updated_at = ? "
+                                f"WHERE record_id IN ({', '.join('?' * len(merged))})",
+                                [v for pair in merged for v in pair] + [now] + [record_id for record_id, _ in merged])
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
-        for record_id in record_ids:
-            self.db.execute("UPDATE links SET mapping = ? WHERE record_id = ? AND (mapping IS NULL OR "
-                            "mapping != ?)", [fingerprint, record_id, fingerprint])
+        for chunk in batch.batched(record_ids, batch.VARIABLES - 2):
+            self.db.execute(f"UPDATE links SET mapping = ? WHERE record_id IN ({', '.join('?' * len(chunk))}) "
+                            "AND (mapping IS NULL OR mapping != ?)", [fingerprint, *chunk, fingerprint])
 
     def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
@@ -120,11 +144,11 @@ class State(Reads):
         those deals whatever their stamp, so the change is sent again rather than forgotten.
         """
         now = iso(utcnow())
+        columns = ("record_id", "key", "action", "payload", "started_at", "run_id")
         with write_transaction(self.db):
-            self.db["intents"].upsert_all(
-                ({"record_id": record_id, "key": key, "action": action, "payload": dumps(payload),
-                  "started_at": now, "run_id": run_id} for record_id, key, payload in intents),
-                pk="record_id")
+            batch.insert(self.db, "intents", columns, (
+                (record_id, key, action, dumps(payload), now, run_id) for record_id, key, payload in intents),
+                batch.upsert_clause(["record_id"], columns))
 
     def intents(self) -> list[Intent]:
         return [Intent(record_id=row["record_id"], key=row["key"], action=row["action"],
@@ -135,63 +159,16 @@ class State(Reads):
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, record_id: str) -> None:
-        self.db["intents"].delete_where("record_id = ?", [record_id])
+        self.drop_intents([record_id])
 
-    # -- outbox -------------------------------------------------------------------------------
-    def queue(self, record_id: str, values: dict[str, Any]) -> None:
-        """Coalesce pending Salesforce writes per deal and field: the newest value wins."""
-        now = iso(utcnow())
-        for field, value in values.items():
-            self.db.execute(
-                "INSERT INTO outbox (record_id, field, value, attempts, last_error, updated_at) "
-                "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(record_id, field) DO UPDATE SET "
-                "value = excluded.value, updated_at = excluded.updated_at",
-                [record_id, field, dumps(value), now])
-
-    def outbox(self, limit: int | None = None, exclude: Set[str] = frozenset()) -> dict[str, dict[str, Any]]:
-        """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
-        grouped: dict[str, dict[str, Any]] = {}
-        for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, record_id, field"):
-            if row["record_id"] in exclude:
-                continue
-            if row["record_id"] not in grouped and limit is not None and len(grouped) >= limit:
-                continue
-            grouped.setdefault(row["record_id"], {})[row["field"]] = loads(row["value"])
-        return grouped
-
-    def outbox_fields(self) -> set[tuple[str, str]]:
-        """(deal, field) pairs waiting in the outbox: the diff must not queue them twice."""
-        return {(row[0], row[1]) for row in self.db.execute("SELECT record_id, field FROM outbox")}
+    def drop_intents(self, record_ids: Iterable[str]) -> None:
+        batch.delete(self.db, "intents", "record_id", record_ids)
 
     def unsettled_links(self) -> set[str]:
         """Linked records whose link write-back has not landed: their link field cannot bring them back
         into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
         return linked | {q["record_id"] for q in self.quarantined() if q["stage"] == "write-back"}
-
-    def outbox_count(self) -> int:
-        return self.db.execute("SELECT COUNT(DISTINCT record_id) FROM outbox").fetchone()[0]
-
-    def outbox_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT DISTINCT record_id FROM outbox")}
-
-    def settle_outbox(self, record_id: str, sent: dict[str, Any]) -> None:
-        """Remove what was written, unless a newer value was queued meanwhile."""
-        for field, value in sent.items():
-            self.db.execute("DELETE FROM outbox WHERE record_id = ? AND field = ? AND value = ?",
-                            [record_id, field, dumps(value)])
-
-    def outbox_attempts(self, record_id: str) -> int:
-        row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE record_id = ?",
-                              [record_id]).fetchone()
-        return row[0] or 0
-
-    def fail_outbox(self, record_id: str, error: str) -> None:
-        self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE record_id = ?",
-                        [redact(error), record_id])
-
-    def drop_outbox(self, record_id: str) -> None:
-        self.db["outbox"].delete_where("record_id = ?", [record_id])
 
     # -- quarantine ---------------------------------------------------------------------------
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
@@ -204,11 +181,13 @@ class State(Reads):
             [record_id, stage, redact(error), dumps(payload), now, now, run_id])
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
-        if stages is None:
-            self.db["quarantine"].delete_where("record_id = ?", [record_id])
-            return
-        for stage in stages:
-            self.db["quarantine"].delete_where("record_id = ? AND stage = ?", [record_id, stage])
+        self.release_all([record_id], stages)
+
+    def release_all(self, record_ids: Iterable[str], stages: Iterable[str] | None = None) -> None:
+        """Take deals out of the quarantine (at ``stages`` only, if given), in one statement."""
+        stages = list(stages) if stages is not None else []
+        where = f"stage IN ({', '.join('?' * len(stages))})" if stages else ""
+        batch.delete(self.db, "quarantine", "record_id", record_ids, where, stages)
 
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
@@ -248,8 +227,14 @@ class State(Reads):
 
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
-        self.db["events"].insert({"run_id": run_id, "record_id": record_id, "action": action,
-                                  "outcome": outcome, "detail": dumps(redact_value(detail)), "at": iso(utcnow())})
+        self.add_events(run_id, [(record_id, action, outcome, detail)])
+
+    def add_events(self, run_id: int | None, events: Iterable[tuple[str | None, str, str, Any]]) -> None:
+        """Events (record, action, outcome, detail) of a batch or a page, in one statement."""
+        now = iso(utcnow())
+        batch.insert(self.db, "events", EVENT_COLUMNS, (
+            (run_id, record_id, action, outcome, dumps(redact_value(detail)), now)
+            for record_id, action, outcome, detail in events))
 
     # -- commit points ------------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[Database]:

@@ -84,6 +84,34 @@ def test_sigkill_at_a_crash_point_loses_and_doubles_nothing(harness, book, point
     assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (0, 0, 0, 0)
 
 
+# Issue 22: a batch's intents commit before its first create, its links per chunk after it answers.
+# Chunks of 2 (PSA_SYNC_CREATE_CHUNK; a first chunk of 1) make pages of 5 several chunks, so a kill falls
+# between a batch's intents and its creates, between a chunk's 201s and its links while earlier chunks
+# are linked, and between one chunk's links and the next chunk's creates.
+CHUNKED = {
+    "after-intent": [1, 2, 1],
+    "after-create": [2, 3, 1, 4, 2],
+    "after-chunk": [1, 2, 3, 1, 2],
+}
+
+
+@pytest.mark.parametrize("point", list(CHUNKED))
+def test_sigkill_between_a_batch_s_intents_chunks_and_links_loses_and_doubles_nothing(harness, book, point):
+    harness.extra_env["PSA_SYNC_CREATE_CHUNK"] = "2"
+    codes = []
+    for nth in CHUNKED[point]:
+        codes.append(run_with_crash(harness, point, nth))
+        book.churn()
+    assert codes.count(KILLED) >= len(codes) - 1, f"{point}: exit codes {codes}"
+    run_until_clean(harness)
+    assert_exactly_once(harness)
+    recovered = {e["outcome"] for e in events(harness, "recover")}
+    if point == "after-create":  # a chunk made, not linked: recovery found its keys and linked them
+        assert "linked" in recovered
+    else:  # intents whose creates were never sent (the batch's, or its later chunks'): re-fetched
+        assert "not-found" in recovered
+
+
 def test_a_kill_between_recovery_s_look_up_and_its_re_fetch_still_creates_the_deal(
         harness, emulator, redmine, redmine_proxy):
     """Regression: recovery dropped a not-found intent *before* re-fetching its deal, so a kill in

@@ -30,6 +30,7 @@ SCHEDULES = {
     "after-create": [1, 2, 1, 3],
     "after-collections": [1, 1],
     "before-commit": [1, 2],
+    "after-chunk": [1, 2, 1],  # chunks of 2 (PSA_SYNC_CREATE_CHUNK): a chunk linked, the next not sent
 }
 METHOD = {"New Customer": "manual", "Existing Customer - Upgrade": "timesheet",
           "Existing Customer - Replacement": "timesheet", "Existing Customer - Downgrade": "progress"}
@@ -72,6 +73,8 @@ def assert_exactly_once_in_tryton(harness) -> None:
 @pytest.mark.parametrize("point", list(SCHEDULES))
 def test_sigkill_at_a_crash_point_leaves_one_tryton_project_per_deal(tryton_harness, book, point):
     harness = tryton_harness
+    if point == "after-chunk":
+        harness.extra_env["PSA_SYNC_CREATE_CHUNK"] = "2"
     codes = []
     for nth in SCHEDULES[point]:
         codes.append(run_with_crash(harness, point, nth))
@@ -82,7 +85,7 @@ def test_sigkill_at_a_crash_point_leaves_one_tryton_project_per_deal(tryton_harn
     recovered = {e["outcome"] for e in events(harness, "recover")}
     if point == "after-create":  # Tryton made it, the link was never committed: recovery found the key
         assert "linked" in recovered
-    if point == "after-intent":
+    if point in ("after-intent", "after-chunk"):  # intents whose creates were never sent
         assert "not-found" in recovered
     harness.run()
     counts = harness.status()["runs"][0]["counts"]

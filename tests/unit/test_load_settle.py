@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sync.connectors.psa.base import ProjectRef
-from sync.load.projects import LoadContext, LoadReport, new_link, settle_unconfirmed, still_unconfirmed
+from sync.load.projects import LoadContext, LoadReport, new_link
+from sync.load.settle import settle_unconfirmed, still_unconfirmed
 from sync.model import Create, DesiredRow, Update
 from sync.state import State
 from tests.fixtures.fake_psa import FakePsa

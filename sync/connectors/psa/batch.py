@@ -6,8 +6,10 @@ Not Redmine's nor Tryton's own: both send project creates (and Redmine its per-p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from sync.errors import SyncError
@@ -45,3 +47,31 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
         error.results = results
         raise error
     return results
+
+
+@dataclass(frozen=True)
+class CreateChunk:
+    """How a connector that sends one request per project (Redmine, Tryton: ``create_chunk``) is given
+    a batch's creates: at most ``count`` at a time, and no more than about ``seconds`` of requests at
+    the rate measured so far. Each chunk's links commit together as soon as it answers, so a crash
+    leaves at most one chunk's projects unlinked, which recovery finds by key. A connector without the
+    attribute (one call per batch) is given the whole batch."""
+
+    count: int = 100
+    seconds: float = 5.0
+
+
+def chunks(items: Sequence[Any], chunk: CreateChunk | None,
+           clock: Callable[[], float] = time.monotonic) -> Iterator[list[Any]]:
+    """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is a
+    tenth of ``count``; each next one as many as the rate of the ones before sends in ``seconds``."""
+    if chunk is None:
+        if items:
+            yield list(items)
+        return
+    size, done, started = max(1, chunk.count // 10), 0, clock()
+    while done < len(items):
+        yield list(items[done:done + size])
+        done += size
+        elapsed = clock() - started
+        size = chunk.count if elapsed <= 0 else max(1, min(chunk.count, int(done / elapsed * chunk.seconds)))

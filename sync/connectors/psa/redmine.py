@@ -38,6 +38,7 @@ from sync.connectors.psa.base import (
     check_on_closed,
     connector_options,
 )
+from sync.connectors.psa.batch import CreateChunk
 from sync.connectors.psa.redmine_fields import DEFAULT_CUSTOM_FIELDS, CustomField, field_specs
 from sync.connectors.psa.redmine_http import RedmineHttp
 from sync.connectors.psa.redmine_members import RedmineMembers
@@ -65,6 +66,8 @@ _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "
 
 class RedmineConnector(ReadsAndWrites):
     """A :class:`~sync.connectors.psa.base.PsaConnector` for Redmine 5.x over its REST API."""
+
+    create_chunk = CreateChunk()  # one POST per project: links commit chunk by chunk
 
     def __init__(
         self,

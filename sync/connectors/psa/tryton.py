@@ -30,6 +30,7 @@ from sync.connectors.psa.base import (
     check_on_closed,
     connector_options,
 )
+from sync.connectors.psa.batch import CreateChunk
 from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
 from sync.connectors.psa.tryton_reads import TrytonReads
 from sync.connectors.psa.tryton_rpc import TrytonRpc
@@ -50,6 +51,8 @@ class TrytonConnector(ReadsAndWrites):
     ``url`` is the server and database (``http://127.0.0.1:8000/psa``); ``password`` is the user's
     password (config ``psa.api_key``), which opens one session per run.
     """
+
+    create_chunk = CreateChunk()  # one RPC per project: links commit chunk by chunk
 
     def __init__(
         self,
