@@ -265,7 +265,10 @@ class Emulator(ControlMixin, PubSubControlMixin):
                 body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
                 return json_response(403, body, headers)
         try:
-            with self.pubsub.capture.transaction(self._origin(req, route)):
+            if req.method in _WRITE_METHODS:  # one call, one transaction: its changes publish when it ends
+                with self.pubsub.capture.transaction(self._origin(req, route)):
+                    status, body = route.handler(req, route.params)
+            else:
                 status, body = route.handler(req, route.params)
         except ApiError as error:
             status, body = error.status, error.body()
