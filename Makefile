@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,events]'
+	$(BIN)/pip install --quiet -e '.[dev,forecast,events]'
 	touch $@
 
 # A real Redmine 5.0.4 on 127.0.0.1:3000 (Debian package; needs root the first time).
@@ -27,14 +27,17 @@ tryton:
 demo: setup $(PSA)
 	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
 
-test: setup redmine tryton
+# lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts
+test: lint redmine tryton
 	$(BIN)/pytest -q
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# mypy: the typed core (pipeline, runtime, load, state, connectors) annotated; pyproject [tool.mypy]
 lint: setup
 	$(BIN)/ruff check sync tests scripts
+	$(BIN)/mypy
 
 # One table: psa-sync beside the hand-written baseline, its runs, plan, backfill (docs/benchmarks.md).
 # Needs no Redmine (a dry PSA). BENCH_ARGS=--full adds plan over 1,000,000 deals and the runs over
@@ -50,6 +53,7 @@ bench-parts: setup redmine tryton
 	$(BIN)/python scripts/bench_structure.py
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_daemon.py
+	$(BIN)/python scripts/bench_events.py
 	$(BIN)/python scripts/bench_tryton_relogin.py
 
 soak: setup redmine

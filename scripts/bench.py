@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import bench_scale  # noqa: E402
 
 from sync.emulator import Emulator  # noqa: E402
-from tests.fixtures.emulator import seed_history  # noqa: E402
+from tests.fixtures.emulator import plannable, seed_history  # noqa: E402
 from tests.fixtures.sync import CLI, DEFAULT_MAPPING, SyncHarness  # noqa: E402
 
 PSA_URL = "http://127.0.0.1:9"  # the discard port: nobody answers, so a PSA call would fail the command
@@ -102,12 +102,17 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 
 @contextmanager
-def book(n: int, won_ratio: float = 1.0):
-    """A fresh emulator seeded with ``n`` deals, and a harness whose config points at it."""
+def book(n: int, won_ratio: float = 1.0, lines: int = 0):
+    """A fresh emulator seeded with ``n`` deals (``lines`` line items on each won one), and a harness
+    whose config points at it."""
     with Emulator(daily_limit=1_000_000_000) as emu, tempfile.TemporaryDirectory(prefix="psa-bench-") as tmp:
         started = time.perf_counter()
         seed_history(emu, n, won_ratio=won_ratio)
-        print(f"  seeded {n:,} deals in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if lines:
+            plannable(emu)  # every won deal ends after it starts: the same projects with or without plans
+            emu.seed_line_items(lines, seed=42)
+        print(f"  seeded {n:,} deals ({lines} line items each won one) in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
         dry = SimpleNamespace(env=SimpleNamespace(url=PSA_URL, api_key="bench-not-a-key"))
         harness = SyncHarness(emu=emu, redmine=dry, workdir=Path(tmp), mapping=DEFAULT_MAPPING)
         harness.write_config(limits=LIMITS, schedule=SCHEDULE)
@@ -215,6 +220,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, help="deals of the first, next and incremental runs at an org's "
                         "size (default 100,000 with --full, else 0: skipped)")
     parser.add_argument("--changed", type=float, default=1.0, help="percent of --scale changed for the incremental run")
+    parser.add_argument("--lines", type=int, default=5, help="line items per deal of the first run with and "
+                        "without structure: (0: skip)")
     parser.add_argument("--full", action="store_true", help="also plan over 1,000,000 deals")
     parser.add_argument("--redmine", action="store_true",
                         help="also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)")
@@ -228,6 +235,8 @@ def main() -> None:
         rows.append(plan(args.deals))
     rows += bench_scale.chain(sys.modules[__name__], args.deals, max(1, round(args.deals * args.changed / 100)),
                               max(1, args.deals // 10), {"first", "next", "idle", "incremental", "backsync"})
+    if args.lines:
+        rows += bench_scale.structure(sys.modules[__name__], args.deals, args.lines)
     if args.scale is None:
         args.scale = 100_000 if args.full else 0
     if args.scale:

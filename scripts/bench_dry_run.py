@@ -3,7 +3,8 @@ in-memory FakePsa (tests/fixtures/fake_psa.py) instead of Redmine, so a first ru
 measures psa-sync and Salesforce, not how fast a test Redmine creates projects.
 
 Run by scripts/bench.py in a subprocess; prints one JSON line: the run's result and the PSA calls the
-fake was asked for (each PsaConnector method call counts one, as a batch call would on the wire).
+fake was asked for (each PsaConnector or StructureConnector method call counts one, as a batch call
+would on the wire), and the children (phases and tasks) the dry PSA holds after the run.
 
 ``--psa-state FILE`` keeps the dry PSA's projects from one run to the next (a pickle of the fake's
 projects and values, loaded before the run and saved after it), so a later run finds the projects an
@@ -36,7 +37,9 @@ from sync.pipeline import run_once  # noqa: E402
 from tests.fixtures.fake_psa import FakePsa  # noqa: E402
 
 PSA_METHODS = ("describe", "find", "list_linked", "list_unlinked", "project", "set_keys", "read", "delivery",
-               "create", "update", "set_lifecycle", "ensure_parent")
+               "create", "update", "set_lifecycle", "ensure_parent",
+               # the children protocol (a mapping with `structure:`): one call per project and kind
+               "find_children", "create_children", "children", "flag_children", "set_estimates")
 
 
 class CountingPsa(FakePsa):
@@ -55,7 +58,7 @@ class CountingPsa(FakePsa):
             setattr(self, name, counted)
 
 
-HELD = ("projects", "values", "hours", "parents")
+HELD = ("projects", "values", "hours", "parents", "plans", "last_child_id")
 
 
 def load(psa: FakePsa, path: Path) -> None:
@@ -63,7 +66,8 @@ def load(psa: FakePsa, path: Path) -> None:
         return
     held = pickle.loads(path.read_bytes())
     for name in HELD:
-        setattr(psa, name, held[name])
+        if name in held:
+            setattr(psa, name, held[name])
     ids = count(held["next_id"])
     psa._id_of = lambda key: next(ids)
 
@@ -100,6 +104,7 @@ def main() -> None:
         save(psa, args.psa_state)
     print(json.dumps({"exit": result.exit_code, "counts": result.counts, "api_calls": result.api_calls,
                       "psa_calls": dict(psa.calls), "error": result.error,
+                      "children": sum(len(plan) for plan in psa.plans.values()),
                       "rss_before_run_mb": round(held_mb)}))
 
 

@@ -6,6 +6,9 @@ Used by scripts/bench.py (which holds the table, the launcher and the minimum):
   (scripts/bench_dry_run.py ``--psa-state``): the first run, the next run (it re-reads the echo of its
   own write-backs), an idle cycle, an incremental run after ``changed`` deals were edited in
   Salesforce, and a back-sync after ``progressed`` projects moved their percent complete in the PSA.
+- ``structure(n, lines)``: the first run over ``n`` newly won deals with ``lines`` line items each, with
+  the example structure mapping (mappings/examples/structure.yaml and its templates) and without its
+  ``structure:`` section, each on a fresh book seeded alike (issue 23).
 - ``push(...)``: scripts/bench_push.py against the Redmine instances scripts/redmine.sh starts (SQLite
   behind WEBrick; PostgreSQL behind Puma), creates/s at each ``write_concurrency``.
 """
@@ -20,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.structure import use_example_structure  # noqa: E402
 
 # The two instances `make bench BENCH_ARGS=--redmine` starts (own names, ports and state directories:
 # never the default instance on 3000 that `make test` uses; the push deletes every project).
@@ -77,6 +83,34 @@ def chain(bench, n: int, changed: int, progressed: int, steps: set[str]) -> list
                 "--progress", str(progressed),
                 note=f"; a Redmine lists {n:,} projects in {-(-n // 100)} pages of 100")
     return rows
+
+
+def structure(bench, n: int, lines: int) -> list:
+    """The first run over ``n`` newly won deals of ``lines`` line items each, without and with ``structure:``."""
+    rows = []
+    for label, planned in (("without structure", False), ("with structure: the plan made", True)):
+        with bench.book(n, lines=lines) as (emu, harness):
+            use_example_structure(harness, harness.workdir, planned, limits=bench.LIMITS, schedule=bench.SCHEDULE)
+            done, calls = bench.command(emu, harness, [
+                sys.executable, str(ROOT / "scripts/bench_dry_run.py"), "--config", str(harness.config)])
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            counts = result["counts"]
+            psa = f"FakePsa {sum(result['psa_calls'].values())} ({bench._calls(result['psa_calls'])})"
+            rows.append(bench.Row(
+                f"psa-sync first run, newly won, {lines} line items each, {label} (dry PSA)", n, done.wall,
+                done.rss_mb, calls, least(bench, counts, lines if planned else 0),
+                psa, f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, children "
+                     f"{result['children']:,} ({counts.get('children_created', 0):,} created), quarantined "
+                     f"{counts.get('quarantined', 0):,}, written back {counts.get('written', 0):,}; exit "
+                     f"{result['exit']}", per_deal_us=done.wall / n * 1e6))
+    return rows
+
+
+def least(bench, counts: dict, lines: int) -> int:
+    """The minimum of a first run: with a structure the line items come inside the deals' pages and
+    count toward their 2,000 rows (Salesforce's rule for subqueries), plus the one amendments query."""
+    rows = counts.get("extracted", 0) * (1 + lines)
+    return bench.minimum(rows, counts.get("written", 0)) + (1 if lines else 0)
 
 
 def edit(emu, changed: int) -> None:

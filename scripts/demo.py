@@ -4,6 +4,10 @@ It starts the project's Salesforce emulator with the demo book (in this process)
 Redmine started by `scripts/redmine.sh` (reset to a clean database first), writes a config under
 ./demo/, and runs the real `psa-sync` command twice, the way cron would. Between the runs it edits
 deals through the emulator's control API, as a salesperson would in Salesforce.
+
+What was sold becomes the plan (README.md, "Project structure"): a won deal and a tentative one (60 %)
+carry line items; each project gets phases (Redmine versions) and tasks (issues) with the hours sold by
+role, the tentative one before the close, and a line item added after the win becomes a new task.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import requests
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
@@ -60,6 +65,26 @@ def write_config(emu) -> Path:
     return config
 
 
+# (name, ProductCode, Family, list price): the demo org's price book; the mapping's products table
+# gives each service its hours per unit and role (mappings/examples/pipeline.yaml, `structure:`)
+PRODUCTS = (("Consulting day", "CONS-DAY", "Services", 1200.0), ("Training day", "TRAIN-DAY", "Services", 1100.0),
+            ("Project management", "PM-FLAT", "Services", 4500.0),
+            ("Enterprise licence", "LIC-ENT", "Software", 20000.0))
+SOLD = "Grid Monitoring Platform"  # Closed Won, New Customer: the Implementation template
+TENTATIVE = "Warehouse Robotics Pilot"  # open at 60 %: a tentative project with its plan before the close
+
+
+def sell(emu) -> dict[str, str]:
+    """What sales sold, as line items: on a won deal and on a tentative one (Amount follows the lines)."""
+    entries = {code: emu.add_product(name, code=code, family=family, list_price=price)
+               for name, code, family, price in PRODUCTS}
+    deals = {d["Name"]: d["Id"] for d in emu.query("SELECT Id, Name FROM Opportunity")}
+    for deal, code, quantity in ((SOLD, "CONS-DAY", 20), (SOLD, "PM-FLAT", 1), (SOLD, "LIC-ENT", 1),
+                                 (TENTATIVE, "CONS-DAY", 5), (TENTATIVE, "TRAIN-DAY", 2)):
+        emu.add_line_item(deals[deal], entries[code], quantity=quantity)
+    return {"won": deals[SOLD], "tentative": deals[TENTATIVE], **entries}
+
+
 def psa_sync(config: Path, env: dict, *args: str) -> int:
     console.print(f"\n[bold]$ psa-sync {' '.join(args)}[/bold]")
     result = subprocess.run([*PSA_SYNC, "--config", str(config), *args], env=env, cwd=DEMO, text=True,
@@ -98,6 +123,35 @@ def show(emu, redmine: dict, title: str, highlight: set[str] = frozenset()) -> N
     console.print(table)
 
 
+def show_plan(redmine: dict, deal_id: str, title: str) -> None:
+    """A deal's project as Redmine holds it: its versions (phases), issues (tasks) and the hours by role."""
+    headers = {"X-Redmine-API-Key": redmine["REDMINE_API_KEY"]}
+
+    def get(path: str, **params) -> dict:
+        return requests.get(f"{redmine['REDMINE_URL']}{path}", params=params, headers=headers, timeout=30).json()
+
+    def field(item: dict, name: str):
+        return next((cf.get("value") for cf in item.get("custom_fields", []) if cf["name"] == name), None)
+
+    project = next(p for p in get("/projects.json", limit=100, status="1|5")["projects"]
+                   if field(p, "Salesforce Opportunity Id") == deal_id)
+    versions = get(f"/projects/{project['id']}/versions.json")["versions"]
+    issues = get("/issues.json", project_id=project["id"], status_id="*", limit=100, sort="id")["issues"]
+    tree = Tree(f"[bold]{title}[/bold]: project #{project['id']} {project['name']} "
+                f"(Stage {field(project, 'Stage') or '-'})")
+    nodes = {v["id"]: tree.add(f"version {v['name']}  due {v.get('due_date')}")
+             for v in sorted(versions, key=lambda v: (v.get("due_date") or "9999", v["id"]))}
+    roles: dict[str, float] = {}
+    for issue in sorted(issues, key=lambda i: (i.get("start_date") or i.get("due_date") or "", i["id"])):
+        role, hours = field(issue, "Role") or "-", issue.get("estimated_hours") or 0
+        roles[role] = roles.get(role, 0) + hours
+        parent = nodes.get((issue.get("fixed_version") or {}).get("id"), tree)
+        parent.add(f"#{issue['id']} {issue['subject']}  {hours:g} h  {role}  "
+                   f"{issue.get('start_date') or '…'} → {issue.get('due_date') or '…'}")
+    console.print(tree)
+    console.print("hours by role: " + ", ".join(f"{r} {h:g} h" for r, h in sorted(roles.items())))
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from sync.emulator import Emulator
@@ -114,24 +168,34 @@ def main() -> None:
         env = dict(os.environ, SF_USERNAME=emu.username, SF_CLIENT_ID=emu.client_id,
                    SF_PRIVATE_KEY_FILE=str(emu.private_key_file), REDMINE_URL=redmine["REDMINE_URL"],
                    REDMINE_API_KEY=redmine["REDMINE_API_KEY"], PYTHONPATH=str(ROOT))
+        sold = sell(emu)
+        console.print(f"Line items: '{SOLD}' (won) sold 20 consulting days, project management and a licence; "
+                      f"'{TENTATIVE}' (open, 60 %) 5 consulting and 2 training days.")
         config = write_config(emu)
 
         console.rule("1. The first run: every won deal becomes one project, an open one at 50%+ a tentative one")
         psa_sync(config, env, "run")
         show(emu, redmine, "after the first run", set(book["won"]))
+        show_plan(redmine, sold["won"], f"what was sold on '{SOLD}' became its plan")
+        show_plan(redmine, sold["tentative"], f"'{TENTATIVE}' is tentative, and planned before the close")
 
         console.rule("2. Sales changes things")
         won = [d for d in emu.query("SELECT Id, Name, Amount FROM Opportunity WHERE StageName = 'Closed Won' "
                                     "ORDER BY Name")]
         pending = [d for d in emu.query("SELECT Id, Name FROM Opportunity WHERE IsClosed = false ORDER BY Name")]
-        raised, newly_won = won[0], pending[0]
+        raised, newly_won = won[0], next(d for d in pending if d["Id"] == sold["tentative"])
         emu.update("Opportunity", raised["Id"], Amount=raised["Amount"] + 25000)
         emu.update("Opportunity", newly_won["Id"], StageName="Closed Won")
-        console.print(f"• '{raised['Name']}': amount raised by 25,000\n• '{newly_won['Name']}' moved to Closed Won")
+        emu.add_line_item(sold["won"], sold["TRAIN-DAY"], quantity=3)
+        console.print(f"• '{raised['Name']}': amount raised by 25,000\n• '{newly_won['Name']}' moved to Closed Won"
+                      f"\n• '{SOLD}': 3 training days added after the win (a new line item)")
 
-        console.rule("3. The next run: the project follows, the new deal gets its project")
+        console.rule("3. The next run: the project follows, the tentative one is won with the same plan, "
+                     "the new line item is a new task")
         psa_sync(config, env, "run")
         show(emu, redmine, "after the second run", {raised["Id"], newly_won["Id"]})
+        show_plan(redmine, sold["won"], f"'{SOLD}' after the amendment")
+        show_plan(redmine, sold["tentative"], f"'{TENTATIVE}' won: the same phases and tasks")
         psa_sync(config, env, "explain", raised["Id"])
 
         console.rule("4. status")

@@ -2,12 +2,12 @@
 
 A backfill selects by **CloseDate** (a business date), not by SystemModstamp: it never reads or moves
 the run's watermark. It reads the range ordered by Id (REST pages, or one Bulk API 2.0 job above
-``limits.bulk_threshold`` rows), and processes it in windows of ``WINDOW_ROWS`` records, each through
-the run's own page step in a run session of its own: the run lock is held for one window only, so a
-scheduled run waits seconds, never hours. Each window commits, with its results, the Id it reached;
+``limits.bulk_threshold`` rows), and processes it in batches of ``BATCH_ROWS`` records, each through
+the run's own page step in a run session of its own: the run lock is held for one batch only, so a
+scheduled run waits seconds, never hours. Each batch commits, with its results, the Id it reached;
 interrupted in any way, the same command continues after that Id.
 
-Every exactly-once rule of a run holds, because the windows go through the same load (intents, look
+Every exactly-once rule of a run holds, because the batches go through the same load (intents, look
 up before create, adoption): a deal already linked is an update or nothing, a project that already
 carries the key is adopted, never a second project.
 """
@@ -28,21 +28,21 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.errors import ConfigError, SyncError
 from sync.extract import bulk_line_items, select_fields
-from sync.lock import run_lock
+from sync.lock import backfill_lock, run_lock
 from sync.mapping.model import Mapping
-from sync.runtime import Connected, connect
+from sync.runtime import Connected, make_clients
 from sync.soql import and_, to_soql
 from sync.soql import field as soql_field
 from sync.state import State
 
 logger = logging.getLogger(__name__)
 
-MODE = "backfill"  # the run mode of its windows, and the lock holder a scheduled run waits for
+MODE = "backfill"  # the run mode of its batches
 KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
 DATE_FIELD = "CloseDate"
-WINDOW_ROWS = 200  # one PSA batch and one sObject Collections call per window: a short lock hold
-LOCK_WAIT_SECONDS = 900.0  # a window waits this long for a scheduled run to finish
-TURN_PAUSE_SECONDS = 0.3  # between windows: a scheduled run waiting for the lock takes its turn here
+BATCH_ROWS = 200  # one PSA batch and one sObject Collections call each: a short lock hold
+LOCK_WAIT_SECONDS = 900.0  # a batch waits this long for a scheduled run to finish
+TURN_PAUSE_SECONDS = 0.3  # between batches: a scheduled run waiting for the lock takes its turn here
 EXAMPLES = 5
 
 
@@ -71,7 +71,7 @@ class Progress:
 
 
 @dataclass
-class Outcome:
+class BackfillReport:
     """What the command reports: the progress, and (dry run) the first examples of each action."""
 
     progress: Progress
@@ -117,8 +117,9 @@ def range_query(mapping: Mapping, since: date | None, until: date | None, after_
     return f"SELECT {', '.join(select_fields(mapping, children))} FROM {mapping.source.object}{where} ORDER BY Id"
 
 
-def windows(pages: Iterator[list[dict]], size: int = WINDOW_ROWS) -> Iterator[list[dict]]:
-    """Read pages (2,000 rows, or a Bulk result set) cut into windows of ``size`` records."""
+def batches(pages: Iterator[list[dict]], size: int = BATCH_ROWS) -> Iterator[list[dict]]:
+    """Read pages (2,000 rows, or a Bulk result set) cut into batches of ``size`` records (a batch, not a
+    window: a window is a time range of the run's query; docs/architecture.md, glossary)."""
     for page in pages:
         for start in range(0, len(page), size):
             yield page[start:start + size]
@@ -174,19 +175,25 @@ def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: 
 
 
 def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date, *, reporter=None,
-                 window_rows: int = WINDOW_ROWS, environ: dict[str, str] | None = None) -> Outcome:
-    """Windows through run sessions until the range is done or a window fails; resumable."""
+                 batch_rows: int = BATCH_ROWS, environ: dict[str, str] | None = None) -> BackfillReport:
+    """Batches through run sessions until the range is done or a batch fails; resumable."""
     check_source(mapping)
+    with backfill_lock(settings):  # held to the end: the scheduled runs wait for a batch, never exit 75
+        return _run(settings, mapping, since, until, reporter, batch_rows, environ)
+
+
+def _run(settings: Settings, mapping: Mapping, since: date, until: date, reporter, batch_rows: int,
+         environ: dict[str, str] | None) -> BackfillReport:
     with _locked_state(settings) as state:
         progress = begin(state, since, until)
         state.set_meta(KEY, json.dumps(asdict(progress)))
-    connections = connect(settings)
+    connections = make_clients(settings)
     client = connections.client
     client.connect()
-    outcome = Outcome(progress)
+    outcome = BackfillReport(progress)
     try:
-        for window in windows(read(client, mapping, settings, progress, since, until), window_rows):
-            code, error = _window(settings, connections, progress, window, environ)
+        for batch in batches(read(client, mapping, settings, progress, since, until), batch_rows):
+            code, error = _batch(settings, connections, mapping, progress, batch, environ)
             if reporter is not None:
                 reporter(progress)
             if code not in (0, 1):
@@ -203,31 +210,33 @@ def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date,
     return outcome
 
 
-def _window(settings: Settings, connected: Connected, progress: Progress, records: list[dict],
+def _batch(settings: Settings, connected: Connected, mapping: Mapping, progress: Progress, records: list[dict],
             environ) -> tuple[int, str | None]:
-    """One window in a run session of its own: the lock is held for this window only."""
+    """One batch in a run session of its own: the lock is held for this batch only. Every batch maps
+    with the mapping the command loaded at its start: an edit of the file meanwhile waits for the next
+    command, as it waits for the next run."""
     asked = time.monotonic()
     held = asked
 
-    def window(run) -> None:
+    def step(run) -> None:
         nonlocal held
         held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
-        pipeline.process_page(run, records, progress=lambda page: _advance(run.state, progress, page))
+        pipeline.process_page(run, records, advance=lambda page: _advance(run.state, progress, page))
 
-    result = pipeline.cycle(settings, MODE, window, environ=environ, connected=connected,
+    result = pipeline.cycle(settings, MODE, step, environ=environ, connected=connected, mapping=mapping,
                             wait=LOCK_WAIT_SECONDS)
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
     for name, n in result.counts.items():
         if n and name in ("extracted", "created", "adopted", "updated", "unchanged", "quarantined", "lifecycle"):
             progress.counts[name] = progress.counts.get(name, 0) + n
-    logger.debug("backfill window of %d waited %.1fs for the lock and held it %.1fs", len(records),
+    logger.debug("backfill batch of %d waited %.1fs for the lock and held it %.1fs", len(records),
                  held - asked, hold)
     return result.exit_code, result.error
 
 
 def _advance(state: State, progress: Progress, records: list[dict]) -> None:
-    """Inside the window's commit: the last Id done, so an interrupted backfill goes on after it."""
+    """Inside the batch's commit: the last Id done, so an interrupted backfill goes on after it."""
     progress.done += len(records)
     progress.after_id = records[-1]["Id"]
     progress.advanced_at = iso(utcnow())
@@ -243,9 +252,9 @@ def _finish(settings: Settings, progress: Progress) -> None:
 @contextmanager
 def _locked_state(settings: Settings) -> Iterator[State]:
     """The state file, opened (which may create and migrate it) and written under the run lock, as every
-    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock.
-    Held as a backfill's, so a run that finds it waits for it instead of exiting 75."""
-    with run_lock(settings, LOCK_WAIT_SECONDS, MODE):
+    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock;
+    one that finds it waits for it (the backfill's own lock is held) instead of exiting 75."""
+    with run_lock(settings, LOCK_WAIT_SECONDS):
         state = State.open(settings.state)
         try:
             yield state
@@ -253,14 +262,14 @@ def _locked_state(settings: Settings) -> Iterator[State]:
             state.close()
 
 
-def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> Outcome:
+def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> BackfillReport:
     """Read and plan only, through the run's page step over a read-only state: counts and examples."""
     check_source(mapping)
-    client, _psa = connect(settings)
+    client, _psa = make_clients(settings)
     client.connect()
     state = State.open_readonly(settings.state)
     progress = Progress(since=since.isoformat(), until=until.isoformat(), started_at=iso(utcnow()))
-    outcome = Outcome(progress, dry_run=True)
+    outcome = BackfillReport(progress, dry_run=True)
     try:
         for page in read(client, mapping, settings, progress, since, until):
             planned = pipeline.plan_page(page, mapping, state)
@@ -274,7 +283,7 @@ def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> O
     return outcome
 
 
-def _tally_plan(outcome: Outcome, planned: pipeline.PagePlan) -> None:
+def _tally_plan(outcome: BackfillReport, planned: pipeline.PagePlan) -> None:
     plan, counts, examples = planned.plan, outcome.progress.counts, outcome.examples
     actions = {"created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
                "updated": [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed],

@@ -6,6 +6,9 @@ the diff would see phantom changes. So every value first goes through one canoni
 (:func:`as_text`) and is parsed from that text: a JSON ``125000.5`` and a CSV ``"125000.5"``
 meet as the same string before they become ``Decimal("125000.5")``.
 
+One value's text and parse are :mod:`sync.scalars` (plain Python: the mapping loader types a
+mapping's values without pandas); this module applies the same rules to whole columns.
+
 Everything here works on object-dtype ``pandas.Series`` and returns object-dtype Series holding
 plain Python values (``str``, ``Decimal``, ``int``, ``bool``, ``date``, aware-UTC ``datetime``)
 with ``None`` for null, never ``NaN``/``NaT``: those would break hashing and JSON downstream.
@@ -13,22 +16,20 @@ with ``None`` for null, never ``NaN``/``NaT``: those would break hashing and JSO
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-TYPES = ("string", "decimal", "integer", "date", "datetime", "boolean")
+from sync.scalars import DATE as _DATE
+from sync.scalars import DATETIME as _DATETIME
+from sync.scalars import NAIVE_DATETIME as _NAIVE_DATETIME
+from sync.scalars import NUMBER as _NUMBER
+from sync.scalars import TRUE as _TRUE
+from sync.scalars import TYPES, normalize_decimal, text_of, to_decimal
 
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?"
-_DATE = r"\d{4}-\d{2}-\d{2}"
-_CLOCK = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
-_DATETIME = _DATE + _CLOCK + r"(?:Z|[+-]\d{2}:?\d{2})"
-_NAIVE_DATETIME = _DATE + _CLOCK
-_TRUE = {"true": True, "1": True, "false": False, "0": False}
+__all__ = ["TYPES", "Parsed", "as_text", "normalize_decimal", "nullify", "objects", "parse"]
 
 
 @dataclass(frozen=True)
@@ -71,52 +72,8 @@ def as_text(s: pd.Series) -> pd.Series:
     return pd.Series(values, index=s.index, dtype=object)
 
 
-def _text_of(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        if text.endswith(".0"):  # the common case, without a Decimal round trip
-            return text[:-2] if text != "-0.0" else "0"
-        if "e" in text and math.isfinite(value):
-            return format(normalize_decimal(Decimal(text)), "f")
-        return text
-    if isinstance(value, Decimal):
-        return format(normalize_decimal(value), "f") if value.is_finite() else str(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.isoformat()
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-_TEXT_OF = np.frompyfunc(_text_of, 1, 1)
-
-
-def normalize_decimal(value: Decimal) -> Decimal:
-    """One representation per number: ``125000.50`` and ``1.250005E+5`` both give ``125000.5``.
-
-    ``normalize()`` strips trailing zeros but writes ``100`` as ``1E+2``; adding zero brings the
-    exponent back to 0 and also turns ``-0`` into ``0``.
-    """
-    return value.normalize() + 0
-
-
-def _to_decimal(text: str) -> Decimal | None:
-    try:
-        result = normalize_decimal(Decimal(text))
-    except (InvalidOperation, ArithmeticError):
-        return None
-    return result if result.is_finite() else None
-
-
-_DECIMAL = np.frompyfunc(_to_decimal, 1, 1)
+_TEXT_OF = np.frompyfunc(text_of, 1, 1)
+_DECIMAL = np.frompyfunc(to_decimal, 1, 1)
 
 
 def parse(s: pd.Series, type_: str, tz: str | None = None) -> Parsed:
@@ -257,9 +214,3 @@ _PARSERS = {
     "datetime": _parse_datetime,
     "boolean": _parse_boolean,
 }
-
-
-def parse_scalar(value, type_: str, tz: str | None = None):
-    """Parse one value exactly as a column would be; returns ``(typed, problem or None)``."""
-    parsed = parse(objects([value]), type_, tz)
-    return parsed.values.iloc[0], parsed.problems.iloc[0]

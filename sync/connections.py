@@ -49,6 +49,7 @@ class Connections:
         self._psa_session.retry_window.restart()
 
 
-def connect(settings: Settings) -> Connections:
-    """Both clients, built from the config; nothing is sent yet."""
+def make_clients(settings: Settings) -> Connections:
+    """Both clients, built from the config; nothing is sent yet (a client's ``connect()`` asks for the
+    token). Not called ``connect``: it connects nothing (docs/architecture.md, glossary)."""
     return Connections(settings)

@@ -43,10 +43,40 @@ say what failed, which record or object, and what happens next.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code of a psa-sync command, and its one meaning: the single source of the tables in
+    README "Running it", docs/architecture.md §7 and ``psa-sync --help`` (tests/unit/test_exit_codes.py
+    holds the docs to it). ``status --check`` has codes of its own (``sync.health``), clear of these."""
+
+    meaning: str
+
+    def __new__(cls, code: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    DONE = 0, "done"
+    FAILURES = 1, "done, with *new* record-level failures in this run (quarantined deals, refused write-backs)"
+    CONFIG = 2, "bad config, mapping, usage, or a state file made against another org/PSA (or not a state file)"
+    UNREACHABLE = 3, "Salesforce or the PSA unreachable, or the PSA left writes unconfirmed (5xx) after retrying"
+    BUDGET = 4, "stopped early to protect the Salesforce API budget"
+    AUTH = 5, "authentication or authorisation refused"
+    UNEXPECTED = 70, "a bug in psa-sync (an unexpected exception: EX_SOFTWARE)"
+    SYSTEM_LIMIT = 71, "the process ran out of file descriptors (`Too many open files`): not the disk"
+    LOCAL_IO = 74, "the local disk refused the state file or its lock (full, read-only, permissions)"
+    LOCK_HELD = 75, ("another run holds the lock; for `daemon`: another daemon serves the same state file; or "
+                     "another process holds the state file's write lock")
+    PROTOCOL = 76, "a system answered against its own API contract; nothing was advanced"
+    INTERRUPTED = 130, "interrupted (Ctrl-C)"
+
 
 #: Exit codes of what is not a SyncError: a bug (EX_SOFTWARE), and an interrupt (128 + SIGINT).
-UNEXPECTED = 70
-INTERRUPTED = 130
+UNEXPECTED = ExitCode.UNEXPECTED
+INTERRUPTED = ExitCode.INTERRUPTED
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -59,7 +89,7 @@ def exit_code_of(exc: BaseException) -> int:
 class SyncError(Exception):
     """Root of every error psa-sync raises on purpose."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILURES
 
 
 class ConfigError(SyncError):
@@ -69,7 +99,7 @@ class ConfigError(SyncError):
     run at a time.
     """
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, problems: str | Iterable[str]):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
@@ -108,13 +138,13 @@ class AdoptionRefused(ConfigError):
 class StateMismatchError(SyncError):
     """The state file belongs to another Salesforce org or another PSA."""
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIG
 
 
 class StateFileError(SyncError):
     """The state file is not one psa-sync can read (another file, corrupt): move it away."""
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIG
 
 
 class LocalIOError(SyncError):
@@ -123,7 +153,7 @@ class LocalIOError(SyncError):
     Every commit point is a transaction, so nothing was half-written: once the disk takes writes
     again, the next run finishes the work."""
 
-    exit_code = 74
+    exit_code = ExitCode.LOCAL_IO
 
 
 class SystemLimitError(SyncError):
@@ -131,13 +161,13 @@ class SystemLimitError(SyncError):
     ENFILE). EX_OSERR from sysexits.h. Time may free them (the daemon backs off); a limit too low for
     the host needs a person (``ulimit -n``, systemd's ``LimitNOFILE``)."""
 
-    exit_code = 71
+    exit_code = ExitCode.SYSTEM_LIMIT
 
 
 class UnreachableError(SyncError):
     """A system did not answer (timeout, connection refused, 5xx after retries): transient."""
 
-    exit_code = 3
+    exit_code = ExitCode.UNREACHABLE
 
 
 class SalesforceUnavailable(UnreachableError):
@@ -151,19 +181,19 @@ class PsaUnavailable(UnreachableError):
 class BudgetExceededError(SyncError):
     """Stopped before the Salesforce API budget (org share or per-run cap) was passed."""
 
-    exit_code = 4
+    exit_code = ExitCode.BUDGET
 
 
 class AuthError(SyncError):
     """Salesforce or the PSA refused our credentials or permissions; a person must act."""
 
-    exit_code = 5
+    exit_code = ExitCode.AUTH
 
 
 class LockHeldError(SyncError):
     """Another psa-sync process holds the state lock (cron and systemd must never stack runs)."""
 
-    exit_code = 75
+    exit_code = ExitCode.LOCK_HELD
 
 
 class DaemonRunningError(LockHeldError):
@@ -185,7 +215,7 @@ class ProtocolViolation(SyncError):
     report it to the vendor. EX_PROTOCOL from sysexits.h.
     """
 
-    exit_code = 76
+    exit_code = ExitCode.PROTOCOL
 
 
 class RecordError(SyncError):

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sync.clock import iso, parse_iso
 from sync.connectors.base import SalesforceApi
@@ -31,10 +31,15 @@ from sync.errors import ProtocolViolation
 from sync.mapping.model import Mapping
 from sync.model import FACT_FIELDS
 from sync.soql import Query, SemiJoin, and_, field, or_, to_soql
+from sync.state import pipeline_rows
 from sync.structure_model import LINE_ITEMS
+
+if TYPE_CHECKING:
+    from sync.state import State
 
 logger = logging.getLogger(__name__)
 STREAM = "records"
+WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), or empty
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
 LINE_ITEM = "OpportunityLineItem"
 
@@ -79,6 +84,27 @@ class Window:
         after = data.get("after")
         return cls(parse_iso(data["start"]), parse_iso(data["signpost"]),
                    (parse_iso(after[0]), after[1]) if after else None)
+
+
+def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[Window]:
+    """The windows this run reads, in order: the one a stopped run left open, if any, then a new one up
+    to this run's signpost, from the watermark (or the open window's signpost) less the lookback. So a
+    run that exits 0 has read everything stamped before its own start, never only an old window."""
+    saved = state.meta(WINDOW) if state is not None else None
+    signpost = signpost_of(server_time)
+    if saved:
+        open_window = Window.from_json(json.loads(saved))
+        return [open_window, Window(since(open_window.signpost, mapping), signpost)]
+    start = since(state.watermark(STREAM) if state is not None else None, mapping)
+    return [Window(start, signpost)]
+
+
+def window_query(state: State | None, mapping: Mapping, window: Window) -> str:
+    """The run's query over ``window``, plus the linked records whose link write-back has not landed
+    (their link field cannot bring them back)."""
+    return build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
+                               extra_ids=state.unsettled_links() if state is not None else (),
+                               watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else ())
 
 
 def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = (),

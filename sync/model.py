@@ -6,8 +6,7 @@ diff turns rows and links into a :class:`Plan` of :class:`Create`, :class:`Updat
 diff) import neither the state store (sqlite-utils) nor a connector (requests, simple-salesforce).
 
 One name for the record a project is made for: ``record_id`` (mappings may read a custom object,
-not only Opportunity). The state file keeps its documented column name ``opportunity_id``; only
-the state store translates between the two.
+not only Opportunity), in the code and, since migration m006, in the state file's columns too.
 """
 
 from __future__ import annotations

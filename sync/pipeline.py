@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 
 from sync import extract, stream
@@ -39,7 +37,7 @@ from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.model import Facts, Link, Plan, RowError, facts_of
 from sync.runtime import Connected, Run, RunResult, Session, after_failure
-from sync.state import State, pipeline_rows
+from sync.state import DatabaseError, State, pipeline_rows
 from sync.state.files import translate
 from sync.structure_model import Structure
 from sync.transform.rows import transform
@@ -47,7 +45,6 @@ from sync.transform.structure import page_structures
 
 logger = logging.getLogger(__name__)
 
-WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), or empty
 
 
 # --- the run session ----------------------------------------------------------------------------------
@@ -70,20 +67,20 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
     """
     environ = dict(os.environ if environ is None else environ)
     mapping = mapping or load_mapping(settings.mapping)
-    with run_lock(settings, wait, mode):
+    with run_lock(settings, wait):
         state = State.open(settings.state)
         try:
             try:
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
                 session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected,
                                   checkpoint=checkpoint)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 raise translate(settings.state, exc) from exc
             try:
                 yield session
             except SyncError as exc:
                 session.fail(exc)
-            except sqlite3.Error as exc:  # the state file's disk, mid-run: the commit points kept it whole
+            except DatabaseError as exc:  # the state file's disk, mid-run: the commit points kept it whole
                 session.fail(translate(settings.state, exc))
             except BaseException as exc:
                 session.aborted = exc
@@ -176,10 +173,10 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
                     quarantine=to_quarantine(errors, tentative), structures=structures)
 
 
-def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict]], None] | None = None) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and ``progress`` (where
+def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None) -> None:
+    """One page through every stage, committed as one: snapshot rows, quarantine and ``advance`` (where
     the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
-    records have no progress to record."""
+    records have nowhere to advance."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -198,9 +195,9 @@ def process_page(run: Run, records: list[dict], *, progress: Callable[[list[dict
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
-        if progress is not None:
+        if advance is not None:
             run.fault("before-commit")
-            progress(records)
+            advance(records)
 
 
 # --- the stages of a run, in order ------------------------------------------------------------------
@@ -219,29 +216,8 @@ def recover(run: Run) -> None:
 
 def _advance(state: State, window: extract.Window, records: list[dict]) -> None:
     """Inside a page's commit: where its window goes on, and the watermark (only ever forward)."""
-    state.set_meta(WINDOW, json.dumps(window.past(records).to_json()))
+    state.set_meta(extract.WINDOW, json.dumps(window.past(records).to_json()))
     state.commit_page(extract.STREAM, extract.page_watermark(records))
-
-
-def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[extract.Window]:
-    """The windows this run reads, in order: the one a stopped run left open, if any, then a new one up
-    to this run's signpost, from the watermark (or the open window's signpost) less the lookback. So a
-    run that exits 0 has read everything stamped before its own start, never only an old window."""
-    saved = state.meta(WINDOW) if state is not None else None
-    signpost = extract.signpost_of(server_time)
-    if saved:
-        open_window = extract.Window.from_json(json.loads(saved))
-        return [open_window, extract.Window(extract.since(open_window.signpost, mapping), signpost)]
-    start = extract.since(state.watermark(extract.STREAM) if state is not None else None, mapping)
-    return [extract.Window(start, signpost)]
-
-
-def window_query(state: State | None, mapping: Mapping, window: extract.Window) -> str:
-    """The run's query over ``window``, plus the linked records whose link write-back has not landed
-    (their link field cannot bring them back)."""
-    return extract.build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
-                               extra_ids=state.unsettled_links() if state is not None else (),
-                               watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else ())
 
 
 def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
@@ -249,8 +225,8 @@ def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None)
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []
     yield from extract.fetch_ids(client, mapping, [i.record_id for i in intents])
-    for window in windows(state, mapping, client.server_time):
-        yield from extract.pages(client, window_query(state, mapping, window))
+    for window in extract.windows(state, mapping, client.server_time):
+        yield from extract.pages(client, extract.window_query(state, mapping, window))
 
 
 def sync_changes(run: Run) -> None:
@@ -259,16 +235,16 @@ def sync_changes(run: Run) -> None:
     (``final_flush``): a new deal's link and its first back-sync values then share one write, where
     sending full batches as the pages went wrote each new deal twice (issue 14's call economy)."""
     state, mapping = run.state, run.mapping
-    for window in windows(state, mapping, run.client.server_time):
-        for records in extract.pages(run.client, window_query(state, mapping, window)):
-            process_page(run, records, progress=partial(_advance, state, window))
+    for window in extract.windows(state, mapping, run.client.server_time):
+        for records in extract.pages(run.client, extract.window_query(state, mapping, window)):
+            process_page(run, records, advance=partial(_advance, state, window))
             run.fault("after-page")
         amended = extract.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
         for records in extract.pages(run.client, amended) if amended else ():
             process_page(run, records)  # before the window closes: a crash here reads them again
         with state.transaction():
             state.commit_page(extract.STREAM, max(window.signpost, window.start))
-            state.set_meta(WINDOW, "")
+            state.set_meta(extract.WINDOW, "")
 
 
 def settle(run: Run) -> None:

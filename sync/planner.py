@@ -23,7 +23,7 @@ from sync.errors import ConfigError
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.pipeline import PagePlan, next_run_pages, plan_page
-from sync.runtime import connect
+from sync.runtime import make_clients
 from sync.state import State
 from sync.structure_model import Child, ChildKind, Structure
 
@@ -106,7 +106,7 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
     result.add("repairs", [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()])
     result.add("quarantined", [{"id": e.record_id, "field": e.field, "reason": e.reason}
                                for e in page.errors if e.record_id in page.quarantine])
-    result.add("pipeline", [{"id": row["opportunity_id"], "status": row["status"], "stage": row["stage"],
+    result.add("pipeline", [{"id": row["record_id"], "status": row["status"], "stage": row["stage"],
                              "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
 
 
@@ -154,7 +154,7 @@ def plan_online(settings, *, examples: int = EXAMPLES, sink: Callable[[dict], No
     (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included.
     Only Salesforce is asked: the PSA client is built, never called."""
     mapping = load_mapping(settings.mapping)
-    client, _psa = connect(settings)
+    client, _psa = make_clients(settings)
     client.connect()
     state = State.open_readonly(settings.state)
     result = PlanResult(examples=examples, sink=sink)

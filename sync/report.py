@@ -7,6 +7,7 @@ the lock.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sync.config import Settings
@@ -46,23 +47,32 @@ def status_data(settings: Settings) -> dict[str, Any]:
         from sync.extract import STREAM
 
         recorded = state.meta("mapping_fingerprint")
-        older = len(state.older_mapping(current)) if "mapping" in state.db["links"].columns_dict else state.link_count()
+        older = len(state.older_mapping(current))
         watermark = state.watermark(STREAM)
         return {
             "version": JSON_VERSION, "state": str(settings.state), "exists": True,
             "org_id": state.meta("org_id"), "psa_url": state.meta("psa_url"),
             "watermark": watermark.isoformat() if watermark else None,
             "counts": state.counts(), "runs": state.runs(10),
-            "quarantine": [{k: q[k] for k in ("opportunity_id", "stage", "error", "attempts", "last_seen")}
+            "quarantine": [_v1({k: q[k] for k in ("record_id", "stage", "error", "attempts", "last_seen")})
                            for q in state.quarantined()],
             "backfill": json.loads(state.meta("backfill") or "null"),
             "pipeline": pipeline_rows.counts(state),
             "members_unmatched": unmatched(state),
+            "stream": stream_view(state, settings),
             "mapping": {"current": current, "state": recorded,
                         "changed": recorded is not None and recorded != current, "links_on_older_mapping": older},
         }
     finally:
         state.close()
+
+
+def _v1(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A state row as JSON version 1 shows it: the record Id under ``opportunity_id``, its key before the
+    state file's column became ``record_id`` (migration m006), so a consumer of the JSON sees no change."""
+    if row is None or "record_id" not in row:
+        return row
+    return {("opportunity_id" if k == "record_id" else k): v for k, v in row.items()}
 
 
 def status_text(data: dict[str, Any]) -> str:
@@ -83,6 +93,8 @@ def status_text(data: dict[str, Any]) -> str:
     for person in data.get("members_unmatched") or []:
         lines.append(f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
                      f"({person['role']}); add the user in the PSA and put them on the project")
+    if data.get("stream"):
+        lines.append(stream_line(data["stream"]))
     if data["mapping"]["changed"]:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):
@@ -128,11 +140,11 @@ def explain_data(settings: Settings, deal_id: str) -> dict[str, Any]:
                 "salesforce_status": link.sf_status, "closed_by": link.closed_by, "values": link.payload,
                 "written_to_salesforce": link.written, "pending_while_closed": link.pending,
                 "kept_psa_fields": link.kept_psa},
-            "events": state.events(record_id),
-            "quarantine": state.quarantined(record_id),
+            "events": [_v1(event) for event in state.events(record_id)],
+            "quarantine": [_v1(q) for q in state.quarantined(record_id)],
             "outbox": state.outbox().get(record_id, {}),
-            "ignored": state.ignored([record_id]).get(record_id),
-            "pipeline": pipeline_rows.row(state, record_id),
+            "ignored": _v1(state.ignored([record_id]).get(record_id)),
+            "pipeline": _v1(pipeline_rows.row(state, record_id)),
             "children": [_child(row) for row in state_children.children_of(state, [record_id]).get(record_id,
                                                                                                   {}).values()],
         }
@@ -270,3 +282,34 @@ def backfill_text(outcome: Any) -> str:
     if progress.finished_at is None and not outcome.dry_run:
         lines.append("  the same command goes on from where this one stopped")
     return "\n".join(lines)
+
+
+def stream_view(state: State, settings: Settings) -> dict[str, Any] | None:
+    """The event path as the daemon last recorded it (``events:``), with each topic's replay id age."""
+    from sync.state import events as stored
+
+    status = stored.stream_status(state)
+    if status is None and not settings.events.enabled:
+        return None
+    status = dict(status or {})
+    today = datetime.now(UTC).date().isoformat()
+    replays = {}
+    for topic in filter(None, (settings.events.topic, settings.events.line_items_topic)):
+        saved = stored.replay(state, topic)
+        replays[topic] = None if saved is None else {
+            "saved_at": saved.saved_at.isoformat(timespec="seconds"),
+            "age_seconds": round((datetime.now(UTC) - saved.saved_at).total_seconds())}
+    return {"enabled": settings.events.enabled, "connected_since": status.get("connected_since"),
+            "last_message": status.get("last_message"), "last_event": status.get("last_event"),
+            "events_today": (status.get("events_today") or {}).get(today, 0), "echoes": status.get("echoes", 0),
+            "fallbacks": status.get("fallbacks", {}), "reconnects": status.get("reconnects", 0),
+            "last_fault": status.get("last_fault"), "replay": replays}
+
+
+def stream_line(stream: dict[str, Any]) -> str:
+    ages = [f"{r['age_seconds']}s" for r in stream["replay"].values() if r]
+    fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(stream["fallbacks"].items())) or "none"
+    state = f"connected since {stream['connected_since']}" if stream["connected_since"] else "NOT connected"
+    return (f"events    {state}; last message {stream['last_message'] or '-'}; last event "
+            f"{stream['last_event'] or '-'}; replay id age "
+            f"{', '.join(ages) or '(none)'}; events today {stream['events_today']}; fallbacks {fallbacks}")

@@ -9,16 +9,15 @@ one place that puts these pieces together, in order, for every entry point.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.backsync.outbox import WritebackReport
 from sync.config import Settings
-from sync.connections import Connections, connect
+from sync.connections import Connections, make_clients
 from sync.connectors.base import SalesforceApi
-from sync.connectors.psa.base import ProjectRef, PsaConnector
+from sync.connectors.psa.base import Policies, ProjectRef, PsaConnector
 from sync.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
 from sync.faults import crash_hook
 from sync.load.children import ChildReport
@@ -28,7 +27,7 @@ from sync.logs import redact
 from sync.mapping.model import Mapping
 from sync.metrics import totals
 from sync.model import DesiredRow, Facts, Plan
-from sync.state import State
+from sync.state import DatabaseError, State
 from sync.state.files import translate
 
 logger = logging.getLogger(__name__)
@@ -83,12 +82,12 @@ class Run:
 
     @property
     def ctx(self) -> LoadContext:
-        options = self.settings.psa.options
+        policies = Policies.of(self.settings.psa.options)
         psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
         return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
-                           on_create=self.mapping.on_create_fields(), on_closed=options.get("on_closed", "skip"),
+                           on_create=self.mapping.on_create_fields(), on_closed=policies.on_closed,
                            fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
-                           parent_of=self.parent_of if options.get("customer") == "parent_project" else None)
+                           parent_of=self.parent_of if policies.parent_projects else None)
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
         """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
@@ -178,7 +177,7 @@ class Session:
 
     def start(self) -> Run:
         """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
-        connections = connect(self.settings) if self.connected is None else self.connected
+        connections = make_clients(self.settings) if self.connected is None else self.connected
         client, psa = connections
         self._client, self._connections = client, connections
         self._calls_before = dict(client.usage.calls)
@@ -227,7 +226,7 @@ class Session:
                                       psa_calls=result.psa_calls)
                 totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
                                result.psa_calls)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
                 result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)

@@ -29,7 +29,7 @@ def stream_rows(records: list[dict], rows: list[DesiredRow], errors: list[RowErr
             continue
         status = "open" if record_id in in_pipeline else _closed(facts.get(record_id), record_id in deleted)
         row = mapped.get(record_id)
-        out.append({"opportunity_id": record_id, "stage": _text(record.get("StageName")),
+        out.append({"record_id": record_id, "stage": _text(record.get("StageName")),
                     "probability": _number(record.get("Probability")), "amount": _number(record.get("Amount")),
                     "close_date": _text(record.get("CloseDate")), "owner_id": _text(record.get("OwnerId")),
                     "payload": dict(row.fields) if row is not None else None, "status": status})

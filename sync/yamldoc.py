@@ -80,6 +80,13 @@ class Problems:
         return f"{self.source}:{where}: {key}: {message}"
 
 
+def unknown_keys(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
+    """One problem per key of ``data`` that is not ``allowed``, naming the valid ones."""
+    for key in data:
+        if key not in allowed:
+            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
+
+
 def kind_of(value: Any) -> str:
     """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
     if value is None:

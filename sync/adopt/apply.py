@@ -21,10 +21,11 @@ from functools import partial
 
 from sync import pipeline
 from sync.adopt.match import Pair
-from sync.backfill import LOCK_WAIT_SECONDS, WINDOW_ROWS
+from sync.backfill import BATCH_ROWS, LOCK_WAIT_SECONDS
 from sync.config import Settings
 from sync.errors import AdoptionRefused, PsaUnavailable
 from sync.load.projects import adopt, ref_of
+from sync.mapping.model import Mapping
 from sync.model import Outcome
 from sync.runtime import Connected, Run, RunResult
 
@@ -41,15 +42,16 @@ class Applied:
     api_calls: dict[str, int] = field(default_factory=dict)
 
 
-def apply(settings: Settings, connected: Connected, pairs: list[Pair], *, mode: str = "adopt",
-          readmit: bool = False, batch: int = WINDOW_ROWS) -> Applied:
+def apply(settings: Settings, connected: Connected, mapping: Mapping, pairs: list[Pair], *, mode: str = "adopt",
+          readmit: bool = False, batch: int = BATCH_ROWS) -> Applied:
     """Link ``pairs`` in batches, each in a run session of its own (the lock is held one batch at a
-    time). ``readmit``: pairs named by a person (``--pairs``, ``link``) also end a deal's ignored mark."""
+    time), all with ``mapping``, the one the command matched with. ``readmit``: pairs named by a person
+    (``--pairs``, ``link``) also end a deal's ignored mark."""
     applied = Applied()
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         step = partial(_link, pairs=chunk, readmit=mode if readmit else None, applied=applied)
-        result = pipeline.cycle(settings, mode, step, connected=connected, wait=LOCK_WAIT_SECONDS)
+        result = pipeline.cycle(settings, mode, step, connected=connected, mapping=mapping, wait=LOCK_WAIT_SECONDS)
         applied.exit_code = max(applied.exit_code, result.exit_code)
         for name, calls in result.api_calls.items():
             applied.api_calls[name] = applied.api_calls.get(name, 0) + calls

@@ -16,7 +16,7 @@ from sync.backfill import check_source
 from sync.config import Settings
 from sync.errors import AdoptionRefused
 from sync.mapping.loader import load_mapping
-from sync.runtime import RunResult, connect
+from sync.runtime import RunResult, make_clients
 from sync.sfid import given_id
 from sync.state import State
 
@@ -34,13 +34,13 @@ def adopt(settings: Settings, *, since: date | None = None, until: date | None =
     lines, problems = read_pairs(pairs) if pairs is not None else (None, [])
     if problems and not lines:  # nothing to check against the systems: refused before any call
         raise AdoptionRefused([f"{pairs}:{n}: {message}" for n, message in problems])
-    client, psa = connect(settings)
+    client, psa = make_clients(settings)
     client.connect()
     universe, read = survey(settings, mapping, client, psa, since, until)
     matching = by_name(universe) if lines is None else Matching(matched=resolve(lines, universe, pairs, problems))
     report = AdoptReport(matching, universe, since, until, read, criteria=mapping.source.criteria_text)
     if apply:
-        report.applied = write.apply(settings, (client, psa), matching.matched, readmit=lines is not None)
+        report.applied = write.apply(settings, (client, psa), mapping, matching.matched, readmit=lines is not None)
     return report
 
 
@@ -48,12 +48,12 @@ def link(settings: Settings, deal_id: str, project: str) -> AdoptReport:
     """Adopt one pair by hand; refused (exit 2, nothing written) when either side is linked already."""
     record_id = given_id(deal_id)
     mapping = load_mapping(settings.mapping)
-    client, psa = connect(settings)
+    client, psa = make_clients(settings)
     client.connect()
     universe = link_universe(settings, mapping, client, psa, record_id, project)
     pairs = resolve([PairLine(0, record_id, project)], universe)
     report = AdoptReport(Matching(matched=pairs), universe, criteria=mapping.source.criteria_text)
-    report.applied = write.apply(settings, (client, psa), pairs, mode="link", readmit=True)
+    report.applied = write.apply(settings, (client, psa), mapping, pairs, mode="link", readmit=True)
     return report
 
 

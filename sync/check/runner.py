@@ -2,7 +2,8 @@
 
 Offline it loads the config and the mapping, reporting every problem at once. Online it spends
 one token call and one ``describe`` per Salesforce object the mapping touches
-(:mod:`sync.check.salesforce`), and one read of the PSA's fields (:mod:`sync.check.psa`).
+(:mod:`sync.check.salesforce`), one ``GetTopic`` per event topic with ``events.enabled``
+(:mod:`sync.check.events`), and one read of the PSA's fields (:mod:`sync.check.psa`).
 Findings never raise: each becomes one line (ERROR, WARN or OK, where, message) so a person
 sees everything wrong in one go, and the exit code follows docs/architecture.md §7: 0 ok (warnings
 allowed), 2 a config/mapping/field error, 3 a side unreachable, 4 the API budget guard, 5
@@ -137,6 +138,10 @@ def check(config_path: Path, offline: bool = False) -> CheckResult:
     client, psa = clients
     try:
         checker_salesforce.check_salesforce(client, mapping, findings)
+        if settings.events.enabled:
+            from sync.check.events import check_events
+
+            check_events(client, settings, findings)
     finally:
         result.api_calls = dict(client.usage.calls)
     checker_psa.check_psa(psa, settings, mapping, findings)
@@ -177,10 +182,10 @@ def _positions(path: Path) -> YamlDoc | None:
 
 def _build_clients(settings: Settings, findings: Findings) -> tuple[Any, Any] | None:
     """Both connectors, built without a network call: options and CA bundle are checked here."""
-    from sync.runtime import connect
+    from sync.runtime import make_clients
 
     try:
-        return connect(settings)
+        return make_clients(settings)
     except SyncError as exc:
         findings.failure(str(settings.path), exc)
         return None

@@ -1,9 +1,7 @@
 """The psa-sync command: parse → load config → call the pipeline → exit code.
 
-Exit codes (docs/architecture.md §7, README "Running it"): 0 done; 1 done with new record-level
-failures; 2 bad config, mapping, state file or usage; 3 Salesforce or the PSA unreachable; 4 stopped
-to protect the API budget; 5 authentication refused; 71 no file descriptor left; 74 the local disk
-refused; 75 another run (or daemon) holds the lock; 76 a system answered against its own API contract.
+Exit codes: ``sync.errors.ExitCode``, the one table (README "Running it" and docs/architecture.md §7
+are held to it; ``psa-sync --help`` prints it, generated).
 """
 
 from __future__ import annotations
@@ -19,11 +17,17 @@ from sync.cli import first_day, service
 from sync.cli.forecast import forecast
 from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarded, shared_options
 from sync.config import Settings
-from sync.errors import ConfigError
+from sync.errors import ConfigError, ExitCode
 from sync.logs import redact, setup_logging
 
 
-@click.group(cls=Commands, context_settings=CONTEXT)
+def exit_codes_help() -> str:
+    """The exit-code table of ``--help``, written from ``ExitCode`` (never by hand)."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {code.value:>3}  {code.meaning.replace('*', '')}"
+                                            for code in ExitCode)
+
+
+@click.group(cls=Commands, context_settings=CONTEXT, epilog=exit_codes_help())
 @shared_options
 @click.version_option(__version__, prog_name="psa-sync")
 @click.pass_context
@@ -141,11 +145,8 @@ def retry(obj: Context, deal_id: str | None) -> None:
 
     settings = obj.settings()
     deal_id = given_id(deal_id) if deal_id else None
-    state = State.open_readonly(settings.state)
-    ids = sorted({q["opportunity_id"] for q in state.quarantined(deal_id)}) if state else []
-    if state:
-        ids += [i for i in state.ignored([deal_id]) if i not in ids] if deal_id else []
-        state.close()
+    with State.reading(settings.state) as state:
+        ids = state.retry_ids(deal_id) if state else []
     if not ids:
         echo("nothing is quarantined or ignored" + (f" for {deal_id}" if deal_id else ""))
         return

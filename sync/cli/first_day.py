@@ -103,16 +103,17 @@ def unlink(obj: Context, deal_id: str) -> None:
 @click.option("--since", required=True, metavar=DATE, help="First CloseDate of the range (a business date).")
 @click.option("--until", default=None, metavar=DATE, help="Last CloseDate of the range (default: today).")
 @click.option("--dry-run", is_flag=True, help="Read and plan only; write nothing.")
-@click.option("--window-size", default=200, show_default=True, type=click.IntRange(1, 2000),
-              help="Deals per window: the run lock is held one window at a time.")
+@click.option("--batch-size", "--window-size", "batch_size", default=200, show_default=True,
+              type=click.IntRange(1, 2000),
+              help="Deals per batch: the run lock is held one batch at a time (--window-size: its old name).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 @guarded
-def backfill(obj: Context, since: str, until: str | None, dry_run: bool, window_size: int, as_json: bool) -> None:
+def backfill(obj: Context, since: str, until: str | None, dry_run: bool, batch_size: int, as_json: bool) -> None:
     """Bring in the deals whose CloseDate is in a range: the org's history, once.
 
     Selects by CloseDate (unlike `run`, which follows SystemModstamp) and never moves the run's
-    watermark. Works in windows of 200 deals, holding the run lock one window at a time, so
+    watermark. Works in batches of 200 deals, holding the run lock one batch at a time, so
     scheduled runs go on meanwhile; resumable: interrupted, the same command continues.
 
     \b
@@ -131,7 +132,7 @@ def backfill(obj: Context, since: str, until: str | None, dry_run: bool, window_
     else:
         with reporter(quiet=as_json) as report_progress:
             outcome = history.run_backfill(settings, mapping, first, last, reporter=report_progress,
-                                           window_rows=window_size)
+                                           batch_rows=batch_size)
     echo(json.dumps(outcome.to_json(), indent=2, default=str) if as_json else report.backfill_text(outcome))
     exit_with(outcome.exit_code)
 

@@ -14,7 +14,8 @@ from sync.cli.support import Context, echo, guarded
 @click.option("--months", type=click.IntRange(1, 36), default=None,
               help="How many months, from --from on [default: forecast.months, else 6].")
 @click.option("--by", default=None, metavar="FIELD",
-              help="Group by billing_type, owner or any mapped project field [default: forecast.by].")
+              help="Group by billing_type, owner, role (the tasks of the projects' plans) or any mapped "
+                   "project field [default: forecast.by].")
 @click.option("--from", "start", default=None, metavar="YYYY-MM", help="The first month [default: this month].")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "png"]), default="table",
               show_default=True)
@@ -30,7 +31,7 @@ def forecast(obj: Context, months: int | None, by: str | None, start: str | None
     \b
     Examples:
         psa-sync forecast --months 6 --by billing_type
-        psa-sync forecast --format png --out forecast.png
+        psa-sync forecast --by role --format png --out roles.png
         psa-sync forecast --format json | jq '.groups[] | {group, total}'
     """
     from sync.forecast.command import run_forecast, write_output

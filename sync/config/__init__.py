@@ -9,6 +9,7 @@ from sync.config.loader import DEFAULT_CONFIG_NAME, find_config, load_settings
 from sync.config.reader import parse_at, parse_duration
 from sync.config.settings import (
     At,
+    Events,
     HttpConfig,
     Limits,
     Metrics,
@@ -25,5 +26,5 @@ from sync.errors import ConfigError
 __all__ = [
     "Settings", "SalesforceConfig", "SalesforceAuth", "PsaConfig", "Limits", "Schedule", "HttpConfig",
     "Secret", "load_settings", "find_config", "parse_duration", "DEFAULT_CONFIG_NAME", "ConfigError",
-    "At", "Retention", "Metrics", "parse_at",
+    "At", "Events", "Retention", "Metrics", "parse_at",
 ]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.config.events import parse_events
 from sync.config.reader import Reader
 from sync.config.settings import (
     MIN_CALLS_PER_RUN,
@@ -228,10 +229,11 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
     r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
-                        "metrics", "forecast"})
+                        "metrics", "forecast", "events"})
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
     tuning["forecast"] = parse_forecast(r, raw)
+    tuning["events"] = parse_events(r, raw)
     mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)
     state = r.file_path(raw, ("state",), default="state/psa-sync.sqlite", required=True)
     if not r.problems.items and None in (salesforce, psa, mapping, state):

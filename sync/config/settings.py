@@ -144,6 +144,23 @@ class Metrics:
     address: str = "127.0.0.1"
 
 
+#: Salesforce's global Pub/Sub API endpoint (host:port; 443 serves it too, for firewalls that close 7443).
+PUBSUB_ENDPOINT = "api.pubsub.salesforce.com:7443"
+
+
+@dataclass(frozen=True)
+class Events:
+    """The daemon's event path (``events:``, issue 24): Change Data Capture over the Pub/Sub API, with
+    the poll kept as the safety net, every ``safety_poll`` while the stream is healthy."""
+
+    enabled: bool = False
+    topic: str = "/data/OpportunityChangeEvent"
+    line_items_topic: str | None = None  # e.g. /data/OpportunityLineItemChangeEvent (structure: line items)
+    pubsub_url: str = PUBSUB_ENDPOINT  # host:port, always TLS (salesforce.ca_bundle is trusted as for REST)
+    safety_poll: timedelta = timedelta(hours=1)  # the poll while the stream is healthy
+    stale_after: timedelta = timedelta(minutes=10)  # no message this long: the stream counts as down
+
+
 @dataclass(frozen=True)
 class HttpConfig:
     timeout: float = 30.0
@@ -163,6 +180,7 @@ class Settings:
     retention: Retention = Retention()
     metrics: Metrics = Metrics()
     forecast: ForecastConfig | None = None  # psa-sync forecast (sync/forecast/config.py)
+    events: Events = Events()  # the daemon's Change Data Capture (sync/events/)
 
     @property
     def lock_path(self) -> Path:

@@ -48,6 +48,7 @@ from sync.connectors.answers import NOT_JSON, Shape, checked, endpoint, redirect
 from sync.connectors.http import certificate_rejected
 from sync.connectors.salesforce_auth import TokenGrant, request_token, untrusted_certificate_message
 from sync.connectors.salesforce_collections import (
+    CALL_OPTIONS,
     COLLECTION_SIZE,
     SAVE_RESULTS,
     SaveResult,
@@ -132,6 +133,15 @@ class SalesforceClient:
         window = getattr(self.session, "retry_window", None)
         if window is not None:
             window.restart()
+
+    @property
+    def grant(self) -> TokenGrant | None:
+        """The current token (the event path sends it as gRPC metadata); None before ``connect``."""
+        return self._grant
+
+    def refresh_token(self) -> None:
+        """A new token now: the Pub/Sub stream said the one it had expired (one token request)."""
+        self._authenticate()
 
     def _authenticate(self) -> TokenGrant:
         grant = request_token(self.config, self.session, self._now, self._sleep)
@@ -250,7 +260,7 @@ class SalesforceClient:
             chunk = records[start:start + COLLECTION_SIZE]
             body = collection_body(sobject, chunk)
             answer = self._call("composite", lambda sf, b=body: self._restful(
-                sf, "composite/sobjects", method="PATCH", data=b), shape=SAVE_RESULTS)
+                sf, "composite/sobjects", method="PATCH", data=b, headers=CALL_OPTIONS), shape=SAVE_RESULTS)
             results.extend(parse_save_results(chunk, answer))
         failed = sum(not r.success for r in results)
         log.debug("salesforce: updated %d %s records, %d failed", len(results), sobject, failed)

@@ -30,9 +30,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
@@ -43,7 +43,28 @@ from sync.errors import ConfigError, ProtocolViolation, SalesforceUnavailable, S
 from sync.soql import SoqlSyntaxError, parse_query
 
 if TYPE_CHECKING:
-    from sync.connectors.salesforce import SalesforceClient
+    from sync.config import SalesforceConfig
+    from sync.connectors.answers import Shape
+
+T = TypeVar("T")
+
+
+class BulkCaller(Protocol):
+    """What a Bulk 2.0 query needs of the Salesforce client (``SalesforceClient`` is one): its guarded
+    call path, its sleep, its budget, its describe cache. A protocol, so this module does not import
+    the client that imports it."""
+
+    config: SalesforceConfig
+    bulk_max_wait: float
+
+    def _call(self, endpoint: str, send: Callable[[Salesforce], T], *, shape: Shape,
+              idempotent: bool = True) -> T: ...
+
+    def _sleep(self, seconds: float) -> None: ...
+
+    def budget_left(self) -> bool: ...
+
+    def describe_once(self, sobject: str) -> dict[str, Any]: ...
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +77,7 @@ CHUNK_ROWS = 2000  # records handed on at a time (a results page of 50,000 held 
 JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
-def query_pages(client: SalesforceClient, soql: str, *, include_deleted: bool,
+def query_pages(client: BulkCaller, soql: str, *, include_deleted: bool,
                 max_records: int) -> Iterator[list[dict]]:
     """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page (see the
     module); a page with no records gives one empty list."""
@@ -101,7 +122,7 @@ def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
     return query.sobject, query.fields
 
 
-def _create(client: SalesforceClient, soql: str, include_deleted: bool) -> str:
+def _create(client: BulkCaller, soql: str, include_deleted: bool) -> str:
     body = {"operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
             "columnDelimiter": "COMMA", "lineEnding": "LF"}
     info = client._call("bulk2_create", lambda sf: sf.restful("jobs/query", method="POST", json=body),
@@ -117,7 +138,7 @@ def _create(client: SalesforceClient, soql: str, include_deleted: bool) -> str:
 class _Wait:
     """Polls one job with a growing pause, for at most the client's ``bulk_max_wait`` seconds in all."""
 
-    def __init__(self, client: SalesforceClient, job: str):
+    def __init__(self, client: BulkCaller, job: str):
         self.client = client
         self.job = job
         self.delay = POLL_FIRST_SECONDS
@@ -207,7 +228,7 @@ def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
     return header, content, None if locator in ("", "null") else locator
 
 
-def _discard(client: SalesforceClient, job: str, *, running: bool) -> None:
+def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
     """Abort the job if it may still run, then delete it; never stops the run for its own failure."""
     try:
         if running and client.budget_left():

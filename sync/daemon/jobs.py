@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sync import pipeline
 from sync.daemon.policy import Verdict, verdict
-from sync.errors import LockHeldError, SyncError, exit_code_of
+from sync.errors import ExitCode, LockHeldError, SyncError, exit_code_of
 
 if TYPE_CHECKING:
     from sync.daemon.service import Daemon
@@ -21,19 +21,21 @@ logger = logging.getLogger(__name__)
 def sync_cycle(daemon: Daemon) -> None:
     """One run on the kept clients, unless the back-off says to let this tick pass."""
     began = daemon.clock()
-    if daemon.backoff.waiting(began):
+    if daemon.backoff.waiting(began) or not daemon.poll_due(began):
         return
     try:
         code = pipeline.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
     except LockHeldError:
         logger.info("a run started by hand holds the lock; this cycle did nothing and the next tick tries again")
-        code = 75
+        code = ExitCode.LOCK_HELD
     except SyncError as exc:  # before a run row existed: the state file's disk, say
         logger.error("%s", exc)
         code = exc.exit_code
     except Exception:  # noqa: BLE001 - a bug: the run row says failed, the log has the traceback; go on
         logger.exception("unexpected error in a cycle (a bug in psa-sync: please report it with this log)")
-        code = 70
+        code = ExitCode.UNEXPECTED
+    if code in (0, 1):
+        daemon.last_poll = began
     after(daemon, code, began)
 
 

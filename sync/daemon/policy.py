@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from sync.errors import ExitCode
+
 
 class Verdict(Enum):
     DONE = "done"  # the cycle did its work: back to the interval
@@ -23,9 +25,9 @@ class Verdict(Enum):
     STOP = "stop"  # no retry can fix it: the daemon exits with this code
 
 
-DONE_CODES = frozenset({0, 1})
-QUIET_CODES = frozenset({75})
-STOP_CODES = frozenset({2, 5})
+DONE_CODES = frozenset({ExitCode.DONE, ExitCode.FAILURES})
+QUIET_CODES = frozenset({ExitCode.LOCK_HELD})
+STOP_CODES = frozenset({ExitCode.CONFIG, ExitCode.AUTH})
 
 
 def verdict(exit_code: int) -> Verdict:

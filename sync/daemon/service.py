@@ -41,14 +41,16 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.config import At, Settings, load_settings
-from sync.connections import Connections, connect
-from sync.daemon import instance, jobs
+from sync.connections import Connections, make_clients
+from sync.daemon import event_jobs, instance, jobs
+from sync.daemon.events import EventPath
 from sync.daemon.policy import Backoff
 from sync.errors import SyncError
 from sync.mapping.loader import load_mapping
 
 logger = logging.getLogger(__name__)
 
+DRAIN_EVERY = 0.2  # seconds between two looks at the events queue (an empty look costs nothing)
 STOP_GRACE = 3.0  # seconds a stopping cycle may take to reach a safe point before it is abandoned
 #: The crash points at which a stopping cycle ends: each comes right after a commit point.
 SAFE_POINTS = frozenset({"after-token", "after-recover", "after-page", "after-backsync"})
@@ -78,6 +80,10 @@ class Daemon:
         self.reload_asked = False
         self.busy = False  # a job is running
         self.scheduler: BlockingScheduler | None = None
+        # The event path (``events.enabled``): listeners started once the first cycle has a token.
+        self.event_path = EventPath(settings, self.mapping) if settings.events.enabled else None
+        self.listener_options: dict = {}  # tests: the listeners' sleep (back-off without waiting)
+        self.last_poll: float | None = None  # when the last poll window ran (``clock``): the safety poll's pace
 
     # --- the loop -------------------------------------------------------------------------------------
 
@@ -105,6 +111,9 @@ class Daemon:
                     self.reload()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            if self.event_path is not None:
+                self.event_path.stop()
+                event_jobs.record_stopped(self)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             instance.release(self.held)
@@ -119,6 +128,9 @@ class Daemon:
         scheduler.add_job(self._job(jobs.sync_cycle), IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 5)),
                           id="sync", name="sync", next_run_time=datetime.now(UTC),
                           misfire_grace_time=max(int(interval), 1))
+        if self.event_path is not None:
+            scheduler.add_job(self._job(event_jobs.events_cycle), IntervalTrigger(seconds=DRAIN_EVERY), id="events",
+                              name="events", misfire_grace_time=1)
         if schedule.reconcile is not None:
             scheduler.add_job(self._job(jobs.reconcile), _cron(schedule.reconcile), id="reconcile",
                               name="reconcile", misfire_grace_time=3600)
@@ -161,7 +173,7 @@ class Daemon:
     def kept(self) -> dict:
         """What every job's run session re-uses: the connected clients, the mapping, the stop hook."""
         if self.connections is None:
-            self.connections = connect(self.settings)  # the token is asked by the first session
+            self.connections = make_clients(self.settings)  # the token is asked by the first session
         self.connections.new_run()
         return {"connected": self.connections, "mapping": self.mapping, "checkpoint": self.checkpoint}
 
@@ -216,12 +228,29 @@ class Daemon:
             logger.info("SIGHUP: the connection settings changed; the next cycle asks a new token")
         changed = "changed" if mapping.fingerprint != self.mapping.fingerprint else "unchanged"
         self.settings, self.mapping = settings, mapping
+        if self.event_path is not None or settings.events.enabled:
+            self._restart_events()  # a new mapping may write other fields (echoes), a new token other creds
         failures = self.backoff.failures
         self.backoff = self._backoff(settings)
         self.backoff.failures = failures
         logger.info("SIGHUP: config and mapping reloaded (mapping %s, fingerprint %s)", changed,
                     mapping.fingerprint[:12])
         return True
+
+    def _restart_events(self) -> None:
+        """New listeners under the reloaded settings, from the committed replay ids (work not yet
+        committed comes again: a re-read is a no-op where it was done)."""
+        if self.event_path is not None:
+            self.event_path.stop()
+            event_jobs.record_stopped(self)
+        self.event_path = EventPath(self.settings, self.mapping) if self.settings.events.enabled else None
+
+    def poll_due(self, now: float) -> bool:
+        """The sync job's poll: every ``schedule.interval``, slowed to ``events.safety_poll`` while the
+        stream is healthy (a stream that is not healthy brings the interval back at once)."""
+        if self.event_path is None or self.last_poll is None or not self.event_path.healthy():
+            return True
+        return now - self.last_poll >= self.settings.events.safety_poll.total_seconds() - 1
 
     @staticmethod
     def _backoff(settings: Settings) -> Backoff:

@@ -128,6 +128,10 @@ class ControlMixin:
         """Bulk-insert ``n`` realistic deals (and their accounts); returns how many were made."""
         return demo.seed_deals(self, n, won_ratio=won_ratio, seed=seed)
 
+    def seed_line_items(self, per_deal: int, where: str = "IsWon = 1", seed: int | None = None) -> int:
+        """Bulk-insert ``per_deal`` line items on every deal matching ``where`` (stored columns, SQL)."""
+        return demo.seed_line_items(self, per_deal, where=where, seed=seed)
+
     def seed_demo(self) -> dict[str, list[str]]:
         """The demo book: a few accounts, deals in every stage, several Closed Won."""
         return demo.seed_demo(self)

@@ -88,6 +88,50 @@ def seed_deals(emu: Emulator, n: int, won_ratio: float = 0.3, seed: int | None =
     return n
 
 
+#: the products a bulk seed sells (code, name, family, list price): the example structure mapping's
+#: consulting, training and project-management services, and a licence that is no service
+SOLD = (("CONS-DAY", "Consulting day", "Services", 1200.0), ("TRAIN-DAY", "Training day", "Services", 900.0),
+        ("PM-FLAT", "Project management", "Services", 3000.0), ("LIC-ENT", "Enterprise licence", "Software", 300.0))
+_LINE_COLUMNS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+                 "SystemModstamp", "OpportunityId", "PricebookEntryId", "Product2Id", "ProductCode", "Name",
+                 "Quantity", "UnitPrice", "ListPrice", "TotalPrice", "SortOrder")
+
+
+def seed_line_items(emu: Emulator, per_deal: int, where: str = "IsWon = 1", seed: int | None = None) -> int:
+    """Give each deal matching ``where`` (SQL over the stored columns) ``per_deal`` line items of
+    :data:`SOLD`, inserted in one transaction like :func:`seed_deals`; returns how many were made.
+
+    Each line is stamped with its deal's own ``SystemModstamp`` (as if sold when the deal was last
+    saved: no stamp moves, so a bulk seed adds no amendment to the next run's window), and each deal's
+    ``Amount`` and ``HasOpportunityLineItem`` follow as an org's roll-up makes them."""
+    rng = random.Random(seed)
+    entries = [(emu.add_product(name, code=code, family=family, list_price=price), code, name, price)
+               for code, name, family, price in SOLD]
+    products = {entry: emu.store.row(emu.schema.object("PricebookEntry"), entry)["Product2Id"]
+                for entry, *_ in entries}
+    with emu.store.lock:
+        deals = emu.store.db.execute(f'SELECT Id, Name, SystemModstamp FROM "Opportunity" WHERE {where} '
+                                     "ORDER BY Id").fetchall()
+    line_ids = emu.id_factory.batch("00k", len(deals) * per_deal) if deals else []
+    user = emu.user_id
+    totals: dict[str, float] = {}
+
+    def rows():
+        for d, (deal, deal_name, stamp) in enumerate(deals):
+            for k in range(per_deal):
+                entry, code, name, price = entries[int(rng.random() * len(entries))]
+                quantity = float(1 + int(rng.random() * 20))
+                totals[deal] = totals.get(deal, 0.0) + quantity * price
+                yield (line_ids[d * per_deal + k], 0, stamp, user, stamp, user, stamp, deal, entry, products[entry],
+                       code, f"{deal_name} {name}"[:376], quantity, price, price, round(quantity * price, 2), k)
+
+    emu.store.insert_many(emu.schema.object("OpportunityLineItem"), _LINE_COLUMNS, rows())
+    with emu.store.transaction() as db:
+        db.executemany('UPDATE "Opportunity" SET HasOpportunityLineItem = 1, Amount = ? WHERE Id = ?',
+                       [(round(total, 2), deal) for deal, total in totals.items()])
+    return len(deals) * per_deal
+
+
 _DEMO_ACCOUNTS = (
     ("Acme Corporation", "Manufacturing", "Customer - Direct", "Chicago"),
     ("Globex Industries", "Energy", "Customer - Direct", "Houston"),

@@ -1,11 +1,12 @@
 """The forecast as a PNG a delivery lead reads without explanation (matplotlib, Agg: no display).
 
-One panel per group (the six biggest; the rest summed as "other"), sharing the hours axis so panels
-compare at a glance. Each month is a stacked bar: won work (booked projects, solid) under the
-pipeline weighted by probability (lighter, hatched). A group's capacity is a dashed line; a month
-whose total passes it gets a red outline and the hours over it written above the bar. 1200×700
-pixels (12×7 inches at 100 dpi); the JSON of ``--format json`` is stored in the PNG's
-``Description`` text chunk, so the picture's numbers can be checked against the table's.
+One panel per group (with ``--by role``, per role of the plans' tasks; the six biggest; the rest
+summed as "other"), sharing the hours axis so panels compare at a glance. Each month is a stacked
+bar: won work (booked projects, solid) under the pipeline weighted by probability (lighter,
+hatched). A group's capacity is a dashed line; a month whose total passes it gets a red outline and
+the hours over it written above the bar. 1200×700 pixels (12×7 inches at 100 dpi); the JSON of
+``--format json`` is stored in the PNG's ``Description`` text chunk, so the picture's numbers can
+be checked against the table's.
 
 Names are data: every text drawn from them is drawn with ``parse_math=False``, since matplotlib reads
 ``$…$`` as mathtext and a group named ``$\\foo$`` stopped the chart (exit 70).
@@ -44,15 +45,20 @@ def write_png(data: dict[str, Any], out: Path) -> None:
     by = data["by"].replace("_", " ")
     fig.suptitle(f"Delivery forecast: hours per month by {by}", fontsize=16, fontweight="bold", y=0.975,
                  parse_math=False)
-    fig.text(0.5, 0.905, f"Won deals (booked projects) plus open pipeline weighted by probability; "
-                         f"as of {data['as_of']}, {data['deals']['won']} won and {data['deals']['pipeline']} "
-                         "pipeline deals", ha="center", fontsize=10, color="#333333")
+    fig.text(0.5, 0.905, f"{_what(data['by'])}; as of {data['as_of']}, {data['deals']['won']} won and "
+                         f"{data['deals']['pipeline']} pipeline deals", ha="center", fontsize=10, color="#333333")
     fig.legend(handles=_legend(any(g["capacity"] is not None for g in groups)), loc="lower center",
                ncol=4, frameon=False, fontsize=10)
     fig.supxlabel("Month", y=0.075, fontsize=11)
     fig.subplots_adjust(left=0.07, right=0.985, top=0.84, bottom=0.2, wspace=0.08)
     fig.savefig(out, dpi=DPI, format="png", metadata={"Description": json.dumps(data, sort_keys=True)})
     plt.close(fig)
+
+
+def _what(by: str) -> str:
+    if by == "role":
+        return "Tasks of won projects plus tasks of tentative projects weighted by probability"
+    return "Won deals (booked projects) plus open pipeline weighted by probability"
 
 
 def _panel(ax, group: dict, labels: list[str], top: float) -> None:

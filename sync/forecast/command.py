@@ -2,7 +2,8 @@
 
 Reads only local files (config, mapping, state, read-only): no Salesforce or PSA call, no lock.
 Names are checked before anything is computed: ``--by`` and every ``forecast.fields`` entry must
-be a project field the mapping makes (``owner`` is the deal owner, ``member.<name>`` a member).
+be a project field the mapping makes (``owner`` is the deal owner, ``member.<name>`` a member;
+``role`` is the role of each task of the projects' plans, :mod:`sync.forecast.roles`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 from sync.clock import utcnow
 from sync.config import Settings
 from sync.errors import ConfigError
-from sync.forecast.book import read_book
+from sync.forecast.book import read_book, read_role_book
 from sync.forecast.compute import forecast
 from sync.forecast.config import ForecastConfig
 from sync.forecast.render import forecast_data
+from sync.forecast.roles import ROLE, forecast_by_role
 from sync.mapping import load_mapping
 
 
@@ -42,9 +44,14 @@ def run_forecast(settings: Settings, months: int | None, by: str | None, start: 
     months = months or config.months
     by = by or config.by
     _check_names(config, load_mapping(settings.mapping), by)
-    deals, exists = read_book(settings.state)
     first = first_month(start)
-    data = forecast_data(forecast(deals, config, first, months, by), as_of=utcnow().date().isoformat())
+    if by == ROLE:
+        deals, tasks, exists = read_role_book(settings.state)
+        result = forecast_by_role(deals, tasks, config, first, months)
+    else:
+        deals, exists = read_book(settings.state)
+        result = forecast(deals, config, first, months, by)
+    data = forecast_data(result, as_of=utcnow().date().isoformat())
     if not exists:
         data["notes"].append(f"no state file at {settings.state} yet: run psa-sync first")
     return data
@@ -54,8 +61,9 @@ def _check_names(config: ForecastConfig, mapping: Any, by: str) -> None:
     known = set(mapping.rules())
     listed = ", ".join(sorted(known))
     problems = []
-    if by != "owner" and by not in known:
-        problems.append(f"--by: '{by}' is not a project field of {mapping.path}; choose owner or one of: {listed}")
+    if by not in ("owner", ROLE) and by not in known:
+        problems.append(f"--by: '{by}' is not a project field of {mapping.path}; choose owner, role (the tasks "
+                        f"of the plans) or one of: {listed}")
     for role, name in config.fields.items():
         if name and name not in known:
             problems.append(f"{config.at(f'forecast.fields.{role}')}: '{name}' is not a project field of "
@@ -67,11 +75,24 @@ def _check_names(config: ForecastConfig, mapping: Any, by: str) -> None:
         raise ConfigError(problems)
 
 
+#: matplotlib is the extra ``psa-sync[forecast]``: only the PNG needs it, so a sync host does without it
+PNG_EXTRA = "pip install 'psa-sync[forecast]'"
+
+
+def _chart_writer():
+    """``chart.write_png``, imported (with matplotlib) only when a picture is asked for."""
+    try:
+        from sync.forecast.chart import write_png
+    except ImportError as exc:
+        raise ConfigError(f"forecast --format png draws with matplotlib, which is not installed ({exc}); "
+                          f"install the forecast extra: {PNG_EXTRA} (or use --format table, csv or json)") from exc
+    return write_png
+
+
 def write_output(data: dict[str, Any], fmt: str, out: Path | None, terminal: bool) -> str | None:
     """Write ``out`` (png always; other formats when given); the text to print, if any."""
     if fmt == "png":
-        from sync.forecast.chart import write_png  # matplotlib only when a picture is asked for
-
+        write_png = _chart_writer()
         target = out or Path("forecast.png")
         write_png(data, target)
         return f"forecast written to {target} (1200x700 PNG)"

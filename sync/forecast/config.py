@@ -12,6 +12,7 @@ forecast:
   rates: {Fixed Fee: 150, Time & Materials: 120}   # blended rate per hour, per value of rate_by
   default_rate: 140                          # optional: for a value rates does not list
   capacity_hours_per_month: {Fixed Fee: 900, Time & Materials: 600}   # optional, per group of `by`
+  capacity_by_role: {Consultant: 320, Trainer: 160}   # optional, per task role (`--by role`)
 ```
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from sync.yamldoc import KeyPath, kind_of
 
-KEYS = {"months", "by", "fields", "rate_by", "rates", "default_rate", "capacity_hours_per_month"}
+KEYS = {"months", "by", "fields", "rate_by", "rates", "default_rate", "capacity_hours_per_month", "capacity_by_role"}
 FIELD_ROLES = ("amount", "start", "end", "hours")
 DEFAULT_FIELDS = {"amount": "budget", "start": "start_date", "end": "end_date", "hours": None}
 
@@ -39,6 +40,7 @@ class ForecastConfig:
     rates: dict[str, Decimal] = field(default_factory=dict)
     default_rate: Decimal | None = None
     capacity: dict[str, Decimal] = field(default_factory=dict)
+    capacity_by_role: dict[str, Decimal] = field(default_factory=dict)  # hours a month per task role
     where: dict[str, str] = field(default_factory=dict)
 
     def at(self, key: str) -> str:
@@ -61,6 +63,7 @@ def parse_forecast(r: Any, raw: dict) -> ForecastConfig | None:
     default_rate = _amount(r, section.get("default_rate"), (*at, "default_rate")) if "default_rate" in section \
         else None
     capacity = _amounts(r, section, "capacity_hours_per_month")
+    capacity_by_role = _amounts(r, section, "capacity_by_role")
     doc, source = r.problems.doc, r.problems.source
     where = {"forecast": f"{source}:{doc.line(at)}"}
     for key in KEYS | {f"fields.{role}" for role in FIELD_ROLES}:
@@ -69,7 +72,7 @@ def parse_forecast(r: Any, raw: dict) -> ForecastConfig | None:
     for group in rates:
         where[f"forecast.rates.{group}"] = f"{source}:{doc.line((*at, 'rates', group))}"
     return ForecastConfig(months=months or 6, fields=fields, rates=rates, default_rate=default_rate,
-                          capacity=capacity, where=where, **names)
+                          capacity=capacity, capacity_by_role=capacity_by_role, where=where, **names)
 
 
 def _name(r: Any, section: dict, key: str, default: str) -> str:

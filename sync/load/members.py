@@ -24,7 +24,6 @@ from sync.errors import SyncError
 from sync.mapping.members import MemberRule, member_values, project_values
 from sync.model import DONE, Outcome
 from sync.state import State
-from sync.state.codec import loads
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +90,7 @@ class MembersPsa:
 
     def _record_of(self, key: str) -> str | None:
         """The record of a project's key: the key itself, or (external-Id keys) its intent or link."""
-        if self._key_is_id:
-            return key
-        for table in ("intents", "links"):
-            row = self._state.db.execute(f"SELECT opportunity_id FROM {table} WHERE key = ?", [key]).fetchone()
-            if row:
-                return row[0]
-        return None
+        return key if self._key_is_id else self._state.record_of_key(key)
 
 
 def with_members(psa: PsaConnector, members: dict[str, MemberRule], state: State, run_id: int,
@@ -109,12 +102,8 @@ def with_members(psa: PsaConnector, members: dict[str, MemberRule], state: State
 def unmatched(state: State, limit: int = 100) -> list[dict]:
     """``status``: the people missing from linked projects — deals whose latest ``members`` event says
     a user had no PSA account (a later change that matched everyone clears it), newest first."""
-    rows = state.db.execute(
-        "SELECT e.opportunity_id, e.detail FROM events e JOIN (SELECT opportunity_id, MAX(id) AS last FROM events "
-        "WHERE action = ? GROUP BY opportunity_id) m ON e.id = m.last JOIN links l ON l.opportunity_id = "
-        "e.opportunity_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?", [ACTION, NO_ACCOUNT, limit]).fetchall()
     out = []
-    for record_id, detail in rows:
-        missing = (loads(detail) or {}).get("missing") or {}
+    for record_id, detail in state.latest_events(ACTION, NO_ACCOUNT, limit):
+        missing = (detail or {}).get("missing") or {}
         out += [{"record_id": record_id, "member": name, **person} for name, person in sorted(missing.items())]
     return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.clock import iso
-from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
+from sync.connectors.psa.base import NewProject, Policies, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.diff import link_values, payload_hash, same
 from sync.errors import RecordError
 from sync.mapping.model import Pipeline
@@ -47,7 +47,7 @@ class LoadContext:
     run_id: int
     writeback: dict[str, str]
     on_create: set[str]
-    on_closed: str = "skip"
+    on_closed: str = Policies.on_closed
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fingerprint: str | None = None  # of the mapping the payloads are made with
     fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)

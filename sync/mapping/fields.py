@@ -15,8 +15,8 @@ import zoneinfo
 from datetime import date, datetime
 from typing import Any
 
-from sync.coerce import TYPES, as_text, objects, parse_scalar
 from sync.mapping.model import FieldRule
+from sync.scalars import TYPES, parse_scalar, text_of
 from sync.yamldoc import KeyPath, Problems, kind_of
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
@@ -161,7 +161,7 @@ def _value_map(raw: dict, type_: str, tz: str | None, path: KeyPath, problems: P
                          f"a map key must be text, a whole number or true/false, not {kind_of(key)}")
         else:
             usable[key] = target
-    keys = as_text(objects(list(usable))) if usable else []
+    keys = [text_of(key) for key in usable]
     out: dict[str, Any] = {}
     for (key, target), text in zip(usable.items(), keys, strict=True):
         entry = (*where, str(key))

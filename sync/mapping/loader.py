@@ -26,7 +26,7 @@ from sync.mapping.members import parse_members
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
 from sync.mapping.pipeline import parse_pipeline
 from sync.mapping.structure import parse_structure
-from sync.yamldoc import KeyPath, Problems, load_yaml
+from sync.yamldoc import KeyPath, Problems, load_yaml, unknown_keys
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members",
             "pipeline", "structure")
@@ -70,7 +70,7 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     if not isinstance(data, dict):
         problems.add((), f"a mapping file is a YAML mapping with keys {', '.join(TOP_KEYS)}")
         return None
-    _unknown(data, (), TOP_KEYS, problems)
+    unknown_keys(data, (), TOP_KEYS, problems)
     _refuse_unsupported(data, problems)
     if data.get("version") != 1:
         where = ("version",)
@@ -80,14 +80,15 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     fields = _project_fields(data.get("project"), problems)
     writeback = _writeback(data.get("writeback"), problems)
     backsync = _backsync(data.get("backsync"), problems)
-    written = {f.lower() for f in [*writeback, *backsync, *_progress_fields(data.get("structure"))]}
+    progress = _progress_fields(data.get("structure"))
+    written = {f.lower() for f in [*writeback, *backsync, *progress]}
     source = _source(data.get("source"), problems, written)
     lifecycle = _lifecycle(data.get("lifecycle"), problems)
     conflicts = _one_of(data, "conflicts", CONFLICTS, "crm_wins", (), problems)
     members = parse_members(data.get("members"), problems)
     pipeline = parse_pipeline(data.get("pipeline"), source, set(fields), written, problems)
     structure = parse_structure(data.get("structure"), path, fields, written, problems)
-    _check_directions(fields, writeback, backsync, key, problems, _progress_fields(data.get("structure")))
+    _check_directions(fields, writeback, backsync, key, problems, progress)
     if source is None or problems.items:
         return None
     parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,
@@ -99,12 +100,6 @@ def _progress_fields(raw: Any) -> list[str]:
     """The Salesforce fields ``structure.backsync`` writes, as written (validated with the section)."""
     backsync = raw.get("backsync") if isinstance(raw, dict) else None
     return [str(name) for name in backsync] if isinstance(backsync, dict) else []
-
-
-def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    for key in data:
-        if key not in allowed:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
 
 
 def _refuse_unsupported(data: dict, problems: Problems) -> None:
@@ -130,7 +125,7 @@ def _section(value: Any, path: KeyPath, problems: Problems, required: bool = Fal
 
 def _source(value: Any, problems: Problems, written: set[str]) -> Source | None:
     raw = _section(value, ("source",), problems, required=True)
-    _unknown(raw, ("source",), SOURCE_KEYS, problems)
+    unknown_keys(raw, ("source",), SOURCE_KEYS, problems)
     obj = raw.get("object")
     if not isinstance(obj, str) or not _IDENTIFIER.match(obj):
         problems.add(("source", "object"), "missing: name the Salesforce object, e.g. Opportunity"
@@ -203,7 +198,7 @@ def _key(data: dict, problems: Problems) -> str:
 
 def _project_fields(value: Any, problems: Problems) -> dict[str, FieldRule]:
     raw = _section(value, ("project",), problems, required=True)
-    _unknown(raw, ("project",), ("fields",), problems)
+    unknown_keys(raw, ("project",), ("fields",), problems)
     fields = _section(raw.get("fields"), ("project", "fields"), problems, required=bool(raw))
     out: dict[str, FieldRule] = {}
     for name, rule_raw in fields.items():
@@ -258,7 +253,7 @@ def _backsync(value: Any, problems: Problems) -> dict[str, FieldRule]:
 
 def _lifecycle(value: Any, problems: Problems) -> Lifecycle:
     raw = _section(value, ("lifecycle",), problems)
-    _unknown(raw, ("lifecycle",), ("on_unwon", "on_deleted"), problems)
+    unknown_keys(raw, ("lifecycle",), ("on_unwon", "on_deleted"), problems)
     return Lifecycle(on_unwon=_one_of(raw, "on_unwon", LIFECYCLE, "flag", ("lifecycle",), problems),
                      on_deleted=_one_of(raw, "on_deleted", LIFECYCLE, "flag", ("lifecycle",), problems))
 

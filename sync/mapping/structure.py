@@ -18,6 +18,7 @@ from typing import Any
 from sync import soql
 from sync.mapping.fields import FIELD_PATH, _template, parse_rule
 from sync.mapping.model import FieldRule
+from sync.mapping.structure_checks import check_across
 from sync.mapping.structure_rules import (
     END,
     ON_QUANTITY_CHANGE,
@@ -35,7 +36,7 @@ from sync.mapping.structure_rules import (
     parse_relative_date,
 )
 from sync.mapping.templates import load_template
-from sync.yamldoc import KeyPath, Problems, kind_of
+from sync.yamldoc import KeyPath, Problems, kind_of, unknown_keys
 
 KEYS = ("dates", "templates", "line_items", "backsync")
 DATE_KEYS = ("start", "end")
@@ -57,7 +58,7 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
         problems.add((S,), f"must be a mapping with keys {', '.join(KEYS)}, not {kind_of(raw)}")
         return None
     before = len(problems.items)
-    _unknown(raw, (S,), KEYS, problems)
+    unknown_keys(raw, (S,), KEYS, problems)
     start_field, end_field = _dates(raw.get("dates"), problems)
     routes = _routes(raw.get("templates"), mapping_path, written, problems)
     line_items = _line_items(raw.get("line_items"), written, problems)
@@ -68,16 +69,8 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
                            line_items=line_items, backsync=backsync)
     if len(problems.items) > before:  # the checks across parts would only repeat what is broken in one
         return None
-    _check_phases(rules, problems)
-    _check_rates(rules, problems)
-    _check_date_fields(rules, fields, problems)
+    check_across(rules, fields, problems)
     return rules if len(problems.items) == before else None
-
-
-def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    for key in data:
-        if key not in allowed:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
 
 
 def _mapping(value: Any, path: KeyPath, problems: Problems) -> dict:
@@ -91,7 +84,7 @@ def _mapping(value: Any, path: KeyPath, problems: Problems) -> dict:
 
 def _dates(raw: Any, problems: Problems) -> tuple[str, str]:
     data = _mapping(raw, (S, "dates"), problems)
-    _unknown(data, (S, "dates"), DATE_KEYS, problems)
+    unknown_keys(data, (S, "dates"), DATE_KEYS, problems)
     names = []
     for key, default in (("start", "start_date"), ("end", "end_date")):
         value = data.get(key, default)
@@ -132,7 +125,7 @@ def _routes(raw: Any, mapping_path: Path, written: set[str], problems: Problems)
         if not isinstance(entry, dict):
             problems.add(where, f"must be a mapping with keys {', '.join(ROUTE_KEYS)}, not {kind_of(entry)}")
             continue
-        _unknown(entry, where, ROUTE_KEYS, problems)
+        unknown_keys(entry, where, ROUTE_KEYS, problems)
         route = _route(entry, where, mapping_path, written, loaded, problems)
         if route is not None:
             routes.append(route)
@@ -162,7 +155,7 @@ def _line_items(raw: Any, written: set[str], problems: Problems) -> LineItemRule
         return None
     where = (S, "line_items")
     data = _mapping(raw, where, problems)
-    _unknown(data, where, LINE_ITEM_KEYS, problems)
+    unknown_keys(data, where, LINE_ITEM_KEYS, problems)
     services = _condition(data["services"], (*where, "services"), set(), problems) if "services" in data else None
     hours_from = data.get("hours_from")
     if hours_from is not None and (not isinstance(hours_from, str) or not FIELD_PATH.match(hours_from)):
@@ -238,7 +231,7 @@ def _products(raw: Any, problems: Problems) -> dict[str, Product]:
         if not isinstance(entry, dict):
             problems.add(here, f"must be {{hours_per_unit: N, role: R}}, not {kind_of(entry)}")
             continue
-        _unknown(entry, here, PRODUCT_KEYS, problems)
+        unknown_keys(entry, here, PRODUCT_KEYS, problems)
         hours = _number(entry["hours_per_unit"], (*here, "hours_per_unit"), "a number of hours per unit (0 or more)",
                         problems) if "hours_per_unit" in entry else None
         out[str(code)] = Product(code=str(code), hours_per_unit=hours,
@@ -271,47 +264,3 @@ def _backsync(raw: Any, problems: Problems) -> dict[str, FieldRule]:
         if rule is not None:
             out[name] = rule
     return out
-
-
-def _check_phases(rules: StructureRules, problems: Problems) -> None:
-    """``line_items.phase`` must be a phase of every template that does not name its own."""
-    wanted = rules.line_items.phase if rules.line_items is not None else None
-    if wanted is None:
-        return
-    if not rules.routes:
-        problems.add((S, "line_items", "phase"), f"{wanted!r} names a phase, but there are no templates to have it")
-    for route in rules.routes:
-        template = route.template
-        if template.line_item_phase is None and wanted not in {p.id for p in template.phases}:
-            problems.add((S, "line_items", "phase"), f"{wanted!r} is not a phase of {template.path} (its phases: "
-                         f"{', '.join(p.id for p in template.phases) or '(none)'}); add it there, or set "
-                         "line_item_phase in that template")
-
-
-def _check_rates(rules: StructureRules, problems: Problems) -> None:
-    """A rate for a role nothing uses is a typo waiting to quarantine every deal."""
-    if rules.line_items is None:
-        return
-    items = rules.line_items
-    used = {p.role for p in items.products.values() if p.role} | ({items.default_role} - {None})
-    used |= {task.role for template in rules.templates() for task in template.tasks if task.role}
-    for role in items.rates:
-        if role not in used:
-            problems.add((S, "line_items", "rates", role), f"a rate for role {role!r}, which no product, template task "
-                         f"or default_role has; roles used: {', '.join(sorted(used)) or '(none)'}")
-
-
-def _check_date_fields(rules: StructureRules, fields: dict[str, FieldRule], problems: Problems) -> None:
-    """The bases ``start`` and ``end`` count from project fields of type date."""
-    used: set[str] = set()
-    dates = [d for t in rules.templates() for item in (*t.phases, *t.tasks) for d in (item.start, item.due) if d]
-    if rules.line_items is not None:
-        dates += [d for d in (rules.line_items.start, rules.line_items.due) if d]
-    for relative in dates:
-        used |= relative.bases()
-    for base, name in ((START, rules.start_field), (END, rules.end_field)):
-        rule = fields.get(name)
-        if base in used and (rule is None or rule.type != "date"):
-            problems.add((S, "dates", base), f"relative dates count from `{base}`, the project field {name!r}, "
-                         f"which is {'not a project field' if rule is None else f'of type {rule.type}'}; name a "
-                         "project field of type date under structure.dates")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sync.errors import ConfigError
 from sync.mapping.structure_rules import DateSyntaxError, Template, TemplateItem, parse_relative_date
-from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
+from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml, unknown_keys
 
 TEMPLATE_KEYS = ("name", "phases", "tasks", "line_item_phase")
 PHASE_KEYS = ("id", "name", "due")
@@ -54,7 +54,7 @@ def _template(data: Any, ref: str, problems: Problems) -> Template | None:
     if not isinstance(data, dict):
         problems.add((), f"a template is a YAML mapping with keys {', '.join(TEMPLATE_KEYS)}, not {kind_of(data)}")
         return None
-    _unknown(data, (), TEMPLATE_KEYS, problems)
+    unknown_keys(data, (), TEMPLATE_KEYS, problems)
     name = data.get("name", Path(ref).stem)
     if not isinstance(name, str) or not name.strip():
         problems.add(("name",), f"must be text naming the template, not {kind_of(name)}")
@@ -78,12 +78,6 @@ def _unknown_phase(name: Any, known: list[str]) -> str:
     return f"{name!r} is not a phase of this template; its phases: {', '.join(known) or '(none)'}"
 
 
-def _unknown(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    for key in data:
-        if key not in allowed:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
-
-
 def _items(raw: Any, section: str, keys: tuple[str, ...], problems: Problems) -> list[tuple[KeyPath, TemplateItem]]:
     if raw is None:
         return []
@@ -96,7 +90,7 @@ def _items(raw: Any, section: str, keys: tuple[str, ...], problems: Problems) ->
         if not isinstance(entry, dict):
             problems.add(where, f"must be a mapping with keys {', '.join(keys)}, not {kind_of(entry)}")
             continue
-        _unknown(entry, where, keys, problems)
+        unknown_keys(entry, where, keys, problems)
         item = _item(entry, where, section == "tasks", problems)
         if item is not None:
             out.append((where, item))

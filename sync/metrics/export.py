@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sync.clock import parse_iso
 from sync.config import Settings
 from sync.metrics import totals as cumulative
+from sync.metrics.events import event_families
 from sync.metrics.server import MetricsServer
 from sync.state import State
 from sync.state.codec import loads
@@ -45,10 +46,8 @@ class StateCollector:
 
 
 def _families(state: State) -> Iterator[Metric]:
-    db = state.db
-    last = _row(db, "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-    success = _row(db, "SELECT finished_at FROM runs WHERE mode = 'run' AND exit_code IN (0, 1) "
-                       "ORDER BY finished_at DESC LIMIT 1")
+    last = state.last_finished_run()
+    success = state.last_success()
     if last is not None:
         yield _gauge("last_run_timestamp_seconds", "When the last run finished (Unix time)",
                      parse_iso(last["finished_at"]).timestamp())
@@ -62,7 +61,7 @@ def _families(state: State) -> Iterator[Metric]:
             yield _gauge("salesforce_org_api_limit", "The org's daily API request limit", usage["max"])
     if success is not None:
         yield _gauge("last_success_timestamp_seconds", "When the last successful run (exit 0 or 1) finished",
-                     parse_iso(success["finished_at"]).timestamp())
+                     parse_iso(success).timestamp())
     counts = state.counts()
     for name, doc in (("links", "Deals linked to a project"), ("quarantine", "Deals in the quarantine"),
                       ("outbox", "Deals waiting for a Salesforce write-back"), ("intents", "PSA writes in doubt")):
@@ -87,11 +86,7 @@ def _families(state: State) -> Iterator[Metric]:
         buckets.append((bound, running))
     yield HistogramMetricFamily(P + "won_to_project_seconds", "From a deal's stamp when read as won to the "
                                 "creation of its project", buckets=buckets, sum_value=latency["sum"])
-
-
-def _row(db, sql: str) -> dict | None:
-    rows = list(db.query(sql))
-    return rows[0] if rows else None
+    yield from event_families(state)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -54,11 +54,9 @@ def add_run(state: State, run_id: int, mode: str, exit_code: int, counts: dict[s
 
 def latencies(state: State, run_id: int) -> list[float]:
     """Seconds from each created deal's stamp (as read: the change that won it) to its project."""
-    rows = state.db.execute("SELECT at, detail FROM events WHERE run_id = ? AND action = 'create' "
-                            "AND outcome = 'created'", [run_id])
     out = []
-    for at, detail in rows:
-        stamp = (json.loads(detail) or {}).get("record_stamp") if detail else None
+    for at, detail in state.run_events(run_id, "create", "created"):
+        stamp = (detail or {}).get("record_stamp")
         if stamp:
             out.append(max(0.0, (parse_iso(at) - parse_iso(stamp)).total_seconds()))
     return out

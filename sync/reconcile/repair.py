@@ -21,31 +21,27 @@ from sync.state import State
 
 
 def repair_drift(run: Run, drift: list[Drift]) -> None:
-    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing."""
+    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing. The step
+    of ``pipeline.cycle``: settle, unconfirmed and the final write-back follow it there."""
     links = run.state.links({d.record_id for d in drift if d.record_id})
     refetch: set[str] = set()
-    try:
-        _flag_deleted(run, [d for d in drift if d.repair == "lifecycle"], links)
-        for item in drift:
-            link = links.get(item.record_id) if item.record_id else None
-            if item.repair == "drop-link" and link is not None:
-                _drop_link(run, item, link)
-                refetch.add(item.record_id)
-            elif item.repair == "restore-key" and link is not None:
-                _restore_key(run, item, link)
-            elif item.repair == "queue":
-                with run.state.transaction():
-                    run.state.queue(item.record_id, item.values)
-                    run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
-            elif item.repair == "refetch" and item.record_id:
-                refetch.add(item.record_id)
-        refetch |= forget_children(run, [d for d in drift if d.repair == "recreate-child"])
-        for records in extract.fetch_ids(run.client, run.mapping, refetch):
-            pipeline.process_page(run, records)
-        pipeline.settle(run)
-        pipeline.unconfirmed(run)
-    finally:
-        pipeline.final_flush(run)
+    _flag_deleted(run, [d for d in drift if d.repair == "lifecycle"], links)
+    for item in drift:
+        link = links.get(item.record_id) if item.record_id else None
+        if item.repair == "drop-link" and link is not None:
+            _drop_link(run, item, link)
+            refetch.add(item.record_id)
+        elif item.repair == "restore-key" and link is not None:
+            _restore_key(run, item, link)
+        elif item.repair == "queue":
+            with run.state.transaction():
+                run.state.queue(item.record_id, item.values)
+                run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
+        elif item.repair == "refetch" and item.record_id:
+            refetch.add(item.record_id)
+    refetch |= forget_children(run, [d for d in drift if d.repair == "recreate-child"])
+    for records in extract.fetch_ids(run.client, run.mapping, refetch):
+        pipeline.process_page(run, records)
 
 
 def _flag_deleted(run: Run, items: list[Drift], links: dict[str, Link]) -> None:
@@ -84,11 +80,11 @@ def _restore_key(run: Run, item: Drift, link: Link) -> None:
                     {"project_id": link.project_id, "error": result.error})
 
 
-def settle(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
+def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
     """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
     links = {link.record_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
-    quarantined = {q["opportunity_id"] for q in state.quarantined()}
+    quarantined = {q["record_id"] for q in state.quarantined()}
     pending = state.outbox_fields()
     for item in drift:
         if item.status == "found":

@@ -21,6 +21,7 @@ The watermark never moves.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sync import extract, pipeline
 from sync.config import Settings
@@ -43,7 +44,7 @@ from sync.reconcile.drift import (
     in_next_run,
     stamp_of,
 )
-from sync.reconcile.repair import repair_drift, settle
+from sync.reconcile.repair import grade, repair_drift
 from sync.reconcile.report import ReconcileReport
 from sync.runtime import Run
 from sync.state import State
@@ -53,32 +54,43 @@ logger = logging.getLogger(__name__)
 def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None,
               **kept) -> ReconcileReport:
     """Check (and with ``repair`` fix) the invariants; raises only LockHeldError and early config errors.
-    ``kept``: what the daemon keeps across its jobs (``connected``, ``mapping``, ``checkpoint``)."""
+    ``kept``: what the daemon keeps across its jobs (``connected``, ``mapping``, ``checkpoint``).
+
+    A repair writes, so it runs in ``pipeline.cycle``, the frame of every writing command (recovery
+    first, then the sweeps and repairs, settle, unconfirmed, the final write-back; a write-back that
+    fails after an error never hides it). A report alone writes nothing but its run row."""
     report = ReconcileReport(repair=repair)
-    with pipeline.run_session(settings, "reconcile", environ=environ,
-                              conclude=lambda session: _conclude(report, session), **kept) as session:
-        report.run_id = session.run_id
-        run = session.start()
-        if repair:
-            pipeline.recover(run)  # intents first, exactly as a run starts
-        report.drift, report.checked = check(run)
-        if repair and report.drift:
-            repair_drift(run, report.drift)
-    report.api_calls, report.org_usage = session.result.api_calls, session.result.org_usage
+    conclude = partial(_conclude, report)
+    if repair:
+        result = pipeline.cycle(settings, "reconcile", partial(_check_and_repair, report), environ=environ,
+                                conclude=conclude, **kept)
+    else:
+        with pipeline.run_session(settings, "reconcile", environ=environ, conclude=conclude, **kept) as session:
+            report.drift, report.checked = check(session.start())
+        result = session.result
+    report.api_calls, report.org_usage = result.api_calls, result.org_usage
     logger.info("reconcile finished status=%s exit=%s drift=%d remaining=%d sf_calls=%d", report.status,
                 report.exit_code, len(report.drift), len(report.remaining), sum(report.api_calls.values()))
     return report
 
 
+def _check_and_repair(report: ReconcileReport, run: Run) -> None:
+    """The step of ``reconcile --repair`` in the cycle: sweep, then repair what was found."""
+    report.drift, report.checked = check(run)
+    if report.drift:
+        repair_drift(run, report.drift)
+
+
 def _conclude(report: ReconcileReport, session: pipeline.Session) -> tuple[str, int, dict[str, int]]:
     """The run row of a reconcile: its status comes from the drift that remains, not from the counts."""
+    report.run_id = session.run_id
     if session.aborted is not None:
         report.error_code = exit_code_of(session.aborted)
     elif session.error is not None:
         report.error, report.error_code = str(session.error), session.error.exit_code
     run = session.run
     if run is not None and report.repair and report.drift:
-        settle(session.state, report.drift, run.mapping.fingerprint)
+        grade(session.state, report.drift, run.mapping.fingerprint)
     if run is not None:
         report.repair_counts = {k: v for k, v in run.counts.items() if v}
         report.new_failures = run.new_failures
@@ -102,7 +114,7 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
     found = run.psa.read([ref_of(link) for link in unlisted]) if unlisted else {}
     observed = Observed(matching=matching, existing=existing, projects=projects,
                         present={link.project_id for link in unlisted if link.key in found})
-    known = Known(quarantined={q["opportunity_id"] for q in state.quarantined()},
+    known = Known(quarantined={q["record_id"] for q in state.quarantined()},
                   pending=state.outbox_fields(),
                   intents={i.record_id for i in state.intents()}, ignored=set(state.ignored()),
                   since=extract.since(state.watermark(extract.STREAM), mapping))

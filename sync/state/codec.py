@@ -50,9 +50,9 @@ def loads(text: str | None) -> Any:
 
 
 def link_of(row: dict) -> Link:
-    """A ``links`` row → :class:`Link` (the column ``opportunity_id`` is the record Id)."""
+    """A ``links`` row → :class:`Link` (the column ``record_id`` is the record Id)."""
     return Link(
-        record_id=row["opportunity_id"], key=row["key"], project_id=row["project_id"],
+        record_id=row["record_id"], key=row["key"], project_id=row["project_id"],
         project_identifier=row["project_identifier"], project_url=row["project_url"],
         payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
         written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},

@@ -93,6 +93,35 @@ def m005_pipeline(db: Database) -> None:
     db["pipeline"].create_index(["status"])
 
 
+#: The tables keyed by a record Id, whose column m006 renames (``pipeline`` and ``ignored`` since m004/m005).
+RECORD_TABLES = ("links", "intents", "outbox", "quarantine", "events", "ignored", "pipeline")
+
+
+@migrations()
+def m006_record_id(db: Database) -> None:
+    """``opportunity_id`` becomes ``record_id`` in every table: the code always called it the record Id
+    (the mapping may read another object than Opportunity), and one thing has one name. SQLite renames
+    the column in place, its primary keys and indexes with it; the state file was backed up before
+    (``<state>.before-m006_record_id.bak``), as before every migration."""
+    for table in RECORD_TABLES:
+        if table in db.table_names() and "opportunity_id" in db[table].columns_dict:
+            db.execute(f"ALTER TABLE [{table}] RENAME COLUMN opportunity_id TO record_id")
+
+
+def read_as_current(db: Database) -> None:
+    """A file opened read-only is never migrated (`status`, `explain`, `plan` on a file an older psa-sync
+    wrote): in this connection alone, each table still keyed by ``opportunity_id`` is read through a
+    temporary view that names the column ``record_id``, so the store's queries read it as a migrated
+    file. Nothing is written to the file (TEMP objects live in the connection's own temp schema)."""
+    for table in RECORD_TABLES:
+        if table not in db.table_names():
+            continue
+        columns = [row[1] for row in db.execute(f"PRAGMA main.table_info([{table}])").fetchall()]
+        if "opportunity_id" in columns:
+            shown = ", ".join("opportunity_id AS record_id" if c == "opportunity_id" else f"[{c}]" for c in columns)
+            db.execute(f"CREATE TEMP VIEW [{table}] AS SELECT {shown} FROM main.[{table}]")
+
+
 @migrations()
 def m007_structure(db: Database) -> None:
     """A project's plan (mapping ``structure:``): ``structures`` marks each deal whose project psa-sync

@@ -11,29 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlite_utils import Database
-
 from sync.clock import iso, utcnow
 from sync.state.codec import dumps, loads
 from sync.state.store import State
 
 
-def pipeline_rows(db: Database, status: str | None = "open") -> Iterator[dict[str, Any]]:
+def pipeline_rows(state: State, status: str | None = "open") -> Iterator[dict[str, Any]]:
     """The table's rows (those of ``status``; None: all), ``payload`` decoded, by deal Id.
 
     A state file made before the table existed (opened read-only, never migrated) has none.
     """
-    if "pipeline" not in db.table_names():
+    if not _present(state):
         return
     where, args = ("status = ?", [status]) if status else (None, [])
-    for row in db["pipeline"].rows_where(where, args, order_by="opportunity_id"):
+    for row in state.db["pipeline"].rows_where(where, args, order_by="record_id"):
         yield dict(row, payload=loads(row["payload"]) or {})
 
 
 _UPSERT = (
-    "INSERT INTO pipeline (opportunity_id, stage, probability, amount, close_date, owner_id, payload, status, "
+    "INSERT INTO pipeline (record_id, stage, probability, amount, close_date, owner_id, payload, status, "
     "first_seen, updated_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(opportunity_id) DO UPDATE SET stage = excluded.stage, probability = excluded.probability, "
+    "ON CONFLICT(record_id) DO UPDATE SET stage = excluded.stage, probability = excluded.probability, "
     "amount = excluded.amount, close_date = excluded.close_date, owner_id = excluded.owner_id, "
     "payload = COALESCE(excluded.payload, pipeline.payload), status = excluded.status, "
     "updated_at = excluded.updated_at, run_id = excluded.run_id")
@@ -53,7 +51,7 @@ def known(state: State | None, record_ids: Iterable[str]) -> set[str]:
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         found |= {row[0] for row in state.db.execute(
-            f"SELECT opportunity_id FROM pipeline WHERE opportunity_id IN ({marks})", chunk)}
+            f"SELECT record_id FROM pipeline WHERE record_id IN ({marks})", chunk)}
     return found
 
 
@@ -62,7 +60,7 @@ def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
     the ``payload`` of a deal that did not map this time (None)."""
     now = iso(utcnow())
     state.db.conn.executemany(_UPSERT, [
-        [row["opportunity_id"], row["stage"], row["probability"], row["amount"], row["close_date"], row["owner_id"],
+        [row["record_id"], row["stage"], row["probability"], row["amount"], row["close_date"], row["owner_id"],
          None if row["payload"] is None else dumps(row["payload"]), row["status"], now, now, run_id]
         for row in rows])
 
@@ -73,8 +71,8 @@ def watched(state: State | None) -> list[str]:
     if state is None or not _present(state):
         return []
     return [row[0] for row in state.db.execute(
-        "SELECT opportunity_id FROM pipeline WHERE status = 'open' AND opportunity_id NOT IN "
-        "(SELECT opportunity_id FROM links) ORDER BY opportunity_id")]
+        "SELECT record_id FROM pipeline WHERE status = 'open' AND record_id NOT IN "
+        "(SELECT record_id FROM links) ORDER BY record_id")]
 
 
 def counts(state: State) -> dict[str, int]:
@@ -88,5 +86,5 @@ def row(state: State, record_id: str) -> dict[str, Any] | None:
     """One deal's row (``explain``), payload decoded."""
     if not _present(state):
         return None
-    found = list(state.db["pipeline"].rows_where("opportunity_id = ?", [record_id]))
+    found = list(state.db["pipeline"].rows_where("record_id = ?", [record_id]))
     return dict(found[0], payload=loads(found[0]["payload"])) if found else None

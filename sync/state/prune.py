@@ -27,9 +27,9 @@ def old_runs(state: State, before: str, limit: int) -> int:
 def old_events(state: State, before: str, limit: int) -> int:
     """Delete up to ``limit`` events older than ``before`` that belong to no linked or quarantined deal."""
     return state.db.execute(
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? AND (opportunity_id IS NULL OR ("
-        "opportunity_id NOT IN (SELECT opportunity_id FROM links) AND "
-        "opportunity_id NOT IN (SELECT opportunity_id FROM quarantine))) ORDER BY id LIMIT ?)",
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? AND (record_id IS NULL OR ("
+        "record_id NOT IN (SELECT record_id FROM links) AND "
+        "record_id NOT IN (SELECT record_id FROM quarantine))) ORDER BY id LIMIT ?)",
         [before, limit]).rowcount
 
 

@@ -6,7 +6,8 @@ the exactly-once behaviour rests on, and where they commit, can be read on their
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ from sync.model import Intent, Link
 from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
+from sync.state.migrations import read_as_current
+from sync.state.reads import Reads
 
 
-class State:
-    """The state file. Construct with ``State.open(path)``; every write method commits atomically."""
+class State(Reads):
+    """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``); every
+    write method commits atomically. The reporting queries are inherited from :class:`Reads`."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -35,7 +39,10 @@ class State:
     def open_readonly(cls, path: Path) -> State | None:
         """For `plan`, `status` and `explain`: never creates, migrates or writes anything."""
         db = open_readonly_database(path)
-        return cls(db) if db is not None else None
+        if db is None:
+            return None
+        read_as_current(db)  # a file an older psa-sync wrote reads as a migrated one
+        return cls(db)
 
     def close(self) -> None:
         self.db.close()
@@ -65,17 +72,17 @@ class State:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self.db["links"].rows_where(f"opportunity_id in ({marks})", chunk):
-                found[row["opportunity_id"]] = link_of(row)
+            for row in self.db["links"].rows_where(f"record_id in ({marks})", chunk):
+                found[row["record_id"]] = link_of(row)
         return found
 
     def all_links(self) -> Iterator[Link]:
-        for row in self.db["links"].rows_where(order_by="opportunity_id"):
+        for row in self.db["links"].rows_where(order_by="record_id"):
             yield link_of(row)
 
     def link_ids(self) -> list[str]:
-        return [row["opportunity_id"] for row in self.db["links"].rows_where(select="opportunity_id",
-                                                                              order_by="opportunity_id")]
+        return [row["record_id"] for row in self.db["links"].rows_where(select="record_id",
+                                                                              order_by="record_id")]
 
     def link_count(self) -> int:
         return self.db["links"].count
@@ -84,32 +91,26 @@ class State:
         """Insert or replace a link; call inside ``transaction()``."""
         now = iso(utcnow())
         row = {
-            "opportunity_id": link.record_id, "key": link.key, "project_id": link.project_id,
+            "record_id": link.record_id, "key": link.key, "project_id": link.project_id,
             "project_identifier": link.project_identifier, "project_url": link.project_url,
             "payload_hash": link.payload_hash, "payload": dumps(link.payload), "written": dumps(link.written),
             "backsync": dumps(link.backsync), "link_state": link.link_state, "sf_status": link.sf_status,
             "closed_by": link.closed_by, "pending": dumps(link.pending), "kept_psa": dumps(link.kept_psa),
             "mapping": link.mapping, "updated_at": now,
         }
-        existing = list(self.db["links"].rows_where("opportunity_id = ?", [link.record_id]))
+        existing = list(self.db["links"].rows_where("record_id = ?", [link.record_id]))
         row["created_at"] = existing[0]["created_at"] if existing else now
-        self.db["links"].upsert(row, pk="opportunity_id")
-
-    def older_mapping(self, fingerprint: str) -> list[str]:
-        """Deals whose snapshot was made with another mapping than ``fingerprint``."""
-        rows = self.db.execute("SELECT opportunity_id FROM links WHERE mapping IS NULL OR mapping != ? "
-                               "ORDER BY opportunity_id", [fingerprint])
-        return [row[0] for row in rows]
+        self.db["links"].upsert(row, pk="record_id")
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
         for record_id in record_ids:
-            self.db.execute("UPDATE links SET mapping = ? WHERE opportunity_id = ? AND (mapping IS NULL OR "
+            self.db.execute("UPDATE links SET mapping = ? WHERE record_id = ? AND (mapping IS NULL OR "
                             "mapping != ?)", [fingerprint, record_id, fingerprint])
 
     def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
-        self.db["links"].delete_where("opportunity_id = ?", [record_id])
+        self.db["links"].delete_where("record_id = ?", [record_id])
 
     # -- intents ------------------------------------------------------------------------------
     def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create") -> None:
@@ -121,12 +122,12 @@ class State:
         now = iso(utcnow())
         with write_transaction(self.db):
             self.db["intents"].upsert_all(
-                ({"opportunity_id": record_id, "key": key, "action": action, "payload": dumps(payload),
+                ({"record_id": record_id, "key": key, "action": action, "payload": dumps(payload),
                   "started_at": now, "run_id": run_id} for record_id, key, payload in intents),
-                pk="opportunity_id")
+                pk="record_id")
 
     def intents(self) -> list[Intent]:
-        return [Intent(record_id=row["opportunity_id"], key=row["key"], action=row["action"],
+        return [Intent(record_id=row["record_id"], key=row["key"], action=row["action"],
                        payload=loads(row["payload"]), run_id=row["run_id"]) for row in self.db["intents"].rows]
 
     def drop_stale_intents(self, before_run: int) -> None:
@@ -134,7 +135,7 @@ class State:
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, record_id: str) -> None:
-        self.db["intents"].delete_where("opportunity_id = ?", [record_id])
+        self.db["intents"].delete_where("record_id = ?", [record_id])
 
     # -- outbox -------------------------------------------------------------------------------
     def queue(self, record_id: str, values: dict[str, Any]) -> None:
@@ -142,101 +143,87 @@ class State:
         now = iso(utcnow())
         for field, value in values.items():
             self.db.execute(
-                "INSERT INTO outbox (opportunity_id, field, value, attempts, last_error, updated_at) "
-                "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(opportunity_id, field) DO UPDATE SET "
+                "INSERT INTO outbox (record_id, field, value, attempts, last_error, updated_at) "
+                "VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT(record_id, field) DO UPDATE SET "
                 "value = excluded.value, updated_at = excluded.updated_at",
                 [record_id, field, dumps(value), now])
 
-    def outbox(self, limit: int | None = None, exclude: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    def outbox(self, limit: int | None = None, exclude: Set[str] = frozenset()) -> dict[str, dict[str, Any]]:
         """Pending writes grouped per deal, oldest deals first, at most ``limit`` deals."""
         grouped: dict[str, dict[str, Any]] = {}
-        for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, opportunity_id, field"):
-            if row["opportunity_id"] in exclude:
+        for row in self.db.query("SELECT * FROM outbox ORDER BY updated_at, record_id, field"):
+            if row["record_id"] in exclude:
                 continue
-            if row["opportunity_id"] not in grouped and limit is not None and len(grouped) >= limit:
+            if row["record_id"] not in grouped and limit is not None and len(grouped) >= limit:
                 continue
-            grouped.setdefault(row["opportunity_id"], {})[row["field"]] = loads(row["value"])
+            grouped.setdefault(row["record_id"], {})[row["field"]] = loads(row["value"])
         return grouped
 
     def outbox_fields(self) -> set[tuple[str, str]]:
         """(deal, field) pairs waiting in the outbox: the diff must not queue them twice."""
-        return {(row[0], row[1]) for row in self.db.execute("SELECT opportunity_id, field FROM outbox")}
+        return {(row[0], row[1]) for row in self.db.execute("SELECT record_id, field FROM outbox")}
 
     def unsettled_links(self) -> set[str]:
         """Linked records whose link write-back has not landed: their link field cannot bring them back
         into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
-        return linked | {q["opportunity_id"] for q in self.quarantined() if q["stage"] == "write-back"}
+        return linked | {q["record_id"] for q in self.quarantined() if q["stage"] == "write-back"}
 
     def outbox_count(self) -> int:
-        return self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM outbox").fetchone()[0]
+        return self.db.execute("SELECT COUNT(DISTINCT record_id) FROM outbox").fetchone()[0]
 
     def outbox_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT DISTINCT opportunity_id FROM outbox")}
+        return {row[0] for row in self.db.execute("SELECT DISTINCT record_id FROM outbox")}
 
     def settle_outbox(self, record_id: str, sent: dict[str, Any]) -> None:
         """Remove what was written, unless a newer value was queued meanwhile."""
         for field, value in sent.items():
-            self.db.execute("DELETE FROM outbox WHERE opportunity_id = ? AND field = ? AND value = ?",
+            self.db.execute("DELETE FROM outbox WHERE record_id = ? AND field = ? AND value = ?",
                             [record_id, field, dumps(value)])
 
     def outbox_attempts(self, record_id: str) -> int:
-        row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE opportunity_id = ?",
+        row = self.db.execute("SELECT MAX(attempts) FROM outbox WHERE record_id = ?",
                               [record_id]).fetchone()
         return row[0] or 0
 
     def fail_outbox(self, record_id: str, error: str) -> None:
-        self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE opportunity_id = ?",
+        self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE record_id = ?",
                         [redact(error), record_id])
 
     def drop_outbox(self, record_id: str) -> None:
-        self.db["outbox"].delete_where("opportunity_id = ?", [record_id])
+        self.db["outbox"].delete_where("record_id = ?", [record_id])
 
     # -- quarantine ---------------------------------------------------------------------------
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
         now = iso(utcnow())
         self.db.execute(
-            "INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, attempts,"
-            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(opportunity_id, stage) DO UPDATE SET "
+            "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, attempts,"
+            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
             [record_id, stage, redact(error), dumps(payload), now, now, run_id])
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
         if stages is None:
-            self.db["quarantine"].delete_where("opportunity_id = ?", [record_id])
+            self.db["quarantine"].delete_where("record_id = ?", [record_id])
             return
         for stage in stages:
-            self.db["quarantine"].delete_where("opportunity_id = ? AND stage = ?", [record_id, stage])
-
-    def quarantined(self, record_id: str | None = None) -> list[dict]:
-        where, args = ("opportunity_id = ?", [record_id]) if record_id else (None, [])
-        return [dict(row, payload=loads(row["payload"]))
-                for row in self.db["quarantine"].rows_where(where, args, order_by="opportunity_id")]
+            self.db["quarantine"].delete_where("record_id = ? AND stage = ?", [record_id, stage])
 
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
-        self.db["ignored"].upsert({"opportunity_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
-                                   "since": iso(utcnow()), "run_id": run_id}, pk="opportunity_id")
+        self.db["ignored"].upsert({"record_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
+                                   "since": iso(utcnow()), "run_id": run_id}, pk="record_id")
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
         """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
         was = sorted(self.ignored(record_ids))
         with self.transaction():
             for record_id in was:
-                self.db["ignored"].delete_where("opportunity_id = ?", [record_id])
+                self.db["ignored"].delete_where("record_id = ?", [record_id])
                 self.event(run_id, record_id, by, "readmitted", None)
         return was
-
-    def ignored(self, record_ids: Iterable[str] | None = None) -> dict[str, dict]:
-        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
-        table existed, opened read-only, has none."""
-        if "ignored" not in self.db.table_names():
-            return {}
-        wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
-        return {row["opportunity_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
-                if wanted is None or row["opportunity_id"] in wanted}
 
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
@@ -259,22 +246,13 @@ class State:
                 "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
                 "error": redact(error) if error is not None else None, "psa_calls": psa_calls})
 
-    def runs(self, limit: int = 10) -> list[dict]:
-        rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
-        return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
-                     org_usage=loads(row["org_usage"])) for row in rows]
-
     def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
               detail: Any = None) -> None:
-        self.db["events"].insert({"run_id": run_id, "opportunity_id": record_id, "action": action,
+        self.db["events"].insert({"run_id": run_id, "record_id": record_id, "action": action,
                                   "outcome": outcome, "detail": dumps(redact_value(detail)), "at": iso(utcnow())})
 
-    def events(self, record_id: str) -> list[dict]:
-        return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("opportunity_id = ?", [record_id], order_by="id")]
-
     # -- commit points ------------------------------------------------------------------------
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[Database]:
         """One commit point: ``with state.transaction(): ...``."""
         return write_transaction(self.db)
 
@@ -289,12 +267,3 @@ class State:
         current = self.watermark(stream)
         if current is None or watermark > current:
             self._set_watermark(stream, watermark)
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "links": self.db["links"].count,
-            "quarantine": self.db.execute("SELECT COUNT(DISTINCT opportunity_id) FROM quarantine").fetchone()[0],
-            "outbox": self.outbox_count(),
-            "intents": self.db["intents"].count,
-            "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,
-        }

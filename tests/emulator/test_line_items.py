@@ -115,3 +115,30 @@ def test_a_line_item_needs_exactly_one_of_unit_price_and_total_price(emulator):
     with pytest.raises(Exception, match="UnitPrice or TotalPrice"):
         emulator.records.create("OpportunityLineItem", {"OpportunityId": deal, "PricebookEntryId": entry,
                                                         "Quantity": 1, "UnitPrice": 1, "TotalPrice": 1})
+
+
+def test_the_bulk_seed_sells_line_items_as_if_entered_with_each_won_deal(emulator, sf):
+    emulator.seed(40, won_ratio=0.5, seed=7)
+    won = emulator.ids("Opportunity", where="IsWon = true")
+    before = sf.query_all("SELECT Id, SystemModstamp FROM Opportunity")["records"]
+    stamps = {r["Id"]: r["SystemModstamp"] for r in before}
+    assert emulator.seed_line_items(3, seed=1) == 3 * len(won)
+    records = {r["Id"]: r for r in sf.query_all(LINES.replace("Id, Name,", "Id, Name, Amount, IsWon, "
+                                                              "HasOpportunityLineItem, SystemModstamp,"))["records"]}
+    for record_id, record in records.items():
+        nested = record["OpportunityLineItems"]
+        if not record["IsWon"]:
+            assert nested is None and record["HasOpportunityLineItem"] is False
+            continue
+        lines = nested["records"]
+        assert len(lines) == 3 and record["HasOpportunityLineItem"] is True
+        assert record["Amount"] == pytest.approx(sum(line["TotalPrice"] for line in lines))  # the roll-up
+        assert record["SystemModstamp"] == stamps[record_id]  # a seed, not an edit: no amendment to read
+        for line in lines:
+            assert line["TotalPrice"] == line["Quantity"] * line["UnitPrice"]
+            assert line["ProductCode"] == {"Consulting day": "CONS-DAY", "Training day": "TRAIN-DAY",
+                                           "Project management": "PM-FLAT",
+                                           "Enterprise licence": "LIC-ENT"}[line["Product2"]["Name"]]
+    changed = sf.query_all("SELECT Id FROM OpportunityLineItem WHERE SystemModstamp > "
+                           f"{max(stamps.values()).replace('+0000', 'Z')}")["records"]
+    assert changed == []

@@ -86,7 +86,7 @@ def runs(harness) -> list[dict]:
 
 
 def linked(harness) -> set[str]:
-    return {row["opportunity_id"] for row in rows_of(harness, "links")}
+    return {row["record_id"] for row in rows_of(harness, "links")}
 
 
 def started(row: dict) -> float:

@@ -160,7 +160,7 @@ def assert_exactly_once(harness, *, check_fields: bool = True, check_state: bool
         assert state_rows(harness.state, "intents") == []
         assert state_rows(harness.state, "outbox") == []
         assert state_rows(harness.state, "quarantine") == []
-        links = {row["opportunity_id"]: row for row in state_rows(harness.state, "links")}
+        links = {row["record_id"]: row for row in state_rows(harness.state, "links")}
         assert set(links) >= set(won)
         for deal_id in won:
             assert links[deal_id]["project_id"] == by_key[deal_id]["id"]

@@ -191,3 +191,38 @@ def test_bad_pairs_and_a_link_of_a_linked_side_exit_2_naming_the_line_or_record_
     harness.run()  # back-sync and the conflicts policy leave the hand-typed on_create value alone
     assert redmine.project("hand-alpha")["description"] == HAND_DESCRIPTION
     assert emulator.get("Opportunity", alpha)["PSA_Percent_Complete__c"] == 40  # PSA-owned: it flows back
+
+
+def test_every_batch_of_an_adoption_links_with_the_mapping_loaded_at_the_start(harness, emulator, redmine,
+                                                                               tmp_path, monkeypatch):
+    """The mapping is read once per command: a mapping file broken between two batches of `adopt --apply`
+    does not stop the second batch (each batch read the file again, and failed with exit 2)."""
+    from functools import partial
+
+    from sync import pipeline
+    from sync.adopt import apply as write
+    from sync.adopt.commands import adopt
+    from sync.config import load_settings
+
+    history(emulator, [f"Deal {n:03d}" for n in range(4)])
+    make_by_hand(redmine, [(f"hand-{n:03d}", f"Hand Made Inc - Deal {n:03d}") for n in range(4)])
+    path = today_mapping(tmp_path)
+    harness.write_config(mapping=path)
+    monkeypatch.chdir(harness.workdir)
+    monkeypatch.setattr(write, "apply", partial(write.apply, batch=2))
+    cycle, batches = pipeline.cycle, []
+
+    def cycle_then_break_the_file(*args, **kwargs):
+        result = cycle(*args, **kwargs)
+        batches.append(result.exit_code)
+        path.write_text("source: [this is no longer a mapping\n")
+        return result
+
+    monkeypatch.setattr(pipeline, "cycle", cycle_then_break_the_file)
+    report = adopt(load_settings(harness.config, harness.env()), since=date(2025, 1, 1), until=date(2025, 12, 31),
+                   apply=True)
+
+    assert batches == [0, 0]
+    assert (len(report.applied.linked), report.applied.failed, report.applied.exit_code) == (4, {}, 0)
+    assert sorted(p["identifier"] for p in redmine_projects(redmine) if p["values"].get(KEY)) == \
+        [f"hand-{n:03d}" for n in range(4)]

@@ -97,7 +97,7 @@ def test_an_overlapping_backfill_is_refused_while_one_is_unfinished_and_the_same
     history(emulator, 60)
     harness.write_config(mapping=today_mapping(tmp_path), limits=LIMITS)
     harness.extra_env["PSA_SYNC_CRASH_AT"] = "before-commit:2"  # killed in its second window
-    killed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    killed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     assert killed.returncode == KILLED, killed.stdout + killed.stderr
     harness.extra_env.pop("PSA_SYNC_CRASH_AT")
     before = harness.status()["backfill"]
@@ -107,7 +107,7 @@ def test_an_overlapping_backfill_is_refused_while_one_is_unfinished_and_the_same
     assert refused.returncode == 2 and "unfinished backfill of 2025-01-01..2025-12-31" in refused.stderr
     assert harness.status()["backfill"] == before  # nothing written
 
-    resumed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    resumed = backfill(harness, "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert_exactly_once(harness)
 
@@ -117,7 +117,7 @@ def test_a_scheduled_run_during_a_backfill_waits_at_most_one_window_and_doubles_
     history(emulator, 150)
     harness.write_config(mapping=today_mapping(tmp_path), limits=LIMITS)
     command = [*CLI, "--config", str(harness.config), "backfill", "--since", "2025-01-01", "--until", "2025-12-31",
-               "--window-size", "25", "--json"]
+               "--batch-size", "25", "--json"]
     proc = subprocess.Popen(command, env=harness.env(), cwd=harness.workdir, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     codes = []
@@ -181,7 +181,7 @@ def test_a_bulk_backfill_killed_again_and_again_resumes_and_links_every_deal_onc
         harness, emulator, redmine, tmp_path):
     history(emulator, 240)
     harness.write_config(mapping=today_mapping(tmp_path), limits={**LIMITS, "bulk_threshold": 10})
-    args = ("backfill", "--since", "2025-01-01", "--until", "2025-12-31", "--window-size", "20")
+    args = ("backfill", "--since", "2025-01-01", "--until", "2025-12-31", "--batch-size", "20")
     codes = [run_killed_after(harness, seconds, args=args) for seconds in (3, 4, 5, 6)]
     done = backfill(harness, *args[1:], "--json")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -212,3 +212,35 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(harne
     assert bulk_calls == {"token": 1, "query": 1, "describe": 2, "bulk2_create": 1, "bulk2_poll": 2,
                           "bulk2_results": 1, "bulk2_delete": 1}
     assert sum(bulk_calls.values()) == 9 < sum(rest_calls.values()) == 27
+
+
+def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_between_windows(
+        harness, emulator, redmine, tmp_path, monkeypatch):
+    """The command loads the mapping once: an edit of the file mid-backfill waits for the next command
+    (as it waits for the next run), and one backfill never makes projects by two mappings."""
+    from sync import backfill as backfill_module
+    from sync.config import load_settings
+    from sync.mapping.loader import load_mapping
+
+    history(emulator, 12)
+    path = today_mapping(tmp_path)
+    harness.write_config(mapping=path, limits=LIMITS)
+    monkeypatch.chdir(harness.workdir)
+    monkeypatch.setattr(backfill_module, "TURN_PAUSE_SECONDS", 0)
+    settings = load_settings(harness.config, harness.env())
+    mapping = load_mapping(settings.mapping)
+    windows = []
+
+    def edit_after_the_first_window(progress) -> None:
+        windows.append(progress.done)
+        text = path.read_text()
+        path.write_text(text.replace('"{Account.Name|?} - {Name}"', '"EDITED {Name}"'))
+
+    done = backfill_module.run_backfill(settings, mapping, date(2025, 1, 1), date(2025, 12, 31), batch_rows=4,
+                                        reporter=edit_after_the_first_window, environ=harness.env())
+
+    assert done.exit_code == 0 and windows == [4, 8, 12]
+    assert load_mapping(path).fingerprint != mapping.fingerprint  # the file did change after window 1
+    names = [p["name"] for p in redmine.projects()]
+    assert len(names) == 12 and not [n for n in names if n.startswith("EDITED")]
+    assert {row["mapping"] for row in state_rows(harness.state, "links")} == {mapping.fingerprint}

@@ -7,6 +7,7 @@ are Salesforce's alone. `make bench` measures the same at an org's size (docs/be
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import sqlite3
@@ -19,9 +20,10 @@ import pytest
 from sync.config import load_settings
 from sync.connections import Connections
 from sync.pipeline import run_once
-from tests.fixtures.emulator import seed_history
+from tests.fixtures.emulator import plannable, seed_history
 from tests.fixtures.fake_psa import FakePsa
-from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness, mapping_variant
+from tests.fixtures.structure import use_example_structure
+from tests.fixtures.sync import DEFAULT_MAPPING, ROOT, SyncHarness, mapping_variant
 
 pytestmark = pytest.mark.integration
 
@@ -127,5 +129,144 @@ def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkey
     assert calls["with-pipeline"] == calls["won-only"] == \
         {"token": 1, "queryAll": 1, "composite": math.ceil(won / 200)}
     with sqlite3.connect(tmp_path / "with-pipeline" / harness.state_path) as db:
-        opened = {row[0] for row in db.execute("SELECT opportunity_id FROM pipeline WHERE status = 'open'")}
+        opened = {row[0] for row in db.execute("SELECT record_id FROM pipeline WHERE status = 'open'")}
     assert opened == in_pipeline
+
+
+STRUCTURED = 600  # one query page: what a structure adds is per run, not per page
+WITH_LINES = 100  # the deals that carry line items (two services each)
+
+
+def structure_mappings(workdir: Path) -> dict[str, Path]:
+    """The example structure mapping (lookback 1 s) and the same mapping without its ``structure:`` section."""
+    (workdir / "templates").mkdir()
+    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
+        (workdir / "templates" / template.name).write_text(template.read_text())
+    (workdir / "maps").mkdir()
+    text = (ROOT / "mappings" / "examples" / "structure.yaml").read_text().replace("lookback: 10m", "lookback: 1s")
+    paths = {"structured": workdir / "maps" / "structure.yaml", "plain": workdir / "maps" / "plain.yaml"}
+    paths["structured"].write_text(text)
+    paths["plain"].write_text(text[:text.index("\nstructure:")] + "\n")
+    return paths
+
+
+def sell_services(emulator, deals: list[str]) -> None:
+    """Two service lines on each of ``deals``; every deal of the book lasts 120 days (the seeded book has
+    ends before starts, which a plan's relative dates refuse: record errors are not this test's subject)."""
+    for deal in emulator.query("SELECT Id, CloseDate FROM Opportunity"):
+        end = dt.date.fromisoformat(str(deal["CloseDate"])) + dt.timedelta(days=120)
+        emulator.update("Opportunity", deal["Id"], End_Date__c=end.isoformat())
+    entries = [emulator.add_product(name, code=code, family="Services")
+               for name, code in (("Consulting day", "CONS-DAY"), ("Training day", "TRAIN-DAY"))]
+    for deal in deals:
+        for entry in entries:
+            emulator.add_line_item(deal, entry, quantity=2)
+
+
+def test_a_structure_reads_its_line_items_for_no_call_and_adds_one_amendments_query_a_run(
+        emulator, tmp_path, monkeypatch):
+    """Issue 23: the line items come in the deals' own query (a subquery), so the creates cost what they cost
+    without `structure:`; the one more call of every run is the amendments query (line items changed on
+    linked deals whose deal did not move), once per run whatever the pages."""
+    seed_history(emulator, STRUCTURED, won_ratio=1.0)
+    sell_services(emulator, emulator.ids("Opportunity")[:WITH_LINES])
+    time.sleep(max(0.0, emulator.store.clock_ms() / 1000 - time.time()) + 1.0)  # the signpost passes the lines
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    limits = {"max_org_api_percent": 100, "max_calls_per_run": 100_000}
+    runs = {}
+    for name in ("plain", "structured"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        monkeypatch.chdir(workdir)
+        harness = SyncHarness(emu=emulator, redmine=dry, workdir=workdir, mapping=structure_mappings(workdir)[name])
+        harness.write_config(limits=limits, schedule={"backsync_interval": "1h", "hours_interval": "1h"})
+        psa = FakePsa("http://127.0.0.1:9")
+        first = dry_run(harness, psa)
+        assert first["counts"]["created"] == STRUCTURED
+        time.sleep(2)  # past the 1 s lookback: the next run reads the echo of the write-backs once
+        runs[name] = [first["calls"], dry_run(harness, psa)["calls"]]
+        time.sleep(2)
+        runs[name].append(dry_run(harness, psa)["calls"])
+    creates = {"token": 1, "queryAll": 1, "composite": math.ceil(STRUCTURED / 200)}
+    assert runs["plain"] == [creates, {"token": 1, "queryAll": 1}, {"token": 1, "queryAll": 1}]
+    assert runs["structured"] == [{**creates, "queryAll": 2}, {"token": 1, "queryAll": 2}, {"token": 1, "queryAll": 2}]
+
+
+def test_a_bulk_backfill_with_a_structure_reads_the_line_items_in_one_more_job(emulator, tmp_path, monkeypatch):
+    """Bulk API 2.0 takes no subquery: a backfill read through Bulk gets the line items from a second job
+    over the same deals (spooled, joined by deal), so a structure costs exactly one more job's calls."""
+    emulator.seed(STRUCTURED, won_ratio=1.0, seed=5)
+    sell_services(emulator, emulator.ids("Opportunity")[:WITH_LINES])
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    since = (dt.date.today() - dt.timedelta(days=3660)).isoformat()
+    calls, reports = {}, {}
+    for name in ("plain", "structured"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        monkeypatch.chdir(workdir)
+        mapping = structure_mappings(workdir)[name]
+        mapping.write_text(mapping.read_text().replace("start_date: 2026-01-01", f"start_date: {dt.date.today()}"))
+        harness = SyncHarness(emu=emulator, redmine=dry, workdir=workdir, mapping=mapping)
+        harness.write_config(limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000, "bulk_threshold": 10})
+        emulator.reset_calls()
+        done = harness.cli("backfill", "--since", since, "--dry-run", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        calls[name], reports[name] = emulator.calls_snapshot(), json.loads(done.stdout)
+    assert reports["plain"]["reader"] == reports["structured"]["reader"] == "bulk"
+    assert reports["plain"]["counts"] == reports["structured"]["counts"]
+    assert reports["structured"]["counts"]["created"] == STRUCTURED
+    job = {"bulk2_create": 1, "bulk2_poll": 2, "bulk2_results": 1, "bulk2_delete": 1}  # the emulator polls twice
+    assert calls["plain"] == {"token": 1, "query": 1, "describe": 2, **job}  # the COUNT(); Opportunity, Account
+    # one more job, and the describes its CSV is typed from (OpportunityLineItem, Product2)
+    assert calls["structured"] == {"token": 1, "query": 1, "describe": 4, **{k: 2 * v for k, v in job.items()}}
+
+
+PLANNED = 450  # with 5 line items each a deal weighs 6 rows of a page: 333 deals a page, so two pages
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["without-structure", "with-structure"])
+def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_one_amendments_query(
+        emulator, tmp_path, monkeypatch, planned):
+    """Issue 23: the line items come inside the deals' query (a subquery), so making 450 projects with
+    their plans spends the same token and write-backs as without; the pages count the child rows, as an
+    org counts them, and the amendments query is the one more query of a run with ``structure:``."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, PLANNED, won_ratio=1.0)
+    plannable(emulator)
+    assert emulator.seed_line_items(5, seed=3) == 5 * PLANNED
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    emulator.set_budget(used=0, max=1_000_000)
+    use_example_structure(harness, tmp_path, limits={"max_org_api_percent": 100, "max_calls_per_run": 100_000},
+                          schedule={"backsync_interval": "1h", "hours_interval": "1h"}, planned=planned)
+    psa = FakePsa("http://127.0.0.1:9")
+    run = dry_run(harness, psa)
+    assert run["counts"]["created"] == PLANNED
+    writes = math.ceil(PLANNED / 200)
+    if not planned:
+        assert run["calls"] == {"token": 1, "queryAll": 1, "composite": writes}
+        assert psa.plans == {}
+        return
+    assert run["calls"] == {"token": 1, "queryAll": 2, "queryMore": math.ceil(PLANNED * 6 / 2000) - 1,
+                            "composite": writes}
+    assert len(psa.plans) == PLANNED  # every project has its plan
+    assert run["counts"]["children_created"] == sum(len(plan) for plan in psa.plans.values()) >= PLANNED * 4
+
+
+def test_run_from_cron_is_unchanged_by_an_events_section(emulator, tmp_path, monkeypatch):
+    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and stores
+    no replay id."""
+    monkeypatch.chdir(tmp_path)
+    seed_history(emulator, 30, won_ratio=1.0)
+    dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
+    harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=DEFAULT_MAPPING)
+    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint})
+    psa = FakePsa("http://127.0.0.1:9")
+    rpcs = {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))}
+
+    first = dry_run(harness, psa)
+    assert first["counts"]["created"] == 30
+    assert first["calls"] == {"token": 1, "queryAll": 1, "composite": 1}
+    assert {k: v for k, v in emulator.pubsub_snapshot().items() if k.startswith(("rpc", "streams"))} == rpcs
+    with sqlite3.connect(harness.state) as db:
+        assert db.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'events.%'").fetchone()[0] == 0

@@ -172,3 +172,18 @@ def test_unreachable_psa_exits_3_after_checking_salesforce(harness, emulator):
     (error,) = by_level(report, "ERROR")
     assert error["where"] == "psa"
     assert any(f["where"] == "salesforce" for f in by_level(report, "OK"))
+
+
+def test_with_events_each_topic_is_looked_up_and_a_missing_one_names_the_fix(harness, emulator):
+    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint,
+                                 "line_items_topic": "/data/Nope__chn"})
+    before = emulator.pubsub_snapshot().get("rpc.GetTopic", 0)
+
+    code, report = run_check(harness)
+
+    assert code == 2, report
+    assert emulator.pubsub_snapshot().get("rpc.GetTopic", 0) - before == 2
+    [ok] = [f for f in by_level(report, "OK") if f["where"] == "events /data/OpportunityChangeEvent"]
+    assert "can subscribe" in ok["message"]
+    [error] = [f for f in by_level(report, "ERROR") if f["where"] == "events /data/Nope__chn"]
+    assert "topic.not.found" in error["message"] and "Change Data Capture" in error["message"]

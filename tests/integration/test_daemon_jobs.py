@@ -52,7 +52,7 @@ def test_a_scheduled_reconcile_repairs_with_the_daemons_clients_and_never_ends_t
     assert not daemon.stopping and daemon.exit_code == 0
     [row] = [r for r in state_rows(harness.state, "runs") if r["mode"] == "reconcile"]
     assert (row["status"], row["exit_code"]) == ("ok", 0)  # the drift it found, repaired
-    assert missed in {link["opportunity_id"] for link in state_rows(harness.state, "links")}
+    assert missed in {link["record_id"] for link in state_rows(harness.state, "links")}
 
 
 def test_the_nightly_retention_prunes_what_the_policy_no_longer_keeps(harness, emulator, redmine, monkeypatch):

@@ -54,7 +54,7 @@ def test_a_lost_state_file_relinks_every_project_and_keeps_psa_owned_and_on_crea
     assert after[repriced]["values"]["Budget"] in ("777777.77", "777777.770")
     assert emulator.get("Opportunity", progressed)["PSA_Percent_Complete__c"] == 40
     assert not [e for e in events(harness, "create") if e["outcome"] == "created"]
-    adopted = {e["opportunity_id"] for e in events(harness, "adopt")}
+    adopted = {e["record_id"] for e in events(harness, "adopt")}
     assert adopted == set(before)
 
 
@@ -106,7 +106,7 @@ def test_a_link_cleared_by_a_user_is_written_again(harness, emulator, redmine, b
     harness.run()
 
     assert_exactly_once(harness)
-    assert [e["outcome"] for e in events(harness, "repair") if e["opportunity_id"] == cleared] == ["queued"]
+    assert [e["outcome"] for e in events(harness, "repair") if e["record_id"] == cleared] == ["queued"]
 
 
 def test_a_project_copied_by_hand_never_doubles_nor_steals_the_link_even_with_the_state_lost(
@@ -123,7 +123,7 @@ def test_a_project_copied_by_hand_never_doubles_nor_steals_the_link_even_with_th
     same_key = [p for p in redmine_projects(redmine, {deal})]
     assert sorted(p["id"] for p in same_key) == sorted([ours["id"], copy["id"]])  # nothing new was made
     assert emulator.get("Opportunity", deal)["PSA_Project_Id__c"] == str(ours["id"])
-    links = {row["opportunity_id"]: row for row in state_rows(harness.state, "links")}
+    links = {row["record_id"]: row for row in state_rows(harness.state, "links")}
     assert links[deal]["project_id"] == ours["id"]
 
 
@@ -136,7 +136,7 @@ def test_a_key_on_two_hand_made_projects_is_quarantined_never_created(harness, e
 
     assert "quarantined 1" in result.stdout
     assert sorted(p["identifier"] for p in redmine_projects(redmine, {deal})) == ["hand-made-one", "hand-made-two"]
-    quarantine = {q["opportunity_id"]: q for q in state_rows(harness.state, "quarantine")}
+    quarantine = {q["record_id"]: q for q in state_rows(harness.state, "quarantine")}
     assert "2 PSA projects" in quarantine[deal]["error"]
     assert emulator.get("Opportunity", deal)["PSA_Project_Id__c"] is None
 

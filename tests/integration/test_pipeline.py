@@ -59,7 +59,7 @@ def projects_with_key(redmine, deal_id):
 def pipeline_row(harness, deal_id):
     with sqlite3.connect(harness.state) as db:
         db.row_factory = sqlite3.Row
-        row = db.execute("SELECT * FROM pipeline WHERE opportunity_id = ?", [deal_id]).fetchone()
+        row = db.execute("SELECT * FROM pipeline WHERE record_id = ?", [deal_id]).fetchone()
     return dict(row) if row else None
 
 
@@ -198,7 +198,7 @@ def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness
     assert planned_actions(plan) == expected
     assert run_actions(harness.state, last["id"]) == expected
     with sqlite3.connect(harness.state) as db:
-        written = set(db.execute("SELECT opportunity_id, status FROM pipeline WHERE run_id = ?", [last["id"]]))
+        written = set(db.execute("SELECT record_id, status FROM pipeline WHERE run_id = ?", [last["id"]]))
     assert {(p["id"], p["status"]) for p in plan["pipeline"]} == written == \
         {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
 

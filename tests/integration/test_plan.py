@@ -27,7 +27,7 @@ def planned_actions(plan: dict) -> set[tuple]:
 def run_actions(state_file, run_id: int) -> set[tuple]:
     """The same actions, read from the events the run recorded in the state file."""
     db = sqlite3.connect(state_file)
-    rows = db.execute("SELECT opportunity_id, action, outcome, detail FROM events WHERE run_id = ?", [run_id])
+    rows = db.execute("SELECT record_id, action, outcome, detail FROM events WHERE run_id = ?", [run_id])
     actions = set()
     for record_id, action, outcome, detail in rows:
         if (action, outcome) == ("create", "created"):

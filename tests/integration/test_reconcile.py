@@ -252,3 +252,30 @@ def test_a_changed_mapping_is_re_applied_to_untouched_deals_by_repair(harness, e
         values = {cf["name"]: cf.get("value") for cf in projects[deal][0]["custom_fields"]}
         assert values["Billing type"] == "Retainer"
     assert harness.status()["mapping"]["links_on_older_mapping"] == 0
+
+
+def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_first_error(harness, emulator, synced,
+                                                                                        monkeypatch):
+    """The write-back after a failed repair is a clean-up: its own failure is logged, and the exit code
+    stays the one that says what went wrong (the cycle's rule, which --repair now runs in)."""
+    from sync import extract, pipeline
+    from sync.config import load_settings
+    from sync.errors import AuthError, SalesforceUnavailable
+    from sync.reconcile.run import reconcile as reconcile_in_process
+
+    won_deal(emulator, "Missed", stamp=long_ago())
+    harness.write_config()
+
+    def refetch(*_args, **_kwargs):
+        raise SalesforceUnavailable("the re-fetch of the missed deal got no answer")
+
+    def write_back(*_args, **_kwargs):
+        raise AuthError("the write-back's session was refused")
+
+    monkeypatch.setattr(extract, "fetch_ids", refetch)
+    monkeypatch.setattr(pipeline, "flush", write_back)
+    monkeypatch.chdir(harness.workdir)
+    report = reconcile_in_process(load_settings(harness.config, harness.env()), repair=True, environ=harness.env())
+
+    assert report.exit_code == SalesforceUnavailable.exit_code == 3  # not AuthError's 5
+    assert "re-fetch" in report.error and harness.status()["runs"][0]["exit_code"] == 3

@@ -27,7 +27,7 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
     book.seed(won=2)
     harness.write_config(retention={"runs": "30d", "events": "365d"})
     harness.run()
-    linked = sorted(r["opportunity_id"] for r in state_rows(harness.state, "links"))
+    linked = sorted(r["record_id"] for r in state_rows(harness.state, "links"))
     assert len(linked) == 2
     now = datetime.now(UTC)
     old = stamp(now - timedelta(days=500))
@@ -37,7 +37,7 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
     with conn:
         # The real creation events become 500 days old: older than retention.events, kept as the audit trail.
         conn.execute("UPDATE events SET at = ?", [old])
-        conn.execute("INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, "
+        conn.execute("INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, "
                      "attempts, run_id) VALUES (?, 'transform', 'no billing type', '{}', ?, ?, 1, 1)",
                      [quarantined, old, old])
         step = timedelta(days=DAYS) / RUNS
@@ -50,7 +50,7 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
             at = stamp(now - step * i)
             events.append((i, None, "cycle", "ok", at))  # a run-level event
             events.append((i, gone if i % 2 else quarantined, "transform", "quarantined", at))
-        conn.executemany("INSERT INTO events (run_id, opportunity_id, action, outcome, detail, at) "
+        conn.executemany("INSERT INTO events (run_id, record_id, action, outcome, detail, at) "
                          "VALUES (?, ?, ?, ?, 'null', ?)", events)
     conn.close()
     before = {t: len(state_rows(harness.state, t)) for t in ("runs", "events")}
@@ -66,9 +66,9 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
     assert len(runs_left) == pytest.approx(expected_runs, abs=2)
     events_left = state_rows(harness.state, "events")
     for event in events_left:
-        assert event["at"] >= events_cut or event["opportunity_id"] in (*linked, quarantined), event
-    assert not [e for e in events_left if e["opportunity_id"] == gone and e["at"] < events_cut]
-    assert len([e for e in events_left if e["opportunity_id"] == quarantined]) == RUNS // 2  # all its trail
+        assert event["at"] >= events_cut or event["record_id"] in (*linked, quarantined), event
+    assert not [e for e in events_left if e["record_id"] == gone and e["at"] < events_cut]
+    assert len([e for e in events_left if e["record_id"] == quarantined]) == RUNS // 2  # all its trail
     assert len(events_left) < before["events"] and len(runs_left) < before["runs"] // 10
 
     for deal in linked:

@@ -1,4 +1,5 @@
-"""The structure contract: ONE suite of what a PSA promises a project's plan, against every real PSA.
+"""The structure contract: ONE suite of what a PSA promises a project's plan, against every real PSA
+(and the tests' in-memory FakePsa, the dry PSA of `make bench`).
 
 A phase and its tasks are made under the deal's project with their keys, found again by key (the
 crash recovery of every child), read back with their progress, flagged and re-estimated, and what
@@ -19,6 +20,7 @@ from sync.connectors.psa.base import NewProject, get_connector
 from sync.connectors.psa.structure import StructureConnector
 from sync.model import Outcome
 from sync.structure_model import Child, ChildKind
+from tests.fixtures.fake_psa import FakePsa
 
 pytestmark = pytest.mark.integration
 
@@ -58,9 +60,16 @@ def _tryton(request) -> Hands:
                  lambda child: tryton.call("project.work", "read", [child], ["name"])[0]["name"])
 
 
-@pytest.fixture(params=["redmine", "tryton"])
+def _fake(request) -> Hands:
+    """The tests' in-memory PSA (what `make bench` runs against): held to the same promises."""
+    psa = FakePsa()
+    return Hands(psa, "Fixed Fee", lambda project, child, h: psa.log(child, h), psa.close_child, psa.rename_child,
+                 psa.child_name)
+
+
+@pytest.fixture(params=["redmine", "tryton", "fake"])
 def hands(request) -> Hands:
-    return {"redmine": _redmine, "tryton": _tryton}[request.param](request)
+    return {"redmine": _redmine, "tryton": _tryton, "fake": _fake}[request.param](request)
 
 
 def project(hands: Hands, key: str = KEY):

@@ -8,37 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.structure import sold, use_example_structure
 from tests.fixtures.sync import ROOT
 from tests.integration.exactly_once_support import run_until_clean
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = ROOT / "mappings" / "examples" / "structure.yaml"
-
-
 @pytest.fixture
 def structured(harness, tmp_path):
-    """The example mapping with its templates, copied beside each other as a user keeps them."""
-    (tmp_path / "templates").mkdir()
-    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
-        (tmp_path / "templates" / template.name).write_text(template.read_text())
-    mapping = tmp_path / "maps" / "structure.yaml"
-    mapping.parent.mkdir()
-    mapping.write_text(EXAMPLE.read_text())
-    harness.write_config(mapping=mapping)
-    return harness
-
-
-def sold(emu, *, lines=(("CONS-DAY", "Services", 10), ("LIC-ENT", "Software", 1), ("TRAIN-DAY", "Services", 2))):
-    """A Closed Won new-customer deal with its line items: consulting and training days, a licence."""
-    account = emu.create("Account", Name="Acme Corp")
-    deal = emu.create("Opportunity", Name="Rollout", AccountId=account, StageName="Negotiation/Review",
-                      CloseDate="2026-03-02", End_Date__c="2026-09-30", Type="New Customer")
-    entries = {code: emu.add_product(code.title(), code=code, family=family, list_price=1000)
-               for code, family, _ in lines}
-    made = {code: emu.add_line_item(deal, entries[code], quantity=qty) for code, _, qty in lines}
-    emu.update("Opportunity", deal, StageName="Closed Won")
-    return deal, entries, made
+    return use_example_structure(harness, tmp_path)
 
 
 def issues(redmine, project_id) -> dict[str, dict]:
@@ -87,7 +65,7 @@ def test_amendments_add_a_task_flag_a_removed_one_and_move_an_estimate_until_tim
     assert f"{deal}/li:{extra}" in after and after[f"{deal}/li:{extra}"]["estimated_hours"] == 7.0
     flagged = redmine.call("GET", f"/issues/{consulting['id']}.json", include="journals").json()["issue"]
     assert flagged["status"]["id"] == consulting["status"]["id"]  # flagged, never closed or deleted
-    assert any("removed from the deal" in (j.get("notes") or "") for j in flagged["journals"])
+    assert any("removed from the deal" in (j.get("notes") or "").lower() for j in flagged["journals"])
     assert after[f"{deal}/li:{lines['TRAIN-DAY']}"]["estimated_hours"] == 14.0  # time logged: kept
     events = structured.explain(deal)
     assert "estimate-kept" in str(events) and "flagged" in str(events)
@@ -186,3 +164,44 @@ def test_reconcile_reports_a_task_deleted_by_hand_and_repair_makes_it_again_once
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     again = issues(redmine, project["id"])
     assert len(again) == 6 and again[f"{deal}/t:uat"]["id"] != gone["id"]
+
+
+@pytest.fixture
+def tentative(harness, tmp_path):
+    """mappings/examples/pipeline.yaml (tentative projects and a structure) with the templates beside it."""
+    (tmp_path / "templates").mkdir()
+    for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
+        (tmp_path / "templates" / template.name).write_text(template.read_text())
+    mapping = tmp_path / "maps" / "pipeline.yaml"
+    mapping.parent.mkdir()
+    mapping.write_text((ROOT / "mappings" / "examples" / "pipeline.yaml").read_text())
+    harness.write_config(mapping=mapping)
+    return harness
+
+
+def test_a_tentative_deal_is_planned_before_the_close_and_keeps_the_same_children_when_won(tentative, emulator,
+                                                                                          redmine):
+    account = emulator.create("Account", Name="Stark Logistics")
+    deal = emulator.create("Opportunity", Name="Robotics Pilot", AccountId=account, StageName="Id. Decision Makers",
+                           CloseDate="2026-03-02", End_Date__c="2026-09-30", Type="New Customer")
+    assert emulator.get("Opportunity", deal)["Probability"] == 60  # open, in the pipeline's criteria
+    for code, quantity in (("CONS-DAY", 5), ("TRAIN-DAY", 2)):
+        entry = emulator.add_product(code.title(), code=code, family="Services")
+        emulator.add_line_item(deal, entry, quantity=quantity)
+    tentative.run()
+    [project] = redmine.projects()
+    stage = next(cf["value"] for cf in project["custom_fields"] if cf["name"] == "Stage")
+    planned, phases = issues(redmine, project["id"]), versions(redmine, project["id"])
+    roles: dict[str, float] = {}
+    for task in planned.values():
+        role = next(cf["value"] for cf in task["custom_fields"] if cf["name"] == "Role")
+        roles[role] = roles.get(role, 0) + task["estimated_hours"]
+    assert stage == "Tentative" and roles == {"Consultant": 16 + 8 + 40, "Project Manager": 4 + 2, "Trainer": 14}
+    emulator.update("Opportunity", deal, StageName="Closed Won")
+    tentative.run()
+    [won] = redmine.projects()
+    assert won["id"] == project["id"]
+    assert next(cf["value"] for cf in won["custom_fields"] if cf["name"] == "Stage") == "Won"
+    # the same children, none made again: the plan was made once, before the close
+    assert {k: i["id"] for k, i in issues(redmine, project["id"]).items()} == {k: i["id"] for k, i in planned.items()}
+    assert {k: v["id"] for k, v in versions(redmine, project["id"]).items()} == {k: v["id"] for k, v in phases.items()}

@@ -124,6 +124,10 @@ def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install
     ran = harness.run(expect=2)
     assert needs in ran.stderr
     assert tryton.count() == 0
+    from sync.connectors.psa.tryton_site import MODULE_DIR  # the installed package's copy, not a checkout's path
+
+    assert f"copy {MODULE_DIR}, which psa-sync's installed package ships" in ran.stderr
+    assert (MODULE_DIR / "tryton.cfg").is_file() and (MODULE_DIR / "message.xml").is_file()
 
 
 def test_the_psa_sync_key_module_makes_the_database_refuse_a_second_project_with_a_key(tryton):

@@ -73,7 +73,7 @@ def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_n
     # A create whose 201 was lost behind a Redmine 500 is found and adopted: linked once either way.
     linked = [e for e in events(harness, "create") + events(harness, "adopt")
               if e["outcome"] in ("created", "adopted")]
-    assert len(linked) == 60 == len({e["opportunity_id"] for e in linked})
+    assert len(linked) == 60 == len({e["record_id"] for e in linked})
 
 
 def data_calls(run: dict) -> int:
@@ -188,7 +188,7 @@ def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_b
     assert len(projects) == 1500
     # Each deal was created once: by its 201, or (Redmine answered 500 to a create that committed)
     # by finding it and adopting it. Never twice, never both.
-    made = [e["opportunity_id"] for e in events(harness) if (e["action"], e["outcome"]) in
+    made = [e["record_id"] for e in events(harness) if (e["action"], e["outcome"]) in
             (("create", "created"), ("adopt", "adopted"), ("recover", "linked"))]
     assert len(made) == len(set(made)) == 1500
     print(f"1500 equal stamps: {first} projects before the budget stop, 1500 after; "

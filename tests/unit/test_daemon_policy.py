@@ -48,6 +48,9 @@ class Ticks:
     def kept(self) -> dict:
         return {}
 
+    def poll_due(self, now: float) -> bool:  # no event stream: every tick polls
+        return True
+
     def run_once(self, settings, environ=None):
         self.ran_at.append(self.now)
         return type("Result", (), {"exit_code": self.codes.pop(0) if self.codes else 0})()

@@ -22,25 +22,12 @@ from sync.forecast.command import run_forecast
 from sync.forecast.compute import Deal, spread
 from sync.forecast.render import table_text, to_csv
 from sync.state import State
-from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, seed_book
-
-CLI = [sys.executable, "-m", "sync"]
-
-
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(config.parent), **ENV}
-    return subprocess.run([*CLI, "forecast", "--config", str(config), "--from", "2027-01", *args], env=env,
-                          cwd=config.parent, capture_output=True, text=True, timeout=120)
+from tests.fixtures.forecast_book import ENV, EXPECTED, FORECAST, ROOT, cli, groups_of, seed_book
 
 
 @pytest.fixture
 def book(tmp_path) -> Path:
     return seed_book(tmp_path / "book")
-
-
-def groups_of(data: dict) -> dict:
-    return {g["group"]: {k: g[k] for k in ("won", "pipeline", "total", "capacity", "over_capacity")}
-            for g in data["groups"]}
 
 
 def test_the_seeded_book_gives_the_exact_hours_per_month_per_group(book):
@@ -174,3 +161,20 @@ def test_by_owner_groups_pipeline_deals_by_their_owner_and_won_deals_by_the_owne
     totals = {g["group"]: g["total"] for g in data["groups"]}
     # the seeded won deals carry no member.owner: "(none)"; the pipeline rows carry the owner's Id
     assert totals == {"(none)": [360.0, 480.0, 310.0, 0.0], "005000000000001AAA": [0.0, 0.0, 200.0, 20.0]}
+
+
+def test_a_png_without_matplotlib_exits_2_naming_the_extra_to_install(book, tmp_path):
+    """matplotlib is the extra psa-sync[forecast]: a host without it gets the table, and a clear word for the PNG."""
+    blocked = ("import sys; sys.modules['matplotlib'] = None; sys.argv[0] = 'psa-sync'; "
+               "from sync.cli import main; main()")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(book.parent), **ENV}
+    png = tmp_path / "forecast.png"
+    args = ["forecast", "--config", str(book), "--from", "2027-01"]
+    drawn = subprocess.run([sys.executable, "-c", blocked, *args, "--format", "png", "--out", str(png)], env=env,
+                           cwd=book.parent, capture_output=True, text=True, timeout=120)
+    assert drawn.returncode == 2, drawn.stderr
+    assert "pip install 'psa-sync[forecast]'" in drawn.stderr and "Traceback" not in drawn.stderr
+    assert not png.exists()
+    table = subprocess.run([sys.executable, "-c", blocked, *args], env=env, cwd=book.parent, capture_output=True,
+                           text=True, timeout=120)
+    assert table.returncode == 0, table.stderr

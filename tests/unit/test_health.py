@@ -153,3 +153,27 @@ def test_status_json_follows_its_schema_before_and_after_runs(config):
     assert [r["status"] for r in data["runs"]] == ["died", "failures", "ok"]
     broken = dict(data, counts={**data["counts"], "links": "many"})
     assert not validator.is_valid(broken)  # the schema really checks
+
+
+@pytest.mark.parametrize(("last_message", "code"), [(dict(minutes=2), 0), (dict(minutes=30), 15)])
+def test_with_events_a_healthy_stream_lets_the_poll_slow_and_a_silent_one_is_15(config, last_message, code):
+    """The safety poll runs hourly while the stream speaks; a stream silent past stale_after with the poll
+    stale too is exit 15 (the wedged-consumer case: nothing reads Salesforce)."""
+    from sync.state.events import save_stream_status
+
+    config.write_text(config.read_text() + "events: {enabled: true, safety_poll: 1h, stale_after: 10m}\n")
+    state = State.open(config.parent / "state.sqlite")
+    add_run(state, finished=ago(minutes=40))  # older than --max-age 15m, younger than safety_poll + 15m
+    save_stream_status(state, {"last_message": ago(**last_message), "fallbacks": {}})
+    state.close()
+    got, out = check(config)
+    assert got == code, out
+    if code:
+        assert "the event stream has been silent" in out
+
+
+def test_without_events_the_same_state_is_stale(config):
+    state = State.open(config.parent / "state.sqlite")
+    add_run(state, finished=ago(minutes=40))
+    state.close()
+    assert check(config)[0] == 10

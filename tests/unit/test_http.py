@@ -320,6 +320,7 @@ def test_connection_refused_is_retried_then_raised():
 
 def test_urllib3_log_lines_never_show_query_strings(caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # whatever level a test before left on urllib3
     script = Script(statuses=[503, 200])
     with serve(script) as url:
         session = build_session(ca_bundle=None, timeout=5, retries=1, backoff_factor=0.001)

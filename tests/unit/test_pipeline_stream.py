@@ -134,9 +134,9 @@ def test_the_pipeline_rows_rows_of_a_page(mapping):
     facts = {r["Id"]: Facts(is_won=r["IsWon"], is_closed=r["IsClosed"]) for r in records}
     rows = stream_rows(records, result.rows, result.errors, facts,
                        known={LOW_ID, WON_ID, "006000000000004AAA"})
-    status = {r["opportunity_id"]: r["status"] for r in rows}
+    status = {r["record_id"]: r["status"] for r in rows}
     assert status == {OPEN_ID: "open", LOW_ID: "dropped", WON_ID: "won", "006000000000004AAA": "lost"}
-    [open_row] = [r for r in rows if r["opportunity_id"] == OPEN_ID]
+    [open_row] = [r for r in rows if r["record_id"] == OPEN_ID]
     assert (open_row["stage"], open_row["probability"], open_row["amount"], open_row["close_date"],
             open_row["owner_id"]) == ("Id. Decision Makers", 60.0, 80000.0, "2026-05-01", "005000000000001AAA")
     assert open_row["payload"]["name"] == "Acme Corp - Rollout"
@@ -196,11 +196,11 @@ def test_the_pipeline_table_keeps_first_seen_and_the_last_payload_and_watches_un
     state = State.open(tmp_path / "state.sqlite")
     try:
         def row(record_id, status, payload):
-            return {"opportunity_id": record_id, "stage": "Negotiation/Review", "probability": 90.0, "amount": 5.0,
+            return {"record_id": record_id, "stage": "Negotiation/Review", "probability": 90.0, "amount": 5.0,
                     "close_date": "2026-05-01", "owner_id": "005A", "payload": payload, "status": status}
         with state.transaction():
             pipeline_rows.save(state, [row(OPEN_ID, "open", {"name": "A"}), row(LOW_ID, "open", {"name": "B"})], 1)
-        first = {r["opportunity_id"]: r for r in pipeline_rows.pipeline_rows(state.db, None)}
+        first = {r["record_id"]: r for r in pipeline_rows.pipeline_rows(state, None)}
         with state.transaction():  # the deal did not map this time: its payload stays; first_seen too
             pipeline_rows.save(state, [row(OPEN_ID, "dropped", None)], 2)
         again = pipeline_rows.row(state, OPEN_ID)

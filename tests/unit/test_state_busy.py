@@ -89,7 +89,7 @@ def test_a_backfill_opens_and_records_its_start_only_under_the_run_lock(opens_un
 
     def no_connection(_settings):
         raise _Stop  # stop right after the start is recorded: nothing else is under test here
-    monkeypatch.setattr(backfill, "connect", no_connection)
+    monkeypatch.setattr(backfill, "make_clients", no_connection)
     with pytest.raises(_Stop):
         backfill.run_backfill(settings, mapping, backfill.date(2025, 1, 1), backfill.date(2025, 12, 31))
     assert held == [True]

@@ -100,12 +100,12 @@ def test_a_wal_or_shm_beside_the_state_that_is_not_a_regular_file_is_refused_unt
     assert read.returncode == 2 and f"{companion} is" in read.stderr, read.stderr
 
 
-@pytest.mark.parametrize("which", ["lock", "holder"])
+@pytest.mark.parametrize("which", ["lock", "backfill"])
 @pytest.mark.parametrize("kind", ["a character device", "a FIFO", "a directory"])
 def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it_is_opened(tmp_path, which, kind):
     state = tmp_path / "psa-sync.sqlite"
     lock = tmp_path / "psa-sync.sqlite.lock"
-    path = MAKERS[kind](lock if which == "lock" else tmp_path / "psa-sync.sqlite.lock.holder")
+    path = MAKERS[kind](lock if which == "lock" else tmp_path / "psa-sync.sqlite.lock.backfill")
     before = _identity(path)
     code = ("import sys; from pathlib import Path; from types import SimpleNamespace; from sync.lock import run_lock\n"
             "from sync.errors import SyncError\n"

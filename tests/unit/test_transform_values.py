@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from sync.coerce import as_text, nullify, objects, parse, parse_scalar
+from sync.coerce import as_text, nullify, objects, parse
+from sync.scalars import parse_scalar
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -86,3 +87,46 @@ def test_a_moment_whose_local_day_is_past_year_9999_is_a_problem_not_a_crash():
     assert list(parsed.values) == [None, date(2024, 1, 2)]
     assert parsed.problems.iloc[0] == "is past the last date there is (9999-12-31) in `tz`"
     assert parsed.problems.iloc[1] is None
+
+
+# -- one value (sync.scalars, what a mapping's values are typed with) and a column (sync.coerce) agree ----
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sync.scalars import TYPES  # noqa: E402
+
+_pieces = st.sampled_from(["", " ", "0", "1", "-", "+", ".", "e", "E5", "2026", "-02", "-30", "-01", "T", " ",
+                           "10:00", ":59", ".123456789", ".5", "Z", "+0000", "-05:00", "+14:00", "true", "FALSE",
+                           "9999-12-31", "0001-01-01", "T23:59:59", "1_000", "NaN", "x"])
+_raw = st.one_of(
+    st.lists(_pieces, max_size=6).map("".join),
+    st.integers(-10**20, 10**20), st.booleans(), st.none(),
+    st.floats(allow_nan=True, allow_infinity=True), st.decimals(allow_nan=False, places=4),
+    st.dates(), st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=_raw, type_=st.sampled_from(TYPES),
+       tz=st.sampled_from([None, "Asia/Tokyo", "America/New_York", "Pacific/Kiritimati"]))
+def test_one_value_parses_as_a_column_of_it_does(raw, type_, tz):
+    try:
+        column = parse(objects([raw]), type_, tz)
+    except (OverflowError, ValueError):  # pandas' own limits (a year -9999): a column question, not a mapping's
+        return
+    assert parse_scalar(raw, type_, tz) == (column.values.iloc[0], column.problems.iloc[0])
+
+
+def test_loading_a_mapping_imports_no_pandas():
+    """`status`, `forecast` and `check --offline` load a mapping and nothing else: no numpy/pandas for that."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    probe = ("import json, sys; from sync.mapping.loader import load_mapping; "
+             "load_mapping(__import__('pathlib').Path('mappings/opportunity_to_project.yaml')); "
+             "print(json.dumps([m for m in ('pandas', 'numpy') if m in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root)
+    assert json.loads(done.stdout) == []

@@ -216,6 +216,32 @@ def register(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+#: ``psa.options.on_closed``: what a change does to a project closed in the PSA (README, "Delivery flows
+#: back"): ``skip`` it (kept pending until a person reopens it), or reopen, update and close it again.
+ON_CLOSED = ("skip", "reopen_update_close")
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The ``psa.options`` that the stages read, not only the connector: typed, each with its one default
+    (the connectors' constructors and ``LoadContext`` take theirs from here)."""
+
+    on_closed: str = "skip"
+    parent_projects: bool = False  # ``customer: parent_project`` (Redmine): an Account's project is the parent
+
+    @classmethod
+    def of(cls, options: dict[str, Any] | None) -> Policies:
+        options = options or {}
+        return cls(on_closed=options.get("on_closed", cls.on_closed),
+                   parent_projects=options.get("customer") == "parent_project")
+
+
+def check_on_closed(value: object, problems: list[str]) -> None:
+    """The one check of ``psa.options.on_closed``, both connectors'."""
+    if value not in ON_CLOSED:
+        problems.append(f"psa.options.on_closed: {value!r} must be {' or '.join(ON_CLOSED)}")
+
+
 def connector_options(connector: str, options: dict | None, known: set[str], timeout: float) -> dict:
     """``psa.options`` as a connector's constructor takes them (``timeout`` from ``http.timeout``
     unless given); a name the connector does not know is a ``ConfigError`` listing the ones it does."""

@@ -31,9 +31,11 @@ import requests
 from sync.connectors.psa.base import (
     FieldSpec,
     Member,
+    Policies,
     ProjectRef,
     ReadsAndWrites,
     WriteResult,
+    check_on_closed,
     connector_options,
 )
 from sync.connectors.psa.redmine_fields import DEFAULT_CUSTOM_FIELDS, CustomField, field_specs
@@ -74,7 +76,7 @@ class RedmineConnector(ReadsAndWrites):
         custom_fields: dict[str, str] | None = None,
         write_concurrency: int = DEFAULT_WRITE_CONCURRENCY,
         customer: str = "custom_field",
-        on_closed: str = "skip",
+        on_closed: str = Policies.on_closed,
         timeout: float = 30.0,
         task_tracker: str = DEFAULT_TRACKER,
         child_key_field: str = DEFAULT_KEY_FIELD,
@@ -166,8 +168,7 @@ def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> N
         problems.append(f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16")
     if customer not in ("custom_field", "parent_project"):
         problems.append(f"psa.options.customer: {customer!r} must be custom_field or parent_project")
-    if on_closed not in ("skip", "reopen_update_close"):
-        problems.append(f"psa.options.on_closed: {on_closed!r} must be skip or reopen_update_close")
+    check_on_closed(on_closed, problems)
     if custom_fields is not None and not (
         isinstance(custom_fields, dict) and all(isinstance(v, str) for v in custom_fields.values())
     ):

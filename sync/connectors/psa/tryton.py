@@ -23,9 +23,11 @@ import requests
 from sync.connectors.psa.base import (
     FieldSpec,
     Member,
+    Policies,
     ProjectRef,
     ReadsAndWrites,
     WriteResult,
+    check_on_closed,
     connector_options,
 )
 from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
@@ -58,7 +60,7 @@ class TrytonConnector(ReadsAndWrites):
         user: str = "admin",
         identifier_prefix: str = "sf-",
         create_parties: bool = True,
-        on_closed: str = "skip",
+        on_closed: str = Policies.on_closed,
         write_concurrency: int = 1,
         customer: str = "party",
         timeout: float = 30.0,
@@ -143,8 +145,7 @@ def _check_options(user, prefix, create_parties, on_closed, concurrency, custome
         )
     if not isinstance(create_parties, bool):
         problems.append(f"psa.options.create_parties: {create_parties!r} must be true or false")
-    if on_closed not in ("skip", "reopen_update_close"):
-        problems.append(f"psa.options.on_closed: {on_closed!r} must be skip or reopen_update_close")
+    check_on_closed(on_closed, problems)
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 16:
         problems.append(f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16")
     if customer != "party":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sync.connectors.psa.base import FieldSpec, ProjectRef
@@ -26,6 +27,9 @@ from sync.errors import ConfigError, PsaUnavailable
 
 MODEL = "project.work"
 KEY = "salesforce_key"
+#: psa-sync's Tryton module (``psa_sync_key``) where psa-sync is installed: the wheel ships it whole
+#: (tryton.cfg, message.xml, the code), so it is installed into trytond from here, not from a checkout
+MODULE_DIR = Path(__file__).resolve().parent / "tryton_module"
 #: our writable field -> (Tryton field, our type, the Tryton module that brings it)
 WRITABLE: dict[str, tuple[str, str, str]] = {
     "name": ("name", "string", "project"),
@@ -84,8 +88,9 @@ class TrytonSite:
                 if KEY not in got:
                     raise ConfigError(
                         f"Tryton at {self.url} has no field project.work.{KEY}: install psa-sync's Tryton "
-                        "module psa_sync_key (README.md, \"Tryton\": copy sync/connectors/psa/tryton_module into "
-                        "trytond/modules/psa_sync_key, then trytond-admin -d DB -u psa_sync_key)")
+                        f"module psa_sync_key (README.md, \"Tryton\"): copy {MODULE_DIR}, which psa-sync's "
+                        "installed package ships, into the Tryton server's trytond/modules directory as "
+                        "psa_sync_key, then trytond-admin -d DB -u psa_sync_key --activate-dependencies")
                 self._fields = got
             return self._fields
 

@@ -100,3 +100,25 @@ def test_a_create_answered_500_after_it_committed_is_found_by_its_key_not_made_t
     [result] = psa.create_children(PROJECT, [TASK], {})
     assert (result.outcome, result.ref.id) == (Outcome.EXISTS, 31)
     assert sum(c.request.method == "POST" for c in site.calls) == 1
+
+
+def test_check_names_a_role_the_structure_gives_that_redmines_role_list_lacks():
+    """Redmine's "Role" made a list (Administration > Custom fields): a task role outside it would be refused
+    with 422 at run time, so `check` names it first, with the values the field takes."""
+    from sync.check.runner import CheckResult, Findings
+    from sync.check.structure import check_structure_psa
+    from sync.mapping.loader import load_mapping
+    from tests.fixtures.sync import ROOT
+
+    listed = {"id": 11, "name": "Role", "customized_type": "issue", "field_format": "list",
+              "possible_values": [{"value": "Consultant"}, {"value": "Project Manager"}]}
+    fields = {"custom_fields": [listed if f["name"] == "Role" else f for f in FIELDS["custom_fields"]]}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.get(f"{URL}/custom_fields.json", json=fields)
+        mock.get(f"{URL}/trackers.json", json={"trackers": [{"id": 2, "name": "Feature"}]})
+        mock.get(f"{URL}/issue_statuses.json", json={"issue_statuses": [{"id": 5, "is_closed": True}]})
+        result = CheckResult(offline=False)
+        psa = RedmineConnector(URL + "/", API_KEY, session=requests.Session())
+        check_structure_psa(psa, load_mapping(ROOT / "mappings" / "examples" / "structure.yaml"), Findings(result))
+    errors = [(f.message, f.exit_code) for f in result.findings if f.level == "ERROR"]
+    assert errors == [("role 'Trainer': the PSA's role field takes Consultant, Project Manager", 2)]
