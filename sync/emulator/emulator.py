@@ -89,7 +89,8 @@ class Emulator(ControlMixin, PubSubControlMixin):
         self.cursors = Cursors(rng, max_open=20)
         self.bulk = BulkJobs(self.records, self.engine, self.faults)
         self.rest = Rest(records=self.records, engine=self.engine, cursors=self.cursors, faults=self.faults,
-                         page_size=page_size, api_version=api_version, budget=self._budget, bulk=self.bulk)
+                         page_size=page_size, api_version=api_version, budget=self._budget, bulk=self.bulk,
+                         deliveries=lambda: (self.pubsub.bus.delivered_today(), self.pubsub.bus.delivery_limit))
         self._app_key: tuple[Path, bytes] | None = None
         self.sessions = Sessions(self._connected_app(), self._public_key)
         self.tls = make_tls(self.workdir)
@@ -264,7 +265,10 @@ class Emulator(ControlMixin, PubSubControlMixin):
                 body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
                 return json_response(403, body, headers)
         try:
-            with self.pubsub.capture.transaction(self._origin(req, route)):
+            if req.method in _WRITE_METHODS:  # one call, one transaction: its changes publish when it ends
+                with self.pubsub.capture.transaction(self._origin(req, route)):
+                    status, body = route.handler(req, route.params)
+            else:
                 status, body = route.handler(req, route.params)
         except ApiError as error:
             status, body = error.status, error.body()

@@ -80,8 +80,10 @@ class Route:
 
 class Rest:
     def __init__(self, *, records: Records, engine: QueryEngine, cursors: Cursors, faults: FaultPlan,
-                 page_size: int, api_version: str, budget: Callable[[], tuple[int, int]], bulk: BulkJobs):
+                 page_size: int, api_version: str, budget: Callable[[], tuple[int, int]], bulk: BulkJobs,
+                 deliveries: Callable[[], tuple[int, int]] | None = None):
         self.records = records
+        self.deliveries = deliveries  # (change events delivered today, the 24 h allocation)
         self.engine = engine
         self.cursors = cursors
         self.faults = faults
@@ -154,6 +156,9 @@ class Rest:
         used, maximum = self.budget()
         body = {name: {"Max": value, "Remaining": value} for name, value in LIMITS_TEMPLATE.items()}
         body["DailyApiRequests"] = {"Max": maximum, "Remaining": max(0, maximum - used)}
+        if self.deliveries is not None:
+            delivered, allocation = self.deliveries()
+            body["DailyDeliveredPlatformEvents"] = {"Max": allocation, "Remaining": max(0, allocation - delivered)}
         return 200, body
 
     def describe_global(self, req: Request, params: dict) -> tuple[int, Any]:

@@ -94,6 +94,11 @@ class Store:
         with self.lock:
             return max(int(time.time() * 1000), self._last_ms)
 
+    def peek_clock_ms(self) -> int:
+        """``clock_ms`` without the lock (one int read): for the event bus, which must not wait on
+        a writer that is itself waiting to publish to it."""
+        return max(int(time.time() * 1000), self._last_ms)
+
     def reserve_stamps(self, count: int) -> int:
         """Reserve ``count`` consecutive milliseconds ending now; returns the first (bulk seeding)."""
         with self.lock:

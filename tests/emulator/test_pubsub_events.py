@@ -3,7 +3,9 @@ one event per record per transaction, only the changed fields, the origin of the
 
 from __future__ import annotations
 
+from sync.emulator.pubsub.avro import Schemas
 from sync.emulator.pubsub.bus import ALL_CHANGES
+from sync.emulator.schema import Schema
 from sync.events import pubsub_api_pb2 as pb
 from tests.fixtures.emulator import sf_client
 from tests.fixtures.pubsub import Subscription
@@ -126,6 +128,8 @@ def test_topics_and_schemas_come_from_the_object_definitions_and_a_new_field_is_
         old = sub.stub.GetSchema(pb.SchemaRequest(schema_id=before.event.schema_id), metadata=sub.metadata)
         changed = sub.decode(after)
     assert topic.schema_id == before.event.schema_id != after.event.schema_id
+    fresh = Schemas().current(Schema().object("Opportunity"))  # the id is the schema text's, not the process's
+    assert fresh == before.event.schema_id
     assert (topic.tenant_guid, topic.can_subscribe, topic.can_publish) == (emulator.org_id, True, False)
     assert '"name":"OpportunityChangeEvent"' in old.schema_json and "Region__c" not in old.schema_json
     assert changed.changed_fields == ("LastModifiedDate", "Region__c")

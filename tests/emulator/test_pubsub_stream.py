@@ -162,6 +162,9 @@ def test_a_spent_delivery_allocation_fails_the_stream_at_the_next_delivery(emula
     snapshot = emulator.pubsub_snapshot()
     (per_subscriber,) = snapshot["delivered"].values()
     assert snapshot["delivered_today"] == 3 and sorted(per_subscriber.values()) == [1, 2]
+    from tests.fixtures.emulator import sf_client
+
+    assert sf_client(emulator).limits()["DailyDeliveredPlatformEvents"] == {"Max": 3, "Remaining": 0}
 
 
 def test_dropped_streams_end_unavailable_and_a_new_stream_resumes_by_replay_id(emulator):

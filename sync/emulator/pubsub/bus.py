@@ -9,6 +9,7 @@ guards everything and wakes every stream on a publish, a drop or an expiry.
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections import Counter
@@ -49,7 +50,8 @@ class EventBus:
         self.clock = clock
         self.rng = rng or random.SystemRandom()
         self.cond = threading.Condition()
-        self.events: list[Published] = []
+        self.events: list[Published] = []  # in replay order
+        self._replays: list[int] = []  # the same, their replay positions (bisect)
         self.retention_s = RETENTION_S
         self.delivery_limit = DELIVERY_LIMIT
         self.offset_ms = 0
@@ -80,6 +82,7 @@ class EventBus:
             replay = self._next_id()
             topics = frozenset({entity_topic(entity), ALL_CHANGES})
             self.events.append(Published(replay, topics, entity, schema_id, payload, event_id, commit_ms))
+            self._replays.append(replay)
             self.counters["published"] += 1
             self.cond.notify_all()
             return replay
@@ -89,8 +92,9 @@ class EventBus:
     def _floor(self) -> int:
         """The oldest position still retained; caller holds ``cond``. Older events are dropped."""
         floor = (self.now_ms() - self.retention_s * 1000) << 16
-        while self.events and self.events[0].replay < floor:
-            self.events.pop(0)
+        expired = bisect.bisect_left(self._replays, floor)
+        if expired:
+            del self.events[:expired], self._replays[:expired]
         return floor
 
     def start(self, preset: int, replay_id: bytes) -> int:
@@ -114,8 +118,8 @@ class EventBus:
         """Up to ``limit`` retained events of ``topic`` after ``position``; caller holds ``cond``."""
         self._floor()
         found = []
-        for event in self.events:
-            if event.replay > position and topic in event.topics:
+        for event in self.events[bisect.bisect_right(self._replays, position):]:
+            if topic in event.topics:
                 found.append(event)
                 if len(found) >= limit:
                     break

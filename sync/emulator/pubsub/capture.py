@@ -57,12 +57,13 @@ class ChangeCapture:
         if getattr(self._local, "tx", None) is not None:
             yield
             return
-        tx = self._local.tx = _Transaction(origin)
-        try:
-            yield
-        finally:
-            self._local.tx = None
-        self._commit(tx)
+        with self.store.lock:  # no other writer between this transaction's rows and its events
+            tx = self._local.tx = _Transaction(origin)
+            try:
+                yield
+            finally:
+                self._local.tx = None
+            self._commit(tx)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -89,13 +90,14 @@ class ChangeCapture:
 
     def release(self, obj: ObjectDef, record_ids: list[str] | None, do_release: Callable[[], int]) -> int:
         """Commit held rows (``do_release``), then publish what their late transactions did."""
-        with self._lock:
-            keys = [k for k in self._held if k[0] == obj.name and (record_ids is None or k[1] in record_ids)]
-            held = {k: self._held.pop(k) for k in keys}
-        count = do_release()
-        if held:
-            self._commit(_Transaction("", held))
-        return count
+        with self.store.lock:
+            with self._lock:
+                keys = [k for k in self._held if k[0] == obj.name and (record_ids is None or k[1] in record_ids)]
+                held = {k: self._held.pop(k) for k in keys}
+            count = do_release()
+            if held:
+                self._commit(_Transaction("", held))
+            return count
 
     # ----------------------------------------------------------------------------- commit
 

@@ -28,7 +28,7 @@ class PubSub:
     def __init__(self, store: Store, schema: Schema, org_id: str, user_id: str, instance_url: Callable[[], str],
                  session_valid: Callable[[str | None], bool], port: int = 0):
         self.port_requested = port
-        self.bus = EventBus(store.clock_ms)
+        self.bus = EventBus(store.peek_clock_ms)
         self.schemas = Schemas()
         self.publisher = Publisher(self.bus, self.schemas, user_id, store.clock_ms)
         self.capture = ChangeCapture(store, self.publisher.changes, SELECTED)

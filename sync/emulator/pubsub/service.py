@@ -22,6 +22,7 @@ from sync.events import pubsub_api_pb2 as pb
 from sync.events import pubsub_api_pb2_grpc as pb_grpc
 
 PREFIX = "sfdc.platform.eventbus.grpc."
+AUTH_MESSAGE = "An authentication exception occurred. Provide valid authentication via metadata headers."
 
 
 @dataclass
@@ -69,8 +70,7 @@ class PubSubService(pb_grpc.PubSubServicer):
                  f"Missing or blank authentication headers: {', '.join(missing)}.")
         if (not self.org.session_valid(token) or url.rstrip("/") != self.org.instance_url()
                 or ids.normalize(tenant) != self.org.org_id):
-            fail(context, grpc.StatusCode.UNAUTHENTICATED, "service.auth.error",
-                 "An error occurred while authenticating: the access token, instance URL or tenant ID is not valid.")
+            fail(context, grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", AUTH_MESSAGE)
         return token
 
     # ----------------------------------------------------------------------------- topics

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,7 @@ class Stream:
             raise StreamEnd(grpc.StatusCode.UNAVAILABLE, self.bus.drop_code, "The stream was closed by the server.")
         if not self.session_ok():
             raise StreamEnd(grpc.StatusCode.UNAUTHENTICATED, "service.auth.error",
-                            "An error occurred while authenticating: the session is no longer valid.")
+                            "An authentication exception occurred. Provide valid authentication via metadata headers.")
 
     def _deliver(self, events: list[Published]) -> pb.FetchResponse:
         granted = self.bus.allow(self.subscriber, len(events))
@@ -138,6 +139,4 @@ class Stream:
 
 
 def _rpc_id() -> str:
-    import uuid
-
     return str(uuid.uuid4())
