@@ -19,7 +19,7 @@ from sync.state import State
 from sync.state import events as stored
 from tests.fixtures.daemon_support import wait_for
 from tests.fixtures.exactly_once_support import Book, state_rows
-from tests.unit.pubsub_fake import payload, serve
+from tests.fixtures.pubsub_fake import payload, serve
 
 pytestmark = pytest.mark.integration
 TOPIC = "/data/OpportunityChangeEvent"
@@ -139,7 +139,7 @@ def test_a_stored_replay_id_too_old_subscribes_from_latest_and_polls_at_once(har
                                                                                pubsub, monkeypatch):
     import grpc
 
-    from tests.unit.pubsub_fake import Abort
+    from tests.fixtures.pubsub_fake import Abort
 
     fake, endpoint = pubsub
     daemon = _daemon(harness, monkeypatch, endpoint)
@@ -162,7 +162,7 @@ def test_an_expired_token_is_renewed_and_the_stream_resumes_where_it_was(harness
                                                                           monkeypatch):
     import grpc
 
-    from tests.unit.pubsub_fake import Abort
+    from tests.fixtures.pubsub_fake import Abort
 
     fake, endpoint = pubsub
     daemon = _daemon(harness, monkeypatch, endpoint)

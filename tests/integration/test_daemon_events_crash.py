@@ -15,7 +15,7 @@ from sync.state import State
 from sync.state import events as stored
 from tests.fixtures.daemon_support import DaemonProcess, wait_for
 from tests.fixtures.exactly_once_support import Book, assert_exactly_once, state_rows
-from tests.unit.pubsub_fake import payload, serve
+from tests.fixtures.pubsub_fake import payload, serve
 
 pytestmark = pytest.mark.integration
 TOPIC = "/data/OpportunityChangeEvent"

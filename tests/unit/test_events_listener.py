@@ -12,7 +12,7 @@ import pytest
 from sync.events import pubsub_api_pb2 as pb
 from sync.events.client import Credentials, Fault, PubSub
 from sync.events.listener import BACKOFF_MAX, LIMIT_PAUSE, Down, Keepalive, Listener, Notice, Up
-from tests.unit.pubsub_fake import Abort, payload, serve
+from tests.fixtures.pubsub_fake import Abort, payload, serve
 
 PREFIX = "sfdc.platform.eventbus.grpc."
 

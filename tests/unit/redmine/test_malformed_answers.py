@@ -12,9 +12,9 @@ from sync.errors import PsaUnavailable
 from sync.load.projects import LoadContext, LoadReport, create_projects
 from sync.model import Create, DesiredRow
 from sync.state import State
+from tests.fixtures.stops import stops_the_run
 from tests.unit.redmine.canned import API_KEY, IDENT, KEY, REF, URL, new, posts, project
 from tests.unit.redmine.conftest import fields_unread
-from tests.unit.stops import stops_the_run
 
 LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Sign in - Corporate SSO</title></head><body>" + "x" * 5000
 CUT = '{"projects": [{"id": 7, "name": "Acme - Impl", "identif'

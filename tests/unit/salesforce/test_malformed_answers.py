@@ -9,8 +9,8 @@ import pytest
 import responses
 
 from sync.errors import SalesforceUnavailable
+from tests.fixtures.stops import stops_the_run
 from tests.unit.salesforce.canned import ACCESS, API, HOST, opp, page
-from tests.unit.stops import stops_the_run
 
 SOQL = "SELECT Id FROM Opportunity WHERE Secret_Code__c = 'hush-hush'"
 PROXY_PAGE = "<html><head><title>Web filter: access denied</title></head><body>" + "y" * 4000
