@@ -51,17 +51,17 @@ lint: setup
 # 100,000; BENCH_ARGS=--redmine adds the Redmine push at write_concurrency 1-8 on SQLite and on
 # PostgreSQL (root: starts both through scripts/redmine.sh, instances bench and bench-pg, ports 3024/3025).
 bench: setup
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench/bench.py $(BENCH_ARGS)
 
 # The pieces one by one (transform, emulator, daemon latency against the local Redmine, Tryton's logins
 # after one expired session).
 bench-parts: setup redmine tryton
-	$(BIN)/python scripts/bench_transform.py
-	$(BIN)/python scripts/bench_structure.py
-	$(BIN)/python scripts/bench_emulator.py
-	$(BIN)/python scripts/bench_daemon.py
-	$(BIN)/python scripts/bench_events.py
-	$(BIN)/python scripts/bench_tryton_relogin.py
+	$(BIN)/python scripts/bench/bench_transform.py
+	$(BIN)/python scripts/bench/bench_structure.py
+	$(BIN)/python scripts/bench/bench_emulator.py
+	$(BIN)/python scripts/bench/bench_daemon.py
+	$(BIN)/python scripts/bench/bench_events.py
+	$(BIN)/python scripts/bench/bench_tryton_relogin.py
 
 soak: setup redmine
 	PSA_SYNC_SOAK=1 $(BIN)/pytest -q -m slow

@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
 from rich.tree import Tree  # noqa: E402
 
-from sync.connectors.psa.tryton_rpc import TrytonRpc  # noqa: E402
+from sync.connectors.psa.tryton.rpc import TrytonRpc  # noqa: E402
 
 
 def tryton_env() -> dict[str, str]:

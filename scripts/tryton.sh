@@ -25,7 +25,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-MODULE_SRC="$ROOT/sync/connectors/psa/tryton_module"
+MODULE_SRC="$ROOT/sync/connectors/psa/tryton/module"
 PORT="${TRYTON_PORT:-8000}"
 PW="${TRYTON_PASSWORD:-admin12345}"
 STATE="${TRYTON_STATE_DIR:-/tmp/tryton-psa}"

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sync.common.model import DONE, Link
 from sync.connectors.psa.base import ProjectChange
-from sync.diff import canonical
 from sync.load.projects import LoadContext, ref_of
-from sync.model import DONE, Link
+from sync.transform.diff import canonical
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from datetime import timedelta
 
 from sync.backsync import conflicts
 from sync.backsync.plan_progress import plan_progress
-from sync.clock import iso, parse_iso, utcnow
+from sync.common.clock import iso, parse_iso, utcnow
+from sync.common.model import DONE
 from sync.connectors.psa.base import ProjectChange
 from sync.connectors.psa.structure import StructureConnector
-from sync.diff import same
 from sync.load.projects import ref_of
-from sync.model import DONE
 from sync.state import children as state_children
+from sync.transform.diff import same
 from sync.transform.rows import transform_backsync, transform_progress
 
 logger = logging.getLogger(__name__)

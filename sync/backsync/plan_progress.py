@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sync.common.structure import ChildKind
 from sync.connectors.psa.structure import ChildProgress
 from sync.state.children import ChildRow
-from sync.structure_model import ChildKind
 
 _LAST = date.max
 

@@ -1,6 +1,6 @@
 """The psa-sync command: parse → load config → call the pipeline → exit code.
 
-Exit codes: ``sync.errors.ExitCode``, the one table (README "Running it" and docs/architecture.md §7
+Exit codes: ``sync.common.errors.ExitCode``, the one table (README "Running it" and docs/architecture.md §7
 are held to it; ``psa-sync --help`` prints it, generated).
 """
 
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import click
 
-from sync import __version__, report
+from sync import __version__
 from sync.cli import first_day, service
 from sync.cli.forecast import forecast
 from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarded, shared_options
+from sync.common.errors import ConfigError, ExitCode
+from sync.common.logs import redact, setup_logging
 from sync.config import Settings
-from sync.errors import ConfigError, ExitCode
-from sync.logs import redact, setup_logging
+from sync.ops import report
 
 
 def exit_codes_help() -> str:
@@ -53,7 +54,7 @@ def run(obj: Context) -> None:
     Example:
         psa-sync run && echo synced
     """
-    from sync.pipeline import run_once
+    from sync.orchestrator.stages import run_once
 
     result = run_once(obj.settings())
     echo(report.run_summary(result))
@@ -82,7 +83,7 @@ def plan(obj: Context, as_json: bool, as_jsonl: bool, examples: int, sample: Pat
     Example (a mapping smoke test in CI, no connection to anything):
         psa-sync plan --sample tests/deals.json --mapping mappings/opportunity_to_project.yaml
     """
-    from sync import planner
+    from sync.orchestrator import plan as planner
 
     sink = None
     if as_jsonl:
@@ -139,8 +140,8 @@ def retry(obj: Context, deal_id: str | None) -> None:
     Example:
         psa-sync retry --id 006Hs00001abcdeIAA
     """
-    from sync.pipeline import run_once
-    from sync.sfid import given_id
+    from sync.common.ids import given_id
+    from sync.orchestrator.stages import run_once
     from sync.state import State
 
     settings = obj.settings()
@@ -167,7 +168,7 @@ def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
     Example (weekly, from cron):
         psa-sync reconcile --repair --json > /var/log/psa-sync/reconcile.json
     """
-    from sync.reconcile.run import reconcile as check_both
+    from sync.ops.reconcile.run import reconcile as check_both
 
     result = check_both(obj.settings(), repair=repair)
     echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.text())
@@ -186,7 +187,7 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
     Example:
         psa-sync check && psa-sync run
     """
-    from sync.check import runner as checker
+    from sync.ops.check import runner as checker
 
     result = checker.check(obj.config_path, offline=offline)
     echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from sync import report
 from sync.cli.support import Context, echo, exit_with, guarded
+from sync.ops import report
 
 DATE = "YYYY-MM-DD"
 
@@ -24,7 +24,7 @@ def init(directory: Path) -> None:
     Example:
         psa-sync init /etc/psa-sync
     """
-    from sync import scaffold
+    from sync.cli import scaffold
 
     config, mapping = scaffold.init(directory)
     echo(scaffold.next_steps(config, mapping))
@@ -51,8 +51,8 @@ def adopt(obj: Context, since: str | None, until: str | None, pairs: Path | None
     Example:
         psa-sync adopt --since 2024-01-01 && psa-sync adopt --since 2024-01-01 --apply
     """
-    from sync.adopt.commands import adopt as survey_and_link
-    from sync.backfill import parse_range
+    from sync.ops.adopt.commands import adopt as survey_and_link
+    from sync.orchestrator.backfill import parse_range
 
     settings = obj.settings()
     first, last = parse_range(since, until) if since or until else (None, None)
@@ -73,8 +73,8 @@ def link(obj: Context, deal_id: str, project: str) -> None:
     Example:
         psa-sync link 006Hs00001abcdeIAA acme-rollout
     """
-    from sync.adopt.commands import link as link_pair
-    from sync.adopt.report import link_text
+    from sync.ops.adopt.commands import link as link_pair
+    from sync.ops.adopt.report import link_text
 
     outcome = link_pair(obj.settings(), deal_id, project)
     echo(link_text(outcome))
@@ -92,7 +92,7 @@ def unlink(obj: Context, deal_id: str) -> None:
     Example:
         psa-sync unlink 006Hs00001abcdeIAA
     """
-    from sync.adopt.commands import unlink as forget
+    from sync.ops.adopt.commands import unlink as forget
 
     result = forget(obj.settings(), deal_id)
     echo(report.run_summary(result))
@@ -120,9 +120,9 @@ def backfill(obj: Context, since: str, until: str | None, dry_run: bool, batch_s
     Example:
         psa-sync backfill --since 2024-01-01 --until 2025-12-31 --dry-run
     """
-    from sync import backfill as history
     from sync.mapping.loader import load_mapping
-    from sync.progress import reporter
+    from sync.orchestrator import backfill as history
+    from sync.orchestrator.progress import reporter
 
     settings = obj.settings()
     first, last = history.parse_range(since, until)

@@ -34,7 +34,7 @@ def forecast(obj: Context, months: int | None, by: str | None, start: str | None
         psa-sync forecast --by role --format png --out roles.png
         psa-sync forecast --format json | jq '.groups[] | {group, total}'
     """
-    from sync.forecast.command import run_forecast, write_output
+    from sync.ops.forecast.command import run_forecast, write_output
 
     data = run_forecast(obj.settings(), months, by, start)
     text = write_output(data, fmt, out, terminal=sys.stdout.isatty())

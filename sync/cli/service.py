@@ -7,8 +7,8 @@ import json
 
 import click
 
-from sync import report
 from sync.cli.support import Context, echo, exit_with, guarded
+from sync.ops import report
 
 
 @click.command()
@@ -30,9 +30,9 @@ def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantin
     """
     settings = obj.settings()
     if check:
-        from sync import health
+        from sync.common.errors import ConfigError
         from sync.config import parse_duration
-        from sync.errors import ConfigError
+        from sync.ops import health
 
         age = parse_duration(max_age)
         if age is None or age.total_seconds() <= 0:
@@ -55,7 +55,7 @@ def daemon(obj: Context) -> None:
     config and mapping, keeping the old ones if the new are broken.
 
     \b
-    Example (systemd: scripts/psa-sync-daemon.service):
+    Example (systemd: scripts/deploy/psa-sync-daemon.service):
         psa-sync --config /etc/psa-sync/psa-sync.yaml daemon
     """
     from sync.daemon import Daemon
@@ -74,6 +74,6 @@ def prune(obj: Context) -> None:
     Example (cron, without the daemon):
         30 3 * * *  psa-sync prune
     """
-    from sync import retention
+    from sync.state import retention
 
     echo(retention.apply(obj.settings()).text())

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
+from sync.common.errors import INTERRUPTED, UNEXPECTED, SyncError
+from sync.common.logs import redact, setup_logging
 from sync.config import Settings, find_config, load_settings
-from sync.errors import INTERRUPTED, UNEXPECTED, SyncError
-from sync.logs import redact, setup_logging
 
 logger = logging.getLogger("sync")
 

@@ -5,6 +5,7 @@ YAML (``${VAR}``, secrets, paths, durations) and ``loader`` says which sections 
 and builds :class:`Settings`. Callers import from here, so the split stays an inner detail.
 """
 
+from sync.common.errors import ConfigError
 from sync.config.loader import DEFAULT_CONFIG_NAME, find_config, load_settings
 from sync.config.reader import parse_at, parse_duration
 from sync.config.settings import (
@@ -21,7 +22,6 @@ from sync.config.settings import (
     Secret,
     Settings,
 )
-from sync.errors import ConfigError
 
 __all__ = [
     "Settings", "SalesforceConfig", "SalesforceAuth", "PsaConfig", "Limits", "Schedule", "HttpConfig",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sync.common.yamldoc import KeyPath
 from sync.config.reader import Reader
 from sync.config.settings import PUBSUB_ENDPOINT, Events
-from sync.yamldoc import KeyPath
 
 _KEYS = {"enabled", "topic", "line_items_topic", "pubsub_url", "safety_poll", "stale_after"}
 _TOPIC = re.compile(r"/data/[A-Za-z][A-Za-z0-9_]*(ChangeEvent|ChangeEvents|__chn)")

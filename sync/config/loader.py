@@ -3,7 +3,7 @@
 Secrets never live in the YAML itself: a value is either `${VAR}` (read from the environment) or
 given through a `*_file` key (`api_key_file`, `client_secret_file`, …) naming a file that holds it.
 Every problem is collected and reported at once, each reading ``file:line: key.path: message`` as a
-mapping's do (both are read through :mod:`sync.yamldoc`), so a person fixes the config in one pass.
+mapping's do (both are read through :mod:`sync.common.yamldoc`), so a person fixes the config in one pass.
 Relative paths resolve against the config file's folder, not the current directory, so cron and
 systemd behave like an interactive shell.
 """
@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.common.errors import ConfigError
+from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml
 from sync.config.events import parse_events
 from sync.config.reader import Reader
 from sync.config.settings import (
@@ -33,9 +35,7 @@ from sync.config.settings import (
 )
 from sync.config.urls import url_problem
 from sync.connectors.psa.base import known_connectors
-from sync.errors import ConfigError
-from sync.forecast.config import parse_forecast
-from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml
+from sync.ops.forecast.config import parse_forecast
 
 DEFAULT_CONFIG_NAME = "psa-sync.yaml"
 

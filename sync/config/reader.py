@@ -1,7 +1,7 @@
 """Walks the raw config YAML: sections, ``${VAR}`` references, secrets, paths, numbers and durations.
 
 Each helper takes the key path of what it reads (``("salesforce", "login_url")``) and records a
-problem in :class:`~sync.yamldoc.Problems` instead of raising, so every problem of a config is
+problem in :class:`~sync.common.yamldoc.Problems` instead of raising, so every problem of a config is
 reported at once and each names its line: a wrong value its own line, a missing key the line of
 the section that should hold it. A helper checks the *type* before it uses a value, because a
 person can write any YAML at any key (``mapping: [a]``) and must get a sentence, not a traceback.
@@ -18,8 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sync.common.yamldoc import KeyPath, Problems, kind_of
 from sync.config.settings import At, Secret
-from sync.yamldoc import KeyPath, Problems, kind_of
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")

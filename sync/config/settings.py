@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.forecast.config import ForecastConfig
-from sync.logs import register_secret
+from sync.common.logs import register_secret
+from sync.ops.forecast.config import ForecastConfig
 
 
 class Secret:
@@ -179,7 +179,7 @@ class Settings:
     http: HttpConfig = HttpConfig()
     retention: Retention = Retention()
     metrics: Metrics = Metrics()
-    forecast: ForecastConfig | None = None  # psa-sync forecast (sync/forecast/config.py)
+    forecast: ForecastConfig | None = None  # psa-sync forecast (sync/ops/forecast/config.py)
     events: Events = Events()  # the daemon's Change Data Capture (sync/events/)
 
     @property

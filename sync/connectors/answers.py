@@ -22,8 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from sync.errors import SyncError
-from sync.redaction import redact
+from sync.common.errors import SyncError
+from sync.common.redaction import redact
 
 Shape = Any  # type | tuple[type, ...] | dict[str, "Shape"] | list["Shape"]
 SHOWN_CHARS = 200  # of a body quoted in a message: enough to recognise a login page, never a dump
@@ -38,7 +38,7 @@ def endpoint(method: str | None, url: str | None) -> str:
 def excerpt(text: str | bytes | None) -> str:
     """The start of a body, on one line, cut to ``SHOWN_CHARS`` characters.
 
-    The raw body is redacted first (``sync.redaction``): collapsing its whitespace, cutting it and
+    The raw body is redacted first (``sync.common.redaction``): collapsing its whitespace, cutting it and
     quoting it with ``repr`` each rewrite a secret the body echoes, and a secret cut in two has no
     form left to recognise.
     """

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sync.connectors.salesforce_collections import SaveResult
-from sync.connectors.salesforce_usage import ApiUsage
+from sync.connectors.salesforce.sobject_collections import SaveResult
+from sync.connectors.salesforce.usage import ApiUsage
 
 
 @runtime_checkable

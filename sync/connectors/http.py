@@ -55,8 +55,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from sync import __version__
+from sync.common.errors import ConfigError, TlsVerificationRequired
 from sync.config.urls import is_loopback
-from sync.errors import ConfigError, TlsVerificationRequired
 
 log = logging.getLogger(__name__)
 

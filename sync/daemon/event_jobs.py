@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sync import extract, pipeline
-from sync.errors import ExitCode, LockHeldError, SyncError
+from sync.common.errors import ExitCode, LockHeldError, SyncError
 from sync.events.client import Credentials, Fault
 from sync.events.intake import Work
-from sync.lock import run_lock
-from sync.runtime import Run
-from sync.soql import field, to_soql
+from sync.extract import incremental
+from sync.extract.soql import field, to_soql
+from sync.orchestrator import stages
+from sync.orchestrator.session import Run
 from sync.state import State
 from sync.state import events as stored
+from sync.state.lock import run_lock
 
 if TYPE_CHECKING:
     from sync.daemon.service import Daemon
@@ -91,8 +92,8 @@ def _cycle(daemon: Daemon, work: Work) -> None:
     if daemon.backoff.waiting(began):
         return
     try:
-        code = pipeline.cycle(daemon.settings, "events", lambda run: _step(daemon, run, work),
-                              environ=daemon.environ, **daemon.kept()).exit_code
+        code = stages.cycle(daemon.settings, "events", lambda run: _step(daemon, run, work),
+                            environ=daemon.environ, **daemon.kept()).exit_code
     except LockHeldError:
         return  # a run started by hand: the work waits for the next tick
     except SyncError as exc:
@@ -111,14 +112,14 @@ def _cycle(daemon: Daemon, work: Work) -> None:
 def _step(daemon: Daemon, run: Run, work: Work) -> None:
     if work.poll_now:
         logger.info("events: a poll window now (%s)", ", ".join(sorted(set(work.poll_now))))
-        pipeline.sync_changes(run)
+        stages.sync_changes(run)
     ids = work.deal_ids | _deals_of(run, work.line_item_ids)
-    pages = extract.fetch_ids(run.client, run.mapping, ids)
+    pages = incremental.fetch_ids(run.client, run.mapping, ids)
     page = next(pages, None)
     while page is not None:
         following = next(pages, None)
         commit = (lambda _records: _commit(daemon, run.state, work)) if following is None else None
-        pipeline.process_page(run, page, advance=commit)
+        stages.process_page(run, page, advance=commit)
         run.fault("after-page")
         page = following
         if commit is not None:
@@ -130,9 +131,9 @@ def _step(daemon: Daemon, run: Run, work: Work) -> None:
 def _deals_of(run: Run, line_item_ids: set[str]) -> set[str]:
     """The deals of changed line items: one query per 300 line items."""
     ids, deals = sorted(line_item_ids), set()
-    for start in range(0, len(ids), extract.MAX_IDS_PER_QUERY):
+    for start in range(0, len(ids), incremental.MAX_IDS_PER_QUERY):
         soql = (f"SELECT OpportunityId FROM OpportunityLineItem "
-                f"WHERE {to_soql(field('Id').in_(ids[start:start + extract.MAX_IDS_PER_QUERY]))}")
+                f"WHERE {to_soql(field('Id').in_(ids[start:start + incremental.MAX_IDS_PER_QUERY]))}")
         for records in run.client.query_pages(soql, include_deleted=False):
             deals.update(r["OpportunityId"] for r in records if r.get("OpportunityId"))
     return deals

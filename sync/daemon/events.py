@@ -23,7 +23,7 @@ from sync.events.client import Credentials, PubSub
 from sync.events.intake import Work, take
 from sync.events.listener import Down, Keepalive, Listener, Notice, Unreadable, Up
 from sync.mapping.model import Mapping
-from sync.metrics.events import LAG_BUCKETS
+from sync.ops.metrics.events import LAG_BUCKETS
 
 logger = logging.getLogger(__name__)
 

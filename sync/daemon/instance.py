@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from filelock import FileLock, Timeout
 
+from sync.common.errors import DaemonRunningError
 from sync.config import Settings
-from sync.errors import DaemonRunningError
-from sync.metrics import export
-from sync.metrics.server import MetricsServer
+from sync.ops.metrics import export
+from sync.ops.metrics.server import MetricsServer
 from sync.state.files import translate
 
 logger = logging.getLogger(__name__)

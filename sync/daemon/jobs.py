@@ -1,5 +1,5 @@
 """The daemon's jobs. Each is the command a person would run, through the same entry point, on the
-clients the daemon keeps: a sync cycle is ``pipeline.run_once`` (a run: the same lock, run row and
+clients the daemon keeps: a sync cycle is ``stages.run_once`` (a run: the same lock, run row and
 exit code), a reconcile is ``reconcile.run.reconcile``. Nothing here knows the stages' order.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sync import pipeline
+from sync.common.errors import ExitCode, LockHeldError, SyncError, exit_code_of
 from sync.daemon.policy import Verdict, verdict
-from sync.errors import ExitCode, LockHeldError, SyncError, exit_code_of
+from sync.orchestrator import stages
 
 if TYPE_CHECKING:
     from sync.daemon.service import Daemon
@@ -24,7 +24,7 @@ def sync_cycle(daemon: Daemon) -> None:
     if daemon.backoff.waiting(began) or not daemon.poll_due(began):
         return
     try:
-        code = pipeline.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
+        code = stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
     except LockHeldError:
         logger.info("a run started by hand holds the lock; this cycle did nothing and the next tick tries again")
         code = ExitCode.LOCK_HELD
@@ -57,7 +57,7 @@ def after(daemon: Daemon, code: int, began: float) -> None:
 
 def reconcile(daemon: Daemon) -> None:
     """The scheduled reconcile: a report (``schedule.reconcile_repair: true`` repairs too)."""
-    from sync.reconcile.run import reconcile as check_both
+    from sync.ops.reconcile.run import reconcile as check_both
 
     repair = daemon.settings.schedule.reconcile_repair
     try:
@@ -77,7 +77,7 @@ def reconcile(daemon: Daemon) -> None:
 
 def retention(daemon: Daemon) -> None:
     """The nightly retention, batch by batch; a stopping daemon ends it between two batches."""
-    from sync import retention as policy
+    from sync.state import retention as policy
 
     try:
         policy.apply(daemon.settings, stop=lambda: daemon.stopping)

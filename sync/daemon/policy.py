@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sync.errors import ExitCode
+from sync.common.errors import ExitCode
 
 
 class Verdict(Enum):

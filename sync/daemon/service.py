@@ -40,13 +40,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from sync.common.errors import SyncError
 from sync.config import At, Settings, load_settings
-from sync.connections import Connections, make_clients
 from sync.daemon import event_jobs, instance, jobs
 from sync.daemon.events import EventPath
 from sync.daemon.policy import Backoff
-from sync.errors import SyncError
 from sync.mapping.loader import load_mapping
+from sync.orchestrator.connections import Connections, make_clients
 
 logger = logging.getLogger(__name__)
 

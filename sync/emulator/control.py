@@ -16,7 +16,7 @@ from sync.emulator.apierror import RecordFailure
 from sync.emulator.pubsub.control import PUBSUB_HTTP_METHODS
 from sync.emulator.rest import Request
 from sync.emulator.server import Response, json_response
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 
 _HTTP_METHODS = {
     "seed", "seed_demo", "create", "update", "clone", "delete", "undelete", "release", "get", "query",

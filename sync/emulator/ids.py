@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from sync.sfid import suffix
+from sync.common.ids import suffix
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order: sorts like Ids
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"

@@ -17,12 +17,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync import soql
 from sync.emulator import ids
 from sync.emulator.apierror import ApiError
 from sync.emulator.schema import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef, Schema
 from sync.emulator.store import HIDDEN, Store, qi
 from sync.emulator.values import format_datetime
+from sync.extract import soql
 
 MAX_OFFSET = 2000
 _CUSTOM_HINT = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom "

@@ -21,7 +21,7 @@ from sync.emulator.query import QueryEngine
 from sync.emulator.records import Records
 from sync.emulator.schema import ObjectDef
 from sync.emulator.values import format_datetime
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 
 if TYPE_CHECKING:
     from sync.emulator.bulk import BulkJobs

@@ -17,7 +17,7 @@ from typing import Any
 
 from sync.emulator.schema import FieldDef, ObjectDef, Schema
 from sync.emulator.values import format_ms
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 
 HIDDEN = "_hidden"  # 1 while a late-committing transaction has not committed the row yet
 

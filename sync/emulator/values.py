@@ -14,7 +14,7 @@ from typing import Any
 from sync.emulator import ids
 from sync.emulator.apierror import RecordFailure
 from sync.emulator.schema import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 
 
 def format_datetime(when: datetime) -> str:

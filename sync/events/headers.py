@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync.errors import ProtocolViolation
+from sync.common.errors import ProtocolViolation
 from sync.events.decode import BitmapError, Decoder
 
 OVERFLOW_ID = "000000000000000AAA"  # the recordIds of a GAP_OVERFLOW event

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync.errors import ProtocolViolation
+from sync.common.errors import ProtocolViolation
 from sync.events.client import Fault, PubSub, StreamError, Subscription
 from sync.events.headers import Header, Schemas, decode_header
 

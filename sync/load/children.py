@@ -27,14 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sync.common.model import Create, Link, Outcome
+from sync.common.structure import Child, ChildKind, ChildSource, Structure
 from sync.connectors.psa.base import ProjectRef
 from sync.connectors.psa.structure import ChildRef, ChildResult, StructureConnector
 from sync.load.projects import LoadContext, ref_of
 from sync.mapping.structure_rules import LineItemRules
-from sync.model import Create, Link, Outcome
 from sync.state import children as rows
 from sync.state.children import ChildRow
-from sync.structure_model import Child, ChildKind, ChildSource, Structure
 
 logger = logging.getLogger(__name__)
 

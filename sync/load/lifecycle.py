@@ -18,10 +18,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sync.common.model import DONE, LifecycleChange, Link, Outcome, SfStatus
 from sync.connectors.psa.base import ProjectChange, WriteResult
-from sync.diff import payload_hash
 from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
-from sync.model import DONE, LifecycleChange, Link, Outcome, SfStatus
+from sync.transform.diff import payload_hash
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from sync.common.errors import SyncError
+from sync.common.model import DONE, Outcome
 from sync.connectors.psa.base import Member, NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
-from sync.errors import SyncError
 from sync.mapping.members import MemberRule, member_values, project_values
-from sync.model import DONE, Outcome
 from sync.state import State
 
 logger = logging.getLogger(__name__)

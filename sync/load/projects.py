@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.clock import iso
+from sync.common.clock import iso
+from sync.common.errors import RecordError
+from sync.common.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
 from sync.connectors.psa.base import NewProject, Policies, ProjectChange, ProjectRef, PsaConnector, WriteResult
 from sync.connectors.psa.batch import CreateChunk, chunks
-from sync.diff import link_values, payload_hash, same
-from sync.errors import RecordError
 from sync.mapping.model import Pipeline
-from sync.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
 from sync.state import State
+from sync.transform.diff import link_values, payload_hash, same
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class LoadContext:
     on_closed: str = Policies.on_closed
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fingerprint: str | None = None  # of the mapping the payloads are made with
-    fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.faults)
+    fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.common.faults)
     pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
     create_chunk: CreateChunk | None = None  # the PSA's (one request per project), else the whole batch
 

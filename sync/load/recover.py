@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sync.clock import utcnow
+from sync.common.clock import utcnow
+from sync.common.model import DesiredRow
 from sync.load.projects import Linking, link_projects
-from sync.model import DesiredRow
 
 if TYPE_CHECKING:
-    from sync.runtime import Run
+    from sync.orchestrator.session import Run
 
 
 def resolve_intents(run: Run) -> list[str] | None:

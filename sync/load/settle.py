@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sync.common.model import Create, Update
 from sync.load.projects import LoadContext, LoadReport, Unsettled, create_projects, update_projects
-from sync.model import Create, Update
 from sync.state import State
 
 SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes

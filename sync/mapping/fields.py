@@ -15,9 +15,9 @@ import zoneinfo
 from datetime import date, datetime
 from typing import Any
 
+from sync.common.scalars import TYPES, parse_scalar, text_of
+from sync.common.yamldoc import KeyPath, Problems, kind_of
 from sync.mapping.model import FieldRule
-from sync.scalars import TYPES, parse_scalar, text_of
-from sync.yamldoc import KeyPath, Problems, kind_of
 
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.

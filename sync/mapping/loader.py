@@ -2,7 +2,7 @@
 
 Every problem is collected before anything is raised, and each one reads
 ``file:line: key.path: message`` so a person fixes a mapping in one pass. The YAML is read
-with a safe loader that keeps positions (:mod:`sync.yamldoc`); one field rule's grammar
+with a safe loader that keeps positions (:mod:`sync.common.yamldoc`); one field rule's grammar
 lives in :mod:`sync.mapping.fields`; the objects built are in :mod:`sync.mapping.model`; the
 checks that span sections (directions, link fields, criteria) are here.
 
@@ -19,14 +19,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync import soql
-from sync.errors import ConfigError, MappingError
+from sync.common.errors import ConfigError, MappingError
+from sync.common.yamldoc import KeyPath, Problems, load_yaml, unknown_keys
+from sync.extract import soql
 from sync.mapping.fields import parse_rule
 from sync.mapping.members import parse_members
 from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprint
 from sync.mapping.pipeline import parse_pipeline
 from sync.mapping.structure import parse_structure
-from sync.yamldoc import KeyPath, Problems, load_yaml, unknown_keys
 
 TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members",
             "pipeline", "structure")

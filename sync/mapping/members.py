@@ -12,7 +12,7 @@ members:
 the project payload's ``member.<name>`` value, so the diff, the snapshot and the ``sync`` policy
 treat a member like any field; load hands those values to the connector's ``set_members``
 (``sync/load/members.py``). ``psa-sync check`` verifies against the describe that ``from`` is a
-reference to User (``sync/check/members.py``).
+reference to User (``sync/ops/check/members.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sync.common.yamldoc import Problems, kind_of
 from sync.mapping.model import FieldRule
-from sync.yamldoc import Problems, kind_of
 
 PREFIX = "member."  # payload key of a member: member.<name>
 MEMBER_KEYS = ("from", "role", "sync")

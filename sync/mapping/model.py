@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync import soql
+from sync.extract import soql
 from sync.mapping.structure_rules import StructureRules
 
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")

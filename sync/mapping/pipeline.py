@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sync import soql
+from sync.common.yamldoc import Problems
+from sync.extract import soql
 from sync.mapping.model import Pipeline, Source
-from sync.yamldoc import Problems
 
 KEYS = ("criteria", "create_projects", "on_drop", "stage_field", "stages")
 ON_DROP = ("flag", "close", "ignore")

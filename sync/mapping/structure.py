@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sync import soql
+from sync.common.yamldoc import KeyPath, Problems, kind_of, unknown_keys
+from sync.extract import soql
 from sync.mapping.fields import FIELD_PATH, _template, parse_rule
 from sync.mapping.model import FieldRule
 from sync.mapping.structure_checks import check_across
@@ -36,7 +37,6 @@ from sync.mapping.structure_rules import (
     parse_relative_date,
 )
 from sync.mapping.templates import load_template
-from sync.yamldoc import KeyPath, Problems, kind_of, unknown_keys
 
 KEYS = ("dates", "templates", "line_items", "backsync")
 DATE_KEYS = ("start", "end")

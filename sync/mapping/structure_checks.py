@@ -4,9 +4,9 @@ and the date fields relative dates count from are dates of the project."""
 
 from __future__ import annotations
 
+from sync.common.yamldoc import Problems
 from sync.mapping.model import FieldRule
 from sync.mapping.structure_rules import END, START, StructureRules
-from sync.yamldoc import Problems
 
 S = "structure"
 

@@ -2,7 +2,7 @@
 
 :mod:`sync.mapping.structure` validates the YAML (the section and the template files beside the
 mapping) and builds these; :mod:`sync.transform.structure` turns one deal into a
-:class:`sync.structure_model.Structure` with them. Nothing here reads a file.
+:class:`sync.common.structure.Structure` with them. Nothing here reads a file.
 
 The date language (README.md, "Project structure") says when a phase is due or a task starts or
 ends, relative to the deal: ``start``, ``end``, ``start + 14d``, ``end - 2w``; line items may also
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sync import soql
+from sync.extract import soql
 
 START, END, SERVICE_DATE = "start", "end", "service_date"
 BASES = (START, END, SERVICE_DATE)

@@ -17,9 +17,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sync.errors import ConfigError
+from sync.common.errors import ConfigError
+from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml, unknown_keys
 from sync.mapping.structure_rules import DateSyntaxError, Template, TemplateItem, parse_relative_date
-from sync.yamldoc import KeyPath, Problems, kind_of, load_yaml, unknown_keys
 
 TEMPLATE_KEYS = ("name", "phases", "tasks", "line_item_phase")
 PHASE_KEYS = ("id", "name", "due")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sync.clock import iso, utcnow
+from sync.common.clock import iso, utcnow
+from sync.common.structure import Child, ChildKind
 from sync.connectors.psa.structure import ChildRef
 from sync.state.store import State
-from sync.structure_model import Child, ChildKind
 
 CHUNK = 500  # Ids in one IN (…)
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sync.clock import iso, parse_iso
-from sync.model import Link
+from sync.common.clock import iso, parse_iso
+from sync.common.model import Link
 
 
 def _default(value: Any) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sync.clock import iso, parse_iso, utcnow
+from sync.common.clock import iso, parse_iso, utcnow
 from sync.state.store import State
 
 STREAM = "events.stream"

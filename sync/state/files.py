@@ -9,7 +9,7 @@ transaction, so a write the disk refused left the old state whole: the next run,
 again, finishes the work.
 
 Who writes (architecture §4): :func:`open_database` is called, and the state file written, only under
-the run lock (``sync.lock.run_lock``), so no two psa-sync writers ever meet on SQLite's write lock;
+the run lock (``sync.state.lock.run_lock``), so no two psa-sync writers ever meet on SQLite's write lock;
 WAL lets the read-only commands read beside them. "database is locked" can only come from a process
 outside that rule, and says so (exit 75), never "the disk refused".
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from sync.errors import LocalIOError, StateBusyError, StateFileError, SystemLimitError
+from sync.common.errors import LocalIOError, StateBusyError, StateFileError, SystemLimitError
 from sync.state.migrations import migrations
 
 MODE = 0o600  # the file holds payloads of customer deals

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from sync.clock import iso, utcnow
-from sync.redaction import redact  # a server may echo a secret in its error
+from sync.common.clock import iso, utcnow
+from sync.common.redaction import redact  # a server may echo a secret in its error
 from sync.state import batch
 from sync.state.codec import dumps, loads
 

@@ -1,7 +1,7 @@
 """The ``pipeline`` table (migration m005): open deals matching the mapping's ``pipeline.criteria``.
 
 The pipeline stream writes it in each page's own commit (``save``, the one writer, the rows of
-:func:`sync.stream.stream_rows`; ``known`` and ``watched`` are what the run asks of it); ``psa-sync
+:func:`sync.transform.pipeline_stream.stream_rows`; ``known`` and ``watched`` are what the run asks of it); ``psa-sync
 forecast`` reads it (``pipeline_rows``). Both sides' functions are here, so the columns and the
 payload's codec (the same typed JSON as ``links.payload``) are written down once.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sync.clock import iso, utcnow
+from sync.common.clock import iso, utcnow
 from sync.state.codec import dumps, loads
 from sync.state.store import State
 
@@ -67,7 +67,7 @@ def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
 
 def watched(state: State | None) -> list[str]:
     """Open pipeline deals without a project: no link field brings them back to the query when they
-    leave the pipeline (lost, probability lowered), so the query names them (``extract.build_query``)."""
+    leave the pipeline (lost, probability lowered), so the query names them (``incremental.build_query``)."""
     if state is None or not _present(state):
         return []
     return [row[0] for row in state.db.execute(

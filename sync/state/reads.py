@@ -3,7 +3,7 @@ and the forecast ask of it. None of them writes.
 
 Kept apart from :mod:`sync.state.store` (the run's queries and its commit points) so that the store
 stays readable, and so that no module outside ``sync.state`` needs SQL of its own: the state package
-is the one door to the file (tests/unit/test_state_door.py holds every other module to it).
+is the one door to the file (tests/unit/state/test_state_door.py holds every other module to it).
 ``State`` inherits these; a file made before a migration, opened read-only (never migrated), answers
 as if the newer table or column were empty.
 """

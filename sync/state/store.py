@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from sync.clock import iso, parse_iso, utcnow
-from sync.model import Intent, Link
-from sync.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
+from sync.common.clock import iso, parse_iso, utcnow
+from sync.common.model import Intent, Link
+from sync.common.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
 from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction

@@ -1,14 +1,14 @@
 """Evaluate ``source.criteria`` over a whole page at once, with SOQL's semantics.
 
-The condition is the AST from :mod:`sync.soql`; this walks it once per page and works on
-columns, never on rows. Semantics follow :func:`sync.soql.evaluate` (the emulator's), which
+The condition is the AST from :mod:`sync.extract.soql`; this walks it once per page and works on
+columns, never on rows. Semantics follow :func:`sync.extract.soql.evaluate` (the emulator's), which
 follows Salesforce: text compares ignoring case; a comparison with a null field is false except
 ``!=`` and ``NOT IN``, which match null; ``field = null`` matches an empty lookup; a checkbox
 is never null, so ``IsWon = null`` is false. AND/OR short-circuit left to right, so a value
 that cannot be compared is an error only where ``evaluate`` would reach it.
 
 Where the record value cannot be compared with the literal (``Amount > 5`` on ``"abc"``), that
-row gets a problem text instead of a guess. Values are read through :mod:`sync.coerce`, so
+row gets a problem text instead of a guess. Values are read through :mod:`sync.transform.coerce`, so
 ``"true"`` and ``"125000.5"`` from Bulk CSV compare like their JSON forms.
 """
 
@@ -21,8 +21,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from sync import coerce, soql
-from sync.soql.semantics import like_regex
+from sync.extract import soql
+from sync.extract.soql.semantics import like_regex
+from sync.transform import coerce
 from sync.transform.frame import RecordFrame
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,

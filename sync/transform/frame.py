@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sync.coerce import as_text, nullify, objects
+from sync.transform.coerce import as_text, nullify, objects
 
 
 class RecordFrame:
@@ -45,7 +45,7 @@ class RecordFrame:
         return self._cache[lowered]
 
     def text(self, path: str) -> pd.Series:
-        """Canonical text of ``path`` (see :func:`sync.coerce.as_text`)."""
+        """Canonical text of ``path`` (see :func:`sync.transform.coerce.as_text`)."""
         return as_text(self.column(path))
 
     def _lookup(self, path: str) -> pd.Series:

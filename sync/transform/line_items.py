@@ -16,10 +16,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sync.coerce import normalize_decimal
+from sync.common.structure import LINE_ITEMS
 from sync.mapping.model import DROP
 from sync.mapping.structure_rules import SERVICE_DATE, LineItemRules, RelativeDate
-from sync.structure_model import LINE_ITEMS
+from sync.transform.coerce import normalize_decimal
 
 HUNDREDTH = Decimal("0.01")
 NAME_MAX = 255  # Redmine: an issue's subject

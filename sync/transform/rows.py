@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sync import coerce
+from sync.common.model import DesiredRow, RowError
 from sync.mapping.model import FieldRule, Mapping
-from sync.model import DesiredRow, RowError
+from sync.transform import coerce
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame
 from sync.transform.keys import key_problem

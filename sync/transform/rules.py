@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from sync import coerce
 from sync.mapping.model import DROP, FieldRule
+from sync.transform import coerce
 from sync.transform.frame import RecordFrame
 
 SHOWN_CHARS = 60  # longer values are cut in reasons: a reason names the problem, not the payload

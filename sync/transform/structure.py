@@ -20,10 +20,10 @@ from collections.abc import Mapping as MappingType
 from datetime import date
 from typing import Any
 
+from sync.common.model import DesiredRow, RowError
+from sync.common.structure import Child, ChildKind, ChildSource, LineItemFacts, Structure, child_key
 from sync.mapping.model import Mapping
 from sync.mapping.structure_rules import END, START, StructureRules, Template
-from sync.model import DesiredRow, RowError
-from sync.structure_model import Child, ChildKind, ChildSource, LineItemFacts, Structure, child_key
 from sync.transform.frame import _clean
 from sync.transform.line_items import (
     StructureProblem,

@@ -2,7 +2,7 @@
 of its line items are services.
 
 Evaluated like ``source.criteria`` (:func:`sync.transform.criteria.evaluate_criteria`): on columns,
-once per condition and page, with SOQL's semantics, and through :mod:`sync.coerce`, so a deal read
+once per condition and page, with SOQL's semantics, and through :mod:`sync.transform.coerce`, so a deal read
 through Bulk CSV (``"true"``, ``"125000.50"``) routes as its REST JSON does. ``when`` is evaluated on
 the deals, ``any_line_item`` and ``services`` on every line item of the page in one frame. A value
 that cannot be compared with a condition's literal is a problem for that deal, never a guess.
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sync import soql
+from sync.extract import soql
 from sync.mapping.structure_rules import Route, StructureRules
 from sync.transform.criteria import evaluate_criteria
 from sync.transform.frame import RecordFrame

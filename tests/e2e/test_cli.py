@@ -83,7 +83,7 @@ def test_every_command_is_documented_in_the_readme():
 
 
 # Every exit code the program can exit with (each error class's, a bug's, Ctrl-C's) is checked against
-# README's exit-code table by tests/unit/test_exit_codes.py (test_every_exit_code_..._is_documented).
+# README's exit-code table by tests/unit/common/test_exit_codes.py (test_every_exit_code_..._is_documented).
 
 
 def test_a_config_path_that_is_a_directory_exits_2_with_one_line_and_no_traceback(tmp_path):
@@ -108,7 +108,7 @@ def test_a_config_value_of_the_wrong_type_exits_2_naming_line_and_key(tmp_path):
 #: nobody once Python and psa-sync are loaded (the interpreter lives where nobody may not read)
 AS_NOBODY = """
 import os, sys
-import sync.cli, sync.config, sync.yamldoc, sync.report, sync.logs
+import sync.cli, sync.config, sync.common.yamldoc, sync.ops.report, sync.common.logs
 if os.geteuid() == 0:
     os.setgid(65534)
     os.setuid(65534)

@@ -15,7 +15,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 from tests.fixtures.emulator import sf_client, trusting_session
 
 STAMP_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000\Z")

@@ -8,9 +8,9 @@ import threading
 import pytest
 import requests
 
+from sync.common.ids import to18
 from sync.emulator import Emulator, serve
 from sync.emulator.ids import IdFactory, normalize
-from sync.sfid import to18
 from tests.fixtures.emulator import sf_client, trusting_session
 
 

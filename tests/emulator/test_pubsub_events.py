@@ -136,6 +136,6 @@ def test_topics_and_schemas_come_from_the_object_definitions_and_a_new_field_is_
 
 
 def _ms(stamp: str) -> int:
-    from sync.soql import parse_sf_datetime
+    from sync.extract.soql import parse_sf_datetime
 
     return int(parse_sf_datetime(stamp).timestamp() * 1000)

@@ -1,5 +1,5 @@
 """SOQL semantics where they differ from SQL, pinned through the emulator's REST API, and the
-emulator's SQL translation cross-checked against ``sync.soql.evaluate`` (the pipeline's
+emulator's SQL translation cross-checked against ``sync.extract.soql.evaluate`` (the pipeline's
 evaluator) on random conditions: both must pick the same records."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.emulator import Emulator
-from sync.soql import And, Comparison, InList, Not, Or, evaluate, field, quote, to_soql
+from sync.extract.soql import And, Comparison, InList, Not, Or, evaluate, field, quote, to_soql
 from tests.fixtures.profiles import examples
 from tests.fixtures.soql_text import literal_pattern, tricky_text
 

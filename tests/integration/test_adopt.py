@@ -199,10 +199,10 @@ def test_every_batch_of_an_adoption_links_with_the_mapping_loaded_at_the_start(h
     does not stop the second batch (each batch read the file again, and failed with exit 2)."""
     from functools import partial
 
-    from sync import pipeline
-    from sync.adopt import apply as write
-    from sync.adopt.commands import adopt
     from sync.config import load_settings
+    from sync.ops.adopt import apply as write
+    from sync.ops.adopt.commands import adopt
+    from sync.orchestrator import stages
 
     history(emulator, [f"Deal {n:03d}" for n in range(4)])
     make_by_hand(redmine, [(f"hand-{n:03d}", f"Hand Made Inc - Deal {n:03d}") for n in range(4)])
@@ -210,7 +210,7 @@ def test_every_batch_of_an_adoption_links_with_the_mapping_loaded_at_the_start(h
     harness.write_config(mapping=path)
     monkeypatch.chdir(harness.workdir)
     monkeypatch.setattr(write, "apply", partial(write.apply, batch=2))
-    cycle, batches = pipeline.cycle, []
+    cycle, batches = stages.cycle, []
 
     def cycle_then_break_the_file(*args, **kwargs):
         result = cycle(*args, **kwargs)
@@ -218,7 +218,7 @@ def test_every_batch_of_an_adoption_links_with_the_mapping_loaded_at_the_start(h
         path.write_text("source: [this is no longer a mapping\n")
         return result
 
-    monkeypatch.setattr(pipeline, "cycle", cycle_then_break_the_file)
+    monkeypatch.setattr(stages, "cycle", cycle_then_break_the_file)
     report = adopt(load_settings(harness.config, harness.env()), since=date(2025, 1, 1), until=date(2025, 12, 31),
                    apply=True)
 

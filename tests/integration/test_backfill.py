@@ -218,9 +218,9 @@ def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_
         harness, emulator, redmine, tmp_path, monkeypatch):
     """The command loads the mapping once: an edit of the file mid-backfill waits for the next command
     (as it waits for the next run), and one backfill never makes projects by two mappings."""
-    from sync import backfill as backfill_module
     from sync.config import load_settings
     from sync.mapping.loader import load_mapping
+    from sync.orchestrator import backfill as backfill_module
 
     history(emulator, 12)
     path = today_mapping(tmp_path)

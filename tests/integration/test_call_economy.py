@@ -1,7 +1,7 @@
 """The Salesforce calls of a fixed scenario, counted exactly: a regression in call economy fails CI.
 
 The emulator counts every call by endpoint; the run goes through the run's own entry point
-(``pipeline.run_once``) against the tests' in-memory FakePsa, so no Redmine is needed and the figures
+(``stages.run_once``) against the tests' in-memory FakePsa, so no Redmine is needed and the figures
 are Salesforce's alone. `make bench` measures the same at an org's size (docs/benchmarks.md).
 """
 

@@ -3,8 +3,8 @@ a won deal is a project by the next cycle that reads it, SIGTERM mid-cycle exits
 to repair, SIGHUP with a broken mapping keeps the old one, and failing cycles back off.
 
 No wall-clock bound is asserted: cycles are counted in run rows, the back-off's exact pauses are
-tests/unit/test_daemon_policy.py's (an injected clock), and the figures (latency, stop time, gaps)
-are printed by scripts/bench_daemon.py (`make bench-parts`). A ``wait_for`` timeout only ends a
+tests/unit/daemon/test_daemon_policy.py's (an injected clock), and the figures (latency, stop time, gaps)
+are printed by scripts/bench/bench_daemon.py (`make bench-parts`). A ``wait_for`` timeout only ends a
 test in which nothing happens; it is never the assertion."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emu
         failing = [r for r in rows[down_from:] if r["exit_code"] == 3]
         gaps = [started(b) - started(a) for a, b in zip(failing, failing[1:], strict=False)]
         # The daemon's own decisions, from its log: 2 s, 4 s, 8 s (the cap), then 8 s (exact pauses on
-        # an injected clock: tests/unit/test_daemon_policy.py). The rows show them taken: without a
+        # an injected clock: tests/unit/daemon/test_daemon_policy.py). The rows show them taken: without a
         # back-off, failing cycles would start a second apart; with it the last gaps are the cap's.
         pauses = [int(p) for p in re.findall(r"the next cycle in (\d+)s", daemon.text())]
         assert pauses[:4] == [2, 4, 8, 8], pauses

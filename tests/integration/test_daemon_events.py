@@ -82,7 +82,7 @@ def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(harness, emu
     assert daemon.event_path.healthy() and not daemon.poll_due(daemon.clock())  # the safety poll's pace
     from prometheus_client import generate_latest
 
-    from sync.metrics.export import registry_of
+    from sync.ops.metrics.export import registry_of
 
     scraped = generate_latest(registry_of(daemon.settings)).decode()
     assert "psa_sync_events_received_total 2.0" in scraped

@@ -82,8 +82,8 @@ def test_members_cost_no_salesforce_call_against_the_emulator(emulator, tmp_path
     from types import SimpleNamespace
 
     from sync.config import load_settings
-    from sync.connections import Connections
-    from sync.pipeline import run_once
+    from sync.orchestrator.connections import Connections
+    from sync.orchestrator.stages import run_once
     from tests.fixtures.fake_psa import FakePsa
     from tests.fixtures.sync import SyncHarness
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sync.forecast.book import read_book
+from sync.ops.forecast.book import read_book
 from tests.fixtures.emulator import won_deal
 from tests.fixtures.sync import mapping_variant
 

@@ -225,13 +225,13 @@ def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulato
     dropped and the lost deal are seen leaving, still in one query."""
     from types import SimpleNamespace
 
-    from sync import extract
+    from sync.extract import incremental
     from tests.fixtures.fake_psa import FakePsa
     from tests.fixtures.runs import dry_run
     from tests.fixtures.sync import SyncHarness
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(extract, "MAX_IDS_PER_QUERY", 1)
+    monkeypatch.setattr(incremental, "MAX_IDS_PER_QUERY", 1)
     path = mapping_variant(tmp_path, ("lookback: 10m", "lookback: 1s"))
     path.write_text(path.read_text() + PIPELINE.format(on_drop="flag").replace("true", "false"))
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))

@@ -48,7 +48,7 @@ class Kit:
 
 def _redmine_kit(request) -> Kit:
     redmine = request.getfixturevalue("redmine")
-    from sync.connectors.psa.redmine import RedmineConnector
+    from sync.connectors.psa.redmine.connector import RedmineConnector
 
     psa = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=1)
     return Kit(

@@ -258,10 +258,11 @@ def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_fir
                                                                                         monkeypatch):
     """The write-back after a failed repair is a clean-up: its own failure is logged, and the exit code
     stays the one that says what went wrong (the cycle's rule, which --repair now runs in)."""
-    from sync import extract, pipeline
+    from sync.common.errors import AuthError, SalesforceUnavailable
     from sync.config import load_settings
-    from sync.errors import AuthError, SalesforceUnavailable
-    from sync.reconcile.run import reconcile as reconcile_in_process
+    from sync.extract import incremental
+    from sync.ops.reconcile.run import reconcile as reconcile_in_process
+    from sync.orchestrator import stages
 
     won_deal(emulator, "Missed", stamp=long_ago())
     harness.write_config()
@@ -272,8 +273,8 @@ def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_fir
     def write_back(*_args, **_kwargs):
         raise AuthError("the write-back's session was refused")
 
-    monkeypatch.setattr(extract, "fetch_ids", refetch)
-    monkeypatch.setattr(pipeline, "flush", write_back)
+    monkeypatch.setattr(incremental, "fetch_ids", refetch)
+    monkeypatch.setattr(stages, "flush", write_back)
     monkeypatch.chdir(harness.workdir)
     report = reconcile_in_process(load_settings(harness.config, harness.env()), repair=True, environ=harness.env())
 

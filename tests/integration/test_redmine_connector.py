@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 import requests
 
+from sync.common.errors import AuthError, ConfigError, PsaUnavailable
 from sync.connectors.psa.base import NewProject, ProjectChange, get_connector
-from sync.connectors.psa.redmine import RedmineConnector
-from sync.errors import AuthError, ConfigError, PsaUnavailable
+from sync.connectors.psa.redmine.connector import RedmineConnector
 from tests.fixtures.redmine import CountingSession, deal_fields
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+from sync.common.model import Outcome
+from sync.common.structure import Child, ChildKind
 from sync.connectors.psa.base import NewProject
-from sync.connectors.psa.redmine import RedmineConnector
-from sync.model import Outcome
-from sync.structure_model import Child, ChildKind
+from sync.connectors.psa.redmine.connector import RedmineConnector
 from tests.fixtures.redmine import CountingSession, deal_fields
 
 pytestmark = pytest.mark.integration

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from sync.common.errors import AuthError, BudgetExceededError, ConfigError
 from sync.config import SalesforceAuth, SalesforceConfig, Secret
 from sync.connectors.http import build_session
-from sync.connectors.salesforce import SalesforceClient
+from sync.connectors.salesforce.client import SalesforceClient
 from sync.emulator import Emulator
-from sync.errors import AuthError, BudgetExceededError, ConfigError
 
 pytestmark = pytest.mark.integration
 

@@ -16,13 +16,13 @@ import pytest
 import requests
 import responses
 
+from sync.common.errors import AuthError, ConfigError
 from sync.config import SalesforceAuth, SalesforceConfig, Secret
 from sync.connectors.http import build_session
-from sync.connectors.psa.redmine_http import RedmineHttp
-from sync.connectors.psa.tryton_rpc import TrytonRpc
-from sync.connectors.salesforce import SalesforceClient
+from sync.connectors.psa.redmine.http import RedmineHttp
+from sync.connectors.psa.tryton.rpc import TrytonRpc
+from sync.connectors.salesforce.client import SalesforceClient
 from sync.emulator import Emulator
-from sync.errors import AuthError, ConfigError
 
 pytestmark = pytest.mark.integration
 

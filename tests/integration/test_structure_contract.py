@@ -16,10 +16,10 @@ from decimal import Decimal
 import pytest
 import requests
 
+from sync.common.model import Outcome
+from sync.common.structure import Child, ChildKind
 from sync.connectors.psa.base import NewProject, get_connector
 from sync.connectors.psa.structure import StructureConnector
-from sync.model import Outcome
-from sync.structure_model import Child, ChildKind
 from tests.fixtures.fake_psa import FakePsa
 
 pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from sync.connectors.psa.base import NewProject, ProjectChange
-from sync.connectors.psa.tryton import TrytonConnector
+from sync.connectors.psa.tryton.connector import TrytonConnector
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ def test_reads_cost_one_call_whatever_the_number_of_projects(tryton, session):
 
 
 def test_a_child_whose_create_answer_was_lost_is_found_by_its_key_not_made_twice(tryton, session):
-    from sync.structure_model import Child, ChildKind
+    from sync.common.structure import Child, ChildKind
 
     psa = connector(tryton, session)
     [project] = psa.create([NewProject(KEY, fields())])

@@ -97,8 +97,8 @@ def test_check_names_a_value_outside_the_invoice_methods_and_a_missing_module(tr
 
 
 def test_check_says_which_tryton_module_a_missing_field_needs(tryton):
-    from sync.check.psa import _no_place
-    from sync.connectors.psa.tryton_site import TrytonSite
+    from sync.connectors.psa.tryton.site import TrytonSite
+    from sync.ops.check.psa import _no_place
 
     class Site(TrytonSite):
         def fields(self):  # a Tryton without project_invoice
@@ -124,14 +124,14 @@ def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install
     ran = harness.run(expect=2)
     assert needs in ran.stderr
     assert tryton.count() == 0
-    from sync.connectors.psa.tryton_site import MODULE_DIR  # the installed package's copy, not a checkout's path
+    from sync.connectors.psa.tryton.site import MODULE_DIR  # the installed package's copy, not a checkout's path
 
     assert f"copy {MODULE_DIR}, which psa-sync's installed package ships" in ran.stderr
     assert (MODULE_DIR / "tryton.cfg").is_file() and (MODULE_DIR / "message.xml").is_file()
 
 
 def test_the_psa_sync_key_module_makes_the_database_refuse_a_second_project_with_a_key(tryton):
-    from sync.connectors.psa.tryton_rpc import TrytonError
+    from sync.connectors.psa.tryton.rpc import TrytonError
 
     first = tryton.create_project("Made by psa-sync", key="006AK00000AbCdEQAA")
     with pytest.raises(TrytonError, match="Another project already carries this Salesforce key"):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.connectors.psa.tryton_site import hours
+from sync.connectors.psa.tryton.site import hours
 from tests.fixtures.structure import sold
 from tests.fixtures.sync import ROOT
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.clock import parse_iso
+from sync.common.clock import parse_iso
 from tests.fixtures.exactly_once_support import (
     Book,
     assert_exactly_once,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "sync" / "connectors" / "psa" / "tryton_module"
 #: README "Tryton": the one-liner that names the module's directory in psa-sync's installed package
-MODULE_DIR_OF_INSTALL = "import os, sync.connectors.psa.tryton_module as m; print(os.path.dirname(m.__file__))"
+MODULE_DIR_OF_INSTALL = "import os, sync.connectors.psa.tryton.module as m; print(os.path.dirname(m.__file__))"
 _JUNK = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
                                ".hypothesis", "*.sqlite*")
 
@@ -91,8 +91,8 @@ def test_the_readme_route_installs_the_same_tryton_module_from_the_installed_pac
     listed = (copied / "tryton.cfg").read_text().split("xml:")[1].split()
     assert listed and all((copied / name).is_file() for name in listed)
 
-    from sync.connectors.psa import tryton_site
+    from sync.connectors.psa.tryton import site
 
-    message = sh(installed / "bin" / "python", "-c", "from sync.connectors.psa.tryton_site import MODULE_DIR; "
+    message = sh(installed / "bin" / "python", "-c", "from sync.connectors.psa.tryton.site import MODULE_DIR; "
                  "print(MODULE_DIR)", cwd=tmp_path, env=env).stdout.strip()
-    assert Path(message) == shipped and tryton_site.MODULE_DIR == MODULE  # the error names the installed copy
+    assert Path(message) == shipped and site.MODULE_DIR == MODULE  # the error names the installed copy

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sync.common.model import Outcome
 from sync.connectors.psa.base import NewProject, ProjectChange
-from sync.model import Outcome
 from tests.fixtures.fake_psa import FakePsa
 
 KEY, OTHER = "006000000000001AAA", "006000000000002AAA"

@@ -23,11 +23,11 @@ def test_the_glossary_gives_each_overloaded_word_one_meaning():
 
 
 @pytest.mark.parametrize("module,old,new", [
-    ("sync.connections", "connect", "make_clients"),  # building clients connects nothing
-    ("sync.backfill", "Outcome", "BackfillReport"),  # Outcome is one PSA write's
-    ("sync.backfill", "windows", "batches"),  # a window is a time range
-    ("sync.backfill", "WINDOW_ROWS", "BATCH_ROWS"),
-    ("sync.reconcile.repair", "settle", "grade"),  # settle is the end-of-run retry of unconfirmed writes
+    ("sync.orchestrator.connections", "connect", "make_clients"),  # building clients connects nothing
+    ("sync.orchestrator.backfill", "Outcome", "BackfillReport"),  # Outcome is one PSA write's
+    ("sync.orchestrator.backfill", "windows", "batches"),  # a window is a time range
+    ("sync.orchestrator.backfill", "WINDOW_ROWS", "BATCH_ROWS"),
+    ("sync.ops.reconcile.repair", "settle", "grade"),  # settle is the end-of-run retry of unconfirmed writes
 ])
 def test_a_renamed_word_is_gone_from_its_module(module, old, new):
     loaded = __import__(module, fromlist=["_"])
@@ -35,7 +35,7 @@ def test_a_renamed_word_is_gone_from_its_module(module, old, new):
 
 
 def test_the_page_step_advances_rather_than_progresses():
-    from sync.pipeline import process_page
+    from sync.orchestrator.stages import process_page
 
     assert "advance" in inspect.signature(process_page).parameters
     assert "progress" not in inspect.signature(process_page).parameters

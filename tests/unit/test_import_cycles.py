@@ -8,8 +8,16 @@ from pathlib import Path
 
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 #: the typed core (pyproject [tool.mypy]) and what it is configured by
-CORE = ("sync.pipeline", "sync.runtime", "sync.load", "sync.state", "sync.connectors", "sync.config",
-        "sync.backsync", "sync.forecast")
+CORE = (
+    "sync.orchestrator.stages",
+    "sync.orchestrator.session",
+    "sync.load",
+    "sync.state",
+    "sync.connectors",
+    "sync.config",
+    "sync.backsync",
+    "sync.ops.forecast",
+)
 
 
 def graph() -> dict[str, set[str]]:

@@ -13,9 +13,18 @@ SYNC = Path(__file__).resolve().parents[2] / "sync"
 IO_LIBRARIES = ("sqlite_utils", "requests", "simple_salesforce")
 
 
-@pytest.mark.parametrize("module", ["sync.diff", "sync.transform.rows", "sync.model",
-                                    "sync.forecast.compute", "sync.mapping.members", "sync.stream",
-                                    "sync.mapping.pipeline"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "sync.transform.diff",
+        "sync.transform.rows",
+        "sync.common.model",
+        "sync.ops.forecast.compute",
+        "sync.mapping.members",
+        "sync.transform.pipeline_stream",
+        "sync.mapping.pipeline",
+    ],
+)
 @pytest.mark.subprocess
 def test_a_pure_stage_imports_neither_the_state_store_nor_a_connector(module):
     probe = (f"import json, sys; import {module}; "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "deploy"
 UNITS = ("psa-sync-daemon.service", "psa-sync.service", "psa-sync.timer")
 INSTALLED = "/opt/psa-sync/.venv/bin/psa-sync"  # where the units expect psa-sync; absent on a test machine
 

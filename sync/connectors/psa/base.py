@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import requests
 
-from sync.errors import ConfigError
-from sync.model import Outcome
+from sync.common.errors import ConfigError
+from sync.common.model import Outcome
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class ProjectRef:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The outcome of one create, update or lifecycle change (see :class:`sync.model.Outcome`)."""
+    """The outcome of one create, update or lifecycle change (see :class:`sync.common.model.Outcome`)."""
 
     key: str
     outcome: Outcome
@@ -206,8 +206,8 @@ ConnectorFactory = Callable[[str, str, dict, requests.Session], PsaConnector]
 
 # name -> "module:Class"; imported on demand so an unused connector costs nothing at start-up.
 _REGISTRY: dict[str, str] = {
-    "redmine": "sync.connectors.psa.redmine:RedmineConnector",
-    "tryton": "sync.connectors.psa.tryton:TrytonConnector",
+    "redmine": "sync.connectors.psa.redmine.connector:RedmineConnector",
+    "tryton": "sync.connectors.psa.tryton.connector:TrytonConnector",
 }
 
 

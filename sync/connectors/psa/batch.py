@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sync.errors import SyncError
+from sync.common.errors import SyncError
 
 
 def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:

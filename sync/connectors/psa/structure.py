@@ -2,7 +2,7 @@
 
 A separate, optional protocol beside :class:`sync.connectors.psa.base.PsaConnector`: a PSA that can
 hold a plan below a project implements it (Redmine: versions and issues; Tryton: child
-``project.work`` records). The load stage creates each :class:`sync.structure_model.Child` exactly
+``project.work`` records). The load stage creates each :class:`sync.common.structure.Child` exactly
 once by its key (docs/architecture.md §5): ``find_children`` before a create whose answer was lost,
 ``create_children`` in batches, phases first so tasks can name them. After creation a child belongs
 to the PSA: psa-sync only reads it (progress, hours), flags it (a line item removed from the deal)
@@ -20,9 +20,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from sync.common.model import Outcome
+from sync.common.structure import Child, ChildKind
 from sync.connectors.psa.base import ProjectRef
-from sync.model import Outcome
-from sync.structure_model import Child, ChildKind
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class ChildRef:
     """Where one child lives in the PSA."""
 
     id: int  # the PSA's id (Redmine: version or issue id; Tryton: project.work id)
-    key: str  # the child key it carries (sync.structure_model.child_key)
+    key: str  # the child key it carries (sync.common.structure.child_key)
     kind: ChildKind
     project_id: int
     url: str  # a link a person can open

@@ -20,7 +20,7 @@ from typing import Any
 import fastavro
 
 from sync.emulator.schema import ID_TYPES, TEXT_TYPES, FieldDef, ObjectDef
-from sync.soql import parse_sf_datetime
+from sync.extract.soql import parse_sf_datetime
 
 NAMESPACE = "com.sforce.eventbus"
 CHANGE_TYPES = ["CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE",

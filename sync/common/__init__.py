@@ -1,0 +1,1 @@
+"""What every stage shares, free of I/O: the exception tree, the shared types, clock, logs, Ids, YAML."""

@@ -1,0 +1,1 @@
+"""Salesforce → pages of raw records: the incremental read (incremental.py) and SOQL (soql/)."""

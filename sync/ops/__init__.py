@@ -1,0 +1,1 @@
+"""The operator commands beside the run: adopt, check, reconcile, forecast, metrics, health, status."""

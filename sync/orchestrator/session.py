@@ -1,0 +1,266 @@
+"""What one run holds while the stages work: the :class:`Run`, the :class:`Session` that records it in
+the state file, and the pieces a session is made of (the run lock, the two connections, the guard
+against a state file of another org or PSA).
+
+The stages receive a :class:`Run` instead of reaching for globals; ``stages.run_session`` is the
+one place that puts these pieces together, in order, for every entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sync.backsync.outbox import WritebackReport
+from sync.common.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
+from sync.common.faults import crash_hook, create_chunk
+from sync.common.logs import redact
+from sync.common.model import DesiredRow, Facts, Plan
+from sync.config import Settings
+from sync.connectors.base import SalesforceApi
+from sync.connectors.psa.base import Policies, ProjectRef, PsaConnector
+from sync.connectors.psa.batch import CreateChunk
+from sync.load.children import ChildReport
+from sync.load.members import with_members
+from sync.load.projects import LoadContext, LoadReport
+from sync.mapping.model import Mapping
+from sync.ops.metrics import totals
+from sync.orchestrator.connections import Connections, make_clients
+from sync.state import DatabaseError, State
+from sync.state.files import translate
+
+logger = logging.getLogger(__name__)
+
+#: The counters of one run, in the order the summary line prints them.
+COUNTS = ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
+          "quarantined", "written", "written_later", "backsync", "conflicts", "unconfirmed")
+
+
+@dataclass
+class RunResult:
+    """How a run ended, as recorded in its ``runs`` row and printed by the CLI."""
+
+    run_id: int | None
+    status: str  # ok | failures | stopped | failed (reconcile: ok | drift | stopped | failed)
+    exit_code: int
+    counts: dict[str, int] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    org_usage: dict | None = None
+    error: str | None = None
+    psa_calls: int = 0
+
+    def log_summary(self) -> None:
+        counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
+        usage = self.org_usage or {}
+        logger.info("run finished status=%s exit=%s %s sf_calls=%s psa_calls=%s org_usage=%s/%s", self.status,
+                    self.exit_code, counts, sum(self.api_calls.values()), self.psa_calls, usage.get("used"),
+                    usage.get("max"))
+
+
+#: A connected Salesforce client and a PSA connector, kept across sessions.
+Connected = Connections | tuple[SalesforceApi, PsaConnector]
+
+
+@dataclass
+class Run:
+    """Everything one run needs, built once by the run session."""
+
+    settings: Settings
+    mapping: Mapping
+    state: State
+    client: SalesforceApi
+    psa: PsaConnector
+    run_id: int
+    fault: Callable[[str], None]
+    facts: dict[str, Facts] = field(default_factory=dict)  # of the page being processed
+    load: LoadReport = field(default_factory=LoadReport)
+    children: ChildReport = field(default_factory=ChildReport)
+    writeback: WritebackReport = field(default_factory=WritebackReport)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    new_failures: int = 0
+    create_chunk: CreateChunk | None = None  # the PSA's (``PsaConnector.create_chunk``), else whole batches
+
+    @property
+    def ctx(self) -> LoadContext:
+        policies = Policies.of(self.settings.psa.options)
+        psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
+        return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
+                           on_create=self.mapping.on_create_fields(), on_closed=policies.on_closed,
+                           fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
+                           create_chunk=self.create_chunk,
+                           parent_of=self.parent_of if policies.parent_projects else None)
+
+    def parent_of(self, row: DesiredRow) -> ProjectRef | None:
+        """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
+        facts = self.facts.get(row.record_id) or Facts()
+        if not facts.account_id:
+            return None
+        name = facts.account_name or row.fields.get("customer") or facts.account_id
+        return self.psa.ensure_parent(facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")})
+
+    def tally(self, plan: Plan, pipeline: list[dict] = ()) -> None:
+        """Count what a page's plan decided (and its pipeline rows by status), then what load did with it."""
+        for row in pipeline:
+            self.counts[f"pipeline_{row['status']}"] = self.counts.get(f"pipeline_{row['status']}", 0) + 1
+        self.counts["unchanged"] += len(plan.unchanged)
+        self.counts["lifecycle"] += len(plan.lifecycle)
+        self.counts["repaired"] += len(plan.repairs)
+        self.tally_load()
+
+    def tally_load(self) -> None:
+        """The load report keeps the run's totals; its failures are counted once, then cleared."""
+        report = self.load
+        self.counts.update(created=len(report.created), adopted=len(report.adopted), updated=len(report.updated),
+                           pending=len(report.pending))
+        self.count_new_failures(report.failed)
+        report.failed = {}
+        plans = self.children  # a project's plan: counted once it did something (mappings without one)
+        done = {"children_created": plans.created, "children_found": plans.found,
+                "children_flagged": plans.flagged, "estimates_moved": plans.estimates}
+        self.counts.update({name: n for name, n in done.items() if n or name in self.counts})
+        self.count_new_failures({record_id: "; ".join(p) for record_id, p in plans.problems.items()})
+        plans.problems = {}
+
+    def quarantine_transform(self, failed: dict[str, str], payloads: dict[str, dict]) -> None:
+        """Inside a page's commit: records that match and do not map, each with every reason. Only a
+        failure that is new (or has a new reason) counts toward exit 1."""
+        fresh = 0
+        for record_id, reason in failed.items():
+            old = [q for q in self.state.quarantined(record_id) if q["stage"] == "transform"]
+            fresh += not old or old[0]["error"] != reason
+            self.state.quarantine(record_id, "transform", reason, payloads[record_id], self.run_id)
+            self.state.event(self.run_id, record_id, "transform", "quarantined", {"error": reason})
+        self.counts["quarantined"] += len(failed)
+        self.new_failures += fresh
+
+    def count_new_failures(self, failed: dict[str, str]) -> None:
+        """Records quarantined by this run's writes: they make the run exit 1."""
+        self.counts["quarantined"] += len(failed)
+        self.new_failures += len(failed)
+
+
+def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
+    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids);
+    a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s report)."""
+    for key, now in (("org_id", org_id), ("psa_url", psa_url)):
+        was = state.meta(key)
+        if was is None:
+            if record:
+                state.set_meta(key, now)
+        elif was != now:
+            what = "Salesforce org" if key == "org_id" else "PSA"
+            raise StateMismatchError(
+                f"the state file {state_path} was made against {what} {was}, but this config reaches {now}. "
+                "Use one state file per org and PSA; nothing was changed")
+
+
+@dataclass
+class Session:
+    """One run row from start to finish. ``start()`` connects; a ``SyncError`` raised inside the
+    ``with`` block is recorded on the run row and ends the session with its exit code."""
+
+    settings: Settings
+    mapping: Mapping
+    state: State
+    mode: str
+    run_id: int
+    environ: dict[str, str]
+    run: Run | None = None
+    error: SyncError | None = None
+    aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
+    connected: Connected | None = None  # clients a caller keeps across sessions (already connected)
+    checkpoint: Callable[[str], None] | None = None  # called at each crash point too (the daemon's stop)
+    result: RunResult | None = None
+    _client: object | None = None
+    _connections: object | None = None
+    _calls_before: dict = field(default_factory=dict)  # calls a re-used client made before this session
+    _psa_before: int = 0
+
+    def start(self) -> Run:
+        """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
+        connections = make_clients(self.settings) if self.connected is None else self.connected
+        client, psa = connections
+        self._client, self._connections = client, connections
+        self._calls_before = dict(client.usage.calls)
+        self._psa_before = getattr(connections, "psa_calls", 0)
+        if self.connected is None or not client.org_id:
+            client.connect()
+        fault = _chain(crash_hook(self.environ), self.checkpoint)
+        fault("after-token")
+        guard(self.state, client.org_id, psa.url, self.settings.state)
+        if self.mode != "reconcile":  # reconcile reports; the runs record which mapping made the snapshots
+            self.state.set_meta("mapping_fingerprint", self.mapping.fingerprint)
+        self.run = Run(self.settings, self.mapping, self.state, client, psa, self.run_id, fault,
+                       create_chunk=create_chunk(self.environ, getattr(psa, "create_chunk", None)))
+        return self.run
+
+    def outcome(self) -> tuple[str, int]:
+        """(status, exit code) of a run; reconcile decides its own from its report."""
+        if self.aborted is not None:
+            code = exit_code_of(self.aborted)
+            return ("interrupted" if code == INTERRUPTED else "failed"), code
+        if self.error is not None:
+            return ("stopped" if isinstance(self.error, BudgetExceededError) else "failed"), self.error.exit_code
+        if self.run is None:
+            return "failed", 1
+        return ("ok", 0) if self.run.new_failures == 0 else ("failures", 1)
+
+    def fail(self, error: SyncError) -> None:
+        self.error = error
+        logger.error("%s", error)
+
+    def finish(self, status: str, exit_code: int, counts: dict[str, int]) -> RunResult:
+        """Record how the run ended. If the state file refuses even that, the first error still wins:
+        a run that had failed keeps its error and exit code, one that had not fails with exit 74."""
+        client = self._client
+        result = RunResult(run_id=self.run_id, status=status, exit_code=exit_code, counts=counts,
+                           error=redact(str(self.error)) if self.error is not None else None)
+        if client is not None:
+            result.api_calls = {k: n - self._calls_before.get(k, 0) for k, n in client.usage.calls.items()
+                                if n > self._calls_before.get(k, 0)}
+            result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
+            result.psa_calls = getattr(self._connections, "psa_calls", 0) - self._psa_before
+        self.result = result
+        try:
+            with self.state.transaction():  # the run's row and the metrics' counters move together
+                self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
+                                      api_calls=result.api_calls, org_usage=result.org_usage, error=result.error,
+                                      psa_calls=result.psa_calls)
+                totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
+                               result.psa_calls)
+        except DatabaseError as exc:
+            if self.error is None and self.aborted is None:
+                self.fail(translate(self.settings.state, exc))
+                result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)
+            else:
+                logger.warning("the end of run %s could not be recorded in the state file either: %s",
+                               self.run_id, exc)
+        if self.settings.metrics.textfile is not None:
+            from sync.ops.metrics.export import write_textfile
+
+            write_textfile(self.settings, self.state)
+        return result
+
+
+def _chain(*hooks: Callable[[str], None] | None) -> Callable[[str], None]:
+    """One crash-point function calling each hook given, in order."""
+    active = [hook for hook in hooks if hook is not None]
+    if len(active) == 1:
+        return active[0]
+
+    def call(point: str) -> None:
+        for hook in active:
+            hook(point)
+
+    return call
+
+
+def after_failure(step, run: Run) -> None:
+    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
+    reported (and the exit code) stays the first one, the one that says what went wrong."""
+    try:
+        step(run)
+    except Exception as exc:  # noqa: BLE001 - the first error is already on its way out
+        logger.warning("after the error above, %s also failed: %s", step.__name__, exc)
