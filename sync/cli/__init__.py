@@ -19,7 +19,7 @@ from sync.cli.support import CONTEXT, Commands, Context, echo, exit_with, guarde
 from sync.common.errors import ConfigError, ExitCode
 from sync.common.logs import redact, setup_logging
 from sync.config import Settings
-from sync.ops import report
+from sync.ops import plan_text, report
 
 
 def exit_codes_help() -> str:
@@ -102,7 +102,7 @@ def plan(obj: Context, as_json: bool, as_jsonl: bool, examples: int, sample: Pat
         sys.stdout.flush()
         echo(json.dumps(result.summary_line(), default=str))
     else:
-        echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else report.plan_text(result))
+        echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else plan_text.plan_text(result))
     exit_with(1 if result.counts["quarantined"] else 0)
 
 

@@ -84,11 +84,13 @@ def _apply_one(ctx: LoadContext, psa: StructureConnector, link: Link, structure:
                report: ChildReport) -> None:
     project = ref_of(link)
     problems: list[str] = []
-    todo = [c for c in structure.children if _wanted(c, existing, plan_state)]
-    if todo:
-        _create(ctx, psa, link.record_id, project, todo, existing, problems, report)
-    if plan_state == "complete" and amendments is not None:
-        _amend(ctx, psa, link.record_id, project, structure, existing, amendments, problems, report)
+    actions = child_actions(structure, existing, plan_state, amendments)
+    if actions.create:
+        _create(ctx, psa, link.record_id, project, list(actions.create), existing, problems, report)
+    if actions.flag and amendments is not None:
+        _flag(ctx, psa, link.record_id, list(actions.flag), amendments.removed_note, problems, report)
+    if actions.estimates:
+        _move_estimates(ctx, psa, link.record_id, project, list(actions.estimates), problems, report)
     reason = "; ".join(problems)
     before = [q["error"] for q in ctx.state.quarantined(link.record_id) if q["stage"] == STAGE]
     with ctx.state.transaction():
@@ -101,6 +103,33 @@ def _apply_one(ctx: LoadContext, psa: StructureConnector, link: Link, structure:
                 rows.complete(ctx.state, [link.record_id])
     if problems and before != [reason]:  # the same trouble as last time is not news (exit 1 once)
         report.problems[link.record_id] = problems
+
+
+@dataclass(frozen=True)
+class ChildActions:
+    """What a deal's pass does to its project's plan (pure: ``plan`` shows it, ``apply`` carries it out)."""
+
+    create: tuple[Child, ...] = ()
+    flag: tuple[ChildRow, ...] = ()  # tasks whose line item left the deal (``on_removed: flag``)
+    estimates: tuple[tuple[ChildRow, Child], ...] = ()  # a changed quantity (``on_quantity_change: follow``)
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.flag or self.estimates)
+
+
+def child_actions(structure: Structure, existing: dict[str, ChildRow], plan_state: str,
+                  rules: LineItemRules | None) -> ChildActions:
+    """The children still to make (a first plan, an open intent, a new line item later) and, once the
+    first plan is complete, the amendments the line-item rules allow."""
+    create = tuple(c for c in structure.children if _wanted(c, existing, plan_state))
+    if plan_state != "complete" or rules is None:
+        return ChildActions(create)
+    desired = {c.key: c for c in structure.tasks if c.line_item is not None}
+    sold = [r for r in existing.values() if r.line_item and r.child_id is not None and r.status == rows.LINKED]
+    flag = tuple(r for r in sold if r.key not in desired) if rules.on_removed == "flag" else ()
+    moved = tuple((r, desired[r.key]) for r in sold if r.key in desired and desired[r.key].hours is not None
+                  and desired[r.key].hours != r.hours) if rules.on_quantity_change == "follow" else ()
+    return ChildActions(create, flag, moved)
 
 
 def _wanted(child: Child, existing: dict[str, ChildRow], plan_state: str) -> bool:
@@ -159,27 +188,17 @@ def _settle(ctx: LoadContext, record_id: str, results: list[ChildResult], proble
     return made
 
 
-def _amend(ctx: LoadContext, psa: StructureConnector, record_id: str, project: ProjectRef, structure: Structure,
-           existing: dict[str, ChildRow], amendments: LineItemRules, problems: list[str],
-           report: ChildReport) -> None:
-    """Line items changed after the plan was made: flag the removed, move estimates that may move."""
-    desired = {c.key: c for c in structure.tasks if c.line_item is not None}
-    sold = [r for r in existing.values() if r.line_item and r.child_id is not None and r.status == rows.LINKED]
-    removed = [r for r in sold if r.key not in desired]
-    if removed and amendments.on_removed == "flag":
-        results = psa.flag_children([_ref(r) for r in removed], amendments.removed_note)
-        flagged = [r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)]
-        problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in flagged]
-        with ctx.state.transaction():
-            rows.mark(ctx.state, flagged, rows.FLAGGED, amendments.removed_note)
-            for key in flagged:
-                ctx.state.event(ctx.run_id, record_id, STAGE, "flagged",
-                                {"child": key, "note": amendments.removed_note})
-        report.flagged += len(flagged)
-    moved = [(r, desired[r.key]) for r in sold if r.key in desired and desired[r.key].hours is not None
-             and desired[r.key].hours != r.hours]
-    if moved and amendments.on_quantity_change == "follow":
-        _move_estimates(ctx, psa, record_id, project, moved, problems, report)
+def _flag(ctx: LoadContext, psa: StructureConnector, record_id: str, removed: list[ChildRow], note: str,
+          problems: list[str], report: ChildReport) -> None:
+    """Tasks whose line item left the deal get the note (never a delete or a close)."""
+    results = psa.flag_children([_ref(r) for r in removed], note)
+    flagged = [r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)]
+    problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in flagged]
+    with ctx.state.transaction():
+        rows.mark(ctx.state, flagged, rows.FLAGGED, note)
+        for key in flagged:
+            ctx.state.event(ctx.run_id, record_id, STAGE, "flagged", {"child": key, "note": note})
+    report.flagged += len(flagged)
 
 
 def _move_estimates(ctx: LoadContext, psa: StructureConnector, record_id: str, project: ProjectRef,

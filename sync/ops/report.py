@@ -160,10 +160,10 @@ def explain_text(data: dict[str, Any]) -> str:
     else:
         lines.append(f"  project {link['project_id']} {link['project_url']} ({link['state']}, Salesforce "
                      f"status {link['salesforce_status']}, closed by {link['closed_by'] or '-'})")
-        lines.append(f"  mapped values: {_values(link['values'])}")
-        lines.append(f"  written to Salesforce: {_values(link['written_to_salesforce'])}")
+        lines.append(f"  mapped values: {values_text(link['values'])}")
+        lines.append(f"  written to Salesforce: {values_text(link['written_to_salesforce'])}")
         if link["pending_while_closed"]:
-            lines.append(f"  pending until the project is reopened: {_values(link['pending_while_closed'])}")
+            lines.append(f"  pending until the project is reopened: {values_text(link['pending_while_closed'])}")
         if link["kept_psa_fields"]:
             lines.append(f"  fields kept as edited in the PSA: {', '.join(link['kept_psa_fields'])}")
     if data.get("ignored"):
@@ -180,14 +180,14 @@ def explain_text(data: dict[str, Any]) -> str:
                      + "".join(f"  {k} {child[k]}" for k in ("hours", "role", "due") if child[k] is not None)
                      + (f"  ({child['note']})" if child["note"] else ""))
     if data["outbox"]:
-        lines.append(f"  waiting to be written to Salesforce: {_values(data['outbox'])}")
+        lines.append(f"  waiting to be written to Salesforce: {values_text(data['outbox'])}")
     for q in data["quarantine"]:
         lines.append(f"  QUARANTINED at {q['stage']}: {q['error']} (attempts {q['attempts']})")
     lines.append("  history:")
     for event in data["events"]:
         detail = event["detail"]
         lines.append(f"    {event['at']} run {event['run_id']}: {event['action']} → {event['outcome']}"
-                     + (f"  {_values(detail)}" if detail else ""))
+                     + (f"  {values_text(detail)}" if detail else ""))
     return "\n".join(lines)
 
 
@@ -197,69 +197,10 @@ def _child(row: ChildRow) -> dict[str, Any]:
             "line_item": row.line_item, "note": row.note}
 
 
-def _values(values: Any) -> str:
+def values_text(values: Any) -> str:
     if isinstance(values, dict):
-        return ", ".join(f"{k}={_values(v)}" for k, v in values.items())
+        return ", ".join(f"{k}={values_text(v)}" for k, v in values.items())
     return str(values)
-
-
-def plan_text(result: Any) -> str:
-    counts = result.counts
-    lines = [f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
-             f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
-             f"{counts['quarantined']} quarantined"
-             + (f", {counts['pipeline']} pipeline deals" if counts.get("pipeline") else "")]
-    for item in result.recover:
-        lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
-    for item in result.creates:
-        lines.append(f"  create  {item['id']}  {_values(item['fields'])}")
-        if item.get("structure"):
-            lines.extend(structure_lines(item["structure"], "          "))
-    for item in result.updates:
-        lines.append(f"  update  {item['id']}  {_values(item['changed'])}")
-    for item in result.lifecycle:
-        lines.append(f"  status  {item['id']}  → {item['status']}")
-    for item in result.repairs:
-        lines.append(f"  repair  {item['id']}  {_values(item['fields'])}")
-    for item in result.quarantined:
-        lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
-    for item in result.pipeline:
-        lines.append(f"  pipeline {item['id']}  {item['status']} ({item['stage']}, {item['probability']}%)")
-    cut = [f"{counts[kind] - len(getattr(result, kind))} more {kind}" for kind in counts
-           if counts[kind] > len(getattr(result, kind))]
-    if cut:
-        lines.append(f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
-                     "`plan --jsonl` lists every action)")
-    return "\n".join(lines)
-
-
-def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
-    """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
-    by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
-    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
-             f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
-    for phase in tree["phases"]:
-        lines.append(f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else ""))
-        lines.extend(f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"])
-    lines.extend(f"{indent}  {_task(task)}" for task in tree["tasks"] if task["phase"] is None)
-    return lines
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _task(task: dict[str, Any]) -> str:
-    parts = [f"task {task['name']}"]
-    if task["hours"] is not None:
-        parts.append(f"{task['hours']} h")
-    if task["role"]:
-        parts.append(task["role"])
-    if task["start"] or task["due"]:
-        parts.append(f"{task['start'] or '…'} → {task['due'] or '…'}")
-    if task["line_item"]:
-        parts.append(f"line item {task['line_item']}")
-    return "  ".join(parts)
 
 
 def backfill_text(outcome: Any) -> str:
@@ -276,7 +217,7 @@ def backfill_text(outcome: Any) -> str:
     for action, items in outcome.examples.items():
         for item in items:
             detail = item.get("fields") or item.get("changed") or item.get("status") or item.get("reason") or ""
-            lines.append(f"  {action:<11} {item['id']}  {_values(detail) if isinstance(detail, dict) else detail}")
+            lines.append(f"  {action:<11} {item['id']}  {values_text(detail) if isinstance(detail, dict) else detail}")
     if outcome.error:
         lines.append(f"  error: {outcome.error}")
     if progress.finished_at is None and not outcome.dry_run:

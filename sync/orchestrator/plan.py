@@ -21,18 +21,21 @@ from typing import Any
 
 from sync.common.errors import ConfigError
 from sync.common.structure import Child, ChildKind, Structure
+from sync.load.children import child_actions
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
+from sync.mapping.structure_rules import LineItemRules
 from sync.orchestrator.session import make_clients
 from sync.orchestrator.stages import PagePlan, next_run_pages, plan_page
 from sync.state import State
+from sync.state import children as state_children
 
 JSON_VERSION = 1
 NO_ROLE = "(no role)"  # the tasks without a role, in a structure's hours by role
 EXAMPLES = 1000  # default number of examples of each action kept for the summary
 # list in the summary → the action named on each JSON line
 ACTIONS = {"creates": "create", "updates": "update", "lifecycle": "lifecycle", "repairs": "repair",
-           "quarantined": "quarantine", "recover": "recover", "pipeline": "pipeline"}
+           "quarantined": "quarantine", "recover": "recover", "pipeline": "pipeline", "children": "children"}
 
 
 @dataclass
@@ -49,6 +52,7 @@ class PlanResult:
     repairs: list[dict] = field(default_factory=list)  # link fields the run re-writes (cleared, cloned)
     recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
     pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table the run writes
+    children: list[dict] = field(default_factory=list)  # what linked deals' passes do to their plans
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     api_calls: dict[str, int] = field(default_factory=dict)
 
@@ -67,7 +71,7 @@ class PlanResult:
         return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
                 "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
                 "repairs": self.repairs, "recover": self.recover, "pipeline": self.pipeline,
-                "api_calls": self.api_calls,
+                "children": self.children, "api_calls": self.api_calls,
                 "counts": {**self.counts, "unchanged": self.unchanged}, "examples": self.examples}
 
     def summary_line(self) -> dict[str, Any]:
@@ -93,7 +97,10 @@ def read_sample(path: Path) -> list[dict]:
 
 def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: State | None) -> None:
     """List what the run's own page step decides for these records (``stages.plan_page``)."""
-    add_planned(result, plan_page(records, mapping, state))
+    page = plan_page(records, mapping, state)
+    add_planned(result, page)
+    if state is not None and mapping.structure is not None:
+        add_children(result, page, state, mapping.structure.line_items)
 
 
 def add_planned(result: PlanResult, page: PagePlan) -> None:
@@ -108,6 +115,25 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
                                for e in page.errors if e.record_id in page.quarantine])
     result.add("pipeline", [{"id": row["record_id"], "status": row["status"], "stage": row["stage"],
                              "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
+
+
+def add_children(result: PlanResult, page: PagePlan, state: State, rules: LineItemRules | None) -> None:
+    """The child actions of the page's linked, planned, open projects, decided as the run decides them
+    (``load.children.child_actions``): a new line item's task, a removed one flagged, an estimate moved."""
+    plans = state_children.planned(state, list(page.structures))
+    existing = state_children.children_of(state, list(plans))
+    for record_id, plan_state in plans.items():
+        link = page.links.get(record_id)
+        if link is None or link.link_state != "active" or link.closed_by is not None:
+            continue
+        actions = child_actions(page.structures[record_id], existing.get(record_id, {}), plan_state, rules)
+        if actions:
+            result.add("children", [{
+                "id": record_id, "create": [{"key": c.key, "kind": c.kind.value, "name": c.name, "hours": c.hours}
+                                            for c in actions.create],
+                "flag": [{"key": r.key, "name": r.name} for r in actions.flag],
+                "estimates": [{"key": r.key, "name": r.name, "from": r.hours, "to": c.hours}
+                              for r, c in actions.estimates]}])
 
 
 def _create(record_id: str, fields: dict, structure: Structure | None) -> dict:

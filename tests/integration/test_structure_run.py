@@ -196,3 +196,22 @@ def test_a_tentative_deal_is_planned_before_the_close_and_keeps_the_same_childre
     # the same children, none made again: the plan was made once, before the close
     assert {k: i["id"] for k, i in issues(redmine, project["id"]).items()} == {k: i["id"] for k, i in planned.items()}
     assert {k: v["id"] for k, v in versions(redmine, project["id"]).items()} == {k: v["id"] for k, v in phases.items()}
+
+
+def test_plan_shows_what_a_linked_deals_next_pass_does_to_its_plan_and_does_nothing(structured, emulator, redmine):
+    deal, entries, lines = sold(emulator)
+    structured.run()
+    extra = emulator.add_line_item(deal, entries["TRAIN-DAY"], quantity=1)
+    emulator.delete(lines["CONS-DAY"])
+    emulator.update("OpportunityLineItem", lines["TRAIN-DAY"], Quantity=3)
+    [project] = redmine.projects()
+    before = len(issues(redmine, project["id"]))
+    done = structured.cli("plan", "--json")
+    [item] = json.loads(done.stdout)["children"]
+    assert item["id"] == deal
+    assert [c["key"] for c in item["create"]] == [f"{deal}/li:{extra}"]
+    assert [c["key"] for c in item["flag"]] == [f"{deal}/li:{lines['CONS-DAY']}"]
+    assert [(c["from"], c["to"]) for c in item["estimates"]] == [("14", "21")]
+    assert len(issues(redmine, project["id"])) == before  # a plan writes nothing
+    text = structured.cli("plan").stdout
+    assert f"plan    {deal}  + task" in text and "flag 'Cons-Day'" in text
