@@ -5,24 +5,20 @@ The pipeline talks to Salesforce only through ``SalesforceClient``, which fills 
 concerns, each in its own module (the client itself keeps one data call with re-authentication, lock
 retries and translation, and the paging of queries):
 
-- **Authentication** (``auth``): we request the token ourselves and build
-  ``Salesforce(instance_url=…, session_id=…, session=<ours>)``, so simple-salesforce never logs in
-  and never refreshes on its own. On ``401 INVALID_SESSION_ID`` we re-authenticate once and retry
-  that call; a second refusal is an ``AuthError``.
-- **The API budget** (``usage``): every response's ``Sforce-Limit-Info`` is parsed by a
-  response hook on the session and every call is counted per endpoint. Before each data call a
-  guard stops the run (``BudgetExceededError``, exit 4) if the run's own cap or the org's share
-  would be passed; the run resumes from its last page.
+- **Authentication** (``auth``): we request the token and build ``Salesforce(instance_url=…,
+  session_id=…, session=<ours>)``, so simple-salesforce never logs in or refreshes on its own; a 401
+  ``INVALID_SESSION_ID`` re-authenticates once and retries that call (twice refused: ``AuthError``).
+- **The API budget** (``usage``): a response hook parses ``Sforce-Limit-Info`` and counts every call
+  per endpoint; a guard stops the run before a data call that would pass the run's cap or the org's
+  share (``BudgetExceededError``, exit 4); the run resumes from its last page.
 - **Error translation** (``errors``) from status + ``errorCode``, never message text, into
   ``sync.common.errors``; messages never carry SOQL values, bodies, tokens or secrets.
 - **sObject Collections** (``sobject_collections``): 200 records a call, per-record results read.
 - **Nested pages** (``nested``): a record's child rows (line items) followed to their end.
-- **Bulk API 2.0 queries** (``bulk``, ``bulk_records``): ``bulk_query_pages``
-  runs one query job and yields its CSV pages as REST-shaped records; every job call goes through
-  the same guarded call path, so the budget and the counts cover Bulk exactly as REST.
-- **Shapes** (``answers``): every body is held against the shape the code relies on before anything
-  indexes into it (a page without ``records`` is never read as an empty page); what is not JSON or
-  not of that shape stops the run (``SalesforceUnavailable``) naming the call and what came back.
+- **Bulk API 2.0 queries** (``bulk``, ``bulk_records``): one query job, its CSV pages as REST-shaped
+  records, every job call through the same guarded path (the budget and counts cover Bulk too).
+- **Shapes** (``answers``): a body is held against the shape the code relies on before anything
+  indexes into it; what does not fit stops the run (``SalesforceUnavailable``) naming the call.
 """
 
 from __future__ import annotations
@@ -149,9 +145,8 @@ class SalesforceClient:
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url
-        self.sf = Salesforce(instance_url=grant.instance_url, session_id=grant.access_token,
-                             session=self.session, version=self.config.api_version,
-                             object_pairs_hook=dict)
+        self.sf = Salesforce(instance_url=grant.instance_url, session_id=grant.access_token, session=self.session,
+                             version=self.config.api_version, object_pairs_hook=dict)
         return grant
 
     # --- the budget guard ------------------------------------------------------------------------
@@ -159,8 +154,7 @@ class SalesforceClient:
     def _budget_problem(self) -> str | None:
         return budget_problem(self.usage, self.max_calls_per_run, self.max_org_api_percent)
 
-    def budget_left(self) -> bool:
-        """False when the next data call would pass a limit (the pipeline stops before it)."""
+    def budget_left(self) -> bool:  # False when the next data call would pass a limit (the run stops first)
         return self._budget_problem() is None
 
     def _guard(self) -> None:
@@ -290,19 +284,15 @@ class SalesforceClient:
 
     def bulk_query_pages(self, soql: str, *, include_deleted: bool = True,
                          max_records: int = 50_000) -> Iterator[list[dict]]:
-        """Stream one list of REST-shaped records per results page of a Bulk API 2.0 query job.
-
-        queryAll when ``include_deleted``; ``max_records`` rows a page. See ``bulk``.
-        """
+        """One list of REST-shaped records per results page of a Bulk API 2.0 query job (``bulk``)."""
         return bulk.query_pages(self, soql, include_deleted=include_deleted, max_records=max_records)
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = True) -> int:
         """``SELECT COUNT() FROM sobject WHERE where`` in one REST call: the backfill weighs Bulk against REST."""
         _check_sobject(sobject)
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
-        answer = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted),
-                            shape={"totalSize": int})
-        return answer["totalSize"]
+        return self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted),
+                          shape={"totalSize": int})["totalSize"]
 
 
 def _check_sobject(sobject: str) -> None:
