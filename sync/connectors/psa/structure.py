@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sync.common.model import Outcome
 from sync.common.structure import Child, ChildKind
@@ -105,3 +105,30 @@ class StructureConnector(Protocol):
 
     def structure_spec(self) -> StructureSpec:
         ...
+
+
+class HandsOnStructure:
+    """The structure protocol handed to a connector's ``_structure`` (Redmine's versions and issues,
+    Tryton's child works): the one place that says the six methods go there."""
+
+    _structure: Any
+
+    def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
+        return self._structure.find_children(project, keys)
+
+    def create_children(self, project: ProjectRef, children: Sequence[Child],
+                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+        return self._structure.create_children(project, children, phases)
+
+    def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
+        return self._structure.children(projects)
+
+    def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
+        return self._structure.flag_children(refs, note)
+
+    def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
+        return self._structure.set_estimates(changes)
+
+    def structure_spec(self) -> StructureSpec:
+        return self._structure.structure_spec()
+

@@ -22,14 +22,13 @@ presents the halves as one :class:`~sync.connectors.psa.base.PsaConnector`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import requests
 
 from sync.common.errors import ConfigError
-from sync.common.structure import Child
 from sync.connectors.psa.base import (
     FieldSpec,
     Member,
@@ -53,7 +52,7 @@ from sync.connectors.psa.redmine.structure import (
     RedmineStructure,
 )
 from sync.connectors.psa.redmine.writes import RedmineWrites
-from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
+from sync.connectors.psa.structure import HandsOnStructure
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 # The best measured on Redmine 5.0 both on SQLite (WEBrick) and on PostgreSQL (Puma): projects are
@@ -64,7 +63,7 @@ _OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "
             "task_tracker", "child_key_field", "role_field"}
 
 
-class RedmineConnector(ReadsAndWrites):
+class RedmineConnector(ReadsAndWrites, HandsOnStructure):
     """A :class:`~sync.connectors.psa.base.PsaConnector` for Redmine 5.x over its REST API."""
 
     create_chunk = CreateChunk()  # one POST per project: links commit chunk by chunk
@@ -139,26 +138,7 @@ class RedmineConnector(ReadsAndWrites):
     def role_names(self) -> list[str]:
         return self._members.role_names()
 
-    # --- a project's plan: versions and issues (structure) ----------------------------
 
-    def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
-        return self._structure.find_children(project, keys)
-
-    def create_children(self, project: ProjectRef, children: Sequence[Child],
-                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
-        return self._structure.create_children(project, children, phases)
-
-    def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
-        return self._structure.children(projects)
-
-    def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
-        return self._structure.flag_children(refs, note)
-
-    def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
-        return self._structure.set_estimates(changes)
-
-    def structure_spec(self) -> StructureSpec:
-        return self._structure.structure_spec()
 
 
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:

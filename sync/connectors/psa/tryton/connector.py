@@ -14,15 +14,13 @@ translation), ``reads`` and ``writes``. README.md, "Tryton", is the user's guide
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 import requests
 
 from sync.common.errors import ConfigError
 from sync.common.model import Outcome
-from sync.common.structure import Child
 from sync.connectors.psa.base import (
     FieldSpec,
     Member,
@@ -34,7 +32,7 @@ from sync.connectors.psa.base import (
     connector_options,
 )
 from sync.connectors.psa.batch import CreateChunk
-from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, StructureSpec
+from sync.connectors.psa.structure import HandsOnStructure
 from sync.connectors.psa.tryton.reads import TrytonReads
 from sync.connectors.psa.tryton.rpc import TrytonRpc
 from sync.connectors.psa.tryton.site import TrytonSite
@@ -45,7 +43,7 @@ _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 _OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
 
 
-class TrytonConnector(ReadsAndWrites):
+class TrytonConnector(ReadsAndWrites, HandsOnStructure):
     """A :class:`~sync.connectors.psa.base.PsaConnector` for Tryton 8.2 over JSON-RPC.
 
     ``url`` is the server and database (``http://127.0.0.1:8000/psa``); ``password`` is the user's
@@ -112,26 +110,6 @@ class TrytonConnector(ReadsAndWrites):
         return WriteResult(ref.key, Outcome.FAILED, ref=ref,
                            error="Tryton projects have no members: remove `members` from a Tryton mapping")
 
-    # --- a project's plan: child works (structure) --------------------------------------
-
-    def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
-        return self._structure.find_children(project, keys)
-
-    def create_children(self, project: ProjectRef, children: Sequence[Child],
-                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
-        return self._structure.create_children(project, children, phases)
-
-    def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
-        return self._structure.children(projects)
-
-    def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
-        return self._structure.flag_children(refs, note)
-
-    def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
-        return self._structure.set_estimates(changes)
-
-    def structure_spec(self) -> StructureSpec:
-        return self._structure.structure_spec()
 
     def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
         raise ConfigError("psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "
