@@ -113,6 +113,9 @@ ensure_webrick() {
 
 configure_rb() {
   cat <<'EOF'
+# The snapshot every instance is copied from holds no project: configure runs on Debian's default
+# instance, which tests may have used since (reset restores this snapshot over it anyway).
+Project.order(lft: :desc).each(&:destroy)
 Setting.rest_api_enabled = '1'
 Setting.login_required = '1'
 Setting.default_projects_public = '0'
