@@ -30,7 +30,7 @@ demo: setup $(PSA)
 # lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts.
 # The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI.
 test: lint redmine tryton
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q -m "not slow"
 
 # A developer's loop (README "Tests"): no real Redmine or Tryton, no psa-sync subprocess, a smaller
 # Hypothesis search.
