@@ -93,8 +93,10 @@ def test_adopt_matches_300_deals_to_120_hand_made_projects_then_a_backfill_creat
         assert project["name"] == f"Hand Made Inc - {deal['Name']}"  # a CRM-owned field, pushed
 
     done = cli_json(harness, "backfill", *YEAR)
-    assert done["exit_code"] == 0 and done["counts"]["created"] == 200, done["counts"]
-    assert done["counts"].get("adopted", 0) == 0 and done["counts"]["unchanged"] == 100
+    # the 200 deals without a project are made; a create Redmine on SQLite committed behind a 500
+    # ("database is locked") is found by its key and counted as adopted: still made once (below)
+    made = done["counts"]["created"] + done["counts"].get("adopted", 0)
+    assert done["exit_code"] == 0 and made == 200 and done["counts"]["unchanged"] == 100, done["counts"]
     projects = redmine_projects(redmine)
     assert len(projects) == 320
     per_deal = {}

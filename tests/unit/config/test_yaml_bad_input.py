@@ -10,7 +10,7 @@ from sync.config import ConfigError, load_settings
 from sync.mapping import load_mapping
 from tests.fixtures.configs import ENV
 
-VALID_KEYS = "forecast, http, limits, mapping, metrics, psa, retention, salesforce, schedule, state"
+VALID_KEYS = "events, forecast, http, limits, mapping, metrics, psa, retention, salesforce, schedule, state"
 
 # (what, the file's text, the problems, as "line: key: message")
 WHOLE_DOCUMENT = {

@@ -58,7 +58,7 @@ class Ticks:
 
 def test_failing_cycles_run_at_2_4_8_8_seconds_apart_and_the_first_that_works_returns_to_every_tick(monkeypatch):
     daemon = Ticks([3, 3, 3, 3, 3, 0])
-    monkeypatch.setattr(jobs.pipeline, "run_once", daemon.run_once)
+    monkeypatch.setattr(jobs.stages, "run_once", daemon.run_once)
     for tick in range(40):
         daemon.now = float(tick)
         jobs.sync_cycle(daemon)
