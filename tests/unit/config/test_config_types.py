@@ -66,8 +66,8 @@ WRONG_TYPES = {
     "interval_is_a_list": (("interval: 2m", "interval: [1]"),
                            ["14: schedule.interval: must be a duration such as 10m, not a list"]),
     "a_top_level_key_is_a_number": (("state: state/s.sqlite", "state: state/s.sqlite\n1: 2"),
-                                    ["14: 1: unknown key; valid keys: events, forecast, http, limits, mapping, metrics, psa, "
-                                     "retention, salesforce, schedule, state"]),
+                                    ["14: 1: unknown key; valid keys: events, forecast, http, limits, mapping, "
+                                     "metrics, psa, retention, salesforce, schedule, state"]),
     "keys_of_mixed_types_in_a_section": (("http: {timeout: 10s, retries: 2}", "http: {1: a, b: c}"),
                                          ["15: http.1: unknown key; valid keys: retries, timeout",
                                           "15: http.b: unknown key; valid keys: retries, timeout"]),
