@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "sync" / "connectors" / "psa" / "tryton_module"
+MODULE = ROOT / "sync" / "connectors" / "psa" / "tryton" / "module"
 #: README "Tryton": the one-liner that names the module's directory in psa-sync's installed package
 MODULE_DIR_OF_INSTALL = "import os, sync.connectors.psa.tryton.module as m; print(os.path.dirname(m.__file__))"
 _JUNK = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",

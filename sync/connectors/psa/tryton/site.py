@@ -29,7 +29,7 @@ MODEL = "project.work"
 KEY = "salesforce_key"
 #: psa-sync's Tryton module (``psa_sync_key``) where psa-sync is installed: the wheel ships it whole
 #: (tryton.cfg, message.xml, the code), so it is installed into trytond from here, not from a checkout
-MODULE_DIR = Path(__file__).resolve().parent / "tryton_module"
+MODULE_DIR = Path(__file__).resolve().parent / "module"
 #: our writable field -> (Tryton field, our type, the Tryton module that brings it)
 WRITABLE: dict[str, tuple[str, str, str]] = {
     "name": ("name", "string", "project"),
