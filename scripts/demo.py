@@ -61,6 +61,7 @@ def write_config(emu) -> Path:
           by: billing_type
           rates: {{Fixed Fee: 150, Time & Materials: 125, Retainer: 110}}     # blended, per hour
           capacity_hours_per_month: {{Fixed Fee: 1000, Time & Materials: 600, Retainer: 300}}
+          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}   # forecast --by role
     """))
     return config
 
@@ -204,6 +205,8 @@ def main() -> None:
         console.rule("5. The forecast: upcoming delivery hours per month, from the state file alone")
         psa_sync(config, env, "forecast", "--format", "png", "--out", str(DEMO / "forecast.png"))
         psa_sync(config, env, "forecast")
+        console.rule("6. The forecast by role: the sold tasks' hours over their dates (won, and tentative weighted)")
+        psa_sync(config, env, "forecast", "--by", "role")
     console.print(f"\nDone. The demo's config, state and forecast.png are in ./demo/; Redmine runs at "
                   f"{redmine['REDMINE_URL']} (login details in its env file, see scripts/redmine.sh).")
 

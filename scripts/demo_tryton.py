@@ -69,6 +69,7 @@ def write_config(emu) -> Path:
         mapping: {write_mapping()}   # mappings/tryton.yaml + a structure: section
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0, backsync_interval: 0}}
+        forecast: {{months: 9, capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}}}
     """))
     return config
 
@@ -182,6 +183,8 @@ def main() -> None:
         show(emu, rpc, "after the second run", {raised["Id"], newly_won["Id"], lost["Id"]})
         show_plan(rpc, sold["won"], f"'{SOLD}' after the amendment: a new task")
         psa_sync(config, env, "status")
+        console.rule("4. The forecast by role: the sold tasks' hours over their dates")
+        psa_sync(config, env, "forecast", "--by", "role")
     console.print(f"\nDone. The demo's config and state are in ./demo/; Tryton runs at {env_t['TRYTON_URL']} "
                   "(login details in its env file, see scripts/tryton.sh).")
 
