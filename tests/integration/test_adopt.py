@@ -95,8 +95,8 @@ def test_adopt_matches_300_deals_to_120_hand_made_projects_then_a_backfill_creat
     done = cli_json(harness, "backfill", *YEAR)
     # the 200 deals without a project are made; a create Redmine on SQLite committed behind a 500
     # ("database is locked") is found by its key and counted as adopted: still made once (below)
-    made = done["counts"]["created"] + done["counts"].get("adopted", 0)
-    assert done["exit_code"] == 0 and made == 200 and done["counts"]["unchanged"] == 100, done["counts"]
+    new = done["counts"]["created"] + done["counts"].get("adopted", 0)
+    assert done["exit_code"] == 0 and new == 200 and done["counts"]["unchanged"] == 100, done["counts"]
     projects = redmine_projects(redmine)
     assert len(projects) == 320
     per_deal = {}
