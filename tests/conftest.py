@@ -34,4 +34,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(parts[0])
         if REAL_PSA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("realpsa")
-

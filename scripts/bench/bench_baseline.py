@@ -17,8 +17,10 @@ import json
 import requests
 from simple_salesforce import Salesforce
 
-QUERY = ("SELECT Id, Name, Account.Name, Amount, CloseDate, Type, End_Date__c FROM Opportunity "
-         "WHERE IsWon = true AND PSA_Project_Id__c = null")
+QUERY = (
+    "SELECT Id, Name, Account.Name, Amount, CloseDate, Type, End_Date__c FROM Opportunity "
+    "WHERE IsWon = true AND PSA_Project_Id__c = null"
+)
 
 
 def main() -> None:
@@ -29,17 +31,32 @@ def main() -> None:
     args = parser.parse_args()
     session = requests.Session()
     session.verify, session.trust_env = args.ca, False
-    token = session.post(f"{args.login_url}/services/oauth2/token", data={
-        "grant_type": "client_credentials", "client_id": args.client_id, "client_secret": args.client_secret})
+    token = session.post(
+        f"{args.login_url}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": args.client_id,
+            "client_secret": args.client_secret,
+        },
+    )
     token.raise_for_status()
     answer = token.json()
-    sf = Salesforce(instance_url=answer["instance_url"], session_id=answer["access_token"], session=session,
-                    version=args.api_version)
+    sf = Salesforce(
+        instance_url=answer["instance_url"],
+        session_id=answer["access_token"],
+        session=session,
+        version=args.api_version,
+    )
     deals = sf.query_all(QUERY)["records"]
     for number, deal in enumerate(deals, 1):
         project_id = 100_000 + number  # the dry PSA: the project the loop would create
-        sf.Opportunity.update(deal["Id"], {"PSA_Project_Id__c": str(project_id),
-                                           "PSA_Project_URL__c": f"http://psa.invalid/projects/{project_id}"})
+        sf.Opportunity.update(
+            deal["Id"],
+            {
+                "PSA_Project_Id__c": str(project_id),
+                "PSA_Project_URL__c": f"http://psa.invalid/projects/{project_id}",
+            },
+        )
         sf.Opportunity.update(deal["Id"], {"PSA_Status__c": "active"})
     print(json.dumps({"linked": len(deals), "writes": len(deals)}))
 

@@ -35,7 +35,9 @@ from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness  # noqa: E402
 
 
 def redmine_admin() -> RedmineAdmin:
-    done = subprocess.run(["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit("Redmine is not running: start it with scripts/redmine.sh start (as root)")
     return RedmineAdmin(parse_env(done.stdout))
@@ -45,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interval", type=float, default=30.0, help="schedule.interval in seconds")
     parser.add_argument("--wins", type=int, default=50)
-    parser.add_argument("--span", type=float, default=240.0, help="seconds over which the wins happen")
+    parser.add_argument(
+        "--span", type=float, default=240.0, help="seconds over which the wins happen"
+    )
     args = parser.parse_args()
     admin = redmine_admin()
     admin.clean()
@@ -53,8 +57,13 @@ def main() -> None:
         harness = SyncHarness(emu=emu, redmine=admin, workdir=Path(tmp), mapping=DEFAULT_MAPPING)
         book = Book(emu, random.Random(1))
         book.seed(won=0, other=args.wins)
-        harness.write_config(schedule={"interval": f"{args.interval:g}s", "backsync_interval": "5m",
-                                       "hours_interval": "1h"})
+        harness.write_config(
+            schedule={
+                "interval": f"{args.interval:g}s",
+                "backsync_interval": "5m",
+                "hours_interval": "1h",
+            }
+        )
         daemon = DaemonProcess.start(harness)
         try:
             wait_for(lambda: runs(harness), 60, why="the first cycle")
@@ -64,22 +73,36 @@ def main() -> None:
             # SIGTERM in the middle of a slow cycle (each query 2 s): how long until the daemon exits
             emu.fault("slow", seconds=2, endpoint="queryAll")
             last = rows[-1]["id"]
-            wait_for(lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)),
-                     args.interval + 60, every=0.05, why="a cycle under way")
+            wait_for(
+                lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)),
+                args.interval + 60,
+                every=0.05,
+                why="a cycle under way",
+            )
         finally:
             code, took = daemon.stop(timeout=30)
             emu.fault("clear")
             daemon.kill()
     quiet = [r for r in rows[1:] if idle(r)]
     calls = [sum(r["api_calls"].values()) for r in quiet]
-    print(f"psa-sync daemon, schedule.interval {args.interval:g}s, {len(latencies)} deals won over {args.span:g}s")
-    print(f"  Closed Won → project latency: median {statistics.median(latencies):.1f}s, "
-          f"max {max(latencies):.1f}s, min {min(latencies):.1f}s")
-    print(f"  Salesforce calls per idle cycle: {statistics.mean(calls) if calls else float('nan'):.2f} "
-          f"({len(quiet)} idle cycles; endpoints {sorted({k for r in quiet for k in r['api_calls']})})")
-    print(f"  token requests: {sum(r['api_calls'].get('token', 0) for r in rows)} over {len(rows)} cycles; "
-          f"daemon exit {code}")
-    print(f"  SIGTERM mid-cycle (queries slowed to 2 s) → exit: {took:.2f}s (the stop grace is 3 s)")
+    print(
+        f"psa-sync daemon, schedule.interval {args.interval:g}s, {len(latencies)} deals won over {args.span:g}s"
+    )
+    print(
+        f"  Closed Won → project latency: median {statistics.median(latencies):.1f}s, "
+        f"max {max(latencies):.1f}s, min {min(latencies):.1f}s"
+    )
+    print(
+        f"  Salesforce calls per idle cycle: {statistics.mean(calls) if calls else float('nan'):.2f} "
+        f"({len(quiet)} idle cycles; endpoints {sorted({k for r in quiet for k in r['api_calls']})})"
+    )
+    print(
+        f"  token requests: {sum(r['api_calls'].get('token', 0) for r in rows)} over {len(rows)} cycles; "
+        f"daemon exit {code}"
+    )
+    print(
+        f"  SIGTERM mid-cycle (queries slowed to 2 s) → exit: {took:.2f}s (the stop grace is 3 s)"
+    )
 
 
 def measure(harness, emu, deals: list[str], span: float, interval: float) -> list[float]:

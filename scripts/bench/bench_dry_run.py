@@ -41,10 +41,26 @@ from sync.orchestrator.connections import Connections  # noqa: E402
 from sync.orchestrator.stages import run_once  # noqa: E402
 from tests.fixtures.fake_psa import FakePsa  # noqa: E402
 
-PSA_METHODS = ("describe", "find", "list_linked", "list_unlinked", "project", "set_keys", "read", "delivery",
-               "create", "update", "set_lifecycle", "ensure_parent",
-               # the children protocol (a mapping with `structure:`): one call per project and kind
-               "find_children", "create_children", "children", "flag_children", "set_estimates")
+PSA_METHODS = (
+    "describe",
+    "find",
+    "list_linked",
+    "list_unlinked",
+    "project",
+    "set_keys",
+    "read",
+    "delivery",
+    "create",
+    "update",
+    "set_lifecycle",
+    "ensure_parent",
+    # the children protocol (a mapping with `structure:`): one call per project and kind
+    "find_children",
+    "create_children",
+    "children",
+    "flag_children",
+    "set_estimates",
+)
 
 
 class CountingPsa(FakePsa):
@@ -118,7 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--psa-state", type=Path, help="keep the dry PSA's projects in this file")
-    parser.add_argument("--progress", type=int, default=0, help="move the percent complete of K projects first")
+    parser.add_argument(
+        "--progress", type=int, default=0, help="move the percent complete of K projects first"
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run to this file")
     args = parser.parse_args()
     settings = load_settings(args.config)
@@ -127,7 +145,9 @@ def main() -> None:
     if args.psa_state:
         load(psa, args.psa_state)
     progress(psa, args.progress)
-    held_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # interpreter + the dry PSA's projects
+    held_mb = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )  # interpreter + the dry PSA's projects
     connections.psa = psa
     sql = StatementCount()
     sql.install()
@@ -140,11 +160,20 @@ def main() -> None:
         profiler.dump_stats(args.profile)
     if args.psa_state:
         save(psa, args.psa_state)
-    print(json.dumps({"exit": result.exit_code, "counts": result.counts, "api_calls": result.api_calls,
-                      "psa_calls": dict(psa.calls), "error": result.error,
-                      "children": sum(len(plan) for plan in psa.plans.values()),
-                      "rss_before_run_mb": round(held_mb),
-                      "sql": {"statements": sql.statements, "transactions": sql.commits}}))
+    print(
+        json.dumps(
+            {
+                "exit": result.exit_code,
+                "counts": result.counts,
+                "api_calls": result.api_calls,
+                "psa_calls": dict(psa.calls),
+                "error": result.error,
+                "children": sum(len(plan) for plan in psa.plans.values()),
+                "rss_before_run_mb": round(held_mb),
+                "sql": {"statements": sql.statements, "transactions": sql.commits},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,14 +20,18 @@ from sync.emulator import Emulator  # noqa: E402
 from sync.extract.soql import parse_sf_datetime, quote  # noqa: E402
 from tests.fixtures.emulator import trusting_session  # noqa: E402
 
-QUERY = ("SELECT Id, Name, Account.Name, Amount, StageName, CloseDate, Type, End_Date__c, SystemModstamp "
-         "FROM Opportunity WHERE SystemModstamp >= {since} ORDER BY SystemModstamp, Id")
+QUERY = (
+    "SELECT Id, Name, Account.Name, Amount, StageName, CloseDate, Type, End_Date__c, SystemModstamp "
+    "FROM Opportunity WHERE SystemModstamp >= {since} ORDER BY SystemModstamp, Id"
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deals", type=int, default=1_000_000)
-    parser.add_argument("--page", type=int, default=100_000, help="rows to page through simple-salesforce")
+    parser.add_argument(
+        "--page", type=int, default=100_000, help="rows to page through simple-salesforce"
+    )
     args = parser.parse_args()
     with Emulator() as emu:
         started = time.perf_counter()
@@ -36,16 +40,26 @@ def main() -> None:
         print(f"seed {args.deals:,} deals: {seeded:.1f} s ({args.deals / seeded:,.0f} rows/s)")
 
         # the watermark that leaves the newest `page` deals (seeded stamps are 1 ms apart)
-        newest = emu.query("SELECT SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC LIMIT 1")[0]
-        since = quote(parse_sf_datetime(newest["SystemModstamp"]) - timedelta(milliseconds=args.page - 1))
+        newest = emu.query(
+            "SELECT SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC LIMIT 1"
+        )[0]
+        since = quote(
+            parse_sf_datetime(newest["SystemModstamp"]) - timedelta(milliseconds=args.page - 1)
+        )
 
-        sf = Salesforce(instance_url=emu.url, session_id=emu.issue_token(), session=trusting_session(emu),
-                        version=emu.api_version)
+        sf = Salesforce(
+            instance_url=emu.url,
+            session_id=emu.issue_token(),
+            session=trusting_session(emu),
+            version=emu.api_version,
+        )
         started = time.perf_counter()
         count = sum(1 for _ in sf.query_all_iter(QUERY.format(since=since), include_deleted=True))
         paged = time.perf_counter() - started
-        print(f"page {count:,} rows via simple-salesforce query_all_iter (queryAll, 9 fields + Account.Name): "
-              f"{paged:.1f} s ({count / paged:,.0f} rows/s, {emu.calls['queryAll'] + emu.calls['queryMore']} calls)")
+        print(
+            f"page {count:,} rows via simple-salesforce query_all_iter (queryAll, 9 fields + Account.Name): "
+            f"{paged:.1f} s ({count / paged:,.0f} rows/s, {emu.calls['queryAll'] + emu.calls['queryMore']} calls)"
+        )
 
 
 if __name__ == "__main__":

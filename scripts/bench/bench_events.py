@@ -44,15 +44,26 @@ def phase(admin, args, events: bool) -> dict:
         harness = SyncHarness(emu=emu, redmine=admin, workdir=Path(tmp), mapping=DEFAULT_MAPPING)
         book = Book(emu, random.Random(1))
         book.seed(won=0, other=args.wins)
-        extra = {"events": {"enabled": True, "pubsub_url": emu.pubsub_endpoint, "safety_poll": "1h"}} if events else {}
-        harness.write_config(schedule={"interval": "30s", "backsync_interval": "1h", "hours_interval": "1h"},
-                             **extra)
+        extra = (
+            {"events": {"enabled": True, "pubsub_url": emu.pubsub_endpoint, "safety_poll": "1h"}}
+            if events
+            else {}
+        )
+        harness.write_config(
+            schedule={"interval": "30s", "backsync_interval": "1h", "hours_interval": "1h"}, **extra
+        )
         daemon = DaemonProcess.start(harness)
         try:
             wait_for(lambda: runs(harness), 60, why="the first cycle")
             if events:
-                wait_for(lambda: emu.pubsub_snapshot().get("streams_open", 0) >= 1
-                         and any(r["mode"] == "events" for r in runs(harness)), 60, why="the stream")
+                wait_for(
+                    lambda: (
+                        emu.pubsub_snapshot().get("streams_open", 0) >= 1
+                        and any(r["mode"] == "events" for r in runs(harness))
+                    ),
+                    60,
+                    why="the stream",
+                )
             latencies = measure(harness, emu, book.deals, args.span, 30.0)
             time.sleep(2)  # the last write-back and its echo
             before = emu.calls_snapshot()
@@ -61,7 +72,9 @@ def phase(admin, args, events: bool) -> dict:
         finally:
             code, _ = daemon.stop(timeout=30)
             daemon.kill()
-    idle_calls = {k: after.get(k, 0) - before.get(k, 0) for k in REST if after.get(k, 0) - before.get(k, 0)}
+    idle_calls = {
+        k: after.get(k, 0) - before.get(k, 0) for k in REST if after.get(k, 0) - before.get(k, 0)
+    }
     return {"latencies": latencies, "idle_calls": idle_calls, "exit": code}
 
 
@@ -73,19 +86,27 @@ def p95(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wins", type=int, default=20)
-    parser.add_argument("--span", type=float, default=60.0, help="seconds over which the wins happen")
-    parser.add_argument("--idle", type=float, default=60.0, help="idle seconds in which REST calls are counted")
+    parser.add_argument(
+        "--span", type=float, default=60.0, help="seconds over which the wins happen"
+    )
+    parser.add_argument(
+        "--idle", type=float, default=60.0, help="idle seconds in which REST calls are counted"
+    )
     args = parser.parse_args()
     admin = redmine_admin()
-    results = {"events (safety_poll 1h)": phase(admin, args, True),
-               "poll (schedule.interval 30s)": phase(admin, args, False)}
+    results = {
+        "events (safety_poll 1h)": phase(admin, args, True),
+        "poll (schedule.interval 30s)": phase(admin, args, False),
+    }
     print(f"psa-sync daemon: {args.wins} deals won over {args.span:g}s, then {args.idle:g}s idle")
     for name, r in results.items():
         lat = r["latencies"]
         per_day = sum(r["idle_calls"].values()) * 86400 / args.idle
-        print(f"  {name:<30} win → linked: p50 {statistics.median(lat):.2f}s, p95 {p95(lat):.2f}s, "
-              f"max {max(lat):.2f}s; REST calls while idle: {r['idle_calls'] or 0} "
-              f"(≈ {per_day:,.0f}/day); exit {r['exit']}")
+        print(
+            f"  {name:<30} win → linked: p50 {statistics.median(lat):.2f}s, p95 {p95(lat):.2f}s, "
+            f"max {max(lat):.2f}s; REST calls while idle: {r['idle_calls'] or 0} "
+            f"(≈ {per_day:,.0f}/day); exit {r['exit']}"
+        )
 
 
 if __name__ == "__main__":

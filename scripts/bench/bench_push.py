@@ -43,9 +43,13 @@ from tests.fixtures.redmine import RedmineAdmin, parse_env  # noqa: E402
 
 
 def redmine_env() -> tuple[object, dict[str, str]]:
-    done = subprocess.run(["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True
+    )
     if done.returncode != 0:
-        sys.exit(f"Redmine is not running ({done.stderr.strip()}): start it with scripts/redmine.sh start")
+        sys.exit(
+            f"Redmine is not running ({done.stderr.strip()}): start it with scripts/redmine.sh start"
+        )
     values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return parse_env(done.stdout), values
 
@@ -65,9 +69,18 @@ def server_500s(log: Path) -> int | None:
 
 
 def rows(count: int, round_no: int) -> list[NewProject]:
-    return [NewProject(f"006PUSH{round_no:02d}{n:06d}QAA",
-                       {"name": f"Push deal {n}", "customer": "Bench Corp", "budget": Decimal("1000.50"),
-                        "billing_type": "Fixed Fee"}) for n in range(count)]
+    return [
+        NewProject(
+            f"006PUSH{round_no:02d}{n:06d}QAA",
+            {
+                "name": f"Push deal {n}",
+                "customer": "Bench Corp",
+                "budget": Decimal("1000.50"),
+                "billing_type": "Fixed Fee",
+            },
+        )
+        for n in range(count)
+    ]
 
 
 def duplicates(admin: RedmineAdmin, keys: set[str]) -> tuple[int, int]:
@@ -75,7 +88,9 @@ def duplicates(admin: RedmineAdmin, keys: set[str]) -> tuple[int, int]:
     cf = admin.cf_id("salesforce_opportunity_id")
     seen: Counter[str] = Counter()
     for project in admin.projects():
-        value = next((c.get("value") for c in project.get("custom_fields", []) if c["id"] == cf), None)
+        value = next(
+            (c.get("value") for c in project.get("custom_fields", []) if c["id"] == cf), None
+        )
         if value:
             seen[value] += 1
     return sum(n - 1 for n in seen.values() if n > 1), len(keys - set(seen))
@@ -85,8 +100,9 @@ def push(env, admin: RedmineAdmin, log: Path, count: int, concurrency: int, roun
     admin.clean()
     session = build_session(ca_bundle=None, timeout=60, retries=3)
     client_5xx = Counter()
-    session.hooks["response"].append(lambda r, *a, **k: client_5xx.update([r.status_code]) if r.status_code >= 500
-                                     else None)
+    session.hooks["response"].append(
+        lambda r, *a, **k: client_5xx.update([r.status_code]) if r.status_code >= 500 else None
+    )
     psa = RedmineConnector(env.url, env.api_key, session=session, write_concurrency=concurrency)
     psa.describe()  # custom fields resolved outside the timing
     batch = rows(count, round_no)
@@ -96,12 +112,21 @@ def push(env, admin: RedmineAdmin, log: Path, count: int, concurrency: int, roun
     elapsed = time.perf_counter() - started
     after = server_500s(log)
     outcomes = Counter(str(r.outcome) for r in results)
-    made = outcomes.get("created", 0) + outcomes.get("exists", 0)  # "exists": committed, answered 5xx, adopted
+    made = outcomes.get("created", 0) + outcomes.get(
+        "exists", 0
+    )  # "exists": committed, answered 5xx, adopted
     dups, missing = duplicates(admin, {r.key for r in batch})
-    return {"concurrency": concurrency, "count": count, "wall": round(elapsed, 3),
-            "creates_per_s": round(made / elapsed, 2), "outcomes": dict(outcomes),
-            "server_500s": None if before is None or after is None else after - before,
-            "client_5xx": sum(client_5xx.values()), "duplicates": dups, "missing": missing}
+    return {
+        "concurrency": concurrency,
+        "count": count,
+        "wall": round(elapsed, 3),
+        "creates_per_s": round(made / elapsed, 2),
+        "outcomes": dict(outcomes),
+        "server_500s": None if before is None or after is None else after - before,
+        "client_5xx": sum(client_5xx.values()),
+        "duplicates": dups,
+        "missing": missing,
+    }
 
 
 def main() -> None:
@@ -116,9 +141,11 @@ def main() -> None:
         result = push(env, admin, log, args.count, concurrency, round_no)
         result["db"] = values.get("REDMINE_DB", "sqlite")
         print(json.dumps(result), flush=True)
-        print(f"  {result['db']} write_concurrency={concurrency}: {result['creates_per_s']:6.1f} creates/s, "
-              f"500s {result['server_500s']}, duplicates {result['duplicates']}, outcomes {result['outcomes']}",
-              file=sys.stderr)
+        print(
+            f"  {result['db']} write_concurrency={concurrency}: {result['creates_per_s']:6.1f} creates/s, "
+            f"500s {result['server_500s']}, duplicates {result['duplicates']}, outcomes {result['outcomes']}",
+            file=sys.stderr,
+        )
     admin.clean()
 
 

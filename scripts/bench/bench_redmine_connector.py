@@ -30,7 +30,9 @@ from tests.fixtures.redmine import RedmineAdmin, parse_env  # noqa: E402
 
 
 def redmine_env():
-    done = subprocess.run(["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/redmine.sh"), "env"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit("Redmine is not running: start it with scripts/redmine.sh start (as root)")
     return parse_env(done.stdout)
@@ -40,8 +42,12 @@ def rows(count: int, round_no: int) -> list[NewProject]:
     return [
         NewProject(
             f"006BENCH{round_no:02d}{n:06d}QAA",
-            {"name": f"Bench deal {n}", "customer": "Bench Corp", "budget": Decimal("1000.50"),
-             "billing_type": "Fixed Fee"},
+            {
+                "name": f"Bench deal {n}",
+                "customer": "Bench Corp",
+                "budget": Decimal("1000.50"),
+                "billing_type": "Fixed Fee",
+            },
         )
         for n in range(count)
     ]
@@ -63,8 +69,10 @@ def bench_creates(env, admin: RedmineAdmin, count: int, concurrencies: list[int]
         results = psa.create(batch)
         elapsed = time.perf_counter() - start
         outcomes = dict(Counter(r.outcome for r in results))
-        print(f"  write_concurrency={concurrency}: {count / elapsed:6.1f} projects/s "
-              f"({elapsed:5.2f} s)  outcomes={outcomes}  projects in Redmine={admin.count()}")
+        print(
+            f"  write_concurrency={concurrency}: {count / elapsed:6.1f} projects/s "
+            f"({elapsed:5.2f} s)  outcomes={outcomes}  projects in Redmine={admin.count()}"
+        )
 
 
 def bench_reads(env, admin: RedmineAdmin, count: int) -> None:

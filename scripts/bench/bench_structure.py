@@ -21,8 +21,12 @@ from sync.transform.rows import transform
 from sync.transform.structure import page_structures
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PRODUCTS = [("CONS-DAY", "Consulting day", "Services", 1200.0), ("TRAIN-DAY", "Training day", "Services", 900.0),
-            ("PM-FLAT", "Project management", "Services", 3000.0), ("LIC-ENT", "Enterprise licence", "Licences", 300.0)]
+PRODUCTS = [
+    ("CONS-DAY", "Consulting day", "Services", 1200.0),
+    ("TRAIN-DAY", "Training day", "Services", 900.0),
+    ("PM-FLAT", "Project management", "Services", 3000.0),
+    ("LIC-ENT", "Enterprise licence", "Licences", 300.0),
+]
 
 
 def with_line_items(records: list[dict], lines: int, seed: int = 11) -> list[dict]:
@@ -32,12 +36,26 @@ def with_line_items(records: list[dict], lines: int, seed: int = 11) -> list[dic
         for k in range(lines):
             code, name, family, price = rng.choice(PRODUCTS)
             quantity = rng.randint(1, 20)
-            items.append({"attributes": {"type": "OpportunityLineItem"}, "Id": f"00k{n:09d}{k:03d}AAA",
-                          "Quantity": quantity, "UnitPrice": price, "TotalPrice": quantity * price,
-                          "ServiceDate": None, "Description": None, "SortOrder": k, "ProductCode": code,
-                          "Estimated_Hours__c": None,
-                          "Product2": {"attributes": {"type": "Product2"}, "Name": name, "ProductCode": code,
-                                       "Family": family}})
+            items.append(
+                {
+                    "attributes": {"type": "OpportunityLineItem"},
+                    "Id": f"00k{n:09d}{k:03d}AAA",
+                    "Quantity": quantity,
+                    "UnitPrice": price,
+                    "TotalPrice": quantity * price,
+                    "ServiceDate": None,
+                    "Description": None,
+                    "SortOrder": k,
+                    "ProductCode": code,
+                    "Estimated_Hours__c": None,
+                    "Product2": {
+                        "attributes": {"type": "Product2"},
+                        "Name": name,
+                        "ProductCode": code,
+                        "Family": family,
+                    },
+                }
+            )
         record["OpportunityLineItems"] = {"totalSize": lines, "done": True, "records": items}
     return records
 
@@ -54,16 +72,18 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         children = errors = 0
         for start in range(0, len(records), args.page):
-            page = records[start:start + args.page]
+            page = records[start : start + args.page]
             result = transform(page, mapping)
             if structure:
                 _, failed, structures = page_structures(result.rows, page, mapping)
                 errors += len(failed)
                 children += sum(len(s.children) for s in structures.values())
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        print(f"{label:>18}: {args.deals:,} deals × {args.lines} line items in {elapsed:.2f} s "
-              f"(CPU {cpu:.2f} s, the figure a shared machine changes least; {args.deals / elapsed:,.0f} deals/s); "
-              f"{children:,} children, {errors:,} structure errors")
+        print(
+            f"{label:>18}: {args.deals:,} deals × {args.lines} line items in {elapsed:.2f} s "
+            f"(CPU {cpu:.2f} s, the figure a shared machine changes least; {args.deals / elapsed:,.0f} deals/s); "
+            f"{children:,} children, {errors:,} structure errors"
+        )
 
 
 if __name__ == "__main__":

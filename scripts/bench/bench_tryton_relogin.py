@@ -52,7 +52,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--calls", type=int, default=808)
     args = parser.parse_args()
-    done = subprocess.run(["bash", str(ROOT / "scripts/tryton.sh"), "env"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/tryton.sh"), "env"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit("Tryton is not running: start it with scripts/tryton.sh start")
     env = parse_env(done.stdout)
@@ -60,14 +62,24 @@ def main() -> None:
     rpc = TrytonRpc(env.url, env.user, env.password, session)
     rpc.context()
     before = session.logins
-    requests.post(rpc.url + "/rpc/", data=json.dumps({"id": 0, "method": "common.db.logout", "params": []}),
-                  headers={"Authorization": rpc._auth or "", "Content-Type": "application/json"}, timeout=30)
+    requests.post(
+        rpc.url + "/rpc/",
+        data=json.dumps({"id": 0, "method": "common.db.logout", "params": []}),
+        headers={"Authorization": rpc._auth or "", "Content-Type": "application/json"},
+        timeout=30,
+    )
     started = time.perf_counter()
     with ThreadPoolExecutor(args.threads) as pool:
-        list(pool.map(lambda _: rpc.model("project.work", "search", [], 0, 1, None), range(args.calls)))
+        list(
+            pool.map(
+                lambda _: rpc.model("project.work", "search", [], 0, 1, None), range(args.calls)
+            )
+        )
     seconds = time.perf_counter() - started
-    print(f"Tryton, one expired session, {args.threads} threads: {session.logins - before} login(s) for "
-          f"{session.calls} calls in {seconds:.1f}s")
+    print(
+        f"Tryton, one expired session, {args.threads} threads: {session.logins - before} login(s) for "
+        f"{session.calls} calls in {seconds:.1f}s"
+    )
 
 
 if __name__ == "__main__":

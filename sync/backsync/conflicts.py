@@ -34,9 +34,15 @@ def _norm(value: Any) -> Any:
 
 def edited_fields(link: Link, psa_values: dict[str, Any], on_create: set[str]) -> dict[str, Any]:
     """CRM-owned fields whose PSA value differs from what we last pushed (and want now)."""
-    return {name: psa_values[name] for name, pushed in link.payload.items()
-            if name in psa_values and name not in on_create and name not in link.kept_psa
-            and name not in link.pending and _norm(psa_values[name]) != _norm(pushed)}
+    return {
+        name: psa_values[name]
+        for name, pushed in link.payload.items()
+        if name in psa_values
+        and name not in on_create
+        and name not in link.kept_psa
+        and name not in link.pending
+        and _norm(psa_values[name]) != _norm(pushed)
+    }
 
 
 def resolve(ctx: LoadContext, link: Link, psa_values: dict[str, Any], policy: str) -> bool:
@@ -50,9 +56,16 @@ def resolve(ctx: LoadContext, link: Link, psa_values: dict[str, Any], policy: st
             ctx.state.save_link(link.but(kept_psa=sorted({*link.kept_psa, *edited})))
             ctx.state.event(ctx.run_id, link.record_id, "conflict", "kept-psa", detail)
         return True
-    result = ctx.psa.update([ProjectChange(ref=ref_of(link), fields={n: link.payload[n] for n in edited})])[0]
+    result = ctx.psa.update(
+        [ProjectChange(ref=ref_of(link), fields={n: link.payload[n] for n in edited})]
+    )[0]
     outcome = "overwritten" if result.outcome in DONE else f"not-overwritten:{result.outcome}"
     with ctx.state.transaction():
-        ctx.state.event(ctx.run_id, link.record_id, "conflict", outcome,
-                        {**detail, **({"error": result.error} if result.error else {})})
+        ctx.state.event(
+            ctx.run_id,
+            link.record_id,
+            "conflict",
+            outcome,
+            {**detail, **({"error": result.error} if result.error else {})},
+        )
     return True

@@ -49,10 +49,11 @@ def run(run) -> None:
     if not ids:
         return
     hours = hours_due(state, run.settings.schedule.hours_interval) and any(
-        rule.source == "spent_hours" for rule in mapping.backsync.values())
+        rule.source == "spent_hours" for rule in mapping.backsync.values()
+    )
     pending = state.outbox()  # a value still waiting is compared with, and replaced by, a newer one
     for start in range(0, len(ids), CHUNK):
-        links = {link.key: link for link in state.links(ids[start:start + CHUNK]).values()}
+        links = {link.key: link for link in state.links(ids[start : start + CHUNK]).values()}
         _chunk(run, links, hours, pending)
     state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:
@@ -62,17 +63,30 @@ def run(run) -> None:
 def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
     state, mapping = run.state, run.mapping
     delivery = run.psa.delivery([ref_of(link) for link in links.values()], hours=hours)
-    values = {key: {**(getattr(d, "figures", None) or {}), "status": d.status,
-                    "percent_complete": d.percent_complete, "spent_hours": d.spent_hours}
-              for key, d in delivery.items()}
+    values = {
+        key: {
+            **(getattr(d, "figures", None) or {}),
+            "status": d.status,
+            "percent_complete": d.percent_complete,
+            "spent_hours": d.spent_hours,
+        }
+        for key, d in delivery.items()
+    }
     wanted = transform_backsync(values, mapping) if mapping.backsync else {}
-    if mapping.structure is not None and mapping.structure.backsync:  # the progress of the projects' plans
+    if (
+        mapping.structure is not None and mapping.structure.backsync
+    ):  # the progress of the projects' plans
         progress, _ = transform_progress(_plans(run, links), mapping)
         for key, fields in progress.items():
             wanted.setdefault(key, {}).update(fields)
     noted: list = []  # links whose delivery status moved: saved in one commit, before conflicts save theirs
-    read = {key: _note_status(_apply_pending(run, link, delivery[key].status), delivery[key].status, noted)
-            for key, link in links.items() if key in delivery}
+    read = {
+        key: _note_status(
+            _apply_pending(run, link, delivery[key].status), delivery[key].status, noted
+        )
+        for key, link in links.items()
+        if key in delivery
+    }
     if noted:
         with state.transaction():
             state.save_links(noted)
@@ -81,19 +95,32 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
         current = getattr(delivery[key], "values", None)
         if current is not None and delivery[key].status == "active":
             run.counts["conflicts"] += conflicts.resolve(run.ctx, link, current, mapping.conflicts)
-        sf_values = {f: v for f, v in wanted.get(key, {}).items()
-                     if not (f in _hours_fields(mapping) and not hours)}
+        sf_values = {
+            f: v
+            for f, v in wanted.get(key, {}).items()
+            if not (f in _hours_fields(mapping) and not hours)
+        }
         waiting = pending.get(link.record_id, {})
-        changed = {f: v for f, v in sf_values.items()
-                   if not same(v, waiting[f] if f in waiting else link.written.get(f, _MISSING))}
+        changed = {
+            f: v
+            for f, v in sf_values.items()
+            if not same(v, waiting[f] if f in waiting else link.written.get(f, _MISSING))
+        }
         if changed:
             queued[link.record_id] = changed
     if not queued:
         return
-    with state.transaction():  # the chunk's changes in one commit (a crash: the next back-sync finds them again)
+    with (
+        state.transaction()
+    ):  # the chunk's changes in one commit (a crash: the next back-sync finds them again)
         state.queue_all(queued.items())
-        state.add_events(run.run_id, ((record_id, "back-sync", "queued", {"fields": changed})
-                                      for record_id, changed in queued.items()))
+        state.add_events(
+            run.run_id,
+            (
+                (record_id, "back-sync", "queued", {"fields": changed})
+                for record_id, changed in queued.items()
+            ),
+        )
     run.counts["backsync"] += len(queued)
 
 
@@ -108,7 +135,10 @@ def _plans(run, links: dict) -> dict[str, dict]:
     if not planned or not isinstance(run.psa, StructureConnector):
         return {}
     read = run.psa.children([ref_of(link) for link in planned])
-    return {link.key: plan_progress(read.get(link.project_id, []), children[link.record_id]) for link in planned}
+    return {
+        link.key: plan_progress(read.get(link.project_id, []), children[link.record_id])
+        for link in planned
+    }
 
 
 def _hours_fields(mapping) -> set[str]:
@@ -136,5 +166,7 @@ def _apply_pending(run, link, status: str):
     applied = link.but(pending={})
     with run.state.transaction():
         run.state.save_link(applied)
-        run.state.event(run.run_id, link.record_id, "update", "applied-pending", {"changed": link.pending})
+        run.state.event(
+            run.run_id, link.record_id, "update", "applied-pending", {"changed": link.pending}
+        )
     return applied

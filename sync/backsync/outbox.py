@@ -30,13 +30,20 @@ class WritebackReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *,
-          report: WritebackReport, fault: Callable[[str], None] = lambda point: None) -> None:
+def flush(
+    state: State,
+    client: SalesforceApi,
+    sobject: str,
+    run_id: int,
+    *,
+    report: WritebackReport,
+    fault: Callable[[str], None] = lambda point: None,
+) -> None:
     """Send every pending write, 200 records a call; each deal once per flush (the order of the deals
     is read once; each call reads its own deals' values and settles them in one commit)."""
     order = state.outbox_order()
     for start in range(0, len(order), COLLECTION_SIZE):
-        batch = state.outbox_of(order[start:start + COLLECTION_SIZE])
+        batch = state.outbox_of(order[start : start + COLLECTION_SIZE])
         if not batch:
             continue
         records = [{"Id": record_id, **values} for record_id, values in batch.items()]
@@ -46,7 +53,9 @@ def flush(state: State, client: SalesforceApi, sobject: str, run_id: int, *,
         _settle(state, batch, results, run_id, report)
 
 
-def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport) -> None:
+def _settle(
+    state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport
+) -> None:
     """One collection call's answers in one commit: the written ones together, each failure on its own."""
     answered = list(zip(batch.items(), results, strict=True))
     written = {record_id: values for (record_id, values), result in answered if result.success}
@@ -54,13 +63,20 @@ def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, re
         state.settle_outbox_all(written)
         state.add_written(written)
         state.release_all(written, ["write-back"])
-        state.add_events(run_id, ((record_id, "write-back", "written", {"fields": values})
-                                  for record_id, values in written.items()))
+        state.add_events(
+            run_id,
+            (
+                (record_id, "write-back", "written", {"fields": values})
+                for record_id, values in written.items()
+            ),
+        )
         report.written += len(written)
         for (record_id, values), result in answered:
             if result.success:
                 continue
-            message = "; ".join(f"{e.status_code}: {e.message}" for e in result.errors) or "unknown error"
+            message = (
+                "; ".join(f"{e.status_code}: {e.message}" for e in result.errors) or "unknown error"
+            )
             attempts = state.outbox_attempts(record_id)
             if result.transient and attempts + 1 < MAX_ATTEMPTS:
                 state.fail_outbox(record_id, message)
@@ -69,6 +85,7 @@ def _settle(state: State, batch: dict[str, dict], results: list, run_id: int, re
                 continue
             state.quarantine(record_id, "write-back", message, {"fields": values}, run_id)
             state.drop_outbox(record_id)
-            state.event(run_id, record_id, "write-back", "quarantined", {"error": message, "fields": values})
+            state.event(
+                run_id, record_id, "write-back", "quarantined", {"error": message, "fields": values}
+            )
             report.failed[record_id] = message
-

@@ -23,11 +23,18 @@ _LAST = date.max
 def plan_progress(read: list[ChildProgress], rows: dict[str, ChildRow]) -> dict[str, Any]:
     """The progress values (``PROGRESS_TYPES``) of one project from its children as read now."""
     tasks = [c for c in read if c.ref.kind is ChildKind.TASK]
-    phases = sorted((c for c in read if c.ref.kind is ChildKind.PHASE),
-                    key=lambda c: (c.due or _LAST, c.name))
+    phases = sorted(
+        (c for c in read if c.ref.kind is ChildKind.PHASE), key=lambda c: (c.due or _LAST, c.name)
+    )
     open_in = {rows[c.ref.key].phase for c in tasks if not c.done and c.ref.key in rows}
-    current = next((p.name for p in phases if not p.done and (p.ref.key in open_in or not _has_tasks(p, rows))),
-                   None)
+    current = next(
+        (
+            p.name
+            for p in phases
+            if not p.done and (p.ref.key in open_in or not _has_tasks(p, rows))
+        ),
+        None,
+    )
     return {
         "tasks_done": sum(1 for c in tasks if c.done),
         "tasks_total": len(tasks),

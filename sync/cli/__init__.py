@@ -24,8 +24,9 @@ from sync.ops import plan_text, report
 
 def exit_codes_help() -> str:
     """The exit-code table of ``--help``, written from ``ExitCode`` (never by hand)."""
-    return "\b\nExit codes:\n" + "\n".join(f"  {code.value:>3}  {code.meaning.replace('*', '')}"
-                                            for code in ExitCode)
+    return "\b\nExit codes:\n" + "\n".join(
+        f"  {code.value:>3}  {code.meaning.replace('*', '')}" for code in ExitCode
+    )
 
 
 @click.group(cls=Commands, context_settings=CONTEXT, epilog=exit_codes_help())
@@ -62,20 +63,46 @@ def run(obj: Context) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True,
-              help="Machine-readable summary: counts, and the first --examples of each action.")
-@click.option("--jsonl", "as_jsonl", is_flag=True,
-              help="One JSON line per action as it is decided (every action), then a summary line.")
-@click.option("--examples", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="How many examples of each action the summary keeps.")
-@click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Offline: sample records (a query response or `sf data query --json` output).")
-@click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="With --sample: the mapping to try (default: the config's).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable summary: counts, and the first --examples of each action.",
+)
+@click.option(
+    "--jsonl",
+    "as_jsonl",
+    is_flag=True,
+    help="One JSON line per action as it is decided (every action), then a summary line.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="How many examples of each action the summary keeps.",
+)
+@click.option(
+    "--sample",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Offline: sample records (a query response or `sf data query --json` output).",
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --sample: the mapping to try (default: the config's).",
+)
 @click.pass_obj
 @guarded
-def plan(obj: Context, as_json: bool, as_jsonl: bool, examples: int, sample: Path | None,
-         mapping_path: Path | None) -> None:
+def plan(
+    obj: Context,
+    as_json: bool,
+    as_jsonl: bool,
+    examples: int,
+    sample: Path | None,
+    mapping_path: Path | None,
+) -> None:
     """Show what a run would do; reads, never writes (no lock, no run row). Memory stays flat at any
     size: counts plus the first examples of each action, or every action as a JSON line (--jsonl).
 
@@ -94,15 +121,24 @@ def plan(obj: Context, as_json: bool, as_jsonl: bool, examples: int, sample: Pat
 
     if sample is not None:
         settings = None if mapping_path else _optional_settings(obj)
-        result = planner.plan_sample(sample, mapping_path or settings.mapping,
-                                     settings.state if settings else None, examples=examples, sink=sink)
+        result = planner.plan_sample(
+            sample,
+            mapping_path or settings.mapping,
+            settings.state if settings else None,
+            examples=examples,
+            sink=sink,
+        )
     else:
         result = planner.plan_online(obj.settings(), examples=examples, sink=sink)
     if as_jsonl:
         sys.stdout.flush()
         echo(json.dumps(result.summary_line(), default=str))
     else:
-        echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else plan_text.plan_text(result))
+        echo(
+            json.dumps(result.to_json(), indent=2, default=str)
+            if as_json
+            else plan_text.plan_text(result)
+        )
     exit_with(1 if result.counts["quarantined"] else 0)
 
 
@@ -110,7 +146,9 @@ def _optional_settings(obj: Context) -> Settings:
     try:
         return obj.settings()
     except ConfigError as exc:
-        raise ConfigError([*exc.problems, "plan --sample needs --mapping FILE or a readable config"]) from None
+        raise ConfigError(
+            [*exc.problems, "plan --sample needs --mapping FILE or a readable config"]
+        ) from None
 
 
 @main.command()
@@ -157,7 +195,9 @@ def retry(obj: Context, deal_id: str | None) -> None:
 
 
 @main.command()
-@click.option("--repair", is_flag=True, help="Fix what can be fixed safely (never deletes anything).")
+@click.option(
+    "--repair", is_flag=True, help="Fix what can be fixed safely (never deletes anything)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
 @click.pass_obj
 @guarded
@@ -177,7 +217,9 @@ def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--offline", is_flag=True, help="Validate config and mapping only; connect to nothing.")
+@click.option(
+    "--offline", is_flag=True, help="Validate config and mapping only; connect to nothing."
+)
 @click.pass_obj
 @guarded
 def check(obj: Context, as_json: bool, offline: bool) -> None:
@@ -197,12 +239,23 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
 @main.command()
 @click.option("--port", default=8443, show_default=True, type=int)
 @click.option("--seed", default=None, help="'demo' for the demo book, or a number of deals.")
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep the emulator's records in this SQLite file.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the emulator's records in this SQLite file.",
+)
 @click.option("--org-id", default=None, help="The org Id it reports (tell two orgs apart).")
-@click.option("--pubsub-port", default=0, show_default=True, type=int,
-              help="Port of its Pub/Sub API (gRPC over TLS); 0 takes a free one, printed at start.")
-def emulator(port: int, seed: str | None, state_file: Path | None, org_id: str | None, pubsub_port: int) -> None:
+@click.option(
+    "--pubsub-port",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Port of its Pub/Sub API (gRPC over TLS); 0 takes a free one, printed at start.",
+)
+def emulator(
+    port: int, seed: str | None, state_file: Path | None, org_id: str | None, pubsub_port: int
+) -> None:
     """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted: its REST API and its
     Pub/Sub API (Change Data Capture for Opportunity and OpportunityLineItem) on a port of its own.
 

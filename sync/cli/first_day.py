@@ -31,16 +31,40 @@ def init(directory: Path) -> None:
 
 
 @click.command()
-@click.option("--since", default=None, metavar=DATE, help="Only deals whose CloseDate is on or after this day.")
-@click.option("--until", default=None, metavar=DATE, help="Only deals whose CloseDate is on or before this day.")
-@click.option("--pairs", type=click.Path(dir_okay=False, path_type=Path),
-              help="A CSV of opportunity_id,project (a project id or identifier) instead of matching by name.")
-@click.option("--apply", "apply_", is_flag=True, help="Link the one-to-one matches (without it: a report only).")
+@click.option(
+    "--since",
+    default=None,
+    metavar=DATE,
+    help="Only deals whose CloseDate is on or after this day.",
+)
+@click.option(
+    "--until",
+    default=None,
+    metavar=DATE,
+    help="Only deals whose CloseDate is on or before this day.",
+)
+@click.option(
+    "--pairs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A CSV of opportunity_id,project (a project id or identifier) instead of matching by name.",
+)
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Link the one-to-one matches (without it: a report only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
 @click.pass_obj
 @guarded
-def adopt(obj: Context, since: str | None, until: str | None, pairs: Path | None, apply_: bool,
-          as_json: bool) -> None:
+def adopt(
+    obj: Context,
+    since: str | None,
+    until: str | None,
+    pairs: Path | None,
+    apply_: bool,
+    as_json: bool,
+) -> None:
     """Match the PSA projects people made by hand (no key) to the deals of the criteria.
 
     By the mapped project name (ignoring case, accents and spacing) or by --pairs FILE; reports
@@ -56,7 +80,9 @@ def adopt(obj: Context, since: str | None, until: str | None, pairs: Path | None
 
     settings = obj.settings()
     first, last = parse_range(since, until) if since or until else (None, None)
-    outcome = survey_and_link(settings, since=first, until=last if until else None, pairs=pairs, apply=apply_)
+    outcome = survey_and_link(
+        settings, since=first, until=last if until else None, pairs=pairs, apply=apply_
+    )
     echo(json.dumps(outcome.to_json(), indent=2, default=str) if as_json else outcome.text())
     exit_with(outcome.exit_code)
 
@@ -100,16 +126,28 @@ def unlink(obj: Context, deal_id: str) -> None:
 
 
 @click.command()
-@click.option("--since", required=True, metavar=DATE, help="First CloseDate of the range (a business date).")
-@click.option("--until", default=None, metavar=DATE, help="Last CloseDate of the range (default: today).")
+@click.option(
+    "--since", required=True, metavar=DATE, help="First CloseDate of the range (a business date)."
+)
+@click.option(
+    "--until", default=None, metavar=DATE, help="Last CloseDate of the range (default: today)."
+)
 @click.option("--dry-run", is_flag=True, help="Read and plan only; write nothing.")
-@click.option("--batch-size", "--window-size", "batch_size", default=200, show_default=True,
-              type=click.IntRange(1, 2000),
-              help="Deals per batch: the run lock is held one batch at a time (--window-size: its old name).")
+@click.option(
+    "--batch-size",
+    "--window-size",
+    "batch_size",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 2000),
+    help="Deals per batch: the run lock is held one batch at a time (--window-size: its old name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 @guarded
-def backfill(obj: Context, since: str, until: str | None, dry_run: bool, batch_size: int, as_json: bool) -> None:
+def backfill(
+    obj: Context, since: str, until: str | None, dry_run: bool, batch_size: int, as_json: bool
+) -> None:
     """Bring in the deals whose CloseDate is in a range: the org's history, once.
 
     Selects by CloseDate (unlike `run`, which follows SystemModstamp) and never moves the run's
@@ -131,9 +169,14 @@ def backfill(obj: Context, since: str, until: str | None, dry_run: bool, batch_s
         outcome = history.dry_run(settings, mapping, first, last)
     else:
         with reporter(quiet=as_json) as report_progress:
-            outcome = history.run_backfill(settings, mapping, first, last, reporter=report_progress,
-                                           batch_rows=batch_size)
-    echo(json.dumps(outcome.to_json(), indent=2, default=str) if as_json else report.backfill_text(outcome))
+            outcome = history.run_backfill(
+                settings, mapping, first, last, reporter=report_progress, batch_rows=batch_size
+            )
+    echo(
+        json.dumps(outcome.to_json(), indent=2, default=str)
+        if as_json
+        else report.backfill_text(outcome)
+    )
     exit_with(outcome.exit_code)
 
 

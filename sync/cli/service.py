@@ -13,11 +13,23 @@ from sync.ops import report
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (versioned).")
-@click.option("--check", is_flag=True, help="Health check: exit 0 if healthy, else 10-14 and why (README).")
-@click.option("--max-age", default="15m", show_default=True, metavar="DURATION",
-              help="With --check: the longest time without a successful run (or a write-back waiting).")
-@click.option("--max-quarantine", default=0, show_default=True, type=click.IntRange(0),
-              help="With --check: how many deals may stay quarantined for over a day.")
+@click.option(
+    "--check", is_flag=True, help="Health check: exit 0 if healthy, else 10-14 and why (README)."
+)
+@click.option(
+    "--max-age",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    help="With --check: the longest time without a successful run (or a write-back waiting).",
+)
+@click.option(
+    "--max-quarantine",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="With --check: how many deals may stay quarantined for over a day.",
+)
 @click.pass_obj
 @guarded
 def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantine: int) -> None:
@@ -36,7 +48,9 @@ def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantin
 
         age = parse_duration(max_age)
         if age is None or age.total_seconds() <= 0:
-            raise ConfigError(f"--max-age: '{max_age}' is not a duration; write <number><s|m|h|d>, e.g. 15m")
+            raise ConfigError(
+                f"--max-age: '{max_age}' is not a duration; write <number><s|m|h|d>, e.g. 15m"
+            )
         result = health.check(settings, age, max_quarantine)
         echo(result.text())
         exit_with(result.exit_code)

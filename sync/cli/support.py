@@ -26,7 +26,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 class Context:
     """The options every command shares, given before the command or after it (the later wins)."""
 
-    def __init__(self, config: str | None = None, log_level: str = "INFO", log_format: str = "text"):
+    def __init__(
+        self, config: str | None = None, log_level: str = "INFO", log_format: str = "text"
+    ):
         self.config = config
         self.log_level = log_level
         self.log_format = log_format
@@ -49,12 +51,27 @@ def _shared(ctx: click.Context, param: click.Parameter, value: str | None) -> No
 
 
 _SHARED_OPTIONS = (
-    click.option("--config", metavar="FILE", expose_value=False, callback=_shared,
-                 help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml)."),
-    click.option("--log-level", expose_value=False, callback=_shared, help="[default: INFO]",
-                 type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)),
-    click.option("--log-format", expose_value=False, callback=_shared, help="[default: text]",
-                 type=click.Choice(["text", "json"])),
+    click.option(
+        "--config",
+        metavar="FILE",
+        expose_value=False,
+        callback=_shared,
+        help="Config file (default: $PSA_SYNC_CONFIG, then ./psa-sync.yaml).",
+    ),
+    click.option(
+        "--log-level",
+        expose_value=False,
+        callback=_shared,
+        help="[default: INFO]",
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    ),
+    click.option(
+        "--log-format",
+        expose_value=False,
+        callback=_shared,
+        help="[default: text]",
+        type=click.Choice(["text", "json"]),
+    ),
 )
 
 
@@ -62,7 +79,9 @@ def shared_options(command):
     """``--config``, ``--log-level`` and ``--log-format`` on the group and on every command, so
     ``psa-sync --config F run`` and ``psa-sync run --config F`` both work."""
     # a function collects options bottom-up, a Command appends them: both end up in this order
-    for option in (_SHARED_OPTIONS if isinstance(command, click.Command) else reversed(_SHARED_OPTIONS)):
+    for option in (
+        _SHARED_OPTIONS if isinstance(command, click.Command) else reversed(_SHARED_OPTIONS)
+    ):
         command = option(command)
     return command
 
@@ -95,7 +114,10 @@ def guarded(func):
             echo(f"psa-sync: {exc}", err=True)
             exit_with(exc.exit_code)
         except KeyboardInterrupt:
-            echo("psa-sync: interrupted; what was committed stays, the next run goes on from there", err=True)
+            echo(
+                "psa-sync: interrupted; what was committed stays, the next run goes on from there",
+                err=True,
+            )
             exit_with(INTERRUPTED)
         except Exception:  # noqa: BLE001 - the last line of defence prints through the redacting logger
             logger.exception("unexpected error (a bug in psa-sync: please report it with this log)")

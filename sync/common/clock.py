@@ -11,7 +11,9 @@ def utcnow() -> datetime:
 
 def iso(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and Z: sortable as text, exact as a watermark."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(text: str) -> datetime:

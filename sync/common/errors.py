@@ -60,17 +60,39 @@ class ExitCode(IntEnum):
         return member
 
     DONE = 0, "done"
-    FAILURES = 1, ("done, with *new* record-level failures in this run (quarantined deals, refused write-backs, "
-                   "a phase or task the PSA refused: its deal quarantined at stage `structure`)")
-    CONFIG = 2, "bad config, mapping, usage, or a state file made against another org/PSA (or not a state file)"
-    UNREACHABLE = 3, "Salesforce or the PSA unreachable, or the PSA left writes unconfirmed (5xx) after retrying"
+    FAILURES = (
+        1,
+        (
+            "done, with *new* record-level failures in this run (quarantined deals, refused write-backs, "
+            "a phase or task the PSA refused: its deal quarantined at stage `structure`)"
+        ),
+    )
+    CONFIG = (
+        2,
+        "bad config, mapping, usage, or a state file made against another org/PSA (or not a state file)",
+    )
+    UNREACHABLE = (
+        3,
+        "Salesforce or the PSA unreachable, or the PSA left writes unconfirmed (5xx) after retrying",
+    )
     BUDGET = 4, "stopped early to protect the Salesforce API budget"
     AUTH = 5, "authentication or authorisation refused"
     UNEXPECTED = 70, "a bug in psa-sync (an unexpected exception: EX_SOFTWARE)"
-    SYSTEM_LIMIT = 71, "the process ran out of file descriptors (`Too many open files`): not the disk"
-    LOCAL_IO = 74, "the local disk refused the state file or its lock (full, read-only, permissions)"
-    LOCK_HELD = 75, ("another run holds the lock; for `daemon`: another daemon serves the same state file; or "
-                     "another process holds the state file's write lock")
+    SYSTEM_LIMIT = (
+        71,
+        "the process ran out of file descriptors (`Too many open files`): not the disk",
+    )
+    LOCAL_IO = (
+        74,
+        "the local disk refused the state file or its lock (full, read-only, permissions)",
+    )
+    LOCK_HELD = (
+        75,
+        (
+            "another run holds the lock; for `daemon`: another daemon serves the same state file; or "
+            "another process holds the state file's write lock"
+        ),
+    )
     PROTOCOL = 76, "a system answered against its own API contract; nothing was advanced"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
 
@@ -121,6 +143,7 @@ class YamlSyntaxError(ConfigError):
     def __init__(self, source: str, line: int, message: str):
         self.line = line
         super().__init__(f"{source}:{line}: (yaml): {message}")
+
 
 class TlsVerificationRequired(ConfigError):
     """Someone asked to turn TLS verification off (``verify=False``); psa-sync never does.
@@ -200,6 +223,8 @@ class LockHeldError(SyncError):
 class DaemonRunningError(LockHeldError):
     """Another ``psa-sync daemon`` holds the single-instance lock beside the same state file: two
     daemons would take turns at the run lock and each report the other's runs as held."""
+
+
 class StateBusyError(LockHeldError):
     """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's write lock.
 

@@ -16,9 +16,20 @@ from collections.abc import Callable, Mapping
 from sync.connectors.psa.batch import CreateChunk
 
 POINTS = (
-    "after-token", "before-refetch", "after-recover", "after-page", "after-intent", "after-create",
-    "after-collections", "before-commit", "after-backsync", "after-update", "after-lifecycle", "after-chunk",
-    "after-child-intent", "after-child-create",
+    "after-token",
+    "before-refetch",
+    "after-recover",
+    "after-page",
+    "after-intent",
+    "after-create",
+    "after-collections",
+    "before-commit",
+    "after-backsync",
+    "after-update",
+    "after-lifecycle",
+    "after-chunk",
+    "after-child-intent",
+    "after-child-create",
 )
 
 

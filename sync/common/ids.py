@@ -15,7 +15,7 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 def suffix(id15: str) -> str:
     out = ""
     for block in range(3):
-        chunk = id15[block * 5:block * 5 + 5]
+        chunk = id15[block * 5 : block * 5 + 5]
         bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
         out += _ALPHABET[bits]
     return out

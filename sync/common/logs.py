@@ -25,11 +25,17 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if self.as_json:
-            payload: dict[str, Any] = {"at": self.formatTime(record), "level": record.levelname,
-                                       "logger": record.name, "message": redact(record.getMessage())}
+            payload: dict[str, Any] = {
+                "at": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": redact(record.getMessage()),
+            }
             if record.exc_info:
                 payload["exception"] = redact(self.formatException(record.exc_info))
-            return redact(json.dumps(payload))  # redacted before escaping, and after for good measure
+            return redact(
+                json.dumps(payload)
+            )  # redacted before escaping, and after for good measure
         return redact(super().format(record))
 
 

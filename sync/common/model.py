@@ -56,7 +56,9 @@ class DesiredRow:
     deleted: bool
     matches: bool
     fields: dict[str, Any]
-    record_links: dict[str, Any]  # the link fields as the record carries them now (repair detection)
+    record_links: dict[
+        str, Any
+    ]  # the link fields as the record carries them now (repair detection)
     pipeline: bool = False  # matches pipeline.criteria (and not the won criteria)
 
     def wanted(self, tentative: bool) -> bool:
@@ -140,9 +142,12 @@ def facts_of(records: list[dict]) -> dict[str, Facts]:
         if "Id" not in record:
             continue
         account = record.get("Account")
-        facts[record["Id"]] = Facts(is_won=record.get("IsWon"), is_closed=record.get("IsClosed"),
-                                    account_id=record.get("AccountId"),
-                                    account_name=account.get("Name") if isinstance(account, dict) else None)
+        facts[record["Id"]] = Facts(
+            is_won=record.get("IsWon"),
+            is_closed=record.get("IsClosed"),
+            account_id=record.get("AccountId"),
+            account_name=account.get("Name") if isinstance(account, dict) else None,
+        )
     return facts
 
 
@@ -179,9 +184,19 @@ class Plan:
     updates: list[Update] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     lifecycle: list[LifecycleChange] = field(default_factory=list)
-    repairs: dict[str, dict[str, Any]] = field(default_factory=dict)  # record → link fields to re-write
-    ignored: list[str] = field(default_factory=list)  # unlinked rows: deleted, not matching, or unlinked by hand
+    repairs: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # record → link fields to re-write
+    ignored: list[str] = field(
+        default_factory=list
+    )  # unlinked rows: deleted, not matching, or unlinked by hand
 
     def counts(self) -> dict[str, int]:
-        return {"create": len(self.creates), "update": len(self.updates), "unchanged": len(self.unchanged),
-                "lifecycle": len(self.lifecycle), "repair": len(self.repairs), "ignored": len(self.ignored)}
+        return {
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "unchanged": len(self.unchanged),
+            "lifecycle": len(self.lifecycle),
+            "repair": len(self.repairs),
+            "ignored": len(self.ignored),
+        }

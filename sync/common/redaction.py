@@ -64,8 +64,17 @@ def _mojibake(value: str) -> str:
 
 
 ENCODERS: tuple[Callable[[str], str], ...] = (
-    _json, _json_utf8, _repr, _repr_single, _ascii, _bytes_repr,
-    lambda v: quote(v, safe=""), lambda v: quote_plus(v, safe=""), quote, _collapsed, _mojibake,
+    _json,
+    _json_utf8,
+    _repr,
+    _repr_single,
+    _ascii,
+    _bytes_repr,
+    lambda v: quote(v, safe=""),
+    lambda v: quote_plus(v, safe=""),
+    quote,
+    _collapsed,
+    _mojibake,
 )
 
 _lock = threading.Lock()
@@ -108,7 +117,11 @@ def register_secret(value: str | None, *, session_of: str | None = None) -> None
 def _compile() -> None:
     global _pattern
     every = set().union(*_forms.values()) if _forms else set()
-    _pattern = re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True))) if every else None
+    _pattern = (
+        re.compile("|".join(re.escape(f) for f in sorted(every, key=len, reverse=True)))
+        if every
+        else None
+    )
 
 
 def forget_secrets() -> None:

@@ -24,8 +24,10 @@ CLOCK = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
 DATETIME = DATE + CLOCK + r"(?:Z|[+-]\d{2}:?\d{2})"
 NAIVE_DATETIME = DATE + CLOCK
 TRUE = {"true": True, "1": True, "false": False, "0": False}
-_MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-                     r"(?:(Z)|([+-])(\d{2}):?(\d{2}))")
+_MOMENT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+    r"(?:(Z)|([+-])(\d{2}):?(\d{2}))"
+)
 
 NOT_DECIMAL = "is not a decimal number"
 NOT_WHOLE = "is not a whole number"
@@ -147,11 +149,21 @@ def moment_of(text: str) -> datetime | None:
     try:
         micro = int((fraction or "0")[:6].ljust(6, "0"))
         local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), micro)
-        offset = timedelta(0) if zulu else (1 if sign == "+" else -1) * timedelta(hours=int(oh), minutes=int(om))
+        offset = (
+            timedelta(0)
+            if zulu
+            else (1 if sign == "+" else -1) * timedelta(hours=int(oh), minutes=int(om))
+        )
         return (local - offset).replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
 
 
-_SCALAR = {"string": _string, "decimal": _decimal, "integer": _integer, "date": _date, "datetime": _datetime,
-           "boolean": _boolean}
+_SCALAR = {
+    "string": _string,
+    "decimal": _decimal,
+    "integer": _integer,
+    "date": _date,
+    "datetime": _datetime,
+    "boolean": _boolean,
+}

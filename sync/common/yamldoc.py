@@ -84,7 +84,9 @@ def unknown_keys(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: 
     """One problem per key of ``data`` that is not ``allowed``, naming the valid ones."""
     for key in data:
         if key not in allowed:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
+            problems.add(
+                (*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}"
+            )
 
 
 def kind_of(value: Any) -> str:
@@ -99,7 +101,9 @@ def kind_of(value: Any) -> str:
         return "a date and time"
     if isinstance(value, date):
         return "a date"
-    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def dotted(path: KeyPath) -> str:
@@ -134,7 +138,9 @@ def load_yaml(path: Path, what: str = "file") -> YamlDoc:
     return parse_yaml(read_text(path, what), str(path))
 
 
-MAX_BYTES = 1 << 20  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
+MAX_BYTES = (
+    1 << 20
+)  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
 
 
 def read_text(path: Path, what: str) -> str:
@@ -144,15 +150,21 @@ def read_text(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ConfigError(f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}"
+        ) from None
     if len(data) > MAX_BYTES:
-        raise ConfigError(f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?")
+        raise ConfigError(
+            f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                          "save it as UTF-8") from None
+        raise ConfigError(
+            f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save it as UTF-8"
+        ) from None
 
 
 def _read_regular(path: Path, what: str) -> bytes:
@@ -165,9 +177,16 @@ def _read_regular(path: Path, what: str) -> bytes:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
         if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else \
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
-            raise ConfigError(f"{path}:1: (file): the {what} is {kind}, not a regular file; point it at a file")
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file"
+            )
+            raise ConfigError(
+                f"{path}:1: (file): the {what} is {kind}, not a regular file; point it at a file"
+            )
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=True) as stream:
             fd = -1
@@ -183,8 +202,12 @@ def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
         loader = PositionLoader(text)  # checks every character of the text at once
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
-        raise YamlSyntaxError(source, line, f"not valid YAML: the character #x{exc.character:04x} is not allowed "
-                                            "(a control character)") from None
+        raise YamlSyntaxError(
+            source,
+            line,
+            f"not valid YAML: the character #x{exc.character:04x} is not allowed "
+            "(a control character)",
+        ) from None
     try:
         _check_nesting(text, source)
         node = loader.get_single_node()
@@ -214,8 +237,11 @@ def _check_nesting(text: str, source: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise YamlSyntaxError(source, event.start_mark.line + 1,
-                                      f"the document nests more than {MAX_DEPTH} levels deep")
+                raise YamlSyntaxError(
+                    source,
+                    event.start_mark.line + 1,
+                    f"the document nests more than {MAX_DEPTH} levels deep",
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
@@ -223,8 +249,11 @@ def _check_nesting(text: str, source: str) -> None:
 def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
     doc.nodes_built += 1
     if doc.nodes_built > MAX_NODES or len(path) > MAX_DEPTH:
-        raise YamlSyntaxError(doc.source, node.start_mark.line + 1, "the document is too large or nested too deeply "
-                              "(self-referencing anchors?)")
+        raise YamlSyntaxError(
+            doc.source,
+            node.start_mark.line + 1,
+            "the document is too large or nested too deeply (self-referencing anchors?)",
+        )
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
         doc.issues.append((path, node.start_mark.line + 1, f"the tag {node.tag} is not allowed"))
         doc.unreadable.add(path)
@@ -247,7 +276,14 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
 # What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an empty
 # `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a 5,000-digit
 # int (ValueError), `!!binary` junk (ConstructorError).
-_UNREADABLE_SCALAR = (yaml.YAMLError, ValueError, TypeError, LookupError, AttributeError, OverflowError)
+_UNREADABLE_SCALAR = (
+    yaml.YAMLError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    OverflowError,
+)
 
 
 def _scalar(loader: PositionLoader, node: yaml.Node) -> tuple[Any, str | None]:
@@ -264,7 +300,9 @@ def _scalar(loader: PositionLoader, node: yaml.Node) -> tuple[Any, str | None]:
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
-def _build_mapping(loader: PositionLoader, node: yaml.MappingNode, path: KeyPath, doc: YamlDoc) -> dict:
+def _build_mapping(
+    loader: PositionLoader, node: yaml.MappingNode, path: KeyPath, doc: YamlDoc
+) -> dict:
     out: dict[Any, Any] = {}
     first_seen: dict[Any, int] = {}
     for key_node, value_node in node.value:

@@ -24,7 +24,22 @@ from sync.config.settings import (
 )
 
 __all__ = [
-    "Settings", "SalesforceConfig", "SalesforceAuth", "PsaConfig", "Limits", "Schedule", "HttpConfig",
-    "Secret", "load_settings", "find_config", "parse_duration", "DEFAULT_CONFIG_NAME", "ConfigError",
-    "At", "Events", "Retention", "Metrics", "parse_at",
+    "Settings",
+    "SalesforceConfig",
+    "SalesforceAuth",
+    "PsaConfig",
+    "Limits",
+    "Schedule",
+    "HttpConfig",
+    "Secret",
+    "load_settings",
+    "find_config",
+    "parse_duration",
+    "DEFAULT_CONFIG_NAME",
+    "ConfigError",
+    "At",
+    "Events",
+    "Retention",
+    "Metrics",
+    "parse_at",
 ]

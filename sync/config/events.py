@@ -27,22 +27,36 @@ def parse_events(r: Reader, raw: dict) -> Events:
     items = _topic(r, ev, (*at, "line_items_topic"), None)
     safety = r.duration(ev, (*at, "safety_poll"), "1h")
     if safety is not None and safety < timedelta(minutes=1):
-        r.problem((*at, "safety_poll"), "must be 1m or more: it is the poll while the stream is healthy "
-                                        "(schedule.interval is the poll while it is not)")
+        r.problem(
+            (*at, "safety_poll"),
+            "must be 1m or more: it is the poll while the stream is healthy "
+            "(schedule.interval is the poll while it is not)",
+        )
     stale = r.duration(ev, (*at, "stale_after"), "10m")
     if stale is not None and stale <= timedelta(0):
-        r.problem((*at, "stale_after"), "must be more than 0s (a real org: 5m or more, as Salesforce sends a "
-                                        "keepalive only every 270s on a quiet stream)")
-    return Events(enabled=r.flag(ev, (*at, "enabled"), False), topic=topic or Events.topic,
-                  line_items_topic=items, pubsub_url=_endpoint(r, ev, (*at, "pubsub_url")),
-                  safety_poll=safety or Events.safety_poll, stale_after=stale or Events.stale_after)
+        r.problem(
+            (*at, "stale_after"),
+            "must be more than 0s (a real org: 5m or more, as Salesforce sends a "
+            "keepalive only every 270s on a quiet stream)",
+        )
+    return Events(
+        enabled=r.flag(ev, (*at, "enabled"), False),
+        topic=topic or Events.topic,
+        line_items_topic=items,
+        pubsub_url=_endpoint(r, ev, (*at, "pubsub_url")),
+        safety_poll=safety or Events.safety_poll,
+        stale_after=stale or Events.stale_after,
+    )
 
 
 def _topic(r: Reader, ev: dict, where: KeyPath, default: str | None) -> str | None:
     value = r.text(ev, where, default=default)
     if value is not None and not _TOPIC.fullmatch(value):
-        r.problem(where, f"'{value}' is not a change event channel; write /data/OpportunityChangeEvent, "
-                         "/data/ChangeEvents or a custom channel /data/<Name>__chn")
+        r.problem(
+            where,
+            f"'{value}' is not a change event channel; write /data/OpportunityChangeEvent, "
+            "/data/ChangeEvents or a custom channel /data/<Name>__chn",
+        )
         return None
     return value
 

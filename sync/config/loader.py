@@ -57,10 +57,22 @@ _API_VERSION = re.compile(r"\d+\.\d+")
 
 def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
     at = ("salesforce",)
-    sf = r.section(raw, at, {"login_url", "token_url", "audience", "api_version", "auth", "ca_bundle"})
+    sf = r.section(
+        raw, at, {"login_url", "token_url", "audience", "api_version", "auth", "ca_bundle"}
+    )
     auth_at = (*at, "auth")
-    auth_raw = r.section(sf, auth_at, {"flow", "username", "client_id", "private_key_file",
-                                       *_SECRET_KEYS, *(f"{k}_file" for k in _SECRET_KEYS)})
+    auth_raw = r.section(
+        sf,
+        auth_at,
+        {
+            "flow",
+            "username",
+            "client_id",
+            "private_key_file",
+            *_SECRET_KEYS,
+            *(f"{k}_file" for k in _SECRET_KEYS),
+        },
+    )
     flow = r.text(auth_raw, (*auth_at, "flow"), default="jwt")
     if flow not in _AUTH_NEEDS:
         if flow is not None:
@@ -68,8 +80,12 @@ def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
         return None
     needs = _AUTH_NEEDS[flow]
     secrets = {k: r.secret(auth_raw, (*auth_at, k), required=k in needs) for k in _SECRET_KEYS}
-    plain = {k: r.text(auth_raw, (*auth_at, k), required=k in needs) for k in ("username", "client_id")}
-    key_file = r.file_path(auth_raw, (*auth_at, "private_key_file"), required="private_key_file" in needs)
+    plain = {
+        k: r.text(auth_raw, (*auth_at, k), required=k in needs) for k in ("username", "client_id")
+    }
+    key_file = r.file_path(
+        auth_raw, (*auth_at, "private_key_file"), required="private_key_file" in needs
+    )
     if key_file is not None and flow == "jwt" and not key_file.is_file():
         r.problem((*auth_at, "private_key_file"), f"no such file: {key_file}")
     auth = SalesforceAuth(flow=flow, private_key_file=key_file, **plain, **secrets)
@@ -78,8 +94,12 @@ def _salesforce(r: Reader, raw: dict) -> SalesforceConfig | None:
     if ca_path is not None and not ca_path.is_file():
         r.problem((*at, "ca_bundle"), f"no such file: {ca_path}")
     return SalesforceConfig(
-        login_url=login_url.rstrip("/"), auth=auth, api_version=_api_version(r, sf, (*at, "api_version")),
-        token_url=_url(r, sf, (*at, "token_url")), audience=r.text(sf, (*at, "audience")), ca_bundle=ca_path,
+        login_url=login_url.rstrip("/"),
+        auth=auth,
+        api_version=_api_version(r, sf, (*at, "api_version")),
+        token_url=_url(r, sf, (*at, "token_url")),
+        audience=r.text(sf, (*at, "audience")),
+        ca_bundle=ca_path,
     )
 
 
@@ -89,10 +109,14 @@ def _url(r: Reader, raw: dict, where: KeyPath, required: bool = False) -> str | 
     if url is None:
         return None
     psa = where[0] == "psa"
-    problem = url_problem(url, http_on_loopback=psa,
-                          why_tls="the API key travels in a header of every request" if psa
-                          else "Salesforce speaks only TLS",
-                          secrets_hint="api_key / ${VAR}" if psa else "the auth section / ${VAR}")
+    problem = url_problem(
+        url,
+        http_on_loopback=psa,
+        why_tls="the API key travels in a header of every request"
+        if psa
+        else "Salesforce speaks only TLS",
+        secrets_hint="api_key / ${VAR}" if psa else "the auth section / ${VAR}",
+    )
     if problem:
         r.problem(where, problem)
         return None
@@ -119,8 +143,10 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     psa = r.section(raw, at, {"connector", "url", "api_key", "api_key_file", "options"})
     connector = r.text(psa, (*at, "connector"), default="redmine", required=True)
     if connector is not None and connector not in known_connectors():
-        r.problem((*at, "connector"), f"unknown connector {connector!r}; choose one of: "
-                                      f"{', '.join(known_connectors())}")
+        r.problem(
+            (*at, "connector"),
+            f"unknown connector {connector!r}; choose one of: {', '.join(known_connectors())}",
+        )
         connector = None
     url = _url(r, psa, (*at, "url"), required=True) or ""
     api_key = r.secret(psa, (*at, "api_key"), required=True)
@@ -133,8 +159,12 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
             r.problem((*at, "options", str(name)), "an option name must be text")
     if api_key is None or connector is None:
         return None
-    return PsaConfig(connector=connector, url=url.rstrip("/"), api_key=api_key,
-                     options={k: r.interpolate(v, (*at, "options", str(k))) for k, v in options.items()})
+    return PsaConfig(
+        connector=connector,
+        url=url.rstrip("/"),
+        api_key=api_key,
+        options={k: r.interpolate(v, (*at, "options", str(k))) for k, v in options.items()},
+    )
 
 
 def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
@@ -143,20 +173,37 @@ def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
     A value with a problem falls back to its default only so the build can go on: the config is
     refused anyway, with every problem.
     """
-    limits = r.section(raw, ("limits",), {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
-                       required=False)
+    limits = r.section(
+        raw,
+        ("limits",),
+        {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
+        required=False,
+    )
     http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
     timeout = r.duration(http, ("http", "timeout"), "30s")
     if timeout is not None and timeout <= timedelta(0):
         r.problem(("http", "timeout"), "must be more than 0s")
-    budget = Limits(**_given(
-        max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
-        max_calls_per_run=r.number(limits, ("limits", "max_calls_per_run"), 5000, int, minimum=MIN_CALLS_PER_RUN,
-                                   why=f": a run needs at least {MIN_CALLS_PER_RUN} Salesforce data calls to make "
-                                       "progress (one query page and one write-back)"),
-        bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int, minimum=0)))
-    http_config = HttpConfig(**_given(timeout=timeout.total_seconds() if timeout else None,
-                                      retries=r.number(http, ("http", "retries"), 5, int, minimum=0)))
+    budget = Limits(
+        **_given(
+            max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
+            max_calls_per_run=r.number(
+                limits,
+                ("limits", "max_calls_per_run"),
+                5000,
+                int,
+                minimum=MIN_CALLS_PER_RUN,
+                why=f": a run needs at least {MIN_CALLS_PER_RUN} Salesforce data calls to make "
+                "progress (one query page and one write-back)",
+            ),
+            bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int, minimum=0),
+        )
+    )
+    http_config = HttpConfig(
+        **_given(
+            timeout=timeout.total_seconds() if timeout else None,
+            retries=r.number(http, ("http", "retries"), 5, int, minimum=0),
+        )
+    )
     return dict(schedule=_schedule(r, raw), limits=budget, http=http_config, **_service(r, raw))
 
 
@@ -164,8 +211,11 @@ def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
     """The org's share a run may reach: 0 would stop every run at once (exit 4, forever)."""
     percent = r.number(limits, where, 80.0, float)
     if percent is not None and not 0 < percent <= 100:
-        r.problem(where, f"{percent!r} is outside (0, 100]: the share of the org's daily API requests a run may "
-                         "reach, more than 0 and at most 100")
+        r.problem(
+            where,
+            f"{percent!r} is outside (0, 100]: the share of the org's daily API requests a run may "
+            "reach, more than 0 and at most 100",
+        )
         return None
     return percent
 
@@ -177,17 +227,34 @@ def _given(**values: Any) -> dict[str, Any]:
 
 def _schedule(r: Reader, raw: dict) -> Schedule:
     at = ("schedule",)
-    sched = r.section(raw, at, {"interval", "hours_interval", "backsync_interval", "backoff_max", "reconcile",
-                                "reconcile_repair"}, required=False)
+    sched = r.section(
+        raw,
+        at,
+        {
+            "interval",
+            "hours_interval",
+            "backsync_interval",
+            "backoff_max",
+            "reconcile",
+            "reconcile_repair",
+        },
+        required=False,
+    )
     interval = r.duration(sched, (*at, "interval"), "30s") if "interval" in sched else None
     if interval is not None and 0 < interval.total_seconds() < 1:
-        r.problem((*at, "interval"), f"{interval.total_seconds():g}s is too short; the daemon cycles every 1s at most")
+        r.problem(
+            (*at, "interval"),
+            f"{interval.total_seconds():g}s is too short; the daemon cycles every 1s at most",
+        )
     interval = interval or None  # unreadable (reported) or 0: the daemon's default
-    return Schedule(interval=interval, hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
-                    backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
-                    backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
-                    reconcile=r.at(sched, (*at, "reconcile"), None),
-                    reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False))
+    return Schedule(
+        interval=interval,
+        hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
+        backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
+        backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
+        reconcile=r.at(sched, (*at, "reconcile"), None),
+        reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False),
+    )
 
 
 def _service(r: Reader, raw: dict) -> dict[str, Any]:
@@ -195,16 +262,25 @@ def _service(r: Reader, raw: dict) -> dict[str, Any]:
     keep = r.section(raw, ("retention",), {"runs", "events", "at"}, required=False)
     metrics = r.section(raw, ("metrics",), {"textfile", "port", "address"}, required=False)
     textfile = r.text(metrics, ("metrics", "textfile"))
-    port = r.number(metrics, ("metrics", "port"), None, int) if metrics.get("port") is not None else None
+    port = (
+        r.number(metrics, ("metrics", "port"), None, int)
+        if metrics.get("port") is not None
+        else None
+    )
     if port is not None and not 0 < port < 65536:
         r.problem(("metrics", "port"), f"{port} is not a TCP port (1-65535)")
     return dict(
-        retention=Retention(runs=r.duration(keep, ("retention", "runs"), "30d"),
-                            events=r.duration(keep, ("retention", "events"), "365d"),
-                            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at),
-        metrics=Metrics(textfile=r.resolve(textfile) if textfile else None, port=port,
-                        # an empty value (`address:`) is the default, as every other empty text value is
-                        address=r.text(metrics, ("metrics", "address")) or Metrics.address),
+        retention=Retention(
+            runs=r.duration(keep, ("retention", "runs"), "30d"),
+            events=r.duration(keep, ("retention", "events"), "365d"),
+            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at,
+        ),
+        metrics=Metrics(
+            textfile=r.resolve(textfile) if textfile else None,
+            port=port,
+            # an empty value (`address:`) is the default, as every other empty text value is
+            address=r.text(metrics, ("metrics", "address")) or Metrics.address,
+        ),
     )
 
 
@@ -219,25 +295,48 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
     try:
         doc = load_yaml(Path(path), "config")
     except FileNotFoundError:
-        raise ConfigError(f"{path}:1: (file): config file not found (give --config, set PSA_SYNC_CONFIG, "
-                          f"or create ./{DEFAULT_CONFIG_NAME})") from None
+        raise ConfigError(
+            f"{path}:1: (file): config file not found (give --config, set PSA_SYNC_CONFIG, "
+            f"or create ./{DEFAULT_CONFIG_NAME})"
+        ) from None
     r = Reader(Path(path).resolve(), Problems(str(path), doc), environ)
-    if () in doc.unreadable:  # the whole document is one bad value: its problem is all there is to say
+    if (
+        () in doc.unreadable
+    ):  # the whole document is one bad value: its problem is all there is to say
         raise ConfigError(r.problems.items)
     raw = {} if doc.data is None else doc.data
     if not isinstance(raw, dict):
         r.problem((), "the config must be a mapping of sections")
         raise ConfigError(r.problems.items)
-    r.unknown(raw, (), {"salesforce", "psa", "mapping", "state", "schedule", "limits", "http", "retention",
-                        "metrics", "forecast", "events"})
+    r.unknown(
+        raw,
+        (),
+        {
+            "salesforce",
+            "psa",
+            "mapping",
+            "state",
+            "schedule",
+            "limits",
+            "http",
+            "retention",
+            "metrics",
+            "forecast",
+            "events",
+        },
+    )
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
     tuning = _tuning(r, raw)
     tuning["forecast"] = parse_forecast(r, raw)
     tuning["events"] = parse_events(r, raw)
-    mapping = r.file_path(raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True)
+    mapping = r.file_path(
+        raw, ("mapping",), default="mappings/opportunity_to_project.yaml", required=True
+    )
     state = r.file_path(raw, ("state",), default="state/psa-sync.sqlite", required=True)
     if not r.problems.items and None in (salesforce, psa, mapping, state):
         r.problem((), "incomplete configuration")
     if r.problems.items:
         raise ConfigError(r.problems.items)
-    return Settings(path=r.path, salesforce=salesforce, psa=psa, mapping=mapping, state=state, **tuning)
+    return Settings(
+        path=r.path, salesforce=salesforce, psa=psa, mapping=mapping, state=state, **tuning
+    )

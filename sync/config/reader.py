@@ -26,8 +26,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY = "|".join(_DAYS)
-_AT = re.compile(rf"^\s*(?:(daily|(?:{_DAY})(?:-(?:{_DAY}))?(?:,(?:{_DAY})(?:-(?:{_DAY}))?)*)\s+)?"
-                 r"([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
+_AT = re.compile(
+    rf"^\s*(?:(daily|(?:{_DAY})(?:-(?:{_DAY}))?(?:,(?:{_DAY})(?:-(?:{_DAY}))?)*)\s+)?"
+    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse_at(value: Any) -> At | None:
@@ -87,10 +90,18 @@ class Reader:
 
     def unknown(self, raw: dict, where: KeyPath, allowed: set[str]) -> None:
         for key in sorted(set(raw) - allowed, key=str):
-            self.problem((*where, str(key)), f"unknown key; valid keys: {', '.join(sorted(allowed))}")
+            self.problem(
+                (*where, str(key)), f"unknown key; valid keys: {', '.join(sorted(allowed))}"
+            )
 
-    def text(self, raw: dict, where: KeyPath, default: Any = None, required: bool = False,
-             what: str = "text") -> str | None:
+    def text(
+        self,
+        raw: dict,
+        where: KeyPath,
+        default: Any = None,
+        required: bool = False,
+        what: str = "text",
+    ) -> str | None:
         """A text value, ``${VAR}`` interpolated; None when absent, empty or wrong (said).
 
         ``what`` names the expected kind in "must be <what>, not a list".
@@ -120,9 +131,14 @@ class Reader:
             nonlocal failed
             name = match.group(1)
             value = self.environ.get(name)
-            if value is None or not value.strip():  # an empty one is as useless, but says another fix
-                self.problem(where, f"environment variable {name} is " + ("not set" if value is None else
-                                                                          "set but empty"))
+            if (
+                value is None or not value.strip()
+            ):  # an empty one is as useless, but says another fix
+                self.problem(
+                    where,
+                    f"environment variable {name} is "
+                    + ("not set" if value is None else "set but empty"),
+                )
                 failed = True
                 return ""
             return value
@@ -130,7 +146,9 @@ class Reader:
         result = _ENV_REF.sub(replace, value)
         return None if failed else result
 
-    def file_path(self, raw: dict, where: KeyPath, default: str | None = None, required: bool = False) -> Path | None:
+    def file_path(
+        self, raw: dict, where: KeyPath, default: str | None = None, required: bool = False
+    ) -> Path | None:
         """A file path, ``${VAR}`` and ``~`` expanded, relative to the config's folder."""
         text = self.text(raw, where, default, required, what="a file path")
         if text is None:
@@ -149,8 +167,12 @@ class Reader:
         key = where[-1]
         literal, file_key = raw.get(key), f"{key}_file"
         file_where = (*where[:-1], file_key)
-        if literal is not None and not (isinstance(literal, str) and _ENV_REF.fullmatch(literal.strip())):
-            self.problem(where, f"secrets may not be written in the file; use ${{VAR}} or {file_key}")
+        if literal is not None and not (
+            isinstance(literal, str) and _ENV_REF.fullmatch(literal.strip())
+        ):
+            self.problem(
+                where, f"secrets may not be written in the file; use ${{VAR}} or {file_key}"
+            )
             return None
         if literal is not None:
             value = self.interpolate(literal.strip(), where)
@@ -199,8 +221,11 @@ class Reader:
             return None
         parsed = parse_at(value)
         if parsed is None:
-            self.problem(where, f"'{value}' is not a time of the week; write [days] HH:MM (UTC), e.g. "
-                                "'sun 03:00', 'mon-fri 06:30' or '02:00' for every day")
+            self.problem(
+                where,
+                f"'{value}' is not a time of the week; write [days] HH:MM (UTC), e.g. "
+                "'sun 03:00', 'mon-fri 06:30' or '02:00' for every day",
+            )
         return parsed
 
     def flag(self, raw: dict, where: KeyPath, default: bool) -> bool:
@@ -210,8 +235,15 @@ class Reader:
             return default
         return value
 
-    def number(self, raw: dict, where: KeyPath, default: float, kind: type, minimum: float | None = None,
-               why: str = "") -> Any:
+    def number(
+        self,
+        raw: dict,
+        where: KeyPath,
+        default: float,
+        kind: type,
+        minimum: float | None = None,
+        why: str = "",
+    ) -> Any:
         """An int or float (a numeric string too), finite, at least ``minimum`` (``why`` says why)."""
         value = raw.get(where[-1], default)
         if isinstance(value, str):

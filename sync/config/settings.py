@@ -68,7 +68,10 @@ class SalesforceConfig:
         """JWT `aud`: the login or test host, even when the token endpoint is a My Domain."""
         if self.audience:
             return self.audience
-        if "test.salesforce.com" in self.login_url or ".sandbox.my.salesforce.com" in self.login_url:
+        if (
+            "test.salesforce.com" in self.login_url
+            or ".sandbox.my.salesforce.com" in self.login_url
+        ):
             return "https://test.salesforce.com"
         if self.login_url.rstrip("/").endswith(".salesforce.com"):
             return "https://login.salesforce.com"
@@ -92,7 +95,9 @@ MIN_CALLS_PER_RUN = 2
 class Limits:
     max_org_api_percent: float = 80.0  # in (0, 100]: 0 stops every run, over 100 protects nothing
     max_calls_per_run: int = 5000  # at least MIN_CALLS_PER_RUN
-    bulk_threshold: int = 10_000  # a backfill above this many rows reads through one Bulk API 2.0 job
+    bulk_threshold: int = (
+        10_000  # a backfill above this many rows reads through one Bulk API 2.0 job
+    )
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,12 @@ DAEMON_INTERVAL = timedelta(seconds=30)
 class Schedule:
     interval: timedelta | None = None  # the daemon's cycle; None: DAEMON_INTERVAL
     hours_interval: timedelta = timedelta(hours=1)
-    backsync_interval: timedelta = timedelta(minutes=5)  # delivery values are read at most this often
-    backoff_max: timedelta = timedelta(minutes=10)  # the longest pause of a daemon after failing cycles
+    backsync_interval: timedelta = timedelta(
+        minutes=5
+    )  # delivery values are read at most this often
+    backoff_max: timedelta = timedelta(
+        minutes=10
+    )  # the longest pause of a daemon after failing cycles
     reconcile: At | None = None  # the daemon's reconcile job, if any
     reconcile_repair: bool = False
 
@@ -155,10 +164,16 @@ class Events:
 
     enabled: bool = False
     topic: str = "/data/OpportunityChangeEvent"
-    line_items_topic: str | None = None  # e.g. /data/OpportunityLineItemChangeEvent (structure: line items)
-    pubsub_url: str = PUBSUB_ENDPOINT  # host:port, always TLS (salesforce.ca_bundle is trusted as for REST)
+    line_items_topic: str | None = (
+        None  # e.g. /data/OpportunityLineItemChangeEvent (structure: line items)
+    )
+    pubsub_url: str = (
+        PUBSUB_ENDPOINT  # host:port, always TLS (salesforce.ca_bundle is trusted as for REST)
+    )
     safety_poll: timedelta = timedelta(hours=1)  # the poll while the stream is healthy
-    stale_after: timedelta = timedelta(minutes=10)  # no message this long: the stream counts as down
+    stale_after: timedelta = timedelta(
+        minutes=10
+    )  # no message this long: the stream counts as down
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,11 @@ def url_problem(url: str, *, why_tls: str, secrets_hint: str, http_on_loopback: 
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port  # .port raises on a port that is not a number
     except ValueError as exc:
-        return "credentials in the URL; use " + secrets_hint if "@" in url else f"is not a valid URL ({exc})"
+        return (
+            "credentials in the URL; use " + secrets_hint
+            if "@" in url
+            else f"is not a valid URL ({exc})"
+        )
     if parts.username is not None or parts.password is not None:
         return f"credentials in the URL; use {secrets_hint}"
     scheme = parts.scheme.lower()

@@ -78,7 +78,10 @@ def mismatch(value: Any, shape: Shape, where: str = "the body") -> str | None:
     if isinstance(shape, list):
         if not isinstance(value, list):
             return f"{where} is {_kind(value)}, not a list"
-        return next((p for i, item in enumerate(value) if (p := mismatch(item, shape[0], _item(where, i)))), None)
+        return next(
+            (p for i, item in enumerate(value) if (p := mismatch(item, shape[0], _item(where, i)))),
+            None,
+        )
     types = shape if isinstance(shape, tuple) else (shape,)
     if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
         return None
@@ -97,8 +100,14 @@ def misfit(body: Any, shape: Shape, *, said: str, raw: str | bytes | None) -> st
     return f"{said}, but {problem}" + (f": {excerpt(raw)}" if raw is not None else "")
 
 
-def checked(body: Any, shape: Shape, *, said: str, raw: str | bytes | None,
-            error: Callable[[str], SyncError]) -> Any:
+def checked(
+    body: Any,
+    shape: Shape,
+    *,
+    said: str,
+    raw: str | bytes | None,
+    error: Callable[[str], SyncError],
+) -> Any:
     """``body`` when it has ``shape``; else the error ``error(what was wrong)`` is raised."""
     problem = misfit(body, shape, said=said, raw=raw)
     if problem is not None:

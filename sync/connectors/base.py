@@ -21,7 +21,9 @@ class SalesforceApi(Protocol):
     """One run's connection to one org, as the stages use it."""
 
     org_id: str  # 18 characters, set by connect(); the state guard compares it with the state's org
-    server_time: datetime | None  # Salesforce's clock at connect(): the extract's signpost, never ours
+    server_time: (
+        datetime | None
+    )  # Salesforce's clock at connect(): the extract's signpost, never ours
     usage: ApiUsage  # this run's calls per endpoint and the org's usage, for the run's report
 
     def connect(self) -> None:

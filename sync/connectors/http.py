@@ -64,7 +64,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTION
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_MAX_SECONDS = 30.0
 RETRY_AFTER_MAX_SECONDS = 60
-DEFAULT_RETRY_WINDOW_SECONDS = 600.0  # a run may spend its first 10 minutes riding out blips, no more
+DEFAULT_RETRY_WINDOW_SECONDS = (
+    600.0  # a run may spend its first 10 minutes riding out blips, no more
+)
 DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
 
 
@@ -127,8 +129,12 @@ class SyncSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         if kwargs.get("verify") is False:
-            raise TlsVerificationRequired("TLS verification cannot be turned off; give ca_bundle instead")
-        kwargs["allow_redirects"] = False  # credentials must never follow a Location (module docstring)
+            raise TlsVerificationRequired(
+                "TLS verification cannot be turned off; give ca_bundle instead"
+            )
+        kwargs["allow_redirects"] = (
+            False  # credentials must never follow a Location (module docstring)
+        )
         return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
@@ -138,7 +144,9 @@ class SyncSession(requests.Session):
         if self.pinned_ca is not None:
             settings["verify"] = self.pinned_ca
         if self.verify is False or settings.get("verify") is False:
-            raise TlsVerificationRequired("TLS verification cannot be turned off; give ca_bundle instead")
+            raise TlsVerificationRequired(
+                "TLS verification cannot be turned off; give ca_bundle instead"
+            )
         return settings
 
 
@@ -174,7 +182,9 @@ class BoundedRetry(Retry):
         if self.window is not None and self.window.remaining() <= 0 and self.total != 0:
             # Out of time: fail this call the way an exhausted Retry does (status returned, error raised).
             log.warning("http: the run's retry window is over; not retrying")
-            return self.new(total=0, connect=0, read=0, status=0, other=0).increment(*args, **kwargs)
+            return self.new(total=0, connect=0, read=0, status=0, other=0).increment(
+                *args, **kwargs
+            )
         return super().increment(*args, **kwargs)
 
     def _capped(self, seconds: float) -> float:
@@ -188,7 +198,9 @@ class BoundedRetry(Retry):
         return None if after is None else self._capped(after)
 
 
-def retry_policy(retries: int, *, backoff_factor: float = 0.5, window: RetryWindow | None = None) -> Retry:
+def retry_policy(
+    retries: int, *, backoff_factor: float = 0.5, window: RetryWindow | None = None
+) -> Retry:
     """Exponential backoff with jitter for idempotent methods; statuses returned, never raised."""
     return BoundedRetry(
         total=retries,
@@ -225,7 +237,9 @@ def write_combined_bundle(extra: Path) -> str:
     except OSError as exc:
         raise ConfigError(f"ca_bundle: cannot read {extra}: {exc.strerror}") from None
     if b"-----BEGIN CERTIFICATE-----" not in extra_pem:
-        raise ConfigError(f"ca_bundle: {extra} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        raise ConfigError(
+            f"ca_bundle: {extra} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )
     folder = tempfile.mkdtemp(prefix="psa-sync-ca-")
     path = os.path.join(folder, "ca-bundle.pem")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -263,10 +277,15 @@ def build_session(
     if pinned is not None:
         weakref.finalize(session, shutil.rmtree, os.path.dirname(pinned), True)
     session.retry_window = RetryWindow(retry_window)
-    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor=backoff_factor,
-                                                   window=session.retry_window))
+    adapter = HTTPAdapter(
+        max_retries=retry_policy(
+            retries, backoff_factor=backoff_factor, window=session.retry_window
+        )
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent
-    log.debug("http session: timeout=%ss retries=%d extra_ca=%s", timeout, retries, ca_bundle is not None)
+    log.debug(
+        "http session: timeout=%ss retries=%d extra_ca=%s", timeout, retries, ca_bundle is not None
+    )
     return session

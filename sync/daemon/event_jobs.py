@@ -61,7 +61,11 @@ def _start(daemon: Daemon) -> None:
     with _state(daemon) as state:
         for topic in daemon.event_path.topics:
             saved = stored.replay(state, topic) if state is not None else None
-            replays[topic] = saved.replay_id if saved and saved.belongs_to(client.org_id, client.instance_url) else None
+            replays[topic] = (
+                saved.replay_id
+                if saved and saved.belongs_to(client.org_id, client.instance_url)
+                else None
+            )
 
     def credentials() -> Credentials:
         grant = client.grant
@@ -92,15 +96,22 @@ def _cycle(daemon: Daemon, work: Work) -> None:
     if daemon.backoff.waiting(began):
         return
     try:
-        code = stages.cycle(daemon.settings, "events", lambda run: _step(daemon, run, work),
-                            environ=daemon.environ, **daemon.kept()).exit_code
+        code = stages.cycle(
+            daemon.settings,
+            "events",
+            lambda run: _step(daemon, run, work),
+            environ=daemon.environ,
+            **daemon.kept(),
+        ).exit_code
     except LockHeldError:
         return  # a run started by hand: the work waits for the next tick
     except SyncError as exc:
         logger.error("%s", exc)
         code = exc.exit_code
     except Exception:  # noqa: BLE001 - a bug: the run row says failed; the work stays for the next tick
-        logger.exception("unexpected error in an events cycle (a bug in psa-sync: please report it with this log)")
+        logger.exception(
+            "unexpected error in an events cycle (a bug in psa-sync: please report it with this log)"
+        )
         code = ExitCode.UNEXPECTED
     if code in (0, 1):
         daemon.event_path.done()
@@ -132,8 +143,10 @@ def _deals_of(run: Run, line_item_ids: set[str]) -> set[str]:
     """The deals of changed line items: one query per 300 line items."""
     ids, deals = sorted(line_item_ids), set()
     for start in range(0, len(ids), incremental.MAX_IDS_PER_QUERY):
-        soql = (f"SELECT OpportunityId FROM OpportunityLineItem "
-                f"WHERE {to_soql(field('Id').in_(ids[start:start + incremental.MAX_IDS_PER_QUERY]))}")
+        soql = (
+            f"SELECT OpportunityId FROM OpportunityLineItem "
+            f"WHERE {to_soql(field('Id').in_(ids[start : start + incremental.MAX_IDS_PER_QUERY]))}"
+        )
         for records in run.client.query_pages(soql, include_deleted=False):
             deals.update(r["OpportunityId"] for r in records if r.get("OpportunityId"))
     return deals
@@ -176,6 +189,8 @@ def _write(daemon: Daemon, write, wait: float = 0) -> bool:
     except LockHeldError:
         return False  # kept pending: the next tick writes it
     except SyncError as exc:
-        logger.warning("events: the stream's state was not stored (%s); the next tick tries again", exc)
+        logger.warning(
+            "events: the stream's state was not stored (%s); the next tick tries again", exc
+        )
         return False
     return True

@@ -28,14 +28,15 @@ from sync.ops.metrics.events import LAG_BUCKETS
 logger = logging.getLogger(__name__)
 
 
-
 def written_fields(mapping: Mapping) -> frozenset[str]:
     """The deal fields psa-sync itself writes: an event that changed only these is its own echo."""
     return frozenset(name.lower() for name in (*mapping.writeback, *mapping.backsync))
 
 
 class EventPath:
-    def __init__(self, settings: Settings, mapping: Mapping, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, settings: Settings, mapping: Mapping, clock: Callable[[], float] = time.time
+    ):
         self.events, self.ca_bundle = settings.events, settings.salesforce.ca_bundle
         self.written = written_fields(mapping)
         self.clock = clock
@@ -45,21 +46,37 @@ class EventPath:
         self.connected: dict[str, float] = {}  # topic → since
         self.gave_up = False
         self.last_message: float | None = None
-        self.status: dict = {"fallbacks": {}, "reconnects": 0, "events_today": {}, "events_total": 0, "echoes": 0,
-                             "lag_buckets": [0] * (len(LAG_BUCKETS) + 1), "lag_sum": 0.0}
+        self.status: dict = {
+            "fallbacks": {},
+            "reconnects": 0,
+            "events_today": {},
+            "events_total": 0,
+            "echoes": 0,
+            "lag_buckets": [0] * (len(LAG_BUCKETS) + 1),
+            "lag_sum": 0.0,
+        }
         self.pubsub: PubSub | None = None
 
     @property
     def topics(self) -> list[str]:
         return [t for t in (self.events.topic, self.events.line_items_topic) if t]
 
-    def start(self, credentials: Callable[[], Credentials], replays: dict[str, bytes | None], **listener_kw) -> None:
+    def start(
+        self,
+        credentials: Callable[[], Credentials],
+        replays: dict[str, bytes | None],
+        **listener_kw,
+    ) -> None:
         self.pubsub = PubSub(self.events.pubsub_url, self.ca_bundle, credentials)
         for topic in self.topics:
-            listener = Listener(self.pubsub, topic, replays.get(topic), self.queue, clock=self.clock, **listener_kw)
+            listener = Listener(
+                self.pubsub, topic, replays.get(topic), self.queue, clock=self.clock, **listener_kw
+            )
             listener.start()
             self.listeners.append(listener)
-        logger.info("events: subscribing to %s at %s", ", ".join(self.topics), self.events.pubsub_url)
+        logger.info(
+            "events: subscribing to %s at %s", ", ".join(self.topics), self.events.pubsub_url
+        )
 
     def stop(self) -> None:
         for listener in self.listeners:
@@ -75,14 +92,23 @@ class EventPath:
 
     def healthy(self) -> bool:
         now = self.clock()
-        return (not self.gave_up and len(self.connected) == len(self.topics) and self.last_message is not None
-                and now - self.last_message < self.events.stale_after.total_seconds())
+        return (
+            not self.gave_up
+            and len(self.connected) == len(self.topics)
+            and self.last_message is not None
+            and now - self.last_message < self.events.stale_after.total_seconds()
+        )
 
     def watchdog(self) -> None:
         """A stream silent past ``stale_after`` is ended; its listener resubscribes from its position."""
         quiet_since = self.last_message or min(self.connected.values(), default=None)
-        if quiet_since is not None and self.clock() - quiet_since >= self.events.stale_after.total_seconds():
-            logger.warning("events: no message for %ss; the stream is restarted", self.events.stale_after)
+        if (
+            quiet_since is not None
+            and self.clock() - quiet_since >= self.events.stale_after.total_seconds()
+        ):
+            logger.warning(
+                "events: no message for %ss; the stream is restarted", self.events.stale_after
+            )
             self.last_message = self.clock()  # one restart per stale period, not one per tick
             self._fallback("stale")
             for listener in self.listeners:
@@ -107,10 +133,14 @@ class EventPath:
     # --- what status shows ------------------------------------------------------------------------------
 
     def _observe(self, items: list, work: Work) -> None:
-        heard = any(isinstance(item, (Notice, Keepalive, Unreadable)) for item in items)  # the stream itself spoke
+        heard = any(
+            isinstance(item, (Notice, Keepalive, Unreadable)) for item in items
+        )  # the stream itself spoke
         if heard:
             self.last_message = self.clock()
-        for item in items:  # in stream order: a drain may hold a stream's end and the next one's start
+        for (
+            item
+        ) in items:  # in stream order: a drain may hold a stream's end and the next one's start
             if isinstance(item, Up):
                 self.connected[item.topic] = item.at
                 self.status["connected_since"] = _iso(min(self.connected.values()))
@@ -120,13 +150,16 @@ class EventPath:
             self._fallback(reason)
         if work.events:
             today = datetime.now(UTC).date().isoformat()
-            self.status["events_today"] = {today: self.status["events_today"].get(today, 0) + work.events}
+            self.status["events_today"] = {
+                today: self.status["events_today"].get(today, 0) + work.events
+            }
             self.status["last_event"] = _iso(self.clock())
             self.status["events_total"] += work.events
         self.status["echoes"] += work.echoes
         for lag in work.lags:
-            self.status["lag_buckets"][next((i for i, b in enumerate(LAG_BUCKETS) if lag <= b),
-                                            len(LAG_BUCKETS))] += 1
+            self.status["lag_buckets"][
+                next((i for i, b in enumerate(LAG_BUCKETS) if lag <= b), len(LAG_BUCKETS))
+            ] += 1
             self.status["lag_sum"] += lag
         if heard:
             self.status["last_message"] = _iso(self.clock())
@@ -136,14 +169,27 @@ class EventPath:
         self.connected.pop(down.topic, None)
         self.status.pop("connected_since", None)
         self.status["reconnects"] += down.retry_in is not None
-        self.status["last_fault"] = {"at": _iso(down.at), "fault": down.fault.value, "message": down.message}
+        self.status["last_fault"] = {
+            "at": _iso(down.at),
+            "fault": down.fault.value,
+            "message": down.message,
+        }
         self._fallback(down.fault.value)
         level = logging.ERROR if down.retry_in is None else logging.WARNING
-        then = ("events are off until this is fixed and the daemon restarted; the poll runs every "
-                "schedule.interval" if down.retry_in is None
-                else f"resubscribing in {down.retry_in:g}s; the poll runs every schedule.interval meanwhile")
-        logger.log(level, "events: the stream of %s ended (%s): %s; %s", down.topic, down.fault.value,
-                   down.message, then)
+        then = (
+            "events are off until this is fixed and the daemon restarted; the poll runs every "
+            "schedule.interval"
+            if down.retry_in is None
+            else f"resubscribing in {down.retry_in:g}s; the poll runs every schedule.interval meanwhile"
+        )
+        logger.log(
+            level,
+            "events: the stream of %s ended (%s): %s; %s",
+            down.topic,
+            down.fault.value,
+            down.message,
+            then,
+        )
         if down.retry_in is None:
             self.gave_up = True
 

@@ -73,17 +73,23 @@ def _lock(settings: Settings) -> FileLock:
     except Timeout:
         raise DaemonRunningError(
             f"another psa-sync daemon serves state file {settings.state} (it holds {settings.daemon_lock_path}); "
-            "this one did not start. Stop the other first (systemctl status psa-sync-daemon)") from None
+            "this one did not start. Stop the other first (systemctl status psa-sync-daemon)"
+        ) from None
     except OSError as exc:
         raise translate(settings.daemon_lock_path, exc) from exc
     return lock
 
 
-def _metrics(server: MetricsServer | None, old: Settings, new: Settings, **limits) -> MetricsServer | None:
+def _metrics(
+    server: MetricsServer | None, old: Settings, new: Settings, **limits
+) -> MetricsServer | None:
     """The server under ``new``: the same one when its address stays (reading ``new``'s state file),
     else one on the new address, bound while the old one still serves. (The same port on another
     address of this host collides with the old one: that reload is refused, saying so; restart.)"""
-    if server is not None and (new.metrics.port, new.metrics.address) == (old.metrics.port, old.metrics.address):
+    if server is not None and (new.metrics.port, new.metrics.address) == (
+        old.metrics.port,
+        old.metrics.address,
+    ):
         server.collector.settings = new
         return server
     moved = export.serve(new, **limits)

@@ -26,13 +26,17 @@ def sync_cycle(daemon: Daemon) -> None:
     try:
         code = stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
     except LockHeldError:
-        logger.info("a run started by hand holds the lock; this cycle did nothing and the next tick tries again")
+        logger.info(
+            "a run started by hand holds the lock; this cycle did nothing and the next tick tries again"
+        )
         code = ExitCode.LOCK_HELD
     except SyncError as exc:  # before a run row existed: the state file's disk, say
         logger.error("%s", exc)
         code = exc.exit_code
     except Exception:  # noqa: BLE001 - a bug: the run row says failed, the log has the traceback; go on
-        logger.exception("unexpected error in a cycle (a bug in psa-sync: please report it with this log)")
+        logger.exception(
+            "unexpected error in a cycle (a bug in psa-sync: please report it with this log)"
+        )
         code = ExitCode.UNEXPECTED
     if code in (0, 1):
         daemon.last_poll = began
@@ -45,14 +49,25 @@ def after(daemon: Daemon, code: int, began: float) -> None:
     decided = verdict(code)
     if decided is Verdict.DONE:
         if daemon.backoff.succeeded():
-            logger.info("the cycle worked again (exit %d): back to a cycle every %ss", code, daemon.backoff.interval)
+            logger.info(
+                "the cycle worked again (exit %d): back to a cycle every %ss",
+                code,
+                daemon.backoff.interval,
+            )
     elif decided is Verdict.BACKOFF:
         delay = daemon.backoff.failed(began)
-        logger.warning("cycle ended with exit %d; the next cycle in %.0fs (failure %d in a row)", code, delay,
-                       daemon.backoff.failures)
+        logger.warning(
+            "cycle ended with exit %d; the next cycle in %.0fs (failure %d in a row)",
+            code,
+            delay,
+            daemon.backoff.failures,
+        )
     elif decided is Verdict.STOP:
-        daemon.stop_with(code, "a cycle ended with an error no retry can fix (config, mapping or credentials); "
-                               "fix it and start the daemon again")
+        daemon.stop_with(
+            code,
+            "a cycle ended with an error no retry can fix (config, mapping or credentials); "
+            "fix it and start the daemon again",
+        )
 
 
 def reconcile(daemon: Daemon) -> None:
@@ -63,14 +78,21 @@ def reconcile(daemon: Daemon) -> None:
     try:
         report = check_both(daemon.settings, repair=repair, environ=daemon.environ, **daemon.kept())
     except LockHeldError:
-        logger.warning("the scheduled reconcile found the lock held by a run started by hand; it runs next time")
+        logger.warning(
+            "the scheduled reconcile found the lock held by a run started by hand; it runs next time"
+        )
         return
     except Exception as exc:  # noqa: BLE001 - a reconcile that fails must not end the daemon's cycles
         logger.error("the scheduled reconcile failed: %s", exc)
         code = exit_code_of(exc)
     else:
         code = report.exit_code
-        logger.info("scheduled reconcile%s: %s (exit %d)", " --repair" if repair else "", report.status, code)
+        logger.info(
+            "scheduled reconcile%s: %s (exit %d)",
+            " --repair" if repair else "",
+            report.status,
+            code,
+        )
     if verdict(code) is Verdict.STOP:
         daemon.stop_with(code, "the scheduled reconcile met an error no retry can fix")
 

@@ -56,7 +56,7 @@ class Backoff:
     def failed(self, now: float) -> float:
         """One more failing cycle, started at ``now``: the pause until the next one starts (seconds)."""
         self.failures += 1
-        delay = min(self.cap, self.interval * 2 ** self.failures)
+        delay = min(self.cap, self.interval * 2**self.failures)
         self.until = now + delay
         return delay
 

@@ -54,7 +54,12 @@ DRAIN_EVERY = 0.2  # seconds between two looks at the events queue (an empty loo
 STOP_GRACE = 3.0  # seconds a stopping cycle may take to reach a safe point before it is abandoned
 #: The crash points at which a stopping cycle ends: each comes right after a commit point.
 SAFE_POINTS = frozenset({"after-token", "after-recover", "after-page", "after-backsync"})
-_CONNECTION_KEYS = ("salesforce", "psa", "http", "limits")  # a change here needs new clients (a new token)
+_CONNECTION_KEYS = (
+    "salesforce",
+    "psa",
+    "http",
+    "limits",
+)  # a change here needs new clients (a new token)
 
 
 class Shutdown(KeyboardInterrupt):
@@ -64,10 +69,17 @@ class Shutdown(KeyboardInterrupt):
 class Daemon:
     """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot go on."""
 
-    def __init__(self, config_path: Path, settings: Settings, environ: dict[str, str] | None = None,
-                 metrics_limits: dict | None = None):
+    def __init__(
+        self,
+        config_path: Path,
+        settings: Settings,
+        environ: dict[str, str] | None = None,
+        metrics_limits: dict | None = None,
+    ):
         self.config_path = config_path
-        self.metrics_limits = metrics_limits or {}  # MetricsServer's slots / idle_timeout (tests shorten them)
+        self.metrics_limits = (
+            metrics_limits or {}
+        )  # MetricsServer's slots / idle_timeout (tests shorten them)
         self.held: instance.Held | None = None
         self.settings = settings
         self.mapping = load_mapping(settings.mapping)
@@ -83,7 +95,9 @@ class Daemon:
         # The event path (``events.enabled``): listeners started once the first cycle has a token.
         self.event_path = EventPath(settings, self.mapping) if settings.events.enabled else None
         self.listener_options: dict = {}  # tests: the listeners' sleep (back-off without waiting)
-        self.last_poll: float | None = None  # when the last poll window ran (``clock``): the safety poll's pace
+        self.last_poll: float | None = (
+            None  # when the last poll window ran (``clock``): the safety poll's pace
+        )
 
     # --- the loop -------------------------------------------------------------------------------------
 
@@ -93,12 +107,24 @@ class Daemon:
         Raises DaemonRunningError (another daemon on this state file) or ConfigError (``/metrics``
         cannot be served where configured) before anything runs."""
         self.held = instance.take(self.settings, **self.metrics_limits)
-        previous = {sig: signal.signal(sig, handler) for sig, handler in (
-            (signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload),
-            (signal.SIGALRM, self._on_alarm))}
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is the run's own
-        logger.info("daemon started: a cycle every %ss, back-off up to %ss; state %s",
-                    self.settings.schedule.cycle.total_seconds(), self.backoff.cap, self.settings.state)
+        previous = {
+            sig: signal.signal(sig, handler)
+            for sig, handler in (
+                (signal.SIGTERM, self._on_stop),
+                (signal.SIGINT, self._on_stop),
+                (signal.SIGHUP, self._on_reload),
+                (signal.SIGALRM, self._on_alarm),
+            )
+        }
+        logging.getLogger("apscheduler").setLevel(
+            logging.WARNING
+        )  # one line per job run is the run's own
+        logger.info(
+            "daemon started: a cycle every %ss, back-off up to %ss; state %s",
+            self.settings.schedule.cycle.total_seconds(),
+            self.backoff.cap,
+            self.settings.state,
+        )
         try:
             while not self.stopping:
                 self.scheduler = self._scheduler()
@@ -123,19 +149,42 @@ class Daemon:
     def _scheduler(self) -> BlockingScheduler:
         schedule = self.settings.schedule
         interval = schedule.cycle.total_seconds()
-        scheduler = BlockingScheduler(timezone=UTC, executors={"default": DebugExecutor()},
-                                      job_defaults={"max_instances": 1, "coalesce": True})
-        scheduler.add_job(self._job(jobs.sync_cycle), IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 5)),
-                          id="sync", name="sync", next_run_time=datetime.now(UTC),
-                          misfire_grace_time=max(int(interval), 1))
+        scheduler = BlockingScheduler(
+            timezone=UTC,
+            executors={"default": DebugExecutor()},
+            job_defaults={"max_instances": 1, "coalesce": True},
+        )
+        scheduler.add_job(
+            self._job(jobs.sync_cycle),
+            IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 5)),
+            id="sync",
+            name="sync",
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=max(int(interval), 1),
+        )
         if self.event_path is not None:
-            scheduler.add_job(self._job(event_jobs.events_cycle), IntervalTrigger(seconds=DRAIN_EVERY), id="events",
-                              name="events", misfire_grace_time=1)
+            scheduler.add_job(
+                self._job(event_jobs.events_cycle),
+                IntervalTrigger(seconds=DRAIN_EVERY),
+                id="events",
+                name="events",
+                misfire_grace_time=1,
+            )
         if schedule.reconcile is not None:
-            scheduler.add_job(self._job(jobs.reconcile), _cron(schedule.reconcile), id="reconcile",
-                              name="reconcile", misfire_grace_time=3600)
-        scheduler.add_job(self._job(jobs.retention), _cron(self.settings.retention.at), id="retention",
-                          name="retention", misfire_grace_time=3600)
+            scheduler.add_job(
+                self._job(jobs.reconcile),
+                _cron(schedule.reconcile),
+                id="reconcile",
+                name="reconcile",
+                misfire_grace_time=3600,
+            )
+        scheduler.add_job(
+            self._job(jobs.retention),
+            _cron(self.settings.retention.at),
+            id="retention",
+            name="retention",
+            misfire_grace_time=3600,
+        )
         # A job runs inside the scheduler's loop; the loop may end only once it has stored the job's next
         # run time, which is when it reports the job submitted.
         scheduler.add_listener(self._after_job, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
@@ -173,9 +222,15 @@ class Daemon:
     def kept(self) -> dict:
         """What every job's run session re-uses: the connected clients, the mapping, the stop hook."""
         if self.connections is None:
-            self.connections = make_clients(self.settings)  # the token is asked by the first session
+            self.connections = make_clients(
+                self.settings
+            )  # the token is asked by the first session
         self.connections.new_run()
-        return {"connected": self.connections, "mapping": self.mapping, "checkpoint": self.checkpoint}
+        return {
+            "connected": self.connections,
+            "mapping": self.mapping,
+            "checkpoint": self.checkpoint,
+        }
 
     def checkpoint(self, point: str) -> None:
         """Called at every crash point of a run: a stopping daemon ends the run at a safe one."""
@@ -201,7 +256,9 @@ class Daemon:
 
     def _on_alarm(self, signum, frame) -> None:
         if self.busy and self.stopping:
-            raise Shutdown(f"no safe point within {STOP_GRACE:g}s: the job is abandoned where it stands")
+            raise Shutdown(
+                f"no safe point within {STOP_GRACE:g}s: the job is abandoned where it stands"
+            )
 
     def _on_reload(self, signum, frame) -> None:
         self.reload_asked = True
@@ -219,8 +276,10 @@ class Daemon:
             mapping = load_mapping(settings.mapping)
             held = instance.swap(self.held, self.settings, settings, **self.metrics_limits)
         except SyncError as exc:
-            logger.error("SIGHUP: the new config or mapping is refused; the daemon goes on with the old one:\n%s",
-                         exc)
+            logger.error(
+                "SIGHUP: the new config or mapping is refused; the daemon goes on with the old one:\n%s",
+                exc,
+            )
             return False
         self.held = held
         if any(getattr(settings, key) != getattr(self.settings, key) for key in _CONNECTION_KEYS):
@@ -233,8 +292,11 @@ class Daemon:
         failures = self.backoff.failures
         self.backoff = self._backoff(settings)
         self.backoff.failures = failures
-        logger.info("SIGHUP: config and mapping reloaded (mapping %s, fingerprint %s)", changed,
-                    mapping.fingerprint[:12])
+        logger.info(
+            "SIGHUP: config and mapping reloaded (mapping %s, fingerprint %s)",
+            changed,
+            mapping.fingerprint[:12],
+        )
         return True
 
     def _restart_events(self) -> None:
@@ -243,7 +305,9 @@ class Daemon:
         if self.event_path is not None:
             self.event_path.stop()
             event_jobs.record_stopped(self)
-        self.event_path = EventPath(self.settings, self.mapping) if self.settings.events.enabled else None
+        self.event_path = (
+            EventPath(self.settings, self.mapping) if self.settings.events.enabled else None
+        )
 
     def poll_due(self, now: float) -> bool:
         """The sync job's poll: every ``schedule.interval``, slowed to ``events.safety_poll`` while the
@@ -255,7 +319,9 @@ class Daemon:
     @staticmethod
     def _backoff(settings: Settings) -> Backoff:
         interval = settings.schedule.cycle.total_seconds()
-        return Backoff(interval=interval, cap=max(interval, settings.schedule.backoff_max.total_seconds()))
+        return Backoff(
+            interval=interval, cap=max(interval, settings.schedule.backoff_max.total_seconds())
+        )
 
 
 def _cron(at: At) -> CronTrigger:

@@ -43,7 +43,9 @@ class ConnectedApp:
 
 def _same(given: str, expected: str) -> bool:
     """Constant-time comparison of two texts of any characters (``compare_digest`` takes ASCII str only)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 class OAuthError(Exception):
@@ -91,7 +93,9 @@ class Sessions:
             self._password(form)
         else:
             raise OAuthError("unsupported_grant_type", "grant type not supported")
-        return self._response(base_url, scope="api" if grant_type == "client_credentials" else "web api")
+        return self._response(
+            base_url, scope="api" if grant_type == "client_credentials" else "web api"
+        )
 
     def _check_client(self, client_id: str | None, client_secret: str | None) -> None:
         if client_id != self.app.client_id:
@@ -121,7 +125,9 @@ class Sessions:
             raise OAuthError("invalid_request", "assertion parameter missing")
         try:
             claims = jwt.decode(
-                assertion, self._public_key(), algorithms=["RS256"],
+                assertion,
+                self._public_key(),
+                algorithms=["RS256"],
                 options={"verify_exp": False, "verify_aud": False, "verify_iss": False},
             )
         except jwt.InvalidTokenError:
@@ -142,7 +148,9 @@ class Sessions:
     def _response(self, base_url: str, scope: str) -> dict:
         issued_at = str(int(time.time() * 1000))
         identity = f"{base_url}/id/{self.app.org_id}/{self.app.user_id}"
-        digest = hmac.new(self.app.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256)
+        digest = hmac.new(
+            self.app.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
+        )
         return {
             "access_token": self.issue(),
             "signature": base64.b64encode(digest.digest()).decode(),

@@ -32,8 +32,12 @@ from sync.emulator.values import format_ms
 MIN_VERSION = 47.0
 DEFAULT_MAX_RECORDS = 50_000
 _RUNNING = ("UploadComplete", "InProgress")
-_STATUS_NAMES = {"UploadComplete": "UPLOAD_COMPLETE", "InProgress": "IN_PROGRESS", "Failed": "FAILED",
-                 "Aborted": "ABORTED"}
+_STATUS_NAMES = {
+    "UploadComplete": "UPLOAD_COMPLETE",
+    "InProgress": "IN_PROGRESS",
+    "Failed": "FAILED",
+    "Aborted": "ABORTED",
+}
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
 # What a query job refuses. unverified: the errorCode (INVALIDJOB) and these messages, except the
 # parent-to-child one, which is the message orgs are reported to send.
@@ -41,7 +45,10 @@ _REFUSED = (
     (re.compile(r"\bGROUP\s+BY\b", re.I), "GROUP BY"),
     (re.compile(r"\bOFFSET\b", re.I), "OFFSET"),
     (re.compile(r"\bTYPEOF\b", re.I), "TYPEOF"),
-    (re.compile(r"\b(?:COUNT|COUNT_DISTINCT|SUM|AVG|MIN|MAX)\s*\(", re.I), "Aggregate functions such as COUNT()"),
+    (
+        re.compile(r"\b(?:COUNT|COUNT_DISTINCT|SUM|AVG|MIN|MAX)\s*\(", re.I),
+        "Aggregate functions such as COUNT()",
+    ),
     (re.compile(r"\bFIELDS\s*\(", re.I), "Compound data such as FIELDS()"),
 )
 _CHILD_QUERY = "Aggregate Relationships not supported in Bulk V2 Query with CSV content type."
@@ -79,16 +86,27 @@ class Job:
         shows them; unverified: which of those a job still running carries (here: none of the counts).
         """
         body: dict[str, Any] = {
-            "id": self.id, "operation": self.operation, "object": self.sobject, "createdById": self.created_by,
-            "createdDate": format_ms(self.created_ms), "systemModstamp": format_ms(self.modstamp_ms),
-            "state": self.state, "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(self.version), "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.sobject,
+            "createdById": self.created_by,
+            "createdDate": format_ms(self.created_ms),
+            "systemModstamp": format_ms(self.modstamp_ms),
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.version),
+            "lineEnding": self.line_ending,
+            "columnDelimiter": self.delimiter,
         }
         if detail:
             body["jobType"] = "V2Query"
             if self.state == "JobComplete":
-                body.update(numberRecordsProcessed=self.result.total, retries=0,
-                            totalProcessingTime=self.modstamp_ms - self.created_ms)
+                body.update(
+                    numberRecordsProcessed=self.result.total,
+                    retries=0,
+                    totalProcessingTime=self.modstamp_ms - self.created_ms,
+                )
             if self.state == "Failed":
                 body["errorMessage"] = self.failure
             body["isPkChunkingSupported"] = True
@@ -109,8 +127,15 @@ class BulkJobs:
         job = prefix + r"/jobs/query/(?P<job>\w+)"
         return [
             (prefix + r"/jobs/query", {"POST": ("bulk2_create", self.create)}, True),
-            (job, {"GET": ("bulk2_poll", self.poll), "PATCH": ("bulk2_abort", self.abort),
-                   "DELETE": ("bulk2_delete", self.delete)}, True),
+            (
+                job,
+                {
+                    "GET": ("bulk2_poll", self.poll),
+                    "PATCH": ("bulk2_abort", self.abort),
+                    "DELETE": ("bulk2_delete", self.delete),
+                },
+                True,
+            ),
             (job + r"/results", {"GET": ("bulk2_results", self.results)}, True),
         ]
 
@@ -120,29 +145,54 @@ class BulkJobs:
         _check_version(params)
         body = req.json()
         if not isinstance(body, dict):
-            raise BulkError(400, "JSON_PARSER_ERROR", "Cannot deserialize the job from a non-object")
+            raise BulkError(
+                400, "JSON_PARSER_ERROR", "Cannot deserialize the job from a non-object"
+            )
         operation, text = body.get("operation"), body.get("query")
         if operation not in ("query", "queryAll"):
-            raise BulkError(400, "INVALIDJOB", f"InvalidJob : Invalid operation for a query job: {operation}")
+            raise BulkError(
+                400, "INVALIDJOB", f"InvalidJob : Invalid operation for a query job: {operation}"
+            )
         if not isinstance(text, str) or not text.strip():
             raise BulkError(400, "INVALIDJOB", "InvalidJob : Query is required for a query job")
         delimiter = body.get("columnDelimiter") or "COMMA"
         line_ending = body.get("lineEnding") or "LF"
-        if (body.get("contentType") or "CSV") != "CSV" or delimiter not in DELIMITERS \
-                or line_ending not in LINE_ENDINGS:
-            raise BulkError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV, columnDelimiter one of "
-                            f"{', '.join(DELIMITERS)}, lineEnding LF or CRLF")
+        if (
+            (body.get("contentType") or "CSV") != "CSV"
+            or delimiter not in DELIMITERS
+            or line_ending not in LINE_ENDINGS
+        ):
+            raise BulkError(
+                400,
+                "INVALIDJOB",
+                "InvalidJob : contentType must be CSV, columnDelimiter one of "
+                f"{', '.join(DELIMITERS)}, lineEnding LF or CRLF",
+            )
         _refuse_unsupported(text)
         try:
             result = self.engine.execute(text, operation == "queryAll")
-        except ApiError as error:  # unverified: that a job answers SOQL mistakes with the REST codes
+        except (
+            ApiError
+        ) as error:  # unverified: that a job answers SOQL mistakes with the REST codes
             raise BulkError(error.status, error.code, error.message) from None
         store = self.records.store
         with store.lock:
             job_id = self.records.id_factory.new("750")
         now = store.clock_ms()
-        job = Job(job_id, self.records.user_id, operation, result.plan.sobject, params["version"], delimiter,
-                  line_ending, now, result, self.polls, self.faults.take_bulk_failure(), modstamp_ms=now)
+        job = Job(
+            job_id,
+            self.records.user_id,
+            operation,
+            result.plan.sobject,
+            params["version"],
+            delimiter,
+            line_ending,
+            now,
+            result,
+            self.polls,
+            self.faults.take_bulk_failure(),
+            modstamp_ms=now,
+        )
         with self._lock:
             self._jobs[job_id] = job
         return 200, job.info()
@@ -162,32 +212,53 @@ class BulkJobs:
         with self._lock:
             job = self._job(params)
             if params["version"] != job.version:  # unverified: the 409 body
-                raise BulkError(409, "API_ERROR", f"This job was created with API version {job.version}; "
-                                f"get its results with that version, not {params['version']}")
+                raise BulkError(
+                    409,
+                    "API_ERROR",
+                    f"This job was created with API version {job.version}; "
+                    f"get its results with that version, not {params['version']}",
+                )
             if job.state != "JobComplete":
-                raise BulkError(412, "JOB_NOT_COMPLETE", "can only download query results of successfully "
-                                "completed bulk job with status: JOB_COMPLETE. Current status: "
-                                + _STATUS_NAMES[job.state])
+                raise BulkError(
+                    412,
+                    "JOB_NOT_COMPLETE",
+                    "can only download query results of successfully "
+                    "completed bulk job with status: JOB_COMPLETE. Current status: "
+                    + _STATUS_NAMES[job.state],
+                )
             start = self._start(job, req.param("locator"))
             size = _max_records(req.param("maxRecords"), self.max_records)
-            rows = job.result.rows[start:start + size]
+            rows = job.result.rows[start : start + size]
             end = start + len(rows)
             locator = "null"
             if end < job.result.total:
-                locator = base64.b64encode(str(end).encode()).decode().rstrip("=")  # "MTAwMDA" for 10000
+                locator = (
+                    base64.b64encode(str(end).encode()).decode().rstrip("=")
+                )  # "MTAwMDA" for 10000
                 job.locators[locator] = end
         text = render_csv(job.result.plan, rows, job.delimiter, job.line_ending)
-        return 200, Raw(text.encode(), "text/csv", {"Sforce-NumberOfRecords": str(len(rows)),
-                                                    "Sforce-Locator": locator})
+        return 200, Raw(
+            text.encode(),
+            "text/csv",
+            {"Sforce-NumberOfRecords": str(len(rows)), "Sforce-Locator": locator},
+        )
 
     def abort(self, req: Request, params: dict) -> tuple[int, Any]:
         body = req.json()
-        if not isinstance(body, dict) or body.get("state") != "Aborted":  # unverified: this error's code
-            raise BulkError(400, "INVALIDJOBSTATE", "InvalidJobState : a query job can only be set to Aborted")
+        if (
+            not isinstance(body, dict) or body.get("state") != "Aborted"
+        ):  # unverified: this error's code
+            raise BulkError(
+                400, "INVALIDJOBSTATE", "InvalidJobState : a query job can only be set to Aborted"
+            )
         with self._lock:
             job = self._job(params)
             if job.state not in _RUNNING:  # unverified: this error's code and message
-                raise BulkError(400, "INVALIDJOBSTATE", f"InvalidJobState : Cannot abort a job in state {job.state}")
+                raise BulkError(
+                    400,
+                    "INVALIDJOBSTATE",
+                    f"InvalidJobState : Cannot abort a job in state {job.state}",
+                )
             self._move(job, "Aborted")
             return 200, job.info()
 
@@ -195,8 +266,11 @@ class BulkJobs:
         with self._lock:
             job = self._job(params)
             if job.state in _RUNNING:
-                raise BulkError(400, "API_ERROR", "Error encountered when deleting the job because the job is "
-                                "not terminated")
+                raise BulkError(
+                    400,
+                    "API_ERROR",
+                    "Error encountered when deleting the job because the job is not terminated",
+                )
             del self._jobs[job.id]
         return 204, None
 
@@ -206,7 +280,9 @@ class BulkJobs:
         """The job a route names (its 15- or 18-character Id); the caller holds ``_lock``."""
         _check_version(params)
         raw_id = params["job"]
-        job = self._jobs.get(raw_id) or next((j for j in self._jobs.values() if j.id[:15] == raw_id), None)
+        job = self._jobs.get(raw_id) or next(
+            (j for j in self._jobs.values() if j.id[:15] == raw_id), None
+        )
         if job is None:
             raise BulkError(404, "NOT_FOUND", "The requested resource does not exist")
         return job
@@ -232,8 +308,12 @@ def _check_version(params: dict) -> None:
 def _max_records(raw: str | None, default: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:  # unverified: the code an org answers for a bad maxRecords
-        raise BulkError(400, "INVALIDMAXRECORDS", f"maxRecords must be a positive integer, not {raw}")
+    if (
+        not raw.isdigit() or int(raw) < 1
+    ):  # unverified: the code an org answers for a bad maxRecords
+        raise BulkError(
+            400, "INVALIDMAXRECORDS", f"maxRecords must be a positive integer, not {raw}"
+        )
     return int(raw)
 
 
@@ -242,7 +322,9 @@ def _refuse_unsupported(text: str) -> None:
     bare = _LITERAL.sub("''", text)  # a keyword inside a quoted value is no keyword
     for pattern, message in _REFUSED:
         if pattern.search(bare):
-            raise BulkError(400, "INVALIDJOB", f"{message} is not supported in Bulk API 2.0 query jobs")
+            raise BulkError(
+                400, "INVALIDJOB", f"{message} is not supported in Bulk API 2.0 query jobs"
+            )
     if re.search(r"\(\s*SELECT\b", _select_list(bare), re.I):
         raise BulkError(400, "INVALIDJOB", _CHILD_QUERY)
 
@@ -255,5 +337,5 @@ def _select_list(text: str) -> str:
         if token in "()":
             depth += 1 if token == "(" else -1
         elif depth == 0:
-            return text[:match.start()]
+            return text[: match.start()]
     return text

@@ -14,11 +14,20 @@ from typing import Any
 from sync.emulator.query import RowPlan
 from sync.emulator.schema import NUMBER_TYPES
 
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 
 
-def render_csv(plan: RowPlan, rows: list[tuple], delimiter: str = "COMMA", line_ending: str = "LF") -> str:
+def render_csv(
+    plan: RowPlan, rows: list[tuple], delimiter: str = "COMMA", line_ending: str = "LF"
+) -> str:
     """One result set: a header of the API names in the order requested (parent fields as
     ``Account.Name``), then a line per row; every line ends with the job's line ending."""
     entries = plan.entries

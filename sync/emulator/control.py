@@ -19,12 +19,41 @@ from sync.emulator.server import Response, json_response
 from sync.extract.soql import parse_sf_datetime
 
 _HTTP_METHODS = {
-    "seed", "seed_demo", "create", "update", "clone", "delete", "undelete", "release", "get", "query",
-    "ids", "register_field", "register_object", "expire_sessions", "set_budget", "reset_calls",
-    "calls_snapshot", "log_snapshot", "fault", "set_bulk", "add_product", "add_line_item", "set_nested_page",
+    "seed",
+    "seed_demo",
+    "create",
+    "update",
+    "clone",
+    "delete",
+    "undelete",
+    "release",
+    "get",
+    "query",
+    "ids",
+    "register_field",
+    "register_object",
+    "expire_sessions",
+    "set_budget",
+    "reset_calls",
+    "calls_snapshot",
+    "log_snapshot",
+    "fault",
+    "set_bulk",
+    "add_product",
+    "add_line_item",
+    "set_nested_page",
 } | PUBSUB_HTTP_METHODS
-_FAULTS = {"fail_next", "reset_next", "slow", "fail_rate", "validation_failure", "lock_rows", "short_pages",
-           "bulk_failure", "clear"}
+_FAULTS = {
+    "fail_next",
+    "reset_next",
+    "slow",
+    "fail_rate",
+    "validation_failure",
+    "lock_rows",
+    "short_pages",
+    "bulk_failure",
+    "clear",
+}
 
 
 class ControlMixin:
@@ -32,12 +61,16 @@ class ControlMixin:
 
     # ------------------------------------------------------------------------- records
 
-    def create(self, obj: str, _stamp: datetime | str | None = None, _hidden: bool = False, **fields: Any) -> str:
+    def create(
+        self, obj: str, _stamp: datetime | str | None = None, _hidden: bool = False, **fields: Any
+    ) -> str:
         """Create a record as a user would; ``_hidden`` keeps it invisible until ``release``
         (a transaction that commits late), ``_stamp`` sets its SystemModstamp explicitly."""
         return self.records.create(obj, fields, stamp=_as_datetime(_stamp), hidden=_hidden)
 
-    def update(self, obj: str, record_id: str, _stamp: datetime | str | None = None, **fields: Any) -> None:
+    def update(
+        self, obj: str, record_id: str, _stamp: datetime | str | None = None, **fields: Any
+    ) -> None:
         """Edit a record as a user would: stamps move (or take ``_stamp``: a late commit)."""
         definition = self.records.object(obj)
         self.records.update(definition, record_id, fields, stamp=_as_datetime(_stamp))
@@ -52,28 +85,61 @@ class ControlMixin:
     def undelete(self, record_id: str) -> None:
         self.records.set_deleted(self._object_of(record_id), record_id, False)
 
-    def add_product(self, name: str, code: str | None = None, family: str | None = "Services",
-                    list_price: float = 100.0) -> str:
+    def add_product(
+        self,
+        name: str,
+        code: str | None = None,
+        family: str | None = "Services",
+        list_price: float = 100.0,
+    ) -> str:
         """A product in the standard price book, as an admin sets one up; returns its PricebookEntry Id."""
         standard = self.records.store.db.execute(
-            'SELECT Id FROM "Pricebook2" WHERE IsStandard = 1 LIMIT 1').fetchone()
+            'SELECT Id FROM "Pricebook2" WHERE IsStandard = 1 LIMIT 1'
+        ).fetchone()
         if standard is None:
-            book = self.records.create("Pricebook2", {"Name": "Standard Price Book", "IsActive": True})
+            book = self.records.create(
+                "Pricebook2", {"Name": "Standard Price Book", "IsActive": True}
+            )
             self.records.store.update(self.records.object("Pricebook2"), book, {"IsStandard": 1})
         else:
             (book,) = standard
-        product = self.records.create("Product2", {"Name": name, "ProductCode": code, "Family": family,
-                                                   "IsActive": True})
-        return self.records.create("PricebookEntry", {"Pricebook2Id": book, "Product2Id": product,
-                                                      "UnitPrice": list_price, "IsActive": True})
+        product = self.records.create(
+            "Product2", {"Name": name, "ProductCode": code, "Family": family, "IsActive": True}
+        )
+        return self.records.create(
+            "PricebookEntry",
+            {
+                "Pricebook2Id": book,
+                "Product2Id": product,
+                "UnitPrice": list_price,
+                "IsActive": True,
+            },
+        )
 
-    def add_line_item(self, opportunity_id: str, entry_id: str, quantity: float, unit_price: float | None = None,
-                      _stamp: datetime | str | None = None, **fields: Any) -> str:
+    def add_line_item(
+        self,
+        opportunity_id: str,
+        entry_id: str,
+        quantity: float,
+        unit_price: float | None = None,
+        _stamp: datetime | str | None = None,
+        **fields: Any,
+    ) -> str:
         """A line item on a deal as a salesperson adds one (its Opportunity is re-saved)."""
-        values = {"OpportunityId": opportunity_id, "PricebookEntryId": entry_id, "Quantity": quantity, **fields}
+        values = {
+            "OpportunityId": opportunity_id,
+            "PricebookEntryId": entry_id,
+            "Quantity": quantity,
+            **fields,
+        }
         if unit_price is not None or "TotalPrice" not in fields:
-            values["UnitPrice"] = unit_price if unit_price is not None else self.records.store.row(
-                self.records.object("PricebookEntry"), entry_id)["UnitPrice"]
+            values["UnitPrice"] = (
+                unit_price
+                if unit_price is not None
+                else self.records.store.row(self.records.object("PricebookEntry"), entry_id)[
+                    "UnitPrice"
+                ]
+            )
         return self.records.create("OpportunityLineItem", values, stamp=_as_datetime(_stamp))
 
     def set_nested_page(self, size: int) -> None:
@@ -101,7 +167,9 @@ class ControlMixin:
         return [result.plan.build(row, self.api_version) for row in result.rows]
 
     def ids(self, obj: str = "Opportunity", where: str | None = None) -> list[str]:
-        soql = f"SELECT Id FROM {self.records.object(obj).name}" + (f" WHERE {where}" if where else "")
+        soql = f"SELECT Id FROM {self.records.object(obj).name}" + (
+            f" WHERE {where}" if where else ""
+        )
         return [row["Id"] for row in self.query(soql + " ORDER BY Id")]
 
     def _object_of(self, record_id: str):
@@ -128,7 +196,9 @@ class ControlMixin:
         """Bulk-insert ``n`` realistic deals (and their accounts); returns how many were made."""
         return demo.seed_deals(self, n, won_ratio=won_ratio, seed=seed)
 
-    def seed_line_items(self, per_deal: int, where: str = "IsWon = 1", seed: int | None = None) -> int:
+    def seed_line_items(
+        self, per_deal: int, where: str = "IsWon = 1", seed: int | None = None
+    ) -> int:
         """Bulk-insert ``per_deal`` line items on every deal matching ``where`` (stored columns, SQL)."""
         return demo.seed_line_items(self, per_deal, where=where, seed=seed)
 
@@ -196,7 +266,9 @@ class ControlMixin:
             return json_response(401, {"error": "admin token missing or wrong"})
         name = req.path.removeprefix("/__emulator/").strip("/")
         if name not in _HTTP_METHODS:
-            return json_response(404, {"error": f"no control method {name!r}", "methods": sorted(_HTTP_METHODS)})
+            return json_response(
+                404, {"error": f"no control method {name!r}", "methods": sorted(_HTTP_METHODS)}
+            )
         kwargs = req.json() if req.body else {}
         if not isinstance(kwargs, dict):
             return json_response(400, {"error": "send a JSON object of keyword arguments"})

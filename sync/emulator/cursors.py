@@ -57,8 +57,14 @@ class Cursors:
             self._open.pop(locator, None)
 
 
-def page_body(cursor: Cursor, start: int, size: int, version: str, cursors: Cursors | None = None,
-              nested: int = NESTED_PAGE) -> tuple[dict, bool]:
+def page_body(
+    cursor: Cursor,
+    start: int,
+    size: int,
+    version: str,
+    cursors: Cursors | None = None,
+    nested: int = NESTED_PAGE,
+) -> tuple[dict, bool]:
     """One page of a cursor as the REST body; returns (body, done).
 
     Child rows of subqueries count toward the page size, as in an org ("child objects count
@@ -78,7 +84,9 @@ def page_body(cursor: Cursor, start: int, size: int, version: str, cursors: Curs
     for row in rows:
         record = build(row, cursor.version)
         for children in result.children:
-            record[children.relationship] = _nested(cursor, cursors, children, row[0], nested, version, kind)
+            record[children.relationship] = _nested(
+                cursor, cursors, children, row[0], nested, version, kind
+            )
         records.append(record)
     body["records"] = records
     return body, done
@@ -86,7 +94,7 @@ def page_body(cursor: Cursor, start: int, size: int, version: str, cursors: Curs
 
 def _page_rows(result: Result, start: int, size: int, nested: int) -> list[tuple]:
     if not result.children:
-        return result.rows[start:start + size]
+        return result.rows[start : start + size]
     taken: list[tuple] = []
     used = 0
     for row in result.rows[start:]:
@@ -98,18 +106,30 @@ def _page_rows(result: Result, start: int, size: int, nested: int) -> list[tuple
     return taken
 
 
-def _nested(cursor: Cursor, cursors: Cursors | None, children: Children, parent_id: str, nested: int,
-            version: str, kind: str) -> dict | None:
+def _nested(
+    cursor: Cursor,
+    cursors: Cursors | None,
+    children: Children,
+    parent_id: str,
+    nested: int,
+    version: str,
+    kind: str,
+) -> dict | None:
     """A parent's child rows as a nested query result; ``None`` when it has none, as orgs send it."""
     rows = children.by_parent.get(parent_id)
     if not rows:
         return None
     build = children.plan.build
-    body: dict = {"totalSize": len(rows), "done": len(rows) <= nested,
-                  "records": [build(row, cursor.version) for row in rows[:nested]]}
+    body: dict = {
+        "totalSize": len(rows),
+        "done": len(rows) <= nested,
+        "records": [build(row, cursor.version) for row in rows[:nested]],
+    }
     if len(rows) > nested:
         if cursors is None:
             raise ValueError("a nested page needs the cursors to open its locator")
-        child = cursors.open(Result(False, len(rows), rows, children.plan), cursor.include_deleted, version)
+        child = cursors.open(
+            Result(False, len(rows), rows, children.plan), cursor.include_deleted, version
+        )
         body["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{child.locator}-{nested}"
     return body

@@ -57,22 +57,34 @@ class Emulator(ControlMixin, PubSubControlMixin):
             sf = Salesforce(instance_url=emu.url, session_id=emu.issue_token(), session=...)
     """
 
-    def __init__(self, org_id: str | None = None, page_size: int = 2000, api_version: str = "62.0",
-                 daily_limit: int = 15000, state_file: str | Path | None = None, port: int = 0,
-                 pubsub_port: int = 0):
+    def __init__(
+        self,
+        org_id: str | None = None,
+        page_size: int = 2000,
+        api_version: str = "62.0",
+        daily_limit: int = 15000,
+        state_file: str | Path | None = None,
+        port: int = 0,
+        pubsub_port: int = 0,
+    ):
         self.api_version = api_version
         self.page_size = page_size
         self.daily_limit = daily_limit
         self.port_requested = port
         self.state_file = Path(state_file) if state_file else None
         self._own_dir = self.state_file is None
-        self.workdir = (Path(tempfile.mkdtemp(prefix="sf-emulator-")) if self._own_dir
-                        else self.state_file.with_name(self.state_file.name + ".d"))
+        self.workdir = (
+            Path(tempfile.mkdtemp(prefix="sf-emulator-"))
+            if self._own_dir
+            else self.state_file.with_name(self.state_file.name + ".d")
+        )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.calls: Counter[str] = Counter()
-        self.call_log: list[dict] = []  # newest last; trimmed past MAX_LOG so a long-running server stays small
+        self.call_log: list[
+            dict
+        ] = []  # newest last; trimmed past MAX_LOG so a long-running server stays small
         self.api_used = 0
         self._app_used = 0
         self.faults = FaultPlan()
@@ -81,16 +93,33 @@ class Emulator(ControlMixin, PubSubControlMixin):
         rng = random.SystemRandom()
         self.id_factory = ids.IdFactory(ids.random_chars(rng, 6))
         self._load_identity(org_id, rng)
-        self.pubsub = PubSub(self.store, self.schema, self.org_id, self.user_id, lambda: self.url,
-                             lambda token: self.sessions.valid(token), pubsub_port)
-        self.records = Records(self.schema, self.store, self.id_factory, self.user_id, self.pubsub.capture)
+        self.pubsub = PubSub(
+            self.store,
+            self.schema,
+            self.org_id,
+            self.user_id,
+            lambda: self.url,
+            lambda token: self.sessions.valid(token),
+            pubsub_port,
+        )
+        self.records = Records(
+            self.schema, self.store, self.id_factory, self.user_id, self.pubsub.capture
+        )
         self._ensure_user()
         self.engine = QueryEngine(self.schema, self.store)
         self.cursors = Cursors(rng, max_open=20)
         self.bulk = BulkJobs(self.records, self.engine, self.faults)
-        self.rest = Rest(records=self.records, engine=self.engine, cursors=self.cursors, faults=self.faults,
-                         page_size=page_size, api_version=api_version, budget=self._budget, bulk=self.bulk,
-                         deliveries=lambda: (self.pubsub.bus.delivered_today(), self.pubsub.bus.delivery_limit))
+        self.rest = Rest(
+            records=self.records,
+            engine=self.engine,
+            cursors=self.cursors,
+            faults=self.faults,
+            page_size=page_size,
+            api_version=api_version,
+            budget=self._budget,
+            bulk=self.bulk,
+            deliveries=lambda: (self.pubsub.bus.delivered_today(), self.pubsub.bus.delivery_limit),
+        )
         self._app_key: tuple[Path, bytes] | None = None
         self.sessions = Sessions(self._connected_app(), self._public_key)
         self.tls = make_tls(self.workdir)
@@ -103,12 +132,15 @@ class Emulator(ControlMixin, PubSubControlMixin):
         meta = self.store.meta()
         wanted = ids.normalize(org_id) if org_id else None
         if org_id and (wanted is None or not wanted.startswith("00D")):
-            raise ValueError(f"org_id must be a 15- or 18-character Id starting with 00D, not {org_id!r}")
+            raise ValueError(
+                f"org_id must be a 15- or 18-character Id starting with 00D, not {org_id!r}"
+            )
         if not meta:
             meta = {
                 "org_id": wanted or self.id_factory.new("00D"),
                 "user_id": self.id_factory.new("005"),
-                "client_id": "3MVG9" + secrets.token_urlsafe(60).replace("-", "A").replace("_", "z"),
+                "client_id": "3MVG9"
+                + secrets.token_urlsafe(60).replace("-", "A").replace("_", "z"),
                 "client_secret": secrets.token_hex(32).upper(),
                 "username": "integration@psa-sync.example",
                 "password": secrets.token_urlsafe(18),
@@ -129,15 +161,35 @@ class Emulator(ControlMixin, PubSubControlMixin):
         user = self.schema.object("User")
         if self.store.row(user, self.user_id) is None:
             when = self.store.next_stamp()
-            self.store.insert(user, {
-                "Id": self.user_id, "IsDeleted": 0, "Username": self.username, "FirstName": "Integration",
-                "LastName": "User", "Name": "Integration User", "Email": "integration@psa-sync.example",
-                "IsActive": 1, "CreatedDate": when, "CreatedById": self.user_id, "LastModifiedDate": when,
-                "LastModifiedById": self.user_id, "SystemModstamp": when})
+            self.store.insert(
+                user,
+                {
+                    "Id": self.user_id,
+                    "IsDeleted": 0,
+                    "Username": self.username,
+                    "FirstName": "Integration",
+                    "LastName": "User",
+                    "Name": "Integration User",
+                    "Email": "integration@psa-sync.example",
+                    "IsActive": 1,
+                    "CreatedDate": when,
+                    "CreatedById": self.user_id,
+                    "LastModifiedDate": when,
+                    "LastModifiedById": self.user_id,
+                    "SystemModstamp": when,
+                },
+            )
 
     def _connected_app(self) -> ConnectedApp:
-        return ConnectedApp(APP_NAME, self.client_id, self.client_secret, self.username, self.password,
-                            self.user_id, self.org_id)
+        return ConnectedApp(
+            APP_NAME,
+            self.client_id,
+            self.client_secret,
+            self.username,
+            self.password,
+            self.user_id,
+            self.org_id,
+        )
 
     def _public_key(self) -> bytes:
         if self._app_key is None:
@@ -157,14 +209,18 @@ class Emulator(ControlMixin, PubSubControlMixin):
     @property
     def url(self) -> str:
         if self._server is None:
-            raise RuntimeError("the emulator is not running: use `with Emulator() as emu` or call start()")
+            raise RuntimeError(
+                "the emulator is not running: use `with Emulator() as emu` or call start()"
+            )
         return f"https://127.0.0.1:{self._server.port}"
 
     @property
     def pubsub_endpoint(self) -> str:
         """``host:port`` of the Pub/Sub API (gRPC over TLS; trust ``ca_file``)."""
         if self.pubsub.port is None:
-            raise RuntimeError("the emulator is not running: use `with Emulator() as emu` or call start()")
+            raise RuntimeError(
+                "the emulator is not running: use `with Emulator() as emu` or call start()"
+            )
         return f"127.0.0.1:{self.pubsub.port}"
 
     @property
@@ -222,8 +278,12 @@ class Emulator(ControlMixin, PubSubControlMixin):
         return response
 
     def _log_call(self, req: Request, route: Route) -> dict:
-        entry: dict[str, Any] = {"method": req.method, "path": req.path, "endpoint": route.endpoint,
-                                 "status": None}
+        entry: dict[str, Any] = {
+            "method": req.method,
+            "path": req.path,
+            "endpoint": route.endpoint,
+            "status": None,
+        }
         if route.endpoint in ("query", "queryAll"):
             entry["soql"] = req.param("q")
         if req.method in _WRITE_METHODS and route.endpoint != "token":
@@ -258,14 +318,23 @@ class Emulator(ControlMixin, PubSubControlMixin):
                 if not spent:
                     self.api_used += 1
                     self._app_used += 1
-                headers["Sforce-Limit-Info"] = (f"api-usage={self.api_used}/{self.daily_limit}; "
-                                                f"per-app-api-usage={self._app_used}/{self.daily_limit}"
-                                                f"(appName={APP_NAME})")
+                headers["Sforce-Limit-Info"] = (
+                    f"api-usage={self.api_used}/{self.daily_limit}; "
+                    f"per-app-api-usage={self._app_used}/{self.daily_limit}"
+                    f"(appName={APP_NAME})"
+                )
             if spent:
-                body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+                body = [
+                    {
+                        "message": "TotalRequests Limit exceeded.",
+                        "errorCode": "REQUEST_LIMIT_EXCEEDED",
+                    }
+                ]
                 return json_response(403, body, headers)
         try:
-            if req.method in _WRITE_METHODS:  # one call, one transaction: its changes publish when it ends
+            if (
+                req.method in _WRITE_METHODS
+            ):  # one call, one transaction: its changes publish when it ends
                 with self.pubsub.capture.transaction(self._origin(req, route)):
                     status, body = route.handler(req, route.params)
             else:
@@ -276,7 +345,9 @@ class Emulator(ControlMixin, PubSubControlMixin):
             log.exception("emulator: %s %s failed", req.method, req.path)
             status, body = 500, [{"message": _FAULT_BODIES[500], "errorCode": "UNKNOWN_EXCEPTION"}]
         if isinstance(body, Raw):
-            return Response(status, body.body, {"Content-Type": body.content_type, **body.headers, **headers})
+            return Response(
+                status, body.body, {"Content-Type": body.content_type, **body.headers, **headers}
+            )
         return json_response(status, body, headers)
 
     def _origin(self, req: Request, route: Route) -> str:
@@ -292,4 +363,3 @@ class Emulator(ControlMixin, PubSubControlMixin):
     def _budget(self) -> tuple[int, int]:
         with self._lock:
             return self.api_used, self.daily_limit
-

@@ -22,7 +22,7 @@ DEFAULT_BULK_FAILURE = "InternalServerError : Retried more than 15 times"
 
 @dataclass
 class _Rule:
-    action: str            # "status" | "reset"
+    action: str  # "status" | "reset"
     status: int
     endpoint: str | None
     remaining: int | None  # None: until cleared
@@ -71,8 +71,9 @@ class FaultPlan:
             self._delays.append(rule)
             self._delay_seconds[id(rule)] = float(seconds)
 
-    def fail_rate(self, rate: float, seed: int | None = None, status: int = 503,
-                  endpoint: str | None = None) -> None:
+    def fail_rate(
+        self, rate: float, seed: int | None = None, status: int = 503, endpoint: str | None = None
+    ) -> None:
         """Fail a random share of calls, reproducibly for a given seed."""
         with self._lock:
             self._rate = (float(rate), random.Random(seed), status, endpoint)
@@ -106,7 +107,9 @@ class FaultPlan:
 
     # --------------------------------------------------------------------- record level
 
-    def validation_failure(self, record_ids: list[str], message: str = DEFAULT_VALIDATION_MESSAGE) -> None:
+    def validation_failure(
+        self, record_ids: list[str], message: str = DEFAULT_VALIDATION_MESSAGE
+    ) -> None:
         """Writes to these records fail with FIELD_CUSTOM_VALIDATION_EXCEPTION (a validation rule)."""
         with self._lock:
             for record_id in record_ids:
@@ -140,8 +143,12 @@ class FaultPlan:
                 if remaining is None or remaining > 0:
                     if remaining is not None:
                         self._locks[record_id] = remaining - 1
-                    raise RecordFailure("UNABLE_TO_LOCK_ROW",
-                                        f"unable to obtain exclusive access to this record or 1 records: {record_id}")
+                    raise RecordFailure(
+                        "UNABLE_TO_LOCK_ROW",
+                        f"unable to obtain exclusive access to this record or 1 records: {record_id}",
+                    )
                 del self._locks[record_id]
             if record_id in self._validation:
-                raise RecordFailure("FIELD_CUSTOM_VALIDATION_EXCEPTION", self._validation[record_id])
+                raise RecordFailure(
+                    "FIELD_CUSTOM_VALIDATION_EXCEPTION", self._validation[record_id]
+                )

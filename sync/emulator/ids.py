@@ -13,13 +13,18 @@ import re
 
 from sync.common.ids import suffix
 
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order: sorts like Ids
+BASE62 = (
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order: sorts like Ids
+)
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_RE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?\Z")
 _UPPER = [ch.isupper() for ch in BASE62]
 # the last two counter digits and their upper-case bits (positions 3 and 4 of the third block)
-_TAIL2 = [(a + b, (_UPPER[i] << 3) | (_UPPER[j] << 4))
-          for i, a in enumerate(BASE62) for j, b in enumerate(BASE62)]
+_TAIL2 = [
+    (a + b, (_UPPER[i] << 3) | (_UPPER[j] << 4))
+    for i, a in enumerate(BASE62)
+    for j, b in enumerate(BASE62)
+]
 
 
 def random_chars(rng: random.Random, count: int) -> str:
@@ -60,7 +65,7 @@ class IdFactory:
             first, second = suffix(head[:10])[:2]
             third_bits = sum(1 << i for i, ch in enumerate(head[10:13]) if _UPPER[BASE62.index(ch)])
             stop = min(end, (head_number + 1) * 3844)
-            for tail, bits in _TAIL2[low:low + stop - number]:
+            for tail, bits in _TAIL2[low : low + stop - number]:
                 out.append(head + tail + first + second + _SUFFIX_ALPHABET[third_bits | bits])
             number = stop
         self.counter = end - 1

@@ -30,8 +30,15 @@ _RO = {"updateable": False, "createable": False}
 
 
 def _reference(name: str, target: str, relationship: str, **kw: Any) -> FieldDef:
-    return FieldDef(name, "reference", name, length=18, reference_to=(target,), relationship_name=relationship,
-                    **kw)
+    return FieldDef(
+        name,
+        "reference",
+        name,
+        length=18,
+        reference_to=(target,),
+        relationship_name=relationship,
+        **kw,
+    )
 
 
 def product2() -> ObjectDef:
@@ -42,8 +49,15 @@ def product2() -> ObjectDef:
     obj.add(_text("Family", 255, "Product Family", type="picklist", picklist=FAMILIES))
     obj.add(FieldDef("IsActive", "boolean", "Active", nillable=False))
     obj.add(_text("Description", 4000, "Product Description", type="textarea"))
-    obj.add(_text("QuantityUnitOfMeasure", 255, "Quantity Unit Of Measure", type="picklist",
-                  picklist=("Each", "Hour", "Day")))
+    obj.add(
+        _text(
+            "QuantityUnitOfMeasure",
+            255,
+            "Quantity Unit Of Measure",
+            type="picklist",
+            picklist=("Each", "Hour", "Day"),
+        )
+    )
     return obj
 
 
@@ -59,7 +73,9 @@ def pricebook2() -> ObjectDef:
 def pricebook_entry() -> ObjectDef:
     obj = ObjectDef("PricebookEntry", "01u", "Price Book Entry")
     _system_fields(obj, with_owner=False)
-    obj.add(_reference("Pricebook2Id", "Pricebook2", "Pricebook2", nillable=False, updateable=False))
+    obj.add(
+        _reference("Pricebook2Id", "Pricebook2", "Pricebook2", nillable=False, updateable=False)
+    )
     obj.add(_reference("Product2Id", "Product2", "Product2", nillable=False, updateable=False))
     obj.add(FieldDef("UnitPrice", "currency", "List Price", precision=18, scale=2, nillable=False))
     obj.add(FieldDef("IsActive", "boolean", "Active", nillable=False))
@@ -71,9 +87,14 @@ def pricebook_entry() -> ObjectDef:
 def line_item() -> ObjectDef:
     obj = ObjectDef(LINE_ITEM, "00k", "Opportunity Product")
     _system_fields(obj, with_owner=False)
-    obj.add(_reference("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False))
-    obj.add(_reference("PricebookEntryId", "PricebookEntry", "PricebookEntry", nillable=False,
-                       updateable=False))
+    obj.add(
+        _reference("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False)
+    )
+    obj.add(
+        _reference(
+            "PricebookEntryId", "PricebookEntry", "PricebookEntry", nillable=False, updateable=False
+        )
+    )
     obj.add(_reference("Product2Id", "Product2", "Product2", **_RO))
     obj.add(_text("ProductCode", 255, "Product Code", **_RO))
     obj.add(_text("Name", 376, "Opportunity Product Name", **_RO))
@@ -86,15 +107,25 @@ def line_item() -> ObjectDef:
     obj.add(_text("Description", 255, "Line Description"))
     obj.add(FieldDef("SortOrder", "int", "Sort Order", precision=9))
     # the hours a salesperson estimated for a service line (a common custom field; the structure example reads it)
-    obj.add(FieldDef("Estimated_Hours__c", "double", "Estimated Hours", precision=8, scale=2, custom=True))
+    obj.add(
+        FieldDef(
+            "Estimated_Hours__c", "double", "Estimated Hours", precision=8, scale=2, custom=True
+        )
+    )
     return obj
 
 
 def opportunity_fields(opportunity: ObjectDef) -> None:
     """The line-item fields of Opportunity and its child relationship ``OpportunityLineItems``."""
     opportunity.add(_reference("Pricebook2Id", "Pricebook2", "Pricebook2"))
-    opportunity.add(FieldDef("HasOpportunityLineItem", "boolean", "Has Line Item", nillable=False, **_RO))
-    opportunity.children["opportunitylineitems"] = ("OpportunityLineItems", LINE_ITEM, "OpportunityId")
+    opportunity.add(
+        FieldDef("HasOpportunityLineItem", "boolean", "Has Line Item", nillable=False, **_RO)
+    )
+    opportunity.children["opportunitylineitems"] = (
+        "OpportunityLineItems",
+        LINE_ITEM,
+        "OpportunityId",
+    )
 
 
 def objects() -> tuple[ObjectDef, ...]:
@@ -108,27 +139,41 @@ def prepare_line(records: Records, stored: dict[str, Any], row: dict[str, Any] |
     """Derived values of a line item being created (``row`` None) or updated, in place."""
     if row is None:
         if ("UnitPrice" in stored) == ("TotalPrice" in stored):
-            raise RecordFailure("FIELD_INTEGRITY_EXCEPTION",
-                                "field integrity exception: unknown (must specify either UnitPrice or "
-                                "TotalPrice, but not both)", ["UnitPrice", "TotalPrice"])
+            raise RecordFailure(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: unknown (must specify either UnitPrice or "
+                "TotalPrice, but not both)",
+                ["UnitPrice", "TotalPrice"],
+            )
         entry = records.store.row(records.object("PricebookEntry"), stored["PricebookEntryId"])
         product = records.store.row(records.object("Product2"), entry["Product2Id"])
         opportunity = records.store.row(records.object("Opportunity"), stored["OpportunityId"])
-        stored.update(Product2Id=product["Id"], ProductCode=product["ProductCode"], ListPrice=entry["UnitPrice"],
-                      Name=f"{opportunity['Name']} {product['Name']}"[:376])
+        stored.update(
+            Product2Id=product["Id"],
+            ProductCode=product["ProductCode"],
+            ListPrice=entry["UnitPrice"],
+            Name=f"{opportunity['Name']} {product['Name']}"[:376],
+        )
         quantity = stored["Quantity"]
     else:
         if "UnitPrice" in stored and "TotalPrice" in stored:
-            raise RecordFailure("FIELD_INTEGRITY_EXCEPTION",
-                                "field integrity exception: unknown (cannot change both UnitPrice and TotalPrice)",
-                                ["UnitPrice", "TotalPrice"])
+            raise RecordFailure(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: unknown (cannot change both UnitPrice and TotalPrice)",
+                ["UnitPrice", "TotalPrice"],
+            )
         quantity = stored.get("Quantity", row["Quantity"])
         if "TotalPrice" not in stored and "UnitPrice" not in stored and "Quantity" in stored:
             # an org holds TotalPrice: moving Quantity alone moves UnitPrice
-            stored["UnitPrice"] = round(row["TotalPrice"] / quantity, 2) if quantity else row["UnitPrice"]
+            stored["UnitPrice"] = (
+                round(row["TotalPrice"] / quantity, 2) if quantity else row["UnitPrice"]
+            )
     if quantity is not None and quantity <= 0:
-        raise RecordFailure("FIELD_INTEGRITY_EXCEPTION", "field integrity exception: Quantity (quantity must be "
-                            "nonzero and positive)", ["Quantity"])
+        raise RecordFailure(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "field integrity exception: Quantity (quantity must be nonzero and positive)",
+            ["Quantity"],
+        )
     if "TotalPrice" in stored and "UnitPrice" not in stored:
         stored["UnitPrice"] = round(stored["TotalPrice"] / quantity, 2)
     elif "UnitPrice" in stored:
@@ -146,7 +191,8 @@ def roll_up(records: Records, opportunity_id: str) -> None:
     with records.store.lock:
         count, total = records.store.db.execute(
             'SELECT COUNT(*), SUM(TotalPrice) FROM "OpportunityLineItem" WHERE OpportunityId = ?',
-            [opportunity_id]).fetchone()
+            [opportunity_id],
+        ).fetchone()
     opportunity = records.object("Opportunity")
     values: dict[str, Any] = {"HasOpportunityLineItem": int(count > 0)}
     if count:

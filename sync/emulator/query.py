@@ -25,8 +25,10 @@ from sync.emulator.values import format_datetime
 from sync.extract import soql
 
 MAX_OFFSET = 2000
-_CUSTOM_HINT = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom "
-                "field name. Please reference your WSDL or the describe call for the appropriate names.")
+_CUSTOM_HINT = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom "
+    "field name. Please reference your WSDL or the describe call for the appropriate names."
+)
 
 
 def located(text: str, position: int, message: str) -> str:
@@ -42,11 +44,11 @@ def located(text: str, position: int, message: str) -> str:
 
 @dataclass
 class _Entry:
-    name: str                               # canonical field name
-    column: int                             # index in the SQL row
-    boolean: bool                           # stored 0/1, sent as true/false
+    name: str  # canonical field name
+    column: int  # index in the SQL row
+    boolean: bool  # stored 0/1, sent as true/false
     chain: tuple[tuple[str, str, int], ...]  # (relationship name, object name, parent Id column)
-    type: str = "string"                    # describe's type name (Bulk CSV renders by it)
+    type: str = "string"  # describe's type name (Bulk CSV renders by it)
 
 
 @dataclass
@@ -58,14 +60,24 @@ class RowPlan:
 
     def build(self, row: tuple, version: str) -> dict[str, Any]:
         base = f"/services/data/v{version}/sobjects/"
-        record: dict[str, Any] = {"attributes": {"type": self.sobject, "url": base + self.sobject + "/" + row[0]}}
+        record: dict[str, Any] = {
+            "attributes": {"type": self.sobject, "url": base + self.sobject + "/" + row[0]}
+        }
         for entry in self.entries:
             target = record
             for rel, obj_name, id_column in entry.chain:
                 if rel not in target:
                     parent_id = row[id_column]
-                    target[rel] = None if parent_id is None else {
-                        "attributes": {"type": obj_name, "url": base + obj_name + "/" + parent_id}}
+                    target[rel] = (
+                        None
+                        if parent_id is None
+                        else {
+                            "attributes": {
+                                "type": obj_name,
+                                "url": base + obj_name + "/" + parent_id,
+                            }
+                        }
+                    )
                 target = target[rel]
                 if target is None:
                     break
@@ -108,7 +120,9 @@ class _Compiler:
         match = re.search(r"(?<![\w.])" + re.escape(path) + r"(?![\w])", self.text, re.IGNORECASE)
         return ApiError(400, code, located(self.text, match.start() if match else 0, message))
 
-    def relation(self, parts: list[str], path: str) -> tuple[str, ObjectDef, list[tuple[str, str, str]]]:
+    def relation(
+        self, parts: list[str], path: str
+    ) -> tuple[str, ObjectDef, list[tuple[str, str, str]]]:
         """The alias and object at the end of a relationship chain; joins added on first use."""
         key = ""
         alias, obj = self.aliases[""]
@@ -116,19 +130,26 @@ class _Compiler:
         for part in parts:
             reference = obj.relationship(part)
             if reference is None:
-                raise self.fail("INVALID_FIELD", path,
-                                f"Didn't understand relationship '{part}' in field path. If you are attempting "
-                                "to use a custom relationship, be sure to append the '__r' after the custom "
-                                "relationship name. Please reference your WSDL or the describe call for the "
-                                "appropriate names.")
+                raise self.fail(
+                    "INVALID_FIELD",
+                    path,
+                    f"Didn't understand relationship '{part}' in field path. If you are attempting "
+                    "to use a custom relationship, be sure to append the '__r' after the custom "
+                    "relationship name. Please reference your WSDL or the describe call for the "
+                    "appropriate names.",
+                )
             key = f"{key}.{reference.relationship_name.lower()}"
             if key not in self.aliases:
                 target = self.schema.object(reference.reference_to[0])
                 new_alias = f"t{len(self.aliases)}"
-                self.joins.append(f"LEFT JOIN {qi(target.name)} {new_alias} "
-                                  f"ON {new_alias}.Id = {alias}.{qi(reference.name)}")
+                self.joins.append(
+                    f"LEFT JOIN {qi(target.name)} {new_alias} "
+                    f"ON {new_alias}.Id = {alias}.{qi(reference.name)}"
+                )
                 self.aliases[key] = (new_alias, target)
-            chain.append((reference.relationship_name, self.aliases[key][1].name, self.aliases[key][0]))
+            chain.append(
+                (reference.relationship_name, self.aliases[key][1].name, self.aliases[key][0])
+            )
             alias, obj = self.aliases[key]
         return alias, obj, chain
 
@@ -137,8 +158,11 @@ class _Compiler:
         alias, obj, chain = self.relation(parts[:-1], path)
         definition = obj.field(parts[-1])
         if definition is None:
-            raise self.fail("INVALID_FIELD", path,
-                            f"No such column '{parts[-1]}' on entity '{obj.name}'. {_CUSTOM_HINT}")
+            raise self.fail(
+                "INVALID_FIELD",
+                path,
+                f"No such column '{parts[-1]}' on entity '{obj.name}'. {_CUSTOM_HINT}",
+            )
         return f"{alias}.{qi(definition.name)}", definition, chain
 
     # ------------------------------------------------------------------------- WHERE
@@ -161,30 +185,42 @@ class _Compiler:
         expr, definition, _ = self.column(node.field)
         inner_obj = self.schema.object(node.query.sobject)
         if inner_obj is None:
-            raise self.fail("INVALID_TYPE", node.query.sobject,
-                            f"sObject type '{node.query.sobject}' is not supported.")
+            raise self.fail(
+                "INVALID_TYPE",
+                node.query.sobject,
+                f"sObject type '{node.query.sobject}' is not supported.",
+            )
         inner = _Compiler(self.schema, inner_obj, self.text)
         inner_expr, inner_def, _ = inner.column(node.query.fields[0])
         if definition.type not in ID_TYPES or inner_def.type not in ID_TYPES:
-            raise self.fail("MALFORMED_QUERY", node.field, "semi join sub-selects can only select Id fields")
+            raise self.fail(
+                "MALFORMED_QUERY", node.field, "semi join sub-selects can only select Id fields"
+            )
         where = [f"t0.{HIDDEN} = 0", "t0.IsDeleted = 0", f"{inner_expr} IS NOT NULL"]
         if node.query.where is not None:
             where.append(inner.condition(node.query.where))
         self.params.extend(inner.params)
-        sql = (f"SELECT {inner_expr} FROM {qi(inner_obj.name)} t0 {' '.join(inner.joins)} "
-               f"WHERE {' AND '.join(where)}")
+        sql = (
+            f"SELECT {inner_expr} FROM {qi(inner_obj.name)} t0 {' '.join(inner.joins)} "
+            f"WHERE {' AND '.join(where)}"
+        )
         return f"({expr} {'NOT ' if node.negated else ''}IN ({sql}))"
 
     def comparison(self, node: soql.Comparison) -> str:
         expr, definition, _ = self.column(node.field)
         if node.op == "LIKE":
             if definition.type not in TEXT_TYPES:
-                raise self.fail("INVALID_FIELD", node.field,
-                                f"invalid operator on field '{definition.name}': LIKE needs a text field")
+                raise self.fail(
+                    "INVALID_FIELD",
+                    node.field,
+                    f"invalid operator on field '{definition.name}': LIKE needs a text field",
+                )
             self.params.append(node.value)  # the parser's LIKE grammar is SQLite's
             return f"({expr} LIKE ? ESCAPE '\\')"
         if definition.type == "boolean" and node.op not in ("=", "!="):
-            raise self.fail("INVALID_QUERY_FILTER_OPERATOR", node.field, "invalid operator on boolean field")
+            raise self.fail(
+                "INVALID_QUERY_FILTER_OPERATOR", node.field, "invalid operator on boolean field"
+            )
         if node.value is None:
             if node.op not in ("=", "!="):
                 return "(0)"
@@ -214,7 +250,9 @@ class _Compiler:
                 if kind in ID_TYPES:
                     normal = ids.normalize(value)
                     if normal is None:
-                        raise self.fail("INVALID_QUERY_FILTER_OPERATOR", path, f"invalid ID field: {value}")
+                        raise self.fail(
+                            "INVALID_QUERY_FILTER_OPERATOR", path, f"invalid ID field: {value}"
+                        )
                     return normal
                 return value
             raise self._type_error(path, definition, "string", quoted=True)
@@ -228,13 +266,22 @@ class _Compiler:
             return value.isoformat()
         if kind == "boolean" and isinstance(value, bool):
             return int(value)
-        raise self._type_error(path, definition, {bool: "boolean", date: "date", datetime: "dateTime"}[expected])
+        raise self._type_error(
+            path, definition, {bool: "boolean", date: "date", datetime: "dateTime"}[expected]
+        )
 
-    def _type_error(self, path: str, definition: FieldDef, kind: str, quoted: bool = False) -> ApiError:
-        quote_rule = "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
-        return self.fail("INVALID_FIELD", path,
-                         f"value of filter criterion for field '{definition.name}' must be of type {kind} "
-                         f"and {quote_rule}")
+    def _type_error(
+        self, path: str, definition: FieldDef, kind: str, quoted: bool = False
+    ) -> ApiError:
+        quote_rule = (
+            "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
+        )
+        return self.fail(
+            "INVALID_FIELD",
+            path,
+            f"value of filter criterion for field '{definition.name}' must be of type {kind} "
+            f"and {quote_rule}",
+        )
 
 
 class QueryEngine:
@@ -248,20 +295,30 @@ class QueryEngine:
         try:
             return soql.parse_query(text)
         except soql.SoqlSyntaxError as exc:
-            raise ApiError(400, "MALFORMED_QUERY", located(text, exc.position, exc.message)) from None
+            raise ApiError(
+                400, "MALFORMED_QUERY", located(text, exc.position, exc.message)
+            ) from None
 
     def execute(self, text: str | None, include_deleted: bool) -> Result:
         """Run a query once and return every matching row (the cursor's snapshot)."""
         query = self.parse(text)
         root = self.schema.object(query.sobject)
         if root is None:
-            raise ApiError(400, "INVALID_TYPE", located(
-                text, text.lower().find(query.sobject.lower()),
-                f"sObject type '{query.sobject}' is not supported. If you are attempting to use a custom object, "
-                "be sure to append the '__c' after the entity name. Please reference your WSDL or the describe "
-                "call for the appropriate names."))
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                located(
+                    text,
+                    text.lower().find(query.sobject.lower()),
+                    f"sObject type '{query.sobject}' is not supported. If you are attempting to use a custom object, "
+                    "be sure to append the '__c' after the entity name. Please reference your WSDL or the describe "
+                    "call for the appropriate names.",
+                ),
+            )
         if query.offset is not None and query.offset > MAX_OFFSET:
-            raise ApiError(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+            raise ApiError(
+                400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}"
+            )
         compiler = _Compiler(self.schema, root, text)
         select, plan = self._select_list(compiler, query, root)
         where = [f"t0.{HIDDEN} = 0"] + ([] if include_deleted else ["t0.IsDeleted = 0"])
@@ -277,23 +334,38 @@ class QueryEngine:
                 sql = f"SELECT COUNT(*) FROM (SELECT 1 {from_sql}{tail})"
                 (total,) = self.store.db.execute(sql, compiler.params).fetchone()
                 return Result(True, total, [], None)
-            rows = self.store.db.execute(f"SELECT {select} {from_sql} ORDER BY {order}{tail}",
-                                         compiler.params).fetchall()
-        children = [self._children(text, root, child, [row[0] for row in rows], include_deleted)
-                    for child in query.children]
+            rows = self.store.db.execute(
+                f"SELECT {select} {from_sql} ORDER BY {order}{tail}", compiler.params
+            ).fetchall()
+        children = [
+            self._children(text, root, child, [row[0] for row in rows], include_deleted)
+            for child in query.children
+        ]
         return Result(False, len(rows), rows, plan, children)
 
-    def _children(self, text: str, root: ObjectDef, query: soql.Query, parent_ids: list[str],
-                  include_deleted: bool) -> Children:
+    def _children(
+        self,
+        text: str,
+        root: ObjectDef,
+        query: soql.Query,
+        parent_ids: list[str],
+        include_deleted: bool,
+    ) -> Children:
         """The rows of one ``(SELECT … FROM <relationship>)`` for every parent, read once like the
         parents (the cursor's snapshot), ``LIMIT`` applied per parent."""
         relation = root.children.get(query.sobject.lower())
         if relation is None:
-            raise ApiError(400, "INVALID_TYPE", located(
-                text, text.lower().find(query.sobject.lower()),
-                f"Didn't understand relationship '{query.sobject}' in FROM part of query call. If you are "
-                "attempting to use a custom relationship, be sure to append the '__r' after the custom "
-                "relationship name. Please reference your WSDL or the describe call for the appropriate names."))
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                located(
+                    text,
+                    text.lower().find(query.sobject.lower()),
+                    f"Didn't understand relationship '{query.sobject}' in FROM part of query call. If you are "
+                    "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                    "relationship name. Please reference your WSDL or the describe call for the appropriate names.",
+                ),
+            )
         name, child_name, parent_field = relation
         child = self.schema.object(child_name)
         compiler = _Compiler(self.schema, child, text)
@@ -305,10 +377,12 @@ class QueryEngine:
         parent = f"t0.{qi(parent_field)}"
         by_parent: dict[str, list[tuple]] = {}
         for start in range(0, len(parent_ids), 500):
-            chunk = parent_ids[start:start + 500]
-            sql = (f"SELECT {select}, {parent} FROM {qi(child.name)} t0 {' '.join(compiler.joins)} "
-                   f"WHERE {' AND '.join(where)} AND {parent} IN ({', '.join('?' for _ in chunk)}) "
-                   f"ORDER BY {parent}, {order}")
+            chunk = parent_ids[start : start + 500]
+            sql = (
+                f"SELECT {select}, {parent} FROM {qi(child.name)} t0 {' '.join(compiler.joins)} "
+                f"WHERE {' AND '.join(where)} AND {parent} IN ({', '.join('?' for _ in chunk)}) "
+                f"ORDER BY {parent}, {order}"
+            )
             with self.store.lock:
                 for row in self.store.db.execute(sql, [*compiler.params, *chunk]):
                     kept = by_parent.setdefault(row[-1], [])
@@ -316,7 +390,9 @@ class QueryEngine:
                         kept.append(row[:-1])
         return Children(name, plan, by_parent)
 
-    def _select_list(self, compiler: _Compiler, query: soql.Query, root: ObjectDef) -> tuple[str, RowPlan]:
+    def _select_list(
+        self, compiler: _Compiler, query: soql.Query, root: ObjectDef
+    ) -> tuple[str, RowPlan]:
         columns = ["t0.Id"]
         index_of = {"t0.Id": 0}
         plan = RowPlan(root.name)
@@ -333,9 +409,18 @@ class QueryEngine:
             if path.lower() in seen:
                 raise compiler.fail("MALFORMED_QUERY", path, f"duplicate field selected: {path}")
             seen.add(path.lower())
-            resolved_chain = tuple((rel, obj_name, add(f"{alias}.Id")) for rel, obj_name, alias in chain)
-            plan.entries.append(_Entry(definition.name, add(expr), definition.type == "boolean", resolved_chain,
-                                       definition.type))
+            resolved_chain = tuple(
+                (rel, obj_name, add(f"{alias}.Id")) for rel, obj_name, alias in chain
+            )
+            plan.entries.append(
+                _Entry(
+                    definition.name,
+                    add(expr),
+                    definition.type == "boolean",
+                    resolved_chain,
+                    definition.type,
+                )
+            )
         return ", ".join(columns), plan
 
     def _order(self, compiler: _Compiler, query: soql.Query) -> str:

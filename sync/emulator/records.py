@@ -21,13 +21,26 @@ from sync.emulator.values import format_datetime, to_json, to_storage
 if TYPE_CHECKING:
     from sync.emulator.pubsub.capture import ChangeCapture
 
-_SYSTEM = {"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
-           "SystemModstamp"}
+_SYSTEM = {
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+}
 
 
 class Records:
-    def __init__(self, schema: Schema, store: Store, id_factory: ids.IdFactory, user_id: str,
-                 capture: ChangeCapture):
+    def __init__(
+        self,
+        schema: Schema,
+        store: Store,
+        id_factory: ids.IdFactory,
+        user_id: str,
+        capture: ChangeCapture,
+    ):
         self.schema = schema
         self.store = store
         self.id_factory = id_factory
@@ -51,7 +64,9 @@ class Records:
         """
         record_id = ids.normalize(raw_id)
         if record_id is None or record_id[:3] != obj.key_prefix:
-            raise RecordFailure("MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {raw_id}", ["Id"])
+            raise RecordFailure(
+                "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {raw_id}", ["Id"]
+            )
         row = self.store.row(obj, record_id)
         if row is None:
             raise RecordFailure("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
@@ -66,8 +81,11 @@ class Records:
         for name, value in fields.items():
             definition = obj.field(name)
             if definition is None:
-                raise RecordFailure("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}",
-                                    [name])
+                raise RecordFailure(
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on sobject of type {obj.name}",
+                    [name],
+                )
             if not (definition.createable if creating else definition.updateable):
                 refused.append(definition.name)
                 continue
@@ -90,22 +108,41 @@ class Records:
 
     def _has_lines(self, opportunity_id: str) -> bool:
         with self.store.lock:
-            return self.store.db.execute('SELECT 1 FROM "OpportunityLineItem" WHERE OpportunityId = ? LIMIT 1',
-                                         [opportunity_id]).fetchone() is not None
+            return (
+                self.store.db.execute(
+                    'SELECT 1 FROM "OpportunityLineItem" WHERE OpportunityId = ? LIMIT 1',
+                    [opportunity_id],
+                ).fetchone()
+                is not None
+            )
 
     def _check_reference(self, targets: tuple[str, ...], value: str, name: str) -> None:
         for target in targets:
             target_obj = self.schema.object(target)
-            if target_obj and value[:3] == target_obj.key_prefix and self.store.row(target_obj, value):
+            if (
+                target_obj
+                and value[:3] == target_obj.key_prefix
+                and self.store.row(target_obj, value)
+            ):
                 return
-        raise RecordFailure("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [name])
+        raise RecordFailure(
+            "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [name]
+        )
 
-    def create(self, obj_name: str, fields: dict[str, Any], *, stamp: datetime | None = None,
-               hidden: bool = False) -> str:
+    def create(
+        self,
+        obj_name: str,
+        fields: dict[str, Any],
+        *,
+        stamp: datetime | None = None,
+        hidden: bool = False,
+    ) -> str:
         with self.capture.transaction():
             return self._create(obj_name, fields, stamp, hidden)
 
-    def _create(self, obj_name: str, fields: dict[str, Any], stamp: datetime | None, hidden: bool) -> str:
+    def _create(
+        self, obj_name: str, fields: dict[str, Any], stamp: datetime | None, hidden: bool
+    ) -> str:
         obj = self.object(obj_name)
         stored = self.prepare(obj, fields, creating=True)
         if obj.name == products.LINE_ITEM:
@@ -118,15 +155,27 @@ class Records:
                 elif definition.name == "OwnerId":
                     stored["OwnerId"] = self.user_id
                 elif not definition.nillable and definition.createable:
-                    raise RecordFailure("REQUIRED_FIELD_MISSING",
-                                        f"Required fields are missing: [{definition.name}]", [definition.name])
+                    raise RecordFailure(
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{definition.name}]",
+                        [definition.name],
+                    )
         when = format_datetime(stamp) if stamp else self.store.next_stamp()
         with self.store.lock:
             record_id = self.id_factory.new(obj.key_prefix)
-            stored.update(Id=record_id, IsDeleted=0, CreatedDate=when, CreatedById=self.user_id,
-                          LastModifiedDate=when, LastModifiedById=self.user_id, SystemModstamp=when)
+            stored.update(
+                Id=record_id,
+                IsDeleted=0,
+                CreatedDate=when,
+                CreatedById=self.user_id,
+                LastModifiedDate=when,
+                LastModifiedById=self.user_id,
+                SystemModstamp=when,
+            )
             if obj.name == "User":
-                stored["Name"] = " ".join(p for p in (stored.get("FirstName"), stored.get("LastName")) if p)
+                stored["Name"] = " ".join(
+                    p for p in (stored.get("FirstName"), stored.get("LastName")) if p
+                )
             stored[HIDDEN] = int(hidden)
             self.capture.note(obj, record_id, creating=True)
             self.store.insert(obj, stored)
@@ -135,19 +184,36 @@ class Records:
         return record_id
 
     def _require(self, obj: ObjectDef, stored: dict[str, Any]) -> None:
-        missing = [d.name for d in obj.fields.values()
-                   if not d.nillable and d.createable and d.name not in _SYSTEM and stored.get(d.name) is None]
+        missing = [
+            d.name
+            for d in obj.fields.values()
+            if not d.nillable
+            and d.createable
+            and d.name not in _SYSTEM
+            and stored.get(d.name) is None
+        ]
         if missing:
-            raise RecordFailure("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                                missing)
+            raise RecordFailure(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                missing,
+            )
 
-    def update(self, obj: ObjectDef, record_id: str, fields: dict[str, Any], *,
-               stamp: datetime | str | None = None) -> None:
+    def update(
+        self,
+        obj: ObjectDef,
+        record_id: str,
+        fields: dict[str, Any],
+        *,
+        stamp: datetime | str | None = None,
+    ) -> None:
         """Apply validated fields to a live record; stamps move even when nothing changed."""
         with self.capture.transaction():
             self._update(obj, record_id, fields, stamp)
 
-    def _update(self, obj: ObjectDef, record_id: str, fields: dict[str, Any], stamp: datetime | str | None) -> None:
+    def _update(
+        self, obj: ObjectDef, record_id: str, fields: dict[str, Any], stamp: datetime | str | None
+    ) -> None:
         _, row = self.locate(obj, record_id)
         if row["IsDeleted"]:
             raise RecordFailure("ENTITY_IS_DELETED", "entity is deleted", [])
@@ -160,10 +226,23 @@ class Records:
         if obj.name == products.LINE_ITEM and products.rolls_up(stored):
             products.roll_up(self, row["OpportunityId"])
 
-    def touch(self, obj: ObjectDef, record_id: str, stored: dict[str, Any], stamp: datetime | str | None) -> None:
+    def touch(
+        self, obj: ObjectDef, record_id: str, stored: dict[str, Any], stamp: datetime | str | None
+    ) -> None:
         """Write stored values and move the stamps (``stamp`` overrides: one per transaction, or a late commit)."""
-        when = stamp if isinstance(stamp, str) else format_datetime(stamp) if stamp else self.store.next_stamp()
-        stored = {**stored, "LastModifiedDate": when, "LastModifiedById": self.user_id, "SystemModstamp": when}
+        when = (
+            stamp
+            if isinstance(stamp, str)
+            else format_datetime(stamp)
+            if stamp
+            else self.store.next_stamp()
+        )
+        stored = {
+            **stored,
+            "LastModifiedDate": when,
+            "LastModifiedById": self.user_id,
+            "SystemModstamp": when,
+        }
         with self.capture.transaction():
             self.capture.note(obj, record_id)
             self.store.update(obj, record_id, stored)
@@ -181,7 +260,9 @@ class Records:
             return record_id
         if bool(row["IsDeleted"]) == deleted:
             code = "ENTITY_IS_DELETED" if deleted else "UNDELETE_FAILED"
-            raise RecordFailure(code, "entity is deleted" if deleted else "Entity is not in the recycle bin", [])
+            raise RecordFailure(
+                code, "entity is deleted" if deleted else "Entity is not in the recycle bin", []
+            )
         when = self.store.next_stamp()
         self.capture.note(obj, record_id)
         self.store.update(obj, record_id, {"IsDeleted": int(deleted), "SystemModstamp": when})
@@ -206,8 +287,12 @@ class Records:
 
     def rest_shape(self, obj: ObjectDef, row: dict[str, Any], version: str) -> dict[str, Any]:
         """A whole record as ``GET /sobjects/<type>/<id>`` returns it."""
-        out: dict[str, Any] = {"attributes": {"type": obj.name,
-                                              "url": f"/services/data/v{version}/sobjects/{obj.name}/{row['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": obj.name,
+                "url": f"/services/data/v{version}/sobjects/{obj.name}/{row['Id']}",
+            }
+        }
         for definition in obj.fields.values():
             out[definition.name] = to_json(definition, row.get(definition.name))
         return out

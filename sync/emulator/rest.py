@@ -28,14 +28,29 @@ if TYPE_CHECKING:
 
 MAX_COLLECTION = 200
 LIMITS_TEMPLATE = {
-    "ConcurrentAsyncGetReportInstances": 200, "ConcurrentSyncReportRuns": 20, "DailyApiRequests": 15000,
-    "DailyAsyncApexExecutions": 250000, "DailyBulkApiRequests": 5000,
-    "DailyDurableGenericStreamingApiEvents": 10000, "DailyDurableStreamingApiEvents": 10000,
-    "DailyGenericStreamingApiEvents": 10000, "DailyStreamingApiEvents": 10000, "DailyWorkflowEmails": 390,
-    "DataStorageMB": 5, "DurableStreamingApiConcurrentClients": 20, "FileStorageMB": 20,
-    "HourlyAsyncReportRuns": 1200, "HourlyDashboardRefreshes": 200, "HourlyDashboardResults": 5000,
-    "HourlyDashboardStatuses": 999999999, "HourlyODataCallout": 10000, "HourlySyncReportRuns": 500,
-    "HourlyTimeBasedWorkflow": 50, "MassEmail": 10, "SingleEmail": 15, "StreamingApiConcurrentClients": 20,
+    "ConcurrentAsyncGetReportInstances": 200,
+    "ConcurrentSyncReportRuns": 20,
+    "DailyApiRequests": 15000,
+    "DailyAsyncApexExecutions": 250000,
+    "DailyBulkApiRequests": 5000,
+    "DailyDurableGenericStreamingApiEvents": 10000,
+    "DailyDurableStreamingApiEvents": 10000,
+    "DailyGenericStreamingApiEvents": 10000,
+    "DailyStreamingApiEvents": 10000,
+    "DailyWorkflowEmails": 390,
+    "DataStorageMB": 5,
+    "DurableStreamingApiConcurrentClients": 20,
+    "FileStorageMB": 20,
+    "HourlyAsyncReportRuns": 1200,
+    "HourlyDashboardRefreshes": 200,
+    "HourlyDashboardResults": 5000,
+    "HourlyDashboardStatuses": 999999999,
+    "HourlyODataCallout": 10000,
+    "HourlySyncReportRuns": 500,
+    "HourlyTimeBasedWorkflow": 50,
+    "MassEmail": 10,
+    "SingleEmail": 15,
+    "StreamingApiConcurrentClients": 20,
 }
 _V = r"/services/data/v(?P<version>\d+\.\d)"
 
@@ -79,16 +94,28 @@ class Route:
 
 
 class Rest:
-    def __init__(self, *, records: Records, engine: QueryEngine, cursors: Cursors, faults: FaultPlan,
-                 page_size: int, api_version: str, budget: Callable[[], tuple[int, int]], bulk: BulkJobs,
-                 deliveries: Callable[[], tuple[int, int]] | None = None):
+    def __init__(
+        self,
+        *,
+        records: Records,
+        engine: QueryEngine,
+        cursors: Cursors,
+        faults: FaultPlan,
+        page_size: int,
+        api_version: str,
+        budget: Callable[[], tuple[int, int]],
+        bulk: BulkJobs,
+        deliveries: Callable[[], tuple[int, int]] | None = None,
+    ):
         self.records = records
         self.deliveries = deliveries  # (change events delivered today, the 24 h allocation)
         self.engine = engine
         self.cursors = cursors
         self.faults = faults
         self.page_size = page_size
-        self.nested_page = NESTED_PAGE  # a parent's child rows per page (the control API may lower it)
+        self.nested_page = (
+            NESTED_PAGE  # a parent's child rows per page (the control API may lower it)
+        )
         self.api_version = api_version
         self.budget = budget
         self.routes: list[tuple[re.Pattern[str], dict[str, tuple[str, Callable]], bool]] = [
@@ -98,19 +125,31 @@ class Rest:
             (_V + r"/limits", {"GET": ("limits", self.limits)}, True),
             (_V + r"/query", {"GET": ("query", self.query)}, True),
             (_V + r"/queryAll", {"GET": ("queryAll", self.query_all)}, True),
-            (_V + r"/query(?:All)?/(?P<locator>01g\w+)-(?P<start>\d+)", {"GET": ("queryMore", self.query_more)}, True),
+            (
+                _V + r"/query(?:All)?/(?P<locator>01g\w+)-(?P<start>\d+)",
+                {"GET": ("queryMore", self.query_more)},
+                True,
+            ),
             (_V + r"/sobjects", {"GET": ("describe_global", self.describe_global)}, True),
             (_V + r"/sobjects/(?P<type>\w+)/describe", {"GET": ("describe", self.describe)}, True),
             (_V + r"/sobjects/(?P<type>\w+)/updated", {"GET": ("updated", self.updated)}, True),
             (_V + r"/sobjects/(?P<type>\w+)/deleted", {"GET": ("deleted", self.deleted)}, True),
             (_V + r"/sobjects/(?P<type>\w+)", {"POST": ("sobject_post", self.create)}, True),
-            (_V + r"/sobjects/(?P<type>\w+)/(?P<id>[^/]+)", {
-                "GET": ("sobject_get", self.get), "PATCH": ("sobject_patch", self.patch),
-                "DELETE": ("sobject_delete", self.delete)}, True),
+            (
+                _V + r"/sobjects/(?P<type>\w+)/(?P<id>[^/]+)",
+                {
+                    "GET": ("sobject_get", self.get),
+                    "PATCH": ("sobject_patch", self.patch),
+                    "DELETE": ("sobject_delete", self.delete),
+                },
+                True,
+            ),
             (_V + r"/composite/sobjects", {"PATCH": ("composite", self.composite)}, True),
             *bulk.routes(_V),
         ]
-        self.routes = [(re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in self.routes]
+        self.routes = [
+            (re.compile(pattern + r"\Z"), methods, auth) for pattern, methods, auth in self.routes
+        ]
 
     # -------------------------------------------------------------------------- routing
 
@@ -142,15 +181,26 @@ class Rest:
         out = []
         for major in range(20, int(float(self.api_version)) + 1):
             season = ("Spring", "Summer", "Winter")[major % 3]
-            year = {"Spring": (major - 60) // 3 + 24, "Summer": (major - 61) // 3 + 24,
-                    "Winter": (major - 62) // 3 + 25}[season]
-            out.append({"label": f"{season} '{year:02d}", "url": f"/services/data/v{major}.0",
-                        "version": f"{major}.0"})
+            year = {
+                "Spring": (major - 60) // 3 + 24,
+                "Summer": (major - 61) // 3 + 24,
+                "Winter": (major - 62) // 3 + 25,
+            }[season]
+            out.append(
+                {
+                    "label": f"{season} '{year:02d}",
+                    "url": f"/services/data/v{major}.0",
+                    "version": f"{major}.0",
+                }
+            )
         return 200, out
 
     def resources(self, req: Request, params: dict) -> tuple[int, Any]:
         base = f"/services/data/v{params['version']}"
-        return 200, {name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits", "composite")}
+        return 200, {
+            name: f"{base}/{name}"
+            for name in ("sobjects", "query", "queryAll", "limits", "composite")
+        }
 
     def limits(self, req: Request, params: dict) -> tuple[int, Any]:
         used, maximum = self.budget()
@@ -158,14 +208,19 @@ class Rest:
         body["DailyApiRequests"] = {"Max": maximum, "Remaining": max(0, maximum - used)}
         if self.deliveries is not None:
             delivered, allocation = self.deliveries()
-            body["DailyDeliveredPlatformEvents"] = {"Max": allocation, "Remaining": max(0, allocation - delivered)}
+            body["DailyDeliveredPlatformEvents"] = {
+                "Max": allocation,
+                "Remaining": max(0, allocation - delivered),
+            }
         return 200, body
 
     def describe_global(self, req: Request, params: dict) -> tuple[int, Any]:
         objects = []
         for obj in self.records.schema.objects.values():
             info = obj.describe(params["version"])
-            objects.append({k: v for k, v in info.items() if k not in ("fields", "childRelationships")})
+            objects.append(
+                {k: v for k, v in info.items() if k not in ("fields", "childRelationships")}
+            )
         return 200, {"encoding": "UTF-8", "maxBatchSize": MAX_COLLECTION, "sobjects": objects}
 
     def describe(self, req: Request, params: dict) -> tuple[int, Any]:
@@ -184,7 +239,9 @@ class Rest:
         if result.count_only:
             return 200, {"totalSize": result.total, "done": True, "records": []}
         cursor = self.cursors.open(result, include_deleted, params["version"])
-        body, _ = page_body(cursor, 0, self._page_size(req), params["version"], self.cursors, self.nested_page)
+        body, _ = page_body(
+            cursor, 0, self._page_size(req), params["version"], self.cursors, self.nested_page
+        )
         return 200, body
 
     def query_all(self, req: Request, params: dict) -> tuple[int, Any]:
@@ -192,8 +249,14 @@ class Rest:
 
     def query_more(self, req: Request, params: dict) -> tuple[int, Any]:
         cursor = self.cursors.get(params["locator"])
-        body, _ = page_body(cursor, int(params["start"]), self._page_size(req), params["version"], self.cursors,
-                            self.nested_page)
+        body, _ = page_body(
+            cursor,
+            int(params["start"]),
+            self._page_size(req),
+            params["version"],
+            self.cursors,
+            self.nested_page,
+        )
         return 200, body
 
     def _page_size(self, req: Request) -> int:
@@ -213,25 +276,36 @@ class Rest:
     def deleted(self, req: Request, params: dict) -> tuple[int, Any]:
         obj, start, end = self._window(req, params)
         rows = self._stamped(obj, start, end, deleted=True)
-        return 200, {"deletedRecords": [{"id": row[0], "deletedDate": row[1]} for row in rows],
-                     "earliestDateAvailable": rows[0][1] if rows else start, "latestDateCovered": end}
+        return 200, {
+            "deletedRecords": [{"id": row[0], "deletedDate": row[1]} for row in rows],
+            "earliestDateAvailable": rows[0][1] if rows else start,
+            "latestDateCovered": end,
+        }
 
     def _window(self, req: Request, params: dict) -> tuple[ObjectDef, str, str]:
         obj = self._object(params["type"])
         try:
             start, end = (parse_sf_datetime(req.param(name) or "") for name in ("start", "end"))
         except ValueError:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes") from None
-        start, end = (when.astimezone(UTC).replace(second=0, microsecond=0) for when in (start, end))
+            raise ApiError(
+                400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes"
+            ) from None
+        start, end = (
+            when.astimezone(UTC).replace(second=0, microsecond=0) for when in (start, end)
+        )
         if start >= end:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate")
+            raise ApiError(
+                400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate"
+            )
         end = min(end, datetime.fromtimestamp((self.records.store.clock_ms() + 1) / 1000, UTC))
         return obj, format_datetime(start), format_datetime(end)
 
     def _stamped(self, obj: ObjectDef, start: str, end: str, deleted: bool) -> list[tuple]:
         store = self.records.store
-        sql = (f'SELECT Id, SystemModstamp FROM "{obj.name}" WHERE SystemModstamp >= ? AND SystemModstamp < ? '
-               "AND IsDeleted = ? AND _hidden = 0 ORDER BY SystemModstamp, Id")
+        sql = (
+            f'SELECT Id, SystemModstamp FROM "{obj.name}" WHERE SystemModstamp >= ? AND SystemModstamp < ? '
+            "AND IsDeleted = ? AND _hidden = 0 ORDER BY SystemModstamp, Id"
+        )
         with store.lock:
             return store.db.execute(sql, [start, end, int(deleted)]).fetchall()
 
@@ -262,7 +336,9 @@ class Rest:
         obj = self._object(params["type"])
         fields = req.json()
         if not isinstance(fields, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object")
+            raise ApiError(
+                400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object"
+            )
         row = self._live_row(obj, params["id"])
         fields = {k: v for k, v in fields.items() if k != "attributes"}
         try:
@@ -276,9 +352,13 @@ class Rest:
         obj = self._object(params["type"])
         fields = req.json()
         if not isinstance(fields, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object")
+            raise ApiError(
+                400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object"
+            )
         try:
-            record_id = self.records.create(obj.name, {k: v for k, v in fields.items() if k != "attributes"})
+            record_id = self.records.create(
+                obj.name, {k: v for k, v in fields.items() if k != "attributes"}
+            )
         except RecordFailure as failure:
             raise failure.as_api_error(400) from None
         return 201, {"id": record_id, "success": True, "errors": []}
@@ -293,10 +373,15 @@ class Rest:
         body = req.json()
         records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list):
-            raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object with a 'records' array")
+            raise ApiError(
+                400, "JSON_PARSER_ERROR", "Expected a JSON object with a 'records' array"
+            )
         if len(records) > MAX_COLLECTION:
-            raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                           f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call")
+            raise ApiError(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
+            )
         all_or_none = bool(body.get("allOrNone", False))
         store = self.records.store
         results: list[dict] = []
@@ -335,10 +420,16 @@ class _RolledBack(Exception):
 
 
 def _rolled_back() -> dict:
-    return {"success": False, "errors": [{
-        "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-        "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
-        "fields": []}]}
+    return {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                "fields": [],
+            }
+        ],
+    }
 
 
 def _raise(error: ApiError) -> Callable[[Request, dict], tuple[int, Any]]:

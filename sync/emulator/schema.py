@@ -13,8 +13,14 @@ NUMBER_TYPES = {"currency", "double", "percent", "int"}
 ID_TYPES = {"id", "reference"}
 FIELD_TYPES = TEXT_TYPES | NUMBER_TYPES | ID_TYPES | {"boolean", "date", "datetime"}
 _SOAP_TYPES = {
-    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
-    "currency": "xsd:double", "double": "xsd:double", "percent": "xsd:double", "date": "xsd:date",
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "int": "xsd:int",
+    "currency": "xsd:double",
+    "double": "xsd:double",
+    "percent": "xsd:double",
+    "date": "xsd:date",
     "datetime": "xsd:dateTime",
 }
 
@@ -31,20 +37,53 @@ STAGES = {  # StageName → (default probability, IsClosed, IsWon)
     "Closed Lost": (0, True, False),
 }
 OPPORTUNITY_TYPES = (
-    "New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
+    "New Customer",
+    "Existing Customer - Upgrade",
+    "Existing Customer - Replacement",
     "Existing Customer - Downgrade",
 )
 ACCOUNT_TYPES = (
-    "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
-    "Installation Partner", "Technology Partner", "Other",
+    "Prospect",
+    "Customer - Direct",
+    "Customer - Channel",
+    "Channel Partner / Reseller",
+    "Installation Partner",
+    "Technology Partner",
+    "Other",
 )
 INDUSTRIES = (
-    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications",
-    "Construction", "Consulting", "Education", "Electronics", "Energy", "Engineering",
-    "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government", "Healthcare",
-    "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit",
-    "Recreation", "Retail", "Shipping", "Technology", "Telecommunications", "Transportation",
-    "Utilities", "Other",
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+    "Other",
 )
 
 
@@ -70,7 +109,9 @@ class FieldDef:
 
     def __post_init__(self):
         if self.type not in FIELD_TYPES:
-            raise ValueError(f"unknown field type {self.type!r} for {self.name}; use one of {sorted(FIELD_TYPES)}")
+            raise ValueError(
+                f"unknown field type {self.type!r} for {self.name}; use one of {sorted(FIELD_TYPES)}"
+            )
 
     @property
     def sql_type(self) -> str:
@@ -86,20 +127,39 @@ class FieldDef:
 
     def describe(self) -> dict:
         picklist = [
-            {"active": True, "defaultValue": False, "label": value, "validFor": None, "value": value}
+            {
+                "active": True,
+                "defaultValue": False,
+                "label": value,
+                "validFor": None,
+                "value": value,
+            }
             for value in self.picklist
         ]
         return {
-            "name": self.name, "label": self.label or self.name, "type": self.type,
-            "length": self.length, "precision": self.precision, "scale": self.scale,
+            "name": self.name,
+            "label": self.label or self.name,
+            "type": self.type,
+            "length": self.length,
+            "precision": self.precision,
+            "scale": self.scale,
             "digits": 18 if self.type == "int" else 0,
-            "byteLength": self.length * 3, "nillable": self.nillable, "updateable": self.updateable,
-            "createable": self.createable, "custom": self.custom, "calculated": self.calculated,
+            "byteLength": self.length * 3,
+            "nillable": self.nillable,
+            "updateable": self.updateable,
+            "createable": self.createable,
+            "custom": self.custom,
+            "calculated": self.calculated,
             "defaultedOnCreate": not self.nillable and not self.createable,
-            "externalId": False, "unique": False, "filterable": True, "sortable": self.type != "textarea",
+            "externalId": False,
+            "unique": False,
+            "filterable": True,
+            "sortable": self.type != "textarea",
             "idLookup": self.type == "id" or self.name == "Username",
-            "nameField": self.name == "Name", "restrictedPicklist": self.restricted,
-            "picklistValues": picklist, "referenceTo": list(self.reference_to),
+            "nameField": self.name == "Name",
+            "restrictedPicklist": self.restricted,
+            "picklistValues": picklist,
+            "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name,
             "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
         }
@@ -137,17 +197,37 @@ class ObjectDef:
     def describe(self, version: str) -> dict:
         base = f"/services/data/v{version}/sobjects/{self.name}"
         return {
-            "name": self.name, "label": self.label, "labelPlural": self.label + "s",
-            "keyPrefix": self.key_prefix, "custom": self.custom, "createable": True,
-            "updateable": True, "deletable": True, "undeletable": True, "queryable": True,
-            "retrieveable": True, "searchable": True, "layoutable": True, "replicateable": True,
+            "name": self.name,
+            "label": self.label,
+            "labelPlural": self.label + "s",
+            "keyPrefix": self.key_prefix,
+            "custom": self.custom,
+            "createable": True,
+            "updateable": True,
+            "deletable": True,
+            "undeletable": True,
+            "queryable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "layoutable": True,
+            "replicateable": True,
             "childRelationships": [
-                {"relationshipName": rel, "childSObject": child, "field": parent_field, "cascadeDelete": True,
-                 "deprecatedAndHidden": False, "restrictedDelete": False}
+                {
+                    "relationshipName": rel,
+                    "childSObject": child,
+                    "field": parent_field,
+                    "cascadeDelete": True,
+                    "deprecatedAndHidden": False,
+                    "restrictedDelete": False,
+                }
                 for rel, child, parent_field in self.children.values()
             ],
             "recordTypeInfos": [],
-            "urls": {"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
+            "urls": {
+                "sobject": base,
+                "describe": base + "/describe",
+                "rowTemplate": base + "/{ID}",
+            },
             "fields": [definition.describe() for definition in self.fields.values()],
         }
 
@@ -161,12 +241,31 @@ def _system_fields(obj: ObjectDef, with_owner: bool = True) -> None:
     obj.add(FieldDef("Id", "id", f"{obj.label} ID", length=18, nillable=False, **ro))
     obj.add(FieldDef("IsDeleted", "boolean", "Deleted", nillable=False, **ro))
     if with_owner:
-        obj.add(FieldDef("OwnerId", "reference", "Owner ID", length=18, nillable=False,
-                         reference_to=("User",), relationship_name="Owner"))
+        obj.add(
+            FieldDef(
+                "OwnerId",
+                "reference",
+                "Owner ID",
+                length=18,
+                nillable=False,
+                reference_to=("User",),
+                relationship_name="Owner",
+            )
+        )
     for prefix, label in (("Created", "Created"), ("LastModified", "Last Modified")):
         obj.add(FieldDef(f"{prefix}Date", "datetime", f"{label} Date", nillable=False, **ro))
-        obj.add(FieldDef(f"{prefix}ById", "reference", f"{label} By ID", length=18, nillable=False,
-                         reference_to=("User",), relationship_name=f"{prefix}By", **ro))
+        obj.add(
+            FieldDef(
+                f"{prefix}ById",
+                "reference",
+                f"{label} By ID",
+                length=18,
+                nillable=False,
+                reference_to=("User",),
+                relationship_name=f"{prefix}By",
+                **ro,
+            )
+        )
     obj.add(FieldDef("SystemModstamp", "datetime", "System Modstamp", nillable=False, **ro))
 
 
@@ -202,36 +301,87 @@ def _opportunity() -> ObjectDef:
     obj = ObjectDef("Opportunity", "006", "Opportunity")
     _system_fields(obj)
     obj.add(_text("Name", 120, "Opportunity Name", nillable=False))
-    obj.add(FieldDef("AccountId", "reference", "Account ID", length=18, reference_to=("Account",),
-                     relationship_name="Account"))
+    obj.add(
+        FieldDef(
+            "AccountId",
+            "reference",
+            "Account ID",
+            length=18,
+            reference_to=("Account",),
+            relationship_name="Account",
+        )
+    )
     obj.add(FieldDef("Amount", "currency", precision=18, scale=2))
     obj.add(FieldDef("CloseDate", "date", "Close Date", nillable=False))
-    obj.add(_text("StageName", 255, "Stage", type="picklist", picklist=tuple(STAGES), restricted=True,
-                  nillable=False))
+    obj.add(
+        _text(
+            "StageName",
+            255,
+            "Stage",
+            type="picklist",
+            picklist=tuple(STAGES),
+            restricted=True,
+            nillable=False,
+        )
+    )
     obj.add(FieldDef("Probability", "percent", "Probability (%)", precision=3, scale=0))
     ro = {"updateable": False, "createable": False, "nillable": False}
     obj.add(FieldDef("IsClosed", "boolean", "Closed", **ro))
     obj.add(FieldDef("IsWon", "boolean", "Won", **ro))
     obj.add(_text("Type", 255, "Opportunity Type", type="picklist", picklist=OPPORTUNITY_TYPES))
-    obj.add(_text("LeadSource", 255, "Lead Source", type="picklist",
-                  picklist=("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")))
+    obj.add(
+        _text(
+            "LeadSource",
+            255,
+            "Lead Source",
+            type="picklist",
+            picklist=("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
+        )
+    )
     obj.add(_text("Description", 32000, type="textarea"))
     custom = {"custom": True}
     obj.add(_text("PSA_Project_Id__c", 255, "PSA Project Id", **custom))
     obj.add(_text("PSA_Project_URL__c", 255, "PSA Project URL", type="url", **custom))
     obj.add(_text("PSA_Status__c", 40, "PSA Status", **custom))
-    obj.add(FieldDef("PSA_Percent_Complete__c", "percent", "PSA Percent Complete", precision=3, scale=0,
-                     **custom))
-    obj.add(FieldDef("PSA_Hours_Spent__c", "double", "PSA Hours Spent", precision=16, scale=2, **custom))
+    obj.add(
+        FieldDef(
+            "PSA_Percent_Complete__c",
+            "percent",
+            "PSA Percent Complete",
+            precision=3,
+            scale=0,
+            **custom,
+        )
+    )
+    obj.add(
+        FieldDef("PSA_Hours_Spent__c", "double", "PSA Hours Spent", precision=16, scale=2, **custom)
+    )
     # figures a PSA computes (Tryton's project_revenue), for the Tryton mapping's back-sync
     obj.add(FieldDef("PSA_Revenue__c", "currency", "PSA Revenue", precision=18, scale=2, **custom))
     obj.add(FieldDef("PSA_Cost__c", "currency", "PSA Cost", precision=18, scale=2, **custom))
     obj.add(FieldDef("End_Date__c", "date", "End Date", **custom))
     # a project's plan, written back by a mapping's structure.backsync
-    obj.add(FieldDef("PSA_Tasks_Done__c", "double", "PSA Tasks Done", precision=6, scale=0, **custom))
-    obj.add(FieldDef("PSA_Tasks_Total__c", "double", "PSA Tasks Total", precision=6, scale=0, **custom))
-    obj.add(FieldDef("PSA_Hours_Logged__c", "double", "PSA Hours Logged", precision=16, scale=2, **custom))
-    obj.add(FieldDef("PSA_Hours_Estimated__c", "double", "PSA Hours Estimated", precision=16, scale=2, **custom))
+    obj.add(
+        FieldDef("PSA_Tasks_Done__c", "double", "PSA Tasks Done", precision=6, scale=0, **custom)
+    )
+    obj.add(
+        FieldDef("PSA_Tasks_Total__c", "double", "PSA Tasks Total", precision=6, scale=0, **custom)
+    )
+    obj.add(
+        FieldDef(
+            "PSA_Hours_Logged__c", "double", "PSA Hours Logged", precision=16, scale=2, **custom
+        )
+    )
+    obj.add(
+        FieldDef(
+            "PSA_Hours_Estimated__c",
+            "double",
+            "PSA Hours Estimated",
+            precision=16,
+            scale=2,
+            **custom,
+        )
+    )
     obj.add(_text("PSA_Current_Phase__c", 80, "PSA Current Phase", **custom))
     return obj
 
@@ -281,7 +431,9 @@ class Schema:
             attrs["picklist"] = tuple(attrs["picklist"])
         if "reference_to" in attrs:
             attrs["reference_to"] = tuple(
-                [attrs["reference_to"]] if isinstance(attrs["reference_to"], str) else attrs["reference_to"]
+                [attrs["reference_to"]]
+                if isinstance(attrs["reference_to"], str)
+                else attrs["reference_to"]
             )
         return obj.add(FieldDef(name, type, **attrs))
 

@@ -37,8 +37,16 @@ def json_response(status: int, data: Any, headers: dict[str, str] | None = None)
     return Response(status, body, {**out, **(headers or {})})
 
 
-BAD_LENGTH = json_response(400, [{"message": "Content-Length must be a whole number of bytes, 0 or more",
-                                  "errorCode": "BAD_REQUEST"}], {"Connection": "close"})
+BAD_LENGTH = json_response(
+    400,
+    [
+        {
+            "message": "Content-Length must be a whole number of bytes, 0 or more",
+            "errorCode": "BAD_REQUEST",
+        }
+    ],
+    {"Connection": "close"},
+)
 
 
 def content_length(header: str | None) -> int | None:
@@ -60,7 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = content_length(self.headers.get("Content-Length"))
-        if length is None:  # rfile.read(-5) reads to the end: the thread would hang until the client leaves
+        if (
+            length is None
+        ):  # rfile.read(-5) reads to the end: the thread would hang until the client leaves
             self.close_connection = True
             self._send(BAD_LENGTH)
             return
@@ -108,7 +118,9 @@ class TlsServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
-        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+        return self.context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up or distrust the certificate are not the server's problem."""
@@ -119,8 +131,12 @@ class ServerThread:
 
     def __init__(self, server: TlsServer):
         self.server = server
-        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       name="sf-emulator", daemon=True)
+        self.thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="sf-emulator",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:

@@ -14,9 +14,15 @@ from pathlib import Path
 from sync.emulator.emulator import Emulator
 
 
-def serve(port: int = 8443, seed: str | int | None = None, state_file: str | Path | None = None,
-          org_id: str | None = None, ready: threading.Event | None = None,
-          stop: threading.Event | None = None, pubsub_port: int = 0) -> None:
+def serve(
+    port: int = 8443,
+    seed: str | int | None = None,
+    state_file: str | Path | None = None,
+    org_id: str | None = None,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+    pubsub_port: int = 0,
+) -> None:
     """Run until SIGINT/SIGTERM (or until ``stop`` is set, for tests).
 
     ``seed`` is ``"demo"`` for the demo book or a number of deals; it is applied only to an org

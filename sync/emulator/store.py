@@ -43,7 +43,11 @@ class Store:
         if path:
             _create_private(path)
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
-        pragmas = ["PRAGMA synchronous=OFF", "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-200000"]
+        pragmas = [
+            "PRAGMA synchronous=OFF",
+            "PRAGMA temp_store=MEMORY",
+            "PRAGMA cache_size=-200000",
+        ]
         if path:
             pragmas.insert(0, "PRAGMA journal_mode=WAL")
         for pragma in pragmas:
@@ -61,9 +65,13 @@ class Store:
             existing = {row[1].lower() for row in self.db.execute(f"PRAGMA table_info({table})")}
             if not existing:
                 columns = ", ".join(f"{qi(f.name)} {f.sql_type}" for f in obj.fields.values())
-                self.db.execute(f"CREATE TABLE {table} ({columns}, {HIDDEN} INTEGER NOT NULL DEFAULT 0)")
+                self.db.execute(
+                    f"CREATE TABLE {table} ({columns}, {HIDDEN} INTEGER NOT NULL DEFAULT 0)"
+                )
                 self.db.execute(f"CREATE UNIQUE INDEX {qi(obj.name + '_id')} ON {table} (Id)")
-                self.db.execute(f"CREATE INDEX {qi(obj.name + '_stamp')} ON {table} (SystemModstamp, Id)")
+                self.db.execute(
+                    f"CREATE INDEX {qi(obj.name + '_stamp')} ON {table} (SystemModstamp, Id)"
+                )
                 return
             for definition in obj.fields.values():
                 if definition.name.lower() not in existing:
@@ -71,7 +79,9 @@ class Store:
 
     def add_column(self, obj: ObjectDef, definition: FieldDef) -> None:
         with self.lock:
-            self.db.execute(f"ALTER TABLE {qi(obj.name)} ADD COLUMN {qi(definition.name)} {definition.sql_type}")
+            self.db.execute(
+                f"ALTER TABLE {qi(obj.name)} ADD COLUMN {qi(definition.name)} {definition.sql_type}"
+            )
 
     # ---------------------------------------------------------------------------- clock
 
@@ -121,21 +131,29 @@ class Store:
 
     def insert(self, obj: ObjectDef, values: dict[str, Any]) -> None:
         names = list(values)
-        sql = (f"INSERT INTO {qi(obj.name)} ({', '.join(qi(n) for n in names)}) "
-               f"VALUES ({', '.join('?' for _ in names)})")
+        sql = (
+            f"INSERT INTO {qi(obj.name)} ({', '.join(qi(n) for n in names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})"
+        )
         with self.lock:
             self.db.execute(sql, [values[n] for n in names])
 
-    def insert_many(self, obj: ObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        sql = (f"INSERT INTO {qi(obj.name)} ({', '.join(qi(c) for c in columns)}) "
-               f"VALUES ({', '.join('?' for _ in columns)})")
+    def insert_many(
+        self, obj: ObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        sql = (
+            f"INSERT INTO {qi(obj.name)} ({', '.join(qi(c) for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
         with self.transaction() as db:
             db.executemany(sql, rows)
 
     def update(self, obj: ObjectDef, record_id: str, values: dict[str, Any]) -> None:
         sets = ", ".join(f"{qi(n)} = ?" for n in values)
         with self.lock:
-            self.db.execute(f"UPDATE {qi(obj.name)} SET {sets} WHERE Id = ?", [*values.values(), record_id])
+            self.db.execute(
+                f"UPDATE {qi(obj.name)} SET {sets} WHERE Id = ?", [*values.values(), record_id]
+            )
 
     def row(self, obj: ObjectDef, record_id: str) -> dict[str, Any] | None:
         """Every stored column of one record (canonical field names, plus ``_hidden``)."""
@@ -151,10 +169,13 @@ class Store:
     def release(self, obj: ObjectDef, record_ids: Sequence[str] | None) -> int:
         with self.lock:
             if record_ids is None:
-                return self.db.execute(f"UPDATE {qi(obj.name)} SET {HIDDEN} = 0 WHERE {HIDDEN} = 1").rowcount
+                return self.db.execute(
+                    f"UPDATE {qi(obj.name)} SET {HIDDEN} = 0 WHERE {HIDDEN} = 1"
+                ).rowcount
             marks = ", ".join("?" for _ in record_ids)
-            return self.db.execute(f"UPDATE {qi(obj.name)} SET {HIDDEN} = 0 WHERE Id IN ({marks})",
-                                   list(record_ids)).rowcount
+            return self.db.execute(
+                f"UPDATE {qi(obj.name)} SET {HIDDEN} = 0 WHERE Id IN ({marks})", list(record_ids)
+            ).rowcount
 
     def count(self, obj: ObjectDef) -> int:
         with self.lock:
@@ -168,7 +189,9 @@ class Store:
 
     def set_meta(self, values: dict[str, str]) -> None:
         with self.lock:
-            self.db.executemany("INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)", values.items())
+            self.db.executemany(
+                "INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)", values.items()
+            )
 
     def close(self) -> None:
         with self.lock:

@@ -22,8 +22,10 @@ def format_datetime(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     utc = when.astimezone(UTC)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond // 1000:03d}+0000")
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}+0000"
+    )
 
 
 def format_ms(epoch_ms: int) -> str:
@@ -40,8 +42,11 @@ def to_storage(definition: FieldDef, value: Any) -> Any:
         if definition.type == "boolean":
             return 0  # a checkbox cannot be null: Salesforce stores false
         if not definition.nillable:
-            raise RecordFailure("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{definition.name}]",
-                                [definition.name])
+            raise RecordFailure(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{definition.name}]",
+                [definition.name],
+            )
         return None
     kind = definition.type
     if kind in TEXT_TYPES:
@@ -60,29 +65,39 @@ def to_storage(definition: FieldDef, value: Any) -> Any:
 
 
 def _wrong_type(definition: FieldDef, value: Any) -> RecordFailure:
-    return RecordFailure("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                         f"{definition.label}: value not of required type: {value}", [definition.name])
+    return RecordFailure(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{definition.label}: value not of required type: {value}",
+        [definition.name],
+    )
 
 
 def _text(definition: FieldDef, value: Any) -> str:
     if not isinstance(value, str):
         raise _wrong_type(definition, value)
     if definition.length and len(value) > definition.length:
-        raise RecordFailure("STRING_TOO_LONG",
-                            f"{definition.label}: data value too large: {value[:40]} (max length={definition.length})",
-                            [definition.name])
+        raise RecordFailure(
+            "STRING_TOO_LONG",
+            f"{definition.label}: data value too large: {value[:40]} (max length={definition.length})",
+            [definition.name],
+        )
     if definition.restricted and value not in definition.picklist:
-        raise RecordFailure("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                            f"{definition.label}: bad value for restricted picklist field: {value}",
-                            [definition.name])
+        raise RecordFailure(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"{definition.label}: bad value for restricted picklist field: {value}",
+            [definition.name],
+        )
     return value
 
 
 def _reference(definition: FieldDef, value: Any) -> str:
     normal = ids.normalize(value)
     if normal is None:
-        raise RecordFailure("MALFORMED_ID", f"{definition.label}: id value of incorrect type: {value}",
-                            [definition.name])
+        raise RecordFailure(
+            "MALFORMED_ID",
+            f"{definition.label}: id value of incorrect type: {value}",
+            [definition.name],
+        )
     return normal
 
 
@@ -95,10 +110,14 @@ def _number(definition: FieldDef, value: Any) -> float | int:
         number = None
     if number is None or not number.is_finite():
         raise _wrong_type(definition, value)
-    if definition.precision and abs(number) >= Decimal(10) ** (definition.precision - definition.scale):
-        raise RecordFailure("NUMBER_OUTSIDE_VALID_RANGE",
-                            f"{definition.label}: value outside of valid range on numeric field: {value}",
-                            [definition.name])
+    if definition.precision and abs(number) >= Decimal(10) ** (
+        definition.precision - definition.scale
+    ):
+        raise RecordFailure(
+            "NUMBER_OUTSIDE_VALID_RANGE",
+            f"{definition.label}: value outside of valid range on numeric field: {value}",
+            [definition.name],
+        )
     if definition.type == "int":
         return int(number)
     return float(round(number, definition.scale)) if definition.precision else float(number)

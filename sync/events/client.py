@@ -70,7 +70,9 @@ class StreamError(Exception):
     def __init__(self, status: str, error_code: str, details: str):
         self.status, self.error_code, self.details = status, error_code, details
         short = error_code.removeprefix(_PREFIX)
-        self.fault = _BY_CODE.get(short) or (Fault.AUTH if status == "UNAUTHENTICATED" else Fault.DROPPED)
+        self.fault = _BY_CODE.get(short) or (
+            Fault.AUTH if status == "UNAUTHENTICATED" else Fault.DROPPED
+        )
         super().__init__(f"{status} {short or '(no error-code)'}: {details}")
 
     @classmethod
@@ -78,18 +80,25 @@ class StreamError(Exception):
         trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
         code = exc.code() if hasattr(exc, "code") else None
         details = exc.details() if hasattr(exc, "details") else str(exc)
-        return cls(code.name if code is not None else "UNKNOWN", str(trailers.get("error-code", "")),
-                   details or "")
+        return cls(
+            code.name if code is not None else "UNKNOWN",
+            str(trailers.get("error-code", "")),
+            details or "",
+        )
 
 
 class PubSub:
     """One channel to the Pub/Sub endpoint (``host:port``); thread-safe as gRPC channels are."""
 
-    def __init__(self, endpoint: str, ca_bundle: Path | None, credentials: Callable[[], Credentials]):
+    def __init__(
+        self, endpoint: str, ca_bundle: Path | None, credentials: Callable[[], Credentials]
+    ):
         roots = trusted_base_bundle().read_bytes()
         if ca_bundle is not None:
             roots = roots.rstrip(b"\n") + b"\n" + Path(ca_bundle).read_bytes()
-        self.channel = grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(root_certificates=roots))
+        self.channel = grpc.secure_channel(
+            endpoint, grpc.ssl_channel_credentials(root_certificates=roots)
+        )
         self.stub = pb_grpc.PubSubStub(self.channel)
         self.credentials = credentials
 
@@ -98,19 +107,26 @@ class PubSub:
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         c = self.credentials()
-        return (("accesstoken", c.access_token), ("instanceurl", c.instance_url), ("tenantid", c.org_id))
+        return (
+            ("accesstoken", c.access_token),
+            ("instanceurl", c.instance_url),
+            ("tenantid", c.org_id),
+        )
 
     def schema_json(self, schema_id: str) -> str:
         try:
-            return self.stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=self._metadata(),
-                                       timeout=30).schema_json
+            return self.stub.GetSchema(
+                pb.SchemaRequest(schema_id=schema_id), metadata=self._metadata(), timeout=30
+            ).schema_json
         except grpc.RpcError as exc:
             raise StreamError.of(exc) from None
 
     def topic(self, topic: str) -> pb.TopicInfo:
         """``GetTopic``: whether the channel exists for this org and this user may subscribe (``check``)."""
         try:
-            return self.stub.GetTopic(pb.TopicRequest(topic_name=topic), metadata=self._metadata(), timeout=30)
+            return self.stub.GetTopic(
+                pb.TopicRequest(topic_name=topic), metadata=self._metadata(), timeout=30
+            )
         except grpc.RpcError as exc:
             raise StreamError.of(exc) from None
 
@@ -125,8 +141,12 @@ class Subscription:
     def __init__(self, pubsub: PubSub, topic: str, replay_id: bytes | None):
         self.topic = topic
         self._asks: queue.Queue = queue.Queue()
-        first = pb.FetchRequest(topic_name=topic, num_requested=BATCH,
-                                replay_preset=pb.CUSTOM if replay_id else pb.LATEST, replay_id=replay_id or b"")
+        first = pb.FetchRequest(
+            topic_name=topic,
+            num_requested=BATCH,
+            replay_preset=pb.CUSTOM if replay_id else pb.LATEST,
+            replay_id=replay_id or b"",
+        )
         self._asks.put(first)
         self.call = pubsub.stub.Subscribe(self._requests(), metadata=pubsub._metadata())
 

@@ -83,7 +83,9 @@ class Decoder:
         """Field names set in a header bitmap list (see the module docstring)."""
         names: list[str] = []
         for entry in bitmaps:
-            position, _, bits = entry.rpartition("-") if not entry.startswith("0x") else ("", "", entry)
+            position, _, bits = (
+                entry.rpartition("-") if not entry.startswith("0x") else ("", "", entry)
+            )
             if position:
                 parent = self.schema["fields"][int(position)]
                 nested = [f["name"] for f in _record_of(parent["type"])["fields"]]
@@ -95,14 +97,23 @@ class Decoder:
     def event(self, payload: bytes) -> ChangeEvent:
         record = self.record(payload)
         header = record[HEADER]
-        body = {name: value for name, value in record.items() if name != HEADER and value is not None}
+        body = {
+            name: value for name, value in record.items() if name != HEADER and value is not None
+        }
         return ChangeEvent(
-            entity=header["entityName"], record_ids=tuple(header["recordIds"]),
-            change_type=header["changeType"], change_origin=header.get("changeOrigin") or "",
-            transaction_key=header["transactionKey"], sequence_number=header["sequenceNumber"],
-            commit_timestamp=header["commitTimestamp"], commit_user=header["commitUser"],
-            changed_fields=self.expand(header["changedFields"]), nulled_fields=self.expand(header["nulledFields"]),
-            diff_fields=self.expand(header["diffFields"]), body=body)
+            entity=header["entityName"],
+            record_ids=tuple(header["recordIds"]),
+            change_type=header["changeType"],
+            change_origin=header.get("changeOrigin") or "",
+            transaction_key=header["transactionKey"],
+            sequence_number=header["sequenceNumber"],
+            commit_timestamp=header["commitTimestamp"],
+            commit_user=header["commitUser"],
+            changed_fields=self.expand(header["changedFields"]),
+            nulled_fields=self.expand(header["nulledFields"]),
+            diff_fields=self.expand(header["diffFields"]),
+            body=body,
+        )
 
 
 def expand(bitmap: str, fields: list[str]) -> list[str]:
@@ -113,8 +124,10 @@ def expand(bitmap: str, fields: list[str]) -> list[str]:
     """
     bits = int(bitmap, 16)
     if bits >> len(fields):
-        raise BitmapError(f"bitmap {bitmap} names field {bits.bit_length() - 1} but the schema has "
-                          f"{len(fields)} fields: decode with the schema of the event's schema_id")
+        raise BitmapError(
+            f"bitmap {bitmap} names field {bits.bit_length() - 1} but the schema has "
+            f"{len(fields)} fields: decode with the schema of the event's schema_id"
+        )
     return [name for i, name in enumerate(fields) if bits >> i & 1]
 
 
@@ -123,4 +136,6 @@ def _record_of(avro_type: Any) -> dict:
     for candidate in avro_type if isinstance(avro_type, list) else [avro_type]:
         if isinstance(candidate, dict) and candidate.get("type") == "record":
             return candidate
-    raise BitmapError(f"a compound bitmap entry points at a field that is not a record: {avro_type!r}")
+    raise BitmapError(
+        f"a compound bitmap entry points at a field that is not a record: {avro_type!r}"
+    )

@@ -31,8 +31,9 @@ class Header:
     @property
     def wildcard(self) -> bool:
         """Ids unknown: an overflow, or a ``006*`` after a lossy field type conversion."""
-        return self.change_type == "GAP_OVERFLOW" or any(i.endswith("*") or i == OVERFLOW_ID
-                                                         for i in self.record_ids)
+        return self.change_type == "GAP_OVERFLOW" or any(
+            i.endswith("*") or i == OVERFLOW_ID for i in self.record_ids
+        )
 
 
 class Schemas:
@@ -57,8 +58,15 @@ def decode_header(decoder: Decoder, payload: bytes) -> Header:
     try:
         event = decoder.event(payload)
     except (BitmapError, KeyError, TypeError, ValueError, EOFError, IndexError) as exc:
-        raise ProtocolViolation(f"a change event does not fit the schema it names ({exc}); it is re-read by the "
-                                "next poll") from exc
-    return Header(entity=event.entity, record_ids=event.record_ids, change_type=event.change_type,
-                  change_origin=event.change_origin, commit_ms=int(event.commit_timestamp or 0),
-                  changed_fields=frozenset(event.changed_fields) or None)
+        raise ProtocolViolation(
+            f"a change event does not fit the schema it names ({exc}); it is re-read by the "
+            "next poll"
+        ) from exc
+    return Header(
+        entity=event.entity,
+        record_ids=event.record_ids,
+        change_type=event.change_type,
+        change_origin=event.change_origin,
+        commit_ms=int(event.commit_timestamp or 0),
+        changed_fields=frozenset(event.changed_fields) or None,
+    )

@@ -22,8 +22,15 @@ from dataclasses import dataclass, field
 from sync.events.listener import Down, Keepalive, Notice, Unreadable, Up
 
 CLIENT = "psa-sync"  # the Sforce-Call-Options client name of psa-sync's writes
-BOOKKEEPING = frozenset({"lastmodifieddate", "lastmodifiedbyid", "systemmodstamp", "lastreferenceddate",
-                         "lastvieweddate"})
+BOOKKEEPING = frozenset(
+    {
+        "lastmodifieddate",
+        "lastmodifiedbyid",
+        "systemmodstamp",
+        "lastreferenceddate",
+        "lastvieweddate",
+    }
+)
 
 
 @dataclass
@@ -32,7 +39,9 @@ class Work:
 
     deal_ids: set[str] = field(default_factory=set)
     line_item_ids: set[str] = field(default_factory=set)
-    poll_now: list[str] = field(default_factory=list)  # why (fallbacks): overflow, wildcard, replay_too_old …
+    poll_now: list[str] = field(
+        default_factory=list
+    )  # why (fallbacks): overflow, wildcard, replay_too_old …
     replay: dict[str, bytes] = field(default_factory=dict)  # topic → the last replay id drained
     events: int = 0
     echoes: int = 0
@@ -45,9 +54,17 @@ class Work:
         return bool(self.deal_ids or self.line_item_ids or self.poll_now)
 
     def merge(self, later: Work) -> Work:
-        return Work(self.deal_ids | later.deal_ids, self.line_item_ids | later.line_item_ids,
-                    self.poll_now + later.poll_now, {**self.replay, **later.replay}, later.events, later.echoes,
-                    later.lags, later.ups, later.downs)
+        return Work(
+            self.deal_ids | later.deal_ids,
+            self.line_item_ids | later.line_item_ids,
+            self.poll_now + later.poll_now,
+            {**self.replay, **later.replay},
+            later.events,
+            later.echoes,
+            later.lags,
+            later.ups,
+            later.downs,
+        )
 
 
 def take(items: Iterable, *, line_items_topic: str | None, written: frozenset[str]) -> Work:
@@ -63,7 +80,9 @@ def take(items: Iterable, *, line_items_topic: str | None, written: frozenset[st
             work.poll_now.append("unreadable")
         elif isinstance(item, Up):
             work.ups.append(item)
-            if item.latest:  # no replay position (first start, too old, another org): the poll covers the gap
+            if (
+                item.latest
+            ):  # no replay position (first start, too old, another org): the poll covers the gap
                 work.poll_now.append("subscribed_latest")
         elif isinstance(item, Down):
             work.downs.append(item)
@@ -93,4 +112,6 @@ def is_echo(header, written: frozenset[str]) -> bool:
         return False
     if f"client={CLIENT}" not in (part.strip() for part in header.change_origin.split(";")):
         return False
-    return all(name.lower() in written or name.lower() in BOOKKEEPING for name in header.changed_fields)
+    return all(
+        name.lower() in written or name.lower() in BOOKKEEPING for name in header.changed_fields
+    )

@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 AUTH_WAIT = 0.2  # seconds between two looks for the daemon's new token
 AUTH_LOOKS = 150  # how often to look (30 s) before subscribing with whatever token there is
 BACKOFF_MAX = 300.0  # seconds between two resubscribes at most
-LIMIT_PAUSE = 3600.0  # the delivery allocation is a rolling 24 h: try again in an hour, polling meanwhile
+LIMIT_PAUSE = (
+    3600.0  # the delivery allocation is a rolling 24 h: try again in an hour, polling meanwhile
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,16 @@ class Down:
 
 
 class Listener(threading.Thread):
-    def __init__(self, pubsub: PubSub, topic: str, start: bytes | None, out: queue.Queue, *,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], bool] | None = None):
+    def __init__(
+        self,
+        pubsub: PubSub,
+        topic: str,
+        start: bytes | None,
+        out: queue.Queue,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], bool] | None = None,
+    ):
         super().__init__(name=f"events {topic}", daemon=True)
         self.pubsub, self.topic, self.position, self.out = pubsub, topic, start, out
         self.schemas = Schemas(pubsub.schema_json)
@@ -133,9 +143,14 @@ class Listener(threading.Thread):
             for event in response.events:
                 try:
                     header = decode_header(self.schemas[event.event.schema_id], event.event.payload)
-                except ProtocolViolation as exc:  # resubscribing would bring it again, forever: skip, poll
-                    logger.warning("events: an event of %s cannot be read (%s); a poll window covers it",
-                                   self.topic, exc)
+                except (
+                    ProtocolViolation
+                ) as exc:  # resubscribing would bring it again, forever: skip, poll
+                    logger.warning(
+                        "events: an event of %s cannot be read (%s); a poll window covers it",
+                        self.topic,
+                        exc,
+                    )
                     self.out.put(Unreadable(self.topic, event.replay_id, str(exc)))
                 else:
                     self.out.put(Notice(self.topic, event.replay_id, header, self.clock()))
@@ -148,7 +163,10 @@ class Listener(threading.Thread):
         """Queue the ``Down`` and say how long to wait before resubscribing (None: give up)."""
         self._current = None
         if exc.fault is Fault.REPLAY_TOO_OLD and self.position is not None:
-            self.position, delay = None, 0.0  # LATEST now, once; the daemon polls the gap: never a loop
+            self.position, delay = (
+                None,
+                0.0,
+            )  # LATEST now, once; the daemon polls the gap: never a loop
         elif exc.fault is Fault.CONFIG:
             delay = None
         elif exc.fault is Fault.AUTH:

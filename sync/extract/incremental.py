@@ -76,14 +76,20 @@ class Window:
         return replace(self, after=(parse_stamp(last["SystemModstamp"]), last["Id"]))
 
     def to_json(self) -> dict:
-        return {"start": iso(self.start), "signpost": iso(self.signpost),
-                "after": [iso(self.after[0]), self.after[1]] if self.after else None}
+        return {
+            "start": iso(self.start),
+            "signpost": iso(self.signpost),
+            "after": [iso(self.after[0]), self.after[1]] if self.after else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Window:
         after = data.get("after")
-        return cls(parse_iso(data["start"]), parse_iso(data["signpost"]),
-                   (parse_iso(after[0]), after[1]) if after else None)
+        return cls(
+            parse_iso(data["start"]),
+            parse_iso(data["signpost"]),
+            (parse_iso(after[0]), after[1]) if after else None,
+        )
 
 
 def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[Window]:
@@ -102,13 +108,25 @@ def windows(state: State | None, mapping: Mapping, server_time: datetime) -> lis
 def window_query(state: State | None, mapping: Mapping, window: Window) -> str:
     """The run's query over ``window``, plus the linked records whose link write-back has not landed
     (their link field cannot bring them back)."""
-    return build_query(mapping, start=window.start, signpost=window.signpost, after=window.after,
-                               extra_ids=state.unsettled_links() if state is not None else (),
-                               watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else ())
+    return build_query(
+        mapping,
+        start=window.start,
+        signpost=window.signpost,
+        after=window.after,
+        extra_ids=state.unsettled_links() if state is not None else (),
+        watch_ids=pipeline_rows.watched(state) if mapping.pipeline is not None else (),
+    )
 
 
-def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_ids: Iterable[str] = (),
-                after: tuple[datetime, str] | None = None, watch_ids: Iterable[str] = ()) -> str:
+def build_query(
+    mapping: Mapping,
+    *,
+    start: datetime,
+    signpost: datetime,
+    extra_ids: Iterable[str] = (),
+    after: tuple[datetime, str] | None = None,
+    watch_ids: Iterable[str] = (),
+) -> str:
     """The window's query. ``extra_ids``: linked deals whose link write-back has not landed; ``watch_ids``:
     open pipeline deals without a project, named so the run sees them leave the pipeline. Both share
     the 300 Ids one query may name, the unsettled links first; watched deals that do not fit are
@@ -116,15 +134,26 @@ def build_query(mapping: Mapping, *, start: datetime, signpost: datetime, extra_
     stamp = field("SystemModstamp")
     where = and_(stamp.ge(start), stamp.le(signpost))
     if after is not None:  # keyset: the rows after (stamp, Id) in the query's own order
-        where = and_(where, or_(stamp.gt(after[0]), and_(stamp.eq(after[0]), field("Id").gt(after[1]))))
+        where = and_(
+            where, or_(stamp.gt(after[0]), and_(stamp.eq(after[0]), field("Id").gt(after[1])))
+        )
     if mapping.source.criteria is not None:  # without criteria every record is in scope already
         ids, wide = _named_ids(extra_ids, watch_ids)
         pipeline = mapping.pipeline.criteria if mapping.pipeline is not None else None
-        where = and_(where, or_(mapping.source.criteria, pipeline, field("IsWon").eq(False) if wide else None,
-                                field(mapping.link_field).is_not_null() if mapping.link_field else None,
-                                field("Id").in_(ids) if ids else None))
-    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
-            f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id")
+        where = and_(
+            where,
+            or_(
+                mapping.source.criteria,
+                pipeline,
+                field("IsWon").eq(False) if wide else None,
+                field(mapping.link_field).is_not_null() if mapping.link_field else None,
+                field("Id").in_(ids) if ids else None,
+            ),
+        )
+    return (
+        f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
+        f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id"
+    )
 
 
 def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list[str], bool]:
@@ -132,8 +161,11 @@ def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list
     ids = sorted(set(extra_ids))[:MAX_IDS_PER_QUERY]
     watch = sorted(set(watch_ids) - set(ids))
     if len(watch) > MAX_IDS_PER_QUERY - len(ids):
-        logger.info("%d open pipeline deals without a project are more than a query may name: the query reads "
-                    "every deal of the window that is not won (IsWon = false) to see them leave", len(watch))
+        logger.info(
+            "%d open pipeline deals without a project are more than a query may name: the query reads "
+            "every deal of the window that is not won (IsWon = false) to see them leave",
+            len(watch),
+        )
         return ids, True
     return sorted(ids + watch), False
 
@@ -173,10 +205,14 @@ def build_amendment_query(mapping: Mapping, *, start: datetime, signpost: dateti
     if lines is None:
         return None
     stamp = field("SystemModstamp")
-    changed = SemiJoin("Id", Query(LINE_ITEM, ("OpportunityId",), where=and_(stamp.ge(start), stamp.le(signpost))))
+    changed = SemiJoin(
+        "Id", Query(LINE_ITEM, ("OpportunityId",), where=and_(stamp.ge(start), stamp.le(signpost)))
+    )
     where = and_(changed, stamp.lt(start), _scope(mapping))
-    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
-            f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id")
+    return (
+        f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
+        f"WHERE {to_soql(where)} ORDER BY SystemModstamp, Id"
+    )
 
 
 def _scope(mapping: Mapping):
@@ -184,14 +220,19 @@ def _scope(mapping: Mapping):
     if mapping.source.criteria is None:
         return None
     pipeline = mapping.pipeline.criteria if mapping.pipeline is not None else None
-    return or_(mapping.source.criteria, pipeline,
-               field(mapping.link_field).is_not_null() if mapping.link_field else None)
+    return or_(
+        mapping.source.criteria,
+        pipeline,
+        field(mapping.link_field).is_not_null() if mapping.link_field else None,
+    )
 
 
 def build_id_query(mapping: Mapping, ids: list[str]) -> str:
     """Re-fetch named deals whatever their stamp (recovered intents, `retry`)."""
-    return (f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
-            f"WHERE {to_soql(field('Id').in_(ids))}")
+    return (
+        f"SELECT {', '.join(select_fields(mapping))} FROM {mapping.source.object} "
+        f"WHERE {to_soql(field('Id').in_(ids))}"
+    )
 
 
 def pages(client: SalesforceApi, soql: str) -> Iterator[list[dict]]:
@@ -204,7 +245,8 @@ def pages(client: SalesforceApi, soql: str) -> Iterator[list[dict]]:
                 raise ProtocolViolation(
                     f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}), against "
                     "the query's ORDER BY; the run stopped without advancing the watermark and the next run "
-                    "reads the same window again. If this repeats, report it to Salesforce support")
+                    "reads the same window again. If this repeats, report it to Salesforce support"
+                )
             last = stamp
         yield records
 
@@ -212,8 +254,9 @@ def pages(client: SalesforceApi, soql: str) -> Iterator[list[dict]]:
 def fetch_ids(client: SalesforceApi, mapping: Mapping, ids: Iterable[str]) -> Iterator[list[dict]]:
     ids = sorted(set(ids))
     for start in range(0, len(ids), MAX_IDS_PER_QUERY):
-        yield from client.query_pages(build_id_query(mapping, ids[start:start + MAX_IDS_PER_QUERY]),
-                                      include_deleted=True)
+        yield from client.query_pages(
+            build_id_query(mapping, ids[start : start + MAX_IDS_PER_QUERY]), include_deleted=True
+        )
 
 
 def signpost_of(server_time: datetime) -> datetime:
@@ -234,8 +277,9 @@ def parse_stamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
-def bulk_line_items(client: SalesforceApi, mapping: Mapping, where: str | None,
-                    pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+def bulk_line_items(
+    client: SalesforceApi, mapping: Mapping, where: str | None, pages: Iterator[list[dict]]
+) -> Iterator[list[dict]]:
     """A Bulk API 2.0 read's deals with their line items, as a REST read carries them.
 
     Bulk jobs take no subqueries, so the line items come from a second job over the same deals
@@ -249,8 +293,11 @@ def bulk_line_items(client: SalesforceApi, mapping: Mapping, where: str | None,
         yield from pages
         return
     inner = f" WHERE {where}" if where else ""
-    soql = line_items_query([*fields, "OpportunityId"], LINE_ITEM,
-                            f" WHERE OpportunityId IN (SELECT Id FROM {mapping.source.object}{inner})")
+    soql = line_items_query(
+        [*fields, "OpportunityId"],
+        LINE_ITEM,
+        f" WHERE OpportunityId IN (SELECT Id FROM {mapping.source.object}{inner})",
+    )
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         index = _spool_by_deal(client.bulk_query_pages(soql, include_deleted=False), spool)
         for page in pages:

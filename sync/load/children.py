@@ -50,17 +50,26 @@ class ChildReport:
     problems: dict[str, list[str]] = field(default_factory=dict)  # record → what went wrong
 
 
-def mark_plans(ctx: LoadContext, structures: dict[str, Structure], creates: Sequence[Create]) -> None:
+def mark_plans(
+    ctx: LoadContext, structures: dict[str, Structure], creates: Sequence[Create]
+) -> None:
     """Before the creates: the deals whose new project gets a plan (one transaction)."""
-    plans = [(c.row.record_id, structures[c.row.record_id].template) for c in creates
-             if c.row.record_id in structures]
+    plans = [
+        (c.row.record_id, structures[c.row.record_id].template)
+        for c in creates
+        if c.row.record_id in structures
+    ]
     if plans:
         with ctx.state.transaction():
             rows.plan(ctx.state, plans, ctx.run_id)
 
 
-def apply(ctx: LoadContext, structures: dict[str, Structure], amendments: LineItemRules | None,
-          report: ChildReport) -> None:
+def apply(
+    ctx: LoadContext,
+    structures: dict[str, Structure],
+    amendments: LineItemRules | None,
+    report: ChildReport,
+) -> None:
     """Give every planned, linked, open project of the page what its structure still lacks;
     ``amendments``: the mapping's line-item rules (``on_removed``, ``on_quantity_change``)."""
     psa = ctx.psa
@@ -75,27 +84,48 @@ def apply(ctx: LoadContext, structures: dict[str, Structure], amendments: LineIt
         link = links.get(record_id)
         if link is None or link.link_state != "active" or link.closed_by is not None:
             continue  # not created (yet), unlinked, or closed: a closed project is a person's business
-        _apply_one(ctx, psa, link, structures[record_id], existing.get(record_id, {}), plan_state,
-                   amendments, report)
+        _apply_one(
+            ctx,
+            psa,
+            link,
+            structures[record_id],
+            existing.get(record_id, {}),
+            plan_state,
+            amendments,
+            report,
+        )
 
 
-def _apply_one(ctx: LoadContext, psa: StructureConnector, link: Link, structure: Structure,
-               existing: dict[str, ChildRow], plan_state: str, amendments: LineItemRules | None,
-               report: ChildReport) -> None:
+def _apply_one(
+    ctx: LoadContext,
+    psa: StructureConnector,
+    link: Link,
+    structure: Structure,
+    existing: dict[str, ChildRow],
+    plan_state: str,
+    amendments: LineItemRules | None,
+    report: ChildReport,
+) -> None:
     project = ref_of(link)
     problems: list[str] = []
     actions = child_actions(structure, existing, plan_state, amendments)
     if actions.create:
         _create(ctx, psa, link.record_id, project, list(actions.create), existing, problems, report)
     if actions.flag and amendments is not None:
-        _flag(ctx, psa, link.record_id, list(actions.flag), amendments.removed_note, problems, report)
+        _flag(
+            ctx, psa, link.record_id, list(actions.flag), amendments.removed_note, problems, report
+        )
     if actions.estimates:
-        _move_estimates(ctx, psa, link.record_id, project, list(actions.estimates), problems, report)
+        _move_estimates(
+            ctx, psa, link.record_id, project, list(actions.estimates), problems, report
+        )
     reason = "; ".join(problems)
     before = [q["error"] for q in ctx.state.quarantined(link.record_id) if q["stage"] == STAGE]
     with ctx.state.transaction():
         if problems:
-            ctx.state.quarantine(link.record_id, STAGE, reason, {"structure": structure.template}, ctx.run_id)
+            ctx.state.quarantine(
+                link.record_id, STAGE, reason, {"structure": structure.template}, ctx.run_id
+            )
             ctx.state.event(ctx.run_id, link.record_id, STAGE, "quarantined", {"errors": problems})
         else:
             ctx.state.release(link.record_id, [STAGE])
@@ -111,24 +141,43 @@ class ChildActions:
 
     create: tuple[Child, ...] = ()
     flag: tuple[ChildRow, ...] = ()  # tasks whose line item left the deal (``on_removed: flag``)
-    estimates: tuple[tuple[ChildRow, Child], ...] = ()  # a changed quantity (``on_quantity_change: follow``)
+    estimates: tuple[
+        tuple[ChildRow, Child], ...
+    ] = ()  # a changed quantity (``on_quantity_change: follow``)
 
     def __bool__(self) -> bool:
         return bool(self.create or self.flag or self.estimates)
 
 
-def child_actions(structure: Structure, existing: dict[str, ChildRow], plan_state: str,
-                  rules: LineItemRules | None) -> ChildActions:
+def child_actions(
+    structure: Structure,
+    existing: dict[str, ChildRow],
+    plan_state: str,
+    rules: LineItemRules | None,
+) -> ChildActions:
     """The children still to make (a first plan, an open intent, a new line item later) and, once the
     first plan is complete, the amendments the line-item rules allow."""
     create = tuple(c for c in structure.children if _wanted(c, existing, plan_state))
     if plan_state != "complete" or rules is None:
         return ChildActions(create)
     desired = {c.key: c for c in structure.tasks if c.line_item is not None}
-    sold = [r for r in existing.values() if r.line_item and r.child_id is not None and r.status == rows.LINKED]
+    sold = [
+        r
+        for r in existing.values()
+        if r.line_item and r.child_id is not None and r.status == rows.LINKED
+    ]
     flag = tuple(r for r in sold if r.key not in desired) if rules.on_removed == "flag" else ()
-    moved = tuple((r, desired[r.key]) for r in sold if r.key in desired and desired[r.key].hours is not None
-                  and desired[r.key].hours != r.hours) if rules.on_quantity_change == "follow" else ()
+    moved = (
+        tuple(
+            (r, desired[r.key])
+            for r in sold
+            if r.key in desired
+            and desired[r.key].hours is not None
+            and desired[r.key].hours != r.hours
+        )
+        if rules.on_quantity_change == "follow"
+        else ()
+    )
     return ChildActions(create, flag, moved)
 
 
@@ -140,10 +189,24 @@ def _wanted(child: Child, existing: dict[str, ChildRow], plan_state: str) -> boo
     return plan_state != "complete" or f"/{ChildSource.LINE_ITEM.value}:" in child.key
 
 
-def _create(ctx: LoadContext, psa: StructureConnector, record_id: str, project: ProjectRef, todo: list[Child],
-            existing: dict[str, ChildRow], problems: list[str], report: ChildReport) -> None:
-    phases = {k: _ref(r) for k, r in existing.items() if r.kind is ChildKind.PHASE and r.child_id is not None}
-    doubtful = [c.key for c in todo if c.key in existing]  # intents a crash left: look before creating
+def _create(
+    ctx: LoadContext,
+    psa: StructureConnector,
+    record_id: str,
+    project: ProjectRef,
+    todo: list[Child],
+    existing: dict[str, ChildRow],
+    problems: list[str],
+    report: ChildReport,
+) -> None:
+    phases = {
+        k: _ref(r)
+        for k, r in existing.items()
+        if r.kind is ChildKind.PHASE and r.child_id is not None
+    }
+    doubtful = [
+        c.key for c in todo if c.key in existing
+    ]  # intents a crash left: look before creating
     found = psa.find_children(project, doubtful) if doubtful else {}
     confirmed = [refs[0] for refs in found.values() if refs]
     if confirmed:
@@ -152,10 +215,15 @@ def _create(ctx: LoadContext, psa: StructureConnector, record_id: str, project: 
         phases.update({r.key: r for r in confirmed if r.kind is ChildKind.PHASE})
         report.found += len(confirmed)
     for kind in (ChildKind.PHASE, ChildKind.TASK):
-        batch = [c for c in todo if c.kind is kind and c.key not in found
-                 and (c.phase is None or c.phase in phases)]
+        batch = [
+            c
+            for c in todo
+            if c.kind is kind and c.key not in found and (c.phase is None or c.phase in phases)
+        ]
         if kind is ChildKind.TASK:
-            waiting = [c for c in todo if c.kind is kind and c.phase is not None and c.phase not in phases]
+            waiting = [
+                c for c in todo if c.kind is kind and c.phase is not None and c.phase not in phases
+            ]
             problems += [f"task {c.name!r} waits for its phase {c.phase!r}" for c in waiting]
         if not batch:
             continue
@@ -170,10 +238,16 @@ def _create(ctx: LoadContext, psa: StructureConnector, record_id: str, project: 
         report.found += sum(1 for r in results if r.outcome == Outcome.EXISTS)
 
 
-def _settle(ctx: LoadContext, record_id: str, results: list[ChildResult], problems: list[str]) -> list[ChildRef]:
+def _settle(
+    ctx: LoadContext, record_id: str, results: list[ChildResult], problems: list[str]
+) -> list[ChildRef]:
     """One transaction: link what the PSA holds, drop what it refused; an unanswered create keeps its
     intent for the next pass to look up."""
-    made = [r.ref for r in results if r.outcome in (Outcome.CREATED, Outcome.EXISTS) and r.ref is not None]
+    made = [
+        r.ref
+        for r in results
+        if r.outcome in (Outcome.CREATED, Outcome.EXISTS) and r.ref is not None
+    ]
     refused = [r.key for r in results if r.outcome == Outcome.FAILED]
     for result in results:
         if result.error or result.outcome not in (Outcome.CREATED, Outcome.EXISTS):
@@ -182,14 +256,30 @@ def _settle(ctx: LoadContext, record_id: str, results: list[ChildResult], proble
         rows.link(ctx.state, made, ctx.run_id)
         rows.drop(ctx.state, refused)
         for result in results:
-            ctx.state.event(ctx.run_id, record_id, STAGE, str(result.outcome),
-                            {"child": result.key, "id": result.ref.id if result.ref else None,
-                             "url": result.ref.url if result.ref else None, "error": result.error})
+            ctx.state.event(
+                ctx.run_id,
+                record_id,
+                STAGE,
+                str(result.outcome),
+                {
+                    "child": result.key,
+                    "id": result.ref.id if result.ref else None,
+                    "url": result.ref.url if result.ref else None,
+                    "error": result.error,
+                },
+            )
     return made
 
 
-def _flag(ctx: LoadContext, psa: StructureConnector, record_id: str, removed: list[ChildRow], note: str,
-          problems: list[str], report: ChildReport) -> None:
+def _flag(
+    ctx: LoadContext,
+    psa: StructureConnector,
+    record_id: str,
+    removed: list[ChildRow],
+    note: str,
+    problems: list[str],
+    report: ChildReport,
+) -> None:
     """Tasks whose line item left the deal get the note (never a delete or a close)."""
     results = psa.flag_children([_ref(r) for r in removed], note)
     flagged = [r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)]
@@ -201,24 +291,49 @@ def _flag(ctx: LoadContext, psa: StructureConnector, record_id: str, removed: li
     report.flagged += len(flagged)
 
 
-def _move_estimates(ctx: LoadContext, psa: StructureConnector, record_id: str, project: ProjectRef,
-                    moved: list[tuple[ChildRow, Child]], problems: list[str], report: ChildReport) -> None:
-    logged = {c.ref.key: c.spent_hours or Decimal(0) for c in psa.children([project]).get(project.id, [])}
+def _move_estimates(
+    ctx: LoadContext,
+    psa: StructureConnector,
+    record_id: str,
+    project: ProjectRef,
+    moved: list[tuple[ChildRow, Child]],
+    problems: list[str],
+    report: ChildReport,
+) -> None:
+    logged = {
+        c.ref.key: c.spent_hours or Decimal(0) for c in psa.children([project]).get(project.id, [])
+    }
     free = [(row, child) for row, child in moved if not logged.get(row.key)]
     kept = [row.key for row, _ in moved if logged.get(row.key)]
     results = psa.set_estimates([(_ref(row), child.hours) for row, child in free]) if free else []
     done = {r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)}
     problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in done]
     with ctx.state.transaction():
-        rows.set_hours(ctx.state, [(row.key, child.hours, child.line_item.quantity if child.line_item else None)
-                                   for row, child in free if row.key in done])
+        rows.set_hours(
+            ctx.state,
+            [
+                (row.key, child.hours, child.line_item.quantity if child.line_item else None)
+                for row, child in free
+                if row.key in done
+            ],
+        )
         for row, child in free:
             if row.key in done:
-                ctx.state.event(ctx.run_id, record_id, STAGE, "estimate-moved",
-                                {"child": row.key, "from": row.hours, "to": child.hours})
+                ctx.state.event(
+                    ctx.run_id,
+                    record_id,
+                    STAGE,
+                    "estimate-moved",
+                    {"child": row.key, "from": row.hours, "to": child.hours},
+                )
         for key in kept:
-            ctx.state.event(ctx.run_id, record_id, STAGE, "estimate-kept",
-                            {"child": key, "why": "time is logged on the task: its estimate is the PSA's now"})
+            ctx.state.event(
+                ctx.run_id,
+                record_id,
+                STAGE,
+                "estimate-kept",
+                {"child": key, "why": "time is logged on the task: its estimate is the PSA's now"},
+            )
     report.estimates += len(done)
 
 

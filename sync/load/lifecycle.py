@@ -48,7 +48,9 @@ class Step:
     unknown: WriteResult | None = None
 
 
-def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport) -> None:
+def apply(
+    ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport
+) -> None:
     closed = _closed_already(ctx, changes, lifecycle)
     for change in changes:
         action = policy_for(change.status, lifecycle, ctx.pipeline)
@@ -60,31 +62,56 @@ def apply(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, repor
         if step.unknown is not None:
             # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
             # same status change and apply the policy again (every step is idempotent).
-            note_unconfirmed(ctx, report, change, "lifecycle", {"status": change.status, "error": step.unknown.error},
-                             intent={"status": change.status})
+            note_unconfirmed(
+                ctx,
+                report,
+                change,
+                "lifecycle",
+                {"status": change.status, "error": step.unknown.error},
+                intent={"status": change.status},
+            )
             continue
-        saved = link.but(sf_status=change.status, closed_by=step.closed_by,
-                         link_state="active" if change.status in (SfStatus.WON, SfStatus.TENTATIVE)
-                         else change.status.lower())
-        if (stage := _stage(ctx, link, change.status, action)) is not None:  # the PSA holds the lost stage now
+        saved = link.but(
+            sf_status=change.status,
+            closed_by=step.closed_by,
+            link_state="active"
+            if change.status in (SfStatus.WON, SfStatus.TENTATIVE)
+            else change.status.lower(),
+        )
+        if (
+            stage := _stage(ctx, link, change.status, action)
+        ) is not None:  # the PSA holds the lost stage now
             payload = {**link.payload, ctx.pipeline.stage_field: stage}
             saved = saved.but(payload=payload, payload_hash=payload_hash(payload))
         ctx.fault("after-lifecycle")
         with ctx.state.transaction():
             ctx.state.save_link(saved)
             ctx.state.drop_intent(link.record_id)  # an earlier unconfirmed attempt is settled now
-            ctx.state.event(ctx.run_id, link.record_id, "lifecycle", step.outcome,
-                            {"status": change.status, "was": link.sf_status or SfStatus.WON, "policy": action})
+            ctx.state.event(
+                ctx.run_id,
+                link.record_id,
+                "lifecycle",
+                step.outcome,
+                {"status": change.status, "was": link.sf_status or SfStatus.WON, "policy": action},
+            )
 
 
 def _closed_already(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle) -> set[str]:
     """The keys of the projects a close is planned for that the PSA holds closed already (a person
     closed them: delivery finished). One batched read; none when no close is planned."""
-    refs = [ref_of(change.link) for change in changes if change.link.closed_by is None
-            and policy_for(change.status, lifecycle, ctx.pipeline) == "close"]
+    refs = [
+        ref_of(change.link)
+        for change in changes
+        if change.link.closed_by is None
+        and policy_for(change.status, lifecycle, ctx.pipeline) == "close"
+    ]
     if not refs:
         return set()
-    return {key for key, delivery in ctx.psa.delivery(refs, hours=False).items() if delivery.status == "closed"}
+    return {
+        key
+        for key, delivery in ctx.psa.delivery(refs, hours=False).items()
+        if delivery.status == "closed"
+    }
 
 
 def _act(ctx: LoadContext, link: Link, status: str, action: str) -> Step:
@@ -114,7 +141,12 @@ def _unknown(result: WriteResult) -> WriteResult | None:
 def _stage(ctx: LoadContext, link: Link, status: str, action: str) -> str | None:
     """The lost stage for a lost deal whose project carries a stage (tentative projects), else None."""
     pipeline = ctx.pipeline
-    if pipeline is None or status != SfStatus.LOST or action == "ignore" or pipeline.stage_field not in link.payload:
+    if (
+        pipeline is None
+        or status != SfStatus.LOST
+        or action == "ignore"
+        or pipeline.stage_field not in link.payload
+    ):
         return None
     return pipeline.stage("lost")
 
@@ -131,5 +163,7 @@ def _flag(ctx: LoadContext, ref, status: str, stage: str | None = None) -> Write
     if result.outcome == Outcome.UNKNOWN:
         return result
     if result.outcome not in DONE:
-        logger.warning("could not flag project %s as %s: %s", ref.id, status, result.error or result.outcome)
+        logger.warning(
+            "could not flag project %s as %s: %s", ref.id, status, result.error or result.outcome
+        )
     return None

@@ -21,7 +21,14 @@ from typing import Any
 
 from sync.common.errors import SyncError
 from sync.common.model import DONE, Outcome
-from sync.connectors.psa.base import Member, NewProject, ProjectChange, ProjectRef, PsaConnector, WriteResult
+from sync.connectors.psa.base import (
+    Member,
+    NewProject,
+    ProjectChange,
+    ProjectRef,
+    PsaConnector,
+    WriteResult,
+)
 from sync.mapping.members import MemberRule, member_values, project_values
 from sync.state import State
 
@@ -34,8 +41,14 @@ NO_ACCOUNT = "no-psa-user"  # the event outcome `status` counts
 class MembersPsa:
     """A :class:`~sync.connectors.psa.base.PsaConnector` that also puts the mapping's members on projects."""
 
-    def __init__(self, psa: PsaConnector, members: dict[str, MemberRule], state: State, run_id: int,
-                 key_is_id: bool = True):
+    def __init__(
+        self,
+        psa: PsaConnector,
+        members: dict[str, MemberRule],
+        state: State,
+        run_id: int,
+        key_is_id: bool = True,
+    ):
         self._psa = psa
         self._members = members
         self._state = state
@@ -46,14 +59,18 @@ class MembersPsa:
         return getattr(self._psa, name)
 
     def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
-        results = self._psa.create([replace(row, fields=project_values(row.fields)) for row in rows])
+        results = self._psa.create(
+            [replace(row, fields=project_values(row.fields)) for row in rows]
+        )
         for row, result in zip(rows, results, strict=True):
             if result.outcome == Outcome.CREATED and result.ref is not None:
                 self.assign(result.ref, member_values(row.fields))
         return results
 
     def update(self, changes: Sequence[ProjectChange]) -> list[WriteResult]:
-        results = self._psa.update([replace(change, fields=project_values(change.fields)) for change in changes])
+        results = self._psa.update(
+            [replace(change, fields=project_values(change.fields)) for change in changes]
+        )
         for change, result in zip(changes, results, strict=True):
             wanted = member_values(change.fields)
             if wanted and result.outcome in DONE:
@@ -62,25 +79,37 @@ class MembersPsa:
 
     def assign(self, ref: ProjectRef, emails: dict[str, Any]) -> None:
         """Put each named member's user on the project; report, never raise, what could not be done."""
-        wanted = {name: str(email) for name, email in emails.items() if email and name in self._members}
+        wanted = {
+            name: str(email) for name, email in emails.items() if email and name in self._members
+        }
         if not wanted:
             return
         try:
             users = self._psa.users_by_email(list(wanted.values()))
-            found = [Member(users[email.lower()], self._members[name].role)
-                     for name, email in wanted.items() if email.lower() in users]
+            found = [
+                Member(users[email.lower()], self._members[name].role)
+                for name, email in wanted.items()
+                if email.lower() in users
+            ]
             result = self._psa.set_members(ref, found) if found else None
         except SyncError as exc:  # a person is never a reason to stop the run
             self._note(ref, "failed", {"error": str(exc)})
             return
-        missing = {name: {"email": email, "role": self._members[name].role}
-                   for name, email in wanted.items() if email.lower() not in users}
+        missing = {
+            name: {"email": email, "role": self._members[name].role}
+            for name, email in wanted.items()
+            if email.lower() not in users
+        }
         if result is not None and result.outcome not in DONE:
-            self._note(ref, "failed", {"error": result.error or str(result.outcome), "project_id": ref.id})
+            self._note(
+                ref, "failed", {"error": result.error or str(result.outcome), "project_id": ref.id}
+            )
         elif result is not None:
             added = {name: self._members[name].role for name in wanted if name not in missing}
             self._note(ref, str(result.outcome), {"members": added, "project_id": ref.id})
-        if missing:  # written last: a deal whose latest members event is this one still lacks someone
+        if (
+            missing
+        ):  # written last: a deal whose latest members event is this one still lacks someone
             logger.warning("project %s: no PSA user for %s", ref.id, ", ".join(sorted(missing)))
             self._note(ref, NO_ACCOUNT, {"missing": missing, "project_id": ref.id})
 
@@ -93,8 +122,9 @@ class MembersPsa:
         return key if self._key_is_id else self._state.record_of_key(key)
 
 
-def with_members(psa: PsaConnector, members: dict[str, MemberRule], state: State, run_id: int,
-                 key_is_id: bool) -> PsaConnector:
+def with_members(
+    psa: PsaConnector, members: dict[str, MemberRule], state: State, run_id: int, key_is_id: bool
+) -> PsaConnector:
     """``psa`` itself when the mapping has no members, else the wrapper."""
     return MembersPsa(psa, members, state, run_id, key_is_id) if members else psa  # type: ignore[return-value]
 
@@ -105,5 +135,8 @@ def unmatched(state: State, limit: int = 100) -> list[dict]:
     out = []
     for record_id, detail in state.latest_events(ACTION, NO_ACCOUNT, limit):
         missing = (detail or {}).get("missing") or {}
-        out += [{"record_id": record_id, "member": name, **person} for name, person in sorted(missing.items())]
+        out += [
+            {"record_id": record_id, "member": name, **person}
+            for name, person in sorted(missing.items())
+        ]
     return out

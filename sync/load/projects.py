@@ -19,7 +19,14 @@ from typing import Any
 from sync.common.clock import iso
 from sync.common.errors import RecordError
 from sync.common.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
-from sync.connectors.psa.base import NewProject, Policies, ProjectChange, ProjectRef, PsaConnector, WriteResult
+from sync.connectors.psa.base import (
+    NewProject,
+    Policies,
+    ProjectChange,
+    ProjectRef,
+    PsaConnector,
+    WriteResult,
+)
 from sync.connectors.psa.batch import CreateChunk, chunks
 from sync.mapping.model import Pipeline
 from sync.state import State
@@ -37,7 +44,9 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    unknown: dict[str, Unsettled] = field(default_factory=dict)  # writes the PSA neither confirmed nor refused
+    unknown: dict[str, Unsettled] = field(
+        default_factory=dict
+    )  # writes the PSA neither confirmed nor refused
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,13 @@ class LoadContext:
     on_closed: str = Policies.on_closed
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fingerprint: str | None = None  # of the mapping the payloads are made with
-    fault: Callable[[str], None] = lambda point: None  # test-only crash points (see sync.common.faults)
+    fault: Callable[[str], None] = lambda point: (
+        None
+    )  # test-only crash points (see sync.common.faults)
     pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
-    create_chunk: CreateChunk | None = None  # the PSA's (one request per project), else the whole batch
+    create_chunk: CreateChunk | None = (
+        None  # the PSA's (one request per project), else the whole batch
+    )
 
 
 @dataclass(frozen=True)
@@ -69,18 +82,39 @@ class Linking:
 
 
 def ref_of(link: Link, status: str = "active") -> ProjectRef:
-    return ProjectRef(id=link.project_id, identifier=link.project_identifier, key=link.key,
-                      url=link.project_url, status=status)
+    return ProjectRef(
+        id=link.project_id,
+        identifier=link.project_identifier,
+        key=link.key,
+        url=link.project_url,
+        status=status,
+    )
 
 
-def new_link(row: DesiredRow, ref: ProjectRef, fields: dict[str, Any], mapping: str | None = None,
-             pending: dict[str, Any] | None = None) -> Link:
-    return Link(record_id=row.record_id, key=row.key, project_id=ref.id,
-                project_identifier=ref.identifier, project_url=ref.url, payload_hash=payload_hash(fields),
-                payload=dict(fields), written={}, backsync={}, link_state="active",
-                sf_status="Tentative" if row.pipeline and not row.matches else "Won",
-                closed_by="psa" if ref.status == "closed" else None, pending=dict(pending or {}), kept_psa=[],
-                mapping=mapping)
+def new_link(
+    row: DesiredRow,
+    ref: ProjectRef,
+    fields: dict[str, Any],
+    mapping: str | None = None,
+    pending: dict[str, Any] | None = None,
+) -> Link:
+    return Link(
+        record_id=row.record_id,
+        key=row.key,
+        project_id=ref.id,
+        project_identifier=ref.identifier,
+        project_url=ref.url,
+        payload_hash=payload_hash(fields),
+        payload=dict(fields),
+        written={},
+        backsync={},
+        link_state="active",
+        sf_status="Tentative" if row.pipeline and not row.matches else "Won",
+        closed_by="psa" if ref.status == "closed" else None,
+        pending=dict(pending or {}),
+        kept_psa=[],
+        mapping=mapping,
+    )
 
 
 def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
@@ -91,8 +125,12 @@ def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
     return refs[0] if len(refs) == 1 else None
 
 
-def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: Callable[[str], str],
-                    report: LoadReport) -> None:
+def create_projects(
+    ctx: LoadContext,
+    creates: Sequence[Create],
+    identifier_of: Callable[[str], str],
+    report: LoadReport,
+) -> None:
     """Look up, then create what is really new; adopt what already exists."""
     if not creates:
         return
@@ -107,8 +145,13 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
         ref = choose(refs, identifier_of(create.row.key))
         if ref is None:
             ids = ", ".join(str(r.id) for r in refs)
-            _fail(ctx, create.row, report, f"key found on {len(refs)} PSA projects ({ids}) and none has the "
-                  "identifier psa-sync makes; remove the copy's key in the PSA, then run `psa-sync retry`")
+            _fail(
+                ctx,
+                create.row,
+                report,
+                f"key found on {len(refs)} PSA projects ({ids}) and none has the "
+                "identifier psa-sync makes; remove the copy's key in the PSA, then run `psa-sync retry`",
+            )
             continue
         existing.append((create.row, ref))
     if existing:  # a lost state file: read every project to adopt in one listing, not one call each
@@ -123,10 +166,14 @@ def create_projects(ctx: LoadContext, creates: Sequence[Create], identifier_of: 
     for chunk in chunks(news, ctx.create_chunk):
         results = ctx.psa.create([project for _, project in chunk])
         _settle_creates(ctx, [create for create, _ in chunk], results, report)
-        ctx.fault("after-chunk")  # this chunk's links committed; the batch's later chunks not sent yet
+        ctx.fault(
+            "after-chunk"
+        )  # this chunk's links committed; the batch's later chunks not sent yet
 
 
-def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -> list[tuple[Create, NewProject]]:
+def _new_projects(
+    ctx: LoadContext, creates: list[Create], report: LoadReport
+) -> list[tuple[Create, NewProject]]:
     """The projects to create, each with its parent (``customer: parent_project``). A parent the PSA
     refuses is that deal's failure: it is quarantined and the rest of the page is created."""
     news = []
@@ -134,34 +181,63 @@ def _new_projects(ctx: LoadContext, creates: list[Create], report: LoadReport) -
         try:
             parent = ctx.parent_of(create.row) if ctx.parent_of else None
         except RecordError as exc:
-            _fail(ctx, create.row, report, f"the PSA refused the parent project of Account {exc.record_id}: "
-                  f"{exc.reason}; fix the Account (or the PSA's required fields), then run `psa-sync retry`")
+            _fail(
+                ctx,
+                create.row,
+                report,
+                f"the PSA refused the parent project of Account {exc.record_id}: "
+                f"{exc.reason}; fix the Account (or the PSA's required fields), then run `psa-sync retry`",
+            )
             continue
-        news.append((create, NewProject(key=create.row.key, fields=create.row.fields, parent=parent)))
+        news.append(
+            (create, NewProject(key=create.row.key, fields=create.row.fields, parent=parent))
+        )
     return news
 
 
-def _settle_creates(ctx: LoadContext, creates: list[Create], results: list[WriteResult],
-                    report: LoadReport) -> None:
+def _settle_creates(
+    ctx: LoadContext, creates: list[Create], results: list[WriteResult], report: LoadReport
+) -> None:
     """A chunk's answers: the projects made are linked in one commit, the rest one by one."""
     answered = list(zip(creates, results, strict=True))
-    made = [(create.row, result.ref) for create, result in answered if result.outcome == Outcome.CREATED]
+    made = [
+        (create.row, result.ref) for create, result in answered if result.outcome == Outcome.CREATED
+    ]
     for _ in made:
         ctx.fault("after-create")  # the PSA said 201, no link of the chunk is committed yet
     # The record's stamp as read: the Closed Won → project latency of the metrics starts there.
-    link_projects(ctx, [Linking(row, ref, row.fields, "create", "created",  # a tentative one is no Closed Won
-                                {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True})
-                        for row, ref in made])
+    link_projects(
+        ctx,
+        [
+            Linking(
+                row,
+                ref,
+                row.fields,
+                "create",
+                "created",  # a tentative one is no Closed Won
+                {"record_stamp": iso(row.modstamp)} if row.matches else {"tentative": True},
+            )
+            for row, ref in made
+        ],
+    )
     report.created.extend(row.record_id for row, _ in made)
     for create, result in answered:
         if result.outcome != Outcome.CREATED:
             _settle_other(ctx, create, result, report)
 
 
-def _settle_other(ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport) -> None:
+def _settle_other(
+    ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport
+) -> None:
     row = create.row
     if result.outcome == Outcome.EXISTS:
-        adopt(ctx, row, result.ref, result.values or ctx.psa.read([result.ref]).get(row.key, {}), report)
+        adopt(
+            ctx,
+            row,
+            result.ref,
+            result.values or ctx.psa.read([result.ref]).get(row.key, {}),
+            report,
+        )
     elif result.outcome == Outcome.UNKNOWN:
         # The intent stays: the next run's recovery looks the key up before anything else.
         note_unconfirmed(ctx, report, create, "create", {"error": result.error})
@@ -169,19 +245,26 @@ def _settle_other(ctx: LoadContext, create: Create, result: WriteResult, report:
         _fail(ctx, row, report, result.error or result.outcome)
 
 
-def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, report: LoadReport) -> None:
+def adopt(
+    ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, report: LoadReport
+) -> None:
     """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive.
 
     The snapshot records only what the PSA surely holds: a closed project keeps the push as pending
     (applied when a person reopens it), and a push the PSA left unconfirmed is snapshotted as the
     PSA's old values and retried as an update, so it can never be taken for done.
     """
-    push = {name: value for name, value in row.fields.items()
-            if name not in ctx.on_create and not same(value, values.get(name))}
+    push = {
+        name: value
+        for name, value in row.fields.items()
+        if name not in ctx.on_create and not same(value, values.get(name))
+    }
     if not push:
         link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pushed": []})
     elif ref.status == "closed":
-        link_project(ctx, row, ref, row.fields, "adopt", "adopted", {"pending": sorted(push)}, pending=push)
+        link_project(
+            ctx, row, ref, row.fields, "adopt", "adopted", {"pending": sorted(push)}, pending=push
+        )
     else:
         result = ctx.psa.update([ProjectChange(ref=ref, fields=push)])[0]
         if result.outcome == Outcome.FAILED:
@@ -190,7 +273,9 @@ def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, repo
         if result.outcome == Outcome.UNKNOWN:
             had = {**row.fields, **{name: values.get(name) for name in push}}
             with ctx.state.transaction():
-                link = link_project(ctx, row, ref, had, "adopt", "adopted", {"unconfirmed": sorted(push)})
+                link = link_project(
+                    ctx, row, ref, had, "adopt", "adopted", {"unconfirmed": sorted(push)}
+                )
                 ctx.state.add_intents([(row.record_id, row.key, push)], ctx.run_id, "update")
             report.unknown[row.record_id] = Update(row, link, push, payload_hash(row.fields))
         else:
@@ -198,8 +283,16 @@ def adopt(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, repo
     report.adopted.append(row.record_id)
 
 
-def link_project(ctx: LoadContext, row: DesiredRow, ref: ProjectRef, fields: dict, action: str,
-                 outcome: str, detail: dict | None = None, pending: dict | None = None) -> Link:
+def link_project(
+    ctx: LoadContext,
+    row: DesiredRow,
+    ref: ProjectRef,
+    fields: dict,
+    action: str,
+    outcome: str,
+    detail: dict | None = None,
+    pending: dict | None = None,
+) -> Link:
     return link_projects(ctx, [Linking(row, ref, fields, action, outcome, detail, pending)])[0]
 
 
@@ -215,8 +308,23 @@ def link_projects(ctx: LoadContext, items: Sequence[Linking]) -> list[Link]:
         ctx.state.drop_intents(ids)
         ctx.state.release_all(ids, ["transform", "load"])
         ctx.state.queue_all((link.record_id, link_values(link, ctx.writeback)) for link in links)
-        ctx.state.add_events(ctx.run_id, ((i.row.record_id, i.action, i.outcome, {
-            "project_id": i.ref.id, "url": i.ref.url, "values": i.fields, **(i.detail or {})}) for i in items))
+        ctx.state.add_events(
+            ctx.run_id,
+            (
+                (
+                    i.row.record_id,
+                    i.action,
+                    i.outcome,
+                    {
+                        "project_id": i.ref.id,
+                        "url": i.ref.url,
+                        "values": i.fields,
+                        **(i.detail or {}),
+                    },
+                )
+                for i in items
+            ),
+        )
     return links
 
 
@@ -224,15 +332,24 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
     """Push changed CRM-owned fields; a closed project follows the ``on_closed`` policy."""
     todo = [u for u in updates if u.changed]
     answered = [(update, {}, "unchanged") for update in updates if not update.changed]
-    results = ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo]) if todo else []
+    results = (
+        ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
+        if todo
+        else []
+    )
     if todo:
-        ctx.fault("after-update")  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
+        ctx.fault(
+            "after-update"
+        )  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
     for update, result in zip(todo, results, strict=True):
         if result.outcome in DONE:
             answered.append((update, {}, "updated"))
             report.updated.append(update.row.record_id)
-        elif (result.outcome == Outcome.CLOSED and ctx.on_closed == "reopen_update_close"
-              and _through_closed(ctx, update)):
+        elif (
+            result.outcome == Outcome.CLOSED
+            and ctx.on_closed == "reopen_update_close"
+            and _through_closed(ctx, update)
+        ):
             answered.append((update, {}, "updated-reopened-closed"))
             report.updated.append(update.row.record_id)
         elif result.outcome == Outcome.CLOSED:
@@ -240,14 +357,22 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
             report.pending.append(update.row.record_id)
         elif result.outcome == Outcome.UNKNOWN:
             # Not confirmed either way: keep the old snapshot and leave an update intent.
-            note_unconfirmed(ctx, report, update, "update", {"error": result.error}, intent=update.changed)
+            note_unconfirmed(
+                ctx, report, update, "update", {"error": result.error}, intent=update.changed
+            )
         else:
             _fail(ctx, update.row, report, result.error or result.outcome)
     _remember(ctx, answered)
 
 
-def note_unconfirmed(ctx: LoadContext, report: LoadReport, write: Unsettled, action: str, detail: dict,
-                     intent: dict | None = None) -> None:
+def note_unconfirmed(
+    ctx: LoadContext,
+    report: LoadReport,
+    write: Unsettled,
+    action: str,
+    detail: dict,
+    intent: dict | None = None,
+) -> None:
     """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already linked)
     leaves an update intent, so the next run re-fetches the deal whatever its stamp; a create already
     has its own. ``report.unknown`` gets it one more try at the end of this run."""
@@ -267,11 +392,20 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
     result = ctx.psa.update([ProjectChange(ref=ref, fields=update.changed)])[0]
     closed = ctx.psa.set_lifecycle([ref], "close")[0]
     if closed.outcome not in DONE:  # never leave a person's closed project open quietly
-        logger.error("project %s was reopened to update it and could not be closed again (%s); close it in "
-                     "the PSA", ref.id, closed.error or closed.outcome)
+        logger.error(
+            "project %s was reopened to update it and could not be closed again (%s); close it in "
+            "the PSA",
+            ref.id,
+            closed.error or closed.outcome,
+        )
         with ctx.state.transaction():
-            ctx.state.event(ctx.run_id, update.row.record_id, "update", "reclose-failed",
-                            {"project_id": ref.id, "error": closed.error})
+            ctx.state.event(
+                ctx.run_id,
+                update.row.record_id,
+                "update",
+                "reclose-failed",
+                {"project_id": ref.id, "error": closed.error},
+            )
     return result.outcome in DONE
 
 
@@ -281,13 +415,24 @@ def _remember(ctx: LoadContext, answered: list[tuple[Update, dict, str]]) -> Non
         return
     ids = [update.row.record_id for update, _, _ in answered]
     with ctx.state.transaction():
-        ctx.state.save_links(update.link.but(payload=dict(update.row.fields), payload_hash=update.payload_hash,
-                                             pending=pending, mapping=ctx.fingerprint)
-                             for update, pending, _ in answered)
+        ctx.state.save_links(
+            update.link.but(
+                payload=dict(update.row.fields),
+                payload_hash=update.payload_hash,
+                pending=pending,
+                mapping=ctx.fingerprint,
+            )
+            for update, pending, _ in answered
+        )
         ctx.state.drop_intents(ids)  # an update intent is settled by this answer
         ctx.state.release_all(ids, ["transform", "load"])
-        ctx.state.add_events(ctx.run_id, ((update.row.record_id, "update", outcome, {"changed": update.changed})
-                                          for update, _, outcome in answered))
+        ctx.state.add_events(
+            ctx.run_id,
+            (
+                (update.row.record_id, "update", outcome, {"changed": update.changed})
+                for update, _, outcome in answered
+            ),
+        )
 
 
 def _fail(ctx: LoadContext, row: DesiredRow, report: LoadReport, reason: str) -> None:

@@ -32,11 +32,22 @@ def resolve_intents(run: Run) -> list[str] | None:
         refs = found.get(intent.key, [])
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
         if ours:
-            tentative = run.mapping.tentative  # a tentative project's create says so in its stage field
-            pipeline = (tentative is not None
-                        and intent.payload.get(tentative.stage_field) == tentative.stage("tentative"))
-            row = DesiredRow(record_id=intent.record_id, key=intent.key, modstamp=utcnow(), deleted=False,
-                             matches=not pipeline, fields=intent.payload, record_links={}, pipeline=pipeline)
+            tentative = (
+                run.mapping.tentative
+            )  # a tentative project's create says so in its stage field
+            pipeline = tentative is not None and intent.payload.get(
+                tentative.stage_field
+            ) == tentative.stage("tentative")
+            row = DesiredRow(
+                record_id=intent.record_id,
+                key=intent.key,
+                modstamp=utcnow(),
+                deleted=False,
+                matches=not pipeline,
+                fields=intent.payload,
+                record_links={},
+                pipeline=pipeline,
+            )
             linked.append(Linking(row, ours[0], intent.payload, "recover", "linked"))
         else:  # never sent, or rolled back: re-fetch the deal and let this run create it afresh
             missing.append(intent.record_id)
@@ -44,7 +55,9 @@ def resolve_intents(run: Run) -> list[str] | None:
     run.load.created.extend(item.row.record_id for item in linked)
     if missing:
         with run.state.transaction():
-            run.state.add_events(run.run_id, ((record_id, "recover", "not-found", None) for record_id in missing))
+            run.state.add_events(
+                run.run_id, ((record_id, "recover", "not-found", None) for record_id in missing)
+            )
     return refetch + missing
 
 

@@ -12,8 +12,12 @@ from sync.state import State
 SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes
 
 
-def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Callable[[str], str],
-                       pause: float = SETTLE_PAUSE_SECONDS) -> None:
+def settle_unconfirmed(
+    ctx: LoadContext,
+    report: LoadReport,
+    identifier_of: Callable[[str], str],
+    pause: float = SETTLE_PAUSE_SECONDS,
+) -> None:
     """One more try, at the end of the run, for the writes the PSA neither confirmed nor refused.
 
     A Redmine on SQLite answers 500 ("database is locked") in bursts; a create that failed all its
@@ -29,7 +33,9 @@ def settle_unconfirmed(ctx: LoadContext, report: LoadReport, identifier_of: Call
     if not retry:
         return
     time.sleep(pause)
-    create_projects(ctx, [w for w in retry.values() if isinstance(w, Create)], identifier_of, report)
+    create_projects(
+        ctx, [w for w in retry.values() if isinstance(w, Create)], identifier_of, report
+    )
     update_projects(ctx, [w for w in retry.values() if isinstance(w, Update)], report)
 
 
@@ -39,6 +45,9 @@ def still_unconfirmed(state: State, unknown: dict[str, Unsettled]) -> dict[str, 
     write would put stale values back."""
     open_intents = {i.record_id: i.action for i in state.intents()}
     linked = state.links(unknown)
-    return {record_id: w for record_id, w in unknown.items()
-            if open_intents.get(record_id) == ("create" if isinstance(w, Create) else "update")
-            and (record_id not in linked) == isinstance(w, Create)}
+    return {
+        record_id: w
+        for record_id, w in unknown.items()
+        if open_intents.get(record_id) == ("create" if isinstance(w, Create) else "update")
+        and (record_id not in linked) == isinstance(w, Create)
+    }

@@ -22,22 +22,53 @@ from sync.mapping.model import FieldRule
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.
 # revenue and cost: figures a PSA computes (Tryton's project_revenue); describe() says which it has.
-DELIVERY_TYPES = {"status": "string", "percent_complete": "integer", "spent_hours": "decimal",
-                  "revenue": "decimal", "cost": "decimal"}
+DELIVERY_TYPES = {
+    "status": "string",
+    "percent_complete": "integer",
+    "spent_hours": "decimal",
+    "revenue": "decimal",
+    "cost": "decimal",
+}
 DELIVERY_VALUES = tuple(DELIVERY_TYPES)
 UNMAPPED = ("error", "default", "pass")
 OVERFLOW = ("truncate", "error")
 SYNC = ("always", "on_create")
 TRANSFORMS = ("upper", "lower", "strip")
 
-PROJECT_KEYS = ("from", "template", "type", "default", "required", "map", "unmapped", "max_length",
-                "overflow", "transform", "date_add", "tz", "sync")
-BACKSYNC_KEYS = ("from", "type", "default", "map", "unmapped", "max_length", "overflow", "transform")
+PROJECT_KEYS = (
+    "from",
+    "template",
+    "type",
+    "default",
+    "required",
+    "map",
+    "unmapped",
+    "max_length",
+    "overflow",
+    "transform",
+    "date_add",
+    "tz",
+    "sync",
+)
+BACKSYNC_KEYS = (
+    "from",
+    "type",
+    "default",
+    "map",
+    "unmapped",
+    "max_length",
+    "overflow",
+    "transform",
+)
 
 
-
-def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = False,
-               delivery: dict[str, str] | None = None) -> FieldRule | None:
+def parse_rule(
+    raw: Any,
+    path: KeyPath,
+    problems: Problems,
+    backsync: bool = False,
+    delivery: dict[str, str] | None = None,
+) -> FieldRule | None:
     """Validate one rule; every problem goes to ``problems``; None when it is unusable. ``delivery``:
     the values a back-sync rule may read and their types (default: the PSA's :data:`DELIVERY_TYPES`;
     ``structure.backsync`` reads the progress of the project's tasks instead)."""
@@ -54,7 +85,11 @@ def parse_rule(raw: Any, path: KeyPath, problems: Problems, backsync: bool = Fal
     for key in raw:
         if key not in allowed:
             problems.add((*path, str(key)), _unknown_key(key, allowed, backsync))
-    rule = FieldRule(name=name, line=line, **_rule_values(raw, path, problems, backsync, delivery or DELIVERY_TYPES))
+    rule = FieldRule(
+        name=name,
+        line=line,
+        **_rule_values(raw, path, problems, backsync, delivery or DELIVERY_TYPES),
+    )
     _check_combinations(rule, raw, path, problems)
     return rule if len(problems.items) == before else None
 
@@ -65,8 +100,9 @@ def _unknown_key(key: Any, allowed: tuple[str, ...], backsync: bool) -> str:
     return f"unknown key '{key}'; valid keys: {', '.join(sorted(allowed))}"
 
 
-def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool,
-                 delivery: dict[str, str]) -> dict[str, Any]:
+def _rule_values(
+    raw: dict, path: KeyPath, problems: Problems, backsync: bool, delivery: dict[str, str]
+) -> dict[str, Any]:
     source = raw.get("from")
     implied = delivery.get(source, "string") if backsync and isinstance(source, str) else "string"
     type_ = _choice(raw, "type", TYPES, implied, path, problems)
@@ -85,7 +121,9 @@ def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool,
         "sync": _choice(raw, "sync", SYNC, "always", path, problems),
     }
     if "template" in raw:
-        values["template"], values["template_parts"] = _template(raw["template"], (*path, "template"), problems)
+        values["template"], values["template_parts"] = _template(
+            raw["template"], (*path, "template"), problems
+        )
     if type_ is not None:
         values["default"] = _typed(raw.get("default"), type_, tz, (*path, "default"), problems)
         values["value_map"] = _value_map(raw, type_, tz, path, problems)
@@ -94,7 +132,9 @@ def _rule_values(raw: dict, path: KeyPath, problems: Problems, backsync: bool,
     return values
 
 
-def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool, delivery: tuple[str, ...]) -> str | None:
+def _source(
+    raw: dict, path: KeyPath, problems: Problems, backsync: bool, delivery: tuple[str, ...]
+) -> str | None:
     if "from" not in raw:
         return None
     value = raw["from"]
@@ -104,11 +144,16 @@ def _source(raw: dict, path: KeyPath, problems: Problems, backsync: bool, delive
         return None
     if backsync:
         if value not in delivery:
-            problems.add(where, f"'{value}' is not a PSA delivery value; valid: {', '.join(delivery)}")
+            problems.add(
+                where, f"'{value}' is not a PSA delivery value; valid: {', '.join(delivery)}"
+            )
         return value
     if not FIELD_PATH.match(value):
-        problems.add(where, f"'{value}' is not a Salesforce field name (letters, digits and _, "
-                            "up to 5 dot-separated levels such as Account.Owner.Email)")
+        problems.add(
+            where,
+            f"'{value}' is not a Salesforce field name (letters, digits and _, "
+            "up to 5 dot-separated levels such as Account.Owner.Email)",
+        )
     return value
 
 
@@ -116,7 +161,9 @@ def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | Non
     """Literal text and ``{Field}`` parts; ``{Field|text}`` says what an empty field becomes, and
     ``{Field|?}`` leaves it out with its separator (a deal without an Account is not " - Name")."""
     if not isinstance(value, str):
-        problems.add(where, f"must be text such as \"{{Account.Name|?}} - {{Name}}\", not {kind_of(value)}")
+        problems.add(
+            where, f'must be text such as "{{Account.Name|?}} - {{Name}}", not {kind_of(value)}'
+        )
         return None, ()
     try:
         pieces = list(string.Formatter().parse(value))
@@ -133,12 +180,21 @@ def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | Non
         if name is None:
             parts.append((literal, None, None))
         elif not bar and (spec or conversion):
-            problems.add(where, f"'{shown}': format specs and conversions are not supported; use type and transform")
+            problems.add(
+                where,
+                f"'{shown}': format specs and conversions are not supported; use type and transform",
+            )
         elif not FIELD_PATH.match(field):
-            problems.add(where, f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)")
+            problems.add(
+                where,
+                f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)",
+            )
         elif bar and not empty:
-            problems.add(where, f"'{shown}': say after | what an empty {field} becomes: ? to leave it out with its "
-                                "separator, or a text")
+            problems.add(
+                where,
+                f"'{shown}': say after | what an empty {field} becomes: ? to leave it out with its "
+                "separator, or a text",
+            )
         else:
             parts.append((literal, field, empty if bar else None))
     if not any(name for _, name, _ in parts) and len(problems.items) == before:
@@ -146,19 +202,29 @@ def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | Non
     return value, tuple(parts)
 
 
-def _value_map(raw: dict, type_: str, tz: str | None, path: KeyPath, problems: Problems) -> dict | None:
+def _value_map(
+    raw: dict, type_: str, tz: str | None, path: KeyPath, problems: Problems
+) -> dict | None:
     if "map" not in raw:
         return None
     where = (*path, "map")
     value = raw["map"]
     if not isinstance(value, dict) or not value:
-        problems.add(where, f"must be a non-empty mapping of source value: target value, not {kind_of(value)}")
+        problems.add(
+            where,
+            f"must be a non-empty mapping of source value: target value, not {kind_of(value)}",
+        )
         return None
     usable = {}
-    for key, target in value.items():  # refused before as_text, which cannot print all (9999-12-31T23:00-05:00)
+    for (
+        key,
+        target,
+    ) in value.items():  # refused before as_text, which cannot print all (9999-12-31T23:00-05:00)
         if isinstance(key, float) or not isinstance(key, (str, int, bool)):
-            problems.add((*where, str(key)),
-                         f"a map key must be text, a whole number or true/false, not {kind_of(key)}")
+            problems.add(
+                (*where, str(key)),
+                f"a map key must be text, a whole number or true/false, not {kind_of(key)}",
+            )
         else:
             usable[key] = target
     keys = [text_of(key) for key in usable]
@@ -180,7 +246,10 @@ def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Pro
         return None
     try:
         typed, problem = parse_scalar(value, type_, tz)
-    except (OverflowError, ValueError):  # 9999-12-31T23:59:59-05:00 is past the last date once in UTC
+    except (
+        OverflowError,
+        ValueError,
+    ):  # 9999-12-31T23:59:59-05:00 is past the last date once in UTC
         typed, problem = None, "is out of range"
     if problem:
         shown = value.isoformat() if isinstance(value, (date, datetime)) else repr(value)
@@ -188,8 +257,9 @@ def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Pro
     return typed
 
 
-def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: Any, path: KeyPath,
-            problems: Problems) -> Any:
+def _choice(
+    raw: dict, key: str, allowed: tuple[str, ...], default: Any, path: KeyPath, problems: Problems
+) -> Any:
     if key not in raw:
         return default
     value = raw[key]
@@ -221,11 +291,15 @@ def _transforms(raw: dict, path: KeyPath, problems: Problems) -> tuple[str, ...]
     value = raw.get("transform", [])
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        problems.add((*path, "transform"), f"must be one of {', '.join(TRANSFORMS)} or a list of them")
+        problems.add(
+            (*path, "transform"), f"must be one of {', '.join(TRANSFORMS)} or a list of them"
+        )
         return ()
     for name in names:
         if name not in TRANSFORMS:
-            problems.add((*path, "transform"), f"unknown transform '{name}'; valid: {', '.join(TRANSFORMS)}")
+            problems.add(
+                (*path, "transform"), f"unknown transform '{name}'; valid: {', '.join(TRANSFORMS)}"
+            )
     return tuple(n for n in names if n in TRANSFORMS)
 
 
@@ -249,12 +323,21 @@ def _tz(raw: dict, path: KeyPath, problems: Problems) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        problems.add((*path, "tz"), f"must be a time zone name such as Europe/Paris or UTC, not {kind_of(value)}")
+        problems.add(
+            (*path, "tz"),
+            f"must be a time zone name such as Europe/Paris or UTC, not {kind_of(value)}",
+        )
         return None
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `America` is a folder; too long
-        problems.add((*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC")
+    except (
+        zoneinfo.ZoneInfoNotFoundError,
+        ValueError,
+        OSError,
+    ):  # OSError: `America` is a folder; too long
+        problems.add(
+            (*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC"
+        )
         return None
     return value
 
@@ -280,10 +363,14 @@ def _check_type_fit(rule: FieldRule, raw: dict, path: KeyPath, problems: Problem
     if "overflow" in raw and "max_length" not in raw:
         problems.add((*path, "overflow"), "only applies with `max_length`")
     if "transform" in raw and rule.type != "string":
-        problems.add((*path, "transform"), f"upper/lower/strip apply to type string only, not {rule.type}")
+        problems.add(
+            (*path, "transform"), f"upper/lower/strip apply to type string only, not {rule.type}"
+        )
     if "date_add" in raw and rule.type not in ("date", "datetime"):
         problems.add((*path, "date_add"), f"applies to type date or datetime only, not {rule.type}")
     if "tz" in raw and rule.type != "date":
-        problems.add((*path, "tz"), "applies to type date only (it picks the day of a date and time)")
+        problems.add(
+            (*path, "tz"), "applies to type date only (it picks the day of a date and time)"
+        )
     if rule.max_length and isinstance(rule.default, str) and len(rule.default) > rule.max_length:
         problems.add((*path, "default"), f"is longer than max_length {rule.max_length}")

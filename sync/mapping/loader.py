@@ -28,8 +28,19 @@ from sync.mapping.model import FieldRule, Lifecycle, Mapping, Source, fingerprin
 from sync.mapping.pipeline import parse_pipeline
 from sync.mapping.structure import parse_structure
 
-TOP_KEYS = ("version", "source", "key", "project", "writeback", "backsync", "lifecycle", "conflicts", "members",
-            "pipeline", "structure")
+TOP_KEYS = (
+    "version",
+    "source",
+    "key",
+    "project",
+    "writeback",
+    "backsync",
+    "lifecycle",
+    "conflicts",
+    "members",
+    "pipeline",
+    "structure",
+)
 SOURCE_KEYS = ("object", "criteria", "start_date", "lookback")
 LIFECYCLE = ("flag", "close", "ignore")
 CONFLICTS = ("crm_wins", "keep_psa")
@@ -56,7 +67,9 @@ def load_mapping(path: Path) -> Mapping:
     try:
         doc = load_yaml(Path(path), "mapping")
     except FileNotFoundError as exc:
-        raise MappingError(f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}") from None
+        raise MappingError(
+            f"{path}:1: (file): cannot read the mapping: {exc.strerror or exc}"
+        ) from None
     except ConfigError as exc:  # unreadable, not UTF-8, not YAML: one problem, said as a mapping's
         raise MappingError(exc.problems) from None
     problems = Problems(str(path), doc)
@@ -74,8 +87,12 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     _refuse_unsupported(data, problems)
     if data.get("version") != 1:
         where = ("version",)
-        problems.add(where, "missing: write `version: 1`" if "version" not in data
-                     else f"{data['version']!r} is not a supported version (1)")
+        problems.add(
+            where,
+            "missing: write `version: 1`"
+            if "version" not in data
+            else f"{data['version']!r} is not a supported version (1)",
+        )
     key = _key(data, problems)
     fields = _project_fields(data.get("project"), problems)
     writeback = _writeback(data.get("writeback"), problems)
@@ -91,8 +108,17 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
     _check_directions(fields, writeback, backsync, key, problems, progress)
     if source is None or problems.items:
         return None
-    parts = dict(source=source, key=key, fields=fields, writeback=writeback, backsync=backsync,
-                 lifecycle=lifecycle, conflicts=conflicts, members=members, pipeline=pipeline)
+    parts = dict(
+        source=source,
+        key=key,
+        fields=fields,
+        writeback=writeback,
+        backsync=backsync,
+        lifecycle=lifecycle,
+        conflicts=conflicts,
+        members=members,
+        pipeline=pipeline,
+    )
     return Mapping(path=path, fingerprint=fingerprint(parts), structure=structure, **parts)
 
 
@@ -128,23 +154,33 @@ def _source(value: Any, problems: Problems, written: set[str]) -> Source | None:
     unknown_keys(raw, ("source",), SOURCE_KEYS, problems)
     obj = raw.get("object")
     if not isinstance(obj, str) or not _IDENTIFIER.match(obj):
-        problems.add(("source", "object"), "missing: name the Salesforce object, e.g. Opportunity"
-                     if obj is None else f"{obj!r} is not an object API name such as Opportunity")
+        problems.add(
+            ("source", "object"),
+            "missing: name the Salesforce object, e.g. Opportunity"
+            if obj is None
+            else f"{obj!r} is not an object API name such as Opportunity",
+        )
     criteria, text = _criteria(raw, problems, written)
     start = _start_date(raw, problems)
     lookback = _duration(raw.get("lookback", "10m"), ("source", "lookback"), problems)
     if not raw or start is None or lookback is None or not isinstance(obj, str):
         return None
-    return Source(object=obj, criteria=criteria, criteria_text=text, start_date=start, lookback=lookback)
+    return Source(
+        object=obj, criteria=criteria, criteria_text=text, start_date=start, lookback=lookback
+    )
 
 
-def _criteria(raw: dict, problems: Problems, written: set[str]) -> tuple[soql.Condition | None, str | None]:
+def _criteria(
+    raw: dict, problems: Problems, written: set[str]
+) -> tuple[soql.Condition | None, str | None]:
     text = raw.get("criteria")
     where = ("source", "criteria")
     if text is None:
         return None, None
     if not isinstance(text, str):
-        problems.add(where, f"must be a SOQL condition in quotes, such as \"IsWon = true\", not {text!r}")
+        problems.add(
+            where, f'must be a SOQL condition in quotes, such as "IsWon = true", not {text!r}'
+        )
         return None, None
     try:
         condition = soql.parse_condition(text)
@@ -154,8 +190,11 @@ def _criteria(raw: dict, problems: Problems, written: set[str]) -> tuple[soql.Co
         return None, text
     for name in sorted(condition.fields(), key=str.lower):
         if name.lower() in written:
-            problems.add(where, f"reads {name}, a field psa-sync writes (writeback/backsync); "
-                                "criteria may not read psa-sync's own fields")
+            problems.add(
+                where,
+                f"reads {name}, a field psa-sync writes (writeback/backsync); "
+                "criteria may not read psa-sync's own fields",
+            )
     return condition, text
 
 
@@ -163,7 +202,9 @@ def _start_date(raw: dict, problems: Problems) -> date | None:
     value = raw.get("start_date")
     where = ("source", "start_date")
     if value is None:
-        problems.add(where, "missing: the first run starts reading there, e.g. start_date: 2026-01-01")
+        problems.add(
+            where, "missing: the first run starts reading there, e.g. start_date: 2026-01-01"
+        )
         return None
     if isinstance(value, str):
         try:
@@ -179,7 +220,9 @@ def _start_date(raw: dict, problems: Problems) -> date | None:
 def _duration(value: Any, where: KeyPath, problems: Problems) -> timedelta | None:
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
-        problems.add(where, f"{value!r} is not a duration such as 10m, 2h or 1d (<number><s|m|h|d>)")
+        problems.add(
+            where, f"{value!r} is not a duration such as 10m, 2h or 1d (<number><s|m|h|d>)"
+        )
         return None
     try:
         return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
@@ -191,7 +234,9 @@ def _duration(value: Any, where: KeyPath, problems: Problems) -> timedelta | Non
 def _key(data: dict, problems: Problems) -> str:
     value = data.get("key", "Id")
     if not isinstance(value, str) or not _IDENTIFIER.match(value):
-        problems.add(("key",), f"{value!r} is not a field name: use Id or a unique external-Id field")
+        problems.add(
+            ("key",), f"{value!r} is not a field name: use Id or a unique external-Id field"
+        )
         return "Id"
     return value
 
@@ -204,9 +249,14 @@ def _project_fields(value: Any, problems: Problems) -> dict[str, FieldRule]:
     for name, rule_raw in fields.items():
         path = ("project", "fields", str(name))
         if not isinstance(name, str) or not _PROJECT_FIELD.match(name):
-            problems.add(path, f"'{name}' is not a project field name (lower_case_with_underscores)")
+            problems.add(
+                path, f"'{name}' is not a project field name (lower_case_with_underscores)"
+            )
         elif name == "key":
-            problems.add(path, "'key' is reserved: the mapping's `key` value is always sent as the project key")
+            problems.add(
+                path,
+                "'key' is reserved: the mapping's `key` value is always sent as the project key",
+            )
         rule = parse_rule(rule_raw, path, problems)
         if rule is not None:
             out[str(name)] = rule
@@ -218,7 +268,9 @@ def _sf_target(name: Any, path: KeyPath, problems: Problems) -> bool:
         problems.add(path, f"{name!r} is not a Salesforce field name")
         return False
     if not name.lower().endswith("__c"):
-        problems.add(path, f"psa-sync writes only custom fields (ending in __c); {name} is a standard field")
+        problems.add(
+            path, f"psa-sync writes only custom fields (ending in __c); {name} is a standard field"
+        )
         return False
     return True
 
@@ -254,12 +306,15 @@ def _backsync(value: Any, problems: Problems) -> dict[str, FieldRule]:
 def _lifecycle(value: Any, problems: Problems) -> Lifecycle:
     raw = _section(value, ("lifecycle",), problems)
     unknown_keys(raw, ("lifecycle",), ("on_unwon", "on_deleted"), problems)
-    return Lifecycle(on_unwon=_one_of(raw, "on_unwon", LIFECYCLE, "flag", ("lifecycle",), problems),
-                     on_deleted=_one_of(raw, "on_deleted", LIFECYCLE, "flag", ("lifecycle",), problems))
+    return Lifecycle(
+        on_unwon=_one_of(raw, "on_unwon", LIFECYCLE, "flag", ("lifecycle",), problems),
+        on_deleted=_one_of(raw, "on_deleted", LIFECYCLE, "flag", ("lifecycle",), problems),
+    )
 
 
-def _one_of(raw: dict, key: str, allowed: tuple[str, ...], default: str, path: KeyPath,
-            problems: Problems) -> str:
+def _one_of(
+    raw: dict, key: str, allowed: tuple[str, ...], default: str, path: KeyPath, problems: Problems
+) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str) or value not in allowed:
         problems.add((*path, key), f"{value!r} is not one of: {', '.join(allowed)}")
@@ -267,9 +322,14 @@ def _one_of(raw: dict, key: str, allowed: tuple[str, ...], default: str, path: K
     return value
 
 
-def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
-                      backsync: dict[str, FieldRule], key: str, problems: Problems,
-                      progress: list[str] | None = None) -> None:
+def _check_directions(
+    fields: dict[str, FieldRule],
+    writeback: dict[str, str],
+    backsync: dict[str, FieldRule],
+    key: str,
+    problems: Problems,
+    progress: list[str] | None = None,
+) -> None:
     """Each Salesforce field flows one way only (docs/architecture.md §1.1); ``progress``: the fields
     ``structure.backsync`` writes, which no other section may read or write."""
     readers: dict[str, str] = {key.lower(): "key"}
@@ -280,18 +340,33 @@ def _check_directions(fields: dict[str, FieldRule], writeback: dict[str, str],
     for section, names in (("writeback", list(writeback)), ("backsync", list(backsync))):
         for name in names:
             if name.lower() in readers:
-                problems.add((section, name), f"{name} is also read by {readers[name.lower()]}; "
-                                              "a field flows in one direction only")
+                problems.add(
+                    (section, name),
+                    f"{name} is also read by {readers[name.lower()]}; "
+                    "a field flows in one direction only",
+                )
             if section == "writeback" and name.lower() in backsync_lower:
                 other = backsync_lower[name.lower()]
-                problems.add((section, name), f"{name} is listed in both writeback and backsync "
-                                              f"(line {problems.doc.line(('backsync', other))})")
-    others = {name.lower(): section for section, names in (("writeback", writeback), ("backsync", backsync))
-              for name in names}
+                problems.add(
+                    (section, name),
+                    f"{name} is listed in both writeback and backsync "
+                    f"(line {problems.doc.line(('backsync', other))})",
+                )
+    others = {
+        name.lower(): section
+        for section, names in (("writeback", writeback), ("backsync", backsync))
+        for name in names
+    }
     for name in progress or []:
         where = ("structure", "backsync", name)
         if name.lower() in readers:
-            problems.add(where, f"{name} is also read by {readers[name.lower()]}; a field flows in one direction only")
+            problems.add(
+                where,
+                f"{name} is also read by {readers[name.lower()]}; a field flows in one direction only",
+            )
         elif name.lower() in others:
-            problems.add(where, f"{name} is also written by {others[name.lower()]}; psa-sync writes a field "
-                                "from one place only")
+            problems.add(
+                where,
+                f"{name} is also written by {others[name.lower()]}; psa-sync writes a field "
+                "from one place only",
+            )

@@ -59,8 +59,13 @@ class MemberRule:
 
     def rule(self) -> FieldRule:
         """The field rule the transform evaluates: the user's e-mail, trimmed and lower-cased."""
-        return FieldRule(name=self.field, source=self.email_path, transforms=("strip", "lower"),
-                         sync=self.sync, line=self.line)
+        return FieldRule(
+            name=self.field,
+            source=self.email_path,
+            transforms=("strip", "lower"),
+            sync=self.sync,
+            line=self.line,
+        )
 
 
 def parse_members(value: Any, problems: Problems) -> dict[str, MemberRule]:
@@ -68,8 +73,11 @@ def parse_members(value: Any, problems: Problems) -> dict[str, MemberRule]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.add(("members",), f"must be a mapping of name: {{from: <User lookup>, role: <PSA role>}}, "
-                                   f"not {kind_of(value)}")
+        problems.add(
+            ("members",),
+            f"must be a mapping of name: {{from: <User lookup>, role: <PSA role>}}, "
+            f"not {kind_of(value)}",
+        )
         return {}
     out: dict[str, MemberRule] = {}
     for name, raw in value.items():
@@ -85,31 +93,46 @@ def _member(name: Any, raw: Any, problems: Problems) -> MemberRule | None:
     if not isinstance(name, str) or not _NAME.match(name):
         problems.add(path, f"'{name}' is not a member name (lower_case_with_underscores)")
     if not isinstance(raw, dict):
-        problems.add(path, f"must be {{from: <User lookup such as OwnerId>, role: <PSA role>}}, not {kind_of(raw)}")
+        problems.add(
+            path,
+            f"must be {{from: <User lookup such as OwnerId>, role: <PSA role>}}, not {kind_of(raw)}",
+        )
         return None
     for key in raw:
         if key not in MEMBER_KEYS:
-            problems.add((*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(MEMBER_KEYS)}")
+            problems.add(
+                (*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(MEMBER_KEYS)}"
+            )
     lookup = raw.get("from")
     if not isinstance(lookup, str) or not _LOOKUP.match(lookup):
-        problems.add((*path, "from"), "missing: name a lookup to User, e.g. from: OwnerId" if lookup is None else
-                     f"{lookup!r} is not a lookup field: name the User lookup itself, such as OwnerId or "
-                     "Delivery_Lead__c (its e-mail is read through the relationship)")
+        problems.add(
+            (*path, "from"),
+            "missing: name a lookup to User, e.g. from: OwnerId"
+            if lookup is None
+            else f"{lookup!r} is not a lookup field: name the User lookup itself, such as OwnerId or "
+            "Delivery_Lead__c (its e-mail is read through the relationship)",
+        )
     role = raw.get("role")
     if not isinstance(role, str) or not role.strip():
-        problems.add((*path, "role"), "missing: the PSA role's name, e.g. role: Manager" if role is None
-                     else f"{role!r} is not a role name such as Manager")
+        problems.add(
+            (*path, "role"),
+            "missing: the PSA role's name, e.g. role: Manager"
+            if role is None
+            else f"{role!r} is not a role name such as Manager",
+        )
     sync = raw.get("sync", "always")
     if sync not in SYNC:
         problems.add((*path, "sync"), f"{sync!r} is not one of: {', '.join(SYNC)}")
     if len(problems.items) != before:
         return None
-    return MemberRule(name=name, lookup=lookup, role=role.strip(), sync=sync, line=problems.doc.line(path))
+    return MemberRule(
+        name=name, lookup=lookup, role=role.strip(), sync=sync, line=problems.doc.line(path)
+    )
 
 
 def member_values(fields: dict[str, Any]) -> dict[str, Any]:
     """The ``member.*`` values of a payload or change, by member name."""
-    return {name[len(PREFIX):]: value for name, value in fields.items() if name.startswith(PREFIX)}
+    return {name[len(PREFIX) :]: value for name, value in fields.items() if name.startswith(PREFIX)}
 
 
 def project_values(fields: dict[str, Any]) -> dict[str, Any]:

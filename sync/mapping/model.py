@@ -64,6 +64,7 @@ class FieldRule:
             return [name for _, name, _ in self.template_parts if name is not None]
         return [self.source] if self.source is not None else []
 
+
 @dataclass(frozen=True)
 class Source:
     """Which records are read: ``object`` where ``criteria`` holds, since ``start_date``."""
@@ -94,7 +95,11 @@ class Pipeline:
     create_projects: bool = False
     on_drop: str = "flag"
     stage_field: str = "stage"
-    stages: tuple[tuple[str, str], ...] = (("tentative", "Tentative"), ("won", "Won"), ("lost", "Lost"))
+    stages: tuple[tuple[str, str], ...] = (
+        ("tentative", "Tentative"),
+        ("won", "Won"),
+        ("lost", "Lost"),
+    )
 
     def stage(self, which: str) -> str:
         """The PSA's value for ``tentative``, ``won`` or ``lost``."""
@@ -127,7 +132,9 @@ class Mapping:
     @property
     def tentative(self) -> Pipeline | None:
         """The pipeline when its deals become tentative projects (``create_projects: true``)."""
-        return self.pipeline if self.pipeline is not None and self.pipeline.create_projects else None
+        return (
+            self.pipeline if self.pipeline is not None and self.pipeline.create_projects else None
+        )
 
     def soql_fields(self) -> list[str]:
         """The SELECT list: system fields, key, every field read, and the fields we write.
@@ -155,8 +162,9 @@ class Mapping:
 
     def on_create_fields(self) -> set[str]:
         """Project fields set once at creation and then owned by the PSA."""
-        return ({name for name, rule in self.fields.items() if rule.sync == "on_create"}
-                | {m.field for m in self.members.values() if m.sync == "on_create"})
+        return {name for name, rule in self.fields.items() if rule.sync == "on_create"} | {
+            m.field for m in self.members.values() if m.sync == "on_create"
+        }
 
     def rules(self) -> dict[str, FieldRule]:
         """Every rule the transform evaluates: the project fields, then each member's e-mail."""
@@ -167,9 +175,12 @@ def fingerprint(parts: dict[str, Any]) -> str:
     """sha256 of the parsed mapping: comments, key order and spelling of YAML don't change it."""
     source: Source = parts["source"]
     canonical = {
-        "source": {"object": source.object.lower(), "start_date": source.start_date.isoformat(),
-                   "criteria": soql.to_soql(source.criteria) if source.criteria else None,
-                   "lookback": source.lookback.total_seconds()},
+        "source": {
+            "object": source.object.lower(),
+            "start_date": source.start_date.isoformat(),
+            "criteria": soql.to_soql(source.criteria) if source.criteria else None,
+            "lookback": source.lookback.total_seconds(),
+        },
         "key": parts["key"].lower(),
         "fields": {n: _rule_dict(r) for n, r in parts["fields"].items()},
         "writeback": {f.lower(): v for f, v in parts["writeback"].items()},
@@ -177,12 +188,23 @@ def fingerprint(parts: dict[str, Any]) -> str:
         "lifecycle": [parts["lifecycle"].on_unwon, parts["lifecycle"].on_deleted],
         "conflicts": parts["conflicts"],
     }
-    if parts.get("members"):  # only when present, so a mapping without members keeps its fingerprint
-        canonical["members"] = {n: [m.lookup.lower(), m.role, m.sync] for n, m in parts["members"].items()}
-    if parts.get("pipeline") is not None:  # absent: the fingerprints of earlier mappings stay as they were
+    if parts.get(
+        "members"
+    ):  # only when present, so a mapping without members keeps its fingerprint
+        canonical["members"] = {
+            n: [m.lookup.lower(), m.role, m.sync] for n, m in parts["members"].items()
+        }
+    if (
+        parts.get("pipeline") is not None
+    ):  # absent: the fingerprints of earlier mappings stay as they were
         pipe: Pipeline = parts["pipeline"]
-        canonical["pipeline"] = {"criteria": soql.to_soql(pipe.criteria), "create_projects": pipe.create_projects,
-                                 "on_drop": pipe.on_drop, "stage_field": pipe.stage_field, "stages": pipe.stages}
+        canonical["pipeline"] = {
+            "criteria": soql.to_soql(pipe.criteria),
+            "create_projects": pipe.create_projects,
+            "on_drop": pipe.on_drop,
+            "stage_field": pipe.stage_field,
+            "stages": pipe.stages,
+        }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

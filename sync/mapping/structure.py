@@ -41,14 +41,31 @@ from sync.mapping.templates import load_template
 KEYS = ("dates", "templates", "line_items", "backsync")
 DATE_KEYS = ("start", "end")
 ROUTE_KEYS = ("file", "when", "any_line_item")
-LINE_ITEM_KEYS = ("services", "name", "hours_from", "products", "rates", "default_role", "phase", "start", "due",
-                  "on_removed", "removed_note", "on_quantity_change")
+LINE_ITEM_KEYS = (
+    "services",
+    "name",
+    "hours_from",
+    "products",
+    "rates",
+    "default_role",
+    "phase",
+    "start",
+    "due",
+    "on_removed",
+    "removed_note",
+    "on_quantity_change",
+)
 PRODUCT_KEYS = ("hours_per_unit", "role")
 S = "structure"
 
 
-def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], written: set[str],
-                    problems: Problems) -> StructureRules | None:
+def parse_structure(
+    raw: Any,
+    mapping_path: Path,
+    fields: dict[str, FieldRule],
+    written: set[str],
+    problems: Problems,
+) -> StructureRules | None:
     """The validated section, or None when there is none (or it has problems). ``fields``: the
     project fields (the start and end dates are two of them); ``written``: the Salesforce fields
     psa-sync writes, lower case, which no condition here may read."""
@@ -64,10 +81,19 @@ def parse_structure(raw: Any, mapping_path: Path, fields: dict[str, FieldRule], 
     line_items = _line_items(raw.get("line_items"), written, problems)
     backsync = _backsync(raw.get("backsync"), problems)
     if not routes and line_items is None and len(problems.items) == before:
-        problems.add((S,), "makes nothing: give `templates` or `line_items` (or remove the section)")
-    rules = StructureRules(start_field=start_field, end_field=end_field, routes=tuple(routes),
-                           line_items=line_items, backsync=backsync)
-    if len(problems.items) > before:  # the checks across parts would only repeat what is broken in one
+        problems.add(
+            (S,), "makes nothing: give `templates` or `line_items` (or remove the section)"
+        )
+    rules = StructureRules(
+        start_field=start_field,
+        end_field=end_field,
+        routes=tuple(routes),
+        line_items=line_items,
+        backsync=backsync,
+    )
+    if (
+        len(problems.items) > before
+    ):  # the checks across parts would only repeat what is broken in one
         return None
     check_across(rules, fields, problems)
     return rules if len(problems.items) == before else None
@@ -89,15 +115,22 @@ def _dates(raw: Any, problems: Problems) -> tuple[str, str]:
     for key, default in (("start", "start_date"), ("end", "end_date")):
         value = data.get(key, default)
         if not isinstance(value, str):
-            problems.add((S, "dates", key), f"must name a project field (type date), not {kind_of(value)}")
+            problems.add(
+                (S, "dates", key), f"must name a project field (type date), not {kind_of(value)}"
+            )
             value = default
         names.append(value)
     return names[0], names[1]
 
 
-def _condition(text: Any, where: KeyPath, written: set[str], problems: Problems) -> soql.Condition | None:
+def _condition(
+    text: Any, where: KeyPath, written: set[str], problems: Problems
+) -> soql.Condition | None:
     if not isinstance(text, str):
-        problems.add(where, f"must be a SOQL condition in quotes, such as \"Type = 'New Customer'\", not {text!r}")
+        problems.add(
+            where,
+            f"must be a SOQL condition in quotes, such as \"Type = 'New Customer'\", not {text!r}",
+        )
         return None
     try:
         condition = soql.parse_condition(text)
@@ -106,7 +139,10 @@ def _condition(text: Any, where: KeyPath, written: set[str], problems: Problems)
         return None
     for name in sorted(condition.fields(), key=str.lower):
         if name.lower() in written:
-            problems.add(where, f"reads {name}, a field psa-sync writes; conditions may not read psa-sync's fields")
+            problems.add(
+                where,
+                f"reads {name}, a field psa-sync writes; conditions may not read psa-sync's fields",
+            )
     return condition
 
 
@@ -114,7 +150,9 @@ def _routes(raw: Any, mapping_path: Path, written: set[str], problems: Problems)
     if raw is None:
         return []
     if not isinstance(raw, list):
-        problems.add((S, "templates"), f"must be a list of {{file, when, any_line_item}}, not {kind_of(raw)}")
+        problems.add(
+            (S, "templates"), f"must be a list of {{file, when, any_line_item}}, not {kind_of(raw)}"
+        )
         return []
     loaded: dict[str, Template | None] = {}
     routes = []
@@ -123,7 +161,9 @@ def _routes(raw: Any, mapping_path: Path, written: set[str], problems: Problems)
         if isinstance(entry, str):
             entry = {"file": entry}
         if not isinstance(entry, dict):
-            problems.add(where, f"must be a mapping with keys {', '.join(ROUTE_KEYS)}, not {kind_of(entry)}")
+            problems.add(
+                where, f"must be a mapping with keys {', '.join(ROUTE_KEYS)}, not {kind_of(entry)}"
+            )
             continue
         unknown_keys(entry, where, ROUTE_KEYS, problems)
         route = _route(entry, where, mapping_path, written, loaded, problems)
@@ -132,22 +172,44 @@ def _routes(raw: Any, mapping_path: Path, written: set[str], problems: Problems)
     return routes
 
 
-def _route(entry: dict, where: KeyPath, mapping_path: Path, written: set[str],
-           loaded: dict[str, Template | None], problems: Problems) -> Route | None:
+def _route(
+    entry: dict,
+    where: KeyPath,
+    mapping_path: Path,
+    written: set[str],
+    loaded: dict[str, Template | None],
+    problems: Problems,
+) -> Route | None:
     ref = entry.get("file")
     if not isinstance(ref, str) or not ref.strip():
-        problems.add((*where, "file"), "missing: the template's file, relative to the mapping, such as "
-                     "templates/implementation.yaml" if ref is None else f"must be a file path, not {kind_of(ref)}")
+        problems.add(
+            (*where, "file"),
+            "missing: the template's file, relative to the mapping, such as "
+            "templates/implementation.yaml"
+            if ref is None
+            else f"must be a file path, not {kind_of(ref)}",
+        )
         return None
     if ref not in loaded:  # two routes to one template read it once (and report its problems once)
         loaded[ref] = load_template(mapping_path, ref, (*where, "file"), problems)
-    when = _condition(entry["when"], (*where, "when"), written, problems) if "when" in entry else None
-    any_line = _condition(entry["any_line_item"], (*where, "any_line_item"), set(), problems) \
-        if "any_line_item" in entry else None
+    when = (
+        _condition(entry["when"], (*where, "when"), written, problems) if "when" in entry else None
+    )
+    any_line = (
+        _condition(entry["any_line_item"], (*where, "any_line_item"), set(), problems)
+        if "any_line_item" in entry
+        else None
+    )
     if loaded[ref] is None:
         return None
-    return Route(template=loaded[ref], when=when, when_text=entry.get("when"), any_line_item=any_line,
-                 any_line_item_text=entry.get("any_line_item"), line=problems.doc.line(where))
+    return Route(
+        template=loaded[ref],
+        when=when,
+        when_text=entry.get("when"),
+        any_line_item=any_line,
+        any_line_item_text=entry.get("any_line_item"),
+        line=problems.doc.line(where),
+    )
 
 
 def _line_items(raw: Any, written: set[str], problems: Problems) -> LineItemRules | None:
@@ -156,23 +218,44 @@ def _line_items(raw: Any, written: set[str], problems: Problems) -> LineItemRule
     where = (S, "line_items")
     data = _mapping(raw, where, problems)
     unknown_keys(data, where, LINE_ITEM_KEYS, problems)
-    services = _condition(data["services"], (*where, "services"), set(), problems) if "services" in data else None
+    services = (
+        _condition(data["services"], (*where, "services"), set(), problems)
+        if "services" in data
+        else None
+    )
     hours_from = data.get("hours_from")
-    if hours_from is not None and (not isinstance(hours_from, str) or not FIELD_PATH.match(hours_from)):
-        problems.add((*where, "hours_from"), f"{hours_from!r} is not a field of OpportunityLineItem such as Hours__c")
+    if hours_from is not None and (
+        not isinstance(hours_from, str) or not FIELD_PATH.match(hours_from)
+    ):
+        problems.add(
+            (*where, "hours_from"),
+            f"{hours_from!r} is not a field of OpportunityLineItem such as Hours__c",
+        )
         hours_from = None
     name_parts = _template(data["name"], (*where, "name"), problems)[1] if "name" in data else ()
     rules = LineItemRules(
-        services=services, services_text=data.get("services"), hours_from=hours_from,
-        products=_products(data.get("products"), problems), rates=_rates(data.get("rates"), problems),
+        services=services,
+        services_text=data.get("services"),
+        hours_from=hours_from,
+        products=_products(data.get("products"), problems),
+        rates=_rates(data.get("rates"), problems),
         default_role=_role(data.get("default_role"), (*where, "default_role"), problems),
-        phase=_role(data.get("phase"), (*where, "phase"), problems), name_parts=name_parts,
-        start=_date(data, "start", where, problems), due=_date(data, "due", where, problems),
-        **_amendments(data, where, problems))
-    if not rules.hours_from and not rules.rates and not any(p.hours_per_unit is not None
-                                                            for p in rules.products.values()):
-        problems.add(where, "no hours rule: give hours_from (a line-item field), products with hours_per_unit, "
-                            "or rates per role (TotalPrice ÷ rate)")
+        phase=_role(data.get("phase"), (*where, "phase"), problems),
+        name_parts=name_parts,
+        start=_date(data, "start", where, problems),
+        due=_date(data, "due", where, problems),
+        **_amendments(data, where, problems),
+    )
+    if (
+        not rules.hours_from
+        and not rules.rates
+        and not any(p.hours_per_unit is not None for p in rules.products.values())
+    ):
+        problems.add(
+            where,
+            "no hours rule: give hours_from (a line-item field), products with hours_per_unit, "
+            "or rates per role (TotalPrice ÷ rate)",
+        )
     return rules
 
 
@@ -186,7 +269,9 @@ def _amendments(data: dict, where: KeyPath, problems: Problems) -> dict[str, str
         out[key] = value if value in allowed else allowed[0]
     note = data.get("removed_note", REMOVED_NOTE)
     if not isinstance(note, str) or not note.strip():
-        problems.add((*where, "removed_note"), f"must be the text put on the task, not {kind_of(note)}")
+        problems.add(
+            (*where, "removed_note"), f"must be the text put on the task, not {kind_of(note)}"
+        )
     else:
         out["removed_note"] = note.strip()
     return out
@@ -211,9 +296,15 @@ def _role(value: Any, where: KeyPath, problems: Problems) -> str | None:
     return value.strip()
 
 
-def _number(value: Any, where: KeyPath, what: str, problems: Problems, positive: bool = False) -> Decimal | None:
+def _number(
+    value: Any, where: KeyPath, what: str, problems: Problems, positive: bool = False
+) -> Decimal | None:
     try:
-        number = Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        number = (
+            Decimal(str(value))
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite() or number < 0 or (positive and number == 0):
@@ -232,10 +323,21 @@ def _products(raw: Any, problems: Problems) -> dict[str, Product]:
             problems.add(here, f"must be {{hours_per_unit: N, role: R}}, not {kind_of(entry)}")
             continue
         unknown_keys(entry, here, PRODUCT_KEYS, problems)
-        hours = _number(entry["hours_per_unit"], (*here, "hours_per_unit"), "a number of hours per unit (0 or more)",
-                        problems) if "hours_per_unit" in entry else None
-        out[str(code)] = Product(code=str(code), hours_per_unit=hours,
-                                 role=_role(entry.get("role"), (*here, "role"), problems))
+        hours = (
+            _number(
+                entry["hours_per_unit"],
+                (*here, "hours_per_unit"),
+                "a number of hours per unit (0 or more)",
+                problems,
+            )
+            if "hours_per_unit" in entry
+            else None
+        )
+        out[str(code)] = Product(
+            code=str(code),
+            hours_per_unit=hours,
+            role=_role(entry.get("role"), (*here, "role"), problems),
+        )
     return out
 
 
@@ -244,7 +346,9 @@ def _rates(raw: Any, problems: Problems) -> dict[str, Decimal]:
     data = _mapping(raw, where, problems)
     out = {}
     for role, value in data.items():
-        rate = _number(value, (*where, str(role)), "a rate per hour (more than 0)", problems, positive=True)
+        rate = _number(
+            value, (*where, str(role)), "a rate per hour (more than 0)", problems, positive=True
+        )
         if rate is not None:
             out[str(role)] = rate
     return out
@@ -256,9 +360,15 @@ def _backsync(raw: Any, problems: Problems) -> dict[str, FieldRule]:
     out = {}
     for name, rule_raw in data.items():
         path = (*where, str(name))
-        if not isinstance(name, str) or not name.lower().endswith("__c") or not FIELD_PATH.match(name) \
-                or "." in name:
-            problems.add(path, f"{name!r}: psa-sync writes only custom fields of the deal (ending in __c)")
+        if (
+            not isinstance(name, str)
+            or not name.lower().endswith("__c")
+            or not FIELD_PATH.match(name)
+            or "." in name
+        ):
+            problems.add(
+                path, f"{name!r}: psa-sync writes only custom fields of the deal (ending in __c)"
+            )
             continue
         rule = parse_rule(rule_raw, path, problems, backsync=True, delivery=PROGRESS_TYPES)
         if rule is not None:

@@ -71,9 +71,11 @@ class RelativeDate:
 
 def parse_relative_date(text: object, bases: tuple[str, ...] = (START, END)) -> RelativeDate:
     """``"start + 14d"`` → RelativeDate; raises DateSyntaxError naming what is expected."""
-    expected = (f"a date relative to the deal such as `start`, `start + 14d`, `end - 2w`"
-                f"{' or `service_date or end`' if SERVICE_DATE in bases else ''} "
-                f"(bases: {', '.join(bases)}; units: d, w)")
+    expected = (
+        f"a date relative to the deal such as `start`, `start + 14d`, `end - 2w`"
+        f"{' or `service_date or end`' if SERVICE_DATE in bases else ''} "
+        f"(bases: {', '.join(bases)}; units: d, w)"
+    )
     if not isinstance(text, str) or not text.strip():
         raise DateSyntaxError(f"{text!r} is not {expected}")
     terms = []
@@ -155,14 +157,23 @@ class LineItemRules:
     name_parts: tuple[tuple[str, str | None, str | None], ...] = ()
     start: RelativeDate | None = None
     due: RelativeDate | None = None
-    on_removed: str = "flag"  # a line item gone from a linked deal: flag its task (never delete) | ignore
+    on_removed: str = (
+        "flag"  # a line item gone from a linked deal: flag its task (never delete) | ignore
+    )
     removed_note: str = REMOVED_NOTE
-    on_quantity_change: str = "follow"  # the estimate follows while no time is logged on the task | keep
+    on_quantity_change: str = (
+        "follow"  # the estimate follows while no time is logged on the task | keep
+    )
 
 
 #: The progress values ``structure.backsync`` may write into Salesforce, and their type.
-PROGRESS_TYPES = {"tasks_done": "integer", "tasks_total": "integer", "hours_logged": "decimal",
-                  "hours_estimated": "decimal", "current_phase": "string"}
+PROGRESS_TYPES = {
+    "tasks_done": "integer",
+    "tasks_total": "integer",
+    "hours_logged": "decimal",
+    "hours_estimated": "decimal",
+    "current_phase": "string",
+}
 
 
 @dataclass(frozen=True)
@@ -176,7 +187,9 @@ class StructureRules:
     end_field: str
     routes: tuple[Route, ...] = ()
     line_items: LineItemRules | None = None
-    backsync: dict = field(default_factory=dict)  # Salesforce field → FieldRule (source: a progress value)
+    backsync: dict = field(
+        default_factory=dict
+    )  # Salesforce field → FieldRule (source: a progress value)
 
     def roles(self) -> set[str]:
         """Every role a child of this structure can carry: ``check`` verifies them against the PSA."""
@@ -201,10 +214,23 @@ class StructureRules:
 
     def line_item_fields(self) -> list[str]:
         """The ``OpportunityLineItem`` fields the structure reads: the subquery's SELECT list."""
-        names = ["Id", "Quantity", "UnitPrice", "TotalPrice", "ServiceDate", "Description", "SortOrder",
-                 "ProductCode", "Product2.Name", "Product2.ProductCode", "Product2.Family"]
+        names = [
+            "Id",
+            "Quantity",
+            "UnitPrice",
+            "TotalPrice",
+            "ServiceDate",
+            "Description",
+            "SortOrder",
+            "ProductCode",
+            "Product2.Name",
+            "Product2.ProductCode",
+            "Product2.Family",
+        ]
         rules = self.line_items
-        conditions = [route.any_line_item for route in self.routes if route.any_line_item is not None]
+        conditions = [
+            route.any_line_item for route in self.routes if route.any_line_item is not None
+        ]
         if rules is not None:
             conditions += [rules.services] if rules.services is not None else []
             names += [rules.hours_from] if rules.hours_from else []

@@ -19,7 +19,12 @@ from typing import Any
 
 from sync.common.errors import ConfigError
 from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml, unknown_keys
-from sync.mapping.structure_rules import DateSyntaxError, Template, TemplateItem, parse_relative_date
+from sync.mapping.structure_rules import (
+    DateSyntaxError,
+    Template,
+    TemplateItem,
+    parse_relative_date,
+)
 
 TEMPLATE_KEYS = ("name", "phases", "tasks", "line_item_phase")
 PHASE_KEYS = ("id", "name", "due")
@@ -29,13 +34,17 @@ PHASE_NAME_MAX = 60  # Redmine: a version's name
 TASK_NAME_MAX = 255  # Redmine: an issue's subject
 
 
-def load_template(mapping_path: Path, ref: str, where: KeyPath, problems: Problems) -> Template | None:
+def load_template(
+    mapping_path: Path, ref: str, where: KeyPath, problems: Problems
+) -> Template | None:
     """Read the template ``ref`` (relative to the mapping's folder); its problems join ``problems``
     (the reference's own, missing file or not YAML, at the mapping's ``where``)."""
     if Path(ref).is_absolute() or "\0" in ref:
         problems.add(where, f"{ref!r}: give the template's path relative to the mapping's folder")
         return None
-    path = Path(os.path.normpath(mapping_path.parent / ref))  # `../templates/x.yaml` named as a person reads it
+    path = Path(
+        os.path.normpath(mapping_path.parent / ref)
+    )  # `../templates/x.yaml` named as a person reads it
     try:
         doc = load_yaml(path, "template")
     except FileNotFoundError:
@@ -52,7 +61,10 @@ def load_template(mapping_path: Path, ref: str, where: KeyPath, problems: Proble
 
 def _template(data: Any, ref: str, problems: Problems) -> Template | None:
     if not isinstance(data, dict):
-        problems.add((), f"a template is a YAML mapping with keys {', '.join(TEMPLATE_KEYS)}, not {kind_of(data)}")
+        problems.add(
+            (),
+            f"a template is a YAML mapping with keys {', '.join(TEMPLATE_KEYS)}, not {kind_of(data)}",
+        )
         return None
     unknown_keys(data, (), TEMPLATE_KEYS, problems)
     name = data.get("name", Path(ref).stem)
@@ -70,25 +82,37 @@ def _template(data: Any, ref: str, problems: Problems) -> Template | None:
     if line_item_phase is not None and line_item_phase not in known:
         problems.add(("line_item_phase",), _unknown_phase(line_item_phase, known))
     _unique_phase_names(phases, problems)
-    return Template(name=str(name), path=ref, phases=tuple(p for _, p in phases), tasks=tuple(t for _, t in tasks),
-                    line_item_phase=line_item_phase if isinstance(line_item_phase, str) else None)
+    return Template(
+        name=str(name),
+        path=ref,
+        phases=tuple(p for _, p in phases),
+        tasks=tuple(t for _, t in tasks),
+        line_item_phase=line_item_phase if isinstance(line_item_phase, str) else None,
+    )
 
 
 def _unknown_phase(name: Any, known: list[str]) -> str:
     return f"{name!r} is not a phase of this template; its phases: {', '.join(known) or '(none)'}"
 
 
-def _items(raw: Any, section: str, keys: tuple[str, ...], problems: Problems) -> list[tuple[KeyPath, TemplateItem]]:
+def _items(
+    raw: Any, section: str, keys: tuple[str, ...], problems: Problems
+) -> list[tuple[KeyPath, TemplateItem]]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        problems.add((section,), f"must be a list of {section}, each with {', '.join(keys)}; not {kind_of(raw)}")
+        problems.add(
+            (section,),
+            f"must be a list of {section}, each with {', '.join(keys)}; not {kind_of(raw)}",
+        )
         return []
     out = []
     for index, entry in enumerate(raw):
         where = (section, index)
         if not isinstance(entry, dict):
-            problems.add(where, f"must be a mapping with keys {', '.join(keys)}, not {kind_of(entry)}")
+            problems.add(
+                where, f"must be a mapping with keys {', '.join(keys)}, not {kind_of(entry)}"
+            )
             continue
         unknown_keys(entry, where, keys, problems)
         item = _item(entry, where, section == "tasks", problems)
@@ -100,15 +124,24 @@ def _items(raw: Any, section: str, keys: tuple[str, ...], problems: Problems) ->
 def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> TemplateItem | None:
     item_id = entry.get("id")
     if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
-        problems.add((*where, "id"), "missing: every phase and task needs a stable `id` (it is part of the child's "
-                     "key in the PSA, so renaming never makes a second one)" if item_id is None else
-                     f"{item_id!r} is not an id (letters, digits, _ . -, at most 40, starting with a letter or digit)")
-    name = _name(entry.get("name"), (*where, "name"), TASK_NAME_MAX if task else PHASE_NAME_MAX, problems)
+        problems.add(
+            (*where, "id"),
+            "missing: every phase and task needs a stable `id` (it is part of the child's "
+            "key in the PSA, so renaming never makes a second one)"
+            if item_id is None
+            else f"{item_id!r} is not an id (letters, digits, _ . -, at most 40, starting with a letter or digit)",
+        )
+    name = _name(
+        entry.get("name"), (*where, "name"), TASK_NAME_MAX if task else PHASE_NAME_MAX, problems
+    )
     values: dict[str, Any] = {"due": _date(entry, "due", where, problems)}
     if task:
-        values.update(phase=_text(entry, "phase", where, problems), role=_text(entry, "role", where, problems),
-                      hours=_hours(entry.get("hours"), (*where, "hours"), problems),
-                      start=_date(entry, "start", where, problems))
+        values.update(
+            phase=_text(entry, "phase", where, problems),
+            role=_text(entry, "role", where, problems),
+            hours=_hours(entry.get("hours"), (*where, "hours"), problems),
+            start=_date(entry, "start", where, problems),
+        )
     if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
         return None  # kept when only its other values are wrong, so tasks naming it do not fail as well
     return TemplateItem(id=item_id, name=name, line=problems.doc.line(where), **values)
@@ -116,7 +149,12 @@ def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> Templa
 
 def _name(value: Any, where: KeyPath, limit: int, problems: Problems) -> str:
     if not isinstance(value, str) or not value.strip():
-        problems.add(where, "missing: a name the PSA shows" if value is None else f"must be text, not {kind_of(value)}")
+        problems.add(
+            where,
+            "missing: a name the PSA shows"
+            if value is None
+            else f"must be text, not {kind_of(value)}",
+        )
         return ""
     if len(value) > limit:
         problems.add(where, f"is {len(value)} characters; the PSA keeps at most {limit}")
@@ -137,7 +175,11 @@ def _hours(value: Any, where: KeyPath, problems: Problems) -> Decimal | None:
     if value is None:
         return None
     try:
-        hours = Decimal(str(value)) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+        hours = (
+            Decimal(str(value))
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool)
+            else None
+        )
     except InvalidOperation:
         hours = None
     if hours is None or not hours.is_finite() or hours < 0:
@@ -156,13 +198,17 @@ def _date(entry: dict, key: str, where: KeyPath, problems: Problems):
         return None
 
 
-def _unique_ids(items: list[tuple[KeyPath, TemplateItem]], seen: dict[str, int],
-                problems: Problems) -> dict[str, int]:
+def _unique_ids(
+    items: list[tuple[KeyPath, TemplateItem]], seen: dict[str, int], problems: Problems
+) -> dict[str, int]:
     """Phase and task ids share one namespace: both are ``t:<id>`` in the child key."""
     for where, item in items:
         if item.id in seen:
-            problems.add((*where, "id"), f"duplicate id '{item.id}' (first at line {seen[item.id]}); each phase and "
-                                         "task of a template needs its own")
+            problems.add(
+                (*where, "id"),
+                f"duplicate id '{item.id}' (first at line {seen[item.id]}); each phase and "
+                "task of a template needs its own",
+            )
         else:
             seen[item.id] = item.line
     return seen
@@ -174,7 +220,10 @@ def _unique_phase_names(phases: list[tuple[KeyPath, TemplateItem]], problems: Pr
     for where, phase in phases:
         folded = phase.name.casefold()
         if folded in seen:
-            problems.add((*where, "name"), f"another phase has the name {phase.name!r} (line {seen[folded]}); "
-                                           "the PSA needs phase names unique within a project")
+            problems.add(
+                (*where, "name"),
+                f"another phase has the name {phase.name!r} (line {seen[folded]}); "
+                "the PSA needs phase names unique within a project",
+            )
         else:
             seen[folded] = phase.line

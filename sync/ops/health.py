@@ -49,53 +49,104 @@ class Health:
     def text(self) -> str:
         if not self.findings:
             return f"OK: {self.summary}"
-        return "\n".join(f"CRITICAL ({f.code}): {f.line}" for f in sorted(self.findings, key=lambda f: f.code))
+        return "\n".join(
+            f"CRITICAL ({f.code}): {f.line}" for f in sorted(self.findings, key=lambda f: f.code)
+        )
 
 
-def check(settings: Settings, max_age: timedelta, max_quarantine: int = 0, now: datetime | None = None) -> Health:
+def check(
+    settings: Settings, max_age: timedelta, max_quarantine: int = 0, now: datetime | None = None
+) -> Health:
     now = now or utcnow()
     with State.reading(settings.state) as state:
         if state is None:
-            return Health([Finding(STALE, f"no run has succeeded yet: there is no state file at {settings.state}")],
-                          "")
+            return Health(
+                [
+                    Finding(
+                        STALE,
+                        f"no run has succeeded yet: there is no state file at {settings.state}",
+                    )
+                ],
+                "",
+            )
         return _check(state, settings, max_age, max_quarantine, now)
 
 
-def _check(state: State, settings: Settings, max_age: timedelta, max_quarantine: int, now: datetime) -> Health:
+def _check(
+    state: State, settings: Settings, max_age: timedelta, max_quarantine: int, now: datetime
+) -> Health:
     since = iso(now - max_age)
     findings: list[Finding] = []
     last_ok = state.last_success()
     heard = _stream_heard(state, settings, now)
     allowed = max_age + (settings.events.safety_poll if heard else timedelta(0))
     if last_ok is None or last_ok < iso(now - allowed):
-        when = "no run has succeeded yet" if last_ok is None else \
-            f"the last successful run finished at {last_ok}, {_ago(now, last_ok)} ago"
+        when = (
+            "no run has succeeded yet"
+            if last_ok is None
+            else f"the last successful run finished at {last_ok}, {_ago(now, last_ok)} ago"
+        )
         if settings.events.enabled and not heard:
-            findings.append(Finding(STREAM_DOWN, f"the event stream has been silent for more than events.stale_after "
-                                                 f"{_span(settings.events.stale_after)} and {when}; see the daemon's "
-                                                 "log and `psa-sync status` (events: last fault)"))
+            findings.append(
+                Finding(
+                    STREAM_DOWN,
+                    f"the event stream has been silent for more than events.stale_after "
+                    f"{_span(settings.events.stale_after)} and {when}; see the daemon's "
+                    "log and `psa-sync status` (events: last fault)",
+                )
+            )
         else:
-            findings.append(Finding(STALE, f"{when} (more than --max-age {_span(allowed)}); see `psa-sync status`"))
+            findings.append(
+                Finding(
+                    STALE, f"{when} (more than --max-age {_span(allowed)}); see `psa-sync status`"
+                )
+            )
     died, last_died = state.died_since(since)
     if died:
-        findings.append(Finding(DIED, f"{died} run(s) died within {_span(max_age)} (the last started at "
-                                      f"{last_died}); the next run recovered, but find out why (OOM, kill, power)"))
+        findings.append(
+            Finding(
+                DIED,
+                f"{died} run(s) died within {_span(max_age)} (the last started at "
+                f"{last_died}); the next run recovered, but find out why (OOM, kill, power)",
+            )
+        )
     old = state.quarantined_before(iso(now - QUARANTINE_AGE))
     if old > max_quarantine:
-        findings.append(Finding(QUARANTINE, f"{old} deal(s) quarantined for over a day (more than "
-                                            f"--max-quarantine {max_quarantine}); `psa-sync status` lists them"))
+        findings.append(
+            Finding(
+                QUARANTINE,
+                f"{old} deal(s) quarantined for over a day (more than "
+                f"--max-quarantine {max_quarantine}); `psa-sync status` lists them",
+            )
+        )
     stuck, oldest = state.outbox_waiting_since(since)
     if stuck:
-        findings.append(Finding(OUTBOX, f"{stuck} deal(s) wait in the outbox for their Salesforce write-back "
-                                        f"since {oldest} (more than {_span(max_age)}); see `psa-sync explain ID`"))
+        findings.append(
+            Finding(
+                OUTBOX,
+                f"{stuck} deal(s) wait in the outbox for their Salesforce write-back "
+                f"since {oldest} (more than {_span(max_age)}); see `psa-sync explain ID`",
+            )
+        )
     usage = _usage(state.last_org_usage())
     share = settings.limits.max_org_api_percent
     if usage is not None and usage >= share:
-        findings.append(Finding(API_USAGE, f"the org has used {usage:.0f}% of its daily API requests "
-                                           f"(limits.max_org_api_percent {share:g}%); runs stop with exit 4"))
+        findings.append(
+            Finding(
+                API_USAGE,
+                f"the org has used {usage:.0f}% of its daily API requests "
+                f"(limits.max_org_api_percent {share:g}%); runs stop with exit 4",
+            )
+        )
     counts = state.counts()
-    summary = (f"last successful run {_ago(now, last_ok)} ago; quarantine {counts['quarantine']}, outbox "
-               f"{counts['outbox']}; org API usage {'?' if usage is None else f'{usage:.0f}%'}") if last_ok else ""
+    summary = (
+        (
+            f"last successful run {_ago(now, last_ok)} ago; quarantine {counts['quarantine']}, outbox "
+            f"{counts['outbox']}; org API usage {'?' if usage is None else f'{usage:.0f}%'}"
+        )
+        if last_ok
+        else ""
+    )
     return Health(findings, summary)
 
 
@@ -124,5 +175,7 @@ def _span(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{seconds // size}{unit}" + (f"{seconds % size // 60}m" if unit == "h" and seconds % size else "")
+            return f"{seconds // size}{unit}" + (
+                f"{seconds % size // 60}m" if unit == "h" and seconds % size else ""
+            )
     return f"{seconds}s"

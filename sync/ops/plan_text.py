@@ -10,12 +10,16 @@ from sync.ops.report import values_text
 
 def plan_text(result: Any) -> str:
     counts = result.counts
-    lines = [f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
-             f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
-             f"{counts['quarantined']} quarantined"
-             + (f", {counts['pipeline']} pipeline deals" if counts.get("pipeline") else "")]
+    lines = [
+        f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
+        f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
+        f"{counts['quarantined']} quarantined"
+        + (f", {counts['pipeline']} pipeline deals" if counts.get("pipeline") else "")
+    ]
     for item in result.recover:
-        lines.append(f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)")
+        lines.append(
+            f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)"
+        )
     for item in result.creates:
         lines.append(f"  create  {item['id']}  {values_text(item['fields'])}")
         if item.get("structure"):
@@ -29,29 +33,48 @@ def plan_text(result: Any) -> str:
     for item in result.quarantined:
         lines.append(f"  QUARANTINE {item['id']}  {item['reason']}")
     for item in result.children:
-        done = [f"+ {c['kind']} {c['name']!r}" + (f" {c['hours']} h" if c["hours"] is not None else "")
-                for c in item["create"]]
+        done = [
+            f"+ {c['kind']} {c['name']!r}" + (f" {c['hours']} h" if c["hours"] is not None else "")
+            for c in item["create"]
+        ]
         done += [f"flag {c['name']!r} (its line item left the deal)" for c in item["flag"]]
-        done += [f"estimate {c['name']!r} {c['from']} → {c['to']} h (if no time is logged)" for c in item["estimates"]]
+        done += [
+            f"estimate {c['name']!r} {c['from']} → {c['to']} h (if no time is logged)"
+            for c in item["estimates"]
+        ]
         lines.append(f"  plan    {item['id']}  {'; '.join(done)}")
     for item in result.pipeline:
-        lines.append(f"  pipeline {item['id']}  {item['status']} ({item['stage']}, {item['probability']}%)")
-    cut = [f"{counts[kind] - len(getattr(result, kind))} more {kind}" for kind in counts
-           if counts[kind] > len(getattr(result, kind))]
+        lines.append(
+            f"  pipeline {item['id']}  {item['status']} ({item['stage']}, {item['probability']}%)"
+        )
+    cut = [
+        f"{counts[kind] - len(getattr(result, kind))} more {kind}"
+        for kind in counts
+        if counts[kind] > len(getattr(result, kind))
+    ]
     if cut:
-        lines.append(f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
-                     "`plan --jsonl` lists every action)")
+        lines.append(
+            f"  … and {', '.join(cut)} (the first {result.examples} of each are shown; "
+            "`plan --jsonl` lists every action)"
+        )
     return "\n".join(lines)
 
 
 def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
     """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
     by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
-    lines = [f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
-             f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h" + (f" ({by_role})" if by_role else "")]
+    lines = [
+        f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
+        f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h"
+        + (f" ({by_role})" if by_role else "")
+    ]
     for phase in tree["phases"]:
-        lines.append(f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else ""))
-        lines.extend(f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"])
+        lines.append(
+            f"{indent}  phase {phase['name']}" + (f"  due {phase['due']}" if phase["due"] else "")
+        )
+        lines.extend(
+            f"{indent}    {_task(task)}" for task in tree["tasks"] if task["phase"] == phase["key"]
+        )
     lines.extend(f"{indent}  {_task(task)}" for task in tree["tasks"] if task["phase"] is None)
     return lines
 

@@ -42,7 +42,9 @@ KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, 
 DATE_FIELD = "CloseDate"
 BATCH_ROWS = 200  # one PSA batch and one sObject Collections call each: a short lock hold
 LOCK_WAIT_SECONDS = 900.0  # a batch waits this long for a scheduled run to finish
-TURN_PAUSE_SECONDS = 0.3  # between batches: a scheduled run waiting for the lock takes its turn here
+TURN_PAUSE_SECONDS = (
+    0.3  # between batches: a scheduled run waiting for the lock takes its turn here
+)
 EXAMPLES = 5
 
 
@@ -67,7 +69,9 @@ class Progress:
         return self.finished_at is not None
 
     def overlaps(self, since: date, until: date) -> bool:
-        return not (until < date.fromisoformat(self.since) or since > date.fromisoformat(self.until))
+        return not (
+            until < date.fromisoformat(self.since) or since > date.fromisoformat(self.until)
+        )
 
 
 @dataclass
@@ -82,8 +86,15 @@ class BackfillReport:
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"version": 1, "dry_run": self.dry_run, "exit_code": self.exit_code, "error": self.error,
-                **asdict(self.progress), "examples": self.examples, "salesforce_calls": self.api_calls}
+        return {
+            "version": 1,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            **asdict(self.progress),
+            "examples": self.examples,
+            "salesforce_calls": self.api_calls,
+        }
 
 
 def parse_range(since: str | None, until: str | None) -> tuple[date | None, date]:
@@ -106,12 +117,21 @@ def range_condition(mapping: Mapping, since: date | None, until: date | None, af
     """The mapping's criteria, the CloseDate range (either bound may be open) and, resuming, the Ids
     after the last one done."""
     closed = soql_field(DATE_FIELD)
-    return and_(mapping.source.criteria, closed.ge(since) if since else None, closed.le(until) if until else None,
-                soql_field("Id").gt(after_id) if after_id else None)
+    return and_(
+        mapping.source.criteria,
+        closed.ge(since) if since else None,
+        closed.le(until) if until else None,
+        soql_field("Id").gt(after_id) if after_id else None,
+    )
 
 
-def range_query(mapping: Mapping, since: date | None, until: date | None, after_id: str | None,
-                children: bool = True) -> str:
+def range_query(
+    mapping: Mapping,
+    since: date | None,
+    until: date | None,
+    after_id: str | None,
+    children: bool = True,
+) -> str:
     condition = range_condition(mapping, since, until, after_id)
     where = f" WHERE {to_soql(condition)}" if condition is not None else ""
     return f"SELECT {', '.join(select_fields(mapping, children))} FROM {mapping.source.object}{where} ORDER BY Id"
@@ -122,7 +142,7 @@ def batches(pages: Iterator[list[dict]], size: int = BATCH_ROWS) -> Iterator[lis
     window: a window is a time range of the run's query; docs/architecture.md, glossary)."""
     for page in pages:
         for start in range(0, len(page), size):
-            yield page[start:start + size]
+            yield page[start : start + size]
 
 
 def load_progress(state: State | None) -> Progress | None:
@@ -141,49 +161,90 @@ def begin(state: State | None, since: date, until: date) -> Progress:
         raise ConfigError(
             f"this range {how} an unfinished backfill of {current.since}..{current.until} ({current.done}/"
             f"{current.total} done, last advanced {current.advanced_at}); run `psa-sync backfill --since "
-            f"{current.since} --until {current.until}` to finish it first. Nothing was written")
+            f"{current.since} --until {current.until}` to finish it first. Nothing was written"
+        )
     now = iso(utcnow())
-    return Progress(since=since.isoformat(), until=until.isoformat(), started_at=now, advanced_at=now)
+    return Progress(
+        since=since.isoformat(), until=until.isoformat(), started_at=now, advanced_at=now
+    )
 
 
 def check_source(mapping: Mapping) -> None:
     if mapping.source.object.lower() != "opportunity":
-        raise ConfigError(f"backfill selects deals by {DATE_FIELD}, an Opportunity field; the mapping reads "
-                          f"{mapping.source.object}")
+        raise ConfigError(
+            f"backfill selects deals by {DATE_FIELD}, an Opportunity field; the mapping reads "
+            f"{mapping.source.object}"
+        )
 
 
-def read_range(client: SalesforceApi, mapping: Mapping, settings: Settings, since: date | None,
-               until: date | None, after_id: str | None = None) -> tuple[int, str, Iterator[list[dict]]]:
+def read_range(
+    client: SalesforceApi,
+    mapping: Mapping,
+    settings: Settings,
+    since: date | None,
+    until: date | None,
+    after_id: str | None = None,
+) -> tuple[int, str, Iterator[list[dict]]]:
     """One COUNT() call, then the records of the range after ``after_id``: REST pages, or one Bulk 2.0
     job above ``limits.bulk_threshold``. (how many, "rest" or "bulk", the pages)"""
     condition = range_condition(mapping, since, until, after_id)
     where = to_soql(condition) if condition is not None else None
     count = client.count(mapping.source.object, where, include_deleted=False)
     if count > settings.limits.bulk_threshold:
-        deals = client.bulk_query_pages(range_query(mapping, since, until, after_id, children=False),
-                                        include_deleted=False)
+        deals = client.bulk_query_pages(
+            range_query(mapping, since, until, after_id, children=False), include_deleted=False
+        )
         return count, "bulk", bulk_line_items(client, mapping, where, deals)
-    return count, "rest", client.query_pages(range_query(mapping, since, until, after_id), include_deleted=False)
+    return (
+        count,
+        "rest",
+        client.query_pages(range_query(mapping, since, until, after_id), include_deleted=False),
+    )
 
 
-def read(client: SalesforceApi, mapping: Mapping, settings: Settings, progress: Progress,
-         since: date, until: date) -> Iterator[list[dict]]:
+def read(
+    client: SalesforceApi,
+    mapping: Mapping,
+    settings: Settings,
+    progress: Progress,
+    since: date,
+    until: date,
+) -> Iterator[list[dict]]:
     """The records after the backfill's cursor; the total it is out of."""
-    remaining, progress.reader, pages = read_range(client, mapping, settings, since, until, progress.after_id)
+    remaining, progress.reader, pages = read_range(
+        client, mapping, settings, since, until, progress.after_id
+    )
     progress.total = progress.done + remaining
     return pages
 
 
-def run_backfill(settings: Settings, mapping: Mapping, since: date, until: date, *, reporter=None,
-                 batch_rows: int = BATCH_ROWS, environ: dict[str, str] | None = None) -> BackfillReport:
+def run_backfill(
+    settings: Settings,
+    mapping: Mapping,
+    since: date,
+    until: date,
+    *,
+    reporter=None,
+    batch_rows: int = BATCH_ROWS,
+    environ: dict[str, str] | None = None,
+) -> BackfillReport:
     """Batches through run sessions until the range is done or a batch fails; resumable."""
     check_source(mapping)
-    with backfill_lock(settings):  # held to the end: the scheduled runs wait for a batch, never exit 75
+    with backfill_lock(
+        settings
+    ):  # held to the end: the scheduled runs wait for a batch, never exit 75
         return _run(settings, mapping, since, until, reporter, batch_rows, environ)
 
 
-def _run(settings: Settings, mapping: Mapping, since: date, until: date, reporter, batch_rows: int,
-         environ: dict[str, str] | None) -> BackfillReport:
+def _run(
+    settings: Settings,
+    mapping: Mapping,
+    since: date,
+    until: date,
+    reporter,
+    batch_rows: int,
+    environ: dict[str, str] | None,
+) -> BackfillReport:
     with _locked_state(settings) as state:
         progress = begin(state, since, until)
         state.set_meta(KEY, json.dumps(asdict(progress)))
@@ -210,8 +271,14 @@ def _run(settings: Settings, mapping: Mapping, since: date, until: date, reporte
     return outcome
 
 
-def _batch(settings: Settings, connected: Connected, mapping: Mapping, progress: Progress, records: list[dict],
-            environ) -> tuple[int, str | None]:
+def _batch(
+    settings: Settings,
+    connected: Connected,
+    mapping: Mapping,
+    progress: Progress,
+    records: list[dict],
+    environ,
+) -> tuple[int, str | None]:
     """One batch in a run session of its own: the lock is held for this batch only. Every batch maps
     with the mapping the command loaded at its start: an edit of the file meanwhile waits for the next
     command, as it waits for the next run."""
@@ -220,18 +287,39 @@ def _batch(settings: Settings, connected: Connected, mapping: Mapping, progress:
 
     def step(run) -> None:
         nonlocal held
-        held = time.monotonic()  # the lock is held from here (recovery before it is only a lookup, if any)
+        held = (
+            time.monotonic()
+        )  # the lock is held from here (recovery before it is only a lookup, if any)
         stages.process_page(run, records, advance=lambda page: _advance(run.state, progress, page))
 
-    result = stages.cycle(settings, MODE, step, environ=environ, connected=connected, mapping=mapping,
-                          wait=LOCK_WAIT_SECONDS)
+    result = stages.cycle(
+        settings,
+        MODE,
+        step,
+        environ=environ,
+        connected=connected,
+        mapping=mapping,
+        wait=LOCK_WAIT_SECONDS,
+    )
     hold = time.monotonic() - held
     progress.longest_hold_s = round(max(progress.longest_hold_s, hold), 2)
     for name, n in result.counts.items():
-        if n and name in ("extracted", "created", "adopted", "updated", "unchanged", "quarantined", "lifecycle"):
+        if n and name in (
+            "extracted",
+            "created",
+            "adopted",
+            "updated",
+            "unchanged",
+            "quarantined",
+            "lifecycle",
+        ):
             progress.counts[name] = progress.counts.get(name, 0) + n
-    logger.debug("backfill batch of %d waited %.1fs for the lock and held it %.1fs", len(records),
-                 held - asked, hold)
+    logger.debug(
+        "backfill batch of %d waited %.1fs for the lock and held it %.1fs",
+        len(records),
+        held - asked,
+        hold,
+    )
     return result.exit_code, result.error
 
 
@@ -285,11 +373,15 @@ def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> B
 
 def _tally_plan(outcome: BackfillReport, planned: stages.PagePlan) -> None:
     plan, counts, examples = planned.plan, outcome.progress.counts, outcome.examples
-    actions = {"created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
-               "updated": [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed],
-               "unchanged": [{"id": record_id} for record_id in plan.unchanged],
-               "lifecycle": [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle],
-               "quarantined": [{"id": r, "reason": why} for r, why in planned.quarantine.items()]}
+    actions = {
+        "created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
+        "updated": [
+            {"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed
+        ],
+        "unchanged": [{"id": record_id} for record_id in plan.unchanged],
+        "lifecycle": [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle],
+        "quarantined": [{"id": r, "reason": why} for r, why in planned.quarantine.items()],
+    }
     for action, items in actions.items():
         counts[action] = counts.get(action, 0) + len(items)
-        examples.setdefault(action, []).extend(items[:EXAMPLES - len(examples.get(action, []))])
+        examples.setdefault(action, []).extend(items[: EXAMPLES - len(examples.get(action, []))])

@@ -24,17 +24,25 @@ class Connections:
     """
 
     def __init__(self, settings: Settings):
-        sf_session = build_session(ca_bundle=settings.salesforce.ca_bundle, timeout=settings.http.timeout,
-                                   retries=settings.http.retries)
+        sf_session = build_session(
+            ca_bundle=settings.salesforce.ca_bundle,
+            timeout=settings.http.timeout,
+            retries=settings.http.retries,
+        )
         self.client: SalesforceApi = SalesforceClient(
-            settings.salesforce, sf_session, max_org_api_percent=settings.limits.max_org_api_percent,
-            max_calls_per_run=settings.limits.max_calls_per_run)
-        self._psa_session = build_session(ca_bundle=None, timeout=settings.http.timeout,
-                                          retries=settings.http.retries)
+            settings.salesforce,
+            sf_session,
+            max_org_api_percent=settings.limits.max_org_api_percent,
+            max_calls_per_run=settings.limits.max_calls_per_run,
+        )
+        self._psa_session = build_session(
+            ca_bundle=None, timeout=settings.http.timeout, retries=settings.http.retries
+        )
         self._psa_session.hooks["response"].append(self._count_psa)
         factory = get_connector(settings.psa.connector)
-        self.psa: PsaConnector = factory(settings.psa.url, settings.psa.api_key.get(), settings.psa.options,
-                                         self._psa_session)
+        self.psa: PsaConnector = factory(
+            settings.psa.url, settings.psa.api_key.get(), settings.psa.options, self._psa_session
+        )
         self.psa_calls = 0  # PSA requests answered, for the run rows and the metrics
 
     def _count_psa(self, response, *args, **kwargs) -> None:

@@ -34,8 +34,16 @@ JSON_VERSION = 1
 NO_ROLE = "(no role)"  # the tasks without a role, in a structure's hours by role
 EXAMPLES = 1000  # default number of examples of each action kept for the summary
 # list in the summary → the action named on each JSON line
-ACTIONS = {"creates": "create", "updates": "update", "lifecycle": "lifecycle", "repairs": "repair",
-           "quarantined": "quarantine", "recover": "recover", "pipeline": "pipeline", "children": "children"}
+ACTIONS = {
+    "creates": "create",
+    "updates": "update",
+    "lifecycle": "lifecycle",
+    "repairs": "repair",
+    "quarantined": "quarantine",
+    "recover": "recover",
+    "pipeline": "pipeline",
+    "children": "children",
+}
 
 
 @dataclass
@@ -43,16 +51,22 @@ class PlanResult:
     """Counts of every action, the first ``examples`` of each, and a ``sink`` that sees them all."""
 
     examples: int = EXAMPLES
-    sink: Callable[[dict], None] | None = None  # called with every action as it is decided (--jsonl)
+    sink: Callable[[dict], None] | None = (
+        None  # called with every action as it is decided (--jsonl)
+    )
     creates: list[dict] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
     unchanged: int = 0
     lifecycle: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
-    repairs: list[dict] = field(default_factory=list)  # link fields the run re-writes (cleared, cloned)
+    repairs: list[dict] = field(
+        default_factory=list
+    )  # link fields the run re-writes (cleared, cloned)
     recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
     pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table the run writes
-    children: list[dict] = field(default_factory=list)  # what linked deals' passes do to their plans
+    children: list[dict] = field(
+        default_factory=list
+    )  # what linked deals' passes do to their plans
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     api_calls: dict[str, int] = field(default_factory=dict)
 
@@ -61,23 +75,37 @@ class PlanResult:
         self.counts[kind] += len(items)
         kept: list[dict] = getattr(self, kind)
         if len(kept) < self.examples:
-            kept.extend(items[:self.examples - len(kept)])
+            kept.extend(items[: self.examples - len(kept)])
         if self.sink is not None:
             for item in items:
                 self.sink({"action": ACTIONS[kind], **item})
 
     def to_json(self) -> dict[str, Any]:
         """Version 1; the lists hold at most ``examples`` items each, ``counts`` the totals."""
-        return {"version": JSON_VERSION, "creates": self.creates, "updates": self.updates,
-                "unchanged": self.unchanged, "lifecycle": self.lifecycle, "quarantined": self.quarantined,
-                "repairs": self.repairs, "recover": self.recover, "pipeline": self.pipeline,
-                "children": self.children, "api_calls": self.api_calls,
-                "counts": {**self.counts, "unchanged": self.unchanged}, "examples": self.examples}
+        return {
+            "version": JSON_VERSION,
+            "creates": self.creates,
+            "updates": self.updates,
+            "unchanged": self.unchanged,
+            "lifecycle": self.lifecycle,
+            "quarantined": self.quarantined,
+            "repairs": self.repairs,
+            "recover": self.recover,
+            "pipeline": self.pipeline,
+            "children": self.children,
+            "api_calls": self.api_calls,
+            "counts": {**self.counts, "unchanged": self.unchanged},
+            "examples": self.examples,
+        }
 
     def summary_line(self) -> dict[str, Any]:
         """The last line of ``--jsonl``: the totals and the calls the plan spent."""
-        return {"action": "summary", "version": JSON_VERSION, "counts": {**self.counts, "unchanged": self.unchanged},
-                "api_calls": self.api_calls}
+        return {
+            "action": "summary",
+            "version": JSON_VERSION,
+            "counts": {**self.counts, "unchanged": self.unchanged},
+            "api_calls": self.api_calls,
+        }
 
 
 def read_sample(path: Path) -> list[dict]:
@@ -90,12 +118,16 @@ def read_sample(path: Path) -> list[dict]:
     if isinstance(data, dict):
         data = data.get("records")
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise ConfigError(f"{path}: expected a query response, its `records` list, or `sf data query --json` "
-                          "output")
+        raise ConfigError(
+            f"{path}: expected a query response, its `records` list, or `sf data query --json` "
+            "output"
+        )
     return data
 
 
-def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: State | None) -> None:
+def add_page(
+    result: PlanResult, records: list[dict], mapping: Mapping, state: State | None
+) -> None:
     """List what the run's own page step decides for these records (``stages.plan_page``)."""
     page = plan_page(records, mapping, state)
     add_planned(result, page)
@@ -105,19 +137,51 @@ def add_page(result: PlanResult, records: list[dict], mapping: Mapping, state: S
 
 def add_planned(result: PlanResult, page: PagePlan) -> None:
     plan = page.plan
-    result.add("creates", [_create(c.row.record_id, c.row.fields, page.structures.get(c.row.record_id))
-                           for c in plan.creates])
-    result.add("updates", [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed])
+    result.add(
+        "creates",
+        [
+            _create(c.row.record_id, c.row.fields, page.structures.get(c.row.record_id))
+            for c in plan.creates
+        ],
+    )
+    result.add(
+        "updates",
+        [{"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed],
+    )
     result.unchanged += len(plan.unchanged)
-    result.add("lifecycle", [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle])
-    result.add("repairs", [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()])
-    result.add("quarantined", [{"id": e.record_id, "field": e.field, "reason": e.reason}
-                               for e in page.errors if e.record_id in page.quarantine])
-    result.add("pipeline", [{"id": row["record_id"], "status": row["status"], "stage": row["stage"],
-                             "probability": row["probability"], "amount": row["amount"]} for row in page.pipeline])
+    result.add(
+        "lifecycle", [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle]
+    )
+    result.add(
+        "repairs",
+        [{"id": record_id, "fields": values} for record_id, values in plan.repairs.items()],
+    )
+    result.add(
+        "quarantined",
+        [
+            {"id": e.record_id, "field": e.field, "reason": e.reason}
+            for e in page.errors
+            if e.record_id in page.quarantine
+        ],
+    )
+    result.add(
+        "pipeline",
+        [
+            {
+                "id": row["record_id"],
+                "status": row["status"],
+                "stage": row["stage"],
+                "probability": row["probability"],
+                "amount": row["amount"],
+            }
+            for row in page.pipeline
+        ],
+    )
 
 
-def add_children(result: PlanResult, page: PagePlan, state: State, rules: LineItemRules | None) -> None:
+def add_children(
+    result: PlanResult, page: PagePlan, state: State, rules: LineItemRules | None
+) -> None:
     """The child actions of the page's linked, planned, open projects, decided as the run decides them
     (``load.children.child_actions``): a new line item's task, a removed one flagged, an estimate moved."""
     plans = state_children.planned(state, list(page.structures))
@@ -126,14 +190,27 @@ def add_children(result: PlanResult, page: PagePlan, state: State, rules: LineIt
         link = page.links.get(record_id)
         if link is None or link.link_state != "active" or link.closed_by is not None:
             continue
-        actions = child_actions(page.structures[record_id], existing.get(record_id, {}), plan_state, rules)
+        actions = child_actions(
+            page.structures[record_id], existing.get(record_id, {}), plan_state, rules
+        )
         if actions:
-            result.add("children", [{
-                "id": record_id, "create": [{"key": c.key, "kind": c.kind.value, "name": c.name, "hours": c.hours}
-                                            for c in actions.create],
-                "flag": [{"key": r.key, "name": r.name} for r in actions.flag],
-                "estimates": [{"key": r.key, "name": r.name, "from": r.hours, "to": c.hours}
-                              for r, c in actions.estimates]}])
+            result.add(
+                "children",
+                [
+                    {
+                        "id": record_id,
+                        "create": [
+                            {"key": c.key, "kind": c.kind.value, "name": c.name, "hours": c.hours}
+                            for c in actions.create
+                        ],
+                        "flag": [{"key": r.key, "name": r.name} for r in actions.flag],
+                        "estimates": [
+                            {"key": r.key, "name": r.name, "from": r.hours, "to": c.hours}
+                            for r, c in actions.estimates
+                        ],
+                    }
+                ],
+            )
 
 
 def _create(record_id: str, fields: dict, structure: Structure | None) -> dict:
@@ -145,11 +222,17 @@ def _create(record_id: str, fields: dict, structure: Structure | None) -> dict:
 
 def structure_json(structure: Structure) -> dict[str, Any]:
     """The tree a create makes below its project (docs/status.schema.json, ``$defs/structure``)."""
+
     def child(c: Child) -> dict[str, Any]:
         out = {"key": c.key, "name": c.name, "due": c.due}
         if c.kind is ChildKind.TASK:
-            out.update(phase=c.phase, hours=c.hours, role=c.role, start=c.start,
-                       line_item=c.line_item.line_item_id if c.line_item else None)
+            out.update(
+                phase=c.phase,
+                hours=c.hours,
+                role=c.role,
+                start=c.start,
+                line_item=c.line_item.line_item_id if c.line_item else None,
+            )
         return out
 
     hours: dict[str, Decimal] = {}
@@ -157,13 +240,23 @@ def structure_json(structure: Structure) -> dict[str, Any]:
         if task.hours is not None:
             role = task.role or NO_ROLE
             hours[role] = hours.get(role, Decimal(0)) + task.hours
-    return {"template": structure.template, "phases": [child(p) for p in structure.phases],
-            "tasks": [child(t) for t in structure.tasks], "hours": sum(hours.values(), Decimal(0)),
-            "hours_by_role": dict(sorted(hours.items()))}
+    return {
+        "template": structure.template,
+        "phases": [child(p) for p in structure.phases],
+        "tasks": [child(t) for t in structure.tasks],
+        "hours": sum(hours.values(), Decimal(0)),
+        "hours_by_role": dict(sorted(hours.items())),
+    }
 
 
-def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None, *, examples: int = EXAMPLES,
-                sink: Callable[[dict], None] | None = None) -> PlanResult:
+def plan_sample(
+    sample: Path,
+    mapping_path: Path,
+    state_path: Path | None,
+    *,
+    examples: int = EXAMPLES,
+    sink: Callable[[dict], None] | None = None,
+) -> PlanResult:
     mapping = load_mapping(mapping_path)
     state = State.open_readonly(state_path) if state_path else None
     result = PlanResult(examples=examples, sink=sink)
@@ -175,7 +268,9 @@ def plan_sample(sample: Path, mapping_path: Path, state_path: Path | None, *, ex
     return result
 
 
-def plan_online(settings, *, examples: int = EXAMPLES, sink: Callable[[dict], None] | None = None) -> PlanResult:
+def plan_online(
+    settings, *, examples: int = EXAMPLES, sink: Callable[[dict], None] | None = None
+) -> PlanResult:
     """The next run's window, through the next run's page step: the records its recovery re-fetches
     (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included.
     Only Salesforce is asked: the PSA client is built, never called."""
@@ -185,7 +280,10 @@ def plan_online(settings, *, examples: int = EXAMPLES, sink: Callable[[dict], No
     state = State.open_readonly(settings.state)
     result = PlanResult(examples=examples, sink=sink)
     try:
-        result.add("recover", [{"id": i.record_id, "action": i.action} for i in (state.intents() if state else [])])
+        result.add(
+            "recover",
+            [{"id": i.record_id, "action": i.action} for i in (state.intents() if state else [])],
+        )
         for records in next_run_pages(client, mapping, state):
             add_page(result, records, mapping, state)
     finally:

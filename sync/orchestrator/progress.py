@@ -23,7 +23,9 @@ def line(progress: Any, elapsed: float) -> str:
     """``done/total deals, created …, rate, time left`` of a backfill's progress."""
     rate = progress.done / elapsed if elapsed > 0 else 0.0
     left = (progress.total - progress.done) / rate if rate > 0 else None
-    counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted") or "-"
+    counts = (
+        ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted") or "-"
+    )
     eta = f", about {left / 60:.1f} min left" if left is not None else ""
     return f"backfill {progress.done}/{progress.total} deals ({counts}); {rate:.1f} deals/s{eta}"
 
@@ -37,14 +39,28 @@ def reporter(quiet: bool = False, stream=None) -> Iterator[Callable[[Any], None]
         return
     started = time.monotonic()
     if stream.isatty():
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
-        with Progress(TextColumn("backfill"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                      TextColumn("{task.fields[counts]}"), transient=False) as bar:
+        with Progress(
+            TextColumn("backfill"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[counts]}"),
+            transient=False,
+        ) as bar:
             task = bar.add_task("backfill", total=None, counts="")
 
             def update(progress: Any) -> None:
-                counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted")
+                counts = ", ".join(
+                    f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted"
+                )
                 bar.update(task, total=progress.total, completed=progress.done, counts=counts)
 
             yield update

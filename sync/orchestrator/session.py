@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.backsync.outbox import WritebackReport
-from sync.common.errors import INTERRUPTED, BudgetExceededError, StateMismatchError, SyncError, exit_code_of
+from sync.common.errors import (
+    INTERRUPTED,
+    BudgetExceededError,
+    StateMismatchError,
+    SyncError,
+    exit_code_of,
+)
 from sync.common.faults import crash_hook, create_chunk
 from sync.common.logs import redact
 from sync.common.model import DesiredRow, Facts, Plan
@@ -34,8 +40,22 @@ from sync.state.files import translate
 logger = logging.getLogger(__name__)
 
 #: The counters of one run, in the order the summary line prints them.
-COUNTS = ("extracted", "created", "adopted", "updated", "unchanged", "pending", "lifecycle", "repaired",
-          "quarantined", "written", "written_later", "backsync", "conflicts", "unconfirmed")
+COUNTS = (
+    "extracted",
+    "created",
+    "adopted",
+    "updated",
+    "unchanged",
+    "pending",
+    "lifecycle",
+    "repaired",
+    "quarantined",
+    "written",
+    "written_later",
+    "backsync",
+    "conflicts",
+    "unconfirmed",
+)
 
 
 @dataclass
@@ -54,9 +74,16 @@ class RunResult:
     def log_summary(self) -> None:
         counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
         usage = self.org_usage or {}
-        logger.info("run finished status=%s exit=%s %s sf_calls=%s psa_calls=%s org_usage=%s/%s", self.status,
-                    self.exit_code, counts, sum(self.api_calls.values()), self.psa_calls, usage.get("used"),
-                    usage.get("max"))
+        logger.info(
+            "run finished status=%s exit=%s %s sf_calls=%s psa_calls=%s org_usage=%s/%s",
+            self.status,
+            self.exit_code,
+            counts,
+            sum(self.api_calls.values()),
+            self.psa_calls,
+            usage.get("used"),
+            usage.get("max"),
+        )
 
 
 #: A connected Salesforce client and a PSA connector, kept across sessions.
@@ -80,17 +107,33 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     new_failures: int = 0
-    create_chunk: CreateChunk | None = None  # the PSA's (``PsaConnector.create_chunk``), else whole batches
+    create_chunk: CreateChunk | None = (
+        None  # the PSA's (``PsaConnector.create_chunk``), else whole batches
+    )
 
     @property
     def ctx(self) -> LoadContext:
         policies = Policies.of(self.settings.psa.options)
-        psa = with_members(self.psa, self.mapping.members, self.state, self.run_id, self.mapping.key.lower() == "id")
-        return LoadContext(state=self.state, psa=psa, run_id=self.run_id, writeback=self.mapping.writeback,
-                           on_create=self.mapping.on_create_fields(), on_closed=policies.on_closed,
-                           fault=self.fault, fingerprint=self.mapping.fingerprint, pipeline=self.mapping.tentative,
-                           create_chunk=self.create_chunk,
-                           parent_of=self.parent_of if policies.parent_projects else None)
+        psa = with_members(
+            self.psa,
+            self.mapping.members,
+            self.state,
+            self.run_id,
+            self.mapping.key.lower() == "id",
+        )
+        return LoadContext(
+            state=self.state,
+            psa=psa,
+            run_id=self.run_id,
+            writeback=self.mapping.writeback,
+            on_create=self.mapping.on_create_fields(),
+            on_closed=policies.on_closed,
+            fault=self.fault,
+            fingerprint=self.mapping.fingerprint,
+            pipeline=self.mapping.tentative,
+            create_chunk=self.create_chunk,
+            parent_of=self.parent_of if policies.parent_projects else None,
+        )
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
         """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
@@ -98,12 +141,16 @@ class Run:
         if not facts.account_id:
             return None
         name = facts.account_name or row.fields.get("customer") or facts.account_id
-        return self.psa.ensure_parent(facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")})
+        return self.psa.ensure_parent(
+            facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")}
+        )
 
     def tally(self, plan: Plan, pipeline: list[dict] = ()) -> None:
         """Count what a page's plan decided (and its pipeline rows by status), then what load did with it."""
         for row in pipeline:
-            self.counts[f"pipeline_{row['status']}"] = self.counts.get(f"pipeline_{row['status']}", 0) + 1
+            self.counts[f"pipeline_{row['status']}"] = (
+                self.counts.get(f"pipeline_{row['status']}", 0) + 1
+            )
         self.counts["unchanged"] += len(plan.unchanged)
         self.counts["lifecycle"] += len(plan.lifecycle)
         self.counts["repaired"] += len(plan.repairs)
@@ -112,15 +159,27 @@ class Run:
     def tally_load(self) -> None:
         """The load report keeps the run's totals; its failures are counted once, then cleared."""
         report = self.load
-        self.counts.update(created=len(report.created), adopted=len(report.adopted), updated=len(report.updated),
-                           pending=len(report.pending))
+        self.counts.update(
+            created=len(report.created),
+            adopted=len(report.adopted),
+            updated=len(report.updated),
+            pending=len(report.pending),
+        )
         self.count_new_failures(report.failed)
         report.failed = {}
-        plans = self.children  # a project's plan: counted once it did something (mappings without one)
-        done = {"children_created": plans.created, "children_found": plans.found,
-                "children_flagged": plans.flagged, "estimates_moved": plans.estimates}
+        plans = (
+            self.children
+        )  # a project's plan: counted once it did something (mappings without one)
+        done = {
+            "children_created": plans.created,
+            "children_found": plans.found,
+            "children_flagged": plans.flagged,
+            "estimates_moved": plans.estimates,
+        }
         self.counts.update({name: n for name, n in done.items() if n or name in self.counts})
-        self.count_new_failures({record_id: "; ".join(p) for record_id, p in plans.problems.items()})
+        self.count_new_failures(
+            {record_id: "; ".join(p) for record_id, p in plans.problems.items()}
+        )
         plans.problems = {}
 
     def quarantine_transform(self, failed: dict[str, str], payloads: dict[str, dict]) -> None:
@@ -141,7 +200,9 @@ class Run:
         self.new_failures += len(failed)
 
 
-def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True) -> None:
+def guard(
+    state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True
+) -> None:
     """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids);
     a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s report)."""
     for key, now in (("org_id", org_id), ("psa_url", psa_url)):
@@ -153,7 +214,8 @@ def guard(state: State, org_id: str, psa_url: str, state_path: Path, *, record: 
             what = "Salesforce org" if key == "org_id" else "PSA"
             raise StateMismatchError(
                 f"the state file {state_path} was made against {what} {was}, but this config reaches {now}. "
-                "Use one state file per org and PSA; nothing was changed")
+                "Use one state file per org and PSA; nothing was changed"
+            )
 
 
 @dataclass
@@ -171,11 +233,15 @@ class Session:
     error: SyncError | None = None
     aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
     connected: Connected | None = None  # clients a caller keeps across sessions (already connected)
-    checkpoint: Callable[[str], None] | None = None  # called at each crash point too (the daemon's stop)
+    checkpoint: Callable[[str], None] | None = (
+        None  # called at each crash point too (the daemon's stop)
+    )
     result: RunResult | None = None
     _client: object | None = None
     _connections: object | None = None
-    _calls_before: dict = field(default_factory=dict)  # calls a re-used client made before this session
+    _calls_before: dict = field(
+        default_factory=dict
+    )  # calls a re-used client made before this session
     _psa_before: int = 0
 
     def start(self) -> Run:
@@ -190,10 +256,20 @@ class Session:
         fault = _chain(crash_hook(self.environ), self.checkpoint)
         fault("after-token")
         guard(self.state, client.org_id, psa.url, self.settings.state)
-        if self.mode != "reconcile":  # reconcile reports; the runs record which mapping made the snapshots
+        if (
+            self.mode != "reconcile"
+        ):  # reconcile reports; the runs record which mapping made the snapshots
             self.state.set_meta("mapping_fingerprint", self.mapping.fingerprint)
-        self.run = Run(self.settings, self.mapping, self.state, client, psa, self.run_id, fault,
-                       create_chunk=create_chunk(self.environ, getattr(psa, "create_chunk", None)))
+        self.run = Run(
+            self.settings,
+            self.mapping,
+            self.state,
+            client,
+            psa,
+            self.run_id,
+            fault,
+            create_chunk=create_chunk(self.environ, getattr(psa, "create_chunk", None)),
+        )
         return self.run
 
     def outcome(self) -> tuple[str, int]:
@@ -202,7 +278,9 @@ class Session:
             code = exit_code_of(self.aborted)
             return ("interrupted" if code == INTERRUPTED else "failed"), code
         if self.error is not None:
-            return ("stopped" if isinstance(self.error, BudgetExceededError) else "failed"), self.error.exit_code
+            return (
+                "stopped" if isinstance(self.error, BudgetExceededError) else "failed"
+            ), self.error.exit_code
         if self.run is None:
             return "failed", 1
         return ("ok", 0) if self.run.new_failures == 0 else ("failures", 1)
@@ -215,28 +293,57 @@ class Session:
         """Record how the run ended. If the state file refuses even that, the first error still wins:
         a run that had failed keeps its error and exit code, one that had not fails with exit 74."""
         client = self._client
-        result = RunResult(run_id=self.run_id, status=status, exit_code=exit_code, counts=counts,
-                           error=redact(str(self.error)) if self.error is not None else None)
+        result = RunResult(
+            run_id=self.run_id,
+            status=status,
+            exit_code=exit_code,
+            counts=counts,
+            error=redact(str(self.error)) if self.error is not None else None,
+        )
         if client is not None:
-            result.api_calls = {k: n - self._calls_before.get(k, 0) for k, n in client.usage.calls.items()
-                                if n > self._calls_before.get(k, 0)}
+            result.api_calls = {
+                k: n - self._calls_before.get(k, 0)
+                for k, n in client.usage.calls.items()
+                if n > self._calls_before.get(k, 0)
+            }
             result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
             result.psa_calls = getattr(self._connections, "psa_calls", 0) - self._psa_before
         self.result = result
         try:
             with self.state.transaction():  # the run's row and the metrics' counters move together
-                self.state.finish_run(self.run_id, status=status, exit_code=exit_code, counts=counts,
-                                      api_calls=result.api_calls, org_usage=result.org_usage, error=result.error,
-                                      psa_calls=result.psa_calls)
-                totals.add_run(self.state, self.run_id, self.mode, exit_code, counts, result.api_calls,
-                               result.psa_calls)
+                self.state.finish_run(
+                    self.run_id,
+                    status=status,
+                    exit_code=exit_code,
+                    counts=counts,
+                    api_calls=result.api_calls,
+                    org_usage=result.org_usage,
+                    error=result.error,
+                    psa_calls=result.psa_calls,
+                )
+                totals.add_run(
+                    self.state,
+                    self.run_id,
+                    self.mode,
+                    exit_code,
+                    counts,
+                    result.api_calls,
+                    result.psa_calls,
+                )
         except DatabaseError as exc:
             if self.error is None and self.aborted is None:
                 self.fail(translate(self.settings.state, exc))
-                result.status, result.exit_code, result.error = "failed", self.error.exit_code, str(self.error)
+                result.status, result.exit_code, result.error = (
+                    "failed",
+                    self.error.exit_code,
+                    str(self.error),
+                )
             else:
-                logger.warning("the end of run %s could not be recorded in the state file either: %s",
-                               self.run_id, exc)
+                logger.warning(
+                    "the end of run %s could not be recorded in the state file either: %s",
+                    self.run_id,
+                    exc,
+                )
         if self.settings.metrics.textfile is not None:
             from sync.ops.metrics.export import write_textfile
 

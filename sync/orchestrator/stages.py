@@ -48,15 +48,21 @@ from sync.transform.structure import page_structures
 logger = logging.getLogger(__name__)
 
 
-
 # --- the run session ----------------------------------------------------------------------------------
 
 
 @contextmanager
-def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None = None,
-                conclude=None, connected: Connected | None = None, wait: float = 0,
-                mapping: Mapping | None = None, checkpoint: Callable[[str], None] | None = None
-                ) -> Iterator[Session]:
+def run_session(
+    settings: Settings,
+    mode: str,
+    *,
+    environ: dict[str, str] | None = None,
+    conclude=None,
+    connected: Connected | None = None,
+    wait: float = 0,
+    mapping: Mapping | None = None,
+    checkpoint: Callable[[str], None] | None = None,
+) -> Iterator[Session]:
     """Lock, open the state, start a run row; on the way out record how it ended and its API usage.
 
     ``conclude(session) -> (status, exit_code, counts)`` lets an entry point with its own report
@@ -74,15 +80,25 @@ def run_session(settings: Settings, mode: str, *, environ: dict[str, str] | None
         try:
             try:
                 state.mark_abandoned()  # a run still 'running' while the lock was free died mid-way
-                session = Session(settings, mapping, state, mode, state.start_run(mode), environ, connected=connected,
-                                  checkpoint=checkpoint)
+                session = Session(
+                    settings,
+                    mapping,
+                    state,
+                    mode,
+                    state.start_run(mode),
+                    environ,
+                    connected=connected,
+                    checkpoint=checkpoint,
+                )
             except DatabaseError as exc:
                 raise translate(settings.state, exc) from exc
             try:
                 yield session
             except SyncError as exc:
                 session.fail(exc)
-            except DatabaseError as exc:  # the state file's disk, mid-run: the commit points kept it whole
+            except (
+                DatabaseError
+            ) as exc:  # the state file's disk, mid-run: the commit points kept it whole
                 session.fail(translate(settings.state, exc))
             except BaseException as exc:
                 session.aborted = exc
@@ -100,11 +116,18 @@ def _run_conclusion(session: Session) -> tuple[str, int, dict[str, int]]:
     return status, exit_code, counts
 
 
-def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] | None = None,
-             environ: dict[str, str] | None = None, **kept) -> RunResult:
+def run_once(
+    settings: Settings,
+    *,
+    mode: str = "run",
+    retry_ids: Iterable[str] | None = None,
+    environ: dict[str, str] | None = None,
+    **kept,
+) -> RunResult:
     """One cycle of ``run`` (or ``retry`` of the named records; a deal retried by name is no longer
     ignored, so one unlinked by hand gets a project again). ``kept``: what a daemon keeps across its
     cycles (``connected``, ``mapping``, ``checkpoint``; see :func:`run_session`)."""
+
     def changes(run: Run) -> None:
         if retry_ids is None:
             return sync_changes(run)
@@ -117,8 +140,15 @@ def run_once(settings: Settings, *, mode: str = "run", retry_ids: Iterable[str] 
     return result
 
 
-def cycle(settings: Settings, mode: str, step: Callable[[Run], None], *, backsync: bool = False,
-          environ: dict[str, str] | None = None, **kept) -> RunResult:
+def cycle(
+    settings: Settings,
+    mode: str,
+    step: Callable[[Run], None],
+    *,
+    backsync: bool = False,
+    environ: dict[str, str] | None = None,
+    **kept,
+) -> RunResult:
     """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window, an
     adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run session.
     ``kept``: ``connected``, ``wait``, ``mapping``, ``checkpoint`` (see :func:`run_session`)."""
@@ -150,9 +180,13 @@ class PagePlan:
     plan: Plan
     facts: dict[str, Facts]
     errors: list[RowError]  # every transform failure of the page
-    quarantine: dict[str, str] = field(default_factory=dict)  # record → reason (won deals that do not map)
+    quarantine: dict[str, str] = field(
+        default_factory=dict
+    )  # record → reason (won deals that do not map)
     links: dict[str, Link] = field(default_factory=dict)
-    pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table (``transform.pipeline_stream``)
+    pipeline: list[dict] = field(
+        default_factory=list
+    )  # rows of the pipeline table (``transform.pipeline_stream``)
     # record → the phases and tasks its project should have (``structure:``; won and tentative deals)
     structures: dict[str, Structure] = field(default_factory=dict)
 
@@ -161,21 +195,42 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     """Transform → links → lifecycle-only rows → diff, reading (never writing) the state."""
     result, tentative = transform(records, mapping), mapping.tentative is not None
     mapped, failed, structures = page_structures(result.rows, records, mapping, tentative)
-    errors = result.errors + failed  # a deal whose plan cannot be made is quarantined like a bad field
+    errors = (
+        result.errors + failed
+    )  # a deal whose plan cannot be made is quarantined like a bad field
     ids = [r.record_id for r in mapped] + [e.record_id for e in errors]
     links = state.links(ids) if state is not None else {}
     rows = mapped + lifecycle_only_rows(errors, links, tentative)
     facts = facts_of(records)
-    plan = plan_changes(rows, links, writeback=mapping.writeback, on_create=mapping.on_create_fields(),
-                        pending=state.outbox_fields(ids) if state is not None else frozenset(), facts=facts,
-                        ignored=set(state.ignored(ids)) if state is not None else frozenset(), tentative=tentative)
-    pipeline = pipeline_stream.stream_rows(records, mapped, errors, facts, pipeline_rows.known(state, ids)) \
-        if mapping.pipeline is not None else []
-    return PagePlan(plan=plan, facts=facts, errors=errors, links=links, pipeline=pipeline,
-                    quarantine=to_quarantine(errors, tentative), structures=structures)
+    plan = plan_changes(
+        rows,
+        links,
+        writeback=mapping.writeback,
+        on_create=mapping.on_create_fields(),
+        pending=state.outbox_fields(ids) if state is not None else frozenset(),
+        facts=facts,
+        ignored=set(state.ignored(ids)) if state is not None else frozenset(),
+        tentative=tentative,
+    )
+    pipeline = (
+        pipeline_stream.stream_rows(records, mapped, errors, facts, pipeline_rows.known(state, ids))
+        if mapping.pipeline is not None
+        else []
+    )
+    return PagePlan(
+        plan=plan,
+        facts=facts,
+        errors=errors,
+        links=links,
+        pipeline=pipeline,
+        quarantine=to_quarantine(errors, tentative),
+        structures=structures,
+    )
 
 
-def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None) -> None:
+def process_page(
+    run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None
+) -> None:
     """One page through every stage, committed as one: snapshot rows, quarantine and ``advance`` (where
     the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
     records have nowhere to advance."""
@@ -188,11 +243,16 @@ def process_page(run: Run, records: list[dict], *, advance: Callable[[list[dict]
     update_projects(run.ctx, page.plan.updates, run.load)
     lifecycle.apply(run.ctx, page.plan.lifecycle, run.mapping.lifecycle, run.load)
     rules = run.mapping.structure
-    children.apply(run.ctx, page.structures, rules.line_items if rules is not None else None, run.children)
+    children.apply(
+        run.ctx, page.structures, rules.line_items if rules is not None else None, run.children
+    )
     run.tally(page.plan, page.pipeline)
     with state.transaction():
         state.queue_all(page.plan.repairs.items())
-        state.add_events(run.run_id, ((rid, "repair", "queued", {"fields": v}) for rid, v in page.plan.repairs.items()))
+        state.add_events(
+            run.run_id,
+            ((rid, "repair", "queued", {"fields": v}) for rid, v in page.plan.repairs.items()),
+        )
         run.quarantine_transform(page.quarantine, {e.record_id: e.payload for e in page.errors})
         state.mark_mapping(page.plan.unchanged, run.mapping.fingerprint)
         pipeline_rows.save(state, page.pipeline, run.run_id)
@@ -221,7 +281,9 @@ def _advance(state: State, window: incremental.Window, records: list[dict]) -> N
     state.commit_page(incremental.STREAM, incremental.page_watermark(records))
 
 
-def next_run_pages(client: SalesforceApi, mapping: Mapping, state: State | None) -> Iterator[list[dict]]:
+def next_run_pages(
+    client: SalesforceApi, mapping: Mapping, state: State | None
+) -> Iterator[list[dict]]:
     """The pages the next run reads, in its order: the records recovery re-fetches, then the windows
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []
@@ -237,10 +299,14 @@ def sync_changes(run: Run) -> None:
     sending full batches as the pages went wrote each new deal twice (issue 14's call economy)."""
     state, mapping = run.state, run.mapping
     for window in incremental.windows(state, mapping, run.client.server_time):
-        for records in incremental.pages(run.client, incremental.window_query(state, mapping, window)):
+        for records in incremental.pages(
+            run.client, incremental.window_query(state, mapping, window)
+        ):
             process_page(run, records, advance=partial(_advance, state, window))
             run.fault("after-page")
-        amended = incremental.build_amendment_query(mapping, start=window.start, signpost=window.signpost)
+        amended = incremental.build_amendment_query(
+            mapping, start=window.start, signpost=window.signpost
+        )
         for records in incremental.pages(run.client, amended) if amended else ():
             process_page(run, records)  # before the window closes: a crash here reads them again
         with state.transaction():
@@ -260,10 +326,13 @@ def unconfirmed(run: Run) -> None:
     pending = sorted(run.load.unknown)  # settle() left only what is still open
     run.counts["unconfirmed"] = len(pending)
     if pending:
-        shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
+        shown = ", ".join(pending[:5]) + (
+            f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+        )
         raise PsaUnavailable(
             f"the PSA neither confirmed nor refused {len(pending)} write(s) after retrying (5xx or no answer): "
-            f"{shown}; the next run looks them up before anything else and finishes them")
+            f"{shown}; the next run looks them up before anything else and finishes them"
+        )
 
 
 def final_flush(run: Run) -> None:
@@ -271,11 +340,19 @@ def final_flush(run: Run) -> None:
     run that leaves write-backs waiting says so with exit 4 instead of ending as if all were done."""
     try:
         if run.client.budget_left():
-            flush(run.state, run.client, run.mapping.source.object, run.run_id,
-                  report=run.writeback, fault=run.fault)
+            flush(
+                run.state,
+                run.client,
+                run.mapping.source.object,
+                run.run_id,
+                report=run.writeback,
+                fault=run.fault,
+            )
         elif waiting := run.state.outbox_count():
-            raise BudgetExceededError(f"the API budget of this run is spent; {waiting} deal(s) wait in the outbox "
-                                      "for their write-back, which the next run sends first")
+            raise BudgetExceededError(
+                f"the API budget of this run is spent; {waiting} deal(s) wait in the outbox "
+                "for their write-back, which the next run sends first"
+            )
     except SyncError as exc:
         logger.warning("write-back left pending for the next run: %s", exc)
         raise
@@ -284,5 +361,8 @@ def final_flush(run: Run) -> None:
         run.counts["written_later"] = run.writeback.retry_later
         run.count_new_failures(run.writeback.failed)
     if run.writeback.retry_later:
-        logger.warning("Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
-                       "they stay in the outbox and the next run sends them again", run.writeback.retry_later)
+        logger.warning(
+            "Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
+            "they stay in the outbox and the next run sends them again",
+            run.writeback.retry_later,
+        )

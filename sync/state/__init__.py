@@ -12,7 +12,9 @@ This package is the one door to the file: no module outside it runs SQL or impor
 sqlite-utils (``reads`` holds the reporting queries; ``DatabaseError`` is SQLite's error, to catch).
 """
 
-from sqlite3 import Error as DatabaseError  # what SQLite raises; ``files.translate`` words it for a person
+from sqlite3 import (
+    Error as DatabaseError,
+)  # what SQLite raises; ``files.translate`` words it for a person
 
 from sync.state.store import State
 

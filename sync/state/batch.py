@@ -27,8 +27,13 @@ def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield chunk
 
 
-def insert(db: Database, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-           conflict: str = "") -> None:
+def insert(
+    db: Database,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    conflict: str = "",
+) -> None:
     """``INSERT INTO table (columns) VALUES (…), (…) <conflict>``: one statement per chunk of rows.
 
     ``conflict`` is the upsert clause (``ON CONFLICT(…) DO UPDATE SET …``) or empty. Rows of one
@@ -37,17 +42,27 @@ def insert(db: Database, table: str, columns: Sequence[str], rows: Iterable[Sequ
     names = ", ".join(columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"
     for chunk in batched(rows, max(1, min(ROWS, VARIABLES // len(columns)))):
-        db.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))} {conflict}",
-                   [value for row in chunk for value in row])
+        db.execute(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))} {conflict}",
+            [value for row in chunk for value in row],
+        )
 
 
-def delete(db: Database, table: str, column: str, values: Iterable[Any], where: str = "",
-           args: Sequence[Any] = ()) -> None:
+def delete(
+    db: Database,
+    table: str,
+    column: str,
+    values: Iterable[Any],
+    where: str = "",
+    args: Sequence[Any] = (),
+) -> None:
     """``DELETE FROM table WHERE column IN (…) [AND where]``: one statement per chunk of values."""
     extra = f" AND ({where})" if where else ""
     for chunk in batched(values, VARIABLES - len(args)):
-        db.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))}){extra}",
-                   [*chunk, *args])
+        db.execute(
+            f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))}){extra}",
+            [*chunk, *args],
+        )
 
 
 def upsert_clause(key: Sequence[str], columns: Sequence[str]) -> str:

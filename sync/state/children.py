@@ -33,7 +33,9 @@ class ChildRow:
     project_id: int
     kind: ChildKind
     child_id: int | None  # None: an intent (created, maybe, but not confirmed)
-    status: str  # intent | linked | flagged (its line item left the deal) | gone (deleted in the PSA)
+    status: (
+        str  # intent | linked | flagged (its line item left the deal) | gone (deleted in the PSA)
+    )
     name: str
     phase: str | None
     hours: Decimal | None
@@ -52,9 +54,23 @@ def _row(raw: dict) -> ChildRow:
     def number(text):
         return Decimal(text) if text not in (None, "") else None
 
-    return ChildRow(raw["key"], raw["record_id"], raw["project_id"], ChildKind(raw["kind"]), raw["child_id"],
-                    raw["status"], raw["name"] or "", raw["phase"], number(raw["hours"]), raw["role"],
-                    day(raw["start"]), day(raw["due"]), raw["line_item"], number(raw["quantity"]), raw["note"])
+    return ChildRow(
+        raw["key"],
+        raw["record_id"],
+        raw["project_id"],
+        ChildKind(raw["kind"]),
+        raw["child_id"],
+        raw["status"],
+        raw["name"] or "",
+        raw["phase"],
+        number(raw["hours"]),
+        raw["role"],
+        day(raw["start"]),
+        day(raw["due"]),
+        raw["line_item"],
+        number(raw["quantity"]),
+        raw["note"],
+    )
 
 
 def _present(state: State) -> bool:
@@ -64,14 +80,15 @@ def _present(state: State) -> bool:
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 def plan(state: State, plans: Iterable[tuple[str, str | None]], run_id: int) -> None:
     """Mark deals whose project gets a plan (before it is created); a mark already made stays."""
     state.db.conn.executemany(
         "INSERT OR IGNORE INTO structures (record_id, template, state, run_id, at) VALUES (?, ?, 'planned', ?, ?)",
-        [(record_id, template, run_id, iso(utcnow())) for record_id, template in plans])
+        [(record_id, template, run_id, iso(utcnow())) for record_id, template in plans],
+    )
 
 
 def planned(state: State, record_ids: Sequence[str]) -> dict[str, str]:
@@ -81,14 +98,18 @@ def planned(state: State, record_ids: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in _chunks(record_ids):
         marks = ",".join("?" * len(chunk))
-        out.update(state.db.execute(f"SELECT record_id, state FROM structures WHERE record_id IN ({marks})",
-                                    chunk).fetchall())
+        out.update(
+            state.db.execute(
+                f"SELECT record_id, state FROM structures WHERE record_id IN ({marks})", chunk
+            ).fetchall()
+        )
     return out
 
 
 def complete(state: State, record_ids: Iterable[str]) -> None:
-    state.db.conn.executemany("UPDATE structures SET state = 'complete' WHERE record_id = ?",
-                              [(r,) for r in record_ids])
+    state.db.conn.executemany(
+        "UPDATE structures SET state = 'complete' WHERE record_id = ?", [(r,) for r in record_ids]
+    )
 
 
 def children_of(state: State, record_ids: Sequence[str]) -> dict[str, dict[str, ChildRow]]:
@@ -98,7 +119,9 @@ def children_of(state: State, record_ids: Sequence[str]) -> dict[str, dict[str, 
         return out
     for chunk in _chunks(record_ids):
         marks = ",".join("?" * len(chunk))
-        for raw in state.db.query(f"SELECT * FROM children WHERE record_id IN ({marks}) ORDER BY rowid", chunk):
+        for raw in state.db.query(
+            f"SELECT * FROM children WHERE record_id IN ({marks}) ORDER BY rowid", chunk
+        ):
             row = _row(raw)
             out.setdefault(row.record_id, {})[row.key] = row
     return out
@@ -108,16 +131,35 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def add_intents(state: State, record_id: str, project_id: int, children: Sequence[Child], run_id: int) -> None:
+def add_intents(
+    state: State, record_id: str, project_id: int, children: Sequence[Child], run_id: int
+) -> None:
     """Intents for children about to be created (one statement); an existing row is left alone."""
     now = iso(utcnow())
     state.db.conn.executemany(
         "INSERT OR IGNORE INTO children (key, record_id, project_id, kind, child_id, status, name, phase, hours, "
         "role, start, due, line_item, quantity, note, run_id, updated_at) "
         "VALUES (?, ?, ?, ?, NULL, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-        [(c.key, record_id, project_id, c.kind.value, c.name, c.phase, _text(c.hours), c.role, _text(c.start),
-          _text(c.due), c.line_item.line_item_id if c.line_item else None,
-          _text(c.line_item.quantity) if c.line_item else None, run_id, now) for c in children])
+        [
+            (
+                c.key,
+                record_id,
+                project_id,
+                c.kind.value,
+                c.name,
+                c.phase,
+                _text(c.hours),
+                c.role,
+                _text(c.start),
+                _text(c.due),
+                c.line_item.line_item_id if c.line_item else None,
+                _text(c.line_item.quantity) if c.line_item else None,
+                run_id,
+                now,
+            )
+            for c in children
+        ],
+    )
 
 
 def link(state: State, refs: Sequence[ChildRef], run_id: int) -> None:
@@ -125,37 +167,51 @@ def link(state: State, refs: Sequence[ChildRef], run_id: int) -> None:
     now = iso(utcnow())
     state.db.conn.executemany(
         "UPDATE children SET child_id = ?, status = 'linked', project_id = ?, run_id = ?, updated_at = ? "
-        "WHERE key = ?", [(r.id, r.project_id, run_id, now, r.key) for r in refs])
+        "WHERE key = ?",
+        [(r.id, r.project_id, run_id, now, r.key) for r in refs],
+    )
 
 
 def drop(state: State, keys: Iterable[str]) -> None:
     """Intents the PSA refused: gone, so the next try starts clean."""
-    state.db.conn.executemany("DELETE FROM children WHERE key = ? AND child_id IS NULL", [(k,) for k in keys])
+    state.db.conn.executemany(
+        "DELETE FROM children WHERE key = ? AND child_id IS NULL", [(k,) for k in keys]
+    )
 
 
 def mark(state: State, keys: Iterable[str], status: str, note: str | None = None) -> None:
     now = iso(utcnow())
-    state.db.conn.executemany("UPDATE children SET status = ?, note = ?, updated_at = ? WHERE key = ?",
-                              [(status, note, now, k) for k in keys])
+    state.db.conn.executemany(
+        "UPDATE children SET status = ?, note = ?, updated_at = ? WHERE key = ?",
+        [(status, note, now, k) for k in keys],
+    )
 
 
 def set_hours(state: State, changes: Iterable[tuple[str, Decimal, Decimal | None]]) -> None:
     """A task whose estimate followed its line item: (key, hours, quantity)."""
     now = iso(utcnow())
-    state.db.conn.executemany("UPDATE children SET hours = ?, quantity = ?, updated_at = ? WHERE key = ?",
-                              [(str(h), _text(q), now, k) for k, h, q in changes])
+    state.db.conn.executemany(
+        "UPDATE children SET hours = ?, quantity = ?, updated_at = ? WHERE key = ?",
+        [(str(h), _text(q), now, k) for k, h, q in changes],
+    )
 
 
 def forget(state: State, keys: Iterable[str], record_ids: Iterable[str]) -> None:
     """Children gone from the PSA (``reconcile --repair``): their rows go and their deals' plans reopen,
     so the next pass makes them again."""
     state.db.conn.executemany("DELETE FROM children WHERE key = ?", [(k,) for k in keys])
-    state.db.conn.executemany("UPDATE structures SET state = 'planned' WHERE record_id = ?",
-                              [(r,) for r in record_ids])
+    state.db.conn.executemany(
+        "UPDATE structures SET state = 'planned' WHERE record_id = ?", [(r,) for r in record_ids]
+    )
 
 
 def all_children(state: State) -> list[ChildRow]:
     """Every linked child (the forecast by role, the back-sync of progress)."""
     if not _present(state):
         return []
-    return [_row(raw) for raw in state.db.query("SELECT * FROM children WHERE child_id IS NOT NULL ORDER BY rowid")]
+    return [
+        _row(raw)
+        for raw in state.db.query(
+            "SELECT * FROM children WHERE child_id IS NOT NULL ORDER BY rowid"
+        )
+    ]

@@ -28,7 +28,7 @@ def _default(value: Any) -> Any:
 
 def _hook(obj: dict) -> Any:
     if len(obj) == 1:
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         if tag == "$decimal":
             return Decimal(value)
         if tag == "$datetime":
@@ -58,11 +58,19 @@ _DECODER = json.JSONDecoder(object_hook=_hook)
 def link_of(row: dict) -> Link:
     """A ``links`` row → :class:`Link` (the column ``record_id`` is the record Id)."""
     return Link(
-        record_id=row["record_id"], key=row["key"], project_id=row["project_id"],
-        project_identifier=row["project_identifier"], project_url=row["project_url"],
-        payload_hash=row["payload_hash"], payload=loads(row["payload"]) or {},
-        written=loads(row["written"]) or {}, backsync=loads(row["backsync"]) or {},
-        link_state=row["link_state"], sf_status=row["sf_status"], closed_by=row["closed_by"],
-        pending=loads(row["pending"]) or {}, kept_psa=loads(row["kept_psa"]) or [],
+        record_id=row["record_id"],
+        key=row["key"],
+        project_id=row["project_id"],
+        project_identifier=row["project_identifier"],
+        project_url=row["project_url"],
+        payload_hash=row["payload_hash"],
+        payload=loads(row["payload"]) or {},
+        written=loads(row["written"]) or {},
+        backsync=loads(row["backsync"]) or {},
+        link_state=row["link_state"],
+        sf_status=row["sf_status"],
+        closed_by=row["closed_by"],
+        pending=loads(row["pending"]) or {},
+        kept_psa=loads(row["kept_psa"]) or [],
         mapping=row.get("mapping"),
     )

@@ -44,14 +44,28 @@ def replay(state: State, topic: str) -> Replay | None:
     if not text:
         return None
     data = json.loads(text)
-    return Replay(topic, bytes.fromhex(data["replay_id"]), data["org_id"], data["instance_url"],
-                  parse_iso(data["saved_at"]))
+    return Replay(
+        topic,
+        bytes.fromhex(data["replay_id"]),
+        data["org_id"],
+        data["instance_url"],
+        parse_iso(data["saved_at"]),
+    )
 
 
 def save_replay(state: State, topic: str, replay_id: bytes, org_id: str, instance_url: str) -> None:
     """Inside the committing page's transaction (or one of its own when no page was needed)."""
-    state.set_meta(_replay_key(topic), json.dumps({
-        "replay_id": replay_id.hex(), "org_id": org_id, "instance_url": instance_url, "saved_at": iso(utcnow())}))
+    state.set_meta(
+        _replay_key(topic),
+        json.dumps(
+            {
+                "replay_id": replay_id.hex(),
+                "org_id": org_id,
+                "instance_url": instance_url,
+                "saved_at": iso(utcnow()),
+            }
+        ),
+    )
 
 
 def forget_replay(state: State, topic: str) -> None:

@@ -54,13 +54,17 @@ def open_database(path: Path) -> Database:
             if stat.S_IMODE(path.stat().st_mode) & 0o077:
                 path.chmod(MODE)
         db = Database(path)
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: journal_mode=wal needs a lock too
+        db.execute(
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
+        )  # first: journal_mode=wal needs a lock too
         db.enable_wal()
         pending = migrations.pending(db)
         if pending:
             if not created and "meta" in db.table_names():
                 backup(db, path, pending[0].name)
-            with write_transaction(db):  # one IMMEDIATE transaction: never a deferred read-then-write
+            with write_transaction(
+                db
+            ):  # one IMMEDIATE transaction: never a deferred read-then-write
                 migrations.apply(db)
         return db
     except (OSError, sqlite3.Error) as exc:
@@ -70,8 +74,13 @@ def open_database(path: Path) -> Database:
 
 
 #: What a path that is not a regular file is, in words, by ``stat.S_IFMT``.
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def companions(path: Path) -> tuple[Path, Path]:
@@ -98,7 +107,8 @@ def refuse_special(*paths: Path) -> None:
         if kind is not None:
             raise StateFileError(
                 f"{path} is {kind}, not a regular file; psa-sync only ever creates and writes regular files "
-                "beside `state:`. Point `state:` at a file in a directory of its own. Nothing was touched")
+                "beside `state:`. Point `state:` at a file in a directory of its own. Nothing was touched"
+            )
 
 
 def _refuse_foreign(path: Path) -> None:
@@ -109,14 +119,17 @@ def _refuse_foreign(path: Path) -> None:
         return
     conn = _connect_readonly(path)
     try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
     finally:
         conn.close()
     if "meta" not in tables and tables - {migrations.migrations_table}:
         raise StateFileError(
             f"{path} is an SQLite database but not a psa-sync state file (no `meta` table; it holds "
             f"{', '.join(sorted(tables)[:5])}{' …' if len(tables) > 5 else ''}); point `state:` at a new file. "
-            "Nothing was touched")
+            "Nothing was touched"
+        )
 
 
 def _create(path: Path) -> bool:
@@ -177,8 +190,10 @@ def open_readonly_database(path: Path) -> Database | None:
             return None
         db = Database(_connect_readonly(path))
         if "meta" not in db.table_names():
-            raise StateFileError(f"{path} is an SQLite database but not a psa-sync state file (no `meta` table); "
-                                 "point `state:` at the right file")
+            raise StateFileError(
+                f"{path} is an SQLite database but not a psa-sync state file (no `meta` table); "
+                "point `state:` at the right file"
+            )
         return db
     except (OSError, sqlite3.Error) as exc:
         raise translate(path, exc) from exc
@@ -214,7 +229,8 @@ def descriptors_error(what: str, exc: BaseException) -> SystemLimitError:
     return SystemLimitError(
         f"{what}: psa-sync has no file descriptor left ({exc}; {used} open, limit {soft}). This is not the "
         "disk: raise the limit (`ulimit -n`, systemd's LimitNOFILE) or find what holds them (too many "
-        "connections to /metrics?). Nothing was lost: the next run finishes the work")
+        "connections to /metrics?). Nothing was lost: the next run finishes the work"
+    )
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -233,7 +249,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError | StateBusyError | SystemLimitError:
+def translate(
+    path: Path, exc: BaseException
+) -> StateFileError | LocalIOError | StateBusyError | SystemLimitError:
     """One error a person can act on, for a failure of the state file's disk or format, or a busy file."""
     if out_of_descriptors(exc):
         return descriptors_error(f"state file {path}", exc)
@@ -242,21 +260,30 @@ def translate(path: Path, exc: BaseException) -> StateFileError | LocalIOError |
         return StateBusyError(
             f"state file {path} is busy: another process holds its write lock ({text}). Every psa-sync "
             "writer takes the run lock first, so look for a process that does not (an sqlite3 shell, a copy "
-            "of the file's directory served elsewhere). Nothing was half-written; run again")
+            "of the file's directory served elsewhere). Nothing was half-written; run again"
+        )
     if isinstance(exc, sqlite3.DatabaseError) and any(words in text for words in _NOT_A_DATABASE):
         return StateFileError(
             f"{path} is not a psa-sync state file ({text}). Move it away and run again: a lost state file "
-            "doubles nothing, because every project carries its deal's key and is found and adopted")
+            "doubles nothing, because every project carries its deal's key and is found and adopted"
+        )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
         what = "the disk is full"
-    elif isinstance(exc, OSError) and exc.errno == errno.EROFS or "readonly" in text or "read-only" in text:
+    elif (
+        isinstance(exc, OSError)
+        and exc.errno == errno.EROFS
+        or "readonly" in text
+        or "read-only" in text
+    ):
         what = "the disk or directory is read-only"
     elif isinstance(exc, PermissionError):
         what = "permission denied"
     else:
         what = "the disk refused"
-    return LocalIOError(f"state file {path}: {what} ({text}). Nothing was lost: what was not committed is "
-                        "done again by the next run once the disk takes writes")
+    return LocalIOError(
+        f"state file {path}: {what} ({text}). Nothing was lost: what was not committed is "
+        "done again by the next run once the disk takes writes"
+    )
 
 
 def _busy(exc: BaseException) -> bool:

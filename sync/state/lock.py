@@ -34,12 +34,16 @@ def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
     read from a file written after the lock is taken, so no run can look in between (no timing).
     """
     lock = FileLock(str(settings.lock_path), timeout=wait)
-    refuse_special(settings.lock_path, backfill_path(settings))  # exit 2 before a device or FIFO is opened
+    refuse_special(
+        settings.lock_path, backfill_path(settings)
+    )  # exit 2 before a device or FIFO is opened
     try:
         settings.state.parent.mkdir(parents=True, exist_ok=True)
         _acquire(lock, settings, wait)
     except Timeout:
-        raise LockHeldError(f"another psa-sync run holds {settings.lock_path}; this run did nothing") from None
+        raise LockHeldError(
+            f"another psa-sync run holds {settings.lock_path}; this run did nothing"
+        ) from None
     except OSError as exc:
         raise translate(settings.lock_path, exc) from exc
     try:
@@ -62,8 +66,10 @@ def backfill_lock(settings: Settings) -> Iterator[None]:
         settings.state.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
-        raise LockHeldError(f"another backfill runs on {settings.state} ({backfill_path(settings)} is held); "
-                            "this one did nothing") from None
+        raise LockHeldError(
+            f"another backfill runs on {settings.state} ({backfill_path(settings)} is held); "
+            "this one did nothing"
+        ) from None
     except OSError as exc:
         raise translate(backfill_path(settings), exc) from exc
     try:
@@ -101,6 +107,3 @@ def _backfill_running(settings: Settings) -> bool:
         return True
     probe.release()
     return False
-
-
-

@@ -19,36 +19,86 @@ def m001_initial(db: Database) -> None:
     db["watermarks"].create({"stream": str, "value": str, "updated_at": str}, pk="stream")
     db["links"].create(
         {
-            "opportunity_id": str, "key": str, "project_id": int, "project_identifier": str,
-            "project_url": str, "payload_hash": str, "payload": str, "written": str, "backsync": str,
-            "link_state": str, "sf_status": str, "closed_by": str, "pending": str, "kept_psa": str,
-            "created_at": str, "updated_at": str,
+            "opportunity_id": str,
+            "key": str,
+            "project_id": int,
+            "project_identifier": str,
+            "project_url": str,
+            "payload_hash": str,
+            "payload": str,
+            "written": str,
+            "backsync": str,
+            "link_state": str,
+            "sf_status": str,
+            "closed_by": str,
+            "pending": str,
+            "kept_psa": str,
+            "created_at": str,
+            "updated_at": str,
         },
         pk="opportunity_id",
     )
     db["links"].create_index(["project_id"])
     db["intents"].create(
-        {"opportunity_id": str, "key": str, "action": str, "payload": str, "started_at": str, "run_id": int},
+        {
+            "opportunity_id": str,
+            "key": str,
+            "action": str,
+            "payload": str,
+            "started_at": str,
+            "run_id": int,
+        },
         pk="opportunity_id",
     )
     db["outbox"].create(
-        {"opportunity_id": str, "field": str, "value": str, "attempts": int, "last_error": str,
-         "updated_at": str},
+        {
+            "opportunity_id": str,
+            "field": str,
+            "value": str,
+            "attempts": int,
+            "last_error": str,
+            "updated_at": str,
+        },
         pk=("opportunity_id", "field"),
     )
     db["quarantine"].create(
-        {"opportunity_id": str, "stage": str, "error": str, "payload": str, "first_seen": str,
-         "last_seen": str, "attempts": int, "run_id": int},
+        {
+            "opportunity_id": str,
+            "stage": str,
+            "error": str,
+            "payload": str,
+            "first_seen": str,
+            "last_seen": str,
+            "attempts": int,
+            "run_id": int,
+        },
         pk=("opportunity_id", "stage"),
     )
     db["runs"].create(
-        {"id": int, "mode": str, "started_at": str, "finished_at": str, "status": str, "exit_code": int,
-         "counts": str, "api_calls": str, "org_usage": str, "error": str},
+        {
+            "id": int,
+            "mode": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "exit_code": int,
+            "counts": str,
+            "api_calls": str,
+            "org_usage": str,
+            "error": str,
+        },
         pk="id",
     )
     db["events"].create(
-        {"id": int, "run_id": int, "opportunity_id": str, "action": str, "outcome": str, "detail": str,
-         "at": str},
+        {
+            "id": int,
+            "run_id": int,
+            "opportunity_id": str,
+            "action": str,
+            "outcome": str,
+            "detail": str,
+            "at": str,
+        },
         pk="id",
     )
     db["events"].create_index(["opportunity_id"])
@@ -73,8 +123,10 @@ def m004_ignored(db: Database) -> None:
     """Deals unlinked by hand (``psa-sync unlink``): no project is made for them until ``psa-sync link``
     or ``psa-sync retry --id`` says otherwise. A table of its own, not a link state: the deal has no
     link, and every query of ``links`` would otherwise have to step around it."""
-    db["ignored"].create({"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
-                         pk="opportunity_id")
+    db["ignored"].create(
+        {"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
+        pk="opportunity_id",
+    )
 
 
 @migrations()
@@ -85,9 +137,19 @@ def m005_pipeline(db: Database) -> None:
     it no longer does, ``won`` or ``lost`` once it closed. Written by the run, read by ``forecast``
     without any API call."""
     db["pipeline"].create(
-        {"opportunity_id": str, "stage": str, "probability": float, "amount": float, "close_date": str,
-         "owner_id": str, "payload": str, "status": str, "first_seen": str, "updated_at": str,
-         "run_id": int},
+        {
+            "opportunity_id": str,
+            "stage": str,
+            "probability": float,
+            "amount": float,
+            "close_date": str,
+            "owner_id": str,
+            "payload": str,
+            "status": str,
+            "first_seen": str,
+            "updated_at": str,
+            "run_id": int,
+        },
         pk="opportunity_id",
     )
     db["pipeline"].create_index(["status"])
@@ -118,7 +180,10 @@ def read_as_current(db: Database) -> None:
             continue
         columns = [row[1] for row in db.execute(f"PRAGMA main.table_info([{table}])").fetchall()]
         if "opportunity_id" in columns:
-            shown = ", ".join("opportunity_id AS record_id" if c == "opportunity_id" else f"[{c}]" for c in columns)
+            shown = ", ".join(
+                "opportunity_id AS record_id" if c == "opportunity_id" else f"[{c}]"
+                for c in columns
+            )
             db.execute(f"CREATE TEMP VIEW [{table}] AS SELECT {shown} FROM main.[{table}]")
 
 
@@ -130,13 +195,29 @@ def m007_structure(db: Database) -> None:
     one row per phase or task by its key: an intent (``child_id`` null) before the create, the link
     after it, with what was sold (hours, role, dates, the line item and its quantity) for
     amendments, ``explain`` and ``forecast --by role``. Number 006 is the record id's rename."""
-    db["structures"].create({"record_id": str, "template": str, "state": str, "run_id": int, "at": str},
-                            pk="record_id")
+    db["structures"].create(
+        {"record_id": str, "template": str, "state": str, "run_id": int, "at": str}, pk="record_id"
+    )
     db["children"].create(
-        {"key": str, "record_id": str, "project_id": int, "kind": str, "child_id": int, "status": str,
-         "name": str, "phase": str, "hours": str, "role": str, "start": str, "due": str, "line_item": str,
-         "quantity": str, "note": str, "run_id": int, "updated_at": str},
+        {
+            "key": str,
+            "record_id": str,
+            "project_id": int,
+            "kind": str,
+            "child_id": int,
+            "status": str,
+            "name": str,
+            "phase": str,
+            "hours": str,
+            "role": str,
+            "start": str,
+            "due": str,
+            "line_item": str,
+            "quantity": str,
+            "note": str,
+            "run_id": int,
+            "updated_at": str,
+        },
         pk="key",
     )
     db["children"].create_index(["record_id"])
-

@@ -34,7 +34,8 @@ _UPSERT = (
     "ON CONFLICT(record_id) DO UPDATE SET stage = excluded.stage, probability = excluded.probability, "
     "amount = excluded.amount, close_date = excluded.close_date, owner_id = excluded.owner_id, "
     "payload = COALESCE(excluded.payload, pipeline.payload), status = excluded.status, "
-    "updated_at = excluded.updated_at, run_id = excluded.run_id")
+    "updated_at = excluded.updated_at, run_id = excluded.run_id"
+)
 
 
 def _present(state: State) -> bool:
@@ -48,10 +49,14 @@ def known(state: State | None, record_ids: Iterable[str]) -> set[str]:
     ids = list(record_ids)
     found: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        found |= {row[0] for row in state.db.execute(
-            f"SELECT record_id FROM pipeline WHERE record_id IN ({marks})", chunk)}
+        found |= {
+            row[0]
+            for row in state.db.execute(
+                f"SELECT record_id FROM pipeline WHERE record_id IN ({marks})", chunk
+            )
+        }
     return found
 
 
@@ -59,10 +64,25 @@ def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
     """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept, and so is
     the ``payload`` of a deal that did not map this time (None)."""
     now = iso(utcnow())
-    state.db.conn.executemany(_UPSERT, [
-        [row["record_id"], row["stage"], row["probability"], row["amount"], row["close_date"], row["owner_id"],
-         None if row["payload"] is None else dumps(row["payload"]), row["status"], now, now, run_id]
-        for row in rows])
+    state.db.conn.executemany(
+        _UPSERT,
+        [
+            [
+                row["record_id"],
+                row["stage"],
+                row["probability"],
+                row["amount"],
+                row["close_date"],
+                row["owner_id"],
+                None if row["payload"] is None else dumps(row["payload"]),
+                row["status"],
+                now,
+                now,
+                run_id,
+            ]
+            for row in rows
+        ],
+    )
 
 
 def watched(state: State | None) -> list[str]:
@@ -70,16 +90,22 @@ def watched(state: State | None) -> list[str]:
     leave the pipeline (lost, probability lowered), so the query names them (``incremental.build_query``)."""
     if state is None or not _present(state):
         return []
-    return [row[0] for row in state.db.execute(
-        "SELECT record_id FROM pipeline WHERE status = 'open' AND record_id NOT IN "
-        "(SELECT record_id FROM links) ORDER BY record_id")]
+    return [
+        row[0]
+        for row in state.db.execute(
+            "SELECT record_id FROM pipeline WHERE status = 'open' AND record_id NOT IN "
+            "(SELECT record_id FROM links) ORDER BY record_id"
+        )
+    ]
 
 
 def counts(state: State) -> dict[str, int]:
     """Deals of the table by status (``status``)."""
     if not _present(state):
         return {}
-    return dict(state.db.execute("SELECT status, COUNT(*) FROM pipeline GROUP BY status").fetchall())
+    return dict(
+        state.db.execute("SELECT status, COUNT(*) FROM pipeline GROUP BY status").fetchall()
+    )
 
 
 def row(state: State, record_id: str) -> dict[str, Any] | None:

@@ -21,7 +21,9 @@ def old_runs(state: State, before: str, limit: int) -> int:
         "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < ? AND status != 'running' "
         "AND id != COALESCE((SELECT id FROM runs WHERE mode = 'run' AND exit_code IN (0, 1) "
         "ORDER BY finished_at DESC LIMIT 1), 0) "
-        "ORDER BY id LIMIT ?)", [before, limit]).rowcount
+        "ORDER BY id LIMIT ?)",
+        [before, limit],
+    ).rowcount
 
 
 def old_events(state: State, before: str, limit: int) -> int:
@@ -30,12 +32,15 @@ def old_events(state: State, before: str, limit: int) -> int:
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? AND (record_id IS NULL OR ("
         "record_id NOT IN (SELECT record_id FROM links) AND "
         "record_id NOT IN (SELECT record_id FROM quarantine))) ORDER BY id LIMIT ?)",
-        [before, limit]).rowcount
+        [before, limit],
+    ).rowcount
 
 
 def vacuum_due(state: State) -> bool:
-    pages, free, size = (state.db.execute(f"PRAGMA {p}").fetchone()[0]
-                         for p in ("page_count", "freelist_count", "page_size"))
+    pages, free, size = (
+        state.db.execute(f"PRAGMA {p}").fetchone()[0]
+        for p in ("page_count", "freelist_count", "page_size")
+    )
     return pages > 0 and free * size >= VACUUM_MIN_BYTES and free / pages >= VACUUM_SHARE
 
 

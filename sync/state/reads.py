@@ -40,41 +40,63 @@ class Reads:
     # -- runs ---------------------------------------------------------------------------------
     def runs(self, limit: int = 10) -> list[dict]:
         rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
-        return [dict(row, counts=loads(row["counts"]), api_calls=loads(row["api_calls"]),
-                     org_usage=loads(row["org_usage"])) for row in rows]
+        return [
+            dict(
+                row,
+                counts=loads(row["counts"]),
+                api_calls=loads(row["api_calls"]),
+                org_usage=loads(row["org_usage"]),
+            )
+            for row in rows
+        ]
 
     def last_finished_run(self) -> dict | None:
         """The newest run that finished, whatever its outcome."""
-        rows = list(self.db.query("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"))
+        rows = list(
+            self.db.query(
+                "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            )
+        )
         return rows[0] if rows else None
 
     def last_success(self) -> str | None:
         """When the last successful ``run`` (exit 0 or 1; a daemon cycle is one, its ``events`` cycles
         too) finished."""
-        return self.db.execute("SELECT MAX(finished_at) FROM runs WHERE mode IN ('run', 'events') "
-                               "AND exit_code IN (0, 1)").fetchone()[0]
+        return self.db.execute(
+            "SELECT MAX(finished_at) FROM runs WHERE mode IN ('run', 'events') "
+            "AND exit_code IN (0, 1)"
+        ).fetchone()[0]
 
     def died_since(self, since: str) -> tuple[int, str | None]:
         """(how many runs started at or after ``since`` died, when the last of them started)."""
-        died, last = self.db.execute("SELECT COUNT(*), MAX(started_at) FROM runs WHERE status = 'died' "
-                                     "AND started_at >= ?", [since]).fetchone()
+        died, last = self.db.execute(
+            "SELECT COUNT(*), MAX(started_at) FROM runs WHERE status = 'died' AND started_at >= ?",
+            [since],
+        ).fetchone()
         return died, last
 
     def last_org_usage(self) -> dict | None:
         """The org's API usage (``used``, ``max``) as the last run that heard it from Salesforce saw it."""
-        row = self.db.execute("SELECT org_usage FROM runs WHERE org_usage IS NOT NULL AND org_usage != 'null' "
-                              "ORDER BY id DESC LIMIT 1").fetchone()
+        row = self.db.execute(
+            "SELECT org_usage FROM runs WHERE org_usage IS NOT NULL AND org_usage != 'null' "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         return loads(row[0]) if row else None
 
     # -- events -------------------------------------------------------------------------------
     def events(self, record_id: str) -> list[dict]:
-        return [dict(row, detail=loads(row["detail"]))
-                for row in self.db["events"].rows_where("record_id = ?", [record_id], order_by="id")]
+        return [
+            dict(row, detail=loads(row["detail"]))
+            for row in self.db["events"].rows_where("record_id = ?", [record_id], order_by="id")
+        ]
 
     def run_events(self, run_id: int, action: str, outcome: str) -> list[tuple[str, Any]]:
         """(at, detail) of one run's events of ``action`` that ended in ``outcome``, in order."""
-        rows = self.db.execute("SELECT at, detail FROM events WHERE run_id = ? AND action = ? AND outcome = ? "
-                               "ORDER BY id", [run_id, action, outcome])
+        rows = self.db.execute(
+            "SELECT at, detail FROM events WHERE run_id = ? AND action = ? AND outcome = ? "
+            "ORDER BY id",
+            [run_id, action, outcome],
+        )
         return [(at, loads(detail)) for at, detail in rows]
 
     def latest_events(self, action: str, outcome: str, limit: int) -> list[tuple[str, Any]]:
@@ -82,7 +104,9 @@ class Reads:
         rows = self.db.execute(
             "SELECT e.record_id, e.detail FROM events e JOIN (SELECT record_id, MAX(id) AS last FROM events "
             "WHERE action = ? GROUP BY record_id) m ON e.id = m.last JOIN links l ON l.record_id = "
-            "e.record_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?", [action, outcome, limit]).fetchall()
+            "e.record_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?",
+            [action, outcome, limit],
+        ).fetchall()
         return [(record_id, loads(detail)) for record_id, detail in rows]
 
     # -- links, quarantine, outbox ------------------------------------------------------------
@@ -98,20 +122,27 @@ class Reads:
         """Deals whose snapshot was made with another mapping than ``fingerprint`` (all of them in a file
         older than the ``mapping`` column)."""
         if "mapping" not in self.db["links"].columns_dict:
-            return [row[0] for row in self.db.execute("SELECT record_id FROM links ORDER BY record_id")]
-        rows = self.db.execute("SELECT record_id FROM links WHERE mapping IS NULL OR mapping != ? "
-                               "ORDER BY record_id", [fingerprint])
+            return [
+                row[0] for row in self.db.execute("SELECT record_id FROM links ORDER BY record_id")
+            ]
+        rows = self.db.execute(
+            "SELECT record_id FROM links WHERE mapping IS NULL OR mapping != ? ORDER BY record_id",
+            [fingerprint],
+        )
         return [row[0] for row in rows]
 
     def quarantined_before(self, stamp: str) -> int:
         """How many deals have been in the quarantine since before ``stamp``."""
-        return self.db.execute("SELECT COUNT(DISTINCT record_id) FROM quarantine WHERE first_seen < ?",
-                               [stamp]).fetchone()[0]
+        return self.db.execute(
+            "SELECT COUNT(DISTINCT record_id) FROM quarantine WHERE first_seen < ?", [stamp]
+        ).fetchone()[0]
 
     def outbox_waiting_since(self, stamp: str) -> tuple[int, str | None]:
         """(how many deals' write-backs have waited since before ``stamp``, the oldest's stamp)."""
-        stuck, oldest = self.db.execute("SELECT COUNT(DISTINCT record_id), MIN(updated_at) FROM outbox "
-                                        "WHERE updated_at < ?", [stamp]).fetchone()
+        stuck, oldest = self.db.execute(
+            "SELECT COUNT(DISTINCT record_id), MIN(updated_at) FROM outbox WHERE updated_at < ?",
+            [stamp],
+        ).fetchone()
         return stuck, oldest
 
     def retry_ids(self, record_id: str | None = None) -> list[str]:
@@ -124,22 +155,31 @@ class Reads:
 
     def quarantined(self, record_id: str | None = None) -> list[dict]:
         where, args = ("record_id = ?", [record_id]) if record_id else (None, [])
-        return [dict(row, payload=loads(row["payload"]))
-                for row in self.db["quarantine"].rows_where(where, args, order_by="record_id")]
+        return [
+            dict(row, payload=loads(row["payload"]))
+            for row in self.db["quarantine"].rows_where(where, args, order_by="record_id")
+        ]
 
     def ignored(self, record_ids: Any = None) -> dict[str, dict]:
         """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
         table existed, opened read-only, has none."""
         if "ignored" not in self.db.table_names():
             return {}
-        wanted = None if record_ids is None else set(record_ids)  # a few deals: read them all, then pick
-        return {row["record_id"]: dict(row, detail=loads(row["detail"])) for row in self.db["ignored"].rows
-                if wanted is None or row["record_id"] in wanted}
+        wanted = (
+            None if record_ids is None else set(record_ids)
+        )  # a few deals: read them all, then pick
+        return {
+            row["record_id"]: dict(row, detail=loads(row["detail"]))
+            for row in self.db["ignored"].rows
+            if wanted is None or row["record_id"] in wanted
+        }
 
     def counts(self) -> dict[str, int]:
         return {
             "links": self.db["links"].count,
-            "quarantine": self.db.execute("SELECT COUNT(DISTINCT record_id) FROM quarantine").fetchone()[0],
+            "quarantine": self.db.execute(
+                "SELECT COUNT(DISTINCT record_id) FROM quarantine"
+            ).fetchone()[0],
             "outbox": self.db.execute("SELECT COUNT(DISTINCT record_id) FROM outbox").fetchone()[0],
             "intents": self.db["intents"].count,
             "ignored": self.db["ignored"].count if "ignored" in self.db.table_names() else 0,

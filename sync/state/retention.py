@@ -37,18 +37,30 @@ class Pruned:
     longest_hold_s: float = 0.0
 
     def text(self) -> str:
-        return (f"retention: {self.runs} runs and {self.events} events removed in {self.batches} batches "
-                f"(longest hold of the run lock {self.longest_hold_s:.2f}s)"
-                + ("; the file was vacuumed" if self.vacuumed else ""))
+        return (
+            f"retention: {self.runs} runs and {self.events} events removed in {self.batches} batches "
+            f"(longest hold of the run lock {self.longest_hold_s:.2f}s)"
+            + ("; the file was vacuumed" if self.vacuumed else "")
+        )
 
 
-def apply(settings: Settings, *, now: datetime | None = None, batch: int = BATCH,
-          stop: Callable[[], bool] = lambda: False) -> Pruned:
+def apply(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch: int = BATCH,
+    stop: Callable[[], bool] = lambda: False,
+) -> Pruned:
     """Delete what the policy no longer keeps, batch by batch; ``stop()`` is asked between batches."""
     now = now or utcnow()
-    runs_before, events_before = iso(now - settings.retention.runs), iso(now - settings.retention.events)
+    runs_before, events_before = (
+        iso(now - settings.retention.runs),
+        iso(now - settings.retention.events),
+    )
     done = Pruned()
-    with run_lock(settings, LOCK_WAIT_SECONDS):  # opening may migrate the state file: under the lock
+    with run_lock(
+        settings, LOCK_WAIT_SECONDS
+    ):  # opening may migrate the state file: under the lock
         state = State.open(settings.state)
     try:
         while not stop():
@@ -56,9 +68,17 @@ def apply(settings: Settings, *, now: datetime | None = None, batch: int = BATCH
                 held = time.monotonic()
                 with state.transaction():
                     runs = queries.old_runs(state, runs_before, batch)
-                    events = queries.old_events(state, events_before, batch - runs) if runs < batch else 0
+                    events = (
+                        queries.old_events(state, events_before, batch - runs)
+                        if runs < batch
+                        else 0
+                    )
                 done.longest_hold_s = max(done.longest_hold_s, time.monotonic() - held)
-            done.runs, done.events, done.batches = done.runs + runs, done.events + events, done.batches + 1
+            done.runs, done.events, done.batches = (
+                done.runs + runs,
+                done.events + events,
+                done.batches + 1,
+            )
             if runs + events == 0:
                 break
         if not stop() and queries.vacuum_due(state):

@@ -16,7 +16,10 @@ from sqlite_utils import Database
 
 from sync.common.clock import iso, parse_iso, utcnow
 from sync.common.model import Intent, Link
-from sync.common.redaction import redact, redact_value  # errors, reasons, details: a server may echo a secret
+from sync.common.redaction import (
+    redact,
+    redact_value,
+)  # errors, reasons, details: a server may echo a secret
 from sync.state import batch
 from sync.state.codec import dumps, link_of, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
@@ -25,9 +28,25 @@ from sync.state.outbox_table import OutboxTable
 from sync.state.reads import Reads
 
 #: the ``links`` columns a save writes; ``created_at`` last, kept when the row exists.
-LINK_COLUMNS = ("record_id", "key", "project_id", "project_identifier", "project_url", "payload_hash",
-                "payload", "written", "backsync", "link_state", "sf_status", "closed_by", "pending", "kept_psa",
-                "mapping", "updated_at", "created_at")
+LINK_COLUMNS = (
+    "record_id",
+    "key",
+    "project_id",
+    "project_identifier",
+    "project_url",
+    "payload_hash",
+    "payload",
+    "written",
+    "backsync",
+    "link_state",
+    "sf_status",
+    "closed_by",
+    "pending",
+    "kept_psa",
+    "mapping",
+    "updated_at",
+    "created_at",
+)
 _SAVE_LINKS = batch.upsert_clause(["record_id"], LINK_COLUMNS[:-1])
 EVENT_COLUMNS = ("run_id", "record_id", "action", "outcome", "detail", "at")
 
@@ -72,14 +91,15 @@ class State(Reads, OutboxTable):
 
     def _set_watermark(self, stream: str, value: datetime) -> None:
         self.db["watermarks"].upsert(
-            {"stream": stream, "value": iso(value), "updated_at": iso(utcnow())}, pk="stream")
+            {"stream": stream, "value": iso(value), "updated_at": iso(utcnow())}, pk="stream"
+        )
 
     # -- links --------------------------------------------------------------------------------
     def links(self, record_ids: Iterable[str]) -> dict[str, Link]:
         ids = list(record_ids)
         found: dict[str, Link] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db["links"].rows_where(f"record_id in ({marks})", chunk):
                 found[row["record_id"]] = link_of(row)
@@ -90,8 +110,10 @@ class State(Reads, OutboxTable):
             yield link_of(row)
 
     def link_ids(self) -> list[str]:
-        return [row["record_id"] for row in self.db["links"].rows_where(select="record_id",
-                                                                              order_by="record_id")]
+        return [
+            row["record_id"]
+            for row in self.db["links"].rows_where(select="record_id", order_by="record_id")
+        ]
 
     def link_count(self) -> int:
         return self.db["links"].count
@@ -104,11 +126,34 @@ class State(Reads, OutboxTable):
         """Insert or replace links in one statement (a batch's, a collection call's); call inside
         ``transaction()``. A replaced link keeps its ``created_at``."""
         now = iso(utcnow())
-        batch.insert(self.db, "links", LINK_COLUMNS, (
-            (link.record_id, link.key, link.project_id, link.project_identifier, link.project_url,
-             link.payload_hash, dumps(link.payload), dumps(link.written), dumps(link.backsync), link.link_state,
-             link.sf_status, link.closed_by, dumps(link.pending), dumps(link.kept_psa), link.mapping, now, now)
-            for link in links), _SAVE_LINKS)
+        batch.insert(
+            self.db,
+            "links",
+            LINK_COLUMNS,
+            (
+                (
+                    link.record_id,
+                    link.key,
+                    link.project_id,
+                    link.project_identifier,
+                    link.project_url,
+                    link.payload_hash,
+                    dumps(link.payload),
+                    dumps(link.written),
+                    dumps(link.backsync),
+                    link.link_state,
+                    link.sf_status,
+                    link.closed_by,
+                    dumps(link.pending),
+                    dumps(link.kept_psa),
+                    link.mapping,
+                    now,
+                    now,
+                )
+                for link in links
+            ),
+            _SAVE_LINKS,
+        )
 
     def add_written(self, written: dict[str, dict[str, Any]]) -> None:
         """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection call's
@@ -116,28 +161,44 @@ class State(Reads, OutboxTable):
         now = iso(utcnow())
         for chunk in batch.batched(list(written), batch.ROWS):
             marks = ", ".join("?" * len(chunk))
-            held = dict(self.db.execute(f"SELECT record_id, written FROM links WHERE record_id IN ({marks})",
-                                        chunk).fetchall())
-            merged = [(record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
-                      for record_id in chunk if record_id in held]
+            held = dict(
+                self.db.execute(
+                    f"SELECT record_id, written FROM links WHERE record_id IN ({marks})", chunk
+                ).fetchall()
+            )
+            merged = [
+                (record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
+                for record_id in chunk
+                if record_id in held
+            ]
             if merged:
-                self.db.execute("UPDATE links SET written = CASE record_id "
-                                + " ".join(["WHEN ? THEN ?"] * len(merged)) + " END, updated_at = ? "
-                                f"WHERE record_id IN ({', '.join('?' * len(merged))})",
-                                [v for pair in merged for v in pair] + [now] + [record_id for record_id, _ in merged])
+                self.db.execute(
+                    "UPDATE links SET written = CASE record_id "
+                    + " ".join(["WHEN ? THEN ?"] * len(merged))
+                    + " END, updated_at = ? "
+                    f"WHERE record_id IN ({', '.join('?' * len(merged))})",
+                    [v for pair in merged for v in pair]
+                    + [now]
+                    + [record_id for record_id, _ in merged],
+                )
 
     def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
         """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
         for chunk in batch.batched(record_ids, batch.VARIABLES - 2):
-            self.db.execute(f"UPDATE links SET mapping = ? WHERE record_id IN ({', '.join('?' * len(chunk))}) "
-                            "AND (mapping IS NULL OR mapping != ?)", [fingerprint, *chunk, fingerprint])
+            self.db.execute(
+                f"UPDATE links SET mapping = ? WHERE record_id IN ({', '.join('?' * len(chunk))}) "
+                "AND (mapping IS NULL OR mapping != ?)",
+                [fingerprint, *chunk, fingerprint],
+            )
 
     def drop_link(self, record_id: str) -> None:
         """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
         self.db["links"].delete_where("record_id = ?", [record_id])
 
     # -- intents ------------------------------------------------------------------------------
-    def add_intents(self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create") -> None:
+    def add_intents(
+        self, intents: Iterable[tuple[str, str, dict]], run_id: int, action: str = "create"
+    ) -> None:
         """Commit intents before the PSA is asked, so a crash after its 201 is recoverable.
 
         ``update`` intents mark updates whose outcome is unknown (a 5xx): the next run re-fetches
@@ -146,13 +207,28 @@ class State(Reads, OutboxTable):
         now = iso(utcnow())
         columns = ("record_id", "key", "action", "payload", "started_at", "run_id")
         with write_transaction(self.db):
-            batch.insert(self.db, "intents", columns, (
-                (record_id, key, action, dumps(payload), now, run_id) for record_id, key, payload in intents),
-                batch.upsert_clause(["record_id"], columns))
+            batch.insert(
+                self.db,
+                "intents",
+                columns,
+                (
+                    (record_id, key, action, dumps(payload), now, run_id)
+                    for record_id, key, payload in intents
+                ),
+                batch.upsert_clause(["record_id"], columns),
+            )
 
     def intents(self) -> list[Intent]:
-        return [Intent(record_id=row["record_id"], key=row["key"], action=row["action"],
-                       payload=loads(row["payload"]), run_id=row["run_id"]) for row in self.db["intents"].rows]
+        return [
+            Intent(
+                record_id=row["record_id"],
+                key=row["key"],
+                action=row["action"],
+                payload=loads(row["payload"]),
+                run_id=row["run_id"],
+            )
+            for row in self.db["intents"].rows
+        ]
 
     def drop_stale_intents(self, before_run: int) -> None:
         """Forget what earlier runs left, once this run's recovery has looked up and re-processed it."""
@@ -178,7 +254,8 @@ class State(Reads, OutboxTable):
             " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
-            [record_id, stage, redact(error), dumps(payload), now, now, run_id])
+            [record_id, stage, redact(error), dumps(payload), now, now, run_id],
+        )
 
     def release(self, record_id: str, stages: Iterable[str] | None = None) -> None:
         self.release_all([record_id], stages)
@@ -192,8 +269,16 @@ class State(Reads, OutboxTable):
     # -- ignored ------------------------------------------------------------------------------
     def ignore(self, record_id: str, key: str, detail: Any, run_id: int) -> None:
         """No project is made for this deal (``psa-sync unlink``); call inside ``transaction()``."""
-        self.db["ignored"].upsert({"record_id": record_id, "key": key, "detail": dumps(redact_value(detail)),
-                                   "since": iso(utcnow()), "run_id": run_id}, pk="record_id")
+        self.db["ignored"].upsert(
+            {
+                "record_id": record_id,
+                "key": key,
+                "detail": dumps(redact_value(detail)),
+                "since": iso(utcnow()),
+                "run_id": run_id,
+            },
+            pk="record_id",
+        )
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
         """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
@@ -207,7 +292,11 @@ class State(Reads, OutboxTable):
     # -- runs and events ----------------------------------------------------------------------
     def start_run(self, mode: str) -> int:
         with write_transaction(self.db):
-            return self.db["runs"].insert({"mode": mode, "started_at": iso(utcnow()), "status": "running"}).last_pk
+            return (
+                self.db["runs"]
+                .insert({"mode": mode, "started_at": iso(utcnow()), "status": "running"})
+                .last_pk
+            )
 
     def mark_abandoned(self) -> int:
         """Runs still 'running' when the lock was free died mid-way (killed, power cut): say so in status."""
@@ -215,26 +304,60 @@ class State(Reads, OutboxTable):
             return self.db.execute(
                 "UPDATE runs SET status = 'died', finished_at = ?, error = 'the process ended without finishing "
                 "this run; the next run recovered from the last committed page' WHERE status = 'running'",
-                [iso(utcnow())]).rowcount
+                [iso(utcnow())],
+            ).rowcount
 
-    def finish_run(self, run_id: int, *, status: str, exit_code: int, counts: dict, api_calls: dict,
-                   org_usage: dict | None, error: str | None, psa_calls: int = 0) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        exit_code: int,
+        counts: dict,
+        api_calls: dict,
+        org_usage: dict | None,
+        error: str | None,
+        psa_calls: int = 0,
+    ) -> None:
         with write_transaction(self.db):
-            self.db["runs"].update(run_id, {
-                "finished_at": iso(utcnow()), "status": status, "exit_code": exit_code,
-                "counts": dumps(counts), "api_calls": dumps(api_calls), "org_usage": dumps(org_usage),
-                "error": redact(error) if error is not None else None, "psa_calls": psa_calls})
+            self.db["runs"].update(
+                run_id,
+                {
+                    "finished_at": iso(utcnow()),
+                    "status": status,
+                    "exit_code": exit_code,
+                    "counts": dumps(counts),
+                    "api_calls": dumps(api_calls),
+                    "org_usage": dumps(org_usage),
+                    "error": redact(error) if error is not None else None,
+                    "psa_calls": psa_calls,
+                },
+            )
 
-    def event(self, run_id: int | None, record_id: str | None, action: str, outcome: str,
-              detail: Any = None) -> None:
+    def event(
+        self,
+        run_id: int | None,
+        record_id: str | None,
+        action: str,
+        outcome: str,
+        detail: Any = None,
+    ) -> None:
         self.add_events(run_id, [(record_id, action, outcome, detail)])
 
-    def add_events(self, run_id: int | None, events: Iterable[tuple[str | None, str, str, Any]]) -> None:
+    def add_events(
+        self, run_id: int | None, events: Iterable[tuple[str | None, str, str, Any]]
+    ) -> None:
         """Events (record, action, outcome, detail) of a batch or a page, in one statement."""
         now = iso(utcnow())
-        batch.insert(self.db, "events", EVENT_COLUMNS, (
-            (run_id, record_id, action, outcome, dumps(redact_value(detail)), now)
-            for record_id, action, outcome, detail in events))
+        batch.insert(
+            self.db,
+            "events",
+            EVENT_COLUMNS,
+            (
+                (run_id, record_id, action, outcome, dumps(redact_value(detail)), now)
+                for record_id, action, outcome, detail in events
+            ),
+        )
 
     # -- commit points ------------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[Database]:

@@ -87,13 +87,16 @@ def parse(s: pd.Series, type_: str, tz: str | None = None) -> Parsed:
         got, bad = _PARSERS[type_](text, tz)
         values[present] = got
         problems[present] = bad
-    return Parsed(pd.Series(values, index=s.index, dtype=object),
-                  pd.Series(problems, index=s.index, dtype=object))
+    return Parsed(
+        pd.Series(values, index=s.index, dtype=object),
+        pd.Series(problems, index=s.index, dtype=object),
+    )
 
 
 # The parsers below take non-null canonical text and return two numpy object arrays of the
 # same length: typed values (None where bad) and problem texts (None where fine). numpy object
 # arrays, unlike Series, keep None as None through masked assignment.
+
 
 def _nones(n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
@@ -164,7 +167,9 @@ def _parse_other_dates(stripped: pd.Series, tz: str | None) -> tuple[np.ndarray,
         values[is_date] = _without_nat(days.dt.date)
     is_datetime = _mask(stripped, _DATETIME)
     if is_datetime.any() and tz is None:
-        problems[is_datetime] = "is a date and time: set `tz` to say in which time zone its day is taken"
+        problems[is_datetime] = (
+            "is a date and time: set `tz` to say in which time zone its day is taken"
+        )
     elif is_datetime.any():
         moments = pd.to_datetime(stripped[is_datetime], format="ISO8601", utc=True, errors="coerce")
         try:
@@ -172,8 +177,9 @@ def _parse_other_dates(stripped: pd.Series, tz: str | None) -> tuple[np.ndarray,
         except (ValueError, OverflowError):  # a moment whose day in `tz` is past 9999-12-31
             days = [_day_in(m, tz) for m in moments]
             values[is_datetime] = days
-            problems[is_datetime] = [None if d else "is past the last date there is (9999-12-31) in `tz`"
-                                     for d in days]
+            problems[is_datetime] = [
+                None if d else "is past the last date there is (9999-12-31) in `tz`" for d in days
+            ]
     return values, problems
 
 

@@ -26,11 +26,19 @@ from sync.extract.soql.semantics import like_regex
 from sync.transform import coerce
 from sync.transform.frame import RecordFrame
 
-_OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-        ">": operator.gt, ">=": operator.ge}
+_OPS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
-def evaluate_criteria(condition: soql.Condition | None, frame: RecordFrame) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_criteria(
+    condition: soql.Condition | None, frame: RecordFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """``(matches, problems)``: a bool array, and an object array with None or a problem text."""
     if condition is None:
         return np.ones(len(frame), dtype=bool), np.full(len(frame), None, dtype=object)
@@ -62,7 +70,11 @@ def _short_circuit(items, frame: RecordFrame, stop_on: bool) -> tuple[np.ndarray
 
 def _all_of(results: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     n = len(results[0][0])
-    value, problems, alive = np.ones(n, dtype=bool), np.full(n, None, dtype=object), np.ones(n, dtype=bool)
+    value, problems, alive = (
+        np.ones(n, dtype=bool),
+        np.full(n, None, dtype=object),
+        np.ones(n, dtype=bool),
+    )
     for item_value, item_problems in results:
         failed = alive & pd.notna(item_problems)
         problems[failed] = item_problems[failed]
@@ -74,7 +86,11 @@ def _all_of(results: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
 
 def _any_of(results: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     n = len(results[0][0])
-    value, problems, alive = np.zeros(n, dtype=bool), np.full(n, None, dtype=object), np.ones(n, dtype=bool)
+    value, problems, alive = (
+        np.zeros(n, dtype=bool),
+        np.full(n, None, dtype=object),
+        np.ones(n, dtype=bool),
+    )
     for item_value, item_problems in results:
         failed = alive & pd.notna(item_problems)
         problems[failed] = item_problems[failed]
@@ -84,11 +100,15 @@ def _any_of(results: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
     return value, problems
 
 
-def _compare(column: pd.Series, op: str, literal: soql.Value, path: str) -> tuple[np.ndarray, np.ndarray]:
+def _compare(
+    column: pd.Series, op: str, literal: soql.Value, path: str
+) -> tuple[np.ndarray, np.ndarray]:
     null = column.isna().to_numpy(dtype=bool)
     problems = np.full(len(column), None, dtype=object)
     if literal is None:
-        value = null.copy() if op == "=" else ~null if op == "!=" else np.zeros(len(column), dtype=bool)
+        value = (
+            null.copy() if op == "=" else ~null if op == "!=" else np.zeros(len(column), dtype=bool)
+        )
         return value, problems
     value = np.full(len(column), op == "!=", dtype=bool)  # SOQL: null is "not equal" to any value
     present = ~null
@@ -142,6 +162,8 @@ def _literal_type(literal: soql.Value) -> str:
 
 
 def _messages(values: pd.Series, literal: soql.Value, path: str) -> np.ndarray:
-    shown = [f"{path}: cannot compare value {value!r} with literal {soql.quote(literal)}" for value in values]
+    shown = [
+        f"{path}: cannot compare value {value!r} with literal {soql.quote(literal)}"
+        for value in values
+    ]
     return np.array(shown, dtype=object)
-

@@ -21,7 +21,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync.common.model import Create, DesiredRow, Facts, LifecycleChange, Link, Plan, RowError, SfStatus, Update
+from sync.common.model import (
+    Create,
+    DesiredRow,
+    Facts,
+    LifecycleChange,
+    Link,
+    Plan,
+    RowError,
+    SfStatus,
+    Update,
+)
 
 
 def canonical(value: Any) -> Any:
@@ -43,7 +53,9 @@ def same(a: Any, b: Any) -> bool:
 
 
 def payload_hash(fields: dict[str, Any]) -> str:
-    text = json.dumps({k: canonical(v) for k, v in fields.items()}, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(
+        {k: canonical(v) for k, v in fields.items()}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -53,7 +65,9 @@ def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
     return {sf_field: source[what] for sf_field, what in writeback.items()}
 
 
-def status_of(row: DesiredRow, facts: Facts | None, tentative: bool = False, was: str | None = None) -> SfStatus:
+def status_of(
+    row: DesiredRow, facts: Facts | None, tentative: bool = False, was: str | None = None
+) -> SfStatus:
     """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
     Deleted; with tentative projects also Tentative (in the pipeline) and Dropped (a tentative project's
     deal, ``was`` its link's status, still open but out of the pipeline). ``facts`` are the deal's
@@ -106,32 +120,55 @@ def plan_changes(
         if digest == link.payload_hash:
             plan.unchanged.append(row.record_id)
             continue
-        changed = {name: value for name, value in row.fields.items()
-                   if name not in on_create and name not in link.kept_psa
-                   and not same(value, link.payload.get(name))}
+        changed = {
+            name: value
+            for name, value in row.fields.items()
+            if name not in on_create
+            and name not in link.kept_psa
+            and not same(value, link.payload.get(name))
+        }
         plan.updates.append(Update(row, link, changed, digest))
     return plan
 
 
-def _repair(plan: Plan, row: DesiredRow, link: Link, writeback: dict[str, str],
-            pending: set[tuple[str, str]]) -> None:
+def _repair(
+    plan: Plan,
+    row: DesiredRow,
+    link: Link,
+    writeback: dict[str, str],
+    pending: set[tuple[str, str]],
+) -> None:
     wanted = {**link.written, **link_values(link, writeback)}
-    drift = {sf_field: value for sf_field, value in wanted.items()
-             if sf_field in row.record_links and (row.record_id, sf_field) not in pending
-             and not same(row.record_links[sf_field], value)}
+    drift = {
+        sf_field: value
+        for sf_field, value in wanted.items()
+        if sf_field in row.record_links
+        and (row.record_id, sf_field) not in pending
+        and not same(row.record_links[sf_field], value)
+    }
     if drift:
         plan.repairs[row.record_id] = drift
 
 
-def lifecycle_only_rows(errors: list[RowError], links: dict[str, Link], tentative: bool = False) -> list[DesiredRow]:
+def lifecycle_only_rows(
+    errors: list[RowError], links: dict[str, Link], tentative: bool = False
+) -> list[DesiredRow]:
     """A linked deal that left the criteria still needs its lifecycle, even if its fields no longer map."""
     rows = []
     for error in errors:
         link = links.get(error.record_id)
         if link is not None and not _wanted(error, tentative):
-            rows.append(DesiredRow(record_id=error.record_id, key=error.key, modstamp=error.modstamp,
-                                   deleted=error.deleted, matches=False, fields=dict(link.payload),
-                                   record_links={}))
+            rows.append(
+                DesiredRow(
+                    record_id=error.record_id,
+                    key=error.key,
+                    modstamp=error.modstamp,
+                    deleted=error.deleted,
+                    matches=False,
+                    fields=dict(link.payload),
+                    record_links={},
+                )
+            )
     return rows
 
 
@@ -146,6 +183,9 @@ def to_quarantine(errors: list[RowError], tentative: bool = False) -> dict[str, 
     for error in errors:
         if not _wanted(error, tentative):
             continue
-        failed[error.record_id] = f"{failed[error.record_id]}; {error.reason}" if error.record_id in failed \
+        failed[error.record_id] = (
+            f"{failed[error.record_id]}; {error.reason}"
+            if error.record_id in failed
             else error.reason
+        )
     return failed

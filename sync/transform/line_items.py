@@ -38,22 +38,28 @@ def line_items_of(record: Mapping[str, Any], required: bool = True) -> list[dict
     nested = _get(record, LINE_ITEMS) if isinstance(record, dict) else _ABSENT
     if nested is _ABSENT:
         if required:
-            raise StructureProblem(f"the record carries no {LINE_ITEMS} (not even null): it was read without the "
-                                   "line-item subquery, and a plan without its line items would leave them out")
+            raise StructureProblem(
+                f"the record carries no {LINE_ITEMS} (not even null): it was read without the "
+                "line-item subquery, and a plan without its line items would leave them out"
+            )
         return []
     if nested is None:
         return []
     rows = nested.get("records") if isinstance(nested, Mapping) else nested
     if isinstance(nested, Mapping) and _partial(nested, rows):
-        raise StructureProblem(f"{LINE_ITEMS}: only {len(rows or [])} of {nested.get('totalSize', '?')} line items "
-                               "were read (the nested nextRecordsUrl was not followed); no plan from part of a deal")
+        raise StructureProblem(
+            f"{LINE_ITEMS}: only {len(rows or [])} of {nested.get('totalSize', '?')} line items "
+            "were read (the nested nextRecordsUrl was not followed); no plan from part of a deal"
+        )
     if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
         raise StructureProblem(f"{LINE_ITEMS}: not a list of line items")
     seen: set[str] = set()
     for row in rows:
         item_id = row.get("Id")
         if not isinstance(item_id, str) or not item_id:
-            raise StructureProblem(f"{LINE_ITEMS}: a line item has no Id (select Id in the subquery)")
+            raise StructureProblem(
+                f"{LINE_ITEMS}: a line item has no Id (select Id in the subquery)"
+            )
         if item_id in seen:
             raise StructureProblem(f"line item {item_id} appears twice in the deal's line items")
         seen.add(item_id)
@@ -83,7 +89,9 @@ def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -
     ``required``: a field the record does not carry at all is a problem (not selected)."""
     current: Any = record
     for part in path.split("."):
-        if not isinstance(current, dict):  # JSON objects (a Mapping ABC check costs 4× more, per field)
+        if not isinstance(
+            current, dict
+        ):  # JSON objects (a Mapping ABC check costs 4× more, per field)
             return None
         if part in current:
             current = current[part]
@@ -95,7 +103,9 @@ def value(record: Mapping[str, Any] | None, path: str, required: bool = False) -
                 return None if found == "" else found
         if found is _ABSENT:
             if required:
-                raise StructureProblem(f"line item {record.get('Id')}: has no field {path} (select it in the subquery)")
+                raise StructureProblem(
+                    f"line item {record.get('Id')}: has no field {path} (select it in the subquery)"
+                )
             return None
         current = found
     return current
@@ -134,7 +144,9 @@ def hours_of(item: Mapping[str, Any], rules: LineItemRules, role: str | None) ->
     """The first rule that gives a value: ``hours_from``, Quantity × hours_per_unit, TotalPrice ÷ rate."""
     where = f"line item {item['Id']}"
     if rules.hours_from:
-        hours = decimal_of(value(item, rules.hours_from, required=True), f"{where}: {rules.hours_from}")
+        hours = decimal_of(
+            value(item, rules.hours_from, required=True), f"{where}: {rules.hours_from}"
+        )
         if hours is not None:
             if hours < 0:
                 raise StructureProblem(f"{where}: {rules.hours_from} {hours} is negative")
@@ -155,7 +167,8 @@ def hours_of(item: Mapping[str, Any], rules: LineItemRules, role: str | None) ->
         f"{where} (product {code or '(no code)'} {value(item, 'Product2.Name') or ''!s}): no hours rule gives its "
         f"estimate: {f'{rules.hours_from} is empty, ' if rules.hours_from else ''}"
         f"{code or 'its product'} has no hours_per_unit under structure.line_items.products, and "
-        f"{f'its role {role!r} has no rate' if role else 'it has no role (products or default_role) for a rate'}")
+        f"{f'its role {role!r} has no rate' if role else 'it has no role (products or default_role) for a rate'}"
+    )
 
 
 def _hours(hours: Decimal) -> Decimal:
@@ -166,8 +179,10 @@ def _hours(hours: Decimal) -> Decimal:
 def quantity_checked(item: Mapping[str, Any]) -> Decimal | None:
     quantity = decimal_of(value(item, "Quantity"), f"line item {item['Id']}: Quantity")
     if quantity is not None and quantity < 0:
-        raise StructureProblem(f"line item {item['Id']}: Quantity {quantity} is negative; a service sold makes a "
-                               "task with hours, never fewer than none")
+        raise StructureProblem(
+            f"line item {item['Id']}: Quantity {quantity} is negative; a service sold makes a "
+            "task with hours, never fewer than none"
+        )
     return quantity
 
 
@@ -178,18 +193,23 @@ def service_date(item: Mapping[str, Any]) -> date | None:
     try:
         return date.fromisoformat(str(raw)[:10])
     except ValueError:
-        raise StructureProblem(f"line item {item['Id']}: ServiceDate {raw!r} is not a date") from None
+        raise StructureProblem(
+            f"line item {item['Id']}: ServiceDate {raw!r} is not a date"
+        ) from None
 
 
 def task_name(item: Mapping[str, Any], rules: LineItemRules) -> str:
     """The ``name`` template rendered on the line item, else the product's name (or code, or Id)."""
     text = render(rules.name_parts, item) if rules.name_parts else None
-    text = (text or "").strip() or str(value(item, "Product2.Name") or value(item, "Name") or product_code(item)
-                                       or item["Id"])
+    text = (text or "").strip() or str(
+        value(item, "Product2.Name") or value(item, "Name") or product_code(item) or item["Id"]
+    )
     return text[:NAME_MAX]
 
 
-def render(parts: tuple[tuple[str, str | None, str | None], ...], item: Mapping[str, Any]) -> str | None:
+def render(
+    parts: tuple[tuple[str, str | None, str | None], ...], item: Mapping[str, Any]
+) -> str | None:
     """One record's template, with the semantics of :func:`sync.transform.rules.render_template`
     (``{Field|?}`` leaves the part out with the separator before it; all fields empty: None)."""
     out, started, all_null = "", False, True
@@ -217,15 +237,20 @@ def _text(raw: Any) -> str | None:
     return str(raw)
 
 
-def dates_of(item: Mapping[str, Any], rules: LineItemRules, deal: dict[str, date | None]
-             ) -> tuple[date | None, date | None]:
+def dates_of(
+    item: Mapping[str, Any], rules: LineItemRules, deal: dict[str, date | None]
+) -> tuple[date | None, date | None]:
     """The task's start and due; ``deal`` holds its start and end."""
     values = {**deal, SERVICE_DATE: service_date(item)}
-    return (resolve(rules.start, values, f"line item {item['Id']}: start"),
-            resolve(rules.due, values, f"line item {item['Id']}: due"))
+    return (
+        resolve(rules.start, values, f"line item {item['Id']}: start"),
+        resolve(rules.due, values, f"line item {item['Id']}: due"),
+    )
 
 
-def resolve(relative: RelativeDate | None, values: dict[str, date | None], what: str) -> date | None:
+def resolve(
+    relative: RelativeDate | None, values: dict[str, date | None], what: str
+) -> date | None:
     """The date, or a problem saying which base was empty (a relative date needs one)."""
     if relative is None:
         return None
@@ -237,4 +262,6 @@ def resolve(relative: RelativeDate | None, values: dict[str, date | None], what:
 
 
 def _base_name(base: str) -> str:
-    return {"start": "start date", "end": "end date", SERVICE_DATE: "ServiceDate on the line item"}[base]
+    return {"start": "start date", "end": "end date", SERVICE_DATE: "ServiceDate on the line item"}[
+        base
+    ]

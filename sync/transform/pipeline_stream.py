@@ -15,24 +15,43 @@ from typing import Any
 from sync.common.model import DesiredRow, Facts, RowError
 
 
-def stream_rows(records: list[dict], rows: list[DesiredRow], errors: list[RowError], facts: dict[str, Facts],
-                known: set[str]) -> list[dict[str, Any]]:
+def stream_rows(
+    records: list[dict],
+    rows: list[DesiredRow],
+    errors: list[RowError],
+    facts: dict[str, Facts],
+    known: set[str],
+) -> list[dict[str, Any]]:
     """The ``pipeline`` rows a page changes. ``known``: the page's deals the table already holds. A
     deal that does not map keeps its earlier ``payload`` (None here: the store leaves it)."""
     mapped = {row.record_id: row for row in rows}
-    in_pipeline = {r.record_id for r in rows if r.pipeline} | {e.record_id for e in errors if e.pipeline}
+    in_pipeline = {r.record_id for r in rows if r.pipeline} | {
+        e.record_id for e in errors if e.pipeline
+    }
     deleted = {r.record_id for r in rows if r.deleted} | {e.record_id for e in errors if e.deleted}
     out = []
     for record in records:
         record_id = record.get("Id")
         if not record_id or (record_id not in in_pipeline and record_id not in known):
             continue
-        status = "open" if record_id in in_pipeline else _closed(facts.get(record_id), record_id in deleted)
+        status = (
+            "open"
+            if record_id in in_pipeline
+            else _closed(facts.get(record_id), record_id in deleted)
+        )
         row = mapped.get(record_id)
-        out.append({"record_id": record_id, "stage": _text(record.get("StageName")),
-                    "probability": _number(record.get("Probability")), "amount": _number(record.get("Amount")),
-                    "close_date": _text(record.get("CloseDate")), "owner_id": _text(record.get("OwnerId")),
-                    "payload": dict(row.fields) if row is not None else None, "status": status})
+        out.append(
+            {
+                "record_id": record_id,
+                "stage": _text(record.get("StageName")),
+                "probability": _number(record.get("Probability")),
+                "amount": _number(record.get("Amount")),
+                "close_date": _text(record.get("CloseDate")),
+                "owner_id": _text(record.get("OwnerId")),
+                "payload": dict(row.fields) if row is not None else None,
+                "status": status,
+            }
+        )
     return out
 
 
@@ -55,4 +74,3 @@ def _number(value: Any) -> float | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-

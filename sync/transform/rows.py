@@ -59,8 +59,11 @@ def transform(records: list[dict], mapping: Mapping) -> TransformResult:
     system = _system_columns(frame, mapping)
     fields = {name: evaluate_rule(rule, frame) for name, rule in mapping.rules().items()}
     if (tentative := mapping.tentative) is not None:  # the stage field: won, tentative (or nothing)
-        stage = np.where(system.matches, tentative.stage("won"),
-                         np.where(system.pipeline, tentative.stage("tentative"), None)).astype(object)
+        stage = np.where(
+            system.matches,
+            tentative.stage("won"),
+            np.where(system.pipeline, tentative.stage("tentative"), None),
+        ).astype(object)
         fields[tentative.stage_field] = Evaluated(stage, np.full(len(frame), None, dtype=object))
     links = _record_links(frame, mapping)
     reasons = {**system.reasons, **{name: out.reasons for name, out in fields.items()}}
@@ -74,7 +77,11 @@ def transform(records: list[dict], mapping: Mapping) -> TransformResult:
 
 def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
     record_id = np.array(frame.text("Id"), dtype=object)
-    key = record_id if mapping.key.lower() == "id" else np.array(frame.text(mapping.key), dtype=object)
+    key = (
+        record_id
+        if mapping.key.lower() == "id"
+        else np.array(frame.text(mapping.key), dtype=object)
+    )
     stamp = coerce.parse(frame.column("SystemModstamp"), "datetime")
     deleted = coerce.parse(frame.column("IsDeleted"), "boolean")
     matches, criteria_problems = evaluate_criteria(mapping.source.criteria, frame)
@@ -86,7 +93,9 @@ def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
         CRITERIA: criteria_problems,
     }
     if mapping.key.lower() != "id":
-        reasons[mapping.key] = _missing(key, f"{mapping.key}: the record has no value for the mapping's key")
+        reasons[mapping.key] = _missing(
+            key, f"{mapping.key}: the record has no value for the mapping's key"
+        )
     key_name = "Id" if mapping.key.lower() == "id" else mapping.key
     reasons[key_name] = _key_reasons(key, key_name, reasons[key_name])
     modstamp = np.array(stamp.values, dtype=object)
@@ -97,8 +106,15 @@ def _system_columns(frame: RecordFrame, mapping: Mapping) -> _System:
     pipeline = np.zeros(len(frame), dtype=bool)
     if mapping.pipeline is not None:  # a row it cannot evaluate is simply not in the pipeline
         pipeline = evaluate_criteria(mapping.pipeline.criteria, frame)[0] & ~matches & ~is_deleted
-    return _System(record_id=record_id, key=key, modstamp=modstamp, deleted=is_deleted,
-                   matches=matches, reasons=reasons, pipeline=pipeline)
+    return _System(
+        record_id=record_id,
+        key=key,
+        modstamp=modstamp,
+        deleted=is_deleted,
+        matches=matches,
+        reasons=reasons,
+        pipeline=pipeline,
+    )
 
 
 def _missing(values: np.ndarray, message: str) -> np.ndarray:
@@ -149,40 +165,74 @@ def _record_links(frame: RecordFrame, mapping: Mapping) -> dict[str, np.ndarray]
     return out
 
 
-def _rows(system: _System, fields: dict[str, Evaluated], links: dict[str, np.ndarray],
-          good: np.ndarray) -> list[DesiredRow]:
+def _rows(
+    system: _System, fields: dict[str, Evaluated], links: dict[str, np.ndarray], good: np.ndarray
+) -> list[DesiredRow]:
     field_rows = _dicts({name: out.values[good] for name, out in fields.items()}, len(good))
     link_rows = _dicts({name: values[good] for name, values in links.items()}, len(good))
     return [
-        DesiredRow(record_id=rid, key=key, modstamp=stamp, deleted=bool(gone), matches=bool(hit),
-                   fields=values, record_links=current, pipeline=bool(open_deal))
+        DesiredRow(
+            record_id=rid,
+            key=key,
+            modstamp=stamp,
+            deleted=bool(gone),
+            matches=bool(hit),
+            fields=values,
+            record_links=current,
+            pipeline=bool(open_deal),
+        )
         for rid, key, stamp, gone, hit, values, current, open_deal in zip(
-            system.record_id[good], system.key[good], system.modstamp[good], system.deleted[good],
-            system.matches[good], field_rows, link_rows, system.pipeline[good], strict=True)
+            system.record_id[good],
+            system.key[good],
+            system.modstamp[good],
+            system.deleted[good],
+            system.matches[good],
+            field_rows,
+            link_rows,
+            system.pipeline[good],
+            strict=True,
+        )
     ]
 
 
 def _dicts(columns: dict[str, np.ndarray], n: int) -> list[dict[str, Any]]:
     names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
-        if names else [{} for _ in range(n)]
+    return (
+        [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        if names
+        else [{} for _ in range(n)]
+    )
 
 
-def _errors(system: _System, reasons: dict[str, np.ndarray], frame: RecordFrame,
-            failed: np.ndarray) -> list[RowError]:
+def _errors(
+    system: _System, reasons: dict[str, np.ndarray], frame: RecordFrame, failed: np.ndarray
+) -> list[RowError]:
     errors = []
     for position in failed:
-        found = [(name, column[position]) for name, column in reasons.items() if column[position] is not None]
-        errors.append(RowError(
-            record_id=system.record_id[position] or "", key=system.key[position] or "",
-            modstamp=system.modstamp[position], deleted=bool(system.deleted[position]),
-            matches=bool(system.matches[position]), pipeline=bool(system.pipeline[position]),
-            field=found[0][0], reason="; ".join(reason for _, reason in found),
-            payload=frame.payload(int(position))))
+        found = [
+            (name, column[position])
+            for name, column in reasons.items()
+            if column[position] is not None
+        ]
+        errors.append(
+            RowError(
+                record_id=system.record_id[position] or "",
+                key=system.key[position] or "",
+                modstamp=system.modstamp[position],
+                deleted=bool(system.deleted[position]),
+                matches=bool(system.matches[position]),
+                pipeline=bool(system.pipeline[position]),
+                field=found[0][0],
+                reason="; ".join(reason for _, reason in found),
+                payload=frame.payload(int(position)),
+            )
+        )
     return errors
 
 
-def transform_backsync(values: dict[str, dict[str, Any]], mapping: Mapping) -> dict[str, dict[str, Any]]:
+def transform_backsync(
+    values: dict[str, dict[str, Any]], mapping: Mapping
+) -> dict[str, dict[str, Any]]:
     """PSA delivery values per key → the Salesforce fields of ``backsync``, same grammar.
 
     ``{"006…": {"status": "active", "percent_complete": 40}}`` →
@@ -200,8 +250,9 @@ def backsync_problems(values: dict[str, dict[str, Any]], mapping: Mapping) -> di
     return problems
 
 
-def transform_progress(values: dict[str, dict[str, Any]], mapping: Mapping
-                       ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+def transform_progress(
+    values: dict[str, dict[str, Any]], mapping: Mapping
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     """The progress of each project's tasks per key → the Salesforce fields of ``structure.backsync``
     (same grammar as ``backsync``), and the reasons a value could not be written, per key.
 

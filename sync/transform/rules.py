@@ -40,7 +40,9 @@ def apply_rule(rule: FieldRule, raw: pd.Series) -> Evaluated:
     reasons = np.full(len(raw), None, dtype=object)
     mapped, unmapped = _apply_map(rule, raw)
     if rule.unmapped == "error" and unmapped.any():
-        reasons[unmapped] = _reasons(rule, raw[unmapped], "is not in the value map and unmapped is 'error'")
+        reasons[unmapped] = _reasons(
+            rule, raw[unmapped], "is not in the value map and unmapped is 'error'"
+        )
     parsed = coerce.parse(mapped, rule.type, rule.tz)
     bad = parsed.bad.to_numpy(dtype=bool) & pd.isna(reasons)
     if bad.any():
@@ -72,7 +74,9 @@ def render_template(rule: FieldRule, frame: RecordFrame) -> pd.Series:
     all_null = np.ones(len(frame), dtype=bool)
     started = np.zeros(len(frame), dtype=bool)  # a field was written: the next separator is needed
     for position, (literal, name, empty) in enumerate(rule.template_parts):
-        if name is None or position == 0:  # the text before the first field and after the last stays
+        if (
+            name is None or position == 0
+        ):  # the text before the first field and after the last stays
             out = out + literal
         if name is None:
             continue
@@ -119,15 +123,20 @@ def _add_days(rule: FieldRule, values: np.ndarray, reasons: np.ndarray) -> np.nd
     present = pd.notna(values)
     if not present.any():
         return values
-    lowest, highest = (date.min, date.max) if rule.type == "date" else (
-        datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    lowest, highest = (
+        (date.min, date.max)
+        if rule.type == "date"
+        else (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    )
     shown = pd.Series(values[present], dtype=object)
     fits = (shown <= highest - delta) if delta.days >= 0 else (shown >= lowest - delta)
     fits = fits.to_numpy(dtype=bool)
     out = values.copy()
     rows = np.flatnonzero(present)
     out[rows[fits]] = np.array(shown[fits] + delta, dtype=object)
-    reasons[rows[~fits]] = _reasons(rule, shown[~fits], f"is out of range after adding {delta.days} days")
+    reasons[rows[~fits]] = _reasons(
+        rule, shown[~fits], f"is out of range after adding {delta.days} days"
+    )
     return out
 
 
@@ -143,8 +152,11 @@ def _check_length(rule: FieldRule, values: np.ndarray, reasons: np.ndarray) -> N
         values[over] = np.array(text[over].str.slice(0, rule.max_length), dtype=object)
     else:
         counts = pd.Series(lengths[over].astype(int)).astype(str)
-        reasons[over] = np.array(rule.name + ": " + counts + f" characters (from {rule.origin}), more than "
-                                 f"max_length {rule.max_length} and overflow is 'error'", dtype=object)
+        reasons[over] = np.array(
+            rule.name + ": " + counts + f" characters (from {rule.origin}), more than "
+            f"max_length {rule.max_length} and overflow is 'error'",
+            dtype=object,
+        )
 
 
 def _reasons(rule: FieldRule, values: pd.Series, problems) -> np.ndarray:

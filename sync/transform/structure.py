@@ -42,15 +42,18 @@ from sync.transform.structure_conditions import Decided, decide
 FIELD = "(structure)"  # the RowError's field: the problem is the deal's plan, not one project field
 
 
-def structure_of(row: DesiredRow, record: MappingType[str, Any], mapping: Mapping) -> Structure | RowError | None:
+def structure_of(
+    row: DesiredRow, record: MappingType[str, Any], mapping: Mapping
+) -> Structure | RowError | None:
     """The deal's structure, a RowError saying why it cannot be made, or None without ``structure:``."""
     if mapping.structure is None:
         return None
     return structures_of([row], [record], mapping.structure)[0]
 
 
-def structures_of(rows: list[DesiredRow], records: list[MappingType[str, Any]],
-                  rules: StructureRules) -> list[Structure | RowError]:
+def structures_of(
+    rows: list[DesiredRow], records: list[MappingType[str, Any]], rules: StructureRules
+) -> list[Structure | RowError]:
     """Each row's structure (its record at the same position), the conditions evaluated once per page."""
     out: list[Structure | RowError] = []
     for row, record, decided in zip(rows, records, decide(records, rules), strict=True):
@@ -59,13 +62,25 @@ def structures_of(rows: list[DesiredRow], records: list[MappingType[str, Any]],
                 raise StructureProblem(decided)
             out.append(build(row.key, row.fields, decided, rules))
         except StructureProblem as exc:
-            out.append(RowError(record_id=row.record_id, key=row.key, modstamp=row.modstamp, deleted=row.deleted,
-                                matches=row.matches, pipeline=row.pipeline, field=FIELD,
-                                reason=f"structure: {exc}", payload=_clean(dict(record))))
+            out.append(
+                RowError(
+                    record_id=row.record_id,
+                    key=row.key,
+                    modstamp=row.modstamp,
+                    deleted=row.deleted,
+                    matches=row.matches,
+                    pipeline=row.pipeline,
+                    field=FIELD,
+                    reason=f"structure: {exc}",
+                    payload=_clean(dict(record)),
+                )
+            )
     return out
 
 
-def build(project_key: str, fields: dict[str, Any], decided: Decided, rules: StructureRules) -> Structure:
+def build(
+    project_key: str, fields: dict[str, Any], decided: Decided, rules: StructureRules
+) -> Structure:
     """Raises StructureProblem with every reason found (joined by ``; ``)."""
     deal = {START: _date(fields.get(rules.start_field)), END: _date(fields.get(rules.end_field))}
     route = decided.route
@@ -73,32 +88,54 @@ def build(project_key: str, fields: dict[str, Any], decided: Decided, rules: Str
     children = _template_children(project_key, route.template, deal, problems) if route else []
     if rules.line_items is not None:
         phase = _line_item_phase(route.template if route else None, rules)
-        services = [item for item, service in zip(decided.items, decided.services, strict=True) if service]
+        services = [
+            item for item, service in zip(decided.items, decided.services, strict=True) if service
+        ]
         children += _line_item_children(project_key, services, rules, phase, deal, problems)
     _check_dates(children, deal[START], problems)
     if problems:
         raise StructureProblem("; ".join(problems))
-    return Structure(project_key=project_key, template=route.template.name if route else None,
-                     children=tuple(children))
+    return Structure(
+        project_key=project_key,
+        template=route.template.name if route else None,
+        children=tuple(children),
+    )
 
 
 def _date(raw: Any) -> date | None:
     return raw if isinstance(raw, date) else None
 
 
-def _template_children(project_key: str, template: Template, deal: dict, problems: list[str]) -> list[Child]:
+def _template_children(
+    project_key: str, template: Template, deal: dict, problems: list[str]
+) -> list[Child]:
     children = []
     for phase in template.phases:
         due = _resolve(phase.due, deal, f"{template.path} phase {phase.id!r}: due", problems)
-        children.append(Child(key=child_key(project_key, ChildSource.TEMPLATE, phase.id), kind=ChildKind.PHASE,
-                              name=phase.name, due=due))
+        children.append(
+            Child(
+                key=child_key(project_key, ChildSource.TEMPLATE, phase.id),
+                kind=ChildKind.PHASE,
+                name=phase.name,
+                due=due,
+            )
+        )
     for task in template.tasks:
         what = f"{template.path} task {task.id!r}"
-        children.append(Child(
-            key=child_key(project_key, ChildSource.TEMPLATE, task.id), kind=ChildKind.TASK, name=task.name,
-            phase=child_key(project_key, ChildSource.TEMPLATE, task.phase) if task.phase else None,
-            hours=task.hours, role=task.role, start=_resolve(task.start, deal, f"{what}: start", problems),
-            due=_resolve(task.due, deal, f"{what}: due", problems)))
+        children.append(
+            Child(
+                key=child_key(project_key, ChildSource.TEMPLATE, task.id),
+                kind=ChildKind.TASK,
+                name=task.name,
+                phase=child_key(project_key, ChildSource.TEMPLATE, task.phase)
+                if task.phase
+                else None,
+                hours=task.hours,
+                role=task.role,
+                start=_resolve(task.start, deal, f"{what}: start", problems),
+                due=_resolve(task.due, deal, f"{what}: due", problems),
+            )
+        )
     return children
 
 
@@ -116,8 +153,14 @@ def _line_item_phase(template: Template | None, rules: StructureRules) -> str | 
     return template.line_item_phase or (rules.line_items.phase if rules.line_items else None)
 
 
-def _line_item_children(project_key: str, items: list[dict], rules: StructureRules, phase: str | None,
-                        deal: dict, problems: list[str]) -> list[Child]:
+def _line_item_children(
+    project_key: str,
+    items: list[dict],
+    rules: StructureRules,
+    phase: str | None,
+    deal: dict,
+    problems: list[str],
+) -> list[Child]:
     children = []
     phase_key = child_key(project_key, ChildSource.TEMPLATE, phase) if phase else None
     for item in items:
@@ -131,20 +174,33 @@ def _line_item_children(project_key: str, items: list[dict], rules: StructureRul
     return children
 
 
-def _line_item_child(project_key: str, item: dict, rules: StructureRules, phase_key: str | None,
-                     deal: dict) -> Child | None:
+def _line_item_child(
+    project_key: str, item: dict, rules: StructureRules, phase_key: str | None, deal: dict
+) -> Child | None:
     line = rules.line_items
     quantity = quantity_checked(item)
     role = role_of(item, line)
     start, due = dates_of(item, line, deal)
-    facts = LineItemFacts(line_item_id=item["Id"], product_code=product_code(item),
-                          product_name=value(item, "Product2.Name"), quantity=quantity,
-                          total_price=decimal_of(value(item, "TotalPrice"), f"line item {item['Id']}: TotalPrice"))
+    facts = LineItemFacts(
+        line_item_id=item["Id"],
+        product_code=product_code(item),
+        product_name=value(item, "Product2.Name"),
+        quantity=quantity,
+        total_price=decimal_of(value(item, "TotalPrice"), f"line item {item['Id']}: TotalPrice"),
+    )
     description = value(item, "Description")
-    return Child(key=child_key(project_key, ChildSource.LINE_ITEM, item["Id"]), kind=ChildKind.TASK,
-                 name=task_name(item, line), phase=phase_key, hours=hours_of(item, line, role), role=role,
-                 start=start, due=due, line_item=facts,
-                 description=description if isinstance(description, str) and description else None)
+    return Child(
+        key=child_key(project_key, ChildSource.LINE_ITEM, item["Id"]),
+        kind=ChildKind.TASK,
+        name=task_name(item, line),
+        phase=phase_key,
+        hours=hours_of(item, line, role),
+        role=role,
+        start=start,
+        due=due,
+        line_item=facts,
+        description=description if isinstance(description, str) and description else None,
+    )
 
 
 def _check_dates(children: list[Child], start: date | None, problems: list[str]) -> None:
@@ -152,11 +208,15 @@ def _check_dates(children: list[Child], start: date | None, problems: list[str])
     for child in children:
         for label, day in (("starts", child.start), ("is due", child.due)):
             if start is not None and day is not None and day < start:
-                problems.append(f"{_what(child)} {label} {day.isoformat()}, before the project's start "
-                                f"{start.isoformat()}")
+                problems.append(
+                    f"{_what(child)} {label} {day.isoformat()}, before the project's start "
+                    f"{start.isoformat()}"
+                )
         if child.start is not None and child.due is not None and child.due < child.start:
-            problems.append(f"{_what(child)} is due {child.due.isoformat()}, before it starts "
-                            f"{child.start.isoformat()}")
+            problems.append(
+                f"{_what(child)} is due {child.due.isoformat()}, before it starts "
+                f"{child.start.isoformat()}"
+            )
 
 
 def _what(child: Child) -> str:
@@ -171,8 +231,9 @@ def structure_roles(rules: StructureRules | None) -> set[str]:
     return rules.roles() if rules is not None else set()
 
 
-def page_structures(rows: list[DesiredRow], records: list[dict], mapping: Mapping, tentative: bool = False
-                    ) -> tuple[list[DesiredRow], list[RowError], dict[str, Structure]]:
+def page_structures(
+    rows: list[DesiredRow], records: list[dict], mapping: Mapping, tentative: bool = False
+) -> tuple[list[DesiredRow], list[RowError], dict[str, Structure]]:
     """One page: the rows whose structure could be made (or that need none), the RowErrors of the rest,
     and the structure of each deal that should have a project (won, or tentative), by record Id.
 
@@ -181,9 +242,14 @@ def page_structures(rows: list[DesiredRow], records: list[dict], mapping: Mappin
         return rows, [], {}
     by_id = {record.get("Id"): record for record in records}
     wanted = [row for row in rows if row.wanted(tentative)]
-    results = structures_of(wanted, [by_id.get(row.record_id, {}) for row in wanted], mapping.structure)
+    results = structures_of(
+        wanted, [by_id.get(row.record_id, {}) for row in wanted], mapping.structure
+    )
     errors = [result for result in results if isinstance(result, RowError)]
-    structures = {row.record_id: result for row, result in zip(wanted, results, strict=True)
-                  if isinstance(result, Structure)}
+    structures = {
+        row.record_id: result
+        for row, result in zip(wanted, results, strict=True)
+        if isinstance(result, Structure)
+    }
     failed = {error.record_id for error in errors}
     return [row for row in rows if row.record_id not in failed], errors, structures

@@ -35,7 +35,9 @@ class Decided:
 def decide(records: list[Mapping[str, Any]], rules: StructureRules) -> list[Decided | str]:
     """Per record, in order: what its structure is made from, or the problem that stops it."""
     per_deal: list[list[dict] | str] = []
-    reads_lines = rules.line_items is not None or any(route.any_line_item is not None for route in rules.routes)
+    reads_lines = rules.line_items is not None or any(
+        route.any_line_item is not None for route in rules.routes
+    )
     for record in records:
         try:
             per_deal.append(line_items_of(record, required=reads_lines))
@@ -59,14 +61,23 @@ def decide(records: list[Mapping[str, Any]], rules: StructureRules) -> list[Deci
     return out
 
 
-def _evaluate(condition: soql.Condition | None, frame: RecordFrame) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(
+    condition: soql.Condition | None, frame: RecordFrame
+) -> tuple[np.ndarray, np.ndarray]:
     if not len(frame):
         return np.zeros(0, dtype=bool), np.full(0, None, dtype=object)
     return evaluate_criteria(condition, frame)
 
 
-def _one(deal: int, items: list[dict], span: slice, rules: StructureRules, when: list, any_item: list,
-         services: tuple[np.ndarray, np.ndarray]) -> Decided | str:
+def _one(
+    deal: int,
+    items: list[dict],
+    span: slice,
+    rules: StructureRules,
+    when: list,
+    any_item: list,
+    services: tuple[np.ndarray, np.ndarray],
+) -> Decided | str:
     service_hits, service_problems = services[0][span], services[1][span]
     for item, problem in zip(items, service_problems, strict=True):
         if problem is not None:
@@ -78,7 +89,9 @@ def _one(deal: int, items: list[dict], span: slice, rules: StructureRules, when:
     return Decided(items=items, services=[bool(hit) for hit in service_hits], route=route)
 
 
-def _route(deal: int, span: slice, rules: StructureRules, when: list, any_item: list) -> Route | None:
+def _route(
+    deal: int, span: slice, rules: StructureRules, when: list, any_item: list
+) -> Route | None:
     """The first route whose ``when`` holds on the deal and whose ``any_line_item`` on one of its lines."""
     for index, route in enumerate(rules.routes):
         where = f"structure.templates[{index}] ({route.template.path})"

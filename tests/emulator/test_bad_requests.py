@@ -18,10 +18,14 @@ from sync.emulator.server import content_length
 def test_a_content_length_that_is_not_a_length_is_answered_400_at_once(emulator, length):
     context = ssl.create_default_context(cafile=str(emulator.ca_file))
     port = int(emulator.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(f"POST /services/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
-                    "\r\ngrant_type=password".encode("latin-1"))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(
+            f"POST /services/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+            "\r\ngrant_type=password".encode("latin-1")
+        )
         answer = b""
         while chunk := tls.recv(65536):  # the server closes the connection after its answer
             answer += chunk

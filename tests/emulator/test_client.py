@@ -22,8 +22,10 @@ STAMP_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000\Z")
 
 
 def _collection(*records, all_or_none=False):
-    return {"allOrNone": all_or_none,
-            "records": [{"attributes": {"type": "Opportunity"}, **record} for record in records]}
+    return {
+        "allOrNone": all_or_none,
+        "records": [{"attributes": {"type": "Opportunity"}, **record} for record in records],
+    }
 
 
 # ------------------------------------------------------------------------------- queries
@@ -48,7 +50,11 @@ def test_first_page_reports_the_whole_total_and_a_relative_next_url(emulator, sf
 
 def test_batch_size_header_is_honoured_and_clamped(emulator, sf):
     emulator.seed(450, seed=3)
-    rows = list(sf.query_all_iter("SELECT Id FROM Opportunity", headers={"Sforce-Query-Options": "batchSize=50"}))
+    rows = list(
+        sf.query_all_iter(
+            "SELECT Id FROM Opportunity", headers={"Sforce-Query-Options": "batchSize=50"}
+        )
+    )
     assert len(rows) == 450
     assert emulator.calls["queryMore"] == 2  # 50 is below the minimum: pages of 200
 
@@ -85,21 +91,27 @@ def test_query_all_returns_deleted_rows_and_query_does_not(emulator, sf):
 
 def test_parent_fields_and_null_lookups(emulator, sf):
     emulator.seed_demo()
-    rows = sf.query_all("SELECT Name, Account.Name, Owner.Email FROM Opportunity ORDER BY Name")["records"]
+    rows = sf.query_all("SELECT Name, Account.Name, Owner.Email FROM Opportunity ORDER BY Name")[
+        "records"
+    ]
     orphan = next(r for r in rows if r["Name"].startswith("Inbound Web Lead"))
     assert orphan["Account"] is None
     acme = next(r for r in rows if r["Name"] == "ERP Rollout Phase 1")
     assert acme["Account"]["Name"] == "Acme Corporation"
     assert acme["Account"]["attributes"]["type"] == "Account"
-    assert re.fullmatch(r"/services/data/v62\.0/sobjects/Account/001\w{15}", acme["Account"]["attributes"]["url"])
+    assert re.fullmatch(
+        r"/services/data/v62\.0/sobjects/Account/001\w{15}", acme["Account"]["attributes"]["url"]
+    )
     assert acme["Owner"]["Email"] == "integration@psa-sync.example"
     assert list(acme) == ["attributes", "Name", "Account", "Owner"]
 
 
 def test_values_are_serialised_as_real_ones(emulator, sf):
     emulator.seed_demo()
-    row = sf.query("SELECT Id, Amount, CloseDate, IsWon, IsClosed, Probability, SystemModstamp, "
-                   "PSA_Hours_Spent__c FROM Opportunity WHERE StageName = 'Closed Won' LIMIT 1")["records"][0]
+    row = sf.query(
+        "SELECT Id, Amount, CloseDate, IsWon, IsClosed, Probability, SystemModstamp, "
+        "PSA_Hours_Spent__c FROM Opportunity WHERE StageName = 'Closed Won' LIMIT 1"
+    )["records"][0]
     assert len(row["Id"]) == 18 and row["Id"].startswith("006")
     assert isinstance(row["Amount"], float) and row["IsWon"] is True and row["IsClosed"] is True
     assert row["Probability"] == 100 and row["PSA_Hours_Spent__c"] is None
@@ -116,7 +128,9 @@ def test_count_query(emulator, sf):
 
 def test_names_ignore_case_and_come_back_canonical(emulator, sf):
     emulator.seed_demo()
-    row = sf.query("select id, NAME, account.name from OPPORTUNITY where isWon = TRUE limit 1")["records"][0]
+    row = sf.query("select id, NAME, account.name from OPPORTUNITY where isWon = TRUE limit 1")[
+        "records"
+    ][0]
     assert set(row) == {"attributes", "Id", "Name", "Account"}
 
 
@@ -124,8 +138,11 @@ def test_trailing_slash_and_no_trailing_slash_both_work(emulator):
     session = trusting_session(emulator)
     headers = {"Authorization": f"Bearer {emulator.issue_token()}"}
     for path in ("query", "query/", "queryAll", "queryAll/"):
-        answer = session.get(f"{emulator.url}/services/data/v62.0/{path}", params={"q": "SELECT Id FROM User"},
-                             headers=headers)
+        answer = session.get(
+            f"{emulator.url}/services/data/v62.0/{path}",
+            params={"q": "SELECT Id FROM User"},
+            headers=headers,
+        )
         assert answer.status_code == 200 and answer.json()["totalSize"] == 1
 
 
@@ -158,7 +175,9 @@ def test_expired_session_raises_expired_session(emulator, sf):
     emulator.expire_sessions()
     with pytest.raises(SalesforceExpiredSession) as info:
         sf.query("SELECT Id FROM User")
-    assert info.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    assert info.value.content == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
 
 
 def test_spent_budget_raises_refused_request(emulator, sf):
@@ -187,12 +206,19 @@ def test_limits_report_daily_api_requests(emulator, sf):
 
 def test_responses_carry_a_date_header_and_token_calls_no_limit_info(emulator):
     session = trusting_session(emulator)
-    data = session.get(f"{emulator.url}/services/data/v62.0/limits",
-                       headers={"Authorization": f"Bearer {emulator.issue_token()}"})
-    token = session.post(emulator.token_url, data={"grant_type": "client_credentials"},
-                         auth=(emulator.client_id, emulator.client_secret))
+    data = session.get(
+        f"{emulator.url}/services/data/v62.0/limits",
+        headers={"Authorization": f"Bearer {emulator.issue_token()}"},
+    )
+    token = session.post(
+        emulator.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(emulator.client_id, emulator.client_secret),
+    )
     for answer in (data, token):
-        assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT", answer.headers["Date"])
+        assert re.fullmatch(
+            r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT", answer.headers["Date"]
+        )
     assert "Sforce-Limit-Info" in data.headers and "Sforce-Limit-Info" not in token.headers
     assert emulator.api_used == 1
 
@@ -206,17 +232,32 @@ def test_collection_with_a_partial_failure(emulator, sf):
     emulator.delete(deleted)
     emulator.faults.lock_rows([locked])
     emulator.faults.validation_failure([invalid], "Close Date cannot be in the past")
-    results = sf.restful("composite/sobjects", method="PATCH", json=_collection(
-        {"id": good, "PSA_Project_Id__c": "42"}, {"id": deleted, "PSA_Project_Id__c": "43"},
-        {"id": locked, "PSA_Project_Id__c": "44"}, {"id": invalid, "PSA_Project_Id__c": "45"},
-        {"id": good[:15], "IsWon": False}, {"id": "006000000000000AAA", "PSA_Status__c": "x"},
-        {"id": "001000000000000AAA", "PSA_Status__c": "x"}, {"id": good, "Bogus__c": 1},
-    ))
+    results = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json=_collection(
+            {"id": good, "PSA_Project_Id__c": "42"},
+            {"id": deleted, "PSA_Project_Id__c": "43"},
+            {"id": locked, "PSA_Project_Id__c": "44"},
+            {"id": invalid, "PSA_Project_Id__c": "45"},
+            {"id": good[:15], "IsWon": False},
+            {"id": "006000000000000AAA", "PSA_Status__c": "x"},
+            {"id": "001000000000000AAA", "PSA_Status__c": "x"},
+            {"id": good, "Bogus__c": 1},
+        ),
+    )
     assert results[0] == {"id": good, "success": True, "errors": []}
     codes = [r["errors"][0]["statusCode"] if r["errors"] else None for r in results]
-    assert codes == [None, "ENTITY_IS_DELETED", "UNABLE_TO_LOCK_ROW", "FIELD_CUSTOM_VALIDATION_EXCEPTION",
-                     "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID",
-                     "INVALID_FIELD"]
+    assert codes == [
+        None,
+        "ENTITY_IS_DELETED",
+        "UNABLE_TO_LOCK_ROW",
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "MALFORMED_ID",
+        "INVALID_FIELD",
+    ]
     assert results[3]["errors"][0]["message"] == "Close Date cannot be in the past"
     assert emulator.get("Opportunity", good)["PSA_Project_Id__c"] == "42"
     assert emulator.get("Opportunity", locked)["PSA_Project_Id__c"] is None
@@ -227,10 +268,19 @@ def test_all_or_none_rolls_everything_back(emulator, sf):
     book = emulator.seed_demo()
     first, second = book["won"][:2]
     emulator.faults.validation_failure([second])
-    results = sf.restful("composite/sobjects", method="PATCH", json=_collection(
-        {"id": first, "PSA_Status__c": "New"}, {"id": second, "PSA_Status__c": "New"}, all_or_none=True))
+    results = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json=_collection(
+            {"id": first, "PSA_Status__c": "New"},
+            {"id": second, "PSA_Status__c": "New"},
+            all_or_none=True,
+        ),
+    )
     assert [r["errors"][0]["statusCode"] for r in results] == [
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK", "FIELD_CUSTOM_VALIDATION_EXCEPTION"]
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    ]
     assert emulator.get("Opportunity", first)["PSA_Status__c"] is None
 
 
@@ -248,9 +298,15 @@ def test_api_writes_move_system_modstamp_forward(emulator, sf):
     before = emulator.get("Opportunity", deal)
     assert sf.Opportunity.update(deal, {"PSA_Status__c": "In progress"}) == 204
     after_patch = emulator.get("Opportunity", deal)
-    sf.restful("composite/sobjects", method="PATCH", json=_collection({"id": deal, "PSA_Status__c": "Done"}))
+    sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json=_collection({"id": deal, "PSA_Status__c": "Done"}),
+    )
     after_collection = emulator.get("Opportunity", deal)
-    stamps = [parse_sf_datetime(r["SystemModstamp"]) for r in (before, after_patch, after_collection)]
+    stamps = [
+        parse_sf_datetime(r["SystemModstamp"]) for r in (before, after_patch, after_collection)
+    ]
     assert stamps[0] < stamps[1] < stamps[2]
     assert after_collection["LastModifiedDate"] == after_collection["SystemModstamp"]
 
@@ -291,25 +347,54 @@ def test_describe_reports_types_picklists_and_custom_fields(emulator, sf):
     describe = sf.Opportunity.describe()
     fields = {f["name"]: f for f in describe["fields"]}
     assert describe["name"] == "Opportunity" and describe["keyPrefix"] == "006"
-    assert fields["PSA_Project_Id__c"]["custom"] is True and fields["PSA_Project_Id__c"]["length"] == 255
+    assert (
+        fields["PSA_Project_Id__c"]["custom"] is True
+        and fields["PSA_Project_Id__c"]["length"] == 255
+    )
     assert fields["PSA_Status__c"]["length"] == 40
-    assert fields["PSA_Hours_Spent__c"]["precision"] == 16 and fields["PSA_Hours_Spent__c"]["scale"] == 2
+    assert (
+        fields["PSA_Hours_Spent__c"]["precision"] == 16
+        and fields["PSA_Hours_Spent__c"]["scale"] == 2
+    )
     assert fields["IsWon"]["updateable"] is False
-    assert fields["AccountId"]["referenceTo"] == ["Account"] and fields["AccountId"]["relationshipName"] == "Account"
+    assert (
+        fields["AccountId"]["referenceTo"] == ["Account"]
+        and fields["AccountId"]["relationshipName"] == "Account"
+    )
     stages = [p["value"] for p in fields["StageName"]["picklistValues"]]
     assert stages[0] == "Prospecting" and "Closed Won" in stages and len(stages) == 10
-    assert set(fields["Type"]["picklistValues"][0]) == {"value", "label", "active", "defaultValue", "validFor"}
+    assert set(fields["Type"]["picklistValues"][0]) == {
+        "value",
+        "label",
+        "active",
+        "defaultValue",
+        "validFor",
+    }
 
 
 def test_registered_fields_and_objects_are_usable(emulator, sf):
-    emulator.register_field("Opportunity", "Billing_Type__c", "picklist", picklist=["Fixed Fee", "T&M"])
+    emulator.register_field(
+        "Opportunity", "Billing_Type__c", "picklist", picklist=["Fixed Fee", "T&M"]
+    )
     emulator.register_object("Project_Request__c")
-    deal = emulator.create("Opportunity", Name="x", StageName="Closed Won", CloseDate="2024-01-01",
-                           Billing_Type__c="Fixed Fee")
+    deal = emulator.create(
+        "Opportunity",
+        Name="x",
+        StageName="Closed Won",
+        CloseDate="2024-01-01",
+        Billing_Type__c="Fixed Fee",
+    )
     request = emulator.create("Project_Request__c", Name="req")
-    assert sf.query(f"SELECT Billing_Type__c FROM Opportunity WHERE Id = '{deal}'")["records"][0][
-        "Billing_Type__c"] == "Fixed Fee"
-    assert request.startswith("a") and sf.query("SELECT Name FROM Project_Request__c")["totalSize"] == 1
+    assert (
+        sf.query(f"SELECT Billing_Type__c FROM Opportunity WHERE Id = '{deal}'")["records"][0][
+            "Billing_Type__c"
+        ]
+        == "Fixed Fee"
+    )
+    assert (
+        request.startswith("a")
+        and sf.query("SELECT Name FROM Project_Request__c")["totalSize"] == 1
+    )
 
 
 def test_clone_copies_custom_fields_into_a_new_record(emulator):
@@ -322,12 +407,20 @@ def test_clone_copies_custom_fields_into_a_new_record(emulator):
 
 def test_late_commit_rows_appear_with_their_old_stamp(emulator, sf):
     early = datetime.now(UTC) - timedelta(minutes=5)
-    held = emulator.create("Opportunity", Name="late", StageName="Closed Won", CloseDate="2024-01-01",
-                           _hidden=True, _stamp=early)
+    held = emulator.create(
+        "Opportunity",
+        Name="late",
+        StageName="Closed Won",
+        CloseDate="2024-01-01",
+        _hidden=True,
+        _stamp=early,
+    )
     assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == 0
     emulator.release([held])
     row = sf.query("SELECT SystemModstamp FROM Opportunity")["records"][0]
-    assert parse_sf_datetime(row["SystemModstamp"]) == early.replace(microsecond=early.microsecond // 1000 * 1000)
+    assert parse_sf_datetime(row["SystemModstamp"]) == early.replace(
+        microsecond=early.microsecond // 1000 * 1000
+    )
 
 
 def test_get_updated_and_deleted(emulator, sf):
@@ -354,7 +447,12 @@ def test_injected_5xx_and_reset_hit_only_the_matching_endpoint(emulator, sf):
     with pytest.raises(requests.exceptions.ConnectionError):
         sf.query("SELECT Id FROM User")
     assert sf.query("SELECT Id FROM User")["totalSize"] == 1
-    assert emulator.calls["query"] == 3 and [e["status"] for e in emulator.call_log] == [200, 503, "reset", 200]
+    assert emulator.calls["query"] == 3 and [e["status"] for e in emulator.call_log] == [
+        200,
+        503,
+        "reset",
+        200,
+    ]
 
 
 def test_random_failures_are_reproducible(emulator, sf):
@@ -386,9 +484,19 @@ def test_control_api_over_http(emulator):
     admin = {"Authorization": f"Bearer {emulator.admin_token}"}
     base = f"{emulator.url}/__emulator"
     assert session.post(f"{base}/seed", json={"n": 10, "seed": 1}).status_code == 401
-    assert session.post(f"{base}/seed", json={"n": 10, "seed": 1}, headers=admin).json() == {"result": 10}
-    made = session.post(f"{base}/create", headers=admin, json={
-        "obj": "Opportunity", "Name": "via http", "StageName": "Closed Won", "CloseDate": "2024-02-01"}).json()
+    assert session.post(f"{base}/seed", json={"n": 10, "seed": 1}, headers=admin).json() == {
+        "result": 10
+    }
+    made = session.post(
+        f"{base}/create",
+        headers=admin,
+        json={
+            "obj": "Opportunity",
+            "Name": "via http",
+            "StageName": "Closed Won",
+            "CloseDate": "2024-02-01",
+        },
+    ).json()
     assert emulator.get("Opportunity", made["result"])["Name"] == "via http"
     session.post(f"{base}/fault", headers=admin, json={"kind": "fail_next", "status": 500})
     sf = sf_client(emulator)

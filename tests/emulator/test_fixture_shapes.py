@@ -18,7 +18,9 @@ DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000\Z")
 
 def assert_same_shape(ours, theirs, path="$", extra_keys_ok=False):
     """Same keys (or a superset when allowed), same JSON types, recursively; lists by first item."""
-    assert type(ours) is type(theirs) or (ours is None or theirs is None), f"{path}: {ours!r} vs {theirs!r}"
+    assert type(ours) is type(theirs) or (ours is None or theirs is None), (
+        f"{path}: {ours!r} vs {theirs!r}"
+    )
     if isinstance(theirs, dict):
         missing = set(theirs) - set(ours)
         assert not missing, f"{path}: missing keys {missing}"
@@ -49,13 +51,18 @@ def test_query_page_done(emulator, http):
     ours = http.get(_data(emulator, "query/"), params={"q": "SELECT Name FROM Account"}).json()
     theirs = fixture("query-page-done.json")
     assert_same_shape(ours, theirs)
-    assert re.fullmatch(r"/services/data/v62\.0/sobjects/Account/001\w{15}", ours["records"][0]["attributes"]["url"])
+    assert re.fullmatch(
+        r"/services/data/v62\.0/sobjects/Account/001\w{15}", ours["records"][0]["attributes"]["url"]
+    )
 
 
 def test_query_page_more(emulator, http):
     emulator.seed(600, seed=1)
-    ours = http.get(_data(emulator, "query/"), params={"q": "SELECT Id FROM Opportunity"},
-                    headers={"Sforce-Query-Options": "batchSize=500"}).json()
+    ours = http.get(
+        _data(emulator, "query/"),
+        params={"q": "SELECT Id FROM Opportunity"},
+        headers={"Sforce-Query-Options": "batchSize=500"},
+    ).json()
     theirs = fixture("query-page-more-fragment.json")
     assert_same_shape({**ours, "records": []}, theirs)
     assert re.fullmatch(r"/services/data/v62\.0/query/01g\w{15}-500", ours["nextRecordsUrl"])
@@ -66,7 +73,10 @@ def test_query_page_more(emulator, http):
     "name, request_args",
     [
         ("error-malformed-query-400.json", ("query/", {"q": "SELECT q"})),
-        ("error-invalid-field-400.json", ("query/", {"q": "SELECT Id, SF_date__c FROM Opportunity"})),
+        (
+            "error-invalid-field-400.json",
+            ("query/", {"q": "SELECT Id, SF_date__c FROM Opportunity"}),
+        ),
     ],
 )
 def test_query_error_bodies(emulator, http, name, request_args):
@@ -82,15 +92,19 @@ def test_invalid_field_message_layout_matches_salesforce(emulator, http):
     soql = "select Id, Name, SF_date__c from Opportunity"
     ours = http.get(_data(emulator, "query/"), params={"q": soql}).json()[0]["message"]
     theirs = fixture("error-invalid-field-400.json")[0]["message"]
-    pattern = (r"\n.*\n *\^\nERROR at Row:1:Column:\d+\nNo such column 'SF_date__c' on entity '\w+'\. "
-               r"If you are attempting to use a custom field, be sure to append the '__c'")
+    pattern = (
+        r"\n.*\n *\^\nERROR at Row:1:Column:\d+\nNo such column 'SF_date__c' on entity '\w+'\. "
+        r"If you are attempting to use a custom field, be sure to append the '__c'"
+    )
     assert re.match(pattern, theirs) and re.match(pattern, ours)
     caret_line = ours.split("\n")[2]
     assert caret_line.index("^") == soql.index("SF_date__c")
 
 
 def test_invalid_session_body(emulator):
-    answer = trusting_session(emulator).get(_data(emulator, "limits"), headers={"Authorization": "Bearer nope"})
+    answer = trusting_session(emulator).get(
+        _data(emulator, "limits"), headers={"Authorization": "Bearer nope"}
+    )
     assert answer.status_code == 401 and answer.json() == fixture("error-invalid-session-401.json")
 
 
@@ -103,24 +117,36 @@ def test_request_limit_body(emulator, http):
 def test_unable_to_lock_row_body(emulator, http):
     deal = emulator.create("Opportunity", Name="x", StageName="Closed Won", CloseDate="2024-01-01")
     emulator.faults.lock_rows([deal])
-    answer = http.patch(_data(emulator, f"sobjects/Opportunity/{deal}"), json={"PSA_Status__c": "x"})
+    answer = http.patch(
+        _data(emulator, f"sobjects/Opportunity/{deal}"), json={"PSA_Status__c": "x"}
+    )
     assert answer.status_code == 400
     assert_same_shape(answer.json(), fixture("error-unable-to-lock-row.json"))
 
 
 def test_collections_partial_failure(emulator, http):
     good = emulator.create("Opportunity", Name="a", StageName="Closed Won", CloseDate="2024-01-01")
-    invalid = emulator.create("Opportunity", Name="b", StageName="Closed Won", CloseDate="2024-01-01")
-    deleted = emulator.create("Opportunity", Name="c", StageName="Closed Won", CloseDate="2024-01-01")
+    invalid = emulator.create(
+        "Opportunity", Name="b", StageName="Closed Won", CloseDate="2024-01-01"
+    )
+    deleted = emulator.create(
+        "Opportunity", Name="c", StageName="Closed Won", CloseDate="2024-01-01"
+    )
     emulator.faults.validation_failure([invalid], "Close Date cannot be in the past")
     emulator.delete(deleted)
-    records = [{"attributes": {"type": "Opportunity"}, "id": i, "PSA_Status__c": "New"}
-               for i in (good, invalid, deleted)]
-    ours = http.patch(_data(emulator, "composite/sobjects"), json={"allOrNone": False, "records": records}).json()
+    records = [
+        {"attributes": {"type": "Opportunity"}, "id": i, "PSA_Status__c": "New"}
+        for i in (good, invalid, deleted)
+    ]
+    ours = http.patch(
+        _data(emulator, "composite/sobjects"), json={"allOrNone": False, "records": records}
+    ).json()
     theirs = fixture("collections-update-partial-failure.json")
     for mine, real in zip(ours, theirs, strict=True):
         assert_same_shape(mine, real)
-    assert [r["errors"][0]["statusCode"] for r in ours[1:]] == [r["errors"][0]["statusCode"] for r in theirs[1:]]
+    assert [r["errors"][0]["statusCode"] for r in ours[1:]] == [
+        r["errors"][0]["statusCode"] for r in theirs[1:]
+    ]
 
 
 def test_collections_upsert_result_keys_extend_the_save_result(emulator, http):
@@ -136,7 +162,9 @@ def test_collections_upsert_result_keys_extend_the_save_result(emulator, http):
 def test_bulk2_error_body_has_the_rest_error_shape(emulator, http):
     """Every REST error we send has the Bulk fixture's shape too (the 412 itself: test_bulk2.py)."""
     answer = http.get(_data(emulator, "query/"), params={"q": ""})
-    assert_same_shape([{k: v for k, v in answer.json()[0].items()}], fixture("bulk2-job-not-complete-412.json"))
+    assert_same_shape(
+        [{k: v for k, v in answer.json()[0].items()}], fixture("bulk2-job-not-complete-412.json")
+    )
 
 
 def test_limits(emulator, http):
@@ -151,8 +179,10 @@ def test_get_updated_and_deleted(emulator, http):
     deal = emulator.create("Opportunity", Name="a", StageName="Closed Won", CloseDate="2024-01-01")
     emulator.delete(deal)
     other = emulator.create("Opportunity", Name="b", StageName="Closed Won", CloseDate="2024-01-01")
-    window = {"start": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-              "end": (datetime.now(UTC) + timedelta(minutes=5)).isoformat()}
+    window = {
+        "start": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "end": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+    }
     updated = http.get(_data(emulator, "sobjects/Opportunity/updated/"), params=window).json()
     deleted = http.get(_data(emulator, "sobjects/Opportunity/deleted/"), params=window).json()
     assert_same_shape(updated, fixture("getupdated.json"))
@@ -162,20 +192,38 @@ def test_get_updated_and_deleted(emulator, http):
 
 def test_oauth_bodies(emulator):
     session = trusting_session(emulator)
-    claims = {"iss": emulator.client_id, "sub": emulator.username, "aud": "https://login.salesforce.com",
-              "exp": str(int(time.time()) + 60)}
+    claims = {
+        "iss": emulator.client_id,
+        "sub": emulator.username,
+        "aud": "https://login.salesforce.com",
+        "exp": str(int(time.time()) + 60),
+    }
     assertion = jwt.encode(claims, emulator.private_key_file.read_bytes(), algorithm="RS256")
     grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-    token = session.post(emulator.token_url, data={"grant_type": grant, "assertion": assertion}).json()
+    token = session.post(
+        emulator.token_url, data={"grant_type": grant, "assertion": assertion}
+    ).json()
     assert_same_shape(token, fixture("token-jwt-bearer.json"), extra_keys_ok=True)
-    password = session.post(emulator.token_url, data={
-        "grant_type": "password", "client_id": emulator.client_id, "client_secret": emulator.client_secret,
-        "username": emulator.username, "password": emulator.password}).json()
+    password = session.post(
+        emulator.token_url,
+        data={
+            "grant_type": "password",
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+            "username": emulator.username,
+            "password": emulator.password,
+        },
+    ).json()
     assert_same_shape(password, fixture("token-username-password.json"), extra_keys_ok=True)
-    for body, real in ((token, fixture("token-jwt-bearer.json")), (password, fixture("token-username-password.json"))):
+    for body, real in (
+        (token, fixture("token-jwt-bearer.json")),
+        (password, fixture("token-username-password.json")),
+    ):
         assert re.fullmatch(r"https://[^/]+/id/00D\w+/0\w+", real["id"])
         assert re.fullmatch(r"https://[^/]+/id/00D\w{15}/005\w{15}", body["id"])
     claims["exp"] = str(int(time.time()) - 10)
     stale = jwt.encode(claims, emulator.private_key_file.read_bytes(), algorithm="RS256")
     expired = session.post(emulator.token_url, data={"grant_type": grant, "assertion": stale})
-    assert expired.status_code == 400 and expired.json() == fixture("oauth-error-invalid-grant-400.json")
+    assert expired.status_code == 400 and expired.json() == fixture(
+        "oauth-error-invalid-grant-400.json"
+    )

@@ -22,7 +22,8 @@ def test_ids_have_the_key_prefix_and_a_correct_case_safe_suffix():
 
 def test_batch_minting_equals_one_at_a_time_across_block_edges():
     assert IdFactory("xY12zz", start=3830).batch("001", 30) == [
-        IdFactory("xY12zz", start=3830 + i).new("001") for i in range(30)]
+        IdFactory("xY12zz", start=3830 + i).new("001") for i in range(30)
+    ]
 
 
 def test_fifteen_character_and_any_case_eighteen_character_ids_normalise():
@@ -40,13 +41,30 @@ def test_malformed_ids_are_refused(bad):
 def test_standalone_server_keeps_its_org_in_a_state_file(tmp_path, capsys):
     state = tmp_path / "org.sqlite"
     ready, stop = threading.Event(), threading.Event()
-    runner = threading.Thread(target=serve, kwargs={"port": 0, "seed": "demo", "state_file": state,
-                                                    "org_id": "00D000000000042", "ready": ready, "stop": stop})
+    runner = threading.Thread(
+        target=serve,
+        kwargs={
+            "port": 0,
+            "seed": "demo",
+            "state_file": state,
+            "org_id": "00D000000000042",
+            "ready": ready,
+            "stop": stop,
+        },
+    )
     runner.start()
     assert ready.wait(30)
     printed = capsys.readouterr().out
     assert re.search(r"Pub/Sub API \(gRPC, TLS\)\s+127\.0\.0\.1:\d+", printed)
-    for label in ("URL", "CA file", "Org Id", "Client id", "Client secret", "JWT private key file", "Admin token"):
+    for label in (
+        "URL",
+        "CA file",
+        "Org Id",
+        "Client id",
+        "Client secret",
+        "JWT private key file",
+        "Admin token",
+    ):
         assert label in printed
     stop.set()
     runner.join(10)
@@ -55,10 +73,14 @@ def test_standalone_server_keeps_its_org_in_a_state_file(tmp_path, capsys):
         assert again.client_secret in printed and again.admin_token in printed
         sf = sf_client(again)
         assert sf.query("SELECT COUNT() FROM Opportunity WHERE IsWon = true")["totalSize"] == 7
-        stamps = [r["SystemModstamp"] for r in again.query("SELECT SystemModstamp FROM Opportunity")]
+        stamps = [
+            r["SystemModstamp"] for r in again.query("SELECT SystemModstamp FROM Opportunity")
+        ]
         deal = again.ids("Opportunity")[0]
         again.update("Opportunity", deal, PSA_Status__c="x")
-        assert again.get("Opportunity", deal)["SystemModstamp"] > max(stamps)  # the clock survived the restart
+        assert again.get("Opportunity", deal)["SystemModstamp"] > max(
+            stamps
+        )  # the clock survived the restart
 
 
 def test_a_session_without_the_ca_is_refused_even_with_env_bundles(emulator, monkeypatch):
@@ -83,10 +105,13 @@ def test_versions_list(emulator):
 def test_the_org_state_file_holding_the_client_secret_and_password_is_private(tmp_path):
     import os
     import stat
+
     path = tmp_path / "org.sqlite"
     emu = Emulator(state_file=path)
     try:
-        modes = {name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode) for name in ("", "-wal", "-shm")}
+        modes = {
+            name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode) for name in ("", "-wal", "-shm")
+        }
     finally:
         emu.store.db.close()
     assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}

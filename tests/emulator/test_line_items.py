@@ -8,16 +8,22 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from tests.fixtures.emulator import sf_client
 
-LINES = ("SELECT Id, Name, (SELECT Id, Quantity, UnitPrice, TotalPrice, ProductCode, Product2.Name, "
-         "Product2.Family FROM OpportunityLineItems ORDER BY SortOrder, Id) FROM Opportunity")
+LINES = (
+    "SELECT Id, Name, (SELECT Id, Quantity, UnitPrice, TotalPrice, ProductCode, Product2.Name, "
+    "Product2.Family FROM OpportunityLineItems ORDER BY SortOrder, Id) FROM Opportunity"
+)
 
 
 def _deal(emu, name="Acme rollout", stage="Closed Won"):
-    return emu.create("Opportunity", Name=name, StageName=stage, CloseDate="2026-03-01", Amount=1000)
+    return emu.create(
+        "Opportunity", Name=name, StageName=stage, CloseDate="2026-03-01", Amount=1000
+    )
 
 
 def test_a_deal_without_line_items_carries_null_and_one_with_them_a_nested_result(emulator, sf):
-    entry = emulator.add_product("Implementation day", code="IMPL-D", family="Services", list_price=1200)
+    entry = emulator.add_product(
+        "Implementation day", code="IMPL-D", family="Services", list_price=1200
+    )
     bare, sold = _deal(emulator, "Bare"), _deal(emulator, "Sold")
     emulator.add_line_item(sold, entry, quantity=5)
     records = {r["Name"]: r for r in sf.query(LINES)["records"]}
@@ -28,7 +34,10 @@ def test_a_deal_without_line_items_carries_null_and_one_with_them_a_nested_resul
     assert line["attributes"]["type"] == "OpportunityLineItem" and line["Id"].startswith("00k")
     assert (line["Quantity"], line["UnitPrice"], line["TotalPrice"]) == (5.0, 1200.0, 6000.0)
     assert line["ProductCode"] == "IMPL-D"
-    assert line["Product2"]["Name"] == "Implementation day" and line["Product2"]["Family"] == "Services"
+    assert (
+        line["Product2"]["Name"] == "Implementation day"
+        and line["Product2"]["Family"] == "Services"
+    )
     assert bare
 
 
@@ -55,7 +64,9 @@ def test_a_deleted_line_item_is_gone_even_from_query_all(emulator, sf):
     deal = _deal(emulator)
     keep, gone = (emulator.add_line_item(deal, entry, quantity=q) for q in (1, 2))
     emulator.delete(gone)
-    rows = sf.query_all(f"SELECT Id FROM OpportunityLineItem WHERE OpportunityId = '{deal}'", include_deleted=True)
+    rows = sf.query_all(
+        f"SELECT Id FROM OpportunityLineItem WHERE OpportunityId = '{deal}'", include_deleted=True
+    )
     assert [r["Id"] for r in rows["records"]] == [keep]
     assert emulator.get("Opportunity", deal)["Amount"] == 100.0
 
@@ -83,7 +94,11 @@ def test_child_rows_count_toward_the_page_so_a_page_carries_fewer_deals(emulator
     sf = sf_client(emulator)
     sf.session.headers["Sforce-Query-Options"] = "batchSize=200"
     first = sf.query(LINES)
-    assert (first["totalSize"], len(first["records"]), first["done"]) == (5, 2, False)  # 2 × (1 + 99) = 200
+    assert (first["totalSize"], len(first["records"]), first["done"]) == (
+        5,
+        2,
+        False,
+    )  # 2 × (1 + 99) = 200
     assert all(len(r["OpportunityLineItems"]["records"]) == 99 for r in first["records"])
 
 
@@ -93,16 +108,23 @@ def test_a_semi_join_finds_the_deals_whose_line_items_changed(emulator, sf):
     line = emulator.add_line_item(old, entry, quantity=1, _stamp="2024-01-01T00:00:00Z")
     emulator.add_line_item(amended, entry, quantity=1)
     del line
-    rows = sf.query("SELECT Name FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM OpportunityLineItem "
-                    "WHERE SystemModstamp > 2025-01-01T00:00:00Z)")["records"]
+    rows = sf.query(
+        "SELECT Name FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM OpportunityLineItem "
+        "WHERE SystemModstamp > 2025-01-01T00:00:00Z)"
+    )["records"]
     assert [r["Name"] for r in rows] == ["Amended"]
 
 
-@pytest.mark.parametrize("soql, code", [
-    ("SELECT Id FROM Opportunity WHERE IsWon = true OR Id IN (SELECT OpportunityId FROM OpportunityLineItem)",
-     "MALFORMED_QUERY"),
-    ("SELECT Id, (SELECT Id FROM Contacts) FROM Opportunity", "INVALID_TYPE"),
-])
+@pytest.mark.parametrize(
+    "soql, code",
+    [
+        (
+            "SELECT Id FROM Opportunity WHERE IsWon = true OR Id IN (SELECT OpportunityId FROM OpportunityLineItem)",
+            "MALFORMED_QUERY",
+        ),
+        ("SELECT Id, (SELECT Id FROM Contacts) FROM Opportunity", "INVALID_TYPE"),
+    ],
+)
 def test_what_an_org_refuses_the_emulator_refuses(sf, soql, code):
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.query(soql)
@@ -113,8 +135,16 @@ def test_a_line_item_needs_exactly_one_of_unit_price_and_total_price(emulator):
     entry = emulator.add_product("Day", code="D")
     deal = _deal(emulator)
     with pytest.raises(Exception, match="UnitPrice or TotalPrice"):
-        emulator.records.create("OpportunityLineItem", {"OpportunityId": deal, "PricebookEntryId": entry,
-                                                        "Quantity": 1, "UnitPrice": 1, "TotalPrice": 1})
+        emulator.records.create(
+            "OpportunityLineItem",
+            {
+                "OpportunityId": deal,
+                "PricebookEntryId": entry,
+                "Quantity": 1,
+                "UnitPrice": 1,
+                "TotalPrice": 1,
+            },
+        )
 
 
 def test_the_bulk_seed_sells_line_items_as_if_entered_with_each_won_deal(emulator, sf):
@@ -123,8 +153,14 @@ def test_the_bulk_seed_sells_line_items_as_if_entered_with_each_won_deal(emulato
     before = sf.query_all("SELECT Id, SystemModstamp FROM Opportunity")["records"]
     stamps = {r["Id"]: r["SystemModstamp"] for r in before}
     assert emulator.seed_line_items(3, seed=1) == 3 * len(won)
-    records = {r["Id"]: r for r in sf.query_all(LINES.replace("Id, Name,", "Id, Name, Amount, IsWon, "
-                                                              "HasOpportunityLineItem, SystemModstamp,"))["records"]}
+    records = {
+        r["Id"]: r
+        for r in sf.query_all(
+            LINES.replace(
+                "Id, Name,", "Id, Name, Amount, IsWon, HasOpportunityLineItem, SystemModstamp,"
+            )
+        )["records"]
+    }
     for record_id, record in records.items():
         nested = record["OpportunityLineItems"]
         if not record["IsWon"]:
@@ -132,13 +168,25 @@ def test_the_bulk_seed_sells_line_items_as_if_entered_with_each_won_deal(emulato
             continue
         lines = nested["records"]
         assert len(lines) == 3 and record["HasOpportunityLineItem"] is True
-        assert record["Amount"] == pytest.approx(sum(line["TotalPrice"] for line in lines))  # the roll-up
-        assert record["SystemModstamp"] == stamps[record_id]  # a seed, not an edit: no amendment to read
+        assert record["Amount"] == pytest.approx(
+            sum(line["TotalPrice"] for line in lines)
+        )  # the roll-up
+        assert (
+            record["SystemModstamp"] == stamps[record_id]
+        )  # a seed, not an edit: no amendment to read
         for line in lines:
             assert line["TotalPrice"] == line["Quantity"] * line["UnitPrice"]
-            assert line["ProductCode"] == {"Consulting day": "CONS-DAY", "Training day": "TRAIN-DAY",
-                                           "Project management": "PM-FLAT",
-                                           "Enterprise licence": "LIC-ENT"}[line["Product2"]["Name"]]
-    changed = sf.query_all("SELECT Id FROM OpportunityLineItem WHERE SystemModstamp > "
-                           f"{max(stamps.values()).replace('+0000', 'Z')}")["records"]
+            assert (
+                line["ProductCode"]
+                == {
+                    "Consulting day": "CONS-DAY",
+                    "Training day": "TRAIN-DAY",
+                    "Project management": "PM-FLAT",
+                    "Enterprise licence": "LIC-ENT",
+                }[line["Product2"]["Name"]]
+            )
+    changed = sf.query_all(
+        "SELECT Id FROM OpportunityLineItem WHERE SystemModstamp > "
+        f"{max(stamps.values()).replace('+0000', 'Z')}"
+    )["records"]
     assert changed == []

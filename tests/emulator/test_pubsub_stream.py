@@ -71,7 +71,11 @@ def test_an_idle_stream_gets_keepalives_whose_replay_id_resumes_after_everything
         _touch(emulator, deal, 1)
         sub.events(1)
         keepalive = sub.response()
-    assert not keepalive.events and len(keepalive.latest_replay_id) == 8 and keepalive.pending_num_requested == 99
+    assert (
+        not keepalive.events
+        and len(keepalive.latest_replay_id) == 8
+        and keepalive.pending_num_requested == 99
+    )
     assert emulator.pubsub_snapshot()["keepalives"] >= 1
     with Subscription(emulator, preset=pb.CUSTOM, replay_id=keepalive.latest_replay_id) as resumed:
         emulator.update("Opportunity", deal, PSA_Status__c="after the keepalive")
@@ -103,16 +107,23 @@ def test_a_replay_id_older_than_retention_fails_with_the_corrupted_replay_id_cod
     assert error_code(error) == PREFIX + "subscription.fetch.replayid.corrupted"
     assert "Replay ID validation failed" in error.details() and "rpcId:" in error.details()
     with Subscription(emulator, preset=pb.CUSTOM, wait=False) as missing:
-        assert error_code(missing.error()) == PREFIX + "subscription.fetch.replayid.validation.failed"
+        assert (
+            error_code(missing.error()) == PREFIX + "subscription.fetch.replayid.validation.failed"
+        )
 
 
-@pytest.mark.parametrize(("override", "code"), [
-    ({"tenantid": "00D000000000001AAA"}, "service.auth.error"),
-    ({"accesstoken": "not-a-session"}, "service.auth.error"),
-    ({"instanceurl": "https://elsewhere.example"}, "service.auth.error"),
-    ({"tenantid": ""}, "service.auth.headers.invalid"),
-])
-def test_wrong_auth_metadata_is_unauthenticated_with_the_error_code_trailer(emulator, override, code):
+@pytest.mark.parametrize(
+    ("override", "code"),
+    [
+        ({"tenantid": "00D000000000001AAA"}, "service.auth.error"),
+        ({"accesstoken": "not-a-session"}, "service.auth.error"),
+        ({"instanceurl": "https://elsewhere.example"}, "service.auth.error"),
+        ({"tenantid": ""}, "service.auth.headers.invalid"),
+    ],
+)
+def test_wrong_auth_metadata_is_unauthenticated_with_the_error_code_trailer(
+    emulator, override, code
+):
     stub = pb.TopicRequest(topic_name=OPPORTUNITY)
     from sync.events import pubsub_api_pb2_grpc as pb_grpc
 
@@ -126,13 +137,19 @@ def test_expired_sessions_end_open_streams_unauthenticated(emulator):
     with Subscription(emulator) as sub:
         emulator.expire_sessions()
         error = sub.error()
-    assert error.code() == grpc.StatusCode.UNAUTHENTICATED and error_code(error) == PREFIX + "service.auth.error"
+    assert (
+        error.code() == grpc.StatusCode.UNAUTHENTICATED
+        and error_code(error) == PREFIX + "service.auth.error"
+    )
 
 
 def test_an_unknown_topic_is_not_found(emulator):
     with Subscription(emulator, topic="/data/AccountChangeEvent", wait=False) as sub:
         error = sub.error()
-    assert error.code() == grpc.StatusCode.NOT_FOUND and error_code(error) == PREFIX + "topic.not.found"
+    assert (
+        error.code() == grpc.StatusCode.NOT_FOUND
+        and error_code(error) == PREFIX + "topic.not.found"
+    )
 
 
 def test_gap_overflow_and_wildcard_events_are_headers_only(emulator):
@@ -142,7 +159,12 @@ def test_gap_overflow_and_wildcard_events_are_headers_only(emulator):
         emulator.publish_overflow()
         emulator.publish_wildcard()
         gap, overflow, wildcard = (sub.decode(e) for e in sub.events(3))
-    assert (gap.change_type, gap.record_ids, gap.body, gap.changed_fields) == ("GAP_UPDATE", (deal,), {}, ())
+    assert (gap.change_type, gap.record_ids, gap.body, gap.changed_fields) == (
+        "GAP_UPDATE",
+        (deal,),
+        {},
+        (),
+    )
     assert gap.is_gap and not gap.is_overflow
     assert (overflow.change_type, overflow.record_ids) == ("GAP_OVERFLOW", ("000000000000000AAA",))
     assert wildcard.record_ids == ("006*",) and wildcard.is_wildcard
@@ -164,7 +186,10 @@ def test_a_spent_delivery_allocation_fails_the_stream_at_the_next_delivery(emula
     assert snapshot["delivered_today"] == 3 and sorted(per_subscriber.values()) == [1, 2]
     from tests.fixtures.emulator import sf_client
 
-    assert sf_client(emulator).limits()["DailyDeliveredPlatformEvents"] == {"Max": 3, "Remaining": 0}
+    assert sf_client(emulator).limits()["DailyDeliveredPlatformEvents"] == {
+        "Max": 3,
+        "Remaining": 0,
+    }
 
 
 def test_dropped_streams_end_unavailable_and_a_new_stream_resumes_by_replay_id(emulator):
@@ -174,7 +199,10 @@ def test_dropped_streams_end_unavailable_and_a_new_stream_resumes_by_replay_id(e
         (last,) = sub.events(1)
         emulator.drop_streams()
         error = sub.error()
-    assert error.code() == grpc.StatusCode.UNAVAILABLE and error_code(error) == PREFIX + "service.unavailable"
+    assert (
+        error.code() == grpc.StatusCode.UNAVAILABLE
+        and error_code(error) == PREFIX + "service.unavailable"
+    )
     emulator.update("Opportunity", deal, PSA_Status__c="while away")
     with Subscription(emulator, preset=pb.CUSTOM, replay_id=last.replay_id) as again:
         assert again.decode(again.events(1)[0]).body["PSA_Status__c"] == "while away"
@@ -212,5 +240,9 @@ def test_the_pubsub_control_methods_are_reachable_over_http(emulator):
     bad = session.post(f"{base}/configure_pubsub", headers=admin, json={"keepalive_s": -1})
     assert bad.status_code == 400 and "keepalive_s" in bad.json()["message"]
     snapshot = session.post(f"{base}/pubsub_snapshot", headers=admin).json()["result"]
-    assert (snapshot["published"], snapshot["delivered_today"], snapshot["streams_opened"]) == (1, 1, 1)
+    assert (snapshot["published"], snapshot["delivered_today"], snapshot["streams_opened"]) == (
+        1,
+        1,
+        1,
+    )
     assert emulator.calls_snapshot() == {}  # the event path costs no REST call

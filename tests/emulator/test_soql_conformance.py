@@ -36,13 +36,23 @@ def book():
         ]
         for name, account, amount, stage, close, minutes, description in deals:
             stamp = BASE + timedelta(minutes=minutes, milliseconds=7)
-            emu.create("Opportunity", Name=name, AccountId=account, Amount=amount, StageName=stage,
-                       CloseDate=close, Description=description, _stamp=stamp)
+            emu.create(
+                "Opportunity",
+                Name=name,
+                AccountId=account,
+                Amount=amount,
+                StageName=stage,
+                CloseDate=close,
+                Description=description,
+                _stamp=stamp,
+            )
         yield emu
 
 
 def names(emu, where, order="Name"):
-    return [r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where} ORDER BY {order}")]
+    return [
+        r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where} ORDER BY {order}")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +66,10 @@ def names(emu, where, order="Name"):
         ("Name = 'ALPHA'", ["Alpha"]),  # text ignores case
         ("Name IN ('alpha', 'delta')", ["Alpha", "DELTA"]),
         ("Name NOT IN ('alpha', 'delta')", ["alpha two", "Beta%2", "Beta_1", "Gamma"]),
-        ("Description != 'first'", ["alpha two", "Beta%2", "Beta_1", "DELTA", "Gamma"]),  # != matches null
+        (
+            "Description != 'first'",
+            ["alpha two", "Beta%2", "Beta_1", "DELTA", "Gamma"],
+        ),  # != matches null
         ("Description NOT IN ('first')", ["alpha two", "Beta%2", "Beta_1", "DELTA", "Gamma"]),
         ("Amount < 100", ["Beta%2", "DELTA"]),  # null Amount is neither < nor >=
         ("NOT (Amount < 100)", ["Alpha", "alpha two", "Beta_1", "Gamma"]),  # two-valued NOT
@@ -77,14 +90,23 @@ def test_soql_semantics(book, where, expected):
 
 
 def test_order_by_several_fields_with_nulls(book):
-    rows = book.query("SELECT Name, Amount FROM Opportunity ORDER BY IsWon DESC, Amount DESC NULLS LAST, Name")
+    rows = book.query(
+        "SELECT Name, Amount FROM Opportunity ORDER BY IsWon DESC, Amount DESC NULLS LAST, Name"
+    )
     assert [r["Name"] for r in rows] == ["Beta_1", "Alpha", "DELTA", "Beta%2", "alpha two", "Gamma"]
     nulls_first = book.query("SELECT Name FROM Opportunity ORDER BY Amount, Name")
     assert [r["Name"] for r in nulls_first][:2] == ["alpha two", "Gamma"]
 
 
 def test_order_by_text_ignores_case(book):
-    assert names(book, "Name != null") == ["Alpha", "alpha two", "Beta%2", "Beta_1", "DELTA", "Gamma"]
+    assert names(book, "Name != null") == [
+        "Alpha",
+        "alpha two",
+        "Beta%2",
+        "Beta_1",
+        "DELTA",
+        "Gamma",
+    ]
 
 
 def test_limit_and_offset(book):
@@ -100,14 +122,19 @@ def test_keyset_paging_pattern(book):
     pivot = ordered[2]
     rest = book.query(
         f"SELECT Id FROM Opportunity WHERE SystemModstamp > {pivot['SystemModstamp'][:23]}Z OR "
-        f"(SystemModstamp = {pivot['SystemModstamp'][:23]}Z AND Id > '{pivot['Id']}') ORDER BY SystemModstamp, Id")
+        f"(SystemModstamp = {pivot['SystemModstamp'][:23]}Z AND Id > '{pivot['Id']}') ORDER BY SystemModstamp, Id"
+    )
     assert [r["Id"] for r in rest] == [r["Id"] for r in ordered[3:]]
 
 
 def test_fifteen_character_ids_match(book):
     deal = book.query("SELECT Id FROM Opportunity LIMIT 1")[0]["Id"]
-    assert [r["Id"] for r in book.query(f"SELECT Id FROM Opportunity WHERE Id = '{deal[:15]}'")] == [deal]
-    assert [r["Id"] for r in book.query(f"SELECT Id FROM Opportunity WHERE Id IN ('{deal.lower()}')")] == [deal]
+    assert [
+        r["Id"] for r in book.query(f"SELECT Id FROM Opportunity WHERE Id = '{deal[:15]}'")
+    ] == [deal]
+    assert [
+        r["Id"] for r in book.query(f"SELECT Id FROM Opportunity WHERE Id IN ('{deal.lower()}')")
+    ] == [deal]
 
 
 # ---------------------------------------------------- SQL translation == evaluate()
@@ -115,7 +142,9 @@ def test_fifteen_character_ids_match(book):
 _VALUES = {
     "Name": st.sampled_from(["alpha", "ALPHA", "Beta_1", "gamma", "zz", "a"]),
     "Description": st.one_of(st.none(), st.sampled_from(["first", "Delta", "it's", "m"])),
-    "Amount": st.one_of(st.none(), st.sampled_from([0, 100, 99.99, 250.5, -1]).map(lambda v: Decimal(str(v)))),
+    "Amount": st.one_of(
+        st.none(), st.sampled_from([0, 100, 99.99, 250.5, -1]).map(lambda v: Decimal(str(v)))
+    ),
     "CloseDate": st.dates(date(2023, 12, 1), date(2024, 7, 1)),
     "SystemModstamp": st.integers(-2, 8).map(lambda m: BASE + timedelta(minutes=m, milliseconds=7)),
     "IsWon": st.one_of(st.none(), st.booleans()),
@@ -131,24 +160,36 @@ def _leaf(draw):
     values = _VALUES[name]
     if name == "IsWon":
         return Comparison(name, draw(st.sampled_from(["=", "!="])), draw(values))
-    kind = draw(st.sampled_from(["cmp", "in", "like"] if name in ("Name", "Description") else ["cmp", "in"]))
+    kind = draw(
+        st.sampled_from(["cmp", "in", "like"] if name in ("Name", "Description") else ["cmp", "in"])
+    )
     if kind == "in":
-        return InList(name, tuple(draw(st.lists(values, min_size=1, max_size=3))), draw(st.booleans()))
+        return InList(
+            name, tuple(draw(st.lists(values, min_size=1, max_size=3))), draw(st.booleans())
+        )
     if kind == "like":
-        return Comparison(name, "LIKE", draw(st.sampled_from(["%a%", "a%", "_eta%", "%\\_%", "ALPHA"])))
+        return Comparison(
+            name, "LIKE", draw(st.sampled_from(["%a%", "a%", "_eta%", "%\\_%", "ALPHA"]))
+        )
     return Comparison(name, draw(st.sampled_from(_ORDER_OPS)), draw(values))
 
 
 _conditions = st.recursive(
     _leaf(),
-    lambda inner: st.one_of(st.builds(And, st.lists(inner, min_size=2, max_size=3).map(tuple)),
-                            st.builds(Or, st.lists(inner, min_size=2, max_size=3).map(tuple)),
-                            st.builds(Not, inner)),
+    lambda inner: st.one_of(
+        st.builds(And, st.lists(inner, min_size=2, max_size=3).map(tuple)),
+        st.builds(Or, st.lists(inner, min_size=2, max_size=3).map(tuple)),
+        st.builds(Not, inner),
+    ),
     max_leaves=5,
 )
 
 
-@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(_conditions)
 def test_emulator_sql_and_evaluate_agree(book, condition):
     every = book.query(f"SELECT {FIELDS} FROM Opportunity")
@@ -173,7 +214,9 @@ def test_the_emulator_reads_like_escapes_as_salesforce_does():
             emu.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")
 
         def names(where):
-            return sorted(r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where}"))
+            return sorted(
+                r["Name"] for r in emu.query(f"SELECT Name FROM Opportunity WHERE {where}")
+            )
 
         assert names(r"Name LIKE 'a\\%'") == ["a\\%b", "a\\xb"]
         assert names(r"Name LIKE 'a\%b'") == ["a%b"]
@@ -185,9 +228,13 @@ def test_the_emulator_reads_like_escapes_as_salesforce_does():
 @settings(max_examples=examples(100), deadline=None)
 @given(name=tricky_text(min_size=1, exclude="\x00"))  # SQLite's LIKE stops at a NUL in the text
 def test_the_emulator_finds_a_record_by_its_quoted_name(emulator, name):
-    deal = emulator.create("Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01")
+    deal = emulator.create(
+        "Opportunity", Name=name, StageName="Prospecting", CloseDate="2024-01-01"
+    )
     stored = emulator.query(f"SELECT Name FROM Opportunity WHERE Id = {quote(deal)}")[0]["Name"]
     for cond in (field("Name").eq(stored), field("Name").like(literal_pattern(stored))):
         found = emulator.query(f"SELECT Id, Name FROM Opportunity WHERE {to_soql(cond)}")
         assert deal in [r["Id"] for r in found], cond
-        assert {r["Name"].casefold() for r in found} == {stored.casefold()}, cond  # text ignores case
+        assert {r["Name"].casefold() for r in found} == {stored.casefold()}, (
+            cond
+        )  # text ignores case

@@ -11,14 +11,22 @@ BAD_KEY = "../../users/1"
 
 
 def test_a_key_that_cannot_be_an_identifier_is_quarantined_and_no_request_leaves_the_projects(
-        harness, emulator, redmine, redmine_proxy, tmp_path):
+    harness, emulator, redmine, redmine_proxy, tmp_path
+):
     emulator.register_field("Opportunity", "External_Id__c", "string", length=255)
     harness.write_config(mapping=mapping_variant(tmp_path, ("key: Id", "key: External_Id__c")))
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
 
     def deal(name, key):
-        return emulator.create("Opportunity", Name=name, StageName="Closed Won", CloseDate="2026-03-01",
-                               Type="New Customer", Amount=1000, External_Id__c=key)
+        return emulator.create(
+            "Opportunity",
+            Name=name,
+            StageName="Closed Won",
+            CloseDate="2026-03-01",
+            Type="New Customer",
+            Amount=1000,
+            External_Id__c=key,
+        )
 
     bad = deal("Bad key", BAD_KEY)
     good = deal("Good key", "PR-0042")

@@ -24,10 +24,6 @@ def harness(emulator, redmine_env, tmp_path) -> SyncHarness:
     return SyncHarness(emu=emulator, redmine=reader, workdir=tmp_path, mapping=DEFAULT_MAPPING)
 
 
-
-
-
-
 def run_check(harness, *args: str) -> tuple[int, dict]:
     done = harness.cli("check", "--json", *args)
     assert done.stdout, done.stderr
@@ -50,15 +46,23 @@ def test_default_mapping_passes_for_one_token_and_one_describe_per_object(harnes
     assert report["api_calls"] == {"token": 1, "describe": 2}
     # Account.Name feeds two project fields: each is warned about at its own line.
     stale = [f for f in by_level(report, "WARN") if "Account.Name" in f["message"]]
-    assert {f["key"] for f in stale} == {"project.fields.name.template", "project.fields.customer.from"}
+    assert {f["key"] for f in stale} == {
+        "project.fields.name.template",
+        "project.fields.customer.from",
+    }
     assert all("SystemModstamp" in f["message"] for f in stale)
     assert {f["where"] for f in by_level(report, "OK")} >= {"salesforce", "psa"}
 
 
-def test_misspelled_field_and_read_only_writeback_are_errors_at_their_lines(harness, emulator, tmp_path):
+def test_misspelled_field_and_read_only_writeback_are_errors_at_their_lines(
+    harness, emulator, tmp_path
+):
     emulator.register_field("Opportunity", "PSA_Locked__c", "string", updateable=False)
-    mapping = mapping_variant(tmp_path, ("from: Amount", "from: Amout"),
-                              ("PSA_Project_URL__c: project.url", "PSA_Locked__c: project.url"))
+    mapping = mapping_variant(
+        tmp_path,
+        ("from: Amount", "from: Amout"),
+        ("PSA_Project_URL__c: project.url", "PSA_Locked__c: project.url"),
+    )
     harness.write_config(mapping=mapping)
 
     code, report = run_check(harness)
@@ -84,17 +88,24 @@ def test_human_report_has_one_line_per_finding_and_a_verdict(harness, tmp_path):
 
     assert done.returncode == 2
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"ERROR  {mapping}:{line_of(mapping, 'Amout')}  project.fields.budget.from: ")
+    assert lines[0].startswith(
+        f"ERROR  {mapping}:{line_of(mapping, 'Amout')}  project.fields.budget.from: "
+    )
     assert any(line.startswith("WARN ") and "Account.Name" in line for line in lines)
     assert lines[-1] == "check FAILED: 1 error(s), 2 warning(s); exit 2"
 
 
 def test_parent_relationships_cost_one_describe_per_object_and_typos_in_them_are_named(
-        harness, emulator, tmp_path):
+    harness, emulator, tmp_path
+):
     mapping = mapping_variant(
         tmp_path,
-        ("customer:    Account.Name", "customer:    {template: \"{Account.Name} / {Account.Owner.Email}\"}"),
-        ("from: Description, sync", "from: Acount.Description, sync"))
+        (
+            "customer:    Account.Name",
+            'customer:    {template: "{Account.Name} / {Account.Owner.Email}"}',
+        ),
+        ("from: Description, sync", "from: Acount.Description, sync"),
+    )
     harness.write_config(mapping=mapping)
     emulator.reset_calls()
 
@@ -110,9 +121,14 @@ def test_parent_relationships_cost_one_describe_per_object_and_typos_in_them_are
 
 
 def test_picklist_map_keys_and_psa_list_values_are_checked(harness, emulator, tmp_path):
-    mapping = mapping_variant(tmp_path, ('"New Customer": "Fixed Fee"', '"New Customr": "Fixed Fee"'),
-                              ('"Existing Customer - Downgrade": "Retainer"',
-                               '"Existing Customer - Downgrade": "Retainr"'))
+    mapping = mapping_variant(
+        tmp_path,
+        ('"New Customer": "Fixed Fee"', '"New Customr": "Fixed Fee"'),
+        (
+            '"Existing Customer - Downgrade": "Retainer"',
+            '"Existing Customer - Downgrade": "Retainr"',
+        ),
+    )
     harness.write_config(mapping=mapping)
 
     code, report = run_check(harness)
@@ -124,7 +140,9 @@ def test_picklist_map_keys_and_psa_list_values_are_checked(harness, emulator, tm
     assert "did you mean 'Retainer'?" in error["message"]
     warnings = {f["key"]: f["message"] for f in by_level(report, "WARN")}
     assert "did you mean 'New Customer'?" in warnings["project.fields.billing_type.map.New Customr"]
-    assert "'New Customer'" in warnings["project.fields.billing_type.map"]  # now uncovered: quarantined
+    assert (
+        "'New Customer'" in warnings["project.fields.billing_type.map"]
+    )  # now uncovered: quarantined
 
 
 def test_a_project_field_with_no_place_in_the_psa_is_an_error(harness, tmp_path):
@@ -175,15 +193,22 @@ def test_unreachable_psa_exits_3_after_checking_salesforce(harness, emulator):
 
 
 def test_with_events_each_topic_is_looked_up_and_a_missing_one_names_the_fix(harness, emulator):
-    harness.write_config(events={"enabled": True, "pubsub_url": emulator.pubsub_endpoint,
-                                 "line_items_topic": "/data/Nope__chn"})
+    harness.write_config(
+        events={
+            "enabled": True,
+            "pubsub_url": emulator.pubsub_endpoint,
+            "line_items_topic": "/data/Nope__chn",
+        }
+    )
     before = emulator.pubsub_snapshot().get("rpc.GetTopic", 0)
 
     code, report = run_check(harness)
 
     assert code == 2, report
     assert emulator.pubsub_snapshot().get("rpc.GetTopic", 0) - before == 2
-    [ok] = [f for f in by_level(report, "OK") if f["where"] == "events /data/OpportunityChangeEvent"]
+    [ok] = [
+        f for f in by_level(report, "OK") if f["where"] == "events /data/OpportunityChangeEvent"
+    ]
     assert "can subscribe" in ok["message"]
     [error] = [f for f in by_level(report, "ERROR") if f["where"] == "events /data/Nope__chn"]
     assert "topic.not.found" in error["message"] and "Change Data Capture" in error["message"]

@@ -56,11 +56,19 @@ def book(harness, emulator) -> Book:
     return book
 
 
-QUICK = 2  # passes of each schedule `make test` kills at: every point, a later pass where there is one
-SOAK_ONLY = pytest.mark.skipif(not SOAK, reason="the full schedules run with `make soak` (PSA_SYNC_SOAK=1)")
-SCHEDULE_PARAMS = [pytest.param(point, nths[:QUICK], id=point) for point, nths in SCHEDULES.items()] + [
+QUICK = (
+    2  # passes of each schedule `make test` kills at: every point, a later pass where there is one
+)
+SOAK_ONLY = pytest.mark.skipif(
+    not SOAK, reason="the full schedules run with `make soak` (PSA_SYNC_SOAK=1)"
+)
+SCHEDULE_PARAMS = [
+    pytest.param(point, nths[:QUICK], id=point) for point, nths in SCHEDULES.items()
+] + [
     pytest.param(point, nths, id=f"{point}-full", marks=[pytest.mark.slow, SOAK_ONLY])
-    for point, nths in SCHEDULES.items() if len(nths) > QUICK]
+    for point, nths in SCHEDULES.items()
+    if len(nths) > QUICK
+]
 
 
 @pytest.mark.parametrize(("point", "schedule"), SCHEDULE_PARAMS)
@@ -74,14 +82,23 @@ def test_sigkill_at_a_crash_point_loses_and_doubles_nothing(harness, book, point
     run_until_clean(harness)
     assert_exactly_once(harness)
     recovered = {e["outcome"] for e in events(harness, "recover")}
-    if point == "after-create":  # the PSA said 201, the link was never committed: recovery linked it
+    if (
+        point == "after-create"
+    ):  # the PSA said 201, the link was never committed: recovery linked it
         assert "linked" in recovered
-    if point == "after-intent":  # the intent was committed, the create never sent: not found, re-fetched
+    if (
+        point == "after-intent"
+    ):  # the intent was committed, the create never sent: not found, re-fetched
         assert "not-found" in recovered
     # And the next run finds nothing to do: no create, no update, no write-back.
     harness.run()
     counts = harness.status()["runs"][0]["counts"]
-    assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (0, 0, 0, 0)
+    assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 # Issue 22: a batch's intents commit before its first create, its links per chunk after it answers.
@@ -96,7 +113,9 @@ CHUNKED = {
 
 
 @pytest.mark.parametrize("point", list(CHUNKED))
-def test_sigkill_between_a_batch_s_intents_chunks_and_links_loses_and_doubles_nothing(harness, book, point):
+def test_sigkill_between_a_batch_s_intents_chunks_and_links_loses_and_doubles_nothing(
+    harness, book, point
+):
     harness.extra_env["PSA_SYNC_CREATE_CHUNK"] = "2"
     codes = []
     for nth in CHUNKED[point]:
@@ -113,13 +132,16 @@ def test_sigkill_between_a_batch_s_intents_chunks_and_links_loses_and_doubles_no
 
 
 def test_a_kill_between_recovery_s_look_up_and_its_re_fetch_still_creates_the_deal(
-        harness, emulator, redmine, redmine_proxy):
+    harness, emulator, redmine, redmine_proxy
+):
     """Regression: recovery dropped a not-found intent *before* re-fetching its deal, so a kill in
     between lost a deal whose stamp was already behind the watermark."""
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     harness.write_config()
     deal = Book(emulator, random.Random(8)).deal()
-    redmine_proxy.fail_next(6, "error", method="POST")  # every attempt of the create, in-run retry included
+    redmine_proxy.fail_next(
+        6, "error", method="POST"
+    )  # every attempt of the create, in-run retry included
     harness.run(expect=3)  # the watermark moved past the deal; only its intent remembers it
     redmine_proxy.clear()
     emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
@@ -135,7 +157,9 @@ def _random_kills(harness, book, rng: random.Random, wanted: int) -> int:
     kills = attempts = 0
     while kills < wanted:
         attempts += 1
-        assert attempts < wanted * 3, f"only {kills} of {attempts} runs were still running when the timer fired"
+        assert attempts < wanted * 3, (
+            f"only {kills} of {attempts} runs were still running when the timer fired"
+        )
         if attempts % 2:
             book.churn()
         code = run_killed_after(harness, rng.uniform(0.6, 3.0))

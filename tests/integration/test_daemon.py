@@ -21,7 +21,15 @@ import requests
 from filelock import FileLock
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fixtures.daemon_support import DaemonProcess, free_port, idle, linked, runs, started, wait_for
+from tests.fixtures.daemon_support import (
+    DaemonProcess,
+    free_port,
+    idle,
+    linked,
+    runs,
+    started,
+    wait_for,
+)
 from tests.fixtures.exactly_once_support import Book, assert_exactly_once, state_rows
 from tests.fixtures.sync import mapping_variant
 
@@ -31,10 +39,14 @@ INTERVAL = 1.0
 CYCLES = 60
 
 
-def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, emulator, redmine, tmp_path):
+def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
+    harness, emulator, redmine, tmp_path
+):
     book = Book(emulator, random.Random(5))
     book.seed(won=3, other=6)
-    mapping = mapping_variant(tmp_path, ("lookback: 10m", "lookback: 10m"), name="daemon-mapping.yaml")
+    mapping = mapping_variant(
+        tmp_path, ("lookback: 10m", "lookback: 10m"), name="daemon-mapping.yaml"
+    )
     harness.write_config(mapping=mapping, schedule={"interval": "1s", "backsync_interval": "5m"})
     daemon = DaemonProcess.start(harness)
     try:
@@ -42,16 +54,31 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         cycles_to_project, step, hup_done = [], 0, False
         while len(runs(harness)) < CYCLES:
             step += 1
-            if step % 3 == 0 and (open_deals := [d for d in book.deals if d not in linked(harness)
-                                                 and not emulator.get("Opportunity", d)["IsWon"]]):
+            if step % 3 == 0 and (
+                open_deals := [
+                    d
+                    for d in book.deals
+                    if d not in linked(harness) and not emulator.get("Opportunity", d)["IsWon"]
+                ]
+            ):
                 deal = open_deals[0]
-                last_started = max(r["id"] for r in runs(harness))  # cycles from here on may read the win
+                last_started = max(
+                    r["id"] for r in runs(harness)
+                )  # cycles from here on may read the win
                 emulator.update("Opportunity", deal, StageName="Closed Won")
-                cycles_to_project.append(wait_for(lambda n=last_started: cycles_until_created(harness, n), 60,
-                                                  why=f"{deal} becomes a project"))
+                cycles_to_project.append(
+                    wait_for(
+                        lambda n=last_started: cycles_until_created(harness, n),
+                        60,
+                        why=f"{deal} becomes a project",
+                    )
+                )
             elif step % 3 == 1:
-                emulator.update("Opportunity", random.Random(step).choice(sorted(linked(harness))),
-                                Amount=1000 + step)
+                emulator.update(
+                    "Opportunity",
+                    random.Random(step).choice(sorted(linked(harness))),
+                    Amount=1000 + step,
+                )
                 time.sleep(1.5)
             else:
                 time.sleep(2.5)  # idle cycles
@@ -60,9 +87,15 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
                 good = mapping.read_text()
                 mapping.write_text(good.replace("criteria:", "criteria: [", 1))
                 daemon.signal(signal.SIGHUP)
-                wait_for(lambda: "refused" in daemon.text(), 10, why="the broken mapping is refused")
+                wait_for(
+                    lambda: "refused" in daemon.text(), 10, why="the broken mapping is refused"
+                )
                 before = len(runs(harness))
-                wait_for(lambda b=before: len(runs(harness)) >= b + 2, 10, why="cycles go on after SIGHUP")
+                wait_for(
+                    lambda b=before: len(runs(harness)) >= b + 2,
+                    10,
+                    why="cycles go on after SIGHUP",
+                )
                 mapping.write_text(good)
                 hup_done = True
         assert daemon.proc.poll() is None, daemon.text()
@@ -77,18 +110,27 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         everything = runs(harness)
         rows = [row for row in everything if row["status"] != "running"]
         assert len(everything) - len(rows) <= 1  # at most the cycle under way as we read
-        assert all(row["status"] == "ok" and row["mode"] == "run" for row in rows), \
-            [(r["id"], r["status"], r["error"]) for r in rows if r["status"] != "ok"]
+        assert all(row["status"] == "ok" and row["mode"] == "run" for row in rows), [
+            (r["id"], r["status"], r["error"]) for r in rows if r["status"] != "ok"
+        ]
         quiet = [row for row in rows[1:] if idle(row)]
         assert len(quiet) >= CYCLES // 3, len(quiet)
-        assert all(row["api_calls"] == {"queryAll": 1} for row in quiet), [r["api_calls"] for r in quiet]
-        assert rows[0]["api_calls"]["token"] == 1  # the first cycle's row counts the daemon's one token
+        assert all(row["api_calls"] == {"queryAll": 1} for row in quiet), [
+            r["api_calls"] for r in quiet
+        ]
+        assert (
+            rows[0]["api_calls"]["token"] == 1
+        )  # the first cycle's row counts the daemon's one token
 
         # SIGTERM in the middle of a cycle: exit 0 within 5 s, lock free, nothing left to repair.
         emulator.fault("slow", seconds=2, endpoint="queryAll")
         last = rows[-1]["id"]
-        wait_for(lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)), 10,
-                 every=0.05, why="a cycle under way")
+        wait_for(
+            lambda: any(r["status"] == "running" and r["id"] > last for r in runs(harness)),
+            10,
+            every=0.05,
+            why="a cycle under way",
+        )
         code, _ = daemon.stop(timeout=60)
         emulator.fault("clear")
         assert code == 0, daemon.text()[-2000:]
@@ -100,35 +142,61 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(harness, em
         following = harness.run()
         assert "ok (exit 0)" in following.stdout
         after = runs(harness)[-1]
-        assert not any(after["counts"].get(k) for k in ("created", "adopted", "updated", "repaired", "lifecycle"))
+        assert not any(
+            after["counts"].get(k)
+            for k in ("created", "adopted", "updated", "repaired", "lifecycle")
+        )
         assert state_rows(harness.state, "intents") == []
         assert not [r for r in runs(harness) if r["status"] == "died"]
         assert_exactly_once(harness)
-        print(f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, cycles from a win to its "
-              f"project {cycles_to_project}")
+        print(
+            f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, cycles from a win to its "
+            f"project {cycles_to_project}"
+        )
     finally:
         daemon.kill()
 
 
-def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emulator, redmine, redmine_proxy,
-                                                                      tmp_path):
+def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(
+    harness, emulator, redmine, redmine_proxy, tmp_path
+):
     Book(emulator, random.Random(6)).seed(won=2)
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     port, textfile = free_port(), tmp_path / "node_exporter" / "psa-sync.prom"
-    harness.write_config(retries=0, schedule={"interval": "1s", "backsync_interval": 0, "backoff_max": "8s"},
-                         metrics={"textfile": str(textfile), "port": port})
+    harness.write_config(
+        retries=0,
+        schedule={"interval": "1s", "backsync_interval": 0, "backoff_max": "8s"},
+        metrics={"textfile": str(textfile), "port": port},
+    )
     daemon = DaemonProcess.start(harness)
     try:
-        wait_for(lambda: len(linked(harness)) == 2 and len(runs(harness)) >= 3, 30, why="two ok cycles")
-        served = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)  # /metrics answers while it runs
-        assert served.status_code == 200 and "psa_sync_last_success_timestamp_seconds" in served.text
+        wait_for(
+            lambda: len(linked(harness)) == 2 and len(runs(harness)) >= 3, 30, why="two ok cycles"
+        )
+        served = requests.get(
+            f"http://127.0.0.1:{port}/metrics", timeout=5
+        )  # /metrics answers while it runs
+        assert (
+            served.status_code == 200 and "psa_sync_last_success_timestamp_seconds" in served.text
+        )
         redmine_proxy.fail_rate(1.0, actions=("error",))  # the PSA answers 500 to everything
         down_from = len(runs(harness))
-        wait_for(lambda: sum(r["exit_code"] == 3 for r in runs(harness)[down_from:]) >= 4, 40,
-                 why="four failing cycles")
+        wait_for(
+            lambda: sum(r["exit_code"] == 3 for r in runs(harness)[down_from:]) >= 4,
+            40,
+            why="four failing cycles",
+        )
         redmine_proxy.clear()
-        wait_for(lambda: (rows := runs(harness)) and rows[-1]["status"] == "ok" and len(rows) > down_from + 4
-                 and rows[-2]["status"] == "ok", 30, why="recovered")
+        wait_for(
+            lambda: (
+                (rows := runs(harness))
+                and rows[-1]["status"] == "ok"
+                and len(rows) > down_from + 4
+                and rows[-2]["status"] == "ok"
+            ),
+            30,
+            why="recovered",
+        )
         rows = runs(harness)
         failing = [r for r in rows[down_from:] if r["exit_code"] == 3]
         gaps = [started(b) - started(a) for a, b in zip(failing, failing[1:], strict=False)]
@@ -140,12 +208,16 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(harness, emu
         assert gaps[-1] > 4 * INTERVAL, gaps  # generous: 8 s taken, 1 s without a back-off
         recovered = [r for r in rows if r["id"] > failing[-1]["id"]]
         # back to the interval: the gap is no longer the cap's (generous: 1 s expected, 8 s if still backing off)
-        assert started(recovered[1]) - started(recovered[0]) < 8 - 2, [started(r) for r in recovered[:2]]
+        assert started(recovered[1]) - started(recovered[0]) < 8 - 2, [
+            started(r) for r in recovered[:2]
+        ]
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
-        print(f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; exit codes and starts "
-              f"{[(r['exit_code'], round(started(r) - started(rows[down_from]), 1)) for r in rows[down_from:]]}")
+        print(
+            f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; exit codes and starts "
+            f"{[(r['exit_code'], round(started(r) - started(rows[down_from]), 1)) for r in rows[down_from:]]}"
+        )
         assert_metrics_match_status(harness, textfile)
     finally:
         daemon.kill()
@@ -159,22 +231,31 @@ def assert_metrics_match_status(harness, textfile) -> None:
             metrics[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     status = harness.status()
     last = status["runs"][0]
-    for name, key in (("links", "links"), ("quarantine_deals", "quarantine"), ("outbox_deals", "outbox"),
-                      ("intents_deals", "intents")):
+    for name, key in (
+        ("links", "links"),
+        ("quarantine_deals", "quarantine"),
+        ("outbox_deals", "outbox"),
+        ("intents_deals", "intents"),
+    ):
         assert metrics[(f"psa_sync_{name}", ())] == status["counts"][key], name
     assert metrics[("psa_sync_last_run_exit_code", ())] == last["exit_code"] == 0
     assert metrics[("psa_sync_last_run_timestamp_seconds", ())] == pytest.approx(
-        datetime.fromisoformat(last["finished_at"].replace("Z", "+00:00")).timestamp(), abs=0.001)
+        datetime.fromisoformat(last["finished_at"].replace("Z", "+00:00")).timestamp(), abs=0.001
+    )
     assert metrics[("psa_sync_salesforce_org_api_used", ())] == last["org_usage"]["used"]
     assert metrics[("psa_sync_salesforce_org_api_limit", ())] == last["org_usage"]["max"]
     rows = runs(harness)
     by_code = Counter(str(r["exit_code"]) for r in rows)
     for code, n in by_code.items():
         assert metrics[("psa_sync_runs_total", (("exit_code", code), ("mode", "run")))] == n, code
-    assert metrics[("psa_sync_deals_created_total", ())] == sum(r["counts"].get("created", 0) for r in rows) == 2, \
-        [(r["id"], r["exit_code"], r["counts"]) for r in rows]
-    assert metrics[("psa_sync_salesforce_calls_total", (("endpoint", "queryAll"),))] == \
-        sum(r["api_calls"].get("queryAll", 0) for r in rows)
+    assert (
+        metrics[("psa_sync_deals_created_total", ())]
+        == sum(r["counts"].get("created", 0) for r in rows)
+        == 2
+    ), [(r["id"], r["exit_code"], r["counts"]) for r in rows]
+    assert metrics[("psa_sync_salesforce_calls_total", (("endpoint", "queryAll"),))] == sum(
+        r["api_calls"].get("queryAll", 0) for r in rows
+    )
     assert metrics[("psa_sync_psa_calls_total", ())] == sum(r["psa_calls"] or 0 for r in rows) > 0
     assert metrics[("psa_sync_won_to_project_seconds_count", ())] == 2
     assert metrics[("psa_sync_last_success_timestamp_seconds", ())] > 0
@@ -185,4 +266,6 @@ def cycles_until_created(harness, last_started: int) -> int:
     under way: it may read the win too), ran until one created the project (1: that one). A cycle's
     counts are written when it ends."""
     after = [r for r in runs(harness) if r["id"] >= last_started]
-    return next((n for n, row in enumerate(after, 1) if row["counts"].get("created")), 0)  # 0: not yet
+    return next(
+        (n for n, row in enumerate(after, 1) if row["counts"].get("created")), 0
+    )  # 0: not yet

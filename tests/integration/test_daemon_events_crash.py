@@ -46,10 +46,14 @@ def _created(harness) -> int:
 
 
 @pytest.mark.parametrize("kill", ["inside-the-events-cycle", "after-the-replay-id-committed"])
-def test_sigkill_with_events_flowing_loses_and_doubles_nothing(harness, emulator, redmine, pubsub, kill):
+def test_sigkill_with_events_flowing_loses_and_doubles_nothing(
+    harness, emulator, redmine, pubsub, kill
+):
     fake, endpoint = pubsub
-    harness.write_config(schedule={"interval": "30s"},
-                         events={"enabled": True, "pubsub_url": endpoint, "safety_poll": "1h"})
+    harness.write_config(
+        schedule={"interval": "30s"},
+        events={"enabled": True, "pubsub_url": endpoint, "safety_poll": "1h"},
+    )
     harness.run()  # the watermark is now: the deals below are older, so only their events bring them
     book = Book(emulator, random.Random(24))
     deals = [book.deal(_stamp=datetime.now(UTC) - timedelta(hours=3)) for _ in range(3)]
@@ -58,14 +62,18 @@ def test_sigkill_with_events_flowing_loses_and_doubles_nothing(harness, emulator
         fake.script.put(list(log))
 
     if kill == "inside-the-events-cycle":
-        harness.extra_env["PSA_SYNC_CRASH_AT"] = "after-create:2"  # the 2nd create's 201, its link not committed
+        harness.extra_env["PSA_SYNC_CRASH_AT"] = (
+            "after-create:2"  # the 2nd create's 201, its link not committed
+        )
     first = DaemonProcess.start(harness, log_name="daemon-1.log")
     try:
         if kill == "inside-the-events-cycle":
             assert first.proc.wait(timeout=120) == KILLED, first.text()
             assert _replay(harness) is None  # the page never committed: nor did its replay id
         else:
-            wait_for(lambda: _replay(harness) == log[-1][0], 120, why="the replay id to be committed")
+            wait_for(
+                lambda: _replay(harness) == log[-1][0], 120, why="the replay id to be committed"
+            )
             first.proc.send_signal(signal.SIGKILL)
             assert first.proc.wait(timeout=30) == KILLED
             assert _created(harness) == 3
@@ -77,18 +85,35 @@ def test_sigkill_with_events_flowing_loses_and_doubles_nothing(harness, emulator
     before = max(row["id"] for row in state_rows(harness.state, "runs"))
     second = DaemonProcess.start(harness, log_name="daemon-2.log")
     try:
-        wait_for(lambda: _replay(harness) == log[-1][0] and _created(harness) == 3
-                 and not state_rows(harness.state, "outbox") and not state_rows(harness.state, "intents")
-                 and any(r["id"] > before and r["mode"] == "events" and r["finished_at"]
-                         for r in state_rows(harness.state, "runs")),
-                 120, why="the replayed events to be processed")
+        wait_for(
+            lambda: (
+                _replay(harness) == log[-1][0]
+                and _created(harness) == 3
+                and not state_rows(harness.state, "outbox")
+                and not state_rows(harness.state, "intents")
+                and any(
+                    r["id"] > before and r["mode"] == "events" and r["finished_at"]
+                    for r in state_rows(harness.state, "runs")
+                )
+            ),
+            120,
+            why="the replayed events to be processed",
+        )
     finally:
         code, _ = second.stop()
     assert code == 0, second.text()
     assert_exactly_once(harness)
-    later = [json.loads(r["counts"] or "{}") for r in state_rows(harness.state, "runs") if r["id"] > before]
+    later = [
+        json.loads(r["counts"] or "{}")
+        for r in state_rows(harness.state, "runs")
+        if r["id"] > before
+    ]
     created = sum(c.get("created", 0) for c in later)
     if kill == "after-the-replay-id-committed":
-        assert created == 0  # the events came again; the deals were read again; nothing was made twice
+        assert (
+            created == 0
+        )  # the events came again; the deals were read again; nothing was made twice
     else:  # the 2nd project existed in Redmine without its link: found by its key, not made again
-        assert "linked" in {e["outcome"] for e in state_rows(harness.state, "events") if e["action"] == "recover"}
+        assert "linked" in {
+            e["outcome"] for e in state_rows(harness.state, "events") if e["action"] == "recover"
+        }

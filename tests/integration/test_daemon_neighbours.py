@@ -28,11 +28,17 @@ IDLE = 200
 def metrics_of(port: int) -> dict[str, float]:
     answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
     assert answer.status_code == 200, answer.text
-    return {s.name: s.value for family in text_string_to_metric_families(answer.text) for s in family.samples
-            if not s.labels}
+    return {
+        s.name: s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+        if not s.labels
+    }
 
 
-def test_idle_connections_to_metrics_do_not_exhaust_the_daemons_descriptors(harness, emulator, redmine):
+def test_idle_connections_to_metrics_do_not_exhaust_the_daemons_descriptors(
+    harness, emulator, redmine
+):
     Book(emulator, random.Random(7)).seed(won=2)
     port = free_port()
     harness.write_config(schedule={"interval": "1s"}, metrics={"port": port})
@@ -44,11 +50,18 @@ def test_idle_connections_to_metrics_do_not_exhaust_the_daemons_descriptors(harn
             conns.append(socket.create_connection(("127.0.0.1", port), timeout=30))
         before = len(runs(harness))
         emulator.update("Opportunity", sorted(linked(harness))[0], Amount=4242)
-        wait_for(lambda: len([r for r in runs(harness)[before:] if r["status"] != "running"]) >= 3, 60,
-                 why="three cycles end while the idle connections are open")
+        wait_for(
+            lambda: len([r for r in runs(harness)[before:] if r["status"] != "running"]) >= 3,
+            60,
+            why="three cycles end while the idle connections are open",
+        )
         ended = [r for r in runs(harness)[before:] if r["status"] != "running"]
-        assert all(r["status"] == "ok" for r in ended), [(r["exit_code"], r["error"]) for r in ended]
-        assert sum(r["counts"].get("updated", 0) for r in ended) == 1  # the change was pushed meanwhile
+        assert all(r["status"] == "ok" for r in ended), [
+            (r["exit_code"], r["error"]) for r in ended
+        ]
+        assert (
+            sum(r["counts"].get("updated", 0) for r in ended) == 1
+        )  # the change was pushed meanwhile
     finally:
         for conn in conns:
             conn.close()
@@ -61,14 +74,22 @@ def test_idle_connections_to_metrics_do_not_exhaust_the_daemons_descriptors(harn
         daemon.kill()
 
 
-def test_a_second_daemon_on_the_same_state_file_exits_75_naming_the_lock(harness, emulator, redmine):
+def test_a_second_daemon_on_the_same_state_file_exits_75_naming_the_lock(
+    harness, emulator, redmine
+):
     harness.write_config(schedule={"interval": "1s"}, metrics={"port": free_port()})
     first = DaemonProcess.start(harness)
     try:
         wait_for(lambda: runs(harness), 60, why="the first daemon runs a cycle")
-        second = subprocess.run([*CLI, "--config", str(harness.config), "daemon"], env=harness.env(),
-                                cwd=harness.workdir, capture_output=True, text=True, timeout=120,
-                                stdin=subprocess.DEVNULL)
+        second = subprocess.run(
+            [*CLI, "--config", str(harness.config), "daemon"],
+            env=harness.env(),
+            cwd=harness.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
         assert second.returncode == 75, second.stderr
         assert f"another psa-sync daemon serves state file {harness.state}" in second.stderr
         assert f"{harness.state}.daemon.lock" in second.stderr and "Traceback" not in second.stderr
@@ -85,8 +106,10 @@ def test_a_metrics_port_in_use_exits_2_naming_the_address(harness, emulator, red
         harness.write_config(metrics={"port": port})
         result = harness.cli("daemon", timeout=120)
     assert result.returncode == 2, result.stderr
-    assert f"metrics.port: cannot serve /metrics on 127.0.0.1:{port}: another process listens there" \
+    assert (
+        f"metrics.port: cannot serve /metrics on 127.0.0.1:{port}: another process listens there"
         in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert not runs(harness)  # refused before any cycle
 
@@ -103,7 +126,11 @@ def test_sighup_moves_metrics_to_the_new_port_and_state_file(harness, emulator, 
         harness.write_config(schedule={"interval": "1s"}, metrics={"port": new_port})
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "now on" in daemon.text(), 60, why="the reload moves /metrics")
-        wait_for(lambda: len(linked(harness)) == 1, 60, why="a cycle on the new state file adopts the project")
+        wait_for(
+            lambda: len(linked(harness)) == 1,
+            60,
+            why="a cycle on the new state file adopts the project",
+        )
         served = metrics_of(new_port)
         assert served["psa_sync_links"] == 1
         with pytest.raises(requests.ConnectionError):

@@ -10,9 +10,23 @@ from tests.fixtures.sync import mapping_variant
 
 pytestmark = pytest.mark.integration
 
-CRM_FIELDS = {"Name", "AccountId", "Amount", "CloseDate", "StageName", "Type", "Description", "End_Date__c"}
-WRITTEN_BY_US = {"PSA_Project_Id__c", "PSA_Project_URL__c", "PSA_Status__c", "PSA_Percent_Complete__c",
-                 "PSA_Hours_Spent__c"}
+CRM_FIELDS = {
+    "Name",
+    "AccountId",
+    "Amount",
+    "CloseDate",
+    "StageName",
+    "Type",
+    "Description",
+    "End_Date__c",
+}
+WRITTEN_BY_US = {
+    "PSA_Project_Id__c",
+    "PSA_Project_URL__c",
+    "PSA_Status__c",
+    "PSA_Percent_Complete__c",
+    "PSA_Hours_Spent__c",
+}
 
 
 def project_of(redmine, deal_id):
@@ -37,8 +51,11 @@ def test_delivery_values_flow_back_and_an_idle_run_sends_nothing(harness, emulat
     redmine.set_custom_value(project["id"], "Percent complete", "40")
     harness.run()
     record = emulator.get("Opportunity", deal)
-    assert (record["PSA_Hours_Spent__c"], record["PSA_Percent_Complete__c"], record["PSA_Status__c"]) == \
-        (7.5, 40, "active")
+    assert (
+        record["PSA_Hours_Spent__c"],
+        record["PSA_Percent_Complete__c"],
+        record["PSA_Status__c"],
+    ) == (7.5, 40, "active")
 
     redmine.close(project["id"])
     harness.run()
@@ -46,10 +63,15 @@ def test_delivery_values_flow_back_and_an_idle_run_sends_nothing(harness, emulat
 
     emulator.reset_calls()
     harness.run()
-    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1}  # nothing changed in the PSA: no write
+    assert emulator.calls_snapshot() == {
+        "token": 1,
+        "queryAll": 1,
+    }  # nothing changed in the PSA: no write
 
 
-def test_ownership_on_create_survives_crm_name_wins_and_string_values_never_conflict(harness, emulator, redmine):
+def test_ownership_on_create_survives_crm_name_wins_and_string_values_never_conflict(
+    harness, emulator, redmine
+):
     deal = won_deal(emulator)
     harness.run()
     project = project_of(redmine, deal)
@@ -74,8 +96,12 @@ def test_ownership_on_create_survives_crm_name_wins_and_string_values_never_conf
     assert project_of(redmine, deal)["description"] == "PM's own notes"
 
 
-def test_keep_psa_leaves_the_edit_and_stops_pushing_that_field(harness, emulator, redmine, tmp_path):
-    harness.write_config(mapping=mapping_variant(tmp_path, ("conflicts: crm_wins", "conflicts: keep_psa")))
+def test_keep_psa_leaves_the_edit_and_stops_pushing_that_field(
+    harness, emulator, redmine, tmp_path
+):
+    harness.write_config(
+        mapping=mapping_variant(tmp_path, ("conflicts: crm_wins", "conflicts: keep_psa"))
+    )
     deal = won_deal(emulator)
     harness.run()
     project = project_of(redmine, deal)
@@ -106,7 +132,9 @@ def test_a_change_to_a_closed_project_waits_until_it_is_reopened(harness, emulat
     assert harness.explain(deal)["link"]["pending_while_closed"] == {}
 
 
-def test_lost_then_won_again_and_deleted_then_undeleted_keep_one_project(harness, emulator, redmine):
+def test_lost_then_won_again_and_deleted_then_undeleted_keep_one_project(
+    harness, emulator, redmine
+):
     deal = won_deal(emulator)
     harness.run()
     project = project_of(redmine, deal)
@@ -125,10 +153,17 @@ def test_lost_then_won_again_and_deleted_then_undeleted_keep_one_project(harness
     harness.run()
     assert redmine.custom_value(project["id"], "Salesforce status") == "Won"
     assert len(projects_of(redmine, emulator)) == 1
-    assert [e["detail"]["status"] for e in events(harness, deal, "lifecycle")] == ["Lost", "Won", "Deleted", "Won"]
+    assert [e["detail"]["status"] for e in events(harness, deal, "lifecycle")] == [
+        "Lost",
+        "Won",
+        "Deleted",
+        "Won",
+    ]
 
 
-def test_close_policy_closes_the_project_and_reopens_it_when_won_again(harness, emulator, redmine, tmp_path):
+def test_close_policy_closes_the_project_and_reopens_it_when_won_again(
+    harness, emulator, redmine, tmp_path
+):
     harness.write_config(mapping=mapping_variant(tmp_path, ("on_unwon: flag", "on_unwon: close")))
     deal = won_deal(emulator)
     harness.run()
@@ -147,8 +182,18 @@ def test_parent_project_groups_the_deals_of_one_account(harness, emulator, redmi
     harness.options = {"customer": "parent_project"}
     harness.write_config()
     account = emulator.create("Account", Name="Globex")
-    deals = [emulator.create("Opportunity", Name=f"Phase {n}", AccountId=account, StageName="Closed Won",
-                             Amount=1000 * n, CloseDate="2026-03-01", Type="New Customer") for n in (1, 2)]
+    deals = [
+        emulator.create(
+            "Opportunity",
+            Name=f"Phase {n}",
+            AccountId=account,
+            StageName="Closed Won",
+            Amount=1000 * n,
+            CloseDate="2026-03-01",
+            Type="New Customer",
+        )
+        for n in (1, 2)
+    ]
     harness.run()
     parents = {project_of(redmine, d)["parent"]["id"] for d in deals}
     assert len(parents) == 1
@@ -157,17 +202,45 @@ def test_parent_project_groups_the_deals_of_one_account(harness, emulator, redmi
 
 
 def test_a_parent_project_the_psa_refuses_quarantines_that_deal_and_the_rest_of_the_page_is_created(
-        harness, emulator, redmine, tmp_path):
+    harness, emulator, redmine, tmp_path
+):
     # "Barter" is no Billing type Redmine knows: the parent project of Initech (which takes the first
     # deal's billing type) is refused with a 422, which is that one deal's failure, not the run's.
     harness.options = {"customer": "parent_project"}
-    harness.write_config(mapping=mapping_variant(tmp_path, ('"Existing Customer - Downgrade": "Retainer"',
-                                                            '"Existing Customer - Downgrade": "Barter"')))
-    initech, globex = emulator.create("Account", Name="Initech"), emulator.create("Account", Name="Globex")
-    refused = emulator.create("Opportunity", Name="Shrink", AccountId=initech, StageName="Closed Won", Amount=10,
-                              CloseDate="2026-03-01", Type="Existing Customer - Downgrade")
-    made = [emulator.create("Opportunity", Name=f"Phase {n}", AccountId=globex, StageName="Closed Won",
-                            Amount=1000 * n, CloseDate="2026-03-01", Type="New Customer") for n in (1, 2)]
+    harness.write_config(
+        mapping=mapping_variant(
+            tmp_path,
+            (
+                '"Existing Customer - Downgrade": "Retainer"',
+                '"Existing Customer - Downgrade": "Barter"',
+            ),
+        )
+    )
+    initech, globex = (
+        emulator.create("Account", Name="Initech"),
+        emulator.create("Account", Name="Globex"),
+    )
+    refused = emulator.create(
+        "Opportunity",
+        Name="Shrink",
+        AccountId=initech,
+        StageName="Closed Won",
+        Amount=10,
+        CloseDate="2026-03-01",
+        Type="Existing Customer - Downgrade",
+    )
+    made = [
+        emulator.create(
+            "Opportunity",
+            Name=f"Phase {n}",
+            AccountId=globex,
+            StageName="Closed Won",
+            Amount=1000 * n,
+            CloseDate="2026-03-01",
+            Type="New Customer",
+        )
+        for n in (1, 2)
+    ]
 
     result = harness.run(expect=1)
 
@@ -195,11 +268,14 @@ def test_each_side_writes_only_the_fields_it_owns(harness, emulator, redmine):
             for record in call["body"]["records"]:
                 written |= set(record) - {"attributes", "id", "Id"}
     assert written <= WRITTEN_BY_US and not written & CRM_FIELDS
-    assert redmine.custom_value(project["id"], "Percent complete") == "10"  # the push never wrote it
+    assert (
+        redmine.custom_value(project["id"], "Percent complete") == "10"
+    )  # the push never wrote it
 
 
 def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is_not_read_again(
-        harness, emulator, redmine, redmine_proxy):
+    harness, emulator, redmine, redmine_proxy
+):
     """Regression (issue 6): an update with an unknown outcome was only retried if the deal happened to be
     re-read within the lookback; an update intent now brings the deal back whatever its stamp."""
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
@@ -209,7 +285,9 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     # 500s beyond the session's own retries (4 tries) and the end-of-run retry (4 more)
     redmine_proxy.fail_next(10, "error", method="PUT")
     unconfirmed = harness.run(expect=3)
-    assert deal in unconfirmed.stderr and "neither confirmed nor refused 1 write" in unconfirmed.stderr
+    assert (
+        deal in unconfirmed.stderr and "neither confirmed nor refused 1 write" in unconfirmed.stderr
+    )
     redmine_proxy.clear()
     project = project_of(redmine, deal)
     assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("125000.5")
@@ -217,11 +295,16 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
     harness.run()
     assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("150000")
-    assert [e["outcome"] for e in events(harness, deal, "update")][-3:] == ["unknown", "unknown", "updated"]
+    assert [e["outcome"] for e in events(harness, deal, "update")][-3:] == [
+        "unknown",
+        "unknown",
+        "updated",
+    ]
 
 
 def test_a_close_lost_behind_redmine_500s_ends_the_run_with_exit_3_and_the_next_run_closes_the_project(
-        harness, emulator, redmine, redmine_proxy, tmp_path):
+    harness, emulator, redmine, redmine_proxy, tmp_path
+):
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     harness.write_config(mapping=mapping_variant(tmp_path, ("on_unwon: flag", "on_unwon: close")))
     deal = won_deal(emulator)

@@ -42,11 +42,22 @@ def test_the_fault_proxy_does_what_it_says(redmine, redmine_proxy):
             session.get(url)
     # forward-then-500: the project exists although the client was told 500
     redmine_proxy.fail_next(1, "forward-then-500", method="POST")
-    body = {"project": {"name": "Ghost", "identifier": "ghost-write", "custom_fields": [
-        {"id": redmine.cf_id("billing_type"), "value": "Fixed Fee"}]}}
+    body = {
+        "project": {
+            "name": "Ghost",
+            "identifier": "ghost-write",
+            "custom_fields": [{"id": redmine.cf_id("billing_type"), "value": "Fixed Fee"}],
+        }
+    }
     assert session.post(url, json=body).status_code == 500
     assert redmine.project("ghost-write")["name"] == "Ghost"
-    assert redmine_proxy.stats == {"pass": 1, "error": 1, "reset": 1, "drop": 1, "forward-then-500": 1}
+    assert redmine_proxy.stats == {
+        "pass": 1,
+        "error": 1,
+        "reset": 1,
+        "drop": 1,
+        "forward-then-500": 1,
+    }
 
 
 def expire_each_session_after(emulator, calls: int) -> None:
@@ -71,8 +82,14 @@ def run_with_resets(harness, emulator, *, reset_every: int = 5, timeout: float =
     if not harness.config.exists():
         harness.write_config()
     log = (harness.workdir / "runs.log").open("a")
-    proc = subprocess.Popen([*CLI, "--config", str(harness.config), "run"], env=harness.env(), cwd=harness.workdir,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "--config", str(harness.config), "run"],
+        env=harness.env(),
+        cwd=harness.workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     log.close()
     reset_at = sum(emulator.calls_snapshot().values())
     waited = 0.0
@@ -92,7 +109,8 @@ def run_with_resets(harness, emulator, *, reset_every: int = 5, timeout: float =
 
 @pytest.mark.subprocess
 def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplicates(
-        harness, emulator, redmine, redmine_proxy):
+    harness, emulator, redmine, redmine_proxy
+):
     rng = random.Random(10)
     book = Book(emulator, rng)
     book.seed(won=200, other=20)
@@ -111,12 +129,20 @@ def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplic
         codes.append(run_with_resets(harness, emulator))
         if run == 1:
             book.churn()
-    errors = [line for line in (harness.workdir / "runs.log").read_text().splitlines() if "error" in line.lower()]
+    errors = [
+        line
+        for line in (harness.workdir / "runs.log").read_text().splitlines()
+        if "error" in line.lower()
+    ]
     assert set(codes) <= {0, 1, 3}, f"exit codes {codes}\n" + "\n".join(errors[-20:])
     # The faults really fired, on both sides.
     assert redmine_proxy.stats["forward-then-500"] > 0 and redmine_proxy.stats["reset"] > 0
     sf_statuses = Counter(entry["status"] for entry in emulator.log_snapshot())
-    assert sf_statuses[401] > 0 and sf_statuses["reset"] > 0 and sf_statuses[500] + sf_statuses[503] > 0
+    assert (
+        sf_statuses[401] > 0
+        and sf_statuses["reset"] > 0
+        and sf_statuses[500] + sf_statuses[503] > 0
+    )
     locked = [e for e in emulator.log_snapshot() if e["endpoint"] == "composite"]
     assert locked, "no write-back was attempted while rows were locked"
     # Every project a run could have made, a wrongly keyed or keyless one too, not only those of book.deals.
@@ -127,13 +153,16 @@ def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplic
     redmine_proxy.clear()
     recovery = run_until_clean(harness, max_runs=5)
     assert_exactly_once(harness, psa_url=redmine_proxy.url)
-    print(f"exit codes during faults {codes}, after {recovery}; proxy {dict(redmine_proxy.stats)}; "
-          f"salesforce {dict(sf_statuses)}")
+    print(
+        f"exit codes during faults {codes}, after {recovery}; proxy {dict(redmine_proxy.stats)}; "
+        f"salesforce {dict(sf_statuses)}"
+    )
 
 
 @pytest.mark.parametrize("action", ["error", "forward-then-500", "reset"])
 def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_person(
-        harness, emulator, redmine, redmine_proxy, action):
+    harness, emulator, redmine, redmine_proxy, action
+):
     book = Book(emulator, random.Random(3))
     book.seed(won=3)
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
@@ -152,7 +181,8 @@ def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_pe
 
 @pytest.mark.subprocess
 def test_a_create_refused_by_a_burst_of_500s_is_sent_again_at_the_end_of_the_run(
-        harness, emulator, redmine, redmine_proxy):
+    harness, emulator, redmine, redmine_proxy
+):
     """Regression (CI, 1,500 deals): a create answered 500 on all its quick attempts (Redmine's SQLite
     was locked, nothing committed) left the deal without a project while the run exited 0."""
     deal = Book(emulator, random.Random(5)).deal()
@@ -168,7 +198,8 @@ def test_a_create_refused_by_a_burst_of_500s_is_sent_again_at_the_end_of_the_run
 
 
 def test_a_create_still_unconfirmed_when_the_run_ends_exits_3_and_the_next_run_finishes_it(
-        harness, emulator, redmine, redmine_proxy):
+    harness, emulator, redmine, redmine_proxy
+):
     book = Book(emulator, random.Random(6))
     book.seed(won=2)
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url

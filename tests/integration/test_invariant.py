@@ -12,13 +12,18 @@ from tests.fixtures.exactly_once_support import KEY, Book, assert_exactly_once, 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize(("wrong_key", "message"), [
-    (None, "1 projects without a deal: \\['sf-stray-by-hand"),
-    ("006000000000000AAA", "projects for deals that are not won: \\['006000000000000AAA'"),
-    ("the won deal's 15-character Id", "projects for deals that are not won"),
-], ids=["no key", "a made-up key", "a 15-character key"])
+@pytest.mark.parametrize(
+    ("wrong_key", "message"),
+    [
+        (None, "1 projects without a deal: \\['sf-stray-by-hand"),
+        ("006000000000000AAA", "projects for deals that are not won: \\['006000000000000AAA'"),
+        ("the won deal's 15-character Id", "projects for deals that are not won"),
+    ],
+    ids=["no key", "a made-up key", "a 15-character key"],
+)
 def test_a_stray_project_with_the_prefix_and_a_wrong_key_or_none_fails_the_check(
-        harness, emulator, redmine, wrong_key, message):
+    harness, emulator, redmine, wrong_key, message
+):
     harness.write_config()
     book = Book(emulator, random.Random(11))
     book.seed(won=3, other=1)
@@ -39,7 +44,9 @@ def test_a_stray_project_with_the_prefix_and_a_wrong_key_or_none_fails_the_check
     assert_exactly_once(harness)
 
 
-def test_a_project_with_a_won_deals_key_under_another_identifier_fails_the_check(harness, emulator, redmine):
+def test_a_project_with_a_won_deals_key_under_another_identifier_fails_the_check(
+    harness, emulator, redmine
+):
     harness.write_config()
     deal = Book(emulator, random.Random(12)).deal()
     harness.run()

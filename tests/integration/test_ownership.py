@@ -30,8 +30,12 @@ class Side:
 def _redmine(request, tmp_path) -> Side:
     harness, redmine = request.getfixturevalue("harness"), request.getfixturevalue("redmine")
     harness.write_config(mapping=mapping_variant(tmp_path, ("on_unwon: flag", "on_unwon: close")))
-    return Side(harness, lambda deal: redmine.project("sf-" + deal.lower())["id"], redmine.close,
-                lambda pid: redmine.project(pid)["status"] == 5)
+    return Side(
+        harness,
+        lambda deal: redmine.project("sf-" + deal.lower())["id"],
+        redmine.close,
+        lambda pid: redmine.project(pid)["status"] == 5,
+    )
 
 
 def _tryton(request, tmp_path) -> Side:
@@ -40,8 +44,14 @@ def _tryton(request, tmp_path) -> Side:
     def project(deal: str) -> dict:
         return next(p for p in tryton.projects() if p["salesforce_key"] == deal)
 
-    return Side(harness, lambda deal: project(deal)["id"], tryton.close,
-                lambda pid: next(p for p in tryton.projects() if p["id"] == pid)["status."]["name"] == "Done")
+    return Side(
+        harness,
+        lambda deal: project(deal)["id"],
+        tryton.close,
+        lambda pid: (
+            next(p for p in tryton.projects() if p["id"] == pid)["status."]["name"] == "Done"
+        ),
+    )
 
 
 @pytest.fixture(params=["redmine", "tryton"])
@@ -63,7 +73,11 @@ def test_a_project_a_person_closed_is_never_reopened_when_the_deal_is_won_again(
     assert side.is_closed(project)
     explained = side.harness.explain(deal)
     assert explained["link"]["closed_by"] == "psa"  # the person's close, not psa-sync's
-    lifecycle = [(e["detail"]["status"], e["outcome"]) for e in explained["events"] if e["action"] == "lifecycle"]
+    lifecycle = [
+        (e["detail"]["status"], e["outcome"])
+        for e in explained["events"]
+        if e["action"] == "lifecycle"
+    ]
     assert lifecycle == [("Reopened", "flagged"), ("Won", "flagged")]
 
 
@@ -81,7 +95,9 @@ def test_a_project_psa_sync_closed_is_reopened_when_the_deal_is_won_again(side, 
     assert not side.is_closed(project)
 
 
-def test_a_won_project_delivery_closes_leaves_the_forecast_once_back_sync_reads_it_closed(side, emulator):
+def test_a_won_project_delivery_closes_leaves_the_forecast_once_back_sync_reads_it_closed(
+    side, emulator
+):
     deal = won_deal(emulator)
     side.harness.run()
     assert deal in won_in_forecast(side)

@@ -38,13 +38,22 @@ def pipeline_harness(harness, tmp_path):
         harness.mapping = path
         harness.write_config()
         return harness
+
     return configure
 
 
 def open_deal(emu, name="Rollout", probability=60, **fields):
     account = emu.create("Account", Name="Acme Corp")
-    values = dict(Name=name, AccountId=account, StageName="Id. Decision Makers", Probability=probability,
-                  Amount=80000, CloseDate="2026-05-01", Type="New Customer", Description="Scope as proposed")
+    values = dict(
+        Name=name,
+        AccountId=account,
+        StageName="Id. Decision Makers",
+        Probability=probability,
+        Amount=80000,
+        CloseDate="2026-05-01",
+        Type="New Customer",
+        Description="Scope as proposed",
+    )
     values.update(fields)
     return emu.create("Opportunity", **values)
 
@@ -52,8 +61,14 @@ def open_deal(emu, name="Rollout", probability=60, **fields):
 def projects_with_key(redmine, deal_id):
     """Every project that carries the deal: by psa-sync's identifier or by the key field's value."""
     key_field = redmine.cf_id("Salesforce Opportunity Id")
-    return [p for p in redmine.projects() if p["identifier"] == "sf-" + deal_id.lower()
-            or any(c["id"] == key_field and c.get("value") == deal_id for c in p.get("custom_fields", []))]
+    return [
+        p
+        for p in redmine.projects()
+        if p["identifier"] == "sf-" + deal_id.lower()
+        or any(
+            c["id"] == key_field and c.get("value") == deal_id for c in p.get("custom_fields", [])
+        )
+    ]
 
 
 def pipeline_row(harness, deal_id):
@@ -68,19 +83,29 @@ def last_counts(harness):
 
 
 def test_a_pipeline_deal_becomes_a_tentative_project_and_closed_won_turns_the_same_project_won(
-        pipeline_harness, emulator, redmine):
+    pipeline_harness, emulator, redmine
+):
     harness = pipeline_harness()
     deal = open_deal(emulator)
     emulator.reset_calls()
     harness.run()
-    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}  # one query, one write-back
+    assert emulator.calls_snapshot() == {
+        "token": 1,
+        "queryAll": 1,
+        "composite": 1,
+    }  # one query, one write-back
     [project] = projects_with_key(redmine, deal)
     assert redmine.custom_value(project["id"], "Stage") == "Tentative"
     assert redmine.custom_value(project["id"], "Salesforce Opportunity Id") == deal
     assert harness.explain(deal)["link"]["salesforce_status"] == "Tentative"
     row = pipeline_row(harness, deal)
-    assert (row["status"], row["stage"], row["probability"], row["amount"], row["close_date"]) == \
-        ("open", "Id. Decision Makers", 60.0, 80000.0, "2026-05-01")
+    assert (row["status"], row["stage"], row["probability"], row["amount"], row["close_date"]) == (
+        "open",
+        "Id. Decision Makers",
+        60.0,
+        80000.0,
+        "2026-05-01",
+    )
     assert emulator.get("Opportunity", deal)["PSA_Project_Id__c"] == str(project["id"])
 
     emulator.update("Opportunity", deal, StageName="Closed Won", Amount=95000)
@@ -89,12 +114,16 @@ def test_a_pipeline_deal_becomes_a_tentative_project_and_closed_won_turns_the_sa
     assert after["id"] == project["id"]  # the same project, never a second one
     assert redmine.custom_value(after["id"], "Stage") == "Won"
     assert redmine.custom_value(after["id"], "Salesforce status") == "Won"
-    assert Decimal(redmine.custom_value(after["id"], "Budget")) == Decimal("95000")  # CRM-owned fields refreshed
+    assert Decimal(redmine.custom_value(after["id"], "Budget")) == Decimal(
+        "95000"
+    )  # CRM-owned fields refreshed
     assert harness.explain(deal)["link"]["salesforce_status"] == "Won"
     assert pipeline_row(harness, deal)["status"] == "won"
     assert harness.status()["pipeline"] == {"won": 1}
     assert "pipeline  won 1" in harness.cli("status").stdout
-    assert "pipeline: won — stage Closed Won, probability 100.0" in harness.cli("explain", deal).stdout
+    assert (
+        "pipeline: won — stage Closed Won, probability 100.0" in harness.cli("explain", deal).stdout
+    )
 
     harness.run()  # and the next run has nothing to do
     counts = last_counts(harness)
@@ -103,21 +132,36 @@ def test_a_pipeline_deal_becomes_a_tentative_project_and_closed_won_turns_the_sa
 
 def test_a_lost_deal_and_a_dropped_deal_follow_their_policies(pipeline_harness, emulator, redmine):
     harness = pipeline_harness(on_drop="close")
-    lost, dropped = open_deal(emulator, "Lost one"), open_deal(emulator, "Dropped one", probability=70)
+    lost, dropped = (
+        open_deal(emulator, "Lost one"),
+        open_deal(emulator, "Dropped one", probability=70),
+    )
     harness.run()
-    [lost_project], [dropped_project] = projects_with_key(redmine, lost), projects_with_key(redmine, dropped)
+    [lost_project], [dropped_project] = (
+        projects_with_key(redmine, lost),
+        projects_with_key(redmine, dropped),
+    )
 
     emulator.update("Opportunity", lost, StageName="Closed Lost")
     emulator.update("Opportunity", dropped, Probability=20)
     harness.run()
-    assert redmine.custom_value(lost_project["id"], "Salesforce status") == "Lost"  # lifecycle.on_unwon: flag
+    assert (
+        redmine.custom_value(lost_project["id"], "Salesforce status") == "Lost"
+    )  # lifecycle.on_unwon: flag
     assert redmine.custom_value(lost_project["id"], "Stage") == "Lost"
     assert redmine.project(lost_project["id"])["status"] != CLOSED
-    assert redmine.custom_value(dropped_project["id"], "Salesforce status") == "Dropped"  # pipeline.on_drop: close
+    assert (
+        redmine.custom_value(dropped_project["id"], "Salesforce status") == "Dropped"
+    )  # pipeline.on_drop: close
     assert redmine.project(dropped_project["id"])["status"] == CLOSED
-    assert (pipeline_row(harness, lost)["status"], pipeline_row(harness, dropped)["status"]) == ("lost", "dropped")
+    assert (pipeline_row(harness, lost)["status"], pipeline_row(harness, dropped)["status"]) == (
+        "lost",
+        "dropped",
+    )
 
-    emulator.update("Opportunity", dropped, Probability=75)  # back in the pipeline: the same project, reopened
+    emulator.update(
+        "Opportunity", dropped, Probability=75
+    )  # back in the pipeline: the same project, reopened
     harness.run()
     assert [p["id"] for p in projects_with_key(redmine, dropped)] == [dropped_project["id"]]
     assert redmine.project(dropped_project["id"])["status"] != CLOSED
@@ -127,9 +171,14 @@ def test_a_lost_deal_and_a_dropped_deal_follow_their_policies(pipeline_harness, 
 
 
 def test_without_tentative_projects_the_stream_fills_the_table_and_sees_deals_leave_it(
-        pipeline_harness, emulator, redmine):
+    pipeline_harness, emulator, redmine
+):
     harness = pipeline_harness(create_projects=False)
-    stays, drops, lost = open_deal(emulator, "Stays"), open_deal(emulator, "Drops"), open_deal(emulator, "Lost")
+    stays, drops, lost = (
+        open_deal(emulator, "Stays"),
+        open_deal(emulator, "Drops"),
+        open_deal(emulator, "Lost"),
+    )
     harness.run()
     assert projects_with_key(redmine, stays) == []
     assert harness.status()["pipeline"] == {"open": 3}
@@ -143,7 +192,9 @@ def test_without_tentative_projects_the_stream_fills_the_table_and_sees_deals_le
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["after-update", "after-lifecycle"])
-def test_a_kill_inside_the_tentative_to_won_transition_leaves_one_project(pipeline_harness, emulator, redmine, point):
+def test_a_kill_inside_the_tentative_to_won_transition_leaves_one_project(
+    pipeline_harness, emulator, redmine, point
+):
     harness = pipeline_harness()
     deal = open_deal(emulator)
     harness.run()
@@ -156,33 +207,50 @@ def test_a_kill_inside_the_tentative_to_won_transition_leaves_one_project(pipeli
     run_until_clean(harness)
     [after] = projects_with_key(redmine, deal)
     assert after["id"] == project["id"]
-    assert (redmine.custom_value(after["id"], "Stage"), redmine.custom_value(after["id"], "Salesforce status")) == \
-        ("Won", "Won")
+    assert (
+        redmine.custom_value(after["id"], "Stage"),
+        redmine.custom_value(after["id"], "Salesforce status"),
+    ) == ("Won", "Won")
     assert Decimal(redmine.custom_value(after["id"], "Budget")) == Decimal("99000")
     assert harness.explain(deal)["link"]["salesforce_status"] == "Won"
     assert pipeline_row(harness, deal)["status"] == "won"
     harness.run()
     counts = last_counts(harness)
-    assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (0, 0, 0, 0)
+    assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_check_reports_a_missing_stage_field(pipeline_harness, tmp_path):
     harness = pipeline_harness()
-    fine = harness.cli("check")  # Probability, StageName … exist on Opportunity; Redmine has "Stage"
+    fine = harness.cli(
+        "check"
+    )  # Probability, StageName … exist on Opportunity; Redmine has "Stage"
     assert fine.returncode == 0, fine.stdout + fine.stderr
     path = harness.mapping
     path.write_text(path.read_text() + "  stage_field: phase\n")
     result = harness.cli("check")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "pipeline.stage_field: pipeline.create_projects needs a project field 'phase'" in \
-        result.stdout + result.stderr
+    assert (
+        "pipeline.stage_field: pipeline.create_projects needs a project field 'phase'"
+        in result.stdout + result.stderr
+    )
 
 
-def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness, emulator, redmine):
+def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(
+    pipeline_harness, emulator, redmine
+):
     from tests.fixtures.runs import planned_actions, run_actions
 
     harness = pipeline_harness()
-    wins, drops, stays = open_deal(emulator, "Wins"), open_deal(emulator, "Drops"), open_deal(emulator, "Stays")
+    wins, drops, stays = (
+        open_deal(emulator, "Wins"),
+        open_deal(emulator, "Drops"),
+        open_deal(emulator, "Stays"),
+    )
     harness.run()
     emulator.update("Opportunity", wins, StageName="Closed Won")
     emulator.update("Opportunity", drops, Probability=5)
@@ -194,33 +262,54 @@ def test_the_plan_lists_the_pipeline_actions_the_next_run_takes(pipeline_harness
     plan = json.loads(planned.stdout)
     harness.run()
     last = harness.status()["runs"][0]
-    expected = {("create", fresh), ("update", wins), ("lifecycle", wins, "Won"), ("update", stays),
-                ("lifecycle", drops, "Dropped")}
+    expected = {
+        ("create", fresh),
+        ("update", wins),
+        ("lifecycle", wins, "Won"),
+        ("update", stays),
+        ("lifecycle", drops, "Dropped"),
+    }
     assert planned_actions(plan) == expected
     assert run_actions(harness.state, last["id"]) == expected
     with sqlite3.connect(harness.state) as db:
-        written = set(db.execute("SELECT record_id, status FROM pipeline WHERE run_id = ?", [last["id"]]))
-    assert {(p["id"], p["status"]) for p in plan["pipeline"]} == written == \
-        {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
+        written = set(
+            db.execute("SELECT record_id, status FROM pipeline WHERE run_id = ?", [last["id"]])
+        )
+    assert (
+        {(p["id"], p["status"]) for p in plan["pipeline"]}
+        == written
+        == {(wins, "won"), (drops, "dropped"), (stays, "open"), (fresh, "open")}
+    )
 
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["after-intent", "after-create"])
-def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(pipeline_harness, emulator, redmine, point):
+def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(
+    pipeline_harness, emulator, redmine, point
+):
     harness = pipeline_harness()
     deal = open_deal(emulator)
     assert run_with_crash(harness, point, 1) == KILLED
     run_until_clean(harness)
     [project] = projects_with_key(redmine, deal)
     assert redmine.custom_value(project["id"], "Stage") == "Tentative"
-    assert harness.explain(deal)["link"]["salesforce_status"] == "Tentative"  # recovery links it as tentative
+    assert (
+        harness.explain(deal)["link"]["salesforce_status"] == "Tentative"
+    )  # recovery links it as tentative
     assert emulator.get("Opportunity", deal)["PSA_Project_Id__c"] == str(project["id"])
     harness.run()
     counts = last_counts(harness)
-    assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (0, 0, 0, 0)
+    assert (counts["created"], counts["updated"], counts["lifecycle"], counts["written"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
-def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulator, tmp_path, monkeypatch):
+def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(
+    emulator, tmp_path, monkeypatch
+):
     """Past the Ids one query may name, the query reads every deal of the window that is not won: the
     dropped and the lost deal are seen leaving, still in one query."""
     from types import SimpleNamespace
@@ -237,7 +326,11 @@ def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulato
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
     harness = SyncHarness(emu=emulator, redmine=dry, workdir=tmp_path, mapping=path)
     harness.write_config(schedule={"backsync_interval": "1h", "hours_interval": "1h"})
-    stays, drops, lost = open_deal(emulator, "Stays"), open_deal(emulator, "Drops"), open_deal(emulator, "Lost")
+    stays, drops, lost = (
+        open_deal(emulator, "Stays"),
+        open_deal(emulator, "Drops"),
+        open_deal(emulator, "Lost"),
+    )
     psa = FakePsa("http://127.0.0.1:9")
     assert dry_run(harness, psa)["counts"]["pipeline_open"] == 3
     emulator.update("Opportunity", drops, Probability=10)
@@ -249,10 +342,15 @@ def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(emulato
 
 
 def test_the_forecast_reads_what_the_run_filled_a_tentative_deal_counts_as_weighted_pipeline(
-        pipeline_harness, emulator, redmine):
+    pipeline_harness, emulator, redmine
+):
     harness = pipeline_harness()
-    won = open_deal(emulator, "Won work", StageName="Closed Won", Amount=90000, End_Date__c="2026-05-31")
-    tentative = open_deal(emulator, "Tentative work", probability=60, Amount=60000, End_Date__c="2026-05-31")
+    won = open_deal(
+        emulator, "Won work", StageName="Closed Won", Amount=90000, End_Date__c="2026-05-31"
+    )
+    tentative = open_deal(
+        emulator, "Tentative work", probability=60, Amount=60000, End_Date__c="2026-05-31"
+    )
     harness.run()
     assert harness.explain(tentative)["link"]["salesforce_status"] == "Tentative"
     with harness.config.open("a") as config:

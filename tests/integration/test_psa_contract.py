@@ -15,7 +15,13 @@ from decimal import Decimal
 import pytest
 import requests
 
-from sync.connectors.psa.base import Delivery, NewProject, ProjectChange, PsaConnector, get_connector
+from sync.connectors.psa.base import (
+    Delivery,
+    NewProject,
+    ProjectChange,
+    PsaConnector,
+    get_connector,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for its PSA at run time
 
@@ -40,9 +46,15 @@ class Kit:
     make_unlinked: Callable[[str], int]
 
     def fields(self, **overrides):
-        fields = {"name": "Acme Corp - Implementation", "description": "Customer: Acme Corp",
-                  "customer": "Acme Corp", "budget": Decimal("125000.50"), "billing_type": self.billing[0],
-                  "start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 5, 2)}
+        fields = {
+            "name": "Acme Corp - Implementation",
+            "description": "Customer: Acme Corp",
+            "customer": "Acme Corp",
+            "budget": Decimal("125000.50"),
+            "billing_type": self.billing[0],
+            "start_date": dt.date(2026, 2, 1),
+            "end_date": dt.date(2026, 5, 2),
+        }
         return {**fields, **overrides}
 
 
@@ -50,9 +62,17 @@ def _redmine_kit(request) -> Kit:
     redmine = request.getfixturevalue("redmine")
     from sync.connectors.psa.redmine.connector import RedmineConnector
 
-    psa = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=1)
+    psa = RedmineConnector(
+        redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=1
+    )
     return Kit(
-        "redmine", psa, ("Fixed Fee", "Retainer"), "Billing type", redmine.count, redmine.close, redmine.reopen,
+        "redmine",
+        psa,
+        ("Fixed Fee", "Retainer"),
+        "Billing type",
+        redmine.count,
+        redmine.close,
+        redmine.reopen,
         copy=lambda pid: redmine.copy(pid, f"copy-{pid}"),
         log_time=lambda pid, hours: redmine.log_time(pid, hours),
         set_percent=lambda pid, n: redmine.set_custom_value(pid, "percent_complete", str(n)),
@@ -64,8 +84,16 @@ def _tryton_kit(request) -> Kit:
     tryton = request.getfixturevalue("tryton")
     psa = get_connector("tryton")(tryton.env.url, tryton.env.password, {}, requests.Session())
     return Kit(
-        "tryton", psa, ("manual", "progress"), "Invoice Method", tryton.count, tryton.close, tryton.reopen,
-        copy=tryton.copy, log_time=tryton.log_time, set_percent=tryton.set_progress,
+        "tryton",
+        psa,
+        ("manual", "progress"),
+        "Invoice Method",
+        tryton.count,
+        tryton.close,
+        tryton.reopen,
+        copy=tryton.copy,
+        log_time=tryton.log_time,
+        set_percent=tryton.set_progress,
         make_unlinked=lambda name: tryton.create_project(name),
     )
 
@@ -83,9 +111,17 @@ def create_one(kit: Kit, key: str = KEY, **overrides):
 
 def test_describe_gives_every_mapped_field_a_typed_place_and_hides_the_key(kit):
     specs = kit.psa.describe()
-    assert {n: specs[n].type for n in ("name", "customer", "budget", "billing_type", "start_date", "end_date")} == {
-        "name": "string", "customer": "string", "budget": "decimal", "billing_type": "list",
-        "start_date": "date", "end_date": "date"}
+    assert {
+        n: specs[n].type
+        for n in ("name", "customer", "budget", "billing_type", "start_date", "end_date")
+    } == {
+        "name": "string",
+        "customer": "string",
+        "budget": "decimal",
+        "billing_type": "list",
+        "start_date": "date",
+        "end_date": "date",
+    }
     assert specs["billing_type"].required and set(kit.billing) <= set(specs["billing_type"].allowed)
     assert "key" not in specs
 
@@ -103,7 +139,9 @@ def test_create_with_a_taken_key_adopts_the_project_and_makes_no_second(kit):
     ref = create_one(kit)
     [again] = kit.psa.create([NewProject(KEY, kit.fields(name="Renamed since"))])
     assert again.outcome == "exists" and again.ref.id == ref.id
-    assert again.values["name"] == "Acme Corp - Implementation"  # what the PSA holds, to diff against
+    assert (
+        again.values["name"] == "Acme Corp - Implementation"
+    )  # what the PSA holds, to diff against
     assert kit.count() == 1
 
 
@@ -119,8 +157,12 @@ def test_find_returns_the_deal_s_own_project_among_twins_and_nothing_for_unknown
 
 
 def test_refusals_fail_only_their_record_with_the_psa_s_words_naming_the_field(kit):
-    results = kit.psa.create([NewProject(KEY, kit.fields(billing_type="Barter")),
-                              NewProject(OTHER, kit.fields(name="Fine"))])
+    results = kit.psa.create(
+        [
+            NewProject(KEY, kit.fields(billing_type="Barter")),
+            NewProject(OTHER, kit.fields(name="Fine")),
+        ]
+    )
     assert [(r.key, r.outcome) for r in results] == [(KEY, "failed"), (OTHER, "created")]
     assert kit.billing_label in results[0].error
     assert kit.count() == 1
@@ -128,7 +170,9 @@ def test_refusals_fail_only_their_record_with_the_psa_s_words_naming_the_field(k
 
 def test_update_changes_only_the_given_fields(kit):
     ref = create_one(kit)
-    [result] = kit.psa.update([ProjectChange(ref, {"budget": Decimal("150000"), "billing_type": kit.billing[1]})])
+    [result] = kit.psa.update(
+        [ProjectChange(ref, {"budget": Decimal("150000"), "billing_type": kit.billing[1]})]
+    )
     assert result.outcome == "updated"
     values = kit.psa.read([ref])[KEY]
     expected = kit.fields(budget=Decimal("150000"), billing_type=kit.billing[1])
@@ -154,7 +198,10 @@ def test_lifecycle_closes_and_reopens_and_delivery_shows_it(kit):
     assert kit.psa.delivery([ref], hours=False)[KEY].status == "closed"
     assert [r.status for r in kit.psa.find([KEY])[KEY]] == ["closed"]
     [reopened] = kit.psa.set_lifecycle([ref], "reopen")
-    assert reopened.outcome == "updated" and kit.psa.delivery([ref], hours=False)[KEY].status == "active"
+    assert (
+        reopened.outcome == "updated"
+        and kit.psa.delivery([ref], hours=False)[KEY].status == "active"
+    )
 
 
 def test_delivery_values_are_the_psa_s_percent_complete_and_hours(kit):
@@ -165,8 +212,11 @@ def test_delivery_values_are_the_psa_s_percent_complete_and_hours(kit):
         kit.log_time(ref.id, hours)
     delivery = kit.psa.delivery([ref, other], hours=True)
     assert isinstance(delivery[KEY], Delivery)
-    assert (delivery[KEY].status, delivery[KEY].percent_complete, delivery[KEY].spent_hours) == \
-        ("active", 40, Decimal("7.5"))
+    assert (delivery[KEY].status, delivery[KEY].percent_complete, delivery[KEY].spent_hours) == (
+        "active",
+        40,
+        Decimal("7.5"),
+    )
     assert delivery[OTHER].percent_complete is None and delivery[OTHER].spent_hours == Decimal("0")
     assert delivery[KEY].values["budget"] == Decimal("125000.50")  # current values, for conflicts
 

@@ -31,7 +31,9 @@ def project_names(redmine) -> dict[str, str]:
     return {p["identifier"]: p["name"] for p in redmine.projects()}
 
 
-def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(harness, emulator, redmine, tmp_path):
+def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(
+    harness, emulator, redmine, tmp_path
+):
     emulator.register_field("Opportunity", "Scope__c", "textarea", length=32768)
     emulator.register_field("Opportunity", "Budget_Text__c", "string")
     mapping = tmp_path / "mapping.yaml"
@@ -39,8 +41,14 @@ def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(har
     harness.write_config(mapping=mapping)
 
     def deal(name, **fields):
-        values = dict(Name=name, StageName="Closed Won", CloseDate="2026-03-01", Type="New Customer",
-                      Budget_Text__c="1000.50", Scope__c="")
+        values = dict(
+            Name=name,
+            StageName="Closed Won",
+            CloseDate="2026-03-01",
+            Type="New Customer",
+            Budget_Text__c="1000.50",
+            Scope__c="",
+        )
         values.update(fields)
         return emulator.create("Opportunity", **values)
 
@@ -59,8 +67,13 @@ def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(har
     assert len(names["sf-" + long_name.lower()]) == 255
     quarantine = {q["opportunity_id"]: q for q in harness.status()["quarantine"]}
     assert set(quarantine) == {no_billing, bad_amount}
-    assert "billing_type" in quarantine[no_billing]["error"] and "required" in quarantine[no_billing]["error"]
-    assert "budget" in quarantine[bad_amount]["error"] and "12,5 k" in quarantine[bad_amount]["error"]
+    assert (
+        "billing_type" in quarantine[no_billing]["error"]
+        and "required" in quarantine[no_billing]["error"]
+    )
+    assert (
+        "budget" in quarantine[bad_amount]["error"] and "12,5 k" in quarantine[bad_amount]["error"]
+    )
 
     # The old quarantine alone does not fail the next run.
     harness.run(expect=0)
@@ -74,10 +87,22 @@ def test_bad_deals_are_quarantined_and_the_page_goes_on_then_retry_fixes_one(har
 
 
 def test_a_locked_row_keeps_its_link_write_back_in_the_outbox_says_so_and_the_next_run_sends_it(
-        harness, emulator, redmine):
-    locked, free = (emulator.create("Opportunity", Name=name, StageName="Closed Won", CloseDate="2026-03-01",
-                                    Type="New Customer", Amount=1000) for name in ("Locked", "Free"))
-    emulator.faults.lock_rows([locked], times=1)  # someone else holds the row during this run's write-back
+    harness, emulator, redmine
+):
+    locked, free = (
+        emulator.create(
+            "Opportunity",
+            Name=name,
+            StageName="Closed Won",
+            CloseDate="2026-03-01",
+            Type="New Customer",
+            Amount=1000,
+        )
+        for name in ("Locked", "Free")
+    )
+    emulator.faults.lock_rows(
+        [locked], times=1
+    )  # someone else holds the row during this run's write-back
 
     first = harness.run(expect=0)  # a row lock is transient: not a failure of the run
 

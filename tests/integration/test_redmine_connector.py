@@ -19,9 +19,6 @@ KEY = "006AK00000AbCdEQAA"
 OTHER = "006AK00000ZzZzZQAB"
 
 
-
-
-
 @pytest.fixture
 def session():
     with CountingSession() as s:
@@ -32,7 +29,9 @@ def session():
 def psa(redmine, session) -> RedmineConnector:
     # One write at a time keeps outcomes exact: Redmine on SQLite answers some concurrent writes
     # with 500 "database is locked" (then "exists" can stand for "created", see the concurrency test).
-    return RedmineConnector(redmine.env.url, redmine.env.api_key, session=session, write_concurrency=1)
+    return RedmineConnector(
+        redmine.env.url, redmine.env.api_key, session=session, write_concurrency=1
+    )
 
 
 def create_one(psa, key=KEY, **overrides):
@@ -43,7 +42,9 @@ def create_one(psa, key=KEY, **overrides):
 
 def test_the_registry_builds_a_redmine_connector_from_settings(redmine):
     factory = get_connector("redmine")
-    psa = factory(redmine.env.url + "/", redmine.env.api_key, {"write_concurrency": 1}, requests.Session())
+    psa = factory(
+        redmine.env.url + "/", redmine.env.api_key, {"write_concurrency": 1}, requests.Session()
+    )
     assert psa.url == redmine.env.url
     assert psa.describe()["billing_type"].allowed == ("Fixed Fee", "Time & Materials", "Retainer")
 
@@ -82,7 +83,10 @@ def test_create_of_an_existing_identifier_adopts_it_without_a_second_project(psa
     [again] = psa.create([NewProject(KEY, deal_fields(name="Renamed since"))])
     assert again.outcome == "exists"
     assert again.ref == ref
-    assert again.values["percent_complete"] == 40 and again.values["name"] == "Acme Corp - Implementation"
+    assert (
+        again.values["percent_complete"] == 40
+        and again.values["name"] == "Acme Corp - Implementation"
+    )
     assert redmine.count() == 1
 
 
@@ -95,11 +99,19 @@ def test_adopting_a_hand_made_project_without_the_key_gives_it_the_key(psa, redm
 
 @pytest.mark.parametrize(
     "billing_type, message",
-    [(None, "Billing type cannot be blank"), ("Barter", "Billing type is not included in the list")],
+    [
+        (None, "Billing type cannot be blank"),
+        ("Barter", "Billing type is not included in the list"),
+    ],
 )
-def test_an_invalid_billing_type_fails_that_record_with_redmines_message(psa, redmine, billing_type, message):
+def test_an_invalid_billing_type_fails_that_record_with_redmines_message(
+    psa, redmine, billing_type, message
+):
     results = psa.create(
-        [NewProject(KEY, deal_fields(billing_type=billing_type)), NewProject(OTHER, deal_fields(name="Fine"))]
+        [
+            NewProject(KEY, deal_fields(billing_type=billing_type)),
+            NewProject(OTHER, deal_fields(name="Fine")),
+        ]
     )
     assert [(r.key, r.outcome, r.error) for r in results] == [
         (KEY, "failed", message),
@@ -204,7 +216,9 @@ def test_a_value_typed_by_hand_compares_equal_after_read(psa, redmine):
 
 
 def test_concurrent_creates_make_exactly_one_project_each(redmine):
-    psa = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=3)
+    psa = RedmineConnector(
+        redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=3
+    )
     rows = [NewProject(f"006AK0000{n:05d}XQAA", deal_fields(name=f"Deal {n}")) for n in range(12)]
     results = psa.create(rows + rows[:3])
     # "exists" too for a first create: a 500 ("database is locked") can hide a commit
@@ -216,7 +230,9 @@ def test_concurrent_creates_make_exactly_one_project_each(redmine):
 
 
 def test_parent_project_per_account_is_found_or_created_once(redmine):
-    psa = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session(), customer="parent_project")
+    psa = RedmineConnector(
+        redmine.env.url, redmine.env.api_key, session=requests.Session(), customer="parent_project"
+    )
     parent = psa.ensure_parent("001AK00000AcMeQAA", "Acme Corp", {"billing_type": "Retainer"})
     assert parent.identifier == "sf-acct-001ak00000acmeqaa"
     fresh = RedmineConnector(redmine.env.url, redmine.env.api_key, session=requests.Session())
@@ -229,9 +245,15 @@ def test_parent_project_per_account_is_found_or_created_once(redmine):
 
 def test_a_custom_field_named_in_the_config_must_exist(redmine):
     psa = RedmineConnector(
-        redmine.env.url, redmine.env.api_key, session=requests.Session(), custom_fields={"budget": "Bugdet"}
+        redmine.env.url,
+        redmine.env.api_key,
+        session=requests.Session(),
+        custom_fields={"budget": "Bugdet"},
     )
-    with pytest.raises(ConfigError, match="custom_fields.budget: Redmine has no project custom field named 'Bugdet'"):
+    with pytest.raises(
+        ConfigError,
+        match="custom_fields.budget: Redmine has no project custom field named 'Bugdet'",
+    ):
         psa.describe()
 
 

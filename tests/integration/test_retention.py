@@ -22,7 +22,9 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(harness, emulator, redmine):
+def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(
+    harness, emulator, redmine
+):
     book = Book(emulator, random.Random(9))
     book.seed(won=2)
     harness.write_config(retention={"runs": "30d", "events": "365d"})
@@ -37,21 +39,27 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
     with conn:
         # The real creation events become 500 days old: older than retention.events, kept as the audit trail.
         conn.execute("UPDATE events SET at = ?", [old])
-        conn.execute("INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, "
-                     "attempts, run_id) VALUES (?, 'transform', 'no billing type', '{}', ?, ?, 1, 1)",
-                     [quarantined, old, old])
+        conn.execute(
+            "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, "
+            "attempts, run_id) VALUES (?, 'transform', 'no billing type', '{}', ?, ?, 1, 1)",
+            [quarantined, old, old],
+        )
         step = timedelta(days=DAYS) / RUNS
         conn.executemany(  # oldest first, as a daemon would have made them
             "INSERT INTO runs (mode, started_at, finished_at, status, exit_code, counts, api_calls, org_usage) "
             "VALUES ('run', ?, ?, 'ok', 0, '{}', '{\"queryAll\": 1}', '{\"used\": 1, \"max\": 100}')",
-            [(stamp(now - step * i), stamp(now - step * i)) for i in reversed(range(RUNS))])
+            [(stamp(now - step * i), stamp(now - step * i)) for i in reversed(range(RUNS))],
+        )
         events = []
         for i in range(RUNS):
             at = stamp(now - step * i)
             events.append((i, None, "cycle", "ok", at))  # a run-level event
             events.append((i, gone if i % 2 else quarantined, "transform", "quarantined", at))
-        conn.executemany("INSERT INTO events (run_id, record_id, action, outcome, detail, at) "
-                         "VALUES (?, ?, ?, ?, 'null', ?)", events)
+        conn.executemany(
+            "INSERT INTO events (run_id, record_id, action, outcome, detail, at) "
+            "VALUES (?, ?, ?, ?, 'null', ?)",
+            events,
+        )
     conn.close()
     before = {t: len(state_rows(harness.state, t)) for t in ("runs", "events")}
 
@@ -62,18 +70,28 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(ha
     runs_left = state_rows(harness.state, "runs")
     runs_cut, events_cut = stamp(now - timedelta(days=30)), stamp(now - timedelta(days=365))
     assert all(r["started_at"] >= runs_cut for r in runs_left)
-    expected_runs = sum(1 for i in range(RUNS) if stamp(now - step * i) >= runs_cut) + 1  # + the real run
+    expected_runs = (
+        sum(1 for i in range(RUNS) if stamp(now - step * i) >= runs_cut) + 1
+    )  # + the real run
     assert len(runs_left) == pytest.approx(expected_runs, abs=2)
     events_left = state_rows(harness.state, "events")
     for event in events_left:
         assert event["at"] >= events_cut or event["record_id"] in (*linked, quarantined), event
     assert not [e for e in events_left if e["record_id"] == gone and e["at"] < events_cut]
-    assert len([e for e in events_left if e["record_id"] == quarantined]) == RUNS // 2  # all its trail
+    assert (
+        len([e for e in events_left if e["record_id"] == quarantined]) == RUNS // 2
+    )  # all its trail
     assert len(events_left) < before["events"] and len(runs_left) < before["runs"] // 10
 
     for deal in linked:
         trail = harness.explain(deal)["events"]
-        assert [(e["action"], e["outcome"]) for e in trail][:1] == [("create", "created")], json.dumps(trail)[:500]
+        assert [(e["action"], e["outcome"]) for e in trail][:1] == [("create", "created")], (
+            json.dumps(trail)[:500]
+        )
     assert harness.status()["runs"][0]["status"] == "ok"
-    assert harness.cli("status", "--check", "--max-quarantine", "1").returncode == 0  # the synthetic one
-    print(f"retention: {before} → runs {len(runs_left)}, events {len(events_left)}; {done.stdout.strip()}")
+    assert (
+        harness.cli("status", "--check", "--max-quarantine", "1").returncode == 0
+    )  # the synthetic one
+    print(
+        f"retention: {before} → runs {len(runs_left)}, events {len(events_left)}; {done.stdout.strip()}"
+    )

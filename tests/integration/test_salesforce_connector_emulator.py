@@ -33,16 +33,27 @@ def machine_like_environment(monkeypatch):
 
 
 def config_for(emu: Emulator, flow: str, *, ca: bool = True) -> SalesforceConfig:
-    auth = SalesforceAuth(flow=flow, username=emu.username, client_id=emu.client_id,
-                          client_secret=Secret(emu.client_secret), private_key_file=emu.private_key_file,
-                          password=Secret(emu.password))
-    return SalesforceConfig(login_url=emu.url, auth=auth, api_version=emu.api_version,
-                            ca_bundle=emu.ca_file if ca else None)
+    auth = SalesforceAuth(
+        flow=flow,
+        username=emu.username,
+        client_id=emu.client_id,
+        client_secret=Secret(emu.client_secret),
+        private_key_file=emu.private_key_file,
+        password=Secret(emu.password),
+    )
+    return SalesforceConfig(
+        login_url=emu.url,
+        auth=auth,
+        api_version=emu.api_version,
+        ca_bundle=emu.ca_file if ca else None,
+    )
 
 
 def client_for(emu: Emulator, flow: str = "jwt", *, retries: int = 3, **limits) -> SalesforceClient:
     config = config_for(emu, flow)
-    session = build_session(ca_bundle=config.ca_bundle, timeout=10, retries=retries, backoff_factor=0.01)
+    session = build_session(
+        ca_bundle=config.ca_bundle, timeout=10, retries=retries, backoff_factor=0.01
+    )
     return SalesforceClient(config, session, sleep=lambda seconds: None, **limits)
 
 
@@ -71,10 +82,16 @@ def test_without_the_ca_bundle_the_emulator_is_not_trusted(emu):
 
 def test_wrong_credentials_are_an_auth_error_quoting_salesforce(emu):
     config = config_for(emu, "client_credentials")
-    wrong = SalesforceConfig(login_url=config.login_url, api_version=config.api_version,
-                             ca_bundle=config.ca_bundle,
-                             auth=SalesforceAuth(flow="client_credentials", client_id=emu.client_id,
-                                                 client_secret=Secret("not-the-secret")))
+    wrong = SalesforceConfig(
+        login_url=config.login_url,
+        api_version=config.api_version,
+        ca_bundle=config.ca_bundle,
+        auth=SalesforceAuth(
+            flow="client_credentials",
+            client_id=emu.client_id,
+            client_secret=Secret("not-the-secret"),
+        ),
+    )
     session = build_session(ca_bundle=config.ca_bundle, timeout=10, retries=0)
     with pytest.raises(AuthError) as caught:
         SalesforceClient(wrong, session).connect()
@@ -137,8 +154,10 @@ def test_collections_update_reports_each_record(emu):
     emu.fault("lock_rows", record_ids=[locked])
     client = client_for(emu)
     client.connect()
-    records = [{"Id": i, "PSA_Project_Id__c": str(n), "PSA_Project_URL__c": f"https://psa.example/p/{n}"}
-               for n, i in enumerate(ids)]
+    records = [
+        {"Id": i, "PSA_Project_Id__c": str(n), "PSA_Project_URL__c": f"https://psa.example/p/{n}"}
+        for n, i in enumerate(ids)
+    ]
     results = client.update("Opportunity", records)
     assert [r.id for r in results] == ids
     failed = {r.id: r for r in results if not r.success}
@@ -197,11 +216,16 @@ def test_a_deals_line_items_are_whole_even_when_salesforce_pages_them_inside_the
     client = client_for(emu)
     client.connect()
     emu.reset_calls()
-    (page,) = client.query_pages("SELECT Id, (SELECT Id, Quantity FROM OpportunityLineItems ORDER BY SortOrder, "
-                                 "Id) FROM Opportunity ORDER BY SystemModstamp, Id")
+    (page,) = client.query_pages(
+        "SELECT Id, (SELECT Id, Quantity FROM OpportunityLineItems ORDER BY SortOrder, "
+        "Id) FROM Opportunity ORDER BY SystemModstamp, Id"
+    )
     by_id = {record["Id"]: record["OpportunityLineItems"] for record in page}
     assert [line["Id"] for line in by_id[many]["records"]] == made
-    assert (by_id[many]["done"], by_id[many]["totalSize"]) == (True, 8) and "nextRecordsUrl" not in by_id[many]
+    assert (by_id[many]["done"], by_id[many]["totalSize"]) == (
+        True,
+        8,
+    ) and "nextRecordsUrl" not in by_id[many]
     assert len(by_id[few]["records"]) == 1 and by_id[none] is None
     # the first 3 lines came with the deal, the other 5 in one more call (a queryMore page holds 2,000)
     assert emu.calls_snapshot() == {"queryAll": 1, "queryMore": 1}

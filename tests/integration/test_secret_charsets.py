@@ -43,10 +43,20 @@ def emu():
 
 
 def connect(emu: Emulator, flow: str, **auth) -> SalesforceClient:
-    fields = {"username": emu.username, "client_id": emu.client_id, "client_secret": Secret(emu.client_secret),
-              "private_key_file": emu.private_key_file, "password": Secret(emu.password), **auth}
-    config = SalesforceConfig(login_url=emu.url, auth=SalesforceAuth(flow=flow, **fields), api_version="62.0",
-                              ca_bundle=emu.ca_file)
+    fields = {
+        "username": emu.username,
+        "client_id": emu.client_id,
+        "client_secret": Secret(emu.client_secret),
+        "private_key_file": emu.private_key_file,
+        "password": Secret(emu.password),
+        **auth,
+    }
+    config = SalesforceConfig(
+        login_url=emu.url,
+        auth=SalesforceAuth(flow=flow, **fields),
+        api_version="62.0",
+        ca_bundle=emu.ca_file,
+    )
     client = SalesforceClient(config, build_session(ca_bundle=emu.ca_file, timeout=10, retries=0))
     client.connect()
     return client
@@ -69,9 +79,13 @@ def test_client_credentials_with_any_secret_connects_and_a_wrong_one_is_exit_5(e
 
 
 @pytest.mark.parametrize("secret", SECRETS)
-def test_the_password_flow_with_any_password_and_secret_connects_and_a_wrong_one_is_exit_5(emu, app, secret):
+def test_the_password_flow_with_any_password_and_secret_connects_and_a_wrong_one_is_exit_5(
+    emu, app, secret
+):
     app.client_secret, app.password = secret, secret[::-1]
-    assert connect(emu, "password", client_secret=Secret(secret), password=Secret(secret[::-1])).org_id
+    assert connect(
+        emu, "password", client_secret=Secret(secret), password=Secret(secret[::-1])
+    ).org_id
     with pytest.raises(AuthError):
         connect(emu, "password", client_secret=Secret(secret), password=Secret(secret))
 
@@ -89,8 +103,11 @@ def test_the_emulator_takes_http_basic_form_encoded_as_rfc_6749_says(emu, app, s
     app.client_secret = secret
     basic = base64.b64encode(f"{quote_plus(emu.client_id)}:{quote_plus(secret)}".encode()).decode()
     session = build_session(ca_bundle=emu.ca_file, timeout=10, retries=0)
-    answer = session.post(emu.token_url, data={"grant_type": "client_credentials"},
-                          headers={"Authorization": f"Basic {basic}"})
+    answer = session.post(
+        emu.token_url,
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -99,7 +116,9 @@ def test_the_emulator_takes_http_basic_form_encoded_as_rfc_6749_says(emu, app, s
 def test_a_redmine_key_of_any_characters_is_refused_clearly_never_a_traceback(secret):
     responses.add(responses.GET, "http://127.0.0.1:3999/projects.json", status=401)
     try:
-        RedmineHttp("http://127.0.0.1:3999", secret, requests.Session()).send("GET", "/projects.json")
+        RedmineHttp("http://127.0.0.1:3999", secret, requests.Session()).send(
+            "GET", "/projects.json"
+        )
     except ConfigError as exc:
         assert exc.exit_code == 2 and "psa.api_key: character" in str(exc)
         assert secret not in str(exc)

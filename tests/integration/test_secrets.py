@@ -39,8 +39,16 @@ def state_bytes(harness) -> bytes:
 def forms(secret: str) -> set[str]:
     """What the encoders a log line, a JSON document or an echoing server runs make of ``secret``,
     made here by running them (never by asking register_secret)."""
-    one = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
-           ascii(secret)[1:-1], quote(secret, safe=""), quote_plus(secret), " ".join(secret.split())}
+    one = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        " ".join(secret.split()),
+    }
     return one | {json.dumps(f)[1:-1] for f in one} | {repr(f)[1:-1] for f in one}
 
 
@@ -67,7 +75,9 @@ def test_no_secret_in_any_output_log_error_status_or_state_byte(harness, emulato
     cli("check", formats=("text", "json"))
     cli("plan", "--json")
     cli("run", formats=("text", "json"))
-    emulator.faults.fail_next(8, 503, endpoint="queryAll")  # errors whose messages reach logs and the state
+    emulator.faults.fail_next(
+        8, 503, endpoint="queryAll"
+    )  # errors whose messages reach logs and the state
     cli("run", formats=("text", "json"))
     emulator.faults.clear()
     emulator.expire_sessions()  # a re-authentication mid-run
@@ -85,16 +95,23 @@ def test_no_secret_in_any_output_log_error_status_or_state_byte(harness, emulato
     secrets = [emulator.client_secret, redmine.env.api_key, *emulator.sessions._tokens]
     assert len(secrets) >= 3
     everything = "\n".join(outputs)
-    assert "exit 0" in everything and "exit 3" in everything  # the commands really ran, errors included
+    assert (
+        "exit 0" in everything and "exit 3" in everything
+    )  # the commands really ran, errors included
     assert leaks(everything, secrets) == []
     assert leaks(state_bytes(harness), secrets) == []
     assert harness.state.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("variable,canary,code", [("SF_CLIENT_SECRET", CANARY_SF, 5),
-                                                   ("REDMINE_API_KEY", CANARY_REDMINE, 2),  # é: not ASCII
-                                                   ("SF_CLIENT_SECRET", CANARY_WIDE, 5),
-                                                   ("REDMINE_API_KEY", CANARY_WIDE, 2)])
+@pytest.mark.parametrize(
+    "variable,canary,code",
+    [
+        ("SF_CLIENT_SECRET", CANARY_SF, 5),
+        ("REDMINE_API_KEY", CANARY_REDMINE, 2),  # é: not ASCII
+        ("SF_CLIENT_SECRET", CANARY_WIDE, 5),
+        ("REDMINE_API_KEY", CANARY_WIDE, 2),
+    ],
+)
 def test_a_refused_secret_is_never_quoted(harness, emulator, redmine, variable, canary, code):
     Book(emulator, random.Random(9)).seed(won=2)
     harness.write_config()
@@ -127,10 +144,14 @@ class _EchoingTryton(BaseHTTPRequestHandler):
         if request["method"] == "common.db.login":
             server.password = request["params"][1]["password"]  # type: ignore[attr-defined]
             if not server.echo_login:  # type: ignore[attr-defined]
-                return self._send(json.dumps({"id": request["id"], "result": [1, "tok", None]}).encode())
+                return self._send(
+                    json.dumps({"id": request["id"], "result": [1, "tok", None]}).encode()
+                )
         echoed = body if request["method"] == "common.db.login" else server.password  # type: ignore[attr-defined]
-        page = (f"<html>debug: {echoed} | {json.dumps(echoed)} | {json.dumps(json.dumps(echoed))} | "
-                f"{echoed!r} | {quote(echoed)}</html>")
+        page = (
+            f"<html>debug: {echoed} | {json.dumps(echoed)} | {json.dumps(json.dumps(echoed))} | "
+            f"{echoed!r} | {quote(echoed)}</html>"
+        )
         self._send(page.encode())
 
     def _send(self, data: bytes) -> None:
@@ -144,7 +165,9 @@ class _EchoingTryton(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("echo_login", [True, False], ids=["the-login-answer-echoes", "later-answers-echo"])
+@pytest.mark.parametrize(
+    "echo_login", [True, False], ids=["the-login-answer-echoes", "later-answers-echo"]
+)
 def test_a_secret_echoed_by_tryton_reaches_no_output(emulator, tmp_path, echo_login):
     import subprocess
 
@@ -167,18 +190,32 @@ state: state/psa-sync.sqlite
 metrics: {{textfile: {tmp_path / "psa-sync.prom"}}}
 http: {{timeout: 10s, retries: 0}}
 """)
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SF_CLIENT_ID": emulator.client_id,
-           "SF_CLIENT_SECRET": emulator.client_secret, "TRYTON_PASSWORD": CANARY_WIDE}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "SF_CLIENT_ID": emulator.client_id,
+        "SF_CLIENT_SECRET": emulator.client_secret,
+        "TRYTON_PASSWORD": CANARY_WIDE,
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*CLI, "--config", str(config), *args], env=env, cwd=tmp_path, capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*CLI, "--config", str(config), *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
 
     outputs = []
     try:
         for fmt in ("text", "json"):
             done = cli("--log-level", "DEBUG", "--log-format", fmt, "run")
-            assert done.returncode == 3, done.stdout + done.stderr  # Tryton answered what is not JSON-RPC
+            assert done.returncode == 3, (
+                done.stdout + done.stderr
+            )  # Tryton answered what is not JSON-RPC
             assert "not JSON-RPC" in done.stderr and "Traceback" not in done.stderr
             outputs.append(done.stdout + done.stderr)
         status = cli("status", "--json")

@@ -25,7 +25,9 @@ def small_disk(tmp_path):
     """A real, tiny filesystem (tmpfs) for the state directory; needs root, as CI and `make test` have."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         why = f"cannot mount a tmpfs here: {done.stderr.decode().strip()}"
         if in_ci(os.environ):  # three README rows would pass having tested nothing
@@ -51,7 +53,10 @@ def test_a_file_that_is_not_a_state_file_is_named_and_exits_2(harness, emulator,
         assert "move it away" in done.stderr.lower()
         no_traceback(done)
         # untouched: the same bytes, the same mode, and nothing of SQLite's beside it
-        assert (hashlib.sha256(harness.state.read_bytes()).hexdigest(), harness.state.stat().st_mode) == before
+        assert (
+            hashlib.sha256(harness.state.read_bytes()).hexdigest(),
+            harness.state.stat().st_mode,
+        ) == before
         beside = {p.name for p in harness.state.parent.iterdir()} - {harness.state.name + ".lock"}
         assert beside == {harness.state.name}, beside
 
@@ -67,19 +72,30 @@ def test_an_empty_state_file_is_no_state_yet(harness, emulator, redmine):
     assert harness.status()["counts"]["links"] == 2
 
 
-def test_a_path_with_hash_and_question_mark_is_one_file_and_looser_modes_are_tightened(harness, emulator, redmine):
+def test_a_path_with_hash_and_question_mark_is_one_file_and_looser_modes_are_tightened(
+    harness, emulator, redmine
+):
     harness.state_path = "state #1/psa-sync?.sqlite"
     Book(emulator, random.Random(2)).seed(won=1)
     harness.run()
     harness.state.chmod(0o644)
     status = harness.status()
     assert status["runs"][0]["status"] == "ok" and status["counts"]["links"] == 1
-    assert sorted(p.name for p in harness.state.parent.iterdir() if not p.name.startswith("psa-sync?.sqlite")) == []
+    assert (
+        sorted(
+            p.name
+            for p in harness.state.parent.iterdir()
+            if not p.name.startswith("psa-sync?.sqlite")
+        )
+        == []
+    )
     harness.run()
     assert harness.state.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_read_only_disk_exits_74_and_status_still_reads_it(harness, emulator, redmine, small_disk):
+def test_a_read_only_disk_exits_74_and_status_still_reads_it(
+    harness, emulator, redmine, small_disk
+):
     harness.state_path = str(small_disk / "psa-sync.sqlite")
     Book(emulator, random.Random(3)).seed(won=2)
     harness.run()
@@ -96,7 +112,9 @@ def test_a_read_only_disk_exits_74_and_status_still_reads_it(harness, emulator, 
         remount(small_disk, "rw")
 
 
-def test_a_state_directory_that_cannot_be_made_exits_74_and_leaves_nothing(harness, emulator, redmine, small_disk):
+def test_a_state_directory_that_cannot_be_made_exits_74_and_leaves_nothing(
+    harness, emulator, redmine, small_disk
+):
     remount(small_disk, "ro")
     try:
         harness.state_path = str(small_disk / "state" / "psa-sync.sqlite")
@@ -110,7 +128,8 @@ def test_a_state_directory_that_cannot_be_made_exits_74_and_leaves_nothing(harne
 
 
 def test_a_new_state_file_the_disk_has_no_room_for_exits_74_and_leaves_no_empty_file(
-        harness, emulator, redmine, small_disk):
+    harness, emulator, redmine, small_disk
+):
     # Room for the lock and its holder mark (one page), none for SQLite's first page: the state file
     # is made 0600 (an inode needs no page), then SQLite fails, and the empty file must go again (an
     # empty file would read as a state that lost everything).
@@ -125,7 +144,8 @@ def test_a_new_state_file_the_disk_has_no_room_for_exits_74_and_leaves_no_empty_
 
 
 def test_a_disk_full_mid_run_reports_the_first_error_and_the_next_run_finishes_the_work(
-        harness, emulator, redmine, small_disk):
+    harness, emulator, redmine, small_disk
+):
     harness.state_path = str(small_disk / "psa-sync.sqlite")
     book = Book(emulator, random.Random(4))
     book.seed(won=2)

@@ -26,9 +26,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.realpsa]  # the kit asks for 
 
 KEY = "006AK00000PlAnSQAA"
 PHASE = Child(f"{KEY}/t:build", ChildKind.PHASE, "Build", due=dt.date(2026, 4, 30))
-TASK = Child(f"{KEY}/li:00kAK000002XyZwQAA", ChildKind.TASK, "Configuration", phase=PHASE.key,
-             hours=Decimal("24"), role="Consultant", start=dt.date(2026, 3, 2), due=dt.date(2026, 3, 20))
-LOOSE = Child(f"{KEY}/t:handover", ChildKind.TASK, "Handover", hours=Decimal("4"), due=dt.date(2026, 5, 2))
+TASK = Child(
+    f"{KEY}/li:00kAK000002XyZwQAA",
+    ChildKind.TASK,
+    "Configuration",
+    phase=PHASE.key,
+    hours=Decimal("24"),
+    role="Consultant",
+    start=dt.date(2026, 3, 2),
+    due=dt.date(2026, 3, 20),
+)
+LOOSE = Child(
+    f"{KEY}/t:handover", ChildKind.TASK, "Handover", hours=Decimal("4"), due=dt.date(2026, 5, 2)
+)
 
 
 @dataclass
@@ -45,26 +55,45 @@ class Hands:
 
 def _redmine(request) -> Hands:
     redmine = request.getfixturevalue("redmine")
-    psa = get_connector("redmine")(redmine.env.url, redmine.env.api_key, {"write_concurrency": 1}, requests.Session())
-    return Hands(psa, "Fixed Fee", lambda project, child, h: redmine.log_time(project, h, issue_id=child),
-                 lambda child: redmine.call("PUT", f"/issues/{child}.json", {"issue": {"status_id": 5}}),
-                 lambda child, name: redmine.call("PUT", f"/issues/{child}.json", {"issue": {"subject": name}}),
-                 lambda child: redmine.call("GET", f"/issues/{child}.json").json()["issue"]["subject"])
+    psa = get_connector("redmine")(
+        redmine.env.url, redmine.env.api_key, {"write_concurrency": 1}, requests.Session()
+    )
+    return Hands(
+        psa,
+        "Fixed Fee",
+        lambda project, child, h: redmine.log_time(project, h, issue_id=child),
+        lambda child: redmine.call("PUT", f"/issues/{child}.json", {"issue": {"status_id": 5}}),
+        lambda child, name: redmine.call(
+            "PUT", f"/issues/{child}.json", {"issue": {"subject": name}}
+        ),
+        lambda child: redmine.call("GET", f"/issues/{child}.json").json()["issue"]["subject"],
+    )
 
 
 def _tryton(request) -> Hands:
     tryton = request.getfixturevalue("tryton")
     psa = get_connector("tryton")(tryton.env.url, tryton.env.password, {}, requests.Session())
-    return Hands(psa, "manual", lambda project, child, h: tryton.log_time(child, h), tryton.close,
-                 lambda child, name: tryton.set_fields(child, name=name),
-                 lambda child: tryton.call("project.work", "read", [child], ["name"])[0]["name"])
+    return Hands(
+        psa,
+        "manual",
+        lambda project, child, h: tryton.log_time(child, h),
+        tryton.close,
+        lambda child, name: tryton.set_fields(child, name=name),
+        lambda child: tryton.call("project.work", "read", [child], ["name"])[0]["name"],
+    )
 
 
 def _fake(request) -> Hands:
     """The tests' in-memory PSA (what `make bench` runs against): held to the same promises."""
     psa = FakePsa()
-    return Hands(psa, "Fixed Fee", lambda project, child, h: psa.log(child, h), psa.close_child, psa.rename_child,
-                 psa.child_name)
+    return Hands(
+        psa,
+        "Fixed Fee",
+        lambda project, child, h: psa.log(child, h),
+        psa.close_child,
+        psa.rename_child,
+        psa.child_name,
+    )
 
 
 @pytest.fixture(params=["redmine", "tryton", "fake"])
@@ -73,8 +102,13 @@ def hands(request) -> Hands:
 
 
 def project(hands: Hands, key: str = KEY):
-    fields = {"name": "Acme - Rollout", "customer": "Acme Corp", "billing_type": hands.billing,
-              "start_date": dt.date(2026, 3, 1), "end_date": dt.date(2026, 5, 2)}
+    fields = {
+        "name": "Acme - Rollout",
+        "customer": "Acme Corp",
+        "billing_type": hands.billing,
+        "start_date": dt.date(2026, 3, 1),
+        "end_date": dt.date(2026, 5, 2),
+    }
     [result] = hands.psa.create([NewProject(key, fields)])
     assert result.outcome == Outcome.CREATED, result
     return result.ref
@@ -93,7 +127,10 @@ def test_a_plan_is_made_under_its_project_and_found_again_by_its_keys(hands):
     assert (phase.kind, task.kind) == (ChildKind.PHASE, ChildKind.TASK)
     found = hands.psa.find_children(ref, [PHASE.key, TASK.key, LOOSE.key, f"{KEY}/t:never"])
     assert {k: [c.id for c in v] for k, v in found.items()} == {
-        PHASE.key: [phase.id], TASK.key: [task.id], LOOSE.key: [loose.id]}
+        PHASE.key: [phase.id],
+        TASK.key: [task.id],
+        LOOSE.key: [loose.id],
+    }
     assert hands.psa.find_children(other, [PHASE.key, TASK.key]) == {}
     # children are never mistaken for deal projects
     assert sorted(p.key for p in hands.psa.list_linked()) == sorted([KEY, "006AK00000OtHeRQAB"])

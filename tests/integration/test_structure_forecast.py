@@ -12,13 +12,19 @@ from tests.fixtures.structure import sold, use_example_structure
 pytestmark = pytest.mark.integration
 
 
-def test_the_plan_of_a_won_deal_is_forecast_by_role_month_by_month(harness, tmp_path, emulator, redmine):
-    structured = use_example_structure(harness, tmp_path, forecast={"capacity_by_role": {"Consultant": 20}})
+def test_the_plan_of_a_won_deal_is_forecast_by_role_month_by_month(
+    harness, tmp_path, emulator, redmine
+):
+    structured = use_example_structure(
+        harness, tmp_path, forecast={"capacity_by_role": {"Consultant": 20}}
+    )
     deal, _, _ = sold(emulator)
     structured.run()
     assert len(redmine.projects()) == 1
     emulator.reset_calls()
-    result = structured.cli("forecast", "--by", "role", "--from", "2026-03", "--months", "7", "--format", "json")
+    result = structured.cli(
+        "forecast", "--by", "role", "--from", "2026-03", "--months", "7", "--format", "json"
+    )
     assert result.returncode == 0, result.stderr
     assert emulator.calls_snapshot() == {}  # the state file only: not even a token
     data = json.loads(result.stdout)

@@ -45,8 +45,14 @@ class FaultySession(requests.Session):
 
 
 def fields(**overrides):
-    values = {"name": "Acme Corp - Implementation", "customer": "Acme Corp", "budget": Decimal("125000.50"),
-              "billing_type": "manual", "start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 5, 2)}
+    values = {
+        "name": "Acme Corp - Implementation",
+        "customer": "Acme Corp",
+        "budget": Decimal("125000.50"),
+        "billing_type": "manual",
+        "start_date": dt.date(2026, 2, 1),
+        "end_date": dt.date(2026, 5, 2),
+    }
     return {**values, **overrides}
 
 
@@ -86,7 +92,9 @@ def test_a_create_that_never_gets_through_is_unknown_and_makes_nothing(tryton, s
     assert tryton.count() == 0
 
 
-def test_a_customer_is_a_party_found_by_name_or_refused_when_parties_are_not_created(tryton, session):
+def test_a_customer_is_a_party_found_by_name_or_refused_when_parties_are_not_created(
+    tryton, session
+):
     psa = connector(tryton, session)
     psa.create([NewProject(KEY, fields()), NewProject("006AK00000ZzZzZQAB", fields(name="Second"))])
     parties = {p["party."]["id"] for p in tryton.projects()}
@@ -95,15 +103,22 @@ def test_a_customer_is_a_party_found_by_name_or_refused_when_parties_are_not_cre
     strict = connector(tryton, requests.Session(), create_parties=False)
     [refused] = strict.create([NewProject("006AK00000YyYyYQAB", fields(customer="Nobody Ltd"))])
     assert refused.outcome == "failed"
-    assert refused.error == "no party named 'Nobody Ltd' in Tryton: create it, or set psa.options.create_parties: true"
+    assert (
+        refused.error
+        == "no party named 'Nobody Ltd' in Tryton: create it, or set psa.options.create_parties: true"
+    )
     [fine] = strict.create([NewProject("006AK00000YyYyYQAB", fields())])  # Acme Corp exists now
     assert fine.outcome == "created"
 
 
 def test_reads_cost_one_call_whatever_the_number_of_projects(tryton, session):
     psa = connector(tryton, session)
-    refs = [r.ref for r in psa.create([NewProject(f"006AK0000{n:05d}XQAA", fields(name=f"Deal {n}"))
-                                       for n in range(6)])]
+    refs = [
+        r.ref
+        for r in psa.create(
+            [NewProject(f"006AK0000{n:05d}XQAA", fields(name=f"Deal {n}")) for n in range(6)]
+        )
+    ]
     session.methods.clear()
     assert len(psa.find([r.key for r in refs])) == 6
     assert len(psa.delivery(refs, hours=True)) == 6
@@ -122,7 +137,11 @@ def test_a_child_whose_create_answer_was_lost_is_found_by_its_key_not_made_twice
     task = Child(f"{KEY}/li:00kAK000003AbCdQAA", ChildKind.TASK, "Training", hours=Decimal("8"))
     session.fail = ["forward-then-500"]
     [lost] = psa.create_children(project.ref, [task], {})
-    [again] = psa.create_children(project.ref, [task], {})  # the database refuses the key a second time
+    [again] = psa.create_children(
+        project.ref, [task], {}
+    )  # the database refuses the key a second time
     assert (lost.outcome, again.outcome) == ("exists", "exists") and lost.ref.id == again.ref.id
-    keyed = tryton.call("project.work", "search", [["salesforce_key", "=", task.key]], 0, None, None)
+    keyed = tryton.call(
+        "project.work", "search", [["salesforce_key", "=", task.key]], 0, None, None
+    )
     assert keyed == [lost.ref.id]

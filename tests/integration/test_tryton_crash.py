@@ -30,10 +30,18 @@ SCHEDULES = {
     "after-create": [1, 2, 1, 3],
     "after-collections": [1, 1],
     "before-commit": [1, 2],
-    "after-chunk": [1, 2, 1],  # chunks of 2 (PSA_SYNC_CREATE_CHUNK): a chunk linked, the next not sent
+    "after-chunk": [
+        1,
+        2,
+        1,
+    ],  # chunks of 2 (PSA_SYNC_CREATE_CHUNK): a chunk linked, the next not sent
 }
-METHOD = {"New Customer": "manual", "Existing Customer - Upgrade": "timesheet",
-          "Existing Customer - Replacement": "timesheet", "Existing Customer - Downgrade": "progress"}
+METHOD = {
+    "New Customer": "manual",
+    "Existing Customer - Upgrade": "timesheet",
+    "Existing Customer - Replacement": "timesheet",
+    "Existing Customer - Downgrade": "progress",
+}
 
 
 @pytest.fixture
@@ -56,7 +64,9 @@ def assert_exactly_once_in_tryton(harness) -> None:
     twice = {k: n for k, n in Counter(p["salesforce_key"] for p in projects).items() if n > 1}
     assert not twice, f"duplicate projects: {twice}"
     by_key = {p["salesforce_key"]: p for p in projects}
-    assert set(by_key) == set(won), f"missing {set(won) - set(by_key)}, stray {set(by_key) - set(won)}"
+    assert set(by_key) == set(won), (
+        f"missing {set(won) - set(by_key)}, stray {set(by_key) - set(won)}"
+    )
     for deal_id, deal in won.items():
         project = by_key[deal_id]
         account = (deal.get("Account") or {}).get("Name") or ""
@@ -83,15 +93,26 @@ def test_sigkill_at_a_crash_point_leaves_one_tryton_project_per_deal(tryton_harn
     run_until_clean(harness)
     assert_exactly_once_in_tryton(harness)
     recovered = {e["outcome"] for e in events(harness, "recover")}
-    if point == "after-create":  # Tryton made it, the link was never committed: recovery found the key
+    if (
+        point == "after-create"
+    ):  # Tryton made it, the link was never committed: recovery found the key
         assert "linked" in recovered
     if point in ("after-intent", "after-chunk"):  # intents whose creates were never sent
         assert "not-found" in recovered
     harness.run()
     counts = harness.status()["runs"][0]["counts"]
-    last = [(e["action"], e["outcome"], e["detail"]) for e in events(harness) if e["run_id"] == counts_run(harness)]
+    last = [
+        (e["action"], e["outcome"], e["detail"])
+        for e in events(harness)
+        if e["run_id"] == counts_run(harness)
+    ]
     assert counts["written"] == 0, last
-    assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (0, 0, 0, 0)
+    assert (counts["created"], counts["adopted"], counts["updated"], counts["written"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_sigkill_at_random_moments_leaves_one_tryton_project_per_deal(tryton_harness, book):
@@ -99,7 +120,9 @@ def test_sigkill_at_random_moments_leaves_one_tryton_project_per_deal(tryton_har
     kills = attempts = 0
     while kills < 8:
         attempts += 1
-        assert attempts < 30, f"only {kills} of {attempts} runs were still running when the timer fired"
+        assert attempts < 30, (
+            f"only {kills} of {attempts} runs were still running when the timer fired"
+        )
         book.churn()
         code = run_killed_after(tryton_harness, rng.uniform(0.6, 2.5))
         assert code in (KILLED, 0, 1), f"a run exited {code}"

@@ -25,10 +25,16 @@ def seed(emu):
     won, other = [], []
     for n in range(6):
         is_won = n % 3 != 2
-        deal = emu.create("Opportunity", Name=f"Deal {n:02d}", AccountId=accounts[n % 2], Amount=10000 + n * 1000.5,
-                          CloseDate=f"2026-03-{n + 1:02d}", End_Date__c=f"2026-09-{n + 1:02d}",
-                          StageName="Closed Won" if is_won else "Prospecting",
-                          Type="New Customer" if n % 2 else "Existing Customer - Upgrade")
+        deal = emu.create(
+            "Opportunity",
+            Name=f"Deal {n:02d}",
+            AccountId=accounts[n % 2],
+            Amount=10000 + n * 1000.5,
+            CloseDate=f"2026-03-{n + 1:02d}",
+            End_Date__c=f"2026-09-{n + 1:02d}",
+            StageName="Closed Won" if is_won else "Prospecting",
+            Type="New Customer" if n % 2 else "Existing Customer - Upgrade",
+        )
         (won if is_won else other).append(deal)
     return won, other
 
@@ -51,7 +57,9 @@ def test_won_deals_become_tryton_projects_and_delivery_comes_back(tryton_harness
         assert project["party."]["name"] == account  # a party, not a string
         assert project["project_invoice_method"] == METHOD[deal["Type"]]
         assert project["list_price"] == Decimal(str(deal["Amount"]))
-        assert project["revenue"] == Decimal(str(deal["Amount"]))  # project_revenue: no hourly product
+        assert project["revenue"] == Decimal(
+            str(deal["Amount"])
+        )  # project_revenue: no hourly product
         assert project["timesheet_start_date"] == dt.date.fromisoformat(deal["CloseDate"])
         assert project["timesheet_end_date"] == dt.date.fromisoformat(deal["End_Date__c"])
         assert deal["PSA_Project_Id__c"] == str(project["id"])
@@ -82,9 +90,13 @@ def test_won_deals_become_tryton_projects_and_delivery_comes_back(tryton_harness
     assert len(by_key(tryton)) == len(won)
 
 
-def test_check_names_a_value_outside_the_invoice_methods_and_a_missing_module(tryton_harness, tryton, tmp_path):
+def test_check_names_a_value_outside_the_invoice_methods_and_a_missing_module(
+    tryton_harness, tryton, tmp_path
+):
     harness = tryton_harness
-    text = harness.mapping.read_text().replace('"New Customer": manual', '"New Customer": fixed_fee')
+    text = harness.mapping.read_text().replace(
+        '"New Customer": manual', '"New Customer": fixed_fee'
+    )
     mapping = tmp_path / "tryton-bad.yaml"
     mapping.write_text(text + "\n")
     harness.write_config(mapping=mapping)
@@ -92,8 +104,10 @@ def test_check_names_a_value_outside_the_invoice_methods_and_a_missing_module(tr
     assert result.returncode == 2, result.stdout + result.stderr
     line = line_of(mapping, '"New Customer": fixed_fee')
     assert f"{mapping}:{line}" in result.stdout + result.stderr
-    assert ("'fixed_fee' is not a value of the PSA list 'project_invoice_method' "
-            "(allowed: manual, timesheet, progress, effort)") in result.stdout + result.stderr
+    assert (
+        "'fixed_fee' is not a value of the PSA list 'project_invoice_method' "
+        "(allowed: manual, timesheet, progress, effort)"
+    ) in result.stdout + result.stderr
 
 
 def test_check_says_which_tryton_module_a_missing_field_needs(tryton):
@@ -107,24 +121,36 @@ def test_check_says_which_tryton_module_a_missing_field_needs(tryton):
     site = Site(tryton.rpc, "sf-", True)
     assert "billing_type" not in site.describe()
     message = _no_place("billing_type", "tryton", site.describe(), site)
-    assert message == ("project field 'billing_type' has no place in the PSA: Tryton at "
-                       f"{tryton.env.url} has no project.work.project_invoice_method: activate the Tryton "
-                       "module project_invoice")
+    assert message == (
+        "project field 'billing_type' has no place in the PSA: Tryton at "
+        f"{tryton.env.url} has no project.work.project_invoice_method: activate the Tryton "
+        "module project_invoice"
+    )
 
 
-def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install(tryton_harness, emulator, tryton):
+def test_check_and_run_on_a_tryton_without_psa_sync_s_module_say_what_to_install(
+    tryton_harness, emulator, tryton
+):
     harness = tryton_harness
     seed(emulator)
-    harness.extra_env["TRYTON_URL"] = tryton.env.nokey_url  # same server, psa_sync_key not activated
+    harness.extra_env["TRYTON_URL"] = (
+        tryton.env.nokey_url
+    )  # same server, psa_sync_key not activated
     harness.write_config()
-    needs = ("has no field project.work.salesforce_key: install psa-sync's Tryton module psa_sync_key "
-             "(README.md, \"Tryton\"")
+    needs = (
+        "has no field project.work.salesforce_key: install psa-sync's Tryton module psa_sync_key "
+        '(README.md, "Tryton"'
+    )
     checked = harness.cli("check")
-    assert checked.returncode == 2 and needs in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    assert checked.returncode == 2 and needs in checked.stdout + checked.stderr, (
+        checked.stdout + checked.stderr
+    )
     ran = harness.run(expect=2)
     assert needs in ran.stderr
     assert tryton.count() == 0
-    from sync.connectors.psa.tryton.site import MODULE_DIR  # the installed package's copy, not a checkout's path
+    from sync.connectors.psa.tryton.site import (
+        MODULE_DIR,
+    )  # the installed package's copy, not a checkout's path
 
     assert f"copy {MODULE_DIR}, which psa-sync's installed package ships" in ran.stderr
     assert (MODULE_DIR / "tryton.cfg").is_file() and (MODULE_DIR / "message.xml").is_file()

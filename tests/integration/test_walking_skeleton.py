@@ -27,10 +27,15 @@ def seed_book(emu):
     for n in range(25):
         is_won = n % 5 in (0, 2)
         deal = emu.create(
-            "Opportunity", Name=f"Deal {n:02d}", AccountId=accounts[n % 3], Amount=10000 + n * 1000.5,
-            CloseDate=f"2026-03-{n + 1:02d}", End_Date__c=f"2026-09-{n + 1:02d}",
+            "Opportunity",
+            Name=f"Deal {n:02d}",
+            AccountId=accounts[n % 3],
+            Amount=10000 + n * 1000.5,
+            CloseDate=f"2026-03-{n + 1:02d}",
+            End_Date__c=f"2026-09-{n + 1:02d}",
             StageName="Closed Won" if is_won else "Prospecting",
-            Type="New Customer" if n % 2 else "Existing Customer - Upgrade")
+            Type="New Customer" if n % 2 else "Existing Customer - Upgrade",
+        )
         (won if is_won else other).append(deal)
     return won, other
 
@@ -43,7 +48,9 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
     first = harness.run()
 
     # Salesforce paid exactly: one token, one query page, one collections call.
-    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}, first.stdout + first.stderr
+    assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1, "composite": 1}, (
+        first.stdout + first.stderr
+    )
     made = projects(redmine)
     assert sorted(made) == sorted(won)
     for deal_id in won:
@@ -79,10 +86,13 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
     after = projects(redmine)
     assert len(after) == 11
     assert Decimal(after[changed]["values"]["Budget"]) == Decimal("999999.99")
-    assert {k: v for k, v in after[changed]["values"].items() if k != "Budget"} == \
-        {k: v for k, v in before[changed]["values"].items() if k != "Budget"}
+    assert {k: v for k, v in after[changed]["values"].items() if k != "Budget"} == {
+        k: v for k, v in before[changed]["values"].items() if k != "Budget"
+    }
     assert after[changed]["name"] == before[changed]["name"]
-    assert emulator.get("Opportunity", newly_won)["PSA_Project_Id__c"] == str(after[newly_won]["id"])
+    assert emulator.get("Opportunity", newly_won)["PSA_Project_Id__c"] == str(
+        after[newly_won]["id"]
+    )
     third = harness.status()["runs"][0]["counts"]
     assert (third["created"], third["updated"]) == (1, 1)
     updates = [e for e in harness.explain(changed)["events"] if e["action"] == "update"]
@@ -93,8 +103,14 @@ def test_won_deals_become_projects_exactly_once_and_follow_changes(harness, emul
 def test_a_state_made_against_one_org_refuses_another(harness, emulator, redmine):
     from sync.emulator import Emulator
 
-    emulator.create("Opportunity", Name="Won", StageName="Closed Won", CloseDate=date(2026, 2, 1).isoformat(),
-                    Type="New Customer", Amount=5)
+    emulator.create(
+        "Opportunity",
+        Name="Won",
+        StageName="Closed Won",
+        CloseDate=date(2026, 2, 1).isoformat(),
+        Type="New Customer",
+        Amount=5,
+    )
     harness.run()
     with Emulator() as other_org:
         harness.emu = other_org
@@ -111,7 +127,9 @@ def test_plan_shows_what_a_run_would_do_and_writes_nothing(harness, emulator, re
     assert planned.returncode == 0, planned.stderr
     assert sorted(c["id"] for c in json.loads(planned.stdout)["creates"]) == sorted(won)
     assert emulator.calls_snapshot() == {"token": 1, "queryAll": 1}
-    assert not harness.state.exists() and projects(redmine) == {}  # no state, no project, no write-back
+    assert (
+        not harness.state.exists() and projects(redmine) == {}
+    )  # no state, no project, no write-back
 
     harness.run()
     emulator.update("Opportunity", won[0], Amount=1)

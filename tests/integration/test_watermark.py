@@ -42,7 +42,8 @@ def queries(emulator) -> list[str]:
 
 
 def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_next_run_finishes(
-        harness, emulator, redmine):
+    harness, emulator, redmine
+):
     past_book(emulator, 60, datetime(2026, 2, 1, tzinfo=UTC))
     emulator.faults.short_pages(10)
     emulator.set_budget(used=0, max=6)  # 80% → psa-sync may use 4 calls of the org's 6; it needs 7
@@ -57,7 +58,9 @@ def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_n
     assert 0 < made < 60
     watermark = state_rows(harness.state, "watermarks")[0]["value"]
     assert watermark > "2026-02-01T00:00:00"
-    window = json.loads(next(row["value"] for row in state_rows(harness.state, "meta") if row["key"] == "window"))
+    window = json.loads(
+        next(row["value"] for row in state_rows(harness.state, "meta") if row["key"] == "window")
+    )
     assert window["after"] is not None
 
     emulator.set_budget(used=0, max=15000)
@@ -68,11 +71,16 @@ def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_n
     first = queries(emulator)[0]
     assert f"Id > '{window['after'][1]}'" in first
     assert parse_iso(window["after"][0]) <= parse_iso(watermark)
-    assert [row for row in state_rows(harness.state, "meta") if row["key"] == "window"][0]["value"] == ""
+    assert [row for row in state_rows(harness.state, "meta") if row["key"] == "window"][0][
+        "value"
+    ] == ""
     assert_exactly_once(harness)
     # A create whose 201 was lost behind a Redmine 500 is found and adopted: linked once either way.
-    linked = [e for e in events(harness, "create") + events(harness, "adopt")
-              if e["outcome"] in ("created", "adopted")]
+    linked = [
+        e
+        for e in events(harness, "create") + events(harness, "adopt")
+        if e["outcome"] in ("created", "adopted")
+    ]
     assert len(linked) == 60 == len({e["record_id"] for e in linked})
 
 
@@ -115,14 +123,20 @@ def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator
     # Each capped run finishes the window its predecessor left open, then starts its own (whose lookback
     # the cap again cannot cover, so most runs still say 4): but none re-reads from where another began.
     assert set(codes) <= {0, 4} and 0 in codes, codes
-    assert all(a != b for a, b in zip(firsts, firsts[1:], strict=False)), "a run repeated its predecessor's read"
+    assert all(a != b for a, b in zip(firsts, firsts[1:], strict=False)), (
+        "a run repeated its predecessor's read"
+    )
     assert watermarks == sorted(watermarks) and len(set(watermarks)) >= 4, watermarks
-    harness.write_config(limits=LIMITS)  # the write-backs the caps left waiting, then everything holds
+    harness.write_config(
+        limits=LIMITS
+    )  # the write-backs the caps left waiting, then everything holds
     harness.run(expect=0)
     assert_exactly_once(harness)
 
 
-def test_a_deal_committed_late_with_a_stamp_inside_the_lookback_is_synced(harness, emulator, redmine):
+def test_a_deal_committed_late_with_a_stamp_inside_the_lookback_is_synced(
+    harness, emulator, redmine
+):
     book = Book(emulator, random.Random(1))
     book.seed(won=3)
     # A transaction that started two minutes ago and commits only after the next run has read.
@@ -130,7 +144,9 @@ def test_a_deal_committed_late_with_a_stamp_inside_the_lookback_is_synced(harnes
     harness.run()
     assert late not in {p["values"]["Salesforce Opportunity Id"] for p in redmine_projects(redmine)}
     watermark = parse_iso(state_rows(harness.state, "watermarks")[0]["value"])
-    stamp = parse_iso(emulator.get("Opportunity", late)["SystemModstamp"].replace("+0000", "+00:00"))
+    stamp = parse_iso(
+        emulator.get("Opportunity", late)["SystemModstamp"].replace("+0000", "+00:00")
+    )
     assert timedelta(minutes=1) < watermark - stamp < timedelta(minutes=10)
 
     emulator.release([late])
@@ -164,9 +180,12 @@ writeback:
 
 
 def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_become_one_project(
-        harness, emulator, redmine, tmp_path):
+    harness, emulator, redmine, tmp_path
+):
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(textwrap.dedent(FAST_MAPPING))  # no back-sync: this test is about the extract
+    mapping.write_text(
+        textwrap.dedent(FAST_MAPPING)
+    )  # no back-sync: this test is about the extract
     harness.options["write_concurrency"] = 3
     same = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
     book = Book(emulator, random.Random(15))
@@ -175,7 +194,9 @@ def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_b
     emulator.faults.short_pages(200)
 
     # First a run stopped by its call cap in the middle of the equal-stamp block (after 4 pages) …
-    harness.write_config(mapping=mapping, limits={"max_org_api_percent": 80, "max_calls_per_run": 4})
+    harness.write_config(
+        mapping=mapping, limits={"max_org_api_percent": 80, "max_calls_per_run": 4}
+    )
     harness.run(expect=4)
     first = len(redmine_projects(redmine))
     assert 0 < first < 1500
@@ -188,8 +209,14 @@ def test_1500_deals_on_one_system_modstamp_across_pages_and_a_budget_stop_each_b
     assert len(projects) == 1500
     # Each deal was created once: by its 201, or (Redmine answered 500 to a create that committed)
     # by finding it and adopting it. Never twice, never both.
-    made = [e["record_id"] for e in events(harness) if (e["action"], e["outcome"]) in
-            (("create", "created"), ("adopt", "adopted"), ("recover", "linked"))]
+    made = [
+        e["record_id"]
+        for e in events(harness)
+        if (e["action"], e["outcome"])
+        in (("create", "created"), ("adopt", "adopted"), ("recover", "linked"))
+    ]
     assert len(made) == len(set(made)) == 1500
-    print(f"1500 equal stamps: {first} projects before the budget stop, 1500 after; "
-          f"{1500 - len(events(harness, 'create'))} creates answered 500 and adopted")
+    print(
+        f"1500 equal stamps: {first} projects before the budget stop, 1500 after; "
+        f"{1500 - len(events(harness, 'create'))} creates answered 500 and adopted"
+    )

@@ -20,17 +20,31 @@ def ours() -> list[dict]:
 
 def test_one_project_per_won_deal_passes_and_returns_them_by_key():
     assert {k: p["id"] for k, p in one_project_per_won_deal(ours(), WON).items()} == {
-        "006AK00000000001AAA": 1, "006AK00000000002AAA": 2}
+        "006AK00000000001AAA": 1,
+        "006AK00000000002AAA": 2,
+    }
 
 
-@pytest.mark.parametrize(("stray", "message"), [
-    (project("sf-stray", None), "1 projects without a deal: \\['sf-stray"),
-    (project("sf-stray", ""), "projects without a deal"),
-    (project("sf-stray", "006AK00000000009AAA"), "projects for deals that are not won: \\['006AK00000000009AAA'"),
-    (project("sf-stray", "006AK00000000001"), "not won: \\['006AK00000000001'"),  # the 15-character Id
-    (project("sf-stray", "006AK00000000001AAA"), "duplicate projects: {'006AK00000000001AAA': 2}"),
-    (project("copy-by-hand", "006AK00000000002AAA"), "duplicate projects"),
-])
+@pytest.mark.parametrize(
+    ("stray", "message"),
+    [
+        (project("sf-stray", None), "1 projects without a deal: \\['sf-stray"),
+        (project("sf-stray", ""), "projects without a deal"),
+        (
+            project("sf-stray", "006AK00000000009AAA"),
+            "projects for deals that are not won: \\['006AK00000000009AAA'",
+        ),
+        (
+            project("sf-stray", "006AK00000000001"),
+            "not won: \\['006AK00000000001'",
+        ),  # the 15-character Id
+        (
+            project("sf-stray", "006AK00000000001AAA"),
+            "duplicate projects: {'006AK00000000001AAA': 2}",
+        ),
+        (project("copy-by-hand", "006AK00000000002AAA"), "duplicate projects"),
+    ],
+)
 def test_a_stray_project_fails_the_check(stray, message):
     with pytest.raises(AssertionError, match=message):
         one_project_per_won_deal([*ours(), stray], WON)
@@ -41,17 +55,20 @@ def test_a_missing_project_fails_the_check():
         one_project_per_won_deal(ours()[:1], WON)
 
 
-@pytest.mark.parametrize(("identifier", "key", "counted"), [
-    ("sf-006ak00000000001aaa", "006AK00000000001AAA", True),
-    ("sf-anything", None, True),
-    ("sf-anything", "", True),
-    ("by-hand", "006AK00000000001AAA", True),
-    ("by-hand", "not even an Id", True),
-    ("by-hand", None, False),
-    ("by-hand", "", False),
-    ("sf-acct-001ak00000000001aaa", None, False),  # an account's parent project
-    ("sf-acct-001ak00000000001aaa", "006AK00000000001AAA", True),
-])
+@pytest.mark.parametrize(
+    ("identifier", "key", "counted"),
+    [
+        ("sf-006ak00000000001aaa", "006AK00000000001AAA", True),
+        ("sf-anything", None, True),
+        ("sf-anything", "", True),
+        ("by-hand", "006AK00000000001AAA", True),
+        ("by-hand", "not even an Id", True),
+        ("by-hand", None, False),
+        ("by-hand", "", False),
+        ("sf-acct-001ak00000000001aaa", None, False),  # an account's parent project
+        ("sf-acct-001ak00000000001aaa", "006AK00000000001AAA", True),
+    ],
+)
 def test_every_project_a_run_could_have_made_is_counted(identifier, key, counted):
     assert could_be_synced(project(identifier, key)) is counted
 

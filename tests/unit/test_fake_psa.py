@@ -43,6 +43,8 @@ def test_a_closed_project_refuses_updates_and_a_parent_is_made_once():
     assert psa.update([ProjectChange(ref, {"budget": 2})])[0].outcome == Outcome.CLOSED
     [reopened] = psa.set_lifecycle([ref], "reopen")
     assert psa.update([ProjectChange(reopened.ref, {"budget": 2})])[0].outcome == Outcome.UPDATED
-    assert psa.ensure_parent("001000000000001AAA", "Acme") is psa.ensure_parent("001000000000001AAA", "Acme")
+    assert psa.ensure_parent("001000000000001AAA", "Acme") is psa.ensure_parent(
+        "001000000000001AAA", "Acme"
+    )
     with pytest.raises(ValueError):
         psa.script("create", "created")

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def glossary() -> dict[str, str]:
     text = (ROOT / "docs" / "architecture.md").read_text()
-    section = text[text.index("## 15. Glossary"):]
+    section = text[text.index("## 15. Glossary") :]
     return dict(re.findall(r"^\| \*\*([\w ]+)\*\* \| (.+)$", section, re.M))
 
 
@@ -22,13 +22,24 @@ def test_the_glossary_gives_each_overloaded_word_one_meaning():
     assert {"pipeline", "settle", "window", "progress", "connect", "Outcome"} <= set(glossary())
 
 
-@pytest.mark.parametrize("module,old,new", [
-    ("sync.orchestrator.connections", "connect", "make_clients"),  # building clients connects nothing
-    ("sync.orchestrator.backfill", "Outcome", "BackfillReport"),  # Outcome is one PSA write's
-    ("sync.orchestrator.backfill", "windows", "batches"),  # a window is a time range
-    ("sync.orchestrator.backfill", "WINDOW_ROWS", "BATCH_ROWS"),
-    ("sync.ops.reconcile.repair", "settle", "grade"),  # settle is the end-of-run retry of unconfirmed writes
-])
+@pytest.mark.parametrize(
+    "module,old,new",
+    [
+        (
+            "sync.orchestrator.connections",
+            "connect",
+            "make_clients",
+        ),  # building clients connects nothing
+        ("sync.orchestrator.backfill", "Outcome", "BackfillReport"),  # Outcome is one PSA write's
+        ("sync.orchestrator.backfill", "windows", "batches"),  # a window is a time range
+        ("sync.orchestrator.backfill", "WINDOW_ROWS", "BATCH_ROWS"),
+        (
+            "sync.ops.reconcile.repair",
+            "settle",
+            "grade",
+        ),  # settle is the end-of-run retry of unconfirmed writes
+    ],
+)
 def test_a_renamed_word_is_gone_from_its_module(module, old, new):
     loaded = __import__(module, fromlist=["_"])
     assert not hasattr(loaded, old) and hasattr(loaded, new)

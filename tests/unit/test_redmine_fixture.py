@@ -49,9 +49,17 @@ def test_not_root_and_nothing_running_fails_under_ci_where_it_used_to_skip(monke
 
 @pytest.mark.parametrize("environ", [{"CI": "true"}, {}])
 def test_a_start_that_fails_fails_with_the_tail_of_its_output(monkeypatch, environ):
-    outputs = {"env": (1, NOT_RUNNING), "start": (2, "x" * 5000 + "\n[redmine.sh] apt-get: no network")}
-    monkeypatch.setattr(fixture, "_script", lambda command: subprocess.CompletedProcess(
-        ["redmine.sh", command], outputs[command][0], "", outputs[command][1]))
+    outputs = {
+        "env": (1, NOT_RUNNING),
+        "start": (2, "x" * 5000 + "\n[redmine.sh] apt-get: no network"),
+    }
+    monkeypatch.setattr(
+        fixture,
+        "_script",
+        lambda command: subprocess.CompletedProcess(
+            ["redmine.sh", command], outputs[command][0], "", outputs[command][1]
+        ),
+    )
     monkeypatch.setattr(fixture.os, "geteuid", lambda: 0)
 
     with pytest.raises(pytest.fail.Exception, match=r"start failed \(exit 2\)") as failed:
@@ -66,5 +74,9 @@ def test_a_running_redmine_is_used_as_it_is(monkeypatch):
 
     found = fixture.ensure_redmine({"CI": "true"})
 
-    assert (found.url, found.custom_fields, found.activity_ids) == ("http://127.0.0.1:3999", {"budget": 4}, (9,))
+    assert (found.url, found.custom_fields, found.activity_ids) == (
+        "http://127.0.0.1:3999",
+        {"budget": 4},
+        (9,),
+    )
     assert calls == ["env"]

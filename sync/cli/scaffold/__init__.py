@@ -34,9 +34,16 @@ def init(directory: Path, today: date | None = None) -> tuple[Path, Path]:
     templates = [mapping.parent / "templates" / name for name in TEMPLATES]
     existing = [path for path in (config, mapping, *templates) if path.exists()]
     if existing:
-        raise ConfigError([f"{path}: already exists; psa-sync init never overwrites a file (move it away, or "
-                           "give another directory)" for path in existing])
-    text = _START_DATE.sub(lambda m: m.group(1) + (today or date.today()).isoformat(), template(MAPPING.name), 1)
+        raise ConfigError(
+            [
+                f"{path}: already exists; psa-sync init never overwrites a file (move it away, or "
+                "give another directory)"
+                for path in existing
+            ]
+        )
+    text = _START_DATE.sub(
+        lambda m: m.group(1) + (today or date.today()).isoformat(), template(MAPPING.name), 1
+    )
     try:
         mapping.parent.mkdir(parents=True, exist_ok=True)
         with config.open("x", encoding="utf-8") as out:
@@ -61,12 +68,14 @@ def variables() -> list[str]:
 def next_steps(config: Path, mapping: Path) -> str:
     where = f" --config {config}" if config.parent != Path(".") else ""
     since = date(date.today().year - 1, 1, 1).isoformat()
-    return "\n".join([
-        f"wrote {config} and {mapping} (start_date: today; the deals won before come in through adopt and backfill)",
-        "next:",
-        f"  1. set the variables the config reads: {', '.join(variables())}",
-        f"  2. psa-sync check{where}                      # both systems, every mapped field",
-        f"  3. psa-sync adopt{where}                      # projects people already made: a report; then --apply",
-        f"  4. psa-sync backfill --since {since} --dry-run{where}   # the deals won before; then without --dry-run",
-        "  5. schedule `psa-sync run` every 2 minutes (scripts/deploy/psa-sync.cron, or the systemd timer)",
-    ])
+    return "\n".join(
+        [
+            f"wrote {config} and {mapping} (start_date: today; the deals won before come in through adopt and backfill)",
+            "next:",
+            f"  1. set the variables the config reads: {', '.join(variables())}",
+            f"  2. psa-sync check{where}                      # both systems, every mapped field",
+            f"  3. psa-sync adopt{where}                      # projects people already made: a report; then --apply",
+            f"  4. psa-sync backfill --since {since} --dry-run{where}   # the deals won before; then without --dry-run",
+            "  5. schedule `psa-sync run` every 2 minutes (scripts/deploy/psa-sync.cron, or the systemd timer)",
+        ]
+    )

@@ -50,8 +50,12 @@ class Delivery:
     status: str  # "active" | "closed"
     percent_complete: int | None
     spent_hours: Decimal | None  # None when hours were not recounted this time
-    values: dict | None = None  # the project's current typed values of our fields (conflict detection)
-    figures: dict | None = None  # further delivery values the PSA computes, e.g. Tryton's revenue and cost
+    values: dict | None = (
+        None  # the project's current typed values of our fields (conflict detection)
+    )
+    figures: dict | None = (
+        None  # further delivery values the PSA computes, e.g. Tryton's revenue and cost
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ class FieldSpec:
     required: bool
     allowed: tuple[str, ...] | None  # allowed values of a list field
     psa_name: str  # the PSA's name: "Billing type", or the native "name"
-    readonly: bool = False  # computed by the PSA (Tryton's progress, revenue): back-sync only, never mapped
+    readonly: bool = (
+        False  # computed by the PSA (Tryton's progress, revenue): back-sync only, never mapped
+    )
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,9 @@ class PsaConnector(Protocol):
         """
         ...
 
-    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
+    def ensure_parent(
+        self, account_id: str, name: str, fields: dict[str, Any] | None = None
+    ) -> ProjectRef:
         """The one parent project of a Salesforce Account, found or else created (``customer: parent_project``).
 
         Asked before each deal project under the Account is created, so a connector remembers the
@@ -227,13 +235,17 @@ class Policies:
     (the connectors' constructors and ``LoadContext`` take theirs from here)."""
 
     on_closed: str = "skip"
-    parent_projects: bool = False  # ``customer: parent_project`` (Redmine): an Account's project is the parent
+    parent_projects: bool = (
+        False  # ``customer: parent_project`` (Redmine): an Account's project is the parent
+    )
 
     @classmethod
     def of(cls, options: dict[str, Any] | None) -> Policies:
         options = options or {}
-        return cls(on_closed=options.get("on_closed", cls.on_closed),
-                   parent_projects=options.get("customer") == "parent_project")
+        return cls(
+            on_closed=options.get("on_closed", cls.on_closed),
+            parent_projects=options.get("customer") == "parent_project",
+        )
 
 
 def check_on_closed(value: object, problems: list[str]) -> None:
@@ -242,14 +254,18 @@ def check_on_closed(value: object, problems: list[str]) -> None:
         problems.append(f"psa.options.on_closed: {value!r} must be {' or '.join(ON_CLOSED)}")
 
 
-def connector_options(connector: str, options: dict | None, known: set[str], timeout: float) -> dict:
+def connector_options(
+    connector: str, options: dict | None, known: set[str], timeout: float
+) -> dict:
     """``psa.options`` as a connector's constructor takes them (``timeout`` from ``http.timeout``
     unless given); a name the connector does not know is a ``ConfigError`` listing the ones it does."""
     options = dict(options or {})
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ConfigError(f"psa.options: unknown option(s) {', '.join(unknown)} for {connector}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"psa.options: unknown option(s) {', '.join(unknown)} for {connector}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     options.setdefault("timeout", timeout)
     return options
 

@@ -61,8 +61,9 @@ class CreateChunk:
     seconds: float = 5.0
 
 
-def chunks(items: Sequence[Any], chunk: CreateChunk | None,
-           clock: Callable[[], float] = time.monotonic) -> Iterator[list[Any]]:
+def chunks(
+    items: Sequence[Any], chunk: CreateChunk | None, clock: Callable[[], float] = time.monotonic
+) -> Iterator[list[Any]]:
     """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is a
     tenth of ``count``; each next one as many as the rate of the ones before sends in ``seconds``."""
     if chunk is None:
@@ -71,7 +72,11 @@ def chunks(items: Sequence[Any], chunk: CreateChunk | None,
         return
     size, done, started = max(1, chunk.count // 10), 0, clock()
     while done < len(items):
-        yield list(items[done:done + size])
+        yield list(items[done : done + size])
         done += size
         elapsed = clock() - started
-        size = chunk.count if elapsed <= 0 else max(1, min(chunk.count, int(done / elapsed * chunk.seconds)))
+        size = (
+            chunk.count
+            if elapsed <= 0
+            else max(1, min(chunk.count, int(done / elapsed * chunk.seconds)))
+        )

@@ -84,8 +84,9 @@ class StructureConnector(Protocol):
         """Every child of ``project`` carrying one of ``keys`` (several: a person copied one)."""
         ...
 
-    def create_children(self, project: ProjectRef, children: Sequence[Child],
-                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+    def create_children(
+        self, project: ProjectRef, children: Sequence[Child], phases: Mapping[str, ChildRef]
+    ) -> list[ChildResult]:
         """Create each child under ``project``; a task's ``phase`` is looked up in ``phases`` (the
         phase keys already created, by key). The connector reads back what it made and reports a
         difference from what was asked (a swapped tracker, a dropped custom value) as ``failed``."""
@@ -103,8 +104,7 @@ class StructureConnector(Protocol):
         """Move each task's estimated hours (the caller checked no time is logged on it)."""
         ...
 
-    def structure_spec(self) -> StructureSpec:
-        ...
+    def structure_spec(self) -> StructureSpec: ...
 
 
 class HandsOnStructure:
@@ -116,8 +116,9 @@ class HandsOnStructure:
     def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
         return self._structure.find_children(project, keys)
 
-    def create_children(self, project: ProjectRef, children: Sequence[Child],
-                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+    def create_children(
+        self, project: ProjectRef, children: Sequence[Child], phases: Mapping[str, ChildRef]
+    ) -> list[ChildResult]:
         return self._structure.create_children(project, children, phases)
 
     def children(self, projects: Sequence[ProjectRef]) -> dict[int, list[ChildProgress]]:
@@ -131,4 +132,3 @@ class HandsOnStructure:
 
     def structure_spec(self) -> StructureSpec:
         return self._structure.structure_spec()
-

@@ -52,7 +52,9 @@ JWT_LIFETIME = timedelta(minutes=3)
 TOKEN_ATTEMPTS = 3  # a token request creates nothing, so a lost or 5xx answer is safe to ask again
 TOKEN_BACKOFF_SECONDS = 0.2
 TOKEN_RESPONSE = {"access_token": str, "instance_url": str, "id": str}
-_OAUTH_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §5.2: error, error_description
+_OAUTH_TEXT = re.compile(
+    r"[\x20\x21\x23-\x5b\x5d-\x7e]+"
+)  # RFC 6749 §5.2: error, error_description
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ class TokenGrant:
     server_time: datetime | None  # from the response's Date header; None when it had none
 
     def __repr__(self) -> str:
-        return (f"TokenGrant(access_token='***', instance_url={self.instance_url!r}, "
-                f"org_id={self.org_id!r}, user_id={self.user_id!r}, server_time={self.server_time!r})")
+        return (
+            f"TokenGrant(access_token='***', instance_url={self.instance_url!r}, "
+            f"org_id={self.org_id!r}, user_id={self.user_id!r}, server_time={self.server_time!r})"
+        )
 
 
 def ids_from_identity_url(identity_url: str) -> tuple[str, str]:
@@ -84,15 +88,22 @@ def jwt_assertion(config: SalesforceConfig, now: datetime) -> str:
     try:
         key = auth.private_key_file.read_bytes() if auth.private_key_file else b""
     except OSError as exc:
-        raise ConfigError(f"salesforce.auth.private_key_file: cannot read {auth.private_key_file}: "
-                          f"{exc.strerror}") from None
-    claims = {"iss": auth.client_id, "sub": auth.username, "aud": config.resolved_audience,
-              "exp": int((now + JWT_LIFETIME).timestamp())}
+        raise ConfigError(
+            f"salesforce.auth.private_key_file: cannot read {auth.private_key_file}: {exc.strerror}"
+        ) from None
+    claims = {
+        "iss": auth.client_id,
+        "sub": auth.username,
+        "aud": config.resolved_audience,
+        "exp": int((now + JWT_LIFETIME).timestamp()),
+    }
     try:
         return jwt.encode(claims, key, algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
-        raise ConfigError(f"salesforce.auth.private_key_file: {auth.private_key_file} is not a usable RSA "
-                          f"private key in PEM form ({type(exc).__name__})") from None
+        raise ConfigError(
+            f"salesforce.auth.private_key_file: {auth.private_key_file} is not a usable RSA "
+            f"private key in PEM form ({type(exc).__name__})"
+        ) from None
 
 
 def _token_request_args(config: SalesforceConfig, now: datetime) -> dict:
@@ -102,19 +113,37 @@ def _token_request_args(config: SalesforceConfig, now: datetime) -> dict:
         return {"data": {"grant_type": JWT_GRANT, "assertion": jwt_assertion(config, now)}}
     if auth.flow == "client_credentials":  # in the form, not HTTP Basic: see the module docstring
         secret = auth.client_secret.get() if auth.client_secret else ""
-        return {"data": {"grant_type": "client_credentials", "client_id": auth.client_id or "",
-                         "client_secret": secret}}
+        return {
+            "data": {
+                "grant_type": "client_credentials",
+                "client_id": auth.client_id or "",
+                "client_secret": secret,
+            }
+        }
     if auth.flow == "password":
         password = (auth.password.get() if auth.password else "") + (
-            auth.security_token.get() if auth.security_token else "")
-        return {"data": {"grant_type": "password", "client_id": auth.client_id,
-                         "client_secret": auth.client_secret.get() if auth.client_secret else "",
-                         "username": auth.username, "password": password}}
-    raise ConfigError(f"salesforce.auth.flow: '{auth.flow}' is not one of jwt, client_credentials, password")
+            auth.security_token.get() if auth.security_token else ""
+        )
+        return {
+            "data": {
+                "grant_type": "password",
+                "client_id": auth.client_id,
+                "client_secret": auth.client_secret.get() if auth.client_secret else "",
+                "username": auth.username,
+                "password": password,
+            }
+        }
+    raise ConfigError(
+        f"salesforce.auth.flow: '{auth.flow}' is not one of jwt, client_credentials, password"
+    )
 
 
-def request_token(config: SalesforceConfig, session: requests.Session,
-                  now: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> TokenGrant:
+def request_token(
+    config: SalesforceConfig,
+    session: requests.Session,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None] = time.sleep,
+) -> TokenGrant:
     """POST the token request of ``config.auth.flow``; translate every failure into our errors.
 
     The session never re-sends a POST (a create could be applied twice), but a token request
@@ -128,30 +157,43 @@ def request_token(config: SalesforceConfig, session: requests.Session,
         except SalesforceUnavailable:
             if attempt == TOKEN_ATTEMPTS - 1:
                 raise
-            delay = TOKEN_BACKOFF_SECONDS * 2 ** attempt
-            log.info("salesforce: token request failed (attempt %d of %d); asking again", attempt + 1,
-                     TOKEN_ATTEMPTS)
+            delay = TOKEN_BACKOFF_SECONDS * 2**attempt
+            log.info(
+                "salesforce: token request failed (attempt %d of %d); asking again",
+                attempt + 1,
+                TOKEN_ATTEMPTS,
+            )
             sleep(delay + random.uniform(0, delay))
     raise AssertionError("unreachable")
 
 
-def _token_once(config: SalesforceConfig, session: requests.Session, url: str,
-                now: Callable[[], datetime]) -> TokenGrant:
+def _token_once(
+    config: SalesforceConfig, session: requests.Session, url: str, now: Callable[[], datetime]
+) -> TokenGrant:
     args = _token_request_args(config, now())
     try:
-        response = session.post(url, headers={"Accept": "application/json"}, allow_redirects=False, **args)
+        response = session.post(
+            url, headers={"Accept": "application/json"}, allow_redirects=False, **args
+        )
     except requests.RequestException as exc:
         if certificate_rejected(exc):
             raise ConfigError(untrusted_certificate_message(url)) from None
         raise SalesforceUnavailable(
             f"Salesforce token endpoint {url} is unreachable ({type(exc).__name__}); "
-            "the run stopped and will try again next time") from None
-    if (target := redirect_target(response)) is not None:  # never followed: a 307 re-sends the secret
-        raise SalesforceUnavailable(f"salesforce.login_url (or token_url) must be the final URL; the token endpoint "
-                                    f"{url} redirected to {target}; the run stopped and will try again next time")
+            "the run stopped and will try again next time"
+        ) from None
+    if (
+        target := redirect_target(response)
+    ) is not None:  # never followed: a 307 re-sends the secret
+        raise SalesforceUnavailable(
+            f"salesforce.login_url (or token_url) must be the final URL; the token endpoint "
+            f"{url} redirected to {target}; the run stopped and will try again next time"
+        )
     if response.status_code >= 500:
-        raise SalesforceUnavailable(f"Salesforce token endpoint {url} answered {response.status_code}; "
-                                    "the run stopped and will try again next time")
+        raise SalesforceUnavailable(
+            f"Salesforce token endpoint {url} answered {response.status_code}; "
+            "the run stopped and will try again next time"
+        )
     if response.status_code != 200:
         raise AuthError(_refusal_message(config, response))
     return _parse_grant(url, response)
@@ -159,8 +201,10 @@ def _token_once(config: SalesforceConfig, session: requests.Session, url: str,
 
 def untrusted_certificate_message(url: str) -> str:
     host = urlparse(url).netloc
-    return (f"the TLS certificate of {host} is not trusted; if a proxy or the local emulator signs it, "
-            "point salesforce.ca_bundle at its CA file (verification is never switched off)")
+    return (
+        f"the TLS certificate of {host} is not trusted; if a proxy or the local emulator signs it, "
+        "point salesforce.ca_bundle at its CA file (verification is never switched off)"
+    )
 
 
 def _refusal_message(config: SalesforceConfig, response: requests.Response) -> str:
@@ -175,9 +219,9 @@ def _refusal_message(config: SalesforceConfig, response: requests.Response) -> s
         detail = f"HTTP {response.status_code} without an OAuth error body"
     hint = {
         "jwt": "check the connected app's consumer key, that the user is pre-authorised for the app, "
-               "the certificate uploaded to the app, the username and salesforce.audience",
+        "the certificate uploaded to the app, the username and salesforce.audience",
         "client_credentials": "check the client id and secret, that the client credentials flow is enabled "
-                              "with a run-as user, and that token_url is the org's My Domain",
+        "with a run-as user, and that token_url is the org's My Domain",
         "password": "check the username, password, security token, client id and secret",
     }.get(flow, "check salesforce.auth")
     return f"Salesforce refused the {flow} token request ({detail}); {hint}"
@@ -197,15 +241,23 @@ def _oauth_text(value: object) -> str:
 def _parse_grant(url: str, response: requests.Response) -> TokenGrant:
     """The grant in a 200. One of another shape is an ``AuthError``: a person points token_url at the
     real token endpoint. Its body is never quoted, since a token response carries the token."""
-    body = checked(json_of(response), TOKEN_RESPONSE, said=f"Salesforce token endpoint {url} answered 200",
-                   raw=None, error=lambda problem: AuthError(f"{problem}, not a usable token response; "
-                                                             "is token_url the Salesforce token endpoint?"))
+    body = checked(
+        json_of(response),
+        TOKEN_RESPONSE,
+        said=f"Salesforce token endpoint {url} answered 200",
+        raw=None,
+        error=lambda problem: AuthError(
+            f"{problem}, not a usable token response; is token_url the Salesforce token endpoint?"
+        ),
+    )
     token, instance_url = body["access_token"], body["instance_url"]
     try:
         org_id, user_id = ids_from_identity_url(body["id"])
     except ValueError:
-        raise AuthError(f"Salesforce token endpoint {url} answered 200 with an identity URL of another shape, "
-                        "not a usable token response; is token_url the Salesforce token endpoint?") from None
+        raise AuthError(
+            f"Salesforce token endpoint {url} answered 200 with an identity URL of another shape, "
+            "not a usable token response; is token_url the Salesforce token endpoint?"
+        ) from None
     server_time = None
     if response.headers.get("Date"):
         try:
@@ -213,5 +265,10 @@ def _parse_grant(url: str, response: requests.Response) -> TokenGrant:
         except (TypeError, ValueError):
             log.warning("salesforce: token response has an unreadable Date header")
     log.debug("salesforce: token granted for org %s on %s", org_id, urlparse(instance_url).netloc)
-    return TokenGrant(access_token=token, instance_url=instance_url.rstrip("/"), org_id=org_id,
-                      user_id=user_id, server_time=server_time)
+    return TokenGrant(
+        access_token=token,
+        instance_url=instance_url.rstrip("/"),
+        org_id=org_id,
+        user_id=user_id,
+        server_time=server_time,
+    )

@@ -57,14 +57,21 @@ class BulkCaller(Protocol):
     config: SalesforceConfig
     bulk_max_wait: float
 
-    def _call(self, endpoint: str, send: Callable[[Salesforce], T], *, shape: Shape,
-              idempotent: bool = True) -> T: ...
+    def _call(
+        self,
+        endpoint: str,
+        send: Callable[[Salesforce], T],
+        *,
+        shape: Shape,
+        idempotent: bool = True,
+    ) -> T: ...
 
     def _sleep(self, seconds: float) -> None: ...
 
     def budget_left(self) -> bool: ...
 
     def describe_once(self, sobject: str) -> dict[str, Any]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +80,35 @@ POLL_MAX_SECONDS = 15.0
 MAX_WAIT_SECONDS = 600.0  # a job still queued after 10 minutes of waiting stops the run (exit 3)
 _DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
 _CSV_ACCEPT = {"Accept": "text/csv"}
-CHUNK_ROWS = 2000  # records handed on at a time (a results page of 50,000 held as records: ~400 MB at 100k)
+CHUNK_ROWS = (
+    2000  # records handed on at a time (a results page of 50,000 held as records: ~400 MB at 100k)
+)
 JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
-def query_pages(client: BulkCaller, soql: str, *, include_deleted: bool,
-                max_records: int) -> Iterator[list[dict]]:
+def query_pages(
+    client: BulkCaller, soql: str, *, include_deleted: bool, max_records: int
+) -> Iterator[list[dict]]:
     """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page (see the
     module); a page with no records gives one empty list."""
     if max_records < 1:
         raise ValueError(f"max_records must be 1 or more, got {max_records}")
     sobject, fields = _bulk_query(soql)
     shape = RecordShape(sobject, client.describe_once, client.config.api_version)
-    shape.resolve(fields)  # describe before the job: a describe refused stops the run before any job
+    shape.resolve(
+        fields
+    )  # describe before the job: a describe refused stops the run before any job
     job = _create(client, soql, include_deleted)
     wait = _Wait(client, job)
     try:
         wait.until_complete()
         locator: str | None = None
         while True:
-            response = client._call("bulk2_results", lambda sf, at=locator: _results(sf, job, max_records, at),
-                                    shape=object)  # a CSV response, read and checked by _page
+            response = client._call(
+                "bulk2_results",
+                lambda sf, at=locator: _results(sf, job, max_records, at),
+                shape=object,
+            )  # a CSV response, read and checked by _page
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
@@ -112,25 +127,44 @@ def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
         query = parse_query(soql)
     except SoqlSyntaxError as exc:
         # The parser's message may quote a value of the query: only the position is kept.
-        raise ConfigError(f"a Bulk API query must be a plain SELECT without COUNT(), GROUP BY, OFFSET, "
-                          f"TYPEOF, FIELDS() or subqueries; ours is not (at character {exc.position + 1})") from None
+        raise ConfigError(
+            f"a Bulk API query must be a plain SELECT without COUNT(), GROUP BY, OFFSET, "
+            f"TYPEOF, FIELDS() or subqueries; ours is not (at character {exc.position + 1})"
+        ) from None
     if query.count or query.offset is not None:
-        raise ConfigError("a Bulk API query cannot use COUNT() or OFFSET; use the REST query for it")
-    if query.children:  # Bulk API 2.0 has no parent-to-child subqueries (a semi-join in WHERE is fine)
-        raise ConfigError("a Bulk API query cannot hold a subquery of child records; read them in a job of "
-                          "their own")
+        raise ConfigError(
+            "a Bulk API query cannot use COUNT() or OFFSET; use the REST query for it"
+        )
+    if (
+        query.children
+    ):  # Bulk API 2.0 has no parent-to-child subqueries (a semi-join in WHERE is fine)
+        raise ConfigError(
+            "a Bulk API query cannot hold a subquery of child records; read them in a job of "
+            "their own"
+        )
     return query.sobject, query.fields
 
 
 def _create(client: BulkCaller, soql: str, include_deleted: bool) -> str:
-    body = {"operation": "queryAll" if include_deleted else "query", "query": soql, "contentType": "CSV",
-            "columnDelimiter": "COMMA", "lineEnding": "LF"}
-    info = client._call("bulk2_create", lambda sf: sf.restful("jobs/query", method="POST", json=body),
-                        shape=JOB_INFO, idempotent=False)
+    body = {
+        "operation": "queryAll" if include_deleted else "query",
+        "query": soql,
+        "contentType": "CSV",
+        "columnDelimiter": "COMMA",
+        "lineEnding": "LF",
+    }
+    info = client._call(
+        "bulk2_create",
+        lambda sf: sf.restful("jobs/query", method="POST", json=body),
+        shape=JOB_INFO,
+        idempotent=False,
+    )
     job = info.get("id") if isinstance(info, dict) else None
     if not job:
-        raise ProtocolViolation("Salesforce answered the Bulk query job create without a job id; nothing was "
-                                "read and the next run tries again")
+        raise ProtocolViolation(
+            "Salesforce answered the Bulk query job create without a job id; nothing was "
+            "read and the next run tries again"
+        )
     log.debug("salesforce: Bulk query job %s created (%s)", job, body["operation"])
     return str(job)
 
@@ -150,20 +184,28 @@ class _Wait:
         job, limit = self.job, self.client.bulk_max_wait
         while True:
             if self.waited + self.delay > limit:
-                raise SalesforceUnavailable(f"Bulk query job {job} did not complete within {limit:g} s; {RESUMES}")
+                raise SalesforceUnavailable(
+                    f"Bulk query job {job} did not complete within {limit:g} s; {RESUMES}"
+                )
             self.client._sleep(self.delay)
             self.waited += self.delay
             self.delay = min(self.delay * 2, POLL_MAX_SECONDS)
-            info = self.client._call("bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"), shape=JOB_INFO)
+            info = self.client._call(
+                "bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"), shape=JOB_INFO
+            )
             state = info.get("state") if isinstance(info, dict) else None
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
                 return
             if state == _FAILED:
-                reason = without_query_echo(str(info.get("errorMessage") or "")) or "no errorMessage"
+                reason = (
+                    without_query_echo(str(info.get("errorMessage") or "")) or "no errorMessage"
+                )
                 raise SalesforceUnavailable(f"Bulk query job {job} failed ({reason}); {RESUMES}")
             if state == _ABORTED:
-                raise SalesforceUnavailable(f"Bulk query job {job} was aborted (by someone in the org?); {RESUMES}")
+                raise SalesforceUnavailable(
+                    f"Bulk query job {job} was aborted (by someone in the org?); {RESUMES}"
+                )
 
 
 def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) -> Any:
@@ -173,8 +215,13 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
         params["locator"] = locator
     try:
         # Salesforce.restful would read the CSV as JSON; _call_salesforce is what restful sends with.
-        return sf._call_salesforce("GET", f"{sf.base_url}jobs/query/{job}/results", name="bulk2_results",
-                                   params=params, headers=_CSV_ACCEPT)
+        return sf._call_salesforce(
+            "GET",
+            f"{sf.base_url}jobs/query/{job}/results",
+            name="bulk2_results",
+            params=params,
+            headers=_CSV_ACCEPT,
+        )
     except SalesforceError as exc:
         if exc.status == 412:
             return None
@@ -183,7 +230,9 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
 
 def _rows(content: bytes) -> Iterator[list[str]]:
     """The CSV rows of a results page, read from its bytes as they are needed (no copy of the whole text)."""
-    return csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True)
+    return csv.reader(
+        io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True
+    )
 
 
 def _chunks(shape: RecordShape, header: list[str], content: bytes) -> Iterator[list[dict]]:
@@ -206,8 +255,10 @@ def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
     headers = response.headers
     locator = headers.get("Sforce-Locator")
     if locator is None:
-        raise ProtocolViolation(f"a results page of Bulk query job {job} had no Sforce-Locator header; nothing "
-                                "was committed from it and the next run reads the same records again")
+        raise ProtocolViolation(
+            f"a results page of Bulk query job {job} had no Sforce-Locator header; nothing "
+            "was committed from it and the next run reads the same records again"
+        )
     content = response.content
     header: list[str] = []
     read = misfits = 0
@@ -218,12 +269,16 @@ def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
             read += 1
             misfits += len(row) != len(header)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ProtocolViolation(f"a results page of Bulk query job {job} is not UTF-8 CSV "
-                                f"({type(exc).__name__}); nothing was committed from it") from None
+        raise ProtocolViolation(
+            f"a results page of Bulk query job {job} is not UTF-8 CSV "
+            f"({type(exc).__name__}); nothing was committed from it"
+        ) from None
     expected = headers.get("Sforce-NumberOfRecords")
     if (expected is not None and expected.strip().isdigit() and int(expected) != read) or misfits:
-        raise ProtocolViolation(f"a results page of Bulk query job {job} did not parse into the records it "
-                                f"announced ({expected} said, {read} read); nothing was committed from it")
+        raise ProtocolViolation(
+            f"a results page of Bulk query job {job} did not parse into the records it "
+            f"announced ({expected} said, {read} read); nothing was committed from it"
+        )
     log.debug("salesforce: Bulk query job %s: %d records on this page", job, read)
     return header, content, None if locator in ("", "null") else locator
 
@@ -232,14 +287,28 @@ def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
     """Abort the job if it may still run, then delete it; never stops the run for its own failure."""
     try:
         if running and client.budget_left():
-            client._call("bulk2_abort", lambda sf: sf.restful(
-                f"jobs/query/{job}", method="PATCH", json={"state": _ABORTED}), shape=object)
+            client._call(
+                "bulk2_abort",
+                lambda sf: sf.restful(
+                    f"jobs/query/{job}", method="PATCH", json={"state": _ABORTED}
+                ),
+                shape=object,
+            )
         if client.budget_left():
-            client._call("bulk2_delete", lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"),
-                         shape=object)  # 204, no body
+            client._call(
+                "bulk2_delete",
+                lambda sf: sf.restful(f"jobs/query/{job}", method="DELETE"),
+                shape=object,
+            )  # 204, no body
             return
-        log.warning("salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
-                    "removes it after 7 days", job)
+        log.warning(
+            "salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
+            "removes it after 7 days",
+            job,
+        )
     except SyncError as exc:
-        log.warning("salesforce: could not delete Bulk query job %s (%s); Salesforce removes it after 7 days",
-                    job, type(exc).__name__)
+        log.warning(
+            "salesforce: could not delete Bulk query job %s (%s); Salesforce removes it after 7 days",
+            job,
+            type(exc).__name__,
+        )

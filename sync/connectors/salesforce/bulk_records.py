@@ -55,7 +55,9 @@ class RecordShape:
         self.sobject = sobject
         self._describe = describe
         self._api_version = api_version
-        self._fields: dict[str, dict[str, dict]] = {}  # object → lower-cased field name → describe entry
+        self._fields: dict[
+            str, dict[str, dict]
+        ] = {}  # object → lower-cased field name → describe entry
         self._columns: dict[str, Column] = {}  # lower-cased header → Column
 
     def resolve(self, names: Iterable[str]) -> list[Column]:
@@ -122,8 +124,9 @@ class RecordShape:
     def _url(self, node: dict) -> None:
         ident = node.get("Id")
         if isinstance(ident, str) and ident:
-            node["attributes"]["url"] = f"/services/data/v{self._api_version}/sobjects/" \
-                                        f"{node['attributes']['type']}/{ident}"
+            node["attributes"]["url"] = (
+                f"/services/data/v{self._api_version}/sobjects/{node['attributes']['type']}/{ident}"
+            )
 
 
 def _parent_or_none(node: dict, add_url: Callable[[dict], None]) -> dict | None:

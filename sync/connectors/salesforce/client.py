@@ -38,7 +38,13 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from sync.common.clock import utcnow
-from sync.common.errors import AuthError, BudgetExceededError, ConfigError, SalesforceUnavailable, SyncError
+from sync.common.errors import (
+    AuthError,
+    BudgetExceededError,
+    ConfigError,
+    SalesforceUnavailable,
+    SyncError,
+)
 from sync.common.logs import register_secret
 from sync.config import SalesforceConfig
 from sync.connectors.answers import NOT_JSON, Shape, checked, endpoint, redirect_target, said_by
@@ -66,18 +72,36 @@ _SOBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: one page of query/queryAll/queryMore; the records are read by transform, which takes any object
 QUERY_PAGE = {"records": [dict], "done": bool, "nextRecordsUrl?": str}
 #: what ``check`` reads of a describe
-DESCRIBE = {"name?": str, "fields": [{"name": str, "type?": str, "relationshipName?": str,
-                                      "referenceTo?": [str], "picklistValues?": [{"value": str}]}]}
+DESCRIBE = {
+    "name?": str,
+    "fields": [
+        {
+            "name": str,
+            "type?": str,
+            "relationshipName?": str,
+            "referenceTo?": [str],
+            "picklistValues?": [{"value": str}],
+        }
+    ],
+}
 
 
 class SalesforceClient:
     """A connection to one org for one run, or for many (``new_run``); see the module docstring."""
 
-    def __init__(self, config: SalesforceConfig, session: requests.Session, *,
-                 max_org_api_percent: float = 80.0, max_calls_per_run: int = 5000,
-                 now: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
-                 lock_retries: int = LOCK_RETRIES, bulk_max_wait: float = bulk.MAX_WAIT_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        session: requests.Session,
+        *,
+        max_org_api_percent: float = 80.0,
+        max_calls_per_run: int = 5000,
+        now: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        lock_retries: int = LOCK_RETRIES,
+        bulk_max_wait: float = bulk.MAX_WAIT_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.config = config
         self.session = session
         self.max_org_api_percent = max_org_api_percent
@@ -93,9 +117,13 @@ class SalesforceClient:
         self.org_id: str = ""
         self.instance_url: str = ""
         self.server_time: datetime | None = None
-        self._last: requests.Response | None = None  # the latest answer, quoted when it is unreadable
+        self._last: requests.Response | None = (
+            None  # the latest answer, quoted when it is unreadable
+        )
         self._monotonic = monotonic
-        self._last_date: tuple[datetime, float] | None = None  # the latest Date header, and when it came
+        self._last_date: tuple[datetime, float] | None = (
+            None  # the latest Date header, and when it came
+        )
         session.hooks["response"].append(self._on_response)
 
     # --- connection ------------------------------------------------------------------------------
@@ -104,11 +132,20 @@ class SalesforceClient:
         self._last = response
         endpoint = self.usage.record(response)
         try:
-            self._last_date = (parsedate_to_datetime(response.headers["Date"]).astimezone(UTC), self._monotonic())
+            self._last_date = (
+                parsedate_to_datetime(response.headers["Date"]).astimezone(UTC),
+                self._monotonic(),
+            )
         except (KeyError, TypeError, ValueError):
             pass
-        log.debug("salesforce: %s -> %s (this run: %d data calls; org %s/%s)", endpoint,
-                  response.status_code, self.usage.total, self.usage.org_used, self.usage.org_max)
+        log.debug(
+            "salesforce: %s -> %s (this run: %d data calls; org %s/%s)",
+            endpoint,
+            response.status_code,
+            self.usage.total,
+            self.usage.org_used,
+            self.usage.org_max,
+        )
 
     def connect(self) -> None:
         """Request a token and build the client; sets org_id, instance_url and server_time."""
@@ -145,8 +182,13 @@ class SalesforceClient:
         self._grant = grant
         self.org_id = grant.org_id
         self.instance_url = grant.instance_url
-        self.sf = Salesforce(instance_url=grant.instance_url, session_id=grant.access_token, session=self.session,
-                             version=self.config.api_version, object_pairs_hook=dict)
+        self.sf = Salesforce(
+            instance_url=grant.instance_url,
+            session_id=grant.access_token,
+            session=self.session,
+            version=self.config.api_version,
+            object_pairs_hook=dict,
+        )
         return grant
 
     # --- the budget guard ------------------------------------------------------------------------
@@ -154,18 +196,28 @@ class SalesforceClient:
     def _budget_problem(self) -> str | None:
         return budget_problem(self.usage, self.max_calls_per_run, self.max_org_api_percent)
 
-    def budget_left(self) -> bool:  # False when the next data call would pass a limit (the run stops first)
+    def budget_left(
+        self,
+    ) -> bool:  # False when the next data call would pass a limit (the run stops first)
         return self._budget_problem() is None
 
     def _guard(self) -> None:
         problem = self._budget_problem()
         if problem:
-            raise BudgetExceededError(f"stopped to protect the Salesforce API budget: {problem}; {RESUMES}")
+            raise BudgetExceededError(
+                f"stopped to protect the Salesforce API budget: {problem}; {RESUMES}"
+            )
 
     # --- one data call, with re-auth, lock retries and translation --------------------------------
 
-    def _call(self, endpoint: str, send: Callable[[Salesforce], T], *, shape: Shape,
-              idempotent: bool = True) -> T:
+    def _call(
+        self,
+        endpoint: str,
+        send: Callable[[Salesforce], T],
+        *,
+        shape: Shape,
+        idempotent: bool = True,
+    ) -> T:
         """``send`` through the budget guard, re-authentication and lock retries; its body of ``shape``."""
         if self.sf is None:
             raise RuntimeError("SalesforceClient.connect() must be called first")
@@ -180,32 +232,53 @@ class SalesforceClient:
                     raise self._redirected(endpoint) from None
                 code, _ = first_error(exc)
                 if exc.status == 401 and code == "INVALID_SESSION_ID" and not reauthenticated:
-                    log.info("salesforce: session expired during %s; re-authenticating once", endpoint)
+                    log.info(
+                        "salesforce: session expired during %s; re-authenticating once", endpoint
+                    )
                     self._authenticate()
                     reauthenticated = True
                     continue
-                if code == "UNABLE_TO_LOCK_ROW" and idempotent and lock_attempts < self._lock_retries:
+                if (
+                    code == "UNABLE_TO_LOCK_ROW"
+                    and idempotent
+                    and lock_attempts < self._lock_retries
+                ):
                     lock_attempts += 1
                     delay = LOCK_BACKOFF_SECONDS * 2 ** (lock_attempts - 1)
                     self._sleep(delay + random.uniform(0, delay))
                     continue
                 raise self._translate(exc, endpoint, reauthenticated) from None
-            except ValueError:  # simple-salesforce parsed the body: a proxy's page, a body cut short
+            except (
+                ValueError
+            ):  # simple-salesforce parsed the body: a proxy's page, a body cut short
                 body = NOT_JSON
             except requests.RequestException as exc:
                 if certificate_rejected(exc):
                     raise ConfigError(untrusted_certificate_message(self.instance_url)) from None
-                raise SalesforceUnavailable(f"Salesforce {endpoint} call failed ({type(exc).__name__}) after "
-                                            f"retries; {RESUMES}") from None
-            return checked(body, shape, said=self._said(endpoint), raw=self._last.content if self._last else None,
-                           error=lambda problem: SalesforceUnavailable(f"{problem}; {RESUMES}"))
+                raise SalesforceUnavailable(
+                    f"Salesforce {endpoint} call failed ({type(exc).__name__}) after "
+                    f"retries; {RESUMES}"
+                ) from None
+            return checked(
+                body,
+                shape,
+                said=self._said(endpoint),
+                raw=self._last.content if self._last else None,
+                error=lambda problem: SalesforceUnavailable(f"{problem}; {RESUMES}"),
+            )
 
     def _redirected(self, name: str) -> SalesforceUnavailable:
         """A 3xx (never followed, ``sync.connectors.http``): say where it pointed."""
         last = self._last
-        where = f"{endpoint(last.request.method, last.request.url)} to {redirect_target(last)}" if last else name
-        return SalesforceUnavailable(f"Salesforce redirected {where}; the instance URL of the token response must "
-                                     f"be the final URL (a redirect is never followed with the token); {RESUMES}")
+        where = (
+            f"{endpoint(last.request.method, last.request.url)} to {redirect_target(last)}"
+            if last
+            else name
+        )
+        return SalesforceUnavailable(
+            f"Salesforce redirected {where}; the instance URL of the token response must "
+            f"be the final URL (a redirect is never followed with the token); {RESUMES}"
+        )
 
     def _said(self, endpoint: str) -> str:
         if self._last is None:
@@ -216,24 +289,32 @@ class SalesforceClient:
         code, _ = first_error(exc)
         if exc.status == 401 and code == "INVALID_SESSION_ID" and endpoint == "queryMore":
             # A query cursor belongs to the session that opened it: a fresh token cannot continue it.
-            return SalesforceUnavailable(f"the query cursor did not survive re-authentication; {RESUMES}")
+            return SalesforceUnavailable(
+                f"the query cursor did not survive re-authentication; {RESUMES}"
+            )
         if exc.status == 401 and code == "INVALID_SESSION_ID":
-            return AuthError("Salesforce refused a fresh session (401 INVALID_SESSION_ID after "
-                             "re-authenticating); check the connected app's session policies and IP ranges")
+            return AuthError(
+                "Salesforce refused a fresh session (401 INVALID_SESSION_ID after "
+                "re-authenticating); check the connected app's session policies and IP ranges"
+            )
         return translate(exc, endpoint)
 
     # --- the public calls --------------------------------------------------------------------------
 
-    def query_pages(self, soql: str, *, include_deleted: bool = True,
-                    batch_size: int | None = None) -> Iterator[list[dict]]:
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = True, batch_size: int | None = None
+    ) -> Iterator[list[dict]]:
         """Stream one list of raw records per page: query/queryAll, then each nextRecordsUrl."""
         kwargs: dict[str, Any] = {}
         if batch_size is not None:
             if not 200 <= batch_size <= 2000:
                 raise ValueError(f"batch_size must be between 200 and 2000, got {batch_size}")
             kwargs["headers"] = {"Sforce-Query-Options": f"batchSize={batch_size}"}
-        page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, **kwargs),
-                          shape=QUERY_PAGE)
+        page = self._call(
+            "query",
+            lambda sf: sf.query(soql, include_deleted=include_deleted, **kwargs),
+            shape=QUERY_PAGE,
+        )
         more = partial(self._more, kwargs=kwargs)
         yield complete_children(page["records"], more)
         while not page["done"]:
@@ -243,18 +324,26 @@ class SalesforceClient:
     def _more(self, page: dict, kwargs: dict[str, Any]) -> dict:
         """The page after ``page`` (its ``nextRecordsUrl``), top-level or nested alike."""
         path = next_path(page)
-        return self._call("queryMore", lambda sf: sf.query_more(path, identifier_is_url=True, **kwargs),
-                          shape=QUERY_PAGE)
+        return self._call(
+            "queryMore",
+            lambda sf: sf.query_more(path, identifier_is_url=True, **kwargs),
+            shape=QUERY_PAGE,
+        )
 
     def update(self, sobject: str, records: Sequence[dict]) -> list[SaveResult]:
         """PATCH composite/sobjects, 200 records a call, allOrNone=false; one result per record, in order."""
         _check_sobject(sobject)
         results: list[SaveResult] = []
         for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start:start + COLLECTION_SIZE]
+            chunk = records[start : start + COLLECTION_SIZE]
             body = collection_body(sobject, chunk)
-            answer = self._call("composite", lambda sf, b=body: self._restful(
-                sf, "composite/sobjects", method="PATCH", data=b, headers=CALL_OPTIONS), shape=SAVE_RESULTS)
+            answer = self._call(
+                "composite",
+                lambda sf, b=body: self._restful(
+                    sf, "composite/sobjects", method="PATCH", data=b, headers=CALL_OPTIONS
+                ),
+                shape=SAVE_RESULTS,
+            )
             results.extend(parse_save_results(chunk, answer))
         failed = sum(not r.success for r in results)
         log.debug("salesforce: updated %d %s records, %d failed", len(results), sobject, failed)
@@ -263,7 +352,9 @@ class SalesforceClient:
     def describe(self, sobject: str) -> dict:
         """The sObject's describe (fields, types, picklist values), for `check` and the mapping."""
         _check_sobject(sobject)
-        return self._call("describe", lambda sf: self._restful(sf, f"sobjects/{sobject}/describe"), shape=DESCRIBE)
+        return self._call(
+            "describe", lambda sf: self._restful(sf, f"sobjects/{sobject}/describe"), shape=DESCRIBE
+        )
 
     def _restful(self, sf: Salesforce, path: str, **kwargs: Any) -> Any:
         """``sf.restful``, but the body as it came, for the shape check: restful() answers None for an
@@ -282,17 +373,23 @@ class SalesforceClient:
             self._describes[sobject] = self.describe(sobject)
         return self._describes[sobject]
 
-    def bulk_query_pages(self, soql: str, *, include_deleted: bool = True,
-                         max_records: int = 50_000) -> Iterator[list[dict]]:
+    def bulk_query_pages(
+        self, soql: str, *, include_deleted: bool = True, max_records: int = 50_000
+    ) -> Iterator[list[dict]]:
         """One list of REST-shaped records per results page of a Bulk API 2.0 query job (``bulk``)."""
-        return bulk.query_pages(self, soql, include_deleted=include_deleted, max_records=max_records)
+        return bulk.query_pages(
+            self, soql, include_deleted=include_deleted, max_records=max_records
+        )
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = True) -> int:
         """``SELECT COUNT() FROM sobject WHERE where`` in one REST call: the backfill weighs Bulk against REST."""
         _check_sobject(sobject)
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
-        return self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted),
-                          shape={"totalSize": int})["totalSize"]
+        return self._call(
+            "query",
+            lambda sf: sf.query(soql, include_deleted=include_deleted),
+            shape={"totalSize": int},
+        )["totalSize"]
 
 
 def _check_sobject(sobject: str) -> None:

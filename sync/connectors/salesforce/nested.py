@@ -19,7 +19,9 @@ def next_path(page: dict) -> str:
     its path, so the session's instance URL and token are the only ones ever used)."""
     next_url = page.get("nextRecordsUrl")
     if not next_url:
-        raise SalesforceUnavailable(f"Salesforce said the query is not done but gave no nextRecordsUrl; {RESUMES}")
+        raise SalesforceUnavailable(
+            f"Salesforce said the query is not done but gave no nextRecordsUrl; {RESUMES}"
+        )
     return urlparse(next_url).path if next_url.startswith("http") else next_url
 
 

@@ -47,8 +47,11 @@ class SaveResult:
     @property
     def transient(self) -> bool:
         """A failure worth retrying next run: every error code is a transient one."""
-        return not self.success and bool(self.errors) and all(
-            e.status_code in TRANSIENT_CODES for e in self.errors)
+        return (
+            not self.success
+            and bool(self.errors)
+            and all(e.status_code in TRANSIENT_CODES for e in self.errors)
+        )
 
 
 def _json_value(value: Any, field_name: str, numbers: dict[str, str]) -> Any:
@@ -82,7 +85,13 @@ def collection_body(sobject: str, records: Sequence[dict]) -> str:
         if not record.get("Id"):
             raise ValueError("every record sent to Salesforce needs an Id")
         row: dict[str, Any] = {"attributes": {"type": sobject}, "id": record["Id"]}
-        row.update({k: _json_value(v, k, numbers) for k, v in record.items() if k not in ("Id", "attributes")})
+        row.update(
+            {
+                k: _json_value(v, k, numbers)
+                for k, v in record.items()
+                if k not in ("Id", "attributes")
+            }
+        )
         out.append(row)
     text = json.dumps({"allOrNone": False, "records": out})
     for marker, number in numbers.items():
@@ -93,12 +102,21 @@ def collection_body(sobject: str, records: Sequence[dict]) -> str:
 def parse_save_results(records: Sequence[dict], body: Any) -> list[SaveResult]:
     """One SaveResult per input record, in order; per-record errors use ``statusCode``."""
     if not isinstance(body, list) or len(body) != len(records):
-        raise SalesforceUnavailable(f"Salesforce answered a collections update of {len(records)} records with "
-                                    f"{len(body) if isinstance(body, list) else 'no'} results; {RESUMES}")
+        raise SalesforceUnavailable(
+            f"Salesforce answered a collections update of {len(records)} records with "
+            f"{len(body) if isinstance(body, list) else 'no'} results; {RESUMES}"
+        )
     results = []
     for record, item in zip(records, body, strict=True):
-        errors = tuple(SaveError(status_code=str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"),
-                                 message=redact(str(e.get("message") or "")), fields=tuple(e.get("fields") or ()))
-                       for e in item.get("errors") or ())
-        results.append(SaveResult(id=record["Id"], success=bool(item.get("success")), errors=errors))
+        errors = tuple(
+            SaveError(
+                status_code=str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"),
+                message=redact(str(e.get("message") or "")),
+                fields=tuple(e.get("fields") or ()),
+            )
+            for e in item.get("errors") or ()
+        )
+        results.append(
+            SaveResult(id=record["Id"], success=bool(item.get("success")), errors=errors)
+        )
     return results

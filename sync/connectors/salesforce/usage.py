@@ -24,12 +24,18 @@ class ApiUsage:
     calls: Counter = field(default_factory=Counter)  # endpoint → calls, see endpoint_of
     org_used: int | None = None
     org_max: int | None = None
-    before_run: Counter = field(default_factory=Counter)  # calls a kept connection made before this run
+    before_run: Counter = field(
+        default_factory=Counter
+    )  # calls a kept connection made before this run
 
     @property
     def total(self) -> int:
         """Data calls of this run; the token calls (``calls["token"]``) are not API requests."""
-        return sum(n - self.before_run[endpoint] for endpoint, n in self.calls.items() if endpoint != "token")
+        return sum(
+            n - self.before_run[endpoint]
+            for endpoint, n in self.calls.items()
+            if endpoint != "token"
+        )
 
     def begin_run(self) -> None:
         """A connection kept across runs (the daemon) gives each run its own ``max_calls_per_run``."""
@@ -56,7 +62,7 @@ def endpoint_of(method: str, path: str) -> str:
     parts = path.split("/")
     if "data" not in parts or len(parts) <= parts.index("data") + 2:
         return "other"
-    rest = parts[parts.index("data") + 2:]  # after /services/data/vXX.X/
+    rest = parts[parts.index("data") + 2 :]  # after /services/data/vXX.X/
     head = rest[0]
     if head in ("query", "queryAll"):
         return "queryMore" if len(rest) > 1 else head
@@ -75,17 +81,25 @@ def _bulk_endpoint(method: str, rest: list[str]) -> str:
         return "bulk2_create" if method == "POST" else "bulk2_list"
     if len(rest) == 4:
         return "bulk2_results" if rest[3] == "results" else "bulk2"
-    return {"GET": "bulk2_poll", "PATCH": "bulk2_abort", "DELETE": "bulk2_delete"}.get(method, "bulk2")
+    return {"GET": "bulk2_poll", "PATCH": "bulk2_abort", "DELETE": "bulk2_delete"}.get(
+        method, "bulk2"
+    )
 
 
-def budget_problem(usage: ApiUsage, max_calls_per_run: int, max_org_api_percent: float) -> str | None:
+def budget_problem(
+    usage: ApiUsage, max_calls_per_run: int, max_org_api_percent: float
+) -> str | None:
     """Why the next data call would pass a limit (this run's cap, or the org's share), or None."""
     if usage.total >= max_calls_per_run:
-        return (f"this run made {usage.total} Salesforce API calls, the most limits.max_calls_per_run "
-                f"({max_calls_per_run}) allows")
+        return (
+            f"this run made {usage.total} Salesforce API calls, the most limits.max_calls_per_run "
+            f"({max_calls_per_run}) allows"
+        )
     if usage.org_used is not None and usage.org_max:
         allowed = usage.org_max * max_org_api_percent / 100.0
         if usage.org_used + 1 > allowed:
-            return (f"the org has used {usage.org_used} of its {usage.org_max} daily API requests; one more "
-                    f"would pass limits.max_org_api_percent ({max_org_api_percent:g}% = {int(allowed)})")
+            return (
+                f"the org has used {usage.org_used} of its {usage.org_max} daily API requests; one more "
+                f"would pass limits.max_org_api_percent ({max_org_api_percent:g}% = {int(allowed)})"
+            )
     return None

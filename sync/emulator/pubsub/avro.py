@@ -23,17 +23,36 @@ from sync.emulator.schema import ID_TYPES, TEXT_TYPES, FieldDef, ObjectDef
 from sync.extract.soql import parse_sf_datetime
 
 NAMESPACE = "com.sforce.eventbus"
-CHANGE_TYPES = ["CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE",
-                "GAP_UNDELETE", "GAP_OVERFLOW", "SNAPSHOT"]
+CHANGE_TYPES = [
+    "CREATE",
+    "UPDATE",
+    "DELETE",
+    "UNDELETE",
+    "GAP_CREATE",
+    "GAP_UPDATE",
+    "GAP_DELETE",
+    "GAP_UNDELETE",
+    "GAP_OVERFLOW",
+    "SNAPSHOT",
+]
 NOT_IN_EVENTS = {"Id", "IsDeleted", "SystemModstamp"}
 _STRINGS = {"type": "array", "items": "string"}
 HEADER_SCHEMA = {
-    "type": "record", "name": "ChangeEventHeader", "namespace": NAMESPACE,
+    "type": "record",
+    "name": "ChangeEventHeader",
+    "namespace": NAMESPACE,
     "fields": [
         {"name": "entityName", "type": "string"},
         {"name": "recordIds", "type": _STRINGS},
-        {"name": "changeType", "type": {"type": "enum", "name": "ChangeType", "namespace": NAMESPACE,
-                                        "symbols": CHANGE_TYPES}},
+        {
+            "name": "changeType",
+            "type": {
+                "type": "enum",
+                "name": "ChangeType",
+                "namespace": NAMESPACE,
+                "symbols": CHANGE_TYPES,
+            },
+        },
         {"name": "changeOrigin", "type": "string"},
         {"name": "transactionKey", "type": "string"},
         {"name": "sequenceNumber", "type": "int"},
@@ -57,17 +76,29 @@ def _avro_type(definition: FieldDef) -> tuple[str, str]:
     """(Avro type, the ``doc`` Salesforce writes) for one field."""
     if definition.type in TEXT_TYPES or definition.type in ID_TYPES:
         return "string", "Data"
-    return {"boolean": ("boolean", "Data"), "int": ("int", "Data"), "date": ("int", "Data:Date"),
-            "datetime": ("long", "Data:DateTime")}.get(definition.type, ("double", "Data"))
+    return {
+        "boolean": ("boolean", "Data"),
+        "int": ("int", "Data"),
+        "date": ("int", "Data:Date"),
+        "datetime": ("long", "Data:DateTime"),
+    }.get(definition.type, ("double", "Data"))
 
 
 def schema_for(obj: ObjectDef) -> dict:
-    fields: list[dict[str, Any]] = [{"name": "ChangeEventHeader", "type": HEADER_SCHEMA,
-                                     "doc": "Data:ChangeEventHeader"}]
+    fields: list[dict[str, Any]] = [
+        {"name": "ChangeEventHeader", "type": HEADER_SCHEMA, "doc": "Data:ChangeEventHeader"}
+    ]
     for definition in event_fields(obj):
         avro_type, doc = _avro_type(definition)
-        fields.append({"name": definition.name, "type": ["null", avro_type], "doc": doc, "default": None})
-    return {"type": "record", "name": f"{obj.name}ChangeEvent", "namespace": NAMESPACE, "fields": fields}
+        fields.append(
+            {"name": definition.name, "type": ["null", avro_type], "doc": doc, "default": None}
+        )
+    return {
+        "type": "record",
+        "name": f"{obj.name}ChangeEvent",
+        "namespace": NAMESPACE,
+        "fields": fields,
+    }
 
 
 def schema_id(schema_json: str) -> str:

@@ -77,11 +77,15 @@ class EventBus:
 
     # -------------------------------------------------------------------------- publish
 
-    def publish(self, entity: str, schema_id: str, payload: bytes, event_id: str, commit_ms: int) -> int:
+    def publish(
+        self, entity: str, schema_id: str, payload: bytes, event_id: str, commit_ms: int
+    ) -> int:
         with self.cond:
             replay = self._next_id()
             topics = frozenset({entity_topic(entity), ALL_CHANGES})
-            self.events.append(Published(replay, topics, entity, schema_id, payload, event_id, commit_ms))
+            self.events.append(
+                Published(replay, topics, entity, schema_id, payload, event_id, commit_ms)
+            )
             self._replays.append(replay)
             self.counters["published"] += 1
             self.cond.notify_all()
@@ -106,19 +110,23 @@ class EventBus:
             if preset == 1:
                 return floor - 1
             if not replay_id:
-                raise ReplayError("subscription.fetch.replayid.validation.failed",
-                                  "The Replay ID validation failed. A CUSTOM replay preset needs a replay ID.")
+                raise ReplayError(
+                    "subscription.fetch.replayid.validation.failed",
+                    "The Replay ID validation failed. A CUSTOM replay preset needs a replay ID.",
+                )
             position = int.from_bytes(replay_id, "big") if len(replay_id) == 8 else -1
             if position < floor or position > self._last:
-                raise ReplayError("subscription.fetch.replayid.corrupted",
-                                  "The Replay ID validation failed. Ensure that the Replay ID is valid.")
+                raise ReplayError(
+                    "subscription.fetch.replayid.corrupted",
+                    "The Replay ID validation failed. Ensure that the Replay ID is valid.",
+                )
             return position
 
     def after(self, position: int, topic: str, limit: int) -> list[Published]:
         """Up to ``limit`` retained events of ``topic`` after ``position``; caller holds ``cond``."""
         self._floor()
         found = []
-        for event in self.events[bisect.bisect_right(self._replays, position):]:
+        for event in self.events[bisect.bisect_right(self._replays, position) :]:
             if topic in event.topics:
                 found.append(event)
                 if len(found) >= limit:
@@ -154,7 +162,9 @@ class EventBus:
     def exhaust(self) -> None:
         """Spend the rest of today's allocation (as other subscribers of the org would)."""
         with self.cond:
-            rest = self.delivery_limit - sum(n for (d, _), n in self.delivered.items() if d == self.day())
+            rest = self.delivery_limit - sum(
+                n for (d, _), n in self.delivered.items() if d == self.day()
+            )
             if rest > 0:
                 self.delivered[(self.day(), "other subscribers")] += rest
             self.cond.notify_all()

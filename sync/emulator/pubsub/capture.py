@@ -42,8 +42,12 @@ class _Transaction:
 
 
 class ChangeCapture:
-    def __init__(self, store: Store, publish: Callable[[list[Change], str], None],
-                 selected: tuple[str, ...] = SELECTED):
+    def __init__(
+        self,
+        store: Store,
+        publish: Callable[[list[Change], str], None],
+        selected: tuple[str, ...] = SELECTED,
+    ):
         self.store = store
         self.publish = publish
         self.selected = {name.lower() for name in selected}
@@ -83,16 +87,24 @@ class ChangeCapture:
             return
         tx: _Transaction | None = getattr(self._local, "tx", None)
         if tx is None:
-            raise RuntimeError("a record write outside a capture transaction: wrap it in capture.transaction()")
+            raise RuntimeError(
+                "a record write outside a capture transaction: wrap it in capture.transaction()"
+            )
         key = (obj.name, record_id)
         if key not in tx.notes:
             tx.notes[key] = (obj, None if creating else self.store.row(obj, record_id))
 
-    def release(self, obj: ObjectDef, record_ids: list[str] | None, do_release: Callable[[], int]) -> int:
+    def release(
+        self, obj: ObjectDef, record_ids: list[str] | None, do_release: Callable[[], int]
+    ) -> int:
         """Commit held rows (``do_release``), then publish what their late transactions did."""
         with self.store.lock:
             with self._lock:
-                keys = [k for k in self._held if k[0] == obj.name and (record_ids is None or k[1] in record_ids)]
+                keys = [
+                    k
+                    for k in self._held
+                    if k[0] == obj.name and (record_ids is None or k[1] in record_ids)
+                ]
                 held = {k: self._held.pop(k) for k in keys}
             count = do_release()
             if held:
@@ -116,7 +128,9 @@ class ChangeCapture:
             self.publish(changes, tx.origin)
 
 
-def _change(obj: ObjectDef, record_id: str, before: dict | None, after: dict | None) -> Change | None:
+def _change(
+    obj: ObjectDef, record_id: str, before: dict | None, after: dict | None
+) -> Change | None:
     if after is None:
         return None if before is None else Change(obj, record_id, "DELETE", {})
     if before is None:

@@ -10,20 +10,37 @@ from typing import Any
 
 from sync.emulator.pubsub.publisher import OVERFLOW_ID
 
-PUBSUB_HTTP_METHODS = {"configure_pubsub", "advance_event_clock", "publish_gap", "publish_overflow",
-                       "publish_wildcard", "exhaust_delivery", "drop_streams", "pubsub_snapshot"}
+PUBSUB_HTTP_METHODS = {
+    "configure_pubsub",
+    "advance_event_clock",
+    "publish_gap",
+    "publish_overflow",
+    "publish_wildcard",
+    "exhaust_delivery",
+    "drop_streams",
+    "pubsub_snapshot",
+}
 _GAPS = {"GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE"}
 
 
 class PubSubControlMixin:
     """Relies on the Emulator's ``pubsub`` and ``records``."""
 
-    def configure_pubsub(self, keepalive_s: float | None = None, idle_close_s: float | None = None,
-                         retention_s: float | None = None, delivery_limit: int | None = None) -> None:
+    def configure_pubsub(
+        self,
+        keepalive_s: float | None = None,
+        idle_close_s: float | None = None,
+        retention_s: float | None = None,
+        delivery_limit: int | None = None,
+    ) -> None:
         """Keepalive interval (default 270 s), idle close (60 s), retention (72 h of the bus clock) and
         the org's 24 h delivery allocation (10,000)."""
-        for name, value in (("keepalive_s", keepalive_s), ("idle_close_s", idle_close_s),
-                            ("retention_s", retention_s), ("delivery_limit", delivery_limit)):
+        for name, value in (
+            ("keepalive_s", keepalive_s),
+            ("idle_close_s", idle_close_s),
+            ("retention_s", retention_s),
+            ("delivery_limit", delivery_limit),
+        ):
             if value is not None and (not isinstance(value, int | float) or value <= 0):
                 raise ValueError(f"{name} must be a number > 0, not {value!r}")
         settings, bus = self.pubsub.settings, self.pubsub.bus
@@ -72,5 +89,9 @@ class PubSubControlMixin:
             delivered: dict[str, dict[str, int]] = {}
             for (day, subscriber), count in bus.delivered.items():
                 delivered.setdefault(day, {})[subscriber] = count
-        return {**counters, "delivered": delivered, "delivered_today": bus.delivered_today(),
-                "delivery_limit": bus.delivery_limit}
+        return {
+            **counters,
+            "delivered": delivered,
+            "delivered_today": bus.delivered_today(),
+            "delivery_limit": bus.delivery_limit,
+        }

@@ -25,16 +25,28 @@ MAX_STREAMS = 32  # worker threads: each open stream holds one
 
 
 class PubSub:
-    def __init__(self, store: Store, schema: Schema, org_id: str, user_id: str, instance_url: Callable[[], str],
-                 session_valid: Callable[[str | None], bool], port: int = 0):
+    def __init__(
+        self,
+        store: Store,
+        schema: Schema,
+        org_id: str,
+        user_id: str,
+        instance_url: Callable[[], str],
+        session_valid: Callable[[str | None], bool],
+        port: int = 0,
+    ):
         self.port_requested = port
         self.bus = EventBus(store.peek_clock_ms)
         self.schemas = Schemas()
         self.publisher = Publisher(self.bus, self.schemas, user_id, store.clock_ms)
         self.capture = ChangeCapture(store, self.publisher.changes, SELECTED)
         self.settings = Settings()
-        self.service = PubSubService(Org(org_id, instance_url, session_valid, schema, SELECTED),
-                                     self.bus, self.schemas, self.settings)
+        self.service = PubSubService(
+            Org(org_id, instance_url, session_valid, schema, SELECTED),
+            self.bus,
+            self.schemas,
+            self.settings,
+        )
         self._server: grpc.Server | None = None
         self.port: int | None = None
 
@@ -42,9 +54,13 @@ class PubSub:
         if self._server is not None:
             return
         self.bus.closed = False
-        server = grpc.server(ThreadPoolExecutor(max_workers=MAX_STREAMS, thread_name_prefix="pubsub"))
+        server = grpc.server(
+            ThreadPoolExecutor(max_workers=MAX_STREAMS, thread_name_prefix="pubsub")
+        )
         pb_grpc.add_PubSubServicer_to_server(self.service, server)
-        credentials = grpc.ssl_server_credentials([(tls.key_file.read_bytes(), tls.cert_file.read_bytes())])
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())]
+        )
         self.port = server.add_secure_port(f"127.0.0.1:{self.port_requested}", credentials)
         server.start()
         self._server = server

@@ -22,7 +22,9 @@ from sync.events import pubsub_api_pb2 as pb
 from sync.events import pubsub_api_pb2_grpc as pb_grpc
 
 PREFIX = "sfdc.platform.eventbus.grpc."
-AUTH_MESSAGE = "An authentication exception occurred. Provide valid authentication via metadata headers."
+AUTH_MESSAGE = (
+    "An authentication exception occurred. Provide valid authentication via metadata headers."
+)
 
 
 @dataclass
@@ -64,12 +66,26 @@ class PubSubService(pb_grpc.PubSubServicer):
         meta = {key: value for key, value in context.invocation_metadata()}
         token, url, tenant = meta.get("accesstoken"), meta.get("instanceurl"), meta.get("tenantid")
         if not token or not url or not tenant:
-            missing = [name for name, value in (("accesstoken", token), ("instanceurl", url),
-                                                ("tenantid", tenant)) if not value]
-            fail(context, grpc.StatusCode.UNAUTHENTICATED, "service.auth.headers.invalid",
-                 f"Missing or blank authentication headers: {', '.join(missing)}.")
-        if (not self.org.session_valid(token) or url.rstrip("/") != self.org.instance_url()
-                or ids.normalize(tenant) != self.org.org_id):
+            missing = [
+                name
+                for name, value in (
+                    ("accesstoken", token),
+                    ("instanceurl", url),
+                    ("tenantid", tenant),
+                )
+                if not value
+            ]
+            fail(
+                context,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "service.auth.headers.invalid",
+                f"Missing or blank authentication headers: {', '.join(missing)}.",
+            )
+        if (
+            not self.org.session_valid(token)
+            or url.rstrip("/") != self.org.instance_url()
+            or ids.normalize(tenant) != self.org.org_id
+        ):
             fail(context, grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", AUTH_MESSAGE)
         return token
 
@@ -93,35 +109,63 @@ class PubSubService(pb_grpc.PubSubServicer):
         self._count("GetTopic")
         self.authenticate(context)
         if request.topic_name not in self.topics():
-            fail(context, grpc.StatusCode.NOT_FOUND, "topic.not.found",
-                 f"The topic {request.topic_name!r} does not exist or is not selected for Change Data Capture.")
-        return pb.TopicInfo(topic_name=request.topic_name, tenant_guid=self.org.org_id, can_publish=False,
-                            can_subscribe=True, schema_id=self.topic_schema(request.topic_name),
-                            rpc_id=str(uuid.uuid4()))
+            fail(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                "topic.not.found",
+                f"The topic {request.topic_name!r} does not exist or is not selected for Change Data Capture.",
+            )
+        return pb.TopicInfo(
+            topic_name=request.topic_name,
+            tenant_guid=self.org.org_id,
+            can_publish=False,
+            can_subscribe=True,
+            schema_id=self.topic_schema(request.topic_name),
+            rpc_id=str(uuid.uuid4()),
+        )
 
     def GetSchema(self, request: pb.SchemaRequest, context: grpc.ServicerContext) -> pb.SchemaInfo:  # noqa: N802
         self._count("GetSchema")
         self.authenticate(context)
         text = self.schemas.text(request.schema_id)
         if text is None:
-            fail(context, grpc.StatusCode.NOT_FOUND, "schema.not.found",
-                 f"No schema with the ID {request.schema_id!r}.")
-        return pb.SchemaInfo(schema_json=text, schema_id=request.schema_id, rpc_id=str(uuid.uuid4()))
+            fail(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                "schema.not.found",
+                f"No schema with the ID {request.schema_id!r}.",
+            )
+        return pb.SchemaInfo(
+            schema_json=text, schema_id=request.schema_id, rpc_id=str(uuid.uuid4())
+        )
 
-    def Subscribe(self, requests: Iterator[pb.FetchRequest],  # noqa: N802
-                  context: grpc.ServicerContext) -> Iterator[pb.FetchResponse]:
+    def Subscribe(
+        self,
+        requests: Iterator[pb.FetchRequest],  # noqa: N802
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb.FetchResponse]:
         self._count("Subscribe")
         token = self.authenticate(context)
         first = next(requests, None)
         if first is None:
             return
         if first.topic_name not in self.topics():
-            fail(context, grpc.StatusCode.NOT_FOUND, "topic.not.found",
-                 f"The topic {first.topic_name!r} does not exist or is not selected for Change Data Capture.")
+            fail(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                "topic.not.found",
+                f"The topic {first.topic_name!r} does not exist or is not selected for Change Data Capture.",
+            )
         subscriber = "session:" + hashlib.sha256(token.encode()).hexdigest()[:10]
         try:
-            stream = Stream(self.bus, self.settings, first, requests, subscriber,
-                            lambda: self.org.session_valid(token))
+            stream = Stream(
+                self.bus,
+                self.settings,
+                first,
+                requests,
+                subscriber,
+                lambda: self.org.session_valid(token),
+            )
             yield from stream.run()
         except StreamEnd as end:
             if end.code:

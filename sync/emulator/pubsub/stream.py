@@ -36,14 +36,29 @@ class StreamEnd(Exception):
 
 
 def _invalid_request(count: int) -> StreamEnd:
-    return StreamEnd(grpc.StatusCode.INVALID_ARGUMENT, "subscription.fetch.requested.events.invalid",
-                     f"The number of requested events must be greater than 0, not {count}.")
+    return StreamEnd(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "subscription.fetch.requested.events.invalid",
+        f"The number of requested events must be greater than 0, not {count}.",
+    )
 
 
 class Stream:
-    def __init__(self, bus: EventBus, settings: Settings, first: pb.FetchRequest,
-                 requests: Iterator[pb.FetchRequest], subscriber: str, session_ok: Callable[[], bool]):
-        self.bus, self.settings, self.subscriber, self.session_ok = bus, settings, subscriber, session_ok
+    def __init__(
+        self,
+        bus: EventBus,
+        settings: Settings,
+        first: pb.FetchRequest,
+        requests: Iterator[pb.FetchRequest],
+        subscriber: str,
+        session_ok: Callable[[], bool],
+    ):
+        self.bus, self.settings, self.subscriber, self.session_ok = (
+            bus,
+            settings,
+            subscriber,
+            session_ok,
+        )
         self.topic = first.topic_name
         self.requests = requests
         self.credits = 0
@@ -64,9 +79,12 @@ class Stream:
             for request in self.requests:
                 with self.bus.cond:
                     if request.topic_name and request.topic_name != self.topic:
-                        self.error = StreamEnd(grpc.StatusCode.INVALID_ARGUMENT, "subscription.fetch.topic.mismatch",
-                                               f"The topic {request.topic_name!r} differs from the stream's "
-                                               f"{self.topic!r}; open a new Subscribe call for it.")
+                        self.error = StreamEnd(
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "subscription.fetch.topic.mismatch",
+                            f"The topic {request.topic_name!r} differs from the stream's "
+                            f"{self.topic!r}; open a new Subscribe call for it.",
+                        )
                     elif request.num_requested <= 0:
                         self.error = _invalid_request(request.num_requested)
                     else:
@@ -108,34 +126,63 @@ class Stream:
                         return self._deliver(events)
                     if time.monotonic() - self.last_sent >= self.settings.keepalive_s:
                         latest = self.bus.keepalive_position()
-                        return pb.FetchResponse(latest_replay_id=self.bus.encode(latest),
-                                                pending_num_requested=self.credits, rpc_id=_rpc_id())
-                elif time.monotonic() - max(self.last_sent, self.last_request) >= self.settings.idle_close_s:
-                    raise StreamEnd(grpc.StatusCode.UNAVAILABLE, "",
-                                    "RST_STREAM closed stream: no FetchRequest within the idle period.")
-                self.bus.cond.wait(min(_STEP_S, self.settings.keepalive_s, self.settings.idle_close_s))
+                        return pb.FetchResponse(
+                            latest_replay_id=self.bus.encode(latest),
+                            pending_num_requested=self.credits,
+                            rpc_id=_rpc_id(),
+                        )
+                elif (
+                    time.monotonic() - max(self.last_sent, self.last_request)
+                    >= self.settings.idle_close_s
+                ):
+                    raise StreamEnd(
+                        grpc.StatusCode.UNAVAILABLE,
+                        "",
+                        "RST_STREAM closed stream: no FetchRequest within the idle period.",
+                    )
+                self.bus.cond.wait(
+                    min(_STEP_S, self.settings.keepalive_s, self.settings.idle_close_s)
+                )
 
     def _check(self) -> None:
         if self.error is not None:
             raise self.error
         if self.bus.generation != self.generation:
-            raise StreamEnd(grpc.StatusCode.UNAVAILABLE, self.bus.drop_code, "The stream was closed by the server.")
+            raise StreamEnd(
+                grpc.StatusCode.UNAVAILABLE,
+                self.bus.drop_code,
+                "The stream was closed by the server.",
+            )
         if not self.session_ok():
-            raise StreamEnd(grpc.StatusCode.UNAUTHENTICATED, "service.auth.error",
-                            "An authentication exception occurred. Provide valid authentication via metadata headers.")
+            raise StreamEnd(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "service.auth.error",
+                "An authentication exception occurred. Provide valid authentication via metadata headers.",
+            )
 
     def _deliver(self, events: list[Published]) -> pb.FetchResponse:
         granted = self.bus.allow(self.subscriber, len(events))
         if not granted:
-            raise StreamEnd(grpc.StatusCode.RESOURCE_EXHAUSTED, "subscription.limit.exceeded",
-                            "The org's 24-hour event delivery allocation is used up.")
+            raise StreamEnd(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "subscription.limit.exceeded",
+                "The org's 24-hour event delivery allocation is used up.",
+            )
         events = events[:granted]
         self.credits -= len(events)
         self.position = events[-1].replay
         return pb.FetchResponse(
-            events=[pb.ConsumerEvent(event=pb.ProducerEvent(id=e.event_id, schema_id=e.schema_id, payload=e.payload),
-                                     replay_id=self.bus.encode(e.replay)) for e in events],
-            latest_replay_id=self.bus.encode(self.position), pending_num_requested=self.credits, rpc_id=_rpc_id())
+            events=[
+                pb.ConsumerEvent(
+                    event=pb.ProducerEvent(id=e.event_id, schema_id=e.schema_id, payload=e.payload),
+                    replay_id=self.bus.encode(e.replay),
+                )
+                for e in events
+            ],
+            latest_replay_id=self.bus.encode(self.position),
+            pending_num_requested=self.credits,
+            rpc_id=_rpc_id(),
+        )
 
 
 def _rpc_id() -> str:

@@ -69,7 +69,9 @@ def _read_string(text: str, start: int, like: bool) -> tuple[str, int]:
         elif nxt in "%_" and like:
             char = nxt
         elif nxt in "%_":
-            raise SoqlSyntaxError(f"'\\{nxt}' is an escape only in a LIKE pattern ('{nxt}' needs none here)", i)
+            raise SoqlSyntaxError(
+                f"'\\{nxt}' is an escape only in a LIKE pattern ('{nxt}' needs none here)", i
+            )
         else:
             raise SoqlSyntaxError(f"invalid escape sequence '\\{nxt}' in string", i)
         out.append("\\" + char if like and char in LIKE_ESCAPABLE else char)
@@ -101,7 +103,8 @@ def _tokenize(text: str) -> list[_Token]:
         raw = m.group(kind)
         if kind == "baddatetime":
             raise SoqlSyntaxError(
-                f"malformed datetime literal {raw!r}: use YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)", pos
+                f"malformed datetime literal {raw!r}: use YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)",
+                pos,
             )
         tokens.append(_Token(kind, raw, pos, _literal_value(kind, raw, pos)))
         pos = m.end()
@@ -129,7 +132,8 @@ def parse_sf_datetime(text: str) -> datetime:
     always timezone-aware.
     """
     m = re.fullmatch(
-        r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?", text.strip()
+        r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?",
+        text.strip(),
     )
     if m is None:
         raise ValueError(f"not a datetime: {text!r}")

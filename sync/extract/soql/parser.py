@@ -100,7 +100,8 @@ class _Parser:
         while self.tok.word() in ("AND", "OR"):
             if self.tok.word() != joiner:
                 raise SoqlSyntaxError(
-                    f"cannot mix AND and OR without parentheses: found {self.tok.word()}", self.tok.pos
+                    f"cannot mix AND and OR without parentheses: found {self.tok.word()}",
+                    self.tok.pos,
                 )
             self.advance()
             items.append(self.unary())
@@ -108,7 +109,9 @@ class _Parser:
 
     def unary(self) -> Condition:
         if self.depth >= MAX_NESTING:
-            raise SoqlSyntaxError(f"parentheses and NOT nest more than {MAX_NESTING} deep", self.tok.pos)
+            raise SoqlSyntaxError(
+                f"parentheses and NOT nest more than {MAX_NESTING} deep", self.tok.pos
+            )
         self.depth += 1
         try:
             return self._unary()
@@ -253,8 +256,11 @@ def _semi_joins_at_top(where: Condition | None) -> None:
     top = where.items if isinstance(where, And) else (where,)
     for item in top:
         if item is not None and not isinstance(item, SemiJoin) and _has_semi_join(item):
-            raise SoqlSyntaxError("Semi join sub-selects are only allowed at the top level WHERE "
-                                  "expressions and not in nested WHERE expressions", 0)
+            raise SoqlSyntaxError(
+                "Semi join sub-selects are only allowed at the top level WHERE "
+                "expressions and not in nested WHERE expressions",
+                0,
+            )
 
 
 def _has_semi_join(node: Condition) -> bool:
@@ -267,8 +273,28 @@ def _has_semi_join(node: Condition) -> bool:
 
 _WORD_VALUES: dict[str, Value] = {"NULL": None, "TRUE": True, "FALSE": False}
 _RESERVED = {
-    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "NULL", "TRUE", "FALSE", "ORDER",
-    "BY", "LIMIT", "OFFSET", "ASC", "DESC", "NULLS", "GROUP", "HAVING", "INCLUDES", "EXCLUDES",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "GROUP",
+    "HAVING",
+    "INCLUDES",
+    "EXCLUDES",
 }
 
 

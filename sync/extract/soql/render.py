@@ -7,7 +7,17 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sync.extract.soql.nodes import And, Comparison, Condition, InList, Not, Or, Query, SemiJoin, Value
+from sync.extract.soql.nodes import (
+    And,
+    Comparison,
+    Condition,
+    InList,
+    Not,
+    Or,
+    Query,
+    SemiJoin,
+    Value,
+)
 
 _PATH_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*\Z")
 
@@ -68,13 +78,17 @@ def _quote_like(pattern: Value) -> str:
     if not isinstance(pattern, str):
         raise TypeError(f"a LIKE pattern is text, not {pattern!r}")
     if not _LIKE_PATTERN_RE.fullmatch(pattern):
-        raise ValueError(f"LIKE pattern {pattern!r}: a backslash must escape %, _ or another backslash")
+        raise ValueError(
+            f"LIKE pattern {pattern!r}: a backslash must escape %, _ or another backslash"
+        )
     return "'" + pattern.translate(_PATTERN_TABLE) + "'"
 
 
 def _quote_datetime(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} has no instant: make it timezone-aware")
+        raise ValueError(
+            f"naive datetime {value.isoformat()} has no instant: make it timezone-aware"
+        )
     utc = value.astimezone(UTC)
     text = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
     millis = utc.microsecond // 1000

@@ -10,7 +10,17 @@ from functools import lru_cache
 from typing import Any
 
 from sync.extract.soql.lexer import parse_sf_datetime
-from sync.extract.soql.nodes import And, Comparison, Condition, InList, Not, Or, SemiJoin, SoqlEvaluationError, Value
+from sync.extract.soql.nodes import (
+    And,
+    Comparison,
+    Condition,
+    InList,
+    Not,
+    Or,
+    SemiJoin,
+    SoqlEvaluationError,
+    Value,
+)
 from sync.extract.soql.render import quote
 
 
@@ -31,14 +41,18 @@ def evaluate(condition: Condition, record: Mapping[str, Any]) -> bool:
     if isinstance(condition, Not):
         return not evaluate(condition.item, record)
     if isinstance(condition, Comparison):
-        return _compare(_resolve(record, condition.field), condition.op, condition.value, condition.field)
+        return _compare(
+            _resolve(record, condition.field), condition.op, condition.value, condition.field
+        )
     if isinstance(condition, InList):
         actual = _resolve(record, condition.field)
         hit = any(_compare(actual, "=", v, condition.field) for v in condition.values)
         return not hit if condition.negated else hit
     if isinstance(condition, SemiJoin):
-        raise SoqlEvaluationError(f"{condition.field} IN (SELECT …) needs the org: a semi-join cannot be "
-                                  "evaluated on one record")
+        raise SoqlEvaluationError(
+            f"{condition.field} IN (SELECT …) needs the org: a semi-join cannot be "
+            "evaluated on one record"
+        )
     raise TypeError(f"not a SOQL condition: {condition!r}")
 
 

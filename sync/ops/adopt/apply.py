@@ -42,16 +42,26 @@ class Applied:
     api_calls: dict[str, int] = field(default_factory=dict)
 
 
-def apply(settings: Settings, connected: Connected, mapping: Mapping, pairs: list[Pair], *, mode: str = "adopt",
-          readmit: bool = False, batch: int = BATCH_ROWS) -> Applied:
+def apply(
+    settings: Settings,
+    connected: Connected,
+    mapping: Mapping,
+    pairs: list[Pair],
+    *,
+    mode: str = "adopt",
+    readmit: bool = False,
+    batch: int = BATCH_ROWS,
+) -> Applied:
     """Link ``pairs`` in batches, each in a run session of its own (the lock is held one batch at a
     time), all with ``mapping``, the one the command matched with. ``readmit``: pairs named by a person
     (``--pairs``, ``link``) also end a deal's ignored mark."""
     applied = Applied()
     for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
+        chunk = pairs[start : start + batch]
         step = partial(_link, pairs=chunk, readmit=mode if readmit else None, applied=applied)
-        result = stages.cycle(settings, mode, step, connected=connected, mapping=mapping, wait=LOCK_WAIT_SECONDS)
+        result = stages.cycle(
+            settings, mode, step, connected=connected, mapping=mapping, wait=LOCK_WAIT_SECONDS
+        )
         applied.exit_code = max(applied.exit_code, result.exit_code)
         for name, calls in result.api_calls.items():
             applied.api_calls[name] = applied.api_calls.get(name, 0) + calls
@@ -68,8 +78,12 @@ def _link(run: Run, *, pairs: list[Pair], readmit: str | None, applied: Applied)
     applied.skipped += [p.row.record_id for p in pairs if p.row.record_id in already]
     todo = [p for p in pairs if p.row.record_id not in already]
     to_key = [p for p in todo if p.project.key != p.row.key]
-    answers = {p.row.record_id: r for p, r in zip(to_key, run.psa.set_keys([(p.project, p.row.key) for p in to_key]),
-                                                  strict=True)}
+    answers = {
+        p.row.record_id: r
+        for p, r in zip(
+            to_key, run.psa.set_keys([(p.project, p.row.key) for p in to_key]), strict=True
+        )
+    }
     ready, failed = [], {}
     for pair in todo:
         answer = answers.get(pair.row.record_id)
@@ -87,8 +101,18 @@ def _link(run: Run, *, pairs: list[Pair], readmit: str | None, applied: Applied)
     values = run.psa.read([ref for _, ref in ready]) if ready else {}
     for pair, ref in ready:
         with run.state.transaction():
-            run.state.event(run.run_id, pair.row.record_id, "adopt", "matched",
-                            {"project_id": ref.id, "identifier": ref.identifier, "by": pair.by, "line": pair.line})
+            run.state.event(
+                run.run_id,
+                pair.row.record_id,
+                "adopt",
+                "matched",
+                {
+                    "project_id": ref.id,
+                    "identifier": ref.identifier,
+                    "by": pair.by,
+                    "line": pair.line,
+                },
+            )
         adopt(run.ctx, pair.row, ref, values.get(pair.row.key, {}), run.load)
     applied.failed.update(run.load.failed)
     run.tally_load()
@@ -97,12 +121,16 @@ def _link(run: Run, *, pairs: list[Pair], readmit: str | None, applied: Applied)
 
 def _key_failure(pair: Pair, outcome: str, error: str | None) -> str:
     if outcome == Outcome.UNKNOWN:
-        return (f"the PSA did not confirm the key written into project {pair.project.id} ({error}); run the same "
-                "command again: a project that got its key is then matched by key")
+        return (
+            f"the PSA did not confirm the key written into project {pair.project.id} ({error}); run the same "
+            "command again: a project that got its key is then matched by key"
+        )
     return f"the PSA refused the key for project {pair.project.id}: {error or outcome}"
 
 
-def unlink(settings: Settings, record_id: str, *, environ: dict[str, str] | None = None) -> RunResult:
+def unlink(
+    settings: Settings, record_id: str, *, environ: dict[str, str] | None = None
+) -> RunResult:
     """Forget one pair: the key cleared in the project, the link dropped, the deal's link fields cleared
     and the deal ignored (no new project) until ``link`` or ``retry --id``. Both records stay."""
     return stages.cycle(settings, "unlink", lambda run: _unlink(run, record_id), environ=environ)
@@ -115,11 +143,15 @@ def _unlink(run: Run, record_id: str) -> None:
     [answer] = run.psa.set_keys([(ref_of(link), None)])
     gone = answer.outcome == Outcome.FAILED and "no longer exists" in (answer.error or "")
     if answer.outcome == Outcome.UNKNOWN:
-        raise PsaUnavailable(f"the PSA did not confirm clearing the key of project {link.project_id} ({answer.error});"
-                             f" nothing was changed here: run `psa-sync unlink {record_id}` again")
+        raise PsaUnavailable(
+            f"the PSA did not confirm clearing the key of project {link.project_id} ({answer.error});"
+            f" nothing was changed here: run `psa-sync unlink {record_id}` again"
+        )
     if answer.outcome == Outcome.FAILED and not gone:
-        raise AdoptionRefused(f"the PSA refused to clear the key of project {link.project_id}: {answer.error}; "
-                              "nothing was changed")
+        raise AdoptionRefused(
+            f"the PSA refused to clear the key of project {link.project_id}: {answer.error}; "
+            "nothing was changed"
+        )
     detail = {"project_id": link.project_id, "url": link.project_url, "project_gone": gone or None}
     state = run.state
     with state.transaction():

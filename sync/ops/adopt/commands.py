@@ -21,26 +21,42 @@ from sync.orchestrator.session import RunResult, make_clients
 from sync.state import State
 
 
-def adopt(settings: Settings, *, since: date | None = None, until: date | None = None,
-          pairs: Path | None = None, apply: bool = False) -> AdoptReport:
+def adopt(
+    settings: Settings,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    pairs: Path | None = None,
+    apply: bool = False,
+) -> AdoptReport:
     """The report of hand-made projects against the deals of the criteria (and range); ``apply`` links
     the one-to-one matches (or every pair of the file)."""
     mapping = load_mapping(settings.mapping)
     if since or until:
         check_source(mapping)
     if pairs is None and "name" not in mapping.fields:
-        raise AdoptionRefused(f"{mapping.path}: the mapping makes no project `name`, so deals cannot be matched by "
-                              "name; give the pairs instead: --pairs FILE")
+        raise AdoptionRefused(
+            f"{mapping.path}: the mapping makes no project `name`, so deals cannot be matched by "
+            "name; give the pairs instead: --pairs FILE"
+        )
     lines, problems = read_pairs(pairs) if pairs is not None else (None, [])
     if problems and not lines:  # nothing to check against the systems: refused before any call
         raise AdoptionRefused([f"{pairs}:{n}: {message}" for n, message in problems])
     client, psa = make_clients(settings)
     client.connect()
     universe, read = survey(settings, mapping, client, psa, since, until)
-    matching = by_name(universe) if lines is None else Matching(matched=resolve(lines, universe, pairs, problems))
-    report = AdoptReport(matching, universe, since, until, read, criteria=mapping.source.criteria_text)
+    matching = (
+        by_name(universe)
+        if lines is None
+        else Matching(matched=resolve(lines, universe, pairs, problems))
+    )
+    report = AdoptReport(
+        matching, universe, since, until, read, criteria=mapping.source.criteria_text
+    )
     if apply:
-        report.applied = write.apply(settings, (client, psa), mapping, matching.matched, readmit=lines is not None)
+        report.applied = write.apply(
+            settings, (client, psa), mapping, matching.matched, readmit=lines is not None
+        )
     return report
 
 

@@ -71,16 +71,26 @@ class Universe:
     and why any other deal or project cannot be linked."""
 
     rows: dict[str, DesiredRow]  # deals that may be linked, by Id
-    refused: dict[str, str]  # deal Id → why it cannot be ("is already linked to project 7", "does not map: …")
+    refused: dict[
+        str, str
+    ]  # deal Id → why it cannot be ("is already linked to project 7", "does not map: …")
     projects: dict[str, HandProject]  # free projects by str(id) and identifier
     taken: dict[str, str]  # project id or identifier → why it cannot be ("already carries key …")
-    by_key: dict[str, ProjectRef] = field(default_factory=dict)  # deal key → the one project carrying it
-    ignored: set[str] = field(default_factory=set)  # deals unlinked by hand: left out of name matching
+    by_key: dict[str, ProjectRef] = field(
+        default_factory=dict
+    )  # deal key → the one project carrying it
+    ignored: set[str] = field(
+        default_factory=set
+    )  # deals unlinked by hand: left out of name matching
     linked: set[str] = field(default_factory=set)  # deals of the range already linked
 
     def not_mapped(self) -> dict[str, str]:
         """Deals read that cannot be linked for another reason than an existing link (they do not map)."""
-        return {record_id: why for record_id, why in self.refused.items() if record_id not in self.linked}
+        return {
+            record_id: why
+            for record_id, why in self.refused.items()
+            if record_id not in self.linked
+        }
 
 
 def comparable(name: str | None) -> str:
@@ -122,8 +132,12 @@ def _distinct(projects: dict[str, HandProject]) -> list[HandProject]:
     return sorted({p.ref.id: p for p in projects.values()}.values(), key=lambda p: p.ref.id)
 
 
-def resolve(lines: list[PairLine], universe: Universe, source: Path | None = None,
-            earlier: list[tuple[int, str]] = ()) -> list[Pair]:
+def resolve(
+    lines: list[PairLine],
+    universe: Universe,
+    source: Path | None = None,
+    earlier: list[tuple[int, str]] = (),
+) -> list[Pair]:
     """The pairs, each checked against both systems; every problem at once, ``earlier`` ones (of the file
     itself) included, in line order (``AdoptionRefused``, exit 2), each naming its line or its record."""
     pairs, problems = [], list(earlier)
@@ -131,15 +145,27 @@ def resolve(lines: list[PairLine], universe: Universe, source: Path | None = Non
         row = universe.rows.get(line.record_id)
         project = universe.projects.get(line.project.lower())
         if row is None:
-            why = universe.refused.get(line.record_id, "is not among the deals of the criteria (and range)")
+            why = universe.refused.get(
+                line.record_id, "is not among the deals of the criteria (and range)"
+            )
             problems.append((line.line, f"deal {line.record_id} {why}"))
         if project is None:
-            why = universe.taken.get(line.project.lower(), "does not exist in the PSA (active or closed)")
+            why = universe.taken.get(
+                line.project.lower(), "does not exist in the PSA (active or closed)"
+            )
             problems.append((line.line, f"project {shown(line.project)} {why}"))
         if row is not None and project is not None:
-            pairs.append(Pair(row, project.ref, project.name, "pairs" if source else "link", line.line or None))
+            pairs.append(
+                Pair(
+                    row, project.ref, project.name, "pairs" if source else "link", line.line or None
+                )
+            )
     if problems:
         at = f"{source}:" if source is not None else ""
-        raise AdoptionRefused([f"{at}{n}: {message}" if at else message for n, message in sorted(
-            problems, key=lambda problem: problem[0])])
+        raise AdoptionRefused(
+            [
+                f"{at}{n}: {message}" if at else message
+                for n, message in sorted(problems, key=lambda problem: problem[0])
+            ]
+        )
     return pairs

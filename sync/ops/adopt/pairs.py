@@ -52,10 +52,14 @@ def decoded(path: Path) -> str:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise AdoptionRefused(f"{path}: cannot read the pairs file: {exc.strerror or exc}") from None
+        raise AdoptionRefused(
+            f"{path}: cannot read the pairs file: {exc.strerror or exc}"
+        ) from None
     if len(data) > MAX_BYTES:
-        raise AdoptionRefused(f"{path}: the pairs file is over {MAX_BYTES // (1024 * 1024)} MiB; "
-                              "split it and give each part with --pairs")
+        raise AdoptionRefused(
+            f"{path}: the pairs file is over {MAX_BYTES // (1024 * 1024)} MiB; "
+            "split it and give each part with --pairs"
+        )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
@@ -63,9 +67,11 @@ def decoded(path: Path) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1 if encoding != "utf-16" else "?"
-        raise AdoptionRefused(f"{path}:{line}: the pairs file is not {encoding.upper().replace('-SIG', '')} "
-                              f"(byte 0x{data[exc.start]:02x}); {SAVE_AS}") from None
+        line = data[: exc.start].count(b"\n") + 1 if encoding != "utf-16" else "?"
+        raise AdoptionRefused(
+            f"{path}:{line}: the pairs file is not {encoding.upper().replace('-SIG', '')} "
+            f"(byte 0x{data[exc.start]:02x}); {SAVE_AS}"
+        ) from None
 
 
 def _separator(text: str) -> str:
@@ -108,15 +114,27 @@ def _take(number: int, cells: list[str], seen, lines: list[PairLine]) -> list[tu
     if not any(cells) or (number == 1 and tuple(c.lower() for c in cells) == HEADER):
         return []
     if len(cells) != 2 or not all(cells):
-        return [(number, f"expected opportunity_id,project (a project id or identifier), not "
-                         f"'{shown(','.join(cells))}'")]
+        return [
+            (
+                number,
+                f"expected opportunity_id,project (a project id or identifier), not "
+                f"'{shown(','.join(cells))}'",
+            )
+        ]
     try:
         record_id = _record_id(cells[0])
     except ValueError as exc:
         return [(number, str(exc))]
     deals, projects = seen
-    sides = ((deals, record_id, f"deal {cells[0]}"), (projects, cells[1].lower(), f"project {shown(cells[1])}"))
-    again = [(number, f"{what} is also on line {found[value]}") for found, value, what in sides if value in found]
+    sides = (
+        (deals, record_id, f"deal {cells[0]}"),
+        (projects, cells[1].lower(), f"project {shown(cells[1])}"),
+    )
+    again = [
+        (number, f"{what} is also on line {found[value]}")
+        for found, value, what in sides
+        if value in found
+    ]
     if not again:
         deals[record_id], projects[cells[1].lower()] = number, number
         lines.append(PairLine(number, record_id, cells[1]))

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from sync.ops.check.runner import Findings
 
 FIX = {
-    Fault.CONFIG: ("select the object in Setup > Integrations > Change Data Capture, and give the integration "
-                   "user View All Records on it (or View All Data)"),
+    Fault.CONFIG: (
+        "select the object in Setup > Integrations > Change Data Capture, and give the integration "
+        "user View All Records on it (or View All Data)"
+    ),
     Fault.AUTH: "the token was refused by the Pub/Sub API; check the connected app's OAuth scopes (api)",
     Fault.LIMIT: "the org's daily event delivery allocation is spent; the daemon polls until it frees",
 }
@@ -26,8 +28,11 @@ def check_events(client: SalesforceClient, settings: Settings, findings: Finding
     if not events.enabled or client.grant is None:
         return
     grant = client.grant
-    pubsub = PubSub(events.pubsub_url, settings.salesforce.ca_bundle,
-                    lambda: Credentials(grant.access_token, grant.instance_url, grant.org_id))
+    pubsub = PubSub(
+        events.pubsub_url,
+        settings.salesforce.ca_bundle,
+        lambda: Credentials(grant.access_token, grant.instance_url, grant.org_id),
+    )
     try:
         for topic in filter(None, (events.topic, events.line_items_topic)):
             _one(pubsub, topic, events.pubsub_url, findings)
@@ -44,6 +49,12 @@ def _one(pubsub: PubSub, topic: str, endpoint: str, findings: Findings) -> None:
         findings.about("ERROR", f"events {topic}", f"{exc}; {fix}", code)
         return
     if not info.can_subscribe:
-        findings.about("ERROR", f"events {topic}", f"the integration user may not subscribe; {FIX[Fault.CONFIG]}")
+        findings.about(
+            "ERROR",
+            f"events {topic}",
+            f"the integration user may not subscribe; {FIX[Fault.CONFIG]}",
+        )
         return
-    findings.about("OK", f"events {topic}", f"can subscribe at {endpoint} (schema {info.schema_id[:16]})")
+    findings.about(
+        "OK", f"events {topic}", f"can subscribe at {endpoint} (schema {info.schema_id[:16]})"
+    )

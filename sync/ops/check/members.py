@@ -20,18 +20,34 @@ def check_members(fields: dict[str, dict], mapping: Mapping, findings: Findings)
         where = ("members", name, "from")
         field = fields.get(member.lookup.lower())
         if field is None:
-            findings.at("ERROR", where, f"{source} has no field '{member.lookup}' (or the integration user "
-                                        "cannot read it); name a lookup to User such as OwnerId")
+            findings.at(
+                "ERROR",
+                where,
+                f"{source} has no field '{member.lookup}' (or the integration user "
+                "cannot read it); name a lookup to User such as OwnerId",
+            )
             continue
         targets = field.get("referenceTo") or []
         if field.get("type") != "reference" or "User" not in targets:
-            what = f"a lookup to {', '.join(targets)}" if targets else f"a {field.get('type', '?')} field"
-            findings.at("ERROR", where, f"{source}.{field['name']} is {what}, not a lookup to User: members "
-                                        "are Salesforce users, matched to PSA users by e-mail")
+            what = (
+                f"a lookup to {', '.join(targets)}"
+                if targets
+                else f"a {field.get('type', '?')} field"
+            )
+            findings.at(
+                "ERROR",
+                where,
+                f"{source}.{field['name']} is {what}, not a lookup to User: members "
+                "are Salesforce users, matched to PSA users by e-mail",
+            )
         elif (field.get("relationshipName") or "").lower() != member.relationship.lower():
-            findings.at("ERROR", where, f"{source}.{field['name']} is reached as "
-                                        f"{field.get('relationshipName')}, not {member.relationship}; "
-                                        "psa-sync reads the e-mail through <relationship>.Email")
+            findings.at(
+                "ERROR",
+                where,
+                f"{source}.{field['name']} is reached as "
+                f"{field.get('relationshipName')}, not {member.relationship}; "
+                "psa-sync reads the e-mail through <relationship>.Email",
+            )
 
 
 def check_member_roles(psa, mapping: Mapping, findings: Findings) -> None:
@@ -41,8 +57,12 @@ def check_member_roles(psa, mapping: Mapping, findings: Findings) -> None:
         return
     role_names = getattr(psa, "role_names", None)
     if role_names is None:
-        findings.at("WARN", ("members",), "this PSA's projects have no members: each deal's members are "
-                                          "reported as a 'members' event, never set")
+        findings.at(
+            "WARN",
+            ("members",),
+            "this PSA's projects have no members: each deal's members are "
+            "reported as a 'members' event, never set",
+        )
         return
     try:
         names = role_names()
@@ -52,5 +72,9 @@ def check_member_roles(psa, mapping: Mapping, findings: Findings) -> None:
     known = {name.lower() for name in names}
     for name, member in mapping.members.items():
         if member.role.strip().lower() not in known:
-            findings.at("ERROR", ("members", name, "role"), f"the PSA has no role '{member.role}' (its roles: "
-                                                            f"{', '.join(names) or 'none'}); name one of them")
+            findings.at(
+                "ERROR",
+                ("members", name, "role"),
+                f"the PSA has no role '{member.role}' (its roles: "
+                f"{', '.join(names) or 'none'}); name one of them",
+            )

@@ -81,23 +81,33 @@ class CheckResult:
         return self.exit_code == 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": JSON_VERSION, "ok": self.ok, "exit_code": self.exit_code, "offline": self.offline,
-                "findings": [f.to_json() for f in self.findings], "api_calls": dict(self.api_calls)}
+        return {
+            "version": JSON_VERSION,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "offline": self.offline,
+            "findings": [f.to_json() for f in self.findings],
+            "api_calls": dict(self.api_calls),
+        }
 
     def text(self) -> str:
         order = {level: n for n, level in enumerate(LEVELS)}
         lines = [f.text() for f in sorted(self.findings, key=lambda f: order[f.level])]
         verdict = "ok" if self.ok else "FAILED"
         scope = " (offline: nothing was contacted)" if self.offline else ""
-        lines.append(f"check {verdict}{scope}: {len(self.errors)} error(s), {len(self.warnings)} warning(s); "
-                     f"exit {self.exit_code}")
+        lines.append(
+            f"check {verdict}{scope}: {len(self.errors)} error(s), {len(self.warnings)} warning(s); "
+            f"exit {self.exit_code}"
+        )
         return "\n".join(lines)
 
 
 class Findings:
     """Collects findings about one mapping file, placing each at the line of its key."""
 
-    def __init__(self, result: CheckResult, mapping_path: Path | None = None, doc: YamlDoc | None = None):
+    def __init__(
+        self, result: CheckResult, mapping_path: Path | None = None, doc: YamlDoc | None = None
+    ):
         self.result = result
         self.path = str(mapping_path) if mapping_path is not None else None
         self.doc = doc
@@ -105,7 +115,9 @@ class Findings:
     def at(self, level: str, key: KeyPath, message: str) -> None:
         """A finding about a mapping key (``("project", "fields", "budget", "from")``)."""
         where = f"{self.path}:{self.doc.line(key) if self.doc else 1}" if self.path else "mapping"
-        self.result.findings.append(Finding(level, where, message, dotted(key) or None, 2 if level == "ERROR" else 0))
+        self.result.findings.append(
+            Finding(level, where, message, dotted(key) or None, 2 if level == "ERROR" else 0)
+        )
 
     def about(self, level: str, where: str, message: str, exit_code: int = 2) -> None:
         """A finding about a system or a config file as a whole (no mapping line)."""
@@ -148,7 +160,9 @@ def check(config_path: Path, offline: bool = False) -> CheckResult:
     return result
 
 
-def _load(config_path: Path, result: CheckResult) -> tuple[Settings | None, Mapping | None, Findings | None]:
+def _load(
+    config_path: Path, result: CheckResult
+) -> tuple[Settings | None, Mapping | None, Findings | None]:
     """The config, then the mapping: every problem of each as one finding."""
     try:
         settings = load_settings(config_path)
@@ -169,7 +183,9 @@ def _file_finding(problem: str, fallback: str) -> Finding:
     if match is None:
         return Finding("ERROR", fallback, problem, None, 2)
     key = match["key"]
-    return Finding("ERROR", match["where"], match["message"], None if key.startswith("(") else key, 2)
+    return Finding(
+        "ERROR", match["where"], match["message"], None if key.startswith("(") else key, 2
+    )
 
 
 def _positions(path: Path) -> YamlDoc | None:
@@ -192,10 +208,16 @@ def _build_clients(settings: Settings, findings: Findings) -> tuple[Any, Any] | 
 
 
 def _mapping_summary(mapping: Mapping) -> str:
-    text = (f"mapping loaded: {mapping.source.object} -> {len(mapping.fields)} project field(s), "
-            f"{len(mapping.writeback)} write-back and {len(mapping.backsync)} back-sync field(s)")
-    if (structure := mapping.structure) is not None:  # its templates were read and validated with it
-        text += (f"; structure: {len(structure.routes)} template(s)"
-                 f"{', line items become tasks' if structure.line_items else ''}, roles "
-                 f"{', '.join(sorted(structure.roles())) or '(none)'}")
+    text = (
+        f"mapping loaded: {mapping.source.object} -> {len(mapping.fields)} project field(s), "
+        f"{len(mapping.writeback)} write-back and {len(mapping.backsync)} back-sync field(s)"
+    )
+    if (
+        structure := mapping.structure
+    ) is not None:  # its templates were read and validated with it
+        text += (
+            f"; structure: {len(structure.routes)} template(s)"
+            f"{', line items become tasks' if structure.line_items else ''}, roles "
+            f"{', '.join(sorted(structure.roles())) or '(none)'}"
+        )
     return text

@@ -23,7 +23,9 @@ from sync.mapping.model import PIPELINE_FIELDS, SYSTEM_FIELDS, FieldRule, Mappin
 from sync.ops.check.members import check_members
 from sync.ops.check.runner import Findings
 
-TEXT_TYPES = frozenset({"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"})
+TEXT_TYPES = frozenset(
+    {"string", "textarea", "url", "picklist", "email", "phone", "combobox", "encryptedstring"}
+)
 PICKLIST_TYPES = frozenset({"picklist", "multipicklist"})
 # Salesforce field types that can hold a value of each mapping type (text holds anything).
 _HOLDS: dict[str, frozenset[str]] = {
@@ -83,14 +85,23 @@ def field_uses(mapping: Mapping) -> list[FieldUse]:
         where = (*base, "template" if rule.template is not None else "from")
         uses += [FieldUse(path, where, "read", rule, base) for path in rule.read_fields()]
     if mapping.source.criteria is not None:
-        uses += [FieldUse(path, ("source", "criteria"), "criteria")
-                 for path in sorted(mapping.source.criteria.fields(), key=str.lower)]
+        uses += [
+            FieldUse(path, ("source", "criteria"), "criteria")
+            for path in sorted(mapping.source.criteria.fields(), key=str.lower)
+        ]
     if mapping.pipeline is not None:  # its criteria, and what the pipeline table keeps of each deal
-        uses += [FieldUse(path, ("pipeline", "criteria"), "criteria")
-                 for path in [*sorted(mapping.pipeline.criteria.fields(), key=str.lower), *PIPELINE_FIELDS]]
+        uses += [
+            FieldUse(path, ("pipeline", "criteria"), "criteria")
+            for path in [
+                *sorted(mapping.pipeline.criteria.fields(), key=str.lower),
+                *PIPELINE_FIELDS,
+            ]
+        ]
     uses += [FieldUse(target, ("writeback", target), "write") for target in mapping.writeback]
-    uses += [FieldUse(target, ("backsync", target), "write", rule, ("backsync", target))
-             for target, rule in mapping.backsync.items()]
+    uses += [
+        FieldUse(target, ("backsync", target), "write", rule, ("backsync", target))
+        for target, rule in mapping.backsync.items()
+    ]
     return uses
 
 
@@ -130,15 +141,29 @@ def resolve(describer: Describer, source: str, path: str) -> Resolved:
         fields, why = describer.fields(obj)
         if fields is None:
             return Resolved(None, obj, True, problem=why)
-        ref = next((f for f in fields.values() if (f.get("relationshipName") or "").lower() == rel.lower()), None)
+        ref = next(
+            (
+                f
+                for f in fields.values()
+                if (f.get("relationshipName") or "").lower() == rel.lower()
+            ),
+            None,
+        )
         if ref is None:
             names = [f["relationshipName"] for f in fields.values() if f.get("relationshipName")]
-            return Resolved(None, obj, True, problem=f"{obj} has no relationship '{rel}'{suggest(rel, names)}")
+            return Resolved(
+                None, obj, True, problem=f"{obj} has no relationship '{rel}'{suggest(rel, names)}"
+            )
         targets = ref.get("referenceTo") or []
         if len(targets) != 1:
-            return Resolved(None, obj, True, note=f"{obj}.{ref['relationshipName']} is polymorphic "
-                                                  f"({', '.join(targets) or 'no target'}): {path} cannot be "
-                                                  "verified by describe")
+            return Resolved(
+                None,
+                obj,
+                True,
+                note=f"{obj}.{ref['relationshipName']} is polymorphic "
+                f"({', '.join(targets) or 'no target'}): {path} cannot be "
+                "verified by describe",
+            )
         obj = targets[0]
     fields, why = describer.fields(obj)
     if fields is None:
@@ -151,11 +176,15 @@ def resolve(describer: Describer, source: str, path: str) -> Resolved:
 
 
 def _missing(obj: str, name: str, fields: dict[str, dict]) -> str:
-    relationship = next((f for f in fields.values() if (f.get("relationshipName") or "").lower() == name.lower()),
-                        None)
+    relationship = next(
+        (f for f in fields.values() if (f.get("relationshipName") or "").lower() == name.lower()),
+        None,
+    )
     if relationship is not None:
-        return (f"{obj}.{relationship['relationshipName']} is a relationship, not a field: name one of its "
-                f"fields, such as {relationship['relationshipName']}.Name")
+        return (
+            f"{obj}.{relationship['relationshipName']} is a relationship, not a field: name one of its "
+            f"fields, such as {relationship['relationshipName']}.Name"
+        )
     hint = suggest(name, [f["name"] for f in fields.values()])
     return f"{obj} has no field '{name}' (or the integration user cannot read it){hint}"
 
@@ -169,22 +198,30 @@ def check_salesforce(client: SalesforceClient, mapping: Mapping, findings: Findi
         source = mapping.source.object
         fields, why = describer.fields(source)
         if fields is None:
-            findings.at("ERROR", ("source", "object"), f"{why}; check the object's API name and the "
-                                                       "integration user's access to it")
+            findings.at(
+                "ERROR",
+                ("source", "object"),
+                f"{why}; check the object's API name and the integration user's access to it",
+            )
             return
         uses = field_uses(mapping)
         for use in uses:
             check_use(describer, source, use, findings)
         check_members(fields, mapping, findings)
         from sync.ops.check.structure import check_structure_salesforce  # it builds on this module
+
         check_structure_salesforce(describer, mapping, findings)
     except SyncError as exc:
         findings.failure("salesforce", exc)
         return
     if len(findings.result.errors) == errors_before:
         objects = ", ".join(describer.described)
-        findings.about("OK", "salesforce", f"org {client.org_id}: {len(uses)} field use(s) verified against "
-                                           f"the describe of {objects}")
+        findings.about(
+            "OK",
+            "salesforce",
+            f"org {client.org_id}: {len(uses)} field use(s) verified against "
+            f"the describe of {objects}",
+        )
 
 
 def check_use(describer: Describer, source: str, use: FieldUse, findings: Findings) -> None:
@@ -218,52 +255,87 @@ def _check_write(use: FieldUse, owner: str, field: dict, findings: Findings) -> 
     name, sf_type = f"{owner}.{field['name']}", field.get("type", "?")
     if not field.get("updateable"):
         why = "a formula field" if field.get("calculated") else "read-only for the integration user"
-        findings.at("ERROR", use.key, f"{name} is not updateable ({why}); psa-sync writes it, so every "
-                                      "write-back would fail: pick an editable custom field or grant edit access")
+        findings.at(
+            "ERROR",
+            use.key,
+            f"{name} is not updateable ({why}); psa-sync writes it, so every "
+            "write-back would fail: pick an editable custom field or grant edit access",
+        )
         return
     produced = use.rule.type if use.rule is not None else "string"
     if sf_type not in _HOLDS.get(produced, TEXT_TYPES):
-        findings.at("WARN", use.key, f"psa-sync writes a {produced} value into {name}, a {sf_type} field; "
-                                     "Salesforce may refuse it (each refusal lands in the quarantine)")
+        findings.at(
+            "WARN",
+            use.key,
+            f"psa-sync writes a {produced} value into {name}, a {sf_type} field; "
+            "Salesforce may refuse it (each refusal lands in the quarantine)",
+        )
 
 
 def _check_key(use: FieldUse, owner: str, field: dict, findings: Findings) -> None:
     if field.get("type") == "id" or field.get("externalId") or field.get("unique"):
         return
-    findings.at("WARN", use.key, f"{owner}.{field['name']} is neither the Id nor a unique External ID field: "
-                                 "two records with the same value would share one project")
+    findings.at(
+        "WARN",
+        use.key,
+        f"{owner}.{field['name']} is neither the Id nor a unique External ID field: "
+        "two records with the same value would share one project",
+    )
 
 
 def _check_freshness(use: FieldUse, found: Resolved, source: str, findings: Findings) -> None:
     what = "the criteria read" if use.role == "criteria" else "it reads"
     later = f"so such a change reaches the PSA only when the {source} itself is next edited"
     if found.parent:
-        findings.at("WARN", use.key, f"{what} {use.path}, a field of the parent {found.owner}: editing it does "
-                                     f"not move the {source}'s SystemModstamp, {later}")
+        findings.at(
+            "WARN",
+            use.key,
+            f"{what} {use.path}, a field of the parent {found.owner}: editing it does "
+            f"not move the {source}'s SystemModstamp, {later}",
+        )
     elif found.field and found.field.get("calculated"):
-        findings.at("WARN", use.key, f"{what} {use.path}, a formula field: its value changes without the "
-                                     f"{source}'s SystemModstamp moving, {later}")
+        findings.at(
+            "WARN",
+            use.key,
+            f"{what} {use.path}, a formula field: its value changes without the "
+            f"{source}'s SystemModstamp moving, {later}",
+        )
 
 
 def _check_parses(use: FieldUse, found: Resolved, findings: Findings) -> None:
     """A `from` whose Salesforce type can never become the rule's type quarantines every record."""
     rule = use.rule
-    if use.role != "read" or rule is None or rule.template is not None or rule.value_map is not None:
+    if (
+        use.role != "read"
+        or rule is None
+        or rule.template is not None
+        or rule.value_map is not None
+    ):
         return
     sf_type = (found.field or {}).get("type", "")
     where = f"{found.owner}.{(found.field or {}).get('name', use.path)}"
     if rule.type == "date" and sf_type == "datetime" and rule.tz is None:
-        findings.at("ERROR", use.key, f"{where} is a datetime field: `type: date` needs `tz` (e.g. tz: "
-                                      "Europe/Paris) to say in which time zone its day is taken; without it every "
-                                      "record with a value is quarantined")
+        findings.at(
+            "ERROR",
+            use.key,
+            f"{where} is a datetime field: `type: date` needs `tz` (e.g. tz: "
+            "Europe/Paris) to say in which time zone its day is taken; without it every "
+            "record with a value is quarantined",
+        )
     elif sf_type in _NEVER_PARSES.get(rule.type, ()):
-        findings.at("ERROR", use.key, f"{where} is a {sf_type} field, whose values never parse as "
-                                      f"{rule.type}: every record with a value would be quarantined; fix `type`")
+        findings.at(
+            "ERROR",
+            use.key,
+            f"{where} is a {sf_type} field, whose values never parse as "
+            f"{rule.type}: every record with a value would be quarantined; fix `type`",
+        )
 
 
 def _check_picklist(use: FieldUse, owner: str, field: dict, findings: Findings) -> None:
     """Map keys are picklist API values, matched exactly; a key that no record can carry is dead."""
-    values: dict[str, bool] = {v["value"]: bool(v.get("active", True)) for v in field.get("picklistValues") or []}
+    values: dict[str, bool] = {
+        v["value"]: bool(v.get("active", True)) for v in field.get("picklistValues") or []
+    }
     name = f"{owner}.{field['name']}"
     rule = use.rule
     assert rule is not None and rule.value_map is not None
@@ -272,16 +344,27 @@ def _check_picklist(use: FieldUse, owner: str, field: dict, findings: Findings) 
         if values.get(key):
             continue
         if key in values:
-            findings.at("WARN", where, f"'{key}' is an inactive value of the picklist {name}: only old records "
-                                       "carry it")
+            findings.at(
+                "WARN",
+                where,
+                f"'{key}' is an inactive value of the picklist {name}: only old records carry it",
+            )
             continue
         same_case = next((v for v in values if v.lower() == key.lower()), None)
         if same_case is not None:
-            findings.at("WARN", where, f"map keys are matched exactly, and the picklist {name} spells it "
-                                       f"'{same_case}': this entry never applies")
+            findings.at(
+                "WARN",
+                where,
+                f"map keys are matched exactly, and the picklist {name} spells it "
+                f"'{same_case}': this entry never applies",
+            )
         else:
-            findings.at("WARN", where, f"'{key}' is not a value of the picklist {name}"
-                                       f"{suggest(key, list(values))}: this entry never applies")
+            findings.at(
+                "WARN",
+                where,
+                f"'{key}' is not a value of the picklist {name}"
+                f"{suggest(key, list(values))}: this entry never applies",
+            )
     _check_coverage(use, name, values, findings)
 
 
@@ -293,8 +376,20 @@ def _check_coverage(use: FieldUse, name: str, values: dict[str, bool], findings:
     uncovered = [v for v, active in values.items() if active and v not in rule.value_map]
     if uncovered:
         listed = ", ".join(f"'{v}'" for v in uncovered)
-        findings.at("WARN", (*use.rule_key, "map"), f"active values of {name} with no entry: {listed}; a deal "
-                                                    "carrying one is quarantined (unmapped: error)")
+        findings.at(
+            "WARN",
+            (*use.rule_key, "map"),
+            f"active values of {name} with no entry: {listed}; a deal "
+            "carrying one is quarantined (unmapped: error)",
+        )
 
 
-__all__ = ["FieldUse", "Resolved", "Describer", "field_uses", "resolve", "suggest", "check_salesforce"]
+__all__ = [
+    "FieldUse",
+    "Resolved",
+    "Describer",
+    "field_uses",
+    "resolve",
+    "suggest",
+    "check_salesforce",
+]

@@ -25,9 +25,13 @@ def structure_uses(mapping: Mapping) -> tuple[list[FieldUse], list[FieldUse]]:
     if rules is None:
         return [], []
     deal = [FieldUse(path, (*WHERE, "templates"), "criteria") for path in rules.deal_fields()]
-    deal += [FieldUse(target, (*WHERE, "backsync", target), "write", rule, (*WHERE, "backsync", target))
-             for target, rule in rules.backsync.items()]
-    lines = [FieldUse(path, (*WHERE, "line_items"), "read") for path in line_item_fields(mapping) or ()]
+    deal += [
+        FieldUse(target, (*WHERE, "backsync", target), "write", rule, (*WHERE, "backsync", target))
+        for target, rule in rules.backsync.items()
+    ]
+    lines = [
+        FieldUse(path, (*WHERE, "line_items"), "read") for path in line_item_fields(mapping) or ()
+    ]
     return deal, lines
 
 
@@ -38,8 +42,12 @@ def check_structure_salesforce(describer: Describer, mapping: Mapping, findings:
     if lines:
         fields, why = describer.fields(LINE_ITEM)
         if fields is None:
-            findings.at("ERROR", WHERE, f"{why}: a structure reads the deals' line items (Products on "
-                                        "Opportunities must be enabled, and readable by the integration user)")
+            findings.at(
+                "ERROR",
+                WHERE,
+                f"{why}: a structure reads the deals' line items (Products on "
+                "Opportunities must be enabled, and readable by the integration user)",
+            )
             return
         for use in lines:
             check_use(describer, LINE_ITEM, use, findings)
@@ -50,7 +58,9 @@ def check_structure_psa(psa, mapping: Mapping, findings: Findings) -> None:
     if mapping.structure is None:
         return
     if not isinstance(psa, StructureConnector):
-        findings.at("ERROR", WHERE, "this PSA connector cannot hold a project's plan (phases and tasks)")
+        findings.at(
+            "ERROR", WHERE, "this PSA connector cannot hold a project's plan (phases and tasks)"
+        )
         return
     try:
         spec = psa.structure_spec()
@@ -63,4 +73,8 @@ def check_structure_psa(psa, mapping: Mapping, findings: Findings) -> None:
         known = {r.lower() for r in spec.roles}
         for role in sorted(mapping.structure.roles()):
             if role.lower() not in known:
-                findings.at("ERROR", WHERE, f"role {role!r}: the PSA's role field takes {', '.join(spec.roles)}")
+                findings.at(
+                    "ERROR",
+                    WHERE,
+                    f"role {role!r}: the PSA's role field takes {', '.join(spec.roles)}",
+                )

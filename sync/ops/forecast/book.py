@@ -46,32 +46,54 @@ def _read(path: Path, tasks: bool) -> tuple[list[Deal], list[Task], bool]:
     with State.reading(path) as state:
         if state is None:
             return [], [], False
-        won = [Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
-               for link in state.all_links() if _upcoming(link)]
+        won = [
+            Deal(record_id=link.record_id, kind="won", fields=dict(link.payload))
+            for link in state.all_links()
+            if _upcoming(link)
+        ]
         counted = {deal.record_id for deal in won}
-        pipeline = [_pipeline_deal(row) for row in pipeline_rows(state, "open")
-                    if row["record_id"] not in counted]
-        planned = [_task(row) for row in all_children(state)
-                   if row.kind is ChildKind.TASK and row.status == LINKED] if tasks else []
+        pipeline = [
+            _pipeline_deal(row)
+            for row in pipeline_rows(state, "open")
+            if row["record_id"] not in counted
+        ]
+        planned = (
+            [
+                _task(row)
+                for row in all_children(state)
+                if row.kind is ChildKind.TASK and row.status == LINKED
+            ]
+            if tasks
+            else []
+        )
     return won + pipeline, planned, True
 
 
 def _task(row: ChildRow) -> Task:
-    return Task(record_id=row.record_id, role=row.role, hours=row.hours, start=row.start, due=row.due)
+    return Task(
+        record_id=row.record_id, role=row.role, hours=row.hours, start=row.start, due=row.due
+    )
 
 
 def _upcoming(link: Link) -> bool:
     """A won deal whose project still has work ahead: neither psa-sync, a person at linking, nor
     delivery since (the status back-sync last read) closed it."""
-    return (link.link_state == "active" and link.closed_by is None and (link.sf_status or "Won") in WON
-            and link.backsync.get("status") != "closed")
+    return (
+        link.link_state == "active"
+        and link.closed_by is None
+        and (link.sf_status or "Won") in WON
+        and link.backsync.get("status") != "closed"
+    )
 
 
 def _pipeline_deal(row: dict[str, Any]) -> Deal:
     probability = number_of(row.get("probability"))
-    return Deal(record_id=row["record_id"], kind="pipeline", fields=row["payload"],
-                probability=probability if probability is not None else Decimal(0),
-                owner=row.get("owner_id"), amount=number_of(row.get("amount")),
-                close_date=day_of(row.get("close_date")))
-
-
+    return Deal(
+        record_id=row["record_id"],
+        kind="pipeline",
+        fields=row["payload"],
+        probability=probability if probability is not None else Decimal(0),
+        owner=row.get("owner_id"),
+        amount=number_of(row.get("amount")),
+        close_date=day_of(row.get("close_date")),
+    )

@@ -38,7 +38,9 @@ def first_month(text: str | None) -> date:
         raise ConfigError(f"--from: '{text}' is not a month such as 2027-01") from None
 
 
-def run_forecast(settings: Settings, months: int | None, by: str | None, start: str | None) -> dict[str, Any]:
+def run_forecast(
+    settings: Settings, months: int | None, by: str | None, start: str | None
+) -> dict[str, Any]:
     """The forecast's data (the JSON of ``--format json``)."""
     config = config_of(settings)
     months = months or config.months
@@ -62,15 +64,21 @@ def _check_names(config: ForecastConfig, mapping: Any, by: str) -> None:
     listed = ", ".join(sorted(known))
     problems = []
     if by not in ("owner", ROLE) and by not in known:
-        problems.append(f"--by: '{by}' is not a project field of {mapping.path}; choose owner, role (the tasks "
-                        f"of the plans) or one of: {listed}")
+        problems.append(
+            f"--by: '{by}' is not a project field of {mapping.path}; choose owner, role (the tasks "
+            f"of the plans) or one of: {listed}"
+        )
     for role, name in config.fields.items():
         if name and name not in known:
-            problems.append(f"{config.at(f'forecast.fields.{role}')}: '{name}' is not a project field of "
-                            f"{mapping.path}; its fields: {listed}")
+            problems.append(
+                f"{config.at(f'forecast.fields.{role}')}: '{name}' is not a project field of "
+                f"{mapping.path}; its fields: {listed}"
+            )
     if config.rate_by != "owner" and config.rate_by not in known:
-        problems.append(f"{config.at('forecast.rate_by')}: '{config.rate_by}' is not a project field of "
-                        f"{mapping.path}; its fields: {listed}")
+        problems.append(
+            f"{config.at('forecast.rate_by')}: '{config.rate_by}' is not a project field of "
+            f"{mapping.path}; its fields: {listed}"
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -84,8 +92,10 @@ def _chart_writer():
     try:
         from sync.ops.forecast.chart import write_png
     except ImportError as exc:
-        raise ConfigError(f"forecast --format png draws with matplotlib, which is not installed ({exc}); "
-                          f"install the forecast extra: {PNG_EXTRA} (or use --format table, csv or json)") from exc
+        raise ConfigError(
+            f"forecast --format png draws with matplotlib, which is not installed ({exc}); "
+            f"install the forecast extra: {PNG_EXTRA} (or use --format table, csv or json)"
+        ) from exc
     return write_png
 
 

@@ -73,7 +73,9 @@ def month_starts(first: date, count: int) -> list[date]:
     return out
 
 
-def forecast(deals: list[Deal], config: ForecastConfig, first: date, months: int, by: str) -> Forecast:
+def forecast(
+    deals: list[Deal], config: ForecastConfig, first: date, months: int, by: str
+) -> Forecast:
     """Spread every deal's (weighted) hours over its months.
 
     Raises:
@@ -97,7 +99,9 @@ def forecast(deals: list[Deal], config: ForecastConfig, first: date, months: int
     for group, line in result.groups.items():
         line.capacity = config.capacity.get(group)
     if result.counts["no_amount"]:
-        result.notes.append(f"{result.counts['no_amount']} deal(s) with neither an amount nor hours were left out")
+        result.notes.append(
+            f"{result.counts['no_amount']} deal(s) with neither an amount nor hours were left out"
+        )
     return result
 
 
@@ -126,8 +130,10 @@ def rate_of(deal: Deal, config: ForecastConfig) -> Decimal:
     group = group_of(deal, config.rate_by)
     rate = config.rates.get(group, config.default_rate)
     if rate is None:
-        raise ConfigError(f"{config.at('forecast.rates')}: no rate for {config.rate_by} '{group}'; add "
-                          f"`{group}: <rate per hour>` under forecast.rates, or set forecast.default_rate")
+        raise ConfigError(
+            f"{config.at('forecast.rates')}: no rate for {config.rate_by} '{group}'; add "
+            f"`{group}: <rate per hour>` under forecast.rates, or set forecast.default_rate"
+        )
     return rate
 
 
@@ -154,13 +160,20 @@ def _check_rates(deals: list[Deal], config: ForecastConfig) -> None:
     """Every group that needs a rate has one: one message listing them all, before any arithmetic."""
     if config.default_rate is not None:
         return
-    missing = Counter(group_of(d, config.rate_by) for d in deals if _needs_rate(d, config)
-                      and group_of(d, config.rate_by) not in config.rates)
+    missing = Counter(
+        group_of(d, config.rate_by)
+        for d in deals
+        if _needs_rate(d, config) and group_of(d, config.rate_by) not in config.rates
+    )
     if missing:
-        listed = ", ".join(f"'{g}' ({n} deal{'s' if n > 1 else ''}{' with no value' if g == NONE else ''})"
-                           for g, n in sorted(missing.items()))
-        raise ConfigError(f"{config.at('forecast.rates')}: no rate for {config.rate_by} {listed}; add each as "
-                          "`<value>: <rate per hour>` under forecast.rates, or set forecast.default_rate")
+        listed = ", ".join(
+            f"'{g}' ({n} deal{'s' if n > 1 else ''}{' with no value' if g == NONE else ''})"
+            for g, n in sorted(missing.items())
+        )
+        raise ConfigError(
+            f"{config.at('forecast.rates')}: no rate for {config.rate_by} {listed}; add each as "
+            "`<value>: <rate per hour>` under forecast.rates, or set forecast.default_rate"
+        )
 
 
 def _needs_rate(deal: Deal, config: ForecastConfig) -> bool:

@@ -24,7 +24,16 @@ from typing import Any
 
 from sync.common.yamldoc import KeyPath, kind_of
 
-KEYS = {"months", "by", "fields", "rate_by", "rates", "default_rate", "capacity_hours_per_month", "capacity_by_role"}
+KEYS = {
+    "months",
+    "by",
+    "fields",
+    "rate_by",
+    "rates",
+    "default_rate",
+    "capacity_hours_per_month",
+    "capacity_by_role",
+}
 FIELD_ROLES = ("amount", "start", "end", "hours")
 DEFAULT_FIELDS = {"amount": "budget", "start": "start_date", "end": "end_date", "hours": None}
 
@@ -40,7 +49,9 @@ class ForecastConfig:
     rates: dict[str, Decimal] = field(default_factory=dict)
     default_rate: Decimal | None = None
     capacity: dict[str, Decimal] = field(default_factory=dict)
-    capacity_by_role: dict[str, Decimal] = field(default_factory=dict)  # hours a month per task role
+    capacity_by_role: dict[str, Decimal] = field(
+        default_factory=dict
+    )  # hours a month per task role
     where: dict[str, str] = field(default_factory=dict)
 
     def at(self, key: str) -> str:
@@ -56,12 +67,21 @@ def parse_forecast(r: Any, raw: dict) -> ForecastConfig | None:
     section = r.section(raw, at, KEYS, required=True)
     months = r.number(section, (*at, "months"), 6, int, minimum=1)
     if months is not None and months > 36:
-        r.problem((*at, "months"), f"{months} is more than 36 months; a forecast that far out is guesswork")
-    names = {"by": _name(r, section, "by", "billing_type"), "rate_by": _name(r, section, "rate_by", "billing_type")}
+        r.problem(
+            (*at, "months"),
+            f"{months} is more than 36 months; a forecast that far out is guesswork",
+        )
+    names = {
+        "by": _name(r, section, "by", "billing_type"),
+        "rate_by": _name(r, section, "rate_by", "billing_type"),
+    }
     fields = _fields(r, section)
     rates = _amounts(r, section, "rates")
-    default_rate = _amount(r, section.get("default_rate"), (*at, "default_rate")) if "default_rate" in section \
+    default_rate = (
+        _amount(r, section.get("default_rate"), (*at, "default_rate"))
+        if "default_rate" in section
         else None
+    )
     capacity = _amounts(r, section, "capacity_hours_per_month")
     capacity_by_role = _amounts(r, section, "capacity_by_role")
     doc, source = r.problems.doc, r.problems.source
@@ -71,14 +91,25 @@ def parse_forecast(r: Any, raw: dict) -> ForecastConfig | None:
         where[f"forecast.{key}"] = f"{source}:{doc.line(path)}"
     for group in rates:
         where[f"forecast.rates.{group}"] = f"{source}:{doc.line((*at, 'rates', group))}"
-    return ForecastConfig(months=months or 6, fields=fields, rates=rates, default_rate=default_rate,
-                          capacity=capacity, capacity_by_role=capacity_by_role, where=where, **names)
+    return ForecastConfig(
+        months=months or 6,
+        fields=fields,
+        rates=rates,
+        default_rate=default_rate,
+        capacity=capacity,
+        capacity_by_role=capacity_by_role,
+        where=where,
+        **names,
+    )
 
 
 def _name(r: Any, section: dict, key: str, default: str) -> str:
     value = section.get(key, default)
     if not isinstance(value, str) or not value.strip():
-        r.problem(("forecast", key), f"must be a mapped project field such as billing_type, not {kind_of(value)}")
+        r.problem(
+            ("forecast", key),
+            f"must be a mapped project field such as billing_type, not {kind_of(value)}",
+        )
         return default
     return value.strip()
 
@@ -92,12 +123,18 @@ def _fields(r: Any, section: dict) -> dict[str, str | None]:
             continue
         value = raw[role]
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            r.problem((*at, role), f"must be the name of a mapped project field (or null), not {kind_of(value)}")
+            r.problem(
+                (*at, role),
+                f"must be the name of a mapped project field (or null), not {kind_of(value)}",
+            )
             continue
         out[role] = value.strip() if value else None
     if out["amount"] is None and out["hours"] is None:
-        r.problem(at, "name at least one of amount and hours: hours come from the amount and a rate, or from "
-                      "a mapped hours field")
+        r.problem(
+            at,
+            "name at least one of amount and hours: hours come from the amount and a rate, or from "
+            "a mapped hours field",
+        )
     return out
 
 
@@ -107,7 +144,9 @@ def _amounts(r: Any, section: dict, key: str) -> dict[str, Decimal]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        r.problem(at, f"must be a mapping of group: number (e.g. Fixed Fee: 150), not {kind_of(raw)}")
+        r.problem(
+            at, f"must be a mapping of group: number (e.g. Fixed Fee: 150), not {kind_of(raw)}"
+        )
         return {}
     out = {}
     for group, value in raw.items():

@@ -35,8 +35,9 @@ class Task:
     due: date | None
 
 
-def forecast_by_role(deals: list[Deal], tasks: list[Task], config: ForecastConfig, first: date,
-                     months: int) -> Forecast:
+def forecast_by_role(
+    deals: list[Deal], tasks: list[Task], config: ForecastConfig, first: date, months: int
+) -> Forecast:
     """Spread every counted deal's tasks, each weighted by its deal's probability, by role."""
     starts = month_starts(first, months)
     result = Forecast(months=starts, by=ROLE, groups={})
@@ -77,8 +78,9 @@ def _add(result: Forecast, deal: Deal, task: Task, config: ForecastConfig) -> No
         result.counts["no_dates"] += 1
         dates = (result.months[0], result.months[0])
     count = len(result.months)
-    line = result.groups.setdefault(task.role or NO_ROLE, Line(won=[Decimal(0)] * count,
-                                                               pipeline=[Decimal(0)] * count))
+    line = result.groups.setdefault(
+        task.role or NO_ROLE, Line(won=[Decimal(0)] * count, pipeline=[Decimal(0)] * count)
+    )
     target = line.won if deal.kind == "won" else line.pipeline
     weighted = task.hours * deal.probability / HUNDRED
     for index, share in enumerate(spread(weighted, dates[0], dates[1], result.months)):
@@ -88,12 +90,18 @@ def _add(result: Forecast, deal: Deal, task: Task, config: ForecastConfig) -> No
 def _notes(result: Forecast) -> list[str]:
     counts, notes = result.counts, []
     if counts["no_tasks_pipeline"]:
-        notes.append(f"{counts['no_tasks_pipeline']} open pipeline deal(s) without a project plan (no tasks) "
-                     "left out: --by role counts only the tasks of won and tentative projects")
+        notes.append(
+            f"{counts['no_tasks_pipeline']} open pipeline deal(s) without a project plan (no tasks) "
+            "left out: --by role counts only the tasks of won and tentative projects"
+        )
     if counts["no_tasks_won"]:
-        notes.append(f"{counts['no_tasks_won']} won project(s) without tasks (no structure) left out")
+        notes.append(
+            f"{counts['no_tasks_won']} won project(s) without tasks (no structure) left out"
+        )
     if counts["no_hours"]:
         notes.append(f"{counts['no_hours']} task(s) without estimated hours left out")
     if counts["no_dates"]:
-        notes.append(f"{counts['no_dates']} task(s) with no date, nor their project, put in the first month")
+        notes.append(
+            f"{counts['no_dates']} task(s) with no date, nor their project, put in the first month"
+        )
     return notes

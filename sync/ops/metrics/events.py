@@ -11,27 +11,56 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from sync.state import State
 from sync.state.events import stream_status
 
 P = "psa_sync_"
-LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)  # as sync.daemon.events records them
+LAG_BUCKETS = (
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+)  # as sync.daemon.events records them
 
 
 def event_families(state: State) -> Iterator[Metric]:
     status = stream_status(state)
     if status is None:
         return
-    yield GaugeMetricFamily(P + "events_connected", "1 while the daemon's change event stream is connected",
-                            value=1 if status.get("connected_since") else 0)
-    yield CounterMetricFamily(P + "events_received", "Change events received", value=status.get("events_total", 0))
-    yield CounterMetricFamily(P + "events_echoes", "Change events of psa-sync's own writes, skipped",
-                              value=status.get("echoes", 0))
-    yield CounterMetricFamily(P + "events_reconnects", "Times the stream ended and was resubscribed",
-                              value=status.get("reconnects", 0))
-    fallbacks = CounterMetricFamily(P + "events_fallbacks", "Fallbacks taken, by reason", labels=["reason"])
+    yield GaugeMetricFamily(
+        P + "events_connected",
+        "1 while the daemon's change event stream is connected",
+        value=1 if status.get("connected_since") else 0,
+    )
+    yield CounterMetricFamily(
+        P + "events_received", "Change events received", value=status.get("events_total", 0)
+    )
+    yield CounterMetricFamily(
+        P + "events_echoes",
+        "Change events of psa-sync's own writes, skipped",
+        value=status.get("echoes", 0),
+    )
+    yield CounterMetricFamily(
+        P + "events_reconnects",
+        "Times the stream ended and was resubscribed",
+        value=status.get("reconnects", 0),
+    )
+    fallbacks = CounterMetricFamily(
+        P + "events_fallbacks", "Fallbacks taken, by reason", labels=["reason"]
+    )
     for reason, n in sorted((status.get("fallbacks") or {}).items()):
         fallbacks.add_metric([reason], n)
     yield fallbacks
@@ -40,5 +69,9 @@ def event_families(state: State) -> Iterator[Metric]:
     for bound, n in zip((*map(str, LAG_BUCKETS), "+Inf"), counts, strict=True):
         running += n
         buckets.append((bound, running))
-    yield HistogramMetricFamily(P + "events_lag_seconds", "From an event's commitTimestamp to its receipt",
-                                buckets=buckets, sum_value=status.get("lag_sum", 0.0))
+    yield HistogramMetricFamily(
+        P + "events_lag_seconds",
+        "From an event's commitTimestamp to its receipt",
+        buckets=buckets,
+        sum_value=status.get("lag_sum", 0.0),
+    )

@@ -57,7 +57,14 @@ class MetricsServer(HTTPServer):
     daemon_threads = True
     request_queue_size = BACKLOG
 
-    def __init__(self, address: str, port: int, registry, slots: int = SLOTS, idle_timeout: float = IDLE_TIMEOUT):
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        registry,
+        slots: int = SLOTS,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ):
         self.registry = registry
         self.idle_timeout = idle_timeout
         self.slots = threading.BoundedSemaphore(slots)
@@ -91,7 +98,9 @@ class MetricsServer(HTTPServer):
             self.turned_away += 1
             self.shutdown_request(request)
             return
-        threading.Thread(target=self._serve_one, args=(request, client_address), daemon=True).start()
+        threading.Thread(
+            target=self._serve_one, args=(request, client_address), daemon=True
+        ).start()
 
     def _serve_one(self, request, client_address) -> None:
         try:
@@ -107,7 +116,9 @@ def _family(address: str, port: int) -> socket.AddressFamily:
     try:
         return socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as exc:
-        raise ConfigError(f"metrics.address: {address!r} is not an address of this host ({exc.strerror})") from None
+        raise ConfigError(
+            f"metrics.address: {address!r} is not an address of this host ({exc.strerror})"
+        ) from None
 
 
 def _bind_problem(where: str, exc: OSError) -> str:
@@ -119,5 +130,7 @@ def _bind_problem(where: str, exc: OSError) -> str:
         why = "a port below 1024 needs privileges"
     else:
         why = "the system refused it"
-    return (f"metrics.port: cannot serve /metrics on {where}: {why} ({exc.strerror}); choose another "
-            "metrics.port or metrics.address, or stop what holds it")
+    return (
+        f"metrics.port: cannot serve /metrics on {where}: {why} ({exc.strerror}); choose another "
+        "metrics.port or metrics.address, or stop what holds it"
+    )

@@ -19,12 +19,19 @@ KEY = "metrics_totals"
 DEALS = ("extracted", "created", "updated", "quarantined")
 #: Upper bounds (seconds) of the Closed Won → project latency histogram; the last bucket is +Inf.
 LATENCY_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-LATENCY_MODES = ("run",)  # a backfill's deals were won long ago: their latency says nothing of the sync
+LATENCY_MODES = (
+    "run",
+)  # a backfill's deals were won long ago: their latency says nothing of the sync
 
 
 def empty() -> dict[str, Any]:
-    return {"runs": {}, "deals": dict.fromkeys(DEALS, 0), "salesforce_calls": {}, "psa_calls": 0,
-            "latency": {"buckets": [0] * (len(LATENCY_BUCKETS) + 1), "sum": 0.0, "count": 0}}
+    return {
+        "runs": {},
+        "deals": dict.fromkeys(DEALS, 0),
+        "salesforce_calls": {},
+        "psa_calls": 0,
+        "latency": {"buckets": [0] * (len(LATENCY_BUCKETS) + 1), "sum": 0.0, "count": 0},
+    }
 
 
 def read(state: State) -> dict[str, Any]:
@@ -35,8 +42,15 @@ def read(state: State) -> dict[str, Any]:
     return totals
 
 
-def add_run(state: State, run_id: int, mode: str, exit_code: int, counts: dict[str, int],
-            api_calls: dict[str, int], psa_calls: int) -> None:
+def add_run(
+    state: State,
+    run_id: int,
+    mode: str,
+    exit_code: int,
+    counts: dict[str, int],
+    api_calls: dict[str, int],
+    psa_calls: int,
+) -> None:
     """Add one finished run; call inside the transaction that records it."""
     totals = read(state)
     by_code = totals["runs"].setdefault(mode, {})
@@ -63,6 +77,8 @@ def latencies(state: State, run_id: int) -> list[float]:
 
 
 def observe(histogram: dict[str, Any], seconds: float) -> None:
-    histogram["buckets"][bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: a value on a bound counts in it
+    histogram["buckets"][bisect_left(LATENCY_BUCKETS, seconds)] += (
+        1  # le: a value on a bound counts in it
+    )
     histogram["sum"] += seconds
     histogram["count"] += 1

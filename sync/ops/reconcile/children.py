@@ -24,8 +24,13 @@ def children_drift(run: Run, links: dict[str, Link]) -> list[Drift]:
     if not isinstance(run.psa, StructureConnector):
         return []
     kept = rows.children_of(run.state, list(links))
-    planned = [links[r] for r, children in kept.items()
-               if r in links and links[r].link_state == "active" and any(c.child_id for c in children.values())]
+    planned = [
+        links[r]
+        for r, children in kept.items()
+        if r in links
+        and links[r].link_state == "active"
+        and any(c.child_id for c in children.values())
+    ]
     if not planned:
         return []
     read = run.psa.children([ref_of(link) for link in planned])
@@ -34,9 +39,17 @@ def children_drift(run: Run, links: dict[str, Link]) -> list[Drift]:
         present = {c.ref.key for c in read.get(link.project_id, [])}
         for child in kept[link.record_id].values():
             if child.child_id and child.status == rows.LINKED and child.key not in present:
-                drift.append(Drift(KIND, link.record_id, child.key,
-                                   f"{child.kind.value} {child.name!r} (#{child.child_id}) of project "
-                                   f"{link.project_id}", repair="recreate-child", project_ids=(link.project_id,)))
+                drift.append(
+                    Drift(
+                        KIND,
+                        link.record_id,
+                        child.key,
+                        f"{child.kind.value} {child.name!r} (#{child.child_id}) of project "
+                        f"{link.project_id}",
+                        repair="recreate-child",
+                        project_ids=(link.project_id,),
+                    )
+                )
     return drift
 
 
@@ -47,5 +60,7 @@ def forget_children(run: Run, items: list[Drift]) -> set[str]:
     with run.state.transaction():
         rows.forget(run.state, [d.key for d in items], {d.record_id for d in items if d.record_id})
         for item in items:
-            run.state.event(run.run_id, item.record_id, "reconcile", "child-forgotten", {"child": item.key})
+            run.state.event(
+                run.run_id, item.record_id, "reconcile", "child-forgotten", {"child": item.key}
+            )
     return {d.record_id for d in items if d.record_id}

@@ -49,14 +49,21 @@ class Drift:
     record_id: str | None
     key: str
     detail: str
-    repair: str | None = None  # refetch | lifecycle | drop-link | restore-key | queue | recreate-child
+    repair: str | None = (
+        None  # refetch | lifecycle | drop-link | restore-key | queue | recreate-child
+    )
     project_ids: tuple[int, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)  # link fields to queue
     status: str = "found"  # found (report only) | repaired | quarantined | remaining
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.record_id, "key": self.key, "detail": self.detail, "status": self.status,
-                "project_ids": list(self.project_ids)}
+        return {
+            "id": self.record_id,
+            "key": self.key,
+            "detail": self.detail,
+            "status": self.status,
+            "project_ids": list(self.project_ids),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class Observed:
     matching: dict[str, Seen]  # criteria sweep: record id → key, stamp
     existing: dict[str, dict]  # existence sweep: linked record id → record as returned
     projects: list[ProjectRef]  # every PSA project carrying a key
-    present: set[int] = field(default_factory=set)  # linked projects not listed (lost their key) but there
+    present: set[int] = field(
+        default_factory=set
+    )  # linked projects not listed (lost their key) but there
 
 
 @dataclass(frozen=True)
@@ -91,12 +100,22 @@ class Known:
 # --- pure: what drifted -----------------------------------------------------------------------------
 
 
-def find_drift(seen: Observed, links: dict[str, Link], known: Known, *, writeback: dict[str, str],
-               identifier_of: Callable[[str], str], key_is_id: bool = True) -> list[Drift]:
+def find_drift(
+    seen: Observed,
+    links: dict[str, Link],
+    known: Known,
+    *,
+    writeback: dict[str, str],
+    identifier_of: Callable[[str], str],
+    key_is_id: bool = True,
+) -> list[Drift]:
     """Every drift between the sweeps and the links, in ``KINDS`` order (pure)."""
     by_id = {p.id: p for p in seen.projects}
-    gone = {record_id for record_id, link in links.items() if link.project_id not in by_id and link.project_id
-            not in seen.present}
+    gone = {
+        record_id
+        for record_id, link in links.items()
+        if link.project_id not in by_id and link.project_id not in seen.present
+    }
     drift = missed(seen, links, known)
     drift += deleted(seen, links, known, skip=gone)
     drift += psa_drift(seen, links, known, identifier_of=identifier_of, key_is_id=key_is_id)
@@ -113,10 +132,16 @@ def in_next_run(stamp: datetime | None, known: Known) -> bool:
 def missed(seen: Observed, links: dict[str, Link], known: Known) -> list[Drift]:
     out = []
     for record_id, row in seen.matching.items():
-        if (record_id in links or record_id in known.quarantined or record_id in known.ignored
-                or in_next_run(row.stamp, known)):
+        if (
+            record_id in links
+            or record_id in known.quarantined
+            or record_id in known.ignored
+            or in_next_run(row.stamp, known)
+        ):
             continue
-        why = "a create was in flight (intent left by a crash)" if record_id in known.intents else ""
+        why = (
+            "a create was in flight (intent left by a crash)" if record_id in known.intents else ""
+        )
         out.append(Drift("missed", record_id, row.key, why, repair="refetch"))
     return out
 
@@ -128,82 +153,180 @@ def deleted(seen: Observed, links: dict[str, Link], known: Known, *, skip: set[s
             continue
         record = seen.existing.get(record_id)
         if record is None:
-            out.append(Drift("hard-deleted", record_id, link.key, f"{KINDS['hard-deleted']}; project {link.project_id}",
-                             repair="lifecycle", project_ids=(link.project_id,)))
+            out.append(
+                Drift(
+                    "hard-deleted",
+                    record_id,
+                    link.key,
+                    f"{KINDS['hard-deleted']}; project {link.project_id}",
+                    repair="lifecycle",
+                    project_ids=(link.project_id,),
+                )
+            )
         elif record.get("IsDeleted") and not in_next_run(stamp_of(record), known):
-            out.append(Drift("unflagged-deleted", record_id, link.key, KINDS["unflagged-deleted"], repair="refetch",
-                             project_ids=(link.project_id,)))
+            out.append(
+                Drift(
+                    "unflagged-deleted",
+                    record_id,
+                    link.key,
+                    KINDS["unflagged-deleted"],
+                    repair="refetch",
+                    project_ids=(link.project_id,),
+                )
+            )
     return out
 
 
-def psa_drift(seen: Observed, links: dict[str, Link], known: Known, *, identifier_of: Callable[[str], str],
-              key_is_id: bool) -> list[Drift]:
+def psa_drift(
+    seen: Observed,
+    links: dict[str, Link],
+    known: Known,
+    *,
+    identifier_of: Callable[[str], str],
+    key_is_id: bool,
+) -> list[Drift]:
     """Orphans, duplicates, missing projects and projects that lost their key."""
     by_key: dict[str, list[ProjectRef]] = {}
     for project in seen.projects:
         by_key.setdefault(project.key, []).append(project)
     linked_keys = {link.key: record_id for record_id, link in links.items()}
-    out = [d for key, refs in by_key.items() if key not in linked_keys
-           and (d := _orphan(key, refs, seen, known, key_is_id)) is not None]
-    out += [_duplicate(key, refs, linked_keys.get(key), links, identifier_of)
-            for key, refs in by_key.items() if len(refs) > 1]
+    out = [
+        d
+        for key, refs in by_key.items()
+        if key not in linked_keys and (d := _orphan(key, refs, seen, known, key_is_id)) is not None
+    ]
+    out += [
+        _duplicate(key, refs, linked_keys.get(key), links, identifier_of)
+        for key, refs in by_key.items()
+        if len(refs) > 1
+    ]
     by_id = {p.id: p for p in seen.projects}
     for record_id, link in links.items():
         project = by_id.get(link.project_id)
         if project is not None and project.key == link.key:
             continue
         if project is None and link.project_id not in seen.present:
-            out.append(Drift("project-missing", record_id, link.key, f"project {link.project_id} "
-                             "(deleted or archived in the PSA); repair re-creates it if the deal still matches",
-                             repair="drop-link", project_ids=(link.project_id,)))
+            out.append(
+                Drift(
+                    "project-missing",
+                    record_id,
+                    link.key,
+                    f"project {link.project_id} "
+                    "(deleted or archived in the PSA); repair re-creates it if the deal still matches",
+                    repair="drop-link",
+                    project_ids=(link.project_id,),
+                )
+            )
         else:
             now = f"carries key {project.key}" if project is not None else "carries no key"
-            out.append(Drift("key-missing", record_id, link.key, f"project {link.project_id} {now}",
-                             repair="restore-key", project_ids=(link.project_id,)))
+            out.append(
+                Drift(
+                    "key-missing",
+                    record_id,
+                    link.key,
+                    f"project {link.project_id} {now}",
+                    repair="restore-key",
+                    project_ids=(link.project_id,),
+                )
+            )
     return out
 
 
-def _orphan(key: str, refs: list[ProjectRef], seen: Observed, known: Known, key_is_id: bool) -> Drift | None:
+def _orphan(
+    key: str, refs: list[ProjectRef], seen: Observed, known: Known, key_is_id: bool
+) -> Drift | None:
     record_id = _record_of(key, seen, key_is_id)
     ids = tuple(r.id for r in refs)
     row = seen.matching.get(record_id) if record_id else None
     if row is not None and in_next_run(row.stamp, known):
         return None  # the next run's create path looks the key up and adopts it
     if row is not None:
-        return Drift("orphan", record_id, key, f"project {_ids(ids)} is adopted by its deal on repair",
-                     repair="refetch", project_ids=ids)
-    return Drift("orphan", record_id, key, f"project {_ids(ids)}: its deal is not in the criteria sweep (not "
-                 "matching, deleted or older than start_date); clear the key in the PSA if the copy is not "
-                 "meant to be synced", project_ids=ids)
+        return Drift(
+            "orphan",
+            record_id,
+            key,
+            f"project {_ids(ids)} is adopted by its deal on repair",
+            repair="refetch",
+            project_ids=ids,
+        )
+    return Drift(
+        "orphan",
+        record_id,
+        key,
+        f"project {_ids(ids)}: its deal is not in the criteria sweep (not "
+        "matching, deleted or older than start_date); clear the key in the PSA if the copy is not "
+        "meant to be synced",
+        project_ids=ids,
+    )
 
 
-def _duplicate(key: str, refs: list[ProjectRef], record_id: str | None, links: dict[str, Link],
-               identifier_of: Callable[[str], str]) -> Drift:
+def _duplicate(
+    key: str,
+    refs: list[ProjectRef],
+    record_id: str | None,
+    links: dict[str, Link],
+    identifier_of: Callable[[str], str],
+) -> Drift:
     linked = links[record_id].project_id if record_id else None
     ours = identifier_of(key)
     parts = []
     for ref in refs:
-        notes = [n for n, yes in (("psa-sync's identifier", ref.identifier == ours), ("linked", ref.id == linked))
-                 if yes]
+        notes = [
+            n
+            for n, yes in (
+                ("psa-sync's identifier", ref.identifier == ours),
+                ("linked", ref.id == linked),
+            )
+            if yes
+        ]
         parts.append(f"{ref.id} ({ref.identifier}{'; ' + ', '.join(notes) if notes else ''})")
-    return Drift("duplicate", record_id, key, f"key on projects {', '.join(parts)}; remove the key from the copy "
-                 "in the PSA (psa-sync never deletes a project)", project_ids=tuple(r.id for r in refs))
+    return Drift(
+        "duplicate",
+        record_id,
+        key,
+        f"key on projects {', '.join(parts)}; remove the key from the copy "
+        "in the PSA (psa-sync never deletes a project)",
+        project_ids=tuple(r.id for r in refs),
+    )
 
 
-def link_fields(seen: Observed, links: dict[str, Link], known: Known, *, writeback: dict[str, str],
-                skip: set[str]) -> list[Drift]:
+def link_fields(
+    seen: Observed,
+    links: dict[str, Link],
+    known: Known,
+    *,
+    writeback: dict[str, str],
+    skip: set[str],
+) -> list[Drift]:
     out = []
     for record_id, link in links.items():
         record = seen.existing.get(record_id)
-        if (record is None or record.get("IsDeleted") or record_id in skip or record_id in known.quarantined
-                or in_next_run(stamp_of(record), known)):
+        if (
+            record is None
+            or record.get("IsDeleted")
+            or record_id in skip
+            or record_id in known.quarantined
+            or in_next_run(stamp_of(record), known)
+        ):
             continue
-        wrong = {name: value for name, value in link_values(link, writeback).items()
-                 if (record_id, name) not in known.pending and not same(field_of(record, name), value)}
+        wrong = {
+            name: value
+            for name, value in link_values(link, writeback).items()
+            if (record_id, name) not in known.pending and not same(field_of(record, name), value)
+        }
         if wrong:
             shown = ", ".join(f"{name} is {field_of(record, name)!r}" for name in wrong)
-            out.append(Drift("link-field", record_id, link.key, f"{shown}; the link says project {link.project_id}",
-                             repair="queue", project_ids=(link.project_id,), values=wrong))
+            out.append(
+                Drift(
+                    "link-field",
+                    record_id,
+                    link.key,
+                    f"{shown}; the link says project {link.project_id}",
+                    repair="queue",
+                    project_ids=(link.project_id,),
+                    values=wrong,
+                )
+            )
     return out
 
 
@@ -247,11 +370,15 @@ def criteria_query(mapping: Mapping) -> str:
 def existence_queries(mapping: Mapping, ids: Iterable[str]) -> list[str]:
     """``Id IN`` queries over queryAll, ≤300 Ids each: what comes back exists (maybe deleted)."""
     ids = sorted(set(ids))
-    fields = _id_fields(mapping) + ["IsDeleted"] + [f for f in mapping.writeback if f.lower() != "id"]
+    fields = (
+        _id_fields(mapping) + ["IsDeleted"] + [f for f in mapping.writeback if f.lower() != "id"]
+    )
     step = incremental.MAX_IDS_PER_QUERY
-    return [f"SELECT {', '.join(dict.fromkeys(fields))} FROM {mapping.source.object} "
-            f"WHERE Id IN ({', '.join(quote(i) for i in ids[start:start + step])})"
-            for start in range(0, len(ids), step)]
+    return [
+        f"SELECT {', '.join(dict.fromkeys(fields))} FROM {mapping.source.object} "
+        f"WHERE Id IN ({', '.join(quote(i) for i in ids[start : start + step])})"
+        for start in range(0, len(ids), step)
+    ]
 
 
 def _id_fields(mapping: Mapping) -> list[str]:
@@ -260,4 +387,8 @@ def _id_fields(mapping: Mapping) -> list[str]:
 
 def expected_calls(matching: int, linked: int) -> int:
     """Salesforce calls of a report-only reconcile: token + ⌈matching/2000⌉ + ⌈linked/300⌉."""
-    return 1 + max(1, math.ceil(matching / SWEEP_PAGE)) + math.ceil(linked / incremental.MAX_IDS_PER_QUERY)
+    return (
+        1
+        + max(1, math.ceil(matching / SWEEP_PAGE))
+        + math.ceil(linked / incremental.MAX_IDS_PER_QUERY)
+    )

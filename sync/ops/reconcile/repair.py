@@ -37,7 +37,13 @@ def repair_drift(run: Run, drift: list[Drift]) -> None:
         elif item.repair == "queue":
             with run.state.transaction():
                 run.state.queue(item.record_id, item.values)
-                run.state.event(run.run_id, item.record_id, "reconcile", "repair-queued", {"fields": item.values})
+                run.state.event(
+                    run.run_id,
+                    item.record_id,
+                    "reconcile",
+                    "repair-queued",
+                    {"fields": item.values},
+                )
         elif item.repair == "refetch" and item.record_id:
             refetch.add(item.record_id)
     refetch |= forget_children(run, [d for d in drift if d.repair == "recreate-child"])
@@ -52,16 +58,28 @@ def _flag_deleted(run: Run, items: list[Drift], links: dict[str, Link]) -> None:
         link = links.get(item.record_id)
         if link is None:
             continue
-        row = DesiredRow(record_id=link.record_id, key=link.key, modstamp=utcnow(), deleted=True,
-                         matches=False, fields=dict(link.payload), record_links={})
+        row = DesiredRow(
+            record_id=link.record_id,
+            key=link.key,
+            modstamp=utcnow(),
+            deleted=True,
+            matches=False,
+            fields=dict(link.payload),
+            record_links={},
+        )
         changes.append(LifecycleChange(row, link, SfStatus.DELETED))
     lifecycle.apply(run.ctx, changes, run.mapping.lifecycle, run.load)
     run.counts["lifecycle"] += len(changes)
     with run.state.transaction():
         for change in changes:  # nothing can be written to a record that no longer exists
             run.state.drop_outbox(change.link.record_id)
-            run.state.event(run.run_id, change.link.record_id, "reconcile", "hard-deleted",
-                            {"project_id": change.link.project_id})
+            run.state.event(
+                run.run_id,
+                change.link.record_id,
+                "reconcile",
+                "hard-deleted",
+                {"project_id": change.link.project_id},
+            )
 
 
 def _drop_link(run: Run, item: Drift, link: Link) -> None:
@@ -69,16 +87,26 @@ def _drop_link(run: Run, item: Drift, link: Link) -> None:
     with run.state.transaction():
         run.state.drop_link(link.record_id)
         run.state.drop_outbox(link.record_id)
-        run.state.event(run.run_id, link.record_id, "reconcile", "link-dropped",
-                        {"project_id": link.project_id, "reason": item.detail})
+        run.state.event(
+            run.run_id,
+            link.record_id,
+            "reconcile",
+            "link-dropped",
+            {"project_id": link.project_id, "reason": item.detail},
+        )
 
 
 def _restore_key(run: Run, item: Drift, link: Link) -> None:
     """A linked project lost its key: write it back, or the duplicate guard cannot see the project."""
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields={"key": link.key})])[0]
     item.status = "repaired" if result.outcome in DONE else "remaining"
-    run.state.event(run.run_id, link.record_id, "reconcile", f"key-{item.status}",
-                    {"project_id": link.project_id, "error": result.error})
+    run.state.event(
+        run.run_id,
+        link.record_id,
+        "reconcile",
+        f"key-{item.status}",
+        {"project_id": link.project_id, "error": result.error},
+    )
 
 
 def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
@@ -92,14 +120,26 @@ def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> N
             item.status = outcome(item, links, keys, quarantined, pending, fingerprint)
 
 
-def outcome(item: Drift, links: dict[str, Link], keys: set[str], quarantined: set[str],
-            pending: set[tuple[str, str]], fingerprint: str | None = None) -> str:
+def outcome(
+    item: Drift,
+    links: dict[str, Link],
+    keys: set[str],
+    quarantined: set[str],
+    pending: set[tuple[str, str]],
+    fingerprint: str | None = None,
+) -> str:
     """Whether one drift is gone now (pure)."""
     link = links.get(item.record_id) if item.record_id else None
     if item.repair is None:
         return "remaining"
     if item.kind == "orphan":
-        return "repaired" if item.key in keys else "quarantined" if item.record_id in quarantined else "remaining"
+        return (
+            "repaired"
+            if item.key in keys
+            else "quarantined"
+            if item.record_id in quarantined
+            else "remaining"
+        )
     if item.kind in ("hard-deleted", "unflagged-deleted"):
         return "repaired" if link is None or link.sf_status == "Deleted" else "remaining"
     if item.kind == "project-missing" and (link is None or link.project_id not in item.project_ids):

@@ -49,35 +49,59 @@ class ReconcileReport:
         for kind in KINDS:
             items = [d for d in self.drift if d.kind == kind]
             statuses = Counter(d.status for d in items)
-            out[kind] = {"found": len(items), "repaired": statuses["repaired"],
-                         "remaining": len(items) - statuses["repaired"],
-                         "examples": [d.to_json() for d in items[:EXAMPLES]]}
+            out[kind] = {
+                "found": len(items),
+                "repaired": statuses["repaired"],
+                "remaining": len(items) - statuses["repaired"],
+                "examples": [d.to_json() for d in items[:EXAMPLES]],
+            }
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": JSON_VERSION, "run_id": self.run_id, "repair": self.repair, "status": self.status,
-                "exit_code": self.exit_code, "consistent": not self.drift, "checked": self.checked,
-                "drift": self.by_kind(), "remaining": len(self.remaining),
-                "salesforce_calls": {"total": sum(self.api_calls.values()), "by_endpoint": self.api_calls},
-                "org_usage": self.org_usage, "repair_run": self.repair_counts, "error": self.error}
+        return {
+            "version": JSON_VERSION,
+            "run_id": self.run_id,
+            "repair": self.repair,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "consistent": not self.drift,
+            "checked": self.checked,
+            "drift": self.by_kind(),
+            "remaining": len(self.remaining),
+            "salesforce_calls": {
+                "total": sum(self.api_calls.values()),
+                "by_endpoint": self.api_calls,
+            },
+            "org_usage": self.org_usage,
+            "repair_run": self.repair_counts,
+            "error": self.error,
+        }
 
     def text(self) -> str:
         c = self.checked
         mode = "repair" if self.repair else "report only"
-        lines = [f"reconcile ({mode}): {len(self.drift)} drifted, {len(self.remaining)} remaining — "
-                 f"{c.get('matching', '?')} deals match the criteria, {c.get('linked', '?')} links, "
-                 f"{c.get('projects', '?')} PSA projects with a key, {c.get('next_run', 0)} left to the next run"]
+        lines = [
+            f"reconcile ({mode}): {len(self.drift)} drifted, {len(self.remaining)} remaining — "
+            f"{c.get('matching', '?')} deals match the criteria, {c.get('linked', '?')} links, "
+            f"{c.get('projects', '?')} PSA projects with a key, {c.get('next_run', 0)} left to the next run"
+        ]
         for kind, summary in self.by_kind().items():
             if not summary["found"]:
                 continue
-            lines.append(f"  {kind:<18} {summary['found']} found, {summary['repaired']} repaired: {KINDS[kind]}")
+            lines.append(
+                f"  {kind:<18} {summary['found']} found, {summary['repaired']} repaired: {KINDS[kind]}"
+            )
             lines += _examples(summary["examples"], show_status=self.repair)
         calls = ", ".join(f"{k} {v}" for k, v in sorted(self.api_calls.items())) or "none"
         usage = self.org_usage or {}
-        lines.append(f"  Salesforce calls: {sum(self.api_calls.values())} ({calls}); org usage "
-                     f"{usage.get('used', '?')}/{usage.get('max', '?')}")
+        lines.append(
+            f"  Salesforce calls: {sum(self.api_calls.values())} ({calls}); org usage "
+            f"{usage.get('used', '?')}/{usage.get('max', '?')}"
+        )
         if self.repair_counts:
-            lines.append("  repair: " + ", ".join(f"{k} {v}" for k, v in self.repair_counts.items()))
+            lines.append(
+                "  repair: " + ", ".join(f"{k} {v}" for k, v in self.repair_counts.items())
+            )
         if self.error:
             lines.append(f"  error: {self.error}")
         elif not self.drift:
@@ -97,5 +121,5 @@ def _examples(examples: list[dict], *, show_status: bool) -> list[str]:
             lines.append(f"      {who}  {item['detail']}{status}")
         else:
             bare.append(f"{who}{status}")
-    lines += ["      " + "  ".join(bare[i:i + 4]) for i in range(0, len(bare), 4)]
+    lines += ["      " + "  ".join(bare[i : i + 4]) for i in range(0, len(bare), 4)]
     return lines

@@ -52,8 +52,10 @@ from sync.state import State
 
 logger = logging.getLogger(__name__)
 
-def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None,
-              **kept) -> ReconcileReport:
+
+def reconcile(
+    settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None, **kept
+) -> ReconcileReport:
     """Check (and with ``repair`` fix) the invariants; raises only LockHeldError and early config errors.
     ``kept``: what the daemon keeps across its jobs (``connected``, ``mapping``, ``checkpoint``).
 
@@ -63,15 +65,29 @@ def reconcile(settings: Settings, *, repair: bool = False, environ: dict[str, st
     report = ReconcileReport(repair=repair)
     conclude = partial(_conclude, report)
     if repair:
-        result = stages.cycle(settings, "reconcile", partial(_check_and_repair, report), environ=environ,
-                              conclude=conclude, **kept)
+        result = stages.cycle(
+            settings,
+            "reconcile",
+            partial(_check_and_repair, report),
+            environ=environ,
+            conclude=conclude,
+            **kept,
+        )
     else:
-        with stages.run_session(settings, "reconcile", environ=environ, conclude=conclude, **kept) as session:
+        with stages.run_session(
+            settings, "reconcile", environ=environ, conclude=conclude, **kept
+        ) as session:
             report.drift, report.checked = check(session.start())
         result = session.result
     report.api_calls, report.org_usage = result.api_calls, result.org_usage
-    logger.info("reconcile finished status=%s exit=%s drift=%d remaining=%d sf_calls=%d", report.status,
-                report.exit_code, len(report.drift), len(report.remaining), sum(report.api_calls.values()))
+    logger.info(
+        "reconcile finished status=%s exit=%s drift=%d remaining=%d sf_calls=%d",
+        report.status,
+        report.exit_code,
+        len(report.drift),
+        len(report.remaining),
+        sum(report.api_calls.values()),
+    )
     return report
 
 
@@ -95,8 +111,11 @@ def _conclude(report: ReconcileReport, session: stages.Session) -> tuple[str, in
     if run is not None:
         report.repair_counts = {k: v for k, v in run.counts.items() if v}
         report.new_failures = run.new_failures
-    counts = {**{f"drift_{k}": v["found"] for k, v in report.by_kind().items() if v["found"]},
-              "drift_remaining": len(report.remaining), **report.repair_counts}
+    counts = {
+        **{f"drift_{k}": v["found"] for k, v in report.by_kind().items() if v["found"]},
+        "drift_remaining": len(report.remaining),
+        **report.repair_counts,
+    }
     return report.status, report.exit_code, counts
 
 
@@ -113,38 +132,71 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
     listed = {p.id for p in projects}
     unlisted = [link for link in links.values() if link.project_id not in listed]
     found = run.psa.read([ref_of(link) for link in unlisted]) if unlisted else {}
-    observed = Observed(matching=matching, existing=existing, projects=projects,
-                        present={link.project_id for link in unlisted if link.key in found})
-    known = Known(quarantined={q["record_id"] for q in state.quarantined()},
-                  pending=state.outbox_fields(),
-                  intents={i.record_id for i in state.intents()}, ignored=set(state.ignored()),
-                  since=incremental.since(state.watermark(incremental.STREAM), mapping))
-    drift = find_drift(observed, links, known, writeback=mapping.writeback, identifier_of=run.psa.identifier,
-                       key_is_id=mapping.key.lower() == "id")
+    observed = Observed(
+        matching=matching,
+        existing=existing,
+        projects=projects,
+        present={link.project_id for link in unlisted if link.key in found},
+    )
+    known = Known(
+        quarantined={q["record_id"] for q in state.quarantined()},
+        pending=state.outbox_fields(),
+        intents={i.record_id for i in state.intents()},
+        ignored=set(state.ignored()),
+        since=incremental.since(state.watermark(incremental.STREAM), mapping),
+    )
+    drift = find_drift(
+        observed,
+        links,
+        known,
+        writeback=mapping.writeback,
+        identifier_of=run.psa.identifier,
+        key_is_id=mapping.key.lower() == "id",
+    )
     drift += old_mapping(state, mapping, existing, {d.record_id for d in drift})
     drift += children_drift(run, links)
-    next_run = sum(1 for record_id, row in matching.items()
-                   if record_id not in links and record_id not in known.quarantined | known.ignored
-                   and in_next_run(row.stamp, known))
-    checked = {"matching": len(matching), "linked": len(links), "projects": len(projects), "next_run": next_run,
-               "quarantined": len(known.quarantined),
-               "expected_salesforce_calls": expected_calls(len(matching), len(links))}
+    next_run = sum(
+        1
+        for record_id, row in matching.items()
+        if record_id not in links
+        and record_id not in known.quarantined | known.ignored
+        and in_next_run(row.stamp, known)
+    )
+    checked = {
+        "matching": len(matching),
+        "linked": len(links),
+        "projects": len(projects),
+        "next_run": next_run,
+        "quarantined": len(known.quarantined),
+        "expected_salesforce_calls": expected_calls(len(matching), len(links)),
+    }
     return drift, checked
 
 
-def old_mapping(state: State, mapping, existing: dict[str, dict], skip: set[str | None]) -> list[Drift]:
+def old_mapping(
+    state: State, mapping, existing: dict[str, dict], skip: set[str | None]
+) -> list[Drift]:
     """Links made with another mapping: --repair re-fetches them and the diff pushes what changed."""
-    return [Drift(kind="old-mapping", record_id=record_id, key=record_id, detail="mapped with an older mapping",
-                  repair="refetch")
-            for record_id in state.older_mapping(mapping.fingerprint)
-            if record_id in existing and record_id not in skip]
+    return [
+        Drift(
+            kind="old-mapping",
+            record_id=record_id,
+            key=record_id,
+            detail="mapped with an older mapping",
+            repair="refetch",
+        )
+        for record_id in state.older_mapping(mapping.fingerprint)
+        if record_id in existing and record_id not in skip
+    ]
 
 
 def sweep_criteria(client: SalesforceApi, mapping) -> dict[str, Seen]:
     """Id → (key, stamp) of every live record matching the criteria since start_date."""
     found: dict[str, Seen] = {}
     key_is_id = mapping.key.lower() == "id"
-    for page in client.query_pages(criteria_query(mapping), include_deleted=False, batch_size=SWEEP_PAGE):
+    for page in client.query_pages(
+        criteria_query(mapping), include_deleted=False, batch_size=SWEEP_PAGE
+    ):
         for record in page:
             key = record["Id"] if key_is_id else str(field_of(record, mapping.key) or "")
             found[record["Id"]] = Seen(key=key, stamp=stamp_of(record))
@@ -161,5 +213,3 @@ def sweep_existence(client: SalesforceApi, mapping, links: dict[str, Link]) -> d
 
 
 # --- the repairs --------------------------------------------------------------------------------------
-
-

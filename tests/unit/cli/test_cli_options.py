@@ -25,15 +25,26 @@ def _logging_as_it_was():
 @pytest.mark.parametrize("command", sorted(main.commands))
 def test_every_command_takes_the_shared_options(command):
     help_text = CliRunner().invoke(main, [command, "--help"]).output
-    assert all(option in help_text for option in ("--config FILE", "--log-level", "--log-format")), help_text
+    assert all(
+        option in help_text for option in ("--config FILE", "--log-level", "--log-format")
+    ), help_text
 
 
-@pytest.mark.parametrize("args,used", [
-    (["--config", "before.yaml", "status"], "before.yaml"),
-    (["status", "--config", "after.yaml"], "after.yaml"),
-    (["--config", "before.yaml", "status", "--config", "after.yaml"], "after.yaml"),  # the later wins
-    (["status", "--log-level", "debug", "--log-format", "json", "--config", "after.yaml"], "after.yaml"),
-])
+@pytest.mark.parametrize(
+    "args,used",
+    [
+        (["--config", "before.yaml", "status"], "before.yaml"),
+        (["status", "--config", "after.yaml"], "after.yaml"),
+        (
+            ["--config", "before.yaml", "status", "--config", "after.yaml"],
+            "after.yaml",
+        ),  # the later wins
+        (
+            ["status", "--log-level", "debug", "--log-format", "json", "--config", "after.yaml"],
+            "after.yaml",
+        ),
+    ],
+)
 def test_the_config_given_after_the_command_is_the_one_used(tmp_path, monkeypatch, args, used):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PSA_SYNC_CONFIG", raising=False)

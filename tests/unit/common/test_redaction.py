@@ -43,7 +43,9 @@ def known():
 
 def login_body(secret: str) -> str:
     """What Tryton's client sends to log in, as psa-sync sends it."""
-    return json.dumps({"id": 1, "method": "common.db.login", "params": ["admin", {"password": secret}, "en"]})
+    return json.dumps(
+        {"id": 1, "method": "common.db.login", "params": ["admin", {"password": secret}, "en"]}
+    )
 
 
 ECHOES = {
@@ -51,7 +53,9 @@ ECHOES = {
     "json": lambda s: json.dumps(s),
     "json, non-ASCII kept": lambda s: json.dumps(s, ensure_ascii=False),
     "the login request echoed": login_body,
-    "the login request inside a JSON error (doubled backslashes)": lambda s: json.dumps({"error": login_body(s)}),
+    "the login request inside a JSON error (doubled backslashes)": lambda s: json.dumps(
+        {"error": login_body(s)}
+    ),
     "json.dumps(json.dumps(...))": lambda s: json.dumps(json.dumps(s)),
     "repr": repr,
     "repr of the login request": lambda s: repr(login_body(s)),
@@ -89,7 +93,9 @@ def test_an_excerpt_masks_the_raw_body_before_it_collapses_cuts_and_quotes_it(na
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_a_log_line_quoting_an_echo_is_masked_in_both_formats(as_json):
     for name, echo in ECHOES.items():
-        record = logging.LogRecord("sync.test", logging.ERROR, __file__, 1, "answer: %s", (echo(CANARY),), None)
+        record = logging.LogRecord(
+            "sync.test", logging.ERROR, __file__, 1, "answer: %s", (echo(CANARY),), None
+        )
         assert leaked(RedactingFormatter(as_json).format(record)) == [], name
 
 
@@ -97,9 +103,18 @@ def test_state_rows_are_masked_before_they_are_written(tmp_path):
     state = State.open(tmp_path / "s.sqlite")
     run_id = state.start_run("run")
     state.quarantine("006A", "load", "refused: " + repr(CANARY), {"Id": "006A"}, run_id)
-    state.event(run_id, "006A", "create", "failed", {"error": json.dumps(json.dumps(CANARY)), "n": 1})
-    state.finish_run(run_id, status="failed", exit_code=3, counts={}, api_calls={}, org_usage=None,
-                     error=quote(CANARY))
+    state.event(
+        run_id, "006A", "create", "failed", {"error": json.dumps(json.dumps(CANARY)), "n": 1}
+    )
+    state.finish_run(
+        run_id,
+        status="failed",
+        exit_code=3,
+        counts={},
+        api_calls={},
+        org_usage=None,
+        error=quote(CANARY),
+    )
     state.close()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file()).decode("latin-1")
     assert leaked(data) == []
@@ -122,11 +137,17 @@ def test_the_connectors_mask_what_a_server_says_where_they_read_it():
     from sync.connectors.salesforce.errors import first_error
 
     said = f"bad value {json.dumps(CANARY)} for {repr(CANARY)}"
-    refusal = SalesforceError("https://x/services/data", 400, "Opportunity", [{"errorCode": "X", "message": said}])
+    refusal = SalesforceError(
+        "https://x/services/data", 400, "Opportunity", [{"errorCode": "X", "message": said}]
+    )
     response = requests.Response()
     response.status_code, response._content = 422, json.dumps({"errors": [said]}).encode()
-    texts = [first_error(refusal)[1], error_text(response), _error(["UserError", [said]]).message,
-             _error([said, "traceback"]).kind]
+    texts = [
+        first_error(refusal)[1],
+        error_text(response),
+        _error(["UserError", [said]]).message,
+        _error([said, "traceback"]).kind,
+    ]
     assert all("***" in text for text in texts)
     assert leaked("\n".join(texts)) == []
 
@@ -136,6 +157,10 @@ def test_a_daemon_s_many_sessions_keep_the_pattern_bounded_and_the_current_token
     redaction.register_secret("sf-token-current-0001", session_of="salesforce")
     for n in range(1000):
         redaction.register_secret(f"tryton-session-{n:06d}", session_of="tryton")
-    assert len(redaction._forms) == 1 + 1 + redaction.SESSIONS_KEPT  # the canary, one Salesforce token, Tryton's last
-    assert redaction.redact("sf-token-current-0001 tryton-session-000999 " + CANARY) == "*** *** ***"
+    assert (
+        len(redaction._forms) == 1 + 1 + redaction.SESSIONS_KEPT
+    )  # the canary, one Salesforce token, Tryton's last
+    assert (
+        redaction.redact("sf-token-current-0001 tryton-session-000999 " + CANARY) == "*** *** ***"
+    )
     assert redaction.redact("tryton-session-000001") == "tryton-session-000001"  # long expired

@@ -9,7 +9,12 @@ import pytest
 
 from sync.config import ConfigError, load_settings
 
-ENV = {"SF_CLIENT_ID": "cid", "SF_CLIENT_SECRET": "s", "REDMINE_URL": "http://127.0.0.1:3000", "REDMINE_API_KEY": "k"}
+ENV = {
+    "SF_CLIENT_ID": "cid",
+    "SF_CLIENT_SECRET": "s",
+    "REDMINE_URL": "http://127.0.0.1:3000",
+    "REDMINE_API_KEY": "k",
+}
 BASE = """
 salesforce:
   login_url: https://login.salesforce.com
@@ -27,31 +32,44 @@ def _load(tmp_path, events: str):
 def test_off_unless_enabled_with_salesforces_endpoint(tmp_path):
     events = _load(tmp_path, "").events
     assert (events.enabled, events.topic, events.pubsub_url, events.safety_poll) == (
-        False, "/data/OpportunityChangeEvent", "api.pubsub.salesforce.com:7443", timedelta(hours=1))
+        False,
+        "/data/OpportunityChangeEvent",
+        "api.pubsub.salesforce.com:7443",
+        timedelta(hours=1),
+    )
 
 
 def test_the_daemons_values(tmp_path):
-    events = _load(tmp_path, """
+    events = _load(
+        tmp_path,
+        """
         events:
           enabled: true
           line_items_topic: /data/OpportunityLineItemChangeEvent
           pubsub_url: api.pubsub.salesforce.com:443
           safety_poll: 2h
           stale_after: 15m
-    """).events
+    """,
+    ).events
     assert events.enabled and events.line_items_topic == "/data/OpportunityLineItemChangeEvent"
     assert (events.pubsub_url, events.safety_poll, events.stale_after) == (
-        "api.pubsub.salesforce.com:443", timedelta(hours=2), timedelta(minutes=15))
+        "api.pubsub.salesforce.com:443",
+        timedelta(hours=2),
+        timedelta(minutes=15),
+    )
 
 
-@pytest.mark.parametrize(("line", "words"), [
-    ("topic: Opportunity", "is not a change event channel"),
-    ("pubsub_url: api.pubsub.salesforce.com", "is not host:port"),
-    ("safety_poll: 10s", "must be 1m or more"),
-    ("stale_after: 0s", "must be more than 0s"),
-    ("line_items_topic: 42", "must be text"),
-    ("replay: latest", "replay"),
-])
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("topic: Opportunity", "is not a change event channel"),
+        ("pubsub_url: api.pubsub.salesforce.com", "is not host:port"),
+        ("safety_poll: 10s", "must be 1m or more"),
+        ("stale_after: 0s", "must be more than 0s"),
+        ("line_items_topic: 42", "must be text"),
+        ("replay: latest", "replay"),
+    ],
+)
 def test_a_bad_value_names_its_file_and_line(tmp_path, line, words):
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, f"events:\n  enabled: true\n  {line}\n")

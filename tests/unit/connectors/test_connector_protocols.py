@@ -20,7 +20,11 @@ from tests.fixtures.fake_psa import FakePsa
 
 
 def methods(protocol: type) -> list[str]:
-    return [name for name, value in vars(protocol).items() if inspect.isfunction(value) and not name.startswith("_")]
+    return [
+        name
+        for name, value in vars(protocol).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    ]
 
 
 def assert_fills(obj: object, protocol: type) -> None:
@@ -31,16 +35,28 @@ def assert_fills(obj: object, protocol: type) -> None:
 
 
 def test_the_salesforce_client_fills_salesforce_api():
-    config = SalesforceConfig(login_url="https://login.example",
-                              auth=SalesforceAuth(flow="client_credentials", client_id="app",
-                                                  client_secret=Secret("s3cret-value")))
+    config = SalesforceConfig(
+        login_url="https://login.example",
+        auth=SalesforceAuth(
+            flow="client_credentials", client_id="app", client_secret=Secret("s3cret-value")
+        ),
+    )
     assert_fills(SalesforceClient(config, requests.Session()), SalesforceApi)
-    assert set(methods(SalesforceApi)) == {"connect", "query_pages", "bulk_query_pages", "count", "update",
-                                             "describe", "budget_left"}
+    assert set(methods(SalesforceApi)) == {
+        "connect",
+        "query_pages",
+        "bulk_query_pages",
+        "count",
+        "update",
+        "describe",
+        "budget_left",
+    }
 
 
 def test_the_redmine_connector_fills_psa_connector():
-    assert_fills(RedmineConnector("http://redmine.test", "key", session=requests.Session()), PsaConnector)
+    assert_fills(
+        RedmineConnector("http://redmine.test", "key", session=requests.Session()), PsaConnector
+    )
     assert {"identifier", "ensure_parent"} <= set(methods(PsaConnector))
 
 
@@ -51,4 +67,6 @@ def test_the_fake_psa_fills_psa_connector():
 def test_the_tryton_connector_fills_psa_connector():
     from sync.connectors.psa.tryton.connector import TrytonConnector
 
-    assert_fills(TrytonConnector("http://tryton.test/psa", "pw", session=requests.Session()), PsaConnector)
+    assert_fills(
+        TrytonConnector("http://tryton.test/psa", "pw", session=requests.Session()), PsaConnector
+    )

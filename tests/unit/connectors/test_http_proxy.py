@@ -42,7 +42,9 @@ def listener() -> Iterator[tuple[int, list[bytes]]]:
                 conn.settimeout(2)
                 try:
                     seen.append(conn.recv(65536))
-                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    conn.sendall(
+                        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
                 except OSError:
                     seen.append(b"")
 
@@ -89,7 +91,14 @@ def psa() -> Iterator[tuple[str, list]]:
 @pytest.fixture
 def proxied(monkeypatch):
     with listener() as (port, seen):
-        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+        for name in (
+            "http_proxy",
+            "https_proxy",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "all_proxy",
+        ):
             monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
         for name in ("no_proxy", "NO_PROXY"):
             monkeypatch.delenv(name, raising=False)
@@ -100,8 +109,9 @@ def proxied(monkeypatch):
 def test_a_loopback_psa_is_reached_directly_whatever_the_proxy_variables_say(proxied, host):
     with psa() as (url, reached):
         session = build_session(ca_bundle=None, timeout=5, retries=0)
-        response = session.get(url.replace("127.0.0.1", host) + "/projects.json",
-                               headers={"X-Redmine-API-Key": KEY})
+        response = session.get(
+            url.replace("127.0.0.1", host) + "/projects.json", headers={"X-Redmine-API-Key": KEY}
+        )
     assert response.status_code == 200
     assert reached and reached[0][0] == KEY
     assert proxied == []  # the listener never saw a connection, let alone the key
@@ -109,7 +119,12 @@ def test_a_loopback_psa_is_reached_directly_whatever_the_proxy_variables_say(pro
 
 def test_the_tryton_password_never_goes_to_a_proxy(proxied):
     with psa() as (url, reached):
-        rpc = TrytonRpc(url + "/psa", "admin", "tryton-pw-" + KEY, build_session(ca_bundle=None, timeout=5, retries=0))
+        rpc = TrytonRpc(
+            url + "/psa",
+            "admin",
+            "tryton-pw-" + KEY,
+            build_session(ca_bundle=None, timeout=5, retries=0),
+        )
         rpc.login()
     assert KEY.encode() in reached[0][1]
     assert proxied == []
@@ -120,6 +135,8 @@ def test_the_check_sees_the_proxy_when_requests_is_left_to_itself(proxied):
     import requests
 
     with psa() as (url, reached):
-        response = requests.Session().get(url + "/projects.json", headers={"X-Redmine-API-Key": KEY})
+        response = requests.Session().get(
+            url + "/projects.json", headers={"X-Redmine-API-Key": KEY}
+        )
     assert response.status_code == 502 and reached == []
     assert any(KEY.encode() in sent for sent in proxied)

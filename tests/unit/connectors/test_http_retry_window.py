@@ -50,7 +50,9 @@ def test_within_the_window_a_failing_call_is_retried_as_configured():
 
 def test_after_the_window_a_failing_call_fails_at_once():
     with always_503() as (seen, url):
-        session = build_session(ca_bundle=None, timeout=5, retries=3, backoff_factor=0.001, retry_window=0)
+        session = build_session(
+            ca_bundle=None, timeout=5, retries=3, backoff_factor=0.001, retry_window=0
+        )
         assert session.get(url + "/a").status_code == 503
         assert session.get(url + "/b").status_code == 503
     assert seen == ["/a", "/b"]

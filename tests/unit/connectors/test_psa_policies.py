@@ -26,13 +26,23 @@ def test_every_reader_of_on_closed_takes_its_default_from_policies():
 
 
 def test_policies_are_read_from_psa_options():
-    assert Policies.of({"on_closed": "reopen_update_close", "customer": "parent_project"}) == \
-        Policies(on_closed="reopen_update_close", parent_projects=True)
-    assert Policies.of(None) == Policies() and not Policies.of({"customer": "custom_field"}).parent_projects
+    assert Policies.of(
+        {"on_closed": "reopen_update_close", "customer": "parent_project"}
+    ) == Policies(on_closed="reopen_update_close", parent_projects=True)
+    assert (
+        Policies.of(None) == Policies()
+        and not Policies.of({"customer": "custom_field"}).parent_projects
+    )
 
 
-@pytest.mark.parametrize("connector,secret", [(RedmineConnector, "key"), (TrytonConnector, "password")])
+@pytest.mark.parametrize(
+    "connector,secret", [(RedmineConnector, "key"), (TrytonConnector, "password")]
+)
 def test_both_connectors_refuse_an_unknown_on_closed_in_the_same_words(connector, secret):
     with pytest.raises(ConfigError) as refused:
-        connector.from_settings("http://psa.test/db", secret, {"on_closed": "reopen"}, requests.Session())
-    assert "psa.options.on_closed: 'reopen' must be skip or reopen_update_close" in str(refused.value)
+        connector.from_settings(
+            "http://psa.test/db", secret, {"on_closed": "reopen"}, requests.Session()
+        )
+    assert "psa.options.on_closed: 'reopen' must be skip or reopen_update_close" in str(
+        refused.value
+    )

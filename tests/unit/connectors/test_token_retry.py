@@ -13,13 +13,21 @@ from sync.connectors.salesforce.client import SalesforceClient
 
 HOST = "https://login.example"
 TOKEN_URL = HOST + "/services/oauth2/token"
-GRANT = {"access_token": "00Dx!token", "instance_url": "https://acme.my.salesforce.com",
-         "id": f"{HOST}/id/00D000000000001AAA/005000000000001AAA", "token_type": "Bearer"}
+GRANT = {
+    "access_token": "00Dx!token",
+    "instance_url": "https://acme.my.salesforce.com",
+    "id": f"{HOST}/id/00D000000000001AAA/005000000000001AAA",
+    "token_type": "Bearer",
+}
 
 
 def config() -> SalesforceConfig:
-    return SalesforceConfig(login_url=HOST, auth=SalesforceAuth(flow="client_credentials", client_id="app",
-                                                                client_secret=Secret("s3cret-value")))
+    return SalesforceConfig(
+        login_url=HOST,
+        auth=SalesforceAuth(
+            flow="client_credentials", client_id="app", client_secret=Secret("s3cret-value")
+        ),
+    )
 
 
 @pytest.fixture

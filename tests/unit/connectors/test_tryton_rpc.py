@@ -21,14 +21,30 @@ RPC = URL + "/rpc/"
 
 
 def test_values_travel_as_tryton_encodes_them_and_come_back_equal():
-    values = [Decimal("125000.50"), dt.date(2026, 2, 1), dt.datetime(2026, 2, 1, 9, 30, 5, 7),
-              dt.timedelta(hours=7.5), b"\x00\xff", "text", 3, None]
+    values = [
+        Decimal("125000.50"),
+        dt.date(2026, 2, 1),
+        dt.datetime(2026, 2, 1, 9, 30, 5, 7),
+        dt.timedelta(hours=7.5),
+        b"\x00\xff",
+        "text",
+        3,
+        None,
+    ]
     text = encode(values)
     assert json.loads(text)[:4] == [
         {"__class__": "Decimal", "decimal": "125000.50"},
         {"__class__": "date", "year": 2026, "month": 2, "day": 1},
-        {"__class__": "datetime", "year": 2026, "month": 2, "day": 1, "hour": 9, "minute": 30, "second": 5,
-         "microsecond": 7},
+        {
+            "__class__": "datetime",
+            "year": 2026,
+            "month": 2,
+            "day": 1,
+            "hour": 9,
+            "minute": 30,
+            "second": 5,
+            "microsecond": 7,
+        },
         {"__class__": "timedelta", "seconds": 27000.0},
     ]
     assert decode(text) == values
@@ -36,15 +52,27 @@ def test_values_travel_as_tryton_encodes_them_and_come_back_equal():
 
 
 def login(rsps, token="tok"):
-    rsps.add(responses.POST, RPC, json={"id": 1, "result": [1, token, None]},
-             match=[responses.matchers.json_params_matcher(
-                 {"method": "common.db.login", "params": ["admin", {"password": "pw"}, "en"]}, strict_match=False)])
+    rsps.add(
+        responses.POST,
+        RPC,
+        json={"id": 1, "result": [1, token, None]},
+        match=[
+            responses.matchers.json_params_matcher(
+                {"method": "common.db.login", "params": ["admin", {"password": "pw"}, "en"]},
+                strict_match=False,
+            )
+        ],
+    )
 
 
 @responses.activate
 def test_a_call_logs_in_once_and_sends_the_session_header_and_the_context():
     login(responses)
-    responses.add(responses.POST, RPC, json={"id": 2, "result": {"company": 1, "companies": [1], "language": "en"}})
+    responses.add(
+        responses.POST,
+        RPC,
+        json={"id": 2, "result": {"company": 1, "companies": [1], "language": "en"}},
+    )
     responses.add(responses.POST, RPC, json={"id": 3, "result": [7]})
     rpc = TrytonRpc(URL, "admin", "pw", requests.Session())
     assert rpc.model("project.work", "search", [["salesforce_key", "=", "K"]], 0, None, None) == [7]
@@ -60,8 +88,21 @@ def test_a_call_logs_in_once_and_sends_the_session_header_and_the_context():
 @responses.activate
 def test_a_refusal_is_a_tryton_error_with_tryton_s_words():
     login(responses)
-    responses.add(responses.POST, RPC, json={"id": 2, "error": ["UserError", [
-        'The value "barter" for field "Invoice Method" is not one of the allowed options.', "", None]]})
+    responses.add(
+        responses.POST,
+        RPC,
+        json={
+            "id": 2,
+            "error": [
+                "UserError",
+                [
+                    'The value "barter" for field "Invoice Method" is not one of the allowed options.',
+                    "",
+                    None,
+                ],
+            ],
+        },
+    )
     rpc = TrytonRpc(URL, "admin", "pw", requests.Session())
     with pytest.raises(TrytonError, match='"barter" for field "Invoice Method"') as raised:
         rpc.call("model.project.work.create", [{}], {}, idempotent=False)
@@ -85,7 +126,11 @@ def test_an_expired_session_logs_in_again_once():
     responses.add(responses.POST, RPC, json={"id": 4, "result": [1]})
     rpc = TrytonRpc(URL, "admin", "pw", requests.Session())
     assert rpc.call("model.project.work.search", [], {}) == [1]
-    assert responses.calls[-1].request.headers["Authorization"].endswith(base64.b64encode(b"admin:1:new").decode())
+    assert (
+        responses.calls[-1]
+        .request.headers["Authorization"]
+        .endswith(base64.b64encode(b"admin:1:new").decode())
+    )
 
 
 @responses.activate
@@ -109,11 +154,14 @@ def test_a_page_that_is_not_json_rpc_is_unavailable_not_a_traceback():
         rpc.call("model.project.work.search", [], {}, idempotent=False)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"customer": "parent_project"}, "in Tryton the customer is the project's party"),
-    ({"create_parties": "yes"}, "create_parties: 'yes' must be true or false"),
-    ({"write_concurency": 2}, "unknown option(s) write_concurency for tryton"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"customer": "parent_project"}, "in Tryton the customer is the project's party"),
+        ({"create_parties": "yes"}, "create_parties: 'yes' must be true or false"),
+        ({"write_concurency": 2}, "unknown option(s) write_concurency for tryton"),
+    ],
+)
 def test_bad_options_are_config_errors_naming_the_key(options, message):
     with pytest.raises(ConfigError) as raised:
         TrytonConnector.from_settings(URL, "pw", options, requests.Session())

@@ -102,11 +102,14 @@ def test_a_login_exception_asking_for_a_second_factor_is_an_authentication_error
     assert raised.value.exit_code == 5
 
 
-@pytest.mark.parametrize("body", [
-    b"<html>login failed for admin with password Pw-Echo-7Qz9</html>",
-    {"id": 1, "note": "password Pw-Echo-7Qz9"},
-    {"id": 1, "error": ["login failed, password Pw-Echo-7Qz9", "Traceback ..."]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>login failed for admin with password Pw-Echo-7Qz9</html>",
+        {"id": 1, "note": "password Pw-Echo-7Qz9"},
+        {"id": 1, "error": ["login failed, password Pw-Echo-7Qz9", "Traceback ..."]},
+    ],
+)
 def test_the_body_of_a_login_answer_is_never_quoted(body):
     double = TrytonDouble()
     double.login_answer = body
@@ -122,4 +125,7 @@ def test_the_session_a_login_opens_is_masked_like_a_password():
     rpc = TrytonRpc(URL, "admin", "pw", double)
     rpc.context()
     token = (rpc._auth or "").removeprefix("Session ")
-    assert redaction.redact(f"echo: {token} and {base64.b64decode(token).decode()}") == "echo: *** and admin:1:***"
+    assert (
+        redaction.redact(f"echo: {token} and {base64.b64decode(token).decode()}")
+        == "echo: *** and admin:1:***"
+    )

@@ -33,9 +33,12 @@ class Restartable:
 
 
 def _path(clock) -> EventPath:
-    settings = SimpleNamespace(events=Events(enabled=True, safety_poll=timedelta(hours=1),
-                                             stale_after=timedelta(minutes=10)),
-                               salesforce=SimpleNamespace(ca_bundle=None))
+    settings = SimpleNamespace(
+        events=Events(
+            enabled=True, safety_poll=timedelta(hours=1), stale_after=timedelta(minutes=10)
+        ),
+        salesforce=SimpleNamespace(ca_bundle=None),
+    )
     mapping = SimpleNamespace(writeback={"psa_project_id__c": "project.id"}, backsync={})
     path = EventPath(settings, mapping, clock=clock)
     path.listeners = [Restartable()]
@@ -43,7 +46,9 @@ def _path(clock) -> EventPath:
 
 
 def _daemon(path, last_poll):
-    return SimpleNamespace(event_path=path, last_poll=last_poll, settings=SimpleNamespace(events=path.events))
+    return SimpleNamespace(
+        event_path=path, last_poll=last_poll, settings=SimpleNamespace(events=path.events)
+    )
 
 
 def test_the_poll_slows_to_the_safety_poll_while_healthy_and_comes_back_at_once():
@@ -58,7 +63,9 @@ def test_the_poll_slows_to_the_safety_poll_while_healthy_and_comes_back_at_once(
     assert Daemon.poll_due(daemon, clock.now + 3600)  # the safety poll
     path.queue.put(Down(TOPIC, Fault.DROPPED, "UNAVAILABLE", clock.now, 1.0))
     path.drain()
-    assert not path.healthy() and Daemon.poll_due(daemon, clock.now + 30)  # dropped: the interval again
+    assert not path.healthy() and Daemon.poll_due(
+        daemon, clock.now + 30
+    )  # dropped: the interval again
     assert path.status["reconnects"] == 1 and path.status["fallbacks"] == {"dropped": 1}
 
 
@@ -81,7 +88,9 @@ def test_a_silent_stream_is_unhealthy_and_restarted_once_per_stale_period():
 def test_faults_only_a_person_can_fix_turn_events_off_and_say_so(caplog):
     clock = Clock()
     path = _path(clock)
-    path.queue.put(Down(TOPIC, Fault.CONFIG, "NOT_FOUND topic.not.found: no such topic", clock.now, None))
+    path.queue.put(
+        Down(TOPIC, Fault.CONFIG, "NOT_FOUND topic.not.found: no such topic", clock.now, None)
+    )
     path.drain()
     assert path.gave_up and not path.healthy()
     assert "events are off until this is fixed" in caplog.text and "topic.not.found" in caplog.text
@@ -91,7 +100,14 @@ def test_faults_only_a_person_can_fix_turn_events_off_and_say_so(caplog):
 def test_events_count_today_and_their_lag_lands_in_its_bucket():
     clock = Clock()
     path = _path(clock)
-    header = Header("Opportunity", ("006A",), "UPDATE", "", int((clock.now - 0.3) * 1000), frozenset({"StageName"}))
+    header = Header(
+        "Opportunity",
+        ("006A",),
+        "UPDATE",
+        "",
+        int((clock.now - 0.3) * 1000),
+        frozenset({"StageName"}),
+    )
     path.queue.put(Notice(TOPIC, b"\x02", header, clock.now))
     work = path.drain()
     assert work.deal_ids == {"006A"} and path.status["events_total"] == 1
@@ -108,8 +124,6 @@ def test_work_of_a_failed_cycle_waits_for_the_next_drain_and_is_gone_once_done()
     assert path.drain().deal_ids == {"006A"}
     path.done()
     assert not path.drain().needs_cycle
-
-
 
 
 def test_changed_line_items_name_their_deals_in_one_query_per_300():

@@ -8,11 +8,22 @@ from sync.daemon import jobs
 from sync.daemon.policy import Backoff, Verdict, verdict
 
 
-@pytest.mark.parametrize("code,expected", [
-    (0, Verdict.DONE), (1, Verdict.DONE), (75, Verdict.QUIET), (2, Verdict.STOP), (5, Verdict.STOP),
-    (3, Verdict.BACKOFF), (4, Verdict.BACKOFF), (74, Verdict.BACKOFF), (76, Verdict.BACKOFF), (70, Verdict.BACKOFF),
-    (71, Verdict.BACKOFF),
-])
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        (0, Verdict.DONE),
+        (1, Verdict.DONE),
+        (75, Verdict.QUIET),
+        (2, Verdict.STOP),
+        (5, Verdict.STOP),
+        (3, Verdict.BACKOFF),
+        (4, Verdict.BACKOFF),
+        (74, Verdict.BACKOFF),
+        (76, Verdict.BACKOFF),
+        (70, Verdict.BACKOFF),
+        (71, Verdict.BACKOFF),
+    ],
+)
 def test_each_exit_code_has_its_verdict(code, expected):
     assert verdict(code) is expected
 
@@ -56,7 +67,9 @@ class Ticks:
         return type("Result", (), {"exit_code": self.codes.pop(0) if self.codes else 0})()
 
 
-def test_failing_cycles_run_at_2_4_8_8_seconds_apart_and_the_first_that_works_returns_to_every_tick(monkeypatch):
+def test_failing_cycles_run_at_2_4_8_8_seconds_apart_and_the_first_that_works_returns_to_every_tick(
+    monkeypatch,
+):
     daemon = Ticks([3, 3, 3, 3, 3, 0])
     monkeypatch.setattr(jobs.stages, "run_once", daemon.run_once)
     for tick in range(40):
@@ -65,5 +78,7 @@ def test_failing_cycles_run_at_2_4_8_8_seconds_apart_and_the_first_that_works_re
     failing, recovered = daemon.ran_at[:5], daemon.ran_at[5:]
     assert [b - a for a, b in zip(failing, failing[1:], strict=False)] == [2, 4, 8, 8]
     assert recovered[0] - failing[-1] == 8  # the cap
-    assert {b - a for a, b in zip(recovered, recovered[1:], strict=False)} == {1}  # back to every tick
+    assert {b - a for a, b in zip(recovered, recovered[1:], strict=False)} == {
+        1
+    }  # back to every tick
     assert daemon.backoff.failures == 0

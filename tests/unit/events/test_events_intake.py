@@ -13,7 +13,14 @@ ORIGIN = "com/salesforce/api/rest/62.0;client=psa-sync"
 
 
 def _n(ids, change="UPDATE", origin="", changed=("StageName",), topic=DEALS, replay=b"\x01"):
-    header = Header("Opportunity", tuple(ids), change, origin, 1_000_000, frozenset(changed) if changed else None)
+    header = Header(
+        "Opportunity",
+        tuple(ids),
+        change,
+        origin,
+        1_000_000,
+        frozenset(changed) if changed else None,
+    )
     return Notice(topic, replay, header, 1_001.5)
 
 
@@ -22,20 +29,29 @@ def _take(*items):
 
 
 def test_events_name_deals_to_reread_and_the_last_replay_id():
-    work = _take(_n(["A", "B"], replay=b"\x01"), _n(["B"], "GAP_UPDATE", changed=None, replay=b"\x02"),
-                 _n(["C"], "DELETE", replay=b"\x03"))
+    work = _take(
+        _n(["A", "B"], replay=b"\x01"),
+        _n(["B"], "GAP_UPDATE", changed=None, replay=b"\x02"),
+        _n(["C"], "DELETE", replay=b"\x03"),
+    )
     assert work.deal_ids == {"A", "B", "C"} and not work.poll_now
     assert work.replay == {DEALS: b"\x03"} and work.events == 3 and work.lags == [1.5, 1.5, 1.5]
 
 
 def test_overflow_and_wildcards_poll_now():
-    work = _take(_n(["000000000000000AAA"], "GAP_OVERFLOW", changed=None), _n(["006*"], "GAP_UPDATE", changed=None))
+    work = _take(
+        _n(["000000000000000AAA"], "GAP_OVERFLOW", changed=None),
+        _n(["006*"], "GAP_UPDATE", changed=None),
+    )
     assert work.poll_now == ["overflow", "wildcard"] and not work.deal_ids
 
 
 def test_latest_subscriptions_poll_now_and_a_line_item_delete_too():
-    work = _take(Down(DEALS, Fault.REPLAY_TOO_OLD, "old", 1.0, 0.0), Up(DEALS, 2.0, latest=True),
-                 _n(["00k1"], "DELETE", topic=ITEMS))
+    work = _take(
+        Down(DEALS, Fault.REPLAY_TOO_OLD, "old", 1.0, 0.0),
+        Up(DEALS, 2.0, latest=True),
+        _n(["00k1"], "DELETE", topic=ITEMS),
+    )
     assert work.poll_now == ["subscribed_latest", "line_item_delete"]
 
 
@@ -45,9 +61,15 @@ def test_line_item_changes_name_line_items():
 
 
 def test_own_writes_are_echoes_only_when_every_changed_field_is_ours():
-    echo = _n(["A"], origin=ORIGIN, changed=("PSA_Project_Id__c", "LastModifiedDate", "SystemModstamp"))
-    flow_too = _n(["B"], origin=ORIGIN, changed=("PSA_Project_Id__c", "StageName"))  # a flow in the same transaction
-    person = _n(["C"], origin="com/salesforce/api/rest/62.0;client=other", changed=("PSA_Project_Id__c",))
+    echo = _n(
+        ["A"], origin=ORIGIN, changed=("PSA_Project_Id__c", "LastModifiedDate", "SystemModstamp")
+    )
+    flow_too = _n(
+        ["B"], origin=ORIGIN, changed=("PSA_Project_Id__c", "StageName")
+    )  # a flow in the same transaction
+    person = _n(
+        ["C"], origin="com/salesforce/api/rest/62.0;client=other", changed=("PSA_Project_Id__c",)
+    )
     no_bitmap = _n(["D"], origin=ORIGIN, changed=None)
     work = _take(echo, flow_too, person, no_bitmap)
     assert work.echoes == 1 and work.deal_ids == {"B", "C", "D"}

@@ -85,7 +85,10 @@ def test_condition_forms(text, expected):
         ("2024-01-31T10:00:00+02:00", datetime(2024, 1, 31, 8, tzinfo=UTC)),
         ("2024-01-31T10:00:00-05:30", datetime(2024, 1, 31, 15, 30, tzinfo=UTC)),
         ("2024-01-31T10:00:00.123Z", datetime(2024, 1, 31, 10, 0, 0, 123000, tzinfo=UTC)),
-        ("2024-01-31T10:00:00.123456789+00:00", datetime(2024, 1, 31, 10, 0, 0, 123456, tzinfo=UTC)),
+        (
+            "2024-01-31T10:00:00.123456789+00:00",
+            datetime(2024, 1, 31, 10, 0, 0, 123456, tzinfo=UTC),
+        ),
     ],
 )
 def test_datetime_literals_are_aware_instants(literal, expected):
@@ -95,7 +98,7 @@ def test_datetime_literals_are_aware_instants(literal, expected):
 
 def test_string_escapes():
     cond = parse_condition(r"Name = 'O\'Brien \\ \"q\" line\nnext \u00e9'")
-    assert cond.value == "O'Brien \\ \"q\" line\nnext \u00e9"
+    assert cond.value == 'O\'Brien \\ "q" line\nnext \u00e9'
 
 
 def test_and_or_not_parentheses_nest():
@@ -148,9 +151,14 @@ def test_syntax_errors_say_what_and_where(text, fragment, position):
     [
         ("SELECT Id FROM Opportunity;", "unexpected character ';'"),
         ("SELECT Id, (SELECT Id, (SELECT Id FROM Notes) FROM Contacts) FROM Account", "subqueries"),
-        ("SELECT Id FROM Account WHERE Name = 'a' OR Id IN (SELECT AccountId FROM Contact)",
-         "only allowed at the top level"),
-        ("SELECT Id FROM Account WHERE Id IN (SELECT AccountId, Name FROM Contact)", "exactly one Id"),
+        (
+            "SELECT Id FROM Account WHERE Name = 'a' OR Id IN (SELECT AccountId FROM Contact)",
+            "only allowed at the top level",
+        ),
+        (
+            "SELECT Id FROM Account WHERE Id IN (SELECT AccountId, Name FROM Contact)",
+            "exactly one Id",
+        ),
         ("SELECT COUNT(Id) FROM Account", "only COUNT()"),
         ("SELECT Id FROM Account GROUP BY Name", "unexpected token 'GROUP'"),
         ("SELECT Id FROM Account a", "unexpected token 'a'"),
@@ -211,7 +219,9 @@ def test_builder_helpers():
         (Comparison("A", "=", None), InList("B", (1, 2)))
     )
     assert not_(field("A").not_in(["x"])) == Not(InList("A", ("x",), True))
-    assert (field("A").eq(1) & field("B").eq(2)) == And((Comparison("A", "=", 1), Comparison("B", "=", 2)))
+    assert (field("A").eq(1) & field("B").eq(2)) == And(
+        (Comparison("A", "=", 1), Comparison("B", "=", 2))
+    )
     with pytest.raises(ValueError):
         field("Name; DROP")
     with pytest.raises(ValueError):
@@ -227,10 +237,14 @@ _values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**12), 10**12),
-    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**9), max_value=10**9),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=3, min_value=-(10**9), max_value=10**9
+    ),
     st.text(max_size=20),
     st.dates(),
-    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)),
+    st.datetimes(timezones=st.just(UTC)).map(
+        lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)
+    ),
 )
 _fields = st.sampled_from(["Name", "Amount", "Account.Name", "SystemModstamp"])
 _leaves = st.one_of(
@@ -304,8 +318,14 @@ def test_evaluate_follows_soql_semantics(text, record, expected):
 
 
 def test_evaluate_accepts_typed_values():
-    record = {"When": datetime(2024, 5, 1, 12, tzinfo=UTC), "Day": date(2024, 5, 1), "N": Decimal("3")}
-    assert evaluate(parse_condition("When >= 2024-05-01T12:00:00Z AND Day = 2024-05-01 AND N = 3"), record)
+    record = {
+        "When": datetime(2024, 5, 1, 12, tzinfo=UTC),
+        "Day": date(2024, 5, 1),
+        "N": Decimal("3"),
+    }
+    assert evaluate(
+        parse_condition("When >= 2024-05-01T12:00:00Z AND Day = 2024-05-01 AND N = 3"), record
+    )
 
 
 @pytest.mark.parametrize(
@@ -324,14 +344,24 @@ def test_evaluate_errors_name_the_field(text, fragment):
 
 
 def test_a_query_reads_child_subqueries_and_top_level_semi_joins_and_renders_them_back():
-    text = ("SELECT Id, (SELECT Id, Product2.Family FROM OpportunityLineItems WHERE Quantity > 0 "
-            "ORDER BY SortOrder ASC NULLS FIRST LIMIT 5) FROM Opportunity WHERE Id IN "
-            "(SELECT OpportunityId FROM OpportunityLineItem WHERE Quantity > 1) AND IsWon = true")
+    text = (
+        "SELECT Id, (SELECT Id, Product2.Family FROM OpportunityLineItems WHERE Quantity > 0 "
+        "ORDER BY SortOrder ASC NULLS FIRST LIMIT 5) FROM Opportunity WHERE Id IN "
+        "(SELECT OpportunityId FROM OpportunityLineItem WHERE Quantity > 1) AND IsWon = true"
+    )
     query = parse_query(text)
     (child,) = query.children
-    assert (child.sobject, child.fields, child.limit) == ("OpportunityLineItems", ("Id", "Product2.Family"), 5)
+    assert (child.sobject, child.fields, child.limit) == (
+        "OpportunityLineItems",
+        ("Id", "Product2.Family"),
+        5,
+    )
     semi = query.where.items[0]
-    assert (semi.field, semi.query.sobject, semi.query.fields) == ("Id", "OpportunityLineItem", ("OpportunityId",))
+    assert (semi.field, semi.query.sobject, semi.query.fields) == (
+        "Id",
+        "OpportunityLineItem",
+        ("OpportunityId",),
+    )
     assert parse_query(to_soql(query)) == query
 
 

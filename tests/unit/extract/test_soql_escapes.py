@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import pytest
 
-from sync.extract.soql import Comparison, SoqlSyntaxError, evaluate, field, parse_condition, quote, to_soql
+from sync.extract.soql import (
+    Comparison,
+    SoqlSyntaxError,
+    evaluate,
+    field,
+    parse_condition,
+    quote,
+    to_soql,
+)
 
 # A backslash before % or _ in a plain value is a literal backslash, not a LIKE escape.
 
 
-@pytest.mark.parametrize("value, text", [("a\\%b", r"'a\\%b'"), ("a\\_b", r"'a\\_b'"), ("\\", r"'\\'")])
+@pytest.mark.parametrize(
+    "value, text", [("a\\%b", r"'a\\%b'"), ("a\\_b", r"'a\\_b'"), ("\\", r"'\\'")]
+)
 def test_a_plain_value_keeps_its_backslash(value, text):
     assert quote(value) == text
     cond = field("Name").eq(value)
@@ -36,7 +46,11 @@ def test_percent_and_underscore_escapes_outside_like_are_refused(text):
 
 @pytest.mark.parametrize(
     "pattern, text",
-    [("Ter\\%", r"Name LIKE 'Ter\%'"), ("a\\_%", r"Name LIKE 'a\_%'"), ("C:\\\\%", r"Name LIKE 'C:\\%'")],
+    [
+        ("Ter\\%", r"Name LIKE 'Ter\%'"),
+        ("a\\_%", r"Name LIKE 'a\_%'"),
+        ("C:\\\\%", r"Name LIKE 'C:\\%'"),
+    ],
 )
 def test_a_like_pattern_keeps_its_escapes(pattern, text):
     cond = field("Name").like(pattern)

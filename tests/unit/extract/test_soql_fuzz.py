@@ -11,7 +11,16 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sync.extract.soql import Query, and_, evaluate, field, parse_condition, parse_query, quote, to_soql
+from sync.extract.soql import (
+    Query,
+    and_,
+    evaluate,
+    field,
+    parse_condition,
+    parse_query,
+    quote,
+    to_soql,
+)
 from tests.fixtures.profiles import examples
 from tests.fixtures.soql_text import literal_pattern, tricky_text
 

@@ -16,8 +16,18 @@ from tests.fixtures.fake_psa import FakePsa
 
 def deal(n: int) -> Create:
     oid = f"006{n:012d}AAA"
-    return Create(DesiredRow(record_id=oid, key=oid, modstamp=datetime(2026, 3, 1, tzinfo=UTC), deleted=False,
-                             matches=True, fields={"name": f"Deal {n}", "budget": n}, record_links={}), "h")
+    return Create(
+        DesiredRow(
+            record_id=oid,
+            key=oid,
+            modstamp=datetime(2026, 3, 1, tzinfo=UTC),
+            deleted=False,
+            matches=True,
+            fields={"name": f"Deal {n}", "budget": n},
+            record_links={},
+        ),
+        "h",
+    )
 
 
 class Statements:
@@ -38,8 +48,14 @@ def state(tmp_path):
 
 
 def context(state: State, psa, chunk: CreateChunk | None = None) -> LoadContext:
-    return LoadContext(state=state, psa=psa, run_id=1, writeback={"PSA_Project_Id__c": "project.id"},
-                       on_create=set(), create_chunk=chunk)
+    return LoadContext(
+        state=state,
+        psa=psa,
+        run_id=1,
+        writeback={"PSA_Project_Id__c": "project.id"},
+        on_create=set(),
+        create_chunk=chunk,
+    )
 
 
 def test_a_batch_of_creates_commits_twice_in_a_handful_of_statements(state):
@@ -48,7 +64,9 @@ def test_a_batch_of_creates_commits_twice_in_a_handful_of_statements(state):
     report = LoadReport()
     create_projects(context(state, FakePsa()), creates, FakePsa().identifier, report)
     assert len(report.created) == 300
-    assert sql.commits == 2  # the intents before the PSA call, the links after it (was one per deal)
+    assert (
+        sql.commits == 2
+    )  # the intents before the PSA call, the links after it (was one per deal)
     assert len(sql.sql) <= 20, sql.sql  # was 86 a deal
     assert len(state.links(c.row.record_id for c in creates)) == 300
     assert state.intents() == []
@@ -73,14 +91,20 @@ class FailingAfter(FakePsa):
 
 def test_a_failure_mid_batch_keeps_the_chunks_already_answered_linked(state):
     creates = [deal(n) for n in range(30)]
-    psa = FailingAfter(ok=3)  # the first chunk (a tenth of 10: 1) and the next ones up to 3 get through
+    psa = FailingAfter(
+        ok=3
+    )  # the first chunk (a tenth of 10: 1) and the next ones up to 3 get through
     with pytest.raises(PsaUnavailable):
-        create_projects(context(state, psa, psa.create_chunk), creates, psa.identifier, LoadReport())
+        create_projects(
+            context(state, psa, psa.create_chunk), creates, psa.identifier, LoadReport()
+        )
     linked = state.links(c.row.record_id for c in creates)
     assert sorted(linked) == sorted(psa.created) and linked  # every answered chunk is linked
     assert len(linked) < 30
     # the rest keep their intents: the next run's recovery looks their keys up
-    assert {i.record_id for i in state.intents()} == {c.row.record_id for c in creates} - set(linked)
+    assert {i.record_id for i in state.intents()} == {c.row.record_id for c in creates} - set(
+        linked
+    )
 
 
 def test_chunks_start_small_then_follow_the_rate_up_to_the_count():
@@ -95,7 +119,9 @@ def test_chunks_start_small_then_follow_the_rate_up_to_the_count():
         now[0] += len(chunk) / 4  # 4 creates a second: 5 s hold 20
     assert sizes[:3] == [10, 20, 20]
     assert sum(sizes) == 500
-    fast = [len(c) for c in chunks(list(range(500)), CreateChunk(count=100, seconds=5.0), lambda: 0.0)]
+    fast = [
+        len(c) for c in chunks(list(range(500)), CreateChunk(count=100, seconds=5.0), lambda: 0.0)
+    ]
     assert fast == [10, 100, 100, 100, 100, 90]
 
 
@@ -112,7 +138,9 @@ def test_what_a_collection_call_wrote_is_merged_into_each_link_s_written_in_one_
         state.add_written({a: {"PSA_Project_Id__c": "1"}, b: {"PSA_Status__c": "active"}})
     sql = Statements(state)
     with state.transaction():
-        state.add_written({a: {"PSA_Status__c": "closed"}, "006NOTLINKED0000AAA": {"PSA_Status__c": "x"}})
+        state.add_written(
+            {a: {"PSA_Status__c": "closed"}, "006NOTLINKED0000AAA": {"PSA_Status__c": "x"}}
+        )
     assert len([s for s in sql.sql if s.startswith(("SELECT", "UPDATE"))]) == 2
     links = state.links([a, b])
     assert links[a].written == {"PSA_Project_Id__c": "1", "PSA_Status__c": "closed"}

@@ -20,12 +20,21 @@ A, B, C, D = (f"006000000000000{n}AA" for n in "ABCD")
 
 
 def ref(key: str) -> ProjectRef:
-    return ProjectRef(id=len(key), identifier="sf-" + key.lower(), key=key, url="http://psa/p", status="active")
+    return ProjectRef(
+        id=len(key), identifier="sf-" + key.lower(), key=key, url="http://psa/p", status="active"
+    )
 
 
 def row(oid: str, budget: int) -> DesiredRow:
-    return DesiredRow(record_id=oid, key=oid, modstamp=datetime(2026, 3, 1, tzinfo=UTC), deleted=False,
-                      matches=True, fields={"name": oid, "budget": budget}, record_links={})
+    return DesiredRow(
+        record_id=oid,
+        key=oid,
+        modstamp=datetime(2026, 3, 1, tzinfo=UTC),
+        deleted=False,
+        matches=True,
+        fields={"name": oid, "budget": budget},
+        record_links={},
+    )
 
 
 @pytest.fixture

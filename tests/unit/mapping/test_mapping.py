@@ -32,21 +32,35 @@ def test_the_default_mapping_reads_won_opportunities_since_its_start_date(defaul
 
 def test_the_default_mapping_has_the_agreed_fields(default):
     fields = default.fields
-    assert list(fields) == ["name", "customer", "budget", "description", "start_date", "end_date", "billing_type"]
+    assert list(fields) == [
+        "name",
+        "customer",
+        "budget",
+        "description",
+        "start_date",
+        "end_date",
+        "billing_type",
+    ]
     assert fields["name"].template_parts == (("", "Account.Name", "?"), (" - ", "Name", None))
     assert (fields["name"].max_length, fields["name"].overflow) == (255, "truncate")
     assert fields["customer"].source == "Account.Name"
     assert (fields["budget"].type, fields["budget"].default) == ("decimal", Decimal("0"))
     assert fields["end_date"].source == "End_Date__c"
     billing = fields["billing_type"]
-    assert billing.value_map == {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & Materials",
-                                 "Existing Customer - Replacement": "Time & Materials",
-                                 "Existing Customer - Downgrade": "Retainer"}
+    assert billing.value_map == {
+        "New Customer": "Fixed Fee",
+        "Existing Customer - Upgrade": "Time & Materials",
+        "Existing Customer - Replacement": "Time & Materials",
+        "Existing Customer - Downgrade": "Retainer",
+    }
     assert (billing.unmapped, billing.required, billing.line) == ("error", True, 21)
 
 
 def test_links_backsync_lifecycle_and_conflicts(default):
-    assert default.writeback == {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}
+    assert default.writeback == {
+        "PSA_Project_Id__c": "project.id",
+        "PSA_Project_URL__c": "project.url",
+    }
     assert default.link_field == "PSA_Project_Id__c"
     assert {f: (r.source, r.type) for f, r in default.backsync.items()} == {
         "PSA_Status__c": ("status", "string"),
@@ -60,15 +74,28 @@ def test_links_backsync_lifecycle_and_conflicts(default):
 
 def test_the_soql_field_list_comes_from_the_mapping(default):
     assert default.soql_fields() == [
-        "Id", "SystemModstamp", "IsDeleted", "Account.Name", "Name", "Amount", "Description", "CloseDate",
-        "End_Date__c", "Type", "IsWon", "PSA_Project_Id__c", "PSA_Project_URL__c", "PSA_Status__c",
-        "PSA_Percent_Complete__c", "PSA_Hours_Spent__c",
+        "Id",
+        "SystemModstamp",
+        "IsDeleted",
+        "Account.Name",
+        "Name",
+        "Amount",
+        "Description",
+        "CloseDate",
+        "End_Date__c",
+        "Type",
+        "IsWon",
+        "PSA_Project_Id__c",
+        "PSA_Project_URL__c",
+        "PSA_Status__c",
+        "PSA_Percent_Complete__c",
+        "PSA_Hours_Spent__c",
     ]
 
 
 def test_the_soql_field_list_ignores_case_when_deduplicating(tmp_path):
     text = DEFAULT.read_text().replace("customer:    Account.Name", "customer:    account.NAME")
-    text = text.replace('criteria: "IsWon = true"', "criteria: \"isWON = true AND name != null\"")
+    text = text.replace('criteria: "IsWon = true"', 'criteria: "isWON = true AND name != null"')
     path = tmp_path / "m.yaml"
     path.write_text(text)
     fields = load_mapping(path).soql_fields()
@@ -80,7 +107,10 @@ def test_the_soql_field_list_ignores_case_when_deduplicating(tmp_path):
 def test_the_fingerprint_ignores_comments_layout_and_key_order(default, tmp_path):
     text = DEFAULT.read_text()
     reordered = "conflicts: crm_wins\n" + "\n".join(
-        line.split("#")[0].rstrip() for line in text.splitlines() if not line.startswith("conflicts"))
+        line.split("#")[0].rstrip()
+        for line in text.splitlines()
+        if not line.startswith("conflicts")
+    )
     path = tmp_path / "same.yaml"
     path.write_text(reordered)
     assert load_mapping(path).fingerprint == default.fingerprint
@@ -96,11 +126,18 @@ def test_a_short_form_is_a_from(tmp_path):
     path = tmp_path / "short.yaml"
     path.write_text(DEFAULT.read_text())
     rule = load_mapping(path).fields["customer"]
-    assert (rule.source, rule.template, rule.type, rule.required) == ("Account.Name", None, "string", False)
+    assert (rule.source, rule.template, rule.type, rule.required) == (
+        "Account.Name",
+        None,
+        "string",
+        False,
+    )
 
 
 def test_criteria_and_lookback_are_optional(tmp_path):
-    text = DEFAULT.read_text().replace('  criteria: "IsWon = true"', "").replace("  lookback: 10m", "")
+    text = (
+        DEFAULT.read_text().replace('  criteria: "IsWon = true"', "").replace("  lookback: 10m", "")
+    )
     path = tmp_path / "open.yaml"
     path.write_text(text)
     mapping = load_mapping(path)
@@ -129,5 +166,8 @@ def test_the_custom_object_example_uses_its_own_key_and_features():
 def test_map_keys_of_any_scalar_meet_as_text():
     mapping = load_mapping(ROOT / "mappings" / "examples" / "value_maps.yaml")
     assert mapping.fields["priority"].value_map == {"true": "High", "false": "Normal"}
-    assert mapping.fields["discount_rate"].value_map == {"Gold": Decimal("0.15"), "Silver": Decimal("0.1"),
-                                                         "Bronze": Decimal("0.05")}
+    assert mapping.fields["discount_rate"].value_map == {
+        "Gold": Decimal("0.15"),
+        "Silver": Decimal("0.1"),
+        "Bronze": Decimal("0.05"),
+    }

@@ -39,46 +39,91 @@ def test_members_are_read_through_the_run_query_and_carried_in_the_payload(tmp_p
     mapping = load_mapping(with_members(tmp_path))
     assert {"Owner.Email", "Delivery_Lead__r.Email"} <= set(mapping.soql_fields())
     assert mapping.fingerprint != load_mapping(DEFAULT_MAPPING).fingerprint
-    record = {"Id": "006000000000001AAA", "SystemModstamp": "2026-05-01T00:00:00.000+0000", "IsDeleted": False,
-              "IsWon": True, "Name": "Deal", "Amount": 10, "CloseDate": "2026-05-01", "Type": "New Customer",
-              "Owner": {"Email": " Alice@Example.COM "}, "Delivery_Lead__r": None}
+    record = {
+        "Id": "006000000000001AAA",
+        "SystemModstamp": "2026-05-01T00:00:00.000+0000",
+        "IsDeleted": False,
+        "IsWon": True,
+        "Name": "Deal",
+        "Amount": 10,
+        "CloseDate": "2026-05-01",
+        "Type": "New Customer",
+        "Owner": {"Email": " Alice@Example.COM "},
+        "Delivery_Lead__r": None,
+    }
     row = transform([record], mapping).rows[0]
     assert row.fields["member.owner"] == "alice@example.com"
     assert row.fields["member.delivery_lead"] is None
 
 
 def test_a_mapping_without_members_keeps_its_fingerprint(tmp_path):
-    plain = mapping_variant(tmp_path, ("conflicts: crm_wins", "conflicts: crm_wins  # same meaning"))
+    plain = mapping_variant(
+        tmp_path, ("conflicts: crm_wins", "conflicts: crm_wins  # same meaning")
+    )
     assert load_mapping(plain).fingerprint == load_mapping(DEFAULT_MAPPING).fingerprint
 
 
-@pytest.mark.parametrize(("text", "needle", "expected"), [
-    ("  lead: {from: Amount, role: Developer}\n", "lead:",
-     "members.lead.from: 'Amount' is not a lookup field: name the User lookup itself, such as OwnerId"),
-    ("  lead: {from: OwnerId}\n", "lead:", "members.lead.role: missing: the PSA role's name, e.g. role: Manager"),
-    ("  lead: {from: OwnerId, role: Manager, sync: sometimes}\n", "lead:",
-     "members.lead.sync: 'sometimes' is not one of: always, on_create"),
-    ("  Lead: {from: OwnerId, role: Manager}\n", "Lead:", "members.Lead: 'Lead' is not a member name"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle", "expected"),
+    [
+        (
+            "  lead: {from: Amount, role: Developer}\n",
+            "lead:",
+            "members.lead.from: 'Amount' is not a lookup field: name the User lookup itself, such as OwnerId",
+        ),
+        (
+            "  lead: {from: OwnerId}\n",
+            "lead:",
+            "members.lead.role: missing: the PSA role's name, e.g. role: Manager",
+        ),
+        (
+            "  lead: {from: OwnerId, role: Manager, sync: sometimes}\n",
+            "lead:",
+            "members.lead.sync: 'sometimes' is not one of: always, on_create",
+        ),
+        (
+            "  Lead: {from: OwnerId, role: Manager}\n",
+            "Lead:",
+            "members.Lead: 'Lead' is not a member name",
+        ),
+    ],
+)
 def test_a_bad_member_names_file_line_and_key(tmp_path, text, needle, expected):
     path = with_members(tmp_path, "members:\n" + text)
     with pytest.raises(MappingError) as caught:
         load_mapping(path)
-    assert any(p.startswith(f"{path}:{line_of(path, needle)}: {expected}") for p in caught.value.problems), \
-        caught.value.problems
+    assert any(
+        p.startswith(f"{path}:{line_of(path, needle)}: {expected}") for p in caught.value.problems
+    ), caught.value.problems
 
 
 def _describe(**fields: dict) -> dict[str, dict]:
-    base = {"ownerid": {"name": "OwnerId", "type": "reference", "referenceTo": ["User"], "relationshipName": "Owner"}}
+    base = {
+        "ownerid": {
+            "name": "OwnerId",
+            "type": "reference",
+            "referenceTo": ["User"],
+            "relationshipName": "Owner",
+        }
+    }
     return {**base, **{name.lower(): {"name": name, **spec} for name, spec in fields.items()}}
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ({"type": "date"}, "Opportunity.Delivery_Lead__c is a date field, not a lookup to User"),
-    ({"type": "reference", "referenceTo": ["Account"], "relationshipName": "Delivery_Lead__r"},
-     "Opportunity.Delivery_Lead__c is a lookup to Account, not a lookup to User"),
-    (None, "Opportunity has no field 'Delivery_Lead__c'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": "date"}, "Opportunity.Delivery_Lead__c is a date field, not a lookup to User"),
+        (
+            {
+                "type": "reference",
+                "referenceTo": ["Account"],
+                "relationshipName": "Delivery_Lead__r",
+            },
+            "Opportunity.Delivery_Lead__c is a lookup to Account, not a lookup to User",
+        ),
+        (None, "Opportunity has no field 'Delivery_Lead__c'"),
+    ],
+)
 def test_check_refuses_a_member_that_is_not_a_user_lookup_at_its_line(tmp_path, spec, expected):
     path = with_members(tmp_path)
     mapping = load_mapping(path)
@@ -100,13 +145,24 @@ def test_check_accepts_user_lookups(tmp_path):
 
 
 def test_check_refuses_a_role_the_psa_does_not_have_at_its_line(tmp_path):
-    path = with_members(tmp_path, MEMBERS.replace("role: Developer", "role: developer").replace("Manager", "Boss"))
+    path = with_members(
+        tmp_path, MEMBERS.replace("role: Developer", "role: developer").replace("Manager", "Boss")
+    )
     result = CheckResult()
     findings = Findings(result, path, load_yaml(path, "mapping"))
     check_member_roles(FakePsa("http://psa.test"), load_mapping(path), findings)
-    [error] = result.findings  # `developer` is Developer: roles match ignoring case, as the run matches them
-    assert (error.level, error.key, error.where) == ("ERROR", "members.owner.role", f"{path}:{line_of(path, 'owner:')}")
-    assert error.message == "the PSA has no role 'Boss' (its roles: Developer, Manager, Reporter); name one of them"
+    [error] = (
+        result.findings
+    )  # `developer` is Developer: roles match ignoring case, as the run matches them
+    assert (error.level, error.key, error.where) == (
+        "ERROR",
+        "members.owner.role",
+        f"{path}:{line_of(path, 'owner:')}",
+    )
+    assert (
+        error.message
+        == "the PSA has no role 'Boss' (its roles: Developer, Manager, Reporter); name one of them"
+    )
 
 
 def test_check_warns_that_a_psa_without_members_only_reports_them(tmp_path):
@@ -114,23 +170,44 @@ def test_check_warns_that_a_psa_without_members_only_reports_them(tmp_path):
         pass
 
     result = CheckResult()
-    check_member_roles(NoMembers(), load_mapping(with_members(tmp_path)), Findings(result, tmp_path / "m.yaml"))
+    check_member_roles(
+        NoMembers(), load_mapping(with_members(tmp_path)), Findings(result, tmp_path / "m.yaml")
+    )
     assert [(f.level, f.key) for f in result.findings] == [("WARN", "members")]
 
 
 def _record(n: int, owner: str | None, lead: str | None, amount: int = 10) -> dict:
-    return {"Id": f"00600000000000{n}AAA", "SystemModstamp": "2026-05-01T00:00:00.000+0000", "IsDeleted": False,
-            "IsWon": True, "Name": f"Deal {n}", "Amount": amount, "CloseDate": "2026-05-01", "Type": "New Customer",
-            "Owner": {"Email": owner} if owner else None, "Delivery_Lead__r": {"Email": lead} if lead else None}
+    return {
+        "Id": f"00600000000000{n}AAA",
+        "SystemModstamp": "2026-05-01T00:00:00.000+0000",
+        "IsDeleted": False,
+        "IsWon": True,
+        "Name": f"Deal {n}",
+        "Amount": amount,
+        "CloseDate": "2026-05-01",
+        "Type": "New Customer",
+        "Owner": {"Email": owner} if owner else None,
+        "Delivery_Lead__r": {"Email": lead} if lead else None,
+    }
 
 
 def _load(state: State, psa: FakePsa, mapping, records: list[dict], run_id: int) -> LoadReport:
     wrapped = MembersPsa(psa, mapping.members, state, run_id)
-    ctx = LoadContext(state=state, psa=wrapped, run_id=run_id, writeback=mapping.writeback,
-                      on_create=mapping.on_create_fields(), fingerprint=mapping.fingerprint)
+    ctx = LoadContext(
+        state=state,
+        psa=wrapped,
+        run_id=run_id,
+        writeback=mapping.writeback,
+        on_create=mapping.on_create_fields(),
+        fingerprint=mapping.fingerprint,
+    )
     rows = transform(records, mapping).rows
-    plan = plan_changes(rows, state.links(r.record_id for r in rows), writeback=mapping.writeback,
-                        on_create=mapping.on_create_fields())
+    plan = plan_changes(
+        rows,
+        state.links(r.record_id for r in rows),
+        writeback=mapping.writeback,
+        on_create=mapping.on_create_fields(),
+    )
     report = LoadReport()
     create_projects(ctx, plan.creates, psa.identifier, report)
     update_projects(ctx, plan.updates, report)
@@ -142,32 +219,45 @@ def test_load_puts_members_on_a_new_project_and_reports_a_user_with_no_psa_accou
     state = State.open(tmp_path / "s.sqlite")
     psa = FakePsa()
     psa.users = {"alice@example.com": 11, "bob@example.com": 12}
-    records = [_record(1, "alice@example.com", "bob@example.com"), _record(2, "carol@example.com", "bob@example.com")]
+    records = [
+        _record(1, "alice@example.com", "bob@example.com"),
+        _record(2, "carol@example.com", "bob@example.com"),
+    ]
     report = _load(state, psa, mapping, records, run_id=1)
     assert len(report.created) == 2 and report.failed == {}  # carol is no reason to fail the deal
     one, two = (r["Id"] for r in records)
     assert psa.members[one] == {11: {"Manager"}, 12: {"Developer"}}
     assert psa.members[two] == {12: {"Developer"}}
-    assert all(not k.startswith("member.") for k in psa.values[one])  # the project's own fields only
+    assert all(
+        not k.startswith("member.") for k in psa.values[one]
+    )  # the project's own fields only
     events = [e for e in state.events(two) if e["action"] == "members"]
     assert [e["outcome"] for e in events] == ["updated", NO_ACCOUNT]
-    assert events[1]["detail"]["missing"] == {"owner": {"email": "carol@example.com", "role": "Manager"}}
+    assert events[1]["detail"]["missing"] == {
+        "owner": {"email": "carol@example.com", "role": "Manager"}
+    }
     assert state.links([one])[one].payload["member.owner"] == "alice@example.com"
-    assert unmatched(state) == [{"record_id": two, "member": "owner", "email": "carol@example.com",
-                                 "role": "Manager"}]
+    assert unmatched(state) == [
+        {"record_id": two, "member": "owner", "email": "carol@example.com", "role": "Manager"}
+    ]
 
 
 def test_a_new_owner_joins_under_sync_always_and_not_under_on_create(tmp_path):
     for sync, joins in (("always", True), ("on_create", False)):
         folder = tmp_path / sync
         folder.mkdir()
-        mapping = load_mapping(with_members(folder, f"members:\n  owner: {{from: OwnerId, role: Manager, "
-                                                    f"sync: {sync}}}\n"))
+        mapping = load_mapping(
+            with_members(
+                folder, f"members:\n  owner: {{from: OwnerId, role: Manager, sync: {sync}}}\n"
+            )
+        )
         state = State.open(folder / "s.sqlite")
         psa = FakePsa()
         psa.users = {"alice@example.com": 11, "dave@example.com": 14}
         _load(state, psa, mapping, [_record(1, "alice@example.com", None)], run_id=1)
-        report = _load(state, psa, mapping, [_record(1, "dave@example.com", None, amount=20)], run_id=2)
+        report = _load(
+            state, psa, mapping, [_record(1, "dave@example.com", None, amount=20)], run_id=2
+        )
         deal = _record(1, None, None)["Id"]
         assert report.updated == [deal] and psa.values[deal]["budget"] == Decimal(20)
         assert (14 in psa.members[deal]) is joins

@@ -23,22 +23,42 @@ API = f"{HOST}/services/data/v62.0"
 REDMINE = "https://redmine.test"  # the config refuses plain http to any host but this machine
 SECRET = "s3cr3t-CLIENT-SECRET-value"
 API_KEY = "r3dm1ne-API-KEY-value"
-TYPES = ["New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
-         "Existing Customer - Downgrade"]
+TYPES = [
+    "New Customer",
+    "Existing Customer - Upgrade",
+    "Existing Customer - Replacement",
+    "Existing Customer - Downgrade",
+]
 
 
 # --- describe bodies, shaped like Salesforce's -----------------------------------------------------
 
+
 def fld(name: str, type_: str = "string", **kw) -> dict:
     picklist = kw.pop("picklist", ())
     inactive = kw.pop("inactive", ())
-    body = {"name": name, "type": type_, "label": name, "updateable": True, "createable": True,
-            "calculated": False, "custom": name.endswith("__c"), "externalId": False, "unique": False,
-            "nillable": True, "referenceTo": [], "relationshipName": None,
-            "picklistValues": [{"value": v, "label": v, "active": True, "defaultValue": False, "validFor": None}
-                               for v in picklist]
-            + [{"value": v, "label": v, "active": False, "defaultValue": False, "validFor": None}
-               for v in inactive]}
+    body = {
+        "name": name,
+        "type": type_,
+        "label": name,
+        "updateable": True,
+        "createable": True,
+        "calculated": False,
+        "custom": name.endswith("__c"),
+        "externalId": False,
+        "unique": False,
+        "nillable": True,
+        "referenceTo": [],
+        "relationshipName": None,
+        "picklistValues": [
+            {"value": v, "label": v, "active": True, "defaultValue": False, "validFor": None}
+            for v in picklist
+        ]
+        + [
+            {"value": v, "label": v, "active": False, "defaultValue": False, "validFor": None}
+            for v in inactive
+        ],
+    }
     body.update(kw)
     return body
 
@@ -52,17 +72,35 @@ def ref(name: str, to: list[str], rel: str, **kw) -> dict:
 
 
 def system(*extra: dict) -> list[dict]:
-    return [ro("Id", "id"), ro("IsDeleted", "boolean"), ro("SystemModstamp", "datetime"),
-            ref("OwnerId", ["User"], "Owner"), *extra]
+    return [
+        ro("Id", "id"),
+        ro("IsDeleted", "boolean"),
+        ro("SystemModstamp", "datetime"),
+        ref("OwnerId", ["User"], "Owner"),
+        *extra,
+    ]
 
 
-def opportunity(*extra: dict, types: list[str] | None = None, inactive: tuple[str, ...] = ()) -> dict:
+def opportunity(
+    *extra: dict, types: list[str] | None = None, inactive: tuple[str, ...] = ()
+) -> dict:
     fields = system(
-        fld("Name"), ref("AccountId", ["Account"], "Account"), fld("Amount", "currency"), fld("CloseDate", "date"),
-        ro("IsWon", "boolean"), fld("Type", "picklist", picklist=TYPES if types is None else types, inactive=inactive),
-        fld("Description", "textarea"), fld("End_Date__c", "date"), fld("PSA_Project_Id__c"),
-        fld("PSA_Project_URL__c", "url"), fld("PSA_Status__c"), fld("PSA_Percent_Complete__c", "percent"),
-        fld("PSA_Hours_Spent__c", "double"), ref("Partner__c", ["Account", "Contact"], "Partner__r"), *extra)
+        fld("Name"),
+        ref("AccountId", ["Account"], "Account"),
+        fld("Amount", "currency"),
+        fld("CloseDate", "date"),
+        ro("IsWon", "boolean"),
+        fld("Type", "picklist", picklist=TYPES if types is None else types, inactive=inactive),
+        fld("Description", "textarea"),
+        fld("End_Date__c", "date"),
+        fld("PSA_Project_Id__c"),
+        fld("PSA_Project_URL__c", "url"),
+        fld("PSA_Status__c"),
+        fld("PSA_Percent_Complete__c", "percent"),
+        fld("PSA_Hours_Spent__c", "double"),
+        ref("Partner__c", ["Account", "Contact"], "Partner__r"),
+        *extra,
+    )
     return {"name": "Opportunity", "fields": fields}
 
 
@@ -76,22 +114,40 @@ def user() -> dict:
 
 # --- Redmine's /custom_fields.json ----------------------------------------------------------------
 
-def cf(id_: int, name: str, fmt: str = "string", required: bool = False, values: list[str] | None = None) -> dict:
-    body = {"id": id_, "name": name, "customized_type": "project", "field_format": fmt, "is_required": required}
+
+def cf(
+    id_: int,
+    name: str,
+    fmt: str = "string",
+    required: bool = False,
+    values: list[str] | None = None,
+) -> dict:
+    body = {
+        "id": id_,
+        "name": name,
+        "customized_type": "project",
+        "field_format": fmt,
+        "is_required": required,
+    }
     if values:
         body["possible_values"] = [{"value": v, "label": v} for v in values]
     return body
 
 
 REDMINE_FIELDS = [
-    cf(1, "Salesforce Opportunity Id"), cf(2, "Customer"), cf(3, "Budget", "float"),
+    cf(1, "Salesforce Opportunity Id"),
+    cf(2, "Customer"),
+    cf(3, "Budget", "float"),
     cf(4, "Billing type", "list", True, ["Fixed Fee", "Time & Materials", "Retainer"]),
-    cf(5, "Start date", "date"), cf(6, "End date", "date"), cf(7, "Percent complete", "int"),
+    cf(5, "Start date", "date"),
+    cf(6, "End date", "date"),
+    cf(7, "Percent complete", "int"),
     cf(8, "Salesforce status"),
 ]
 
 
 # --- wiring -----------------------------------------------------------------------------------------
+
 
 class Org:
     """Registers the token, describe and Redmine answers a test needs on a RequestsMock."""
@@ -100,20 +156,43 @@ class Org:
         self.mock = mock
 
     def token(self, status: int = 200, body: dict | None = None) -> None:
-        body = body if body is not None else {
-            "access_token": "00Dx!ACCESS", "instance_url": HOST, "token_type": "Bearer",
-            "id": "https://login.salesforce.com/id/00Di0000000icUB/005i0000000abcD"}
-        self.mock.add(responses.POST, f"{HOST}/services/oauth2/token", json=body, status=status,
-                      headers={"Date": "Mon, 02 Mar 2026 12:00:07 GMT"})
+        body = (
+            body
+            if body is not None
+            else {
+                "access_token": "00Dx!ACCESS",
+                "instance_url": HOST,
+                "token_type": "Bearer",
+                "id": "https://login.salesforce.com/id/00Di0000000icUB/005i0000000abcD",
+            }
+        )
+        self.mock.add(
+            responses.POST,
+            f"{HOST}/services/oauth2/token",
+            json=body,
+            status=status,
+            headers={"Date": "Mon, 02 Mar 2026 12:00:07 GMT"},
+        )
 
     def describe(self, body: dict, name: str | None = None, status: int = 200) -> None:
-        self.mock.add(responses.GET, f"{API}/sobjects/{name or body['name']}/describe", json=body, status=status)
+        self.mock.add(
+            responses.GET,
+            f"{API}/sobjects/{name or body['name']}/describe",
+            json=body,
+            status=status,
+        )
 
     def redmine(self, fields: list[dict] | None = None, status: int = 200) -> None:
-        self.mock.add(responses.GET, f"{REDMINE}/custom_fields.json",
-                      json={"custom_fields": REDMINE_FIELDS if fields is None else fields}, status=status)
+        self.mock.add(
+            responses.GET,
+            f"{REDMINE}/custom_fields.json",
+            json={"custom_fields": REDMINE_FIELDS if fields is None else fields},
+            status=status,
+        )
 
-    def standard(self, opp: dict | None = None, acc: dict | None = None, psa: list[dict] | None = None) -> None:
+    def standard(
+        self, opp: dict | None = None, acc: dict | None = None, psa: list[dict] | None = None
+    ) -> None:
         self.token()
         self.describe(opp or opportunity())
         self.describe(acc or account())
@@ -136,9 +215,12 @@ def env(monkeypatch):
     monkeypatch.setenv("REDMINE_API_KEY", API_KEY)
 
 
-def write_config(tmp_path: Path, mapping: Path = DEFAULT_MAPPING, extra: str = "", options: str = "{}") -> Path:
+def write_config(
+    tmp_path: Path, mapping: Path = DEFAULT_MAPPING, extra: str = "", options: str = "{}"
+) -> Path:
     path = tmp_path / "psa-sync.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         salesforce:
           login_url: {HOST}
           auth: {{flow: client_credentials, client_id: "${{SF_CLIENT_ID}}", client_secret: "${{SF_CLIENT_SECRET}}"}}
@@ -149,12 +231,10 @@ def write_config(tmp_path: Path, mapping: Path = DEFAULT_MAPPING, extra: str = "
           options: {options}
         mapping: {mapping}
         http: {{timeout: 5s, retries: 0}}
-        """) + extra)
+        """)
+        + extra
+    )
     return path
-
-
-
-
 
 
 def findings(result: checker.CheckResult, level: str) -> dict[str, str]:
@@ -162,14 +242,19 @@ def findings(result: checker.CheckResult, level: str) -> dict[str, str]:
     return {f.key or f.where: f.message for f in result.findings if f.level == level}
 
 
-def run(tmp_path: Path, *replacements: tuple[str, str], offline: bool = False, **config) -> checker.CheckResult:
+def run(
+    tmp_path: Path, *replacements: tuple[str, str], offline: bool = False, **config
+) -> checker.CheckResult:
     mapping = mapping_variant(tmp_path, *replacements) if replacements else DEFAULT_MAPPING
     return checker.check(write_config(tmp_path, mapping, **config), offline=offline)
 
 
 # --- offline ------------------------------------------------------------------------------------------
 
-def test_offline_reports_every_config_problem_at_once_and_contacts_nothing(tmp_path, env, org, monkeypatch):
+
+def test_offline_reports_every_config_problem_at_once_and_contacts_nothing(
+    tmp_path, env, org, monkeypatch
+):
     monkeypatch.delenv("REDMINE_API_KEY")
     path = write_config(tmp_path, extra="limits: {max_calls_per_run: lots}\nsurprise: 1\n")
 
@@ -182,19 +267,26 @@ def test_offline_reports_every_config_problem_at_once_and_contacts_nothing(tmp_p
     assert {f.key: f.where for f in result.errors} == {
         "psa.api_key": f"{path}:{line_of(path, 'api_key:')}",
         "limits.max_calls_per_run": f"{path}:{line_of(path, 'lots')}",
-        "surprise": f"{path}:{line_of(path, 'surprise')}"}
+        "surprise": f"{path}:{line_of(path, 'surprise')}",
+    }
     assert len(org.mock.calls) == 0
 
 
 def test_offline_mapping_problems_name_file_line_and_key(tmp_path, env, org):
-    result = run(tmp_path, ("unmapped: error", "unmapped: sometimes"), ("on_deleted: flag", "on_deleted: shred"),
-                 offline=True)
+    result = run(
+        tmp_path,
+        ("unmapped: error", "unmapped: sometimes"),
+        ("on_deleted: flag", "on_deleted: shred"),
+        offline=True,
+    )
 
     mapping = tmp_path / "mapping.yaml"
     assert result.exit_code == 2
     where = {f.key: f.where for f in result.errors}
-    assert where == {"project.fields.billing_type.unmapped": f"{mapping}:{line_of(mapping, 'sometimes')}",
-                     "lifecycle.on_deleted": f"{mapping}:{line_of(mapping, 'shred')}"}
+    assert where == {
+        "project.fields.billing_type.unmapped": f"{mapping}:{line_of(mapping, 'sometimes')}",
+        "lifecycle.on_deleted": f"{mapping}:{line_of(mapping, 'shred')}",
+    }
     assert len(org.mock.calls) == 0
 
 
@@ -220,6 +312,7 @@ def test_offline_checks_connector_options_without_the_network(tmp_path, env, org
 
 # --- Salesforce ---------------------------------------------------------------------------------------
 
+
 def test_default_mapping_passes_for_one_token_and_one_describe_per_object(tmp_path, env, org):
     org.standard()
 
@@ -228,7 +321,10 @@ def test_default_mapping_passes_for_one_token_and_one_describe_per_object(tmp_pa
     assert result.exit_code == 0, result.text()
     assert result.api_calls == {"token": 1, "describe": 2}
     assert org.calls("/describe") == 2 and org.calls("/custom_fields.json") == 1
-    assert set(findings(result, "WARN")) == {"project.fields.name.template", "project.fields.customer.from"}
+    assert set(findings(result, "WARN")) == {
+        "project.fields.name.template",
+        "project.fields.customer.from",
+    }
 
 
 def test_a_misspelled_field_is_an_error_with_a_suggestion(tmp_path, env, org):
@@ -241,14 +337,20 @@ def test_a_misspelled_field_is_an_error_with_a_suggestion(tmp_path, env, org):
     mapping = tmp_path / "mapping.yaml"
     assert error.where == f"{mapping}:{line_of(mapping, 'Amout')}"
     assert error.key == "project.fields.budget.from"
-    assert error.message == ("Opportunity has no field 'Amout' (or the integration user cannot read it); "
-                             "did you mean 'Amount'?")
+    assert error.message == (
+        "Opportunity has no field 'Amout' (or the integration user cannot read it); "
+        "did you mean 'Amount'?"
+    )
 
 
 def test_field_names_are_matched_ignoring_case_like_salesforce(tmp_path, env, org):
     org.standard()
 
-    result = run(tmp_path, ("from: Amount", "from: AMOUNT"), ("customer:    Account.Name", "customer: account.name"))
+    result = run(
+        tmp_path,
+        ("from: Amount", "from: AMOUNT"),
+        ("customer:    Account.Name", "customer: account.name"),
+    )
 
     assert result.exit_code == 0, result.text()
 
@@ -256,16 +358,26 @@ def test_field_names_are_matched_ignoring_case_like_salesforce(tmp_path, env, or
 def test_relationship_typos_and_relationships_used_as_fields_are_named(tmp_path, env, org):
     org.standard()
 
-    result = run(tmp_path, ("customer:    Account.Name", "customer:    Acount.Name"),
-                 ("from: Description, sync", "from: Account, sync"))
+    result = run(
+        tmp_path,
+        ("customer:    Account.Name", "customer:    Acount.Name"),
+        ("from: Description, sync", "from: Account, sync"),
+    )
 
     errors = findings(result, "ERROR")
-    assert errors["project.fields.customer.from"] == "Opportunity has no relationship 'Acount'; did you mean 'Account'?"
-    assert errors["project.fields.description.from"] == ("Opportunity.Account is a relationship, not a field: "
-                                                         "name one of its fields, such as Account.Name")
+    assert (
+        errors["project.fields.customer.from"]
+        == "Opportunity has no relationship 'Acount'; did you mean 'Account'?"
+    )
+    assert errors["project.fields.description.from"] == (
+        "Opportunity.Account is a relationship, not a field: "
+        "name one of its fields, such as Account.Name"
+    )
 
 
-def test_a_grandparent_costs_one_more_describe_and_each_object_is_described_once(tmp_path, env, org):
+def test_a_grandparent_costs_one_more_describe_and_each_object_is_described_once(
+    tmp_path, env, org
+):
     org.standard()
     org.describe(user())
 
@@ -282,7 +394,10 @@ def test_a_polymorphic_relationship_is_a_warning_that_it_cannot_be_verified(tmp_
     result = run(tmp_path, ("from: Description, sync", "from: Partner__r.Name, sync"))
 
     assert result.exit_code == 0
-    assert "polymorphic (Account, Contact)" in findings(result, "WARN")["project.fields.description.from"]
+    assert (
+        "polymorphic (Account, Contact)"
+        in findings(result, "WARN")["project.fields.description.from"]
+    )
 
 
 def test_formula_fields_are_warned_about(tmp_path, env, org):
@@ -298,7 +413,9 @@ def test_write_back_and_back_sync_targets_must_be_updateable(tmp_path, env, org)
     locked = fld("PSA_Project_URL__c", "url", updateable=False)
     formula = fld("PSA_Status__c", "string", updateable=False, calculated=True)
     opp = opportunity()
-    opp["fields"] = [f for f in opp["fields"] if f["name"] not in ("PSA_Project_URL__c", "PSA_Status__c")]
+    opp["fields"] = [
+        f for f in opp["fields"] if f["name"] not in ("PSA_Project_URL__c", "PSA_Status__c")
+    ]
     opp["fields"] += [locked, formula]
     org.standard(opp=opp)
 
@@ -306,7 +423,10 @@ def test_write_back_and_back_sync_targets_must_be_updateable(tmp_path, env, org)
 
     errors = findings(result, "ERROR")
     assert set(errors) == {"writeback.PSA_Project_URL__c", "backsync.PSA_Status__c"}
-    assert "is not updateable (read-only for the integration user)" in errors["writeback.PSA_Project_URL__c"]
+    assert (
+        "is not updateable (read-only for the integration user)"
+        in errors["writeback.PSA_Project_URL__c"]
+    )
     assert "is not updateable (a formula field)" in errors["backsync.PSA_Status__c"]
     assert result.exit_code == 2
 
@@ -321,23 +441,34 @@ def test_a_back_sync_value_of_the_wrong_type_is_a_warning(tmp_path, env, org):
     result = run(tmp_path)
 
     assert result.exit_code == 0
-    assert "writes a decimal value into Opportunity.PSA_Hours_Spent__c, a date field" in \
-        findings(result, "WARN")["backsync.PSA_Hours_Spent__c"]
+    assert (
+        "writes a decimal value into Opportunity.PSA_Hours_Spent__c, a date field"
+        in findings(result, "WARN")["backsync.PSA_Hours_Spent__c"]
+    )
 
 
 def test_map_keys_are_checked_against_the_picklist(tmp_path, env, org):
-    org.standard(opp=opportunity(types=["New Customer", "Existing Customer - Upgrade", "Renewal"],
-                                 inactive=("Existing Customer - Downgrade",)))
+    org.standard(
+        opp=opportunity(
+            types=["New Customer", "Existing Customer - Upgrade", "Renewal"],
+            inactive=("Existing Customer - Downgrade",),
+        )
+    )
 
     result = run(tmp_path, ('"Existing Customer - Replacement"', '"existing customer - upgrade"'))
 
     assert result.exit_code == 0, result.text()
     warn = findings(result, "WARN")
     base = "project.fields.billing_type.map"
-    assert "inactive value of the picklist Opportunity.Type" in warn[f"{base}.Existing Customer - Downgrade"]
+    assert (
+        "inactive value of the picklist Opportunity.Type"
+        in warn[f"{base}.Existing Customer - Downgrade"]
+    )
     assert "spells it 'Existing Customer - Upgrade'" in warn[f"{base}.existing customer - upgrade"]
-    assert warn[base] == ("active values of Opportunity.Type with no entry: 'Renewal'; a deal carrying one is "
-                          "quarantined (unmapped: error)")
+    assert warn[base] == (
+        "active values of Opportunity.Type with no entry: 'Renewal'; a deal carrying one is "
+        "quarantined (unmapped: error)"
+    )
 
 
 def test_a_map_key_that_is_no_picklist_value_is_a_warning_with_a_suggestion(tmp_path, env, org):
@@ -348,13 +479,18 @@ def test_a_map_key_that_is_no_picklist_value_is_a_warning_with_a_suggestion(tmp_
     warn = findings(result, "WARN")
     assert warn["project.fields.billing_type.map.New Custmer"] == (
         "'New Custmer' is not a value of the picklist Opportunity.Type; did you mean 'New Customer'?: "
-        "this entry never applies")
+        "this entry never applies"
+    )
 
 
 def test_an_unknown_source_object_is_one_error_and_no_more_describes(tmp_path, env, org):
     org.token()
-    org.mock.add(responses.GET, f"{API}/sobjects/Opportunty/describe", status=404,
-                 json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+    org.mock.add(
+        responses.GET,
+        f"{API}/sobjects/Opportunty/describe",
+        status=404,
+        json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
+    )
     org.redmine()
 
     result = run(tmp_path, ("object: Opportunity", "object: Opportunty"))
@@ -378,10 +514,14 @@ def test_a_source_object_without_the_system_fields_cannot_be_read(tmp_path, env,
 
 
 def test_a_key_that_is_not_unique_is_a_warning(tmp_path, env, org):
-    org.standard(opp=opportunity(fld("Deal_Code__c"), fld("Ext_Id__c", externalId=True, unique=True)))
+    org.standard(
+        opp=opportunity(fld("Deal_Code__c"), fld("Ext_Id__c", externalId=True, unique=True))
+    )
 
     loose = run(tmp_path, ("key: Id", "key: Deal_Code__c"))
-    org.standard(opp=opportunity(fld("Deal_Code__c"), fld("Ext_Id__c", externalId=True, unique=True)))
+    org.standard(
+        opp=opportunity(fld("Deal_Code__c"), fld("Ext_Id__c", externalId=True, unique=True))
+    )
     strict = run(tmp_path, ("key: Id", "key: Ext_Id__c"))
 
     assert "neither the Id nor a unique External ID" in findings(loose, "WARN")["key"]
@@ -391,13 +531,18 @@ def test_a_key_that_is_not_unique_is_a_warning(tmp_path, env, org):
 def test_criteria_fields_are_verified(tmp_path, env, org):
     org.standard()
 
-    result = run(tmp_path, ('criteria: "IsWon = true"', 'criteria: "IsWonn = true AND Account.Type = \'X\'"'))
+    result = run(
+        tmp_path, ('criteria: "IsWon = true"', "criteria: \"IsWonn = true AND Account.Type = 'X'\"")
+    )
 
-    assert findings(result, "ERROR")["source.criteria"].startswith("Opportunity has no field 'IsWonn'")
+    assert findings(result, "ERROR")["source.criteria"].startswith(
+        "Opportunity has no field 'IsWonn'"
+    )
     assert "the criteria read Account.Type" in findings(result, "WARN")["source.criteria"]
 
 
 # --- the PSA ----------------------------------------------------------------------------------------
+
 
 def test_a_project_field_with_no_place_in_the_psa_is_an_error(tmp_path, env, org):
     org.standard()
@@ -413,15 +558,24 @@ def test_a_project_field_with_no_place_in_the_psa_is_an_error(tmp_path, env, org
 def test_map_values_and_defaults_must_be_values_of_a_psa_list(tmp_path, env, org):
     org.standard()
 
-    result = run(tmp_path, ('Downgrade": "Retainer"', 'Downgrade": "Retainr"'),
-                 ("unmapped: error", "unmapped: default\n      default: Hourly"))
+    result = run(
+        tmp_path,
+        ('Downgrade": "Retainer"', 'Downgrade": "Retainr"'),
+        ("unmapped: error", "unmapped: default\n      default: Hourly"),
+    )
 
     errors = findings(result, "ERROR")
-    assert set(errors) == {"project.fields.billing_type.map.Existing Customer - Downgrade",
-                           "project.fields.billing_type.default"}
+    assert set(errors) == {
+        "project.fields.billing_type.map.Existing Customer - Downgrade",
+        "project.fields.billing_type.default",
+    }
     assert errors["project.fields.billing_type.default"] == (
-        "'Hourly' is not a value of the PSA list 'Billing type' (allowed: Fixed Fee, Time & Materials, Retainer)")
-    assert "did you mean 'Retainer'?" in errors["project.fields.billing_type.map.Existing Customer - Downgrade"]
+        "'Hourly' is not a value of the PSA list 'Billing type' (allowed: Fixed Fee, Time & Materials, Retainer)"
+    )
+    assert (
+        "did you mean 'Retainer'?"
+        in errors["project.fields.billing_type.map.Existing Customer - Downgrade"]
+    )
 
 
 def test_values_passing_unmapped_into_a_psa_list_are_a_warning(tmp_path, env, org):
@@ -430,8 +584,10 @@ def test_values_passing_unmapped_into_a_psa_list_are_a_warning(tmp_path, env, or
     result = run(tmp_path, ("unmapped: error", "unmapped: pass"))
 
     assert result.exit_code == 0
-    assert "pass through unmapped to the PSA list 'Billing type'" in \
-        findings(result, "WARN")["project.fields.billing_type"]
+    assert (
+        "pass through unmapped to the PSA list 'Billing type'"
+        in findings(result, "WARN")["project.fields.billing_type"]
+    )
 
 
 def test_required_psa_fields_need_a_value(tmp_path, env, org):
@@ -441,10 +597,17 @@ def test_required_psa_fields_need_a_value(tmp_path, env, org):
     org.standard()
     missing = run(tmp_path, ("billing_type:", "billing_kind:"))
 
-    assert "a record with no Type leaves it empty" in findings(unmapped, "WARN")["project.fields.billing_type"]
-    assert "the PSA requires 'Billing type' but the mapping has no project field 'billing_type'" in \
-        findings(missing, "WARN")["project.fields"]
-    assert "project.fields.billing_kind" in findings(missing, "ERROR")  # and the renamed field has no place
+    assert (
+        "a record with no Type leaves it empty"
+        in findings(unmapped, "WARN")["project.fields.billing_type"]
+    )
+    assert (
+        "the PSA requires 'Billing type' but the mapping has no project field 'billing_type'"
+        in findings(missing, "WARN")["project.fields"]
+    )
+    assert "project.fields.billing_kind" in findings(
+        missing, "ERROR"
+    )  # and the renamed field has no place
 
 
 def test_a_psa_field_of_another_type_is_a_warning(tmp_path, env, org):
@@ -453,8 +616,10 @@ def test_a_psa_field_of_another_type_is_a_warning(tmp_path, env, org):
     result = run(tmp_path, ("{from: Amount, type: decimal, default: 0}", "{from: Amount}"))
 
     assert result.exit_code == 0
-    assert "the PSA field 'Budget' is decimal, but this rule produces string values" in \
-        findings(result, "WARN")["project.fields.budget"]
+    assert (
+        "the PSA field 'Budget' is decimal, but this rule produces string values"
+        in findings(result, "WARN")["project.fields.budget"]
+    )
 
 
 def test_back_sync_of_percent_complete_needs_the_psa_field(tmp_path, env, org):
@@ -463,7 +628,10 @@ def test_back_sync_of_percent_complete_needs_the_psa_field(tmp_path, env, org):
     result = run(tmp_path)
 
     assert result.exit_code == 0
-    assert "no percent_complete field" in findings(result, "WARN")["backsync.PSA_Percent_Complete__c.from"]
+    assert (
+        "no percent_complete field"
+        in findings(result, "WARN")["backsync.PSA_Percent_Complete__c.from"]
+    )
 
 
 def test_a_psa_custom_field_named_in_the_config_must_exist(tmp_path, env, org):
@@ -478,8 +646,12 @@ def test_a_psa_custom_field_named_in_the_config_must_exist(tmp_path, env, org):
 
 # --- exit codes, output, secrets ----------------------------------------------------------------------
 
+
 def test_refused_credentials_exit_5_and_the_secret_never_shows(tmp_path, env, org):
-    org.token(status=400, body={"error": "invalid_client", "error_description": "invalid client credentials"})
+    org.token(
+        status=400,
+        body={"error": "invalid_client", "error_description": "invalid client credentials"},
+    )
     org.redmine()
 
     result = run(tmp_path)
@@ -519,7 +691,10 @@ def test_the_human_report_lists_errors_first_and_ends_with_the_verdict(tmp_path,
     result = run(tmp_path, ("from: Amount", "from: Amout"))
 
     lines = result.text().splitlines()
-    assert lines[0].startswith("ERROR  ") and "project.fields.budget.from: Opportunity has no field" in lines[0]
+    assert (
+        lines[0].startswith("ERROR  ")
+        and "project.fields.budget.from: Opportunity has no field" in lines[0]
+    )
     assert [line.split()[0] for line in lines[:-1]] == ["ERROR", "WARN", "WARN", "OK", "OK"]
     assert lines[-1] == "check FAILED: 1 error(s), 2 warning(s); exit 2"
 
@@ -527,19 +702,26 @@ def test_the_human_report_lists_errors_first_and_ends_with_the_verdict(tmp_path,
 def test_a_type_the_salesforce_field_can_never_parse_to_is_an_error(tmp_path, env, org):
     org.standard(opp=opportunity(fld("Signed_At__c", "datetime")))
 
-    result = run(tmp_path, ("{from: Amount, type: decimal, default: 0}", "{from: CloseDate, type: decimal}"),
-                 ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date}"))
+    result = run(
+        tmp_path,
+        ("{from: Amount, type: decimal, default: 0}", "{from: CloseDate, type: decimal}"),
+        ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date}"),
+    )
 
     errors = findings(result, "ERROR")
     assert errors["project.fields.budget.from"] == (
         "Opportunity.CloseDate is a date field, whose values never parse as decimal: every record with a value "
-        "would be quarantined; fix `type`")
+        "would be quarantined; fix `type`"
+    )
     assert "`type: date` needs `tz`" in errors["project.fields.start_date.from"]
 
 
 def test_a_date_from_a_datetime_with_tz_is_fine(tmp_path, env, org):
     org.standard(opp=opportunity(fld("Signed_At__c", "datetime")))
 
-    result = run(tmp_path, ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date, tz: Europe/Paris}"))
+    result = run(
+        tmp_path,
+        ("{from: CloseDate, type: date}", "{from: Signed_At__c, type: date, tz: Europe/Paris}"),
+    )
 
     assert result.exit_code == 0, result.text()

@@ -17,16 +17,43 @@ from PIL import Image
 from sync.ops.forecast.chart import write_png
 from sync.ops.forecast.render import table_text, to_csv
 
-NAMES = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+SUM(A1:A9)", "-2+3", "@cmd", "\tTab",
-         "Widgets [/Europe]", "[bold red]Acme[/]", "$\\foo$", "Cost $5 and $6", "plain name"]
+NAMES = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+SUM(A1:A9)",
+    "-2+3",
+    "@cmd",
+    "\tTab",
+    "Widgets [/Europe]",
+    "[bold red]Acme[/]",
+    "$\\foo$",
+    "Cost $5 and $6",
+    "plain name",
+]
 
 
 def data(names: list[str], by: str = "customer") -> dict:
-    groups = [{"group": n, "won": [10.0, 0.0], "pipeline": [5.0, 1.0], "total": [15.0, 1.0], "capacity": 12.0,
-               "over_capacity": [True, False]} for n in names]
-    return {"version": 1, "unit": "hours", "as_of": "2026-12-01", "by": by, "months": ["2026-12", "2027-01"],
-            "groups": groups, "totals": {k: [0.0, 0.0] for k in ("won", "pipeline", "total")},
-            "deals": {"won": 1, "pipeline": 1}, "notes": ["group [/Europe] note"]}
+    groups = [
+        {
+            "group": n,
+            "won": [10.0, 0.0],
+            "pipeline": [5.0, 1.0],
+            "total": [15.0, 1.0],
+            "capacity": 12.0,
+            "over_capacity": [True, False],
+        }
+        for n in names
+    ]
+    return {
+        "version": 1,
+        "unit": "hours",
+        "as_of": "2026-12-01",
+        "by": by,
+        "months": ["2026-12", "2027-01"],
+        "groups": groups,
+        "totals": {k: [0.0, 0.0] for k in ("won", "pipeline", "total")},
+        "deals": {"won": 1, "pipeline": 1},
+        "notes": ["group [/Europe] note"],
+    }
 
 
 def test_csv_cells_that_would_start_a_formula_get_a_leading_quote():

@@ -27,7 +27,9 @@ JAN = date(2027, 1, 1)
 CONFIG = ForecastConfig(capacity_by_role={"Consultant": Decimal(40)})
 
 
-def won(record_id: str = "W", start: date | None = JAN, end: date | None = date(2027, 3, 31)) -> Deal:
+def won(
+    record_id: str = "W", start: date | None = JAN, end: date | None = date(2027, 3, 31)
+) -> Deal:
     return Deal(record_id=record_id, kind="won", fields={"start_date": start, "end_date": end})
 
 
@@ -38,7 +40,9 @@ def by_role(deals: list[Deal], tasks: list[Task], months: int = 3) -> dict:
 
 def test_a_task_over_two_months_is_shared_by_its_days():
     task = Task("W", "Consultant", Decimal(59), JAN, date(2027, 2, 28))  # 31 + 28 days
-    assert by_role([won()], [task]) == {"Consultant": ([31, 28, 0], [0, 0, 0], [False, False, False])}
+    assert by_role([won()], [task]) == {
+        "Consultant": ([31, 28, 0], [0, 0, 0], [False, False, False])
+    }
 
 
 def test_a_task_without_dates_takes_its_projects_start_and_end():
@@ -50,7 +54,9 @@ def test_a_task_without_dates_takes_its_projects_start_and_end():
 def test_a_tentative_projects_task_counts_times_its_probability_and_marks_the_capacity():
     tentative = Deal(record_id="P", kind="pipeline", fields={}, probability=Decimal(25))
     task = Task("P", "Consultant", Decimal(400), date(2027, 2, 1), date(2027, 2, 28))
-    assert by_role([tentative], [task]) == {"Consultant": ([0, 0, 0], [0, 100, 0], [False, True, False])}
+    assert by_role([tentative], [task]) == {
+        "Consultant": ([0, 0, 0], [0, 100, 0], [False, True, False])
+    }
 
 
 def test_tasks_of_deals_that_do_not_count_and_deals_without_tasks_put_nothing():
@@ -70,7 +76,11 @@ def test_the_book_by_role_leaves_flagged_intent_and_closed_projects_tasks_out(tm
     assert any("1 open pipeline deal(s) without a project plan" in n for n in data["notes"])  # P2
     assert any("2 won project(s) without tasks" in n for n in data["notes"])  # W2, W3
     _, tasks, _ = read_role_book(config.parent / "state.sqlite")
-    assert {t.hours for t in tasks if t.record_id == "W1"} == {Decimal(59), Decimal(9), Decimal(150)}
+    assert {t.hours for t in tasks if t.record_id == "W1"} == {
+        Decimal(59),
+        Decimal(9),
+        Decimal(150),
+    }
 
 
 def test_the_table_csv_and_png_draw_the_roles_with_their_capacity(tmp_path):
@@ -93,8 +103,15 @@ def test_the_table_csv_and_png_draw_the_roles_with_their_capacity(tmp_path):
 
 
 def test_a_bad_capacity_by_role_is_refused_at_its_line(tmp_path):
-    config = seed_book(tmp_path / "b", FORECAST.replace("    Consultant: 300\n", "    Consultant: lots\n"))
+    config = seed_book(
+        tmp_path / "b", FORECAST.replace("    Consultant: 300\n", "    Consultant: lots\n")
+    )
     with pytest.raises(ConfigError) as caught:
         load_settings(config, ENV)
-    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "Consultant: lots" in text)
-    assert f"{config}:{line}: forecast.capacity_by_role.Consultant: 'lots' is not a number" in caught.value.problems
+    line = next(
+        n for n, text in enumerate(config.read_text().splitlines(), 1) if "Consultant: lots" in text
+    )
+    assert (
+        f"{config}:{line}: forecast.capacity_by_role.Consultant: 'lots' is not a number"
+        in caught.value.problems
+    )

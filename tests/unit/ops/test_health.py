@@ -18,8 +18,12 @@ from sync.state import State
 
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "status.schema.json"
 MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "opportunity_to_project.yaml"
-ENV = {"SF_CLIENT_ID": "cid", "SF_CLIENT_SECRET": "s3cret-value", "REDMINE_URL": "http://127.0.0.1:3000",
-       "REDMINE_API_KEY": "k3y-value"}
+ENV = {
+    "SF_CLIENT_ID": "cid",
+    "SF_CLIENT_SECRET": "s3cret-value",
+    "REDMINE_URL": "http://127.0.0.1:3000",
+    "REDMINE_API_KEY": "k3y-value",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -39,14 +43,17 @@ def logging_as_it_was():
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "psa-sync.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         salesforce:
           login_url: https://login.salesforce.com
           auth: {flow: client_credentials, client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}"}
         psa: {connector: redmine, url: "${REDMINE_URL}", api_key: "${REDMINE_API_KEY}"}
         state: state.sqlite
         limits: {max_org_api_percent: 80}
-    """) + f"mapping: {MAPPING}\n")
+    """)
+        + f"mapping: {MAPPING}\n"
+    )
     return path
 
 
@@ -54,18 +61,36 @@ def ago(**delta) -> str:
     return iso(utcnow() - timedelta(**delta))
 
 
-def add_run(state: State, *, status: str = "ok", exit_code: int = 0, finished: str | None = None,
-            usage: dict | None = None) -> None:
+def add_run(
+    state: State,
+    *,
+    status: str = "ok",
+    exit_code: int = 0,
+    finished: str | None = None,
+    usage: dict | None = None,
+) -> None:
     run_id = state.start_run("run")
-    state.finish_run(run_id, status=status, exit_code=exit_code, counts={}, api_calls={"queryAll": 1},
-                     org_usage=usage or {"used": 10, "max": 100}, error=None)
+    state.finish_run(
+        run_id,
+        status=status,
+        exit_code=exit_code,
+        counts={},
+        api_calls={"queryAll": 1},
+        org_usage=usage or {"used": 10, "max": 100},
+        error=None,
+    )
     if finished:
-        state.db.execute("UPDATE runs SET started_at = ?, finished_at = ? WHERE id = ?", [finished, finished, run_id])
+        state.db.execute(
+            "UPDATE runs SET started_at = ?, finished_at = ? WHERE id = ?",
+            [finished, finished, run_id],
+        )
         state.db.conn.commit()
 
 
 def check(config, *args):
-    result = CliRunner().invoke(main, ["--config", str(config), "status", "--check", *args], env=ENV)
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "status", "--check", *args], env=ENV
+    )
     return result.exit_code, result.output.strip()
 
 
@@ -77,14 +102,17 @@ def test_healthy_is_exit_0_with_one_line(config):
     assert code == 0 and out.startswith("OK: last successful run") and len(out.splitlines()) == 1
 
 
-@pytest.mark.parametrize("condition,code,words", [
-    ("nothing", 10, "no run has succeeded yet"),
-    ("stale", 10, "more than --max-age 15m"),
-    ("died", 11, "1 run(s) died within 15m"),
-    ("quarantine", 12, "1 deal(s) quarantined for over a day"),
-    ("outbox", 13, "wait in the outbox"),
-    ("usage", 14, "the org has used 90% of its daily API requests"),
-])
+@pytest.mark.parametrize(
+    "condition,code,words",
+    [
+        ("nothing", 10, "no run has succeeded yet"),
+        ("stale", 10, "more than --max-age 15m"),
+        ("died", 11, "1 run(s) died within 15m"),
+        ("quarantine", 12, "1 deal(s) quarantined for over a day"),
+        ("outbox", 13, "wait in the outbox"),
+        ("usage", 14, "the org has used 90% of its daily API requests"),
+    ],
+)
 def test_each_condition_has_its_own_code_and_line(config, condition, code, words):
     state = State.open(config.parent / "state.sqlite") if condition != "nothing" else None
     if condition == "stale":
@@ -115,8 +143,11 @@ def test_several_problems_exit_with_the_first_and_list_each(config):
     state.db.conn.commit()
     state.close()
     code, out = check(config, "--max-age", "1h")
-    assert code == 10 and [line[:13] for line in out.splitlines()] == ["CRITICAL (10)", "CRITICAL (12)",
-                                                                       "CRITICAL (14)"]
+    assert code == 10 and [line[:13] for line in out.splitlines()] == [
+        "CRITICAL (10)",
+        "CRITICAL (12)",
+        "CRITICAL (14)",
+    ]
     assert check(config, "--max-age", "3h", "--max-quarantine", "1")[0] == 14
 
 
@@ -143,10 +174,24 @@ def test_status_json_follows_its_schema_before_and_after_runs(config):
     state.mark_abandoned()
     state.quarantine("006000000000001AAA", "transform", "no billing type", {"Id": "x"}, 1)
     state.queue("006000000000002AAA", {"PSA_Project_Id__c": "7"})
-    state.set_meta("backfill", json.dumps({"since": "2025-01-01", "until": "2025-12-31", "total": 3, "done": 1,
-                                           "after_id": "006000000000001AAA", "reader": "rest", "counts": {},
-                                           "started_at": ago(hours=1), "advanced_at": ago(minutes=1),
-                                           "finished_at": None, "longest_hold_s": 0.4}))
+    state.set_meta(
+        "backfill",
+        json.dumps(
+            {
+                "since": "2025-01-01",
+                "until": "2025-12-31",
+                "total": 3,
+                "done": 1,
+                "after_id": "006000000000001AAA",
+                "reader": "rest",
+                "counts": {},
+                "started_at": ago(hours=1),
+                "advanced_at": ago(minutes=1),
+                "finished_at": None,
+                "longest_hold_s": 0.4,
+            }
+        ),
+    )
     state.close()
     data = status_json(config)
     validator.validate(data)
@@ -156,14 +201,20 @@ def test_status_json_follows_its_schema_before_and_after_runs(config):
 
 
 @pytest.mark.parametrize(("last_message", "code"), [(dict(minutes=2), 0), (dict(minutes=30), 15)])
-def test_with_events_a_healthy_stream_lets_the_poll_slow_and_a_silent_one_is_15(config, last_message, code):
+def test_with_events_a_healthy_stream_lets_the_poll_slow_and_a_silent_one_is_15(
+    config, last_message, code
+):
     """The safety poll runs hourly while the stream speaks; a stream silent past stale_after with the poll
     stale too is exit 15 (the wedged-consumer case: nothing reads Salesforce)."""
     from sync.state.events import save_stream_status
 
-    config.write_text(config.read_text() + "events: {enabled: true, safety_poll: 1h, stale_after: 10m}\n")
+    config.write_text(
+        config.read_text() + "events: {enabled: true, safety_poll: 1h, stale_after: 10m}\n"
+    )
     state = State.open(config.parent / "state.sqlite")
-    add_run(state, finished=ago(minutes=40))  # older than --max-age 15m, younger than safety_poll + 15m
+    add_run(
+        state, finished=ago(minutes=40)
+    )  # older than --max-age 15m, younger than safety_poll + 15m
     save_stream_status(state, {"last_message": ago(**last_message), "fallbacks": {}})
     state.close()
     got, out = check(config)

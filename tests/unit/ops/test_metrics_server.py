@@ -34,7 +34,9 @@ def closed_by_server(conn: socket.socket) -> bool:
     return conn.recv(1) == b""
 
 
-def test_many_idle_connections_hold_at_most_the_slots_and_metrics_answers_once_they_time_out(server):
+def test_many_idle_connections_hold_at_most_the_slots_and_metrics_answers_once_they_time_out(
+    server,
+):
     conns = [idle_connection(server) for _ in range(50)]
     try:
         # every connection is closed by the server: 48 at once (no slot), the 2 in slots after IDLE
@@ -51,11 +53,16 @@ def test_a_connection_that_sends_half_a_request_is_closed_after_the_idle_timeout
     with idle_connection(server) as conn:
         conn.sendall(b"GET /metr")  # and nothing more
         assert closed_by_server(conn)
-    assert requests.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=30).status_code == 200
+    assert (
+        requests.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=30).status_code
+        == 200
+    )
 
 
 def test_another_path_is_404_and_metrics_is_one_request_per_connection(server):
-    assert requests.get(f"http://127.0.0.1:{server.server_port}/admin", timeout=30).status_code == 404
+    assert (
+        requests.get(f"http://127.0.0.1:{server.server_port}/admin", timeout=30).status_code == 404
+    )
     answer = requests.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=30)
     assert answer.raw.version == 10  # HTTP/1.0: no keep-alive holding a slot
 

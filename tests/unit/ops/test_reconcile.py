@@ -32,7 +32,11 @@ A, B, C = "006000000000001AAA", "006000000000002AAA", "006000000000003AAA"
 
 
 def url(project_id: int, key: str) -> str:
-    return f"http://r/projects/{identifier(key)}" if project_id < 100 else f"http://r/projects/copy-{project_id}"
+    return (
+        f"http://r/projects/{identifier(key)}"
+        if project_id < 100
+        else f"http://r/projects/copy-{project_id}"
+    )
 
 
 def identifier(key: str) -> str:
@@ -40,35 +44,60 @@ def identifier(key: str) -> str:
 
 
 def link(oid: str, project_id: int, **changes) -> Link:
-    values = dict(record_id=oid, key=oid, project_id=project_id, project_identifier=identifier(oid),
-                  project_url=url(project_id, oid), payload_hash="h", payload={"name": "n"}, written={},
-                  backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={}, kept_psa=[])
+    values = dict(
+        record_id=oid,
+        key=oid,
+        project_id=project_id,
+        project_identifier=identifier(oid),
+        project_url=url(project_id, oid),
+        payload_hash="h",
+        payload={"name": "n"},
+        written={},
+        backsync={},
+        link_state="active",
+        sf_status="Won",
+        closed_by=None,
+        pending={},
+        kept_psa=[],
+    )
     values.update(changes)
     return Link(**values)
 
 
 def project(project_id: int, key: str, ident: str | None = None) -> ProjectRef:
     ident = ident or identifier(key)
-    return ProjectRef(id=project_id, identifier=ident, key=key, url=f"http://r/projects/{ident}", status="active")
+    return ProjectRef(
+        id=project_id, identifier=ident, key=key, url=f"http://r/projects/{ident}", status="active"
+    )
 
 
-def record(oid: str, project_id: int | None, *, deleted: bool = False, stamp: datetime = OLD) -> dict:
-    return {"Id": oid, "IsDeleted": deleted, "SystemModstamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-            "PSA_Project_Id__c": None if project_id is None else str(project_id),
-            "PSA_Project_URL__c": None if project_id is None else url(project_id, oid)}
+def record(
+    oid: str, project_id: int | None, *, deleted: bool = False, stamp: datetime = OLD
+) -> dict:
+    return {
+        "Id": oid,
+        "IsDeleted": deleted,
+        "SystemModstamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+        "PSA_Project_Id__c": None if project_id is None else str(project_id),
+        "PSA_Project_URL__c": None if project_id is None else url(project_id, oid),
+    }
 
 
 def consistent() -> tuple[Observed, dict[str, Link]]:
     """Two won deals, each linked to its own project, link fields written."""
     links = {A: link(A, 1), B: link(B, 2)}
-    seen = Observed(matching={A: Seen(A, OLD), B: Seen(B, OLD)},
-                    existing={A: record(A, 1), B: record(B, 2)},
-                    projects=[project(1, A), project(2, B)])
+    seen = Observed(
+        matching={A: Seen(A, OLD), B: Seen(B, OLD)},
+        existing={A: record(A, 1), B: record(B, 2)},
+        projects=[project(1, A), project(2, B)],
+    )
     return seen, links
 
 
 def drift(seen: Observed, links: dict[str, Link], **known) -> list[Drift]:
-    return find_drift(seen, links, Known(since=SINCE, **known), writeback=WRITEBACK, identifier_of=identifier)
+    return find_drift(
+        seen, links, Known(since=SINCE, **known), writeback=WRITEBACK, identifier_of=identifier
+    )
 
 
 def kinds(items: list[Drift]) -> list[tuple[str, str | None]]:
@@ -102,7 +131,12 @@ def test_a_linked_deal_that_no_longer_comes_back_was_hard_deleted():
     seen, links = consistent()
     del seen.existing[B]
     [item] = drift(seen, links)
-    assert (item.kind, item.record_id, item.repair, item.project_ids) == ("hard-deleted", B, "lifecycle", (2,))
+    assert (item.kind, item.record_id, item.repair, item.project_ids) == (
+        "hard-deleted",
+        B,
+        "lifecycle",
+        (2,),
+    )
 
 
 def test_a_deal_already_flagged_deleted_and_then_purged_is_not_drift():
@@ -148,7 +182,12 @@ def test_a_key_on_two_projects_is_a_duplicate_naming_both_and_which_is_ours():
     seen, links = consistent()
     seen.projects.append(project(101, A, "copy-101"))
     [item] = drift(seen, links)
-    assert (item.kind, item.record_id, item.repair, item.project_ids) == ("duplicate", A, None, (1, 101))
+    assert (item.kind, item.record_id, item.repair, item.project_ids) == (
+        "duplicate",
+        A,
+        None,
+        (1, 101),
+    )
     assert f"1 ({identifier(A)}; psa-sync's identifier, linked)" in item.detail
     assert "101 (copy-101)" in item.detail
 
@@ -181,7 +220,11 @@ def test_a_cleared_link_field_is_queued_unless_already_pending_or_quarantined():
     seen, links = consistent()
     seen.existing[A] = {**record(A, 1), "PSA_Project_Id__c": None}
     [item] = drift(seen, links)
-    assert (item.kind, item.repair, item.values) == ("link-field", "queue", {"PSA_Project_Id__c": "1"})
+    assert (item.kind, item.repair, item.values) == (
+        "link-field",
+        "queue",
+        {"PSA_Project_Id__c": "1"},
+    )
     assert drift(seen, links, pending={(A, "PSA_Project_Id__c")}) == []
     assert drift(seen, links, quarantined={A}) == []
 
@@ -210,7 +253,9 @@ def test_drift_is_reported_in_kind_order():
 def mapping(tmp_path):
     path = tmp_path / "m.yaml"
     text = (ROOT / "mappings" / "opportunity_to_project.yaml").read_text()
-    criteria = r"""criteria: "IsWon = true AND Name != 'O\\'Brien'" """.strip()  # YAML "\\" is one backslash
+    criteria = (
+        r"""criteria: "IsWon = true AND Name != 'O\\'Brien'" """.strip()
+    )  # YAML "\\" is one backslash
     path.write_text(text.replace('criteria: "IsWon = true"', criteria))
     return load_mapping(path)
 
@@ -226,8 +271,10 @@ def test_the_existence_sweep_asks_for_300_ids_a_query_with_the_link_fields(mappi
     ids = [f"006{n:012d}AAA" for n in range(301)]
     queries = existence_queries(mapping, ids)
     assert len(queries) == 2 and queries[1].count("'") == 2
-    assert queries[0].startswith("SELECT Id, SystemModstamp, IsDeleted, PSA_Project_Id__c, PSA_Project_URL__c "
-                                 "FROM Opportunity WHERE Id IN ('006000000000000AAA', ")
+    assert queries[0].startswith(
+        "SELECT Id, SystemModstamp, IsDeleted, PSA_Project_Id__c, PSA_Project_URL__c "
+        "FROM Opportunity WHERE Id IN ('006000000000000AAA', "
+    )
     assert existence_queries(mapping, []) == []
 
 
@@ -245,8 +292,16 @@ def test_a_repair_is_settled_from_the_state_afterwards():
     assert outcome(missed, {}, set(), set(), set()) == "remaining"
     gone = Drift("project-missing", C, C, "", repair="drop-link", project_ids=(4,))
     assert outcome(gone, links, set(), set(), set()) == "repaired"
-    assert outcome(Drift("project-missing", C, C, "", repair="drop-link", project_ids=(5,)), links, set(), set(),
-                   set()) == "remaining"
+    assert (
+        outcome(
+            Drift("project-missing", C, C, "", repair="drop-link", project_ids=(5,)),
+            links,
+            set(),
+            set(),
+            set(),
+        )
+        == "remaining"
+    )
     field = Drift("link-field", A, A, "", repair="queue", values={"PSA_Project_Id__c": "1"})
     assert outcome(field, links, set(), set(), {(A, "PSA_Project_Id__c")}) == "remaining"
     assert outcome(field, links, set(), set(), set()) == "repaired"
@@ -256,15 +311,27 @@ def test_a_repair_is_settled_from_the_state_afterwards():
 
 
 def test_the_report_exits_1_while_drift_remains_and_keeps_its_json_versioned():
-    report = ReconcileReport(repair=True, run_id=3, checked={"matching": 2, "linked": 1, "projects": 1},
-                             api_calls={"token": 1, "query": 1, "queryAll": 1})
+    report = ReconcileReport(
+        repair=True,
+        run_id=3,
+        checked={"matching": 2, "linked": 1, "projects": 1},
+        api_calls={"token": 1, "query": 1, "queryAll": 1},
+    )
     assert report.exit_code == 0 and report.to_json()["consistent"]
-    report.drift = [Drift("missed", C, C, "missed it", repair="refetch", status="repaired"),
-                    Drift("duplicate", A, A, "key on projects 1, 2", project_ids=(1, 2), status="remaining")]
+    report.drift = [
+        Drift("missed", C, C, "missed it", repair="refetch", status="repaired"),
+        Drift("duplicate", A, A, "key on projects 1, 2", project_ids=(1, 2), status="remaining"),
+    ]
     data = report.to_json()
     assert data["version"] == 1 and data["exit_code"] == 1 and data["remaining"] == 1
-    assert data["drift"]["missed"] == {"found": 1, "repaired": 1, "remaining": 0, "examples": [
-        {"id": C, "key": C, "detail": "missed it", "status": "repaired", "project_ids": []}]}
+    assert data["drift"]["missed"] == {
+        "found": 1,
+        "repaired": 1,
+        "remaining": 0,
+        "examples": [
+            {"id": C, "key": C, "detail": "missed it", "status": "repaired", "project_ids": []}
+        ],
+    }
     assert data["salesforce_calls"]["total"] == 3
     text = report.text()
     assert "2 drifted, 1 remaining" in text and f"{A}  key on projects 1, 2  [remaining]" in text
@@ -275,7 +342,8 @@ def test_the_report_exits_1_while_drift_remains_and_keeps_its_json_versioned():
 
 
 def test_the_report_lists_at_most_50_examples_per_kind():
-    report = ReconcileReport(repair=False, drift=[Drift("missed", f"006{n:015d}", "k", "") for n in range(60)])
+    report = ReconcileReport(
+        repair=False, drift=[Drift("missed", f"006{n:015d}", "k", "") for n in range(60)]
+    )
     summary = report.by_kind()["missed"]
     assert summary["found"] == 60 and len(summary["examples"]) == 50 and report.exit_code == 1
-

@@ -15,7 +15,9 @@ from sync.state import lock as locks
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    return SimpleNamespace(state=tmp_path / "psa-sync.sqlite", lock_path=tmp_path / "psa-sync.sqlite.lock")
+    return SimpleNamespace(
+        state=tmp_path / "psa-sync.sqlite", lock_path=tmp_path / "psa-sync.sqlite.lock"
+    )
 
 
 def held_in_a_thread(settings, *, backfill: bool):
@@ -46,7 +48,9 @@ def test_a_run_that_finds_another_run_holding_the_lock_exits_75_at_once(settings
     assert done.wait(30)
 
 
-def test_a_run_that_finds_a_backfill_window_waits_for_it_however_early_it_looks(settings, monkeypatch):
+def test_a_run_that_finds_a_backfill_window_waits_for_it_however_early_it_looks(
+    settings, monkeypatch
+):
     """The window took the run lock a moment ago: there is nothing more to write before a run may
     look, so the run waits for the window instead of exiting 75."""
     release, done = held_in_a_thread(settings, backfill=True)
@@ -57,7 +61,9 @@ def test_a_run_that_finds_a_backfill_window_waits_for_it_however_early_it_looks(
     assert waited and "a backfill runs" in waited[0][0]
 
 
-def test_a_second_backfill_is_refused_and_a_runs_look_never_stops_a_backfill_starting(settings, monkeypatch):
+def test_a_second_backfill_is_refused_and_a_runs_look_never_stops_a_backfill_starting(
+    settings, monkeypatch
+):
     release, done = held_in_a_thread(settings, backfill=True)
     monkeypatch.setattr(locks, "BACKFILL_START_SECONDS", 0.1)
     with pytest.raises(LockHeldError, match="another backfill"), locks.backfill_lock(settings):

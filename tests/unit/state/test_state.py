@@ -20,17 +20,35 @@ def state(tmp_path):
 
 
 def make_link(oid="006000000000001AAA", **changes):
-    values = dict(record_id=oid, key=oid, project_id=7, project_identifier="sf-" + oid.lower(),
-                  project_url="http://redmine/projects/x", payload_hash="h", payload={"budget": Decimal("1.50")},
-                  written={}, backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={},
-                  kept_psa=[])
+    values = dict(
+        record_id=oid,
+        key=oid,
+        project_id=7,
+        project_identifier="sf-" + oid.lower(),
+        project_url="http://redmine/projects/x",
+        payload_hash="h",
+        payload={"budget": Decimal("1.50")},
+        written={},
+        backsync={},
+        link_state="active",
+        sf_status="Won",
+        closed_by=None,
+        pending={},
+        kept_psa=[],
+    )
     values.update(changes)
     return Link(**values)
 
 
 def test_typed_values_survive_the_round_trip():
-    value = {"amount": Decimal("125000.50"), "start": date(2026, 1, 31),
-             "at": datetime(2026, 1, 31, 10, 0, 1, 123000, tzinfo=UTC), "n": 3, "s": "x", "none": None}
+    value = {
+        "amount": Decimal("125000.50"),
+        "start": date(2026, 1, 31),
+        "at": datetime(2026, 1, 31, 10, 0, 1, 123000, tzinfo=UTC),
+        "n": 3,
+        "s": "x",
+        "none": None,
+    }
     assert loads(dumps(value)) == value
 
 
@@ -44,8 +62,10 @@ def test_outbox_coalesces_per_deal_and_field_newest_wins(state):
     state.queue("A", {"PSA_Status__c": "active", "PSA_Hours_Spent__c": Decimal("1")})
     state.queue("A", {"PSA_Status__c": "closed"})
     state.queue("B", {"PSA_Status__c": "active"})
-    assert state.outbox() == {"A": {"PSA_Status__c": "closed", "PSA_Hours_Spent__c": Decimal("1")},
-                              "B": {"PSA_Status__c": "active"}}
+    assert state.outbox() == {
+        "A": {"PSA_Status__c": "closed", "PSA_Hours_Spent__c": Decimal("1")},
+        "B": {"PSA_Status__c": "active"},
+    }
     assert state.outbox_count() == 2
 
 
@@ -65,11 +85,18 @@ def test_outbox_limit_and_exclude(state):
 
 
 def test_quarantine_counts_attempts_and_release_clears_it(state):
-    state.quarantine("A", "transform", "budget: 'abc' is not a decimal", {"Amount": "abc"}, run_id=1)
-    state.quarantine("A", "transform", "budget: 'abd' is not a decimal", {"Amount": "abd"}, run_id=2)
+    state.quarantine(
+        "A", "transform", "budget: 'abc' is not a decimal", {"Amount": "abc"}, run_id=1
+    )
+    state.quarantine(
+        "A", "transform", "budget: 'abd' is not a decimal", {"Amount": "abd"}, run_id=2
+    )
     [row] = state.quarantined("A")
-    assert (row["attempts"], row["error"], row["payload"]) == (2, "budget: 'abd' is not a decimal",
-                                                               {"Amount": "abd"})
+    assert (row["attempts"], row["error"], row["payload"]) == (
+        2,
+        "budget: 'abd' is not a decimal",
+        {"Amount": "abd"},
+    )
     state.release("A", ["transform"])
     assert state.quarantined("A") == []
 
@@ -139,7 +166,9 @@ def test_a_state_file_from_before_the_ignored_table_reads_as_none_ignored(tmp_pa
     assert "ignored" in State.open_readonly(path).db.table_names()
 
 
-def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_between_its_read_and_write(tmp_path):
+def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_between_its_read_and_write(
+    tmp_path,
+):
     """A deferred transaction that read first would fail at its write with "database is locked" (no busy
     wait) had another process committed in between: a backfill's end beside a scheduled run did that."""
     path = tmp_path / "s.sqlite"
@@ -149,7 +178,9 @@ def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_betw
         with run.transaction():
             run.meta("backfill")  # the read
             with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.set_meta("backfill", "finished")  # the other writer waits for the commit instead
+                other.set_meta(
+                    "backfill", "finished"
+                )  # the other writer waits for the commit instead
             run.set_meta("backfill", "mine")  # the write after the read goes through
         other.set_meta("backfill", "finished")
         assert run.meta("backfill") == "finished"

@@ -38,7 +38,9 @@ def _open_and_write(path: str, barrier, results) -> None:
         results.put(f"{type(exc).__name__}: {exc}")
 
 
-def test_many_processes_opening_a_new_state_file_at_once_all_open_it_and_none_meets_a_busy_database(tmp_path):
+def test_many_processes_opening_a_new_state_file_at_once_all_open_it_and_none_meets_a_busy_database(
+    tmp_path,
+):
     # The run lock keeps psa-sync's writers apart by design, however loaded the machine: no opener waits on
     # SQLite's busy timeout, so none can run out of it (without the lock, three openers of a new file met
     # "database is locked" in 35 of 80 opens on the old code, and still could on a loaded machine).
@@ -47,8 +49,10 @@ def test_many_processes_opening_a_new_state_file_at_once_all_open_it_and_none_me
     for round_ in range(ROUNDS):
         path = tmp_path / f"r{round_}" / "psa-sync.sqlite"
         barrier, results = context.Barrier(OPENERS), context.Queue()
-        openers = [context.Process(target=_open_and_write, args=(str(path), barrier, results))
-                   for _ in range(OPENERS)]
+        openers = [
+            context.Process(target=_open_and_write, args=(str(path), barrier, results))
+            for _ in range(OPENERS)
+        ]
         for opener in openers:
             opener.start()
         for opener in openers:
@@ -71,8 +75,10 @@ def _lock_is_held(lock_path: Path) -> bool:
 @pytest.fixture
 def opens_under_the_lock(monkeypatch, tmp_path):
     """Settings for a state file in tmp_path, and a record of whether the run lock was held at each open."""
-    settings = SimpleNamespace(state=tmp_path / "state" / "psa-sync.sqlite",
-                               lock_path=tmp_path / "state" / "psa-sync.sqlite.lock")
+    settings = SimpleNamespace(
+        state=tmp_path / "state" / "psa-sync.sqlite",
+        lock_path=tmp_path / "state" / "psa-sync.sqlite.lock",
+    )
     held: list[bool] = []
     real_open = State.open.__func__
 
@@ -88,15 +94,20 @@ class _Stop(Exception):
     pass
 
 
-def test_a_backfill_opens_and_records_its_start_only_under_the_run_lock(opens_under_the_lock, monkeypatch):
+def test_a_backfill_opens_and_records_its_start_only_under_the_run_lock(
+    opens_under_the_lock, monkeypatch
+):
     settings, held = opens_under_the_lock
     mapping = SimpleNamespace(source=SimpleNamespace(object="Opportunity"))
 
     def no_connection(_settings):
         raise _Stop  # stop right after the start is recorded: nothing else is under test here
+
     monkeypatch.setattr(backfill, "make_clients", no_connection)
     with pytest.raises(_Stop):
-        backfill.run_backfill(settings, mapping, backfill.date(2025, 1, 1), backfill.date(2025, 12, 31))
+        backfill.run_backfill(
+            settings, mapping, backfill.date(2025, 1, 1), backfill.date(2025, 12, 31)
+        )
     assert held == [True]
     state = State.open_readonly(settings.state)
     assert backfill.load_progress(state).since == "2025-01-01"
@@ -117,7 +128,8 @@ def _write_locked_by_another(path: Path) -> sqlite3.Connection:
 
 
 def test_a_state_file_whose_write_lock_another_process_holds_is_busy_exit_75_not_a_disk_that_refused(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(state_files, "BUSY_TIMEOUT_MS", 0)  # the error, not the wait, is under test
     path = tmp_path / "psa-sync.sqlite"
     State.open(path).close()

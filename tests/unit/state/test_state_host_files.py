@@ -54,8 +54,13 @@ def _symlink_to_fifo(path: Path) -> Path:
     return path
 
 
-MAKERS = {"a character device": _char_device, "a FIFO": _fifo, "a socket": _socket,
-          "a directory": _directory, "a symlink to a FIFO": _symlink_to_fifo}
+MAKERS = {
+    "a character device": _char_device,
+    "a FIFO": _fifo,
+    "a socket": _socket,
+    "a directory": _directory,
+    "a symlink to a FIFO": _symlink_to_fifo,
+}
 
 
 def _identity(path: Path) -> tuple:
@@ -70,12 +75,19 @@ def _open_in_a_child(path: Path, how: str = "open") -> subprocess.CompletedProce
         f"try:\n    State.{how}(Path(sys.argv[1])).close()\n"
         "except SyncError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n"
     )
-    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          timeout=HANG_GUARD_S, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])})
+    return subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
+    )
 
 
 @pytest.mark.parametrize("kind", MAKERS)
-def test_a_state_path_that_is_not_a_regular_file_is_refused_with_exit_2_and_left_as_it_was(tmp_path, kind):
+def test_a_state_path_that_is_not_a_regular_file_is_refused_with_exit_2_and_left_as_it_was(
+    tmp_path, kind
+):
     path = MAKERS[kind](tmp_path / "psa-sync.sqlite")
     before = _identity(path)
     done = _open_in_a_child(path)
@@ -88,7 +100,9 @@ def test_a_state_path_that_is_not_a_regular_file_is_refused_with_exit_2_and_left
 
 @pytest.mark.parametrize("suffix", ["-wal", "-shm"])
 @pytest.mark.parametrize("kind", ["a character device", "a FIFO"])
-def test_a_wal_or_shm_beside_the_state_that_is_not_a_regular_file_is_refused_untouched(tmp_path, suffix, kind):
+def test_a_wal_or_shm_beside_the_state_that_is_not_a_regular_file_is_refused_untouched(
+    tmp_path, suffix, kind
+):
     state = tmp_path / "psa-sync.sqlite"
     State.open(state).close()
     for leftover in (suffix, "-wal", "-shm"):
@@ -98,13 +112,17 @@ def test_a_wal_or_shm_beside_the_state_that_is_not_a_regular_file_is_refused_unt
     done = _open_in_a_child(state)
     assert done.returncode == 2 and f"{companion} is" in done.stderr, done.stderr
     assert _identity(companion) == before and state.read_bytes() == data
-    read = _open_in_a_child(state, "open_readonly")  # status refuses it too, rather than block on it
+    read = _open_in_a_child(
+        state, "open_readonly"
+    )  # status refuses it too, rather than block on it
     assert read.returncode == 2 and f"{companion} is" in read.stderr, read.stderr
 
 
 @pytest.mark.parametrize("which", ["lock", "backfill"])
 @pytest.mark.parametrize("kind", ["a character device", "a FIFO", "a directory"])
-def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it_is_opened(tmp_path, which, kind):
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it_is_opened(
+    tmp_path, which, kind
+):
     state = tmp_path / "psa-sync.sqlite"
     lock = tmp_path / "psa-sync.sqlite.lock"
     path = MAKERS[kind](lock if which == "lock" else tmp_path / "psa-sync.sqlite.lock.backfill")
@@ -117,8 +135,13 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it
         "        sys.exit('the lock was taken')\n"
         "except SyncError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(state), str(lock)], capture_output=True, text=True,
-                          timeout=HANG_GUARD_S, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])})
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(state), str(lock)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
+    )
     assert done.returncode == 2 and f"{path} is" in done.stderr, done.stderr
     assert _identity(path) == before and not state.exists()
 
@@ -133,7 +156,9 @@ def _foreign_database(path: Path) -> Path:
     return path
 
 
-def test_another_applications_sqlite_database_is_refused_with_exit_2_byte_for_byte_untouched(tmp_path):
+def test_another_applications_sqlite_database_is_refused_with_exit_2_byte_for_byte_untouched(
+    tmp_path,
+):
     path = _foreign_database(tmp_path / "app.db")
     digest, before = hashlib.sha256(path.read_bytes()).hexdigest(), _identity(path)
     with pytest.raises(StateFileError) as refused:
@@ -141,7 +166,9 @@ def test_another_applications_sqlite_database_is_refused_with_exit_2_byte_for_by
     assert refused.value.exit_code == 2
     assert "not a psa-sync state file" in str(refused.value) and "invoices" in str(refused.value)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest and _identity(path) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]  # no -wal, -shm or backup either
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "app.db"
+    ]  # no -wal, -shm or backup either
 
 
 def test_an_empty_file_is_still_made_a_state_file(tmp_path):
@@ -158,7 +185,9 @@ def test_the_wal_and_shm_beside_an_open_state_file_are_private(tmp_path):
     state = State.open(path)
     try:
         state.set_meta("k", "v")
-        modes = {name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode) for name in ("", "-wal", "-shm")}
+        modes = {
+            name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode) for name in ("", "-wal", "-shm")
+        }
     finally:
         state.close()
     assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
@@ -167,12 +196,20 @@ def test_the_wal_and_shm_beside_an_open_state_file_are_private(tmp_path):
 @pytest.mark.parametrize("kind", ["a FIFO", "a character device"])
 def test_a_mapping_that_is_a_fifo_or_a_device_is_a_config_error_without_blocking(tmp_path, kind):
     path = MAKERS[kind](tmp_path / "mapping.yaml")
-    code = ("import sys; from pathlib import Path; from sync.mapping.loader import load_mapping\n"
-            "from sync.common.errors import ConfigError\n"
-            "try:\n    load_mapping(Path(sys.argv[1]))\n"
-            "except ConfigError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          timeout=HANG_GUARD_S, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])})
+    code = (
+        "import sys; from pathlib import Path; from sync.mapping.loader import load_mapping\n"
+        "from sync.common.errors import ConfigError\n"
+        "try:\n    load_mapping(Path(sys.argv[1]))\n"
+        "except ConfigError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
+    )
     assert done.returncode == 2, done.stderr
-    assert f"{path}:1: (file): the mapping is" in done.stderr and "not a regular file" in done.stderr
-
+    assert (
+        f"{path}:1: (file): the mapping is" in done.stderr and "not a regular file" in done.stderr
+    )

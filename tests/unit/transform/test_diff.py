@@ -7,23 +7,46 @@ from sync.common.model import DesiredRow, Facts, Link
 from sync.transform.diff import canonical, payload_hash, plan_changes
 
 WRITEBACK = {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}
-FIELDS = {"name": "Acme - Rollout", "budget": Decimal("125000.50"), "start_date": date(2026, 2, 1),
-          "description": "first scope"}
+FIELDS = {
+    "name": "Acme - Rollout",
+    "budget": Decimal("125000.50"),
+    "start_date": date(2026, 2, 1),
+    "description": "first scope",
+}
 
 
 def row(oid="006A", matches=True, deleted=False, record_links=None, **fields):
-    return DesiredRow(record_id=oid, key=oid, modstamp=datetime(2026, 2, 1, tzinfo=UTC), deleted=deleted,
-                      matches=matches, fields={**FIELDS, **fields},
-                      record_links=record_links if record_links is not None else
-                      {"PSA_Project_Id__c": "7", "PSA_Project_URL__c": "http://r/projects/sf-006a"})
+    return DesiredRow(
+        record_id=oid,
+        key=oid,
+        modstamp=datetime(2026, 2, 1, tzinfo=UTC),
+        deleted=deleted,
+        matches=matches,
+        fields={**FIELDS, **fields},
+        record_links=record_links
+        if record_links is not None
+        else {"PSA_Project_Id__c": "7", "PSA_Project_URL__c": "http://r/projects/sf-006a"},
+    )
 
 
 def link(oid="006A", payload=None, **changes):
     payload = dict(FIELDS) if payload is None else payload
-    values = dict(record_id=oid, key=oid, project_id=7, project_identifier="sf-006a",
-                  project_url="http://r/projects/sf-006a", payload_hash=payload_hash(payload), payload=payload,
-                  written={"PSA_Project_Id__c": "7", "PSA_Project_URL__c": "http://r/projects/sf-006a"},
-                  backsync={}, link_state="active", sf_status="Won", closed_by=None, pending={}, kept_psa=[])
+    values = dict(
+        record_id=oid,
+        key=oid,
+        project_id=7,
+        project_identifier="sf-006a",
+        project_url="http://r/projects/sf-006a",
+        payload_hash=payload_hash(payload),
+        payload=payload,
+        written={"PSA_Project_Id__c": "7", "PSA_Project_URL__c": "http://r/projects/sf-006a"},
+        backsync={},
+        link_state="active",
+        sf_status="Won",
+        closed_by=None,
+        pending={},
+        kept_psa=[],
+    )
     values.update(changes)
     return Link(**values)
 
@@ -75,13 +98,17 @@ def test_a_field_kept_as_edited_in_the_psa_is_not_pushed():
 
 
 def test_a_cleared_link_field_is_repaired():
-    cleared = row(record_links={"PSA_Project_Id__c": None, "PSA_Project_URL__c": "http://r/projects/sf-006a"})
+    cleared = row(
+        record_links={"PSA_Project_Id__c": None, "PSA_Project_URL__c": "http://r/projects/sf-006a"}
+    )
     result = plan([cleared], {"006A": link()})
     assert result.repairs == {"006A": {"PSA_Project_Id__c": "7"}}
 
 
 def test_a_field_already_waiting_in_the_outbox_is_not_repaired_twice():
-    cleared = row(record_links={"PSA_Project_Id__c": None, "PSA_Project_URL__c": "http://r/projects/sf-006a"})
+    cleared = row(
+        record_links={"PSA_Project_Id__c": None, "PSA_Project_URL__c": "http://r/projects/sf-006a"}
+    )
     result = plan([cleared], {"006A": link()}, pending={("006A", "PSA_Project_Id__c")})
     assert result.repairs == {}
 
@@ -106,8 +133,17 @@ def test_a_deal_won_again_returns_to_won():
 
 
 def test_the_deal_facts_tell_lost_reopened_and_excluded_apart():
-    lost = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=True)})
-    reopened = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=False)})
-    excluded = plan([row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=True, is_closed=True)})
-    assert [c.status for c in lost.lifecycle + reopened.lifecycle + excluded.lifecycle] == \
-        ["Lost", "Reopened", "Excluded"]
+    lost = plan(
+        [row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=True)}
+    )
+    reopened = plan(
+        [row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=False, is_closed=False)}
+    )
+    excluded = plan(
+        [row(matches=False)], {"006A": link()}, facts={"006A": Facts(is_won=True, is_closed=True)}
+    )
+    assert [c.status for c in lost.lifecycle + reopened.lifecycle + excluded.lifecycle] == [
+        "Lost",
+        "Reopened",
+        "Excluded",
+    ]

@@ -35,7 +35,9 @@ def external(tmp_path):
 
 
 def test_identifiers_of_redmine_fit_the_longest_key():
-    assert len("sf-" + "x" * KEY_MAX_LENGTH) == 100  # Redmine's identifier limit, with psa-sync's prefix
+    assert (
+        len("sf-" + "x" * KEY_MAX_LENGTH) == 100
+    )  # Redmine's identifier limit, with psa-sync's prefix
 
 
 @pytest.mark.parametrize("key", GOOD)
@@ -49,15 +51,25 @@ def test_a_key_that_cannot_name_a_project_says_why(key, said):
 
 
 def test_a_bad_external_key_fails_its_row_naming_the_key_and_the_page_goes_on(external):
-    records = [deal(Id=f"006AK00000AbCd{n}QAA", External_Id__c=key) for n, key in
-               enumerate(["PR-0042", "../../users/1", "PR-0043"])]
+    records = [
+        deal(Id=f"006AK00000AbCd{n}QAA", External_Id__c=key)
+        for n, key in enumerate(["PR-0042", "../../users/1", "PR-0043"])
+    ]
     result = transform(records, external)
     assert [row.key for row in result.rows] == ["PR-0042", "PR-0043"]
     [error] = result.errors
-    assert (error.record_id, error.field, error.matches) == ("006AK00000AbCd1QAA", "External_Id__c", True)
+    assert (error.record_id, error.field, error.matches) == (
+        "006AK00000AbCd1QAA",
+        "External_Id__c",
+        True,
+    )
     assert error.reason.startswith("External_Id__c: key '../../users/1' cannot name a PSA project")
 
 
 def test_a_very_long_key_is_named_cut_short(external):
     [error] = transform([deal(External_Id__c="Z" * 5000)], external).errors
-    assert "5000 characters" in error.reason and "Z" * 100 not in error.reason and len(error.reason) < 400
+    assert (
+        "5000 characters" in error.reason
+        and "Z" * 100 not in error.reason
+        and len(error.reason) < 400
+    )

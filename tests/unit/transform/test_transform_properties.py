@@ -27,23 +27,38 @@ from tests.fixtures.records import as_bulk_csv
 
 ROOT = Path(__file__).resolve().parents[3]
 MAPPING = load_mapping(ROOT / "mappings" / "opportunity_to_project.yaml")
-TYPES = ["New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
-         "Existing Customer - Downgrade"]
+TYPES = [
+    "New Customer",
+    "Existing Customer - Upgrade",
+    "Existing Customer - Replacement",
+    "Existing Customer - Downgrade",
+]
 ALLOWED = (str, Decimal, int, bool, date, datetime, type(None))
-PROPERTY = settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
 amounts = st.one_of(
-    st.none(), st.integers(-10**12, 10**12),
+    st.none(),
+    st.integers(-(10**12), 10**12),
     st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15),
-    st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**9, max_value=10**9).map(str),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9
+    ).map(str),
     st.sampled_from(["abc", "1,000.50", "NaN", "1e5", " 12 ", "-0"]),
 )
-dates = st.one_of(st.none(), st.dates(date(1900, 1, 1), date(2400, 12, 31)).map(date.isoformat),
-                  st.sampled_from(["2026-02-30", "01/02/2026", "2026-02-01T10:00:00Z", "soon"]))
+dates = st.one_of(
+    st.none(),
+    st.dates(date(1900, 1, 1), date(2400, 12, 31)).map(date.isoformat),
+    st.sampled_from(["2026-02-30", "01/02/2026", "2026-02-01T10:00:00Z", "soon"]),
+)
 stamps = st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1)).map(
-    lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000")
-accounts = st.one_of(st.none(), st.builds(lambda n: {"attributes": {"type": "Account"}, "Name": n}, text))
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000"
+)
+accounts = st.one_of(
+    st.none(), st.builds(lambda n: {"attributes": {"type": "Account"}, "Name": n}, text)
+)
 
 
 @st.composite
@@ -102,11 +117,19 @@ def test_a_deal_maps_the_same_alone_in_a_page_and_as_csv(record, others):
     alone = transform([record], MAPPING)
     among = transform([*others, record], MAPPING)
     as_csv = transform([as_bulk_csv(record)], MAPPING)
-    assert _outcome(alone, record["Id"]) == _outcome(among, record["Id"]) == _outcome(as_csv, record["Id"])
+    assert (
+        _outcome(alone, record["Id"])
+        == _outcome(among, record["Id"])
+        == _outcome(as_csv, record["Id"])
+    )
 
 
 def _outcome(result, record_id):
-    rows = [(r.fields, r.record_links, r.matches, r.deleted) for r in result.rows if r.record_id == record_id]
+    rows = [
+        (r.fields, r.record_links, r.matches, r.deleted)
+        for r in result.rows
+        if r.record_id == record_id
+    ]
     errors = [(e.field, e.reason) for e in result.errors if e.record_id == record_id]
     return rows, errors
 
@@ -115,18 +138,25 @@ def _outcome(result, record_id):
 
 FIELD_LITERALS = {
     "IsWon": st.booleans(),
-    "Amount": st.one_of(st.integers(-1000, 1000), st.decimals(-1000, 1000, places=2, allow_nan=False)),
+    "Amount": st.one_of(
+        st.integers(-1000, 1000), st.decimals(-1000, 1000, places=2, allow_nan=False)
+    ),
     "Type": st.one_of(st.sampled_from(TYPES), st.sampled_from(["new customer", "X"])),
     "CloseDate": st.dates(date(2025, 1, 1), date(2027, 1, 1)),
     "Account.Name": st.sampled_from(["Acme", "acme", "Globex"]),
 }
 RECORD_VALUES = {
     "IsWon": st.booleans(),
-    "Amount": st.one_of(st.none(), st.integers(-1000, 1000), st.floats(-1000, 1000, allow_nan=False),
-                        st.just("abc")),
+    "Amount": st.one_of(
+        st.none(), st.integers(-1000, 1000), st.floats(-1000, 1000, allow_nan=False), st.just("abc")
+    ),
     "Type": st.one_of(st.none(), st.sampled_from([*TYPES, "NEW CUSTOMER", "x"])),
-    "CloseDate": st.one_of(st.none(), st.dates(date(2025, 1, 1), date(2027, 1, 1)).map(date.isoformat)),
-    "Account": st.one_of(st.none(), st.sampled_from(["Acme", "ACME", "Globex"]).map(lambda n: {"Name": n})),
+    "CloseDate": st.one_of(
+        st.none(), st.dates(date(2025, 1, 1), date(2027, 1, 1)).map(date.isoformat)
+    ),
+    "Account": st.one_of(
+        st.none(), st.sampled_from(["Acme", "ACME", "Globex"]).map(lambda n: {"Name": n})
+    ),
 }
 
 
@@ -139,8 +169,12 @@ def comparisons(draw):
         values = draw(st.lists(st.one_of(FIELD_LITERALS[name], st.none()), min_size=1, max_size=3))
         return soql.InList(name, tuple(values), draw(st.booleans()))
     if kind == "like":
-        return soql.Comparison(name, "LIKE", draw(st.sampled_from(["new%", "%customer%", "_", "%-%"])))
-    op = draw(st.sampled_from(["=", "!="] if isinstance(literal, bool) else list(soql.COMPARISON_OPS[:6])))
+        return soql.Comparison(
+            name, "LIKE", draw(st.sampled_from(["new%", "%customer%", "_", "%-%"]))
+        )
+    op = draw(
+        st.sampled_from(["=", "!="] if isinstance(literal, bool) else list(soql.COMPARISON_OPS[:6]))
+    )
     return soql.Comparison(name, op, literal)
 
 
@@ -172,11 +206,16 @@ def test_vectorised_criteria_agree_with_soql_evaluate(condition, records):
 def test_a_condition_rendered_by_to_soql_evaluates_the_same_after_parsing():
     condition = soql.parse_condition("(IsWon = true AND Amount > 10) OR Account.Name = null")
     again = soql.parse_condition(soql.to_soql(condition))
-    records = [{"IsWon": True, "Amount": 20, "Account": {"Name": "A"}}, {"IsWon": False, "Amount": 5,
-                                                                          "Account": None}]
+    records = [
+        {"IsWon": True, "Amount": 20, "Account": {"Name": "A"}},
+        {"IsWon": False, "Amount": 5, "Account": None},
+    ]
     frame = RecordFrame(records)
-    assert evaluate_criteria(condition, frame)[0].tolist() == evaluate_criteria(again, frame)[0].tolist() == [
-        True, True]
+    assert (
+        evaluate_criteria(condition, frame)[0].tolist()
+        == evaluate_criteria(again, frame)[0].tolist()
+        == [True, True]
+    )
 
 
 @pytest.mark.parametrize("literal", [True, 5, Decimal("2.5"), "x", date(2026, 1, 1)])

@@ -59,8 +59,17 @@ _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
 # created one at a time inside Redmine whatever the database (its nested set locks every project row
 # per create), so more parallel requests only queue, and SQLite answers 500s (docs/benchmarks.md).
 DEFAULT_WRITE_CONCURRENCY = 2
-_OPTIONS = {"identifier_prefix", "customer", "on_closed", "write_concurrency", "custom_fields", "timeout",
-            "task_tracker", "child_key_field", "role_field"}
+_OPTIONS = {
+    "identifier_prefix",
+    "customer",
+    "on_closed",
+    "write_concurrency",
+    "custom_fields",
+    "timeout",
+    "task_tracker",
+    "child_key_field",
+    "role_field",
+}
 
 
 class RedmineConnector(ReadsAndWrites, HandsOnStructure):
@@ -96,11 +105,19 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         self._reads = RedmineReads(self._site, write_concurrency)
         self._writes = RedmineWrites(self._site, write_concurrency)
         self._members = RedmineMembers(self.http)
-        self._structure = RedmineStructure(self.http, write_concurrency, task_tracker, child_key_field, role_field)
+        self._structure = RedmineStructure(
+            self.http, write_concurrency, task_tracker, child_key_field, role_field
+        )
 
     @classmethod
     def from_settings(
-        cls, url: str, api_key: str, options: dict, session: requests.Session, *, timeout: float = 30.0
+        cls,
+        url: str,
+        api_key: str,
+        options: dict,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
     ) -> RedmineConnector:
         """Build from config ``psa.url``, ``psa.api_key`` and ``psa.options`` (docs/architecture.md)."""
         options = connector_options("redmine", options, _OPTIONS, timeout)
@@ -124,7 +141,9 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
     def spent_hours(self, project_id: int) -> Decimal | None:
         return self._reads.spent_hours(project_id)
 
-    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
+    def ensure_parent(
+        self, account_id: str, name: str, fields: dict[str, Any] | None = None
+    ) -> ProjectRef:
         return self._writes.ensure_parent(account_id, name, fields)
 
     # --- people (members) -------------------------------------------------------------
@@ -139,22 +158,30 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         return self._members.role_names()
 
 
-
-
 def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:
     problems = []
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
             f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
         )
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 16:
-        problems.append(f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16")
+    if (
+        not isinstance(concurrency, int)
+        or isinstance(concurrency, bool)
+        or not 1 <= concurrency <= 16
+    ):
+        problems.append(
+            f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16"
+        )
     if customer not in ("custom_field", "parent_project"):
-        problems.append(f"psa.options.customer: {customer!r} must be custom_field or parent_project")
+        problems.append(
+            f"psa.options.customer: {customer!r} must be custom_field or parent_project"
+        )
     check_on_closed(on_closed, problems)
     if custom_fields is not None and not (
         isinstance(custom_fields, dict) and all(isinstance(v, str) for v in custom_fields.values())
     ):
-        problems.append("psa.options.custom_fields: must map our field names to Redmine custom field names")
+        problems.append(
+            "psa.options.custom_fields: must map our field names to Redmine custom field names"
+        )
     if problems:
         raise ConfigError(problems)

@@ -38,7 +38,9 @@ NATIVE_FIELDS: dict[str, FieldSpec] = {
 
 #: ``GET /custom_fields.json`` as :func:`parse_custom_fields` reads it (checked before it does).
 CUSTOM_FIELDS = {
-    "custom_fields": [{"id": int, "name": str, "field_format?": str, "possible_values?": [{"value": object}]}],
+    "custom_fields": [
+        {"id": int, "name": str, "field_format?": str, "possible_values?": [{"value": object}]}
+    ],
 }
 
 # Redmine field_format -> our type
@@ -87,7 +89,9 @@ def parse_custom_fields(payload: dict) -> dict[str, CustomField]:
     return found
 
 
-def resolve(available: dict[str, CustomField], wanted: dict[str, str], explicit: set[str]) -> dict[str, CustomField]:
+def resolve(
+    available: dict[str, CustomField], wanted: dict[str, str], explicit: set[str]
+) -> dict[str, CustomField]:
     """Map our field names to Redmine custom fields.
 
     The key field, and every field the user named explicitly in ``custom_fields``, must exist:
@@ -176,13 +180,18 @@ def custom_value(project: dict, cf: CustomField) -> Any:
 
 def typed_values(project: dict, fields: dict[str, CustomField]) -> dict[str, Any]:
     """A Redmine project JSON as our field -> typed value (native name, description, custom fields)."""
-    values: dict[str, Any] = {"name": project.get("name"), "description": project.get("description") or None}
+    values: dict[str, Any] = {
+        "name": project.get("name"),
+        "description": project.get("description") or None,
+    }
     for ours, cf in fields.items():
         values[ours] = custom_value(project, cf)
     return values
 
 
-def project_body(fields: dict[str, Any], cfs: dict[str, CustomField], *, key: str | None, where: str) -> dict:
+def project_body(
+    fields: dict[str, Any], cfs: dict[str, CustomField], *, key: str | None, where: str
+) -> dict:
     """Our typed fields as the ``project`` object of a POST/PUT; ``key`` sets the key field.
 
     A field with no place in this Redmine is a ``ConfigError``: ``check`` should have caught it,

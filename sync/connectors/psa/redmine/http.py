@@ -53,9 +53,11 @@ def header_safe_key(api_key: str) -> str:
     The message names the position, never the character."""
     bad = next((i for i, c in enumerate(api_key) if not "!" <= c <= "~"), None)
     if bad is not None:
-        raise ConfigError(f"psa.api_key: character {bad + 1} is not visible ASCII (a space, a control "
-                          "character or a non-ASCII letter), which an HTTP header cannot carry; a Redmine API "
-                          "key is 40 hexadecimal characters (My account > API access key > Show)")
+        raise ConfigError(
+            f"psa.api_key: character {bad + 1} is not visible ASCII (a space, a control "
+            "character or a non-ASCII letter), which an HTTP header cannot carry; a Redmine API "
+            "key is 40 hexadecimal characters (My account > API access key > Show)"
+        )
     return api_key
 
 
@@ -110,7 +112,9 @@ class RedmineHttp:
     def misfit(self, response: requests.Response, shape: Shape) -> tuple[Any, str | None]:
         """(the parsed body, None) when it has ``shape``; else (body, what is wrong, for a message)."""
         body = json_of(response)
-        return body, misfit(body, shape, said=said_by(f"Redmine at {self.url}", response), raw=response.content)
+        return body, misfit(
+            body, shape, said=said_by(f"Redmine at {self.url}", response), raw=response.content
+        )
 
     def answer(self, response: requests.Response, shape: Shape) -> Any:
         """The JSON body of ``response`` when it has ``shape``; else ``PsaUnavailable`` naming it."""
@@ -119,7 +123,9 @@ class RedmineHttp:
             raise PsaUnavailable(f"{problem}; {RESUMES}")
         return body
 
-    def get(self, path: str, params: dict | None = None, *, shape: Shape, missing_ok: bool = False) -> Any:
+    def get(
+        self, path: str, params: dict | None = None, *, shape: Shape, missing_ok: bool = False
+    ) -> Any:
         """GET a JSON body of ``shape``. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
         response = self.send("GET", path, params=params)
         status = response.status_code
@@ -128,9 +134,13 @@ class RedmineHttp:
         if missing_ok and status in (403, 404):
             return None
         if status == 403:
-            raise AuthError(f"Redmine at {self.url} forbids GET {path} (403): the API user must be an administrator")
+            raise AuthError(
+                f"Redmine at {self.url} forbids GET {path} (403): the API user must be an administrator"
+            )
         if status >= 500 or status == 404:
-            raise PsaUnavailable(f"Redmine at {self.url} answered {status} to GET {path}; try again later")
+            raise PsaUnavailable(
+                f"Redmine at {self.url} answered {status} to GET {path}; try again later"
+            )
         raise PsaUnavailable(f"Redmine at {self.url} answered an unexpected {status} to GET {path}")
 
     def pages(self, path: str, params: dict, collection: str, item: Shape) -> Iterator[dict]:

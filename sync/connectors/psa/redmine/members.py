@@ -41,7 +41,9 @@ class RedmineMembers:
         for email in dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()):
             if email not in self._users:
                 body = self.http.get("/users.json", {"name": email, "limit": 100}, shape=_USERS)
-                exact = [u["id"] for u in body["users"] if (u.get("mail") or "").strip().lower() == email]
+                exact = [
+                    u["id"] for u in body["users"] if (u.get("mail") or "").strip().lower() == email
+                ]
                 if exact:
                     self._users[email] = min(exact)
             if email in self._users:
@@ -66,12 +68,21 @@ class RedmineMembers:
         unknown = sorted({m.role for m in members if m.role.strip().lower() not in roles})
         if unknown:
             known = ", ".join(sorted(roles)) or "none"
-            return WriteResult(ref.key, Outcome.FAILED, ref=ref,
-                               error=f"Redmine has no role {', '.join(unknown)} (its roles: {known}); "
-                                     "fix members.<name>.role in the mapping or add the role in Redmine")
+            return WriteResult(
+                ref.key,
+                Outcome.FAILED,
+                ref=ref,
+                error=f"Redmine has no role {', '.join(unknown)} (its roles: {known}); "
+                "fix members.<name>.role in the mapping or add the role in Redmine",
+            )
         current = self._memberships(ref)
         if current is None:
-            return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} no longer exists in Redmine")
+            return WriteResult(
+                ref.key,
+                Outcome.FAILED,
+                ref=ref,
+                error=f"project {ref.id} no longer exists in Redmine",
+            )
         outcome = Outcome.UNCHANGED
         for member in members:
             role_id = roles[member.role.strip().lower()]
@@ -80,20 +91,29 @@ class RedmineMembers:
                 continue
             response = self._send(ref, member.user_id, role_id, held)
             if response.status_code >= 500:
-                return WriteResult(ref.key, Outcome.UNKNOWN, ref=ref, error=f"HTTP {response.status_code}")
+                return WriteResult(
+                    ref.key, Outcome.UNKNOWN, ref=ref, error=f"HTTP {response.status_code}"
+                )
             if not 200 <= response.status_code < 300:
-                return WriteResult(ref.key, Outcome.FAILED, ref=ref,
-                                   error=f"HTTP {response.status_code}: {error_text(response)}")
-            current[member.user_id] = (held[0] if held else _membership_id(response),
-                                       [*(held[1] if held else []), role_id])
+                return WriteResult(
+                    ref.key,
+                    Outcome.FAILED,
+                    ref=ref,
+                    error=f"HTTP {response.status_code}: {error_text(response)}",
+                )
+            current[member.user_id] = (
+                held[0] if held else _membership_id(response),
+                [*(held[1] if held else []), role_id],
+            )
             outcome = Outcome.UPDATED
         return WriteResult(ref.key, outcome, ref=ref)
 
     def _memberships(self, ref: ProjectRef) -> dict[int, tuple[int, list[int]]] | None:
         """user id → (membership id, own role ids); groups are left out. None: no such project."""
         out: dict[int, tuple[int, list[int]]] = {}
-        for items in self.http.page_lists(path("projects", ref.id, "memberships"), {}, "memberships",
-                                          _MEMBERSHIP, missing_ok=True):
+        for items in self.http.page_lists(
+            path("projects", ref.id, "memberships"), {}, "memberships", _MEMBERSHIP, missing_ok=True
+        ):
             if items is None:
                 return None
             for item in items:
@@ -102,13 +122,17 @@ class RedmineMembers:
                     out[item["user"]["id"]] = (item["id"], own)
         return out
 
-    def _send(self, ref: ProjectRef, user_id: int, role_id: int,
-              held: tuple[int, list[int]] | None) -> requests.Response:
+    def _send(
+        self, ref: ProjectRef, user_id: int, role_id: int, held: tuple[int, list[int]] | None
+    ) -> requests.Response:
         if held is None:
             body = {"membership": {"user_id": user_id, "role_ids": [role_id]}}
             return self.http.send("POST", path("projects", ref.id, "memberships"), body=body)
-        return self.http.send("PUT", path("memberships", held[0]),
-                              body={"membership": {"role_ids": [*held[1], role_id]}})
+        return self.http.send(
+            "PUT",
+            path("memberships", held[0]),
+            body={"membership": {"role_ids": [*held[1], role_id]}},
+        )
 
 
 def _membership_id(response: requests.Response) -> int:

@@ -21,8 +21,12 @@ from sync.connectors.psa.redmine.http import path
 from sync.connectors.psa.redmine.site import PROJECT, RedmineSite, status_of
 
 TIME_ENTRY = {"hours?": (int, float)}  # summed as exact decimals
-_PROJECT_REF = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # a Redmine id or identifier: nothing else reaches the URL
-_KEY_CHARS_PER_CALL = 1000  # keys per find call, by length: WEBrick refuses request lines > 2083 bytes
+_PROJECT_REF = re.compile(
+    r"^[a-z0-9][a-z0-9_-]*$"
+)  # a Redmine id or identifier: nothing else reaches the URL
+_KEY_CHARS_PER_CALL = (
+    1000  # keys per find call, by length: WEBrick refuses request lines > 2083 bytes
+)
 
 
 class RedmineReads:
@@ -60,8 +64,11 @@ class RedmineReads:
         key_cf = self.site.fields()["key"]
         parents = f"{self.site.identifier_prefix}acct-"
         params = {f"cf_{key_cf.id}": "!*", "status": "1|5", "sort": "created_on"}
-        projects = {p["id"]: p for p in self.http.pages(path("projects"), params, "projects", PROJECT)
-                    if not custom_value(p, key_cf) and not p["identifier"].startswith(parents)}
+        projects = {
+            p["id"]: p
+            for p in self.http.pages(path("projects"), params, "projects", PROJECT)
+            if not custom_value(p, key_cf) and not p["identifier"].startswith(parents)
+        }
         return [(self.site.ref(p), self.site.values(p)) for p in projects.values()]
 
     def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
@@ -87,7 +94,9 @@ class RedmineReads:
         by_id = {p["id"]: p for p in self._projects_by_ids([r.id for r in refs])}
         present = [r for r in refs if r.id in by_id]
         spent = self._spent_hours_of([r.id for r in present]) if hours else {}
-        if hours:  # a project deleted between the listing and its hours is left out, like a missing one
+        if (
+            hours
+        ):  # a project deleted between the listing and its hours is left out, like a missing one
             present = [r for r in present if spent.get(r.id) is not None]
         result = {}
         for ref in present:
@@ -111,8 +120,9 @@ class RedmineReads:
         """
         total = Decimal(0)
         params = {"project_id": project_id}
-        for entries in self.http.page_lists(path("time_entries"), params, "time_entries", TIME_ENTRY,
-                                              missing_ok=True):
+        for entries in self.http.page_lists(
+            path("time_entries"), params, "time_entries", TIME_ENTRY, missing_ok=True
+        ):
             if entries is None:
                 return None
             total += sum((Decimal(str(entry.get("hours") or 0)) for entry in entries), Decimal(0))
@@ -124,7 +134,9 @@ class RedmineReads:
     def _linked_projects(self) -> list[dict]:
         key_cf = self.site.fields()["key"]
         params = {f"cf_{key_cf.id}": "*", "status": "1|5", "sort": "created_on"}
-        projects: dict[int, dict] = {}  # by id: offset paging may repeat a row if one is created meanwhile
+        projects: dict[
+            int, dict
+        ] = {}  # by id: offset paging may repeat a row if one is created meanwhile
         for project in self.http.pages(path("projects"), params, "projects", PROJECT):
             if custom_value(project, key_cf):  # re-check: an ignored filter returns every project
                 projects[project["id"]] = project
@@ -145,8 +157,11 @@ class RedmineReads:
         step = self.http.page_size
         for start in range(0, len(unique), step):
             chunk = "|".join(str(i) for i in unique[start : start + step])
-            projects.extend(self.http.pages(path("projects"), {"id": "=" + chunk, "status": "1|5"}, "projects",
-                                            PROJECT))
+            projects.extend(
+                self.http.pages(
+                    path("projects"), {"id": "=" + chunk, "status": "1|5"}, "projects", PROJECT
+                )
+            )
         return projects
 
 

@@ -39,14 +39,16 @@ ONE_PROJECT = {"project": PROJECT}
 
 
 def status_of(project: dict) -> str:
-    """"active" or "closed" for Redmine's 1 and 5; any other status is read-only to us, like closed."""
+    """ "active" or "closed" for Redmine's 1 and 5; any other status is read-only to us, like closed."""
     return _STATUS.get(project.get("status"), "closed")
 
 
 class RedmineSite:
     """The transport, the resolved custom fields and the translation, shared by reads and writes."""
 
-    def __init__(self, http: RedmineHttp, identifier_prefix: str, wanted: dict[str, str], explicit: set[str]):
+    def __init__(
+        self, http: RedmineHttp, identifier_prefix: str, wanted: dict[str, str], explicit: set[str]
+    ):
         self.http = http
         self.url = http.url
         self.identifier_prefix = identifier_prefix
@@ -100,4 +102,6 @@ class RedmineSite:
             return 200, self.http.answer(response, ONE_PROJECT)["project"]
         if response.status_code in (403, 404):
             return response.status_code, None
-        raise PsaUnavailable(f"Redmine answered {response.status_code} looking up project {identifier}")
+        raise PsaUnavailable(
+            f"Redmine answered {response.status_code} looking up project {identifier}"
+        )

@@ -26,7 +26,9 @@ from sync.connectors.psa.batch import run_bounded
 from sync.connectors.psa.redmine.http import error_text, path
 from sync.connectors.psa.redmine.site import ONE_PROJECT, RedmineSite
 
-CREATE_ATTEMPTS = 3  # a create answered 5xx and surely not committed is sent again, this often in all
+CREATE_ATTEMPTS = (
+    3  # a create answered 5xx and surely not committed is sent again, this often in all
+)
 CREATE_BACKOFF_SECONDS = 0.2  # doubled after each attempt
 
 
@@ -62,7 +64,9 @@ class RedmineWrites:
         self.site.fields()
         return self._map(lambda pair: self._key_one(*pair), pairs)
 
-    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
+    def ensure_parent(
+        self, account_id: str, name: str, fields: dict[str, Any] | None = None
+    ) -> ProjectRef:
         """The one parent project of an Account (``customer: parent_project``), found or created.
 
         Identified by its identifier (prefix + "acct-" + Account Id lowercased) alone, so it never
@@ -118,7 +122,9 @@ class RedmineWrites:
         if existing is not None:
             return self._adopt(key, existing)
         if status == 403:
-            message += f"; identifier {identifier} belongs to an archived project: unarchive it in Redmine"
+            message += (
+                f"; identifier {identifier} belongs to an archived project: unarchive it in Redmine"
+            )
         return WriteResult(key, Outcome.FAILED, error=message)
 
     def _confirm(self, key: str, identifier: str, why: str) -> WriteResult:
@@ -126,18 +132,24 @@ class RedmineWrites:
         _, existing = self.site.lookup(identifier)
         if existing is not None:
             return self._adopt(key, existing)
-        return WriteResult(key, Outcome.UNKNOWN, error=f"create of {identifier} unconfirmed ({why}); not found")
+        return WriteResult(
+            key, Outcome.UNKNOWN, error=f"create of {identifier} unconfirmed ({why}); not found"
+        )
 
     def _adopt(self, key: str, project: dict) -> WriteResult:
         ref = self.site.ref(project)
         if ref.key and ref.key != key:
             return WriteResult(
-                key, Outcome.FAILED, error=f"identifier {ref.identifier} is taken by project {ref.id} of key {ref.key}"
+                key,
+                Outcome.FAILED,
+                error=f"identifier {ref.identifier} is taken by project {ref.id} of key {ref.key}",
             )
         if not ref.key:  # made by hand without the key: give it the key so find() sees it
             self._send_update(ref, {"key": key})
             ref = replace(ref, key=key)
-        return WriteResult(key, Outcome.EXISTS, ref=ref, values={**self.site.values(project), "key": key})
+        return WriteResult(
+            key, Outcome.EXISTS, ref=ref, values={**self.site.values(project), "key": key}
+        )
 
     # --- one update or lifecycle change ---------------------------------------------------------
 
@@ -167,9 +179,16 @@ class RedmineWrites:
             why = "project is closed (read-only) or archived in Redmine"
             return WriteResult(ref.key, forbidden, ref=ref, error=why)
         if status == 404:
-            return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} no longer exists in Redmine")
+            return WriteResult(
+                ref.key,
+                Outcome.FAILED,
+                ref=ref,
+                error=f"project {ref.id} no longer exists in Redmine",
+            )
         if status >= 500:
-            return WriteResult(ref.key, Outcome.UNKNOWN, ref=ref, error=f"HTTP {status}; try again next run")
+            return WriteResult(
+                ref.key, Outcome.UNKNOWN, ref=ref, error=f"HTTP {status}; try again next run"
+            )
         return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=error_text(response))
 
     def _key_one(self, ref: ProjectRef, key: str | None) -> WriteResult:
@@ -178,13 +197,25 @@ class RedmineWrites:
         if result.outcome == Outcome.CLOSED:
             reopened = self._lifecycle_one(ref, "reopen")
             if reopened.outcome != Outcome.UPDATED:
-                return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} is closed and could "
-                                   f"not be reopened to write its key: {reopened.error}")
+                return WriteResult(
+                    ref.key,
+                    Outcome.FAILED,
+                    ref=ref,
+                    error=f"project {ref.id} is closed and could "
+                    f"not be reopened to write its key: {reopened.error}",
+                )
             result = self._update_one(change)
             closed = self._lifecycle_one(ref, "close")
-            if closed.outcome != Outcome.UPDATED:  # never leave a person's closed project open quietly
-                return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=f"project {ref.id} was reopened to "
-                                   f"write its key and could not be closed again ({closed.error}); close it")
+            if (
+                closed.outcome != Outcome.UPDATED
+            ):  # never leave a person's closed project open quietly
+                return WriteResult(
+                    ref.key,
+                    Outcome.FAILED,
+                    ref=ref,
+                    error=f"project {ref.id} was reopened to "
+                    f"write its key and could not be closed again ({closed.error}); close it",
+                )
         return replace(result, key=key or "", ref=replace(ref, key=key or ""))
 
     # --- one parent -----------------------------------------------------------------------------
@@ -200,11 +231,15 @@ class RedmineWrites:
             body, problem = self.http.misfit(response, ONE_PROJECT)
             if problem is None:
                 return body["project"]
-        _, existing = self.site.lookup(identifier)  # raced, committed behind a 500, or an unreadable 201
+        _, existing = self.site.lookup(
+            identifier
+        )  # raced, committed behind a 500, or an unreadable 201
         if existing is not None:
             return existing
         if response is None or response.status_code >= 500 or response.status_code == 201:
-            raise PsaUnavailable(f"Redmine did not confirm the parent project {identifier}; try again later")
+            raise PsaUnavailable(
+                f"Redmine did not confirm the parent project {identifier}; try again later"
+            )
         raise RecordError(account_id, "parent", error_text(response))
 
     def _map(self, fn: Callable[[Any], WriteResult], items: Sequence[Any]) -> list[WriteResult]:

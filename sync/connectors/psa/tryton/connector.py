@@ -40,7 +40,15 @@ from sync.connectors.psa.tryton.structure import TrytonStructure
 from sync.connectors.psa.tryton.writes import TrytonWrites
 
 _IDENTIFIER_PREFIX = re.compile(r"^[a-z][a-z0-9_-]*$")
-_OPTIONS = {"user", "identifier_prefix", "create_parties", "on_closed", "write_concurrency", "customer", "timeout"}
+_OPTIONS = {
+    "user",
+    "identifier_prefix",
+    "create_parties",
+    "on_closed",
+    "write_concurrency",
+    "customer",
+    "timeout",
+}
 
 
 class TrytonConnector(ReadsAndWrites, HandsOnStructure):
@@ -66,7 +74,9 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         customer: str = "party",
         timeout: float = 30.0,
     ):
-        _check_options(user, identifier_prefix, create_parties, on_closed, write_concurrency, customer)
+        _check_options(
+            user, identifier_prefix, create_parties, on_closed, write_concurrency, customer
+        )
         self.rpc = TrytonRpc(url, user, password, session, timeout)
         self.url = self.rpc.url
         self.on_closed = on_closed
@@ -77,7 +87,13 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
 
     @classmethod
     def from_settings(
-        cls, url: str, api_key: str, options: dict, session: requests.Session, *, timeout: float = 30.0
+        cls,
+        url: str,
+        api_key: str,
+        options: dict,
+        session: requests.Session,
+        *,
+        timeout: float = 30.0,
     ) -> TrytonConnector:
         """Build from config ``psa.url``, ``psa.api_key`` (the password) and ``psa.options``."""
         options = connector_options("tryton", options, _OPTIONS, timeout)
@@ -98,8 +114,15 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
         if not wanted:
             return {}
-        rows = self._site.read_call("search_read", [["email", "in", wanted], ["active", "=", True]], 0, None,
-                                    [["id", "ASC"]], ["email"], model="res.user")
+        rows = self._site.read_call(
+            "search_read",
+            [["email", "in", wanted], ["active", "=", True]],
+            0,
+            None,
+            [["id", "ASC"]],
+            ["email"],
+            model="res.user",
+        )
         found: dict[str, int] = {}
         for row in rows:
             found.setdefault((row.get("email") or "").lower(), row["id"])
@@ -107,19 +130,28 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
 
     def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
         """Tryton's project works have no members (a team is whoever logs time): a ``members`` event says so."""
-        return WriteResult(ref.key, Outcome.FAILED, ref=ref,
-                           error="Tryton projects have no members: remove `members` from a Tryton mapping")
+        return WriteResult(
+            ref.key,
+            Outcome.FAILED,
+            ref=ref,
+            error="Tryton projects have no members: remove `members` from a Tryton mapping",
+        )
 
-
-    def ensure_parent(self, account_id: str, name: str, fields: dict[str, Any] | None = None) -> ProjectRef:
-        raise ConfigError("psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "
-                          "the project's party (customer: party)")
+    def ensure_parent(
+        self, account_id: str, name: str, fields: dict[str, Any] | None = None
+    ) -> ProjectRef:
+        raise ConfigError(
+            "psa.options.customer: parent_project is a Redmine option; in Tryton the customer is "
+            "the project's party (customer: party)"
+        )
 
 
 def _check_options(user, prefix, create_parties, on_closed, concurrency, customer) -> None:
     problems = []
     if not isinstance(user, str) or not user:
-        problems.append(f"psa.options.user: {user!r} must be the Tryton login psa-sync uses (e.g. admin)")
+        problems.append(
+            f"psa.options.user: {user!r} must be the Tryton login psa-sync uses (e.g. admin)"
+        )
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
             f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
@@ -127,10 +159,18 @@ def _check_options(user, prefix, create_parties, on_closed, concurrency, custome
     if not isinstance(create_parties, bool):
         problems.append(f"psa.options.create_parties: {create_parties!r} must be true or false")
     check_on_closed(on_closed, problems)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 16:
-        problems.append(f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16")
+    if (
+        not isinstance(concurrency, int)
+        or isinstance(concurrency, bool)
+        or not 1 <= concurrency <= 16
+    ):
+        problems.append(
+            f"psa.options.write_concurrency: {concurrency!r} must be an integer from 1 to 16"
+        )
     if customer != "party":
-        problems.append(f"psa.options.customer: {customer!r}: in Tryton the customer is the project's party "
-                        "(customer: party)")
+        problems.append(
+            f"psa.options.customer: {customer!r}: in Tryton the customer is the project's party "
+            "(customer: party)"
+        )
     if problems:
         raise ConfigError(problems)

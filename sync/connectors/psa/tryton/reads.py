@@ -43,7 +43,7 @@ class TrytonReads:
         unique = list(dict.fromkeys(int(i) for i in ids))
         out: dict[int, dict] = {}
         for start in range(0, len(unique), PAGE):
-            for record in self.search([["id", "in", unique[start:start + PAGE]]]):
+            for record in self.search([["id", "in", unique[start : start + PAGE]]]):
                 out[record["id"]] = record
         return out
 
@@ -59,7 +59,7 @@ class TrytonReads:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, list[ProjectRef]] = {k: [] for k in wanted}
         for start in range(0, len(wanted), PAGE):
-            for record in self.search([[KEY, "in", wanted[start:start + PAGE]]]):
+            for record in self.search([[KEY, "in", wanted[start : start + PAGE]]]):
                 ref = self.site.ref(record)
                 if ref.key in found:
                     found[ref.key].append(ref)
@@ -81,7 +81,7 @@ class TrytonReads:
         if _ID.match(text):
             record = self.by_id(int(text))
         elif text.lower().startswith(self.site.identifier_prefix):
-            key = text[len(self.site.identifier_prefix):]
+            key = text[len(self.site.identifier_prefix) :]
             matches = self.search([[KEY, "ilike", key]], limit=2)
             record = next((r for r in matches if (r.get(KEY) or "").lower() == key.lower()), None)
         return None if record is None else (self.site.ref(record), self.site.values(record))
@@ -100,8 +100,11 @@ class TrytonReads:
             record = by_id.get(ref.id)
             if record is None:
                 continue
-            figures = {ours: _plain(record.get(theirs)) for ours, (theirs, kind, _) in COMPUTED.items()
-                       if kind == "decimal" and ours != "spent_hours" and theirs in got}
+            figures = {
+                ours: _plain(record.get(theirs))
+                for ours, (theirs, kind, _) in COMPUTED.items()
+                if kind == "decimal" and ours != "spent_hours" and theirs in got
+            }
             result[ref.key] = Delivery(
                 status=self.site.ref(record).status,
                 percent_complete=percent(record.get("progress")),

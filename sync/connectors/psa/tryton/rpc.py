@@ -57,9 +57,16 @@ def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {"__class__": "Decimal", "decimal": format(value, "f")}
     if isinstance(value, dt.datetime):
-        return {"__class__": "datetime", "year": value.year, "month": value.month, "day": value.day,
-                "hour": value.hour, "minute": value.minute, "second": value.second,
-                "microsecond": value.microsecond}
+        return {
+            "__class__": "datetime",
+            "year": value.year,
+            "month": value.month,
+            "day": value.day,
+            "hour": value.hour,
+            "minute": value.minute,
+            "second": value.second,
+            "microsecond": value.microsecond,
+        }
     if isinstance(value, dt.date):
         return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
     if isinstance(value, dt.timedelta):
@@ -84,10 +91,22 @@ def _hook(obj: dict) -> Any:
         if kind == "date":
             return dt.date(obj["year"], obj["month"], obj["day"])
         if kind == "datetime":
-            return dt.datetime(obj["year"], obj["month"], obj["day"], obj.get("hour", 0), obj.get("minute", 0),
-                               obj.get("second", 0), obj.get("microsecond", 0))
+            return dt.datetime(
+                obj["year"],
+                obj["month"],
+                obj["day"],
+                obj.get("hour", 0),
+                obj.get("minute", 0),
+                obj.get("second", 0),
+                obj.get("microsecond", 0),
+            )
         if kind == "time":
-            return dt.time(obj.get("hour", 0), obj.get("minute", 0), obj.get("second", 0), obj.get("microsecond", 0))
+            return dt.time(
+                obj.get("hour", 0),
+                obj.get("minute", 0),
+                obj.get("second", 0),
+                obj.get("microsecond", 0),
+            )
         if kind == "timedelta":
             return dt.timedelta(seconds=obj["seconds"])
         if kind == "bytes":
@@ -105,7 +124,9 @@ def decode(text: str | bytes) -> Any:
 class TrytonRpc:
     """One logged-in JSON-RPC client for one Tryton database, on a session the caller built."""
 
-    def __init__(self, url: str, user: str, password: str, session: requests.Session, timeout: float = 30.0):
+    def __init__(
+        self, url: str, user: str, password: str, session: requests.Session, timeout: float = 30.0
+    ):
         self.url = normalise_url(url)  # http://host:port/<database>
         self.user = user
         self._password = password
@@ -136,8 +157,10 @@ class TrytonRpc:
                 return self._once(method, params)
             except _Expired as expired:
                 if relogged:
-                    raise AuthError(f"Tryton at {self.url} refused the session just opened for {self.user!r} "
-                                    f"(401 on {method}): check the user's access rights") from None
+                    raise AuthError(
+                        f"Tryton at {self.url} refused the session just opened for {self.user!r} "
+                        f"(401 on {method}): check the user's access rights"
+                    ) from None
                 relogged = True
                 self._login_again(expired.auth)
             except PsaUnavailable:
@@ -160,9 +183,13 @@ class TrytonRpc:
                 self.login()
             prefs = self.call("model.res.user.get_preferences", True, {})
             if not isinstance(prefs, dict):
-                raise PsaUnavailable(f"Tryton at {self.url} answered get_preferences with {excerpt(str(prefs))}; "
-                                     f"{RESUMES}")
-            self._context = {k: prefs[k] for k in ("company", "companies", "language", "employee") if k in prefs}
+                raise PsaUnavailable(
+                    f"Tryton at {self.url} answered get_preferences with {excerpt(str(prefs))}; "
+                    f"{RESUMES}"
+                )
+            self._context = {
+                k: prefs[k] for k in ("company", "companies", "language", "employee") if k in prefs
+            }
         return self._context
 
     def login(self) -> None:
@@ -173,14 +200,20 @@ class TrytonRpc:
     def _login_locked(self) -> None:
         self._auth = None
         try:
-            result = self._once("common.db.login", (self.user, {"password": self._password}, "en"), login=True)
+            result = self._once(
+                "common.db.login", (self.user, {"password": self._password}, "en"), login=True
+            )
         except TrytonError as exc:
             raise _login_refused(self.url, self.user, exc) from None
         if not (isinstance(result, list) and len(result) >= 2 and isinstance(result[0], int)):
-            raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
-                            "(the user's password) and psa.options.user")
+            raise AuthError(
+                f"Tryton at {self.url} refused the login of {self.user!r}: check psa.api_key "
+                "(the user's password) and psa.options.user"
+            )
         token = base64.b64encode(f"{self.user}:{result[0]}:{result[1]}".encode()).decode()
-        register_secret(str(result[1]), session_of="tryton")  # a password while it lives: masked like one
+        register_secret(
+            str(result[1]), session_of="tryton"
+        )  # a password while it lives: masked like one
         register_secret(token, session_of="tryton")
         self._auth = f"Session {token}"
 
@@ -195,22 +228,34 @@ class TrytonRpc:
             headers["Authorization"] = auth
         body = encode({"id": next(self._ids), "method": method, "params": list(params)})
         try:
-            response = self._session.post(self.url + "/rpc/", data=body, headers=headers, timeout=self._timeout,
-                                          allow_redirects=False)
+            response = self._session.post(
+                self.url + "/rpc/",
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
-            raise PsaUnavailable(f"Tryton at {self.url} did not answer {method}: {type(exc).__name__}; "
-                                 f"{RESUMES}") from None
+            raise PsaUnavailable(
+                f"Tryton at {self.url} did not answer {method}: {type(exc).__name__}; {RESUMES}"
+            ) from None
         status = response.status_code
         if status == 401:
             if login:
-                raise AuthError(f"Tryton at {self.url} refused the login of {self.user!r} (401): check "
-                                "psa.api_key (the user's password) and psa.options.user")
+                raise AuthError(
+                    f"Tryton at {self.url} refused the login of {self.user!r} (401): check "
+                    "psa.api_key (the user's password) and psa.options.user"
+                )
             raise _Expired(auth)
         if status == 403:
-            raise PsaUnavailable(f"Tryton at {self.url} forbids {method} (403): is the module installed "
-                                 f"(README.md, \"Tryton\")?; {RESUMES}")
+            raise PsaUnavailable(
+                f"Tryton at {self.url} forbids {method} (403): is the module installed "
+                f'(README.md, "Tryton")?; {RESUMES}'
+            )
         if status != 200:
-            raise PsaUnavailable(f"Tryton at {self.url} answered HTTP {status} to {method}; {RESUMES}")
+            raise PsaUnavailable(
+                f"Tryton at {self.url} answered HTTP {status} to {method}; {RESUMES}"
+            )
         return self._result(method, response, quote=not login)
 
     def _result(self, method: str, response: requests.Response, quote: bool) -> Any:
@@ -222,13 +267,16 @@ class TrytonRpc:
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
-            raise PsaUnavailable(f"Tryton at {self.url} answered {method} with {shown}, "
-                                 f"not JSON-RPC; {RESUMES}") from None
+            raise PsaUnavailable(
+                f"Tryton at {self.url} answered {method} with {shown}, not JSON-RPC; {RESUMES}"
+            ) from None
         error = body.get("error")
         if error is not None:
             raise _error(error)
         if "result" not in body:
-            raise PsaUnavailable(f"Tryton at {self.url} answered {method} without a result: {shown}; {RESUMES}")
+            raise PsaUnavailable(
+                f"Tryton at {self.url} answered {method} without a result: {shown}; {RESUMES}"
+            )
         return body["result"]
 
 
@@ -245,10 +293,14 @@ def _login_refused(url: str, user: str, exc: TrytonError) -> Exception:
     (a code sent by SMS, …), which a person must settle (exit 5); anything else is the server's trouble.
     Its message is never quoted: it answers a request that carried the password."""
     if exc.kind == "LoginException":
-        return AuthError(f"Tryton at {url} asks for more than a password to log in {user!r} (a LoginException, "
-                         "e.g. a second factor): give psa-sync a user whose login needs only its password "
-                         "(trytond.conf [session] authentications)")
-    kind = exc.kind if _ERROR_KIND.fullmatch(exc.kind) else "error"  # a bare exception's kind is its text
+        return AuthError(
+            f"Tryton at {url} asks for more than a password to log in {user!r} (a LoginException, "
+            "e.g. a second factor): give psa-sync a user whose login needs only its password "
+            "(trytond.conf [session] authentications)"
+        )
+    kind = (
+        exc.kind if _ERROR_KIND.fullmatch(exc.kind) else "error"
+    )  # a bare exception's kind is its text
     return PsaUnavailable(f"Tryton at {url} refused the login of {user!r} with a {kind}; {RESUMES}")
 
 

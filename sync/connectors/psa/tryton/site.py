@@ -83,14 +83,19 @@ class TrytonSite:
         """``fields_get`` of project.work, read once; ``ConfigError`` when psa_sync_key is missing."""
         with self._lock:
             if self._fields is None:
-                wanted = [t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values())] + [KEY, "status", "type"]
+                wanted = [t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values())] + [
+                    KEY,
+                    "status",
+                    "type",
+                ]
                 got = self.read_call("fields_get", wanted)
                 if KEY not in got:
                     raise ConfigError(
                         f"Tryton at {self.url} has no field project.work.{KEY}: install psa-sync's Tryton "
-                        f"module psa_sync_key (README.md, \"Tryton\"): copy {MODULE_DIR}, which psa-sync's "
+                        f'module psa_sync_key (README.md, "Tryton"): copy {MODULE_DIR}, which psa-sync\'s '
                         "installed package ships, into the Tryton server's trytond/modules directory as "
-                        "psa_sync_key, then trytond-admin -d DB -u psa_sync_key --activate-dependencies")
+                        "psa_sync_key, then trytond-admin -d DB -u psa_sync_key --activate-dependencies"
+                    )
                 self._fields = got
             return self._fields
 
@@ -111,8 +116,11 @@ class TrytonSite:
     def absent(self) -> dict[str, str]:
         """Our field -> what to install so it has a place (``check`` says it)."""
         got = self.fields()
-        return {ours: f"Tryton at {self.url} has no project.work.{theirs}: activate the Tryton module {module}"
-                for ours, (theirs, _, module) in {**WRITABLE, **COMPUTED}.items() if theirs not in got}
+        return {
+            ours: f"Tryton at {self.url} has no project.work.{theirs}: activate the Tryton module {module}"
+            for ours, (theirs, _, module) in {**WRITABLE, **COMPUTED}.items()
+            if theirs not in got
+        }
 
     def status_id(self, closed: bool) -> int:
         """The work status psa-sync sets to close (the first with progress 100 %: "Done") or to reopen
@@ -120,15 +128,24 @@ class TrytonSite:
         by name: names are translated, and a site may add statuses."""
         with self._lock:
             if self._statuses is None:
-                rows = self.read_call("search_read", [], 0, None, [["sequence", "ASC"], ["id", "ASC"]],
-                                      ["name", "progress", "types"], model="project.work.status")
+                rows = self.read_call(
+                    "search_read",
+                    [],
+                    0,
+                    None,
+                    [["sequence", "ASC"], ["id", "ASC"]],
+                    ["name", "progress", "types"],
+                    model="project.work.status",
+                )
                 self._statuses = {}
                 for row in rows:
                     if "project" in (row.get("types") or ["project"]):
                         self._statuses.setdefault(_done(row), row["id"])
         if closed not in self._statuses:
-            raise PsaUnavailable(f"Tryton at {self.url} has no project work status "
-                                 f"{'with' if closed else 'without'} progress 100 %; the run stops")
+            raise PsaUnavailable(
+                f"Tryton at {self.url} has no project work status "
+                f"{'with' if closed else 'without'} progress 100 %; the run stops"
+            )
         return self._statuses[closed]
 
     # --- records ↔ our values -------------------------------------------------------------------
@@ -137,7 +154,9 @@ class TrytonSite:
         """What a read asks for: the key, the status, and every one of our fields this database has."""
         got = self.fields()
         names = [KEY, "status.name", "status.progress", "parent", "party.name"]
-        names += [t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values()) if t in got and t != "party"]
+        names += [
+            t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values()) if t in got and t != "party"
+        ]
         return names
 
     def identifier(self, key: str) -> str:
@@ -184,8 +203,12 @@ class TrytonSite:
         for name, value in fields.items():
             spec = WRITABLE.get(name)
             if spec is None or spec[0] not in got:
-                why = self.absent().get(name) or f"{name!r} is not a field psa-sync writes in Tryton"
-                raise ConfigError(f"project field {name!r} has no place in Tryton at {self.url}: {why}")
+                why = (
+                    self.absent().get(name) or f"{name!r} is not a field psa-sync writes in Tryton"
+                )
+                raise ConfigError(
+                    f"project field {name!r} has no place in Tryton at {self.url}: {why}"
+                )
             theirs, kind, _ = spec
             if name == "customer":
                 body["party"] = self.party(value) if value else None
@@ -208,14 +231,21 @@ class TrytonSite:
         with self._lock:
             if name in self._parties:
                 return self._parties[name]
-        found = self.read_call("search", [["name", "=", name]], 0, 2, [["id", "ASC"]], model="party.party")
+        found = self.read_call(
+            "search", [["name", "=", name]], 0, 2, [["id", "ASC"]], model="party.party"
+        )
         if found:
             party_id = found[0]
         elif self.create_parties:
-            party_id = self.rpc.model("party.party", "create", [{"name": name}], idempotent=False)[0]
+            party_id = self.rpc.model("party.party", "create", [{"name": name}], idempotent=False)[
+                0
+            ]
         else:
-            raise TrytonError("UserError", f"no party named {name!r} in Tryton: create it, or set "
-                                           "psa.options.create_parties: true")
+            raise TrytonError(
+                "UserError",
+                f"no party named {name!r} in Tryton: create it, or set "
+                "psa.options.create_parties: true",
+            )
         with self._lock:
             self._parties[name] = party_id
         return party_id
@@ -225,8 +255,10 @@ class TrytonSite:
         try:
             return self.rpc.model(model, method, *params)
         except TrytonError as exc:
-            raise PsaUnavailable(f"Tryton at {self.url} refused {model}.{method}: {exc.message}; the run stops "
-                                 "and resumes next time") from None
+            raise PsaUnavailable(
+                f"Tryton at {self.url} refused {model}.{method}: {exc.message}; the run stops "
+                "and resumes next time"
+            ) from None
 
 
 def _done(status: dict) -> bool:

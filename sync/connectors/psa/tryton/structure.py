@@ -27,8 +27,19 @@ from sync.connectors.psa.structure import ChildProgress, ChildRef, ChildResult, 
 from sync.connectors.psa.tryton.rpc import TrytonError
 from sync.connectors.psa.tryton.site import KEY, MODEL, TrytonSite, hours
 
-_READ = ["id", KEY, "name", "type", "parent", "status.progress", "progress", "effort_duration",
-         "timesheet_duration", "timesheet_end_date", "comment"]
+_READ = [
+    "id",
+    KEY,
+    "name",
+    "type",
+    "parent",
+    "status.progress",
+    "progress",
+    "effort_duration",
+    "timesheet_duration",
+    "timesheet_end_date",
+    "comment",
+]
 
 
 def _kind(record: dict) -> ChildKind:
@@ -45,9 +56,13 @@ class TrytonStructure:
     def structure_spec(self) -> StructureSpec:
         problems = ()
         if KEY not in self.site.fields():
-            problems = (f"Tryton at {self.site.url} has no project.work.{KEY}: install psa-sync's module "
-                        "psa_sync_key",)
-        return StructureSpec((), None, problems)  # no trackers; a role is text in the work's comment
+            problems = (
+                f"Tryton at {self.site.url} has no project.work.{KEY}: install psa-sync's module "
+                "psa_sync_key",
+            )
+        return StructureSpec(
+            (), None, problems
+        )  # no trackers; a role is text in the work's comment
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -55,8 +70,11 @@ class TrytonStructure:
         """Every keyed work below the projects (one search; the tree is ``child_of``)."""
         if not project_ids:
             return []
-        domain = [["parent", "child_of", list(project_ids)], ["id", "not in", list(project_ids)],
-                  [KEY, "!=", None]]
+        domain = [
+            ["parent", "child_of", list(project_ids)],
+            ["id", "not in", list(project_ids)],
+            [KEY, "!=", None],
+        ]
         return self.site.read_call("search_read", domain, 0, None, [["id", "ASC"]], _READ)
 
     def _project_of(self, records: list[dict], roots: set[int]) -> dict[int, int]:
@@ -72,8 +90,14 @@ class TrytonStructure:
 
     def _ref(self, record: dict, project_id: int) -> ChildRef:
         done = (record.get("status.") or {}).get("progress") or 0
-        return ChildRef(int(record["id"]), record[KEY], _kind(record), project_id,
-                        self.site.project_url(int(record["id"])), "closed" if done >= 1 else "open")
+        return ChildRef(
+            int(record["id"]),
+            record[KEY],
+            _kind(record),
+            project_id,
+            self.site.project_url(int(record["id"])),
+            "closed" if done >= 1 else "open",
+        )
 
     def find_children(self, project: ProjectRef, keys: Sequence[str]) -> dict[str, list[ChildRef]]:
         wanted = set(keys)
@@ -92,49 +116,76 @@ class TrytonStructure:
                 continue
             ref = self._ref(record, owner[record["id"]])
             effort = hours(record.get("effort_duration"))
-            out[ref.project_id].append(ChildProgress(
-                ref, record.get("name") or "", ref.status == "closed", effort,
-                hours(record.get("timesheet_duration")) or Decimal(0), record.get("timesheet_end_date")))
+            out[ref.project_id].append(
+                ChildProgress(
+                    ref,
+                    record.get("name") or "",
+                    ref.status == "closed",
+                    effort,
+                    hours(record.get("timesheet_duration")) or Decimal(0),
+                    record.get("timesheet_end_date"),
+                )
+            )
         return out
 
     # --- writes ----------------------------------------------------------------------------
 
-    def create_children(self, project: ProjectRef, children: Sequence[Child],
-                        phases: Mapping[str, ChildRef]) -> list[ChildResult]:
+    def create_children(
+        self, project: ProjectRef, children: Sequence[Child], phases: Mapping[str, ChildRef]
+    ) -> list[ChildResult]:
         company = self.rpc.context().get("company")
         return [self._create_one(project, child, phases, company) for child in children]
 
-    def _values(self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company) -> dict:
+    def _values(
+        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company
+    ) -> dict:
         phase = phases.get(child.phase) if child.phase else None
-        values = {"name": child.name, "type": "project" if child.kind is ChildKind.PHASE else "task",
-                  "parent": phase.id if phase else project.id, "company": company, KEY: child.key}
+        values = {
+            "name": child.name,
+            "type": "project" if child.kind is ChildKind.PHASE else "task",
+            "parent": phase.id if phase else project.id,
+            "company": company,
+            KEY: child.key,
+        }
         if child.hours is not None:
             values["effort_duration"] = dt.timedelta(hours=float(child.hours))
         if child.role:
             values["comment"] = f"Role: {child.role}"
         if child.start or child.due:
-            values.update(timesheet_available=True, timesheet_start_date=child.start, timesheet_end_date=child.due)
+            values.update(
+                timesheet_available=True,
+                timesheet_start_date=child.start,
+                timesheet_end_date=child.due,
+            )
         return values
 
-    def _create_one(self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef],
-                    company) -> ChildResult:
+    def _create_one(
+        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company
+    ) -> ChildResult:
         values = self._values(project, child, phases, company)
         try:
             [work_id] = self.rpc.model(MODEL, "create", [values], idempotent=False)
-        except (TrytonError, PsaUnavailable) as exc:  # refused or unanswered: the key says whether it exists
+        except (
+            TrytonError,
+            PsaUnavailable,
+        ) as exc:  # refused or unanswered: the key says whether it exists
             existing = self.find_children(project, [child.key]).get(child.key)
             if existing:
                 return ChildResult(child.key, Outcome.EXISTS, existing[0])
             if isinstance(exc, TrytonError):
                 return ChildResult(child.key, Outcome.FAILED, error=exc.message)
             return ChildResult(child.key, Outcome.UNKNOWN, error=str(exc))
-        ref = ChildRef(work_id, child.key, child.kind, project.id, self.site.project_url(work_id), "open")
+        ref = ChildRef(
+            work_id, child.key, child.kind, project.id, self.site.project_url(work_id), "open"
+        )
         return ChildResult(child.key, Outcome.CREATED, ref)
 
     def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:
         if not refs:
             return []
-        current = {r["id"]: r for r in self.site.read_call("read", [r.id for r in refs], ["comment"])}
+        current = {
+            r["id"]: r for r in self.site.read_call("read", [r.id for r in refs], ["comment"])
+        }
         results = []
         for ref in refs:
             comment = (current.get(ref.id) or {}).get("comment") or ""
@@ -145,7 +196,10 @@ class TrytonStructure:
         return results
 
     def set_estimates(self, changes: Sequence[tuple[ChildRef, Decimal]]) -> list[ChildResult]:
-        return [self._write(ref, {"effort_duration": dt.timedelta(hours=float(h))}) for ref, h in changes]
+        return [
+            self._write(ref, {"effort_duration": dt.timedelta(hours=float(h))})
+            for ref, h in changes
+        ]
 
     def _write(self, ref: ChildRef, values: dict) -> ChildResult:
         try:

@@ -45,8 +45,12 @@ class TrytonWrites:
 
     def _create_one(self, row: NewProject) -> WriteResult:
         try:
-            values = {"type": "project", "company": self.rpc.context().get("company"), KEY: row.key,
-                      **self.site.body(row.fields)}
+            values = {
+                "type": "project",
+                "company": self.rpc.context().get("company"),
+                KEY: row.key,
+                **self.site.body(row.fields),
+            }
         except TrytonError as exc:  # e.g. no such party and parties are not created
             return WriteResult(row.key, Outcome.FAILED, error=exc.message)
         if row.parent is not None:
@@ -55,7 +59,9 @@ class TrytonWrites:
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 [work_id] = self.rpc.model("project.work", "create", [values], idempotent=False)
-            except TrytonError as exc:  # refused: a taken key adopts the project, anything else fails
+            except (
+                TrytonError
+            ) as exc:  # refused: a taken key adopts the project, anything else fails
                 existing = self.reads.by_key(row.key)
                 if existing is not None:
                     return self._adopt(row.key, existing)
@@ -68,13 +74,23 @@ class TrytonWrites:
                 if attempt < CREATE_ATTEMPTS - 1:
                     time.sleep(BACKOFF_SECONDS * 2**attempt)
                 continue
-            record = {"id": work_id, KEY: row.key, "status.": {"name": "Open", "progress": None},
-                      "parent": row.parent.id if row.parent else None}
-            return WriteResult(row.key, Outcome.CREATED, ref=self.site.ref(record))  # one call per create
-        return WriteResult(row.key, Outcome.UNKNOWN, error=f"create of {row.key} unconfirmed ({why}); not found")
+            record = {
+                "id": work_id,
+                KEY: row.key,
+                "status.": {"name": "Open", "progress": None},
+                "parent": row.parent.id if row.parent else None,
+            }
+            return WriteResult(
+                row.key, Outcome.CREATED, ref=self.site.ref(record)
+            )  # one call per create
+        return WriteResult(
+            row.key, Outcome.UNKNOWN, error=f"create of {row.key} unconfirmed ({why}); not found"
+        )
 
     def _adopt(self, key: str, record: dict) -> WriteResult:
-        return WriteResult(key, Outcome.EXISTS, ref=self.site.ref(record), values=self.site.values(record))
+        return WriteResult(
+            key, Outcome.EXISTS, ref=self.site.ref(record), values=self.site.values(record)
+        )
 
     # --- update ---------------------------------------------------------------------------------
 
@@ -88,23 +104,39 @@ class TrytonWrites:
             if not change.fields:
                 results.append(WriteResult(ref.key, Outcome.UNCHANGED, ref=ref))
             elif ref.id not in current:
-                results.append(WriteResult(ref.key, Outcome.FAILED, ref=ref,
-                                           error=f"project {ref.id} no longer exists in Tryton"))
+                results.append(
+                    WriteResult(
+                        ref.key,
+                        Outcome.FAILED,
+                        ref=ref,
+                        error=f"project {ref.id} no longer exists in Tryton",
+                    )
+                )
             elif self.site.ref(current[ref.id]).status == "closed":
-                results.append(WriteResult(ref.key, Outcome.CLOSED, ref=ref,
-                                           error="project is Done in Tryton (psa-sync does not write it)"))
+                results.append(
+                    WriteResult(
+                        ref.key,
+                        Outcome.CLOSED,
+                        ref=ref,
+                        error="project is Done in Tryton (psa-sync does not write it)",
+                    )
+                )
             else:
                 results.append(self._write(ref, change.fields, ok=ref))
         return results
 
-    def _write(self, ref: ProjectRef, fields: dict, *, ok: ProjectRef, raw: dict | None = None) -> WriteResult:
+    def _write(
+        self, ref: ProjectRef, fields: dict, *, ok: ProjectRef, raw: dict | None = None
+    ) -> WriteResult:
         try:
             values = raw if raw is not None else self.site.body(fields)
             self.rpc.model("project.work", "write", [ref.id], values)
         except TrytonError as exc:
             return WriteResult(ref.key, Outcome.FAILED, ref=ref, error=exc.message)
         except PsaUnavailable as exc:
-            return WriteResult(ref.key, Outcome.UNKNOWN, ref=ref, error=f"{exc}; try again next run")
+            return WriteResult(
+                ref.key, Outcome.UNKNOWN, ref=ref, error=f"{exc}; try again next run"
+            )
         return WriteResult(ref.key, Outcome.UPDATED, ref=ok)
 
     # --- lifecycle and keys -----------------------------------------------------------------------
@@ -125,10 +157,18 @@ class TrytonWrites:
         A key another project carries is refused by the database (``failed``)."""
         results = []
         for ref, key in pairs:
-            new = _with(ref, key=key or "", identifier=self.site.identifier(key) if key else str(ref.id))
+            new = _with(
+                ref, key=key or "", identifier=self.site.identifier(key) if key else str(ref.id)
+            )
             result = self._write(ref, {}, ok=new, raw={KEY: key or None})
-            results.append(WriteResult(key or "", result.outcome, ref=new if result.outcome == "updated" else ref,
-                                       error=result.error))
+            results.append(
+                WriteResult(
+                    key or "",
+                    result.outcome,
+                    ref=new if result.outcome == "updated" else ref,
+                    error=result.error,
+                )
+            )
         return results
 
 

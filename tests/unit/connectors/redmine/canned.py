@@ -11,7 +11,13 @@ IDENT = "sf-006ak00000abcdeqaa"
 
 
 def _cf(cf_id, name, fmt, required=False, values=None):
-    body = {"id": cf_id, "name": name, "customized_type": "project", "field_format": fmt, "is_required": required}
+    body = {
+        "id": cf_id,
+        "name": name,
+        "customized_type": "project",
+        "field_format": fmt,
+        "is_required": required,
+    }
     if values:
         body["possible_values"] = [{"value": v, "label": v} for v in values]
     return body

@@ -38,14 +38,20 @@ def test_custom_fields_resolve_once_and_a_missing_default_is_just_absent(rsps, p
 
 def test_a_missing_key_field_is_a_config_error_saying_what_to_do(psa):
     with responses.RequestsMock() as rsps:
-        rsps.get(f"{URL}/custom_fields.json", json={"custom_fields": CUSTOM_FIELDS["custom_fields"][1:]})
-        with pytest.raises(ConfigError, match="custom_fields.key: .*'Salesforce Opportunity Id'. Create it"):
+        rsps.get(
+            f"{URL}/custom_fields.json", json={"custom_fields": CUSTOM_FIELDS["custom_fields"][1:]}
+        )
+        with pytest.raises(
+            ConfigError, match="custom_fields.key: .*'Salesforce Opportunity Id'. Create it"
+        ):
             psa.describe()
 
 
 def test_bad_options_are_reported_together():
     with pytest.raises(ConfigError) as raised:
-        RedmineConnector(URL, API_KEY, session=requests.Session(), identifier_prefix="SF_", write_concurrency=0)
+        RedmineConnector(
+            URL, API_KEY, session=requests.Session(), identifier_prefix="SF_", write_concurrency=0
+        )
     assert len(raised.value.problems) == 2
 
 
@@ -58,5 +64,7 @@ def test_from_settings_refuses_unknown_options_and_the_registry_unknown_names():
 
 
 def test_the_url_is_normalised_for_the_state_guard():
-    psa = RedmineConnector("HTTP://Redmine.Example.COM/redmine/", API_KEY, session=requests.Session())
+    psa = RedmineConnector(
+        "HTTP://Redmine.Example.COM/redmine/", API_KEY, session=requests.Session()
+    )
     assert psa.url == "http://redmine.example.com/redmine"

@@ -16,7 +16,9 @@ from tests.fixtures.stops import stops_the_run
 from tests.unit.connectors.redmine.canned import API_KEY, IDENT, KEY, REF, URL, new, posts, project
 from tests.unit.connectors.redmine.conftest import fields_unread
 
-LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Sign in - Corporate SSO</title></head><body>" + "x" * 5000
+LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Sign in - Corporate SSO</title></head><body>" + "x" * 5000
+)
 CUT = '{"projects": [{"id": 7, "name": "Acme - Impl", "identif'
 
 
@@ -27,17 +29,28 @@ def unavailable(call) -> str:
 # --- reads ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer, said", [
-    ({"body": LOGIN_PAGE, "content_type": "text/html"}, "is not JSON"),
-    ({"body": CUT}, "is not JSON"),
-    ({"json": [project()]}, "not an object"),
-    ({"json": {"total_count": 1}}, "no 'projects'"),
-    ({"json": {"projects": [project(pid="seven")], "total_count": 1}}, "projects[0].id"),
-    ({"json": {"projects": [{"id": 7, "name": "no identifier"}], "total_count": 1}}, "'identifier'"),
-    ({"json": {"projects": [project(custom_fields="none")], "total_count": 1}}, "custom_fields"),
-    ({"json": {"projects": [project()], "total_count": "one"}}, "total_count"),
-])
-def test_a_malformed_listing_is_unavailable_naming_the_endpoint_and_what_came_back(rsps, psa, answer, said):
+@pytest.mark.parametrize(
+    "answer, said",
+    [
+        ({"body": LOGIN_PAGE, "content_type": "text/html"}, "is not JSON"),
+        ({"body": CUT}, "is not JSON"),
+        ({"json": [project()]}, "not an object"),
+        ({"json": {"total_count": 1}}, "no 'projects'"),
+        ({"json": {"projects": [project(pid="seven")], "total_count": 1}}, "projects[0].id"),
+        (
+            {"json": {"projects": [{"id": 7, "name": "no identifier"}], "total_count": 1}},
+            "'identifier'",
+        ),
+        (
+            {"json": {"projects": [project(custom_fields="none")], "total_count": 1}},
+            "custom_fields",
+        ),
+        ({"json": {"projects": [project()], "total_count": "one"}}, "total_count"),
+    ],
+)
+def test_a_malformed_listing_is_unavailable_naming_the_endpoint_and_what_came_back(
+    rsps, psa, answer, said
+):
     rsps.get(f"{URL}/projects.json", **answer)
     text = unavailable(lambda: psa.find([KEY]))
     assert "GET /projects.json" in text and said in text
@@ -57,18 +70,26 @@ def test_a_custom_fields_answer_cut_in_the_middle_is_unavailable(rsps, psa):
 
 
 def test_custom_fields_of_the_wrong_shape_are_unavailable(rsps, psa):
-    rsps.replace("GET", f"{URL}/custom_fields.json", json={"custom_fields": [{"id": "one", "name": "Budget"}]})
+    rsps.replace(
+        "GET",
+        f"{URL}/custom_fields.json",
+        json={"custom_fields": [{"id": "one", "name": "Budget"}]},
+    )
     assert "custom_fields[0].id" in unavailable(psa.fields)
 
 
 def test_time_entries_with_hours_that_are_not_a_number_are_unavailable(rsps, psa):
     fields_unread(rsps)
-    rsps.get(f"{URL}/time_entries.json", json={"time_entries": [{"hours": "lots"}], "total_count": 1})
+    rsps.get(
+        f"{URL}/time_entries.json", json={"time_entries": [{"hours": "lots"}], "total_count": 1}
+    )
     assert "GET /time_entries.json" in unavailable(lambda: psa.spent_hours(7))
 
 
 def test_a_lookup_answered_with_a_login_page_is_unavailable(rsps, psa):
-    rsps.post(f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]})
+    rsps.post(
+        f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]}
+    )
     rsps.get(f"{URL}/projects/{IDENT}.json", body=LOGIN_PAGE, content_type="text/html")
     text = unavailable(lambda: psa.create([new()]))
     assert f"GET /projects/{IDENT}.json" in text and "Sign in" in text
@@ -77,8 +98,15 @@ def test_a_lookup_answered_with_a_login_page_is_unavailable(rsps, psa):
 # --- creates ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer", [{"json": {}}, {"json": {"project": {"id": 7}}}, {"body": '{"project": {"id'},
-                                    {"body": LOGIN_PAGE, "content_type": "text/html"}])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"json": {}},
+        {"json": {"project": {"id": 7}}},
+        {"body": '{"project": {"id'},
+        {"body": LOGIN_PAGE, "content_type": "text/html"},
+    ],
+)
 def test_a_201_without_a_project_is_unknown_and_not_sent_again(rsps, psa, answer):
     rsps.post(f"{URL}/projects.json", status=201, **answer)
     rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
@@ -113,8 +141,15 @@ def test_through_load_a_201_without_a_project_leaves_the_intent_and_no_link(rsps
     rsps.get(f"{URL}/projects.json", json={"projects": [], "total_count": 0})
     rsps.post(f"{URL}/projects.json", status=201, body='{"project": {"id": 7, "identifier": "sf-0')
     rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
-    row = DesiredRow(record_id=KEY, key=KEY, modstamp=datetime(2026, 3, 1, tzinfo=UTC), deleted=False,
-                     matches=True, fields=new().fields, record_links={})
+    row = DesiredRow(
+        record_id=KEY,
+        key=KEY,
+        modstamp=datetime(2026, 3, 1, tzinfo=UTC),
+        deleted=False,
+        matches=True,
+        fields=new().fields,
+        record_links={},
+    )
     state = State.open(tmp_path / "psa-sync.sqlite")
     try:
         ctx = LoadContext(state=state, psa=psa, run_id=1, writeback={}, on_create=set())
@@ -125,4 +160,3 @@ def test_through_load_a_201_without_a_project_leaves_the_intent_and_no_link(rsps
         assert [e["outcome"] for e in state.events(KEY)] == ["unknown"]
     finally:
         state.close()
-

@@ -24,7 +24,11 @@ def test_a_key_with_slashes_stays_inside_its_identifier_segment(rsps, psa):
     rsps.get(EVERYTHING, status=404)
     [result] = psa.create([new(key="../../users/1")])
     assert result.outcome == "failed"
-    assert paths_sent(rsps) == ["/custom_fields.json", "/projects.json", "/projects/sf-..%2F..%2Fusers%2F1.json"]
+    assert paths_sent(rsps) == [
+        "/custom_fields.json",
+        "/projects.json",
+        "/projects/sf-..%2F..%2Fusers%2F1.json",
+    ]
 
 
 def test_an_account_id_with_a_slash_stays_inside_the_parent_identifier(rsps, psa):
@@ -36,11 +40,14 @@ def test_an_account_id_with_a_slash_stays_inside_the_parent_identifier(rsps, psa
     assert not any(p.startswith("/users") or "/users/" in p for p in paths_sent(rsps))
 
 
-@pytest.mark.parametrize("segments, expected", [
-    (("projects",), "/projects.json"),
-    (("projects", 7, "close"), "/projects/7/close.json"),
-    (("projects", "sf-a/b?c#d%e f"), "/projects/sf-a%2Fb%3Fc%23d%25e%20f.json"),
-])
+@pytest.mark.parametrize(
+    "segments, expected",
+    [
+        (("projects",), "/projects.json"),
+        (("projects", 7, "close"), "/projects/7/close.json"),
+        (("projects", "sf-a/b?c#d%e f"), "/projects/sf-a%2Fb%3Fc%23d%25e%20f.json"),
+    ],
+)
 def test_path_quotes_each_segment_whole(segments, expected):
     assert path(*segments) == expected
     assert path(*segments, ext="") == expected.removesuffix(".json")

@@ -17,11 +17,19 @@ from tests.unit.connectors.redmine.canned import KEY, REF, URL, project
 
 
 def test_find_rechecks_keys_because_redmine_ignores_unknown_filters(rsps, psa):
-    everything = [project(), project(pid=8, identifier="other", key="006AK00000OtHeRQAA"), project(9, "x", key="")]
+    everything = [
+        project(),
+        project(pid=8, identifier="other", key="006AK00000OtHeRQAA"),
+        project(9, "x", key=""),
+    ]
     rsps.get(
         f"{URL}/projects.json",
         json={"projects": everything, "total_count": 3},
-        match=[matchers.query_param_matcher({"cf_1": f"={KEY}", "status": "1|5", "limit": "100", "offset": "0"})],
+        match=[
+            matchers.query_param_matcher(
+                {"cf_1": f"={KEY}", "status": "1|5", "limit": "100", "offset": "0"}
+            )
+        ],
     )
     assert psa.find([KEY]) == {KEY: [REF]}
 

@@ -15,29 +15,51 @@ from sync.connectors.psa.base import ProjectRef
 from sync.connectors.psa.redmine.connector import RedmineConnector
 from tests.unit.connectors.redmine.canned import API_KEY, URL
 
-PROJECT = ProjectRef(7, "sf-006ak00000abcdeqaa", "006AK00000AbCdEQAA", f"{URL}/projects/sf-x", "active")
+PROJECT = ProjectRef(
+    7, "sf-006ak00000abcdeqaa", "006AK00000AbCdEQAA", f"{URL}/projects/sf-x", "active"
+)
 TASK = Child("006AK00000AbCdEQAA/li:00kAK000001AbCdQAA", ChildKind.TASK, "Training", role="Trainer")
-FIELDS = {"custom_fields": [
-    {"id": 10, "name": "psa-sync key", "customized_type": "issue", "field_format": "string",
-     "trackers": [{"id": 2, "name": "Feature"}]},
-    {"id": 11, "name": "Role", "customized_type": "issue", "field_format": "string"},
-    {"id": 12, "name": "psa-sync key", "customized_type": "version", "field_format": "string"},
-]}
+FIELDS = {
+    "custom_fields": [
+        {
+            "id": 10,
+            "name": "psa-sync key",
+            "customized_type": "issue",
+            "field_format": "string",
+            "trackers": [{"id": 2, "name": "Feature"}],
+        },
+        {"id": 11, "name": "Role", "customized_type": "issue", "field_format": "string"},
+        {"id": 12, "name": "psa-sync key", "customized_type": "version", "field_format": "string"},
+    ]
+}
 
 
 def issue(custom_fields, tracker=(2, "Feature")):
-    return {"issue": {"id": 31, "project": {"id": 7}, "tracker": {"id": tracker[0], "name": tracker[1]},
-                      "status": {"id": 1}, "subject": "Training", "estimated_hours": None,
-                      "custom_fields": custom_fields}}
+    return {
+        "issue": {
+            "id": 31,
+            "project": {"id": 7},
+            "tracker": {"id": tracker[0], "name": tracker[1]},
+            "status": {"id": 1},
+            "subject": "Training",
+            "estimated_hours": None,
+            "custom_fields": custom_fields,
+        }
+    }
 
 
 @pytest.fixture
 def site():
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.get(f"{URL}/custom_fields.json", json=FIELDS)
-        mock.get(f"{URL}/trackers.json", json={"trackers": [{"id": 1, "name": "Bug"}, {"id": 2, "name": "Feature"}]})
-        mock.get(f"{URL}/issue_statuses.json", json={"issue_statuses": [{"id": 1, "is_closed": False},
-                                                                         {"id": 5, "is_closed": True}]})
+        mock.get(
+            f"{URL}/trackers.json",
+            json={"trackers": [{"id": 1, "name": "Bug"}, {"id": 2, "name": "Feature"}]},
+        )
+        mock.get(
+            f"{URL}/issue_statuses.json",
+            json={"issue_statuses": [{"id": 1, "is_closed": False}, {"id": 5, "is_closed": True}]},
+        )
         yield mock
 
 
@@ -46,7 +68,9 @@ def psa():
     return RedmineConnector(URL + "/", API_KEY, session=requests.Session(), write_concurrency=1)
 
 
-def test_a_task_whose_key_redmine_dropped_is_deleted_at_once_and_the_create_fails_saying_what_to_fix(site, psa):
+def test_a_task_whose_key_redmine_dropped_is_deleted_at_once_and_the_create_fails_saying_what_to_fix(
+    site, psa
+):
     site.post(f"{URL}/issues.json", status=201, json=issue([{"id": 11, "value": "Trainer"}]))
     site.delete(f"{URL}/issues/31.json", status=204)
     [result] = psa.create_children(PROJECT, [TASK], {})
@@ -65,9 +89,16 @@ def test_a_dropped_role_leaves_a_findable_task_and_says_so(site, psa):
 
 
 def test_a_refusal_is_a_failure_with_redmines_words(site, psa):
-    site.post(f"{URL}/issues.json", status=422, json={"errors": ["Due date must be greater than start date"]})
+    site.post(
+        f"{URL}/issues.json",
+        status=422,
+        json={"errors": ["Due date must be greater than start date"]},
+    )
     [result] = psa.create_children(PROJECT, [TASK], {})
-    assert (result.outcome, result.error) == (Outcome.FAILED, "Due date must be greater than start date")
+    assert (result.outcome, result.error) == (
+        Outcome.FAILED,
+        "Due date must be greater than start date",
+    )
 
 
 def test_a_create_never_confirmed_nor_found_is_unknown_after_three_tries(site, psa, monkeypatch):
@@ -82,8 +113,13 @@ def test_a_create_never_confirmed_nor_found_is_unknown_after_three_tries(site, p
 
 
 def test_a_version_shared_in_from_another_project_is_not_a_child(site, psa):
-    mine = {"id": 1, "project": {"id": 7}, "name": "Discovery", "status": "open",
-            "custom_fields": [{"id": 12, "value": "006AK00000AbCdEQAA/t:disc"}]}
+    mine = {
+        "id": 1,
+        "project": {"id": 7},
+        "name": "Discovery",
+        "status": "open",
+        "custom_fields": [{"id": 12, "value": "006AK00000AbCdEQAA/t:disc"}],
+    }
     shared = {**mine, "id": 2, "project": {"id": 99}}
     site.get(f"{URL}/projects/7/versions.json", json={"versions": [mine, shared]})
     site.get(f"{URL}/issues.json", json={"issues": [], "total_count": 0})
@@ -91,7 +127,9 @@ def test_a_version_shared_in_from_another_project_is_not_a_child(site, psa):
     assert [c.id for c in found["006AK00000AbCdEQAA/t:disc"]] == [1]
 
 
-def test_a_create_answered_500_after_it_committed_is_found_by_its_key_not_made_twice(site, psa, monkeypatch):
+def test_a_create_answered_500_after_it_committed_is_found_by_its_key_not_made_twice(
+    site, psa, monkeypatch
+):
     monkeypatch.setattr("sync.connectors.psa.redmine.structure.CREATE_BACKOFF_SECONDS", 0)
     made = issue([{"id": 10, "value": TASK.key}, {"id": 11, "value": "Trainer"}])["issue"]
     site.post(f"{URL}/issues.json", status=500)
@@ -110,15 +148,26 @@ def test_check_names_a_role_the_structure_gives_that_redmines_role_list_lacks():
     from sync.ops.check.structure import check_structure_psa
     from tests.fixtures.sync import ROOT
 
-    listed = {"id": 11, "name": "Role", "customized_type": "issue", "field_format": "list",
-              "possible_values": [{"value": "Consultant"}, {"value": "Project Manager"}]}
-    fields = {"custom_fields": [listed if f["name"] == "Role" else f for f in FIELDS["custom_fields"]]}
+    listed = {
+        "id": 11,
+        "name": "Role",
+        "customized_type": "issue",
+        "field_format": "list",
+        "possible_values": [{"value": "Consultant"}, {"value": "Project Manager"}],
+    }
+    fields = {
+        "custom_fields": [listed if f["name"] == "Role" else f for f in FIELDS["custom_fields"]]
+    }
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.get(f"{URL}/custom_fields.json", json=fields)
         mock.get(f"{URL}/trackers.json", json={"trackers": [{"id": 2, "name": "Feature"}]})
-        mock.get(f"{URL}/issue_statuses.json", json={"issue_statuses": [{"id": 5, "is_closed": True}]})
+        mock.get(
+            f"{URL}/issue_statuses.json", json={"issue_statuses": [{"id": 5, "is_closed": True}]}
+        )
         result = CheckResult(offline=False)
         psa = RedmineConnector(URL + "/", API_KEY, session=requests.Session())
-        check_structure_psa(psa, load_mapping(ROOT / "mappings" / "examples" / "structure.yaml"), Findings(result))
+        check_structure_psa(
+            psa, load_mapping(ROOT / "mappings" / "examples" / "structure.yaml"), Findings(result)
+        )
     errors = [(f.message, f.exit_code) for f in result.findings if f.level == "ERROR"]
     assert errors == [("role 'Trainer': the PSA's role field takes Consultant, Project Manager", 2)]

@@ -46,7 +46,11 @@ def test_typed_values_become_redmine_strings(typed, raw):
     assert to_redmine(typed) == raw
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-(10**12), max_value=10**12))
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=4, min_value=-(10**12), max_value=10**12
+    )
+)
 def test_a_decimal_survives_the_round_trip_in_canonical_form(value):
     back = from_redmine(to_redmine(value), "float")
     assert back == value and str(back) == str(plain_decimal(value)) and "E" not in str(back)

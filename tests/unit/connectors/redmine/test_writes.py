@@ -41,19 +41,29 @@ def test_a_422_fails_the_record_with_every_message_joined(rsps, psa):
     rsps.post(f"{URL}/projects.json", status=422, json={"errors": errors})
     rsps.get(f"{URL}/projects/{IDENT}.json", status=404)
     [result] = psa.create([new()])
-    assert (result.outcome, result.error) == ("failed", "Billing type cannot be blank; Name cannot be blank")
+    assert (result.outcome, result.error) == (
+        "failed",
+        "Billing type cannot be blank; Name cannot be blank",
+    )
 
 
 def test_a_taken_identifier_is_adopted_with_its_typed_values(rsps, psa):
-    rsps.post(f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]})
+    rsps.post(
+        f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]}
+    )
     rsps.get(f"{URL}/projects/{IDENT}.json", json={"project": project()})
     [result] = psa.create([new()])
     assert result.outcome == "exists" and result.ref == REF
-    assert result.values["budget"] == Decimal("125000.50") and result.values["percent_complete"] is None
+    assert (
+        result.values["budget"] == Decimal("125000.50")
+        and result.values["percent_complete"] is None
+    )
 
 
 def test_a_taken_identifier_carrying_another_key_is_not_adopted(rsps, psa):
-    rsps.post(f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]})
+    rsps.post(
+        f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]}
+    )
     rsps.get(f"{URL}/projects/{IDENT}.json", json={"project": project(key="006AK00000OtHeRQAA")})
     [result] = psa.create([new()])
     assert result.outcome == "failed" and "006AK00000OtHeRQAA" in result.error
@@ -101,7 +111,9 @@ def test_a_timeout_on_create_then_an_unreachable_redmine_raises_with_the_results
 
 
 def test_an_archived_project_holding_the_identifier_is_named_in_the_failure(rsps, psa):
-    rsps.post(f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]})
+    rsps.post(
+        f"{URL}/projects.json", status=422, json={"errors": ["Identifier has already been taken"]}
+    )
     rsps.get(f"{URL}/projects/{IDENT}.json", status=403)
     [result] = psa.create([new()])
     assert result.outcome == "failed" and "archived" in result.error
@@ -112,14 +124,23 @@ def test_an_archived_project_holding_the_identifier_is_named_in_the_failure(rsps
 
 @pytest.mark.parametrize(
     "status, outcome",
-    [(204, "updated"), (403, "closed"), (404, "failed"), (422, "failed"), (500, "unknown"), (503, "unknown")],
+    [
+        (204, "updated"),
+        (403, "closed"),
+        (404, "failed"),
+        (422, "failed"),
+        (500, "unknown"),
+        (503, "unknown"),
+    ],
 )
 def test_update_outcomes_follow_the_status(rsps, psa, status, outcome):
     body = {"errors": ["Budget is invalid"]} if status == 422 else None
     rsps.put(f"{URL}/projects/7.json", status=status, json=body)
     [result] = psa.update([ProjectChange(REF, {"budget": Decimal("1E+3")})])
     assert result.outcome == outcome
-    assert json.loads(rsps.calls[-1].request.body) == {"project": {"custom_fields": [{"id": 3, "value": "1000"}]}}
+    assert json.loads(rsps.calls[-1].request.body) == {
+        "project": {"custom_fields": [{"id": 3, "value": "1000"}]}
+    }
     if status == 422:
         assert result.error == "Budget is invalid"
 
@@ -127,7 +148,9 @@ def test_update_outcomes_follow_the_status(rsps, psa, status, outcome):
 def test_update_sends_native_fields_and_blanks_for_none(rsps, psa):
     rsps.put(f"{URL}/projects/7.json", status=204)
     psa.update([ProjectChange(REF, {"name": "New", "description": None})])
-    assert json.loads(rsps.calls[-1].request.body) == {"project": {"name": "New", "description": ""}}
+    assert json.loads(rsps.calls[-1].request.body) == {
+        "project": {"name": "New", "description": ""}
+    }
 
 
 def test_a_field_with_no_place_in_redmine_is_a_config_error(rsps, psa):

@@ -25,24 +25,44 @@ ACCESS = "00Dx!ACCESS-TOKEN-first"
 ACCESS_2 = "00Dx!ACCESS-TOKEN-second"
 
 
-
 def make_config(flow: str = "jwt", key_file: Path | None = None) -> SalesforceConfig:
-    auth = SalesforceAuth(flow=flow, username="integration@acme.example", client_id="CONSUMER-KEY",
-                          client_secret=Secret(SECRET), private_key_file=key_file,
-                          password=Secret(PASSWORD), security_token=Secret(SEC_TOKEN))
+    auth = SalesforceAuth(
+        flow=flow,
+        username="integration@acme.example",
+        client_id="CONSUMER-KEY",
+        client_secret=Secret(SECRET),
+        private_key_file=key_file,
+        password=Secret(PASSWORD),
+        security_token=Secret(SEC_TOKEN),
+    )
     return SalesforceConfig(login_url=HOST, auth=auth, api_version="62.0")
 
 
 def add_token(access: str = ACCESS, status: int = 200, body: dict | None = None, headers=None):
-    body = body if body is not None else {
-        "access_token": access, "instance_url": HOST, "token_type": "Bearer", "scope": "api",
-        "id": f"https://login.salesforce.com/id/{ORG_15}/{USER_15}"}
-    responses.add(responses.POST, TOKEN_URL, json=body, status=status,
-                  headers=headers if headers is not None else {"Date": SERVER_DATE})
+    body = (
+        body
+        if body is not None
+        else {
+            "access_token": access,
+            "instance_url": HOST,
+            "token_type": "Bearer",
+            "scope": "api",
+            "id": f"https://login.salesforce.com/id/{ORG_15}/{USER_15}",
+        }
+    )
+    responses.add(
+        responses.POST,
+        TOKEN_URL,
+        json=body,
+        status=status,
+        headers=headers if headers is not None else {"Date": SERVER_DATE},
+    )
 
 
 def limit(used: int, cap: int = 15000) -> dict[str, str]:
-    return {"Sforce-Limit-Info": f"api-usage={used}/{cap}; per-app-api-usage=3/250(appName=psa-sync)"}
+    return {
+        "Sforce-Limit-Info": f"api-usage={used}/{cap}; per-app-api-usage=3/250(appName=psa-sync)"
+    }
 
 
 def page(records: list[dict], next_url: str | None = None) -> dict:
@@ -54,8 +74,16 @@ def page(records: list[dict], next_url: str | None = None) -> dict:
 
 def opp(n: int) -> dict:
     ident = f"006000000000{n:03d}AAA"
-    return {"attributes": {"type": "Opportunity", "url": f"/services/data/v62.0/sobjects/Opportunity/{ident}"},
-            "Id": ident, "Name": f"Deal {n}", "Amount": 100.5, "Account": None}
+    return {
+        "attributes": {
+            "type": "Opportunity",
+            "url": f"/services/data/v62.0/sobjects/Opportunity/{ident}",
+        },
+        "Id": ident,
+        "Name": f"Deal {n}",
+        "Amount": 100.5,
+        "Account": None,
+    }
 
 
 def error_body(code: str, message: str = "m") -> list[dict]:

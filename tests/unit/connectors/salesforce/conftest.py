@@ -19,8 +19,13 @@ from tests.unit.connectors.salesforce.canned import NOW, add_token, make_config
 def rsa_key(tmp_path_factory) -> tuple[Path, rsa.RSAPublicKey]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path_factory.mktemp("keys") / "server.key"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return path, key.public_key()
 
 
@@ -33,10 +38,11 @@ def session() -> requests.Session:
 def client(rsa_key, session):
     """A connected JWT client whose sleeps are recorded, not slept."""
     slept: list[float] = []
-    sf = SalesforceClient(make_config("jwt", rsa_key[0]), session, now=lambda: NOW, sleep=slept.append)
+    sf = SalesforceClient(
+        make_config("jwt", rsa_key[0]), session, now=lambda: NOW, sleep=slept.append
+    )
     sf.slept = slept
     with responses.mock:
         add_token()
         sf.connect()
         yield sf
-

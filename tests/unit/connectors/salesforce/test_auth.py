@@ -62,8 +62,13 @@ def test_jwt_flow_signs_the_documented_claims_and_sets_org_instance_and_signpost
     client.connect()
     form = parse_qs(responses.calls[0].request.body)
     assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
-    claims = jwt.decode(form["assertion"][0], public_key, algorithms=["RS256"],
-                        audience="https://login.salesforce.com", options={"verify_exp": False})
+    claims = jwt.decode(
+        form["assertion"][0],
+        public_key,
+        algorithms=["RS256"],
+        audience="https://login.salesforce.com",
+        options={"verify_exp": False},
+    )
     assert claims["iss"] == "CONSUMER-KEY" and claims["sub"] == "integration@acme.example"
     assert claims["exp"] == int(NOW.timestamp()) + 180
     assert client.org_id == to18(ORG_15)
@@ -77,12 +82,23 @@ def test_jwt_flow_signs_the_documented_claims_and_sets_org_instance_and_signpost
 def test_jwt_audience_follows_the_config_not_the_token_host(rsa_key, session):
     key_file, public_key = rsa_key
     add_token()
-    config = SalesforceConfig(login_url=HOST, auth=make_config("jwt", key_file).auth,
-                              audience="https://test.salesforce.com")
+    config = SalesforceConfig(
+        login_url=HOST,
+        auth=make_config("jwt", key_file).auth,
+        audience="https://test.salesforce.com",
+    )
     SalesforceClient(config, session, now=lambda: NOW).connect()
     assertion = parse_qs(responses.calls[0].request.body)["assertion"][0]
-    assert jwt.decode(assertion, public_key, algorithms=["RS256"], audience="https://test.salesforce.com",
-                      options={"verify_exp": False})["aud"] == "https://test.salesforce.com"
+    assert (
+        jwt.decode(
+            assertion,
+            public_key,
+            algorithms=["RS256"],
+            audience="https://test.salesforce.com",
+            options={"verify_exp": False},
+        )["aud"]
+        == "https://test.salesforce.com"
+    )
 
 
 @responses.activate
@@ -90,9 +106,14 @@ def test_client_credentials_flow_sends_the_client_in_the_form_not_http_basic(ses
     add_token()
     SalesforceClient(make_config("client_credentials"), session).connect()
     request = responses.calls[0].request
-    assert parse_qs(request.body) == {"grant_type": ["client_credentials"], "client_id": ["CONSUMER-KEY"],
-                                      "client_secret": [SECRET]}
-    assert "Authorization" not in request.headers  # requests' Basic is Latin-1: a secret with Ω crashed
+    assert parse_qs(request.body) == {
+        "grant_type": ["client_credentials"],
+        "client_id": ["CONSUMER-KEY"],
+        "client_secret": [SECRET],
+    }
+    assert (
+        "Authorization" not in request.headers
+    )  # requests' Basic is Latin-1: a secret with Ω crashed
 
 
 @responses.activate
@@ -113,13 +134,23 @@ def test_without_a_date_header_the_signpost_falls_back_to_the_injected_clock(ses
 
 
 @responses.activate
-@pytest.mark.parametrize("status,body,quoted", [
-    (400, fixture("oauth-error-invalid-grant-400.json"), "invalid_grant: expired authorization code"),
-    (401, {"error": "invalid_client", "error_description": "invalid client credentials"},
-     "invalid_client: invalid client credentials"),
-    (400, {"error": "invalid_grant"}, "invalid_grant: (no description)"),
-    (403, None, "HTTP 403 without an OAuth error body"),
-])
+@pytest.mark.parametrize(
+    "status,body,quoted",
+    [
+        (
+            400,
+            fixture("oauth-error-invalid-grant-400.json"),
+            "invalid_grant: expired authorization code",
+        ),
+        (
+            401,
+            {"error": "invalid_client", "error_description": "invalid client credentials"},
+            "invalid_client: invalid client credentials",
+        ),
+        (400, {"error": "invalid_grant"}, "invalid_grant: (no description)"),
+        (403, None, "HTTP 403 without an OAuth error body"),
+    ],
+)
 def test_a_refused_token_request_is_an_auth_error_quoting_salesforce(session, status, body, quoted):
     if body is None:
         responses.add(responses.POST, TOKEN_URL, body="<html>denied</html>", status=status)
@@ -132,7 +163,9 @@ def test_a_refused_token_request_is_an_auth_error_quoting_salesforce(session, st
 
 
 @responses.activate
-@pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")])
+@pytest.mark.parametrize(
+    "failure", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")]
+)
 def test_an_unreachable_token_endpoint_is_salesforce_unavailable(session, failure):
     responses.add(responses.POST, TOKEN_URL, body=failure)
     with pytest.raises(SalesforceUnavailable):
@@ -141,14 +174,18 @@ def test_an_unreachable_token_endpoint_is_salesforce_unavailable(session, failur
 
 @responses.activate
 def test_an_untrusted_certificate_is_a_config_error_pointing_at_ca_bundle(session):
-    untrusted = requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    untrusted = requests.exceptions.SSLError(
+        ssl.SSLCertVerificationError(1, "certificate verify failed")
+    )
     responses.add(responses.POST, TOKEN_URL, body=untrusted)
     with pytest.raises(ConfigError, match="ca_bundle"):
         SalesforceClient(make_config("client_credentials"), session).connect()
 
 
 def test_an_untrusted_certificate_on_a_data_call_is_a_config_error(client):
-    untrusted = requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    untrusted = requests.exceptions.SSLError(
+        ssl.SSLCertVerificationError(1, "certificate verify failed")
+    )
     responses.add(responses.GET, f"{API}/queryAll/", body=untrusted)
     with pytest.raises(ConfigError, match="acme.my.salesforce.com is not trusted"):
         next(client.query_pages("SELECT Id FROM Opportunity"))
@@ -186,14 +223,23 @@ def test_no_secret_reaches_a_log_line_or_an_exception(rsa_key, session, caplog):
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     for flow in ("jwt", "client_credentials", "password"):
-        responses.add(responses.POST, TOKEN_URL, status=400,
-                      json={"error": "invalid_grant", "error_description": "authentication failure"})
+        responses.add(
+            responses.POST,
+            TOKEN_URL,
+            status=400,
+            json={"error": "invalid_grant", "error_description": "authentication failure"},
+        )
         with pytest.raises(AuthError) as caught:
             SalesforceClient(make_config(flow, rsa_key[0]), session).connect()
         texts.append(str(caught.value))
         responses.reset()
     add_token()
-    responses.add(responses.GET, f"{API}/queryAll/", status=401, json=fixture("error-invalid-session-401.json"))
+    responses.add(
+        responses.GET,
+        f"{API}/queryAll/",
+        status=401,
+        json=fixture("error-invalid-session-401.json"),
+    )
     client = SalesforceClient(make_config("password"), session)
     client.connect()
     with pytest.raises(AuthError) as caught:
@@ -217,7 +263,11 @@ def test_a_token_endpoint_that_echoes_the_request_is_never_quoted(session, flow)
 
     wide = 'Wd9Jq4-"\\-\u00e9-\u03a9-Zr5Tm1'
     redaction.register_secret(wide)
-    echoes = [f"bad secret {wide}", f"bad form {urlencode({'client_secret': wide})}", json.dumps(wide)]
+    echoes = [
+        f"bad secret {wide}",
+        f"bad form {urlencode({'client_secret': wide})}",
+        json.dumps(wide),
+    ]
     texts = []
     for echo in echoes:
         body = {"error": "invalid_client", "error_description": echo}

@@ -8,7 +8,15 @@ import responses
 from sync.common.errors import BudgetExceededError, ConfigError
 from sync.connectors.salesforce.client import SalesforceClient
 from sync.connectors.salesforce.usage import endpoint_of
-from tests.unit.connectors.salesforce.canned import API, NOW, add_token, error_body, limit, make_config, page
+from tests.unit.connectors.salesforce.canned import (
+    API,
+    NOW,
+    add_token,
+    error_body,
+    limit,
+    make_config,
+    page,
+)
 
 # --- the API budget ----------------------------------------------------------------------------------
 
@@ -17,7 +25,9 @@ from tests.unit.connectors.salesforce.canned import API, NOW, add_token, error_b
 def test_the_run_stops_before_passing_its_own_call_cap(rsa_key, session):
     add_token()
     responses.add(responses.GET, f"{API}/queryAll/", json=page([]))
-    client = SalesforceClient(make_config("jwt", rsa_key[0]), session, max_calls_per_run=2, now=lambda: NOW)
+    client = SalesforceClient(
+        make_config("jwt", rsa_key[0]), session, max_calls_per_run=2, now=lambda: NOW
+    )
     client.connect()
     for _ in range(2):
         list(client.query_pages("SELECT Id FROM Opportunity"))
@@ -36,8 +46,13 @@ def test_the_run_stops_before_the_org_passes_its_share(client):
 
 
 def test_the_org_share_is_read_from_error_responses_too(client):
-    responses.add(responses.GET, f"{API}/queryAll/", status=400, json=error_body("MALFORMED_QUERY"),
-                  headers=limit(14000))
+    responses.add(
+        responses.GET,
+        f"{API}/queryAll/",
+        status=400,
+        json=error_body("MALFORMED_QUERY"),
+        headers=limit(14000),
+    )
     with pytest.raises(ConfigError):
         next(client.query_pages("SELECT"))
     assert (client.usage.org_used, client.usage.org_max) == (14000, 15000)
@@ -50,16 +65,19 @@ def test_below_both_limits_the_budget_is_left(client):
     assert client.budget_left()
 
 
-@pytest.mark.parametrize("method,path,endpoint", [
-    ("POST", "/services/oauth2/token", "token"),
-    ("GET", "/services/data/v62.0/query/?q=SELECT+Id", "query"),
-    ("GET", "/services/data/v62.0/queryAll?q=x", "queryAll"),
-    ("GET", "/services/data/v62.0/queryAll/01gRO-2000", "queryMore"),
-    ("PATCH", "/services/data/v62.0/composite/sobjects", "composite"),
-    ("GET", "/services/data/v62.0/sobjects/Opportunity/describe/", "describe"),
-    ("GET", "/services/data/v62.0/sobjects/Opportunity/006000000000001AAA", "sobject"),
-    ("GET", "/services/data/v62.0/limits/", "limits"),
-    ("GET", "/favicon.ico", "other"),
-])
+@pytest.mark.parametrize(
+    "method,path,endpoint",
+    [
+        ("POST", "/services/oauth2/token", "token"),
+        ("GET", "/services/data/v62.0/query/?q=SELECT+Id", "query"),
+        ("GET", "/services/data/v62.0/queryAll?q=x", "queryAll"),
+        ("GET", "/services/data/v62.0/queryAll/01gRO-2000", "queryMore"),
+        ("PATCH", "/services/data/v62.0/composite/sobjects", "composite"),
+        ("GET", "/services/data/v62.0/sobjects/Opportunity/describe/", "describe"),
+        ("GET", "/services/data/v62.0/sobjects/Opportunity/006000000000001AAA", "sobject"),
+        ("GET", "/services/data/v62.0/limits/", "limits"),
+        ("GET", "/favicon.ico", "other"),
+    ],
+)
 def test_calls_are_counted_under_their_endpoint_name(method, path, endpoint):
     assert endpoint_of(method, path) == endpoint

@@ -27,7 +27,9 @@ from tests.unit.connectors.salesforce.canned import (
 
 def test_pages_are_streamed_over_queryall_then_next_records_url(client):
     next_path = "/services/data/v62.0/queryAll/01gRO0000016PIAYA2-2"
-    responses.add(responses.GET, f"{API}/queryAll/", json=page([opp(1), opp(2)], next_path), headers=limit(10))
+    responses.add(
+        responses.GET, f"{API}/queryAll/", json=page([opp(1), opp(2)], next_path), headers=limit(10)
+    )
     responses.add(responses.GET, f"{HOST}{next_path}", json=page([opp(3)]), headers=limit(11))
     pages = client.query_pages("SELECT Id FROM Opportunity", batch_size=500)
     first = next(pages)
@@ -36,7 +38,9 @@ def test_pages_are_streamed_over_queryall_then_next_records_url(client):
     assert [[r["Id"] for r in p] for p in pages] == [[opp(3)["Id"]]]
     assert first[0]["attributes"]["type"] == "Opportunity" and first[0]["Account"] is None
     data_calls = responses.calls[1:]
-    assert parse_qs(data_calls[0].request.url.split("?", 1)[1]) == {"q": ["SELECT Id FROM Opportunity"]}
+    assert parse_qs(data_calls[0].request.url.split("?", 1)[1]) == {
+        "q": ["SELECT Id FROM Opportunity"]
+    }
     assert all(c.request.headers["Sforce-Query-Options"] == "batchSize=500" for c in data_calls)
     assert all(c.request.headers["Authorization"] == f"Bearer {ACCESS}" for c in data_calls)
     assert client.usage.calls == {"token": 1, "queryAll": 1, "queryMore": 1}
@@ -67,20 +71,27 @@ def test_batch_size_outside_salesforce_bounds_is_refused(client, size):
 # --- error translation -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status,body,expected", [
-    (403, fixture("error-request-limit-403.json"), BudgetExceededError),
-    (403, error_body("INSUFFICIENT_ACCESS", "no access"), AuthError),
-    (403, error_body("API_DISABLED_FOR_ORG", "API is not enabled"), AuthError),
-    (401, error_body("INVALID_AUTH_HEADER"), AuthError),
-    (400, fixture("error-invalid-field-400.json"), ConfigError),
-    (400, fixture("error-malformed-query-400.json"), ConfigError),
-    (400, error_body("INVALID_TYPE", "sObject type 'Opp' is not supported."), ConfigError),
-    (400, error_body("QUERY_TIMEOUT", "Your query request was running for too long."), SalesforceUnavailable),
-    (400, error_body("INVALID_QUERY_LOCATOR", "invalid query locator"), SalesforceUnavailable),
-    (500, error_body("UNKNOWN_EXCEPTION"), SalesforceUnavailable),
-    (503, "Service Unavailable", SalesforceUnavailable),
-    (502, "<html>bad gateway</html>", SalesforceUnavailable),
-])
+@pytest.mark.parametrize(
+    "status,body,expected",
+    [
+        (403, fixture("error-request-limit-403.json"), BudgetExceededError),
+        (403, error_body("INSUFFICIENT_ACCESS", "no access"), AuthError),
+        (403, error_body("API_DISABLED_FOR_ORG", "API is not enabled"), AuthError),
+        (401, error_body("INVALID_AUTH_HEADER"), AuthError),
+        (400, fixture("error-invalid-field-400.json"), ConfigError),
+        (400, fixture("error-malformed-query-400.json"), ConfigError),
+        (400, error_body("INVALID_TYPE", "sObject type 'Opp' is not supported."), ConfigError),
+        (
+            400,
+            error_body("QUERY_TIMEOUT", "Your query request was running for too long."),
+            SalesforceUnavailable,
+        ),
+        (400, error_body("INVALID_QUERY_LOCATOR", "invalid query locator"), SalesforceUnavailable),
+        (500, error_body("UNKNOWN_EXCEPTION"), SalesforceUnavailable),
+        (503, "Service Unavailable", SalesforceUnavailable),
+        (502, "<html>bad gateway</html>", SalesforceUnavailable),
+    ],
+)
 def test_error_translation_table(client, status, body, expected):
     kwargs = {"json": body} if not isinstance(body, str) else {"body": body}
     responses.add(responses.GET, f"{API}/queryAll/", status=status, **kwargs)
@@ -89,7 +100,9 @@ def test_error_translation_table(client, status, body, expected):
 
 
 def test_invalid_field_names_the_field_and_says_to_fix_the_mapping(client):
-    responses.add(responses.GET, f"{API}/queryAll/", status=400, json=fixture("error-invalid-field-400.json"))
+    responses.add(
+        responses.GET, f"{API}/queryAll/", status=400, json=fixture("error-invalid-field-400.json")
+    )
     with pytest.raises(ConfigError) as caught:
         next(client.query_pages("SELECT Id, SF_date__c FROM Lead"))
     text = str(caught.value)
@@ -99,19 +112,28 @@ def test_invalid_field_names_the_field_and_says_to_fix_the_mapping(client):
 
 
 def test_malformed_query_quotes_salesforce(client):
-    responses.add(responses.GET, f"{API}/queryAll/", status=400, json=fixture("error-malformed-query-400.json"))
+    responses.add(
+        responses.GET,
+        f"{API}/queryAll/",
+        status=400,
+        json=fixture("error-malformed-query-400.json"),
+    )
     with pytest.raises(ConfigError, match="unexpected token: q"):
         next(client.query_pages("SELECT"))
 
 
 def test_request_limit_exceeded_says_the_run_resumes(client):
-    responses.add(responses.GET, f"{API}/queryAll/", status=403, json=fixture("error-request-limit-403.json"))
+    responses.add(
+        responses.GET, f"{API}/queryAll/", status=403, json=fixture("error-request-limit-403.json")
+    )
     with pytest.raises(BudgetExceededError) as caught:
         next(client.query_pages("SELECT Id FROM Opportunity"))
     assert "daily API limit is spent" in str(caught.value) and caught.value.exit_code == 4
 
 
-@pytest.mark.parametrize("failure", [requests.ConnectionError("reset"), requests.ReadTimeout("slow")])
+@pytest.mark.parametrize(
+    "failure", [requests.ConnectionError("reset"), requests.ReadTimeout("slow")]
+)
 def test_connection_failures_after_retries_are_salesforce_unavailable(client, failure):
     responses.add(responses.GET, f"{API}/queryAll/", body=failure)
     with pytest.raises(SalesforceUnavailable):
@@ -149,7 +171,12 @@ def test_a_second_invalid_session_is_an_auth_error(client):
 def test_a_query_cursor_lost_with_its_session_stops_the_run_as_transient(client):
     next_path = "/services/data/v62.0/queryAll/01gRO0000016PIAYA2-2"
     responses.add(responses.GET, f"{API}/queryAll/", json=page([opp(1)], next_path))
-    responses.add(responses.GET, f"{HOST}{next_path}", status=401, json=fixture("error-invalid-session-401.json"))
+    responses.add(
+        responses.GET,
+        f"{HOST}{next_path}",
+        status=401,
+        json=fixture("error-invalid-session-401.json"),
+    )
     add_token(access=ACCESS_2)
     pages = client.query_pages("SELECT Id FROM Opportunity")
     next(pages)
@@ -164,7 +191,11 @@ def test_a_top_level_lock_error_is_retried_with_growing_jittered_backoff(client)
     lock = fixture("error-unable-to-lock-row.json")
     responses.add(responses.PATCH, f"{API}/composite/sobjects", status=400, json=lock)
     responses.add(responses.PATCH, f"{API}/composite/sobjects", status=400, json=lock)
-    responses.add(responses.PATCH, f"{API}/composite/sobjects", json=[{"id": "x", "success": True, "errors": []}])
+    responses.add(
+        responses.PATCH,
+        f"{API}/composite/sobjects",
+        json=[{"id": "x", "success": True, "errors": []}],
+    )
     results = client.update("Opportunity", [{"Id": opp(1)["Id"], "PSA_Project_Id__c": "7"}])
     assert results[0].success
     assert len(client.slept) == 2

@@ -13,10 +13,15 @@ from tests.unit.connectors.salesforce.canned import API, NOW, add_token, make_co
 
 
 @responses.activate
-def test_a_new_run_moves_the_signpost_by_the_time_since_the_last_answer_without_a_call(rsa_key, session):
-    ticks = iter([100.0, 130.5, 130.5])  # the token answer arrives at 100, the next run starts at 130.5
-    client = SalesforceClient(make_config("jwt", rsa_key[0]), session, now=lambda: NOW,
-                              monotonic=lambda: next(ticks))
+def test_a_new_run_moves_the_signpost_by_the_time_since_the_last_answer_without_a_call(
+    rsa_key, session
+):
+    ticks = iter(
+        [100.0, 130.5, 130.5]
+    )  # the token answer arrives at 100, the next run starts at 130.5
+    client = SalesforceClient(
+        make_config("jwt", rsa_key[0]), session, now=lambda: NOW, monotonic=lambda: next(ticks)
+    )
     add_token()
     client.connect()
     assert client.server_time == datetime(2026, 3, 2, 12, 0, 7, tzinfo=UTC)
@@ -27,9 +32,16 @@ def test_a_new_run_moves_the_signpost_by_the_time_since_the_last_answer_without_
 
 @responses.activate
 def test_each_run_on_a_kept_connection_has_its_own_call_budget(rsa_key, session):
-    client = SalesforceClient(make_config("jwt", rsa_key[0]), session, now=lambda: NOW, max_calls_per_run=2)
+    client = SalesforceClient(
+        make_config("jwt", rsa_key[0]), session, now=lambda: NOW, max_calls_per_run=2
+    )
     add_token()
-    responses.add(responses.GET, f"{API}/queryAll/", json=page([]), headers={"Date": "Mon, 02 Mar 2026 12:01:00 GMT"})
+    responses.add(
+        responses.GET,
+        f"{API}/queryAll/",
+        json=page([]),
+        headers={"Date": "Mon, 02 Mar 2026 12:01:00 GMT"},
+    )
     client.connect()
     for _ in range(2):
         list(client.query_pages("SELECT Id FROM Opportunity"))

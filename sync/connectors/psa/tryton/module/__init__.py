@@ -11,7 +11,9 @@ trytond's ``modules`` directory as ``psa_sync_key`` (scripts/tryton.sh does it) 
 
 try:
     from trytond.pool import Pool
-except ImportError:  # imported outside a Tryton server (psa-sync's own tooling): nothing to register
+except (
+    ImportError
+):  # imported outside a Tryton server (psa-sync's own tooling): nothing to register
     Pool = None
 
 
