@@ -303,28 +303,33 @@ def _move_estimates(
     logged = {
         c.ref.key: c.spent_hours or Decimal(0) for c in psa.children([project]).get(project.id, [])
     }
-    free = [(row, child) for row, child in moved if not logged.get(row.key)]
+    # (every estimate moved has hours: ``child_actions`` moves no estimate to None)
+    free = [
+        (row, child, child.hours)
+        for row, child in moved
+        if child.hours is not None and not logged.get(row.key)
+    ]
     kept = [row.key for row, _ in moved if logged.get(row.key)]
-    results = psa.set_estimates([(_ref(row), child.hours) for row, child in free]) if free else []
+    results = psa.set_estimates([(_ref(row), hours) for row, _, hours in free]) if free else []
     done = {r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)}
     problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in done]
     with ctx.state.transaction():
         rows.set_hours(
             ctx.state,
             [
-                (row.key, child.hours, child.line_item.quantity if child.line_item else None)
-                for row, child in free
+                (row.key, hours, child.line_item.quantity if child.line_item else None)
+                for row, child, hours in free
                 if row.key in done
             ],
         )
-        for row, child in free:
+        for row, _, hours in free:
             if row.key in done:
                 ctx.state.event(
                     ctx.run_id,
                     record_id,
                     STAGE,
                     "estimate-moved",
-                    {"child": row.key, "from": row.hours, "to": child.hours},
+                    {"child": row.key, "from": row.hours, "to": hours},
                 )
         for key in kept:
             ctx.state.event(

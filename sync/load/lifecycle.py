@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sync.common.model import DONE, LifecycleChange, Link, Outcome, SfStatus
-from sync.connectors.psa.base import ProjectChange, WriteResult
+from sync.connectors.psa.base import ProjectChange, ProjectRef, WriteResult
 from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
+from sync.mapping.model import Lifecycle, Pipeline
 from sync.transform.diff import payload_hash
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ STATUS_FIELD = "salesforce_status"
 PERSON = "psa"
 
 
-def policy_for(status: str, lifecycle, pipeline=None) -> str:
+def policy_for(status: str, lifecycle: Lifecycle, pipeline: Pipeline | None = None) -> str:
     if status in (SfStatus.WON, SfStatus.TENTATIVE):
         return "restore"
     if status == SfStatus.DROPPED and pipeline is not None:
@@ -49,7 +50,7 @@ class Step:
 
 
 def apply(
-    ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle, report: LoadReport
+    ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle: Lifecycle, report: LoadReport
 ) -> None:
     closed = _closed_already(ctx, changes, lifecycle)
     for change in changes:
@@ -78,10 +79,8 @@ def apply(
             if change.status in (SfStatus.WON, SfStatus.TENTATIVE)
             else change.status.lower(),
         )
-        if (
-            stage := _stage(ctx, link, change.status, action)
-        ) is not None:  # the PSA holds the lost stage now
-            payload = {**link.payload, ctx.pipeline.stage_field: stage}
+        if stage := _stage(ctx, link, change.status, action):  # the PSA holds the lost stage now
+            payload = {**link.payload, **stage}
             saved = saved.but(payload=payload, payload_hash=payload_hash(payload))
         ctx.fault("after-lifecycle")
         with ctx.state.transaction():
@@ -96,7 +95,9 @@ def apply(
             )
 
 
-def _closed_already(ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle) -> set[str]:
+def _closed_already(
+    ctx: LoadContext, changes: Sequence[LifecycleChange], lifecycle: Lifecycle
+) -> set[str]:
     """The keys of the projects a close is planned for that the PSA holds closed already (a person
     closed them: delivery finished). One batched read; none when no close is planned."""
     refs = [
@@ -138,8 +139,9 @@ def _unknown(result: WriteResult) -> WriteResult | None:
     return result if result.outcome == Outcome.UNKNOWN else None
 
 
-def _stage(ctx: LoadContext, link: Link, status: str, action: str) -> str | None:
-    """The lost stage for a lost deal whose project carries a stage (tentative projects), else None."""
+def _stage(ctx: LoadContext, link: Link, status: str, action: str) -> dict[str, str]:
+    """The stage field set to the lost stage, for a lost deal whose project carries a stage
+    (tentative projects); else nothing."""
     pipeline = ctx.pipeline
     if (
         pipeline is None
@@ -147,16 +149,17 @@ def _stage(ctx: LoadContext, link: Link, status: str, action: str) -> str | None
         or action == "ignore"
         or pipeline.stage_field not in link.payload
     ):
-        return None
-    return pipeline.stage("lost")
+        return {}
+    return {pipeline.stage_field: pipeline.stage("lost")}
 
 
-def _flag(ctx: LoadContext, ref, status: str, stage: str | None = None) -> WriteResult | None:
-    """Set the project's Salesforce status field (if the PSA has one) and, for a lost tentative project,
-    its stage; the write if it went unconfirmed."""
+def _flag(
+    ctx: LoadContext, ref: ProjectRef, status: str, stage: dict[str, str] | None = None
+) -> WriteResult | None:
+    """Set the project's Salesforce status field (if the PSA has one) and, for a lost tentative
+    project, its stage (``_stage``); the write if it went unconfirmed."""
     fields = {STATUS_FIELD: status} if STATUS_FIELD in ctx.psa.describe() else {}
-    if stage is not None:
-        fields[ctx.pipeline.stage_field] = stage
+    fields.update(stage or {})
     if not fields:
         return None
     result = ctx.psa.update([ProjectChange(ref=ref, fields=fields)])[0]

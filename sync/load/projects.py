@@ -201,7 +201,9 @@ def _settle_creates(
     """A chunk's answers: the projects made are linked in one commit, the rest one by one."""
     answered = list(zip(creates, results, strict=True))
     made = [
-        (create.row, result.ref) for create, result in answered if result.outcome == Outcome.CREATED
+        (create.row, result.ref)
+        for create, result in answered
+        if result.outcome == Outcome.CREATED and result.ref is not None
     ]
     for _ in made:
         ctx.fault("after-create")  # the PSA said 201, no link of the chunk is committed yet
@@ -222,25 +224,23 @@ def _settle_creates(
     )
     report.created.extend(row.record_id for row, _ in made)
     for create, result in answered:
-        if result.outcome != Outcome.CREATED:
+        if result.outcome != Outcome.CREATED or result.ref is None:
             _settle_other(ctx, create, result, report)
 
 
 def _settle_other(
     ctx: LoadContext, create: Create, result: WriteResult, report: LoadReport
 ) -> None:
-    row = create.row
-    if result.outcome == Outcome.EXISTS:
-        adopt(
-            ctx,
-            row,
-            result.ref,
-            result.values or ctx.psa.read([result.ref]).get(row.key, {}),
-            report,
-        )
-    elif result.outcome == Outcome.UNKNOWN:
-        # The intent stays: the next run's recovery looks the key up before anything else.
-        note_unconfirmed(ctx, report, create, "create", {"error": result.error})
+    row, ref = create.row, result.ref
+    if result.outcome == Outcome.EXISTS and ref is not None:
+        adopt(ctx, row, ref, result.values or ctx.psa.read([ref]).get(row.key, {}), report)
+    elif result.outcome in (Outcome.UNKNOWN, Outcome.CREATED, Outcome.EXISTS):
+        # No answer, or a project named without its reference: the intent stays, and the next
+        # run's recovery looks the key up before anything else.
+        error = result.error
+        if error is None and result.outcome != Outcome.UNKNOWN:
+            error = f"the PSA answered {result.outcome} without naming the project"
+        note_unconfirmed(ctx, report, create, "create", {"error": error})
     else:
         _fail(ctx, row, report, result.error or result.outcome)
 
@@ -331,7 +331,9 @@ def link_projects(ctx: LoadContext, items: Sequence[Linking]) -> list[Link]:
 def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadReport) -> None:
     """Push changed CRM-owned fields; a closed project follows the ``on_closed`` policy."""
     todo = [u for u in updates if u.changed]
-    answered = [(update, {}, "unchanged") for update in updates if not update.changed]
+    answered: list[tuple[Update, dict[str, Any], str]] = [
+        (update, {}, "unchanged") for update in updates if not update.changed
+    ]
     results = (
         ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
         if todo

@@ -17,21 +17,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
 from sync.common.clock import iso, utcnow
 from sync.common.errors import ConfigError, SyncError
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.extract.incremental import bulk_line_items, select_fields
-from sync.extract.soql import and_, to_soql
+from sync.extract.soql import Condition, and_, to_soql
 from sync.extract.soql import field as soql_field
 from sync.mapping.model import Mapping
 from sync.orchestrator import stages
-from sync.orchestrator.session import Connected, make_clients
+from sync.orchestrator.session import Connected, Run, make_clients
 from sync.state import State
 from sync.state.lock import backfill_lock, run_lock
 
@@ -82,7 +83,7 @@ class BackfillReport:
     exit_code: int = 0
     error: str | None = None
     dry_run: bool = False
-    examples: dict[str, list] = field(default_factory=dict)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -100,20 +101,27 @@ class BackfillReport:
 def parse_range(since: str | None, until: str | None) -> tuple[date | None, date]:
     """The CloseDate range; until defaults to today (UTC), a missing since means no lower bound (adopt).
     Exit 2 for what is not a range."""
-    problems, bounds = [], []
-    for name, text in (("--since", since), ("--until", until or utcnow().date().isoformat())):
+    problems: list[str] = []
+
+    def parse(name: str, text: str) -> date | None:
         try:
-            bounds.append(None if text is None else date.fromisoformat(text))
+            return date.fromisoformat(text)
         except ValueError:
             problems.append(f"{name}: {text!r} is not a date; write YYYY-MM-DD")
-    if not problems and bounds[0] is not None and bounds[0] > bounds[1]:
-        problems.append(f"--since {bounds[0]} is after --until {bounds[1]}; nothing would be read")
-    if problems:
+            return None
+
+    lower = None if since is None else parse("--since", since)
+    upper = parse("--until", until or utcnow().date().isoformat())
+    if lower is not None and upper is not None and lower > upper:
+        problems.append(f"--since {lower} is after --until {upper}; nothing would be read")
+    if problems or upper is None:
         raise ConfigError(problems)
-    return bounds[0], bounds[1]
+    return lower, upper
 
 
-def range_condition(mapping: Mapping, since: date | None, until: date | None, after_id: str | None):
+def range_condition(
+    mapping: Mapping, since: date | None, until: date | None, after_id: str | None
+) -> Condition:
     """The mapping's criteria, the CloseDate range (either bound may be open) and, resuming, the Ids
     after the last one done."""
     closed = soql_field(DATE_FIELD)
@@ -224,7 +232,7 @@ def run_backfill(
     since: date,
     until: date,
     *,
-    reporter=None,
+    reporter: Callable[[Progress], None] | None = None,
     batch_rows: int = BATCH_ROWS,
     environ: dict[str, str] | None = None,
 ) -> BackfillReport:
@@ -241,7 +249,7 @@ def _run(
     mapping: Mapping,
     since: date,
     until: date,
-    reporter,
+    reporter: Callable[[Progress], None] | None,
     batch_rows: int,
     environ: dict[str, str] | None,
 ) -> BackfillReport:
@@ -277,7 +285,7 @@ def _batch(
     mapping: Mapping,
     progress: Progress,
     records: list[dict],
-    environ,
+    environ: dict[str, str] | None,
 ) -> tuple[int, str | None]:
     """One batch in a run session of its own: the lock is held for this batch only. Every batch maps
     with the mapping the command loaded at its start: an edit of the file meanwhile waits for the next
@@ -285,7 +293,7 @@ def _batch(
     asked = time.monotonic()
     held = asked
 
-    def step(run) -> None:
+    def step(run: Run) -> None:
         nonlocal held
         held = (
             time.monotonic()
@@ -353,7 +361,7 @@ def _locked_state(settings: Settings) -> Iterator[State]:
 def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> BackfillReport:
     """Read and plan only, through the run's page step over a read-only state: counts and examples."""
     check_source(mapping)
-    client, _psa = make_clients(settings)
+    client = make_clients(settings).client
     client.connect()
     state = State.open_readonly(settings.state)
     progress = Progress(since=since.isoformat(), until=until.isoformat(), started_at=iso(utcnow()))
@@ -373,7 +381,7 @@ def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> B
 
 def _tally_plan(outcome: BackfillReport, planned: stages.PagePlan) -> None:
     plan, counts, examples = planned.plan, outcome.progress.counts, outcome.examples
-    actions = {
+    actions: dict[str, list[dict[str, Any]]] = {
         "created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
         "updated": [
             {"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed

@@ -7,10 +7,12 @@ daemon's cycles, a backfill's windows) asks one token for all instead of one per
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+import requests
 
 from sync.config import Settings
-from sync.connectors.base import SalesforceApi
-from sync.connectors.http import build_session
+from sync.connectors.http import SyncSession, build_session
 from sync.connectors.psa.base import PsaConnector, get_connector
 from sync.connectors.salesforce.client import SalesforceClient
 
@@ -29,7 +31,7 @@ class Connections:
             timeout=settings.http.timeout,
             retries=settings.http.retries,
         )
-        self.client: SalesforceApi = SalesforceClient(
+        self.client = SalesforceClient(
             settings.salesforce,
             sf_session,
             max_org_api_percent=settings.limits.max_org_api_percent,
@@ -45,16 +47,20 @@ class Connections:
         )
         self.psa_calls = 0  # PSA requests answered, for the run rows and the metrics
 
-    def _count_psa(self, response, *args, **kwargs) -> None:
+    def _count_psa(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         self.psa_calls += 1
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:
+        """``client, psa``: Any, as mypy cannot type a pair unpacked through ``__iter__`` (code that
+        wants the types reads ``.client`` and ``.psa``)."""
         return iter((self.client, self.psa))
 
     def new_run(self) -> None:
         """The next run on these kept clients (see ``SalesforceClient.new_run``); no call is made."""
         self.client.new_run()
-        self._psa_session.retry_window.restart()
+        session = self._psa_session
+        if isinstance(session, SyncSession) and session.retry_window is not None:
+            session.retry_window.restart()
 
 
 def make_clients(settings: Settings) -> Connections:

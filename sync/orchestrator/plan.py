@@ -21,6 +21,7 @@ from typing import Any
 
 from sync.common.errors import ConfigError
 from sync.common.structure import Child, ChildKind, Structure
+from sync.config import Settings
 from sync.load.children import child_actions
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
@@ -224,7 +225,7 @@ def structure_json(structure: Structure) -> dict[str, Any]:
     """The tree a create makes below its project (docs/status.schema.json, ``$defs/structure``)."""
 
     def child(c: Child) -> dict[str, Any]:
-        out = {"key": c.key, "name": c.name, "due": c.due}
+        out: dict[str, Any] = {"key": c.key, "name": c.name, "due": c.due}
         if c.kind is ChildKind.TASK:
             out.update(
                 phase=c.phase,
@@ -269,13 +270,13 @@ def plan_sample(
 
 
 def plan_online(
-    settings, *, examples: int = EXAMPLES, sink: Callable[[dict], None] | None = None
+    settings: Settings, *, examples: int = EXAMPLES, sink: Callable[[dict], None] | None = None
 ) -> PlanResult:
     """The next run's window, through the next run's page step: the records its recovery re-fetches
     (those left in doubt, listed under ``recover``), then the query it sends, extra Ids included.
     Only Salesforce is asked: the PSA client is built, never called."""
     mapping = load_mapping(settings.mapping)
-    client, _psa = make_clients(settings)
+    client = make_clients(settings).client
     client.connect()
     state = State.open_readonly(settings.state)
     result = PlanResult(examples=examples, sink=sink)

@@ -12,14 +12,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TextIO
+
+from sync.orchestrator.backfill import Progress
 
 logger = logging.getLogger(__name__)
 
 EVERY_SECONDS = 10.0
 
 
-def line(progress: Any, elapsed: float) -> str:
+def line(progress: Progress, elapsed: float) -> str:
     """``done/total deals, created …, rate, time left`` of a backfill's progress."""
     rate = progress.done / elapsed if elapsed > 0 else 0.0
     left = (progress.total - progress.done) / rate if rate > 0 else None
@@ -31,7 +33,9 @@ def line(progress: Any, elapsed: float) -> str:
 
 
 @contextmanager
-def reporter(quiet: bool = False, stream=None) -> Iterator[Callable[[Any], None] | None]:
+def reporter(
+    quiet: bool = False, stream: TextIO | None = None
+) -> Iterator[Callable[[Progress], None] | None]:
     """A callback for each window's progress: a bar on a terminal, else lines in the log."""
     stream = stream or sys.stderr
     if quiet:
@@ -41,13 +45,13 @@ def reporter(quiet: bool = False, stream=None) -> Iterator[Callable[[Any], None]
     if stream.isatty():
         from rich.progress import (
             BarColumn,
-            Progress,
             TaskProgressColumn,
             TextColumn,
             TimeRemainingColumn,
         )
+        from rich.progress import Progress as Bar
 
-        with Progress(
+        with Bar(
             TextColumn("backfill"),
             BarColumn(),
             TaskProgressColumn(),
@@ -57,7 +61,7 @@ def reporter(quiet: bool = False, stream=None) -> Iterator[Callable[[Any], None]
         ) as bar:
             task = bar.add_task("backfill", total=None, counts="")
 
-            def update(progress: Any) -> None:
+            def update(progress: Progress) -> None:
                 counts = ", ".join(
                     f"{k} {v}" for k, v in progress.counts.items() if v and k != "extracted"
                 )
@@ -67,7 +71,7 @@ def reporter(quiet: bool = False, stream=None) -> Iterator[Callable[[Any], None]
         return
     last = [started]
 
-    def log(progress: Any) -> None:
+    def log(progress: Progress) -> None:
         now = time.monotonic()
         if now - last[0] >= EVERY_SECONDS or progress.done >= progress.total:
             last[0] = now

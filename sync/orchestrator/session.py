@@ -9,9 +9,10 @@ one place that puts these pieces together, in order, for every entry point.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sync.backsync.outbox import WritebackReport
 from sync.common.errors import (
@@ -145,7 +146,7 @@ class Run:
             facts.account_id, name, fields={"billing_type": row.fields.get("billing_type")}
         )
 
-    def tally(self, plan: Plan, pipeline: list[dict] = ()) -> None:
+    def tally(self, plan: Plan, pipeline: Sequence[dict[str, Any]] = ()) -> None:
         """Count what a page's plan decided (and its pipeline rows by status), then what load did with it."""
         for row in pipeline:
             self.counts[f"pipeline_{row['status']}"] = (
@@ -237,8 +238,8 @@ class Session:
         None  # called at each crash point too (the daemon's stop)
     )
     result: RunResult | None = None
-    _client: object | None = None
-    _connections: object | None = None
+    _client: SalesforceApi | None = None
+    _connections: Connected | None = None
     _calls_before: dict = field(
         default_factory=dict
     )  # calls a re-used client made before this session
@@ -247,10 +248,10 @@ class Session:
     def start(self) -> Run:
         """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
         connections = make_clients(self.settings) if self.connected is None else self.connected
-        client, psa = connections
+        client, psa = _pair(connections)
         self._client, self._connections = client, connections
         self._calls_before = dict(client.usage.calls)
-        self._psa_before = getattr(connections, "psa_calls", 0)
+        self._psa_before = _psa_calls(connections)
         if self.connected is None or not client.org_id:
             client.connect()
         fault = _chain(crash_hook(self.environ), self.checkpoint)
@@ -307,7 +308,7 @@ class Session:
                 if n > self._calls_before.get(k, 0)
             }
             result.org_usage = {"used": client.usage.org_used, "max": client.usage.org_max}
-            result.psa_calls = getattr(self._connections, "psa_calls", 0) - self._psa_before
+            result.psa_calls = _psa_calls(self._connections) - self._psa_before
         self.result = result
         try:
             with self.state.transaction():  # the run's row and the metrics' counters move together
@@ -332,11 +333,12 @@ class Session:
                 )
         except DatabaseError as exc:
             if self.error is None and self.aborted is None:
-                self.fail(translate(self.settings.state, exc))
+                error = translate(self.settings.state, exc)
+                self.fail(error)
                 result.status, result.exit_code, result.error = (
                     "failed",
-                    self.error.exit_code,
-                    str(self.error),
+                    error.exit_code,
+                    str(error),
                 )
             else:
                 logger.warning(
@@ -349,6 +351,18 @@ class Session:
 
             write_textfile(self.settings, self.state)
         return result
+
+
+def _pair(connections: Connected) -> tuple[SalesforceApi, PsaConnector]:
+    """The client and the connector of kept or new connections."""
+    if isinstance(connections, Connections):
+        return connections.client, connections.psa
+    return connections
+
+
+def _psa_calls(connections: Connected | None) -> int:
+    """The PSA requests answered so far (counted by :class:`Connections` only)."""
+    return connections.psa_calls if isinstance(connections, Connections) else 0
 
 
 def _chain(*hooks: Callable[[str], None] | None) -> Callable[[str], None]:
@@ -364,7 +378,7 @@ def _chain(*hooks: Callable[[str], None] | None) -> Callable[[str], None]:
     return call
 
 
-def after_failure(step, run: Run) -> None:
+def after_failure(step: Callable[[Run], None], run: Run) -> None:
     """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
     reported (and the exit code) stays the first one, the one that says what went wrong."""
     try:

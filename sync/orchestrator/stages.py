@@ -20,7 +20,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sync.backsync import delivery
 from sync.backsync.outbox import flush
@@ -57,7 +59,7 @@ def run_session(
     mode: str,
     *,
     environ: dict[str, str] | None = None,
-    conclude=None,
+    conclude: Callable[[Session], tuple[str, int, dict[str, int]]] | None = None,
     connected: Connected | None = None,
     wait: float = 0,
     mapping: Mapping | None = None,
@@ -122,7 +124,7 @@ def run_once(
     mode: str = "run",
     retry_ids: Iterable[str] | None = None,
     environ: dict[str, str] | None = None,
-    **kept,
+    **kept: Any,
 ) -> RunResult:
     """One cycle of ``run`` (or ``retry`` of the named records; a deal retried by name is no longer
     ignored, so one unlinked by hand gets a project again). ``kept``: what a daemon keeps across its
@@ -147,7 +149,7 @@ def cycle(
     *,
     backsync: bool = False,
     environ: dict[str, str] | None = None,
-    **kept,
+    **kept: Any,
 ) -> RunResult:
     """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window, an
     adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run session.
@@ -167,6 +169,7 @@ def cycle(
             after_failure(final_flush, run)
             raise
         final_flush(run)
+    assert session.result is not None  # finish() records it on every way out that does not raise
     return session.result
 
 
@@ -207,9 +210,9 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
         links,
         writeback=mapping.writeback,
         on_create=mapping.on_create_fields(),
-        pending=state.outbox_fields(ids) if state is not None else frozenset(),
+        pending=state.outbox_fields(ids) if state is not None else set(),
         facts=facts,
-        ignored=set(state.ignored(ids)) if state is not None else frozenset(),
+        ignored=set(state.ignored(ids)) if state is not None else set(),
         tentative=tentative,
     )
     pipeline = (
@@ -281,6 +284,13 @@ def _advance(state: State, window: incremental.Window, records: list[dict]) -> N
     state.commit_page(incremental.STREAM, incremental.page_watermark(records))
 
 
+def server_time(client: SalesforceApi) -> datetime:
+    """Salesforce's clock, which ``connect()`` sets: the signpost of a run's windows."""
+    if client.server_time is None:
+        raise RuntimeError("the Salesforce client is not connected: connect() it before reading")
+    return client.server_time
+
+
 def next_run_pages(
     client: SalesforceApi, mapping: Mapping, state: State | None
 ) -> Iterator[list[dict]]:
@@ -288,7 +298,7 @@ def next_run_pages(
     (what ``plan`` feeds to the page step)."""
     intents = state.intents() if state is not None else []
     yield from incremental.fetch_ids(client, mapping, [i.record_id for i in intents])
-    for window in incremental.windows(state, mapping, client.server_time):
+    for window in incremental.windows(state, mapping, server_time(client)):
         yield from incremental.pages(client, incremental.window_query(state, mapping, window))
 
 
@@ -298,7 +308,7 @@ def sync_changes(run: Run) -> None:
     (``final_flush``): a new deal's link and its first back-sync values then share one write, where
     sending full batches as the pages went wrote each new deal twice (issue 14's call economy)."""
     state, mapping = run.state, run.mapping
-    for window in incremental.windows(state, mapping, run.client.server_time):
+    for window in incremental.windows(state, mapping, server_time(run.client)):
         for records in incremental.pages(
             run.client, incremental.window_query(state, mapping, window)
         ):
