@@ -12,7 +12,8 @@ later passes (amendments of what was sold):
 
 * a new line item → a new task;
 * a line item removed from the deal → its task is flagged (a note), never deleted or closed;
-* a changed quantity → the task's estimate follows while no time is logged on it (``on_quantity_change``);
+* a changed quantity → the task's estimate follows while no time is logged on it
+  (``on_quantity_change``);
 * template changes are not applied to projects already planned, and a child a person deleted is
   not made again (``reconcile`` reports it).
 
@@ -83,7 +84,8 @@ def apply(
     for record_id, plan_state in plans.items():
         link = links.get(record_id)
         if link is None or link.link_state != "active" or link.closed_by is not None:
-            continue  # not created (yet), unlinked, or closed: a closed project is a person's business
+            # not created (yet), unlinked, or closed: a closed project is a person's business
+            continue
         _apply_one(
             ctx,
             psa,
@@ -137,7 +139,7 @@ def _apply_one(
 
 @dataclass(frozen=True)
 class ChildActions:
-    """What a deal's pass does to its project's plan (pure: ``plan`` shows it, ``apply`` carries it out)."""
+    """What a deal's pass does to its project's plan (pure: ``plan`` shows, ``apply`` does it)."""
 
     create: tuple[Child, ...] = ()
     flag: tuple[ChildRow, ...] = ()  # tasks whose line item left the deal (``on_removed: flag``)
@@ -155,8 +157,8 @@ def child_actions(
     plan_state: str,
     rules: LineItemRules | None,
 ) -> ChildActions:
-    """The children still to make (a first plan, an open intent, a new line item later) and, once the
-    first plan is complete, the amendments the line-item rules allow."""
+    """The children still to make (a first plan, an open intent, a new line item later) and, once
+    the first plan is complete, the amendments the line-item rules allow."""
     create = tuple(c for c in structure.children if _wanted(c, existing, plan_state))
     if plan_state != "complete" or rules is None:
         return ChildActions(create)
@@ -241,8 +243,8 @@ def _create(
 def _settle(
     ctx: LoadContext, record_id: str, results: list[ChildResult], problems: list[str]
 ) -> list[ChildRef]:
-    """One transaction: link what the PSA holds, drop what it refused; an unanswered create keeps its
-    intent for the next pass to look up."""
+    """One transaction: link what the PSA holds, drop what it refused; an unanswered create keeps
+    its intent for the next pass to look up."""
     made = [
         r.ref
         for r in results

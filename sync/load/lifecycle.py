@@ -2,14 +2,14 @@
 
 Policies (``lifecycle.on_unwon`` / ``lifecycle.on_deleted``): ``flag`` sets the project's
 "Salesforce status" (Won, Excluded, Reopened, Lost, Deleted; Tentative, Dropped for the pipeline's
-tentative projects); ``close`` flags and closes it; ``ignore`` only records the event. A deal that leaves
-the pipeline while open follows ``pipeline.on_drop``; a lost deal's stage field (``pipeline.stage_field``)
-is set to the lost stage with the flag. A deal that is won again, or undeleted, goes back to its *same*
-project — reopened only if psa-sync closed it, never if a person did. Before closing, the PSA is asked
-whether the project is closed already (one ``delivery`` call for the page's closes): a close psa-sync did
-not make is the person's (``closed_by: psa``), so a later re-win flags the project and leaves it closed.
-Nothing is ever archived: archived Redmine projects vanish from the API, and the duplicate guard would
-miss them.
+tentative projects); ``close`` flags and closes it; ``ignore`` only records the event. A deal that
+leaves the pipeline while open follows ``pipeline.on_drop``; a lost deal's stage field
+(``pipeline.stage_field``) is set to the lost stage with the flag. A deal that is won again, or
+undeleted, goes back to its *same* project — reopened only if psa-sync closed it, never if a person
+did. Before closing, the PSA is asked whether the project is closed already (one ``delivery`` call
+for the page's closes): a close psa-sync did not make is the person's (``closed_by: psa``), so a
+later re-win flags the project and leaves it closed. Nothing is ever archived: archived Redmine
+projects vanish from the API, and the duplicate guard would miss them.
 """
 
 from __future__ import annotations
@@ -55,14 +55,14 @@ def apply(
     closed = _closed_already(ctx, changes, lifecycle)
     for change in changes:
         action = policy_for(change.status, lifecycle, ctx.pipeline)
-        # as committed now: an update of this page may have moved its snapshot since the plan was made
+        # as committed now: an update of this page may have moved its snapshot since the plan
         link = ctx.state.links([change.link.record_id]).get(change.link.record_id, change.link)
         if link.closed_by is None and link.key in closed:
             link = link.but(closed_by=PERSON)  # closed in the PSA, not by us: a person's close
         step = _act(ctx, link, change.status, action)
         if step.unknown is not None:
-            # The link stays as it was; the update intent makes the next run re-fetch the deal, see the
-            # same status change and apply the policy again (every step is idempotent).
+            # The link stays as it was; the update intent makes the next run re-fetch the deal,
+            # see the same status change and apply the policy again (every step is idempotent).
             note_unconfirmed(
                 ctx,
                 report,

@@ -1,4 +1,5 @@
-"""People on the project (the mapping's ``members``): load's view of the PSA when a mapping has them.
+"""People on the project (the mapping's ``members``): load's view of the PSA when a mapping has
+them.
 
 A member travels in the payload as ``member.<name>`` (the user's e-mail), so the diff, the snapshot
 and the ``sync`` policy handle it like any field (``sync/mapping/members.py``). The PSA's project
@@ -39,7 +40,7 @@ NO_ACCOUNT = "no-psa-user"  # the event outcome `status` counts
 
 
 class MembersPsa:
-    """A :class:`~sync.connectors.psa.base.PsaConnector` that also puts the mapping's members on projects."""
+    """A :class:`~sync.connectors.psa.base.PsaConnector` that also puts members on projects."""
 
     def __init__(
         self,
@@ -78,7 +79,7 @@ class MembersPsa:
         return results
 
     def assign(self, ref: ProjectRef, emails: dict[str, Any]) -> None:
-        """Put each named member's user on the project; report, never raise, what could not be done."""
+        """Put each named member's user on the project; report, never raise, what failed."""
         wanted = {
             name: str(email) for name, email in emails.items() if email and name in self._members
         }
@@ -107,9 +108,8 @@ class MembersPsa:
         elif result is not None:
             added = {name: self._members[name].role for name in wanted if name not in missing}
             self._note(ref, str(result.outcome), {"members": added, "project_id": ref.id})
-        if (
-            missing
-        ):  # written last: a deal whose latest members event is this one still lacks someone
+        # written last: a deal whose latest members event is this one still lacks someone
+        if missing:
             logger.warning("project %s: no PSA user for %s", ref.id, ", ".join(sorted(missing)))
             self._note(ref, NO_ACCOUNT, {"missing": missing, "project_id": ref.id})
 
@@ -118,7 +118,7 @@ class MembersPsa:
             self._state.event(self._run_id, self._record_of(ref.key), ACTION, outcome, detail)
 
     def _record_of(self, key: str) -> str | None:
-        """The record of a project's key: the key itself, or (external-Id keys) its intent or link."""
+        """The record of a key: the key itself, or (external-Id keys) its intent or link."""
         return key if self._key_is_id else self._state.record_of_key(key)
 
 
@@ -130,8 +130,9 @@ def with_members(
 
 
 def unmatched(state: State, limit: int = 100) -> list[dict]:
-    """``status``: the people missing from linked projects — deals whose latest ``members`` event says
-    a user had no PSA account (a later change that matched everyone clears it), newest first."""
+    """``status``: the people missing from linked projects — deals whose latest ``members`` event
+    says a user had no PSA account (a later change that matched everyone clears it), newest
+    first."""
     out = []
     for record_id, detail in state.latest_events(ACTION, NO_ACCOUNT, limit):
         missing = (detail or {}).get("missing") or {}

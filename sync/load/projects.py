@@ -1,12 +1,12 @@
 """Plan → PSA connector → links, with the intent protocol that keeps creates exactly-once.
 
-The dangerous window of the whole job is between "the PSA said 201" and "SQLite committed the
-link". So: before a batch is sent, its *intents* commit in one transaction; when the batch (or, for a
-PSA that takes one request per project, each chunk of it: ``create_chunk``) has answered, its links,
-snapshot rows, outbox entries for the link write-backs and the removal of its intents commit together
-in one more. A crash in between leaves intents, which ``recover`` resolves at the start of the next
-run by looking their keys up in the PSA, in bulk. Creates also look the keys up first (in bulk), and
-a taken identifier is adopted, so even a lost state file cannot double a project.
+The dangerous window of the whole job is between "the PSA said 201" and "SQLite committed the link".
+So: before a batch is sent, its *intents* commit in one transaction; when the batch (or, for a PSA
+that takes one request per project, each chunk of it: ``create_chunk``) has answered, its links,
+snapshot rows, outbox entries for the link write-backs and the removal of its intents commit
+together in one more. A crash in between leaves intents, which ``recover`` resolves at the start of
+the next run by looking their keys up in the PSA, in bulk. Creates also look the keys up first (in
+bulk), and a taken identifier is adopted, so even a lost state file cannot double a project.
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    unknown: dict[str, Unsettled] = field(
-        default_factory=dict
-    )  # writes the PSA neither confirmed nor refused
+    # writes the PSA neither confirmed nor refused
+    unknown: dict[str, Unsettled] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,18 +58,16 @@ class LoadContext:
     on_closed: str = Policies.on_closed
     parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
     fingerprint: str | None = None  # of the mapping the payloads are made with
-    fault: Callable[[str], None] = lambda point: (
-        None
-    )  # test-only crash points (see sync.common.faults)
+    # test-only crash points (see sync.common.faults)
+    fault: Callable[[str], None] = lambda point: None
     pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
-    create_chunk: CreateChunk | None = (
-        None  # the PSA's (one request per project), else the whole batch
-    )
+    # the PSA's (one request per project), else the whole batch
+    create_chunk: CreateChunk | None = None
 
 
 @dataclass(frozen=True)
 class Linking:
-    """One project to link in a batch's commit (``link_projects``), with the values it was made with."""
+    """A project to link in a batch's commit (``link_projects``), with the values it was made of."""
 
     row: DesiredRow
     ref: ProjectRef
@@ -118,7 +115,7 @@ def new_link(
 
 
 def choose(refs: list[ProjectRef], identifier: str) -> ProjectRef | None:
-    """Of several projects carrying one key (a hand copy), prefer the one whose identifier we made."""
+    """Of several projects with one key (a hand copy), prefer the one whose identifier we made."""
     ours = [ref for ref in refs if ref.identifier == identifier]
     if ours:
         return ours[0]
@@ -149,8 +146,9 @@ def create_projects(
                 ctx,
                 create.row,
                 report,
-                f"key found on {len(refs)} PSA projects ({ids}) and none has the "
-                "identifier psa-sync makes; remove the copy's key in the PSA, then run `psa-sync retry`",
+                f"key found on {len(refs)} PSA projects ({ids}) and none has the identifier "
+                "psa-sync makes; remove the copy's key in the PSA, "
+                "then run `psa-sync retry`",
             )
             continue
         existing.append((create.row, ref))
@@ -166,9 +164,8 @@ def create_projects(
     for chunk in chunks(news, ctx.create_chunk):
         results = ctx.psa.create([project for _, project in chunk])
         _settle_creates(ctx, [create for create, _ in chunk], results, report)
-        ctx.fault(
-            "after-chunk"
-        )  # this chunk's links committed; the batch's later chunks not sent yet
+        # this chunk's links committed; the batch's later chunks not sent yet
+        ctx.fault("after-chunk")
 
 
 def _new_projects(
@@ -185,8 +182,8 @@ def _new_projects(
                 ctx,
                 create.row,
                 report,
-                f"the PSA refused the parent project of Account {exc.record_id}: "
-                f"{exc.reason}; fix the Account (or the PSA's required fields), then run `psa-sync retry`",
+                f"the PSA refused the parent project of Account {exc.record_id}: {exc.reason}; "
+                "fix the Account (or the PSA's required fields), then run `psa-sync retry`",
             )
             continue
         news.append(
@@ -248,7 +245,8 @@ def _settle_other(
 def adopt(
     ctx: LoadContext, row: DesiredRow, ref: ProjectRef, values: dict, report: LoadReport
 ) -> None:
-    """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values survive.
+    """Link an existing project: push only the CRM-owned fields that differ; PSA-owned values
+    survive.
 
     The snapshot records only what the PSA surely holds: a closed project keeps the push as pending
     (applied when a person reopens it), and a push the PSA left unconfirmed is snapshotted as the
@@ -340,9 +338,8 @@ def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadRep
         else []
     )
     if todo:
-        ctx.fault(
-            "after-update"
-        )  # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
+        # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
+        ctx.fault("after-update")
     for update, result in zip(todo, results, strict=True):
         if result.outcome in DONE:
             answered.append((update, {}, "updated"))
@@ -375,9 +372,9 @@ def note_unconfirmed(
     detail: dict,
     intent: dict | None = None,
 ) -> None:
-    """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already linked)
-    leaves an update intent, so the next run re-fetches the deal whatever its stamp; a create already
-    has its own. ``report.unknown`` gets it one more try at the end of this run."""
+    """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already
+    linked) leaves an update intent, so the next run re-fetches the deal whatever its stamp; a
+    create already has its own. ``report.unknown`` gets it one more try at the end of this run."""
     record_id = write.row.record_id
     with ctx.state.transaction():
         if intent is not None:
@@ -387,7 +384,7 @@ def note_unconfirmed(
 
 
 def _through_closed(ctx: LoadContext, update: Update) -> bool:
-    """``on_closed: reopen_update_close``: reopen, update, close again (this project only, never a parent)."""
+    """``on_closed: reopen_update_close``: reopen, update, close again (never the parent)."""
     ref = ref_of(update.link, status="closed")
     if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in DONE:
         return False
@@ -412,7 +409,7 @@ def _through_closed(ctx: LoadContext, update: Update) -> bool:
 
 
 def _remember(ctx: LoadContext, answered: list[tuple[Update, dict, str]]) -> None:
-    """The snapshots of a batch's answered updates (with what waits for a closed project), in one commit."""
+    """One commit: the snapshots of a batch's answered updates (and what waits for closed ones)."""
     if not answered:
         return
     ids = [update.row.record_id for update, _, _ in answered]

@@ -1,8 +1,8 @@
 """Recovery: what earlier runs left in doubt is settled before a run reads anything new.
 
-A create intent means the process may have died between the PSA's 201 and the commit of the link: the
-key is looked up, and a project found is linked; one not found is re-fetched and created afresh. An
-update intent means the PSA's answer was unknown: the record is re-fetched whatever its stamp and
+A create intent means the process may have died between the PSA's 201 and the commit of the link:
+the key is looked up, and a project found is linked; one not found is re-fetched and created afresh.
+An update intent means the PSA's answer was unknown: the record is re-fetched whatever its stamp and
 diffed again. The pipeline re-fetches; this module decides and records.
 """
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def resolve_intents(run: Run) -> list[str] | None:
-    """Link the creates the PSA did make; return the records to re-fetch (``None``: no intents at all)."""
+    """Link the creates the PSA did make; the records to re-fetch (``None``: no intents at all)."""
     intents = run.state.intents()
     if not intents:
         return None
@@ -32,9 +32,8 @@ def resolve_intents(run: Run) -> list[str] | None:
         refs = found.get(intent.key, [])
         ours = [r for r in refs if r.identifier == run.psa.identifier(intent.key)]
         if ours:
-            tentative = (
-                run.mapping.tentative
-            )  # a tentative project's create says so in its stage field
+            # a tentative project's create says so in its stage field
+            tentative = run.mapping.tentative
             pipeline = tentative is not None and intent.payload.get(
                 tentative.stage_field
             ) == tentative.stage("tentative")
@@ -63,8 +62,8 @@ def resolve_intents(run: Run) -> list[str] | None:
 
 def forget_settled_intents(run: Run) -> None:
     """Call only after the re-fetched records were processed: an intent dropped before its deal was
-    re-fetched would lose the deal to a crash in between (its stamp may be long behind the watermark).
-    A crash before this only means one more look-up and re-fetch. Intents this run re-opened carry its
-    run id and stay."""
+    re-fetched would lose the deal to a crash in between (its stamp may be long behind the
+    watermark). A crash before this only means one more look-up and re-fetch. Intents this run
+    re-opened carry its run id and stay."""
     with run.state.transaction():
         run.state.drop_stale_intents(before_run=run.run_id)

@@ -1,4 +1,4 @@
-"""The end-of-run retry of the writes the PSA neither confirmed nor refused (docs/architecture.md §5.4)."""
+"""The end-of-run retry of writes the PSA left unconfirmed (docs/architecture.md §5.4)."""
 
 from __future__ import annotations
 

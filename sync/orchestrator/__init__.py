@@ -1,1 +1,1 @@
-"""The order of the stages (stages.py) and what a run holds: its session, plan, backfill, clients."""
+"""The order of the stages (stages.py) and what a run holds: session, plan, backfill, clients."""

@@ -1,11 +1,12 @@
-"""`psa-sync backfill`: the history of an org — deals closed in a date range — beside the scheduled runs.
+"""`psa-sync backfill`: the history of an org — deals closed in a date range — beside the scheduled
+runs.
 
-A backfill selects by **CloseDate** (a business date), not by SystemModstamp: it never reads or moves
-the run's watermark. It reads the range ordered by Id (REST pages, or one Bulk API 2.0 job above
-``limits.bulk_threshold`` rows), and processes it in batches of ``BATCH_ROWS`` records, each through
-the run's own page step in a run session of its own: the run lock is held for one batch only, so a
-scheduled run waits seconds, never hours. Each batch commits, with its results, the Id it reached;
-interrupted in any way, the same command continues after that Id.
+A backfill selects by **CloseDate** (a business date), not by SystemModstamp: it never reads or
+moves the run's watermark. It reads the range ordered by Id (REST pages, or one Bulk API 2.0 job
+above ``limits.bulk_threshold`` rows), and processes it in batches of ``BATCH_ROWS`` records, each
+through the run's own page step in a run session of its own: the run lock is held for one batch
+only, so a scheduled run waits seconds, never hours. Each batch commits, with its results, the Id it
+reached; interrupted in any way, the same command continues after that Id.
 
 Every exactly-once rule of a run holds, because the batches go through the same load (intents, look
 up before create, adoption): a deal already linked is an update or nothing, a project that already
@@ -43,9 +44,8 @@ KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, 
 DATE_FIELD = "CloseDate"
 BATCH_ROWS = 200  # one PSA batch and one sObject Collections call each: a short lock hold
 LOCK_WAIT_SECONDS = 900.0  # a batch waits this long for a scheduled run to finish
-TURN_PAUSE_SECONDS = (
-    0.3  # between batches: a scheduled run waiting for the lock takes its turn here
-)
+# between batches: a scheduled run waiting for the lock takes its turn here
+TURN_PAUSE_SECONDS = 0.3
 EXAMPLES = 5
 
 
@@ -99,8 +99,8 @@ class BackfillReport:
 
 
 def parse_range(since: str | None, until: str | None) -> tuple[date | None, date]:
-    """The CloseDate range; until defaults to today (UTC), a missing since means no lower bound (adopt).
-    Exit 2 for what is not a range."""
+    """The CloseDate range; until defaults to today (UTC), a missing since means no lower bound
+    (adopt). Exit 2 for what is not a range."""
     problems: list[str] = []
 
     def parse(name: str, text: str) -> date | None:
@@ -142,12 +142,13 @@ def range_query(
 ) -> str:
     condition = range_condition(mapping, since, until, after_id)
     where = f" WHERE {to_soql(condition)}" if condition is not None else ""
-    return f"SELECT {', '.join(select_fields(mapping, children))} FROM {mapping.source.object}{where} ORDER BY Id"
+    fields = ", ".join(select_fields(mapping, children))
+    return f"SELECT {fields} FROM {mapping.source.object}{where} ORDER BY Id"
 
 
 def batches(pages: Iterator[list[dict]], size: int = BATCH_ROWS) -> Iterator[list[dict]]:
-    """Read pages (2,000 rows, or a Bulk result set) cut into batches of ``size`` records (a batch, not a
-    window: a window is a time range of the run's query; docs/architecture.md, glossary)."""
+    """Read pages (2,000 rows, or a Bulk result set) cut into batches of ``size`` records (a batch,
+    not a window: a window is a time range of the run's query; docs/architecture.md, glossary)."""
     for page in pages:
         for start in range(0, len(page), size):
             yield page[start : start + size]
@@ -159,17 +160,18 @@ def load_progress(state: State | None) -> Progress | None:
 
 
 def begin(state: State | None, since: date, until: date) -> Progress:
-    """The backfill to run: the unfinished one of this range (resumed), else a new one. Another range
-    while one is unfinished is refused: its cursor would be lost."""
+    """The backfill to run: the unfinished one of this range (resumed), else a new one. Another
+    range while one is unfinished is refused: its cursor would be lost."""
     current = load_progress(state)
     if current is not None and not current.finished:
         if (current.since, current.until) == (since.isoformat(), until.isoformat()):
             return current
         how = "overlaps" if current.overlaps(since, until) else "would lose the cursor of"
         raise ConfigError(
-            f"this range {how} an unfinished backfill of {current.since}..{current.until} ({current.done}/"
-            f"{current.total} done, last advanced {current.advanced_at}); run `psa-sync backfill --since "
-            f"{current.since} --until {current.until}` to finish it first. Nothing was written"
+            f"this range {how} an unfinished backfill of {current.since}..{current.until} "
+            f"({current.done}/{current.total} done, last advanced {current.advanced_at}); "
+            f"run `psa-sync backfill --since {current.since} --until {current.until}` "
+            "to finish it first. Nothing was written"
         )
     now = iso(utcnow())
     return Progress(
@@ -193,8 +195,8 @@ def read_range(
     until: date | None,
     after_id: str | None = None,
 ) -> tuple[int, str, Iterator[list[dict]]]:
-    """One COUNT() call, then the records of the range after ``after_id``: REST pages, or one Bulk 2.0
-    job above ``limits.bulk_threshold``. (how many, "rest" or "bulk", the pages)"""
+    """One COUNT() call, then the records of the range after ``after_id``: REST pages, or one Bulk
+    2.0 job above ``limits.bulk_threshold``. (how many, "rest" or "bulk", the pages)"""
     condition = range_condition(mapping, since, until, after_id)
     where = to_soql(condition) if condition is not None else None
     count = client.count(mapping.source.object, where, include_deleted=False)
@@ -238,9 +240,8 @@ def run_backfill(
 ) -> BackfillReport:
     """Batches through run sessions until the range is done or a batch fails; resumable."""
     check_source(mapping)
-    with backfill_lock(
-        settings
-    ):  # held to the end: the scheduled runs wait for a batch, never exit 75
+    # held to the end: the scheduled runs wait for a batch, never exit 75
+    with backfill_lock(settings):
         return _run(settings, mapping, since, until, reporter, batch_rows, environ)
 
 
@@ -288,16 +289,15 @@ def _batch(
     environ: dict[str, str] | None,
 ) -> tuple[int, str | None]:
     """One batch in a run session of its own: the lock is held for this batch only. Every batch maps
-    with the mapping the command loaded at its start: an edit of the file meanwhile waits for the next
-    command, as it waits for the next run."""
+    with the mapping the command loaded at its start: an edit of the file meanwhile waits for the
+    next command, as it waits for the next run."""
     asked = time.monotonic()
     held = asked
 
     def step(run: Run) -> None:
         nonlocal held
-        held = (
-            time.monotonic()
-        )  # the lock is held from here (recovery before it is only a lookup, if any)
+        # the lock is held from here (recovery before it is only a lookup, if any)
+        held = time.monotonic()
         stages.process_page(run, records, advance=lambda page: _advance(run.state, progress, page))
 
     result = stages.cycle(
@@ -347,9 +347,10 @@ def _finish(settings: Settings, progress: Progress) -> None:
 
 @contextmanager
 def _locked_state(settings: Settings) -> Iterator[State]:
-    """The state file, opened (which may create and migrate it) and written under the run lock, as every
-    writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's write lock;
-    one that finds it waits for it (the backfill's own lock is held) instead of exiting 75."""
+    """The state file, opened (which may create and migrate it) and written under the run lock, as
+    every writer does (architecture §4): a scheduled run beside the backfill never meets SQLite's
+    write lock; one that finds it waits for it (the backfill's own lock is held) instead of exiting
+    75."""
     with run_lock(settings, LOCK_WAIT_SECONDS):
         state = State.open(settings.state)
         try:
@@ -359,7 +360,7 @@ def _locked_state(settings: Settings) -> Iterator[State]:
 
 
 def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> BackfillReport:
-    """Read and plan only, through the run's page step over a read-only state: counts and examples."""
+    """Read and plan only, through the run's page step on a read-only state: counts, examples."""
     check_source(mapping)
     client = make_clients(settings).client
     client.connect()

@@ -20,9 +20,9 @@ from sync.connectors.salesforce.client import SalesforceClient
 class Connections:
     """Both clients, built from the config (nothing is sent yet), and the PSA calls they made.
 
-    A caller may keep them across run sessions (the daemon's cycles, a backfill's windows): one token
-    for all, not one per run. ``new_run()`` then gives each run its own call budget, Salesforce clock
-    and retry windows. Unpacks as ``client, psa``.
+    A caller may keep them across run sessions (the daemon's cycles, a backfill's windows): one
+    token for all, not one per run. ``new_run()`` then gives each run its own call budget,
+    Salesforce clock and retry windows. Unpacks as ``client, psa``.
     """
 
     def __init__(self, settings: Settings):
@@ -56,7 +56,7 @@ class Connections:
         return iter((self.client, self.psa))
 
     def new_run(self) -> None:
-        """The next run on these kept clients (see ``SalesforceClient.new_run``); no call is made."""
+        """The next run on these kept clients (``SalesforceClient.new_run``); no call is made."""
         self.client.new_run()
         session = self._psa_session
         if isinstance(session, SyncSession) and session.retry_window is not None:
@@ -64,6 +64,6 @@ class Connections:
 
 
 def make_clients(settings: Settings) -> Connections:
-    """Both clients, built from the config; nothing is sent yet (a client's ``connect()`` asks for the
-    token). Not called ``connect``: it connects nothing (docs/architecture.md, glossary)."""
+    """Both clients, built from the config; nothing is sent yet (a client's ``connect()`` asks for
+    the token). Not called ``connect``: it connects nothing (docs/architecture.md, glossary)."""
     return Connections(settings)

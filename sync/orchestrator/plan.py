@@ -5,8 +5,8 @@ With ``--sample`` it runs offline over records in the REST shape (a query respon
 a pull request with no connection to anything.
 
 The plan streams: its memory does not grow with the org. It counts every action and keeps the first
-``examples`` of each (``plan --json``'s lists hold at most that many; ``counts`` holds the totals); a
-machine that wants every action asks for ``--jsonl``, one JSON line per action written as it is
+``examples`` of each (``plan --json``'s lists hold at most that many; ``counts`` holds the totals);
+a machine that wants every action asks for ``--jsonl``, one JSON line per action written as it is
 decided, page by page.
 """
 
@@ -52,27 +52,24 @@ class PlanResult:
     """Counts of every action, the first ``examples`` of each, and a ``sink`` that sees them all."""
 
     examples: int = EXAMPLES
-    sink: Callable[[dict], None] | None = (
-        None  # called with every action as it is decided (--jsonl)
-    )
+    # called with every action as it is decided (--jsonl)
+    sink: Callable[[dict], None] | None = None
     creates: list[dict] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
     unchanged: int = 0
     lifecycle: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
-    repairs: list[dict] = field(
-        default_factory=list
-    )  # link fields the run re-writes (cleared, cloned)
+    # link fields the run re-writes (cleared, cloned)
+    repairs: list[dict] = field(default_factory=list)
     recover: list[dict] = field(default_factory=list)  # records an earlier run left in doubt
     pipeline: list[dict] = field(default_factory=list)  # rows of the pipeline table the run writes
-    children: list[dict] = field(
-        default_factory=list
-    )  # what linked deals' passes do to their plans
+    # what linked deals' passes do to their plans
+    children: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     api_calls: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: str, items: list[dict]) -> None:
-        """Count ``items`` (one list of the summary), keep the first examples, hand all to the sink."""
+        """Count ``items`` (a summary list), keep the first examples, give all to the sink."""
         self.counts[kind] += len(items)
         kept: list[dict] = getattr(self, kind)
         if len(kept) < self.examples:
@@ -183,8 +180,9 @@ def add_planned(result: PlanResult, page: PagePlan) -> None:
 def add_children(
     result: PlanResult, page: PagePlan, state: State, rules: LineItemRules | None
 ) -> None:
-    """The child actions of the page's linked, planned, open projects, decided as the run decides them
-    (``load.children.child_actions``): a new line item's task, a removed one flagged, an estimate moved."""
+    """The child actions of the page's linked, planned, open projects, decided as the run decides
+    them (``load.children.child_actions``): a new line item's task, a removed one flagged, an
+    estimate moved."""
     plans = state_children.planned(state, list(page.structures))
     existing = state_children.children_of(state, list(plans))
     for record_id, plan_state in plans.items():

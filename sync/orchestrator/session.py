@@ -1,5 +1,5 @@
-"""What one run holds while the stages work: the :class:`Run`, the :class:`Session` that records it in
-the state file, and the pieces a session is made of (the run lock, the two connections, the guard
+"""What one run holds while the stages work: the :class:`Run`, the :class:`Session` that records it
+in the state file, and the pieces a session is made of (the run lock, the two connections, the guard
 against a state file of another org or PSA).
 
 The stages receive a :class:`Run` instead of reaching for globals; ``stages.run_session`` is the
@@ -108,9 +108,8 @@ class Run:
     writeback: WritebackReport = field(default_factory=WritebackReport)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     new_failures: int = 0
-    create_chunk: CreateChunk | None = (
-        None  # the PSA's (``PsaConnector.create_chunk``), else whole batches
-    )
+    # the PSA's (``PsaConnector.create_chunk``), else whole batches
+    create_chunk: CreateChunk | None = None
 
     @property
     def ctx(self) -> LoadContext:
@@ -137,7 +136,7 @@ class Run:
         )
 
     def parent_of(self, row: DesiredRow) -> ProjectRef | None:
-        """The Account's parent project (found or created once per Account) for ``customer: parent_project``."""
+        """The Account's parent project, found or made once (``customer: parent_project``)."""
         facts = self.facts.get(row.record_id) or Facts()
         if not facts.account_id:
             return None
@@ -147,7 +146,7 @@ class Run:
         )
 
     def tally(self, plan: Plan, pipeline: Sequence[dict[str, Any]] = ()) -> None:
-        """Count what a page's plan decided (and its pipeline rows by status), then what load did with it."""
+        """Count what a page's plan decided (its pipeline rows by status), then what load did."""
         for row in pipeline:
             self.counts[f"pipeline_{row['status']}"] = (
                 self.counts.get(f"pipeline_{row['status']}", 0) + 1
@@ -168,9 +167,8 @@ class Run:
         )
         self.count_new_failures(report.failed)
         report.failed = {}
-        plans = (
-            self.children
-        )  # a project's plan: counted once it did something (mappings without one)
+        # a project's plan: counted once it did something (mappings without one)
+        plans = self.children
         done = {
             "children_created": plans.created,
             "children_found": plans.found,
@@ -204,8 +202,9 @@ class Run:
 def guard(
     state: State, org_id: str, psa_url: str, state_path: Path, *, record: bool = True
 ) -> None:
-    """Refuse a state file made against another org or PSA (a sandbox keeps production's record Ids);
-    a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s report)."""
+    """Refuse a state file made against another org or PSA (a sandbox keeps production's record
+    Ids); a new file learns both (unless ``record`` is off: a read-only look such as ``adopt``'s
+    report)."""
     for key, now in (("org_id", org_id), ("psa_url", psa_url)):
         was = state.meta(key)
         if was is None:
@@ -214,7 +213,8 @@ def guard(
         elif was != now:
             what = "Salesforce org" if key == "org_id" else "PSA"
             raise StateMismatchError(
-                f"the state file {state_path} was made against {what} {was}, but this config reaches {now}. "
+                f"the state file {state_path} was made against {what} {was}, "
+                f"but this config reaches {now}. "
                 "Use one state file per org and PSA; nothing was changed"
             )
 
@@ -234,19 +234,17 @@ class Session:
     error: SyncError | None = None
     aborted: BaseException | None = None  # a bug or Ctrl-C: recorded, then re-raised
     connected: Connected | None = None  # clients a caller keeps across sessions (already connected)
-    checkpoint: Callable[[str], None] | None = (
-        None  # called at each crash point too (the daemon's stop)
-    )
+    # called at each crash point too (the daemon's stop)
+    checkpoint: Callable[[str], None] | None = None
     result: RunResult | None = None
     _client: SalesforceApi | None = None
     _connections: Connected | None = None
-    _calls_before: dict = field(
-        default_factory=dict
-    )  # calls a re-used client made before this session
+    # calls a re-used client made before this session
+    _calls_before: dict = field(default_factory=dict)
     _psa_before: int = 0
 
     def start(self) -> Run:
-        """Connect (a kept client only the first time: its token is counted on this run), guard, go."""
+        """Connect (a kept client only the first time: its token counts on this run), guard, go."""
         connections = make_clients(self.settings) if self.connected is None else self.connected
         client, psa = _pair(connections)
         self._client, self._connections = client, connections
@@ -257,9 +255,8 @@ class Session:
         fault = _chain(crash_hook(self.environ), self.checkpoint)
         fault("after-token")
         guard(self.state, client.org_id, psa.url, self.settings.state)
-        if (
-            self.mode != "reconcile"
-        ):  # reconcile reports; the runs record which mapping made the snapshots
+        # reconcile reports; the runs record which mapping made the snapshots
+        if self.mode != "reconcile":
             self.state.set_meta("mapping_fingerprint", self.mapping.fingerprint)
         self.run = Run(
             self.settings,
@@ -291,8 +288,9 @@ class Session:
         logger.error("%s", error)
 
     def finish(self, status: str, exit_code: int, counts: dict[str, int]) -> RunResult:
-        """Record how the run ended. If the state file refuses even that, the first error still wins:
-        a run that had failed keeps its error and exit code, one that had not fails with exit 74."""
+        """Record how the run ended. If the state file refuses even that, the first error still
+        wins: a run that had failed keeps its error and exit code, one that had not fails with exit
+        74."""
         client = self._client
         result = RunResult(
             run_id=self.run_id,
@@ -379,8 +377,8 @@ def _chain(*hooks: Callable[[str], None] | None) -> Callable[[str], None]:
 
 
 def after_failure(step: Callable[[Run], None], run: Run) -> None:
-    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the error
-    reported (and the exit code) stays the first one, the one that says what went wrong."""
+    """Run a clean-up step after a failed block; its own failure is logged, never raised, so the
+    error reported (and the exit code) stays the first one, the one that says what went wrong."""
     try:
         step(run)
     except Exception as exc:  # noqa: BLE001 - the first error is already on its way out

@@ -2,14 +2,14 @@
 
     run session:  lock → state → run row → connect → guard → Run … catch → record usage → finish
     a run:        recover → pages → settle → back-sync → unconfirmed, then the final write-back
-    a page step:  transform → links → lifecycle-only rows → diff  (= plan_page, also what `plan` shows)
+    a page step:  transform → links → lifecycle-only rows → diff  (= plan_page: what `plan` shows)
                   → load → commit (snapshot rows, quarantine, watermark)
 
 Every writing command opens a :func:`run_session`: ``run``, ``retry``, ``backfill``'s windows, the
-daemon's cycles, ``adopt``, ``link`` and ``unlink`` through :func:`cycle` (recover → their own step →
-settle → unconfirmed → write-back), ``reconcile`` directly. Pages go through :func:`process_page`, each
-committed before the next is read, so a crash or a budget stop resumes from the last page; ``plan``
-calls :func:`plan_page` and writes nothing. See docs/architecture.md.
+daemon's cycles, ``adopt``, ``link`` and ``unlink`` through :func:`cycle` (recover → their own step
+→ settle → unconfirmed → write-back), ``reconcile`` directly. Pages go through :func:`process_page`,
+each committed before the next is read, so a crash or a budget stop resumes from the last page;
+``plan`` calls :func:`plan_page` and writes nothing. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from sync.transform.structure import page_structures
 logger = logging.getLogger(__name__)
 
 
-# --- the run session ----------------------------------------------------------------------------------
+# --- the run session ------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -69,11 +69,11 @@ def run_session(
 
     ``conclude(session) -> (status, exit_code, counts)`` lets an entry point with its own report
     (reconcile) decide those; by default they come from the run's counts and error. ``connected``
-    re-uses clients across sessions (a backfill's windows, the daemon's cycles: one token, not one per
-    run); ``wait`` is how long to wait for the lock (a scheduled run waits 0 and exits 75); ``mapping``
-    is one already loaded (the daemon's, kept until SIGHUP), else the config's file is read;
-    ``checkpoint`` is called at every crash point (the daemon stops there on SIGTERM).
-    Raises only LockHeldError and config errors found before a run row exists.
+    re-uses clients across sessions (a backfill's windows, the daemon's cycles: one token, not one
+    per run); ``wait`` is how long to wait for the lock (a scheduled run waits 0 and exits 75);
+    ``mapping`` is one already loaded (the daemon's, kept until SIGHUP), else the config's file is
+    read; ``checkpoint`` is called at every crash point (the daemon stops there on SIGTERM). Raises
+    only LockHeldError and config errors found before a run row exists.
     """
     environ = dict(os.environ if environ is None else environ)
     mapping = mapping or load_mapping(settings.mapping)
@@ -98,9 +98,8 @@ def run_session(
                 yield session
             except SyncError as exc:
                 session.fail(exc)
-            except (
-                DatabaseError
-            ) as exc:  # the state file's disk, mid-run: the commit points kept it whole
+            # the state file's disk, mid-run: the commit points kept it whole
+            except DatabaseError as exc:
                 session.fail(translate(settings.state, exc))
             except BaseException as exc:
                 session.aborted = exc
@@ -151,9 +150,10 @@ def cycle(
     environ: dict[str, str] | None = None,
     **kept: Any,
 ) -> RunResult:
-    """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window, an
-    adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run session.
-    ``kept``: ``connected``, ``wait``, ``mapping``, ``checkpoint`` (see :func:`run_session`)."""
+    """The frame of every writing command: recover → ``step`` (a run's window, a backfill's window,
+    an adoption) → settle → back-sync (a run) → unconfirmed, then the final write-back, in a run
+    session. ``kept``: ``connected``, ``wait``, ``mapping``, ``checkpoint`` (see
+    :func:`run_session`)."""
     with run_session(settings, mode, environ=environ, **kept) as session:
         run = session.start()
         try:
@@ -173,24 +173,22 @@ def cycle(
     return session.result
 
 
-# --- the page step --------------------------------------------------------------------------------------
+# --- the page step --------------------------------------------------------------------------------
 
 
 @dataclass
 class PagePlan:
-    """What one page needs, decided before anything is written: ``run`` does it, ``plan`` lists it."""
+    """What a page needs, decided before anything is written: ``run`` does it, ``plan`` lists it."""
 
     plan: Plan
     facts: dict[str, Facts]
     errors: list[RowError]  # every transform failure of the page
-    quarantine: dict[str, str] = field(
-        default_factory=dict
-    )  # record → reason (won deals that do not map)
+    # record → reason (won deals that do not map)
+    quarantine: dict[str, str] = field(default_factory=dict)
     links: dict[str, Link] = field(default_factory=dict)
-    pipeline: list[dict] = field(
-        default_factory=list
-    )  # rows of the pipeline table (``transform.pipeline_stream``)
-    # record → the phases and tasks its project should have (``structure:``; won and tentative deals)
+    # rows of the pipeline table (``transform.pipeline_stream``)
+    pipeline: list[dict] = field(default_factory=list)
+    # record → the phases and tasks of its project (``structure:``; won and tentative deals)
     structures: dict[str, Structure] = field(default_factory=dict)
 
 
@@ -198,9 +196,8 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
     """Transform → links → lifecycle-only rows → diff, reading (never writing) the state."""
     result, tentative = transform(records, mapping), mapping.tentative is not None
     mapped, failed, structures = page_structures(result.rows, records, mapping, tentative)
-    errors = (
-        result.errors + failed
-    )  # a deal whose plan cannot be made is quarantined like a bad field
+    # a deal whose plan cannot be made is quarantined like a bad field
+    errors = result.errors + failed
     ids = [r.record_id for r in mapped] + [e.record_id for e in errors]
     links = state.links(ids) if state is not None else {}
     rows = mapped + lifecycle_only_rows(errors, links, tentative)
@@ -234,9 +231,9 @@ def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> Pag
 def process_page(
     run: Run, records: list[dict], *, advance: Callable[[list[dict]], None] | None = None
 ) -> None:
-    """One page through every stage, committed as one: snapshot rows, quarantine and ``advance`` (where
-    the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or retried
-    records have nowhere to advance."""
+    """One page through every stage, committed as one: snapshot rows, quarantine and ``advance``
+    (where the reader goes on: the run's window and watermark, a backfill's cursor). Re-fetched or
+    retried records have nowhere to advance."""
     state = run.state
     run.counts["extracted"] += len(records)
     page = plan_page(records, run.mapping, state)
@@ -264,7 +261,7 @@ def process_page(
             advance(records)
 
 
-# --- the stages of a run, in order ------------------------------------------------------------------
+# --- the stages of a run, in order ----------------------------------------------------------------
 
 
 def recover(run: Run) -> None:
@@ -303,10 +300,11 @@ def next_run_pages(
 
 
 def sync_changes(run: Run) -> None:
-    """Extract → page step, page by page, each page committing where its window goes on; a window read
-    to its end moves the watermark to its signpost and closes. The outbox is sent once, at the end
-    (``final_flush``): a new deal's link and its first back-sync values then share one write, where
-    sending full batches as the pages went wrote each new deal twice (issue 14's call economy)."""
+    """Extract → page step, page by page, each page committing where its window goes on; a window
+    read to its end moves the watermark to its signpost and closes. The outbox is sent once, at the
+    end (``final_flush``): a new deal's link and its first back-sync values then share one write,
+    where sending full batches as the pages went wrote each new deal twice (issue 14's call
+    economy)."""
     state, mapping = run.state, run.mapping
     for window in incremental.windows(state, mapping, server_time(run.client)):
         for records in incremental.pages(
@@ -325,14 +323,15 @@ def sync_changes(run: Run) -> None:
 
 
 def settle(run: Run) -> None:
-    """The end-of-run retry of writes the PSA left unconfirmed (see ``load.settle.settle_unconfirmed``)."""
+    """The end-of-run retry of writes the PSA left unconfirmed
+    (``load.settle.settle_unconfirmed``)."""
     settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
     run.tally_load()
 
 
 def unconfirmed(run: Run) -> None:
-    """A write the PSA never confirmed must not end in exit 0: the deal is not in the PSA yet (or not
-    up to date). Its intent is committed, so the next run looks it up first and finishes it."""
+    """A write the PSA never confirmed must not end in exit 0: the deal is not in the PSA yet (or
+    not up to date). Its intent is committed, so the next run looks it up first and finishes it."""
     pending = sorted(run.load.unknown)  # settle() left only what is still open
     run.counts["unconfirmed"] = len(pending)
     if pending:
@@ -340,14 +339,16 @@ def unconfirmed(run: Run) -> None:
             f" and {len(pending) - 5} more" if len(pending) > 5 else ""
         )
         raise PsaUnavailable(
-            f"the PSA neither confirmed nor refused {len(pending)} write(s) after retrying (5xx or no answer): "
+            f"the PSA neither confirmed nor refused {len(pending)} write(s) "
+            "after retrying (5xx or no answer): "
             f"{shown}; the next run looks them up before anything else and finishes them"
         )
 
 
 def final_flush(run: Run) -> None:
-    """Send what the outbox holds, even after an error, unless the budget itself is the problem: then a
-    run that leaves write-backs waiting says so with exit 4 instead of ending as if all were done."""
+    """Send what the outbox holds, even after an error, unless the budget itself is the problem:
+    then a run that leaves write-backs waiting says so with exit 4 instead of ending as if all were
+    done."""
     try:
         if run.client.budget_left():
             flush(

@@ -1,6 +1,7 @@
-"""Issue 22: a batch's creates cost the state file one commit before the PSA is asked and one after it
-answers (per chunk, for a PSA that takes one request per project), a handful of statements in all;
-a failure mid-batch keeps every chunk already answered linked and leaves the rest to recovery."""
+"""Issue 22: a batch's creates cost the state file one commit before the PSA is asked and one after
+it answers (per chunk, for a PSA that takes one request per project), a handful of statements in
+all; a failure mid-batch keeps every chunk already answered linked and leaves the rest to
+recovery."""
 
 from datetime import UTC, datetime
 
@@ -75,7 +76,7 @@ def test_a_batch_of_creates_commits_twice_in_a_handful_of_statements(state):
 
 
 class FailingAfter(FakePsa):
-    """A PSA sending one request per project whose connection fails after ``ok`` creates were asked."""
+    """A PSA of one request per project whose connection fails after ``ok`` creates were asked."""
 
     create_chunk = CreateChunk(count=10)
 
