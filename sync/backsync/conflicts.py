@@ -19,7 +19,7 @@ from typing import Any
 
 from sync.common.model import DONE, Link
 from sync.connectors.psa.base import ProjectChange
-from sync.load.projects import LoadContext, ref_of
+from sync.load.context import LoadContext, ref_of
 from sync.transform.diff import canonical
 
 logger = logging.getLogger(__name__)

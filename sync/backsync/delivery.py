@@ -21,7 +21,7 @@ from sync.common.clock import iso, parse_iso, utcnow
 from sync.common.model import DONE
 from sync.connectors.psa.base import ProjectChange
 from sync.connectors.psa.structure import StructureConnector
-from sync.load.projects import ref_of
+from sync.load.context import ref_of
 from sync.state import children as state_children
 from sync.transform.diff import same
 from sync.transform.rows import transform_backsync, transform_progress

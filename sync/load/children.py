@@ -8,7 +8,7 @@ before its project is created (:func:`mark_plans`), so a crash anywhere still gi
 its plan on the next pass.
 
 After the first plan is complete the children are the PSA's. What psa-sync still does, on a deal's
-later passes (amendments of what was sold):
+later passes (amendments of what was sold; :mod:`sync.load.amendments`):
 
 * a new line item → a new task;
 * a line item removed from the deal → its task is flagged (a note), never deleted or closed;
@@ -25,30 +25,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sync.common.model import Create, Link, Outcome
-from sync.common.structure import Child, ChildKind, ChildSource, Structure
+from sync.common.structure import Child, ChildKind, Structure
 from sync.connectors.psa.base import ProjectRef
 from sync.connectors.psa.structure import ChildRef, ChildResult, StructureConnector
-from sync.load.projects import LoadContext, ref_of
+from sync.load.amendments import flag_removed, move_estimates
+from sync.load.child_actions import STAGE, ChildReport, child_actions, child_ref
+from sync.load.context import LoadContext, ref_of
 from sync.mapping.structure_rules import LineItemRules
 from sync.state import children as rows
 from sync.state.children import ChildRow
 
 logger = logging.getLogger(__name__)
-
-STAGE = "structure"
-
-
-@dataclass
-class ChildReport:
-    created: int = 0
-    found: int = 0
-    flagged: int = 0
-    estimates: int = 0
-    problems: dict[str, list[str]] = field(default_factory=dict)  # record → what went wrong
 
 
 def mark_plans(
@@ -114,13 +103,11 @@ def _apply_one(
     if actions.create:
         _create(ctx, psa, link.record_id, project, list(actions.create), existing, problems, report)
     if actions.flag and amendments is not None:
-        _flag(
+        flag_removed(
             ctx, psa, link.record_id, list(actions.flag), amendments.removed_note, problems, report
         )
     if actions.estimates:
-        _move_estimates(
-            ctx, psa, link.record_id, project, list(actions.estimates), problems, report
-        )
+        move_estimates(ctx, psa, link.record_id, project, list(actions.estimates), problems, report)
     reason = "; ".join(problems)
     before = [q["error"] for q in ctx.state.quarantined(link.record_id) if q["stage"] == STAGE]
     with ctx.state.transaction():
@@ -137,60 +124,6 @@ def _apply_one(
         report.problems[link.record_id] = problems
 
 
-@dataclass(frozen=True)
-class ChildActions:
-    """What a deal's pass does to its project's plan (pure: ``plan`` shows, ``apply`` does it)."""
-
-    create: tuple[Child, ...] = ()
-    flag: tuple[ChildRow, ...] = ()  # tasks whose line item left the deal (``on_removed: flag``)
-    estimates: tuple[
-        tuple[ChildRow, Child], ...
-    ] = ()  # a changed quantity (``on_quantity_change: follow``)
-
-    def __bool__(self) -> bool:
-        return bool(self.create or self.flag or self.estimates)
-
-
-def child_actions(
-    structure: Structure,
-    existing: dict[str, ChildRow],
-    plan_state: str,
-    rules: LineItemRules | None,
-) -> ChildActions:
-    """The children still to make (a first plan, an open intent, a new line item later) and, once
-    the first plan is complete, the amendments the line-item rules allow."""
-    create = tuple(c for c in structure.children if _wanted(c, existing, plan_state))
-    if plan_state != "complete" or rules is None:
-        return ChildActions(create)
-    desired = {c.key: c for c in structure.tasks if c.line_item is not None}
-    sold = [
-        r
-        for r in existing.values()
-        if r.line_item and r.child_id is not None and r.status == rows.LINKED
-    ]
-    flag = tuple(r for r in sold if r.key not in desired) if rules.on_removed == "flag" else ()
-    moved = (
-        tuple(
-            (r, desired[r.key])
-            for r in sold
-            if r.key in desired
-            and desired[r.key].hours is not None
-            and desired[r.key].hours != r.hours
-        )
-        if rules.on_quantity_change == "follow"
-        else ()
-    )
-    return ChildActions(create, flag, moved)
-
-
-def _wanted(child: Child, existing: dict[str, ChildRow], plan_state: str) -> bool:
-    """Still to make: never linked (a first plan, or a new line item later), or an open intent."""
-    row = existing.get(child.key)
-    if row is not None:
-        return row.child_id is None
-    return plan_state != "complete" or f"/{ChildSource.LINE_ITEM.value}:" in child.key
-
-
 def _create(
     ctx: LoadContext,
     psa: StructureConnector,
@@ -202,7 +135,7 @@ def _create(
     report: ChildReport,
 ) -> None:
     phases = {
-        k: _ref(r)
+        k: child_ref(r)
         for k, r in existing.items()
         if r.kind is ChildKind.PHASE and r.child_id is not None
     }
@@ -271,78 +204,3 @@ def _settle(
                 },
             )
     return made
-
-
-def _flag(
-    ctx: LoadContext,
-    psa: StructureConnector,
-    record_id: str,
-    removed: list[ChildRow],
-    note: str,
-    problems: list[str],
-    report: ChildReport,
-) -> None:
-    """Tasks whose line item left the deal get the note (never a delete or a close)."""
-    results = psa.flag_children([_ref(r) for r in removed], note)
-    flagged = [r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)]
-    problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in flagged]
-    with ctx.state.transaction():
-        rows.mark(ctx.state, flagged, rows.FLAGGED, note)
-        for key in flagged:
-            ctx.state.event(ctx.run_id, record_id, STAGE, "flagged", {"child": key, "note": note})
-    report.flagged += len(flagged)
-
-
-def _move_estimates(
-    ctx: LoadContext,
-    psa: StructureConnector,
-    record_id: str,
-    project: ProjectRef,
-    moved: list[tuple[ChildRow, Child]],
-    problems: list[str],
-    report: ChildReport,
-) -> None:
-    logged = {
-        c.ref.key: c.spent_hours or Decimal(0) for c in psa.children([project]).get(project.id, [])
-    }
-    # (every estimate moved has hours: ``child_actions`` moves no estimate to None)
-    free = [
-        (row, child, child.hours)
-        for row, child in moved
-        if child.hours is not None and not logged.get(row.key)
-    ]
-    kept = [row.key for row, _ in moved if logged.get(row.key)]
-    results = psa.set_estimates([(_ref(row), hours) for row, _, hours in free]) if free else []
-    done = {r.key for r in results if r.outcome in (Outcome.UPDATED, Outcome.UNCHANGED)}
-    problems += [f"{r.key}: {r.error or r.outcome}" for r in results if r.key not in done]
-    with ctx.state.transaction():
-        rows.set_hours(
-            ctx.state,
-            [
-                (row.key, hours, child.line_item.quantity if child.line_item else None)
-                for row, child, hours in free
-                if row.key in done
-            ],
-        )
-        for row, _, hours in free:
-            if row.key in done:
-                ctx.state.event(
-                    ctx.run_id,
-                    record_id,
-                    STAGE,
-                    "estimate-moved",
-                    {"child": row.key, "from": row.hours, "to": hours},
-                )
-        for key in kept:
-            ctx.state.event(
-                ctx.run_id,
-                record_id,
-                STAGE,
-                "estimate-kept",
-                {"child": key, "why": "time is logged on the task: its estimate is the PSA's now"},
-            )
-    report.estimates += len(done)
-
-
-def _ref(row: ChildRow) -> ChildRef:
-    return ChildRef(row.child_id or 0, row.key, row.kind, row.project_id, "", "open")

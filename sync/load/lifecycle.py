@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sync.common.model import DONE, LifecycleChange, Link, Outcome, SfStatus
 from sync.connectors.psa.base import ProjectChange, ProjectRef, WriteResult
-from sync.load.projects import LoadContext, LoadReport, note_unconfirmed, ref_of
+from sync.load.context import LoadContext, LoadReport, note_unconfirmed, ref_of
 from sync.mapping.model import Lifecycle, Pipeline
 from sync.transform.diff import payload_hash
 

@@ -1,4 +1,4 @@
-"""Plan → PSA connector → links, with the intent protocol that keeps creates exactly-once.
+"""New deals → PSA projects → links: create or adopt, under the intent protocol (exactly-once).
 
 The dangerous window of the whole job is between "the PSA said 201" and "SQLite committed the link".
 So: before a batch is sent, its *intents* commit in one transaction; when the batch (or, for a PSA
@@ -7,62 +7,24 @@ snapshot rows, outbox entries for the link write-backs and the removal of its in
 together in one more. A crash in between leaves intents, which ``recover`` resolves at the start of
 the next run by looking their keys up in the PSA, in bulk. Creates also look the keys up first (in
 bulk), and a taken identifier is adopted, so even a lost state file cannot double a project.
+
+The deals already linked are updated by :mod:`sync.load.updates`; what every step is given is in
+:mod:`sync.load.context`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sync.common.clock import iso
 from sync.common.errors import RecordError
-from sync.common.model import DONE, Create, DesiredRow, LifecycleChange, Link, Outcome, Update
-from sync.connectors.psa.base import (
-    NewProject,
-    Policies,
-    ProjectChange,
-    ProjectRef,
-    PsaConnector,
-    WriteResult,
-)
-from sync.connectors.psa.batch import CreateChunk, chunks
-from sync.mapping.model import Pipeline
-from sync.state import State
+from sync.common.model import Create, DesiredRow, Link, Outcome, Update
+from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
+from sync.connectors.psa.batch import chunks
+from sync.load.context import LoadContext, LoadReport, note_refused, note_unconfirmed
 from sync.transform.diff import link_values, payload_hash, same
-
-logger = logging.getLogger(__name__)
-
-Unsettled = Create | Update | LifecycleChange
-
-
-@dataclass
-class LoadReport:
-    created: list[str] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    # writes the PSA neither confirmed nor refused
-    unknown: dict[str, Unsettled] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LoadContext:
-    state: State
-    psa: PsaConnector
-    run_id: int
-    writeback: dict[str, str]
-    on_create: set[str]
-    on_closed: str = Policies.on_closed
-    parent_of: Callable[[DesiredRow], ProjectRef | None] | None = None  # customer: parent_project
-    fingerprint: str | None = None  # of the mapping the payloads are made with
-    # test-only crash points (see sync.common.faults)
-    fault: Callable[[str], None] = lambda point: None
-    pipeline: Pipeline | None = None  # the mapping's pipeline when it makes tentative projects
-    # the PSA's (one request per project), else the whole batch
-    create_chunk: CreateChunk | None = None
 
 
 @dataclass(frozen=True)
@@ -76,16 +38,6 @@ class Linking:
     outcome: str
     detail: dict | None = None
     pending: dict | None = None
-
-
-def ref_of(link: Link, status: str = "active") -> ProjectRef:
-    return ProjectRef(
-        id=link.project_id,
-        identifier=link.project_identifier,
-        key=link.key,
-        url=link.project_url,
-        status=status,
-    )
 
 
 def new_link(
@@ -142,7 +94,7 @@ def create_projects(
         ref = choose(refs, identifier_of(create.row.key))
         if ref is None:
             ids = ", ".join(str(r.id) for r in refs)
-            _fail(
+            note_refused(
                 ctx,
                 create.row,
                 report,
@@ -178,7 +130,7 @@ def _new_projects(
         try:
             parent = ctx.parent_of(create.row) if ctx.parent_of else None
         except RecordError as exc:
-            _fail(
+            note_refused(
                 ctx,
                 create.row,
                 report,
@@ -239,7 +191,7 @@ def _settle_other(
             error = f"the PSA answered {result.outcome} without naming the project"
         note_unconfirmed(ctx, report, create, "create", {"error": error})
     else:
-        _fail(ctx, row, report, result.error or result.outcome)
+        note_refused(ctx, row, report, result.error or result.outcome)
 
 
 def adopt(
@@ -266,7 +218,7 @@ def adopt(
     else:
         result = ctx.psa.update([ProjectChange(ref=ref, fields=push)])[0]
         if result.outcome == Outcome.FAILED:
-            _fail(ctx, row, report, result.error or "update refused")
+            note_refused(ctx, row, report, result.error or "update refused")
             return
         if result.outcome == Outcome.UNKNOWN:
             had = {**row.fields, **{name: values.get(name) for name in push}}
@@ -324,121 +276,3 @@ def link_projects(ctx: LoadContext, items: Sequence[Linking]) -> list[Link]:
             ),
         )
     return links
-
-
-def update_projects(ctx: LoadContext, updates: Sequence[Update], report: LoadReport) -> None:
-    """Push changed CRM-owned fields; a closed project follows the ``on_closed`` policy."""
-    todo = [u for u in updates if u.changed]
-    answered: list[tuple[Update, dict[str, Any], str]] = [
-        (update, {}, "unchanged") for update in updates if not update.changed
-    ]
-    results = (
-        ctx.psa.update([ProjectChange(ref=ref_of(u.link), fields=u.changed) for u in todo])
-        if todo
-        else []
-    )
-    if todo:
-        # the PSA holds the change (a tentative project's stage set Won), no snapshot yet
-        ctx.fault("after-update")
-    for update, result in zip(todo, results, strict=True):
-        if result.outcome in DONE:
-            answered.append((update, {}, "updated"))
-            report.updated.append(update.row.record_id)
-        elif (
-            result.outcome == Outcome.CLOSED
-            and ctx.on_closed == "reopen_update_close"
-            and _through_closed(ctx, update)
-        ):
-            answered.append((update, {}, "updated-reopened-closed"))
-            report.updated.append(update.row.record_id)
-        elif result.outcome == Outcome.CLOSED:
-            answered.append((update, {**update.link.pending, **update.changed}, "pending-closed"))
-            report.pending.append(update.row.record_id)
-        elif result.outcome == Outcome.UNKNOWN:
-            # Not confirmed either way: keep the old snapshot and leave an update intent.
-            note_unconfirmed(
-                ctx, report, update, "update", {"error": result.error}, intent=update.changed
-            )
-        else:
-            _fail(ctx, update.row, report, result.error or result.outcome)
-    _remember(ctx, answered)
-
-
-def note_unconfirmed(
-    ctx: LoadContext,
-    report: LoadReport,
-    write: Unsettled,
-    action: str,
-    detail: dict,
-    intent: dict | None = None,
-) -> None:
-    """Remember a write the PSA neither confirmed nor refused. ``intent`` (for a deal already
-    linked) leaves an update intent, so the next run re-fetches the deal whatever its stamp; a
-    create already has its own. ``report.unknown`` gets it one more try at the end of this run."""
-    record_id = write.row.record_id
-    with ctx.state.transaction():
-        if intent is not None:
-            ctx.state.add_intents([(record_id, write.row.key, intent)], ctx.run_id, "update")
-        ctx.state.event(ctx.run_id, record_id, action, "unknown", detail)
-    report.unknown[record_id] = write
-
-
-def _through_closed(ctx: LoadContext, update: Update) -> bool:
-    """``on_closed: reopen_update_close``: reopen, update, close again (never the parent)."""
-    ref = ref_of(update.link, status="closed")
-    if ctx.psa.set_lifecycle([ref], "reopen")[0].outcome not in DONE:
-        return False
-    result = ctx.psa.update([ProjectChange(ref=ref, fields=update.changed)])[0]
-    closed = ctx.psa.set_lifecycle([ref], "close")[0]
-    if closed.outcome not in DONE:  # never leave a person's closed project open quietly
-        logger.error(
-            "project %s was reopened to update it and could not be closed again (%s); close it in "
-            "the PSA",
-            ref.id,
-            closed.error or closed.outcome,
-        )
-        with ctx.state.transaction():
-            ctx.state.event(
-                ctx.run_id,
-                update.row.record_id,
-                "update",
-                "reclose-failed",
-                {"project_id": ref.id, "error": closed.error},
-            )
-    return result.outcome in DONE
-
-
-def _remember(ctx: LoadContext, answered: list[tuple[Update, dict, str]]) -> None:
-    """One commit: the snapshots of a batch's answered updates (and what waits for closed ones)."""
-    if not answered:
-        return
-    ids = [update.row.record_id for update, _, _ in answered]
-    with ctx.state.transaction():
-        ctx.state.save_links(
-            update.link.but(
-                payload=dict(update.row.fields),
-                payload_hash=update.payload_hash,
-                pending=pending,
-                mapping=ctx.fingerprint,
-            )
-            for update, pending, _ in answered
-        )
-        ctx.state.drop_intents(ids)  # an update intent is settled by this answer
-        ctx.state.release_all(ids, ["transform", "load"])
-        ctx.state.add_events(
-            ctx.run_id,
-            (
-                (update.row.record_id, "update", outcome, {"changed": update.changed})
-                for update, _, outcome in answered
-            ),
-        )
-
-
-def _fail(ctx: LoadContext, row: DesiredRow, report: LoadReport, reason: str) -> None:
-    """Quarantine a write the PSA refused; its intent, answered now, goes in the same commit (never
-    one without the other, or a crash in between would leave the deal in neither place)."""
-    with ctx.state.transaction():
-        ctx.state.drop_intent(row.record_id)
-        ctx.state.quarantine(row.record_id, "load", reason, {"fields": row.fields}, ctx.run_id)
-        ctx.state.event(ctx.run_id, row.record_id, "load", "quarantined", {"error": reason})
-    report.failed[row.record_id] = reason

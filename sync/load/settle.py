@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 
 from sync.common.model import Create, Update
-from sync.load.projects import LoadContext, LoadReport, Unsettled, create_projects, update_projects
+from sync.load.context import LoadContext, LoadReport, Unsettled
+from sync.load.projects import create_projects
+from sync.load.updates import update_projects
 from sync.state import State
 
 SETTLE_PAUSE_SECONDS = 2.0  # before the end-of-run retry of unconfirmed writes

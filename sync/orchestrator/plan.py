@@ -22,7 +22,7 @@ from typing import Any
 from sync.common.errors import ConfigError
 from sync.common.structure import Child, ChildKind, Structure
 from sync.config import Settings
-from sync.load.children import child_actions
+from sync.load.child_actions import child_actions
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.mapping.structure_rules import LineItemRules
@@ -181,8 +181,8 @@ def add_children(
     result: PlanResult, page: PagePlan, state: State, rules: LineItemRules | None
 ) -> None:
     """The child actions of the page's linked, planned, open projects, decided as the run decides
-    them (``load.children.child_actions``): a new line item's task, a removed one flagged, an
-    estimate moved."""
+    them (``load.child_actions``): a new line item's task, a removed one flagged, an estimate
+    moved."""
     plans = state_children.planned(state, list(page.structures))
     existing = state_children.children_of(state, list(plans))
     for record_id, plan_state in plans.items():

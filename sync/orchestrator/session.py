@@ -29,9 +29,9 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.connectors.psa.base import Policies, ProjectRef, PsaConnector
 from sync.connectors.psa.batch import CreateChunk
-from sync.load.children import ChildReport
+from sync.load.child_actions import ChildReport
+from sync.load.context import LoadContext, LoadReport
 from sync.load.members import with_members
-from sync.load.projects import LoadContext, LoadReport
 from sync.mapping.model import Mapping
 from sync.ops.metrics import totals
 from sync.orchestrator.connections import Connections, make_clients

@@ -33,9 +33,10 @@ from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.extract import incremental
 from sync.load import children, lifecycle
-from sync.load.projects import create_projects, update_projects
+from sync.load.projects import create_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
 from sync.load.settle import settle_unconfirmed
+from sync.load.updates import update_projects
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.orchestrator.session import Connected, Run, RunResult, Session, after_failure

@@ -22,7 +22,8 @@ from functools import partial
 from sync.common.errors import AdoptionRefused, PsaUnavailable
 from sync.common.model import Outcome
 from sync.config import Settings
-from sync.load.projects import adopt, ref_of
+from sync.load.context import ref_of
+from sync.load.projects import adopt
 from sync.mapping.model import Mapping
 from sync.ops.adopt.match import Pair
 from sync.orchestrator import stages

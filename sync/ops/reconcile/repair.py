@@ -13,7 +13,7 @@ from sync.common.model import DONE, DesiredRow, LifecycleChange, Link, SfStatus
 from sync.connectors.psa.base import ProjectChange
 from sync.extract import incremental
 from sync.load import lifecycle
-from sync.load.projects import ref_of
+from sync.load.context import ref_of
 from sync.ops.reconcile.children import forget_children
 from sync.ops.reconcile.drift import Drift
 from sync.orchestrator import stages

@@ -28,7 +28,7 @@ from sync.common.model import Link
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.extract import incremental
-from sync.load.projects import ref_of
+from sync.load.context import ref_of
 from sync.ops.reconcile.children import children_drift
 from sync.ops.reconcile.drift import (
     SWEEP_PAGE,

@@ -12,7 +12,7 @@ from sync.common.errors import ConfigError
 from sync.connectors.psa.base import Policies
 from sync.connectors.psa.redmine.connector import RedmineConnector
 from sync.connectors.psa.tryton.connector import TrytonConnector
-from sync.load.projects import LoadContext
+from sync.load.context import LoadContext
 
 
 def test_every_reader_of_on_closed_takes_its_default_from_policies():

@@ -11,7 +11,8 @@ import pytest
 
 from sync.common.model import Create, DesiredRow, Update
 from sync.connectors.psa.base import ProjectRef
-from sync.load.projects import LoadContext, LoadReport, new_link
+from sync.load.context import LoadContext, LoadReport
+from sync.load.projects import new_link
 from sync.load.settle import settle_unconfirmed, still_unconfirmed
 from sync.state import State
 from tests.fixtures.fake_psa import FakePsa

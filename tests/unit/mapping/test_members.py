@@ -11,8 +11,10 @@ import pytest
 
 from sync.common.errors import MappingError
 from sync.common.yamldoc import load_yaml
+from sync.load.context import LoadContext, LoadReport
 from sync.load.members import NO_ACCOUNT, MembersPsa, unmatched
-from sync.load.projects import LoadContext, LoadReport, create_projects, update_projects
+from sync.load.projects import create_projects
+from sync.load.updates import update_projects
 from sync.mapping import load_mapping
 from sync.ops.check.members import check_member_roles, check_members
 from sync.ops.check.runner import CheckResult, Findings

@@ -10,7 +10,8 @@ import pytest
 
 from sync.common.errors import PsaUnavailable
 from sync.common.model import Create, DesiredRow
-from sync.load.projects import LoadContext, LoadReport, create_projects
+from sync.load.context import LoadContext, LoadReport
+from sync.load.projects import create_projects
 from sync.state import State
 from tests.fixtures.stops import stops_the_run
 from tests.unit.connectors.redmine.canned import API_KEY, IDENT, KEY, REF, URL, new, posts, project
