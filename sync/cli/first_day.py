@@ -76,7 +76,7 @@ def adopt(
         psa-sync adopt --since 2024-01-01 && psa-sync adopt --since 2024-01-01 --apply
     """
     from sync.ops.adopt.commands import adopt as survey_and_link
-    from sync.orchestrator.backfill import parse_range
+    from sync.orchestrator.date_range import parse_range
 
     settings = obj.settings()
     first, last = parse_range(since, until) if since or until else (None, None)
@@ -160,13 +160,15 @@ def backfill(
     """
     from sync.mapping.loader import load_mapping
     from sync.orchestrator import backfill as history
+    from sync.orchestrator.backfill_dry_run import dry_run as plan_backfill
+    from sync.orchestrator.date_range import parse_range
     from sync.orchestrator.progress import reporter
 
     settings = obj.settings()
-    first, last = history.parse_range(since, until)
+    first, last = parse_range(since, until)
     mapping = load_mapping(settings.mapping)
     if dry_run:
-        outcome = history.dry_run(settings, mapping, first, last)
+        outcome = plan_backfill(settings, mapping, first, last)
     else:
         with reporter(quiet=as_json) as report_progress:
             outcome = history.run_backfill(

@@ -21,7 +21,7 @@ from sync.events.intake import Work
 from sync.extract import incremental
 from sync.extract.soql import field, to_soql
 from sync.orchestrator import stages
-from sync.orchestrator.session import Run
+from sync.orchestrator.run import Run
 from sync.state import State
 from sync.state import events as stored
 from sync.state.lock import run_lock

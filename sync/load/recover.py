@@ -15,7 +15,7 @@ from sync.common.model import DesiredRow
 from sync.load.projects import Linking, link_projects
 
 if TYPE_CHECKING:
-    from sync.orchestrator.session import Run
+    from sync.orchestrator.run import Run
 
 
 def resolve_intents(run: Run) -> list[str] | None:

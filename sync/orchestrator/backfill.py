@@ -1,12 +1,12 @@
-"""`psa-sync backfill`: the history of an org — deals closed in a date range — beside the scheduled
-runs.
+"""`psa-sync backfill`: the history of an org — deals closed in a date range — beside the runs.
 
 A backfill selects by **CloseDate** (a business date), not by SystemModstamp: it never reads or
 moves the run's watermark. It reads the range ordered by Id (REST pages, or one Bulk API 2.0 job
-above ``limits.bulk_threshold`` rows), and processes it in batches of ``BATCH_ROWS`` records, each
-through the run's own page step in a run session of its own: the run lock is held for one batch
-only, so a scheduled run waits seconds, never hours. Each batch commits, with its results, the Id it
-reached; interrupted in any way, the same command continues after that Id.
+above ``limits.bulk_threshold`` rows; :mod:`sync.orchestrator.date_range`), and processes it in
+batches of ``BATCH_ROWS`` records, each through the run's own page step in a run session of its own:
+the run lock is held for one batch only, so a scheduled run waits seconds, never hours. Each batch
+commits, with its results, the Id it reached; interrupted in any way, the same command continues
+after that Id.
 
 Every exactly-once rule of a run holds, because the batches go through the same load (intents, look
 up before create, adoption): a deal already linked is an update or nothing, a project that already
@@ -28,12 +28,11 @@ from sync.common.clock import iso, utcnow
 from sync.common.errors import ConfigError, SyncError
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
-from sync.extract.incremental import bulk_line_items, select_fields
-from sync.extract.soql import Condition, and_, to_soql
-from sync.extract.soql import field as soql_field
 from sync.mapping.model import Mapping
 from sync.orchestrator import stages
-from sync.orchestrator.session import Connected, Run, make_clients
+from sync.orchestrator.date_range import check_source, read_range
+from sync.orchestrator.run import Run
+from sync.orchestrator.session import Connected, make_clients
 from sync.state import State
 from sync.state.lock import backfill_lock, run_lock
 
@@ -41,12 +40,10 @@ logger = logging.getLogger(__name__)
 
 MODE = "backfill"  # the run mode of its batches
 KEY = "backfill"  # meta key: the backfill in progress (JSON), or the last one, finished
-DATE_FIELD = "CloseDate"
 BATCH_ROWS = 200  # one PSA batch and one sObject Collections call each: a short lock hold
 LOCK_WAIT_SECONDS = 900.0  # a batch waits this long for a scheduled run to finish
 # between batches: a scheduled run waiting for the lock takes its turn here
 TURN_PAUSE_SECONDS = 0.3
-EXAMPLES = 5
 
 
 @dataclass
@@ -98,54 +95,6 @@ class BackfillReport:
         }
 
 
-def parse_range(since: str | None, until: str | None) -> tuple[date | None, date]:
-    """The CloseDate range; until defaults to today (UTC), a missing since means no lower bound
-    (adopt). Exit 2 for what is not a range."""
-    problems: list[str] = []
-
-    def parse(name: str, text: str) -> date | None:
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            problems.append(f"{name}: {text!r} is not a date; write YYYY-MM-DD")
-            return None
-
-    lower = None if since is None else parse("--since", since)
-    upper = parse("--until", until or utcnow().date().isoformat())
-    if lower is not None and upper is not None and lower > upper:
-        problems.append(f"--since {lower} is after --until {upper}; nothing would be read")
-    if problems or upper is None:
-        raise ConfigError(problems)
-    return lower, upper
-
-
-def range_condition(
-    mapping: Mapping, since: date | None, until: date | None, after_id: str | None
-) -> Condition:
-    """The mapping's criteria, the CloseDate range (either bound may be open) and, resuming, the Ids
-    after the last one done."""
-    closed = soql_field(DATE_FIELD)
-    return and_(
-        mapping.source.criteria,
-        closed.ge(since) if since else None,
-        closed.le(until) if until else None,
-        soql_field("Id").gt(after_id) if after_id else None,
-    )
-
-
-def range_query(
-    mapping: Mapping,
-    since: date | None,
-    until: date | None,
-    after_id: str | None,
-    children: bool = True,
-) -> str:
-    condition = range_condition(mapping, since, until, after_id)
-    where = f" WHERE {to_soql(condition)}" if condition is not None else ""
-    fields = ", ".join(select_fields(mapping, children))
-    return f"SELECT {fields} FROM {mapping.source.object}{where} ORDER BY Id"
-
-
 def batches(pages: Iterator[list[dict]], size: int = BATCH_ROWS) -> Iterator[list[dict]]:
     """Read pages (2,000 rows, or a Bulk result set) cut into batches of ``size`` records (a batch,
     not a window: a window is a time range of the run's query; docs/architecture.md, glossary)."""
@@ -176,39 +125,6 @@ def begin(state: State | None, since: date, until: date) -> Progress:
     now = iso(utcnow())
     return Progress(
         since=since.isoformat(), until=until.isoformat(), started_at=now, advanced_at=now
-    )
-
-
-def check_source(mapping: Mapping) -> None:
-    if mapping.source.object.lower() != "opportunity":
-        raise ConfigError(
-            f"backfill selects deals by {DATE_FIELD}, an Opportunity field; the mapping reads "
-            f"{mapping.source.object}"
-        )
-
-
-def read_range(
-    client: SalesforceApi,
-    mapping: Mapping,
-    settings: Settings,
-    since: date | None,
-    until: date | None,
-    after_id: str | None = None,
-) -> tuple[int, str, Iterator[list[dict]]]:
-    """One COUNT() call, then the records of the range after ``after_id``: REST pages, or one Bulk
-    2.0 job above ``limits.bulk_threshold``. (how many, "rest" or "bulk", the pages)"""
-    condition = range_condition(mapping, since, until, after_id)
-    where = to_soql(condition) if condition is not None else None
-    count = client.count(mapping.source.object, where, include_deleted=False)
-    if count > settings.limits.bulk_threshold:
-        deals = client.bulk_query_pages(
-            range_query(mapping, since, until, after_id, children=False), include_deleted=False
-        )
-        return count, "bulk", bulk_line_items(client, mapping, where, deals)
-    return (
-        count,
-        "rest",
-        client.query_pages(range_query(mapping, since, until, after_id), include_deleted=False),
     )
 
 
@@ -357,40 +273,3 @@ def _locked_state(settings: Settings) -> Iterator[State]:
             yield state
         finally:
             state.close()
-
-
-def dry_run(settings: Settings, mapping: Mapping, since: date, until: date) -> BackfillReport:
-    """Read and plan only, through the run's page step on a read-only state: counts, examples."""
-    check_source(mapping)
-    client = make_clients(settings).client
-    client.connect()
-    state = State.open_readonly(settings.state)
-    progress = Progress(since=since.isoformat(), until=until.isoformat(), started_at=iso(utcnow()))
-    outcome = BackfillReport(progress, dry_run=True)
-    try:
-        for page in read(client, mapping, settings, progress, since, until):
-            planned = stages.plan_page(page, mapping, state)
-            _tally_plan(outcome, planned)
-            progress.done += len(page)
-    finally:
-        if state is not None:
-            state.close()
-        outcome.api_calls = dict(client.usage.calls)
-    outcome.exit_code = 1 if progress.counts.get("quarantined") else 0
-    return outcome
-
-
-def _tally_plan(outcome: BackfillReport, planned: stages.PagePlan) -> None:
-    plan, counts, examples = planned.plan, outcome.progress.counts, outcome.examples
-    actions: dict[str, list[dict[str, Any]]] = {
-        "created": [{"id": c.row.record_id, "fields": c.row.fields} for c in plan.creates],
-        "updated": [
-            {"id": u.row.record_id, "changed": u.changed} for u in plan.updates if u.changed
-        ],
-        "unchanged": [{"id": record_id} for record_id in plan.unchanged],
-        "lifecycle": [{"id": c.row.record_id, "status": str(c.status)} for c in plan.lifecycle],
-        "quarantined": [{"id": r, "reason": why} for r, why in planned.quarantine.items()],
-    }
-    for action, items in actions.items():
-        counts[action] = counts.get(action, 0) + len(items)
-        examples.setdefault(action, []).extend(items[: EXAMPLES - len(examples.get(action, []))])

@@ -26,8 +26,9 @@ from sync.load.child_actions import child_actions
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
 from sync.mapping.structure_rules import LineItemRules
+from sync.orchestrator.run import PagePlan
 from sync.orchestrator.session import make_clients
-from sync.orchestrator.stages import PagePlan, next_run_pages, plan_page
+from sync.orchestrator.stages import next_run_pages, plan_page
 from sync.state import State
 from sync.state import children as state_children
 

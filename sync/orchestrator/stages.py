@@ -19,27 +19,25 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from sync.backsync import delivery
-from sync.backsync.outbox import flush
-from sync.common.errors import BudgetExceededError, PsaUnavailable, SyncError
-from sync.common.model import Facts, Link, Plan, RowError, facts_of
-from sync.common.structure import Structure
+from sync.common.errors import SyncError
+from sync.common.model import facts_of
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
 from sync.extract import incremental
 from sync.load import children, lifecycle
 from sync.load.projects import create_projects
 from sync.load.recover import forget_settled_intents, resolve_intents
-from sync.load.settle import settle_unconfirmed
 from sync.load.updates import update_projects
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
-from sync.orchestrator.session import Connected, Run, RunResult, Session, after_failure
+from sync.orchestrator.closing import final_flush, settle, unconfirmed
+from sync.orchestrator.run import PagePlan, Run
+from sync.orchestrator.session import Connected, RunResult, Session, after_failure
 from sync.state import DatabaseError, State, pipeline_rows
 from sync.state.files import translate
 from sync.state.lock import run_lock
@@ -106,16 +104,9 @@ def run_session(
                 session.aborted = exc
                 raise
             finally:
-                session.finish(*(conclude or _run_conclusion)(session))
+                session.finish(*(conclude or Session.conclusion)(session))
         finally:
             state.close()
-
-
-def _run_conclusion(session: Session) -> tuple[str, int, dict[str, int]]:
-    status, exit_code = session.outcome()
-    run = session.run
-    counts = {} if run is None else {**run.counts, "new_failures": run.new_failures}
-    return status, exit_code, counts
 
 
 def run_once(
@@ -175,22 +166,6 @@ def cycle(
 
 
 # --- the page step --------------------------------------------------------------------------------
-
-
-@dataclass
-class PagePlan:
-    """What a page needs, decided before anything is written: ``run`` does it, ``plan`` lists it."""
-
-    plan: Plan
-    facts: dict[str, Facts]
-    errors: list[RowError]  # every transform failure of the page
-    # record → reason (won deals that do not map)
-    quarantine: dict[str, str] = field(default_factory=dict)
-    links: dict[str, Link] = field(default_factory=dict)
-    # rows of the pipeline table (``transform.pipeline_stream``)
-    pipeline: list[dict] = field(default_factory=list)
-    # record → the phases and tasks of its project (``structure:``; won and tentative deals)
-    structures: dict[str, Structure] = field(default_factory=dict)
 
 
 def plan_page(records: list[dict], mapping: Mapping, state: State | None) -> PagePlan:
@@ -321,60 +296,3 @@ def sync_changes(run: Run) -> None:
         with state.transaction():
             state.commit_page(incremental.STREAM, max(window.signpost, window.start))
             state.set_meta(incremental.WINDOW, "")
-
-
-def settle(run: Run) -> None:
-    """The end-of-run retry of writes the PSA left unconfirmed
-    (``load.settle.settle_unconfirmed``)."""
-    settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
-    run.tally_load()
-
-
-def unconfirmed(run: Run) -> None:
-    """A write the PSA never confirmed must not end in exit 0: the deal is not in the PSA yet (or
-    not up to date). Its intent is committed, so the next run looks it up first and finishes it."""
-    pending = sorted(run.load.unknown)  # settle() left only what is still open
-    run.counts["unconfirmed"] = len(pending)
-    if pending:
-        shown = ", ".join(pending[:5]) + (
-            f" and {len(pending) - 5} more" if len(pending) > 5 else ""
-        )
-        raise PsaUnavailable(
-            f"the PSA neither confirmed nor refused {len(pending)} write(s) "
-            "after retrying (5xx or no answer): "
-            f"{shown}; the next run looks them up before anything else and finishes them"
-        )
-
-
-def final_flush(run: Run) -> None:
-    """Send what the outbox holds, even after an error, unless the budget itself is the problem:
-    then a run that leaves write-backs waiting says so with exit 4 instead of ending as if all were
-    done."""
-    try:
-        if run.client.budget_left():
-            flush(
-                run.state,
-                run.client,
-                run.mapping.source.object,
-                run.run_id,
-                report=run.writeback,
-                fault=run.fault,
-            )
-        elif waiting := run.state.outbox_count():
-            raise BudgetExceededError(
-                f"the API budget of this run is spent; {waiting} deal(s) wait in the outbox "
-                "for their write-back, which the next run sends first"
-            )
-    except SyncError as exc:
-        logger.warning("write-back left pending for the next run: %s", exc)
-        raise
-    finally:
-        run.counts["written"] = run.writeback.written
-        run.counts["written_later"] = run.writeback.retry_later
-        run.count_new_failures(run.writeback.failed)
-    if run.writeback.retry_later:
-        logger.warning(
-            "Salesforce refused %d write-back(s) for now (a row lock or another transient error); "
-            "they stay in the outbox and the next run sends them again",
-            run.writeback.retry_later,
-        )

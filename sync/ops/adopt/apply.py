@@ -28,7 +28,8 @@ from sync.mapping.model import Mapping
 from sync.ops.adopt.match import Pair
 from sync.orchestrator import stages
 from sync.orchestrator.backfill import BATCH_ROWS, LOCK_WAIT_SECONDS
-from sync.orchestrator.session import Connected, Run, RunResult
+from sync.orchestrator.run import Run
+from sync.orchestrator.session import Connected, RunResult
 
 
 @dataclass

@@ -16,7 +16,7 @@ from sync.ops.adopt.match import Matching, by_name, resolve
 from sync.ops.adopt.pairs import PairLine, read_pairs
 from sync.ops.adopt.report import AdoptReport
 from sync.ops.adopt.survey import link_universe, survey
-from sync.orchestrator.backfill import check_source
+from sync.orchestrator.date_range import check_source
 from sync.orchestrator.session import RunResult, make_clients
 from sync.state import State
 

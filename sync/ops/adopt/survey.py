@@ -19,7 +19,7 @@ from sync.connectors.psa.base import PsaConnector
 from sync.extract import incremental
 from sync.mapping.model import Mapping
 from sync.ops.adopt.match import HandProject, Universe
-from sync.orchestrator.backfill import read_range
+from sync.orchestrator.date_range import read_range
 from sync.orchestrator.session import guard
 from sync.state import State
 from sync.transform.rows import transform

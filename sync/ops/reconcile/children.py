@@ -13,7 +13,7 @@ from sync.common.model import Link
 from sync.connectors.psa.structure import StructureConnector
 from sync.load.context import ref_of
 from sync.ops.reconcile.drift import Drift
-from sync.orchestrator.session import Run
+from sync.orchestrator.run import Run
 from sync.state import children as rows
 
 KIND = "child-missing"

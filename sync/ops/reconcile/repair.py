@@ -17,7 +17,7 @@ from sync.load.context import ref_of
 from sync.ops.reconcile.children import forget_children
 from sync.ops.reconcile.drift import Drift
 from sync.orchestrator import stages
-from sync.orchestrator.session import Run
+from sync.orchestrator.run import Run
 from sync.state import State
 
 

@@ -47,7 +47,7 @@ from sync.ops.reconcile.drift import (
 from sync.ops.reconcile.repair import grade, repair_drift
 from sync.ops.reconcile.report import ReconcileReport
 from sync.orchestrator import stages
-from sync.orchestrator.session import Run
+from sync.orchestrator.run import Run
 from sync.state import State
 
 logger = logging.getLogger(__name__)
