@@ -318,7 +318,7 @@ def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_fir
     from sync.config import load_settings
     from sync.extract import incremental
     from sync.ops.reconcile.run import reconcile as reconcile_in_process
-    from sync.orchestrator import stages
+    from sync.orchestrator import closing
 
     won_deal(emulator, "Missed", stamp=long_ago())
     harness.write_config()
@@ -330,7 +330,7 @@ def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_fir
         raise AuthError("the write-back's session was refused")
 
     monkeypatch.setattr(incremental, "fetch_ids", refetch)
-    monkeypatch.setattr(stages, "flush", write_back)
+    monkeypatch.setattr(closing, "flush", write_back)
     monkeypatch.chdir(harness.workdir)
     report = reconcile_in_process(
         load_settings(harness.config, harness.env()), repair=True, environ=harness.env()
