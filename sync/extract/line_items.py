@@ -21,14 +21,14 @@ LINE_ITEM = "OpportunityLineItem"
 
 
 def line_item_fields(mapping: Mapping) -> list[str] | None:
-    """The line-item fields the mapping's ``structure:`` reads; None when it has none (no subquery)."""
+    """The line-item fields the mapping's ``structure:`` reads; None without one (no subquery)."""
     if mapping.structure is None or mapping.source.object.lower() != "opportunity":
         return None
     return mapping.structure.line_item_fields()
 
 
 def line_items_query(fields: list[str], source: str, where: str = "") -> str:
-    """The line items in the order a salesperson sorted them (``SortOrder``, then ``Id``: ties reorder)."""
+    """Line items as a salesperson sorted them (``SortOrder``, then ``Id``: ties reorder)."""
     return f"SELECT {', '.join(fields)} FROM {source}{where} ORDER BY SortOrder, Id"
 
 
