@@ -105,8 +105,9 @@ class LinksTable:
         )
 
     def add_written(self, written: dict[str, dict[str, Any]]) -> None:
-        """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection call's
-        deals: one read and one write of that column alone per chunk); call inside ``transaction()``."""
+        """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection
+        call's deals: one read and one write of that column alone per chunk); call inside
+        ``transaction()``."""
         now = iso(utcnow())
         for chunk in batch.batched(list(written), batch.ROWS):
             marks = ", ".join("?" * len(chunk))
@@ -141,5 +142,5 @@ class LinksTable:
             )
 
     def drop_link(self, record_id: str) -> None:
-        """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
+        """Forget a deal's project (deleted in the PSA); call inside ``transaction()``."""
         self.db["links"].delete_where("record_id = ?", [record_id])

@@ -43,7 +43,7 @@ class State(Reads, LinksTable, OutboxTable):
 
     @classmethod
     def open(cls, path: Path) -> State:
-        """Raises StateFileError (not a state file) or LocalIOError (the disk refused), naming the file."""
+        """Raises StateFileError (not a state file) or LocalIOError (disk refused); both name it."""
         return cls(open_database(path))
 
     @classmethod
@@ -113,7 +113,7 @@ class State(Reads, LinksTable, OutboxTable):
         ]
 
     def drop_stale_intents(self, before_run: int) -> None:
-        """Forget what earlier runs left, once this run's recovery has looked up and re-processed it."""
+        """Forget earlier runs' intents, once this run's recovery has looked up and redone them."""
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, record_id: str) -> None:
@@ -123,8 +123,8 @@ class State(Reads, LinksTable, OutboxTable):
         batch.delete(self.db, "intents", "record_id", record_ids)
 
     def unsettled_links(self) -> set[str]:
-        """Linked records whose link write-back has not landed: their link field cannot bring them back
-        into the query, so it names them."""
+        """Linked records whose link write-back has not landed: their link field cannot bring them
+        back into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
         return linked | {q["record_id"] for q in self.quarantined() if q["stage"] == "write-back"}
 
@@ -132,8 +132,9 @@ class State(Reads, LinksTable, OutboxTable):
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
         now = iso(utcnow())
         self.db.execute(
-            "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, attempts,"
-            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
+            "INSERT INTO quarantine "
+            "(record_id, stage, error, payload, first_seen, last_seen, attempts, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
             [record_id, stage, redact(error), dumps(payload), now, now, run_id],
@@ -163,7 +164,7 @@ class State(Reads, LinksTable, OutboxTable):
         )
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
-        """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
+        """Readmit ignored deals in one commit (``by`` link or retry); returns those that were."""
         was = sorted(self.ignored(record_ids))
         with self.transaction():
             for record_id in was:
@@ -181,11 +182,13 @@ class State(Reads, LinksTable, OutboxTable):
             )
 
     def mark_abandoned(self) -> int:
-        """Runs still 'running' when the lock was free died mid-way (killed, power cut): say so in status."""
+        """Runs 'running' with the lock free died mid-way (killed, power cut): mark them 'died'."""
         with write_transaction(self.db):
             return self.db.execute(
-                "UPDATE runs SET status = 'died', finished_at = ?, error = 'the process ended without finishing "
-                "this run; the next run recovered from the last committed page' WHERE status = 'running'",
+                "UPDATE runs SET status = 'died', finished_at = ?, "
+                "error = 'the process ended without finishing this run; "
+                "the next run recovered from the last committed page' "
+                "WHERE status = 'running'",
                 [iso(utcnow())],
             ).rowcount
 
