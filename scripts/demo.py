@@ -1,13 +1,14 @@
-"""`make demo`: watch psa-sync turn won deals into Redmine projects, and follow a deal as it changes.
+"""`make demo`: watch psa-sync turn won deals into Redmine projects, and follow a deal's changes.
 
 It starts the project's Salesforce emulator with the demo book (in this process), uses the real
 Redmine started by `scripts/redmine.sh` (reset to a clean database first), writes a config under
 ./demo/, and runs the real `psa-sync` command twice, the way cron would. Between the runs it edits
 deals through the emulator's control API, as a salesperson would in Salesforce.
 
-What was sold becomes the plan (README.md, "Project structure"): a won deal and a tentative one (60 %)
-carry line items; each project gets phases (Redmine versions) and tasks (issues) with the hours sold by
-role, the tentative one before the close, and a line item added after the win becomes a new task.
+What was sold becomes the plan (README.md, "Project structure"): a won deal and a tentative one
+(60 %) carry line items; each project gets phases (Redmine versions) and tasks (issues) with the
+hours sold by role, the tentative one before the close, and a line item added after the win becomes
+a new task.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ console = Console(width=max(132, shutil.get_terminal_size().columns))
 
 
 def redmine_env() -> dict[str, str]:
-    """Reset Redmine to its pristine database and read its URL and key from the env file it writes."""
+    """Reset Redmine to its pristine database; its URL and key from the env file it writes."""
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "redmine.sh"), "reset"],
         check=True,
@@ -88,7 +89,7 @@ TENTATIVE = (
 
 
 def sell(emu) -> dict[str, str]:
-    """What sales sold, as line items: on a won deal and on a tentative one (Amount follows the lines)."""
+    """What sales sold, as line items: on a won deal and a tentative one (Amount follows them)."""
     entries = {
         code: emu.add_product(name, code=code, family=family, list_price=price)
         for name, code, family, price in PRODUCTS
@@ -170,7 +171,7 @@ def show(emu, redmine: dict, title: str, highlight: set[str] = frozenset()) -> N
 
 
 def show_plan(redmine: dict, deal_id: str, title: str) -> None:
-    """A deal's project as Redmine holds it: its versions (phases), issues (tasks) and the hours by role."""
+    """A deal's project as Redmine holds it: versions (phases), issues (tasks), hours by role."""
     headers = {"X-Redmine-API-Key": redmine["REDMINE_API_KEY"]}
 
     def get(path: str, **params) -> dict:

@@ -1,4 +1,4 @@
-"""`make demo PSA=tryton`: the same story as `make demo`, with Tryton as the PSA (README.md, "Tryton").
+"""`make demo PSA=tryton`: the same story as `make demo`, Tryton as the PSA (README.md, "Tryton").
 
 Won deals become Tryton projects (party, invoice method, revenue, dates); sales changes a deal and
 wins another; a consultant logs hours on a timesheet line and sets the progress, and the hours,
@@ -44,8 +44,9 @@ def tryton_env() -> dict[str, str]:
 
 
 def write_mapping() -> Path:
-    """demo/maps/tryton_structure.yaml: mappings/tryton.yaml plus the example's `structure:` section, with
-    a copy of mappings/templates/ beside it (a template is named relative to the mapping's folder)."""
+    """demo/maps/tryton_structure.yaml: mappings/tryton.yaml plus the example's `structure:`
+    section, with a copy of mappings/templates/ beside it (a template is named relative to the
+    mapping's folder)."""
     shutil.copytree(ROOT / "mappings" / "templates", DEMO / "templates")
     example = (ROOT / "mappings" / "examples" / "structure.yaml").read_text()
     mapping = DEMO / "maps" / "tryton_structure.yaml"
@@ -153,7 +154,7 @@ def show(emu, rpc: TrytonRpc, title: str, highlight: set[str] = frozenset()) -> 
 
 
 def show_plan(rpc: TrytonRpc, deal_id: str, title: str) -> None:
-    """A deal's project as Tryton holds it: its child works (phases, tasks) with their effort and role."""
+    """A deal's project as Tryton holds it: child works (phases, tasks), their effort and role."""
     project = projects(rpc)[deal_id]
     fields = [
         "name",

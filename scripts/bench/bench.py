@@ -2,16 +2,18 @@
 
 Starts the Salesforce emulator in this process, seeds it (``emu.seed``), and runs each scenario as a
 user would, in a subprocess (the real CLI, or the run's entry point against a dry PSA), so wall time
-and peak RSS are the command's own (``os.wait4`` in a small launcher, see PEAK), never this process's.
-Salesforce calls come from the emulator's counter, by endpoint. Prints figures, asserts nothing
-(see docs/benchmarks.md).
+and peak RSS are the command's own (``os.wait4`` in a small launcher, see PEAK), never this
+process's. Salesforce calls come from the emulator's counter, by endpoint. Prints figures, asserts
+nothing (see docs/benchmarks.md).
 
-    .venv/bin/python scripts/bench/bench.py [--deals 10000] [--plan 10000,100000] [--backfill 100000] [--full]
+    .venv/bin/python scripts/bench/bench.py [--deals 10000] [--plan 10000,100000]
+        [--backfill 100000] [--full]
 
-The minimum a run must spend: ⌈rows read/2000⌉ query calls + ⌈deals written back/200⌉ collections + 1
-token (each deal's write-back fields in one record of a collection: a deal written twice counts once).
-PSA: `plan` and `backfill --dry-run` are given a loopback URL nobody listens on (they must not ask it);
-the runs go against the tests' in-memory FakePsa (a dry PSA: scripts/bench/bench_dry_run.py).
+The minimum a run must spend: ⌈rows read/2000⌉ query calls + ⌈deals written back/200⌉ collections +
+1 token (each deal's write-back fields in one record of a collection: a deal written twice counts
+once). PSA: `plan` and `backfill --dry-run` are given a loopback URL nobody listens on (they must
+not ask it); the runs go against the tests' in-memory FakePsa (a dry PSA:
+scripts/bench/bench_dry_run.py).
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ class Measured:
     stderr: str
 
 
-# Run a command and write its peak RSS (KiB) to a file. The command is started by this small process,
-# not by the bench: Linux folds the RSS of the process that forks into the child's ru_maxrss (the forked
-# copy, up to exec), so a child of the bench, which holds the emulator's book, would report the book too.
+# Run a command and write its peak RSS (KiB) to a file. The command is started by this small
+# process, not by the bench: Linux folds the RSS of the process that forks into the child's
+# ru_maxrss (the forked copy, up to exec), so a child of the bench, which holds the emulator's book,
+# would report the book too.
 PEAK = """import os, subprocess, sys
 proc = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(proc.pid, 0)
@@ -93,7 +96,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
-    """Run ``cmd``; its wall time and its own peak RSS (ru_maxrss of that command alone, see PEAK)."""
+    """Run ``cmd``; its wall time and its own peak RSS (its ru_maxrss alone, see PEAK)."""
     with (
         tempfile.TemporaryFile("w+") as out,
         tempfile.TemporaryFile("w+") as err,
@@ -117,8 +120,8 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 @contextmanager
 def book(n: int, won_ratio: float = 1.0, lines: int = 0):
-    """A fresh emulator seeded with ``n`` deals (``lines`` line items on each won one), and a harness
-    whose config points at it."""
+    """A fresh emulator seeded with ``n`` deals (``lines`` line items on each won one), and a
+    harness whose config points at it."""
     with (
         Emulator(daily_limit=1_000_000_000) as emu,
         tempfile.TemporaryDirectory(prefix="psa-bench-") as tmp,
@@ -215,7 +218,7 @@ def plan(n: int) -> Row:
 
 
 def plan_and_backfill(n: int) -> list[Row]:
-    """`plan`, then `backfill --dry-run` through Bulk 2.0 and through REST, on one book (none writes)."""
+    """`plan`, then `backfill --dry-run` through Bulk 2.0 and REST, on one book (none writes)."""
     since, until = (date.today() - timedelta(days=400)).isoformat(), date.today().isoformat()
     rows = []
     with book(n) as (emu, harness):

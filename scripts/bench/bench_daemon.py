@@ -1,11 +1,11 @@
 """Benchmark `psa-sync daemon`: Closed Won → project latency, and what an idle cycle costs.
 
 Prints figures, asserts nothing. Starts the Salesforce emulator in-process, runs `psa-sync daemon`
-through its CLI against the local Redmine (scripts/redmine.sh start), wins ``--wins`` deals at random
-moments over ``--span`` seconds, and measures for each the time from the win to its project's link in
-the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token requests in all;
-and how long SIGTERM takes to end a slow cycle. (tests/integration/test_daemon.py asserts the behaviour
-without timing bounds; the figures are here.)
+through its CLI against the local Redmine (scripts/redmine.sh start), wins ``--wins`` deals at
+random moments over ``--span`` seconds, and measures for each the time from the win to its project's
+link in the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token
+requests in all; and how long SIGTERM takes to end a slow cycle. (tests/integration/test_daemon.py
+asserts the behaviour without timing bounds; the figures are here.)
 
     .venv/bin/python scripts/bench/bench_daemon.py [--interval 30] [--wins 50] [--span 240]
 
@@ -70,7 +70,7 @@ def main() -> None:
             latencies = measure(harness, emu, book.deals, args.span, args.interval)
             time.sleep(args.interval * 2)  # a few idle cycles at the end
             rows = runs(harness)
-            # SIGTERM in the middle of a slow cycle (each query 2 s): how long until the daemon exits
+            # SIGTERM during a slow cycle (each query 2 s): how long until the daemon exits
             emu.fault("slow", seconds=2, endpoint="queryAll")
             last = rows[-1]["id"]
             wait_for(

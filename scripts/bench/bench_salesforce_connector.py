@@ -1,4 +1,4 @@
-"""Benchmark: the Salesforce connector against the local TLS emulator (prints numbers, asserts nothing).
+"""Benchmark: the Salesforce connector on the local TLS emulator (prints numbers, asserts nothing).
 
     .venv/bin/python scripts/bench/bench_salesforce_connector.py [--rows 20000] [--updates 2000]
 

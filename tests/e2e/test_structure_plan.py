@@ -1,6 +1,7 @@
-"""`psa-sync plan --sample` with a `structure:` section (issue 23): each create shows the phases and tasks its
-project gets, offline, from REST-shaped records carrying `OpportunityLineItems`; a deal whose plan cannot be
-made is quarantined (exit 1); the JSON follows docs/status.schema.json#/$defs/plan."""
+"""`psa-sync plan --sample` with a `structure:` section (issue 23): each create shows the phases and
+tasks its project gets, offline, from REST-shaped records carrying `OpportunityLineItems`; a deal
+whose plan cannot be made is quarantined (exit 1); the JSON follows
+docs/status.schema.json#/$defs/plan."""
 
 import json
 from pathlib import Path

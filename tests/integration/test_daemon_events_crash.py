@@ -1,6 +1,7 @@
-"""Exactly once under SIGKILL with events flowing: the daemon killed inside the events cycle (between a
-project's create and its link commit) or after the page with its replay id committed, then started
-again and sent every event once more (at-least-once delivery): one project per deal, nothing doubled."""
+"""Exactly once under SIGKILL with events flowing: the daemon killed inside the events cycle
+(between a project's create and its link commit) or after the page with its replay id committed,
+then started again and sent every event once more (at-least-once delivery): one project per deal,
+nothing doubled."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(
 
     conn = sqlite3.connect(harness.state)
     with conn:
-        # The real creation events become 500 days old: older than retention.events, kept as the audit trail.
+        # The real creation events become 500 days old: older than retention.events,
+        # kept as the audit trail.
         conn.execute("UPDATE events SET at = ?", [old])
         conn.execute(
             "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, "

@@ -1,7 +1,8 @@
-"""Issue 23's bad input on a real Redmine, through the CLI (README.md, "Bad input, bad answers, bad disks"):
-a PSA without the key custom field or the task tracker, and a child Redmine refuses. Each is reported by
-`check` or quarantines its deal at stage `structure` with the words to fix it; the project stays, the rest
-of the page goes on, and once fixed `retry --id` finishes the plan without making any child twice."""
+"""Issue 23's bad input on a real Redmine, through the CLI (README.md, "Bad input, bad answers, bad
+disks"): a PSA without the key custom field or the task tracker, and a child Redmine refuses. Each
+is reported by `check` or quarantines its deal at stage `structure` with the words to fix it; the
+project stays, the rest of the page goes on, and once fixed `retry --id` finishes the plan without
+making any child twice."""
 
 from __future__ import annotations
 
