@@ -60,7 +60,7 @@ def write_config(emu) -> Path:
           connector: redmine
           url: ${{REDMINE_URL}}
           api_key: ${{REDMINE_API_KEY}}
-        mapping: {ROOT / "mappings" / "examples" / "pipeline.yaml"}   # the default + open deals at 50%+
+        mapping: {ROOT / "mappings" / "examples" / "pipeline.yaml"}  # default + open deals at 50%+
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0}}
         forecast:                                   # psa-sync forecast (README "Forecast")
@@ -68,7 +68,7 @@ def write_config(emu) -> Path:
           by: billing_type
           rates: {{Fixed Fee: 150, Time & Materials: 125, Retainer: 110}}     # blended, per hour
           capacity_hours_per_month: {{Fixed Fee: 1000, Time & Materials: 600, Retainer: 300}}
-          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}   # forecast --by role
+          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}  # --by role
     """)
     )
     return config
@@ -242,13 +242,15 @@ def main() -> None:
         )
         sold = sell(emu)
         console.print(
-            f"Line items: '{SOLD}' (won) sold 20 consulting days, project management and a licence; "
+            f"Line items: '{SOLD}' (won) sold 20 consulting days, "
+            "project management and a licence; "
             f"'{TENTATIVE}' (open, 60 %) 5 consulting and 2 training days."
         )
         config = write_config(emu)
 
         console.rule(
-            "1. The first run: every won deal becomes one project, an open one at 50%+ a tentative one"
+            "1. The first run: every won deal becomes one project, "
+            "an open one at 50%+ a tentative one"
         )
         psa_sync(config, env, "run")
         show(emu, redmine, "after the first run", set(book["won"]))
@@ -276,7 +278,8 @@ def main() -> None:
         emu.update("Opportunity", newly_won["Id"], StageName="Closed Won")
         emu.add_line_item(sold["won"], sold["TRAIN-DAY"], quantity=3)
         console.print(
-            f"• '{raised['Name']}': amount raised by 25,000\n• '{newly_won['Name']}' moved to Closed Won"
+            f"• '{raised['Name']}': amount raised by 25,000"
+            f"\n• '{newly_won['Name']}' moved to Closed Won"
             f"\n• '{SOLD}': 3 training days added after the win (a new line item)"
         )
 
@@ -299,7 +302,8 @@ def main() -> None:
         psa_sync(config, env, "forecast", "--format", "png", "--out", str(DEMO / "forecast.png"))
         psa_sync(config, env, "forecast")
         console.rule(
-            "6. The forecast by role: the sold tasks' hours over their dates (won, and tentative weighted)"
+            "6. The forecast by role: the sold tasks' hours over their dates "
+            "(won, and tentative weighted)"
         )
         psa_sync(config, env, "forecast", "--by", "role")
     console.print(

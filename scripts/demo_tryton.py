@@ -28,7 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from rich.tree import Tree  # noqa: E402
 
-from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
+# scripts/demo.py: the Redmine demo's helpers
+from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402
 from sync.connectors.psa.tryton.rpc import TrytonRpc  # noqa: E402
 
 
@@ -78,7 +79,9 @@ def write_config(emu) -> Path:
         mapping: {write_mapping()}   # mappings/tryton.yaml + a structure: section
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0, backsync_interval: 0}}
-        forecast: {{months: 9, capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}}}
+        forecast:
+          months: 9
+          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}
     """)
     )
     return config
@@ -192,7 +195,8 @@ def show_plan(rpc: TrytonRpc, deal_id: str, title: str) -> None:
             roles[role] = roles.get(role, 0) + hours
         sold = f"  {hours:g} h  {role}" if work["type"] == "task" else ""
         label = (
-            f"{work['type']} #{work['id']} {work['name']}{sold}  due {work['timesheet_end_date'] or '…'}"
+            f"{work['type']} #{work['id']} {work['name']}{sold}  "
+            f"due {work['timesheet_end_date'] or '…'}"
             f"  key …/{work['salesforce_key'].split('/', 1)[1]}"
         )
         nodes[work["id"]] = nodes.get(work["parent"], tree).add(label)

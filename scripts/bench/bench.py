@@ -129,12 +129,12 @@ def book(n: int, won_ratio: float = 1.0, lines: int = 0):
         started = time.perf_counter()
         seed_history(emu, n, won_ratio=won_ratio)
         if lines:
-            plannable(
-                emu
-            )  # every won deal ends after it starts: the same projects with or without plans
+            # every won deal ends after it starts: the same projects with or without plans
+            plannable(emu)
             emu.seed_line_items(lines, seed=42)
         print(
-            f"  seeded {n:,} deals ({lines} line items each won one) in {time.perf_counter() - started:.1f} s",
+            f"  seeded {n:,} deals ({lines} line items each won one) in "
+            f"{time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
         dry = SimpleNamespace(env=SimpleNamespace(url=PSA_URL, api_key="bench-not-a-key"))
@@ -255,8 +255,8 @@ def _calls(calls: dict[str, int]) -> str:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| scenario | size | wall s | µs/deal | peak RSS MB | Salesforce calls by endpoint | SF total | "
-        "minimum | SF ÷ min | PSA | notes |"
+        "| scenario | size | wall s | µs/deal | peak RSS MB | Salesforce calls by endpoint "
+        "| SF total | minimum | SF ÷ min | PSA | notes |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
@@ -265,7 +265,8 @@ def table(rows: list[Row]) -> str:
         rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "-"
         lines.append(
             f"| {r.scenario} | {r.size:,} | {r.wall:.1f} | {per} | {rss} | {_calls(r.calls)} | "
-            f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | {r.psa} | {r.note} |"
+            f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | "
+            f"{r.psa} | {r.note} |"
         )
     return "\n".join(lines)
 
@@ -285,8 +286,9 @@ def ratios(rows: list[Row]) -> list[str]:
             sql, created = r.extra["sql"], r.extra["created"]
             out.append(
                 f"first run over {r.size:,}: state file {sql['statements']:,} SQL statements "
-                f"({sql['statements'] / created:.3f} per created deal), {sql['transactions']:,} write "
-                f"transactions ({sql['transactions'] / created:.4f} per created deal); "
+                f"({sql['statements'] / created:.3f} per created deal), "
+                f"{sql['transactions']:,} write transactions "
+                f"({sql['transactions'] / created:.4f} per created deal); "
                 f"{r.per_deal_us / 1000:.2f} ms a deal"
             )
     plans = [r for r in rows if r.scenario == "psa-sync plan"]
@@ -334,7 +336,9 @@ def main() -> None:
     parser.add_argument(
         "--redmine",
         action="store_true",
-        help="also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)",
+        help=(
+            "also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)"
+        ),
     )
     parser.add_argument(
         "--push", type=int, default=200, help="projects created per write_concurrency (--redmine)"

@@ -85,21 +85,22 @@ def main() -> None:
             daemon.kill()
     quiet = [r for r in rows[1:] if idle(r)]
     calls = [sum(r["api_calls"].values()) for r in quiet]
+    per_idle = statistics.mean(calls) if calls else float("nan")
+    endpoints = sorted({k for r in quiet for k in r["api_calls"]})
+    tokens = sum(r["api_calls"].get("token", 0) for r in rows)
     print(
-        f"psa-sync daemon, schedule.interval {args.interval:g}s, {len(latencies)} deals won over {args.span:g}s"
+        f"psa-sync daemon, schedule.interval {args.interval:g}s, "
+        f"{len(latencies)} deals won over {args.span:g}s"
     )
     print(
         f"  Closed Won → project latency: median {statistics.median(latencies):.1f}s, "
         f"max {max(latencies):.1f}s, min {min(latencies):.1f}s"
     )
     print(
-        f"  Salesforce calls per idle cycle: {statistics.mean(calls) if calls else float('nan'):.2f} "
-        f"({len(quiet)} idle cycles; endpoints {sorted({k for r in quiet for k in r['api_calls']})})"
+        f"  Salesforce calls per idle cycle: {per_idle:.2f} "
+        f"({len(quiet)} idle cycles; endpoints {endpoints})"
     )
-    print(
-        f"  token requests: {sum(r['api_calls'].get('token', 0) for r in rows)} over {len(rows)} cycles; "
-        f"daemon exit {code}"
-    )
+    print(f"  token requests: {tokens} over {len(rows)} cycles; daemon exit {code}")
     print(
         f"  SIGTERM mid-cycle (queries slowed to 2 s) → exit: {took:.2f}s (the stop grace is 3 s)"
     )

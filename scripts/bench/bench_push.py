@@ -48,7 +48,8 @@ def redmine_env() -> tuple[object, dict[str, str]]:
     )
     if done.returncode != 0:
         sys.exit(
-            f"Redmine is not running ({done.stderr.strip()}): start it with scripts/redmine.sh start"
+            f"Redmine is not running ({done.stderr.strip()}): "
+            "start it with scripts/redmine.sh start"
         )
     values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return parse_env(done.stdout), values
@@ -142,8 +143,10 @@ def main() -> None:
         result["db"] = values.get("REDMINE_DB", "sqlite")
         print(json.dumps(result), flush=True)
         print(
-            f"  {result['db']} write_concurrency={concurrency}: {result['creates_per_s']:6.1f} creates/s, "
-            f"500s {result['server_500s']}, duplicates {result['duplicates']}, outcomes {result['outcomes']}",
+            f"  {result['db']} write_concurrency={concurrency}: "
+            f"{result['creates_per_s']:6.1f} creates/s, "
+            f"500s {result['server_500s']}, duplicates {result['duplicates']}, "
+            f"outcomes {result['outcomes']}",
             file=sys.stderr,
         )
     admin.clean()

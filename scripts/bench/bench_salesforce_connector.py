@@ -56,7 +56,8 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         pages = client.usage.calls["queryAll"] + client.usage.calls["queryMore"]
         print(
-            f"paging          {rows} rows in {pages} pages, {elapsed:.2f}s = {rows / elapsed:,.0f} rows/s"
+            f"paging          {rows} rows in {pages} pages, "
+            f"{elapsed:.2f}s = {rows / elapsed:,.0f} rows/s"
         )
 
         ids = emu.ids("Opportunity")[: args.updates]
@@ -73,11 +74,13 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         ok = sum(r.success for r in results)
         print(
-            f"collections     {ok}/{len(records)} records in {client.usage.calls['composite']} calls, "
+            f"collections     {ok}/{len(records)} records in "
+            f"{client.usage.calls['composite']} calls, "
             f"{elapsed:.2f}s = {len(records) / elapsed:,.0f} records/s"
         )
         print(
-            f"calls           {dict(client.usage.calls)}  org usage {client.usage.org_used}/{client.usage.org_max}"
+            f"calls           {dict(client.usage.calls)}  "
+            f"org usage {client.usage.org_used}/{client.usage.org_max}"
         )
 
 

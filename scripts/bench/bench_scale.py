@@ -160,10 +160,12 @@ def structure(bench, n: int, lines: int) -> list:
                     calls,
                     least(bench, counts, lines if planned else 0),
                     psa,
-                    f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, children "
-                    f"{result['children']:,} ({counts.get('children_created', 0):,} created), quarantined "
-                    f"{counts.get('quarantined', 0):,}, written back {counts.get('written', 0):,}; exit "
-                    f"{result['exit']}",
+                    f"read {counts.get('extracted', 0):,}, "
+                    f"created {counts.get('created', 0):,}, "
+                    f"children {result['children']:,} "
+                    f"({counts.get('children_created', 0):,} created), "
+                    f"quarantined {counts.get('quarantined', 0):,}, "
+                    f"written back {counts.get('written', 0):,}; exit {result['exit']}",
                     per_deal_us=done.wall / n * 1e6,
                 )
             )
@@ -233,7 +235,8 @@ def push(bench, count: int, concurrencies: list[int]) -> list:
                     None,
                     f"Redmine {r['count']} creates",
                     f"**{r['creates_per_s']:.1f} creates/s**{speedup}; "
-                    f"server 500s {r['server_500s']}, client 5xx {r['client_5xx']}, duplicates {r['duplicates']}, "
+                    f"server 500s {r['server_500s']}, client 5xx {r['client_5xx']}, "
+                    f"duplicates {r['duplicates']}, "
                     f"missing {r['missing']}, outcomes {r['outcomes']}",
                 )
             )
