@@ -218,7 +218,7 @@ def race(harness, emulator, tmp_path, rounds: int) -> None:
 
 
 @pytest.mark.subprocess
-def test_a_backfill_and_scheduled_runs_started_together_again_and_again_all_exit_0_and_double_nothing(
+def test_backfill_and_scheduled_runs_started_together_again_and_again_all_exit_0_and_double_nothing(
     harness, emulator, redmine, tmp_path
 ):
     race(harness, emulator, tmp_path, RACE_ROUNDS)
@@ -285,7 +285,7 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(
     assert sum(bulk_calls.values()) == 9 < sum(rest_calls.values()) == 27
 
 
-def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_between_windows(
+def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_in_between(
     harness, emulator, redmine, tmp_path, monkeypatch
 ):
     """The command loads the mapping once: an edit of the file mid-backfill waits for the next

@@ -50,7 +50,8 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     psa = FakePsa("http://127.0.0.1:9")
     pages = math.ceil(WON / 2000)
 
-    emulator.reset_calls()  # plan: the next run's pages and nothing else; its PSA URL answers nobody
+    # plan: the next run's pages and nothing else; its PSA URL answers nobody
+    emulator.reset_calls()
     planned = harness.cli("plan", "--json")
     assert planned.returncode == 0, planned.stderr
     assert json.loads(planned.stdout)["counts"]["creates"] == WON

@@ -150,8 +150,8 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
         assert not [r for r in runs(harness) if r["status"] == "died"]
         assert_exactly_once(harness)
         print(
-            f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, cycles from a win to its "
-            f"project {cycles_to_project}"
+            f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, "
+            f"cycles from a win to its project {cycles_to_project}"
         )
     finally:
         daemon.kill()
@@ -216,9 +216,13 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
+        since_down = [
+            (r["exit_code"], round(started(r) - started(rows[down_from]), 1))
+            for r in rows[down_from:]
+        ]
         print(
-            f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; exit codes and starts "
-            f"{[(r['exit_code'], round(started(r) - started(rows[down_from]), 1)) for r in rows[down_from:]]}"
+            f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; "
+            f"exit codes and starts {since_down}"
         )
         assert_metrics_match_status(harness, textfile)
     finally:

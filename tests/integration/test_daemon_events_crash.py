@@ -55,7 +55,8 @@ def test_sigkill_with_events_flowing_loses_and_doubles_nothing(
         schedule={"interval": "30s"},
         events={"enabled": True, "pubsub_url": endpoint, "safety_poll": "1h"},
     )
-    harness.run()  # the watermark is now: the deals below are older, so only their events bring them
+    # the watermark is now: the deals below are older, so only their events bring them
+    harness.run()
     book = Book(emulator, random.Random(24))
     deals = [book.deal(_stamp=datetime.now(UTC) - timedelta(hours=3)) for _ in range(3)]
     log = [(bytes([0, 0, 0, 10 + i]), payload([deal], "UPDATE")) for i, deal in enumerate(deals)]

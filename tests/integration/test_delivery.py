@@ -304,7 +304,7 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     ]
 
 
-def test_a_close_lost_behind_redmine_500s_ends_the_run_with_exit_3_and_the_next_run_closes_the_project(
+def test_a_close_lost_behind_redmine_500s_exits_3_and_the_next_run_closes_the_project(
     harness, emulator, redmine, redmine_proxy, tmp_path
 ):
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url

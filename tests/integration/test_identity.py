@@ -65,7 +65,7 @@ def test_a_lost_state_file_relinks_every_project_and_keeps_psa_owned_and_on_crea
     assert adopted == set(before)
 
 
-def test_with_the_state_lost_a_push_to_an_adopted_project_lost_behind_500s_is_retried_never_taken_for_done(
+def test_state_lost_a_push_to_an_adopted_project_lost_behind_500s_is_retried_never_taken_for_done(
     harness, emulator, redmine, redmine_proxy
 ):
     """Regression: adopting linked the project with the CRM values as its snapshot even when the

@@ -21,7 +21,10 @@ from sync.emulator import Emulator
 pytestmark = pytest.mark.integration
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-ALL_OPPS = "SELECT Id, Name, Amount, StageName, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id"
+ALL_OPPS = (
+    "SELECT Id, Name, Amount, StageName, SystemModstamp FROM Opportunity "
+    "ORDER BY SystemModstamp, Id"
+)
 
 
 @pytest.fixture(autouse=True)

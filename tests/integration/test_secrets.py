@@ -147,7 +147,8 @@ class _EchoingTryton(BaseHTTPRequestHandler):
                 return self._send(
                     json.dumps({"id": request["id"], "result": [1, "tok", None]}).encode()
                 )
-        echoed = body if request["method"] == "common.db.login" else server.password  # type: ignore[attr-defined]
+        password = server.password  # type: ignore[attr-defined]
+        echoed = body if request["method"] == "common.db.login" else password
         page = (
             f"<html>debug: {echoed} | {json.dumps(echoed)} | {json.dumps(json.dumps(echoed))} | "
             f"{echoed!r} | {quote(echoed)}</html>"
@@ -179,7 +180,10 @@ def test_a_secret_echoed_by_tryton_reaches_no_output(emulator, tmp_path, echo_lo
     config.write_text(f"""
 salesforce:
   login_url: {emulator.url}
-  auth: {{flow: client_credentials, client_id: "${{SF_CLIENT_ID}}", client_secret: "${{SF_CLIENT_SECRET}}"}}
+  auth:
+    flow: client_credentials
+    client_id: "${{SF_CLIENT_ID}}"
+    client_secret: "${{SF_CLIENT_SECRET}}"
   ca_bundle: {emulator.ca_file}
 psa:
   connector: tryton

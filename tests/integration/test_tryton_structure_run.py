@@ -83,7 +83,7 @@ def test_a_won_deal_becomes_a_planned_tryton_project_once_for_the_calls_redmine_
     assert works(tryton).keys() == children.keys() and len(deal_projects(tryton)) == 1, again.stdout
 
 
-def test_amendments_on_tryton_add_a_task_flag_a_removed_one_and_move_an_estimate_until_time_is_logged(
+def test_amendments_on_tryton_add_a_task_flag_a_removed_one_and_move_an_estimate_until_time_logged(
     structured, emulator, tryton
 ):
     deal, entries, lines = sold(emulator)

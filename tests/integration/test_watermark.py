@@ -172,7 +172,8 @@ project:
     billing_type:
       from: Type
       map: {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & Materials",
-            "Existing Customer - Replacement": "Time & Materials", "Existing Customer - Downgrade": "Retainer"}
+            "Existing Customer - Replacement": "Time & Materials",
+            "Existing Customer - Downgrade": "Retainer"}
       unmapped: error
       required: true
 writeback:
