@@ -1,4 +1,4 @@
-"""THE BASELINE: the loop a user writes with simple-salesforce, that `make bench` compares with.
+"""THE BASELINE: the hand-written simple-salesforce loop that `make bench` compares with.
 
     token → query_all(won deals with no project yet) → for each deal: make its project
     (here a dry PSA: an id is invented, nothing is sent) → sf.Opportunity.update(link)
