@@ -16,9 +16,9 @@ from sync.common.errors import SyncError
 from sync.config import Settings
 from sync.connectors.psa.base import FieldSpec, PsaConnector
 from sync.mapping.model import FieldRule, Mapping
+from sync.ops.check.describe import suggest
 from sync.ops.check.members import check_member_roles
 from sync.ops.check.runner import Findings
-from sync.ops.check.salesforce import suggest
 from sync.ops.check.structure import check_structure_psa
 
 # The mapping types whose values a PSA field of each type takes without a parse on its side.
