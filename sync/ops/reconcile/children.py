@@ -12,7 +12,7 @@ from __future__ import annotations
 from sync.common.model import Link
 from sync.connectors.psa.structure import StructureConnector
 from sync.load.projects import ref_of
-from sync.ops.reconcile.drift import Drift
+from sync.ops.reconcile.model import Drift
 from sync.orchestrator.session import Run
 from sync.state import children as rows
 

@@ -15,7 +15,7 @@ from sync.extract import incremental
 from sync.load import lifecycle
 from sync.load.projects import ref_of
 from sync.ops.reconcile.children import forget_children
-from sync.ops.reconcile.drift import Drift
+from sync.ops.reconcile.model import Drift
 from sync.orchestrator import stages
 from sync.orchestrator.session import Run
 from sync.state import State

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.common.errors import BudgetExceededError
-from sync.ops.reconcile.drift import KINDS, Drift
+from sync.ops.reconcile.model import KINDS, Drift
 
 JSON_VERSION = 1
 EXAMPLES = 50  # examples listed per kind of drift

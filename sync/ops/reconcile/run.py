@@ -30,22 +30,18 @@ from sync.connectors.base import SalesforceApi
 from sync.extract import incremental
 from sync.load.projects import ref_of
 from sync.ops.reconcile.children import children_drift
-from sync.ops.reconcile.drift import (
+from sync.ops.reconcile.drift import find_drift, in_next_run
+from sync.ops.reconcile.model import Drift, Known, Observed, Seen
+from sync.ops.reconcile.repair import grade, repair_drift
+from sync.ops.reconcile.report import ReconcileReport
+from sync.ops.reconcile.sweeps import (
     SWEEP_PAGE,
-    Drift,
-    Known,
-    Observed,
-    Seen,
     criteria_query,
     existence_queries,
     expected_calls,
     field_of,
-    find_drift,
-    in_next_run,
     stamp_of,
 )
-from sync.ops.reconcile.repair import grade, repair_drift
-from sync.ops.reconcile.report import ReconcileReport
 from sync.orchestrator import stages
 from sync.orchestrator.session import Run
 from sync.state import State
