@@ -77,9 +77,8 @@ def explain_text(data: dict[str, Any]) -> str:
         lines.append(f"  mapped values: {values_text(link['values'])}")
         lines.append(f"  written to Salesforce: {values_text(link['written_to_salesforce'])}")
         if link["pending_while_closed"]:
-            lines.append(
-                f"  pending until the project is reopened: {values_text(link['pending_while_closed'])}"
-            )
+            pending = values_text(link["pending_while_closed"])
+            lines.append(f"  pending until the project is reopened: {pending}")
         if link["kept_psa_fields"]:
             lines.append(
                 f"  fields kept as edited in the PSA: {', '.join(link['kept_psa_fields'])}"
@@ -93,8 +92,9 @@ def explain_text(data: dict[str, Any]) -> str:
         )
     if pipe := data.get("pipeline"):
         lines.append(
-            f"  pipeline: {pipe['status']} — stage {pipe['stage']}, probability {pipe['probability']}, "
-            f"amount {pipe['amount']}, close date {pipe['close_date']} (since {pipe['first_seen']})"
+            f"  pipeline: {pipe['status']} — stage {pipe['stage']}, "
+            f"probability {pipe['probability']}, amount {pipe['amount']}, "
+            f"close date {pipe['close_date']} (since {pipe['first_seen']})"
         )
     for child in data.get("children") or ():
         made = f"#{child['child_id']}" if child["child_id"] else "INTENT (not confirmed yet)"

@@ -103,8 +103,9 @@ def status_text(data: dict[str, Any]) -> str:
         f"state     {data['state']}",
         f"org       {data['org_id']}    PSA {data['psa_url']}",
         f"watermark {data['watermark'] or '(none yet)'}",
-        f"links {counts['links']}   quarantine {counts['quarantine']}   outbox {counts['outbox']}   "
-        f"intents {counts['intents']}   ignored {counts.get('ignored', 0)} (unlinked by hand)",
+        f"links {counts['links']}   quarantine {counts['quarantine']}   "
+        f"outbox {counts['outbox']}   intents {counts['intents']}   "
+        f"ignored {counts.get('ignored', 0)} (unlinked by hand)",
     ]
     if data.get("backfill"):
         lines.append(backfill_line(data["backfill"]))
@@ -114,8 +115,9 @@ def status_text(data: dict[str, Any]) -> str:
         )
     for person in data.get("members_unmatched") or []:
         lines.append(
-            f"members   {person['record_id']}: no PSA user for {person['member']} <{person['email']}> "
-            f"({person['role']}); add the user in the PSA and put them on the project"
+            f"members   {person['record_id']}: "
+            f"no PSA user for {person['member']} <{person['email']}> ({person['role']}); "
+            "add the user in the PSA and put them on the project"
         )
     if data.get("stream"):
         lines.append(stream_line(data["stream"]))
@@ -123,8 +125,9 @@ def status_text(data: dict[str, Any]) -> str:
         lines.append("mapping   CHANGED since the last run")
     if data["mapping"].get("links_on_older_mapping"):
         lines.append(
-            f"mapping   {data['mapping']['links_on_older_mapping']} linked deals keep values of an older "
-            "mapping until they change, or `psa-sync reconcile --repair` re-applies it"
+            f"mapping   {data['mapping']['links_on_older_mapping']} linked deals "
+            "keep values of an older mapping until they change, "
+            "or `psa-sync reconcile --repair` re-applies it"
         )
     lines.append("")
     lines.append("last runs:")
@@ -152,8 +155,9 @@ def backfill_line(progress: dict[str, Any]) -> str:
     what = f"finished {progress['finished_at']}" if progress.get("finished_at") else "IN PROGRESS"
     counts = ", ".join(f"{k} {v}" for k, v in (progress.get("counts") or {}).items() if v) or "-"
     return (
-        f"backfill  {progress['since']}..{progress['until']} {what}: {progress['done']}/{progress['total']} "
-        f"deals ({progress.get('reader', 'rest')}; {counts}); last advanced {progress['advanced_at']}"
+        f"backfill  {progress['since']}..{progress['until']} {what}: "
+        f"{progress['done']}/{progress['total']} deals "
+        f"({progress.get('reader', 'rest')}; {counts}); last advanced {progress['advanced_at']}"
     )
 
 
@@ -175,8 +179,8 @@ def backfill_text(outcome: Any) -> str:
         "done" if progress.finished_at or outcome.dry_run else f"stopped (exit {outcome.exit_code})"
     )
     lines = [
-        f"{head} {progress.since}..{progress.until}: {state} — {progress.done}/{progress.total} deals "
-        f"read through {progress.reader.upper()}; {counts}",
+        f"{head} {progress.since}..{progress.until}: {state} — "
+        f"{progress.done}/{progress.total} deals read through {progress.reader.upper()}; {counts}",
         f"  Salesforce calls: {sum(outcome.api_calls.values())} ({_calls(outcome.api_calls)})",
     ]
     if not outcome.dry_run:
@@ -190,9 +194,8 @@ def backfill_text(outcome: Any) -> str:
                 or item.get("reason")
                 or ""
             )
-            lines.append(
-                f"  {action:<11} {item['id']}  {values_text(detail) if isinstance(detail, dict) else detail}"
-            )
+            shown = values_text(detail) if isinstance(detail, dict) else detail
+            lines.append(f"  {action:<11} {item['id']}  {shown}")
     if outcome.error:
         lines.append(f"  error: {outcome.error}")
     if progress.finished_at is None and not outcome.dry_run:
@@ -201,7 +204,10 @@ def backfill_text(outcome: Any) -> str:
 
 
 def stream_view(state: State, settings: Settings) -> dict[str, Any] | None:
-    """The event path as the daemon last recorded it (``events:``), with each topic's replay id age."""
+    """The event path as the daemon last recorded it (``events:``).
+
+    With the age of each topic's replay id.
+    """
     from sync.state import events as stored
 
     status = stored.stream_status(state)
@@ -243,7 +249,7 @@ def stream_line(stream: dict[str, Any]) -> str:
         else "NOT connected"
     )
     return (
-        f"events    {state}; last message {stream['last_message'] or '-'}; last event "
-        f"{stream['last_event'] or '-'}; replay id age "
-        f"{', '.join(ages) or '(none)'}; events today {stream['events_today']}; fallbacks {fallbacks}"
+        f"events    {state}; last message {stream['last_message'] or '-'}; "
+        f"last event {stream['last_event'] or '-'}; replay id age {', '.join(ages) or '(none)'}; "
+        f"events today {stream['events_today']}; fallbacks {fallbacks}"
     )

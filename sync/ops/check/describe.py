@@ -103,8 +103,8 @@ def _missing(obj: str, name: str, fields: dict[str, dict]) -> str:
     )
     if relationship is not None:
         return (
-            f"{obj}.{relationship['relationshipName']} is a relationship, not a field: name one of its "
-            f"fields, such as {relationship['relationshipName']}.Name"
+            f"{obj}.{relationship['relationshipName']} is a relationship, not a field: "
+            f"name one of its fields, such as {relationship['relationshipName']}.Name"
         )
     hint = suggest(name, [f["name"] for f in fields.values()])
     return f"{obj} has no field '{name}' (or the integration user cannot read it){hint}"

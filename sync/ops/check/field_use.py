@@ -62,7 +62,10 @@ class FieldUse:
 
 
 def check_use(describer: Describer, source: str, use: FieldUse, findings: Findings) -> None:
-    """One field use resolved against ``source``'s describe; what does not fit is an ERROR at its key."""
+    """One field use resolved against ``source``'s describe.
+
+    What does not fit is an ERROR at its mapping key (or a WARN when it only may not fit).
+    """
     found = resolve(describer, source, use.path)
     if found.problem is not None:
         findings.at("ERROR", use.key, _problem_text(use, found.problem, source))
@@ -84,7 +87,10 @@ def check_use(describer: Describer, source: str, use: FieldUse, findings: Findin
 
 def _problem_text(use: FieldUse, problem: str, source: str) -> str:
     if use.role == "system":
-        return f"{problem}: psa-sync selects {use.path} on every run, so {source} cannot be a source object"
+        return (
+            f"{problem}: psa-sync selects {use.path} on every run, "
+            f"so {source} cannot be a source object"
+        )
     return problem
 
 

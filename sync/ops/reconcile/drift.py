@@ -133,8 +133,8 @@ def psa_drift(
                     "project-missing",
                     record_id,
                     link.key,
-                    f"project {link.project_id} "
-                    "(deleted or archived in the PSA); repair re-creates it if the deal still matches",
+                    f"project {link.project_id} (deleted or archived in the PSA); "
+                    "repair re-creates it if the deal still matches",
                     repair="drop-link",
                     project_ids=(link.project_id,),
                 )

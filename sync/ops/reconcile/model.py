@@ -15,7 +15,9 @@ from sync.connectors.psa.base import ProjectRef
 
 #: Kinds of drift, in the order they are reported, with what each means to a person.
 KINDS = {
-    "missed": "matches the criteria but is neither linked, quarantined nor ignored (unlinked by hand)",
+    "missed": (
+        "matches the criteria but is neither linked, quarantined nor ignored (unlinked by hand)"
+    ),
     "hard-deleted": "linked deal no longer exists in Salesforce (purged from the recycle bin)",
     "unflagged-deleted": "linked deal is deleted in Salesforce but its project was never flagged",
     "orphan": "PSA project carries a key that no link knows",
@@ -23,8 +25,12 @@ KINDS = {
     "project-missing": "link points at a PSA project that no longer exists",
     "key-missing": "linked PSA project no longer carries its key",
     "link-field": "link field on the record differs from the link",
-    "old-mapping": "linked deal still carries values of an older mapping (not touched since it changed)",
-    "child-missing": "a phase or task psa-sync made is gone from its project in the PSA (deleted by hand)",
+    "old-mapping": (
+        "linked deal still carries values of an older mapping (not touched since it changed)"
+    ),
+    "child-missing": (
+        "a phase or task psa-sync made is gone from its project in the PSA (deleted by hand)"
+    ),
 }
 
 

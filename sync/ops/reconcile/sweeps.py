@@ -20,7 +20,10 @@ SWEEP_PAGE = 2000  # Ids per page of the criteria sweep
 
 
 def criteria_query(mapping: Mapping) -> str:
-    """Id-only sweep of the criteria since start_date (deleted rows excluded: `query`, not `queryAll`)."""
+    """Id-only sweep of the criteria since start_date.
+
+    Deleted rows are excluded: `query`, not `queryAll`.
+    """
     start = incremental.since(None, mapping)
     where = f"SystemModstamp >= {quote(start)}"
     if mapping.source.criteria is not None:
