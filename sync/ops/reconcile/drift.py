@@ -109,8 +109,8 @@ def psa_drift(
 ) -> list[Drift]:
     """Orphans, duplicates, missing projects and projects that lost their key."""
     by_key: dict[str, list[ProjectRef]] = {}
-    for project in seen.projects:
-        by_key.setdefault(project.key, []).append(project)
+    for ref in seen.projects:
+        by_key.setdefault(ref.key, []).append(ref)
     linked_keys = {link.key: record_id for record_id, link in links.items()}
     out = [
         d

@@ -7,6 +7,7 @@ The sweeps of :mod:`sync.ops.reconcile.run` gather an :class:`Observed`, the sta
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,8 +84,8 @@ class Observed:
 class Known:
     """What the state file says, besides the links."""
 
-    quarantined: set[str] = frozenset()
-    pending: set[tuple[str, str]] = frozenset()  # (deal, field) waiting in the outbox
-    intents: set[str] = frozenset()
-    ignored: set[str] = frozenset()  # unlinked by hand: meant to have no project
+    quarantined: AbstractSet[str] = frozenset()
+    pending: AbstractSet[tuple[str, str]] = frozenset()  # (deal, field) waiting in the outbox
+    intents: AbstractSet[str] = frozenset()
+    ignored: AbstractSet[str] = frozenset()  # unlinked by hand: meant to have no project
     since: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # where the next run reads from
