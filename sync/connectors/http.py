@@ -46,7 +46,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import certifi
@@ -57,6 +57,9 @@ from urllib3.util.retry import Retry
 from sync import __version__
 from sync.common.errors import ConfigError, TlsVerificationRequired
 from sync.config.urls import is_loopback
+
+if TYPE_CHECKING:  # the stubs' own names for what merge_environment_settings takes and returns
+    from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,9 @@ class SyncSession(requests.Session):
         if pinned_ca is not None:
             self.verify = pinned_ca
 
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         if kwargs.get("verify") is False:
@@ -137,9 +142,17 @@ class SyncSession(requests.Session):
         )
         return super().request(method, url, *args, **kwargs)
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: _TextMapping | None,
+        stream: bool | None,
+        verify: _Verify | None,
+        cert: _Cert | None,
+    ) -> _Settings:
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if is_loopback(urlsplit(url).hostname or ""):
+        text = url.decode() if isinstance(url, bytes) else url or ""
+        if is_loopback(urlsplit(text).hostname or ""):
             settings["proxies"] = {}  # the module docstring: a proxy would see the key in clear
         if self.pinned_ca is not None:
             settings["verify"] = self.pinned_ca
@@ -173,12 +186,12 @@ class BoundedRetry(Retry):
         super().__init__(*args, **kwargs)
         self.window = window
 
-    def new(self, **kw: Any) -> BoundedRetry:
+    def new(self, **kw: Any) -> Self:
         retry = super().new(**kw)
         retry.window = self.window
         return retry
 
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
         if self.window is not None and self.window.remaining() <= 0 and self.total != 0:
             # Out of time: fail this call the way an exhausted Retry does (status returned, error raised).
             log.warning("http: the run's retry window is over; not retrying")

@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sync.common.errors import SyncError
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
+
+def run_bounded(fn: Callable[[Item], Result], items: Sequence[Item], workers: int) -> list[Result]:
     """``fn`` over items, at most ``workers`` requests in flight, results in input order.
 
     A whole-connection failure (``PsaUnavailable``, ``AuthError``) stops the batch: requests not
@@ -23,7 +26,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
     far, in order (the rest recover through their intents anyway, but a pipeline may record them).
     """
     items = list(items)
-    results: list = []
+    results: list[Result] = []
     if workers <= 1 or len(items) <= 1:
         try:
             for item in items:
@@ -32,7 +35,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
             exc.results = results
             raise
         return results
-    error = None
+    error: SyncError | None = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(fn, item) for item in items]
         for future in futures:

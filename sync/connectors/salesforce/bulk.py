@@ -31,6 +31,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -106,7 +107,7 @@ def query_pages(
         while True:
             response = client._call(
                 "bulk2_results",
-                lambda sf, at=locator: _results(sf, job, max_records, at),
+                partial(_results, job=job, max_records=max_records, locator=locator),
                 shape=object,
             )  # a CSV response, read and checked by _page
             if response is None:  # 412: the results are not ready after all; wait again
@@ -193,13 +194,14 @@ class _Wait:
             info = self.client._call(
                 "bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"), shape=JOB_INFO
             )
-            state = info.get("state") if isinstance(info, dict) else None
+            body = info if isinstance(info, dict) else {}  # a dict: checked against JOB_INFO
+            state = body.get("state")
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
                 return
             if state == _FAILED:
                 reason = (
-                    without_query_echo(str(info.get("errorMessage") or "")) or "no errorMessage"
+                    without_query_echo(str(body.get("errorMessage") or "")) or "no errorMessage"
                 )
                 raise SalesforceUnavailable(f"Bulk query job {job} failed ({reason}); {RESUMES}")
             if state == _ABORTED:

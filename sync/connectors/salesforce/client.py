@@ -225,6 +225,7 @@ class SalesforceClient:
         lock_attempts = 0
         while True:
             self._guard()
+            body: object  # what send answered, or NOT_JSON
             try:
                 body = send(self.sf)
             except SalesforceError as exc:
@@ -339,8 +340,12 @@ class SalesforceClient:
             body = collection_body(sobject, chunk)
             answer = self._call(
                 "composite",
-                lambda sf, b=body: self._restful(
-                    sf, "composite/sobjects", method="PATCH", data=b, headers=CALL_OPTIONS
+                partial(
+                    self._restful,
+                    path="composite/sobjects",
+                    method="PATCH",
+                    data=body,
+                    headers=CALL_OPTIONS,
                 ),
                 shape=SAVE_RESULTS,
             )

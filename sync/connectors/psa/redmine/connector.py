@@ -158,8 +158,11 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         return self._members.role_names()
 
 
-def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:
-    problems = []
+def _check_options(
+    prefix: object, concurrency: object, customer: object, on_closed: object, custom_fields: object
+) -> None:
+    """The options as the config file gave them (any YAML value), each checked."""
+    problems: list[str] = []
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
             f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"

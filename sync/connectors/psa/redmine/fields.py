@@ -128,7 +128,8 @@ def plain_decimal(value: Decimal) -> Decimal:
     if not value.is_finite():
         return value
     normal = value.normalize()
-    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
+    exponent = normal.as_tuple().exponent  # an int once finite ("n", "N", "F" are not)
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def to_redmine(value: Any) -> str:

@@ -75,7 +75,9 @@ class RedmineHttp:
             "Accept": "application/json",
         }
 
-    def send(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
+    def send(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+    ) -> requests.Response:
         """One request; returns the response whatever its status, except 401 (``AuthError``).
 
         Transport failures (refused, reset, timeout) and redirects raise ``PsaUnavailable``: a

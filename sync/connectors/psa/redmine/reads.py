@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-
-import requests
+from urllib.parse import quote
 
 from sync.connectors.psa.base import Delivery, ProjectRef
 from sync.connectors.psa.batch import run_bounded
@@ -144,7 +143,7 @@ class RedmineReads:
 
     def _projects_with_keys(self, keys: list[str]) -> list[dict]:
         key_cf = self.site.fields()["key"].id
-        projects = []
+        projects: list[dict] = []
         for chunk in _chunks_within(keys, _KEY_CHARS_PER_CALL):
             # the leading "=" pins the operator, whatever the key starts with
             params = {f"cf_{key_cf}": "=" + "|".join(chunk), "status": "1|5"}
@@ -153,7 +152,7 @@ class RedmineReads:
 
     def _projects_by_ids(self, ids: list[int]) -> list[dict]:
         unique = list(dict.fromkeys(ids))
-        projects = []
+        projects: list[dict] = []
         step = self.http.page_size
         for start in range(0, len(unique), step):
             chunk = "|".join(str(i) for i in unique[start : start + step])
@@ -170,7 +169,7 @@ def _chunks_within(keys: list[str], budget: int) -> list[list[str]]:
     chunks: list[list[str]] = [[]]
     used = 0
     for key in keys:
-        cost = len(requests.utils.quote(key, safe="")) + 3  # + the encoded "|"
+        cost = len(quote(key, safe="")) + 3  # + the encoded "|"
         if chunks[-1] and used + cost > budget:
             chunks.append([])
             used = 0

@@ -24,6 +24,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import requests
+
 from sync.common.errors import PsaUnavailable
 from sync.common.model import Outcome
 from sync.common.structure import Child, ChildKind
@@ -196,7 +198,8 @@ class RedmineStructure:
             if entry.get("issue"):
                 issue = entry["issue"]["id"]
                 spent[issue] = spent.get(issue, Decimal(0)) + Decimal(str(entry["hours"]))
-        out, by_phase = [], {}
+        out: list[ChildProgress] = []
+        by_phase: dict[int | None, list[ChildProgress]] = {}  # version id (None: no phase) -> tasks
         for ref, raw in self._issues(project):
             hours = raw.get("estimated_hours")
             task = ChildProgress(
@@ -371,7 +374,7 @@ class RedmineStructure:
         )
         return ChildResult(child.key, Outcome.CREATED, ref, error)
 
-    def _refused(self, child: Child, response) -> ChildResult:
+    def _refused(self, child: Child, response: requests.Response) -> ChildResult:
         if response.status_code >= 500:
             return ChildResult(
                 child.key, Outcome.UNKNOWN, error=f"Redmine answered {response.status_code}"

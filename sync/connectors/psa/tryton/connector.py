@@ -146,8 +146,16 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         )
 
 
-def _check_options(user, prefix, create_parties, on_closed, concurrency, customer) -> None:
-    problems = []
+def _check_options(
+    user: object,
+    prefix: object,
+    create_parties: object,
+    on_closed: object,
+    concurrency: object,
+    customer: object,
+) -> None:
+    """The options as the config file gave them (any YAML value), each checked."""
+    problems: list[str] = []
     if not isinstance(user, str) or not user:
         problems.append(
             f"psa.options.user: {user!r} must be the Tryton login psa-sync uses (e.g. admin)"

@@ -74,7 +74,7 @@ class TrytonSite:
         self.create_parties = create_parties
         self._lock = threading.Lock()
         self._fields: dict[str, dict] | None = None
-        self._statuses: dict[str, int] | None = None
+        self._statuses: dict[bool, int] | None = None  # closed? -> status id
         self._parties: dict[str, int] = {}
 
     # --- what this database has -----------------------------------------------------------------
