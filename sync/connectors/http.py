@@ -74,7 +74,7 @@ DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
 
 
 class _HideQueryStrings(logging.Filter):
-    """urllib3 logs request URLs (retries, debug lines); ours carry SOQL in ``?q=``: keep only the path."""
+    """urllib3 logs request URLs (retries, debug); ours carry SOQL in ``?q=``: keep the path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
@@ -118,7 +118,7 @@ def certificate_rejected(exc: BaseException) -> bool:
 
 
 class SyncSession(requests.Session):
-    """A Session with a default timeout, no redirects, and a CA bundle the environment cannot override."""
+    """A Session with a default timeout, no redirects, a CA bundle the environment cannot change."""
 
     def __init__(self, *, timeout: float, pinned_ca: str | None):
         super().__init__()
@@ -180,7 +180,7 @@ class RetryWindow:
 
 
 class BoundedRetry(Retry):
-    """urllib3's Retry, but no retry once the run's ``RetryWindow`` is over, and no sleep beyond it."""
+    """urllib3's Retry, but no retry once the run's ``RetryWindow`` is over, no sleep beyond it."""
 
     def __init__(self, *args: Any, window: RetryWindow | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -193,7 +193,7 @@ class BoundedRetry(Retry):
 
     def increment(self, *args: Any, **kwargs: Any) -> Self:
         if self.window is not None and self.window.remaining() <= 0 and self.total != 0:
-            # Out of time: fail this call the way an exhausted Retry does (status returned, error raised).
+            # Out of time: fail this call as an exhausted Retry does (status returned, error raised)
             log.warning("http: the run's retry window is over; not retrying")
             return self.new(total=0, connect=0, read=0, status=0, other=0).increment(
                 *args, **kwargs

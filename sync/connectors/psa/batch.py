@@ -1,7 +1,8 @@
 """Connector writes and reads a few at a time: the one bounded pool every PSA connector uses.
 
 Not Redmine's nor Tryton's own: both send project creates (and Redmine its per-project hour counts)
-``write_concurrency`` at a time, and both must stop a batch the same way when the whole connection fails.
+``write_concurrency`` at a time, and both must stop a batch the same way when the whole
+connection fails.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def run_bounded(fn: Callable[[Item], Result], items: Sequence[Item], workers: in
 
 @dataclass(frozen=True)
 class CreateChunk:
-    """How a connector that sends one request per project (Redmine, Tryton: ``create_chunk``) is given
-    a batch's creates: at most ``count`` at a time, and no more than about ``seconds`` of requests at
-    the rate measured so far. Each chunk's links commit together as soon as it answers, so a crash
-    leaves at most one chunk's projects unlinked, which recovery finds by key. A connector without the
-    attribute (one call per batch) is given the whole batch."""
+    """How a connector that sends one request per project (Redmine, Tryton: ``create_chunk``) is
+    given a batch's creates: at most ``count`` at a time, and no more than about ``seconds`` of
+    requests at the rate measured so far. Each chunk's links commit together as soon as it answers,
+    so a crash leaves at most one chunk's projects unlinked, which recovery finds by key. A
+    connector without the attribute (one call per batch) is given the whole batch."""
 
     count: int = 100
     seconds: float = 5.0
@@ -67,8 +68,8 @@ class CreateChunk:
 def chunks(
     items: Sequence[Any], chunk: CreateChunk | None, clock: Callable[[], float] = time.monotonic
 ) -> Iterator[list[Any]]:
-    """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is a
-    tenth of ``count``; each next one as many as the rate of the ones before sends in ``seconds``."""
+    """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is
+    a tenth of ``count``; each next one as many as the rate of those before sends in ``seconds``."""
     if chunk is None:
         if items:
             yield list(items)

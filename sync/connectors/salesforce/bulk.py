@@ -1,12 +1,13 @@
 """Bulk API 2.0 query jobs: create, poll, read the CSV results page by page, delete.
 
-Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 records; a Bulk
-query job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by
-default) and a delete. The pages come out as REST-shaped records
+Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 records; a Bulk query
+job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by default)
+and a delete. The pages come out as REST-shaped records
 (:mod:`sync.connectors.salesforce.bulk_records`), so the stages cannot tell the two paths apart, and
 in lists of at most ``CHUNK_ROWS`` (a REST page's 2,000): a results page is checked whole (its CSV
 parsed through, its announced count matched) before any of it is handed on, then read again from its
-bytes a chunk at a time: memory holds one page's bytes and one chunk of records, never 50,000 records.
+bytes a chunk at a time: memory holds one page's bytes and one chunk of records, never 50,000 at
+once.
 
 Every call goes through the client's one guarded call path (``SalesforceClient._call``): the budget
 guard runs before each create, poll, results page, abort and delete, a 401 re-authenticates once,
@@ -51,9 +52,9 @@ T = TypeVar("T")
 
 
 class BulkCaller(Protocol):
-    """What a Bulk 2.0 query needs of the Salesforce client (``SalesforceClient`` is one): its guarded
-    call path, its sleep, its budget, its describe cache. A protocol, so this module does not import
-    the client that imports it."""
+    """What a Bulk 2.0 query needs of the Salesforce client (``SalesforceClient`` is one): its
+    guarded call path, its sleep, its budget, its describe cache. A protocol, so this module does
+    not import the client that imports it."""
 
     config: SalesforceConfig
     bulk_max_wait: float
@@ -90,8 +91,8 @@ JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module
 def query_pages(
     client: BulkCaller, soql: str, *, include_deleted: bool, max_records: int
 ) -> Iterator[list[dict]]:
-    """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page (see the
-    module); a page with no records gives one empty list."""
+    """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page
+    (see the module); a page with no records gives one empty list."""
     if max_records < 1:
         raise ValueError(f"max_records must be 1 or more, got {max_records}")
     sobject, fields = _bulk_query(soql)
@@ -123,7 +124,7 @@ def query_pages(
 
 
 def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
-    """The object and fields of ``soql``, refused before any call when a Bulk query cannot run it."""
+    """The object and fields of ``soql``; refused before any call when a Bulk query cannot run it"""
     try:
         query = parse_query(soql)
     except SoqlSyntaxError as exc:
@@ -171,7 +172,7 @@ def _create(client: BulkCaller, soql: str, include_deleted: bool) -> str:
 
 
 class _Wait:
-    """Polls one job with a growing pause, for at most the client's ``bulk_max_wait`` seconds in all."""
+    """Polls one job with a growing pause, at most the client's ``bulk_max_wait`` seconds in all."""
 
     def __init__(self, client: BulkCaller, job: str):
         self.client = client
@@ -181,7 +182,7 @@ class _Wait:
         self.ended = False  # a poll saw the job end (complete, failed, aborted): no abort needed
 
     def until_complete(self) -> None:
-        """Returns once the job is JobComplete; raises when it failed, was aborted or took too long."""
+        """Returns once the job is JobComplete; raises if it failed, was aborted or is too slow."""
         job, limit = self.job, self.client.bulk_max_wait
         while True:
             if self.waited + self.delay > limit:
@@ -211,12 +212,12 @@ class _Wait:
 
 
 def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) -> Any:
-    """One results page as the raw response, or None when Salesforce says the job is not complete (412)."""
+    """One results page as the raw response; None when Salesforce says the job is not done (412)."""
     params: dict[str, Any] = {"maxRecords": max_records}
     if locator is not None:
         params["locator"] = locator
     try:
-        # Salesforce.restful would read the CSV as JSON; _call_salesforce is what restful sends with.
+        # Salesforce.restful would read the CSV as JSON; _call_salesforce is what it sends with.
         return sf._call_salesforce(
             "GET",
             f"{sf.base_url}jobs/query/{job}/results",
@@ -231,14 +232,14 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
 
 
 def _rows(content: bytes) -> Iterator[list[str]]:
-    """The CSV rows of a results page, read from its bytes as they are needed (no copy of the whole text)."""
+    """The CSV rows of a results page, read from its bytes as needed (no copy of the whole text)."""
     return csv.reader(
         io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True
     )
 
 
 def _chunks(shape: RecordShape, header: list[str], content: bytes) -> Iterator[list[dict]]:
-    """The page's rows as records, ``CHUNK_ROWS`` at a time (the page was checked whole by ``_page``)."""
+    """The page's rows as records, ``CHUNK_ROWS`` at a time (``_page`` checked the whole page)."""
     rows = _rows(content)
     next(rows, None)  # the header
     first = True  # a page with no records still gives one (empty) list
@@ -286,7 +287,7 @@ def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
 
 
 def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
-    """Abort the job if it may still run, then delete it; never stops the run for its own failure."""
+    """Abort the job if it may still run, then delete it; its own failure never stops the run."""
     try:
         if running and client.budget_left():
             client._call(
@@ -304,13 +305,14 @@ def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
             )  # 204, no body
             return
         log.warning(
-            "salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
-            "removes it after 7 days",
+            "salesforce: Bulk query job %s left in the org (no API budget to delete it); "
+            "Salesforce removes it after 7 days",
             job,
         )
     except SyncError as exc:
         log.warning(
-            "salesforce: could not delete Bulk query job %s (%s); Salesforce removes it after 7 days",
+            "salesforce: could not delete Bulk query job %s (%s); "
+            "Salesforce removes it after 7 days",
             job,
             type(exc).__name__,
         )

@@ -1,4 +1,4 @@
-"""The Salesforce connector: token, simple-salesforce client, API budget, error translation, collections.
+"""The Salesforce connector: token, simple-salesforce client, API budget, errors, collections.
 
 The pipeline talks to Salesforce only through ``SalesforceClient``, which fills the
 :class:`sync.connectors.base.SalesforceApi` protocol (the calls the stages make). It owns four
@@ -218,7 +218,7 @@ class SalesforceClient:
         shape: Shape,
         idempotent: bool = True,
     ) -> T:
-        """``send`` through the budget guard, re-authentication and lock retries; its body of ``shape``."""
+        """``send`` via the budget guard, re-authentication, lock retries; its body of ``shape``."""
         if self.sf is None:
             raise RuntimeError("SalesforceClient.connect() must be called first")
         reauthenticated = False
@@ -289,7 +289,7 @@ class SalesforceClient:
     def _translate(self, exc: SalesforceError, endpoint: str, reauthenticated: bool) -> SyncError:
         code, _ = first_error(exc)
         if exc.status == 401 and code == "INVALID_SESSION_ID" and endpoint == "queryMore":
-            # A query cursor belongs to the session that opened it: a fresh token cannot continue it.
+            # A query cursor belongs to the session that opened it: a new token cannot continue it.
             return SalesforceUnavailable(
                 f"the query cursor did not survive re-authentication; {RESUMES}"
             )
@@ -300,7 +300,7 @@ class SalesforceClient:
             )
         return translate(exc, endpoint)
 
-    # --- the public calls --------------------------------------------------------------------------
+    # --- the public calls -------------------------------------------------------------------------
 
     def query_pages(
         self, soql: str, *, include_deleted: bool = True, batch_size: int | None = None
@@ -332,7 +332,7 @@ class SalesforceClient:
         )
 
     def update(self, sobject: str, records: Sequence[dict]) -> list[SaveResult]:
-        """PATCH composite/sobjects, 200 records a call, allOrNone=false; one result per record, in order."""
+        """PATCH composite/sobjects, 200 records a call, allOrNone=false; results in input order."""
         _check_sobject(sobject)
         results: list[SaveResult] = []
         for start in range(0, len(records), COLLECTION_SIZE):
@@ -362,8 +362,8 @@ class SalesforceClient:
         )
 
     def _restful(self, sf: Salesforce, path: str, **kwargs: Any) -> Any:
-        """``sf.restful``, but the body as it came, for the shape check: restful() answers None for an
-        empty one and fails on one without a length (a JSON number, ``true``, ``null``)."""
+        """``sf.restful``, but the body as it came, for the shape check: restful() answers None for
+        an empty one and fails on one without a length (a JSON number, ``true``, ``null``)."""
         try:
             body = sf.restful(path, **kwargs)
         except TypeError:
@@ -373,7 +373,7 @@ class SalesforceClient:
         return body
 
     def describe_once(self, sobject: str) -> dict:
-        """``describe`` at most once per object in a run: Bulk CSV is typed from it on every page."""
+        """``describe`` at most once per object in a run: Bulk CSV is typed from it on each page."""
         if sobject not in self._describes:
             self._describes[sobject] = self.describe(sobject)
         return self._describes[sobject]
@@ -381,13 +381,13 @@ class SalesforceClient:
     def bulk_query_pages(
         self, soql: str, *, include_deleted: bool = True, max_records: int = 50_000
     ) -> Iterator[list[dict]]:
-        """One list of REST-shaped records per results page of a Bulk API 2.0 query job (``bulk``)."""
+        """A list of REST-shaped records per results page of a Bulk API 2.0 query job (``bulk``)."""
         return bulk.query_pages(
             self, soql, include_deleted=include_deleted, max_records=max_records
         )
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = True) -> int:
-        """``SELECT COUNT() FROM sobject WHERE where`` in one REST call: the backfill weighs Bulk against REST."""
+        """``SELECT COUNT() FROM sobject WHERE where`` in one call: backfill weighs Bulk vs REST."""
         _check_sobject(sobject)
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
         return self._call(

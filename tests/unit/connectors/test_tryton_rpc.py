@@ -96,7 +96,8 @@ def test_a_refusal_is_a_tryton_error_with_tryton_s_words():
             "error": [
                 "UserError",
                 [
-                    'The value "barter" for field "Invoice Method" is not one of the allowed options.',
+                    'The value "barter" for field "Invoice Method" '
+                    "is not one of the allowed options.",
                     "",
                     None,
                 ],

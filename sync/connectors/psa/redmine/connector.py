@@ -119,7 +119,7 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         *,
         timeout: float = 30.0,
     ) -> RedmineConnector:
-        """Build from config ``psa.url``, ``psa.api_key`` and ``psa.options`` (docs/architecture.md)."""
+        """Built from ``psa.url``, ``psa.api_key``, ``psa.options`` (docs/architecture.md)."""
         options = connector_options("redmine", options, _OPTIONS, timeout)
         return cls(url, api_key, session=session, **options)
 
@@ -165,7 +165,8 @@ def _check_options(
     problems: list[str] = []
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
-            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
+            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter "
+            "and use only a-z 0-9 - _"
         )
     if (
         not isinstance(concurrency, int)

@@ -106,8 +106,9 @@ def resolve(
             resolved[ours] = available[name]
         elif ours == "key" or ours in explicit:
             problems.append(
-                f"psa.options.custom_fields.{ours}: Redmine has no project custom field named {name!r}. "
-                "Create it (Administration > Custom fields > Project) or fix the name in the config."
+                f"psa.options.custom_fields.{ours}: Redmine has no project custom field named "
+                f"{name!r}. Create it (Administration > Custom fields > Project) or fix the name "
+                "in the config."
             )
     if problems:
         raise ConfigError(problems)
@@ -180,7 +181,7 @@ def custom_value(project: dict, cf: CustomField) -> Any:
 
 
 def typed_values(project: dict, fields: dict[str, CustomField]) -> dict[str, Any]:
-    """A Redmine project JSON as our field -> typed value (native name, description, custom fields)."""
+    """A Redmine project JSON as our field -> typed value (name, description, custom fields)."""
     values: dict[str, Any] = {
         "name": project.get("name"),
         "description": project.get("description") or None,

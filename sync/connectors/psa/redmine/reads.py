@@ -59,7 +59,7 @@ class RedmineReads:
         return [self.site.ref(p) for p in self._linked_projects()]
 
     def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
-        """Every active or closed project whose key is empty, but the Accounts' parents, ⌈n/100⌉ calls."""
+        """Every active or closed project with no key, but the Accounts' parents; ⌈n/100⌉ calls."""
         key_cf = self.site.fields()["key"]
         parents = f"{self.site.identifier_prefix}acct-"
         params = {f"cf_{key_cf.id}": "!*", "status": "1|5", "sort": "created_on"}
@@ -71,8 +71,8 @@ class RedmineReads:
         return [(self.site.ref(p), self.site.values(p)) for p in projects.values()]
 
     def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
-        """One project by id or identifier (``GET /projects/<ref>``); None when there is none (or it is
-        archived, which hides it even from an admin)."""
+        """One project by id or identifier (``GET /projects/<ref>``); None when there is none (or it
+        is archived, which hides it even from an admin)."""
         ref = str(ref).strip().lower()
         if not _PROJECT_REF.match(ref):
             return None

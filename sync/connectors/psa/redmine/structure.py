@@ -1,9 +1,10 @@
-"""A project's plan in Redmine: phases are versions, tasks are issues, each carrying its psa-sync key.
+"""A project's plan in Redmine: phases are versions, tasks are issues, each with its psa-sync key.
 
 Facts this module is built on (Redmine 5.0.4; docs/architecture.md §14):
 
-* A version's name is unique per project (at most 60 characters); ``GET /projects/:id/versions.json``
-  also lists versions *shared into* the project, so versions are filtered by their own project.
+* A version's name is unique per project (at most 60 characters); ``GET
+  /projects/:id/versions.json`` also lists versions *shared into* the project, so versions are
+  filtered by their own project.
 * An issue's tracker that is not enabled for the project is silently swapped for another, and a
   custom value of a field not enabled for the tracker or project is silently dropped: every create
   is read back from Redmine's answer and a difference reported. A child whose key was dropped could
@@ -160,8 +161,9 @@ class RedmineStructure:
         role = site["role"]
         if role is None:
             problems.append(
-                f"Redmine has no issue custom field named {self.role_field!r}: tasks would carry no "
-                "role (create it: Administration > Custom fields > Issues, for all projects)"
+                f"Redmine has no issue custom field named {self.role_field!r}: "
+                "tasks would carry no role "
+                "(create it: Administration > Custom fields > Issues, for all projects)"
             )
         values = tuple(v["value"] for v in role.get("possible_values") or ()) if role else ()
         return StructureSpec(tuple(sorted(site["trackers"])), values or None, tuple(problems))
@@ -387,9 +389,9 @@ class RedmineStructure:
         return ChildResult(
             child.key,
             Outcome.FAILED,
-            error=f"Redmine dropped the {self.key_field!r} value of the new {what} (the custom field "
-            "is not enabled for every project and tracker); it was deleted again. Enable the "
-            "field for all projects and trackers, then run again",
+            error=f"Redmine dropped the {self.key_field!r} value of the new {what} "
+            "(the custom field is not enabled for every project and tracker); "
+            "it was deleted again. Enable the field for all projects and trackers, then run again",
         )
 
     def flag_children(self, refs: Sequence[ChildRef], note: str) -> list[ChildResult]:

@@ -1,4 +1,4 @@
-"""A project's plan in Tryton: phases and tasks are child ``project.work`` records carrying their key.
+"""A project's plan in Tryton: phases and tasks are child ``project.work`` records with their key.
 
 Tryton has one model for projects and tasks and no custom fields, so psa-sync's ``psa_sync_key``
 module carries the child's key in the same unique, indexed ``salesforce_key`` a deal project uses
