@@ -4,10 +4,8 @@ Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 re
 job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by default)
 and a delete. The pages come out as REST-shaped records
 (:mod:`sync.connectors.salesforce.bulk_records`), so the stages cannot tell the two paths apart, and
-in lists of at most ``CHUNK_ROWS`` (a REST page's 2,000): a results page is checked whole (its CSV
-parsed through, its announced count matched) before any of it is handed on, then read again from its
-bytes a chunk at a time: memory holds one page's bytes and one chunk of records, never 50,000 at
-once.
+in lists of at most ``CHUNK_ROWS`` (:mod:`sync.connectors.salesforce.bulk_pages`: a results page
+is checked whole before any of it is handed on, then read a chunk at a time).
 
 Every call goes through the client's one guarded call path (``SalesforceClient._call``): the budget
 guard runs before each create, poll, results page, abort and delete, a 401 re-authenticates once,
@@ -28,18 +26,16 @@ results do not sit in the org for the 7 days Salesforce keeps them.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable, Iterator
 from functools import partial
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from sync.common.errors import ConfigError, ProtocolViolation, SalesforceUnavailable, SyncError
+from sync.connectors.salesforce.bulk_pages import page_chunks, read_page
 from sync.connectors.salesforce.bulk_records import RecordShape
 from sync.connectors.salesforce.errors import RESUMES, without_query_echo
 from sync.extract.soql import SoqlSyntaxError, parse_query
@@ -82,9 +78,6 @@ POLL_MAX_SECONDS = 15.0
 MAX_WAIT_SECONDS = 600.0  # a job still queued after 10 minutes of waiting stops the run (exit 3)
 _DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
 _CSV_ACCEPT = {"Accept": "text/csv"}
-CHUNK_ROWS = (
-    2000  # records handed on at a time (a results page of 50,000 held as records: ~400 MB at 100k)
-)
 JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
@@ -114,9 +107,9 @@ def query_pages(
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
-            header, content, locator = _page(job, response)
+            header, content, locator = read_page(job, response)
             del response  # only the page's bytes are kept, read again a chunk at a time
-            yield from _chunks(shape, header, content)
+            yield from page_chunks(shape, header, content)
             if locator is None:
                 return
     finally:
@@ -229,61 +222,6 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
         if exc.status == 412:
             return None
         raise
-
-
-def _rows(content: bytes) -> Iterator[list[str]]:
-    """The CSV rows of a results page, read from its bytes as needed (no copy of the whole text)."""
-    return csv.reader(
-        io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True
-    )
-
-
-def _chunks(shape: RecordShape, header: list[str], content: bytes) -> Iterator[list[dict]]:
-    """The page's rows as records, ``CHUNK_ROWS`` at a time (``_page`` checked the whole page)."""
-    rows = _rows(content)
-    next(rows, None)  # the header
-    first = True  # a page with no records still gives one (empty) list
-    while True:
-        chunk = list(islice(rows, CHUNK_ROWS))
-        if chunk or first:
-            yield shape.records(header, chunk)
-        first = False
-        if len(chunk) < CHUNK_ROWS:
-            return
-
-
-def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
-    """The header and bytes of one results page, checked (read through once, keeping nothing but the
-    count), and the locator of the next (None after the last)."""
-    headers = response.headers
-    locator = headers.get("Sforce-Locator")
-    if locator is None:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} had no Sforce-Locator header; nothing "
-            "was committed from it and the next run reads the same records again"
-        )
-    content = response.content
-    header: list[str] = []
-    read = misfits = 0
-    try:
-        rows = _rows(content)
-        header = next(rows, [])
-        for row in rows:
-            read += 1
-            misfits += len(row) != len(header)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} is not UTF-8 CSV "
-            f"({type(exc).__name__}); nothing was committed from it"
-        ) from None
-    expected = headers.get("Sforce-NumberOfRecords")
-    if (expected is not None and expected.strip().isdigit() and int(expected) != read) or misfits:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} did not parse into the records it "
-            f"announced ({expected} said, {read} read); nothing was committed from it"
-        )
-    log.debug("salesforce: Bulk query job %s: %d records on this page", job, read)
-    return header, content, None if locator in ("", "null") else locator
 
 
 def _discard(client: BulkCaller, job: str, *, running: bool) -> None:

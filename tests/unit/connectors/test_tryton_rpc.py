@@ -13,8 +13,9 @@ import requests
 import responses
 
 from sync.common.errors import AuthError, ConfigError, PsaUnavailable
+from sync.connectors.psa.tryton.codec import decode, encode
 from sync.connectors.psa.tryton.connector import TrytonConnector
-from sync.connectors.psa.tryton.rpc import TrytonError, TrytonRpc, decode, encode
+from sync.connectors.psa.tryton.rpc import TrytonError, TrytonRpc
 
 URL = "http://tryton.test/psa"
 RPC = URL + "/rpc/"

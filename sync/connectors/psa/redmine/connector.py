@@ -45,11 +45,11 @@ from sync.connectors.psa.redmine.http import RedmineHttp
 from sync.connectors.psa.redmine.members import RedmineMembers
 from sync.connectors.psa.redmine.reads import RedmineReads
 from sync.connectors.psa.redmine.site import RedmineSite
-from sync.connectors.psa.redmine.structure import (
+from sync.connectors.psa.redmine.structure import RedmineStructure
+from sync.connectors.psa.redmine.structure_reads import (
     DEFAULT_KEY_FIELD,
     DEFAULT_ROLE_FIELD,
     DEFAULT_TRACKER,
-    RedmineStructure,
 )
 from sync.connectors.psa.redmine.writes import RedmineWrites
 from sync.connectors.psa.structure import HandsOnStructure

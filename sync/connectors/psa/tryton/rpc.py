@@ -6,7 +6,7 @@ Facts this module is built on (trytond 8.2, README.md "Tryton"):
   ``params`` ends with the user's context (company, language) from ``res.user.get_preferences``.
 * Decimal, date, datetime and timedelta travel as objects: ``{"__class__": "Decimal", "decimal":
   "125000.50"}``, ``{"__class__": "date", "year": 2026, "month": 2, "day": 1}``, ``{"__class__":
-  "timedelta", "seconds": 27000.0}``. :func:`encode` and :func:`decode` do both ways.
+  "timedelta", "seconds": 27000.0}``. :mod:`~sync.connectors.psa.tryton.codec` does both ways.
 * A refused call is an HTTP **200** whose body has ``"error": [type, [message, ...]]``; that is a
   per-record answer (:class:`TrytonError`). 401 = bad login or expired session; 403 = an unknown
   method; 5xx or no answer = the server cannot tell us now (``PsaUnavailable``).
@@ -21,13 +21,10 @@ password travels only in the login body and never appears in a message.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import itertools
-import json
 import re
 import threading
 import time
-from decimal import Decimal
 from typing import Any
 
 import requests
@@ -36,6 +33,7 @@ from sync.common.errors import AuthError, PsaUnavailable
 from sync.common.redaction import redact, register_secret
 from sync.connectors.answers import excerpt
 from sync.connectors.psa.redmine.http import normalise_url
+from sync.connectors.psa.tryton.codec import decode, encode
 
 RESUMES = "the run stops and resumes next time"
 _ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")
@@ -52,74 +50,6 @@ class TrytonError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"__class__": "Decimal", "decimal": format(value, "f")}
-    if isinstance(value, dt.datetime):
-        return {
-            "__class__": "datetime",
-            "year": value.year,
-            "month": value.month,
-            "day": value.day,
-            "hour": value.hour,
-            "minute": value.minute,
-            "second": value.second,
-            "microsecond": value.microsecond,
-        }
-    if isinstance(value, dt.date):
-        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
-    if isinstance(value, dt.timedelta):
-        return {"__class__": "timedelta", "seconds": value.total_seconds()}
-    if isinstance(value, bytes):
-        return {"__class__": "bytes", "base64": base64.b64encode(value).decode()}
-    raise TypeError(f"cannot send a {type(value).__name__} to Tryton")
-
-
-def encode(payload: Any) -> str:
-    """``payload`` as Tryton's JSON (Decimal, dates, timedelta, bytes as ``__class__`` objects)."""
-    return json.dumps(payload, default=_default, separators=(",", ":"))
-
-
-def _hook(obj: dict) -> Any:
-    kind = obj.get("__class__")
-    if kind is None:
-        return obj
-    try:
-        if kind == "Decimal":
-            return Decimal(obj["decimal"])
-        if kind == "date":
-            return dt.date(obj["year"], obj["month"], obj["day"])
-        if kind == "datetime":
-            return dt.datetime(
-                obj["year"],
-                obj["month"],
-                obj["day"],
-                obj.get("hour", 0),
-                obj.get("minute", 0),
-                obj.get("second", 0),
-                obj.get("microsecond", 0),
-            )
-        if kind == "time":
-            return dt.time(
-                obj.get("hour", 0),
-                obj.get("minute", 0),
-                obj.get("second", 0),
-                obj.get("microsecond", 0),
-            )
-        if kind == "timedelta":
-            return dt.timedelta(seconds=obj["seconds"])
-        if kind == "bytes":
-            return base64.b64decode(obj["base64"])
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return obj
-    return obj
-
-
-def decode(text: str | bytes) -> Any:
-    """Tryton's JSON back to Python values (the inverse of :func:`encode`)."""
-    return json.loads(text, object_hook=_hook)
 
 
 class TrytonRpc:

@@ -416,7 +416,7 @@ def test_a_results_page_is_handed_on_in_chunks_checked_whole_before_the_first(cl
     """A page of 50,000 records is never held as 50,000 records: CHUNK_ROWS at a time, in the page's
     order; and a page that announces more rows than it has gives no chunk at all (nothing
     half-committed)."""
-    monkeypatch.setattr("sync.connectors.salesforce.bulk.CHUNK_ROWS", 2)
+    monkeypatch.setattr("sync.connectors.salesforce.bulk_pages.CHUNK_ROWS", 2)
     add_describes()
     add_create()
     add_polls("JobComplete")
