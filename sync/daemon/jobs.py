@@ -27,7 +27,8 @@ def sync_cycle(daemon: Daemon) -> None:
         code = stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
     except LockHeldError:
         logger.info(
-            "a run started by hand holds the lock; this cycle did nothing and the next tick tries again"
+            "a run started by hand holds the lock; "
+            "this cycle did nothing and the next tick tries again"
         )
         code = ExitCode.LOCK_HELD
     except SyncError as exc:  # before a run row existed: the state file's disk, say
@@ -44,8 +45,8 @@ def sync_cycle(daemon: Daemon) -> None:
 
 
 def after(daemon: Daemon, code: int, began: float) -> None:
-    """Back to the interval, a longer pause (counted from the cycle's start, as the run rows show the
-    spacing), or the end of the daemon, by the cycle's exit code."""
+    """Back to the interval, a longer pause (counted from the cycle's start, as the run rows show
+    the spacing), or the end of the daemon, by the cycle's exit code."""
     decided = verdict(code)
     if decided is Verdict.DONE:
         if daemon.backoff.succeeded():
@@ -79,7 +80,8 @@ def reconcile(daemon: Daemon) -> None:
         report = check_both(daemon.settings, repair=repair, environ=daemon.environ, **daemon.kept())
     except LockHeldError:
         logger.warning(
-            "the scheduled reconcile found the lock held by a run started by hand; it runs next time"
+            "the scheduled reconcile found the lock held by a run started by hand; "
+            "it runs next time"
         )
         return
     except Exception as exc:  # noqa: BLE001 - a reconcile that fails must not end the daemon's cycles
