@@ -58,6 +58,7 @@ class EventPath:
             "lag_sum": 0.0,
         }
         self.pubsub: PubSub | None = None
+        self.allocation_read: float | None = None  # the last /limits read (sync.daemon.allocation)
 
     @property
     def topics(self) -> list[str]:

@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sync.common.errors import ExitCode, LockHeldError, SyncError, exit_code_of
+from sync.daemon import allocation
 from sync.daemon.policy import Verdict, verdict
 from sync.orchestrator import stages
 
@@ -24,7 +25,7 @@ def sync_cycle(daemon: Daemon) -> None:
     if daemon.backoff.waiting(began) or not daemon.poll_due(began):
         return
     try:
-        code = stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
+        code = _poll(daemon).exit_code
     except LockHeldError:
         logger.info(
             "a run started by hand holds the lock; "
@@ -42,6 +43,13 @@ def sync_cycle(daemon: Daemon) -> None:
     if code in (0, 1):
         daemon.last_poll = began
     after(daemon, code, began)
+
+
+def _poll(daemon: Daemon):
+    """A run; with events on, the same run reads the org's delivery allocation when it is due."""
+    if daemon.event_path is None:
+        return stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept())
+    return allocation.poll(daemon)
 
 
 def after(daemon: Daemon, code: int, began: float) -> None:

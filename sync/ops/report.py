@@ -7,11 +7,11 @@ the lock.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sync.common.ids import given_id
 from sync.config import Settings
+from sync.ops.status_stream import stream_line, stream_view
 from sync.state import State, pipeline_rows
 from sync.state import children as state_children
 from sync.state.children import ChildRow
@@ -315,52 +315,3 @@ def backfill_text(outcome: Any) -> str:
     if progress.finished_at is None and not outcome.dry_run:
         lines.append("  the same command goes on from where this one stopped")
     return "\n".join(lines)
-
-
-def stream_view(state: State, settings: Settings) -> dict[str, Any] | None:
-    """The event path as the daemon last recorded it (``events:``), with each topic's replay id age."""
-    from sync.state import events as stored
-
-    status = stored.stream_status(state)
-    if status is None and not settings.events.enabled:
-        return None
-    status = dict(status or {})
-    today = datetime.now(UTC).date().isoformat()
-    replays = {}
-    for topic in filter(None, (settings.events.topic, settings.events.line_items_topic)):
-        saved = stored.replay(state, topic)
-        replays[topic] = (
-            None
-            if saved is None
-            else {
-                "saved_at": saved.saved_at.isoformat(timespec="seconds"),
-                "age_seconds": round((datetime.now(UTC) - saved.saved_at).total_seconds()),
-            }
-        )
-    return {
-        "enabled": settings.events.enabled,
-        "connected_since": status.get("connected_since"),
-        "last_message": status.get("last_message"),
-        "last_event": status.get("last_event"),
-        "events_today": (status.get("events_today") or {}).get(today, 0),
-        "echoes": status.get("echoes", 0),
-        "fallbacks": status.get("fallbacks", {}),
-        "reconnects": status.get("reconnects", 0),
-        "last_fault": status.get("last_fault"),
-        "replay": replays,
-    }
-
-
-def stream_line(stream: dict[str, Any]) -> str:
-    ages = [f"{r['age_seconds']}s" for r in stream["replay"].values() if r]
-    fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(stream["fallbacks"].items())) or "none"
-    state = (
-        f"connected since {stream['connected_since']}"
-        if stream["connected_since"]
-        else "NOT connected"
-    )
-    return (
-        f"events    {state}; last message {stream['last_message'] or '-'}; last event "
-        f"{stream['last_event'] or '-'}; replay id age "
-        f"{', '.join(ages) or '(none)'}; events today {stream['events_today']}; fallbacks {fallbacks}"
-    )
