@@ -126,3 +126,10 @@ def test_status_shows_the_events_today_against_the_allocation_read_with_the_poll
     assert (shown["max"], shown["remaining"], shown["source"]) == (25_000, 25_000, "limits")
     text = harness.cli("status").stdout
     assert "events today 0 of the allocation 25000 (25000 remaining at " in text
+    from prometheus_client import generate_latest
+
+    from sync.ops.metrics.export import registry_of
+
+    scraped = generate_latest(registry_of(daemon.settings)).decode()
+    assert "psa_sync_events_allocation_max 25000.0" in scraped
+    assert "psa_sync_events_allocation_remaining 25000.0" in scraped

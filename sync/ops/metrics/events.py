@@ -38,6 +38,7 @@ LAG_BUCKETS = (
 
 
 def event_families(state: State) -> Iterator[Metric]:
+    yield from _allocation(state)
     status = stream_status(state)
     if status is None:
         return
@@ -76,6 +77,9 @@ def event_families(state: State) -> Iterator[Metric]:
         buckets=buckets,
         sum_value=status.get("lag_sum", 0.0),
     )
+
+
+def _allocation(state: State) -> Iterator[Metric]:
     read = allocation(state)
     if read is not None:  # the daemon's last read of /limits (sync.daemon.allocation)
         yield GaugeMetricFamily(
