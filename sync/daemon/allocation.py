@@ -17,7 +17,7 @@ config gives one.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sync.common.clock import utcnow
 from sync.common.errors import SyncError
@@ -26,6 +26,7 @@ from sync.orchestrator.session import Run, RunResult
 from sync.state import events as stored
 
 if TYPE_CHECKING:
+    from sync.connectors.salesforce.client import SalesforceClient
     from sync.daemon.service import Daemon
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,16 @@ def due(daemon: Daemon) -> bool:
 def refresh(daemon: Daemon, run: Run) -> None:
     """One ``GET /limits``; its delivery figure is stored in the run's state file. Whatever goes
     wrong is a warning: the allocation is shown, never needed."""
-    daemon.event_path.allocation_read = daemon.clock()
-    if not run.client.budget_left():
+    path = daemon.event_path
+    if path is None:
+        return
+    path.allocation_read = daemon.clock()
+    # the client's one guarded call path (budget guard, re-auth, translation), as bulk.py uses it
+    client = cast("SalesforceClient", run.client)
+    if not client.budget_left():
         return  # the run's next call stops it; this one must not be the call that passes a limit
     try:
-        body = run.client._call("limits", lambda sf: sf.limits(), shape=dict)
+        body = client._call("limits", lambda sf: sf.limits(), shape=dict)
     except SyncError as exc:
         logger.warning(
             "events: the org's delivery allocation could not be read from /limits (%s); the token "
@@ -89,6 +95,8 @@ def _figure(value: object) -> stored.Allocation | None:
     if not isinstance(value, dict):
         return None
     maximum, remaining = value.get("Max"), value.get("Remaining")
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (maximum, remaining)):
+    if not isinstance(maximum, int) or not isinstance(remaining, int):
+        return None
+    if isinstance(maximum, bool) or isinstance(remaining, bool) or min(maximum, remaining) < 0:
         return None
     return stored.Allocation(maximum, remaining, utcnow())
