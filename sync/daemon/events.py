@@ -103,8 +103,7 @@ class EventPath:
         )
 
     def watchdog(self) -> None:
-        """A stream silent past ``stale_after`` is ended; its listener resubscribes from its
-        position."""
+        """A stream silent past ``stale_after`` is ended; its listener resubscribes where it was."""
         quiet_since = self.last_message or min(self.connected.values(), default=None)
         if (
             quiet_since is not None

@@ -58,13 +58,11 @@ _CONNECTION_KEYS = (
 
 
 class Shutdown(KeyboardInterrupt):
-    """Raised inside a cycle to stop it (SIGTERM, SIGINT): recorded as ``interrupted``, like
-    Ctrl-C."""
+    """Raised inside a cycle to stop it (SIGTERM, SIGINT): ``interrupted``, as after Ctrl-C."""
 
 
 class Daemon:
-    """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot go
-    on."""
+    """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot."""
 
     def __init__(
         self,
@@ -124,9 +122,7 @@ class Daemon:
         )
         try:
             while not self.stopping:
-                self.scheduler = schedule.timetable(
-                    self.settings, self._job, self._after_job, events=self.event_path is not None
-                )
+                self.scheduler = self._scheduler()
                 try:
                     # returns when stopped: a signal, a reload, or a cycle that cannot go on
                     self.scheduler.start()
@@ -145,6 +141,12 @@ class Daemon:
             instance.release(self.held)
         logger.info("daemon stopped (exit %d)", self.exit_code)
         return self.exit_code
+
+    def _scheduler(self) -> BlockingScheduler:
+        """The jobs under the current settings (``sync.daemon.schedule``), each run by ``_job``."""
+        return schedule.timetable(
+            self.settings, self._job, self._after_job, events=self.event_path is not None
+        )
 
     def _after_job(self, event) -> None:
         if self.stopping or self.reload_asked:
@@ -169,16 +171,14 @@ class Daemon:
         return run
 
     def _halt(self) -> None:
-        """End the scheduler loop (from a handler when idle, or when a job ends); ``serve`` goes
-        on."""
+        """End the scheduler loop (a handler when idle, or a job's end); ``serve`` goes on."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
     # --- what the jobs share ----------------------------------------------------------------------
 
     def kept(self) -> dict:
-        """What every job's run session re-uses: the connected clients, the mapping, the stop
-        hook."""
+        """What every job's run session re-uses: the clients, the mapping, the stop hook."""
         if self.connections is None:
             self.connections = make_clients(
                 self.settings
@@ -227,8 +227,7 @@ class Daemon:
     # --- reload -----------------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Read the config and mapping again; refuse a broken one and keep the old. True if
-        reloaded."""
+        """Read the config and mapping again; a broken one is refused. True if reloaded."""
         self.reload_asked = False
         try:
             settings = load_settings(self.config_path)

@@ -126,8 +126,7 @@ class PubSub:
             raise StreamError.of(exc) from None
 
     def topic(self, topic: str) -> pb.TopicInfo:
-        """``GetTopic``: whether the channel exists for this org and this user may subscribe
-        (``check``)."""
+        """``GetTopic``: the channel exists and this user may subscribe to it (``check``)."""
         try:
             return self.stub.GetTopic(
                 pb.TopicRequest(topic_name=topic), metadata=self._metadata(), timeout=30
@@ -141,8 +140,7 @@ class PubSub:
 
 
 class Subscription:
-    """One Subscribe stream: iterate for its ``FetchResponse``s; ``cancel()`` from any thread ends
-    it."""
+    """One Subscribe stream: iterate for its ``FetchResponse``s; ``cancel()`` from any thread."""
 
     def __init__(self, pubsub: PubSub, topic: str, replay_id: bytes | None):
         self.topic = topic

@@ -37,8 +37,7 @@ class Header:
 
 
 class Schemas:
-    """Writer schemas by id, each fetched once (``fetch(schema_id) -> schema JSON``) and parsed
-    once."""
+    """Writer schemas by id, each fetched (``fetch(schema_id) -> schema JSON``) and parsed once."""
 
     def __init__(self, fetch: Callable[[str], str]):
         self._fetch = fetch
