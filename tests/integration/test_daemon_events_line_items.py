@@ -102,6 +102,34 @@ def test_an_amended_line_item_moves_its_task_through_its_event_without_a_poll(
     assert (last["mode"], last["exit_code"]) == ("events", 0)
 
 
+def test_a_line_item_added_becomes_a_task_through_the_events_without_a_poll(
+    harness, emulator, redmine, monkeypatch, tmp_path
+):
+    daemon = _daemon(harness, tmp_path, emulator, monkeypatch)
+    deal, entries, _ = sold(emulator)
+    try:
+        jobs.sync_cycle(daemon)
+        [project] = redmine.projects()
+        wait_for(lambda: _settled(daemon), 30, every=0.1, why="the streams to be up")
+        polls = []
+        monkeypatch.setattr(stages, "sync_changes", lambda run: polls.append(run))
+        before = _replay(harness, LINES)
+        # a line added re-saves its deal: two events (the deal's, the line's), one deal read again
+        extra = emulator.add_line_item(deal, entries["TRAIN-DAY"], quantity=1)
+        wait_for(
+            lambda: event_jobs.events_cycle(daemon) or _replay(harness, LINES) != before,
+            30,
+            every=0.1,
+            why="the new line item's event to be processed",
+        )
+    finally:
+        daemon.event_path.stop()
+
+    task = issues(redmine, project["id"]).get(f"{deal}/li:{extra}")
+    assert task is not None and task["estimated_hours"] == 7.0  # 1 training day, as the poll's
+    assert polls == []
+
+
 def test_status_shows_the_events_today_against_the_allocation_read_with_the_poll(
     harness, emulator, redmine, monkeypatch, tmp_path
 ):
