@@ -1,6 +1,8 @@
-"""The daemon's event stream as metric families (README "Metrics"): events received, their lag
-(receipt − commitTimestamp) as a histogram, reconnects and fallbacks by reason, whether it is
-connected, and the org's delivery allocation as the daemon last read it from ``/limits``.
+"""The daemon's event stream as metric families (README "Metrics").
+
+Events received, their lag (receipt − commitTimestamp) as a histogram, reconnects and fallbacks
+by reason, whether it is connected, and the org's delivery allocation as the daemon last read it
+from ``/limits``.
 
 Read from what the daemon records in the state file (``sync.state.events``), so the textfile and
 ``/metrics`` say the same; a state file whose daemon never ran with events has none of them.
