@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from bench_daemon import measure, redmine_admin  # noqa: E402
-from tests.integration.daemon_support import DaemonProcess, runs, wait_for  # noqa: E402
-from tests.integration.exactly_once_support import Book  # noqa: E402
 
 from sync.emulator import Emulator  # noqa: E402
+from tests.fixtures.daemon_support import DaemonProcess, runs, wait_for  # noqa: E402
+from tests.fixtures.exactly_once_support import Book  # noqa: E402
 from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness  # noqa: E402
 
 REST = ("query", "queryAll", "queryMore", "composite", "token", "describe", "limits")

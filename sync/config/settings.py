@@ -174,6 +174,8 @@ class Events:
     stale_after: timedelta = timedelta(
         minutes=10
     )  # no message this long: the stream counts as down
+    #: The org's daily delivery allocation when its token cannot read REST ``/limits`` (``status``).
+    daily_allocation: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ Read-only: the state file is opened read-only, so `status` is safe while a run h
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sync.config import Settings
+from sync.ops.status_stream import stream_line, stream_view
 from sync.state import State, pipeline_rows
 
 JSON_VERSION = 1
@@ -201,55 +201,3 @@ def backfill_text(outcome: Any) -> str:
     if progress.finished_at is None and not outcome.dry_run:
         lines.append("  the same command goes on from where this one stopped")
     return "\n".join(lines)
-
-
-def stream_view(state: State, settings: Settings) -> dict[str, Any] | None:
-    """The event path as the daemon last recorded it (``events:``).
-
-    With the age of each topic's replay id.
-    """
-    from sync.state import events as stored
-
-    status = stored.stream_status(state)
-    if status is None and not settings.events.enabled:
-        return None
-    status = dict(status or {})
-    today = datetime.now(UTC).date().isoformat()
-    replays = {}
-    for topic in filter(None, (settings.events.topic, settings.events.line_items_topic)):
-        saved = stored.replay(state, topic)
-        replays[topic] = (
-            None
-            if saved is None
-            else {
-                "saved_at": saved.saved_at.isoformat(timespec="seconds"),
-                "age_seconds": round((datetime.now(UTC) - saved.saved_at).total_seconds()),
-            }
-        )
-    return {
-        "enabled": settings.events.enabled,
-        "connected_since": status.get("connected_since"),
-        "last_message": status.get("last_message"),
-        "last_event": status.get("last_event"),
-        "events_today": (status.get("events_today") or {}).get(today, 0),
-        "echoes": status.get("echoes", 0),
-        "fallbacks": status.get("fallbacks", {}),
-        "reconnects": status.get("reconnects", 0),
-        "last_fault": status.get("last_fault"),
-        "replay": replays,
-    }
-
-
-def stream_line(stream: dict[str, Any]) -> str:
-    ages = [f"{r['age_seconds']}s" for r in stream["replay"].values() if r]
-    fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(stream["fallbacks"].items())) or "none"
-    state = (
-        f"connected since {stream['connected_since']}"
-        if stream["connected_since"]
-        else "NOT connected"
-    )
-    return (
-        f"events    {state}; last message {stream['last_message'] or '-'}; "
-        f"last event {stream['last_event'] or '-'}; replay id age {', '.join(ages) or '(none)'}; "
-        f"events today {stream['events_today']}; fallbacks {fallbacks}"
-    )
