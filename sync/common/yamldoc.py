@@ -9,9 +9,6 @@ outside ``sync.mapping`` so the config loader can use it without importing the m
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from sync.common.errors import ConfigError, YamlSyntaxError
+from sync.common.errors import YamlSyntaxError
+from sync.common.textfile import read_text
 
 KeyPath = tuple[str | int, ...]
 
@@ -89,6 +87,19 @@ def unknown_keys(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: 
             )
 
 
+def section(value: Any, path: KeyPath, problems: Problems, required: bool = False) -> dict:
+    """The mapping at ``path``: {} when it is absent (a problem if ``required``) or is not one (a
+    problem), so a validator goes on to report the rest."""
+    if value is None:
+        if required:
+            problems.add(path, "missing")
+        return {}
+    if not isinstance(value, dict):
+        problems.add(path, f"must be a mapping, not {kind_of(value)}")
+        return {}
+    return value
+
+
 def kind_of(value: Any) -> str:
     """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
     if value is None:
@@ -128,72 +139,15 @@ def load_yaml(path: Path, what: str = "file") -> YamlDoc:
 
     Raises:
         FileNotFoundError: there is no such file (each caller says where it looked).
-        ConfigError: the file cannot be read (a directory, permissions), is larger than a config or
-            mapping can be, or is not UTF-8: one problem ``file:line: (file): message``.
+        ConfigError: the file is not one a config or mapping can be (unreadable, not a regular
+            file, too large, not UTF-8; :func:`sync.common.textfile.read_text`): one problem
+            ``file:line: (file): message``.
         YamlSyntaxError: not YAML, or several documents.
 
     Duplicate keys, merge keys and non-scalar keys do not stop the load: they land in
     ``YamlDoc.issues`` (the first value is kept) so they are reported with everything else.
     """
     return parse_yaml(read_text(path, what), str(path))
-
-
-MAX_BYTES = (
-    1 << 20
-)  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
-
-
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path``; see :func:`load_yaml` for what it raises and why."""
-    try:
-        data = _read_regular(Path(path), what)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}"
-        ) from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(
-            f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-            "save it as UTF-8"
-        ) from None
-
-
-def _read_regular(path: Path, what: str) -> bytes:
-    """The first bytes of ``path``, a regular file. Opened without blocking and checked before it is read:
-    a FIFO would block the daemon's main thread (SIGTERM unanswered until someone writes to it), and a
-    device is not a config (``/dev/zero`` never ends). A symlink is followed."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a device"
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "not a regular file"
-            )
-            raise ConfigError(
-                f"{path}:1: (file): the {what} is {kind}, not a regular file; point it at a file"
-            )
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as stream:
-            fd = -1
-            return stream.read(MAX_BYTES + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
 
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
