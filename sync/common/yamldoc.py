@@ -1,16 +1,16 @@
-"""Load YAML keeping the line of every key, and collect problems that name file, line and key.
+"""Load YAML keeping the line of every key.
 
 ``yaml.safe_load`` throws positions away, so a config or mapping error could only say *what* is
 wrong, never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
 only: no Python objects, ever), builds plain Python values from the node tree and keeps a side
-table ``key path -> line`` so validators can report ``file:line: key.path: message``. It lives
-outside ``sync.mapping`` so the config loader can use it without importing the mapping language.
+table ``key path -> line`` so validators can report ``file:line: key.path: message``
+(:mod:`sync.common.problems`). It lives outside ``sync.mapping`` so the config loader can use it
+without importing the mapping language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from sync.common.textfile import read_text
 
 KeyPath = tuple[str | int, ...]
 
-# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
+# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors
+# early.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
 
@@ -53,87 +54,6 @@ class YamlDoc:
         return self.lines.get((), 1)
 
 
-@dataclass
-class Problems:
-    """Collects problems as ``file:line: key.path: message`` so all are reported at once."""
-
-    source: str
-    doc: YamlDoc
-    items: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for path, line, message in self.doc.issues:
-            self.items.append(self._format(path, message, line))
-
-    def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
-        # A value the loader could not build reads as null; a second "must not be null" about
-        # the same key would only repeat the problem already reported.
-        if path in self.doc.unreadable:
-            return
-        self.items.append(self._format(path, message, line))
-
-    def _format(self, path: KeyPath, message: str, line: int | None) -> str:
-        where = line if line is not None else self.doc.line(path)
-        key = dotted(path) or "(document)"
-        return f"{self.source}:{where}: {key}: {message}"
-
-
-def unknown_keys(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    """One problem per key of ``data`` that is not ``allowed``, naming the valid ones."""
-    for key in data:
-        if key not in allowed:
-            problems.add(
-                (*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}"
-            )
-
-
-def section(value: Any, path: KeyPath, problems: Problems, required: bool = False) -> dict:
-    """The mapping at ``path``: {} when it is absent (a problem if ``required``) or is not one (a
-    problem), so a validator goes on to report the rest."""
-    if value is None:
-        if required:
-            problems.add(path, "missing")
-        return {}
-    if not isinstance(value, dict):
-        problems.add(path, f"must be a mapping, not {kind_of(value)}")
-        return {}
-    return value
-
-
-def kind_of(value: Any) -> str:
-    """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, datetime):
-        return "a date and time"
-    if isinstance(value, date):
-        return "a date"
-    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def dotted(path: KeyPath) -> str:
-    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``.
-
-    A key a person could not read back as written (empty, blank at an end, a control character) is
-    quoted: ``''`` or ``'\\r'`` says which key, where the bare text would break the message's line.
-    """
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = str(part)
-            readable = text.isprintable() and text.strip() == text and text != ""
-            out += ("." if out else "") + (text if readable else repr(text))
-    return out
-
-
 def load_yaml(path: Path, what: str = "file") -> YamlDoc:
     """Parse ``path`` into a :class:`YamlDoc`; ``what`` ("config", "mapping") names it in problems.
 
@@ -151,7 +71,8 @@ def load_yaml(path: Path, what: str = "file") -> YamlDoc:
 
 
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
-    """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see :func:`load_yaml`)."""
+    """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see
+    :func:`load_yaml`)."""
     try:
         loader = PositionLoader(text)  # checks every character of the text at once
     except yaml.reader.ReaderError as exc:
@@ -227,9 +148,9 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
     return value
 
 
-# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an empty
-# `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a 5,000-digit
-# int (ValueError), `!!binary` junk (ConstructorError).
+# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an
+# empty `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a
+# 5,000-digit int (ValueError), `!!binary` junk (ConstructorError).
 _UNREADABLE_SCALAR = (
     yaml.YAMLError,
     ValueError,

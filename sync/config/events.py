@@ -1,4 +1,5 @@
-"""The ``events:`` section: the daemon's Change Data Capture (docs/architecture.md §16, README "Events").
+"""The ``events:`` section: the daemon's Change Data Capture (docs/architecture.md §16, README
+"Events").
 
 Read like every other section (``file:line: key.path: message``, every problem at once). Only
 ``psa-sync daemon`` uses it; ``run`` from cron polls as it always did, whatever this section says.

@@ -3,9 +3,9 @@
 Secrets never live in the YAML itself: a value is either `${VAR}` (read from the environment) or
 given through a `*_file` key (`api_key_file`, `client_secret_file`, …) naming a file that holds it.
 Every problem is collected and reported at once, each reading ``file:line: key.path: message`` as a
-mapping's do (both are read through :mod:`sync.common.yamldoc`), so a person fixes the config in one pass.
-Relative paths resolve against the config file's folder, not the current directory, so cron and
-systemd behave like an interactive shell.
+mapping's do (both are read through :mod:`sync.common.yamldoc`), so a person fixes the config in
+one pass. Relative paths resolve against the config file's folder, not the current directory, so
+cron and systemd behave like an interactive shell.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
 from sync.common.errors import ConfigError
-from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml
+from sync.common.problems import Problems, kind_of
+from sync.common.yamldoc import KeyPath, load_yaml
 from sync.config.events import parse_events
 from sync.config.reader import Reader
 from sync.config.settings import (
@@ -117,7 +118,8 @@ def _url(r: Reader, raw: dict, where: KeyPath, required: bool = False) -> str | 
 
 
 def _api_version(r: Reader, sf: dict, where: KeyPath) -> str:
-    """``62.0`` (quoted or not; ``v62.0`` and a bare ``62`` too): it becomes part of every API URL."""
+    """``62.0`` (quoted or not; ``v62.0`` and a bare ``62`` too): it becomes part of every API
+    URL."""
     value = r.interpolate(sf.get("api_version", "62.0"), where)
     if value is None:
         return DEFAULT_API_VERSION
@@ -165,7 +167,8 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
 
     Raises:
         ConfigError: with every problem found, each ``path:line: key.path: message`` (the path
-            as given), or a single problem when the file is missing, unreadable, not UTF-8 or not YAML.
+            as given), or a single problem when the file is missing, unreadable, not UTF-8 or not
+            YAML.
     """
     environ = os.environ if environ is None else environ
     try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems
+from sync.common.problems import Problems
+from sync.common.yamldoc import KeyPath
 from sync.extract import soql
 
 #: how much of a condition a syntax error quotes

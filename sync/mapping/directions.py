@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, section
+from sync.common.problems import Problems, section
+from sync.common.yamldoc import KeyPath
 from sync.mapping.fields import parse_rule
 from sync.mapping.model import FieldRule
 from sync.mapping.names import API_NAME

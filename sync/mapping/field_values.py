@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sync.common.problems import Problems, kind_of
 from sync.common.scalars import parse_scalar, text_of
-from sync.common.yamldoc import KeyPath, Problems, kind_of
+from sync.common.yamldoc import KeyPath
 
 
 def parse_value_map(

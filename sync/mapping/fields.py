@@ -12,8 +12,9 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
+from sync.common.problems import Problems, kind_of
 from sync.common.scalars import TYPES
-from sync.common.yamldoc import KeyPath, Problems, kind_of
+from sync.common.yamldoc import KeyPath
 from sync.mapping.field_values import parse_typed, parse_value_map
 from sync.mapping.model import FieldRule
 from sync.mapping.names import FIELD_PATH
@@ -68,9 +69,11 @@ def parse_rule(
     backsync: bool = False,
     delivery: dict[str, str] | None = None,
 ) -> FieldRule | None:
-    """Validate one rule; every problem goes to ``problems``; None when it is unusable. ``delivery``:
-    the values a back-sync rule may read and their types (default: the PSA's :data:`DELIVERY_TYPES`;
-    ``structure.backsync`` reads the progress of the project's tasks instead)."""
+    """Validate one rule; every problem goes to ``problems``; None when it is unusable.
+
+    ``delivery``: the values a back-sync rule may read and their types (default: the PSA's
+    :data:`DELIVERY_TYPES`; ``structure.backsync`` reads the progress of the project's tasks
+    instead)."""
     name = str(path[-1])
     line = problems.doc.line(path)
     if isinstance(raw, str):

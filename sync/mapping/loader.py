@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.common.errors import ConfigError, MappingError
-from sync.common.yamldoc import KeyPath, Problems, load_yaml, section, unknown_keys
+from sync.common.problems import Problems, section, unknown_keys
+from sync.common.yamldoc import KeyPath, load_yaml
 from sync.mapping.directions import check_directions, parse_backsync, parse_writeback
 from sync.mapping.fields import parse_rule
 from sync.mapping.members import parse_members
@@ -114,7 +115,8 @@ def _build(path: Path, data: Any, problems: Problems) -> Mapping | None:
 
 
 def _progress_fields(raw: Any) -> list[str]:
-    """The Salesforce fields ``structure.backsync`` writes, as written (validated with the section)."""
+    """The Salesforce fields ``structure.backsync`` writes, as written (the section validates
+    them)."""
     backsync = raw.get("backsync") if isinstance(raw, dict) else None
     return [str(name) for name in backsync] if isinstance(backsync, dict) else []
 

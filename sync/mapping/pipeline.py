@@ -1,17 +1,17 @@
 """The ``pipeline:`` section of a mapping (README.md, "Pipeline deals and tentative projects").
 
-The pipeline stream is read by the run's one query (its criteria are OR-ed into the WHERE), so a deal
-must never be both won and in the pipeline: each would claim the deal's project. The loader proves the
-two apart the only way a person can read at a glance: the pipeline criteria must require
-``IsClosed = false`` and the won criteria ``IsWon = true`` or ``IsClosed = true``, each as a term of its
-top-level AND. Anything else is refused with file, line and key.
+The pipeline stream is read by the run's one query (its criteria are OR-ed into the WHERE), so a
+deal must never be both won and in the pipeline: each would claim the deal's project. The loader
+proves the two apart the only way a person can read at a glance: the pipeline criteria must require
+``IsClosed = false`` and the won criteria ``IsWon = true`` or ``IsClosed = true``, each as a term of
+its top-level AND. Anything else is refused with file, line and key.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sync.common.yamldoc import Problems
+from sync.common.problems import Problems
 from sync.extract import soql
 from sync.mapping.conditions import parse_condition_at
 from sync.mapping.model import Pipeline, Source
@@ -116,14 +116,16 @@ def _criteria(
         problems.add(
             WHERE,
             f"overlaps source.criteria {won!r} (line {problems.doc.line(('source', 'criteria'))}): "
-            "an open deal could match both and be won and in the pipeline at once; make the won "
-            "criteria require `IsWon = true` (or `IsClosed = true`) as a term of their top-level AND",
+            "an open deal could match both and be won and in the pipeline at once; "
+            "make the won criteria require `IsWon = true` (or `IsClosed = true`) "
+            "as a term of their top-level AND",
         )
     return condition
 
 
 def requires(condition: soql.Condition, *terms: tuple[str, str, Any]) -> bool:
-    """Whether one of ``terms`` (field, op, value) is ``condition`` itself or a term of its top-level AND."""
+    """Whether one of ``terms`` (field, op, value) is ``condition`` itself or a term of its
+    top-level AND."""
     items = condition.items if isinstance(condition, soql.And) else (condition,)
     for item in items:
         if isinstance(item, soql.Comparison) and any(

@@ -12,7 +12,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, section, unknown_keys
+from sync.common.problems import Problems, section, unknown_keys
+from sync.common.yamldoc import KeyPath
 from sync.mapping.conditions import parse_condition_at
 from sync.mapping.model import Source
 from sync.mapping.names import API_NAME
@@ -23,8 +24,9 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_source(value: Any, problems: Problems, written: set[str]) -> Source | None:
-    """The validated section, or None when it is missing or unusable (its problems added);
-    ``written``: the Salesforce fields psa-sync writes, lower case, which the criteria may not read."""
+    """The validated section, or None when it is missing or unusable (its problems added).
+    ``written``: the Salesforce fields psa-sync writes, lower case; the criteria may not read
+    them."""
     raw = section(value, ("source",), problems, required=True)
     unknown_keys(raw, ("source",), KEYS, problems)
     obj = raw.get("object")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, kind_of, section, unknown_keys
+from sync.common.problems import Problems, kind_of, section, unknown_keys
+from sync.common.yamldoc import KeyPath
 from sync.mapping.conditions import parse_condition_at
 from sync.mapping.fields import parse_rule
 from sync.mapping.model import FieldRule

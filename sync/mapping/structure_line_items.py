@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, kind_of, section, unknown_keys
+from sync.common.problems import Problems, kind_of, section, unknown_keys
+from sync.common.yamldoc import KeyPath
 from sync.mapping.conditions import parse_condition_at
 from sync.mapping.names import FIELD_PATH
 from sync.mapping.structure_rules import (

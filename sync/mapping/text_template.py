@@ -12,7 +12,8 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, kind_of
+from sync.common.problems import Problems, kind_of
+from sync.common.yamldoc import KeyPath
 from sync.mapping.names import FIELD_PATH
 
 
@@ -41,7 +42,8 @@ def parse_text_template(value: Any, where: KeyPath, problems: Problems) -> tuple
         elif not bar and (spec or conversion):
             problems.add(
                 where,
-                f"'{shown}': format specs and conversions are not supported; use type and transform",
+                f"'{shown}': format specs and conversions are not supported; "
+                "use type and transform",
             )
         elif not FIELD_PATH.match(field):
             problems.add(
