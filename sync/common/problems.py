@@ -74,9 +74,8 @@ def kind_of(value: Any) -> str:
         return "a date and time"
     if isinstance(value, date):
         return "a date"
-    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(
-        type(value), type(value).__name__
-    )
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}
+    return names.get(type(value), type(value).__name__)
 
 
 def dotted(path: KeyPath) -> str:

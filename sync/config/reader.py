@@ -241,7 +241,7 @@ class Reader:
         self,
         raw: dict,
         where: KeyPath,
-        default: float,
+        default: float | None,
         kind: type,
         minimum: float | None = None,
         why: str = "",

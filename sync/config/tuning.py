@@ -101,12 +101,14 @@ def _schedule(r: Reader, raw: dict) -> Schedule:
         )
     interval = interval or None  # unreadable (reported) or 0: the daemon's default
     return Schedule(
-        interval=interval,
-        hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
-        backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
-        backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
-        reconcile=r.at(sched, (*at, "reconcile"), None),
-        reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False),
+        **_given(
+            interval=interval,
+            hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
+            backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
+            backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
+            reconcile=r.at(sched, (*at, "reconcile"), None),
+            reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False),
+        )
     )
 
 
@@ -124,9 +126,11 @@ def _service(r: Reader, raw: dict) -> dict[str, Any]:
         r.problem(("metrics", "port"), f"{port} is not a TCP port (1-65535)")
     return dict(
         retention=Retention(
-            runs=r.duration(keep, ("retention", "runs"), "30d"),
-            events=r.duration(keep, ("retention", "events"), "365d"),
-            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at,
+            **_given(
+                runs=r.duration(keep, ("retention", "runs"), "30d"),
+                events=r.duration(keep, ("retention", "events"), "365d"),
+                at=r.at(keep, ("retention", "at"), "03:30"),
+            )
         ),
         metrics=Metrics(
             textfile=r.resolve(textfile) if textfile else None,
