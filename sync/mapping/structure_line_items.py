@@ -63,22 +63,13 @@ def parse_line_items(raw: Any, problems: Problems) -> LineItemRules | None:
         services = parse_condition_at(
             data["services"], (*where, "services"), set(), problems, LINE_ITEM_EXAMPLE
         )
-    hours_from = data.get("hours_from")
-    if hours_from is not None and (
-        not isinstance(hours_from, str) or not FIELD_PATH.match(hours_from)
-    ):
-        problems.add(
-            (*where, "hours_from"),
-            f"{hours_from!r} is not a field of OpportunityLineItem such as Hours__c",
-        )
-        hours_from = None
     name_parts = (
         parse_text_template(data["name"], (*where, "name"), problems)[1] if "name" in data else ()
     )
     rules = LineItemRules(
         services=services,
         services_text=data.get("services"),
-        hours_from=hours_from,
+        hours_from=_hours_from(data.get("hours_from"), problems),
         products=_products(data.get("products"), problems),
         rates=_rates(data.get("rates"), problems),
         default_role=_role(data.get("default_role"), (*where, "default_role"), problems),
@@ -99,6 +90,17 @@ def parse_line_items(raw: Any, problems: Problems) -> LineItemRules | None:
             "or rates per role (TotalPrice ÷ rate)",
         )
     return rules
+
+
+def _hours_from(value: Any, problems: Problems) -> str | None:
+    """The line-item field that holds a line item's hours (the first hours rule), if named."""
+    if value is not None and (not isinstance(value, str) or not FIELD_PATH.match(value)):
+        problems.add(
+            (*WHERE, "hours_from"),
+            f"{value!r} is not a field of OpportunityLineItem such as Hours__c",
+        )
+        return None
+    return value
 
 
 def _amendments(data: dict, where: KeyPath, problems: Problems) -> dict[str, str]:

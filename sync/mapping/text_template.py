@@ -30,34 +30,44 @@ def parse_text_template(value: Any, where: KeyPath, problems: Problems) -> tuple
     except ValueError as exc:
         problems.add(where, f"{exc} (write a literal brace as {{{{ or }}}})")
         return value, ()
-    parts: list[tuple[str, str | None, str | None]] = []
     before = len(problems.items)
-    for literal, name, spec, conversion in pieces:
-        field, bar, empty = (name or "").partition("|")
-        shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
-        if bar:  # a fallback text may hold what Python would read as a conversion or a format spec
-            empty += ("!" + conversion if conversion else "") + (":" + spec if spec else "")
-        if name is None:
-            parts.append((literal, None, None))
-        elif not bar and (spec or conversion):
-            problems.add(
-                where,
-                f"'{shown}': format specs and conversions are not supported; "
-                "use type and transform",
-            )
-        elif not FIELD_PATH.match(field):
-            problems.add(
-                where,
-                f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)",
-            )
-        elif bar and not empty:
-            problems.add(
-                where,
-                f"'{shown}': say after | what an empty {field} becomes: ? to leave it out with its "
-                "separator, or a text",
-            )
-        else:
-            parts.append((literal, field, empty if bar else None))
-    if not any(name for _, name, _ in parts) and len(problems.items) == before:
+    parts = [_part(*piece, where, problems) for piece in pieces]
+    usable = tuple(part for part in parts if part is not None)
+    if not any(name for _, name, _ in usable) and len(problems.items) == before:
         problems.add(where, "names no field; for a fixed value use `default`")
-    return value, tuple(parts)
+    return value, usable
+
+
+def _part(
+    literal: str,
+    name: str | None,
+    spec: str | None,
+    conversion: str | None,
+    where: KeyPath,
+    problems: Problems,
+) -> tuple[str, str | None, str | None] | None:
+    """One (literal, field, empty) part, or None with its problem added."""
+    field, bar, empty = (name or "").partition("|")
+    shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+    if bar:  # a fallback text may hold what Python would read as a conversion or a format spec
+        empty += ("!" + conversion if conversion else "") + (":" + spec if spec else "")
+    if name is None:
+        return (literal, None, None)
+    if not bar and (spec or conversion):
+        problems.add(
+            where,
+            f"'{shown}': format specs and conversions are not supported; use type and transform",
+        )
+    elif not FIELD_PATH.match(field):
+        problems.add(
+            where, f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)"
+        )
+    elif bar and not empty:
+        problems.add(
+            where,
+            f"'{shown}': say after | what an empty {field} becomes: "
+            "? to leave it out with its separator, or a text",
+        )
+    else:
+        return (literal, field, empty if bar else None)
+    return None
