@@ -20,6 +20,7 @@ from sync.common.errors import ConfigError, ExitCode
 from sync.common.logs import redact, setup_logging
 from sync.config import Settings
 from sync.ops import plan_text, report
+from sync.ops.explain import explain_data, explain_text
 
 
 def exit_codes_help() -> str:
@@ -163,8 +164,8 @@ def explain(obj: Context, deal_id: str, as_json: bool) -> None:
     Example:
         psa-sync explain 006Hs00001abcdeIAA
     """
-    data = report.explain_data(obj.settings(), deal_id)
-    echo(json.dumps(data, indent=2, default=str) if as_json else report.explain_text(data))
+    data = explain_data(obj.settings(), deal_id)
+    echo(json.dumps(data, indent=2, default=str) if as_json else explain_text(data))
 
 
 @main.command()

@@ -43,7 +43,7 @@ say what failed, which record or object, and what happens next.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import IntEnum
 
 
@@ -119,6 +119,8 @@ class SyncError(Exception):
     """Root of every error psa-sync raises on purpose."""
 
     exit_code: int = ExitCode.FAILURES
+    # set when the error stopped a connector's batch: what it obtained before, in input order
+    results: Sequence[object]
 
 
 class ConfigError(SyncError):

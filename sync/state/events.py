@@ -1,11 +1,12 @@
-"""The event path's state (issue 24): each topic's replay id, and the stream's status for ``status``.
+"""The event path's state (issue 24): each topic's replay id, and the stream's for ``status``.
 
-Both live in ``meta`` (no migration): ``events.replay:<topic>`` and ``events.stream``, JSON. The replay
-id is written only inside the transaction of the page that processed its events (``save_replay`` is
-called from that page's commit), never on receipt: a crash replays those events, and a replay changes
-nothing (links, intents and payload hashes, docs/architecture.md §5). Replay ids are opaque bytes,
-stored as hex, compared only for equality. The org and instance they belong to are kept with them: a
-sandbox refresh or an instance migration makes a stored replay id meaningless, and it is then dropped.
+Both live in ``meta`` (no migration): ``events.replay:<topic>`` and ``events.stream``, JSON. The
+replay id is written only inside the transaction of the page that processed its events
+(``save_replay`` is called from that page's commit), never on receipt: a crash replays those events,
+and a replay changes nothing (links, intents and payload hashes, docs/architecture.md §5). Replay
+ids are opaque bytes, stored as hex, compared only for equality. The org and instance they belong to
+are kept with them: a sandbox refresh or an instance migration makes a stored replay id meaningless,
+and it is then dropped.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def forget_replay(state: State, topic: str) -> None:
 
 
 def stream_status(state: State) -> dict[str, Any] | None:
-    """What the daemon last recorded of its stream (``status``), or None when it never ran with events."""
+    """The daemon's last record of its stream (``status``); None if it never ran with events."""
     text = state.meta(STREAM)
     return json.loads(text) if text else None
 

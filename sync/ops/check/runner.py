@@ -97,8 +97,8 @@ class CheckResult:
         verdict = "ok" if self.ok else "FAILED"
         scope = " (offline: nothing was contacted)" if self.offline else ""
         lines.append(
-            f"check {verdict}{scope}: {len(self.errors)} error(s), {len(self.warnings)} warning(s); "
-            f"exit {self.exit_code}"
+            f"check {verdict}{scope}: {len(self.errors)} error(s), "
+            f"{len(self.warnings)} warning(s); exit {self.exit_code}"
         )
         return "\n".join(lines)
 

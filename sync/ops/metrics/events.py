@@ -1,5 +1,7 @@
-"""The daemon's event stream as metric families (README "Metrics"): events received, their lag
-(receipt − commitTimestamp) as a histogram, reconnects and fallbacks by reason, whether it is connected.
+"""The daemon's event stream as metric families (README "Metrics").
+
+Events received, their lag (receipt − commitTimestamp) as a histogram, reconnects and fallbacks
+by reason, whether it is connected.
 
 Read from what the daemon records in the state file (``sync.state.events``), so the textfile and
 ``/metrics`` say the same; a state file whose daemon never ran with events has none of them.
