@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.common.errors import ConfigError, SyncError
-from sync.common.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
+from sync.common.problems import dotted
+from sync.common.yamldoc import KeyPath, YamlDoc, load_yaml
 from sync.config import Settings, load_settings
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
