@@ -14,7 +14,8 @@ from sync.common.clock import utcnow
 from sync.common.errors import ConfigError
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
-from sync.extract.incremental import bulk_line_items, select_fields
+from sync.extract.incremental import select_fields
+from sync.extract.line_items import bulk_line_items
 from sync.extract.soql import Condition, and_, to_soql
 from sync.extract.soql import field as soql_field
 from sync.mapping.model import Mapping
