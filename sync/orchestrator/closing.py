@@ -1,8 +1,8 @@
 """The stages that close a run, after its pages: settle, unconfirmed, and the final write-back.
 
 Their order, and where they stand in a run, is written in :mod:`sync.orchestrator.stages`
-(``cycle``); here is what each does. None reads Salesforce: the settle retries PSA writes, and the
-write-back spends the calls the run's budget has left.
+(``cycle``); here is what each does. None reads Salesforce: settle and unconfirmed ask only the
+PSA, and the write-back spends on Salesforce's writes what the run's API budget has left.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def settle(run: Run) -> None:
-    """The end-of-run retry of writes the PSA left unconfirmed
-    (``load.settle.settle_unconfirmed``)."""
+    """One more try for the PSA's unconfirmed writes (``load.settle.settle_unconfirmed``)."""
     settle_unconfirmed(run.ctx, run.load, run.psa.identifier)
     run.tally_load()
 
