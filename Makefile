@@ -28,15 +28,19 @@ demo: setup $(PSA)
 	$(BIN)/python scripts/$(if $(filter tryton,$(PSA)),demo_tryton,demo).py
 
 # lint first (ruff and mypy: under a minute): a type error fails CI before the long suite starts.
-# The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI.
+# The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI. On WORKERS
+# pytest-xdist workers, a test file each at a time: the suite waits on Redmine more than it computes,
+# so three workers keep two cores busy; each worker has its own Redmine and Tryton
+# (tests/fixtures/workers.py; the first uses the ones started here, the others start theirs).
+WORKERS ?= 3
 test: lint redmine tryton
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadfile
 
 # A developer's loop (README "Tests"): no real Redmine or Tryton, no psa-sync subprocess, a smaller
 # Hypothesis search.
 FAST := not realpsa and not subprocess and not slow
 test-fast: setup
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/pytest -q -m "$(FAST)"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/pytest -q -m "$(FAST)" -n 2 --dist loadfile
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -1,13 +1,14 @@
-"""`make demo`: watch psa-sync turn won deals into Redmine projects, and follow a deal as it changes.
+"""`make demo`: watch psa-sync turn won deals into Redmine projects, and follow a deal's changes.
 
 It starts the project's Salesforce emulator with the demo book (in this process), uses the real
 Redmine started by `scripts/redmine.sh` (reset to a clean database first), writes a config under
 ./demo/, and runs the real `psa-sync` command twice, the way cron would. Between the runs it edits
 deals through the emulator's control API, as a salesperson would in Salesforce.
 
-What was sold becomes the plan (README.md, "Project structure"): a won deal and a tentative one (60 %)
-carry line items; each project gets phases (Redmine versions) and tasks (issues) with the hours sold by
-role, the tentative one before the close, and a line item added after the win becomes a new task.
+What was sold becomes the plan (README.md, "Project structure"): a won deal and a tentative one
+(60 %) carry line items; each project gets phases (Redmine versions) and tasks (issues) with the
+hours sold by role, the tentative one before the close, and a line item added after the win becomes
+a new task.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ console = Console(width=max(132, shutil.get_terminal_size().columns))
 
 
 def redmine_env() -> dict[str, str]:
-    """Reset Redmine to its pristine database and read its URL and key from the env file it writes."""
+    """Reset Redmine to its pristine database; its URL and key from the env file it writes."""
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "redmine.sh"), "reset"],
         check=True,
@@ -59,7 +60,7 @@ def write_config(emu) -> Path:
           connector: redmine
           url: ${{REDMINE_URL}}
           api_key: ${{REDMINE_API_KEY}}
-        mapping: {ROOT / "mappings" / "examples" / "pipeline.yaml"}   # the default + open deals at 50%+
+        mapping: {ROOT / "mappings" / "examples" / "pipeline.yaml"}  # default + open deals at 50%+
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0}}
         forecast:                                   # psa-sync forecast (README "Forecast")
@@ -67,7 +68,7 @@ def write_config(emu) -> Path:
           by: billing_type
           rates: {{Fixed Fee: 150, Time & Materials: 125, Retainer: 110}}     # blended, per hour
           capacity_hours_per_month: {{Fixed Fee: 1000, Time & Materials: 600, Retainer: 300}}
-          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}   # forecast --by role
+          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}  # --by role
     """)
     )
     return config
@@ -88,7 +89,7 @@ TENTATIVE = (
 
 
 def sell(emu) -> dict[str, str]:
-    """What sales sold, as line items: on a won deal and on a tentative one (Amount follows the lines)."""
+    """What sales sold, as line items: on a won deal and a tentative one (Amount follows them)."""
     entries = {
         code: emu.add_product(name, code=code, family=family, list_price=price)
         for name, code, family, price in PRODUCTS
@@ -170,7 +171,7 @@ def show(emu, redmine: dict, title: str, highlight: set[str] = frozenset()) -> N
 
 
 def show_plan(redmine: dict, deal_id: str, title: str) -> None:
-    """A deal's project as Redmine holds it: its versions (phases), issues (tasks) and the hours by role."""
+    """A deal's project as Redmine holds it: versions (phases), issues (tasks), hours by role."""
     headers = {"X-Redmine-API-Key": redmine["REDMINE_API_KEY"]}
 
     def get(path: str, **params) -> dict:
@@ -241,13 +242,15 @@ def main() -> None:
         )
         sold = sell(emu)
         console.print(
-            f"Line items: '{SOLD}' (won) sold 20 consulting days, project management and a licence; "
+            f"Line items: '{SOLD}' (won) sold 20 consulting days, "
+            "project management and a licence; "
             f"'{TENTATIVE}' (open, 60 %) 5 consulting and 2 training days."
         )
         config = write_config(emu)
 
         console.rule(
-            "1. The first run: every won deal becomes one project, an open one at 50%+ a tentative one"
+            "1. The first run: every won deal becomes one project, "
+            "an open one at 50%+ a tentative one"
         )
         psa_sync(config, env, "run")
         show(emu, redmine, "after the first run", set(book["won"]))
@@ -275,7 +278,8 @@ def main() -> None:
         emu.update("Opportunity", newly_won["Id"], StageName="Closed Won")
         emu.add_line_item(sold["won"], sold["TRAIN-DAY"], quantity=3)
         console.print(
-            f"• '{raised['Name']}': amount raised by 25,000\n• '{newly_won['Name']}' moved to Closed Won"
+            f"• '{raised['Name']}': amount raised by 25,000"
+            f"\n• '{newly_won['Name']}' moved to Closed Won"
             f"\n• '{SOLD}': 3 training days added after the win (a new line item)"
         )
 
@@ -298,7 +302,8 @@ def main() -> None:
         psa_sync(config, env, "forecast", "--format", "png", "--out", str(DEMO / "forecast.png"))
         psa_sync(config, env, "forecast")
         console.rule(
-            "6. The forecast by role: the sold tasks' hours over their dates (won, and tentative weighted)"
+            "6. The forecast by role: the sold tasks' hours over their dates "
+            "(won, and tentative weighted)"
         )
         psa_sync(config, env, "forecast", "--by", "role")
     console.print(

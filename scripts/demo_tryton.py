@@ -1,4 +1,4 @@
-"""`make demo PSA=tryton`: the same story as `make demo`, with Tryton as the PSA (README.md, "Tryton").
+"""`make demo PSA=tryton`: the same story as `make demo`, Tryton as the PSA (README.md, "Tryton").
 
 Won deals become Tryton projects (party, invoice method, revenue, dates); sales changes a deal and
 wins another; a consultant logs hours on a timesheet line and sets the progress, and the hours,
@@ -28,7 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from rich.tree import Tree  # noqa: E402
 
-from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402  (scripts/demo.py: the Redmine demo's helpers)
+# scripts/demo.py: the Redmine demo's helpers
+from demo import DEMO, SOLD, console, psa_sync, sell  # noqa: E402
 from sync.connectors.psa.tryton.rpc import TrytonRpc  # noqa: E402
 
 
@@ -44,8 +45,9 @@ def tryton_env() -> dict[str, str]:
 
 
 def write_mapping() -> Path:
-    """demo/maps/tryton_structure.yaml: mappings/tryton.yaml plus the example's `structure:` section, with
-    a copy of mappings/templates/ beside it (a template is named relative to the mapping's folder)."""
+    """demo/maps/tryton_structure.yaml: mappings/tryton.yaml plus the example's `structure:`
+    section, with a copy of mappings/templates/ beside it (a template is named relative to the
+    mapping's folder)."""
     shutil.copytree(ROOT / "mappings" / "templates", DEMO / "templates")
     example = (ROOT / "mappings" / "examples" / "structure.yaml").read_text()
     mapping = DEMO / "maps" / "tryton_structure.yaml"
@@ -77,7 +79,9 @@ def write_config(emu) -> Path:
         mapping: {write_mapping()}   # mappings/tryton.yaml + a structure: section
         state: state/psa-sync.sqlite
         schedule: {{interval: 2m, hours_interval: 0, backsync_interval: 0}}
-        forecast: {{months: 9, capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}}}
+        forecast:
+          months: 9
+          capacity_by_role: {{Consultant: 120, Project Manager: 40, Trainer: 30}}
     """)
     )
     return config
@@ -153,7 +157,7 @@ def show(emu, rpc: TrytonRpc, title: str, highlight: set[str] = frozenset()) -> 
 
 
 def show_plan(rpc: TrytonRpc, deal_id: str, title: str) -> None:
-    """A deal's project as Tryton holds it: its child works (phases, tasks) with their effort and role."""
+    """A deal's project as Tryton holds it: child works (phases, tasks), their effort and role."""
     project = projects(rpc)[deal_id]
     fields = [
         "name",
@@ -191,7 +195,8 @@ def show_plan(rpc: TrytonRpc, deal_id: str, title: str) -> None:
             roles[role] = roles.get(role, 0) + hours
         sold = f"  {hours:g} h  {role}" if work["type"] == "task" else ""
         label = (
-            f"{work['type']} #{work['id']} {work['name']}{sold}  due {work['timesheet_end_date'] or '…'}"
+            f"{work['type']} #{work['id']} {work['name']}{sold}  "
+            f"due {work['timesheet_end_date'] or '…'}"
             f"  key …/{work['salesforce_key'].split('/', 1)[1]}"
         )
         nodes[work["id"]] = nodes.get(work["parent"], tree).add(label)

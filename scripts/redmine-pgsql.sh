@@ -2,14 +2,16 @@
 # PostgreSQL behind Puma, as people run it in production (SQLite behind WEBrick, the test default,
 # serialises every write and answers 500 "database is locked" when pushed).
 #
-# - Packages: redmine-pgsql (ruby-pg), postgresql, puma, installed with DEBIAN_FRONTEND=noninteractive.
+# - Packages: redmine-pgsql (ruby-pg), postgresql, puma, installed with
+#   DEBIAN_FRONTEND=noninteractive.
 #   redmine-pgsql asks dbconfig-common nothing and reconfigures no instance: the SQLite default
 #   instance (and every other instance) keeps its database.
-# - PostgreSQL: the distribution's cluster (started if down). Redmine connects over the Unix socket as
-#   the role "www-data" (peer authentication: no password anywhere).
+# - PostgreSQL: the distribution's cluster (started if down). Redmine connects over the Unix socket
+#   as the role "www-data" (peer authentication: no password anywhere).
 # - A pristine database psa_redmine_pristine (migrated, default data, configure.rb) is made once per
 #   version of the configuration, through a helper instance "pgsql-pristine"; each pgsql instance's
-#   database redmine_<instance> is a copy of it (CREATE DATABASE ... TEMPLATE: reset takes a second).
+#   database redmine_<instance> is a copy of it (CREATE DATABASE ... TEMPLATE: reset takes a
+#   second).
 # - Puma: PUMA_WORKERS processes (default 2) of PUMA_THREADS threads (default 4).
 # Uses the variables and functions of redmine.sh (INSTANCE, BASE, APP, log, now, since, as_www...).
 
@@ -76,7 +78,8 @@ configure_pgsql() {  # the pristine PostgreSQL database, once per configuration 
   pg createdb -O www-data -E UTF8 -T template0 "$PG_PRISTINE"
   tmp=$(mktemp -d /tmp/redmine-configure.XXXXXX); chown www-data "$tmp"
   configure_rb >"$tmp/configure.rb"; chmod 644 "$tmp/configure.rb"
-  # SCHEMA: db:migrate dumps the schema after migrating; /usr/share/redmine/db is not www-data's to write.
+  # SCHEMA: db:migrate dumps the schema after migrating; www-data may not write
+  # /usr/share/redmine/db.
   as_www pgsql-pristine SCHEMA="$tmp/schema.rb" bundle exec rake db:migrate </dev/null >"$STATE/migrate.log" 2>&1 \
     && as_www pgsql-pristine REDMINE_LANG=en bundle exec rake redmine:load_default_data </dev/null >>"$STATE/migrate.log" 2>&1 \
     || { log "migrate failed"; tail -30 "$STATE/migrate.log" >&2; rm -rf "$tmp"; exit 1; }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# A local Redmine 5.0.4 (Debian 12 package) on 127.0.0.1: the PSA that psa-sync's tests and demo use.
+# A local Redmine 5.0.4 (Debian 12 package) on 127.0.0.1: the PSA psa-sync's tests and demo use.
 #
 # Usage (Debian 12, as root for start/stop/reset):
 #   scripts/redmine.sh start   install if needed, configure, start, wait until ready, print the env
 #                              (already running: prints the env and does nothing else)
 #   scripts/redmine.sh stop    stop the server this script started (by its recorded PID)
-#   scripts/redmine.sh reset   stop, restore the pristine database taken after configure, start (~5 s)
+#   scripts/redmine.sh reset   stop, restore the pristine database taken after configure, start
+#                              (~5 s)
 #   scripts/redmine.sh env     print the env file of a running server (no root needed)
 #
 # Knobs (environment):
@@ -15,11 +16,13 @@
 #   REDMINE_INSTANCE        default "default" (Debian's instance). Any other name gets its own
 #                           database, copied from the pristine snapshot, so several people or test
 #                           sessions on one machine do not clean each other's projects: e.g.
-#                           REDMINE_INSTANCE=dev2 REDMINE_PORT=3002 REDMINE_STATE_DIR=/tmp/redmine-dev2
+#                           REDMINE_INSTANCE=dev2 REDMINE_PORT=3002 \
+#                           REDMINE_STATE_DIR=/tmp/redmine-dev2
 #   REDMINE_DB              sqlite (default: SQLite behind WEBrick, what `make test` uses) or pgsql:
-#                           PostgreSQL behind Puma, as Redmine runs in production (scripts/redmine-pgsql.sh;
-#                           PUMA_WORKERS default 2, PUMA_THREADS default 4). A pgsql instance has its own
-#                           name, default "pgsql", port default 3010, state dir default /tmp/redmine-pgsql:
+#                           PostgreSQL behind Puma, as Redmine runs in production
+#                           (scripts/redmine-pgsql.sh; PUMA_WORKERS default 2, PUMA_THREADS default
+#                           4). A pgsql instance has its own name, default "pgsql", port default
+#                           3010, state dir default /tmp/redmine-pgsql:
 #                           REDMINE_DB=pgsql REDMINE_INSTANCE=bench-pg REDMINE_PORT=3025 \
 #                           REDMINE_STATE_DIR=/tmp/redmine-bench-pg scripts/redmine.sh start
 #
@@ -29,7 +32,7 @@
 # The env file ($REDMINE_STATE_DIR/redmine.env) holds REDMINE_URL, REDMINE_API_KEY, one
 # REDMINE_CF_<NAME>=<id> per custom field and REDMINE_ACTIVITY_IDS=<id>:<name>,... Custom field ids
 # depend on creation order: always read them from the env file (or GET /custom_fields.json).
-# Non-interactive (no stdin), idempotent, serialised by a lock: safe to call from CI on a fresh machine.
+# Non-interactive (no stdin), idempotent, serialised by a lock: safe for CI on a fresh machine.
 set -euo pipefail
 
 DBKIND="${REDMINE_DB:-sqlite}"
@@ -275,7 +278,8 @@ if [ "$DBKIND" = pgsql ]; then
   # shellcheck source=scripts/redmine-pgsql.sh
   . "$SCRIPT_DIR/redmine-pgsql.sh"
 fi
-# a running server is trusted only if it answers and (SQLite) was configured by this version of the script
+# a running server is trusted only if it answers and (SQLite) was configured by this version of
+# the script
 current() { [ "$DBKIND" = pgsql ] || configured_current; }
 if [ "$cmd" = start ] && running && ready && current; then cat "$ENVFILE"; exit 0; fi
 need_root "$cmd"

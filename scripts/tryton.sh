@@ -7,21 +7,24 @@
 #                             start, wait until a login works, print the env (already running: just
 #                             print the env)
 #   scripts/tryton.sh stop    stop the server this script started (by its recorded PID)
-#   scripts/tryton.sh reset   stop, restore the pristine database (company, employee, no projects), start (~2 s)
+#   scripts/tryton.sh reset   stop, restore the pristine database (company, employee, no projects),
+#                             start (~2 s)
 #   scripts/tryton.sh env     print the env of a running server
 #
 # Knobs (environment):
 #   TRYTON_PORT        default 8000
 #   TRYTON_PASSWORD    default admin12345 (a throwaway loopback instance)
-#   TRYTON_STATE_DIR   default /tmp/tryton-psa: config, database, pid, log, tryton.env (one per instance:
-#                      e.g. TRYTON_PORT=8002 TRYTON_STATE_DIR=/tmp/tryton-dev2 for a second one)
-#   TRYTON_HOME        default /var/lib/psa-sync-tryton as root, else ~/.cache/psa-sync-tryton: the venv
-#                      and the pristine database, shared by every instance on the machine
+#   TRYTON_STATE_DIR   default /tmp/tryton-psa: config, database, pid, log, tryton.env (one per
+#                      instance: e.g. TRYTON_PORT=8002 TRYTON_STATE_DIR=/tmp/tryton-dev2 for a
+#                      second one)
+#   TRYTON_HOME        default /var/lib/psa-sync-tryton as root, else ~/.cache/psa-sync-tryton:
+#                      the venv and the pristine database, shared by every instance on the machine
 #
 # The env ($TRYTON_STATE_DIR/tryton.env) holds TRYTON_URL (http://127.0.0.1:PORT/DB), TRYTON_DB,
-# TRYTON_USER, TRYTON_PASSWORD, TRYTON_COMPANY_ID and TRYTON_EMPLOYEE_ID; TRYTON_NOKEY_URL is a second
-# database, the same without psa-sync's psa_sync_key module activated (what `check` says of such a Tryton).
-# Non-interactive (no stdin), idempotent, serialised by a lock: safe to call from CI on a fresh machine.
+# TRYTON_USER, TRYTON_PASSWORD, TRYTON_COMPANY_ID and TRYTON_EMPLOYEE_ID; TRYTON_NOKEY_URL is a
+# second database, the same without psa-sync's psa_sync_key module activated (what `check` says of
+# such a Tryton).
+# Non-interactive (no stdin), idempotent, serialised by a lock: safe for CI on a fresh machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -164,7 +167,7 @@ write_env() {
 start_server() {
   running && return
   local t pid; t=$(now)
-  # -d is required: without it the first login fails with KeyError 'res.user' (pool not initialised).
+  # -d is required: without it the first login fails with KeyError 'res.user' (pool not loaded).
   # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
   nohup "$VENV/bin/trytond" -c "$CONF" -d "$DBNAME" "$NOKEY" >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!; echo "$pid" >"$PIDFILE"

@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.sync",
     "tests.fixtures.tryton",
     "tests.fixtures.faultproxy",
+    "tests.fixtures.workers",
 ]
 
 TESTS = Path(__file__).resolve().parent

@@ -2,16 +2,18 @@
 
 Starts the Salesforce emulator in this process, seeds it (``emu.seed``), and runs each scenario as a
 user would, in a subprocess (the real CLI, or the run's entry point against a dry PSA), so wall time
-and peak RSS are the command's own (``os.wait4`` in a small launcher, see PEAK), never this process's.
-Salesforce calls come from the emulator's counter, by endpoint. Prints figures, asserts nothing
-(see docs/benchmarks.md).
+and peak RSS are the command's own (``os.wait4`` in a small launcher, see PEAK), never this
+process's. Salesforce calls come from the emulator's counter, by endpoint. Prints figures, asserts
+nothing (see docs/benchmarks.md).
 
-    .venv/bin/python scripts/bench/bench.py [--deals 10000] [--plan 10000,100000] [--backfill 100000] [--full]
+    .venv/bin/python scripts/bench/bench.py [--deals 10000] [--plan 10000,100000]
+        [--backfill 100000] [--full]
 
-The minimum a run must spend: ⌈rows read/2000⌉ query calls + ⌈deals written back/200⌉ collections + 1
-token (each deal's write-back fields in one record of a collection: a deal written twice counts once).
-PSA: `plan` and `backfill --dry-run` are given a loopback URL nobody listens on (they must not ask it);
-the runs go against the tests' in-memory FakePsa (a dry PSA: scripts/bench/bench_dry_run.py).
+The minimum a run must spend: ⌈rows read/2000⌉ query calls + ⌈deals written back/200⌉ collections +
+1 token (each deal's write-back fields in one record of a collection: a deal written twice counts
+once). PSA: `plan` and `backfill --dry-run` are given a loopback URL nobody listens on (they must
+not ask it); the runs go against the tests' in-memory FakePsa (a dry PSA:
+scripts/bench/bench_dry_run.py).
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ class Measured:
     stderr: str
 
 
-# Run a command and write its peak RSS (KiB) to a file. The command is started by this small process,
-# not by the bench: Linux folds the RSS of the process that forks into the child's ru_maxrss (the forked
-# copy, up to exec), so a child of the bench, which holds the emulator's book, would report the book too.
+# Run a command and write its peak RSS (KiB) to a file. The command is started by this small
+# process, not by the bench: Linux folds the RSS of the process that forks into the child's
+# ru_maxrss (the forked copy, up to exec), so a child of the bench, which holds the emulator's book,
+# would report the book too.
 PEAK = """import os, subprocess, sys
 proc = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(proc.pid, 0)
@@ -93,7 +96,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
-    """Run ``cmd``; its wall time and its own peak RSS (ru_maxrss of that command alone, see PEAK)."""
+    """Run ``cmd``; its wall time and its own peak RSS (its ru_maxrss alone, see PEAK)."""
     with (
         tempfile.TemporaryFile("w+") as out,
         tempfile.TemporaryFile("w+") as err,
@@ -117,8 +120,8 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
 
 @contextmanager
 def book(n: int, won_ratio: float = 1.0, lines: int = 0):
-    """A fresh emulator seeded with ``n`` deals (``lines`` line items on each won one), and a harness
-    whose config points at it."""
+    """A fresh emulator seeded with ``n`` deals (``lines`` line items on each won one), and a
+    harness whose config points at it."""
     with (
         Emulator(daily_limit=1_000_000_000) as emu,
         tempfile.TemporaryDirectory(prefix="psa-bench-") as tmp,
@@ -126,12 +129,12 @@ def book(n: int, won_ratio: float = 1.0, lines: int = 0):
         started = time.perf_counter()
         seed_history(emu, n, won_ratio=won_ratio)
         if lines:
-            plannable(
-                emu
-            )  # every won deal ends after it starts: the same projects with or without plans
+            # every won deal ends after it starts: the same projects with or without plans
+            plannable(emu)
             emu.seed_line_items(lines, seed=42)
         print(
-            f"  seeded {n:,} deals ({lines} line items each won one) in {time.perf_counter() - started:.1f} s",
+            f"  seeded {n:,} deals ({lines} line items each won one) in "
+            f"{time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
         dry = SimpleNamespace(env=SimpleNamespace(url=PSA_URL, api_key="bench-not-a-key"))
@@ -215,7 +218,7 @@ def plan(n: int) -> Row:
 
 
 def plan_and_backfill(n: int) -> list[Row]:
-    """`plan`, then `backfill --dry-run` through Bulk 2.0 and through REST, on one book (none writes)."""
+    """`plan`, then `backfill --dry-run` through Bulk 2.0 and REST, on one book (none writes)."""
     since, until = (date.today() - timedelta(days=400)).isoformat(), date.today().isoformat()
     rows = []
     with book(n) as (emu, harness):
@@ -252,8 +255,8 @@ def _calls(calls: dict[str, int]) -> str:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| scenario | size | wall s | µs/deal | peak RSS MB | Salesforce calls by endpoint | SF total | "
-        "minimum | SF ÷ min | PSA | notes |"
+        "| scenario | size | wall s | µs/deal | peak RSS MB | Salesforce calls by endpoint "
+        "| SF total | minimum | SF ÷ min | PSA | notes |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
@@ -262,7 +265,8 @@ def table(rows: list[Row]) -> str:
         rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "-"
         lines.append(
             f"| {r.scenario} | {r.size:,} | {r.wall:.1f} | {per} | {rss} | {_calls(r.calls)} | "
-            f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | {r.psa} | {r.note} |"
+            f"{r.total:,} | {r.minimum if r.minimum is not None else '-'} | {ratio} | "
+            f"{r.psa} | {r.note} |"
         )
     return "\n".join(lines)
 
@@ -282,8 +286,9 @@ def ratios(rows: list[Row]) -> list[str]:
             sql, created = r.extra["sql"], r.extra["created"]
             out.append(
                 f"first run over {r.size:,}: state file {sql['statements']:,} SQL statements "
-                f"({sql['statements'] / created:.3f} per created deal), {sql['transactions']:,} write "
-                f"transactions ({sql['transactions'] / created:.4f} per created deal); "
+                f"({sql['statements'] / created:.3f} per created deal), "
+                f"{sql['transactions']:,} write transactions "
+                f"({sql['transactions'] / created:.4f} per created deal); "
                 f"{r.per_deal_us / 1000:.2f} ms a deal"
             )
     plans = [r for r in rows if r.scenario == "psa-sync plan"]
@@ -331,7 +336,9 @@ def main() -> None:
     parser.add_argument(
         "--redmine",
         action="store_true",
-        help="also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)",
+        help=(
+            "also the Redmine push on SQLite and PostgreSQL (starts both: scripts/redmine.sh, root)"
+        ),
     )
     parser.add_argument(
         "--push", type=int, default=200, help="projects created per write_concurrency (--redmine)"

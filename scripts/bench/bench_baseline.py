@@ -1,12 +1,15 @@
-"""THE BASELINE: the loop a user writes by hand with simple-salesforce, for `make bench` to compare with.
+"""THE BASELINE: the hand-written simple-salesforce loop that `make bench` compares with.
 
-    token → query_all(won deals with no project yet) → for each deal: make its project (here a dry PSA:
-    an id is invented, nothing is sent) → sf.Opportunity.update(link) → sf.Opportunity.update(status)
+    token → query_all(won deals with no project yet) → for each deal: make its project
+    (here a dry PSA: an id is invented, nothing is sent) → sf.Opportunity.update(link)
+    → sf.Opportunity.update(status)
 
-Two REST calls per deal on top of the query: what psa-sync is measured against. Run by scripts/bench/bench.py
-in a subprocess (so its peak memory is its own); prints one JSON line: the deals it linked.
+Two REST calls per deal on top of the query: what psa-sync is measured against. Run by
+scripts/bench/bench.py in a subprocess (so its peak memory is its own); prints one JSON line: the
+deals it linked.
 
-    python scripts/bench/bench_baseline.py --login-url URL --client-id ID --client-secret S --ca FILE
+    python scripts/bench/bench_baseline.py --login-url URL --client-id ID --client-secret S
+        --ca FILE
 """
 
 from __future__ import annotations

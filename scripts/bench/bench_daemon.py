@@ -1,11 +1,11 @@
 """Benchmark `psa-sync daemon`: Closed Won → project latency, and what an idle cycle costs.
 
 Prints figures, asserts nothing. Starts the Salesforce emulator in-process, runs `psa-sync daemon`
-through its CLI against the local Redmine (scripts/redmine.sh start), wins ``--wins`` deals at random
-moments over ``--span`` seconds, and measures for each the time from the win to its project's link in
-the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token requests in all;
-and how long SIGTERM takes to end a slow cycle. (tests/integration/test_daemon.py asserts the behaviour
-without timing bounds; the figures are here.)
+through its CLI against the local Redmine (scripts/redmine.sh start), wins ``--wins`` deals at
+random moments over ``--span`` seconds, and measures for each the time from the win to its project's
+link in the state file. Then it reads the run rows: Salesforce calls of each idle cycle, token
+requests in all; and how long SIGTERM takes to end a slow cycle. (tests/integration/test_daemon.py
+asserts the behaviour without timing bounds; the figures are here.)
 
     .venv/bin/python scripts/bench/bench_daemon.py [--interval 30] [--wins 50] [--span 240]
 
@@ -70,7 +70,7 @@ def main() -> None:
             latencies = measure(harness, emu, book.deals, args.span, args.interval)
             time.sleep(args.interval * 2)  # a few idle cycles at the end
             rows = runs(harness)
-            # SIGTERM in the middle of a slow cycle (each query 2 s): how long until the daemon exits
+            # SIGTERM during a slow cycle (each query 2 s): how long until the daemon exits
             emu.fault("slow", seconds=2, endpoint="queryAll")
             last = rows[-1]["id"]
             wait_for(
@@ -85,21 +85,22 @@ def main() -> None:
             daemon.kill()
     quiet = [r for r in rows[1:] if idle(r)]
     calls = [sum(r["api_calls"].values()) for r in quiet]
+    per_idle = statistics.mean(calls) if calls else float("nan")
+    endpoints = sorted({k for r in quiet for k in r["api_calls"]})
+    tokens = sum(r["api_calls"].get("token", 0) for r in rows)
     print(
-        f"psa-sync daemon, schedule.interval {args.interval:g}s, {len(latencies)} deals won over {args.span:g}s"
+        f"psa-sync daemon, schedule.interval {args.interval:g}s, "
+        f"{len(latencies)} deals won over {args.span:g}s"
     )
     print(
         f"  Closed Won → project latency: median {statistics.median(latencies):.1f}s, "
         f"max {max(latencies):.1f}s, min {min(latencies):.1f}s"
     )
     print(
-        f"  Salesforce calls per idle cycle: {statistics.mean(calls) if calls else float('nan'):.2f} "
-        f"({len(quiet)} idle cycles; endpoints {sorted({k for r in quiet for k in r['api_calls']})})"
+        f"  Salesforce calls per idle cycle: {per_idle:.2f} "
+        f"({len(quiet)} idle cycles; endpoints {endpoints})"
     )
-    print(
-        f"  token requests: {sum(r['api_calls'].get('token', 0) for r in rows)} over {len(rows)} cycles; "
-        f"daemon exit {code}"
-    )
+    print(f"  token requests: {tokens} over {len(rows)} cycles; daemon exit {code}")
     print(
         f"  SIGTERM mid-cycle (queries slowed to 2 s) → exit: {took:.2f}s (the stop grace is 3 s)"
     )

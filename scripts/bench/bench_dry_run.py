@@ -1,10 +1,10 @@
-"""`psa-sync run` as the CLI runs it (stages.run_once on the config), but against a DRY PSA: the tests'
-in-memory FakePsa (tests/fixtures/fake_psa.py) instead of Redmine, so a first run over 10,000+ won deals
-measures psa-sync and Salesforce, not how fast a test Redmine creates projects.
+"""`psa-sync run` as the CLI runs it (stages.run_once on the config), but against a DRY PSA: the
+tests' in-memory FakePsa (tests/fixtures/fake_psa.py) instead of Redmine, so a first run over
+10,000+ won deals measures psa-sync and Salesforce, not how fast a test Redmine creates projects.
 
-Run by scripts/bench/bench.py in a subprocess; prints one JSON line: the run's result and the PSA calls the
-fake was asked for (each PsaConnector or StructureConnector method call counts one, as a batch call
-would on the wire), and the children (phases and tasks) the dry PSA holds after the run.
+Run by scripts/bench/bench.py in a subprocess; prints one JSON line: the run's result and the PSA
+calls the fake was asked for (each PsaConnector or StructureConnector method call counts one, as a
+batch call would on the wire), and the children (phases and tasks) the dry PSA holds after the run.
 
 ``--psa-state FILE`` keeps the dry PSA's projects from one run to the next (a pickle of the fake's
 projects and values, loaded before the run and saved after it), so a later run finds the projects an
@@ -13,12 +13,13 @@ The line also gives ``rss_before_run_mb``: the peak RSS before the run began (th
 imports and the dry PSA's projects loaded from ``--psa-state``), so the dry PSA's share of the peak
 can be told apart from the run's.
 The line also gives ``sql``: the SQL statements the run sent to the state file and its write
-transactions (COMMITs), counted with sqlite3's ``set_trace_callback`` on the state file's connection.
-``--profile FILE`` writes a cProfile of the run (``run_once``) to FILE.
+transactions (COMMITs), counted with sqlite3's ``set_trace_callback`` on the state file's
+connection. ``--profile FILE`` writes a cProfile of the run (``run_once``) to FILE.
 ``--progress K`` first moves the percent complete of K linked projects, as project managers would in
 the PSA between two runs (what the back-sync then carries to Salesforce).
 
-    python scripts/bench/bench_dry_run.py --config psa-sync.yaml [--psa-state psa.pickle] [--progress 1000]
+    python scripts/bench/bench_dry_run.py --config psa-sync.yaml [--psa-state psa.pickle]
+        [--progress 1000]
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def save(psa: FakePsa, path: Path) -> None:
 
 
 class StatementCount:
-    """Every statement the state file's connection runs (``set_trace_callback``), and its COMMITs."""
+    """Every statement the state file's connection runs (``set_trace_callback``) and its COMMITs."""
 
     def __init__(self):
         self.statements = 0

@@ -21,8 +21,8 @@ from sync.extract.soql import parse_sf_datetime, quote  # noqa: E402
 from tests.fixtures.emulator import trusting_session  # noqa: E402
 
 QUERY = (
-    "SELECT Id, Name, Account.Name, Amount, StageName, CloseDate, Type, End_Date__c, SystemModstamp "
-    "FROM Opportunity WHERE SystemModstamp >= {since} ORDER BY SystemModstamp, Id"
+    "SELECT Id, Name, Account.Name, Amount, StageName, CloseDate, Type, End_Date__c, "
+    "SystemModstamp FROM Opportunity WHERE SystemModstamp >= {since} ORDER BY SystemModstamp, Id"
 )
 
 
@@ -56,9 +56,11 @@ def main() -> None:
         started = time.perf_counter()
         count = sum(1 for _ in sf.query_all_iter(QUERY.format(since=since), include_deleted=True))
         paged = time.perf_counter() - started
+        calls = emu.calls["queryAll"] + emu.calls["queryMore"]
         print(
-            f"page {count:,} rows via simple-salesforce query_all_iter (queryAll, 9 fields + Account.Name): "
-            f"{paged:.1f} s ({count / paged:,.0f} rows/s, {emu.calls['queryAll'] + emu.calls['queryMore']} calls)"
+            f"page {count:,} rows via simple-salesforce query_all_iter "
+            f"(queryAll, 9 fields + Account.Name): "
+            f"{paged:.1f} s ({count / paged:,.0f} rows/s, {calls} calls)"
         )
 
 

@@ -1,13 +1,15 @@
 """Benchmark the daemon's event path (``events:``) beside the 30 s poll, in one run.
 
-Prints figures, asserts nothing. Starts the Salesforce emulator in-process (it serves the Pub/Sub API),
-runs `psa-sync daemon` through its CLI against the local Redmine (scripts/redmine.sh start) twice:
+Prints figures, asserts nothing. Starts the Salesforce emulator in-process (it serves the Pub/Sub
+API), runs `psa-sync daemon` through its CLI against the local Redmine (scripts/redmine.sh start)
+twice:
 
 1. ``events.enabled`` (``safety_poll: 1h``): wins ``--wins`` deals at random moments over ``--span``
-   seconds and measures each from the win to its link in the state file. The win's time is taken just
-   before the write that commits it, so it is at or before the event's ``commitTimestamp``: the figure
-   is an upper bound of commitTimestamp → linked. Then ``--idle`` seconds with nothing happening: the
-   Salesforce REST calls the emulator counted in that time (the safety poll is not due).
+   seconds and measures each from the win to its link in the state file. The win's time is taken
+   just before the write that commits it, so it is at or before the event's ``commitTimestamp``: the
+   figure is an upper bound of commitTimestamp → linked. Then ``--idle`` seconds with nothing
+   happening: the Salesforce REST calls the emulator counted in that time (the safety poll is not
+   due).
 2. the poll only, ``schedule.interval 30s``: the same wins and the same idle time.
 
     .venv/bin/python scripts/bench/bench_events.py [--wins 20] [--span 60] [--idle 60]
@@ -29,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from bench_daemon import measure, redmine_admin  # noqa: E402
-from tests.integration.daemon_support import DaemonProcess, runs, wait_for  # noqa: E402
-from tests.integration.exactly_once_support import Book  # noqa: E402
 
 from sync.emulator import Emulator  # noqa: E402
+from tests.fixtures.daemon_support import DaemonProcess, runs, wait_for  # noqa: E402
+from tests.fixtures.exactly_once_support import Book  # noqa: E402
 from tests.fixtures.sync import DEFAULT_MAPPING, SyncHarness  # noqa: E402
 
 REST = ("query", "queryAll", "queryMore", "composite", "token", "describe", "limits")

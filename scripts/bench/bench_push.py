@@ -1,15 +1,15 @@
-"""The Redmine push: project creates per second at several ``write_concurrency``, 500s and duplicates.
+"""The Redmine push: project creates/s at several ``write_concurrency``, 500s and duplicates.
 
 Against a Redmine started by scripts/redmine.sh (SQLite behind WEBrick, or REDMINE_DB=pgsql:
 PostgreSQL behind Puma), named by the same variables (REDMINE_DB, REDMINE_INSTANCE, REDMINE_PORT,
-REDMINE_STATE_DIR). Each round starts from an empty Redmine (it DELETES EVERY PROJECT: never point it
-at a real one), creates ``--count`` projects through the connector (RedmineConnector.create, what a
-run calls), then counts:
+REDMINE_STATE_DIR). Each round starts from an empty Redmine (it DELETES EVERY PROJECT: never point
+it at a real one), creates ``--count`` projects through the connector (RedmineConnector.create, what
+a run calls), then counts:
 
 - creates/s: projects made (outcome created, or exists: committed but answered 5xx, then found and
   adopted) ÷ the create call's wall time;
-- 500s: the server's own count ("Completed 500" in the instance's production.log, whatever the client
-  retried or looked up), and the 5xx the client saw;
+- 500s: the server's own count ("Completed 500" in the instance's production.log, whatever the
+  client retried or looked up), and the 5xx the client saw;
 - outcomes: what the connector reported per deal (a 500 the user would see is an outcome other than
   "created");
 - duplicates: projects in Redmine carrying the same deal key, minus one (must be 0); missing: deals
@@ -48,7 +48,8 @@ def redmine_env() -> tuple[object, dict[str, str]]:
     )
     if done.returncode != 0:
         sys.exit(
-            f"Redmine is not running ({done.stderr.strip()}): start it with scripts/redmine.sh start"
+            f"Redmine is not running ({done.stderr.strip()}): "
+            "start it with scripts/redmine.sh start"
         )
     values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return parse_env(done.stdout), values
@@ -142,8 +143,10 @@ def main() -> None:
         result["db"] = values.get("REDMINE_DB", "sqlite")
         print(json.dumps(result), flush=True)
         print(
-            f"  {result['db']} write_concurrency={concurrency}: {result['creates_per_s']:6.1f} creates/s, "
-            f"500s {result['server_500s']}, duplicates {result['duplicates']}, outcomes {result['outcomes']}",
+            f"  {result['db']} write_concurrency={concurrency}: "
+            f"{result['creates_per_s']:6.1f} creates/s, "
+            f"500s {result['server_500s']}, duplicates {result['duplicates']}, "
+            f"outcomes {result['outcomes']}",
             file=sys.stderr,
         )
     admin.clean()

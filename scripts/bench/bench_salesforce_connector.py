@@ -1,4 +1,4 @@
-"""Benchmark: the Salesforce connector against the local TLS emulator (prints numbers, asserts nothing).
+"""Benchmark: the Salesforce connector on the local TLS emulator (prints numbers, asserts nothing).
 
     .venv/bin/python scripts/bench/bench_salesforce_connector.py [--rows 20000] [--updates 2000]
 
@@ -56,7 +56,8 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         pages = client.usage.calls["queryAll"] + client.usage.calls["queryMore"]
         print(
-            f"paging          {rows} rows in {pages} pages, {elapsed:.2f}s = {rows / elapsed:,.0f} rows/s"
+            f"paging          {rows} rows in {pages} pages, "
+            f"{elapsed:.2f}s = {rows / elapsed:,.0f} rows/s"
         )
 
         ids = emu.ids("Opportunity")[: args.updates]
@@ -73,11 +74,13 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         ok = sum(r.success for r in results)
         print(
-            f"collections     {ok}/{len(records)} records in {client.usage.calls['composite']} calls, "
+            f"collections     {ok}/{len(records)} records in "
+            f"{client.usage.calls['composite']} calls, "
             f"{elapsed:.2f}s = {len(records) / elapsed:,.0f} records/s"
         )
         print(
-            f"calls           {dict(client.usage.calls)}  org usage {client.usage.org_used}/{client.usage.org_max}"
+            f"calls           {dict(client.usage.calls)}  "
+            f"org usage {client.usage.org_used}/{client.usage.org_max}"
         )
 
 

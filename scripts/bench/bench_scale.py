@@ -3,14 +3,15 @@
 Used by scripts/bench/bench.py (which holds the table, the launcher and the minimum):
 
 - ``chain(n, ...)``: over one book of ``n`` won deals, against a dry PSA kept between runs
-  (scripts/bench/bench_dry_run.py ``--psa-state``): the first run, the next run (it re-reads the echo of its
-  own write-backs), an idle cycle, an incremental run after ``changed`` deals were edited in
-  Salesforce, and a back-sync after ``progressed`` projects moved their percent complete in the PSA.
-- ``structure(n, lines)``: the first run over ``n`` newly won deals with ``lines`` line items each, with
-  the example structure mapping (mappings/examples/structure.yaml and its templates) and without its
-  ``structure:`` section, each on a fresh book seeded alike (issue 23).
-- ``push(...)``: scripts/bench/bench_push.py against the Redmine instances scripts/redmine.sh starts (SQLite
-  behind WEBrick; PostgreSQL behind Puma), creates/s at each ``write_concurrency``.
+  (scripts/bench/bench_dry_run.py ``--psa-state``): the first run, the next run (it re-reads the
+  echo of its own write-backs), an idle cycle, an incremental run after ``changed`` deals were
+  edited in Salesforce, and a back-sync after ``progressed`` projects moved their percent complete
+  in the PSA.
+- ``structure(n, lines)``: the first run over ``n`` newly won deals with ``lines`` line items each,
+  with the example structure mapping (mappings/examples/structure.yaml and its templates) and
+  without its ``structure:`` section, each on a fresh book seeded alike (issue 23).
+- ``push(...)``: scripts/bench/bench_push.py against the Redmine instances scripts/redmine.sh starts
+  (SQLite behind WEBrick; PostgreSQL behind Puma), creates/s at each ``write_concurrency``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.structure import use_example_structure  # noqa: E402
 
-# The two instances `make bench BENCH_ARGS=--redmine` starts (own names, ports and state directories:
+# The two instances `make bench BENCH_ARGS=--redmine` starts (own names, ports and state dirs:
 # never the default instance on 3000 that `make test` uses; the push deletes every project).
 REDMINES = {
     "sqlite": {
@@ -127,7 +128,8 @@ def chain(bench, n: int, changed: int, progressed: int, steps: set[str]) -> list
 
 
 def structure(bench, n: int, lines: int) -> list:
-    """The first run over ``n`` newly won deals of ``lines`` line items each, without and with ``structure:``."""
+    """The first run over ``n`` newly won deals of ``lines`` line items each, without and then
+    with ``structure:``."""
     rows = []
     for label, planned in (("without structure", False), ("with structure: the plan made", True)):
         with bench.book(n, lines=lines) as (emu, harness):
@@ -158,10 +160,12 @@ def structure(bench, n: int, lines: int) -> list:
                     calls,
                     least(bench, counts, lines if planned else 0),
                     psa,
-                    f"read {counts.get('extracted', 0):,}, created {counts.get('created', 0):,}, children "
-                    f"{result['children']:,} ({counts.get('children_created', 0):,} created), quarantined "
-                    f"{counts.get('quarantined', 0):,}, written back {counts.get('written', 0):,}; exit "
-                    f"{result['exit']}",
+                    f"read {counts.get('extracted', 0):,}, "
+                    f"created {counts.get('created', 0):,}, "
+                    f"children {result['children']:,} "
+                    f"({counts.get('children_created', 0):,} created), "
+                    f"quarantined {counts.get('quarantined', 0):,}, "
+                    f"written back {counts.get('written', 0):,}; exit {result['exit']}",
                     per_deal_us=done.wall / n * 1e6,
                 )
             )
@@ -170,7 +174,7 @@ def structure(bench, n: int, lines: int) -> list:
 
 def least(bench, counts: dict, lines: int) -> int:
     """The minimum of a first run: with a structure the line items come inside the deals' pages and
-    count toward their 2,000 rows (Salesforce's rule for subqueries), plus the one amendments query."""
+    count toward their 2,000 rows (Salesforce's rule for subqueries), plus the amendments query."""
     rows = counts.get("extracted", 0) * (1 + lines)
     return bench.minimum(rows, counts.get("written", 0)) + (1 if lines else 0)
 
@@ -184,7 +188,7 @@ def edit(emu, changed: int) -> None:
 
 
 def push(bench, count: int, concurrencies: list[int]) -> list:
-    """Creates/s at each write_concurrency on each Redmine (started here through scripts/redmine.sh)."""
+    """Creates/s at each write_concurrency on each Redmine (started here by scripts/redmine.sh)."""
     rows = []
     for db, names in REDMINES.items():
         env = {**os.environ, **names}
@@ -231,7 +235,8 @@ def push(bench, count: int, concurrencies: list[int]) -> list:
                     None,
                     f"Redmine {r['count']} creates",
                     f"**{r['creates_per_s']:.1f} creates/s**{speedup}; "
-                    f"server 500s {r['server_500s']}, client 5xx {r['client_5xx']}, duplicates {r['duplicates']}, "
+                    f"server 500s {r['server_500s']}, client 5xx {r['client_5xx']}, "
+                    f"duplicates {r['duplicates']}, "
                     f"missing {r['missing']}, outcomes {r['outcomes']}",
                 )
             )

@@ -81,7 +81,8 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
             f"{label:>18}: {args.deals:,} deals × {args.lines} line items in {elapsed:.2f} s "
-            f"(CPU {cpu:.2f} s, the figure a shared machine changes least; {args.deals / elapsed:,.0f} deals/s); "
+            f"(CPU {cpu:.2f} s, the figure a shared machine changes least; "
+            f"{args.deals / elapsed:,.0f} deals/s); "
             f"{children:,} children, {errors:,} structure errors"
         )
 

@@ -77,8 +77,8 @@ def main() -> None:
         )
     seconds = time.perf_counter() - started
     print(
-        f"Tryton, one expired session, {args.threads} threads: {session.logins - before} login(s) for "
-        f"{session.calls} calls in {seconds:.1f}s"
+        f"Tryton, one expired session, {args.threads} threads: "
+        f"{session.logins - before} login(s) for {session.calls} calls in {seconds:.1f}s"
     )
 
 

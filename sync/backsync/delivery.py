@@ -5,9 +5,9 @@ diffs their delivery values against what we last wrote, 2,000 projects at a time
 chunk, whatever the number of projects). That is ⌈linked/100⌉ PSA calls, too many for every
 30-second daemon cycle, so it runs at most every ``schedule.backsync_interval`` (5 minutes by
 default; 0 = every run); hours spent are a sum over time entries, one call per project, so they are
-recounted only every ``schedule.hours_interval``. Only changes reach the outbox, so an idle back-sync
-costs zero Salesforce calls. A project that was reopened gets the CRM changes that waited while it
-was closed (``on_closed: skip``).
+recounted only every ``schedule.hours_interval``. Only changes reach the outbox, so an idle
+back-sync costs zero Salesforce calls. A project that was reopened gets the CRM changes that waited
+while it was closed (``on_closed: skip``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def _chunk(run, links: dict, hours: bool, pending: dict[str, dict]) -> None:
         progress, _ = transform_progress(_plans(run, links), mapping)
         for key, fields in progress.items():
             wanted.setdefault(key, {}).update(fields)
-    noted: list = []  # links whose delivery status moved: saved in one commit, before conflicts save theirs
+    # links whose delivery status moved: saved in one commit, before conflicts save theirs
+    noted: list = []
     read = {
         key: _note_status(
             _apply_pending(run, link, delivery[key].status), delivery[key].status, noted
@@ -130,7 +131,7 @@ _MISSING = object()
 
 
 def _plans(run, links: dict) -> dict[str, dict]:
-    """key → progress values of the linked projects that carry a plan (one children read a chunk)."""
+    """key → progress values of the linked projects with a plan (one children read a chunk)."""
     by_record = {link.record_id: link for link in links.values()}
     children = state_children.children_of(run.state, list(by_record))
     planned = [by_record[r] for r in children if any(c.child_id for c in children[r].values())]

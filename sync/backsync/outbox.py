@@ -39,8 +39,8 @@ def flush(
     report: WritebackReport,
     fault: Callable[[str], None] = lambda point: None,
 ) -> None:
-    """Send every pending write, 200 records a call; each deal once per flush (the order of the deals
-    is read once; each call reads its own deals' values and settles them in one commit)."""
+    """Send every pending write, 200 records a call; each deal once per flush (the order of the
+    deals is read once; each call reads its own deals' values and settles them in one commit)."""
     order = state.outbox_order()
     for start in range(0, len(order), COLLECTION_SIZE):
         batch = state.outbox_of(order[start : start + COLLECTION_SIZE])
@@ -56,7 +56,7 @@ def flush(
 def _settle(
     state: State, batch: dict[str, dict], results: list, run_id: int, report: WritebackReport
 ) -> None:
-    """One collection call's answers in one commit: the written ones together, each failure on its own."""
+    """One collection call's answers, one commit: the written ones together, each failure alone."""
     answered = list(zip(batch.items(), results, strict=True))
     written = {record_id: values for (record_id, values), result in answered if result.success}
     with state.transaction():

@@ -1,7 +1,7 @@
 """The psa-sync command: parse → load config → call the pipeline → exit code.
 
-Exit codes: ``sync.common.errors.ExitCode``, the one table (README "Running it" and docs/architecture.md §7
-are held to it; ``psa-sync --help`` prints it, generated).
+Exit codes: ``sync.common.errors.ExitCode``, the one table (README "Running it" and
+docs/architecture.md §7 are held to it; ``psa-sync --help`` prints it, generated).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sync.common.errors import ConfigError, ExitCode
 from sync.common.logs import redact, setup_logging
 from sync.config import Settings
 from sync.ops import plan_text, report
+from sync.ops.explain import explain_data, explain_text
 
 
 def exit_codes_help() -> str:
@@ -163,8 +164,8 @@ def explain(obj: Context, deal_id: str, as_json: bool) -> None:
     Example:
         psa-sync explain 006Hs00001abcdeIAA
     """
-    data = report.explain_data(obj.settings(), deal_id)
-    echo(json.dumps(data, indent=2, default=str) if as_json else report.explain_text(data))
+    data = explain_data(obj.settings(), deal_id)
+    echo(json.dumps(data, indent=2, default=str) if as_json else explain_text(data))
 
 
 @main.command()
@@ -202,7 +203,7 @@ def retry(obj: Context, deal_id: str | None) -> None:
 @click.pass_obj
 @guarded
 def reconcile(obj: Context, repair: bool, as_json: bool) -> None:
-    """Check the invariants against both systems; report or repair drift (exit 1 while drift remains).
+    """Check the invariants against both systems; report or repair drift (exit 1 while any remains).
 
     \b
     Example (weekly, from cron):
@@ -256,8 +257,9 @@ def check(obj: Context, as_json: bool, offline: bool) -> None:
 def emulator(
     port: int, seed: str | None, state_file: Path | None, org_id: str | None, pubsub_port: int
 ) -> None:
-    """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted: its REST API and its
-    Pub/Sub API (Change Data Capture for Opportunity and OpportunityLineItem) on a port of its own.
+    """Run the local Salesforce API emulator (TLS on 127.0.0.1) until interrupted: its REST API and
+    its Pub/Sub API (Change Data Capture for Opportunity and OpportunityLineItem) on a port of its
+    own.
 
     \b
     Example:

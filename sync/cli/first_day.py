@@ -1,5 +1,6 @@
-"""The first-day commands (README "First day"): ``init`` → ``check`` → ``adopt`` → ``backfill`` → schedule
-``run``; and ``link`` / ``unlink``, one pair by hand. Thin, like ``cli``: parse, call, print, exit code."""
+"""The first-day commands (README "First day"): ``init`` → ``check`` → ``adopt`` → ``backfill`` →
+schedule ``run``; and ``link`` / ``unlink``, one pair by hand. Thin, like ``cli``: parse, call,
+print, exit code."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ def init(directory: Path) -> None:
 @click.option(
     "--pairs",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="A CSV of opportunity_id,project (a project id or identifier) instead of matching by name.",
+    help=(
+        "A CSV of opportunity_id,project (a project id or identifier) instead of matching by name."
+    ),
 )
 @click.option(
     "--apply",

@@ -1,4 +1,5 @@
-"""``psa-sync forecast``: upcoming delivery hours per month, from the state file alone (README "Forecast")."""
+"""``psa-sync forecast``: upcoming delivery hours per month, from the state file alone (README
+"Forecast")."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ from sync.cli.support import Context, echo, guarded
 def forecast(
     obj: Context, months: int | None, by: str | None, start: str | None, fmt: str, out: Path | None
 ) -> None:
-    """Upcoming delivery work per month: won deals whose projects are active, spread over their dates,
-    plus open pipeline deals weighted by probability. Reads only the state file: no API call.
+    """Upcoming delivery work per month: won deals whose projects are active, spread over their
+    dates, plus open pipeline deals weighted by probability. Reads only the state file: no API call.
 
     \b
     Examples:

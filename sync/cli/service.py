@@ -1,5 +1,6 @@
-"""The commands of psa-sync as a service: ``daemon`` (the sync on its own schedule), ``status`` (what
-the state file says, and whether an operator should be told) and ``prune`` (retention by hand)."""
+"""The commands of psa-sync as a service: ``daemon`` (the sync on its own schedule), ``status``
+(what the state file says, and whether an operator should be told) and ``prune`` (retention by
+hand)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from sync.ops import report
 @click.pass_obj
 @guarded
 def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantine: int) -> None:
-    """Show the last runs, watermark, links, quarantine and outbox; or, with --check, whether it is healthy.
+    """Show the last runs, watermark, links, quarantine and outbox; or, with --check, whether it is
+    healthy.
 
     \b
     Examples:
@@ -62,7 +64,7 @@ def status(obj: Context, as_json: bool, check: bool, max_age: str, max_quarantin
 @click.pass_obj
 @guarded
 def daemon(obj: Context) -> None:
-    """Run the sync as a service: a cycle every schedule.interval (30s unless set), one token for all.
+    """Run the sync as a service: a cycle every schedule.interval (default 30s), one token for all.
 
     Each cycle is a `run` (same lock, run rows, exit codes). Cycles ending 3 or 4 back off; 2 or 5
     stop the daemon with that code. SIGTERM/SIGINT stop it cleanly (exit 0); SIGHUP reloads the
@@ -81,8 +83,8 @@ def daemon(obj: Context) -> None:
 @click.pass_obj
 @guarded
 def prune(obj: Context) -> None:
-    """Apply retention now: remove runs and events older than retention.runs / .events (the daemon does
-    it nightly). Events of deals still linked or quarantined are kept.
+    """Apply retention now: remove runs and events older than retention.runs / .events (the daemon
+    does it nightly). Events of deals still linked or quarantined are kept.
 
     \b
     Example (cron, without the daemon):

@@ -1,8 +1,8 @@
 """What every psa-sync command shares: the options given before or after the command, printing
 through redaction, and the mapping of errors to exit codes (docs/architecture.md §7).
 
-Kept apart from the commands so that each family of commands (``cli``, ``cli.first_day``, ``cli.service``) is a
-short module built on the same plumbing.
+Kept apart from the commands so that each family of commands (``cli``, ``cli.first_day``,
+``cli.service``) is a short module built on the same plumbing.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""What every stage shares, free of I/O: the exception tree, the shared types, clock, logs, Ids, YAML."""
+"""What every stage shares, free of I/O: the exception tree, the shared types, clock, logs, Ids,
+YAML."""

@@ -2,33 +2,34 @@
 
 ::
 
-    SyncError                         root; ``exit_code`` is what the CLI exits with
-    ├── ConfigError            (2)    fix the config, mapping or usage; carries every problem at once
-    │   ├── MappingError       (2)    a mapping file is wrong; each problem names file, line and key
-    │   ├── YamlSyntaxError    (2)    a config or mapping file is not YAML at all; names file and line
-    │   ├── TlsVerificationRequired (2)  someone asked to switch TLS verification off: give ca_bundle
-    │   └── AdoptionRefused    (2)    a pair to link or unlink by hand is wrong; names the line or record
-    ├── StateMismatchError     (2)    the state file was made against another org or PSA
-    ├── StateFileError         (2)    the state file is not a psa-sync state file
-    ├── UnreachableError       (3)    Salesforce or the PSA cannot be reached now: try later
+    SyncError                       root; ``exit_code`` is what the CLI exits with
+    ├── ConfigError          (2)    fix the config, mapping or usage; carries every problem at once
+    │   ├── MappingError     (2)    a mapping file is wrong; each problem names file, line and key
+    │   ├── YamlSyntaxError  (2)    a config or mapping file is not YAML at all; names file and line
+    │   ├── TlsVerificationRequired (2)  someone asked to switch TLS verification off: ca_bundle
+    │   └── AdoptionRefused  (2)    a pair to link or unlink by hand is wrong; names line or record
+    ├── StateMismatchError   (2)    the state file was made against another org or PSA
+    ├── StateFileError       (2)    the state file is not a psa-sync state file
+    ├── UnreachableError     (3)    Salesforce or the PSA cannot be reached now: try later
     │   ├── SalesforceUnavailable
     │   └── PsaUnavailable
-    ├── BudgetExceededError    (4)    stopped early to protect the Salesforce API budget
-    ├── AuthError              (5)    authentication or authorisation refused: needs a person
-    ├── SystemLimitError       (71)   the process ran out of file descriptors (``ulimit -n``)
-    ├── LocalIOError           (74)   the local disk refused (full, read-only, permissions)
-    ├── LockHeldError          (75)   another run holds the lock
-    │   └── DaemonRunningError (75)   another daemon serves the same state file
-    │   └── StateBusyError     (75)   another process holds the state file's write lock: try again
-    ├── ProtocolViolation      (76)   a system answered against its own API contract: nothing advanced
-    └── RecordError                   one record is bad: quarantine it, the batch goes on
+    ├── BudgetExceededError  (4)    stopped early to protect the Salesforce API budget
+    ├── AuthError            (5)    authentication or authorisation refused: needs a person
+    ├── SystemLimitError     (71)   the process ran out of file descriptors (``ulimit -n``)
+    ├── LocalIOError         (74)   the local disk refused (full, read-only, permissions)
+    ├── LockHeldError        (75)   another run holds the lock
+    │   └── DaemonRunningError (75) another daemon serves the same state file
+    │   └── StateBusyError   (75)   another process holds the state file's write lock: try again
+    ├── ProtocolViolation    (76)   a system answered against its own API contract: nothing advanced
+    └── RecordError                 one record is bad: quarantine it, the batch goes on
 
 Who catches what:
 
-- ``RecordError`` is raised by a connector for one record's failure (e.g. the PSA refusing the parent
-  project of that deal's Account). ``load`` catches it around that record: the deal is quarantined
-  with the reason, the rest of the page goes on, and the run exits 1. Per-record refusals that
-  arrive as data (a ``WriteResult`` of ``failed``, a collections error) take the same path.
+- ``RecordError`` is raised by a connector for one record's failure (e.g. the PSA refusing the
+  parent project of that deal's Account). ``load`` catches it around that record: the deal is
+  quarantined with the reason, the rest of the page goes on, and the run exits 1. Per-record
+  refusals that arrive as data (a ``WriteResult`` of ``failed``, a collections error) take the same
+  path.
 - Every other ``SyncError`` ends the run: ``stages.run_session`` records it on the run row (status,
   exit code, message) after the final write-back, and ``cli.py`` prints it and exits with its code.
 - Anything else is a bug: the session records the run as failed, ``cli.py`` logs it (redacted) and
@@ -42,14 +43,15 @@ say what failed, which record or object, and what happens next.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Every exit code of a psa-sync command, and its one meaning: the single source of the tables in
-    README "Running it", docs/architecture.md §7 and ``psa-sync --help`` (tests/unit/common/test_exit_codes.py
-    holds the docs to it). ``status --check`` has codes of its own (``sync.ops.health``), clear of these."""
+    """Every exit code of a psa-sync command, and its one meaning: the single source of the tables
+    in README "Running it", docs/architecture.md §7 and ``psa-sync --help``
+    (tests/unit/common/test_exit_codes.py holds the docs to it). ``status --check`` has codes of its
+    own (``sync.ops.health``), clear of these."""
 
     meaning: str
 
@@ -63,17 +65,20 @@ class ExitCode(IntEnum):
     FAILURES = (
         1,
         (
-            "done, with *new* record-level failures in this run (quarantined deals, refused write-backs, "
-            "a phase or task the PSA refused: its deal quarantined at stage `structure`)"
+            "done, with *new* record-level failures in this run (quarantined deals, "
+            "refused write-backs, a phase or task the PSA refused: its deal quarantined at stage "
+            "`structure`)"
         ),
     )
     CONFIG = (
         2,
-        "bad config, mapping, usage, or a state file made against another org/PSA (or not a state file)",
+        "bad config, mapping, usage, or a state file made against another org/PSA "
+        "(or not a state file)",
     )
     UNREACHABLE = (
         3,
-        "Salesforce or the PSA unreachable, or the PSA left writes unconfirmed (5xx) after retrying",
+        "Salesforce or the PSA unreachable, "
+        "or the PSA left writes unconfirmed (5xx) after retrying",
     )
     BUDGET = 4, "stopped early to protect the Salesforce API budget"
     AUTH = 5, "authentication or authorisation refused"
@@ -89,8 +94,9 @@ class ExitCode(IntEnum):
     LOCK_HELD = (
         75,
         (
-            "another run holds the lock; for `daemon`: another daemon serves the same state file; or "
-            "another process holds the state file's write lock"
+            "another run holds the lock; "
+            "for `daemon`: another daemon serves the same state file; "
+            "or another process holds the state file's write lock"
         ),
     )
     PROTOCOL = 76, "a system answered against its own API contract; nothing was advanced"
@@ -113,6 +119,8 @@ class SyncError(Exception):
     """Root of every error psa-sync raises on purpose."""
 
     exit_code: int = ExitCode.FAILURES
+    # set when the error stopped a connector's batch: what it obtained before, in input order
+    results: Sequence[object]
 
 
 class ConfigError(SyncError):
@@ -154,9 +162,9 @@ class TlsVerificationRequired(ConfigError):
 
 
 class AdoptionRefused(ConfigError):
-    """``adopt``, ``link`` or ``unlink`` refused a pair before writing anything: a pairs line naming an
-    unknown deal or project, a duplicate line, a deal or project already linked. Every problem names
-    the file and line, or the record."""
+    """``adopt``, ``link`` or ``unlink`` refused a pair before writing anything: a pairs line naming
+    an unknown deal or project, a duplicate line, a deal or project already linked. Every problem
+    names the file and line, or the record."""
 
 
 class StateMismatchError(SyncError):
@@ -182,8 +190,8 @@ class LocalIOError(SyncError):
 
 class SystemLimitError(SyncError):
     """The process hit an operating-system limit, not the disk: no file descriptor left (EMFILE,
-    ENFILE). EX_OSERR from sysexits.h. Time may free them (the daemon backs off); a limit too low for
-    the host needs a person (``ulimit -n``, systemd's ``LimitNOFILE``)."""
+    ENFILE). EX_OSERR from sysexits.h. Time may free them (the daemon backs off); a limit too low
+    for the host needs a person (``ulimit -n``, systemd's ``LimitNOFILE``)."""
 
     exit_code = ExitCode.SYSTEM_LIMIT
 
@@ -226,11 +234,13 @@ class DaemonRunningError(LockHeldError):
 
 
 class StateBusyError(LockHeldError):
-    """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's write lock.
+    """SQLite answered "database is locked" (SQLITE_BUSY): another process holds the state file's
+    write lock.
 
-    Not a disk that refused (exit 74 would send a person to look for a full or read-only disk): every
-    psa-sync writer holds the run lock, so this is a process outside that rule (a person's ``sqlite3``
-    shell, a copy of psa-sync that ignores the lock). Nothing was half-written; run again."""
+    Not a disk that refused (exit 74 would send a person to look for a full or read-only disk):
+    every psa-sync writer holds the run lock, so this is a process outside that rule (a person's
+    ``sqlite3`` shell, a copy of psa-sync that ignores the lock). Nothing was half-written; run
+    again."""
 
 
 class ProtocolViolation(SyncError):

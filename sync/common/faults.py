@@ -34,7 +34,7 @@ POINTS = (
 
 
 def crash_hook(environ: Mapping[str, str]) -> Callable[[str], None]:
-    """Return the function stages call at each crash point (a no-op unless PSA_SYNC_CRASH_AT is set)."""
+    """The function stages call at each crash point (a no-op unless PSA_SYNC_CRASH_AT is set)."""
     spec = environ.get("PSA_SYNC_CRASH_AT", "")
     if not spec:
         return lambda point: None
@@ -50,8 +50,9 @@ def crash_hook(environ: Mapping[str, str]) -> Callable[[str], None]:
 
 
 def create_chunk(environ: Mapping[str, str], chunk: CreateChunk | None) -> CreateChunk | None:
-    """``PSA_SYNC_CREATE_CHUNK=<n>``: chunks of n creates (test-only, so a crash test's small pages make
-    several chunks and a kill can fall between one chunk's links and the next chunk's creates)."""
+    """``PSA_SYNC_CREATE_CHUNK=<n>``: chunks of n creates (test-only, so a crash test's small pages
+    make several chunks and a kill can fall between one chunk's links and the next chunk's
+    creates)."""
     count = environ.get("PSA_SYNC_CREATE_CHUNK", "")
     return CreateChunk(count=int(count)) if count else chunk
 

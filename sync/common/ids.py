@@ -32,7 +32,8 @@ def to18(record_id: str) -> str:
 
 
 def given_id(text: str) -> str:
-    """An Id a person typed (a command's argument, a CSV cell) in its 18-character form; exit 2 if it is none."""
+    """An Id a person typed (a command's argument, a CSV cell) in its 18-character form; exit 2 if
+    it is none."""
     try:
         return to18(text)
     except ValueError as exc:

@@ -1,9 +1,9 @@
 """Logging: stderr, text or JSON, and every known secret redacted from every line.
 
-Secrets (tokens, keys, passwords) can reach a log line through an exception message or a
-traceback even when no code logs them on purpose; the redacting formatter replaces each known
-secret, in every form :mod:`sync.common.redaction` knows, with ``***`` in the message, its arguments and
-the formatted traceback.
+Secrets (tokens, keys, passwords) can reach a log line through an exception message or a traceback
+even when no code logs them on purpose; the redacting formatter replaces each known secret, in every
+form :mod:`sync.common.redaction` knows, with ``***`` in the message, its arguments and the
+formatted traceback.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ class RedactingFormatter(logging.Formatter):
             }
             if record.exc_info:
                 payload["exception"] = redact(self.formatException(record.exc_info))
-            return redact(
-                json.dumps(payload)
-            )  # redacted before escaping, and after for good measure
+            # redacted before escaping, and after for good measure
+            return redact(json.dumps(payload))
         return redact(super().format(record))
 
 

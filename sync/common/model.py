@@ -25,7 +25,8 @@ class SfStatus(StrEnum):
     LOST = "Lost"
     REOPENED = "Reopened"  # no longer won, not closed either
     DELETED = "Deleted"
-    TENTATIVE = "Tentative"  # an open deal of the pipeline with a tentative project (pipeline.create_projects)
+    # an open deal of the pipeline with a tentative project (pipeline.create_projects)
+    TENTATIVE = "Tentative"
     DROPPED = "Dropped"  # a tentative project's deal left the pipeline criteria while still open
 
 
@@ -56,13 +57,13 @@ class DesiredRow:
     deleted: bool
     matches: bool
     fields: dict[str, Any]
-    record_links: dict[
-        str, Any
-    ]  # the link fields as the record carries them now (repair detection)
+    # the link fields as the record carries them now (repair detection)
+    record_links: dict[str, Any]
     pipeline: bool = False  # matches pipeline.criteria (and not the won criteria)
 
     def wanted(self, tentative: bool) -> bool:
-        """Whether the deal should have a project: won, or in the pipeline with tentative projects."""
+        """Whether the deal should have a project: won, or in the pipeline with tentative
+        projects."""
         return not self.deleted and (self.matches or (tentative and self.pipeline))
 
 
@@ -184,12 +185,10 @@ class Plan:
     updates: list[Update] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     lifecycle: list[LifecycleChange] = field(default_factory=list)
-    repairs: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # record → link fields to re-write
-    ignored: list[str] = field(
-        default_factory=list
-    )  # unlinked rows: deleted, not matching, or unlinked by hand
+    # record → link fields to re-write
+    repairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # unlinked rows: deleted, not matching, or unlinked by hand
+    ignored: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {

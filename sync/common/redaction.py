@@ -2,11 +2,12 @@
 
 A secret reaches a log line, a printed error, the state file or ``status --json`` through text that
 quotes something else: an exception message, a server's answer that echoes the request it was sent.
-On the way it is rewritten. JSON escapes ``"`` and ``\\`` and writes non-ASCII as ``\\uXXXX``; a body
-that echoes a JSON request inside a JSON string doubles every backslash again; Python's ``repr``
-escapes ``\\`` and ``'`` (and control characters, as ``\\x01``); a form body percent-encodes it;
-a server that reads UTF-8 as Latin-1 turns ``é`` into ``Ã©``; :func:`sync.connectors.answers.excerpt`
-collapses whitespace. Redacting only the value as written lets every one of those through.
+On the way it is rewritten. JSON escapes ``"`` and ``\\`` and writes non-ASCII as ``\\uXXXX``; a
+body that echoes a JSON request inside a JSON string doubles every backslash again; Python's
+``repr`` escapes ``\\`` and ``'`` (and control characters, as ``\\x01``); a form body
+percent-encodes it; a server that reads UTF-8 as Latin-1 turns ``é`` into ``Ã©``;
+:func:`sync.connectors.answers.excerpt` collapses whitespace. Redacting only the value as written
+lets every one of those through.
 
 So :func:`register_secret` derives the forms by running the encoders themselves on the value, alone
 and composed three deep (a password echoed in a JSON request, inside a JSON error string, quoted

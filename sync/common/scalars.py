@@ -1,10 +1,11 @@
-"""One value at a time: the canonical text of a raw value and its parse into a mapping type, in plain Python.
+"""One value at a time: the canonical text of a raw value and its parse into a mapping type, in
+plain Python.
 
-The mapping loader types the values a mapping writes (``map`` targets, ``default``) and keys its value
-maps by canonical text; it must not need pandas for that (``status``, ``forecast`` and ``check --offline``
-load a mapping and nothing else). :mod:`sync.transform.coerce` parses whole columns by the same rules, and uses
-:func:`text_of` and :func:`normalize_decimal` from here; tests/unit/transform/test_transform_values.py holds the
-two to the same answers, value by value.
+The mapping loader types the values a mapping writes (``map`` targets, ``default``) and keys its
+value maps by canonical text; it must not need pandas for that (``status``, ``forecast`` and
+``check --offline`` load a mapping and nothing else). :mod:`sync.transform.coerce` parses whole
+columns by the same rules, and uses :func:`text_of` and :func:`normalize_decimal` from here;
+tests/unit/transform/test_transform_values.py holds the two to the same answers, value by value.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def normalize_decimal(value: Decimal) -> Decimal:
 
 
 def text_of(value: Any) -> str:
-    """Canonical text of one non-null value: the meeting point of JSON and CSV forms (``sync.transform.coerce``)."""
+    """Canonical text of one non-null value: the meeting point of JSON and CSV forms
+    (``sync.transform.coerce``)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -83,7 +85,8 @@ def to_decimal(text: str) -> Decimal | None:
 
 
 def parse_scalar(value: Any, type_: str, tz: str | None = None) -> tuple[Any, str | None]:
-    """Parse one value as a column of it would be: ``(typed, problem or None)``; null is ``(None, None)``."""
+    """Parse one value as a column of it would be: ``(typed, problem or None)``; null is
+    ``(None, None)``."""
     if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return None, None
     return _SCALAR[type_](text_of(value), tz)

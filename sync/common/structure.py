@@ -20,7 +20,8 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-#: The child relationship a deal carries its ``OpportunityLineItem`` rows in (REST subquery results).
+#: The child relationship a deal carries its ``OpportunityLineItem`` rows in (REST subquery
+#: results).
 LINE_ITEMS = "OpportunityLineItems"
 
 
@@ -38,7 +39,8 @@ class ChildSource(StrEnum):
 
 
 def child_key(project_key: str, source: ChildSource, item: str) -> str:
-    """The stable key of one child: ``<project key>/t:<template item>`` or ``…/li:<line item Id>``."""
+    """The stable key of one child: ``<project key>/t:<template item>`` or
+    ``…/li:<line item Id>``."""
     return f"{project_key}/{source.value}:{item}"
 
 

@@ -1,29 +1,28 @@
-"""Load YAML keeping the line of every key, and collect problems that name file, line and key.
+"""Load YAML keeping the line of every key.
 
 ``yaml.safe_load`` throws positions away, so a config or mapping error could only say *what* is
 wrong, never *where*. This module composes the document with a ``SafeLoader`` subclass (safe tags
 only: no Python objects, ever), builds plain Python values from the node tree and keeps a side
-table ``key path -> line`` so validators can report ``file:line: key.path: message``. It lives
-outside ``sync.mapping`` so the config loader can use it without importing the mapping language.
+table ``key path -> line`` so validators can report ``file:line: key.path: message``
+(:mod:`sync.common.problems`). It lives outside ``sync.mapping`` so the config loader can use it
+without importing the mapping language.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sync.common.errors import ConfigError, YamlSyntaxError
+from sync.common.errors import YamlSyntaxError
+from sync.common.textfile import read_text
 
 KeyPath = tuple[str | int, ...]
 
-# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors early.
+# A config or mapping is a small file: these caps stop alias bombs and self-referencing anchors
+# early.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
 
@@ -55,81 +54,14 @@ class YamlDoc:
         return self.lines.get((), 1)
 
 
-@dataclass
-class Problems:
-    """Collects problems as ``file:line: key.path: message`` so all are reported at once."""
-
-    source: str
-    doc: YamlDoc
-    items: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for path, line, message in self.doc.issues:
-            self.items.append(self._format(path, message, line))
-
-    def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
-        # A value the loader could not build reads as null; a second "must not be null" about
-        # the same key would only repeat the problem already reported.
-        if path in self.doc.unreadable:
-            return
-        self.items.append(self._format(path, message, line))
-
-    def _format(self, path: KeyPath, message: str, line: int | None) -> str:
-        where = line if line is not None else self.doc.line(path)
-        key = dotted(path) or "(document)"
-        return f"{self.source}:{where}: {key}: {message}"
-
-
-def unknown_keys(data: dict, path: KeyPath, allowed: tuple[str, ...], problems: Problems) -> None:
-    """One problem per key of ``data`` that is not ``allowed``, naming the valid ones."""
-    for key in data:
-        if key not in allowed:
-            problems.add(
-                (*path, str(key)), f"unknown key '{key}'; valid keys: {', '.join(allowed)}"
-            )
-
-
-def kind_of(value: Any) -> str:
-    """What a YAML value is, in a person's words, for "must be …, not <kind>" messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, datetime):
-        return "a date and time"
-    if isinstance(value, date):
-        return "a date"
-    return {dict: "a mapping", list: "a list", str: "text", bytes: "binary data"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def dotted(path: KeyPath) -> str:
-    """``("project", "fields", "name")`` -> ``project.fields.name``; list items as ``[2]``.
-
-    A key a person could not read back as written (empty, blank at an end, a control character) is
-    quoted: ``''`` or ``'\\r'`` says which key, where the bare text would break the message's line.
-    """
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = str(part)
-            readable = text.isprintable() and text.strip() == text and text != ""
-            out += ("." if out else "") + (text if readable else repr(text))
-    return out
-
-
 def load_yaml(path: Path, what: str = "file") -> YamlDoc:
     """Parse ``path`` into a :class:`YamlDoc`; ``what`` ("config", "mapping") names it in problems.
 
     Raises:
         FileNotFoundError: there is no such file (each caller says where it looked).
-        ConfigError: the file cannot be read (a directory, permissions), is larger than a config or
-            mapping can be, or is not UTF-8: one problem ``file:line: (file): message``.
+        ConfigError: the file is not one a config or mapping can be (unreadable, not a regular
+            file, too large, not UTF-8; :func:`sync.common.textfile.read_text`): one problem
+            ``file:line: (file): message``.
         YamlSyntaxError: not YAML, or several documents.
 
     Duplicate keys, merge keys and non-scalar keys do not stop the load: they land in
@@ -138,66 +70,9 @@ def load_yaml(path: Path, what: str = "file") -> YamlDoc:
     return parse_yaml(read_text(path, what), str(path))
 
 
-MAX_BYTES = (
-    1 << 20
-)  # a config or mapping is a few kilobytes; /dev/zero or a log given by mistake is not
-
-
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path``; see :func:`load_yaml` for what it raises and why."""
-    try:
-        data = _read_regular(Path(path), what)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}:1: (file): cannot read the {what}: {exc.strerror or exc}"
-        ) from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(
-            f"{path}:1: (file): the {what} is larger than 1 MiB; is it the right file?"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{path}:{line}: (file): the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-            "save it as UTF-8"
-        ) from None
-
-
-def _read_regular(path: Path, what: str) -> bytes:
-    """The first bytes of ``path``, a regular file. Opened without blocking and checked before it is read:
-    a FIFO would block the daemon's main thread (SIGTERM unanswered until someone writes to it), and a
-    device is not a config (``/dev/zero`` never ends). A symlink is followed."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a device"
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "not a regular file"
-            )
-            raise ConfigError(
-                f"{path}:1: (file): the {what} is {kind}, not a regular file; point it at a file"
-            )
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as stream:
-            fd = -1
-            return stream.read(MAX_BYTES + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
 def parse_yaml(text: str, source: str = "<text>") -> YamlDoc:
-    """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see :func:`load_yaml`)."""
+    """Parse YAML text into a :class:`YamlDoc`; ``source`` names it in errors (see
+    :func:`load_yaml`)."""
     try:
         loader = PositionLoader(text)  # checks every character of the text at once
     except yaml.reader.ReaderError as exc:
@@ -273,9 +148,9 @@ def _build(loader: PositionLoader, node: yaml.Node, path: KeyPath, doc: YamlDoc)
     return value
 
 
-# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an empty
-# `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a 5,000-digit
-# int (ValueError), `!!binary` junk (ConstructorError).
+# What a SafeConstructor raises for a scalar its tag cannot read: `!!float x` (ValueError), an
+# empty `!!timestamp` (AttributeError), `!!bool maybe` (KeyError), an empty `!!int` (IndexError), a
+# 5,000-digit int (ValueError), `!!binary` junk (ConstructorError).
 _UNREADABLE_SCALAR = (
     yaml.YAMLError,
     ValueError,

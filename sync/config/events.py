@@ -1,4 +1,5 @@
-"""The ``events:`` section: the daemon's Change Data Capture (docs/architecture.md §16, README "Events").
+"""The ``events:`` section: the daemon's Change Data Capture (docs/architecture.md §16, README
+"Events").
 
 Read like every other section (``file:line: key.path: message``, every problem at once). Only
 ``psa-sync daemon`` uses it; ``run`` from cron polls as it always did, whatever this section says.
@@ -13,7 +14,15 @@ from sync.common.yamldoc import KeyPath
 from sync.config.reader import Reader
 from sync.config.settings import PUBSUB_ENDPOINT, Events
 
-_KEYS = {"enabled", "topic", "line_items_topic", "pubsub_url", "safety_poll", "stale_after"}
+_KEYS = {
+    "enabled",
+    "topic",
+    "line_items_topic",
+    "pubsub_url",
+    "safety_poll",
+    "stale_after",
+    "daily_allocation",
+}
 _TOPIC = re.compile(r"/data/[A-Za-z][A-Za-z0-9_]*(ChangeEvent|ChangeEvents|__chn)")
 _ENDPOINT = re.compile(r"(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
 
@@ -46,7 +55,16 @@ def parse_events(r: Reader, raw: dict) -> Events:
         pubsub_url=_endpoint(r, ev, (*at, "pubsub_url")),
         safety_poll=safety or Events.safety_poll,
         stale_after=stale or Events.stale_after,
+        daily_allocation=_allocation(r, ev, (*at, "daily_allocation")),
     )
+
+
+def _allocation(r: Reader, ev: dict, where: KeyPath) -> int | None:
+    """The org's delivery allocation: ``status`` shows it when the token cannot read ``/limits``."""
+    if ev.get(where[-1]) is None:
+        return None
+    why = "the org's daily delivery allocation (Setup → Company Information, or Salesforce support)"
+    return r.number(ev, where, 0, int, minimum=1, why=why)
 
 
 def _topic(r: Reader, ev: dict, where: KeyPath, default: str | None) -> str | None:

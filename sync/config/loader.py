@@ -3,9 +3,9 @@
 Secrets never live in the YAML itself: a value is either `${VAR}` (read from the environment) or
 given through a `*_file` key (`api_key_file`, `client_secret_file`, …) naming a file that holds it.
 Every problem is collected and reported at once, each reading ``file:line: key.path: message`` as a
-mapping's do (both are read through :mod:`sync.common.yamldoc`), so a person fixes the config in one pass.
-Relative paths resolve against the config file's folder, not the current directory, so cron and
-systemd behave like an interactive shell.
+mapping's do (both are read through :mod:`sync.common.yamldoc`), so a person fixes the config in
+one pass. Relative paths resolve against the config file's folder, not the current directory, so
+cron and systemd behave like an interactive shell.
 """
 
 from __future__ import annotations
@@ -13,26 +13,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping as MappingABC
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sync.common.errors import ConfigError
-from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml
+from sync.common.problems import Problems, kind_of
+from sync.common.yamldoc import KeyPath, load_yaml
 from sync.config.events import parse_events
 from sync.config.reader import Reader
 from sync.config.settings import (
-    MIN_CALLS_PER_RUN,
-    HttpConfig,
-    Limits,
-    Metrics,
     PsaConfig,
-    Retention,
     SalesforceAuth,
     SalesforceConfig,
-    Schedule,
     Settings,
 )
+from sync.config.tuning import parse_tuning
 from sync.config.urls import url_problem
 from sync.connectors.psa.base import known_connectors
 from sync.ops.forecast.config import parse_forecast
@@ -124,7 +118,8 @@ def _url(r: Reader, raw: dict, where: KeyPath, required: bool = False) -> str | 
 
 
 def _api_version(r: Reader, sf: dict, where: KeyPath) -> str:
-    """``62.0`` (quoted or not; ``v62.0`` and a bare ``62`` too): it becomes part of every API URL."""
+    """``62.0`` (quoted or not; ``v62.0`` and a bare ``62`` too): it becomes part of every API
+    URL."""
     value = r.interpolate(sf.get("api_version", "62.0"), where)
     if value is None:
         return DEFAULT_API_VERSION
@@ -167,129 +162,13 @@ def _psa(r: Reader, raw: dict) -> PsaConfig | None:
     )
 
 
-def _tuning(r: Reader, raw: dict) -> dict[str, Any]:
-    """The optional sections, each key with its default: schedule, limits and http.
-
-    A value with a problem falls back to its default only so the build can go on: the config is
-    refused anyway, with every problem.
-    """
-    limits = r.section(
-        raw,
-        ("limits",),
-        {"max_org_api_percent", "max_calls_per_run", "bulk_threshold"},
-        required=False,
-    )
-    http = r.section(raw, ("http",), {"timeout", "retries"}, required=False)
-    timeout = r.duration(http, ("http", "timeout"), "30s")
-    if timeout is not None and timeout <= timedelta(0):
-        r.problem(("http", "timeout"), "must be more than 0s")
-    budget = Limits(
-        **_given(
-            max_org_api_percent=_percent(r, limits, ("limits", "max_org_api_percent")),
-            max_calls_per_run=r.number(
-                limits,
-                ("limits", "max_calls_per_run"),
-                5000,
-                int,
-                minimum=MIN_CALLS_PER_RUN,
-                why=f": a run needs at least {MIN_CALLS_PER_RUN} Salesforce data calls to make "
-                "progress (one query page and one write-back)",
-            ),
-            bulk_threshold=r.number(limits, ("limits", "bulk_threshold"), 10_000, int, minimum=0),
-        )
-    )
-    http_config = HttpConfig(
-        **_given(
-            timeout=timeout.total_seconds() if timeout else None,
-            retries=r.number(http, ("http", "retries"), 5, int, minimum=0),
-        )
-    )
-    return dict(schedule=_schedule(r, raw), limits=budget, http=http_config, **_service(r, raw))
-
-
-def _percent(r: Reader, limits: dict, where: KeyPath) -> float | None:
-    """The org's share a run may reach: 0 would stop every run at once (exit 4, forever)."""
-    percent = r.number(limits, where, 80.0, float)
-    if percent is not None and not 0 < percent <= 100:
-        r.problem(
-            where,
-            f"{percent!r} is outside (0, 100]: the share of the org's daily API requests a run may "
-            "reach, more than 0 and at most 100",
-        )
-        return None
-    return percent
-
-
-def _given(**values: Any) -> dict[str, Any]:
-    """The values that passed their checks; the dataclass's own default stands in for the others."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _schedule(r: Reader, raw: dict) -> Schedule:
-    at = ("schedule",)
-    sched = r.section(
-        raw,
-        at,
-        {
-            "interval",
-            "hours_interval",
-            "backsync_interval",
-            "backoff_max",
-            "reconcile",
-            "reconcile_repair",
-        },
-        required=False,
-    )
-    interval = r.duration(sched, (*at, "interval"), "30s") if "interval" in sched else None
-    if interval is not None and 0 < interval.total_seconds() < 1:
-        r.problem(
-            (*at, "interval"),
-            f"{interval.total_seconds():g}s is too short; the daemon cycles every 1s at most",
-        )
-    interval = interval or None  # unreadable (reported) or 0: the daemon's default
-    return Schedule(
-        interval=interval,
-        hours_interval=r.duration(sched, (*at, "hours_interval"), "1h"),
-        backsync_interval=r.duration(sched, (*at, "backsync_interval"), "5m"),
-        backoff_max=r.duration(sched, (*at, "backoff_max"), "10m"),
-        reconcile=r.at(sched, (*at, "reconcile"), None),
-        reconcile_repair=r.flag(sched, (*at, "reconcile_repair"), False),
-    )
-
-
-def _service(r: Reader, raw: dict) -> dict[str, Any]:
-    """What running as a service adds: retention of old runs and events, and Prometheus metrics."""
-    keep = r.section(raw, ("retention",), {"runs", "events", "at"}, required=False)
-    metrics = r.section(raw, ("metrics",), {"textfile", "port", "address"}, required=False)
-    textfile = r.text(metrics, ("metrics", "textfile"))
-    port = (
-        r.number(metrics, ("metrics", "port"), None, int)
-        if metrics.get("port") is not None
-        else None
-    )
-    if port is not None and not 0 < port < 65536:
-        r.problem(("metrics", "port"), f"{port} is not a TCP port (1-65535)")
-    return dict(
-        retention=Retention(
-            runs=r.duration(keep, ("retention", "runs"), "30d"),
-            events=r.duration(keep, ("retention", "events"), "365d"),
-            at=r.at(keep, ("retention", "at"), "03:30") or Retention.at,
-        ),
-        metrics=Metrics(
-            textfile=r.resolve(textfile) if textfile else None,
-            port=port,
-            # an empty value (`address:`) is the default, as every other empty text value is
-            address=r.text(metrics, ("metrics", "address")) or Metrics.address,
-        ),
-    )
-
-
 def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Settings:
     """Read and validate the config file.
 
     Raises:
         ConfigError: with every problem found, each ``path:line: key.path: message`` (the path
-            as given), or a single problem when the file is missing, unreadable, not UTF-8 or not YAML.
+            as given), or a single problem when the file is missing, unreadable, not UTF-8 or not
+            YAML.
     """
     environ = os.environ if environ is None else environ
     try:
@@ -300,9 +179,7 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
             f"or create ./{DEFAULT_CONFIG_NAME})"
         ) from None
     r = Reader(Path(path).resolve(), Problems(str(path), doc), environ)
-    if (
-        () in doc.unreadable
-    ):  # the whole document is one bad value: its problem is all there is to say
+    if () in doc.unreadable:  # the whole document is one bad value: that problem is all to say
         raise ConfigError(r.problems.items)
     raw = {} if doc.data is None else doc.data
     if not isinstance(raw, dict):
@@ -326,7 +203,7 @@ def load_settings(path: Path, environ: MappingABC[str, str] | None = None) -> Se
         },
     )
     salesforce, psa = _salesforce(r, raw), _psa(r, raw)
-    tuning = _tuning(r, raw)
+    tuning = parse_tuning(r, raw)
     tuning["forecast"] = parse_forecast(r, raw)
     tuning["events"] = parse_events(r, raw)
     mapping = r.file_path(

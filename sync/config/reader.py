@@ -1,8 +1,9 @@
-"""Walks the raw config YAML: sections, ``${VAR}`` references, secrets, paths, numbers and durations.
+"""Walks the raw config YAML: sections, ``${VAR}`` references, secrets, paths, numbers and
+durations.
 
 Each helper takes the key path of what it reads (``("salesforce", "login_url")``) and records a
-problem in :class:`~sync.common.yamldoc.Problems` instead of raising, so every problem of a config is
-reported at once and each names its line: a wrong value its own line, a missing key the line of
+problem in :class:`~sync.common.problems.Problems` instead of raising, so every problem of a config
+is reported at once and each names its line: a wrong value its own line, a missing key the line of
 the section that should hold it. A helper checks the *type* before it uses a value, because a
 person can write any YAML at any key (``mapping: [a]``) and must get a sentence, not a traceback.
 A helper that found a problem returns None, so the caller neither builds on the value nor
@@ -18,7 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, Problems, kind_of
+from sync.common.problems import Problems, kind_of
+from sync.common.yamldoc import KeyPath
 from sync.config.settings import At, Secret
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -34,7 +36,8 @@ _AT = re.compile(
 
 
 def parse_at(value: Any) -> At | None:
-    """``sun 03:00``, ``mon-fri 06:30``, ``mon,thu 12:00``, ``daily 02:00`` or ``02:00`` (UTC); None if not one."""
+    """``sun 03:00``, ``mon-fri 06:30``, ``mon,thu 12:00``, ``daily 02:00`` or ``02:00`` (UTC);
+    None if not one."""
     match = _AT.match(str(value)) if isinstance(value, str) else None
     if not match:
         return None
@@ -57,7 +60,7 @@ def parse_duration(value: Any) -> timedelta | None:
 
 
 class Reader:
-    """Reads values out of the raw YAML, interpolating `${VAR}`, recording every problem at its line.
+    """Reads values out of the raw YAML, interpolating `${VAR}`, recording each problem at its line.
 
     ``path`` is the config file, resolved, so relative paths in it resolve against its folder.
     """
@@ -122,7 +125,7 @@ class Reader:
         return filled
 
     def interpolate(self, value: Any, where: KeyPath) -> Any:
-        """``value`` with each ``${VAR}`` replaced; None when a variable is unset or empty (said)."""
+        """``value`` with each ``${VAR}`` replaced; None (said) if a variable is unset or blank."""
         if not isinstance(value, str):
             return value
         failed = False
@@ -131,9 +134,8 @@ class Reader:
             nonlocal failed
             name = match.group(1)
             value = self.environ.get(name)
-            if (
-                value is None or not value.strip()
-            ):  # an empty one is as useless, but says another fix
+            # empty is as useless as unset, but the message names another fix
+            if value is None or not value.strip():
                 self.problem(
                     where,
                     f"environment variable {name} is "
@@ -239,12 +241,12 @@ class Reader:
         self,
         raw: dict,
         where: KeyPath,
-        default: float,
+        default: float | None,
         kind: type,
         minimum: float | None = None,
         why: str = "",
     ) -> Any:
-        """An int or float (a numeric string too), finite, at least ``minimum`` (``why`` says why)."""
+        """A finite int or float (a numeric string too), at least ``minimum`` (``why`` says why)."""
         value = raw.get(where[-1], default)
         if isinstance(value, str):
             value = _numeric(value)

@@ -114,7 +114,8 @@ class At:
         return f"{days} {self.hour:02d}:{self.minute:02d} UTC"
 
 
-#: How often the daemon cycles when ``schedule.interval`` is not given (cron and the timer keep their own).
+#: How often the daemon cycles when ``schedule.interval`` is not given (cron and the timer keep
+#: their own).
 DAEMON_INTERVAL = timedelta(seconds=30)
 
 
@@ -122,12 +123,10 @@ DAEMON_INTERVAL = timedelta(seconds=30)
 class Schedule:
     interval: timedelta | None = None  # the daemon's cycle; None: DAEMON_INTERVAL
     hours_interval: timedelta = timedelta(hours=1)
-    backsync_interval: timedelta = timedelta(
-        minutes=5
-    )  # delivery values are read at most this often
-    backoff_max: timedelta = timedelta(
-        minutes=10
-    )  # the longest pause of a daemon after failing cycles
+    # delivery values are read at most this often
+    backsync_interval: timedelta = timedelta(minutes=5)
+    # the longest pause of a daemon after failing cycles
+    backoff_max: timedelta = timedelta(minutes=10)
     reconcile: At | None = None  # the daemon's reconcile job, if any
     reconcile_repair: bool = False
 
@@ -138,8 +137,8 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Retention:
-    """What the state file keeps: runs and events younger than these; the events of a deal that still
-    has a link or a quarantine entry always (its audit trail)."""
+    """What the state file keeps: runs and events younger than these; the events of a deal that
+    still has a link or a quarantine entry always (its audit trail)."""
 
     runs: timedelta = timedelta(days=30)
     events: timedelta = timedelta(days=365)
@@ -153,27 +152,28 @@ class Metrics:
     address: str = "127.0.0.1"
 
 
-#: Salesforce's global Pub/Sub API endpoint (host:port; 443 serves it too, for firewalls that close 7443).
+#: Salesforce's global Pub/Sub API endpoint (host:port; 443 serves it too, for firewalls that close
+#: 7443).
 PUBSUB_ENDPOINT = "api.pubsub.salesforce.com:7443"
 
 
 @dataclass(frozen=True)
 class Events:
-    """The daemon's event path (``events:``, issue 24): Change Data Capture over the Pub/Sub API, with
-    the poll kept as the safety net, every ``safety_poll`` while the stream is healthy."""
+    """The daemon's event path (``events:``, issue 24): Change Data Capture over the Pub/Sub API,
+    with the poll kept as the safety net, every ``safety_poll`` while the stream is healthy."""
 
     enabled: bool = False
     topic: str = "/data/OpportunityChangeEvent"
     line_items_topic: str | None = (
         None  # e.g. /data/OpportunityLineItemChangeEvent (structure: line items)
     )
-    pubsub_url: str = (
-        PUBSUB_ENDPOINT  # host:port, always TLS (salesforce.ca_bundle is trusted as for REST)
-    )
+    # host:port, always TLS (salesforce.ca_bundle is trusted as for REST)
+    pubsub_url: str = PUBSUB_ENDPOINT
     safety_poll: timedelta = timedelta(hours=1)  # the poll while the stream is healthy
-    stale_after: timedelta = timedelta(
-        minutes=10
-    )  # no message this long: the stream counts as down
+    # no message this long: the stream counts as down
+    stale_after: timedelta = timedelta(minutes=10)
+    #: The org's daily delivery allocation when its token cannot read REST ``/limits`` (``status``).
+    daily_allocation: int | None = None
 
 
 @dataclass(frozen=True)

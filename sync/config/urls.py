@@ -46,7 +46,8 @@ def url_problem(url: str, *, why_tls: str, secrets_hint: str, http_on_loopback: 
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1 (also as an IPv4-mapped address): traffic that stays here."""
+    """``localhost``, 127.0.0.0/8 or ::1 (also as an IPv4-mapped address): traffic that stays
+    here."""
     host = host.rstrip(".").lower()
     if host == "localhost":
         return True

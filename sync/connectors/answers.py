@@ -38,9 +38,9 @@ def endpoint(method: str | None, url: str | None) -> str:
 def excerpt(text: str | bytes | None) -> str:
     """The start of a body, on one line, cut to ``SHOWN_CHARS`` characters.
 
-    The raw body is redacted first (``sync.common.redaction``): collapsing its whitespace, cutting it and
-    quoting it with ``repr`` each rewrite a secret the body echoes, and a secret cut in two has no
-    form left to recognise.
+    The raw body is redacted first (``sync.common.redaction``): collapsing its whitespace, cutting
+    it and quoting it with ``repr`` each rewrite a secret the body echoes, and a secret cut in two
+    has no form left to recognise.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

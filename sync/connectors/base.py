@@ -42,7 +42,7 @@ class SalesforceApi(Protocol):
     def bulk_query_pages(
         self, soql: str, *, include_deleted: bool = True, max_records: int = 50_000
     ) -> Iterator[list[dict]]:
-        """``query_pages`` over one Bulk API 2.0 query job: REST-shaped records, ``max_records`` a page.
+        """``query_pages`` over one Bulk API 2.0 job: REST-shaped records, ``max_records`` a page.
 
         For reads too large for REST paging (a backfill): a handful of calls instead of one per
         2,000 records. ``soql`` must be a plain SELECT (no COUNT(), GROUP BY, OFFSET, subqueries).
@@ -64,7 +64,7 @@ class SalesforceApi(Protocol):
         ...
 
     def describe(self, sobject: str) -> dict:
-        """The sObject's describe (fields, types, picklist values), for ``check`` and the mapping."""
+        """The sObject's describe (fields, types, picklist values) for ``check`` and the mapping."""
         ...
 
     def budget_left(self) -> bool:

@@ -42,36 +42,30 @@ import os
 import shutil
 import ssl
 import tempfile
-import time
 import weakref
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import certifi
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from sync import __version__
 from sync.common.errors import ConfigError, TlsVerificationRequired
 from sync.config.urls import is_loopback
+from sync.connectors.retries import DEFAULT_RETRY_WINDOW_SECONDS, RetryWindow, retry_policy
+
+if TYPE_CHECKING:  # the stubs' own names for what merge_environment_settings takes and returns
+    from requests.sessions import _Cert, _Settings, _TextMapping, _Verify
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
-BACKOFF_MAX_SECONDS = 30.0
-RETRY_AFTER_MAX_SECONDS = 60
-DEFAULT_RETRY_WINDOW_SECONDS = (
-    600.0  # a run may spend its first 10 minutes riding out blips, no more
-)
 DEFAULT_USER_AGENT = f"psa-sync/{__version__}"
 
 
 class _HideQueryStrings(logging.Filter):
-    """urllib3 logs request URLs (retries, debug lines); ours carry SOQL in ``?q=``: keep only the path."""
+    """urllib3 logs request URLs (retries, debug); ours carry SOQL in ``?q=``: keep the path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
@@ -115,7 +109,7 @@ def certificate_rejected(exc: BaseException) -> bool:
 
 
 class SyncSession(requests.Session):
-    """A Session with a default timeout, no redirects, and a CA bundle the environment cannot override."""
+    """A Session with a default timeout, no redirects, a CA bundle the environment cannot change."""
 
     def __init__(self, *, timeout: float, pinned_ca: str | None):
         super().__init__()
@@ -125,7 +119,9 @@ class SyncSession(requests.Session):
         if pinned_ca is not None:
             self.verify = pinned_ca
 
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         if kwargs.get("verify") is False:
@@ -137,9 +133,17 @@ class SyncSession(requests.Session):
         )
         return super().request(method, url, *args, **kwargs)
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: _TextMapping | None,
+        stream: bool | None,
+        verify: _Verify | None,
+        cert: _Cert | None,
+    ) -> _Settings:
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if is_loopback(urlsplit(url).hostname or ""):
+        text = url.decode() if isinstance(url, bytes) else url or ""
+        if is_loopback(urlsplit(text).hostname or ""):
             settings["proxies"] = {}  # the module docstring: a proxy would see the key in clear
         if self.pinned_ca is not None:
             settings["verify"] = self.pinned_ca
@@ -148,77 +152,6 @@ class SyncSession(requests.Session):
                 "TLS verification cannot be turned off; give ca_bundle instead"
             )
         return settings
-
-
-class RetryWindow:
-    """The time, from its creation, during which a session may still retry (one window per run)."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self.seconds = seconds
-        self.deadline = clock() + seconds
-
-    def restart(self) -> None:
-        """A new run on a kept session (the daemon's next cycle) gets a whole window again."""
-        self.deadline = self.clock() + self.seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - self.clock())
-
-
-class BoundedRetry(Retry):
-    """urllib3's Retry, but no retry once the run's ``RetryWindow`` is over, and no sleep beyond it."""
-
-    def __init__(self, *args: Any, window: RetryWindow | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.window = window
-
-    def new(self, **kw: Any) -> BoundedRetry:
-        retry = super().new(**kw)
-        retry.window = self.window
-        return retry
-
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
-        if self.window is not None and self.window.remaining() <= 0 and self.total != 0:
-            # Out of time: fail this call the way an exhausted Retry does (status returned, error raised).
-            log.warning("http: the run's retry window is over; not retrying")
-            return self.new(total=0, connect=0, read=0, status=0, other=0).increment(
-                *args, **kwargs
-            )
-        return super().increment(*args, **kwargs)
-
-    def _capped(self, seconds: float) -> float:
-        return seconds if self.window is None else min(seconds, self.window.remaining())
-
-    def get_backoff_time(self) -> float:
-        return self._capped(super().get_backoff_time())
-
-    def get_retry_after(self, response: Any) -> float | None:
-        after = super().get_retry_after(response)
-        return None if after is None else self._capped(after)
-
-
-def retry_policy(
-    retries: int, *, backoff_factor: float = 0.5, window: RetryWindow | None = None
-) -> Retry:
-    """Exponential backoff with jitter for idempotent methods; statuses returned, never raised."""
-    return BoundedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        redirect=5,
-        allowed_methods=IDEMPOTENT_METHODS,
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff_factor,
-        backoff_jitter=backoff_factor,
-        backoff_max=BACKOFF_MAX_SECONDS,
-        respect_retry_after_header=True,
-        retry_after_max=RETRY_AFTER_MAX_SECONDS,
-        raise_on_status=False,
-        window=window,
-    )
 
 
 def trusted_base_bundle() -> Path:

@@ -1,11 +1,12 @@
-"""The daemon's ``events`` job: drain what the listeners queued, re-read the deals they name through the
-same ``Id IN`` fetch and the same page step as every run, and commit the replay ids with the last page.
+"""The daemon's ``events`` job: drain what the listeners queued, re-read the deals they name through
+the same ``Id IN`` fetch and the same page step as every run, and commit the replay ids with the
+last page.
 
 An empty drain costs nothing (no call, no run row, no write). Events make a run like any other (mode
 ``events``: the lock, a run row, recover → step → settle → unconfirmed → write-back), whose step is:
 a poll window first when a fallback asks for one (overflow, wildcard, LATEST after a lost position),
-then the named deals, page by page; the last page's commit also stores each topic's replay id and the
-stream's status (``sync.state.events``). A cycle that fails keeps its work for the next tick and
+then the named deals, page by page; the last page's commit also stores each topic's replay id and
+the stream's status (``sync.state.events``). A cycle that fails keeps its work for the next tick and
 commits no replay id, so a crash or an error re-reads the same deals: a no-op where it was done.
 Keepalives and echoes alone move the replay id in a small write of their own (the run lock, no run).
 """
@@ -51,8 +52,8 @@ def events_cycle(daemon: Daemon) -> None:
 
 
 def _start(daemon: Daemon) -> None:
-    """Once the first cycle has a token: subscribe after each topic's stored replay id (LATEST and a poll
-    window at once when there is none, or it belongs to another org or instance)."""
+    """Once the first cycle has a token: subscribe after each topic's stored replay id (LATEST and a
+    poll window at once when there is none, or it belongs to another org or instance)."""
     connections = daemon.connections
     if connections is None or not connections.client.org_id:
         return
@@ -108,9 +109,10 @@ def _cycle(daemon: Daemon, work: Work) -> None:
     except SyncError as exc:
         logger.error("%s", exc)
         code = exc.exit_code
-    except Exception:  # noqa: BLE001 - a bug: the run row says failed; the work stays for the next tick
+    except Exception:  # noqa: BLE001 - a bug: the run row says failed; the work stays for next tick
         logger.exception(
-            "unexpected error in an events cycle (a bug in psa-sync: please report it with this log)"
+            "unexpected error in an events cycle "
+            "(a bug in psa-sync: please report it with this log)"
         )
         code = ExitCode.UNEXPECTED
     if code in (0, 1):

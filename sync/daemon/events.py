@@ -1,9 +1,11 @@
-"""The daemon's side of the event path: its listeners, the stream's health, and what ``status`` shows.
+"""The daemon's side of the event path: its listeners, the stream's health, and what ``status``
+shows.
 
-Owned by the main thread. ``drain()`` turns what the listeners queued into ``Work`` (sync.events.intake);
-``healthy()`` says whether the poll may slow to ``events.safety_poll``: a stream is healthy while every
-topic is connected and some message (event or keepalive) came within ``events.stale_after``. A silent
-stream is restarted (the watchdog): Salesforce promises a keepalive within 270 s.
+Owned by the main thread. ``drain()`` turns what the listeners queued into ``Work``
+(sync.events.intake); ``healthy()`` says whether the poll may slow to ``events.safety_poll``: a
+stream is healthy while every topic is connected and some message (event or keepalive) came within
+``events.stale_after``. A silent stream is restarted (the watchdog): Salesforce promises a keepalive
+within 270 s.
 
 ``status`` (the dict saved in the state file through ``sync.state.events``) holds: connected since,
 last message, last event, events today, echoes skipped, fallbacks taken by reason, reconnects, the
@@ -56,6 +58,7 @@ class EventPath:
             "lag_sum": 0.0,
         }
         self.pubsub: PubSub | None = None
+        self.allocation_read: float | None = None  # the last /limits read (sync.daemon.allocation)
 
     @property
     def topics(self) -> list[str]:
@@ -100,7 +103,7 @@ class EventPath:
         )
 
     def watchdog(self) -> None:
-        """A stream silent past ``stale_after`` is ended; its listener resubscribes from its position."""
+        """A stream silent past ``stale_after`` is ended; its listener resubscribes where it was."""
         quiet_since = self.last_message or min(self.connected.values(), default=None)
         if (
             quiet_since is not None
@@ -130,7 +133,7 @@ class EventPath:
         """The pending work is committed (its replay ids with it)."""
         self.pending = Work()
 
-    # --- what status shows ------------------------------------------------------------------------------
+    # --- what status shows ------------------------------------------------------------------------
 
     def _observe(self, items: list, work: Work) -> None:
         heard = any(
@@ -180,7 +183,8 @@ class EventPath:
             "events are off until this is fixed and the daemon restarted; the poll runs every "
             "schedule.interval"
             if down.retry_in is None
-            else f"resubscribing in {down.retry_in:g}s; the poll runs every schedule.interval meanwhile"
+            else f"resubscribing in {down.retry_in:g}s; "
+            "the poll runs every schedule.interval meanwhile"
         )
         logger.log(
             level,

@@ -1,5 +1,5 @@
-"""What a daemon holds for its whole life, and how a reload swaps it: the single-instance lock beside
-the state file and the ``/metrics`` server.
+"""What a daemon holds for its whole life, and how a reload swaps it: the single-instance lock
+beside the state file and the ``/metrics`` server.
 
 The run lock is taken per cycle, so a second daemon on the same config would not be refused by it:
 the two would take turns and each log the other's cycles as "held". The daemon lock
@@ -72,7 +72,8 @@ def _lock(settings: Settings) -> FileLock:
         lock.acquire()
     except Timeout:
         raise DaemonRunningError(
-            f"another psa-sync daemon serves state file {settings.state} (it holds {settings.daemon_lock_path}); "
+            f"another psa-sync daemon serves state file {settings.state} "
+            f"(it holds {settings.daemon_lock_path}); "
             "this one did not start. Stop the other first (systemctl status psa-sync-daemon)"
         ) from None
     except OSError as exc:

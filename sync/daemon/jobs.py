@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sync.common.errors import ExitCode, LockHeldError, SyncError, exit_code_of
+from sync.daemon import allocation
 from sync.daemon.policy import Verdict, verdict
 from sync.orchestrator import stages
 
@@ -24,10 +25,11 @@ def sync_cycle(daemon: Daemon) -> None:
     if daemon.backoff.waiting(began) or not daemon.poll_due(began):
         return
     try:
-        code = stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept()).exit_code
+        code = _poll(daemon).exit_code
     except LockHeldError:
         logger.info(
-            "a run started by hand holds the lock; this cycle did nothing and the next tick tries again"
+            "a run started by hand holds the lock; "
+            "this cycle did nothing and the next tick tries again"
         )
         code = ExitCode.LOCK_HELD
     except SyncError as exc:  # before a run row existed: the state file's disk, say
@@ -43,9 +45,16 @@ def sync_cycle(daemon: Daemon) -> None:
     after(daemon, code, began)
 
 
+def _poll(daemon: Daemon):
+    """A run; with events on, the same run reads the org's delivery allocation when it is due."""
+    if daemon.event_path is None:
+        return stages.run_once(daemon.settings, environ=daemon.environ, **daemon.kept())
+    return allocation.poll(daemon)
+
+
 def after(daemon: Daemon, code: int, began: float) -> None:
-    """Back to the interval, a longer pause (counted from the cycle's start, as the run rows show the
-    spacing), or the end of the daemon, by the cycle's exit code."""
+    """Back to the interval, a longer pause (counted from the cycle's start, as the run rows show
+    the spacing), or the end of the daemon, by the cycle's exit code."""
     decided = verdict(code)
     if decided is Verdict.DONE:
         if daemon.backoff.succeeded():
@@ -79,7 +88,8 @@ def reconcile(daemon: Daemon) -> None:
         report = check_both(daemon.settings, repair=repair, environ=daemon.environ, **daemon.kept())
     except LockHeldError:
         logger.warning(
-            "the scheduled reconcile found the lock held by a run started by hand; it runs next time"
+            "the scheduled reconcile found the lock held by a run started by hand; "
+            "it runs next time"
         )
         return
     except Exception as exc:  # noqa: BLE001 - a reconcile that fails must not end the daemon's cycles

@@ -42,7 +42,8 @@ def verdict(exit_code: int) -> Verdict:
 
 @dataclass
 class Backoff:
-    """Exponential back-off on a monotonic clock: ``interval`` × 2^failures, at most ``cap`` seconds.
+    """Exponential back-off on a monotonic clock: ``interval`` × 2^failures, at most ``cap``
+    seconds.
 
     The scheduler keeps ticking at the interval; a tick that comes while ``waiting`` does nothing
     (no call, no run row), so the run rows themselves show the cycles spacing out.
@@ -54,7 +55,7 @@ class Backoff:
     until: float = 0.0
 
     def failed(self, now: float) -> float:
-        """One more failing cycle, started at ``now``: the pause until the next one starts (seconds)."""
+        """One more failing cycle, started at ``now``: seconds until the next one starts."""
         self.failures += 1
         delay = min(self.cap, self.interval * 2**self.failures)
         self.until = now + delay
@@ -67,5 +68,5 @@ class Backoff:
         return was
 
     def waiting(self, now: float) -> bool:
-        """True while a tick should pass; a tick a little early (the trigger's jitter) still runs."""
+        """True while a tick should pass; one a little early (the trigger's jitter) still runs."""
         return now < self.until - min(self.interval * 0.25, 5.0)

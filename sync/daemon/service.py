@@ -3,8 +3,9 @@
 Jobs run one at a time in the main thread (``DebugExecutor``: it calls the job where the scheduler
 loop runs). That is on purpose: the Salesforce client and the PSA connector kept across cycles are
 not thread-safe, a reconcile must never overlap a cycle, and Python runs signal handlers in the main
-thread, so SIGTERM can stop a cycle where it stands. ``max_instances=1`` and ``coalesce=True`` say the
-same to the scheduler: a cycle that outlasts its interval is followed by one cycle, not a backlog.
+thread, so SIGTERM can stop a cycle where it stands. ``max_instances=1`` and ``coalesce=True`` say
+the same to the scheduler: a cycle that outlasts its interval is followed by one cycle, not a
+backlog.
 
 Signals:
 
@@ -18,8 +19,8 @@ Signals:
   a new state file or metrics address is taken (its daemon lock, its port) before the old is let go
   (``instance.swap``), so a reload that cannot have them is refused whole.
 
-One daemon per state file: ``instance.take`` holds ``<state>.daemon.lock`` for the daemon's life (exit
-75 for a second one) and serves ``/metrics`` (a port in use: exit 2 naming the address).
+One daemon per state file: ``instance.take`` holds ``<state>.daemon.lock`` for the daemon's life
+(exit 75 for a second one) and serves ``/metrics`` (a port in use: exit 2 naming the address).
 
 The handlers only set flags and, when no job is running, stop the scheduler loop; the work (stop,
 reload, a new scheduler with the new schedule) happens in :meth:`Daemon.serve`, never in a handler.
@@ -30,19 +31,14 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED
-from apscheduler.executors.debug import DebugExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.common.errors import SyncError
-from sync.config import At, Settings, load_settings
-from sync.daemon import event_jobs, instance, jobs
+from sync.config import Settings, load_settings
+from sync.daemon import event_jobs, instance, schedule
 from sync.daemon.events import EventPath
 from sync.daemon.policy import Backoff
 from sync.mapping.loader import load_mapping
@@ -50,7 +46,6 @@ from sync.orchestrator.connections import Connections, make_clients
 
 logger = logging.getLogger(__name__)
 
-DRAIN_EVERY = 0.2  # seconds between two looks at the events queue (an empty look costs nothing)
 STOP_GRACE = 3.0  # seconds a stopping cycle may take to reach a safe point before it is abandoned
 #: The crash points at which a stopping cycle ends: each comes right after a commit point.
 SAFE_POINTS = frozenset({"after-token", "after-recover", "after-page", "after-backsync"})
@@ -63,11 +58,11 @@ _CONNECTION_KEYS = (
 
 
 class Shutdown(KeyboardInterrupt):
-    """Raised inside a cycle to stop it (SIGTERM, SIGINT): recorded as ``interrupted``, like Ctrl-C."""
+    """Raised inside a cycle to stop it (SIGTERM, SIGINT): ``interrupted``, as after Ctrl-C."""
 
 
 class Daemon:
-    """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot go on."""
+    """``Daemon(config_path, settings).serve()`` runs until a signal or a cycle that cannot."""
 
     def __init__(
         self,
@@ -99,7 +94,7 @@ class Daemon:
             None  # when the last poll window ran (``clock``): the safety poll's pace
         )
 
-    # --- the loop -------------------------------------------------------------------------------------
+    # --- the loop ---------------------------------------------------------------------------------
 
     def serve(self) -> int:
         """Schedule the jobs and run them until stopped; returns the daemon's exit code.
@@ -129,7 +124,8 @@ class Daemon:
             while not self.stopping:
                 self.scheduler = self._scheduler()
                 try:
-                    self.scheduler.start()  # returns when stopped: a signal, a reload, or a cycle that cannot go on
+                    # returns when stopped: a signal, a reload, or a cycle that cannot go on
+                    self.scheduler.start()
                 except JobLookupError:  # halted from a handler while the loop was between two jobs
                     if not (self.stopping or self.reload_asked):
                         raise
@@ -147,48 +143,10 @@ class Daemon:
         return self.exit_code
 
     def _scheduler(self) -> BlockingScheduler:
-        schedule = self.settings.schedule
-        interval = schedule.cycle.total_seconds()
-        scheduler = BlockingScheduler(
-            timezone=UTC,
-            executors={"default": DebugExecutor()},
-            job_defaults={"max_instances": 1, "coalesce": True},
+        """The jobs under the current settings (``sync.daemon.schedule``), each run by ``_job``."""
+        return schedule.timetable(
+            self.settings, self._job, self._after_job, events=self.event_path is not None
         )
-        scheduler.add_job(
-            self._job(jobs.sync_cycle),
-            IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 5)),
-            id="sync",
-            name="sync",
-            next_run_time=datetime.now(UTC),
-            misfire_grace_time=max(int(interval), 1),
-        )
-        if self.event_path is not None:
-            scheduler.add_job(
-                self._job(event_jobs.events_cycle),
-                IntervalTrigger(seconds=DRAIN_EVERY),
-                id="events",
-                name="events",
-                misfire_grace_time=1,
-            )
-        if schedule.reconcile is not None:
-            scheduler.add_job(
-                self._job(jobs.reconcile),
-                _cron(schedule.reconcile),
-                id="reconcile",
-                name="reconcile",
-                misfire_grace_time=3600,
-            )
-        scheduler.add_job(
-            self._job(jobs.retention),
-            _cron(self.settings.retention.at),
-            id="retention",
-            name="retention",
-            misfire_grace_time=3600,
-        )
-        # A job runs inside the scheduler's loop; the loop may end only once it has stored the job's next
-        # run time, which is when it reports the job submitted.
-        scheduler.add_listener(self._after_job, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
-        return scheduler
 
     def _after_job(self, event) -> None:
         if self.stopping or self.reload_asked:
@@ -213,14 +171,14 @@ class Daemon:
         return run
 
     def _halt(self) -> None:
-        """End the scheduler loop (from a handler when idle, or when a job ends); ``serve`` goes on."""
+        """End the scheduler loop (a handler when idle, or a job's end); ``serve`` goes on."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    # --- what the jobs share --------------------------------------------------------------------------
+    # --- what the jobs share ----------------------------------------------------------------------
 
     def kept(self) -> dict:
-        """What every job's run session re-uses: the connected clients, the mapping, the stop hook."""
+        """What every job's run session re-uses: the clients, the mapping, the stop hook."""
         if self.connections is None:
             self.connections = make_clients(
                 self.settings
@@ -242,7 +200,7 @@ class Daemon:
         logger.error("the daemon stops (exit %d): %s", exit_code, why)
         self.exit_code, self.stopping = exit_code, True
 
-    # --- signals --------------------------------------------------------------------------------------
+    # --- signals ----------------------------------------------------------------------------------
 
     def _on_stop(self, signum, frame) -> None:
         if self.stopping and self.busy:
@@ -266,10 +224,10 @@ class Daemon:
         if not self.busy:
             self._halt()
 
-    # --- reload ---------------------------------------------------------------------------------------
+    # --- reload -----------------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Read the config and mapping again; refuse a broken one and keep the old. True if reloaded."""
+        """Read the config and mapping again; a broken one is refused. True if reloaded."""
         self.reload_asked = False
         try:
             settings = load_settings(self.config_path)
@@ -277,7 +235,8 @@ class Daemon:
             held = instance.swap(self.held, self.settings, settings, **self.metrics_limits)
         except SyncError as exc:
             logger.error(
-                "SIGHUP: the new config or mapping is refused; the daemon goes on with the old one:\n%s",
+                "SIGHUP: the new config or mapping is refused; "
+                "the daemon goes on with the old one:\n%s",
                 exc,
             )
             return False
@@ -288,7 +247,8 @@ class Daemon:
         changed = "changed" if mapping.fingerprint != self.mapping.fingerprint else "unchanged"
         self.settings, self.mapping = settings, mapping
         if self.event_path is not None or settings.events.enabled:
-            self._restart_events()  # a new mapping may write other fields (echoes), a new token other creds
+            # a new mapping may write other fields (echoes), a new token other credentials
+            self._restart_events()
         failures = self.backoff.failures
         self.backoff = self._backoff(settings)
         self.backoff.failures = failures
@@ -310,8 +270,8 @@ class Daemon:
         )
 
     def poll_due(self, now: float) -> bool:
-        """The sync job's poll: every ``schedule.interval``, slowed to ``events.safety_poll`` while the
-        stream is healthy (a stream that is not healthy brings the interval back at once)."""
+        """The sync job's poll: every ``schedule.interval``, slowed to ``events.safety_poll`` while
+        the stream is healthy (a stream that is not healthy brings the interval back at once)."""
         if self.event_path is None or self.last_poll is None or not self.event_path.healthy():
             return True
         return now - self.last_poll >= self.settings.events.safety_poll.total_seconds() - 1
@@ -322,7 +282,3 @@ class Daemon:
         return Backoff(
             interval=interval, cap=max(interval, settings.schedule.backoff_max.total_seconds())
         )
-
-
-def _cron(at: At) -> CronTrigger:
-    return CronTrigger(day_of_week=at.day_of_week, hour=at.hour, minute=at.minute, timezone=UTC)

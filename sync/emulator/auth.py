@@ -42,7 +42,10 @@ class ConnectedApp:
 
 
 def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison of two texts of any characters (``compare_digest`` takes ASCII str only)."""
+    """Constant-time comparison of two texts of any characters.
+
+    ``compare_digest`` takes an ASCII str only, so both sides are compared as UTF-8 bytes.
+    """
     return hmac.compare_digest(
         given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )

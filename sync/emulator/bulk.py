@@ -8,9 +8,9 @@ UploadComplete → InProgress → JobComplete only as it is polled: ``polls`` po
 the next job in ``Failed`` with an ``errorMessage`` instead.
 
 Results come in sets of ``maxRecords`` rows (``max_records``, 50,000, when the client sends none),
-with ``Sforce-NumberOfRecords`` and ``Sforce-Locator``: the next set's locator, or the literal string
-``null`` after the last. A locator can be fetched again, with any ``maxRecords``, as long as its job
-exists. Jobs live in memory for the emulator's lifetime, until deleted.
+with ``Sforce-NumberOfRecords`` and ``Sforce-Locator``: the next set's locator, or the literal
+string ``null`` after the last. A locator can be fetched again, with any ``maxRecords``, as long as
+its job exists. Jobs live in memory for the emulator's lifetime, until deleted.
 """
 
 from __future__ import annotations
@@ -81,9 +81,10 @@ class Job:
     def info(self, detail: bool = False) -> dict[str, Any]:
         """Job info as create, abort (``detail`` False) and poll (``detail`` True) answer it.
 
-        The create/abort keys are those of the documented examples. Poll adds ``jobType``, the counts
-        of a completed job and ``isPkChunkingSupported`` as a published example of a completed job
-        shows them; unverified: which of those a job still running carries (here: none of the counts).
+        The create/abort keys are those of the documented examples. Poll adds ``jobType``, the
+        counts of a completed job and ``isPkChunkingSupported`` as a published example of a
+        completed job shows them; unverified: which of those a job still running carries (here:
+        none of the counts).
         """
         body: dict[str, Any] = {
             "id": self.id,

@@ -56,7 +56,10 @@ def _cell(kind: str, value: Any) -> str:
 
 
 def plain_decimal(number: float) -> str:
-    """A double as a plain decimal, never in exponent form (``1e+20`` → ``100000000000000000000.0``)."""
+    """A double as a plain decimal, never in exponent form.
+
+    ``1e+20`` → ``100000000000000000000.0``.
+    """
     text = repr(number)
     if "e" not in text:
         return text

@@ -92,7 +92,10 @@ class ControlMixin:
         family: str | None = "Services",
         list_price: float = 100.0,
     ) -> str:
-        """A product in the standard price book, as an admin sets one up; returns its PricebookEntry Id."""
+        """A product in the standard price book, as an admin sets one up.
+
+        Returns its PricebookEntry Id.
+        """
         standard = self.records.store.db.execute(
             'SELECT Id FROM "Pricebook2" WHERE IsStandard = 1 LIMIT 1'
         ).fetchone()
@@ -143,13 +146,19 @@ class ControlMixin:
         return self.records.create("OpportunityLineItem", values, stamp=_as_datetime(_stamp))
 
     def set_nested_page(self, size: int) -> None:
-        """How many of one parent's child rows a query page carries before a nested ``nextRecordsUrl``."""
+        """How many of one parent's child rows a query page carries.
+
+        Past it, the nested result ends with a ``nextRecordsUrl``.
+        """
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be an integer >= 1, not {size!r}")
         self.rest.nested_page = size
 
     def release(self, record_ids: list[str] | None = None, obj: str = "Opportunity") -> int:
-        """Commit held (``_hidden``) records: they become visible with the stamps they were written with."""
+        """Commit held (``_hidden``) records.
+
+        They become visible with the stamps they were written with.
+        """
         normal = None if record_ids is None else [ids.normalize(r) or r for r in record_ids]
         return self.records.release(self.records.object(obj), normal)
 
@@ -199,7 +208,10 @@ class ControlMixin:
     def seed_line_items(
         self, per_deal: int, where: str = "IsWon = 1", seed: int | None = None
     ) -> int:
-        """Bulk-insert ``per_deal`` line items on every deal matching ``where`` (stored columns, SQL)."""
+        """Bulk-insert ``per_deal`` line items on every deal matching ``where``.
+
+        ``where`` is SQL over the stored columns.
+        """
         return demo.seed_line_items(self, per_deal, where=where, seed=seed)
 
     def seed_demo(self) -> dict[str, list[str]]:
@@ -219,7 +231,10 @@ class ControlMixin:
         self.pubsub.bus.wake()
 
     def set_budget(self, used: int | None = None, max: int | None = None) -> None:  # noqa: A002
-        """Set the org's daily API usage and/or limit (``used >= max`` → 403 REQUEST_LIMIT_EXCEEDED)."""
+        """Set the org's daily API usage and/or limit.
+
+        ``used >= max`` → 403 REQUEST_LIMIT_EXCEEDED.
+        """
         with self._lock:
             if used is not None:
                 self.api_used = used

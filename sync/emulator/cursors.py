@@ -115,7 +115,10 @@ def _nested(
     version: str,
     kind: str,
 ) -> dict | None:
-    """A parent's child rows as a nested query result; ``None`` when it has none, as orgs send it."""
+    """A parent's child rows as a nested query result.
+
+    ``None`` when it has none, as orgs send it.
+    """
     rows = children.by_parent.get(parent_id)
     if not rows:
         return None

@@ -234,8 +234,8 @@ def seed_line_items(
     :data:`SOLD`, inserted in one transaction like :func:`seed_deals`; returns how many were made.
 
     Each line is stamped with its deal's own ``SystemModstamp`` (as if sold when the deal was last
-    saved: no stamp moves, so a bulk seed adds no amendment to the next run's window), and each deal's
-    ``Amount`` and ``HasOpportunityLineItem`` follow as an org's roll-up makes them."""
+    saved: no stamp moves, so a bulk seed adds no amendment to the next run's window), and each
+    deal's ``Amount`` and ``HasOpportunityLineItem`` follow as an org's roll-up makes them."""
     rng = random.Random(seed)
     entries = [
         (emu.add_product(name, code=code, family=family, list_price=price), code, name, price)
@@ -296,7 +296,8 @@ _DEMO_ACCOUNTS = (
     ("Stark Logistics", "Transportation", "Customer - Direct", "Rotterdam"),
     ("Wayne Financial", "Finance", "Customer - Direct", "New York"),
 )
-# (account index or None, name, stage, amount, type, close in days from today, project length in days)
+# (account index or None, name, stage, amount, type, close in days from today,
+#  project length in days)
 _DEMO_DEALS = (
     (0, "ERP Rollout Phase 1", "Closed Won", 185000.0, "New Customer", -20, 120),
     (0, "Shop-floor Analytics", "Closed Won", 64000.0, "Existing Customer - Upgrade", -5, 60),
@@ -342,7 +343,10 @@ _DEMO_DEALS = (
 
 
 def seed_demo(emu: Emulator) -> dict[str, list[str]]:
-    """Create the demo book through the normal write path (so stamps and derived fields are real)."""
+    """Create the demo book through the normal write path.
+
+    So stamps and derived fields are real.
+    """
     accounts = [
         emu.create("Account", Name=name, Industry=industry, Type=kind, BillingCity=city)
         for name, industry, kind, city in _DEMO_ACCOUNTS
@@ -351,6 +355,7 @@ def seed_demo(emu: Emulator) -> dict[str, list[str]]:
     deals, won = [], []
     for account, name, stage, amount, kind, close_in, length in _DEMO_DEALS:
         close = today + timedelta(days=close_in)
+        customer = _DEMO_ACCOUNTS[account][0] if account is not None else "a web lead"
         deal = emu.create(
             "Opportunity",
             Name=name,
@@ -361,7 +366,7 @@ def seed_demo(emu: Emulator) -> dict[str, list[str]]:
             CloseDate=close,
             End_Date__c=close + timedelta(days=length),
             LeadSource="Partner Referral" if account is not None else "Web",
-            Description=f"{name} for {_DEMO_ACCOUNTS[account][0] if account is not None else 'a web lead'}.",
+            Description=f"{name} for {customer}.",
         )
         deals.append(deal)
         if stage == "Closed Won":

@@ -41,14 +41,17 @@ APP_NAME = "psa-sync"
 MAX_LOG = 100_000
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 _FAULT_BODIES = {
-    500: "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-42)",
+    500: (
+        "An unexpected error occurred. "
+        "Please include this ErrorId if you contact support: 1234567-89 (-42)"
+    ),
     503: "Server temporarily unavailable: the service is down for maintenance or overloaded",
 }
 
 
 class Emulator(ControlMixin, PubSubControlMixin):
-    """A local Salesforce org over HTTPS, and its Pub/Sub API (Change Data Capture) over gRPC with TLS
-    on a port of its own. Use as a context manager, or ``start()``/``stop()``.
+    """A local Salesforce org over HTTPS, and its Pub/Sub API (Change Data Capture) over gRPC with
+    TLS on a port of its own. Use as a context manager, or ``start()``/``stop()``.
 
     Example::
 

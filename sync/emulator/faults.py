@@ -16,7 +16,8 @@ from sync.emulator import ids
 from sync.emulator.apierror import RecordFailure
 
 DEFAULT_VALIDATION_MESSAGE = "PSA fields cannot be changed while the deal is under review"
-# unverified: the wording of a real failed query job's errorMessage (orgs retry a job up to 15 times)
+# unverified: the wording of a real failed query job's errorMessage
+# (orgs retry a job up to 15 times)
 DEFAULT_BULK_FAILURE = "InternalServerError : Retried more than 15 times"
 
 
@@ -110,13 +111,19 @@ class FaultPlan:
     def validation_failure(
         self, record_ids: list[str], message: str = DEFAULT_VALIDATION_MESSAGE
     ) -> None:
-        """Writes to these records fail with FIELD_CUSTOM_VALIDATION_EXCEPTION (a validation rule)."""
+        """Writes to these records fail with FIELD_CUSTOM_VALIDATION_EXCEPTION.
+
+        As a validation rule of the org would make them fail.
+        """
         with self._lock:
             for record_id in record_ids:
                 self._validation[ids.normalize(record_id) or record_id] = message
 
     def lock_rows(self, record_ids: list[str], times: int | None = None) -> None:
-        """Writes to these records fail with UNABLE_TO_LOCK_ROW (``times`` attempts, or until cleared)."""
+        """Writes to these records fail with UNABLE_TO_LOCK_ROW.
+
+        For ``times`` attempts, or until cleared.
+        """
         with self._lock:
             for record_id in record_ids:
                 self._locks[ids.normalize(record_id) or record_id] = times
@@ -145,7 +152,8 @@ class FaultPlan:
                         self._locks[record_id] = remaining - 1
                     raise RecordFailure(
                         "UNABLE_TO_LOCK_ROW",
-                        f"unable to obtain exclusive access to this record or 1 records: {record_id}",
+                        "unable to obtain exclusive access to this record or 1 records: "
+                        f"{record_id}",
                     )
                 del self._locks[record_id]
             if record_id in self._validation:

@@ -1,4 +1,4 @@
-"""Salesforce-shaped record Ids: key prefix, a per-instance segment, a counter, the case-safe suffix.
+"""Salesforce-shaped record Ids: key prefix, per-instance segment, counter, case-safe suffix.
 
 A 15-character Id is ``prefix(3) + pod/instance(3) + counter(9)``. We replace the pod and the top
 of the counter with six random characters chosen per emulator, so two emulators (two test orgs

@@ -1,4 +1,4 @@
-"""What was sold: Product2, Pricebook2, PricebookEntry and OpportunityLineItem, as an org keeps them.
+"""What was sold: Product2, Pricebook2, PricebookEntry, OpportunityLineItem, as an org keeps them.
 
 The rules an org applies and psa-sync depends on (docs/architecture.md §8, "line items"):
 
@@ -106,7 +106,8 @@ def line_item() -> ObjectDef:
     obj.add(FieldDef("ServiceDate", "date", "Date"))
     obj.add(_text("Description", 255, "Line Description"))
     obj.add(FieldDef("SortOrder", "int", "Sort Order", precision=9))
-    # the hours a salesperson estimated for a service line (a common custom field; the structure example reads it)
+    # the hours a salesperson estimated for a service line: a common custom field, which the
+    # structure example reads
     obj.add(
         FieldDef(
             "Estimated_Hours__c", "double", "Estimated Hours", precision=8, scale=2, custom=True

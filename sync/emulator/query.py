@@ -32,14 +32,18 @@ _CUSTOM_HINT = (
 
 
 def located(text: str, position: int, message: str) -> str:
-    """Salesforce's query error layout: the line, a caret, ``ERROR at Row:r:Column:c``, the message."""
+    """Salesforce's query error layout.
+
+    The line, a caret under the column, ``ERROR at Row:r:Column:c``, then the message.
+    """
     position = max(0, min(position, len(text)))
     line_start = text.rfind("\n", 0, position) + 1
     line_end = text.find("\n", position)
     line_end = len(text) if line_end == -1 else line_end
     column = position - line_start + 1
     row = text.count("\n", 0, position) + 1
-    return f"\n{text[line_start:line_end]}\n{' ' * (column - 1)}^\nERROR at Row:{row}:Column:{column}\n{message}"
+    caret = f"{' ' * (column - 1)}^"
+    return f"\n{text[line_start:line_end]}\n{caret}\nERROR at Row:{row}:Column:{column}\n{message}"
 
 
 @dataclass
@@ -310,9 +314,10 @@ class QueryEngine:
                 located(
                     text,
                     text.lower().find(query.sobject.lower()),
-                    f"sObject type '{query.sobject}' is not supported. If you are attempting to use a custom object, "
-                    "be sure to append the '__c' after the entity name. Please reference your WSDL or the describe "
-                    "call for the appropriate names.",
+                    f"sObject type '{query.sobject}' is not supported. "
+                    "If you are attempting to use a custom object, "
+                    "be sure to append the '__c' after the entity name. "
+                    "Please reference your WSDL or the describe call for the appropriate names.",
                 ),
             )
         if query.offset is not None and query.offset > MAX_OFFSET:
@@ -327,7 +332,8 @@ class QueryEngine:
         order = self._order(compiler, query)
         tail = ""
         if query.limit is not None or query.offset is not None:
-            tail = f" LIMIT {query.limit if query.limit is not None else -1} OFFSET {query.offset or 0}"
+            limit = query.limit if query.limit is not None else -1
+            tail = f" LIMIT {limit} OFFSET {query.offset or 0}"
         from_sql = f"FROM {qi(root.name)} t0 {' '.join(compiler.joins)} WHERE {' AND '.join(where)}"
         with self.store.lock:
             if query.count:
@@ -361,9 +367,10 @@ class QueryEngine:
                 located(
                     text,
                     text.lower().find(query.sobject.lower()),
-                    f"Didn't understand relationship '{query.sobject}' in FROM part of query call. If you are "
-                    "attempting to use a custom relationship, be sure to append the '__r' after the custom "
-                    "relationship name. Please reference your WSDL or the describe call for the appropriate names.",
+                    f"Didn't understand relationship '{query.sobject}' in FROM part of query call. "
+                    "If you are attempting to use a custom relationship, "
+                    "be sure to append the '__r' after the custom relationship name. "
+                    "Please reference your WSDL or the describe call for the appropriate names.",
                 ),
             )
         name, child_name, parent_field = relation

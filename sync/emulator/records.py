@@ -94,8 +94,9 @@ class Records:
             verb = "create" if creating else "update"
             raise RecordFailure(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
-                f"Unable to {verb}/update fields: {', '.join(refused)}. Please check the security settings "
-                "of this field and verify that it is read/write for your profile or permission set.",
+                f"Unable to {verb}/update fields: {', '.join(refused)}. "
+                "Please check the security settings of this field "
+                "and verify that it is read/write for your profile or permission set.",
                 refused,
             )
         for name, value in stored.items():
@@ -229,7 +230,10 @@ class Records:
     def touch(
         self, obj: ObjectDef, record_id: str, stored: dict[str, Any], stamp: datetime | str | None
     ) -> None:
-        """Write stored values and move the stamps (``stamp`` overrides: one per transaction, or a late commit)."""
+        """Write stored values and move the stamps.
+
+        ``stamp`` overrides them: one per transaction, or a late commit's.
+        """
         when = (
             stamp
             if isinstance(stamp, str)
@@ -269,7 +273,10 @@ class Records:
         return record_id
 
     def release(self, obj: ObjectDef, record_ids: list[str] | None) -> int:
-        """Commit held (late) rows: they become visible, and their change events are published now."""
+        """Commit held (late) rows.
+
+        They become visible, and their change events are published now.
+        """
         return self.capture.release(obj, record_ids, lambda: self.store.release(obj, record_ids))
 
     def clone(self, obj_name: str, raw_id: str) -> str:

@@ -303,8 +303,9 @@ class Rest:
     def _stamped(self, obj: ObjectDef, start: str, end: str, deleted: bool) -> list[tuple]:
         store = self.records.store
         sql = (
-            f'SELECT Id, SystemModstamp FROM "{obj.name}" WHERE SystemModstamp >= ? AND SystemModstamp < ? '
-            "AND IsDeleted = ? AND _hidden = 0 ORDER BY SystemModstamp, Id"
+            f'SELECT Id, SystemModstamp FROM "{obj.name}" '
+            "WHERE SystemModstamp >= ? AND SystemModstamp < ? AND IsDeleted = ? AND _hidden = 0 "
+            "ORDER BY SystemModstamp, Id"
         )
         with store.lock:
             return store.db.execute(sql, [start, end, int(deleted)]).fetchall()
@@ -380,7 +381,8 @@ class Rest:
             raise ApiError(
                 400,
                 "EXCEEDED_ID_LIMIT",
-                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call",
+                "record limit reached. "
+                f"cannot submit more than {MAX_COLLECTION} records into this call",
             )
         all_or_none = bool(body.get("allOrNone", False))
         store = self.records.store
@@ -425,7 +427,10 @@ def _rolled_back() -> dict:
         "errors": [
             {
                 "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                "message": (
+                    "Record rolled back because not all records were valid "
+                    "and the request was using AllOrNone header"
+                ),
                 "fields": [],
             }
         ],

@@ -110,7 +110,8 @@ class FieldDef:
     def __post_init__(self):
         if self.type not in FIELD_TYPES:
             raise ValueError(
-                f"unknown field type {self.type!r} for {self.name}; use one of {sorted(FIELD_TYPES)}"
+                f"unknown field type {self.type!r} for {self.name}; "
+                f"use one of {sorted(FIELD_TYPES)}"
             )
 
     @property
@@ -174,7 +175,8 @@ class ObjectDef:
     label: str
     custom: bool = False
     fields: dict[str, FieldDef] = field(default_factory=dict)
-    #: child relationships by lower-case name: (relationship name, child object, the child's parent field)
+    #: child relationships by lower-case name:
+    #: (relationship name, child object, the child's parent field)
     children: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def add(self, definition: FieldDef) -> FieldDef:

@@ -1,8 +1,8 @@
 """The emulator as a standalone server: ``psa-sync emulator`` or ``python -m sync.emulator``.
 
-It prints what a client needs to connect — URL, the Pub/Sub API's address, CA file, org Id, the connected app's
-credentials, the JWT key file and the control API's admin token. These are the emulator's own
-throwaway credentials for a local test server, made when its state was created.
+It prints what a client needs to connect — URL, the Pub/Sub API's address, CA file, org Id, the
+connected app's credentials, the JWT key file and the control API's admin token. These are the
+emulator's own throwaway credentials for a local test server, made when its state was created.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ def qi(name: str) -> str:
 
 
 def _create_private(path: str) -> None:
-    """Make a new org file 0600 before SQLite does (its -wal and -shm take its mode): it holds the client
-    secret, the password and the admin token. An existing file is left as it is."""
+    """Make a new org file 0600 before SQLite does (its -wal and -shm take its mode): it holds the
+    client secret, the password and the admin token. An existing file is left as it is."""
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
@@ -110,7 +110,10 @@ class Store:
         return max(int(time.time() * 1000), self._last_ms)
 
     def reserve_stamps(self, count: int) -> int:
-        """Reserve ``count`` consecutive milliseconds ending now; returns the first (bulk seeding)."""
+        """Reserve ``count`` consecutive milliseconds ending now; returns the first.
+
+        For bulk seeding.
+        """
         with self.lock:
             end = max(int(time.time() * 1000), self._last_ms + count)
             self._last_ms = end

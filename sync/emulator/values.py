@@ -78,7 +78,8 @@ def _text(definition: FieldDef, value: Any) -> str:
     if definition.length and len(value) > definition.length:
         raise RecordFailure(
             "STRING_TOO_LONG",
-            f"{definition.label}: data value too large: {value[:40]} (max length={definition.length})",
+            f"{definition.label}: data value too large: {value[:40]} "
+            f"(max length={definition.length})",
             [definition.name],
         )
     if definition.restricted and value not in definition.picklist:

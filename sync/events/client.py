@@ -1,13 +1,14 @@
-"""psa-sync's own thin Pub/Sub API client: one TLS channel, ``GetSchema``, and ``Subscribe`` with flow control.
+"""psa-sync's own thin Pub/Sub API client: one TLS channel, ``GetSchema``, and ``Subscribe`` with
+flow control.
 
-- **Auth** is gRPC metadata on every call (``accesstoken``, ``instanceurl``, ``tenantid``) from the token
-  psa-sync already holds for REST; ``credentials()`` is asked at every (re)subscribe, so a token the
-  daemon renewed is the one sent.
+- **Auth** is gRPC metadata on every call (``accesstoken``, ``instanceurl``, ``tenantid``) from the
+  token psa-sync already holds for REST; ``credentials()`` is asked at every (re)subscribe, so a
+  token the daemon renewed is the one sent.
 - **Trust**: the CAs the machine trusts (as for REST) plus ``salesforce.ca_bundle``, passed to gRPC
   explicitly, so no environment variable (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``) can change it.
 - **Flow control**: the first ``FetchRequest`` asks ``BATCH`` (100, Salesforce's most) events; each
-  time a response says none are owed any more (``pending_num_requested == 0``) another 100 are asked,
-  from the receiving thread itself, so the 60 s rule never bites however slow a cycle is.
+  time a response says none are owed any more (``pending_num_requested == 0``) another 100 are
+  asked, from the receiving thread itself, so the 60 s rule never bites however slow a cycle is.
 - **Errors** end the stream with a gRPC status; Salesforce's own code rides in the ``error-code``
   trailer. :class:`StreamError` sorts them into what the listener does (``Fault``).
 """
@@ -37,7 +38,10 @@ class Credentials:
     org_id: str
 
     def __repr__(self) -> str:
-        return f"Credentials(access_token='***', instance_url={self.instance_url!r}, org_id={self.org_id!r})"
+        return (
+            f"Credentials(access_token='***', instance_url={self.instance_url!r}, "
+            f"org_id={self.org_id!r})"
+        )
 
 
 class Fault(Enum):
@@ -122,7 +126,7 @@ class PubSub:
             raise StreamError.of(exc) from None
 
     def topic(self, topic: str) -> pb.TopicInfo:
-        """``GetTopic``: whether the channel exists for this org and this user may subscribe (``check``)."""
+        """``GetTopic``: the channel exists and this user may subscribe to it (``check``)."""
         try:
             return self.stub.GetTopic(
                 pb.TopicRequest(topic_name=topic), metadata=self._metadata(), timeout=30
@@ -136,7 +140,7 @@ class PubSub:
 
 
 class Subscription:
-    """One Subscribe stream: iterate for its ``FetchResponse``s; ``cancel()`` from any thread ends it."""
+    """One Subscribe stream: iterate for its ``FetchResponse``s; ``cancel()`` from any thread."""
 
     def __init__(self, pubsub: PubSub, topic: str, replay_id: bytes | None):
         self.topic = topic

@@ -24,7 +24,7 @@ HEADER = "ChangeEventHeader"
 
 
 class BitmapError(ValueError):
-    """A bitmap that names a field the schema does not have: the wrong schema was used to decode it."""
+    """A bitmap names a field the schema does not have: the wrong schema decoded it."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,11 @@ class ChangeEvent:
 
     @property
     def is_wildcard(self) -> bool:
-        """recordIds names no record but a key prefix (``006*``): only a query can find the records."""
+        """recordIds names a key prefix (``006*``), no record: only a query finds the records."""
         return any(record_id.endswith("*") for record_id in self.record_ids)
 
     def client(self) -> str | None:
-        """The ``client=`` name from ``changeOrigin`` (the writer's ``Sforce-Call-Options``), if any."""
+        """The ``client=`` of ``changeOrigin`` (the writer's ``Sforce-Call-Options``), if any."""
         for part in self.change_origin.split(";"):
             key, _, value = part.strip().partition("=")
             if key == "client":

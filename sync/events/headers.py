@@ -37,7 +37,7 @@ class Header:
 
 
 class Schemas:
-    """Writer schemas by id, each fetched once (``fetch(schema_id) -> schema JSON``) and parsed once."""
+    """Writer schemas by id, each fetched (``fetch(schema_id) -> schema JSON``) and parsed once."""
 
     def __init__(self, fetch: Callable[[str], str]):
         self._fetch = fetch
@@ -53,8 +53,8 @@ class Schemas:
 
 
 def decode_header(decoder: Decoder, payload: bytes) -> Header:
-    """The header of one event (``sync.events.decode``); raises ProtocolViolation when the payload does
-    not fit its schema."""
+    """The header of one event (``sync.events.decode``); raises ProtocolViolation when the payload
+    does not fit its schema."""
     try:
         event = decoder.event(payload)
     except (BitmapError, KeyError, TypeError, ValueError, EOFError, IndexError) as exc:

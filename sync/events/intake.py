@@ -1,17 +1,20 @@
 """From what the listeners queued to what a cycle does: which deals to re-read, whether to poll now,
 which replay id the cycle commits. Pure, so every rule is tested without a stream.
 
-- CREATE, UPDATE, DELETE, UNDELETE and GAP_* of a deal name its ids: re-read them (``Id IN``, queryAll).
+- CREATE, UPDATE, DELETE, UNDELETE and GAP_* of a deal name its ids: re-read them (``Id IN``,
+  queryAll).
 - A line item's event names line items: their deals are looked up (one query) and re-read.
 - GAP_OVERFLOW or a wildcard id (``006*``): the ids are unknown, so a poll window runs now.
-- A line item DELETE: the deleted row cannot be read back to find its deal, so a poll window runs now.
+- A line item DELETE: the deleted row cannot be read back to find its deal, so a poll window runs
+  now.
 - An event that does not fit its schema: a poll window now (its ids cannot be read).
-- **Echoes** are skipped: an UPDATE whose ``changeOrigin`` names psa-sync's client (every psa-sync write
-  to Salesforce carries ``Sforce-Call-Options: client=psa-sync``) and whose changed fields are all
-  fields psa-sync writes (link fields, back-sync fields) or Salesforce's bookkeeping. A flow or trigger
-  that changes another field in the same transaction makes it no echo: that event is re-read, since
-  skipping it would miss a change psa-sync did not make. An echo without a changed-fields bitmap is
-  re-read too (a re-read is a no-op by payload hash; a wrong skip is a lost change).
+- **Echoes** are skipped: an UPDATE whose ``changeOrigin`` names psa-sync's client (every psa-sync
+  write to Salesforce carries ``Sforce-Call-Options: client=psa-sync``) and whose changed fields are
+  all fields psa-sync writes (link fields, back-sync fields) or Salesforce's bookkeeping. A flow or
+  trigger that changes another field in the same transaction makes it no echo: that event is
+  re-read, since skipping it would miss a change psa-sync did not make. An echo without a
+  changed-fields bitmap is re-read too (a re-read is a no-op by payload hash; a wrong skip is a lost
+  change).
 """
 
 from __future__ import annotations

@@ -1,21 +1,23 @@
-"""The listener thread: one per topic. It decodes headers and queues them; it never calls REST and never
-writes the state file (the daemon's main thread does both, one job at a time, docs/architecture.md §16).
+"""The listener thread: one per topic. It decodes headers and queues them; it never calls REST and
+never writes the state file (the daemon's main thread does both, one job at a time,
+docs/architecture.md §16).
 
 What it puts on the queue, in stream order:
 
 - ``Notice``: an event (its replay id and header).
-- ``Unreadable``: an event that does not fit its schema (skipped; the daemon polls a window instead).
+- ``Unreadable``: an event that does not fit its schema (skipped; the daemon polls a window
+  instead).
 - ``Keepalive``: an empty response's ``latest_replay_id`` (the stream is alive and nothing is owed).
 - ``Up``: the stream is (re)connected.
 - ``Down``: it ended, with the ``Fault`` and what the listener does next.
 
-Resubscribing after a fault starts after the last replay id it queued (the queue is drained in order by
-the same process, so nothing in between is lost), except after ``REPLAY_TOO_OLD``: then from LATEST,
-once, and the daemon polls a window at once, which covers the time the stream cannot. After an auth
-fault it waits for the daemon's new token (at most 30 s), then resubscribes. Back-off doubles
-from 1 s up to ``BACKOFF_MAX``; a spent allocation waits ``LIMIT_PAUSE``; a ``CONFIG`` fault ends the
-thread (events off until a person fixes it; the poll goes on at ``schedule.interval``). ``sleep`` is
-injected (tests), as is ``clock`` (wall seconds, for ``status``).
+Resubscribing after a fault starts after the last replay id it queued (the queue is drained in order
+by the same process, so nothing in between is lost), except after ``REPLAY_TOO_OLD``: then from
+LATEST, once, and the daemon polls a window at once, which covers the time the stream cannot. After
+an auth fault it waits for the daemon's new token (at most 30 s), then resubscribes. Back-off
+doubles from 1 s up to ``BACKOFF_MAX``; a spent allocation waits ``LIMIT_PAUSE``; a ``CONFIG`` fault
+ends the thread (events off until a person fixes it; the poll goes on at ``schedule.interval``).
+``sleep`` is injected (tests), as is ``clock`` (wall seconds, for ``status``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class Unreadable:
-    """An event that does not fit its schema: its deals are unknown, so the daemon polls a window."""
+    """An event that does not fit its schema: its deals are unknown; the daemon polls a window."""
 
     topic: str
     replay_id: bytes
@@ -106,7 +108,7 @@ class Listener(threading.Thread):
         self.restart()
 
     def restart(self) -> None:
-        """End the current stream (a watchdog that saw it silent too long); the loop resubscribes."""
+        """End the current stream (the watchdog saw it silent too long); the loop resubscribes."""
         current = self._current
         if current is not None:
             current.cancel()
@@ -125,8 +127,9 @@ class Listener(threading.Thread):
                 return
 
     def _await_token(self) -> bool:
-        """After an auth fault: wait for the daemon's main thread to get a new token (the REST client is
-        not thread-safe, so the listener never asks for one itself). True if stopped meanwhile."""
+        """After an auth fault: wait for the daemon's main thread to get a new token (the REST
+        client is not thread-safe, so the listener never asks for one itself). True if stopped
+        meanwhile."""
         refused, self._refused = self._refused, None
         for _ in range(AUTH_LOOKS if refused else 0):
             if self.pubsub.credentials().access_token != refused:

@@ -11,25 +11,26 @@ The query (docs/architecture.md §2)::
 `>=` plus a lookback re-reads the boundary and catches rows that committed late with an older
 stamp; the diff makes re-reads free. The signpost is Salesforce's own clock, never ours. The extra
 terms bring back linked deals that left the criteria (lost, reopened, deleted) so the lifecycle
-policy sees them. The condition is built with the ``sync.extract.soql`` builder (every value quoted); field
-names come only from the validated mapping. Queries go over ``queryAll`` so deletions arrive as ``IsDeleted`` rows.
+policy sees them. The condition is built with the ``sync.extract.soql`` builder (every value
+quoted); field names come only from the validated mapping. Queries go over ``queryAll`` so deletions
+arrive as ``IsDeleted`` rows.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from sync.common.clock import iso, parse_iso
 from sync.common.errors import ProtocolViolation
 from sync.common.model import FACT_FIELDS
 from sync.common.structure import LINE_ITEMS
 from sync.connectors.base import SalesforceApi
+from sync.extract.line_items import LINE_ITEM, line_item_fields, line_items_query
 from sync.extract.soql import Query, SemiJoin, and_, field, or_, to_soql
 from sync.mapping.model import Mapping
 from sync.state import pipeline_rows
@@ -41,11 +42,10 @@ logger = logging.getLogger(__name__)
 STREAM = "records"
 WINDOW = "window"  # meta key: the query window a stopped run left open (JSON), or empty
 MAX_IDS_PER_QUERY = 300  # 300 quoted 18-char Ids stay far below the 16 KB URI limit
-LINE_ITEM = "OpportunityLineItem"
 
 
 def since(watermark: datetime | None, mapping: Mapping) -> datetime:
-    """Where this run reads from: the stored watermark minus the lookback, else start_date 00:00 UTC."""
+    """Where this run reads from: the watermark less the lookback, else start_date at 00:00 UTC."""
     if watermark is None:
         start = mapping.source.start_date
         return datetime(start.year, start.month, start.day, tzinfo=UTC)
@@ -93,9 +93,9 @@ class Window:
 
 
 def windows(state: State | None, mapping: Mapping, server_time: datetime) -> list[Window]:
-    """The windows this run reads, in order: the one a stopped run left open, if any, then a new one up
-    to this run's signpost, from the watermark (or the open window's signpost) less the lookback. So a
-    run that exits 0 has read everything stamped before its own start, never only an old window."""
+    """The windows this run reads, in order: the one a stopped run left open, if any, then a new one
+    up to this run's signpost, from the watermark (or the open window's signpost) less the lookback.
+    A run that exits 0 has so read all stamped before its start, not only an old window."""
     saved = state.meta(WINDOW) if state is not None else None
     signpost = signpost_of(server_time)
     if saved:
@@ -127,10 +127,11 @@ def build_query(
     after: tuple[datetime, str] | None = None,
     watch_ids: Iterable[str] = (),
 ) -> str:
-    """The window's query. ``extra_ids``: linked deals whose link write-back has not landed; ``watch_ids``:
-    open pipeline deals without a project, named so the run sees them leave the pipeline. Both share
-    the 300 Ids one query may name, the unsettled links first; watched deals that do not fit are
-    caught by ``IsWon = false`` instead (every open or lost deal of the window: more rows, no call)."""
+    """The window's query. ``extra_ids``: linked deals whose link write-back has not landed;
+    ``watch_ids``: open pipeline deals without a project, named so the run sees them leave the
+    pipeline. Both share the 300 Ids one query may name, the unsettled links first; watched deals
+    that do not fit are caught by ``IsWon = false`` instead (the window's open or lost deals: more
+    rows, no call)."""
     stamp = field("SystemModstamp")
     where = and_(stamp.ge(start), stamp.le(signpost))
     if after is not None:  # keyset: the rows after (stamp, Id) in the query's own order
@@ -162,8 +163,9 @@ def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list
     watch = sorted(set(watch_ids) - set(ids))
     if len(watch) > MAX_IDS_PER_QUERY - len(ids):
         logger.info(
-            "%d open pipeline deals without a project are more than a query may name: the query reads "
-            "every deal of the window that is not won (IsWon = false) to see them leave",
+            "%d open pipeline deals without a project are more than a query may name: "
+            "the query reads every deal of the window that is not won (IsWon = false) "
+            "to see them leave",
             len(watch),
         )
         return ids, True
@@ -171,9 +173,9 @@ def _named_ids(extra_ids: Iterable[str], watch_ids: Iterable[str]) -> tuple[list
 
 
 def select_fields(mapping: Mapping, children: bool = True) -> list[str]:
-    """The mapping's fields, plus IsWon/IsClosed on Opportunity so lifecycle can tell Lost from Reopened,
-    plus the deal's line items as a subquery when the mapping has a ``structure:`` (``children``: Bulk
-    API 2.0 has no subqueries, so a backfill's job leaves it out and reads them in a second job)."""
+    """The mapping's fields, plus IsWon/IsClosed on Opportunity so lifecycle can tell Lost from
+    Reopened, plus the deal's line items as a subquery when the mapping has a ``structure:``
+    (``children``: Bulk API 2.0 takes no subquery; a backfill leaves it to a second job)."""
     fields = mapping.soql_fields()
     if mapping.source.object.lower() == "opportunity":
         have = {f.lower() for f in fields}
@@ -184,23 +186,11 @@ def select_fields(mapping: Mapping, children: bool = True) -> list[str]:
     return fields
 
 
-def line_item_fields(mapping: Mapping) -> list[str] | None:
-    """The line-item fields the mapping's ``structure:`` reads; None when it has none (no subquery)."""
-    if mapping.structure is None or mapping.source.object.lower() != "opportunity":
-        return None
-    return mapping.structure.line_item_fields()
-
-
-def line_items_query(fields: list[str], source: str, where: str = "") -> str:
-    """The line items in the order a salesperson sorted them (``SortOrder``, then ``Id``: ties reorder)."""
-    return f"SELECT {', '.join(fields)} FROM {source}{where} ORDER BY SortOrder, Id"
-
-
 def build_amendment_query(mapping: Mapping, *, start: datetime, signpost: datetime) -> str | None:
-    """The deals whose line items changed in the window while the deal itself did not (the window query
-    read those already): an edit of a line's description, date or custom field is not known to move the
-    deal's SystemModstamp. One query per window, only with a ``structure:``; a deleted line item never
-    shows here (no recycle bin): the page step finds it missing from the deal's whole set."""
+    """The deals whose line items changed in the window while the deal itself did not (the window
+    query read those already): an edit of a line's description, date or custom field is not known to
+    move the deal's SystemModstamp. One query per window, only with a ``structure:``; a deleted line
+    item never shows here (no recycle bin): the page step finds it missing from the deal's set."""
     lines = line_item_fields(mapping)
     if lines is None:
         return None
@@ -236,16 +226,18 @@ def build_id_query(mapping: Mapping, ids: list[str]) -> str:
 
 
 def pages(client: SalesforceApi, soql: str) -> Iterator[list[dict]]:
-    """Stream pages, checking the sort invariant: a page that goes backwards means a broken cursor."""
+    """Stream pages, checking the sort invariant: a page going backwards means a broken cursor."""
     last = ""
     for records in client.query_pages(soql, include_deleted=True):
         for record in records:
             stamp = record.get("SystemModstamp") or ""
             if stamp < last:
                 raise ProtocolViolation(
-                    f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}), against "
-                    "the query's ORDER BY; the run stopped without advancing the watermark and the next run "
-                    "reads the same window again. If this repeats, report it to Salesforce support"
+                    f"Salesforce returned rows out of SystemModstamp order ({stamp} after {last}), "
+                    "against the query's ORDER BY; "
+                    "the run stopped without advancing the watermark "
+                    "and the next run reads the same window again. "
+                    "If this repeats, report it to Salesforce support"
                 )
             last = stamp
         yield records
@@ -260,8 +252,8 @@ def fetch_ids(client: SalesforceApi, mapping: Mapping, ids: Iterable[str]) -> It
 
 
 def signpost_of(server_time: datetime) -> datetime:
-    """The end of the second Salesforce's `Date` header names: the header drops the milliseconds, and a
-    row stamped earlier in that second is already visible. Rows that commit later are the lookback's job."""
+    """The end of the second Salesforce's `Date` header names, which drops the milliseconds: a row
+    stamped earlier in that second is visible already. Later commits: the lookback's job."""
     return server_time.replace(microsecond=0) + timedelta(milliseconds=999)
 
 
@@ -275,56 +267,3 @@ def page_watermark(records: list[dict]) -> datetime | None:
 def parse_stamp(text: str) -> datetime:
     """Salesforce's datetime form (``2026-03-01T10:00:00.000+0000``)."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
-def bulk_line_items(
-    client: SalesforceApi, mapping: Mapping, where: str | None, pages: Iterator[list[dict]]
-) -> Iterator[list[dict]]:
-    """A Bulk API 2.0 read's deals with their line items, as a REST read carries them.
-
-    Bulk jobs take no subqueries, so the line items come from a second job over the same deals
-    (``OpportunityId IN (SELECT Id FROM Opportunity WHERE …)``), ordered by deal. Its rows go to a
-    temporary file first, one JSON line per deal, with only each deal's offset kept in memory, so
-    the deals' job streams as before and memory holds one page. A deal with no line items gets
-    ``null``, as a REST subquery gives it.
-    """
-    fields = line_item_fields(mapping)
-    if fields is None:
-        yield from pages
-        return
-    inner = f" WHERE {where}" if where else ""
-    soql = line_items_query(
-        [*fields, "OpportunityId"],
-        LINE_ITEM,
-        f" WHERE OpportunityId IN (SELECT Id FROM {mapping.source.object}{inner})",
-    )
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        index = _spool_by_deal(client.bulk_query_pages(soql, include_deleted=False), spool)
-        for page in pages:
-            for record in page:
-                record[LINE_ITEMS] = _spooled(spool, index.get(record["Id"]))
-            yield page
-
-
-def _spool_by_deal(pages: Iterator[list[dict]], spool: IO[str]) -> dict[str, list[int]]:
-    """Write each deal's lines to ``spool``; the offsets of its JSON lines by deal Id."""
-    index: dict[str, list[int]] = {}
-    for page in pages:
-        groups: dict[str, list[dict]] = {}
-        for line in page:
-            groups.setdefault(line.pop("OpportunityId"), []).append(line)
-        for deal, lines in groups.items():
-            index.setdefault(deal, []).append(spool.tell())
-            spool.write(json.dumps(lines) + "\n")
-    return index
-
-
-def _spooled(spool: IO[str], offsets: list[int] | None) -> dict | None:
-    if not offsets:
-        return None
-    rows: list[dict] = []
-    for offset in offsets:
-        spool.seek(offset)
-        rows.extend(json.loads(spool.readline()))
-    spool.seek(0, 2)
-    return {"totalSize": len(rows), "done": True, "records": rows}

@@ -3,23 +3,23 @@
 
 The same grammar serves both directions: ``project.fields`` (a Salesforce record → a PSA project
 field) and ``backsync`` (a PSA delivery value → a Salesforce field), the latter with fewer keys.
-Defaults and map values are parsed here, at load time, with the very parser the transform uses
-on columns, so a mapping whose ``default: abc`` cannot be a decimal fails before any run.
+A ``template`` has a grammar of its own (:mod:`sync.mapping.text_template`); defaults and map
+values are parsed at load by the transform's own parser (:mod:`sync.mapping.field_values`).
 """
 
 from __future__ import annotations
 
-import re
-import string
 import zoneinfo
-from datetime import date, datetime
 from typing import Any
 
-from sync.common.scalars import TYPES, parse_scalar, text_of
-from sync.common.yamldoc import KeyPath, Problems, kind_of
+from sync.common.problems import Problems, kind_of
+from sync.common.scalars import TYPES
+from sync.common.yamldoc import KeyPath
+from sync.mapping.field_values import parse_typed, parse_value_map
 from sync.mapping.model import FieldRule
+from sync.mapping.names import FIELD_PATH
+from sync.mapping.text_template import parse_text_template
 
-FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}\Z")
 # The PSA's delivery values and the type each has when a backsync rule does not say.
 # revenue and cost: figures a PSA computes (Tryton's project_revenue); describe() says which it has.
 DELIVERY_TYPES = {
@@ -69,9 +69,11 @@ def parse_rule(
     backsync: bool = False,
     delivery: dict[str, str] | None = None,
 ) -> FieldRule | None:
-    """Validate one rule; every problem goes to ``problems``; None when it is unusable. ``delivery``:
-    the values a back-sync rule may read and their types (default: the PSA's :data:`DELIVERY_TYPES`;
-    ``structure.backsync`` reads the progress of the project's tasks instead)."""
+    """Validate one rule; every problem goes to ``problems``; None when it is unusable.
+
+    ``delivery``: the values a back-sync rule may read and their types (default: the PSA's
+    :data:`DELIVERY_TYPES`; ``structure.backsync`` reads the progress of the project's tasks
+    instead)."""
     name = str(path[-1])
     line = problems.doc.line(path)
     if isinstance(raw, str):
@@ -121,12 +123,12 @@ def _rule_values(
         "sync": _choice(raw, "sync", SYNC, "always", path, problems),
     }
     if "template" in raw:
-        values["template"], values["template_parts"] = _template(
+        values["template"], values["template_parts"] = parse_text_template(
             raw["template"], (*path, "template"), problems
         )
     if type_ is not None:
-        values["default"] = _typed(raw.get("default"), type_, tz, (*path, "default"), problems)
-        values["value_map"] = _value_map(raw, type_, tz, path, problems)
+        values["default"] = parse_typed(raw.get("default"), type_, tz, (*path, "default"), problems)
+        values["value_map"] = parse_value_map(raw, type_, tz, path, problems)
     else:
         values["type"] = "string"
     return values
@@ -155,106 +157,6 @@ def _source(
             "up to 5 dot-separated levels such as Account.Owner.Email)",
         )
     return value
-
-
-def _template(value: Any, where: KeyPath, problems: Problems) -> tuple[str | None, tuple]:
-    """Literal text and ``{Field}`` parts; ``{Field|text}`` says what an empty field becomes, and
-    ``{Field|?}`` leaves it out with its separator (a deal without an Account is not " - Name")."""
-    if not isinstance(value, str):
-        problems.add(
-            where, f'must be text such as "{{Account.Name|?}} - {{Name}}", not {kind_of(value)}'
-        )
-        return None, ()
-    try:
-        pieces = list(string.Formatter().parse(value))
-    except ValueError as exc:
-        problems.add(where, f"{exc} (write a literal brace as {{{{ or }}}})")
-        return value, ()
-    parts: list[tuple[str, str | None, str | None]] = []
-    before = len(problems.items)
-    for literal, name, spec, conversion in pieces:
-        field, bar, empty = (name or "").partition("|")
-        shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
-        if bar:  # a fallback text may hold what Python would read as a conversion or a format spec
-            empty += ("!" + conversion if conversion else "") + (":" + spec if spec else "")
-        if name is None:
-            parts.append((literal, None, None))
-        elif not bar and (spec or conversion):
-            problems.add(
-                where,
-                f"'{shown}': format specs and conversions are not supported; use type and transform",
-            )
-        elif not FIELD_PATH.match(field):
-            problems.add(
-                where,
-                f"'{{{field}}}' is not a Salesforce field name (write a literal brace as {{{{)",
-            )
-        elif bar and not empty:
-            problems.add(
-                where,
-                f"'{shown}': say after | what an empty {field} becomes: ? to leave it out with its "
-                "separator, or a text",
-            )
-        else:
-            parts.append((literal, field, empty if bar else None))
-    if not any(name for _, name, _ in parts) and len(problems.items) == before:
-        problems.add(where, "names no field; for a fixed value use `default`")
-    return value, tuple(parts)
-
-
-def _value_map(
-    raw: dict, type_: str, tz: str | None, path: KeyPath, problems: Problems
-) -> dict | None:
-    if "map" not in raw:
-        return None
-    where = (*path, "map")
-    value = raw["map"]
-    if not isinstance(value, dict) or not value:
-        problems.add(
-            where,
-            f"must be a non-empty mapping of source value: target value, not {kind_of(value)}",
-        )
-        return None
-    usable = {}
-    for (
-        key,
-        target,
-    ) in value.items():  # refused before as_text, which cannot print all (9999-12-31T23:00-05:00)
-        if isinstance(key, float) or not isinstance(key, (str, int, bool)):
-            problems.add(
-                (*where, str(key)),
-                f"a map key must be text, a whole number or true/false, not {kind_of(key)}",
-            )
-        else:
-            usable[key] = target
-    keys = [text_of(key) for key in usable]
-    out: dict[str, Any] = {}
-    for (key, target), text in zip(usable.items(), keys, strict=True):
-        entry = (*where, str(key))
-        if text in out:
-            problems.add(entry, f"the same source value as another key ('{text}')")
-            continue
-        out[text] = _typed(target, type_, tz, entry, problems)
-    return out
-
-
-def _typed(value: Any, type_: str, tz: str | None, where: KeyPath, problems: Problems) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, (list, dict)):
-        problems.add(where, f"must be a single {type_} value, not {kind_of(value)}")
-        return None
-    try:
-        typed, problem = parse_scalar(value, type_, tz)
-    except (
-        OverflowError,
-        ValueError,
-    ):  # 9999-12-31T23:59:59-05:00 is past the last date once in UTC
-        typed, problem = None, "is out of range"
-    if problem:
-        shown = value.isoformat() if isinstance(value, (date, datetime)) else repr(value)
-        problems.add(where, f"{shown} {problem} (the field's type is {type_})")
-    return typed
 
 
 def _choice(
@@ -330,11 +232,8 @@ def _tz(raw: dict, path: KeyPath, problems: Problems) -> str | None:
         return None
     try:
         zoneinfo.ZoneInfo(value)
-    except (
-        zoneinfo.ZoneInfoNotFoundError,
-        ValueError,
-        OSError,
-    ):  # OSError: `America` is a folder; too long
+    # OSError: `America` is a folder, or the name is too long
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         problems.add(
             (*path, "tz"), f"{value!r} is not a time zone name such as Europe/Paris or UTC"
         )

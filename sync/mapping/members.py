@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sync.common.yamldoc import Problems, kind_of
+from sync.common.problems import Problems, kind_of
 from sync.mapping.model import FieldRule
 
 PREFIX = "member."  # payload key of a member: member.<name>
@@ -69,7 +69,7 @@ class MemberRule:
 
 
 def parse_members(value: Any, problems: Problems) -> dict[str, MemberRule]:
-    """Validate ``members``; every problem goes to ``problems`` as ``file:line: members.x.key: …``."""
+    """Validate ``members``; each problem goes to ``problems`` (``file:line: members.x.key: …``)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -95,7 +95,8 @@ def _member(name: Any, raw: Any, problems: Problems) -> MemberRule | None:
     if not isinstance(raw, dict):
         problems.add(
             path,
-            f"must be {{from: <User lookup such as OwnerId>, role: <PSA role>}}, not {kind_of(raw)}",
+            "must be {from: <User lookup such as OwnerId>, role: <PSA role>}, "
+            f"not {kind_of(raw)}",
         )
         return None
     for key in raw:
@@ -109,8 +110,8 @@ def _member(name: Any, raw: Any, problems: Problems) -> MemberRule | None:
             (*path, "from"),
             "missing: name a lookup to User, e.g. from: OwnerId"
             if lookup is None
-            else f"{lookup!r} is not a lookup field: name the User lookup itself, such as OwnerId or "
-            "Delivery_Lead__c (its e-mail is read through the relationship)",
+            else f"{lookup!r} is not a lookup field: name the User lookup itself, "
+            "such as OwnerId or Delivery_Lead__c (its e-mail is read through the relationship)",
         )
     role = raw.get("role")
     if not isinstance(role, str) or not role.strip():

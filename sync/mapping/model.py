@@ -125,8 +125,9 @@ class Mapping:
     fingerprint: str
     members: dict[str, Any] = field(default_factory=dict)  # name -> sync.mapping.members.MemberRule
     pipeline: Pipeline | None = None
-    # ``structure:`` (sync.mapping.structure_rules.StructureRules). Not in the fingerprint: the fingerprint
-    # says which project values a link was made with, and a structure is created once, then the PSA's.
+    # ``structure:`` (sync.mapping.structure_rules.StructureRules). Not in the fingerprint: the
+    # fingerprint says which project values a link was made with, and a structure is created once,
+    # then the PSA's.
     structure: StructureRules | None = None
 
     @property
@@ -188,15 +189,13 @@ def fingerprint(parts: dict[str, Any]) -> str:
         "lifecycle": [parts["lifecycle"].on_unwon, parts["lifecycle"].on_deleted],
         "conflicts": parts["conflicts"],
     }
-    if parts.get(
-        "members"
-    ):  # only when present, so a mapping without members keeps its fingerprint
+    # only when present, so a mapping without members keeps its fingerprint
+    if parts.get("members"):
         canonical["members"] = {
             n: [m.lookup.lower(), m.role, m.sync] for n, m in parts["members"].items()
         }
-    if (
-        parts.get("pipeline") is not None
-    ):  # absent: the fingerprints of earlier mappings stay as they were
+    # absent: the fingerprints of earlier mappings stay as they were
+    if parts.get("pipeline") is not None:
         pipe: Pipeline = parts["pipeline"]
         canonical["pipeline"] = {
             "criteria": soql.to_soql(pipe.criteria),

@@ -1,27 +1,28 @@
 """The ``pipeline:`` section of a mapping (README.md, "Pipeline deals and tentative projects").
 
-The pipeline stream is read by the run's one query (its criteria are OR-ed into the WHERE), so a deal
-must never be both won and in the pipeline: each would claim the deal's project. The loader proves the
-two apart the only way a person can read at a glance: the pipeline criteria must require
-``IsClosed = false`` and the won criteria ``IsWon = true`` or ``IsClosed = true``, each as a term of its
-top-level AND. Anything else is refused with file, line and key.
+The pipeline stream is read by the run's one query (its criteria are OR-ed into the WHERE), so a
+deal must never be both won and in the pipeline: each would claim the deal's project. The loader
+proves the two apart the only way a person can read at a glance: the pipeline criteria must require
+``IsClosed = false`` and the won criteria ``IsWon = true`` or ``IsClosed = true``, each as a term of
+its top-level AND. Anything else is refused with file, line and key.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from sync.common.yamldoc import Problems
+from sync.common.problems import Problems
 from sync.extract import soql
+from sync.mapping.conditions import parse_condition_at
 from sync.mapping.model import Pipeline, Source
+from sync.mapping.names import PROJECT_FIELD
 
 KEYS = ("criteria", "create_projects", "on_drop", "stage_field", "stages")
 ON_DROP = ("flag", "close", "ignore")
 STAGES = ("tentative", "won", "lost")
 RESERVED = ("key", "salesforce_status")  # the key is always sent; lifecycle's own status field
-_PROJECT_FIELD = re.compile(r"[a-z][a-z0-9_]*\Z")
 WHERE = ("pipeline", "criteria")
+EXAMPLE = '"IsClosed = false AND Probability >= 50"'
 
 
 def parse_pipeline(
@@ -52,7 +53,7 @@ def parse_pipeline(
     stage_field = raw.get("stage_field", "stage")
     if (
         not isinstance(stage_field, str)
-        or not _PROJECT_FIELD.match(stage_field)
+        or not PROJECT_FIELD.match(stage_field)
         or stage_field in RESERVED
     ):
         problems.add(
@@ -82,26 +83,12 @@ def parse_pipeline(
 def _criteria(
     text: Any, source: Source | None, written: set[str], problems: Problems
 ) -> soql.Condition | None:
-    if not isinstance(text, str):
-        problems.add(
-            WHERE,
-            'missing: the open deals of the pipeline, e.g. "IsClosed = false AND Probability >= 50"'
-            if text is None
-            else f"must be a SOQL condition in quotes, not {text!r}",
-        )
+    if text is None:
+        problems.add(WHERE, f"missing: the open deals of the pipeline, e.g. {EXAMPLE}")
         return None
-    try:
-        condition = soql.parse_condition(text)
-    except soql.SoqlSyntaxError as exc:
-        problems.add(WHERE, f"{exc.message} at character {exc.position + 1} of {text[:100]!r}")
+    condition = parse_condition_at(text, WHERE, written, problems, EXAMPLE)
+    if condition is None:
         return None
-    for name in sorted(condition.fields(), key=str.lower):
-        if name.lower() in written:
-            problems.add(
-                WHERE,
-                f"reads {name}, a field psa-sync writes (writeback/backsync); "
-                "criteria may not read psa-sync's own fields",
-            )
     if not requires(condition, ("IsClosed", "=", False), ("IsClosed", "!=", True)):
         problems.add(
             WHERE,
@@ -129,14 +116,16 @@ def _criteria(
         problems.add(
             WHERE,
             f"overlaps source.criteria {won!r} (line {problems.doc.line(('source', 'criteria'))}): "
-            "an open deal could match both and be won and in the pipeline at once; make the won "
-            "criteria require `IsWon = true` (or `IsClosed = true`) as a term of their top-level AND",
+            "an open deal could match both and be won and in the pipeline at once; "
+            "make the won criteria require `IsWon = true` (or `IsClosed = true`) "
+            "as a term of their top-level AND",
         )
     return condition
 
 
 def requires(condition: soql.Condition, *terms: tuple[str, str, Any]) -> bool:
-    """Whether one of ``terms`` (field, op, value) is ``condition`` itself or a term of its top-level AND."""
+    """Whether one of ``terms`` (field, op, value) is ``condition`` itself or a term of its
+    top-level AND."""
     items = condition.items if isinstance(condition, soql.And) else (condition,)
     for item in items:
         if isinstance(item, soql.Comparison) and any(

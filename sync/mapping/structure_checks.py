@@ -4,7 +4,7 @@ and the date fields relative dates count from are dates of the project."""
 
 from __future__ import annotations
 
-from sync.common.yamldoc import Problems
+from sync.common.problems import Problems
 from sync.mapping.model import FieldRule
 from sync.mapping.structure_rules import END, START, StructureRules
 
@@ -77,6 +77,6 @@ def _check_date_fields(
             problems.add(
                 (S, "dates", base),
                 f"relative dates count from `{base}`, the project field {name!r}, "
-                f"which is {'not a project field' if rule is None else f'of type {rule.type}'}; name a "
-                "project field of type date under structure.dates",
+                f"which is {'not a project field' if rule is None else f'of type {rule.type}'}; "
+                "name a project field of type date under structure.dates",
             )

@@ -26,7 +26,10 @@ _UNIT_DAYS = {"d": 1, "w": 7}
 
 
 #: The note a task gets when its line item is removed from the deal (``line_items.removed_note``).
-REMOVED_NOTE = "This line item was removed from the deal in Salesforce; the task is kept (psa-sync never deletes)."
+REMOVED_NOTE = (
+    "This line item was removed from the deal in Salesforce; "
+    "the task is kept (psa-sync never deletes)."
+)
 ON_REMOVED = ("flag", "ignore")
 ON_QUANTITY_CHANGE = ("follow", "keep")
 
@@ -93,7 +96,8 @@ def parse_relative_date(text: object, bases: tuple[str, ...] = (START, END)) -> 
 
 @dataclass(frozen=True)
 class TemplateItem:
-    """A phase (``phase`` None, a due date) or a task of a template (its phase's id, hours, role)."""
+    """A phase (``phase`` None, a due date) or a task of a template (its phase's id, hours,
+    role)."""
 
     id: str
     name: str
@@ -157,13 +161,11 @@ class LineItemRules:
     name_parts: tuple[tuple[str, str | None, str | None], ...] = ()
     start: RelativeDate | None = None
     due: RelativeDate | None = None
-    on_removed: str = (
-        "flag"  # a line item gone from a linked deal: flag its task (never delete) | ignore
-    )
+    # a line item gone from a linked deal: flag its task (never delete) | ignore
+    on_removed: str = "flag"
     removed_note: str = REMOVED_NOTE
-    on_quantity_change: str = (
-        "follow"  # the estimate follows while no time is logged on the task | keep
-    )
+    # the estimate follows while no time is logged on the task | keep
+    on_quantity_change: str = "follow"
 
 
 #: The progress values ``structure.backsync`` may write into Salesforce, and their type.
@@ -187,12 +189,11 @@ class StructureRules:
     end_field: str
     routes: tuple[Route, ...] = ()
     line_items: LineItemRules | None = None
-    backsync: dict = field(
-        default_factory=dict
-    )  # Salesforce field → FieldRule (source: a progress value)
+    # Salesforce field → FieldRule (source: a progress value)
+    backsync: dict = field(default_factory=dict)
 
     def roles(self) -> set[str]:
-        """Every role a child of this structure can carry: ``check`` verifies them against the PSA."""
+        """Every role a child of this structure can carry (``check`` verifies them in the PSA)."""
         roles = {task.role for route in self.routes for task in route.template.tasks if task.role}
         if self.line_items is not None:
             roles |= {p.role for p in self.line_items.products.values() if p.role}

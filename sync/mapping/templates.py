@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.common.errors import ConfigError
-from sync.common.yamldoc import KeyPath, Problems, kind_of, load_yaml, unknown_keys
+from sync.common.problems import Problems, kind_of, unknown_keys
+from sync.common.yamldoc import KeyPath, load_yaml
 from sync.mapping.structure_rules import (
     DateSyntaxError,
     Template,
@@ -42,9 +43,8 @@ def load_template(
     if Path(ref).is_absolute() or "\0" in ref:
         problems.add(where, f"{ref!r}: give the template's path relative to the mapping's folder")
         return None
-    path = Path(
-        os.path.normpath(mapping_path.parent / ref)
-    )  # `../templates/x.yaml` named as a person reads it
+    # `../templates/x.yaml` named as a person reads it
+    path = Path(os.path.normpath(mapping_path.parent / ref))
     try:
         doc = load_yaml(path, "template")
     except FileNotFoundError:
@@ -63,7 +63,8 @@ def _template(data: Any, ref: str, problems: Problems) -> Template | None:
     if not isinstance(data, dict):
         problems.add(
             (),
-            f"a template is a YAML mapping with keys {', '.join(TEMPLATE_KEYS)}, not {kind_of(data)}",
+            f"a template is a YAML mapping with keys {', '.join(TEMPLATE_KEYS)}, "
+            f"not {kind_of(data)}",
         )
         return None
     unknown_keys(data, (), TEMPLATE_KEYS, problems)
@@ -129,7 +130,8 @@ def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> Templa
             "missing: every phase and task needs a stable `id` (it is part of the child's "
             "key in the PSA, so renaming never makes a second one)"
             if item_id is None
-            else f"{item_id!r} is not an id (letters, digits, _ . -, at most 40, starting with a letter or digit)",
+            else f"{item_id!r} is not an id "
+            "(letters, digits, _ . -, at most 40, starting with a letter or digit)",
         )
     name = _name(
         entry.get("name"), (*where, "name"), TASK_NAME_MAX if task else PHASE_NAME_MAX, problems
@@ -143,7 +145,8 @@ def _item(entry: dict, where: KeyPath, task: bool, problems: Problems) -> Templa
             start=_date(entry, "start", where, problems),
         )
     if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
-        return None  # kept when only its other values are wrong, so tasks naming it do not fail as well
+        # kept when only its other values are wrong, so tasks naming it do not fail as well
+        return None
     return TemplateItem(id=item_id, name=name, line=problems.doc.line(where), **values)
 
 

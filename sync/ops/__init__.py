@@ -1,1 +1,4 @@
-"""The operator commands beside the run: adopt, check, reconcile, forecast, metrics, health, status."""
+"""The operator commands beside the run.
+
+adopt, check, reconcile, forecast, metrics, health, status and explain.
+"""

@@ -8,11 +8,12 @@ problem and the code of the first, in this order (README "Health check"):
     12  more than --max-quarantine deals have been quarantined for over a day
     13  the outbox holds write-backs waiting longer than --max-age
     14  the org's API usage reached limits.max_org_api_percent
-    15  the daemon's event stream (``events:``) has been silent longer than events.stale_after and the
-        poll is stale too (no successful cycle within --max-age): nothing reads Salesforce
+    15  the daemon's event stream (``events:``) has been silent longer than events.stale_after
+        and the poll is stale too (no successful cycle within --max-age): nothing reads Salesforce
 
-With events enabled and the stream healthy (a message within events.stale_after), the poll runs only
-every events.safety_poll, so 10 then allows the last successful cycle to be safety_poll + --max-age old.
+With events enabled and the stream healthy (a message within events.stale_after), the poll runs
+only every events.safety_poll, so 10 then allows the last successful cycle to be
+safety_poll + --max-age old.
 
 The codes stay clear of the run's own (0-5, 70-76): a config error is still 2. Read-only, like
 `status`: safe while a run holds the lock.
@@ -141,8 +142,9 @@ def _check(
     counts = state.counts()
     summary = (
         (
-            f"last successful run {_ago(now, last_ok)} ago; quarantine {counts['quarantine']}, outbox "
-            f"{counts['outbox']}; org API usage {'?' if usage is None else f'{usage:.0f}%'}"
+            f"last successful run {_ago(now, last_ok)} ago; "
+            f"quarantine {counts['quarantine']}, outbox {counts['outbox']}; "
+            f"org API usage {'?' if usage is None else f'{usage:.0f}%'}"
         )
         if last_ok
         else ""

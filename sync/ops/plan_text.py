@@ -11,14 +11,15 @@ from sync.ops.report import values_text
 def plan_text(result: Any) -> str:
     counts = result.counts
     lines = [
-        f"{counts['creates']} to create, {counts['updates']} to update, {result.unchanged} unchanged, "
-        f"{counts['lifecycle']} lifecycle, {counts['repairs']} link repairs, "
-        f"{counts['quarantined']} quarantined"
+        f"{counts['creates']} to create, {counts['updates']} to update, "
+        f"{result.unchanged} unchanged, {counts['lifecycle']} lifecycle, "
+        f"{counts['repairs']} link repairs, {counts['quarantined']} quarantined"
         + (f", {counts['pipeline']} pipeline deals" if counts.get("pipeline") else "")
     ]
     for item in result.recover:
         lines.append(
-            f"  recover {item['id']}  ({item['action']} left in doubt by an earlier run; looked up first)"
+            f"  recover {item['id']}  "
+            f"({item['action']} left in doubt by an earlier run; looked up first)"
         )
     for item in result.creates:
         lines.append(f"  create  {item['id']}  {values_text(item['fields'])}")
@@ -61,12 +62,15 @@ def plan_text(result: Any) -> str:
 
 
 def structure_lines(tree: dict[str, Any], indent: str) -> list[str]:
-    """A create's phases and tasks as a tree: each phase with its tasks, then the tasks under no phase."""
+    """A create's phases and tasks as a tree.
+
+    Each phase with its tasks, then the tasks under no phase.
+    """
     by_role = ", ".join(f"{role} {hours} h" for role, hours in tree["hours_by_role"].items())
     lines = [
-        f"{indent}structure {tree['template'] or '(no template)'}: {_count(len(tree['phases']), 'phase')}, "
-        f"{_count(len(tree['tasks']), 'task')}, {tree['hours']} h"
-        + (f" ({by_role})" if by_role else "")
+        f"{indent}structure {tree['template'] or '(no template)'}: "
+        f"{_count(len(tree['phases']), 'phase')}, {_count(len(tree['tasks']), 'task')}, "
+        f"{tree['hours']} h" + (f" ({by_role})" if by_role else "")
     ]
     for phase in tree["phases"]:
         lines.append(

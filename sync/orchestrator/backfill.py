@@ -26,7 +26,8 @@ from sync.common.clock import iso, utcnow
 from sync.common.errors import ConfigError, SyncError
 from sync.config import Settings
 from sync.connectors.base import SalesforceApi
-from sync.extract.incremental import bulk_line_items, select_fields
+from sync.extract.incremental import select_fields
+from sync.extract.line_items import bulk_line_items
 from sync.extract.soql import and_, to_soql
 from sync.extract.soql import field as soql_field
 from sync.mapping.model import Mapping

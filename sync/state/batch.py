@@ -37,7 +37,7 @@ def insert(
     """``INSERT INTO table (columns) VALUES (…), (…) <conflict>``: one statement per chunk of rows.
 
     ``conflict`` is the upsert clause (``ON CONFLICT(…) DO UPDATE SET …``) or empty. Rows of one
-    statement meet the clause in order, so a later row for the same key wins, as one row at a time did.
+    statement meet the clause in order: a later row for one key wins, as one row at a time did.
     """
     names = ", ".join(columns)
     one = "(" + ", ".join("?" * len(columns)) + ")"

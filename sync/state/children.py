@@ -1,7 +1,7 @@
 """The ``structures`` and ``children`` tables (migration m007): a project's plan, child by child.
 
-The load stage is the one writer (:mod:`sync.load.children`); ``explain``, ``forecast --by role`` and
-the back-sync of progress read. Every write here is one statement over a whole batch
+The load stage is the one writer (:mod:`sync.load.children`); ``explain``, ``forecast --by role``
+and the back-sync of progress read. Every write here is one statement over a whole batch
 (``executemany``) inside the caller's transaction, so a project's plan costs a few commits, not one
 per child. A child row is an *intent* while ``child_id`` is null: a crash between the intent and the
 link leaves it, and the next run looks its key up in the PSA before creating anything.
@@ -86,7 +86,8 @@ def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
 def plan(state: State, plans: Iterable[tuple[str, str | None]], run_id: int) -> None:
     """Mark deals whose project gets a plan (before it is created); a mark already made stays."""
     state.db.conn.executemany(
-        "INSERT OR IGNORE INTO structures (record_id, template, state, run_id, at) VALUES (?, ?, 'planned', ?, ?)",
+        "INSERT OR IGNORE INTO structures (record_id, template, state, run_id, at) "
+        "VALUES (?, ?, 'planned', ?, ?)",
         [(record_id, template, run_id, iso(utcnow())) for record_id, template in plans],
     )
 
@@ -137,8 +138,8 @@ def add_intents(
     """Intents for children about to be created (one statement); an existing row is left alone."""
     now = iso(utcnow())
     state.db.conn.executemany(
-        "INSERT OR IGNORE INTO children (key, record_id, project_id, kind, child_id, status, name, phase, hours, "
-        "role, start, due, line_item, quantity, note, run_id, updated_at) "
+        "INSERT OR IGNORE INTO children (key, record_id, project_id, kind, child_id, status, "
+        "name, phase, hours, role, start, due, line_item, quantity, note, run_id, updated_at) "
         "VALUES (?, ?, ?, ?, NULL, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
         [
             (
@@ -166,8 +167,8 @@ def link(state: State, refs: Sequence[ChildRef], run_id: int) -> None:
     """The children the PSA confirmed (created or found by key): their ids, in one statement."""
     now = iso(utcnow())
     state.db.conn.executemany(
-        "UPDATE children SET child_id = ?, status = 'linked', project_id = ?, run_id = ?, updated_at = ? "
-        "WHERE key = ?",
+        "UPDATE children SET child_id = ?, status = 'linked', project_id = ?, run_id = ?, "
+        "updated_at = ? WHERE key = ?",
         [(r.id, r.project_id, run_id, now, r.key) for r in refs],
     )
 
@@ -197,8 +198,8 @@ def set_hours(state: State, changes: Iterable[tuple[str, Decimal, Decimal | None
 
 
 def forget(state: State, keys: Iterable[str], record_ids: Iterable[str]) -> None:
-    """Children gone from the PSA (``reconcile --repair``): their rows go and their deals' plans reopen,
-    so the next pass makes them again."""
+    """Children gone from the PSA (``reconcile --repair``): their rows go and their deals' plans
+    reopen, so the next pass makes them again."""
     state.db.conn.executemany("DELETE FROM children WHERE key = ?", [(k,) for k in keys])
     state.db.conn.executemany(
         "UPDATE structures SET state = 'planned' WHERE record_id = ?", [(r,) for r in record_ids]

@@ -1,11 +1,13 @@
-"""The event path's state (issue 24): each topic's replay id, and the stream's status for ``status``.
+"""The event path's state (issue 24): each topic's replay id, and the stream's for ``status``.
 
-Both live in ``meta`` (no migration): ``events.replay:<topic>`` and ``events.stream``, JSON. The replay
-id is written only inside the transaction of the page that processed its events (``save_replay`` is
-called from that page's commit), never on receipt: a crash replays those events, and a replay changes
-nothing (links, intents and payload hashes, docs/architecture.md §5). Replay ids are opaque bytes,
-stored as hex, compared only for equality. The org and instance they belong to are kept with them: a
-sandbox refresh or an instance migration makes a stored replay id meaningless, and it is then dropped.
+All live in ``meta`` (no migration): ``events.replay:<topic>``, ``events.stream`` and
+``events.allocation`` (the org's delivery allocation as ``/limits`` last said it), JSON. The
+replay id is written only inside the transaction of the page that processed its events
+(``save_replay`` is called from that page's commit), never on receipt: a crash replays those events,
+and a replay changes nothing (links, intents and payload hashes, docs/architecture.md §5). Replay
+ids are opaque bytes, stored as hex, compared only for equality. The org and instance they belong to
+are kept with them: a sandbox refresh or an instance migration makes a stored replay id meaningless,
+and it is then dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sync.common.clock import iso, parse_iso, utcnow
 from sync.state.store import State
 
 STREAM = "events.stream"
+ALLOCATION = "events.allocation"  # the last read of /limits' DailyDeliveredPlatformEvents
 
 
 def _replay_key(topic: str) -> str:
@@ -73,10 +76,38 @@ def forget_replay(state: State, topic: str) -> None:
 
 
 def stream_status(state: State) -> dict[str, Any] | None:
-    """What the daemon last recorded of its stream (``status``), or None when it never ran with events."""
+    """The daemon's last record of its stream (``status``); None if it never ran with events."""
     text = state.meta(STREAM)
     return json.loads(text) if text else None
 
 
 def save_stream_status(state: State, status: dict[str, Any]) -> None:
     state.set_meta(STREAM, json.dumps(status, sort_keys=True, default=str))
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The org's daily delivery allocation as REST ``/limits`` last said it
+    (``DailyDeliveredPlatformEvents``): ``remaining`` of ``maximum`` at ``read_at``."""
+
+    maximum: int
+    remaining: int
+    read_at: datetime
+
+
+def allocation(state: State) -> Allocation | None:
+    """What the daemon last read from ``/limits``, or None (never read, or not readable)."""
+    text = state.meta(ALLOCATION)
+    if not text:
+        return None
+    data = json.loads(text)
+    return Allocation(data["max"], data["remaining"], parse_iso(data["read_at"]))
+
+
+def save_allocation(state: State, figure: Allocation) -> None:
+    state.set_meta(
+        ALLOCATION,
+        json.dumps(
+            {"max": figure.maximum, "remaining": figure.remaining, "read_at": iso(figure.read_at)}
+        ),
+    )

@@ -1,17 +1,17 @@
 """Opening the state file, and what the disk can say about it, in words a person can act on.
 
-Everything that can go wrong below SQLite (a file that is not a database, a full or read-only disk, a
-directory we may not write) becomes one of these errors naming the file: :class:`StateFileError` (exit
-2: the file itself is wrong), :class:`LocalIOError` (exit 74: the disk refused) or
+Everything that can go wrong below SQLite (a file that is not a database, a full or read-only disk,
+a directory we may not write) becomes one of these errors naming the file: :class:`StateFileError`
+(exit 2: the file itself is wrong), :class:`LocalIOError` (exit 74: the disk refused) or
 :class:`StateBusyError` (exit 75: another process holds its write lock). A process out of file
 descriptors is no disk fault: :class:`SystemLimitError` (exit 71) says so. Every commit point is a
 transaction, so a write the disk refused left the old state whole: the next run, once there is space
 again, finishes the work.
 
-Who writes (architecture §4): :func:`open_database` is called, and the state file written, only under
-the run lock (``sync.state.lock.run_lock``), so no two psa-sync writers ever meet on SQLite's write lock;
-WAL lets the read-only commands read beside them. "database is locked" can only come from a process
-outside that rule, and says so (exit 75), never "the disk refused".
+Who writes (architecture §4): :func:`open_database` is called, and the state file written, only
+under the run lock (``sync.state.lock.run_lock``), so no two psa-sync writers ever meet on SQLite's
+write lock; WAL lets the read-only commands read beside them. "database is locked" can only come
+from a process outside that rule, and says so (exit 75), never "the disk refused".
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from sync.common.errors import LocalIOError, StateBusyError, StateFileError, Sys
 from sync.state.migrations import migrations
 
 MODE = 0o600  # the file holds payloads of customer deals
-#: How long a statement waits for SQLite's write lock. Every writer holds the run lock, so in psa-sync
-#: only a checkpoint or a reader's WAL recovery (milliseconds) can make it wait at all.
+#: How long a statement waits for SQLite's write lock. Every writer holds the run lock, so in
+#: psa-sync only a checkpoint or a reader's WAL recovery (milliseconds) can make it wait at all.
 BUSY_TIMEOUT_MS = 5000
 #: SQLITE_BUSY and SQLITE_LOCKED (the primary codes; extended codes carry them in the low byte).
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -69,7 +69,8 @@ def open_database(path: Path) -> Database:
         return db
     except (OSError, sqlite3.Error) as exc:
         if created and path.exists() and path.stat().st_size == 0:
-            path.unlink()  # never leave an empty file behind: it would look like a state that lost everything
+            # never leave an empty file behind: it would look like a state that lost everything
+            path.unlink()
         raise translate(path, exc) from exc
 
 
@@ -89,7 +90,7 @@ def companions(path: Path) -> tuple[Path, Path]:
 
 
 def special_kind(path: Path) -> str | None:
-    """What ``path`` is if it exists and is not a regular file (a symlink is followed), else None."""
+    """What ``path`` is if it exists and is not a regular file (symlinks followed), else None."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -100,21 +101,23 @@ def special_kind(path: Path) -> str | None:
 
 
 def refuse_special(*paths: Path) -> None:
-    """Exit 2 before anything is touched when one of ``paths`` is a device, FIFO, socket or directory:
-    psa-sync runs as root and must never write, tighten or block on a file that is not its own."""
+    """Exit 2 before anything is touched when one of ``paths`` is a device, FIFO, socket or
+    directory: psa-sync runs as root and must never write, tighten or block on a file that is not
+    its own."""
     for path in paths:
         kind = special_kind(path)
         if kind is not None:
             raise StateFileError(
-                f"{path} is {kind}, not a regular file; psa-sync only ever creates and writes regular files "
-                "beside `state:`. Point `state:` at a file in a directory of its own. Nothing was touched"
+                f"{path} is {kind}, not a regular file; "
+                "psa-sync only ever creates and writes regular files beside `state:`. "
+                "Point `state:` at a file in a directory of its own. Nothing was touched"
             )
 
 
 def _refuse_foreign(path: Path) -> None:
-    """Exit 2, the file untouched, when ``path`` is an SQLite database of another application: tables,
-    none of them psa-sync's ``meta``. An empty file, or one whose first open stopped before its first
-    migration, is ours to go on with."""
+    """Exit 2, the file untouched, when ``path`` is an SQLite database of another application:
+    tables, none of them psa-sync's ``meta``. An empty file, or one whose first open stopped before
+    its first migration, is ours to go on with."""
     if path.stat().st_size == 0:
         return
     conn = _connect_readonly(path)
@@ -126,9 +129,9 @@ def _refuse_foreign(path: Path) -> None:
         conn.close()
     if "meta" not in tables and tables - {migrations.migrations_table}:
         raise StateFileError(
-            f"{path} is an SQLite database but not a psa-sync state file (no `meta` table; it holds "
-            f"{', '.join(sorted(tables)[:5])}{' …' if len(tables) > 5 else ''}); point `state:` at a new file. "
-            "Nothing was touched"
+            f"{path} is an SQLite database but not a psa-sync state file (no `meta` table; "
+            f"it holds {', '.join(sorted(tables)[:5])}{' …' if len(tables) > 5 else ''}); "
+            "point `state:` at a new file. Nothing was touched"
         )
 
 
@@ -144,7 +147,8 @@ def _create(path: Path) -> bool:
 
 @contextmanager
 def write_transaction(db: Database) -> Iterator[Database]:
-    """One commit point that takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``); nested, a savepoint.
+    """One commit point that takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``); nested,
+    a savepoint.
 
     sqlite-utils' ``atomic()`` begins a deferred transaction: one that reads first and writes later
     fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy timeout) when another
@@ -166,8 +170,9 @@ def write_transaction(db: Database) -> Iterator[Database]:
 
 
 def backup(db: Database, path: Path, before: str) -> Path:
-    """A whole copy of the state file (SQLite's online backup API: consistent even mid-write), made 0600
-    before migration ``before`` changes the schema; a migration that goes wrong can be undone by hand."""
+    """A whole copy of the state file (SQLite's online backup API: consistent even mid-write), made
+    0600 before migration ``before`` changes the schema; a migration that goes wrong can be undone
+    by hand."""
     target = path.with_name(f"{path.name}.before-{before}.bak")
     refuse_special(target)
     if target.exists():
@@ -218,7 +223,7 @@ def out_of_descriptors(exc: BaseException) -> bool:
 
 
 def descriptors_error(what: str, exc: BaseException) -> SystemLimitError:
-    """The message for :func:`out_of_descriptors`: how many are open and the limit, and what to do."""
+    """The message for :func:`out_of_descriptors`: how many are open, the limit, what to do."""
     import resource
 
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -227,9 +232,10 @@ def descriptors_error(what: str, exc: BaseException) -> SystemLimitError:
     except OSError:
         used = "?"
     return SystemLimitError(
-        f"{what}: psa-sync has no file descriptor left ({exc}; {used} open, limit {soft}). This is not the "
-        "disk: raise the limit (`ulimit -n`, systemd's LimitNOFILE) or find what holds them (too many "
-        "connections to /metrics?). Nothing was lost: the next run finishes the work"
+        f"{what}: psa-sync has no file descriptor left ({exc}; {used} open, limit {soft}). "
+        "This is not the disk: raise the limit (`ulimit -n`, systemd's LimitNOFILE) "
+        "or find what holds them (too many connections to /metrics?). "
+        "Nothing was lost: the next run finishes the work"
     )
 
 
@@ -243,7 +249,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         if _busy(exc):
             raise
         # A WAL database in a directory we may not write cannot create its -shm file: read the
-        # file as it stands instead (a run that commits meanwhile is not seen, which `status` can bear).
+        # file as it stands instead (a run committing meanwhile is not seen: `status` bears that).
         conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
     return conn
@@ -252,20 +258,22 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 def translate(
     path: Path, exc: BaseException
 ) -> StateFileError | LocalIOError | StateBusyError | SystemLimitError:
-    """One error a person can act on, for a failure of the state file's disk or format, or a busy file."""
+    """One actionable error for a failure of the state file's disk or format, or a busy file."""
     if out_of_descriptors(exc):
         return descriptors_error(f"state file {path}", exc)
     text = str(exc)
     if _busy(exc):
         return StateBusyError(
-            f"state file {path} is busy: another process holds its write lock ({text}). Every psa-sync "
-            "writer takes the run lock first, so look for a process that does not (an sqlite3 shell, a copy "
-            "of the file's directory served elsewhere). Nothing was half-written; run again"
+            f"state file {path} is busy: another process holds its write lock ({text}). "
+            "Every psa-sync writer takes the run lock first, so look for a process that does not "
+            "(an sqlite3 shell, a copy of the file's directory served elsewhere). "
+            "Nothing was half-written; run again"
         )
     if isinstance(exc, sqlite3.DatabaseError) and any(words in text for words in _NOT_A_DATABASE):
         return StateFileError(
-            f"{path} is not a psa-sync state file ({text}). Move it away and run again: a lost state file "
-            "doubles nothing, because every project carries its deal's key and is found and adopted"
+            f"{path} is not a psa-sync state file ({text}). Move it away and run again: "
+            "a lost state file doubles nothing, "
+            "because every project carries its deal's key and is found and adopted"
         )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "full" in text:
         what = "the disk is full"

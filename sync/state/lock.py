@@ -1,9 +1,9 @@
-"""The run lock: one psa-sync run at a time, and a backfill that lets the scheduled runs take their turn.
+"""The run lock: one psa-sync run at a time, and a backfill that lets scheduled runs take turns.
 
 A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs. A
-backfill holds it one window at a time, and holds a lock of its own (``<lock>.backfill``) from its start
-to its end, so a run that finds the run lock taken while that one is held waits for the window to end
-instead (docs/architecture.md §4).
+backfill holds it one window at a time, and holds a lock of its own (``<lock>.backfill``) from its
+start to its end, so a run that finds the run lock taken while that one is held waits for the window
+to end instead (docs/architecture.md §4).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
-    """A second run that finds the lock held exits 75 at once: cron and systemd must never stack runs.
+    """A second run finding the lock held exits 75 at once: cron and systemd must never stack runs.
 
     A backfill holds the lock one window at a time and ``wait``s for it between windows; a run that
     finds the lock held *while a backfill runs* (:func:`backfill_lock` is held) waits up to
@@ -58,7 +58,7 @@ def backfill_path(settings: Settings) -> Path:
 
 @contextmanager
 def backfill_lock(settings: Settings) -> Iterator[None]:
-    """Held for a whole backfill, its windows and the pauses between them (a second backfill: exit 75).
+    """Held for a whole backfill, its windows and the pauses between (a second backfill: exit 75).
     It waits ``BACKFILL_START_SECONDS`` at most: a run's look at it holds it for an instant."""
     lock = FileLock(str(backfill_path(settings)), timeout=BACKFILL_START_SECONDS)
     refuse_special(backfill_path(settings))
@@ -80,12 +80,13 @@ def backfill_lock(settings: Settings) -> Iterator[None]:
 
 #: How long a run waits for a backfill's window to end (a window of 200 deals takes ~10-20 s).
 BACKFILL_TURN_SECONDS = 120.0
-#: How long a backfill waits for its own lock (another backfill holds it for hours; a run's look, an instant).
+#: How long a backfill waits for its own lock: another backfill holds it for hours,
+#: a run's look at it for an instant.
 BACKFILL_START_SECONDS = 10.0
 
 
 def _acquire(lock: FileLock, settings: Settings, wait: float) -> None:
-    """Take the lock (waiting ``wait``); a run that finds a backfill running waits for its window."""
+    """Take the lock (waiting ``wait``); a run finding a backfill running waits for its window."""
     if wait:
         lock.acquire()
         return

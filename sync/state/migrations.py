@@ -106,7 +106,7 @@ def m001_initial(db: Database) -> None:
 
 @migrations()
 def m002_link_mapping(db: Database) -> None:
-    """Which mapping fingerprint each link's snapshot was made with (reconcile --repair re-applies)."""
+    """Which mapping fingerprint made each link's snapshot (reconcile --repair re-applies)."""
     db["links"].add_column("mapping", str)
 
 
@@ -120,9 +120,9 @@ def m003_service(db: Database) -> None:
 
 @migrations()
 def m004_ignored(db: Database) -> None:
-    """Deals unlinked by hand (``psa-sync unlink``): no project is made for them until ``psa-sync link``
-    or ``psa-sync retry --id`` says otherwise. A table of its own, not a link state: the deal has no
-    link, and every query of ``links`` would otherwise have to step around it."""
+    """Deals unlinked by hand (``psa-sync unlink``): no project is made for them until ``psa-sync
+    link`` or ``psa-sync retry --id`` says otherwise. A table of its own, not a link state: the deal
+    has no link, and every ``links`` query would otherwise step around it."""
     db["ignored"].create(
         {"opportunity_id": str, "key": str, "detail": str, "since": str, "run_id": int},
         pk="opportunity_id",
@@ -131,11 +131,11 @@ def m004_ignored(db: Database) -> None:
 
 @migrations()
 def m005_pipeline(db: Database) -> None:
-    """Open deals that match the mapping's ``pipeline.criteria`` (the pipeline stream), with what the
-    forecast needs: stage, probability, amount, close date and the mapped fields (``payload``, the
-    same JSON as ``links.payload``). ``status`` is ``open`` while the deal matches, ``dropped`` once
-    it no longer does, ``won`` or ``lost`` once it closed. Written by the run, read by ``forecast``
-    without any API call."""
+    """Open deals that match the mapping's ``pipeline.criteria`` (the pipeline stream), with what
+    the forecast needs: stage, probability, amount, close date and the mapped fields (``payload``,
+    the same JSON as ``links.payload``). ``status`` is ``open`` while the deal matches, ``dropped``
+    once it no longer does, ``won`` or ``lost`` once it closed. Written by the run, read by
+    ``forecast`` without any API call."""
     db["pipeline"].create(
         {
             "opportunity_id": str,
@@ -155,26 +155,26 @@ def m005_pipeline(db: Database) -> None:
     db["pipeline"].create_index(["status"])
 
 
-#: The tables keyed by a record Id, whose column m006 renames (``pipeline`` and ``ignored`` since m004/m005).
+#: The tables keyed by a record Id, whose column m006 renames (``ignored`` m004, ``pipeline`` m005).
 RECORD_TABLES = ("links", "intents", "outbox", "quarantine", "events", "ignored", "pipeline")
 
 
 @migrations()
 def m006_record_id(db: Database) -> None:
-    """``opportunity_id`` becomes ``record_id`` in every table: the code always called it the record Id
-    (the mapping may read another object than Opportunity), and one thing has one name. SQLite renames
-    the column in place, its primary keys and indexes with it; the state file was backed up before
-    (``<state>.before-m006_record_id.bak``), as before every migration."""
+    """``opportunity_id`` becomes ``record_id`` in every table: the code always called it the record
+    Id (the mapping may read another object than Opportunity), and one thing has one name. SQLite
+    renames the column in place, its primary keys and indexes with it; the state file was backed up
+    before (``<state>.before-m006_record_id.bak``), as before every migration."""
     for table in RECORD_TABLES:
         if table in db.table_names() and "opportunity_id" in db[table].columns_dict:
             db.execute(f"ALTER TABLE [{table}] RENAME COLUMN opportunity_id TO record_id")
 
 
 def read_as_current(db: Database) -> None:
-    """A file opened read-only is never migrated (`status`, `explain`, `plan` on a file an older psa-sync
-    wrote): in this connection alone, each table still keyed by ``opportunity_id`` is read through a
-    temporary view that names the column ``record_id``, so the store's queries read it as a migrated
-    file. Nothing is written to the file (TEMP objects live in the connection's own temp schema)."""
+    """A file opened read-only is never migrated (`status`, `explain`, `plan` on a file an older
+    psa-sync wrote): in this connection alone, each table still keyed by ``opportunity_id`` is read
+    through a temporary view that names the column ``record_id``, so the store's queries read it as
+    a migrated file. Nothing is written to the file: TEMP objects live in the connection."""
     for table in RECORD_TABLES:
         if table not in db.table_names():
             continue
@@ -189,11 +189,11 @@ def read_as_current(db: Database) -> None:
 
 @migrations()
 def m007_structure(db: Database) -> None:
-    """A project's plan (mapping ``structure:``): ``structures`` marks each deal whose project psa-sync
-    gives a plan (written before the project is created, so a crash cannot leave a project that
-    never gets it; ``complete`` once every child of the first plan is made), and ``children`` holds
-    one row per phase or task by its key: an intent (``child_id`` null) before the create, the link
-    after it, with what was sold (hours, role, dates, the line item and its quantity) for
+    """A project's plan (mapping ``structure:``): ``structures`` marks each deal whose project
+    psa-sync gives a plan (written before the project is created, so a crash cannot leave a project
+    that never gets it; ``complete`` once every child of the first plan is made), and ``children``
+    holds one row per phase or task by its key: an intent (``child_id`` null) before the create, the
+    link after it, with what was sold (hours, role, dates, the line item and its quantity) for
     amendments, ``explain`` and ``forecast --by role``. Number 006 is the record id's rename."""
     db["structures"].create(
         {"record_id": str, "template": str, "state": str, "run_id": int, "at": str}, pk="record_id"

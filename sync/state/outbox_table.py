@@ -33,7 +33,7 @@ class OutboxTable:
         self.queue_all([(record_id, values)])
 
     def queue_all(self, writes: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """``queue`` for many deals in one statement (a batch's links, a back-sync chunk's values)."""
+        """``queue`` for many deals, one statement (a batch's links, a back-sync chunk's values)."""
         now = iso(utcnow())
         batch.insert(
             self.db,
@@ -61,8 +61,9 @@ class OutboxTable:
         return grouped
 
     def outbox_fields(self, record_ids: Iterable[str] | None = None) -> set[tuple[str, str]]:
-        """(deal, field) pairs waiting in the outbox (of ``record_ids``: a page's, not the whole outbox
-        once a page, which a first run over 100,000 deals read 50 times): the diff must not queue them twice."""
+        """(deal, field) pairs waiting in the outbox (of ``record_ids``: a page's, not the whole
+        outbox once a page, which a first run over 100,000 deals read 50 times): the diff must not
+        queue them twice."""
         if record_ids is None:
             return {
                 (row[0], row[1]) for row in self.db.execute("SELECT record_id, field FROM outbox")
@@ -71,7 +72,8 @@ class OutboxTable:
             (row[0], row[1])
             for chunk in batch.batched(record_ids, batch.VARIABLES)
             for row in self.db.execute(
-                f"SELECT record_id, field FROM outbox WHERE record_id IN ({', '.join('?' * len(chunk))})",
+                "SELECT record_id, field FROM outbox "
+                f"WHERE record_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
         }
@@ -83,12 +85,13 @@ class OutboxTable:
         return {row[0] for row in self.db.execute("SELECT DISTINCT record_id FROM outbox")}
 
     def outbox_order(self) -> list[str]:
-        """The deals waiting in the outbox, oldest first (the order ``outbox`` gives them), read once
-        per flush: each collection call then reads only its own deals (``outbox_of``)."""
+        """The deals waiting in the outbox, oldest first (the order ``outbox`` gives them), read
+        once per flush: each collection call then reads only its own deals (``outbox_of``)."""
         return [
             row[0]
             for row in self.db.execute(
-                "SELECT record_id FROM outbox GROUP BY record_id ORDER BY MIN(updated_at), record_id"
+                "SELECT record_id FROM outbox "
+                "GROUP BY record_id ORDER BY MIN(updated_at), record_id"
             )
         ]
 

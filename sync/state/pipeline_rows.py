@@ -1,9 +1,9 @@
 """The ``pipeline`` table (migration m005): open deals matching the mapping's ``pipeline.criteria``.
 
 The pipeline stream writes it in each page's own commit (``save``, the one writer, the rows of
-:func:`sync.transform.pipeline_stream.stream_rows`; ``known`` and ``watched`` are what the run asks of it); ``psa-sync
-forecast`` reads it (``pipeline_rows``). Both sides' functions are here, so the columns and the
-payload's codec (the same typed JSON as ``links.payload``) are written down once.
+:func:`sync.transform.pipeline_stream.stream_rows`; ``known`` and ``watched`` are what the run asks
+of it); ``psa-sync forecast`` reads it (``pipeline_rows``). Both sides' functions are here, so the
+columns and the payload's codec (the same typed JSON as ``links.payload``) are written down once.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ def pipeline_rows(state: State, status: str | None = "open") -> Iterator[dict[st
 
 
 _UPSERT = (
-    "INSERT INTO pipeline (record_id, stage, probability, amount, close_date, owner_id, payload, status, "
-    "first_seen, updated_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(record_id) DO UPDATE SET stage = excluded.stage, probability = excluded.probability, "
-    "amount = excluded.amount, close_date = excluded.close_date, owner_id = excluded.owner_id, "
+    "INSERT INTO pipeline (record_id, stage, probability, amount, close_date, owner_id, payload, "
+    "status, first_seen, updated_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(record_id) DO UPDATE SET "
+    "stage = excluded.stage, probability = excluded.probability, amount = excluded.amount, "
+    "close_date = excluded.close_date, owner_id = excluded.owner_id, "
     "payload = COALESCE(excluded.payload, pipeline.payload), status = excluded.status, "
     "updated_at = excluded.updated_at, run_id = excluded.run_id"
 )
@@ -61,8 +62,8 @@ def known(state: State | None, record_ids: Iterable[str]) -> set[str]:
 
 
 def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
-    """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept, and so is
-    the ``payload`` of a deal that did not map this time (None)."""
+    """Upsert the page's rows; call inside the page's ``transaction()``. ``first_seen`` is kept, and
+    so is the ``payload`` of a deal that did not map this time (None)."""
     now = iso(utcnow())
     state.db.conn.executemany(
         _UPSERT,
@@ -87,7 +88,8 @@ def save(state: State, rows: list[dict[str, Any]], run_id: int) -> None:
 
 def watched(state: State | None) -> list[str]:
     """Open pipeline deals without a project: no link field brings them back to the query when they
-    leave the pipeline (lost, probability lowered), so the query names them (``incremental.build_query``)."""
+    leave the pipeline (lost, probability lowered), so the query names them
+    (``incremental.build_query``)."""
     if state is None or not _present(state):
         return []
     return [

@@ -2,9 +2,9 @@
 is worth it. Kept apart from the store: nothing else deletes history.
 
 What stays (README "Retention"): every run started within ``retention.runs``, a run still
-``running``, and the last successful run whatever its age (``status --check`` must be able to say how
-long ago that was); every event within ``retention.events``, and every event of a deal that still has
-a link or a quarantine entry, whatever its age — that is the audit trail ``explain`` shows.
+``running``, and the last successful run whatever its age (``status --check`` must be able to say
+how long ago that was); every event within ``retention.events``, and every event of a deal that
+still has a link or a quarantine entry, whatever its age: the audit trail ``explain`` shows.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ VACUUM_MIN_BYTES = 1 << 20  # below 1 MiB of free pages it is not worth an exclu
 def old_runs(state: State, before: str, limit: int) -> int:
     """Delete up to ``limit`` runs started before ``before`` (ISO UTC); how many went."""
     return state.db.execute(
-        "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < ? AND status != 'running' "
+        "DELETE FROM runs WHERE id IN (SELECT id FROM runs "
+        "WHERE started_at < ? AND status != 'running' "
         "AND id != COALESCE((SELECT id FROM runs WHERE mode = 'run' AND exit_code IN (0, 1) "
         "ORDER BY finished_at DESC LIMIT 1), 0) "
         "ORDER BY id LIMIT ?)",
@@ -27,9 +28,10 @@ def old_runs(state: State, before: str, limit: int) -> int:
 
 
 def old_events(state: State, before: str, limit: int) -> int:
-    """Delete up to ``limit`` events older than ``before`` that belong to no linked or quarantined deal."""
+    """Delete up to ``limit`` events older than ``before`` of no linked or quarantined deal."""
     return state.db.execute(
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? AND (record_id IS NULL OR ("
+        "DELETE FROM events WHERE id IN (SELECT id FROM events "
+        "WHERE at < ? AND (record_id IS NULL OR ("
         "record_id NOT IN (SELECT record_id FROM links) AND "
         "record_id NOT IN (SELECT record_id FROM quarantine))) ORDER BY id LIMIT ?)",
         [before, limit],

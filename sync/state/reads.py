@@ -1,5 +1,5 @@
-"""The state file's reporting queries: what `status`, `status --check`, `explain`, `retry`, the metrics
-and the forecast ask of it. None of them writes.
+"""The state file's reporting queries: what `status`, `status --check`, `explain`, `retry`, the
+metrics and the forecast ask of it. None of them writes.
 
 Kept apart from :mod:`sync.state.store` (the run's queries and its commit points) so that the store
 stays readable, and so that no module outside ``sync.state`` needs SQL of its own: the state package
@@ -28,7 +28,7 @@ class Reads:
     @classmethod
     @contextmanager
     def reading(cls, path: Path) -> Iterator[Self | None]:
-        """``with State.reading(path) as state:`` the file read-only (no lock, no migration, no write,
+        """``with State.reading(path) as state:`` the file read-only (no lock, migration or write;
         safe while a run holds the lock), closed at the end; ``None`` when there is no state yet."""
         state = cls.open_readonly(path)  # type: ignore[attr-defined]
         try:
@@ -60,8 +60,8 @@ class Reads:
         return rows[0] if rows else None
 
     def last_success(self) -> str | None:
-        """When the last successful ``run`` (exit 0 or 1; a daemon cycle is one, its ``events`` cycles
-        too) finished."""
+        """When the last successful ``run`` (exit 0 or 1; a daemon cycle is one, its ``events``
+        cycles too) finished."""
         return self.db.execute(
             "SELECT MAX(finished_at) FROM runs WHERE mode IN ('run', 'events') "
             "AND exit_code IN (0, 1)"
@@ -76,7 +76,7 @@ class Reads:
         return died, last
 
     def last_org_usage(self) -> dict | None:
-        """The org's API usage (``used``, ``max``) as the last run that heard it from Salesforce saw it."""
+        """The org's API usage (``used``, ``max``), as Salesforce last told a run."""
         row = self.db.execute(
             "SELECT org_usage FROM runs WHERE org_usage IS NOT NULL AND org_usage != 'null' "
             "ORDER BY id DESC LIMIT 1"
@@ -102,18 +102,20 @@ class Reads:
             yield at, loads(detail)
 
     def latest_events(self, action: str, outcome: str, limit: int) -> list[tuple[str, Any]]:
-        """(deal, detail) of linked deals whose latest event of ``action`` ended in ``outcome``, newest first."""
+        """Linked deals whose last ``action`` ended in ``outcome``: (deal, detail), newest first."""
         rows = self.db.execute(
-            "SELECT e.record_id, e.detail FROM events e JOIN (SELECT record_id, MAX(id) AS last FROM events "
-            "WHERE action = ? GROUP BY record_id) m ON e.id = m.last JOIN links l ON l.record_id = "
-            "e.record_id WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?",
+            "SELECT e.record_id, e.detail FROM events e "
+            "JOIN (SELECT record_id, MAX(id) AS last FROM events "
+            "WHERE action = ? GROUP BY record_id) m ON e.id = m.last "
+            "JOIN links l ON l.record_id = e.record_id "
+            "WHERE e.outcome = ? ORDER BY e.id DESC LIMIT ?",
             [action, outcome, limit],
         ).fetchall()
         return [(record_id, loads(detail)) for record_id, detail in rows]
 
     # -- links, quarantine, outbox ------------------------------------------------------------
     def record_of_key(self, key: str) -> str | None:
-        """The deal whose project carries ``key`` (external-Id keys): its intent's, else its link's."""
+        """The deal whose project has ``key`` (external-Id keys): its intent's, else its link's."""
         for table in ("intents", "links"):
             row = self.db.execute(f"SELECT record_id FROM {table} WHERE key = ?", [key]).fetchone()
             if row:
@@ -121,8 +123,8 @@ class Reads:
         return None
 
     def older_mapping(self, fingerprint: str) -> list[str]:
-        """Deals whose snapshot was made with another mapping than ``fingerprint`` (all of them in a file
-        older than the ``mapping`` column)."""
+        """Deals whose snapshot was made with another mapping than ``fingerprint`` (all of them in a
+        file older than the ``mapping`` column)."""
         if "mapping" not in self.db["links"].columns_dict:
             return [
                 row[0] for row in self.db.execute("SELECT record_id FROM links ORDER BY record_id")
@@ -163,8 +165,8 @@ class Reads:
         ]
 
     def ignored(self, record_ids: Any = None) -> dict[str, dict]:
-        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before the
-        table existed, opened read-only, has none."""
+        """Ignored deals (of ``record_ids``, or all): Id → key, detail, since. A file made before
+        the table existed, opened read-only, has none."""
         if "ignored" not in self.db.table_names():
             return {}
         wanted = (

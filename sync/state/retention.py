@@ -2,9 +2,9 @@
 
 Old runs and events go in batches of ``BATCH`` rows, each batch one transaction under the run lock,
 taken and released per batch: a cycle or a run started by hand waits a fraction of a second, never
-the whole clean-up. Then, only if a quarter of the file is free pages and the lock is free right now,
-a VACUUM gives the space back. The daemon applies it nightly (``retention.at``); ``psa-sync prune``
-does it by hand or from cron. What is kept is said in :mod:`sync.state.prune`.
+the whole clean-up. Then, only if a quarter of the file is free pages and the lock is free right
+now, a VACUUM gives the space back. The daemon applies it nightly (``retention.at``);
+``psa-sync prune`` does it by hand or from cron. What is kept is said in :mod:`sync.state.prune`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class Pruned:
 
     def text(self) -> str:
         return (
-            f"retention: {self.runs} runs and {self.events} events removed in {self.batches} batches "
-            f"(longest hold of the run lock {self.longest_hold_s:.2f}s)"
+            f"retention: {self.runs} runs and {self.events} events removed "
+            f"in {self.batches} batches (longest hold of the run lock {self.longest_hold_s:.2f}s)"
             + ("; the file was vacuumed" if self.vacuumed else "")
         )
 
@@ -51,7 +51,7 @@ def apply(
     batch: int = BATCH,
     stop: Callable[[], bool] = lambda: False,
 ) -> Pruned:
-    """Delete what the policy no longer keeps, batch by batch; ``stop()`` is asked between batches."""
+    """Delete what the policy no longer keeps, batch by batch; ``stop()`` is asked between them."""
     now = now or utcnow()
     runs_before, events_before = (
         iso(now - settings.retention.runs),

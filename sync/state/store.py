@@ -1,12 +1,14 @@
 """The ``State`` store: every query the sync makes of the state file, behind one class.
 
 Kept apart from the schema (``migrations``) and the value encoding (``codec``) so that the queries
-the exactly-once behaviour rests on, and where they commit, can be read on their own.
+the exactly-once behaviour rests on, and where they commit, can be read on their own. The links
+(``links_table``), the outbox (``outbox_table``) and the reporting queries (``reads``) are its
+base classes, one module each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -15,52 +17,33 @@ from typing import Any
 from sqlite_utils import Database
 
 from sync.common.clock import iso, parse_iso, utcnow
-from sync.common.model import Intent, Link
+from sync.common.model import Intent
 from sync.common.redaction import (
     redact,
     redact_value,
 )  # errors, reasons, details: a server may echo a secret
 from sync.state import batch
-from sync.state.codec import dumps, link_of, loads
+from sync.state.codec import dumps, loads
 from sync.state.files import open_database, open_readonly_database, write_transaction
+from sync.state.links_table import LinksTable
 from sync.state.migrations import read_as_current
 from sync.state.outbox_table import OutboxTable
 from sync.state.reads import Reads
 
-#: the ``links`` columns a save writes; ``created_at`` last, kept when the row exists.
-LINK_COLUMNS = (
-    "record_id",
-    "key",
-    "project_id",
-    "project_identifier",
-    "project_url",
-    "payload_hash",
-    "payload",
-    "written",
-    "backsync",
-    "link_state",
-    "sf_status",
-    "closed_by",
-    "pending",
-    "kept_psa",
-    "mapping",
-    "updated_at",
-    "created_at",
-)
-_SAVE_LINKS = batch.upsert_clause(["record_id"], LINK_COLUMNS[:-1])
 EVENT_COLUMNS = ("run_id", "record_id", "action", "outcome", "detail", "at")
 
 
-class State(Reads, OutboxTable):
-    """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``); every
-    write method commits atomically. The reporting queries are inherited from :class:`Reads`."""
+class State(Reads, LinksTable, OutboxTable):
+    """The state file. Construct with ``State.open(path)`` (or read it: ``State.reading(path)``);
+    every write method commits atomically. The reporting queries are inherited from :class:`Reads`,
+    the links' from :class:`LinksTable`, the outbox's from :class:`OutboxTable`."""
 
     def __init__(self, db: Database):
         self.db = db
 
     @classmethod
     def open(cls, path: Path) -> State:
-        """Raises StateFileError (not a state file) or LocalIOError (the disk refused), naming the file."""
+        """Raises StateFileError (not a state file) or LocalIOError (disk refused); both name it."""
         return cls(open_database(path))
 
     @classmethod
@@ -93,107 +76,6 @@ class State(Reads, OutboxTable):
         self.db["watermarks"].upsert(
             {"stream": stream, "value": iso(value), "updated_at": iso(utcnow())}, pk="stream"
         )
-
-    # -- links --------------------------------------------------------------------------------
-    def links(self, record_ids: Iterable[str]) -> dict[str, Link]:
-        ids = list(record_ids)
-        found: dict[str, Link] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.db["links"].rows_where(f"record_id in ({marks})", chunk):
-                found[row["record_id"]] = link_of(row)
-        return found
-
-    def all_links(self) -> Iterator[Link]:
-        for row in self.db["links"].rows_where(order_by="record_id"):
-            yield link_of(row)
-
-    def link_ids(self) -> list[str]:
-        return [
-            row["record_id"]
-            for row in self.db["links"].rows_where(select="record_id", order_by="record_id")
-        ]
-
-    def link_count(self) -> int:
-        return self.db["links"].count
-
-    def save_link(self, link: Link) -> None:
-        """Insert or replace a link; call inside ``transaction()``."""
-        self.save_links([link])
-
-    def save_links(self, links: Iterable[Link]) -> None:
-        """Insert or replace links in one statement (a batch's, a collection call's); call inside
-        ``transaction()``. A replaced link keeps its ``created_at``."""
-        now = iso(utcnow())
-        batch.insert(
-            self.db,
-            "links",
-            LINK_COLUMNS,
-            (
-                (
-                    link.record_id,
-                    link.key,
-                    link.project_id,
-                    link.project_identifier,
-                    link.project_url,
-                    link.payload_hash,
-                    dumps(link.payload),
-                    dumps(link.written),
-                    dumps(link.backsync),
-                    link.link_state,
-                    link.sf_status,
-                    link.closed_by,
-                    dumps(link.pending),
-                    dumps(link.kept_psa),
-                    link.mapping,
-                    now,
-                    now,
-                )
-                for link in links
-            ),
-            _SAVE_LINKS,
-        )
-
-    def add_written(self, written: dict[str, dict[str, Any]]) -> None:
-        """Merge the values Salesforce now holds into each linked deal's ``written`` (a collection call's
-        deals: one read and one write of that column alone per chunk); call inside ``transaction()``."""
-        now = iso(utcnow())
-        for chunk in batch.batched(list(written), batch.ROWS):
-            marks = ", ".join("?" * len(chunk))
-            held = dict(
-                self.db.execute(
-                    f"SELECT record_id, written FROM links WHERE record_id IN ({marks})", chunk
-                ).fetchall()
-            )
-            merged = [
-                (record_id, dumps({**(loads(held[record_id]) or {}), **written[record_id]}))
-                for record_id in chunk
-                if record_id in held
-            ]
-            if merged:
-                self.db.execute(
-                    "UPDATE links SET written = CASE record_id "
-                    + " ".join(["WHEN ? THEN ?"] * len(merged))
-                    + " END, updated_at = ? "
-                    f"WHERE record_id IN ({', '.join('?' * len(merged))})",
-                    [v for pair in merged for v in pair]
-                    + [now]
-                    + [record_id for record_id, _ in merged],
-                )
-
-    def mark_mapping(self, record_ids: Iterable[str], fingerprint: str) -> None:
-        """Deals re-mapped with ``fingerprint`` to the same values: their snapshot is current."""
-        for chunk in batch.batched(record_ids, batch.VARIABLES - 2):
-            self.db.execute(
-                f"UPDATE links SET mapping = ? WHERE record_id IN ({', '.join('?' * len(chunk))}) "
-                "AND (mapping IS NULL OR mapping != ?)",
-                [fingerprint, *chunk, fingerprint],
-            )
-
-    def drop_link(self, record_id: str) -> None:
-        """Forget a deal's project (its project was deleted in the PSA); call inside ``transaction()``."""
-        self.db["links"].delete_where("record_id = ?", [record_id])
 
     # -- intents ------------------------------------------------------------------------------
     def add_intents(
@@ -231,7 +113,7 @@ class State(Reads, OutboxTable):
         ]
 
     def drop_stale_intents(self, before_run: int) -> None:
-        """Forget what earlier runs left, once this run's recovery has looked up and re-processed it."""
+        """Forget earlier runs' intents, once this run's recovery has looked up and redone them."""
         self.db["intents"].delete_where("run_id < ?", [before_run])
 
     def drop_intent(self, record_id: str) -> None:
@@ -241,8 +123,8 @@ class State(Reads, OutboxTable):
         batch.delete(self.db, "intents", "record_id", record_ids)
 
     def unsettled_links(self) -> set[str]:
-        """Linked records whose link write-back has not landed: their link field cannot bring them back
-        into the query, so it names them."""
+        """Linked records whose link write-back has not landed: their link field cannot bring them
+        back into the query, so it names them."""
         linked = set(self.links(self.outbox_ids()))
         return linked | {q["record_id"] for q in self.quarantined() if q["stage"] == "write-back"}
 
@@ -250,8 +132,9 @@ class State(Reads, OutboxTable):
     def quarantine(self, record_id: str, stage: str, error: str, payload: Any, run_id: int) -> None:
         now = iso(utcnow())
         self.db.execute(
-            "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, attempts,"
-            " run_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
+            "INSERT INTO quarantine "
+            "(record_id, stage, error, payload, first_seen, last_seen, attempts, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(record_id, stage) DO UPDATE SET "
             "error = excluded.error, payload = excluded.payload, last_seen = excluded.last_seen, "
             "attempts = quarantine.attempts + 1, run_id = excluded.run_id",
             [record_id, stage, redact(error), dumps(payload), now, now, run_id],
@@ -281,7 +164,7 @@ class State(Reads, OutboxTable):
         )
 
     def readmit(self, record_ids: Iterable[str], run_id: int, by: str) -> list[str]:
-        """Forget, in one commit, that these deals were ignored (``by`` link or retry); the ones that were."""
+        """Readmit ignored deals in one commit (``by`` link or retry); returns those that were."""
         was = sorted(self.ignored(record_ids))
         with self.transaction():
             for record_id in was:
@@ -299,11 +182,13 @@ class State(Reads, OutboxTable):
             )
 
     def mark_abandoned(self) -> int:
-        """Runs still 'running' when the lock was free died mid-way (killed, power cut): say so in status."""
+        """Runs 'running' with the lock free died mid-way (killed, power cut): mark them 'died'."""
         with write_transaction(self.db):
             return self.db.execute(
-                "UPDATE runs SET status = 'died', finished_at = ?, error = 'the process ended without finishing "
-                "this run; the next run recovered from the last committed page' WHERE status = 'running'",
+                "UPDATE runs SET status = 'died', finished_at = ?, "
+                "error = 'the process ended without finishing this run; "
+                "the next run recovered from the last committed page' "
+                "WHERE status = 'running'",
                 [iso(utcnow())],
             ).rowcount
 

@@ -68,10 +68,10 @@ def link_values(link: Link, writeback: dict[str, str]) -> dict[str, Any]:
 def status_of(
     row: DesiredRow, facts: Facts | None, tentative: bool = False, was: str | None = None
 ) -> SfStatus:
-    """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost, Reopened,
-    Deleted; with tentative projects also Tentative (in the pipeline) and Dropped (a tentative project's
-    deal, ``was`` its link's status, still open but out of the pipeline). ``facts`` are the deal's
-    IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
+    """The status a linked project should carry: Won, Excluded (won, outside the criteria), Lost,
+    Reopened, Deleted; with tentative projects also Tentative (in the pipeline) and Dropped (a
+    tentative project's deal, ``was`` its link's status, still open but out of the pipeline).
+    ``facts`` are the deal's IsWon/IsClosed (Opportunity); without them a non-match is Excluded."""
     if row.deleted:
         return SfStatus.DELETED
     if row.matches:
@@ -96,10 +96,10 @@ def plan_changes(
     ignored: set[str] = frozenset(),
     tentative: bool = False,
 ) -> Plan:
-    """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox; ``facts``
-    the IsWon/IsClosed of each deal (``model.facts_of``); ``ignored`` the deals unlinked by hand, which
-    get no project until they are linked or retried by name; ``tentative``: pipeline deals get projects
-    too (``pipeline.create_projects``)."""
+    """Decide what each row needs. ``pending`` holds (deal, field) pairs already in the outbox;
+    ``facts`` the IsWon/IsClosed of each deal (``model.facts_of``); ``ignored`` the deals unlinked
+    by hand, which get no project until they are linked or retried by name; ``tentative``: pipeline
+    deals get projects too (``pipeline.create_projects``)."""
     plan = Plan()
     for row in rows:
         link = links.get(row.record_id)
@@ -153,7 +153,7 @@ def _repair(
 def lifecycle_only_rows(
     errors: list[RowError], links: dict[str, Link], tentative: bool = False
 ) -> list[DesiredRow]:
-    """A linked deal that left the criteria still needs its lifecycle, even if its fields no longer map."""
+    """A linked deal that left the criteria needs its lifecycle even if its fields no longer map."""
     rows = []
     for error in errors:
         link = links.get(error.record_id)
@@ -177,8 +177,8 @@ def _wanted(error: RowError, tentative: bool) -> bool:
 
 
 def to_quarantine(errors: list[RowError], tentative: bool = False) -> dict[str, str]:
-    """Record → every reason, for the records that match the criteria (or, with tentative projects, the
-    pipeline's) and do not map (a lost or deleted deal that no longer maps is not a failure)."""
+    """Record → every reason, for the records that match the criteria (or, with tentative projects,
+    the pipeline's) and do not map (a lost or deleted deal that no longer maps is not a failure)."""
     failed: dict[str, str] = {}
     for error in errors:
         if not _wanted(error, tentative):

@@ -32,8 +32,9 @@ def key_problem(key: str) -> str | None:
     lowered = key.lower()
     if len(lowered) > KEY_MAX_LENGTH:
         return (
-            f"key {_shown(key)} cannot name a PSA project: it is {len(lowered)} characters long, and a "
-            f"key may have at most {KEY_MAX_LENGTH} (the project's identifier is {DEFAULT_PREFIX}<key>)"
+            f"key {_shown(key)} cannot name a PSA project: it is {len(lowered)} characters long, "
+            f"and a key may have at most {KEY_MAX_LENGTH} "
+            f"(the project's identifier is {DEFAULT_PREFIX}<key>)"
         )
     refused = list(dict.fromkeys(ch for ch in lowered if not _ALLOWED.fullmatch(ch)))
     if not refused:
@@ -41,8 +42,9 @@ def key_problem(key: str) -> str | None:
     named = " and ".join(", ".join(_char(ch) for ch in refused[:_NAMED]).rsplit(", ", 1))
     more = " among others" if len(refused) > _NAMED else ""
     return (
-        f"key {_shown(key)} cannot name a PSA project: it contains {named}{more}; a key may hold only "
-        f"letters a-z, digits, '-' and '_', because it becomes the project's identifier and part of its URL"
+        f"key {_shown(key)} cannot name a PSA project: it contains {named}{more}; "
+        "a key may hold only letters a-z, digits, '-' and '_', "
+        "because it becomes the project's identifier and part of its URL"
     )
 
 

@@ -1,4 +1,4 @@
-"""A deal's ``OpportunityLineItem`` rows, read from the REST record, and the task each service makes.
+"""A deal's ``OpportunityLineItem`` rows, read from the REST record, and each service's task.
 
 The rows come nested in the deal (``record["OpportunityLineItems"]["records"]``, each with
 ``Product2: {Name, ProductCode, Family}``); no line items is ``null`` or an empty list. A nested
@@ -33,8 +33,8 @@ def line_items_of(record: Mapping[str, Any], required: bool = True) -> list[dict
     """The deal's line items in a stable order (SortOrder, then Id), whatever order they came in.
 
     ``required``: the structure reads line items, so a record that does not carry the relationship
-    at all (not even ``null``) was read without the subquery; planning it as a deal with no line items
-    would silently leave every sold service out."""
+    at all (not even ``null``) was read without the subquery; planning it as a deal with no line
+    items would silently leave every sold service out."""
     nested = _get(record, LINE_ITEMS) if isinstance(record, dict) else _ABSENT
     if nested is _ABSENT:
         if required:
@@ -76,7 +76,7 @@ def _partial(nested: Mapping[str, Any], rows: Any) -> bool:
 
 
 def _order(row: Mapping[str, Any]) -> tuple:
-    """SortOrder (the order a person chose in Salesforce) first, lines without one last; Id breaks ties."""
+    """SortOrder (as a person chose in Salesforce) first, lines without one last; Id breaks ties."""
     sort = row.get("SortOrder")
     if isinstance(sort, (int, float)) and not isinstance(sort, bool):
         return (0, sort, row["Id"])
@@ -141,7 +141,7 @@ def role_of(item: Mapping[str, Any], rules: LineItemRules) -> str | None:
 
 
 def hours_of(item: Mapping[str, Any], rules: LineItemRules, role: str | None) -> Decimal:
-    """The first rule that gives a value: ``hours_from``, Quantity × hours_per_unit, TotalPrice ÷ rate."""
+    """The first rule with a value: ``hours_from``, Quantity × hours_per_unit, TotalPrice ÷ rate."""
     where = f"line item {item['Id']}"
     if rules.hours_from:
         hours = decimal_of(
@@ -163,16 +163,22 @@ def hours_of(item: Mapping[str, Any], rules: LineItemRules, role: str | None) ->
         if total is None:
             raise StructureProblem(f"{where}: no TotalPrice to divide by the rate of {role}")
         return _hours((total / rules.rates[role]).quantize(HUNDREDTH, ROUND_HALF_UP))
+    no_rate = (
+        f"its role {role!r} has no rate"
+        if role
+        else "it has no role (products or default_role) for a rate"
+    )
     raise StructureProblem(
-        f"{where} (product {code or '(no code)'} {value(item, 'Product2.Name') or ''!s}): no hours rule gives its "
-        f"estimate: {f'{rules.hours_from} is empty, ' if rules.hours_from else ''}"
-        f"{code or 'its product'} has no hours_per_unit under structure.line_items.products, and "
-        f"{f'its role {role!r} has no rate' if role else 'it has no role (products or default_role) for a rate'}"
+        f"{where} (product {code or '(no code)'} {value(item, 'Product2.Name') or ''!s}): "
+        "no hours rule gives its estimate: "
+        f"{f'{rules.hours_from} is empty, ' if rules.hours_from else ''}"
+        f"{code or 'its product'} has no hours_per_unit under structure.line_items.products, "
+        f"and {no_rate}"
     )
 
 
 def _hours(hours: Decimal) -> Decimal:
-    """Hundredths of an hour, in one representation (``80``, not ``80.00``), as the PSA shows them."""
+    """Hundredths of an hour in one form (``80``, not ``80.00``), as the PSA shows them."""
     return normalize_decimal(hours)
 
 

@@ -1,10 +1,10 @@
 """The pipeline stream: a page's open deals → rows of the state file's ``pipeline`` table (pure).
 
-The run's one query reads the pipeline deals with the won ones (``pipeline.criteria`` is OR-ed into its
-WHERE, docs/architecture.md §13), so the stream costs no Salesforce call. For every record of a page
-that matches the pipeline criteria, or that the table already holds, this decides the row: ``open``
-while it matches, then ``won``, ``lost`` (closed) or ``dropped`` (still open, or deleted, but out of
-the criteria). The state store writes the rows in the page's own commit (``state.pipeline_rows``).
+The run's one query reads the pipeline deals with the won ones (``pipeline.criteria`` is OR-ed into
+its WHERE, docs/architecture.md §13), so the stream costs no Salesforce call. For every record of a
+page that matches the pipeline criteria, or that the table already holds, this decides the row:
+``open`` while it matches, then ``won``, ``lost`` (closed) or ``dropped`` (still open, or deleted,
+but out of the criteria). The state store writes them in the page's commit: ``state.pipeline_rows``.
 """
 
 from __future__ import annotations

@@ -253,8 +253,8 @@ def backsync_problems(values: dict[str, dict[str, Any]], mapping: Mapping) -> di
 def transform_progress(
     values: dict[str, dict[str, Any]], mapping: Mapping
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
-    """The progress of each project's tasks per key → the Salesforce fields of ``structure.backsync``
-    (same grammar as ``backsync``), and the reasons a value could not be written, per key.
+    """Each project's task progress per key → the Salesforce fields of ``structure.backsync`` (same
+    grammar as ``backsync``), and per key the reasons a value could not be written.
 
     ``{"006…": {"tasks_done": 3, "tasks_total": 8, "current_phase": "Build"}}`` →
     ``{"006…": {"PSA_Tasks_Done__c": 3, …}}``; the values are those of

@@ -62,10 +62,10 @@ def apply_rule(rule: FieldRule, raw: pd.Series) -> Evaluated:
 
 
 def render_template(rule: FieldRule, frame: RecordFrame) -> pd.Series:
-    """Join literal text and field values; an empty value renders as its fallback (``{Field|text}``),
-    as nothing (``{Field}``), or is left out with the separator before it (``{Field|?}``; the first
-    field takes the separator after it instead), so a deal without an Account is named "Name", not
-    " - Name".
+    """Join literal text and field values; an empty value renders as its fallback
+    (``{Field|text}``), as nothing (``{Field}``), or is left out with the separator before it
+    (``{Field|?}``; the first field takes the separator after it instead), so a deal without an
+    Account is named "Name", not " - Name".
 
     When every field of the template is empty (and has no fallback) the result is null, so
     ``required`` and ``default`` still work for a template whose record has nothing to say.

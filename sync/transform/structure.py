@@ -45,7 +45,7 @@ FIELD = "(structure)"  # the RowError's field: the problem is the deal's plan, n
 def structure_of(
     row: DesiredRow, record: MappingType[str, Any], mapping: Mapping
 ) -> Structure | RowError | None:
-    """The deal's structure, a RowError saying why it cannot be made, or None without ``structure:``."""
+    """The deal's structure, a RowError saying why not, or None without ``structure:``."""
     if mapping.structure is None:
         return None
     return structures_of([row], [record], mapping.structure)[0]
@@ -54,7 +54,7 @@ def structure_of(
 def structures_of(
     rows: list[DesiredRow], records: list[MappingType[str, Any]], rules: StructureRules
 ) -> list[Structure | RowError]:
-    """Each row's structure (its record at the same position), the conditions evaluated once per page."""
+    """Each row's structure (its record at the same index), the conditions evaluated once a page."""
     out: list[Structure | RowError] = []
     for row, record, decided in zip(rows, records, decide(records, rules), strict=True):
         try:
@@ -234,8 +234,8 @@ def structure_roles(rules: StructureRules | None) -> set[str]:
 def page_structures(
     rows: list[DesiredRow], records: list[dict], mapping: Mapping, tentative: bool = False
 ) -> tuple[list[DesiredRow], list[RowError], dict[str, Structure]]:
-    """One page: the rows whose structure could be made (or that need none), the RowErrors of the rest,
-    and the structure of each deal that should have a project (won, or tentative), by record Id.
+    """One page: the rows whose structure could be made (or that need none), the RowErrors of the
+    rest, and by record Id the structure of each deal due a project (won or tentative).
 
     A lost or deleted deal needs no plan, so its line items are never held against it."""
     if mapping.structure is None:

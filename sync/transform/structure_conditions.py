@@ -1,11 +1,11 @@
-"""The structure's conditions over a whole page at once: which template each deal is routed to, and which
-of its line items are services.
+"""The structure's conditions over a whole page at once: which template each deal is routed to, and
+which of its line items are services.
 
 Evaluated like ``source.criteria`` (:func:`sync.transform.criteria.evaluate_criteria`): on columns,
-once per condition and page, with SOQL's semantics, and through :mod:`sync.transform.coerce`, so a deal read
-through Bulk CSV (``"true"``, ``"125000.50"``) routes as its REST JSON does. ``when`` is evaluated on
-the deals, ``any_line_item`` and ``services`` on every line item of the page in one frame. A value
-that cannot be compared with a condition's literal is a problem for that deal, never a guess.
+once per condition and page, with SOQL's semantics, and through :mod:`sync.transform.coerce`, so a
+deal read through Bulk CSV (``"true"``, ``"125000.50"``) routes as its REST JSON does. ``when`` is
+evaluated on the deals, ``any_line_item`` and ``services`` on every line item of the page in one
+frame. A value not comparable with a condition's literal is a problem for that deal, not a guess.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _one(
 def _route(
     deal: int, span: slice, rules: StructureRules, when: list, any_item: list
 ) -> Route | None:
-    """The first route whose ``when`` holds on the deal and whose ``any_line_item`` on one of its lines."""
+    """First route whose ``when`` holds on the deal and ``any_line_item`` on one of its lines."""
     for index, route in enumerate(rules.routes):
         where = f"structure.templates[{index}] ({route.template.path})"
         (deal_hits, deal_problems), (item_hits, item_problems) = when[index], any_item[index]

@@ -1,4 +1,4 @@
-"""The psa-sync command as a user (or their CI) runs it: offline behaviour, exit codes, README promises."""
+"""The psa-sync command as a user (or their CI) runs it: offline, exit codes, README promises."""
 
 import json
 import re
@@ -99,8 +99,9 @@ def test_every_command_is_documented_in_the_readme():
         assert re.search(rf"^\s+{command}\b", readme, re.M), f"`{command}` is not in README.md"
 
 
-# Every exit code the program can exit with (each error class's, a bug's, Ctrl-C's) is checked against
-# README's exit-code table by tests/unit/common/test_exit_codes.py (test_every_exit_code_..._is_documented).
+# Every exit code the program can exit with (each error class's, a bug's, Ctrl-C's) is checked
+# against README's exit-code table by tests/unit/common/test_exit_codes.py
+# (test_every_exit_code_..._is_documented).
 
 
 def test_a_config_path_that_is_a_directory_exits_2_with_one_line_and_no_traceback(tmp_path):

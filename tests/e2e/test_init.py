@@ -1,5 +1,6 @@
-"""`psa-sync init` as a first-day user runs it (issue 12): a config and mapping that `check --offline`
-accepts once the variables are set, the next steps printed, and never a file overwritten."""
+"""`psa-sync init` as a first-day user runs it (issue 12): a config and mapping that
+`check --offline` accepts once the variables are set, the next steps printed, and never a file
+overwritten."""
 
 import re
 from datetime import date

@@ -1,6 +1,7 @@
-"""`psa-sync plan --sample` with a `structure:` section (issue 23): each create shows the phases and tasks its
-project gets, offline, from REST-shaped records carrying `OpportunityLineItems`; a deal whose plan cannot be
-made is quarantined (exit 1); the JSON follows docs/status.schema.json#/$defs/plan."""
+"""`psa-sync plan --sample` with a `structure:` section (issue 23): each create shows the phases and
+tasks its project gets, offline, from REST-shaped records carrying `OpportunityLineItems`; a deal
+whose plan cannot be made is quarantined (exit 1); the JSON follows
+docs/status.schema.json#/$defs/plan."""
 
 import json
 from pathlib import Path
@@ -31,15 +32,16 @@ def test_plan_shows_each_creates_phases_and_tasks_and_quarantines_a_negative_qua
         "task Kick-off workshop  4 h  Project Manager  2026-03-01 → 2026-03-03",
         "task Requirements and success criteria  16 h  Consultant  2026-03-03 → 2026-03-15",
         "phase Build  due 2026-09-16",
-        "task Consulting day  80 h  Consultant  2026-03-01 → 2026-09-30  line item 00kA000000AbC01AAA",
+        "task Consulting day  80 h  Consultant  2026-03-01 → 2026-09-30  "
+        "line item 00kA000000AbC01AAA",
     ]
     assert (
         "structure Standard: 1 phase, 2 tasks, 15 h (Project Manager 1 h, Trainer 14 h)"
         in result.stdout
     )
     assert (
-        "QUARANTINE 006A000000AbCdJIAZ  structure: line item 00kA000000AbC05AAA: Quantity -2 is negative"
-        in result.stdout
+        "QUARANTINE 006A000000AbCdJIAZ  "
+        "structure: line item 00kA000000AbC05AAA: Quantity -2 is negative" in result.stdout
     )
     assert "Enterprise licence" not in result.stdout  # a licence is no service: no task
 
@@ -102,8 +104,8 @@ def test_check_offline_validates_the_templates_init_writes_once_the_section_is_u
     checked = psa_sync("check", "--offline", "--config", config, env=env, cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert (
-        "structure: 2 template(s), line items become tasks, roles Consultant, Project Manager, Trainer"
-        in checked.stdout
+        "structure: 2 template(s), line items become tasks, "
+        "roles Consultant, Project Manager, Trainer" in checked.stdout
     )
     template = tmp_path / "mappings" / "templates" / "implementation.yaml"
     template.write_text(template.read_text().replace("phase: discovery", "phase: discovry", 1))

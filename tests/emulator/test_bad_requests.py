@@ -23,7 +23,8 @@ def test_a_content_length_that_is_not_a_length_is_answered_400_at_once(emulator,
         context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
     ):
         tls.sendall(
-            f"POST /services/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n"
+            "POST /services/oauth2/token HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nContent-Length: {length}\r\n"
             "\r\ngrant_type=password".encode("latin-1")
         )
         answer = b""

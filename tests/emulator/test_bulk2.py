@@ -280,7 +280,8 @@ def test_csv_quotes_commas_quotes_newlines_and_keeps_non_ascii(emulator, sf):
     (text,) = sf.bulk2.Opportunity.query("SELECT Id, Name, Description FROM Opportunity", wait=WAIT)
     assert text == (
         '"Id","Name","Description"\n'
-        f'"{deal}","Café, ""Big"" deal — 東京","line one\nline two, with ""quotes""\r\nline three"\n'
+        f'"{deal}","Café, ""Big"" deal — 東京",'
+        '"line one\nline two, with ""quotes""\r\nline three"\n'
     )
     assert _rows(text)[1] == [deal, name, description]
 
@@ -296,8 +297,8 @@ def test_values_render_as_an_org_writes_them(emulator, sf):
         _stamp="2026-03-01T10:00:00Z",
     )
     query = (
-        "SELECT Id, Amount, Probability, CloseDate, SystemModstamp, IsWon, Description, Account.Name, "
-        "Account.AnnualRevenue, Account.NumberOfEmployees FROM Opportunity"
+        "SELECT Id, Amount, Probability, CloseDate, SystemModstamp, IsWon, Description, "
+        "Account.Name, Account.AnnualRevenue, Account.NumberOfEmployees FROM Opportunity"
     )
     (text,) = sf.bulk2.Opportunity.query(query, wait=WAIT)
     header, line, _ = text.split("\n")

@@ -169,7 +169,8 @@ def test_bulk2_error_body_has_the_rest_error_shape(emulator, http):
 
 def test_limits(emulator, http):
     ours, theirs = http.get(_data(emulator, "limits/")).json(), fixture("limits.json")
-    # the fixture is an older, smaller set; the change event allocation is the one documented key added
+    # the fixture is an older, smaller set;
+    # the change event allocation is the one documented key added
     assert set(ours) - set(theirs) == {"DailyDeliveredPlatformEvents"}
     assert_same_shape(ours, theirs, extra_keys_ok=True)
     assert_same_shape(ours["DailyDeliveredPlatformEvents"], theirs["DailyStreamingApiEvents"])

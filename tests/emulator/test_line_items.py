@@ -119,7 +119,8 @@ def test_a_semi_join_finds_the_deals_whose_line_items_changed(emulator, sf):
     "soql, code",
     [
         (
-            "SELECT Id FROM Opportunity WHERE IsWon = true OR Id IN (SELECT OpportunityId FROM OpportunityLineItem)",
+            "SELECT Id FROM Opportunity "
+            "WHERE IsWon = true OR Id IN (SELECT OpportunityId FROM OpportunityLineItem)",
             "MALFORMED_QUERY",
         ),
         ("SELECT Id, (SELECT Id FROM Contacts) FROM Opportunity", "INVALID_TYPE"),

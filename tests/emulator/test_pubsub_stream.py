@@ -1,6 +1,9 @@
-"""The Subscribe stream's rules as the emulator serves them: flow control, keepalives, replay ids and
-their retention, auth, injected gap/overflow/wildcard events, allocation, drops and idle close.
-Intervals are configured short; tests wait on conditions, never assert on elapsed time."""
+"""The Subscribe stream's rules as the emulator serves them.
+
+Flow control, keepalives, replay ids and their retention, auth, injected gap/overflow/wildcard
+events, allocation, drops and idle close. Intervals are configured short; tests wait on
+conditions, never assert on elapsed time.
+"""
 
 from __future__ import annotations
 

@@ -117,12 +117,16 @@ def test_limit_and_offset(book):
 
 
 def test_keyset_paging_pattern(book):
-    """WHERE (SystemModstamp > :t) OR (SystemModstamp = :t AND Id > :id) ORDER BY SystemModstamp, Id."""
+    """Keyset paging, as the incremental reader pages an open window.
+
+    WHERE (SystemModstamp > :t) OR (SystemModstamp = :t AND Id > :id) ORDER BY SystemModstamp, Id.
+    """
     ordered = book.query("SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id")
     pivot = ordered[2]
     rest = book.query(
         f"SELECT Id FROM Opportunity WHERE SystemModstamp > {pivot['SystemModstamp'][:23]}Z OR "
-        f"(SystemModstamp = {pivot['SystemModstamp'][:23]}Z AND Id > '{pivot['Id']}') ORDER BY SystemModstamp, Id"
+        f"(SystemModstamp = {pivot['SystemModstamp'][:23]}Z AND Id > '{pivot['Id']}') "
+        "ORDER BY SystemModstamp, Id"
     )
     assert [r["Id"] for r in rest] == [r["Id"] for r in ordered[3:]]
 

@@ -1,5 +1,6 @@
-"""`psa-sync adopt`, `link` and `unlink` against the emulator and a real Redmine (issue 12): the projects
-people made by hand before psa-sync are adopted, never doubled; a pair is linked or forgotten by hand."""
+"""`psa-sync adopt`, `link` and `unlink` against the emulator and a real Redmine (issue 12): the
+projects people made by hand before psa-sync are adopted, never doubled; a pair is linked or
+forgotten by hand."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def cli_json(harness, *args: str, expect: int = 0) -> dict:
 
 
 def history(emulator, names: list[str]) -> Book:
-    """Won deals of 2025 named ``names`` (an Account each, so the mapping names them "<Account> - <name>"),
-    last touched in 2025: no run window ever sees them."""
+    """Won deals of 2025 named ``names`` (an Account each, so the mapping names them "<Account> -
+    <name>"), last touched in 2025: no run window ever sees them."""
     book = Book(emulator, random.Random(12))
     account = emulator.create("Account", Name="Hand Made Inc")
     start = datetime(2025, 1, 1, tzinfo=UTC)
@@ -165,7 +166,7 @@ def test_unlink_ignores_the_deal_until_link_or_retry_and_status_and_explain_say_
 ):
     book = Book(emulator, random.Random(3))
     first, second = book.deal(), book.deal()
-    # a 1 s lookback, so that reconcile looks at the unlinked deal instead of leaving it to the next run
+    # a 1 s lookback, so that reconcile looks at the unlinked deal instead of leaving it to the next
     harness.write_config(
         mapping=mapping_variant(
             tmp_path,
@@ -223,8 +224,8 @@ def test_unlink_ignores_the_deal_until_link_or_retry_and_status_and_explain_say_
     assert harness.cli("unlink", first).returncode == 0
     retried = harness.cli("retry", "--id", first)
     assert retried.returncode == 0, retried.stdout + retried.stderr
-    # retried, the deal gets its project again: the one psa-sync made (its identifier is taken, so it is
-    # found and adopted rather than doubled); the hand-made project is left without a key
+    # retried, the deal gets its project again: the one psa-sync made (its identifier is taken, so
+    # it is found and adopted rather than doubled); the hand-made project is left without a key
     [again] = [p for p in redmine_projects(redmine) if p["values"].get(KEY) == first]
     assert again["id"] == project["id"] and len(redmine.projects()) == 3
     assert won_deals(emulator)[first]["PSA_Project_Id__c"] == str(project["id"])
@@ -289,8 +290,9 @@ def test_bad_pairs_and_a_link_of_a_linked_side_exit_2_naming_the_line_or_record_
 def test_every_batch_of_an_adoption_links_with_the_mapping_loaded_at_the_start(
     harness, emulator, redmine, tmp_path, monkeypatch
 ):
-    """The mapping is read once per command: a mapping file broken between two batches of `adopt --apply`
-    does not stop the second batch (each batch read the file again, and failed with exit 2)."""
+    """The mapping is read once per command: a mapping file broken between two batches of
+    `adopt --apply` does not stop the second batch (each batch read the file again, and failed with
+    exit 2)."""
     from functools import partial
 
     from sync.config import load_settings

@@ -1,4 +1,4 @@
-"""`psa-sync backfill`: the org's history by CloseDate, exactly once, resumable, beside the scheduled runs."""
+"""`psa-sync backfill`: history by CloseDate, exactly once, resumable, beside the scheduled runs."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ def race(harness, emulator, tmp_path, rounds: int) -> None:
 
 
 @pytest.mark.subprocess
-def test_a_backfill_and_scheduled_runs_started_together_again_and_again_all_exit_0_and_double_nothing(
+def test_backfill_and_scheduled_runs_started_together_again_and_again_all_exit_0_and_double_nothing(
     harness, emulator, redmine, tmp_path
 ):
     race(harness, emulator, tmp_path, RACE_ROUNDS)
@@ -272,7 +272,7 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(
     # REST: the COUNT(), then 25 pages of 2,000 (one query, 24 queryMore).
     assert rest_calls == {"token": 1, "query": 2, "queryMore": 24}
     # Bulk: the COUNT(), a describe of each object the CSV is typed from (Opportunity, Account), the
-    # job, the emulator's two polls until JobComplete, one result set of 50,000 rows, the job deleted.
+    # job, the emulator's two polls until JobComplete, one result set of 50,000 rows, the deletion.
     assert bulk_calls == {
         "token": 1,
         "query": 1,
@@ -285,11 +285,12 @@ def test_fifty_thousand_deals_plan_through_bulk_with_fewer_calls_than_rest(
     assert sum(bulk_calls.values()) == 9 < sum(rest_calls.values()) == 27
 
 
-def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_between_windows(
+def test_every_window_maps_with_the_mapping_loaded_at_the_start_though_the_file_changes_in_between(
     harness, emulator, redmine, tmp_path, monkeypatch
 ):
-    """The command loads the mapping once: an edit of the file mid-backfill waits for the next command
-    (as it waits for the next run), and one backfill never makes projects by two mappings."""
+    """The command loads the mapping once: an edit of the file mid-backfill waits for the next
+    command (as it waits for the next run), and one backfill never makes projects by two
+    mappings."""
     from sync.config import load_settings
     from sync.mapping.loader import load_mapping
     from sync.orchestrator import backfill as backfill_module

@@ -50,7 +50,8 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     psa = FakePsa("http://127.0.0.1:9")
     pages = math.ceil(WON / 2000)
 
-    emulator.reset_calls()  # plan: the next run's pages and nothing else; its PSA URL answers nobody
+    # plan: the next run's pages and nothing else; its PSA URL answers nobody
+    emulator.reset_calls()
     planned = harness.cli("plan", "--json")
     assert planned.returncode == 0, planned.stderr
     assert json.loads(planned.stdout)["counts"]["creates"] == WON
@@ -59,8 +60,9 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     first = dry_run(harness, psa)
     assert first["counts"]["created"] == WON
     # One token, the window's pages, and one write-back per deal: its link and its first back-sync
-    # values go together at the end of the run, 200 deals a call (before: the links of every full 200
-    # went as the pages were done, and the statuses after back-sync wrote each deal a second time).
+    # values go together at the end of the run, 200 deals a call (before: the links of every full
+    # 200 went as the pages were done, and the statuses after back-sync wrote each deal a second
+    # time).
     assert first["calls"] == {
         "token": 1,
         "queryAll": 1,
@@ -78,8 +80,8 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     assert idle["counts"]["extracted"] == 0
     assert idle["calls"] == {"token": 1, "queryAll": 1}
 
-    # 1% of the book edited in Salesforce: one query page holds them; each is an update in the PSA and
-    # nothing goes back to Salesforce (the links are unchanged, the back-sync is not due).
+    # 1% of the book edited in Salesforce: one query page holds them; each is an update in the PSA
+    # and nothing goes back to Salesforce (the links are unchanged, the back-sync is not due).
     for i, record_id in enumerate(emulator.ids("Opportunity")[:CHANGED]):
         emulator.update("Opportunity", record_id, Amount=10_000 + i)
     time.sleep(
@@ -92,15 +94,15 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
     )
     assert incremental["calls"] == {"token": 1, "queryAll": 1}
 
-    # The back-sync due: the PSA lists every linked project (one delivery call), and only the projects
-    # whose percent complete moved are written back, 200 a call.
+    # The back-sync due: the PSA lists every linked project (one delivery call), and only the
+    # projects whose percent complete moved are written back, 200 a call.
     time.sleep(2)
     for key in list(psa.projects)[:PROGRESSED]:
         psa.values[key]["percent_complete"] = 55
     harness.write_config(
         limits=limits, mapping=mapping, schedule={"backsync_interval": "1s", "hours_interval": "1h"}
     )
-    # read 1,000 links at a time (memory holds a chunk): more PSA listings, the same Salesforce calls
+    # read 1,000 links at a time (a chunk in memory): more PSA listings, the same Salesforce calls
     monkeypatch.setattr("sync.backsync.delivery.CHUNK", 1000)
     asked, delivery = [], psa.delivery
     monkeypatch.setattr(
@@ -120,8 +122,9 @@ def test_plan_first_run_next_run_idle_incremental_and_backsync_spend_exactly_the
 
 
 def test_the_pipeline_stream_costs_no_salesforce_call(emulator, tmp_path, monkeypatch):
-    """Issue 15: the pipeline's deals come in the run's one query (its criteria OR-ed into the WHERE):
-    the same calls as the won deals alone, and every open deal of the criteria lands in the pipeline table."""
+    """Issue 15: the pipeline's deals come in the run's one query (its criteria OR-ed into the
+    WHERE): the same calls as the won deals alone, and every open deal of the criteria lands in the
+    pipeline table."""
     seed_history(
         emulator, 600, won_ratio=0.5
     )  # one page either way: the open deals add rows, not calls
@@ -166,7 +169,7 @@ WITH_LINES = 100  # the deals that carry line items (two services each)
 
 
 def structure_mappings(workdir: Path) -> dict[str, Path]:
-    """The example structure mapping (lookback 1 s) and the same mapping without its ``structure:`` section."""
+    """The example structure mapping (lookback 1 s), and the same without ``structure:``."""
     (workdir / "templates").mkdir()
     for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
         (workdir / "templates" / template.name).write_text(template.read_text())
@@ -186,8 +189,9 @@ def structure_mappings(workdir: Path) -> dict[str, Path]:
 
 
 def sell_services(emulator, deals: list[str]) -> None:
-    """Two service lines on each of ``deals``; every deal of the book lasts 120 days (the seeded book has
-    ends before starts, which a plan's relative dates refuse: record errors are not this test's subject)."""
+    """Two service lines on each of ``deals``; every deal of the book lasts 120 days (the seeded
+    book has ends before starts, which a plan's relative dates refuse: record errors are not this
+    test's subject)."""
     for deal in emulator.query("SELECT Id, CloseDate FROM Opportunity"):
         end = dt.date.fromisoformat(str(deal["CloseDate"])) + dt.timedelta(days=120)
         emulator.update("Opportunity", deal["Id"], End_Date__c=end.isoformat())
@@ -203,9 +207,9 @@ def sell_services(emulator, deals: list[str]) -> None:
 def test_a_structure_reads_its_line_items_for_no_call_and_adds_one_amendments_query_a_run(
     emulator, tmp_path, monkeypatch
 ):
-    """Issue 23: the line items come in the deals' own query (a subquery), so the creates cost what they cost
-    without `structure:`; the one more call of every run is the amendments query (line items changed on
-    linked deals whose deal did not move), once per run whatever the pages."""
+    """Issue 23: the line items come in the deals' own query (a subquery), so the creates cost what
+    they cost without `structure:`; the one more call of every run is the amendments query (line
+    items changed on linked deals whose deal did not move), once per run whatever the pages."""
     seed_history(emulator, STRUCTURED, won_ratio=1.0)
     sell_services(emulator, emulator.ids("Opportunity")[:WITH_LINES])
     time.sleep(
@@ -243,8 +247,9 @@ def test_a_structure_reads_its_line_items_for_no_call_and_adds_one_amendments_qu
 def test_a_bulk_backfill_with_a_structure_reads_the_line_items_in_one_more_job(
     emulator, tmp_path, monkeypatch
 ):
-    """Bulk API 2.0 takes no subquery: a backfill read through Bulk gets the line items from a second job
-    over the same deals (spooled, joined by deal), so a structure costs exactly one more job's calls."""
+    """Bulk API 2.0 takes no subquery: a backfill read through Bulk gets the line items from a
+    second job over the same deals (spooled, joined by deal), so a structure costs exactly one more
+    job's calls."""
     emulator.seed(STRUCTURED, won_ratio=1.0, seed=5)
     sell_services(emulator, emulator.ids("Opportunity")[:WITH_LINES])
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))
@@ -299,9 +304,10 @@ PLANNED = (
 def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_one_amendments_query(
     emulator, tmp_path, monkeypatch, planned
 ):
-    """Issue 23: the line items come inside the deals' query (a subquery), so making 450 projects with
-    their plans spends the same token and write-backs as without; the pages count the child rows, as an
-    org counts them, and the amendments query is the one more query of a run with ``structure:``."""
+    """Issue 23: the line items come inside the deals' query (a subquery), so making 450 projects
+    with their plans spends the same token and write-backs as without; the pages count the child
+    rows, as an org counts them, and the amendments query is the one more query of a run with
+    ``structure:``."""
     monkeypatch.chdir(tmp_path)
     seed_history(emulator, PLANNED, won_ratio=1.0)
     plannable(emulator)
@@ -339,8 +345,8 @@ def test_a_plan_for_every_new_project_costs_the_pages_its_line_items_fill_and_on
 
 
 def test_run_from_cron_is_unchanged_by_an_events_section(emulator, tmp_path, monkeypatch):
-    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and stores
-    no replay id."""
+    """`events:` is the daemon's: a `run` with it enabled makes the same calls, opens no stream and
+    stores no replay id."""
     monkeypatch.chdir(tmp_path)
     seed_history(emulator, 30, won_ratio=1.0)
     dry = SimpleNamespace(env=SimpleNamespace(url="http://127.0.0.1:9", api_key="not-a-key"))

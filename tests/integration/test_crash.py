@@ -6,7 +6,8 @@ salespeople keep working in between, then runs until a clean exit and checks the
 exactly one project per won deal, every link written back, fields correct, nothing pending.
 
 ``make test`` kills at every crash point (the first two passes of each schedule) and at 10 random
-moments, well over 25 kills; ``make soak`` (``PSA_SYNC_SOAK=1``) runs each full schedule and makes 500.
+moments, well over 25 kills; ``make soak`` (``PSA_SYNC_SOAK=1``) runs each full schedule and makes
+500.
 """
 
 from __future__ import annotations
@@ -102,9 +103,9 @@ def test_sigkill_at_a_crash_point_loses_and_doubles_nothing(harness, book, point
 
 
 # Issue 22: a batch's intents commit before its first create, its links per chunk after it answers.
-# Chunks of 2 (PSA_SYNC_CREATE_CHUNK; a first chunk of 1) make pages of 5 several chunks, so a kill falls
-# between a batch's intents and its creates, between a chunk's 201s and its links while earlier chunks
-# are linked, and between one chunk's links and the next chunk's creates.
+# Chunks of 2 (PSA_SYNC_CREATE_CHUNK; a first chunk of 1) make pages of 5 several chunks, so a kill
+# falls between a batch's intents and its creates, between a chunk's 201s and its links while
+# earlier chunks are linked, and between one chunk's links and the next chunk's creates.
 CHUNKED = {
     "after-intent": [1, 2, 1],
     "after-create": [2, 3, 1, 4, 2],
@@ -169,7 +170,7 @@ def _random_kills(harness, book, rng: random.Random, wanted: int) -> int:
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(harness, book):
-    # 10 here + at least 8 in the crash-point scenarios (one a point at least); `make soak` makes 500.
+    # 10 here + at least 8 in the crash-point scenarios (one a point at least); `make soak`: 500.
     kills = _random_kills(harness, book, random.Random(20260601), wanted=10)
     assert kills == 10
     run_until_clean(harness)

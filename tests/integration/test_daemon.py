@@ -1,11 +1,11 @@
 """`psa-sync daemon` through the real CLI: one token for all its cycles, an idle cycle is one query,
-a won deal is a project by the next cycle that reads it, SIGTERM mid-cycle exits 0 and leaves nothing
-to repair, SIGHUP with a broken mapping keeps the old one, and failing cycles back off.
+a won deal is a project by the next cycle that reads it, SIGTERM mid-cycle exits 0 and leaves
+nothing to repair, SIGHUP with a broken mapping keeps the old one, and failing cycles back off.
 
 No wall-clock bound is asserted: cycles are counted in run rows, the back-off's exact pauses are
-tests/unit/daemon/test_daemon_policy.py's (an injected clock), and the figures (latency, stop time, gaps)
-are printed by scripts/bench/bench_daemon.py (`make bench-parts`). A ``wait_for`` timeout only ends a
-test in which nothing happens; it is never the assertion."""
+tests/unit/daemon/test_daemon_policy.py's (an injected clock), and the figures (latency, stop time,
+gaps) are printed by scripts/bench/bench_daemon.py (`make bench-parts`). A ``wait_for`` timeout only
+ends a test in which nothing happens; it is never the assertion."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
             else:
                 time.sleep(2.5)  # idle cycles
             if not hup_done and len(runs(harness)) > CYCLES // 2:
-                # SIGHUP with a broken mapping: refused, logged, the daemon goes on with the old one.
+                # SIGHUP with a broken mapping: refused, logged, the daemon goes on with the old.
                 good = mapping.read_text()
                 mapping.write_text(good.replace("criteria:", "criteria: [", 1))
                 daemon.signal(signal.SIGHUP)
@@ -99,10 +99,10 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
                 mapping.write_text(good)
                 hup_done = True
         assert daemon.proc.poll() is None, daemon.text()
-        # The cycle under way when we looked and one starting between that look and the win may both have
-        # queried before it, and a cycle reads only stamps before its signpost (the emulator's stamps may
-        # run a little ahead); typically 2 or 3. Generous: a win missed until a later re-read (the 10-minute
-        # lookback, the 5-minute back-sync) would take hundreds of cycles.
+        # The cycle under way when we looked and one starting between that look and the win may both
+        # have queried before it, and a cycle reads only stamps before its signpost (the emulator's
+        # stamps may run a little ahead); typically 2 or 3. Generous: a win missed until a later
+        # re-read (the 10-minute lookback, the 5-minute back-sync) would take hundreds of cycles.
         assert cycles_to_project and max(cycles_to_project) <= 5, cycles_to_project
 
         # One token request in all, and one query per idle cycle.
@@ -150,8 +150,8 @@ def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
         assert not [r for r in runs(harness) if r["status"] == "died"]
         assert_exactly_once(harness)
         print(
-            f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, cycles from a win to its "
-            f"project {cycles_to_project}"
+            f"daemon: {len(rows)} cycles, {len(quiet)} idle at 1 query each, "
+            f"cycles from a win to its project {cycles_to_project}"
         )
     finally:
         daemon.kill()
@@ -200,23 +200,29 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(
         rows = runs(harness)
         failing = [r for r in rows[down_from:] if r["exit_code"] == 3]
         gaps = [started(b) - started(a) for a, b in zip(failing, failing[1:], strict=False)]
-        # The daemon's own decisions, from its log: 2 s, 4 s, 8 s (the cap), then 8 s (exact pauses on
-        # an injected clock: tests/unit/daemon/test_daemon_policy.py). The rows show them taken: without a
-        # back-off, failing cycles would start a second apart; with it the last gaps are the cap's.
+        # The daemon's own decisions, from its log: 2 s, 4 s, 8 s (the cap), then 8 s (exact pauses
+        # on an injected clock: tests/unit/daemon/test_daemon_policy.py). The rows show them taken:
+        # without a back-off, failing cycles would start a second apart; with it the last gaps are
+        # the cap's.
         pauses = [int(p) for p in re.findall(r"the next cycle in (\d+)s", daemon.text())]
         assert pauses[:4] == [2, 4, 8, 8], pauses
         assert gaps[-1] > 4 * INTERVAL, gaps  # generous: 8 s taken, 1 s without a back-off
         recovered = [r for r in rows if r["id"] > failing[-1]["id"]]
-        # back to the interval: the gap is no longer the cap's (generous: 1 s expected, 8 s if still backing off)
+        # back to the interval: the gap is no longer the cap's
+        # (generous: 1 s expected, 8 s if still backing off)
         assert started(recovered[1]) - started(recovered[0]) < 8 - 2, [
             started(r) for r in recovered[:2]
         ]
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
+        since_down = [
+            (r["exit_code"], round(started(r) - started(rows[down_from]), 1))
+            for r in rows[down_from:]
+        ]
         print(
-            f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; exit codes and starts "
-            f"{[(r['exit_code'], round(started(r) - started(rows[down_from]), 1)) for r in rows[down_from:]]}"
+            f"back-off gaps between failing cycles: {[round(g, 1) for g in gaps]}; "
+            f"exit codes and starts {since_down}"
         )
         assert_metrics_match_status(harness, textfile)
     finally:

@@ -1,6 +1,7 @@
-"""The daemon's event path in-process, against the emulator, a real Redmine and an in-process Pub/Sub
-server: an event links a deal through the same page step, the replay id is committed with that page,
-an echo costs no query and no run, and the poll slows to the safety poll while the stream is healthy."""
+"""The daemon's event path in-process, against the emulator, a real Redmine and an in-process
+Pub/Sub server: an event links a deal through the same page step, the replay id is committed with
+that page, an echo costs no query and no run, and the poll slows to the safety poll while the stream
+is healthy."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def test_an_event_links_the_deal_it_names_and_commits_its_replay_id(
     assert hidden in {row["record_id"] for row in state_rows(harness.state, "links")}
     runs = [row for row in state_rows(harness.state, "runs") if row["mode"] == "events"]
     assert all(row["exit_code"] == 0 for row in runs)
-    # the deal was read once, by Id, for the first event; the echo read nothing (the LATEST poll window: no rows)
+    # the deal was read once, by Id, for the first event;
+    # the echo read nothing (the LATEST poll window: no rows)
     assert sum(json.loads(row["counts"]).get("extracted", 0) for row in runs) == 1
     state = State.open(harness.state)
     status = stored.stream_status(state)

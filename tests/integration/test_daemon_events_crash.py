@@ -1,6 +1,7 @@
-"""Exactly once under SIGKILL with events flowing: the daemon killed inside the events cycle (between a
-project's create and its link commit) or after the page with its replay id committed, then started
-again and sent every event once more (at-least-once delivery): one project per deal, nothing doubled."""
+"""Exactly once under SIGKILL with events flowing: the daemon killed inside the events cycle
+(between a project's create and its link commit) or after the page with its replay id committed,
+then started again and sent every event once more (at-least-once delivery): one project per deal,
+nothing doubled."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_sigkill_with_events_flowing_loses_and_doubles_nothing(
         schedule={"interval": "30s"},
         events={"enabled": True, "pubsub_url": endpoint, "safety_poll": "1h"},
     )
-    harness.run()  # the watermark is now: the deals below are older, so only their events bring them
+    # the watermark is now: the deals below are older, so only their events bring them
+    harness.run()
     book = Book(emulator, random.Random(24))
     deals = [book.deal(_stamp=datetime.now(UTC) - timedelta(hours=3)) for _ in range(3)]
     log = [(bytes([0, 0, 0, 10 + i]), payload([deal], "UPDATE")) for i, deal in enumerate(deals)]

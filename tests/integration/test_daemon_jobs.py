@@ -1,5 +1,6 @@
 """The daemon's jobs on their own schedule: a scheduled reconcile (report, or repair), the nightly
-retention, and the scheduler that holds them — run in-process against the emulator and a real Redmine."""
+retention, and the scheduler that holds them — run in-process against the emulator and a real
+Redmine."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """`psa-sync daemon` beside a hostile or broken neighbour (issue 20): idle connections to /metrics
 cannot exhaust its file descriptors; a second daemon on the same state file and a metrics port in
 use are refused with their own exit code and message; SIGHUP moves /metrics to the new port and
-state file. Loopback only; no timing bound is asserted (``wait_for`` fails only when nothing happens)."""
+state file. Loopback only; no timing bound is asserted (``wait_for`` fails only when nothing
+happens)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5: delivery flows back; ownership is enforced; reopened, lost and deleted deals are handled."""
+"""Issue 5: delivery flows back; ownership is enforced; reopened, lost and deleted deals handled."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +34,7 @@ def project_of(redmine, deal_id):
 
 
 def projects_of(redmine, emulator):
-    """This test's projects: those carrying a key of this emulator's deals (or its accounts' parents)."""
+    """This test's projects: those carrying a key of this emulator's deals (or its accounts')."""
     ids = {i.lower() for i in emulator.ids("Opportunity") + emulator.ids("Account")}
     return [p for p in redmine.projects() if p["identifier"].rsplit("-", 1)[-1] in ids]
 
@@ -204,8 +204,9 @@ def test_parent_project_groups_the_deals_of_one_account(harness, emulator, redmi
 def test_a_parent_project_the_psa_refuses_quarantines_that_deal_and_the_rest_of_the_page_is_created(
     harness, emulator, redmine, tmp_path
 ):
-    # "Barter" is no Billing type Redmine knows: the parent project of Initech (which takes the first
-    # deal's billing type) is refused with a 422, which is that one deal's failure, not the run's.
+    # "Barter" is no Billing type Redmine knows: the parent project of Initech (which takes the
+    # first deal's billing type) is refused with a 422, which is that one deal's failure, not the
+    # run's.
     harness.options = {"customer": "parent_project"}
     harness.write_config(
         mapping=mapping_variant(
@@ -276,8 +277,9 @@ def test_each_side_writes_only_the_fields_it_owns(harness, emulator, redmine):
 def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is_not_read_again(
     harness, emulator, redmine, redmine_proxy
 ):
-    """Regression (issue 6): an update with an unknown outcome was only retried if the deal happened to be
-    re-read within the lookback; an update intent now brings the deal back whatever its stamp."""
+    """Regression (issue 6): an update with an unknown outcome was only retried if the deal happened
+    to be re-read within the lookback; an update intent now brings the deal back whatever its
+    stamp."""
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     deal = won_deal(emulator)
     harness.run()
@@ -291,7 +293,7 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     redmine_proxy.clear()
     project = project_of(redmine, deal)
     assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("125000.5")
-    # The deal's last change is now far outside the next run's window: only the intent can bring it back.
+    # The deal's last change is now far outside the next run's window: only the intent brings it.
     emulator.update("Opportunity", deal, _stamp=datetime.now(UTC) - timedelta(hours=2))
     harness.run()
     assert Decimal(redmine.custom_value(project["id"], "Budget")) == Decimal("150000")
@@ -302,7 +304,7 @@ def test_an_update_lost_behind_a_redmine_500_is_sent_again_even_when_the_deal_is
     ]
 
 
-def test_a_close_lost_behind_redmine_500s_ends_the_run_with_exit_3_and_the_next_run_closes_the_project(
+def test_a_close_lost_behind_redmine_500s_exits_3_and_the_next_run_closes_the_project(
     harness, emulator, redmine, redmine_proxy, tmp_path
 ):
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url

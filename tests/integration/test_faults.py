@@ -62,7 +62,8 @@ def test_the_fault_proxy_does_what_it_says(redmine, redmine_proxy):
 
 def expire_each_session_after(emulator, calls: int) -> None:
     """Every access token dies after serving ``calls`` data calls (decided inside the emulator, per
-    request, so a fresh token always serves its first calls: real sessions do not die in milliseconds)."""
+    request, so a fresh token always serves its first calls: real sessions do not die in
+    milliseconds)."""
     served: Counter[str] = Counter()
     handle = emulator._data
 
@@ -78,7 +79,7 @@ def expire_each_session_after(emulator, calls: int) -> None:
 
 
 def run_with_resets(harness, emulator, *, reset_every: int = 5, timeout: float = 600) -> int:
-    """One run of the CLI while every ``reset_every`` Salesforce calls the next connection is reset."""
+    """One CLI run while every ``reset_every`` Salesforce calls the next connection is reset."""
     if not harness.config.exists():
         harness.write_config()
     log = (harness.workdir / "runs.log").open("a")
@@ -145,7 +146,8 @@ def test_ten_percent_faults_on_both_sides_then_200_deals_converge_without_duplic
     )
     locked = [e for e in emulator.log_snapshot() if e["endpoint"] == "composite"]
     assert locked, "no write-back was attempted while rows were locked"
-    # Every project a run could have made, a wrongly keyed or keyless one too, not only those of book.deals.
+    # Every project a run could have made, a wrongly keyed or keyless one too,
+    # not only those of book.deals.
     assert_no_duplicate(synced_projects(redmine), when=" while the faults were on")
 
     emulator.faults.clear()
@@ -183,8 +185,8 @@ def test_an_update_that_fails_transiently_is_applied_by_a_later_run_without_a_pe
 def test_a_create_refused_by_a_burst_of_500s_is_sent_again_at_the_end_of_the_run(
     harness, emulator, redmine, redmine_proxy
 ):
-    """Regression (CI, 1,500 deals): a create answered 500 on all its quick attempts (Redmine's SQLite
-    was locked, nothing committed) left the deal without a project while the run exited 0."""
+    """Regression (CI, 1,500 deals): a create answered 500 on all its quick attempts (Redmine's
+    SQLite was locked, nothing committed) left the deal without a project while the run exited 0."""
     deal = Book(emulator, random.Random(5)).deal()
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     redmine_proxy.fail_next(3, "error", method="POST")  # every quick attempt of the one create

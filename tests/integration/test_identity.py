@@ -1,5 +1,6 @@
-"""Issue 6: identity survives what people do — a lost state file, a cloned deal, a cleared link, a hand-made
-copy in Redmine — and a state file is never used against another org or PSA, nor by two runs at once."""
+"""Issue 6: identity survives what people do — a lost state file, a cloned deal, a cleared link, a
+hand-made copy in Redmine — and a state file is never used against another org or PSA, nor by two
+runs at once."""
 
 from __future__ import annotations
 
@@ -64,11 +65,12 @@ def test_a_lost_state_file_relinks_every_project_and_keeps_psa_owned_and_on_crea
     assert adopted == set(before)
 
 
-def test_with_the_state_lost_a_push_to_an_adopted_project_lost_behind_500s_is_retried_never_taken_for_done(
+def test_state_lost_a_push_to_an_adopted_project_lost_behind_500s_is_retried_never_taken_for_done(
     harness, emulator, redmine, redmine_proxy
 ):
-    """Regression: adopting linked the project with the CRM values as its snapshot even when the push of
-    those values was answered 500, so the PSA kept the old budget while psa-sync believed it sent."""
+    """Regression: adopting linked the project with the CRM values as its snapshot even when the
+    push of those values was answered 500, so the PSA kept the old budget while psa-sync believed it
+    sent."""
     harness.extra_env["REDMINE_URL"] = redmine_proxy.url
     harness.write_config()
     deal = Book(emulator, random.Random(9)).deal(Amount=1000)

@@ -1,5 +1,6 @@
-"""The exactly-once check itself: a duplicate made by hand in Redmine — the prefix with a wrong key, or
-none — fails it, although a check counting only the projects keyed by a known deal would not see it."""
+"""The exactly-once check itself: a duplicate made by hand in Redmine — the prefix with a wrong key,
+or none — fails it, although a check counting only the projects keyed by a known deal would not see
+it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""People on the project, end to end (emulator + real Redmine, the CLI as cron runs it): a won deal's
-project gets the deal owner as Manager and its Delivery_Lead__c as Developer, matched by e-mail; a
-user with no Redmine account is reported (event, status, explain), never a failed run; and the
-e-mails cost no Salesforce call: they come with the run's one query."""
+"""People on the project, end to end (emulator + real Redmine, the CLI as cron runs it): a won
+deal's project gets the deal owner as Manager and its Delivery_Lead__c as Developer, matched by
+e-mail; a user with no Redmine account is reported (event, status, explain), never a failed run; and
+the e-mails cost no Salesforce call: they come with the run's one query."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_a_won_deal_gets_its_owner_and_delivery_lead_and_a_missing_user_is_repor
         {"record_id": orphan, "member": "owner", "email": carol, "role": "Manager"}
     ]
 
-    # The owner changes to bob (sync: always): bob is given Manager too on the next run; nobody leaves.
+    # The owner changes to bob (sync: always): bob is made Manager too next run; nobody leaves.
     emulator.update("Opportunity", staffed, OwnerId=sf[bob])
     harness.run(expect=0)
     assert members_of(redmine, staffed_project) == {
@@ -126,8 +126,8 @@ def test_a_won_deal_gets_its_owner_and_delivery_lead_and_a_missing_user_is_repor
 
 
 def test_members_cost_no_salesforce_call_against_the_emulator(emulator, tmp_path, monkeypatch):
-    """The same deals through the run's own entry point and the in-memory PSA (no Redmine needed): the
-    e-mails come with the one query, whatever the relationship (standard Owner, custom __r)."""
+    """The same deals through the run's own entry point and the in-memory PSA (no Redmine needed):
+    the e-mails come with the one query, whatever the relationship (standard Owner, custom __r)."""
     from types import SimpleNamespace
 
     from sync.config import load_settings
@@ -175,7 +175,7 @@ def test_members_cost_no_salesforce_call_against_the_emulator(emulator, tmp_path
 
 
 def test_check_refuses_a_member_field_that_is_not_a_user_lookup(harness, emulator, tmp_path):
-    """`psa-sync check` against the emulator's describe: Delivery_Lead__c is a date, not a lookup to User."""
+    """`check` against the emulator's describe: Delivery_Lead__c is a date, not a lookup to User."""
     import json
 
     from tests.fixtures.sync import line_of
@@ -198,7 +198,7 @@ def test_check_refuses_a_member_field_that_is_not_a_user_lookup(harness, emulato
 def test_check_refuses_a_role_redmine_does_not_have_and_names_its_roles(
     harness, emulator, tmp_path
 ):
-    """The roles come from Redmine's /roles.json (Debian's default data: Manager, Developer, Reporter)."""
+    """The roles come from Redmine's /roles.json (Debian's: Manager, Developer, Reporter)."""
     import json
 
     from tests.fixtures.sync import line_of

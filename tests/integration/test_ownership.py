@@ -1,8 +1,9 @@
-"""A project a person closed stays the person's (issue 20): under ``on_unwon: close`` psa-sync records a
-close it did not make as theirs, and a deal won again never reopens a project delivery had finished.
+"""A project a person closed stays the person's (issue 20): under ``on_unwon: close`` psa-sync
+records a close it did not make as theirs, and a deal won again never reopens a project delivery had
+finished.
 
-Run on both real PSAs with the same steps; a ``Side`` holds the little that differs: where the deal's
-project is, how a person closes it, and how the PSA says it is closed.
+Run on both real PSAs with the same steps; a ``Side`` holds the little that differs: where the
+deal's project is, how a person closes it, and how the PSA says it is closed.
 """
 
 from __future__ import annotations

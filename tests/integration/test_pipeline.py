@@ -1,8 +1,9 @@
-"""Issue 15 (items 1 and 2): the pipeline stream and tentative projects, against the emulator and a real Redmine.
+"""Issue 15 (items 1, 2): the pipeline stream and tentative projects, on the emulator and Redmine.
 
-A deal at Probability 60 becomes a tentative project; Closed Won turns the SAME project Won (one project
-throughout, by key and by id); a lost deal and one whose probability drops follow their policies; a
-SIGKILL inside the tentative → won transition leaves one project; the stream costs no Salesforce call.
+A deal at Probability 60 becomes a tentative project; Closed Won turns the SAME project Won (one
+project throughout, by key and by id); a lost deal and one whose probability drops follow their
+policies; a SIGKILL inside the tentative → won transition leaves one project; the stream costs no
+Salesforce call.
 """
 
 from __future__ import annotations
@@ -310,8 +311,8 @@ def test_a_kill_inside_a_tentative_create_leaves_one_tentative_project(
 def test_more_watched_deals_than_a_query_may_name_are_still_seen_leaving(
     emulator, tmp_path, monkeypatch
 ):
-    """Past the Ids one query may name, the query reads every deal of the window that is not won: the
-    dropped and the lost deal are seen leaving, still in one query."""
+    """Past the Ids one query may name, the query reads every deal of the window that is not won:
+    the dropped and the lost deal are seen leaving, still in one query."""
     from types import SimpleNamespace
 
     from sync.extract import incremental
@@ -358,6 +359,7 @@ def test_the_forecast_reads_what_the_run_filled_a_tentative_deal_counts_as_weigh
     result = harness.cli("forecast", "--from", "2026-05", "--format", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     [group] = json.loads(result.stdout)["groups"]
-    # won: 90,000 / 150 = 600 h; the tentative deal is pipeline, not won: 60,000 / 150 x 60 % = 240 h
+    # won: 90,000 / 150 = 600 h;
+    # the tentative deal is pipeline, not won: 60,000 / 150 x 60 % = 240 h
     assert (group["group"], group["won"], group["pipeline"]) == ("Fixed Fee", [600.0], [240.0])
     assert harness.explain(won)["link"]["salesforce_status"] == "Won"

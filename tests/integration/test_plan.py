@@ -1,4 +1,4 @@
-"""`psa-sync plan` lists exactly what the next `psa-sync run` does: both go through one page step."""
+"""`psa-sync plan` lists exactly what the next `psa-sync run` does: both use one page step."""
 
 from __future__ import annotations
 
@@ -66,5 +66,5 @@ def test_the_plan_lists_one_for_one_the_actions_the_next_run_takes(harness, emul
     }
     assert planned_actions(plan) == expected
     assert run_actions(harness.state, last["id"]) == expected
-    # The deal whose write-back waits in the outbox comes back through the query's extra Ids in both.
+    # The deal whose write-back waits in the outbox comes back by the query's extra Ids in both.
     assert plan["unchanged"] == last["counts"]["unchanged"]

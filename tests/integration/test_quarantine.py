@@ -1,4 +1,4 @@
-"""Issue 4: bad deals are quarantined with their reason while the rest of the page goes on; `retry`."""
+"""Issue 4: bad deals are quarantined with their reason while the page goes on; `retry`."""
 
 import textwrap
 

@@ -48,7 +48,7 @@ def ids_of(report: dict, kind: str) -> set[str]:
 
 
 def keyed(redmine) -> dict[str, list[dict]]:
-    """Redmine's projects by the Salesforce key they carry (as a person's script would read them)."""
+    """Redmine's projects by the Salesforce key they carry (as a person's script reads them)."""
     out: dict[str, list[dict]] = {}
     for project in redmine.projects():
         values = {cf["name"]: cf.get("value") for cf in project.get("custom_fields", [])}
@@ -58,7 +58,7 @@ def keyed(redmine) -> dict[str, list[dict]]:
 
 
 def long_ago() -> datetime:
-    """Before the watermark and outside the lookback, after start_date: only reconcile can see it."""
+    """Before the watermark and outside the lookback, after start_date: only reconcile sees it."""
     return datetime.now(UTC) - timedelta(hours=2)
 
 
@@ -312,8 +312,8 @@ def test_a_changed_mapping_is_re_applied_to_untouched_deals_by_repair(
 def test_a_repair_whose_refetch_and_then_write_back_both_fail_exits_with_the_first_error(
     harness, emulator, synced, monkeypatch
 ):
-    """The write-back after a failed repair is a clean-up: its own failure is logged, and the exit code
-    stays the one that says what went wrong (the cycle's rule, which --repair now runs in)."""
+    """The write-back after a failed repair is a clean-up: its own failure is logged, and the exit
+    code stays the one that says what went wrong (the cycle's rule, which --repair now runs in)."""
     from sync.common.errors import AuthError, SalesforceUnavailable
     from sync.config import load_settings
     from sync.extract import incremental

@@ -28,7 +28,7 @@ def session():
 @pytest.fixture
 def psa(redmine, session) -> RedmineConnector:
     # One write at a time keeps outcomes exact: Redmine on SQLite answers some concurrent writes
-    # with 500 "database is locked" (then "exists" can stand for "created", see the concurrency test).
+    # with 500 "database is locked" (then "exists" may mean "created", see the concurrency test).
     return RedmineConnector(
         redmine.env.url, redmine.env.api_key, session=session, write_concurrency=1
     )

@@ -1,4 +1,4 @@
-"""A project's plan in a real Redmine: versions and issues with their keys, read back, never redone."""
+"""A project's plan in a real Redmine: versions and issues with keys, read back, never redone."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(
 
     conn = sqlite3.connect(harness.state)
     with conn:
-        # The real creation events become 500 days old: older than retention.events, kept as the audit trail.
+        # The real creation events become 500 days old: older than retention.events,
+        # kept as the audit trail.
         conn.execute("UPDATE events SET at = ?", [old])
         conn.execute(
             "INSERT INTO quarantine (record_id, stage, error, payload, first_seen, last_seen, "
@@ -46,8 +47,10 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(
         )
         step = timedelta(days=DAYS) / RUNS
         conn.executemany(  # oldest first, as a daemon would have made them
-            "INSERT INTO runs (mode, started_at, finished_at, status, exit_code, counts, api_calls, org_usage) "
-            "VALUES ('run', ?, ?, 'ok', 0, '{}', '{\"queryAll\": 1}', '{\"used\": 1, \"max\": 100}')",
+            "INSERT INTO runs "
+            "(mode, started_at, finished_at, status, exit_code, counts, api_calls, org_usage) "
+            "VALUES ('run', ?, ?, 'ok', 0, '{}', '{\"queryAll\": 1}', "
+            '\'{"used": 1, "max": 100}\')',
             [(stamp(now - step * i), stamp(now - step * i)) for i in reversed(range(RUNS))],
         )
         events = []
@@ -93,5 +96,6 @@ def test_ten_thousand_runs_are_pruned_to_the_policy_and_the_audit_trail_stays(
         harness.cli("status", "--check", "--max-quarantine", "1").returncode == 0
     )  # the synthetic one
     print(
-        f"retention: {before} → runs {len(runs_left)}, events {len(events_left)}; {done.stdout.strip()}"
+        f"retention: {before} → runs {len(runs_left)}, events {len(events_left)}; "
+        f"{done.stdout.strip()}"
     )

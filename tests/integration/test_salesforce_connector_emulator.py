@@ -21,7 +21,10 @@ from sync.emulator import Emulator
 pytestmark = pytest.mark.integration
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-ALL_OPPS = "SELECT Id, Name, Amount, StageName, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id"
+ALL_OPPS = (
+    "SELECT Id, Name, Amount, StageName, SystemModstamp FROM Opportunity "
+    "ORDER BY SystemModstamp, Id"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -227,5 +230,5 @@ def test_a_deals_line_items_are_whole_even_when_salesforce_pages_them_inside_the
         8,
     ) and "nextRecordsUrl" not in by_id[many]
     assert len(by_id[few]["records"]) == 1 and by_id[none] is None
-    # the first 3 lines came with the deal, the other 5 in one more call (a queryMore page holds 2,000)
+    # the first 3 lines came with the deal, the other 5 in one more call (a queryMore page: 2,000)
     assert emu.calls_snapshot() == {"queryAll": 1, "queryMore": 1}

@@ -1,8 +1,8 @@
-"""Issue 20: secrets of any characters, in every auth flow and both PSAs: a clear exit, never a traceback.
+"""Issue 20: secrets of any characters, every auth flow, both PSAs: a clear exit, no traceback.
 
 requests encodes HTTP Basic credentials and header values as Latin-1, so a client secret with ``Ω``
-was a ``UnicodeEncodeError`` (exit 70). Each flow is run against the emulator, whose connected app is
-given the same secret (it must accept what Salesforce accepts: the form body, UTF-8), then with a
+was a ``UnicodeEncodeError`` (exit 70). Each flow is run against the emulator, whose connected app
+is given the same secret (it must accept what Salesforce accepts: the form body, UTF-8), then with a
 wrong one (exit 5). The PSAs: Redmine's key (a header) and Tryton's password (a JSON body).
 """
 

@@ -1,4 +1,4 @@
-"""Issue 6 item 8: secrets appear in no output, log line, exception text, `status --json` nor state file byte.
+"""Issue 6 item 8: secrets are in no output, log line, exception, `status --json`, state file byte.
 
 Every command runs at DEBUG level in text and JSON log formats, through faults that make errors
 (and their messages) happen, with the real secrets of the emulator's connected app, Redmine's API
@@ -22,8 +22,8 @@ from tests.fixtures.sync import CLI, DEFAULT_MAPPING, ROOT
 
 pytestmark = pytest.mark.integration
 
-# A quote, a backslash and a non-ASCII letter: JSON (logs, `status --json`) escapes each of them, so a
-# redaction that only knows the raw value would let the escaped form through.
+# A quote, a backslash and a non-ASCII letter: JSON (logs, `status --json`) escapes each of them, so
+# a redaction that only knows the raw value would let the escaped form through.
 CANARY_SF = 'CANARY-sf-"client\\secret-é-7f3a9c2e'
 CANARY_REDMINE = 'CANARY-redmine-"api\\key-é-41d0be77'
 # Issue 20: ", \, ', control characters and text outside Latin-1; its ASCII runs (Kx7Qm2, cretRk8v,
@@ -132,10 +132,10 @@ def test_a_refused_secret_is_never_quoted(harness, emulator, redmine, variable, 
 
 
 class _EchoingTryton(BaseHTTPRequestHandler):
-    """A JSON-RPC server that echoes what it was sent, as a broken proxy or debug page does: the login
-    request answered by an HTML page quoting it raw, as JSON, JSON twice, ``repr`` and URL-quoted
-    (``echo_login``), or the login granted and every later call answered with such a page quoting
-    the password it was given."""
+    """A JSON-RPC server that echoes what it was sent, as a broken proxy or debug page does: the
+    login request answered by an HTML page quoting it raw, as JSON, JSON twice, ``repr`` and
+    URL-quoted (``echo_login``), or the login granted and every later call answered with such a page
+    quoting the password it was given."""
 
     def do_POST(self) -> None:  # noqa: N802 - the standard library's naming
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -147,7 +147,8 @@ class _EchoingTryton(BaseHTTPRequestHandler):
                 return self._send(
                     json.dumps({"id": request["id"], "result": [1, "tok", None]}).encode()
                 )
-        echoed = body if request["method"] == "common.db.login" else server.password  # type: ignore[attr-defined]
+        password = server.password  # type: ignore[attr-defined]
+        echoed = body if request["method"] == "common.db.login" else password
         page = (
             f"<html>debug: {echoed} | {json.dumps(echoed)} | {json.dumps(json.dumps(echoed))} | "
             f"{echoed!r} | {quote(echoed)}</html>"
@@ -179,7 +180,10 @@ def test_a_secret_echoed_by_tryton_reaches_no_output(emulator, tmp_path, echo_lo
     config.write_text(f"""
 salesforce:
   login_url: {emulator.url}
-  auth: {{flow: client_credentials, client_id: "${{SF_CLIENT_ID}}", client_secret: "${{SF_CLIENT_SECRET}}"}}
+  auth:
+    flow: client_credentials
+    client_id: "${{SF_CLIENT_ID}}"
+    client_secret: "${{SF_CLIENT_SECRET}}"
   ca_bundle: {emulator.ca_file}
 psa:
   connector: tryton

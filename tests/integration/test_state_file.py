@@ -1,5 +1,6 @@
-"""The state file and its disk: every failure is one message naming the file, a documented exit code,
-no traceback, nothing left half-done — and the next run, once the disk is fine, finishes the work."""
+"""The state file and its disk: every failure is one message naming the file, a documented exit
+code, no traceback, nothing left half-done — and the next run, once the disk is fine, finishes the
+work."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def no_traceback(done: subprocess.CompletedProcess) -> None:
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real, tiny filesystem (tmpfs) for the state directory; needs root, as CI and `make test` have."""
+    """A real, tiny filesystem (tmpfs) for the state dir; needs root, as CI and `make test` have."""
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(
@@ -106,7 +107,7 @@ def test_a_read_only_disk_exits_74_and_status_still_reads_it(
         assert "read-only" in done.stderr and str(harness.state) in done.stderr
         no_traceback(done)
         status = harness.status()  # read-only-safe, even for a WAL database
-        # what the run committed, read back: "no state yet" would also exit 0, with no runs and no links
+        # what the run committed, read back: "no state yet" also exits 0, with no runs and no links
         assert status["counts"]["links"] == 2 and status["runs"][0]["status"] == "ok", status
     finally:
         remount(small_disk, "rw")

@@ -1,7 +1,8 @@
-"""Issue 23's bad input on a real Redmine, through the CLI (README.md, "Bad input, bad answers, bad disks"):
-a PSA without the key custom field or the task tracker, and a child Redmine refuses. Each is reported by
-`check` or quarantines its deal at stage `structure` with the words to fix it; the project stays, the rest
-of the page goes on, and once fixed `retry --id` finishes the plan without making any child twice."""
+"""Issue 23's bad input on a real Redmine, through the CLI (README.md, "Bad input, bad answers, bad
+disks"): a PSA without the key custom field or the task tracker, and a child Redmine refuses. Each
+is reported by `check` or quarantines its deal at stage `structure` with the words to fix it; the
+project stays, the rest of the page goes on, and once fixed `retry --id` finishes the plan without
+making any child twice."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def quarantined(harness) -> dict[str, dict]:
     ],
     ids=["missing-key-field", "missing-tracker"],
 )
-def test_a_redmine_without_the_key_field_or_the_tracker_is_named_by_check_and_quarantines_at_stage_structure(
+def test_a_redmine_without_the_key_field_or_tracker_is_named_by_check_and_quarantines_at_structure(
     harness, emulator, redmine, tmp_path, option, value, says
 ):
     deal, _, _ = sold(emulator)
@@ -77,7 +78,7 @@ def test_a_redmine_without_the_key_field_or_the_tracker_is_named_by_check_and_qu
     )  # none made twice
 
 
-def test_a_child_redmine_refuses_quarantines_its_deal_at_stage_structure_and_the_rest_of_the_page_goes_on(
+def test_a_child_redmine_refuses_quarantines_its_deal_at_structure_and_the_rest_of_the_page_goes_on(
     harness, emulator, redmine, tmp_path
 ):
     planned(harness, tmp_path)

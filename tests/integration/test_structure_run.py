@@ -1,5 +1,6 @@
-"""Issue 23 end to end: what was sold becomes the project's plan, through the real CLI, the emulator and a
-real Redmine — once, for no extra Salesforce call, and amended as the deal's line items change."""
+"""Issue 23 end to end: what was sold becomes the project's plan, through the real CLI, the emulator
+and a real Redmine — once, for no extra Salesforce call, and amended as the deal's line items
+change."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_an_edit_that_does_not_move_the_deal_is_read_by_the_amendments_query(
 ):
     deal, entries, _ = sold(emulator, lines=(("CONS-DAY", "Services", 1),))
     structured.run()
-    # a new line stamped in the past with the deal untouched (an org that does not re-save the parent)
+    # a new line stamped in the past with the deal untouched (an org that does not re-save deals)
     stamp = emulator.get("Opportunity", deal)["SystemModstamp"]
     extra = emulator.add_line_item(deal, entries["CONS-DAY"], quantity=2)
     emulator.update("Opportunity", deal, _stamp=stamp, Description="unchanged on purpose")
@@ -112,9 +113,9 @@ def test_a_mapping_without_structure_makes_no_children_and_no_amendments_query(
 def test_sigkill_anywhere_in_a_plan_leaves_one_child_per_key(
     structured, emulator, redmine, point, nth
 ):
-    """Phases first (the 1st pass of a child point), then tasks (the 2nd): a kill between the intents
-    and the creates, or between the PSA's answer and the links, and the next run finishes the plan
-    by looking the keys up — never a second version or issue."""
+    """Phases first (the 1st pass of a child point), then tasks (the 2nd): a kill between the
+    intents and the creates, or between the PSA's answer and the links, and the next run finishes
+    the plan by looking the keys up — never a second version or issue."""
     deal, _, _ = sold(emulator)
     structured.extra_env["PSA_SYNC_CRASH_AT"] = f"{point}:{nth}"
     assert structured.cli("run").returncode == -9
@@ -206,7 +207,7 @@ def test_reconcile_reports_a_task_deleted_by_hand_and_repair_makes_it_again_once
 
 @pytest.fixture
 def tentative(harness, tmp_path):
-    """mappings/examples/pipeline.yaml (tentative projects and a structure) with the templates beside it."""
+    """mappings/examples/pipeline.yaml (tentative projects, a structure), templates beside it."""
     (tmp_path / "templates").mkdir()
     for template in (ROOT / "mappings" / "templates").glob("*.yaml"):
         (tmp_path / "templates" / template.name).write_text(template.read_text())

@@ -104,8 +104,8 @@ def test_a_customer_is_a_party_found_by_name_or_refused_when_parties_are_not_cre
     [refused] = strict.create([NewProject("006AK00000YyYyYQAB", fields(customer="Nobody Ltd"))])
     assert refused.outcome == "failed"
     assert (
-        refused.error
-        == "no party named 'Nobody Ltd' in Tryton: create it, or set psa.options.create_parties: true"
+        refused.error == "no party named 'Nobody Ltd' in Tryton: "
+        "create it, or set psa.options.create_parties: true"
     )
     [fine] = strict.create([NewProject("006AK00000YyYyYQAB", fields())])  # Acme Corp exists now
     assert fine.outcome == "created"

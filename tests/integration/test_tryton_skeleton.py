@@ -68,7 +68,7 @@ def test_won_deals_become_tryton_projects_and_delivery_comes_back(tryton_harness
     parties = {p["party."]["id"] for p in made.values()}
     assert len(parties) == 2  # one party per Account, found again for its second deal
 
-    # A person logs 7.5 h on a timesheet line and sets the progress to 40 %; the cost follows (60/h).
+    # A person logs 7.5 h on a timesheet line and sets progress to 40 %; the cost follows (60/h).
     first = made[won[0]]
     tryton.log_time(first["id"], 7.5)
     tryton.set_progress(first["id"], 40)

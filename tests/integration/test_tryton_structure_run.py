@@ -1,6 +1,6 @@
-"""Issue 23 on Tryton, end to end through the CLI: a won deal's plan is made once as child works of its
-project on the real Tryton, for the same Salesforce calls as on Redmine, and amended as its line items
-change (README.md, "Project structure"; docs/architecture.md §14)."""
+"""Issue 23 on Tryton, end to end through the CLI: a won deal's plan is made once as child works of
+its project on the real Tryton, for the same Salesforce calls as on Redmine, and amended as its line
+items change (README.md, "Project structure"; docs/architecture.md §14)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def structured(tryton_harness, tmp_path):
 
 
 def works(tryton) -> dict[str, dict]:
-    """Every child work psa-sync keyed (a child key holds a '/'), by key, as a Tryton user reads them."""
+    """Every child work psa-sync keyed (a child key holds a '/'), by key, as a Tryton user sees."""
     rows = tryton.call(
         "project.work",
         "search_read",
@@ -83,7 +83,7 @@ def test_a_won_deal_becomes_a_planned_tryton_project_once_for_the_calls_redmine_
     assert works(tryton).keys() == children.keys() and len(deal_projects(tryton)) == 1, again.stdout
 
 
-def test_amendments_on_tryton_add_a_task_flag_a_removed_one_and_move_an_estimate_until_time_is_logged(
+def test_amendments_on_tryton_add_a_task_flag_a_removed_one_and_move_an_estimate_until_time_logged(
     structured, emulator, tryton
 ):
     deal, entries, lines = sold(emulator)

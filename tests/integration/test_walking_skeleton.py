@@ -1,4 +1,4 @@
-"""Issue 3: a Closed Won deal becomes exactly one real Redmine project, end to end, through the CLI."""
+"""Issue 3: a Closed Won deal becomes exactly one real Redmine project, end to end, via the CLI."""
 
 import json
 from datetime import date

@@ -1,4 +1,4 @@
-"""Issue 6: the API budget guard, late commits inside the lookback, and 1,500 deals on one SystemModstamp.
+"""Issue 6: the API budget guard, late commits in the lookback, 1,500 deals on one SystemModstamp.
 
 A budget stop (exit 4) must come *before* the org's limit is spent, keep every committed page, and
 let the next run finish the work; equal stamps across page boundaries must neither skip nor double
@@ -30,7 +30,7 @@ LIMITS = {"max_org_api_percent": 80, "max_calls_per_run": 5000}
 
 
 def past_book(emulator, n: int, start: datetime) -> Book:
-    """``n`` won deals stamped an hour apart, long before now (so the lookback re-reads none of them)."""
+    """``n`` won deals stamped an hour apart, long ago (the lookback re-reads none of them)."""
     book = Book(emulator, random.Random(4))
     for i in range(n):
         book.deal(_stamp=start + timedelta(hours=i))
@@ -67,7 +67,7 @@ def test_a_low_org_budget_stops_the_run_with_exit_4_before_it_is_spent_and_the_n
     emulator.reset_calls()
     harness.run(expect=0)
 
-    # It resumed right after the last row it committed (the open window's keyset), not from the start.
+    # It resumed right after the last row it committed (the open window's keyset), not the start.
     first = queries(emulator)[0]
     assert f"Id > '{window['after'][1]}'" in first
     assert parse_iso(window["after"][0]) <= parse_iso(watermark)
@@ -106,10 +106,11 @@ def test_max_calls_per_run_stops_with_exit_4_and_the_next_run_resumes(harness, e
 
 
 def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator, redmine):
-    # The rows inside the lookback (here the echo of our own write-back of 40 deals, 4 pages) need more
-    # calls than max_calls_per_run. Before, every run re-read them from the same place and stopped:
-    # exit 4 forever, the watermark stuck. Now a stopped run leaves its window open after the last row
-    # it committed and the next run goes on from there, so windows complete and the watermark moves on.
+    # The rows inside the lookback (here the echo of our own write-back of 40 deals, 4 pages) need
+    # more calls than max_calls_per_run. Before, every run re-read them from the same place and
+    # stopped: exit 4 forever, the watermark stuck. Now a stopped run leaves its window open after
+    # the last row it committed and the next run goes on from there, so windows complete and the
+    # watermark moves on.
     past_book(emulator, 40, datetime(2026, 2, 1, tzinfo=UTC))
     emulator.faults.short_pages(10)
     harness.write_config(limits={"max_org_api_percent": 80, "max_calls_per_run": 3})
@@ -120,8 +121,9 @@ def test_a_cap_smaller_than_the_lookback_reread_still_finishes(harness, emulator
         firsts.append(queries(emulator)[0])
         watermarks.append(state_rows(harness.state, "watermarks")[0]["value"])
 
-    # Each capped run finishes the window its predecessor left open, then starts its own (whose lookback
-    # the cap again cannot cover, so most runs still say 4): but none re-reads from where another began.
+    # Each capped run finishes the window its predecessor left open, then starts its own (whose
+    # lookback the cap again cannot cover, so most runs still say 4): but none re-reads from where
+    # another began.
     assert set(codes) <= {0, 4} and 0 in codes, codes
     assert all(a != b for a, b in zip(firsts, firsts[1:], strict=False)), (
         "a run repeated its predecessor's read"
@@ -170,7 +172,8 @@ project:
     billing_type:
       from: Type
       map: {"New Customer": "Fixed Fee", "Existing Customer - Upgrade": "Time & Materials",
-            "Existing Customer - Replacement": "Time & Materials", "Existing Customer - Downgrade": "Retainer"}
+            "Existing Customer - Replacement": "Time & Materials",
+            "Existing Customer - Downgrade": "Retainer"}
       unmapped: error
       required: true
 writeback:

@@ -1,6 +1,7 @@
-"""The wheel is the product: built from the tree, installed into a fresh venv, it runs without the checkout
-(no PYTHONPATH, another directory) and carries everything a user installs from it, psa-sync's Tryton
-module included (tryton.cfg and message.xml are not Python: only package-data puts them in the wheel)."""
+"""The wheel is the product: built from the tree, installed into a fresh venv, it runs without the
+checkout (no PYTHONPATH, another directory) and carries everything a user installs from it,
+psa-sync's Tryton module included (tryton.cfg and message.xml are not Python: only package-data puts
+them in the wheel)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ _JUNK = shutil.ignore_patterns(
 
 
 def junk(directory: str, names: list[str]) -> set[str]:
-    """What the copy of the tree leaves out: caches everywhere; the checkout's own runs (build/, state/, demo/)
-    at its top only (``sync/state`` is the package)."""
+    """What the copy of the tree leaves out: caches everywhere; the checkout's own runs (build/,
+    state/, demo/) at its top only (``sync/state`` is the package)."""
     top = {"build", "state", "demo"} if Path(directory) == ROOT else set()
     return set(_JUNK(directory, names)) | (top & set(names))
 
@@ -59,7 +60,7 @@ def sh(
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """A fresh venv with the wheel of this tree (and its dependencies from the configured index) in it."""
+    """A fresh venv holding this tree's wheel and its dependencies (from the configured index)."""
     tmp = tmp_path_factory.mktemp("wheel")
     shutil.copytree(
         ROOT, tmp / "src", ignore=junk, symlinks=True
@@ -137,8 +138,9 @@ def test_the_installed_wheel_runs_version_init_and_an_offline_check_without_the_
 def test_the_readme_route_installs_the_same_tryton_module_from_the_installed_package(
     installed, tmp_path
 ):
-    """README "Tryton": the module's directory, named by psa-sync's python, copied into trytond's modules as
-    psa_sync_key gives the files scripts/tryton.sh installs and activates in the Tryton the tests run."""
+    """README "Tryton": the module's directory, named by psa-sync's python, copied into trytond's
+    modules as psa_sync_key gives the files scripts/tryton.sh installs and activates in the Tryton
+    the tests run."""
     env = outside_the_checkout(tmp_path)
     shipped = Path(
         sh(

@@ -1,4 +1,4 @@
-"""The in-memory PSA keeps its word: what it creates it finds, and a script answers once per record."""
+"""The in-memory PSA keeps its word: it finds what it creates, a script answers once a record."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""One word, one meaning (docs/architecture.md §15): the glossary names each word, and the code no longer
-gives the words it settled a second meaning."""
+"""One word, one meaning (docs/architecture.md §15): the glossary names each word, and the code no
+longer gives the words it settled a second meaning."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ CORE = (
 
 
 def graph() -> dict[str, set[str]]:
-    """Module → the sync modules it imports anywhere (TYPE_CHECKING and function-level imports too)."""
+    """Module → the sync modules it imports anywhere (TYPE_CHECKING and in-function imports too)."""
     modules = {}
     for path in SYNC.rglob("*.py"):
         name = ".".join(path.relative_to(SYNC.parent).with_suffix("").parts)

@@ -1,5 +1,5 @@
-"""The Redmine fixture never lets a CI run pass having tested nothing: no Redmine fails it under CI, and
-only skips elsewhere."""
+"""The Redmine fixture never lets a CI run pass having tested nothing: no Redmine fails it under CI,
+and only skips elsewhere."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ def systemd_analyze() -> str:
         )
         if done.returncode != 0:
             pytest.skip(
-                f"systemd-analyze is not installed and `{' '.join(args)}` failed: {done.stderr[-500:]}"
+                f"systemd-analyze is not installed and `{' '.join(args)}` failed: "
+                f"{done.stderr[-500:]}"
             )
     return shutil.which("systemd-analyze") or pytest.skip(
         "the systemd package brought no systemd-analyze"

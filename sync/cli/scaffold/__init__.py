@@ -1,11 +1,12 @@
-"""`psa-sync init [DIR]`: a commented config and the default mapping to start from, never over a file.
+"""`psa-sync init [DIR]`: a commented config and default mapping to start from, never over a file.
 
 The config (``psa-sync.yaml`` here) reads every secret from a ``${VAR}``; the mapping is the default
-one (``mappings/opportunity_to_project.yaml``, which this folder links to, so there is one copy) with
-``start_date`` set to today: the runs follow what changes from today on, and the deals won before
-come in once through ``adopt`` and ``backfill`` (README.md, "First day"). Beside it go the two example
-project templates (``mappings/templates/``) that the mapping's commented ``structure:`` section names,
-so uncommenting it is all a first project structure takes (README.md, "Project structure").
+one (``mappings/opportunity_to_project.yaml``, which this folder links to, so there is one copy)
+with ``start_date`` set to today: the runs follow what changes from today on, and the deals won
+before come in once through ``adopt`` and ``backfill`` (README.md, "First day"). Beside it go the
+two example project templates (``mappings/templates/``) that the mapping's commented ``structure:``
+section names, so uncommenting it is all a first project structure takes (README.md, "Project
+structure").
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sync.common.errors import ConfigError
 
 CONFIG = "psa-sync.yaml"
 MAPPING = Path("mappings") / "opportunity_to_project.yaml"
-#: The example project templates the mapping's commented ``structure:`` section names (README "Project structure").
+#: The example project templates the mapping's commented ``structure:`` section names (README
+#: "Project structure").
 TEMPLATES = ("implementation.yaml", "standard.yaml")
 _START_DATE = re.compile(r"^(\s*start_date:\s*)\d{4}-\d{2}-\d{2}", re.M)
 
@@ -29,7 +31,8 @@ def template(name: str) -> str:
 
 
 def init(directory: Path, today: date | None = None) -> tuple[Path, Path]:
-    """Write the config and the mapping into ``directory``; refuse (exit 2, nothing written) if either exists."""
+    """Write the config and the mapping into ``directory``; refuse (exit 2, nothing written) if
+    either exists."""
     config, mapping = directory / CONFIG, directory / MAPPING
     templates = [mapping.parent / "templates" / name for name in TEMPLATES]
     existing = [path for path in (config, mapping, *templates) if path.exists()]
@@ -70,12 +73,16 @@ def next_steps(config: Path, mapping: Path) -> str:
     since = date(date.today().year - 1, 1, 1).isoformat()
     return "\n".join(
         [
-            f"wrote {config} and {mapping} (start_date: today; the deals won before come in through adopt and backfill)",
+            f"wrote {config} and {mapping} "
+            "(start_date: today; the deals won before come in through adopt and backfill)",
             "next:",
             f"  1. set the variables the config reads: {', '.join(variables())}",
             f"  2. psa-sync check{where}                      # both systems, every mapped field",
-            f"  3. psa-sync adopt{where}                      # projects people already made: a report; then --apply",
-            f"  4. psa-sync backfill --since {since} --dry-run{where}   # the deals won before; then without --dry-run",
-            "  5. schedule `psa-sync run` every 2 minutes (scripts/deploy/psa-sync.cron, or the systemd timer)",
+            f"  3. psa-sync adopt{where}                      "
+            "# projects people already made: a report; then --apply",
+            f"  4. psa-sync backfill --since {since} --dry-run{where}   "
+            "# the deals won before; then without --dry-run",
+            "  5. schedule `psa-sync run` every 2 minutes "
+            "(scripts/deploy/psa-sync.cron, or the systemd timer)",
         ]
     )

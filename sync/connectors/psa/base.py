@@ -34,7 +34,7 @@ class ProjectRef:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The outcome of one create, update or lifecycle change (see :class:`sync.common.model.Outcome`)."""
+    """The outcome of a create, update or lifecycle change (:class:`sync.common.model.Outcome`)."""
 
     key: str
     outcome: Outcome
@@ -124,7 +124,7 @@ class PsaConnector(Protocol):
 
     def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
         """Every active or closed project carrying no key, with its typed values (``adopt``): the
-        projects people made by hand. Parent projects of Accounts are not deal projects: left out."""
+        projects people made by hand. Accounts' parent projects are not deal projects: left out."""
         ...
 
     def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
@@ -147,7 +147,7 @@ class PsaConnector(Protocol):
     def ensure_parent(
         self, account_id: str, name: str, fields: dict[str, Any] | None = None
     ) -> ProjectRef:
-        """The one parent project of a Salesforce Account, found or else created (``customer: parent_project``).
+        """The one parent project of a Salesforce Account, found or created (``parent_project``).
 
         Asked before each deal project under the Account is created, so a connector remembers the
         answer for the run; ``fields`` supplies values the PSA requires of every project. A parent
@@ -162,9 +162,9 @@ class PsaConnector(Protocol):
         ...
 
     def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
-        """Give each user the role on the project, keeping roles they already have; nobody is removed.
-        ``updated`` or ``unchanged``; ``failed`` with the PSA's words (an unknown role, a closed
-        project); ``unknown`` after a 5xx. Only whole-connection failures raise."""
+        """Give each user the role on the project, keeping roles they already have; nobody is
+        removed. ``updated`` or ``unchanged``; ``failed`` with the PSA's words (an unknown role, a
+        closed project); ``unknown`` after a 5xx. Only whole-connection failures raise."""
         ...
 
 
@@ -220,19 +220,20 @@ _REGISTRY: dict[str, str] = {
 
 
 def register(name: str, target: str) -> None:
-    """Register a connector class (``"package.module:Class"`` with a ``from_settings`` classmethod)."""
+    """Register a connector class (``"package.module:Class"``, with a ``from_settings`` method)."""
     _REGISTRY[name] = target
 
 
-#: ``psa.options.on_closed``: what a change does to a project closed in the PSA (README, "Delivery flows
-#: back"): ``skip`` it (kept pending until a person reopens it), or reopen, update and close it again.
+#: ``psa.options.on_closed``: what a change does to a project closed in the PSA (README,
+#: "Delivery flows back"): ``skip`` it (kept pending until a person reopens it), or reopen, update
+#: and close it again.
 ON_CLOSED = ("skip", "reopen_update_close")
 
 
 @dataclass(frozen=True)
 class Policies:
-    """The ``psa.options`` that the stages read, not only the connector: typed, each with its one default
-    (the connectors' constructors and ``LoadContext`` take theirs from here)."""
+    """The ``psa.options`` that the stages read, not only the connector: typed, each with its one
+    default (the connectors' constructors and ``LoadContext`` take theirs from here)."""
 
     on_closed: str = "skip"
     parent_projects: bool = (
@@ -258,7 +259,7 @@ def connector_options(
     connector: str, options: dict | None, known: set[str], timeout: float
 ) -> dict:
     """``psa.options`` as a connector's constructor takes them (``timeout`` from ``http.timeout``
-    unless given); a name the connector does not know is a ``ConfigError`` listing the ones it does."""
+    unless given); a name the connector does not know is a ``ConfigError`` listing those it does."""
     options = dict(options or {})
     unknown = sorted(set(options) - known)
     if unknown:

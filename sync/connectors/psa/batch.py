@@ -1,7 +1,8 @@
 """Connector writes and reads a few at a time: the one bounded pool every PSA connector uses.
 
 Not Redmine's nor Tryton's own: both send project creates (and Redmine its per-project hour counts)
-``write_concurrency`` at a time, and both must stop a batch the same way when the whole connection fails.
+``write_concurrency`` at a time, and both must stop a batch the same way when the whole
+connection fails.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sync.common.errors import SyncError
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list:
+
+def run_bounded(fn: Callable[[Item], Result], items: Sequence[Item], workers: int) -> list[Result]:
     """``fn`` over items, at most ``workers`` requests in flight, results in input order.
 
     A whole-connection failure (``PsaUnavailable``, ``AuthError``) stops the batch: requests not
@@ -23,7 +27,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
     far, in order (the rest recover through their intents anyway, but a pipeline may record them).
     """
     items = list(items)
-    results: list = []
+    results: list[Result] = []
     if workers <= 1 or len(items) <= 1:
         try:
             for item in items:
@@ -32,7 +36,7 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
             exc.results = results
             raise
         return results
-    error = None
+    error: SyncError | None = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(fn, item) for item in items]
         for future in futures:
@@ -51,11 +55,11 @@ def run_bounded(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) ->
 
 @dataclass(frozen=True)
 class CreateChunk:
-    """How a connector that sends one request per project (Redmine, Tryton: ``create_chunk``) is given
-    a batch's creates: at most ``count`` at a time, and no more than about ``seconds`` of requests at
-    the rate measured so far. Each chunk's links commit together as soon as it answers, so a crash
-    leaves at most one chunk's projects unlinked, which recovery finds by key. A connector without the
-    attribute (one call per batch) is given the whole batch."""
+    """How a connector that sends one request per project (Redmine, Tryton: ``create_chunk``) is
+    given a batch's creates: at most ``count`` at a time, and no more than about ``seconds`` of
+    requests at the rate measured so far. Each chunk's links commit together as soon as it answers,
+    so a crash leaves at most one chunk's projects unlinked, which recovery finds by key. A
+    connector without the attribute (one call per batch) is given the whole batch."""
 
     count: int = 100
     seconds: float = 5.0
@@ -64,8 +68,8 @@ class CreateChunk:
 def chunks(
     items: Sequence[Any], chunk: CreateChunk | None, clock: Callable[[], float] = time.monotonic
 ) -> Iterator[list[Any]]:
-    """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is a
-    tenth of ``count``; each next one as many as the rate of the ones before sends in ``seconds``."""
+    """``items`` in chunks sized by ``chunk`` (the whole at once when ``None``). The first chunk is
+    a tenth of ``count``; each next one as many as the rate of those before sends in ``seconds``."""
     if chunk is None:
         if items:
             yield list(items)

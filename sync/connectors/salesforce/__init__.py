@@ -1,1 +1,1 @@
-"""The Salesforce connector: the client (client.py) and its OAuth, Bulk API 2.0, Collections, errors, budget."""
+"""The Salesforce connector: client (client.py), OAuth, Bulk 2.0, Collections, errors, budget."""

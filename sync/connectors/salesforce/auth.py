@@ -83,7 +83,7 @@ def ids_from_identity_url(identity_url: str) -> tuple[str, str]:
 
 
 def jwt_assertion(config: SalesforceConfig, now: datetime) -> str:
-    """The signed RS256 assertion: iss=client_id, sub=username, aud=the login/test host, exp=now+3m."""
+    """The signed RS256 assertion: iss=client_id, sub=username, aud=login/test host, exp=now+3m."""
     auth = config.auth
     try:
         key = auth.private_key_file.read_bytes() if auth.private_key_file else b""
@@ -218,19 +218,21 @@ def _refusal_message(config: SalesforceConfig, response: requests.Response) -> s
     else:
         detail = f"HTTP {response.status_code} without an OAuth error body"
     hint = {
-        "jwt": "check the connected app's consumer key, that the user is pre-authorised for the app, "
+        "jwt": "check the connected app's consumer key, "
+        "that the user is pre-authorised for the app, "
         "the certificate uploaded to the app, the username and salesforce.audience",
-        "client_credentials": "check the client id and secret, that the client credentials flow is enabled "
-        "with a run-as user, and that token_url is the org's My Domain",
+        "client_credentials": "check the client id and secret, "
+        "that the client credentials flow is enabled with a run-as user, "
+        "and that token_url is the org's My Domain",
         "password": "check the username, password, security token, client id and secret",
     }.get(flow, "check salesforce.auth")
     return f"Salesforce refused the {flow} token request ({detail}); {hint}"
 
 
 def _oauth_text(value: object) -> str:
-    """An ``error`` or ``error_description`` as RFC 6749 §5.2 allows it (printable ASCII but ``"`` and
-    ``\\``, here at most 200 characters), masked; anything else is not shown: a server that echoes
-    the request would be quoting the secret."""
+    """An ``error`` or ``error_description`` as RFC 6749 §5.2 allows it (printable ASCII but ``"``
+    and ``\\``, here at most 200 characters), masked; anything else is not shown: a server that
+    echoes the request would be quoting the secret."""
     if not value:
         return "(no description)"
     if not isinstance(value, str) or len(value) > 200 or not _OAUTH_TEXT.fullmatch(value):
@@ -239,8 +241,8 @@ def _oauth_text(value: object) -> str:
 
 
 def _parse_grant(url: str, response: requests.Response) -> TokenGrant:
-    """The grant in a 200. One of another shape is an ``AuthError``: a person points token_url at the
-    real token endpoint. Its body is never quoted, since a token response carries the token."""
+    """The grant in a 200. One of another shape is an ``AuthError``: a person points token_url at
+    the real token endpoint. Its body is never quoted, since a token response carries the token."""
     body = checked(
         json_of(response),
         TOKEN_RESPONSE,

@@ -1,12 +1,11 @@
 """Bulk API 2.0 query jobs: create, poll, read the CSV results page by page, delete.
 
-Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 records; a Bulk
-query job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by
-default) and a delete. The pages come out as REST-shaped records
+Why Bulk at all: a backfill of a large org over REST costs one call per 2,000 records; a Bulk query
+job costs a create, a few polls, one call per results page (``max_records`` rows, 50,000 by default)
+and a delete. The pages come out as REST-shaped records
 (:mod:`sync.connectors.salesforce.bulk_records`), so the stages cannot tell the two paths apart, and
-in lists of at most ``CHUNK_ROWS`` (a REST page's 2,000): a results page is checked whole (its CSV
-parsed through, its announced count matched) before any of it is handed on, then read again from its
-bytes a chunk at a time: memory holds one page's bytes and one chunk of records, never 50,000 records.
+in lists of at most ``CHUNK_ROWS`` (:mod:`sync.connectors.salesforce.bulk_pages`: a results page
+is checked whole before any of it is handed on, then read a chunk at a time).
 
 Every call goes through the client's one guarded call path (``SalesforceClient._call``): the budget
 guard runs before each create, poll, results page, abort and delete, a 401 re-authenticates once,
@@ -27,17 +26,16 @@ results do not sit in the org for the 7 days Salesforce keeps them.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable, Iterator
-from itertools import islice
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from sync.common.errors import ConfigError, ProtocolViolation, SalesforceUnavailable, SyncError
+from sync.connectors.salesforce.bulk_pages import page_chunks, read_page
 from sync.connectors.salesforce.bulk_records import RecordShape
 from sync.connectors.salesforce.errors import RESUMES, without_query_echo
 from sync.extract.soql import SoqlSyntaxError, parse_query
@@ -50,9 +48,9 @@ T = TypeVar("T")
 
 
 class BulkCaller(Protocol):
-    """What a Bulk 2.0 query needs of the Salesforce client (``SalesforceClient`` is one): its guarded
-    call path, its sleep, its budget, its describe cache. A protocol, so this module does not import
-    the client that imports it."""
+    """What a Bulk 2.0 query needs of the Salesforce client (``SalesforceClient`` is one): its
+    guarded call path, its sleep, its budget, its describe cache. A protocol, so this module does
+    not import the client that imports it."""
 
     config: SalesforceConfig
     bulk_max_wait: float
@@ -80,17 +78,14 @@ POLL_MAX_SECONDS = 15.0
 MAX_WAIT_SECONDS = 600.0  # a job still queued after 10 minutes of waiting stops the run (exit 3)
 _DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
 _CSV_ACCEPT = {"Accept": "text/csv"}
-CHUNK_ROWS = (
-    2000  # records handed on at a time (a results page of 50,000 held as records: ~400 MB at 100k)
-)
 JOB_INFO = {"id": str, "state": str}  # a job-info answer, as far as this module reads it
 
 
 def query_pages(
     client: BulkCaller, soql: str, *, include_deleted: bool, max_records: int
 ) -> Iterator[list[dict]]:
-    """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page (see the
-    module); a page with no records gives one empty list."""
+    """One job for ``soql``; lists of at most ``CHUNK_ROWS`` REST-shaped records, page after page
+    (see the module); a page with no records gives one empty list."""
     if max_records < 1:
         raise ValueError(f"max_records must be 1 or more, got {max_records}")
     sobject, fields = _bulk_query(soql)
@@ -106,15 +101,15 @@ def query_pages(
         while True:
             response = client._call(
                 "bulk2_results",
-                lambda sf, at=locator: _results(sf, job, max_records, at),
+                partial(_results, job=job, max_records=max_records, locator=locator),
                 shape=object,
             )  # a CSV response, read and checked by _page
             if response is None:  # 412: the results are not ready after all; wait again
                 wait.until_complete()
                 continue
-            header, content, locator = _page(job, response)
+            header, content, locator = read_page(job, response)
             del response  # only the page's bytes are kept, read again a chunk at a time
-            yield from _chunks(shape, header, content)
+            yield from page_chunks(shape, header, content)
             if locator is None:
                 return
     finally:
@@ -122,7 +117,7 @@ def query_pages(
 
 
 def _bulk_query(soql: str) -> tuple[str, tuple[str, ...]]:
-    """The object and fields of ``soql``, refused before any call when a Bulk query cannot run it."""
+    """The object and fields of ``soql``; refused before any call when a Bulk query cannot run it"""
     try:
         query = parse_query(soql)
     except SoqlSyntaxError as exc:
@@ -170,7 +165,7 @@ def _create(client: BulkCaller, soql: str, include_deleted: bool) -> str:
 
 
 class _Wait:
-    """Polls one job with a growing pause, for at most the client's ``bulk_max_wait`` seconds in all."""
+    """Polls one job with a growing pause, at most the client's ``bulk_max_wait`` seconds in all."""
 
     def __init__(self, client: BulkCaller, job: str):
         self.client = client
@@ -180,7 +175,7 @@ class _Wait:
         self.ended = False  # a poll saw the job end (complete, failed, aborted): no abort needed
 
     def until_complete(self) -> None:
-        """Returns once the job is JobComplete; raises when it failed, was aborted or took too long."""
+        """Returns once the job is JobComplete; raises if it failed, was aborted or is too slow."""
         job, limit = self.job, self.client.bulk_max_wait
         while True:
             if self.waited + self.delay > limit:
@@ -193,13 +188,14 @@ class _Wait:
             info = self.client._call(
                 "bulk2_poll", lambda sf: sf.restful(f"jobs/query/{job}"), shape=JOB_INFO
             )
-            state = info.get("state") if isinstance(info, dict) else None
+            body = info if isinstance(info, dict) else {}  # a dict: checked against JOB_INFO
+            state = body.get("state")
             self.ended = state in (_DONE, _FAILED, _ABORTED)
             if state == _DONE:
                 return
             if state == _FAILED:
                 reason = (
-                    without_query_echo(str(info.get("errorMessage") or "")) or "no errorMessage"
+                    without_query_echo(str(body.get("errorMessage") or "")) or "no errorMessage"
                 )
                 raise SalesforceUnavailable(f"Bulk query job {job} failed ({reason}); {RESUMES}")
             if state == _ABORTED:
@@ -209,12 +205,12 @@ class _Wait:
 
 
 def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) -> Any:
-    """One results page as the raw response, or None when Salesforce says the job is not complete (412)."""
+    """One results page as the raw response; None when Salesforce says the job is not done (412)."""
     params: dict[str, Any] = {"maxRecords": max_records}
     if locator is not None:
         params["locator"] = locator
     try:
-        # Salesforce.restful would read the CSV as JSON; _call_salesforce is what restful sends with.
+        # Salesforce.restful would read the CSV as JSON; _call_salesforce is what it sends with.
         return sf._call_salesforce(
             "GET",
             f"{sf.base_url}jobs/query/{job}/results",
@@ -228,63 +224,8 @@ def _results(sf: Salesforce, job: str, max_records: int, locator: str | None) ->
         raise
 
 
-def _rows(content: bytes) -> Iterator[list[str]]:
-    """The CSV rows of a results page, read from its bytes as they are needed (no copy of the whole text)."""
-    return csv.reader(
-        io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), strict=True
-    )
-
-
-def _chunks(shape: RecordShape, header: list[str], content: bytes) -> Iterator[list[dict]]:
-    """The page's rows as records, ``CHUNK_ROWS`` at a time (the page was checked whole by ``_page``)."""
-    rows = _rows(content)
-    next(rows, None)  # the header
-    first = True  # a page with no records still gives one (empty) list
-    while True:
-        chunk = list(islice(rows, CHUNK_ROWS))
-        if chunk or first:
-            yield shape.records(header, chunk)
-        first = False
-        if len(chunk) < CHUNK_ROWS:
-            return
-
-
-def _page(job: str, response: Any) -> tuple[list[str], bytes, str | None]:
-    """The header and bytes of one results page, checked (read through once, keeping nothing but the
-    count), and the locator of the next (None after the last)."""
-    headers = response.headers
-    locator = headers.get("Sforce-Locator")
-    if locator is None:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} had no Sforce-Locator header; nothing "
-            "was committed from it and the next run reads the same records again"
-        )
-    content = response.content
-    header: list[str] = []
-    read = misfits = 0
-    try:
-        rows = _rows(content)
-        header = next(rows, [])
-        for row in rows:
-            read += 1
-            misfits += len(row) != len(header)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} is not UTF-8 CSV "
-            f"({type(exc).__name__}); nothing was committed from it"
-        ) from None
-    expected = headers.get("Sforce-NumberOfRecords")
-    if (expected is not None and expected.strip().isdigit() and int(expected) != read) or misfits:
-        raise ProtocolViolation(
-            f"a results page of Bulk query job {job} did not parse into the records it "
-            f"announced ({expected} said, {read} read); nothing was committed from it"
-        )
-    log.debug("salesforce: Bulk query job %s: %d records on this page", job, read)
-    return header, content, None if locator in ("", "null") else locator
-
-
 def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
-    """Abort the job if it may still run, then delete it; never stops the run for its own failure."""
+    """Abort the job if it may still run, then delete it; its own failure never stops the run."""
     try:
         if running and client.budget_left():
             client._call(
@@ -302,13 +243,14 @@ def _discard(client: BulkCaller, job: str, *, running: bool) -> None:
             )  # 204, no body
             return
         log.warning(
-            "salesforce: Bulk query job %s left in the org (no API budget to delete it); Salesforce "
-            "removes it after 7 days",
+            "salesforce: Bulk query job %s left in the org (no API budget to delete it); "
+            "Salesforce removes it after 7 days",
             job,
         )
     except SyncError as exc:
         log.warning(
-            "salesforce: could not delete Bulk query job %s (%s); Salesforce removes it after 7 days",
+            "salesforce: could not delete Bulk query job %s (%s); "
+            "Salesforce removes it after 7 days",
             job,
             type(exc).__name__,
         )

@@ -10,8 +10,8 @@ CSV has no types, so each column's type comes from the describe of the object th
 (a parent column such as ``Account.Owner.Name`` from the parent's describe, found through the
 relationship names). The values then take the form REST JSON gives them:
 
-- ``boolean`` → ``True``/``False``; ``int``/``long`` → ``int``; ``double``/``currency``/``percent`` →
-  ``float``, parsed by ``json.loads`` of the same digits, so the very float REST JSON would give;
+- ``boolean`` → ``True``/``False``; ``int``/``long`` → ``int``; ``double``/``currency``/``percent``
+  → ``float``, parsed by ``json.loads`` of the same digits, so the very float REST JSON would give;
 - ``datetime`` ``2026-03-01T10:00:00.000Z`` → ``2026-03-01T10:00:00.000+0000`` (REST's offset form,
   which the extract compares as text); dates and times stay as they are;
 - everything else is text, and an empty cell is ``None``: Bulk writes null and ``""`` alike, and
@@ -37,7 +37,7 @@ _BOOLEANS = {"true": True, "false": False}
 
 @dataclass(frozen=True)
 class Column:
-    """One CSV column: its path in REST form, the object at each parent level, and the leaf's type."""
+    """One CSV column: its path in REST form, the object at each parent level, the leaf's type."""
 
     path: tuple[str, ...]  # canonical names, ("Account", "Owner", "Name")
     parents: tuple[str, ...]  # the object of each parent level, ("Account", "User")
@@ -69,7 +69,7 @@ class RecordShape:
         columns = self.resolve(header)
         return [self._record(columns, row) for row in rows]
 
-    # --- columns ---------------------------------------------------------------------------------------
+    # --- columns ----------------------------------------------------------------------------------
 
     def _column(self, name: str) -> Column:
         key = name.lower()
@@ -106,7 +106,7 @@ class RecordShape:
                 return entry
         return None
 
-    # --- records ---------------------------------------------------------------------------------------
+    # --- records ----------------------------------------------------------------------------------
 
     def _record(self, columns: list[Column], row: list[str]) -> dict:
         record: dict[str, Any] = {"attributes": {"type": self.sobject}}
@@ -130,7 +130,7 @@ class RecordShape:
 
 
 def _parent_or_none(node: dict, add_url: Callable[[dict], None]) -> dict | None:
-    """``None`` when every column of this parent (and of its own parents) is empty, as REST says it."""
+    """``None`` when every column of this parent (and its own parents) is empty, as REST says it."""
     for name, value in list(node.items()):
         if name != "attributes" and isinstance(value, dict):
             node[name] = _parent_or_none(value, add_url)

@@ -22,8 +22,8 @@ from sync.common.redaction import redact
 from sync.connectors.salesforce.errors import RESUMES, TRANSIENT_CODES
 
 COLLECTION_SIZE = 200  # records per collections call, Salesforce's maximum
-#: Sent with every psa-sync write: the change events of its own writes then carry
-#: ``changeOrigin: …;client=psa-sync``, and the event path knows them as echoes (sync.events.intake).
+#: Sent with every psa-sync write: the change events of its own writes then carry ``changeOrigin:
+#: …;client=psa-sync``, and the event path knows them as echoes (sync.events.intake).
 CALL_OPTIONS = {"Sforce-Call-Options": "client=psa-sync"}
 #: the answer of one collections update, as :func:`parse_save_results` reads it (checked first)
 SAVE_RESULTS = [{"success": bool, "errors?": [dict]}]

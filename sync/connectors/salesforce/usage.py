@@ -38,7 +38,7 @@ class ApiUsage:
         )
 
     def begin_run(self) -> None:
-        """A connection kept across runs (the daemon) gives each run its own ``max_calls_per_run``."""
+        """A connection kept across runs (the daemon) gives each run its ``max_calls_per_run``."""
         self.before_run = Counter(self.calls)
 
     def record(self, response: requests.Response) -> str:
@@ -51,8 +51,8 @@ class ApiUsage:
 
 
 def endpoint_of(method: str, path: str) -> str:
-    """The name a call is counted under: token, query, queryAll, queryMore, composite, describe, limits,
-    bulk2_create, bulk2_poll, bulk2_results, bulk2_abort, bulk2_delete, …
+    """The name a call is counted under: token, query, queryAll, queryMore, composite, describe,
+    limits, bulk2_create, bulk2_poll, bulk2_results, bulk2_abort, bulk2_delete, …
 
     The names are the emulator's, so a test can compare both counts directly.
     """
@@ -74,7 +74,7 @@ def endpoint_of(method: str, path: str) -> str:
 
 
 def _bulk_endpoint(method: str, rest: list[str]) -> str:
-    """Bulk API 2.0 query jobs: ``jobs/query`` (create), ``jobs/query/<id>`` (poll, abort, delete), ``…/results``."""
+    """Bulk 2.0 jobs: ``jobs/query`` (create), ``…/<id>`` (poll, abort, delete), ``…/results``."""
     if rest[1:2] != ["query"] or len(rest) > 4:
         return "bulk2"
     if len(rest) == 2:
@@ -99,7 +99,8 @@ def budget_problem(
         allowed = usage.org_max * max_org_api_percent / 100.0
         if usage.org_used + 1 > allowed:
             return (
-                f"the org has used {usage.org_used} of its {usage.org_max} daily API requests; one more "
-                f"would pass limits.max_org_api_percent ({max_org_api_percent:g}% = {int(allowed)})"
+                f"the org has used {usage.org_used} of its {usage.org_max} daily API requests; "
+                "one more would pass limits.max_org_api_percent "
+                f"({max_org_api_percent:g}% = {int(allowed)})"
             )
     return None

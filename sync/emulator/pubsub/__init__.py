@@ -1,4 +1,5 @@
-"""The Pub/Sub API subset the emulator serves: Change Data Capture for Opportunity and its line items.
+"""The Pub/Sub API subset the emulator serves: Change Data Capture for Opportunity and its line
+items.
 
 ``capture`` turns the record-write path's transactions into changes, ``publisher`` into Avro
 change events (``avro``) on the ``bus`` (replay ids, retention, allocation), ``service`` and

@@ -3,8 +3,8 @@
 The event record is ``<Object>ChangeEvent`` in namespace ``com.sforce.eventbus``: field 0 is the
 ``ChangeEventHeader`` record, then one ``["null", T]`` field per field of the object (formula
 fields, ``Id``, ``IsDeleted`` and ``SystemModstamp`` are not in change events). Dates are days and
-datetimes milliseconds since the epoch, as Pub/Sub sends them. The schema id is a hash of the
-schema text, so ``register_field`` yields a new id and events name the schema they were written with.
+datetimes milliseconds since the epoch, as Pub/Sub sends them. The schema id is a hash of the schema
+text, so ``register_field`` yields a new id and events name the schema they were written with.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class EventBus:
             return position
 
     def after(self, position: int, topic: str, limit: int) -> list[Published]:
-        """Up to ``limit`` retained events of ``topic`` after ``position``; caller holds ``cond``."""
+        """Up to ``limit`` kept events of ``topic`` after ``position``; caller holds ``cond``."""
         self._floor()
         found = []
         for event in self.events[bisect.bisect_right(self._replays, position) :]:
@@ -145,7 +145,7 @@ class EventBus:
     # ----------------------------------------------------------------------- allocation
 
     def allow(self, subscriber: str, wanted: int) -> int:
-        """How many of ``wanted`` events the org's 24 h allocation still lets out, counted as delivered."""
+        """How many of ``wanted`` events the 24 h allocation still lets out (counted delivered)."""
         with self.cond:
             day = self.day()
             used = sum(n for (d, _), n in self.delivered.items() if d == day)

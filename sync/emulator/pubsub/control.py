@@ -1,4 +1,4 @@
-"""The Pub/Sub part of the control API: stream timing, retention, injected events and faults, counters.
+"""The Pub/Sub part of the control API: stream timing, retention, injected events, faults, counts.
 
 Mixed into ``Emulator`` beside ``ControlMixin``; every method here is also reachable as
 ``POST /__emulator/<method>`` (``PUBSUB_HTTP_METHODS``).
@@ -33,8 +33,8 @@ class PubSubControlMixin:
         retention_s: float | None = None,
         delivery_limit: int | None = None,
     ) -> None:
-        """Keepalive interval (default 270 s), idle close (60 s), retention (72 h of the bus clock) and
-        the org's 24 h delivery allocation (10,000)."""
+        """Keepalive interval (default 270 s), idle close (60 s), retention (72 h of the bus clock)
+        and the org's 24 h delivery allocation (10,000)."""
         for name, value in (
             ("keepalive_s", keepalive_s),
             ("idle_close_s", idle_close_s),

@@ -1,7 +1,8 @@
 """The gRPC PubSub service: auth metadata, GetTopic, GetSchema and the Subscribe stream.
 
 Errors end the RPC with a gRPC status and the Pub/Sub code in the ``error-code`` trailer
-(``sfdc.platform.eventbus.grpc.<code>``), the message ending in ``rpcId: <uuid>`` as Salesforce's do.
+(``sfdc.platform.eventbus.grpc.<code>``), the message ending in ``rpcId: <uuid>`` as Salesforce's
+do.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class PubSubService(pb_grpc.PubSubServicer):
                 context,
                 grpc.StatusCode.NOT_FOUND,
                 "topic.not.found",
-                f"The topic {request.topic_name!r} does not exist or is not selected for Change Data Capture.",
+                f"The topic {request.topic_name!r} does not exist "
+                "or is not selected for Change Data Capture.",
             )
         return pb.TopicInfo(
             topic_name=request.topic_name,
@@ -154,7 +156,8 @@ class PubSubService(pb_grpc.PubSubServicer):
                 context,
                 grpc.StatusCode.NOT_FOUND,
                 "topic.not.found",
-                f"The topic {first.topic_name!r} does not exist or is not selected for Change Data Capture.",
+                f"The topic {first.topic_name!r} does not exist "
+                "or is not selected for Change Data Capture.",
             )
         subscriber = "session:" + hashlib.sha256(token.encode()).hexdigest()[:10]
         try:

@@ -157,7 +157,8 @@ class Stream:
             raise StreamEnd(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "service.auth.error",
-                "An authentication exception occurred. Provide valid authentication via metadata headers.",
+                "An authentication exception occurred. "
+                "Provide valid authentication via metadata headers.",
             )
 
     def _deliver(self, events: list[Published]) -> pb.FetchResponse:

@@ -26,6 +26,7 @@ compares ignoring case, comparisons with null are false, ``!=`` and ``NOT IN`` m
 
 from __future__ import annotations
 
+from sync.extract.soql.conditions import parse_condition
 from sync.extract.soql.lexer import parse_sf_datetime
 from sync.extract.soql.nodes import (
     COMPARISON_OPS,
@@ -45,7 +46,7 @@ from sync.extract.soql.nodes import (
     not_,
     or_,
 )
-from sync.extract.soql.parser import parse_condition, parse_query
+from sync.extract.soql.parser import parse_query
 from sync.extract.soql.render import FieldRef, field, quote, to_soql
 from sync.extract.soql.semantics import evaluate
 

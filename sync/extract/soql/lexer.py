@@ -1,4 +1,4 @@
-"""SOQL tokens: words, operators, quoted strings (with escapes), numbers, date and datetime literals."""
+"""SOQL tokens: words, operators, escaped quoted strings, numbers, date and datetime literals."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def _tokenize(text: str) -> list[_Token]:
         raw = m.group(kind)
         if kind == "baddatetime":
             raise SoqlSyntaxError(
-                f"malformed datetime literal {raw!r}: use YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)",
+                f"malformed datetime literal {raw!r}: "
+                "use YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)",
                 pos,
             )
         tokens.append(_Token(kind, raw, pos, _literal_value(kind, raw, pos)))

@@ -20,7 +20,7 @@ class SoqlSyntaxError(ValueError):
 
 
 class SoqlEvaluationError(ValueError):
-    """A condition cannot be applied to a record: a field is missing or a value has the wrong type."""
+    """A condition cannot apply to a record: a field is missing or a value has the wrong type."""
 
 
 # --------------------------------------------------------------------------------------- AST
@@ -72,8 +72,8 @@ class InList(Condition):
 
 @dataclass(frozen=True)
 class SemiJoin(Condition):
-    """``field IN (SELECT id_field FROM Object WHERE …)`` (``NOT IN`` when ``negated``): only the org
-    can evaluate it, so it appears in queries psa-sync sends, never in a mapping's criteria."""
+    """``field IN (SELECT id_field FROM Object WHERE …)`` (``NOT IN`` when ``negated``): only the
+    org can evaluate it, so it appears in queries psa-sync sends, never in a mapping's criteria."""
 
     field: str
     query: Query

@@ -90,13 +90,16 @@ def _quote_datetime(value: datetime) -> str:
             f"naive datetime {value.isoformat()} has no instant: make it timezone-aware"
         )
     utc = value.astimezone(UTC)
-    text = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    text = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    )
     millis = utc.microsecond // 1000
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def to_soql(node: Condition | Query) -> str:
-    """Render a condition (or a whole query) back to SOQL text that :func:`parse_condition` reads."""
+    """Render a condition (or a whole query) as SOQL text that :func:`parse_condition` reads."""
     if isinstance(node, Query):
         return _render_query(node)
     if isinstance(node, Comparison):
@@ -172,7 +175,7 @@ class FieldRef:
         return Comparison(self.path, ">=", value)
 
     def like(self, pattern: str) -> Comparison:
-        """``pattern`` in SOQL's LIKE grammar: ``%`` ``_`` wildcards; ``\\%`` ``\\_`` ``\\\\`` literals."""
+        """A SOQL LIKE ``pattern``: ``%`` ``_`` wildcards; ``\\%`` ``\\_`` ``\\\\`` literals."""
         _quote_like(pattern)  # refuse a malformed pattern here, where the caller is
         return Comparison(self.path, "LIKE", pattern)
 

@@ -133,7 +133,7 @@ def _coerce(actual: Any, literal: Value, path: str) -> tuple[Any, Any]:
 
 @lru_cache(maxsize=256)
 def like_regex(pattern: str) -> re.Pattern[str]:
-    """SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%`` ``\\_`` ``\\\\`` literal; case-insensitive.
+    """Case-blind SOQL LIKE: ``%`` any run, ``_`` one character, ``\\%`` ``\\_`` ``\\\\`` literal.
 
     The pattern is in the grammar the parser gives a LIKE operand (and SQL's ``ESCAPE '\\'``
     reads): a backslash makes the next character literal.

@@ -1,17 +1,17 @@
 """Link the pairs ``adopt`` and ``link`` found, and forget one pair (``unlink``), in run sessions.
 
-Each batch of pairs is one :func:`sync.orchestrator.stages.cycle` (the run lock, a run row, the org/PSA guard,
-recovery first, the final write-back last) whose step writes each project's key, then hands the pair
-to load's ``adopt()``: the link, its snapshot and the queued write-back of the link fields commit
-together, and only the CRM-owned ``always`` fields that differ are pushed, so values a person entered
-in the project for ``on_create`` fields, and PSA-owned values, survive.
+Each batch of pairs is one :func:`sync.orchestrator.stages.cycle` (the run lock, a run row, the
+org/PSA guard, recovery first, the final write-back last) whose step writes each project's key, then
+hands the pair to load's ``adopt()``: the link, its snapshot and the queued write-back of the link
+fields commit together, and only the CRM-owned ``always`` fields that differ are pushed, so values a
+person entered in the project for ``on_create`` fields, and PSA-owned values, survive.
 
 The key goes into the project *before* the link is committed. Interrupted between the two, the
-project carries the deal's key and no link: the next ``adopt --apply`` matches it by key (and a run or
-backfill reading the deal adopts it through the create path's look-up), so nothing is doubled or lost.
-``unlink`` goes the other way: the key is cleared first, then the link is dropped, the deal marked
-ignored and its link fields cleared through the outbox in one commit; interrupted in between, the same
-command finishes it.
+project carries the deal's key and no link: the next ``adopt --apply`` matches it by key (and a run
+or backfill reading the deal adopts it through the create path's look-up), so nothing is doubled or
+lost. ``unlink`` goes the other way: the key is cleared first, then the link is dropped, the deal
+marked ignored and its link fields cleared through the outbox in one commit; interrupted in between,
+the same command finishes it.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def apply(
     batch: int = BATCH_ROWS,
 ) -> Applied:
     """Link ``pairs`` in batches, each in a run session of its own (the lock is held one batch at a
-    time), all with ``mapping``, the one the command matched with. ``readmit``: pairs named by a person
-    (``--pairs``, ``link``) also end a deal's ignored mark."""
+    time), all with ``mapping``, the one the command matched with. ``readmit``: pairs named by a
+    person (``--pairs``, ``link``) also end a deal's ignored mark."""
     applied = Applied()
     for start in range(0, len(pairs), batch):
         chunk = pairs[start : start + batch]
@@ -122,8 +122,8 @@ def _link(run: Run, *, pairs: list[Pair], readmit: str | None, applied: Applied)
 def _key_failure(pair: Pair, outcome: str, error: str | None) -> str:
     if outcome == Outcome.UNKNOWN:
         return (
-            f"the PSA did not confirm the key written into project {pair.project.id} ({error}); run the same "
-            "command again: a project that got its key is then matched by key"
+            f"the PSA did not confirm the key written into project {pair.project.id} ({error}); "
+            "run the same command again: a project that got its key is then matched by key"
         )
     return f"the PSA refused the key for project {pair.project.id}: {error or outcome}"
 
@@ -131,8 +131,11 @@ def _key_failure(pair: Pair, outcome: str, error: str | None) -> str:
 def unlink(
     settings: Settings, record_id: str, *, environ: dict[str, str] | None = None
 ) -> RunResult:
-    """Forget one pair: the key cleared in the project, the link dropped, the deal's link fields cleared
-    and the deal ignored (no new project) until ``link`` or ``retry --id``. Both records stay."""
+    """Forget one pair; both records stay.
+
+    The key is cleared in the project, the link dropped, the deal's link fields cleared and the
+    deal ignored (no new project) until ``link`` or ``retry --id``.
+    """
     return stages.cycle(settings, "unlink", lambda run: _unlink(run, record_id), environ=environ)
 
 
@@ -144,8 +147,9 @@ def _unlink(run: Run, record_id: str) -> None:
     gone = answer.outcome == Outcome.FAILED and "no longer exists" in (answer.error or "")
     if answer.outcome == Outcome.UNKNOWN:
         raise PsaUnavailable(
-            f"the PSA did not confirm clearing the key of project {link.project_id} ({answer.error});"
-            f" nothing was changed here: run `psa-sync unlink {record_id}` again"
+            "the PSA did not confirm clearing the key of project "
+            f"{link.project_id} ({answer.error}); "
+            f"nothing was changed here: run `psa-sync unlink {record_id}` again"
         )
     if answer.outcome == Outcome.FAILED and not gone:
         raise AdoptionRefused(

@@ -1,6 +1,9 @@
-"""The three commands, as the CLI calls them: read (``survey``), pair (``match``), then, when asked, write
-(``apply``). Everything a person typed is checked before anything is written: a bad pairs file, an
-unknown Id, a deal or project already linked is exit 2 (``AdoptionRefused``) with nothing changed."""
+"""The three commands, as the CLI calls them: read (``survey``), pair (``match``), then write.
+
+Writing (``apply``) happens only when asked. Everything a person typed is checked before anything
+is written: a bad pairs file, an unknown Id, a deal or project already linked is exit 2
+(``AdoptionRefused``) with nothing changed.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +32,8 @@ def adopt(
     pairs: Path | None = None,
     apply: bool = False,
 ) -> AdoptReport:
-    """The report of hand-made projects against the deals of the criteria (and range); ``apply`` links
-    the one-to-one matches (or every pair of the file)."""
+    """The report of hand-made projects against the deals of the criteria (and range); ``apply``
+    links the one-to-one matches (or every pair of the file)."""
     mapping = load_mapping(settings.mapping)
     if since or until:
         check_source(mapping)
@@ -61,7 +64,10 @@ def adopt(
 
 
 def link(settings: Settings, deal_id: str, project: str) -> AdoptReport:
-    """Adopt one pair by hand; refused (exit 2, nothing written) when either side is linked already."""
+    """Adopt one pair by hand.
+
+    Refused (exit 2, nothing written) when either side is linked already.
+    """
     record_id = given_id(deal_id)
     mapping = load_mapping(settings.mapping)
     client, psa = make_clients(settings)

@@ -1,14 +1,14 @@
 """Which projects people made by hand belong to which deals (pure: no I/O, no clock).
 
-By name: a deal's mapped project ``name`` against a project's own, compared ignoring case, accents and
-whitespace. Only a name carried by exactly one deal and exactly one project is a match; a name shared
-on either side is ambiguous and never linked automatically, because a wrong link would push one deal's
-values over another deal's project. A project that already carries an unlinked deal's key (an
-interrupted ``adopt --apply`` wrote it) is that deal's, whatever its name.
+By name: a deal's mapped project ``name`` against a project's own, compared ignoring case, accents
+and whitespace. Only a name carried by exactly one deal and exactly one project is a match; a name
+shared on either side is ambiguous and never linked automatically, because a wrong link would push
+one deal's values over another deal's project. A project that already carries an unlinked deal's key
+(an interrupted ``adopt --apply`` wrote it) is that deal's, whatever its name.
 
-By pairs: the lines of a CSV a person wrote (or the one pair of ``psa-sync link``), every line checked
-against both systems before anything is written; any problem refuses the whole file, naming its line
-(``sync.ops.adopt.pairs`` reads the file).
+By pairs: the lines of a CSV a person wrote (or the one pair of ``psa-sync link``), every line
+checked against both systems before anything is written; any problem refuses the whole file, naming
+its line (``sync.ops.adopt.pairs`` reads the file).
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ class HandProject:
 
 @dataclass(frozen=True)
 class Pair:
-    """One deal and the project it adopts; ``by`` says how they were paired: name, key, pairs or link."""
+    """One deal and the project it adopts.
+
+    ``by`` says how they were paired: name, key, pairs or link.
+    """
 
     row: DesiredRow
     project: ProjectRef
@@ -67,8 +70,8 @@ class Matching:
 
 @dataclass
 class Universe:
-    """What pairs are matched against: the unlinked deals of the criteria (and range), the free projects,
-    and why any other deal or project cannot be linked."""
+    """What pairs are matched against: the unlinked deals of the criteria (and range), the free
+    projects, and why any other deal or project cannot be linked."""
 
     rows: dict[str, DesiredRow]  # deals that may be linked, by Id
     refused: dict[
@@ -85,7 +88,10 @@ class Universe:
     linked: set[str] = field(default_factory=set)  # deals of the range already linked
 
     def not_mapped(self) -> dict[str, str]:
-        """Deals read that cannot be linked for another reason than an existing link (they do not map)."""
+        """Deals read that cannot be linked for another reason than an existing link.
+
+        They do not map.
+        """
         return {
             record_id: why
             for record_id, why in self.refused.items()
@@ -101,7 +107,10 @@ def comparable(name: str | None) -> str:
 
 
 def by_name(universe: Universe) -> Matching:
-    """Match by key first (a project already carrying the deal's key), then one deal to one project by name."""
+    """Match by key first, then one deal to one project by name.
+
+    By key: a project already carrying the deal's key.
+    """
     result = Matching()
     deals: dict[str, list[DesiredRow]] = {}
     for row in sorted(universe.rows.values(), key=lambda r: r.record_id):
@@ -138,8 +147,11 @@ def resolve(
     source: Path | None = None,
     earlier: list[tuple[int, str]] = (),
 ) -> list[Pair]:
-    """The pairs, each checked against both systems; every problem at once, ``earlier`` ones (of the file
-    itself) included, in line order (``AdoptionRefused``, exit 2), each naming its line or its record."""
+    """The pairs, each checked against both systems.
+
+    Every problem at once, ``earlier`` ones (of the file itself) included, in line order
+    (``AdoptionRefused``, exit 2), each naming its line or its record.
+    """
     pairs, problems = [], list(earlier)
     for line in lines:
         row = universe.rows.get(line.record_id)

@@ -2,11 +2,11 @@
 
 Why this is more than ``csv.reader(open(path))``:
 
-- **Encodings.** Excel saves "CSV UTF-8" with a byte-order mark and "Unicode Text" as UTF-16 with one
-  (tab-separated): both are decoded by their BOM. Anything else must be UTF-8; a file that is not
-  (Latin-1, Windows-1252: Excel's plain "CSV" on many machines) is refused naming the line and the
-  byte, with what to do, rather than guessed at: a pairs file holds Ids and identifiers, ASCII, so
-  saving it again as UTF-8 loses nothing.
+- **Encodings.** Excel saves "CSV UTF-8" with a byte-order mark and "Unicode Text" as UTF-16 with
+  one (tab-separated): both are decoded by their BOM. Anything else must be UTF-8; a file that is
+  not (Latin-1, Windows-1252: Excel's plain "CSV" on many machines) is refused naming the line and
+  the byte, with what to do, rather than guessed at: a pairs file holds Ids and identifiers, ASCII,
+  so saving it again as UTF-8 loses nothing.
 - **Separators.** ``,`` as written by hand, or the tab or ``;`` of Excel's other exports, taken from
   the first line that has one.
 - **Size.** The file is read up to ``MAX_BYTES`` (a pair is a few dozen bytes: 10 MiB is hundreds of
@@ -42,7 +42,10 @@ class PairLine:
 
 
 def shown(cell: str) -> str:
-    """A cell as a message shows it: every character that is not printable escaped (``\\x00``, ``\\x1b``)."""
+    """A cell as a message shows it.
+
+    Every character that is not printable is escaped (``\\x00``, ``\\x1b``).
+    """
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cell)
 
 
@@ -87,8 +90,11 @@ def _record_id(cell: str) -> str:
 
 
 def read_pairs(path: Path) -> tuple[list[PairLine], list[tuple[int, str]]]:
-    """``opportunity_id,project`` lines (a header line is allowed), and the problems of the malformed or
-    repeated ones as (line, message): ``match.resolve`` reports them with the rest, all at once."""
+    """``opportunity_id,project`` lines (a header line is allowed), and the problems.
+
+    The malformed or repeated lines come back as (line, message): ``match.resolve`` reports them
+    with the rest, all at once.
+    """
     text = decoded(path)
     lines, problems = [], []
     seen: tuple[dict[str, int], dict[str, int]] = ({}, {})

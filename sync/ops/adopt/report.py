@@ -1,5 +1,8 @@
-"""What ``adopt`` and ``link`` tell a person (text, the first examples of each answer) or a machine (versioned
-JSON, every item): matched one-to-one, ambiguous, deals with no project, projects with no deal."""
+"""What ``adopt`` and ``link`` tell a person or a machine.
+
+A person gets text with the first examples of each answer, a machine versioned JSON with every
+item: matched one-to-one, ambiguous, deals with no project, projects with no deal.
+"""
 
 from __future__ import annotations
 
@@ -92,19 +95,22 @@ class AdoptReport:
         )
         lines = [
             f"{head}: {self.read.get('deals', '?')} deals of the criteria{scope}, "
-            f"{counts['already_linked']} already linked, {counts['ignored']} ignored (unlinked by hand)",
+            f"{counts['already_linked']} already linked, "
+            f"{counts['ignored']} ignored (unlinked by hand)",
             f"  matched one-to-one     {counts['matched']:>6}",
             f"  ambiguous              {counts['ambiguous']:>6}   never linked automatically: "
             "pair them with --pairs FILE or `psa-sync link`",
-            f"  deals with no project  {counts['deals_without_project']:>6}   a backfill creates their projects",
+            f"  deals with no project  {counts['deals_without_project']:>6}   "
+            "a backfill creates their projects",
             f"  projects with no deal  {counts['projects_without_deal']:>6}   left as they are",
-            f"  deals that do not map  {counts['not_mapped']:>6}   a run or backfill quarantines them",
+            f"  deals that do not map  {counts['not_mapped']:>6}   "
+            "a run or backfill quarantines them",
         ]
         if self.applied is not None:
             applied = self.applied
             lines.append(
-                f"  linked {len(applied.linked)}, failed {len(applied.failed)}, linked meanwhile by a "
-                f"run {len(applied.skipped)}; exit {applied.exit_code}"
+                f"  linked {len(applied.linked)}, failed {len(applied.failed)}, "
+                f"linked meanwhile by a run {len(applied.skipped)}; exit {applied.exit_code}"
             )
         lines += _section(
             "matched",
@@ -195,7 +201,8 @@ def link_text(report: AdoptReport) -> str:
         record_id, project = pair.row.record_id, pair.project
         if applied is not None and record_id in applied.linked:
             lines.append(
-                f"linked deal {record_id} to project {project.id} {project.identifier} ({project.url}); "
+                f"linked deal {record_id} to project "
+                f"{project.id} {project.identifier} ({project.url}); "
                 "its link fields are written back to the deal"
             )
         elif applied is not None and record_id in applied.skipped:

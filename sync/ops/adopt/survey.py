@@ -1,11 +1,12 @@
-"""Read both systems for ``adopt`` and ``link``, writing nothing: the unlinked deals and the free projects.
+"""Read both systems for ``adopt`` and ``link``, writing nothing: unlinked deals, free projects.
 
 Deals come from the mapping's criteria (and a CloseDate range) through the run's own transform, so a
-deal is named here exactly as a run would name its project. Projects are the PSA's projects carrying no
-key (``list_unlinked``), less those the state file links (a project whose key was cleared by hand is
-still its deal's, which ``reconcile --repair`` restores), and the projects carrying a key are listed once
-(``list_linked``) to say why a pair naming one is refused, and to find a key an interrupted
-``adopt --apply`` already wrote. The state file is opened read-only: no lock, no run row.
+deal is named here exactly as a run would name its project. Projects are the PSA's projects carrying
+no key (``list_unlinked``), less those the state file links (a project whose key was cleared by hand
+is still its deal's, which ``reconcile --repair`` restores), and the projects carrying a key are
+listed once (``list_linked``) to say why a pair naming one is refused, and to find a key an
+interrupted ``adopt --apply`` already wrote. The state file is opened read-only: no lock, no
+run row.
 """
 
 from __future__ import annotations
@@ -121,8 +122,11 @@ def _add_projects(
     keyed: bool,
     listed: list[tuple] | None = None,
 ) -> None:
-    """Free projects by id and identifier; the taken ones with why. ``keyed``: also list the projects
-    carrying a key (adopt), to refuse pairs naming them and to match a key already written."""
+    """Free projects by id and identifier; the taken ones with why.
+
+    ``keyed``: also list the projects carrying a key (adopt), to refuse pairs naming them and to
+    match a key already written.
+    """
     owner = {link.project_id: link.record_id for link in links.values()}
     for ref, values in listed if listed is not None else psa.list_unlinked():
         why = _taken(ref, owner)
@@ -151,7 +155,7 @@ def _taken(ref, owner: dict[int, str]) -> str | None:
         )
     if ref.id in owner:
         return (
-            f"is linked to deal {owner[ref.id]} but lost its key in the PSA; `psa-sync reconcile --repair` "
-            "restores it"
+            f"is linked to deal {owner[ref.id]} but lost its key in the PSA; "
+            "`psa-sync reconcile --repair` restores it"
         )
     return None

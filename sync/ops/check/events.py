@@ -1,6 +1,8 @@
-"""`psa-sync check` with ``events.enabled``: each topic looked up through the Pub/Sub API (``GetTopic``,
-one call each, on the token ``check`` already has), so a missing Change Data Capture selection or a
-missing permission is found before the daemon runs, with the fix named."""
+"""`psa-sync check` with ``events.enabled``: each topic looked up through the Pub/Sub API.
+
+One ``GetTopic`` call each, on the token ``check`` already has, so a missing Change Data Capture
+selection or a missing permission is found before the daemon runs, with the fix named.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +20,12 @@ FIX = {
         "select the object in Setup > Integrations > Change Data Capture, and give the integration "
         "user View All Records on it (or View All Data)"
     ),
-    Fault.AUTH: "the token was refused by the Pub/Sub API; check the connected app's OAuth scopes (api)",
-    Fault.LIMIT: "the org's daily event delivery allocation is spent; the daemon polls until it frees",
+    Fault.AUTH: (
+        "the token was refused by the Pub/Sub API; check the connected app's OAuth scopes (api)"
+    ),
+    Fault.LIMIT: (
+        "the org's daily event delivery allocation is spent; the daemon polls until it frees"
+    ),
 }
 
 

@@ -51,8 +51,11 @@ def check_members(fields: dict[str, dict], mapping: Mapping, findings: Findings)
 
 
 def check_member_roles(psa, mapping: Mapping, findings: Findings) -> None:
-    """One ERROR per member whose ``role`` the PSA does not have (matched ignoring case, as the run does);
-    a WARN when the PSA's projects have no members at all (the connector has no ``role_names``)."""
+    """One ERROR per member whose ``role`` the PSA does not have.
+
+    Roles are matched ignoring case, as the run does. A WARN when the PSA's projects have no
+    members at all (the connector has no ``role_names``).
+    """
     if not mapping.members:
         return
     role_names = getattr(psa, "role_names", None)

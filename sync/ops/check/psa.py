@@ -3,8 +3,9 @@
 The connector's ``describe()`` says which of our field names the PSA can take (for Redmine: the
 native name and description, and each custom field it resolved by name), their type, whether
 they are required, and a list field's allowed values. A mapped field with no place is an error
-(README.md, "The mapping language"): the run would drop it on the floor. A value map whose output a list field cannot
-take is an error too: every deal mapped to it would come back 422 and land in quarantine.
+(README.md, "The mapping language"): the run would drop it on the floor. A value map whose
+output a list field cannot take is an error too: every deal mapped to it would come back 422 and
+land in quarantine.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from sync.common.errors import SyncError
 from sync.config import Settings
 from sync.connectors.psa.base import FieldSpec, PsaConnector
 from sync.mapping.model import FieldRule, Mapping
+from sync.ops.check.describe import suggest
 from sync.ops.check.members import check_member_roles
 from sync.ops.check.runner import Findings
-from sync.ops.check.salesforce import suggest
 from sync.ops.check.structure import check_structure_psa
 
 # The mapping types whose values a PSA field of each type takes without a parse on its side.
@@ -84,12 +85,13 @@ def _no_place(
         return f"project field '{name}' has no place in the PSA: {absent}"
     if connector != "redmine":
         return (
-            f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; remove it from "
-            "the mapping"
+            f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; "
+            "remove it from the mapping"
         )
     return (
-        f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; create the "
-        "field there and name it under psa.options.custom_fields, or remove it from the mapping"
+        f"project field '{name}' has no place in the PSA ({connector} knows: {known}){hint}; "
+        "create the field there and name it under psa.options.custom_fields, "
+        "or remove it from the mapping"
     )
 
 
@@ -175,8 +177,11 @@ def _check_unmapped_required(
 def _check_stage(
     mapping: Mapping, specs: dict[str, FieldSpec], findings: Findings, connector: str
 ) -> None:
-    """Tentative projects need the PSA's stage field, with the three stages among its values: psa-sync
-    creates no field the admin did not make. The lifecycle's status list must take Tentative and Dropped."""
+    """Tentative projects need the PSA's stage field, with the three stages among its values.
+
+    psa-sync creates no field the admin did not make. The lifecycle's status list must take
+    Tentative and Dropped.
+    """
     tentative = mapping.tentative
     if tentative is None:
         return

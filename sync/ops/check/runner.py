@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.common.errors import ConfigError, SyncError
-from sync.common.yamldoc import KeyPath, YamlDoc, dotted, load_yaml
+from sync.common.problems import dotted
+from sync.common.yamldoc import KeyPath, YamlDoc, load_yaml
 from sync.config import Settings, load_settings
 from sync.mapping.loader import load_mapping
 from sync.mapping.model import Mapping
@@ -96,8 +97,8 @@ class CheckResult:
         verdict = "ok" if self.ok else "FAILED"
         scope = " (offline: nothing was contacted)" if self.offline else ""
         lines.append(
-            f"check {verdict}{scope}: {len(self.errors)} error(s), {len(self.warnings)} warning(s); "
-            f"exit {self.exit_code}"
+            f"check {verdict}{scope}: {len(self.errors)} error(s), "
+            f"{len(self.warnings)} warning(s); exit {self.exit_code}"
         )
         return "\n".join(lines)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from sync.common.errors import SyncError
 from sync.connectors.psa.structure import StructureConnector
-from sync.extract.incremental import LINE_ITEM, line_item_fields
+from sync.extract.line_items import LINE_ITEM, line_item_fields
 from sync.mapping.model import Mapping
+from sync.ops.check.describe import Describer
+from sync.ops.check.field_use import FieldUse, check_use
 from sync.ops.check.runner import Findings
-from sync.ops.check.salesforce import Describer, FieldUse, check_use
 
 WHERE = ("structure",)
 

@@ -1,1 +1,4 @@
-"""psa-sync forecast: upcoming delivery hours per month from the state file alone (README "Forecast")."""
+"""psa-sync forecast: upcoming delivery hours per month from the state file alone.
+
+README "Forecast" is its contract.
+"""

@@ -1,11 +1,11 @@
-"""The book the forecast reads: won deals from ``links``, open pipeline deals from ``pipeline``, and for
-``--by role`` the tasks of their plans from ``children`` (through :mod:`sync.state.children`).
+"""The book the forecast reads: won deals from ``links``, open pipeline deals from ``pipeline``, and
+for ``--by role`` the tasks of their plans from ``children`` (through :mod:`sync.state.children`).
 
 Only the state file is read (read-only, no lock): no Salesforce or PSA call. A won deal counts while
-its project is active (not closed, lost or deleted, not closed in the PSA when it was linked, and not
-closed in the PSA since, as back-sync last read it: ``links.backsync``);
-an open pipeline deal counts, weighted, unless it is already counted as won (a tentative project's
-deal is linked and still open: it counts as pipeline).
+its project is active (not closed, lost or deleted, not closed in the PSA when it was linked, and
+not closed in the PSA since, as back-sync last read it: ``links.backsync``); an open pipeline deal
+counts, weighted, unless it is already counted as won (a tentative project's deal is linked and
+still open: it counts as pipeline).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sync.state import State
 from sync.state.children import LINKED, ChildRow, all_children
 from sync.state.pipeline_rows import pipeline_rows
 
-#: the links' Salesforce statuses of a won deal (Excluded: still won, outside the criteria); a tentative
-#: project's deal (open, in the pipeline) counts as pipeline, weighted, not as won work
+#: the links' Salesforce statuses of a won deal (Excluded: still won, outside the criteria); a
+#: tentative project's deal (open, in the pipeline) counts as pipeline, weighted, not as won work
 WON = ("Won", "Excluded")
 
 
@@ -37,8 +37,9 @@ def read_role_book(path: Path) -> tuple[list[Deal], list[Task], bool]:
     """(deals, the tasks of their plans, whether the state file exists), for ``--by role``.
 
     A task counts while it is linked: an intent is not confirmed in the PSA, a flagged task's line
-    item left the deal (its hours were not sold any more), a gone one was deleted in the PSA. Tasks of
-    deals that do not count (closed, lost) are dropped by the arithmetic, which starts from the deals."""
+    item left the deal (its hours were not sold any more), a gone one was deleted in the PSA.
+    Tasks of deals that do not count (closed, lost) are dropped by the arithmetic, which starts
+    from the deals."""
     return _read(path, tasks=True)
 
 

@@ -8,8 +8,8 @@ the hours over it written above the bar. 1200×700 pixels (12×7 inches at 100 d
 ``--format json`` is stored in the PNG's ``Description`` text chunk, so the picture's numbers can
 be checked against the table's.
 
-Names are data: every text drawn from them is drawn with ``parse_math=False``, since matplotlib reads
-``$…$`` as mathtext and a group named ``$\\foo$`` stopped the chart (exit 70).
+Names are data: every text drawn from them is drawn with ``parse_math=False``, since matplotlib
+reads ``$…$`` as mathtext and a group named ``$\\foo$`` stopped the chart (exit 70).
 """
 
 from __future__ import annotations
@@ -156,7 +156,10 @@ def _legend(with_capacity: bool) -> list:
 
 
 def _panels(groups: list[dict]) -> list[dict]:
-    """The biggest groups (``groups`` comes sorted by total), the rest summed as one "other" panel."""
+    """The biggest groups, the rest summed as one "other" panel.
+
+    ``groups`` comes sorted by total.
+    """
     if len(groups) <= MAX_PANELS:
         return groups
     kept, rest = groups[: MAX_PANELS - 1], groups[MAX_PANELS - 1 :]

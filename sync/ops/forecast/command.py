@@ -1,4 +1,4 @@
-"""``psa-sync forecast``: settings and mapping → the book in the state file → one forecast, printed or drawn.
+"""``psa-sync forecast``: settings, mapping → the state file's book → a forecast, printed or drawn.
 
 Reads only local files (config, mapping, state, read-only): no Salesforce or PSA call, no lock.
 Names are checked before anything is computed: ``--by`` and every ``forecast.fields`` entry must
@@ -83,7 +83,7 @@ def _check_names(config: ForecastConfig, mapping: Any, by: str) -> None:
         raise ConfigError(problems)
 
 
-#: matplotlib is the extra ``psa-sync[forecast]``: only the PNG needs it, so a sync host does without it
+#: matplotlib is the extra ``psa-sync[forecast]``: only the PNG needs it (a sync host goes without)
 PNG_EXTRA = "pip install 'psa-sync[forecast]'"
 
 

@@ -138,7 +138,10 @@ def rate_of(deal: Deal, config: ForecastConfig) -> Decimal:
 
 
 def group_of(deal: Deal, by: str) -> str:
-    """The deal's group: the mapped field's value; ``owner`` is the deal owner (member.owner, or its Id)."""
+    """The deal's group: the mapped field's value.
+
+    ``owner`` is the deal owner (member.owner, or its Id).
+    """
     value = deal.fields.get(by)
     if by == "owner" and value is None:
         value = deal.fields.get("member.owner") or deal.owner
@@ -157,7 +160,10 @@ def spread(hours: Decimal, start: date, end: date, months: list[date]) -> list[D
 
 
 def _check_rates(deals: list[Deal], config: ForecastConfig) -> None:
-    """Every group that needs a rate has one: one message listing them all, before any arithmetic."""
+    """Every group that needs a rate has one.
+
+    One message lists all that lack one, before any arithmetic.
+    """
     if config.default_rate is not None:
         return
     missing = Counter(

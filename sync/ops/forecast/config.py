@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sync.common.yamldoc import KeyPath, kind_of
+from sync.common.problems import kind_of
+from sync.common.yamldoc import KeyPath
 
 KEYS = {
     "months",

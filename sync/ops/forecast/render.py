@@ -3,10 +3,11 @@
 ``forecast_data`` is the one rounding point: the table, the CSV and the chart are drawn from it, so
 ``--format json`` is exactly what the others show.
 
-Group names are data (a customer, an owner's e-mail, any mapped value), so none is read as markup:
-a CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+Group names are data (a customer, an owner's e-mail, any mapped value), so none is read as markup: a
+CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
 ``'`` (OWASP, "CSV Injection": a spreadsheet would run it as a formula), and the table hands rich
-each name as ``Text``, never as console markup (``Widgets [/Europe]`` was a ``MarkupError``, exit 70).
+each name as ``Text``, never as console markup (``Widgets [/Europe]`` was a ``MarkupError``,
+exit 70).
 """
 
 from __future__ import annotations
@@ -107,14 +108,18 @@ def _cell(value: float, over: bool = False) -> Text:
 
 
 def table(data: dict[str, Any]) -> Table:
-    """Rows per group: won, weighted pipeline, total (▲ over capacity), capacity; then all groups."""
-    title = f"Delivery forecast: hours per month by {data['by'].replace('_', ' ')} (as of {data['as_of']})"
+    """Rows per group: won, weighted pipeline, total (▲ over capacity), capacity.
+
+    Then won, pipeline and total of all groups together.
+    """
+    by = data["by"].replace("_", " ")
+    title = f"Delivery forecast: hours per month by {by} (as of {data['as_of']})"
     grid = Table(
         title=Text(title),
         caption="won = booked projects; pipeline = open deals x probability; ▲ = over capacity",
         show_lines=False,
     )
-    grid.add_column(Text(data["by"].replace("_", " ").capitalize()), no_wrap=True)
+    grid.add_column(Text(by.capitalize()), no_wrap=True)
     grid.add_column("", no_wrap=True)
     for month in data["months"]:
         grid.add_column(month, justify="right", no_wrap=True)

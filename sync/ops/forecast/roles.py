@@ -1,5 +1,5 @@
-"""``forecast --by role``: the tasks of each project's plan → hours per role per month (pure: no I/O,
-no clock; README "Forecast", docs/architecture.md §12 and §14).
+"""``forecast --by role``: the tasks of each project's plan → hours per role per month (pure: no
+I/O, no clock; README "Forecast", docs/architecture.md §12 and §14).
 
 Where the other groupings spread a whole deal's hours, this one spreads each task's estimated hours
 over the task's own dates (start → due, both days included, as :func:`spread` shares them). A task
@@ -91,8 +91,9 @@ def _notes(result: Forecast) -> list[str]:
     counts, notes = result.counts, []
     if counts["no_tasks_pipeline"]:
         notes.append(
-            f"{counts['no_tasks_pipeline']} open pipeline deal(s) without a project plan (no tasks) "
-            "left out: --by role counts only the tasks of won and tentative projects"
+            f"{counts['no_tasks_pipeline']} open pipeline deal(s) "
+            "without a project plan (no tasks) left out: "
+            "--by role counts only the tasks of won and tentative projects"
         )
     if counts["no_tasks_won"]:
         notes.append(

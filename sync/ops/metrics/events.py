@@ -1,5 +1,8 @@
-"""The daemon's event stream as metric families (README "Metrics"): events received, their lag
-(receipt − commitTimestamp) as a histogram, reconnects and fallbacks by reason, whether it is connected.
+"""The daemon's event stream as metric families (README "Metrics").
+
+Events received, their lag (receipt − commitTimestamp) as a histogram, reconnects and fallbacks
+by reason, whether it is connected, and the org's delivery allocation as the daemon last read it
+from ``/limits``.
 
 Read from what the daemon records in the state file (``sync.state.events``), so the textfile and
 ``/metrics`` say the same; a state file whose daemon never ran with events has none of them.
@@ -19,7 +22,7 @@ from prometheus_client.core import (
 )
 
 from sync.state import State
-from sync.state.events import stream_status
+from sync.state.events import allocation, stream_status
 
 P = "psa_sync_"
 LAG_BUCKETS = (
@@ -37,6 +40,7 @@ LAG_BUCKETS = (
 
 
 def event_families(state: State) -> Iterator[Metric]:
+    yield from _allocation(state)
     status = stream_status(state)
     if status is None:
         return
@@ -75,3 +79,23 @@ def event_families(state: State) -> Iterator[Metric]:
         buckets=buckets,
         sum_value=status.get("lag_sum", 0.0),
     )
+
+
+def _allocation(state: State) -> Iterator[Metric]:
+    read = allocation(state)
+    if read is not None:  # the daemon's last read of /limits (sync.daemon.allocation)
+        yield GaugeMetricFamily(
+            P + "events_allocation_max",
+            "The org's daily delivered-event allocation (/limits DailyDeliveredPlatformEvents)",
+            value=read.maximum,
+        )
+        yield GaugeMetricFamily(
+            P + "events_allocation_remaining",
+            "Delivered events the org had left when the daemon last read /limits",
+            value=read.remaining,
+        )
+        yield GaugeMetricFamily(
+            P + "events_allocation_read_timestamp_seconds",
+            "When the daemon last read the allocation from /limits",
+            value=read.read_at.timestamp(),
+        )

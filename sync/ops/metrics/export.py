@@ -1,4 +1,4 @@
-"""The state file as Prometheus metric families: a textfile after every run, ``/metrics`` in the daemon.
+"""The state file as Prometheus metric families: a textfile after each run, the daemon's /metrics.
 
 Names follow Prometheus conventions (``psa_sync_`` prefix, base units, ``_total`` for counters,
 ``_timestamp_seconds`` for Unix times); README "Metrics" lists them. Failing to write metrics never
@@ -32,8 +32,8 @@ P = "psa_sync_"
 
 
 class StateCollector:
-    """Reads the state file on every collection: ``state`` when given (the run's own, open), else the
-    config's file read-only (a scrape while a run writes is safe: WAL)."""
+    """Reads the state file on every collection: ``state`` when given (the run's own, open), else
+    the config's file read-only (a scrape while a run writes is safe: WAL)."""
 
     def __init__(self, settings: Settings, state: State | None = None):
         self.settings = settings
@@ -139,8 +139,8 @@ def registry_of(settings: Settings, state: State | None = None) -> CollectorRegi
 
 
 def write_textfile(settings: Settings, state: State) -> None:
-    """Rewrite ``metrics.textfile`` atomically (a temporary file, then rename: node_exporter never reads
-    half a file). Called after every run, under its lock."""
+    """Rewrite ``metrics.textfile`` atomically (a temporary file, then rename: node_exporter never
+    reads half a file). Called after every run, under its lock."""
     path: Path | None = settings.metrics.textfile
     if path is None:
         return

@@ -3,9 +3,9 @@
 prometheus_client's own server starts a thread per connection and waits on each for ever: 200 idle
 connections held 200 file descriptors, and the daemon's cycles then failed to open the state file.
 This one serves at most ``SLOTS`` connections at a time, each for at most ``IDLE_TIMEOUT`` seconds
-between bytes, one request per connection (HTTP/1.0: no keep-alive holding a slot). A connection that
-finds every slot taken is closed at once, so the descriptors it costs are bounded by ``SLOTS``; a
-Prometheus scrape (one connection every 15 s or so) always finds one free.
+between bytes, one request per connection (HTTP/1.0: no keep-alive holding a slot). A connection
+that finds every slot taken is closed at once, so the descriptors it costs are bounded by ``SLOTS``;
+a Prometheus scrape (one connection every 15 s or so) always finds one free.
 """
 
 from __future__ import annotations
@@ -52,7 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MetricsServer(HTTPServer):
-    """``/metrics`` from ``registry`` on ``address``:``port``, from a background thread (:meth:`start`)."""
+    """``/metrics`` from ``registry`` on ``address``:``port``.
+
+    Served from a background thread (:meth:`start`).
+    """
 
     daemon_threads = True
     request_queue_size = BACKLOG
@@ -78,7 +81,10 @@ class MetricsServer(HTTPServer):
         self._thread: threading.Thread | None = None
 
     def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS look-up of the host (slow, and nothing needs it)."""
+        """Bind without HTTPServer's reverse DNS look-up of the host.
+
+        It is slow, and nothing needs it.
+        """
         self.socket.bind(self.server_address)
         self.server_address = self.socket.getsockname()[:2]
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
@@ -89,7 +95,10 @@ class MetricsServer(HTTPServer):
         return self
 
     def stop(self) -> None:
-        """Stop accepting and close the listening socket (connections under way end by themselves)."""
+        """Stop accepting and close the listening socket.
+
+        Connections under way end by themselves.
+        """
         self.shutdown()
         self.server_close()
 

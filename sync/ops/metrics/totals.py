@@ -1,9 +1,9 @@
-"""The cumulative counters behind the metrics, one JSON document in ``meta`` (key ``metrics_totals``).
+"""The cumulative counters behind the metrics: one JSON document in ``meta``, ``metrics_totals``.
 
 Updated in the same transaction as the run's row (``Session.finish``). Counters must only ever grow,
-which rows of ``runs`` and ``events`` cannot promise once retention removes them. No Prometheus import
-here: a run without metrics configured still keeps the counts, so metrics switched on later start
-from the truth.
+which rows of ``runs`` and ``events`` cannot promise once retention removes them. No Prometheus
+import here: a run without metrics configured still keeps the counts, so metrics switched on later
+start from the truth.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sync.common.model import Link
 from sync.connectors.psa.structure import StructureConnector
 from sync.load.projects import ref_of
-from sync.ops.reconcile.drift import Drift
+from sync.ops.reconcile.model import Drift
 from sync.orchestrator.session import Run
 from sync.state import children as rows
 
@@ -20,7 +20,10 @@ KIND = "child-missing"
 
 
 def children_drift(run: Run, links: dict[str, Link]) -> list[Drift]:
-    """One drift per linked child missing from the PSA (pure comparison after one read per project)."""
+    """One drift per linked child missing from the PSA.
+
+    A pure comparison after one read of the plan per project.
+    """
     if not isinstance(run.psa, StructureConnector):
         return []
     kept = rows.children_of(run.state, list(links))
@@ -54,7 +57,10 @@ def children_drift(run: Run, links: dict[str, Link]) -> list[Drift]:
 
 
 def forget_children(run: Run, items: list[Drift]) -> set[str]:
-    """``--repair``: forget the missing children and reopen their deals' plans; the deals to re-fetch."""
+    """``--repair``: forget the missing children and reopen their deals' plans.
+
+    Returns the deals to re-fetch.
+    """
     if not items:
         return set()
     with run.state.transaction():

@@ -1,8 +1,9 @@
 """What drifted between Salesforce, the PSA and the links table (pure: no I/O, no clock).
 
-The sweeps of :mod:`sync.ops.reconcile.run` gather an :class:`Observed`; :func:`find_drift` compares it with
-the links and the rest of the state (:class:`Known`) and names every drift with the repair
-``--repair`` may take. Kept apart from the I/O so each rule is tested as a plain function.
+The sweeps of :mod:`sync.ops.reconcile.run` gather an :class:`Observed`; :func:`find_drift`
+compares it with the links and the rest of the state (:class:`Known`) and names every drift with
+the repair ``--repair`` may take (the types: :mod:`sync.ops.reconcile.model`). Kept apart from
+the I/O so each rule is tested as a plain function.
 
 Deals whose stamp is still inside the window the next run reads (watermark − lookback) are not
 drift: the next run handles them through the normal path.
@@ -10,94 +11,15 @@ drift: the next run handles them through the normal path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sync.common.ids import to18
 from sync.common.model import Link
 from sync.connectors.psa.base import ProjectRef
-from sync.extract import incremental
-from sync.extract.soql import quote, to_soql
-from sync.mapping.model import Mapping
+from sync.ops.reconcile.model import KINDS, Drift, Known, Observed
+from sync.ops.reconcile.sweeps import field_of, stamp_of
 from sync.transform.diff import link_values, same
-
-SWEEP_PAGE = 2000  # Ids per page of the criteria sweep
-
-#: Kinds of drift, in the order they are reported, with what each means to a person.
-KINDS = {
-    "missed": "matches the criteria but is neither linked, quarantined nor ignored (unlinked by hand)",
-    "hard-deleted": "linked deal no longer exists in Salesforce (purged from the recycle bin)",
-    "unflagged-deleted": "linked deal is deleted in Salesforce but its project was never flagged",
-    "orphan": "PSA project carries a key that no link knows",
-    "duplicate": "one key is on two or more PSA projects",
-    "project-missing": "link points at a PSA project that no longer exists",
-    "key-missing": "linked PSA project no longer carries its key",
-    "link-field": "link field on the record differs from the link",
-    "old-mapping": "linked deal still carries values of an older mapping (not touched since it changed)",
-    "child-missing": "a phase or task psa-sync made is gone from its project in the PSA (deleted by hand)",
-}
-
-
-@dataclass
-class Drift:
-    """One thing that drifted; ``repair`` names the action --repair takes (None: report only)."""
-
-    kind: str
-    record_id: str | None
-    key: str
-    detail: str
-    repair: str | None = (
-        None  # refetch | lifecycle | drop-link | restore-key | queue | recreate-child
-    )
-    project_ids: tuple[int, ...] = ()
-    values: dict[str, Any] = field(default_factory=dict)  # link fields to queue
-    status: str = "found"  # found (report only) | repaired | quarantined | remaining
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.record_id,
-            "key": self.key,
-            "detail": self.detail,
-            "status": self.status,
-            "project_ids": list(self.project_ids),
-        }
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One record of the criteria sweep."""
-
-    key: str
-    stamp: datetime | None
-
-
-@dataclass
-class Observed:
-    """What both systems said: the input of :func:`find_drift`."""
-
-    matching: dict[str, Seen]  # criteria sweep: record id → key, stamp
-    existing: dict[str, dict]  # existence sweep: linked record id → record as returned
-    projects: list[ProjectRef]  # every PSA project carrying a key
-    present: set[int] = field(
-        default_factory=set
-    )  # linked projects not listed (lost their key) but there
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the state file says, besides the links."""
-
-    quarantined: set[str] = frozenset()
-    pending: set[tuple[str, str]] = frozenset()  # (deal, field) waiting in the outbox
-    intents: set[str] = frozenset()
-    ignored: set[str] = frozenset()  # unlinked by hand: meant to have no project
-    since: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # where the next run reads from
-
-
-# --- pure: what drifted -----------------------------------------------------------------------------
 
 
 def find_drift(
@@ -187,8 +109,8 @@ def psa_drift(
 ) -> list[Drift]:
     """Orphans, duplicates, missing projects and projects that lost their key."""
     by_key: dict[str, list[ProjectRef]] = {}
-    for project in seen.projects:
-        by_key.setdefault(project.key, []).append(project)
+    for ref in seen.projects:
+        by_key.setdefault(ref.key, []).append(ref)
     linked_keys = {link.key: record_id for record_id, link in links.items()}
     out = [
         d
@@ -211,8 +133,8 @@ def psa_drift(
                     "project-missing",
                     record_id,
                     link.key,
-                    f"project {link.project_id} "
-                    "(deleted or archived in the PSA); repair re-creates it if the deal still matches",
+                    f"project {link.project_id} (deleted or archived in the PSA); "
+                    "repair re-creates it if the deal still matches",
                     repair="drop-link",
                     project_ids=(link.project_id,),
                 )
@@ -341,54 +263,3 @@ def _record_of(key: str, seen: Observed, key_is_id: bool) -> str | None:
 
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(str(i) for i in ids)
-
-
-def field_of(record: dict, name: str) -> Any:
-    """A field of a REST record, ignoring case (SOQL does; the mapping may spell it differently)."""
-    if name in record:
-        return record[name]
-    return next((v for k, v in record.items() if k.lower() == name.lower()), None)
-
-
-def stamp_of(record: dict) -> datetime | None:
-    text = field_of(record, "SystemModstamp")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z") if text else None
-
-
-# --- pure: the queries ----------------------------------------------------------------------------
-
-
-def criteria_query(mapping: Mapping) -> str:
-    """Id-only sweep of the criteria since start_date (deleted rows excluded: `query`, not `queryAll`)."""
-    start = incremental.since(None, mapping)
-    where = f"SystemModstamp >= {quote(start)}"
-    if mapping.source.criteria is not None:
-        where = f"({to_soql(mapping.source.criteria)}) AND {where}"
-    return f"SELECT {', '.join(_id_fields(mapping))} FROM {mapping.source.object} WHERE {where}"
-
-
-def existence_queries(mapping: Mapping, ids: Iterable[str]) -> list[str]:
-    """``Id IN`` queries over queryAll, ≤300 Ids each: what comes back exists (maybe deleted)."""
-    ids = sorted(set(ids))
-    fields = (
-        _id_fields(mapping) + ["IsDeleted"] + [f for f in mapping.writeback if f.lower() != "id"]
-    )
-    step = incremental.MAX_IDS_PER_QUERY
-    return [
-        f"SELECT {', '.join(dict.fromkeys(fields))} FROM {mapping.source.object} "
-        f"WHERE Id IN ({', '.join(quote(i) for i in ids[start : start + step])})"
-        for start in range(0, len(ids), step)
-    ]
-
-
-def _id_fields(mapping: Mapping) -> list[str]:
-    return ["Id", "SystemModstamp"] + ([mapping.key] if mapping.key.lower() != "id" else [])
-
-
-def expected_calls(matching: int, linked: int) -> int:
-    """Salesforce calls of a report-only reconcile: token + ⌈matching/2000⌉ + ⌈linked/300⌉."""
-    return (
-        1
-        + max(1, math.ceil(matching / SWEEP_PAGE))
-        + math.ceil(linked / incremental.MAX_IDS_PER_QUERY)
-    )

@@ -1,9 +1,9 @@
 """``reconcile --repair``: fix what can be fixed safely, through the pipeline's own page step.
 
-Missed deals and orphans' deals are re-fetched by Id and processed exactly as a run would (the create
-path looks the key up first and adopts), hard-deleted deals get the ``on_deleted`` policy, link fields
-go through the outbox, a missing project's link is dropped and its deal re-fetched. Duplicates are
-only reported: psa-sync never deletes anything.
+Missed deals and orphans' deals are re-fetched by Id and processed exactly as a run would (the
+create path looks the key up first and adopts), hard-deleted deals get the ``on_deleted`` policy,
+link fields go through the outbox, a missing project's link is dropped and its deal re-fetched.
+Duplicates are only reported: psa-sync never deletes anything.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from sync.extract import incremental
 from sync.load import lifecycle
 from sync.load.projects import ref_of
 from sync.ops.reconcile.children import forget_children
-from sync.ops.reconcile.drift import Drift
+from sync.ops.reconcile.model import Drift
 from sync.orchestrator import stages
 from sync.orchestrator.session import Run
 from sync.state import State
 
 
 def repair_drift(run: Run, drift: list[Drift]) -> None:
-    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing. The step
-    of ``stages.cycle``: settle, unconfirmed and the final write-back follow it there."""
+    """Fix what can be fixed safely; re-fetched deals go through the run's own page processing.
+
+    The step of ``stages.cycle``: settle, unconfirmed and the final write-back follow it there.
+    """
     links = run.state.links({d.record_id for d in drift if d.record_id})
     refetch: set[str] = set()
     _flag_deleted(run, [d for d in drift if d.repair == "lifecycle"], links)
@@ -52,7 +54,10 @@ def repair_drift(run: Run, drift: list[Drift]) -> None:
 
 
 def _flag_deleted(run: Run, items: list[Drift], links: dict[str, Link]) -> None:
-    """A purged deal never comes back in a query: apply ``on_deleted`` as a run would for a deleted row."""
+    """A purged deal never comes back in a query.
+
+    So apply ``on_deleted`` as a run would for a deleted row.
+    """
     changes = []
     for item in items:
         link = links.get(item.record_id)
@@ -83,7 +88,10 @@ def _flag_deleted(run: Run, items: list[Drift], links: dict[str, Link]) -> None:
 
 
 def _drop_link(run: Run, item: Drift, link: Link) -> None:
-    """The project is gone: forget the link, so the re-fetched deal is created again if it still matches."""
+    """The project is gone: forget the link.
+
+    The re-fetched deal is then created again if it still matches.
+    """
     with run.state.transaction():
         run.state.drop_link(link.record_id)
         run.state.drop_outbox(link.record_id)
@@ -97,7 +105,10 @@ def _drop_link(run: Run, item: Drift, link: Link) -> None:
 
 
 def _restore_key(run: Run, item: Drift, link: Link) -> None:
-    """A linked project lost its key: write it back, or the duplicate guard cannot see the project."""
+    """A linked project lost its key: write it back.
+
+    Without it the duplicate guard cannot see the project.
+    """
     result = run.psa.update([ProjectChange(ref=ref_of(link), fields={"key": link.key})])[0]
     item.status = "repaired" if result.outcome in DONE else "remaining"
     run.state.event(
@@ -110,7 +121,10 @@ def _restore_key(run: Run, item: Drift, link: Link) -> None:
 
 
 def grade(state: State, drift: list[Drift], fingerprint: str | None = None) -> None:
-    """After the repairs: read the state again and mark each drift repaired, quarantined or remaining."""
+    """After the repairs: read the state again.
+
+    Each drift is marked repaired, quarantined or remaining.
+    """
     links = {link.record_id: link for link in state.all_links()}
     keys = {link.key for link in links.values()}
     quarantined = {q["record_id"] for q in state.quarantined()}

@@ -1,4 +1,7 @@
-"""What reconcile found and did: one report, versioned as JSON for a machine and as text for a person."""
+"""What reconcile found and did: one report.
+
+Versioned as JSON for a machine, and as text for a person.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.common.errors import BudgetExceededError
-from sync.ops.reconcile.drift import KINDS, Drift
+from sync.ops.reconcile.model import KINDS, Drift
 
 JSON_VERSION = 1
 EXAMPLES = 50  # examples listed per kind of drift
@@ -83,13 +86,15 @@ class ReconcileReport:
         lines = [
             f"reconcile ({mode}): {len(self.drift)} drifted, {len(self.remaining)} remaining — "
             f"{c.get('matching', '?')} deals match the criteria, {c.get('linked', '?')} links, "
-            f"{c.get('projects', '?')} PSA projects with a key, {c.get('next_run', 0)} left to the next run"
+            f"{c.get('projects', '?')} PSA projects with a key, "
+            f"{c.get('next_run', 0)} left to the next run"
         ]
         for kind, summary in self.by_kind().items():
             if not summary["found"]:
                 continue
             lines.append(
-                f"  {kind:<18} {summary['found']} found, {summary['repaired']} repaired: {KINDS[kind]}"
+                f"  {kind:<18} {summary['found']} found, "
+                f"{summary['repaired']} repaired: {KINDS[kind]}"
             )
             lines += _examples(summary["examples"], show_status=self.repair)
         calls = ", ".join(f"{k} {v}" for k, v in sorted(self.api_calls.items())) or "none"

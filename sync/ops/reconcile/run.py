@@ -1,21 +1,23 @@
-"""`psa-sync reconcile [--repair]`: check the invariants against both systems, report or repair drift.
+"""`psa-sync reconcile [--repair]`: check the invariants in both systems, report or repair drift.
 
-A run trusts its watermark: a deal it never saw, a project a person copied or deleted, a link field
-cleared long ago are invisible to it. Reconcile looks at the whole picture once, cheaply — one token,
-⌈matching/2000⌉ Id-only query pages, ⌈linked/300⌉ queryAll calls, ⌈projects/100⌉ PSA listings:
+A run trusts its watermark: a deal it never saw, a project a person copied or deleted, a link
+field cleared long ago are invisible to it. Reconcile looks at the whole picture once, cheaply —
+one token, ⌈matching/2000⌉ Id-only query pages, ⌈linked/300⌉ queryAll calls, ⌈projects/100⌉ PSA
+listings:
 
 1. criteria sweep: every deal matching the criteria since ``start_date`` is linked or quarantined;
 2. existence sweep of the linked Ids (queryAll): hard deletes, unflagged deletes, link fields;
 3. PSA sweep (``list_linked``): orphans, duplicates, missing projects, projects that lost their key.
 
-The rules live in :mod:`sync.ops.reconcile.drift` (pure), the repairs in :mod:`sync.ops.reconcile.repair`,
-the report in :mod:`sync.ops.reconcile.report`. ``--repair`` fixes what it safely can,
-through the pipeline's own functions under the run lock: missed deals and orphans' deals are
-re-fetched by Id and processed exactly as a run would (the create path looks the key up first and
-adopts), hard-deleted deals get the ``on_deleted`` policy, link fields go through the outbox and the
-normal write-back, a missing project's link is dropped and its deal re-fetched. Duplicates, and
-orphans whose deal is outside the criteria, are only reported: psa-sync never deletes anything.
-The watermark never moves.
+The queries live in :mod:`sync.ops.reconcile.sweeps`, the rules in
+:mod:`sync.ops.reconcile.drift` (pure), the repairs in :mod:`sync.ops.reconcile.repair`, the
+report in :mod:`sync.ops.reconcile.report`. ``--repair`` fixes what it safely can, through the
+pipeline's own functions under the run lock: missed deals and orphans' deals are re-fetched by Id
+and processed exactly as a run would (the create path looks the key up first and adopts),
+hard-deleted deals get the ``on_deleted`` policy, link fields go through the outbox and the normal
+write-back, a missing project's link is dropped and its deal re-fetched. Duplicates, and orphans
+whose deal is outside the criteria, are only reported: psa-sync never deletes anything. The
+watermark never moves.
 """
 
 from __future__ import annotations
@@ -30,22 +32,18 @@ from sync.connectors.base import SalesforceApi
 from sync.extract import incremental
 from sync.load.projects import ref_of
 from sync.ops.reconcile.children import children_drift
-from sync.ops.reconcile.drift import (
+from sync.ops.reconcile.drift import find_drift, in_next_run
+from sync.ops.reconcile.model import Drift, Known, Observed, Seen
+from sync.ops.reconcile.repair import grade, repair_drift
+from sync.ops.reconcile.report import ReconcileReport
+from sync.ops.reconcile.sweeps import (
     SWEEP_PAGE,
-    Drift,
-    Known,
-    Observed,
-    Seen,
     criteria_query,
     existence_queries,
     expected_calls,
     field_of,
-    find_drift,
-    in_next_run,
     stamp_of,
 )
-from sync.ops.reconcile.repair import grade, repair_drift
-from sync.ops.reconcile.report import ReconcileReport
 from sync.orchestrator import stages
 from sync.orchestrator.session import Run
 from sync.state import State
@@ -56,12 +54,15 @@ logger = logging.getLogger(__name__)
 def reconcile(
     settings: Settings, *, repair: bool = False, environ: dict[str, str] | None = None, **kept
 ) -> ReconcileReport:
-    """Check (and with ``repair`` fix) the invariants; raises only LockHeldError and early config errors.
-    ``kept``: what the daemon keeps across its jobs (``connected``, ``mapping``, ``checkpoint``).
+    """Check (and with ``repair`` fix) the invariants.
+
+    Raises only LockHeldError and early config errors. ``kept``: what the daemon keeps across its
+    jobs (``connected``, ``mapping``, ``checkpoint``).
 
     A repair writes, so it runs in ``stages.cycle``, the frame of every writing command (recovery
     first, then the sweeps and repairs, settle, unconfirmed, the final write-back; a write-back that
-    fails after an error never hides it). A report alone writes nothing but its run row."""
+    fails after an error never hides it). A report alone writes nothing but its run row.
+    """
     report = ReconcileReport(repair=repair)
     conclude = partial(_conclude, report)
     if repair:
@@ -99,7 +100,10 @@ def _check_and_repair(report: ReconcileReport, run: Run) -> None:
 
 
 def _conclude(report: ReconcileReport, session: stages.Session) -> tuple[str, int, dict[str, int]]:
-    """The run row of a reconcile: its status comes from the drift that remains, not from the counts."""
+    """The run row of a reconcile.
+
+    Its status comes from the drift that remains, not from the counts.
+    """
     report.run_id = session.run_id
     if session.aborted is not None:
         report.error_code = exit_code_of(session.aborted)
@@ -119,7 +123,7 @@ def _conclude(report: ReconcileReport, session: stages.Session) -> tuple[str, in
     return report.status, report.exit_code, counts
 
 
-# --- the sweeps ---------------------------------------------------------------------------------------
+# --- the sweeps ------------------------------------------------------------------------------
 
 
 def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
@@ -176,7 +180,10 @@ def check(run: Run) -> tuple[list[Drift], dict[str, int]]:
 def old_mapping(
     state: State, mapping, existing: dict[str, dict], skip: set[str | None]
 ) -> list[Drift]:
-    """Links made with another mapping: --repair re-fetches them and the diff pushes what changed."""
+    """Links made with another mapping.
+
+    --repair re-fetches them and the diff pushes what changed.
+    """
     return [
         Drift(
             kind="old-mapping",
@@ -212,4 +219,4 @@ def sweep_existence(client: SalesforceApi, mapping, links: dict[str, Link]) -> d
     return existing
 
 
-# --- the repairs --------------------------------------------------------------------------------------
+# --- the repairs -----------------------------------------------------------------------------

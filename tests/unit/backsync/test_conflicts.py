@@ -1,4 +1,4 @@
-"""A hand edit in the PSA is a conflict only when it differs from what we pushed (typed, normalised)."""
+"""A PSA hand edit is a conflict only when it differs from what we pushed (typed, normalised)."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,5 @@
-"""`--config`, `--log-level` and `--log-format` are accepted before the command and after it (issue 12)."""
+"""`--config`, `--log-level` and `--log-format` are accepted before the command and after it
+(issue 12)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_a_bug_is_logged_as_one_and_says_so(caplog):
     assert "a bug in psa-sync" in caplog.text and "boom" in caplog.text
 
 
-# -- one table: sync.common.errors.ExitCode; every written copy is held to it -------------------------------
+# -- one table: sync.common.errors.ExitCode; every written copy is held to it ----------------------
 def table_rows(text: str, header: str) -> dict[int, list[str]]:
     """The rows of the markdown table under ``header``: exit code → its cells."""
     body = text[text.index(header) :].split("\n\n")[0].splitlines()[2:]
@@ -121,7 +121,7 @@ def test_the_daemon_reads_every_code_by_its_name():
         assert literals == [], f"sync/daemon/{path.name} writes exit codes as numbers: use ExitCode"
 
 
-# --- the promised message, and nothing leaking (issue 20) ------------------------------------------
+# --- the promised message, and nothing leaking (issue 20) -----------------------------------------
 
 SECRET = (
     "tok-3xAmpl3-s3cr3t"  # as if read from ${SF_CLIENT_SECRET}: registered, so it must never print
@@ -133,7 +133,7 @@ def _every(cls: type) -> list[type]:
 
 
 def _raised(cls: type) -> BaseException:
-    """An instance of ``cls`` whose message carries the secret, built the way its callers build it."""
+    """An instance of ``cls`` whose message carries the secret, built as its callers build it."""
     text = f"the token {SECRET} was refused"
     if issubclass(cls, errors.YamlSyntaxError):
         return cls("psa-sync.yaml", 3, text)
@@ -188,8 +188,8 @@ def test_ctrl_c_says_what_stays_and_exits_130(printed):
 
 
 def test_every_exit_code_the_program_can_exit_with_is_documented():
-    """Every error class's code, a bug's and Ctrl-C's, 0 and 1: each a row of README's exit-code table
-    (the one under "Running it", not the health check's) and of architecture.md's."""
+    """Every error class's code, a bug's and Ctrl-C's, 0 and 1: each a row of README's exit-code
+    table (the one under "Running it", not the health check's) and of architecture.md's."""
     codes = {int(cls.exit_code) for cls in ERRORS} | {
         exit_code_of(RuntimeError()),
         exit_code_of(KeyboardInterrupt()),

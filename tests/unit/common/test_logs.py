@@ -41,9 +41,8 @@ def test_a_secret_with_quotes_backslashes_and_accents_is_redacted_in_every_forma
 def test_the_check_would_see_the_secret_were_redaction_off(secret):
     redaction.forget_secrets()
     line = formatted(True, "the server said: bad client_secret=%s", secret)
-    assert (
-        json.dumps(secret)[1:-1] in line
-    )  # escaped by JSON: a redaction after dumps alone misses it
+    # escaped by JSON: a redaction after dumps alone misses it
+    assert json.dumps(secret)[1:-1] in line
 
 
 def test_errors_the_cli_prints_are_redacted(secret, capsys):

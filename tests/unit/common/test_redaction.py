@@ -2,9 +2,9 @@
 
 The forms are made here by running the encoders a server or our own code runs (json.dumps, twice;
 repr; urllib quoting; whitespace collapsed; UTF-8 read as Latin-1), never by asking
-``register_secret`` which forms it knows. And a canary's ASCII runs (``Zq7Kt3``, ``cretRk8v``, ``megaJd5n``,
-``Wp4Hx9``) survive every one of those encoders, so their absence shows that no piece of it got
-through, in a form listed here or not.
+``register_secret`` which forms it knows. And a canary's ASCII runs (``Zq7Kt3``, ``cretRk8v``,
+``megaJd5n``, ``Wp4Hx9``) survive every one of those encoders, so their absence shows that no piece
+of it got through, in a form listed here or not.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from sync.common.logs import RedactingFormatter
 from sync.connectors.answers import excerpt
 from sync.state import State
 
-CANARY = "Zq7Kt3-\"q'\\ \t\x01-s\u00e9cretRk8v-\u03a9megaJd5n-Wp4Hx9"  # " ' \ tab, a control character, é, Ω
+# " ' \ tab, a control character, é, Ω
+CANARY = "Zq7Kt3-\"q'\\ \t\x01-s\u00e9cretRk8v-\u03a9megaJd5n-Wp4Hx9"
 
 
 def markers(secret: str) -> list[str]:
@@ -127,8 +128,8 @@ def test_a_value_is_masked_inside_and_stays_the_same_shape():
 
 
 def test_the_connectors_mask_what_a_server_says_where_they_read_it():
-    """Beside the sinks (logs, printed lines, state rows), each place that lifts a server's words into an
-    error masks them: Salesforce's error message, Redmine's 422 errors, Tryton's refusal."""
+    """Beside the sinks (logs, printed lines, state rows), each place that lifts a server's words
+    into an error masks them: Salesforce's error message, Redmine's 422 errors, Tryton's refusal."""
     import requests
     from simple_salesforce.exceptions import SalesforceError
 
@@ -157,9 +158,8 @@ def test_a_daemon_s_many_sessions_keep_the_pattern_bounded_and_the_current_token
     redaction.register_secret("sf-token-current-0001", session_of="salesforce")
     for n in range(1000):
         redaction.register_secret(f"tryton-session-{n:06d}", session_of="tryton")
-    assert (
-        len(redaction._forms) == 1 + 1 + redaction.SESSIONS_KEPT
-    )  # the canary, one Salesforce token, Tryton's last
+    # the canary, one Salesforce token, Tryton's last
+    assert len(redaction._forms) == 1 + 1 + redaction.SESSIONS_KEPT
     assert (
         redaction.redact("sf-token-current-0001 tryton-session-000999 " + CANARY) == "*** *** ***"
     )

@@ -107,8 +107,8 @@ def test_an_unset_variable_and_an_unknown_key_name_their_lines(tmp_path):
     env = {k: v for k, v in ENV.items() if k != "SF_CLIENT_ID"}
     assert problems_of(path, env) == [
         f"{path}:6: salesforce.auth.client_id: environment variable SF_CLIENT_ID is not set",
-        f"{path}:14: schedule.every: unknown key; valid keys: backoff_max, backsync_interval, hours_interval, "
-        "interval, reconcile, reconcile_repair",
+        f"{path}:14: schedule.every: unknown key; valid keys: "
+        "backoff_max, backsync_interval, hours_interval, interval, reconcile, reconcile_repair",
     ]
 
 
@@ -128,7 +128,8 @@ def test_the_path_is_reported_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, BASE.replace("interval: 2m", "interval: soon"))
     assert problems_of(Path("conf/psa-sync.yaml")) == [
-        "conf/psa-sync.yaml:14: schedule.interval: 'soon' is not a duration; write <number><s|m|h|d>, e.g. 10m"
+        "conf/psa-sync.yaml:14: schedule.interval: 'soon' is not a duration; "
+        "write <number><s|m|h|d>, e.g. 10m"
     ]
 
 
@@ -137,9 +138,8 @@ def test_the_service_keys_have_their_defaults(tmp_path):
         write(tmp_path, BASE.replace("schedule: {interval: 2m, hours_interval: 0}\n", "")), ENV
     )
     schedule = settings.schedule
-    assert schedule.interval is None and schedule.cycle == timedelta(
-        seconds=30
-    )  # the daemon's default
+    # the daemon's default
+    assert schedule.interval is None and schedule.cycle == timedelta(seconds=30)
     assert schedule.backsync_interval == timedelta(
         minutes=5
     ) and schedule.hours_interval == timedelta(hours=1)
@@ -155,8 +155,9 @@ def test_the_service_keys_are_read(tmp_path):
     text = BASE.replace(
         "schedule: {interval: 2m, hours_interval: 0}",
         (
-            "schedule: {interval: 10s, backsync_interval: 0, backoff_max: 1m, reconcile: 'sun 03:00', "
-            "reconcile_repair: true}\nretention: {runs: 7d, events: 90d, at: '02:15'}\n"
+            "schedule: {interval: 10s, backsync_interval: 0, backoff_max: 1m, "
+            "reconcile: 'sun 03:00', reconcile_repair: true}\n"
+            "retention: {runs: 7d, events: 90d, at: '02:15'}\n"
             "metrics: {textfile: prom/psa-sync.prom, port: 9464}"
         ),
     )
@@ -189,11 +190,12 @@ def test_wrong_service_keys_name_their_lines(tmp_path):
     )
     assert problems_of(path) == [
         f"{path}:14: schedule.interval: 0.5s is too short; the daemon cycles every 1s at most",
-        f"{path}:14: schedule.reconcile: 'sunday at 3' is not a time of the week; write [days] HH:MM (UTC), "
-        "e.g. 'sun 03:00', 'mon-fri 06:30' or '02:00' for every day",
+        f"{path}:14: schedule.reconcile: 'sunday at 3' is not a time of the week; "
+        "write [days] HH:MM (UTC), e.g. 'sun 03:00', 'mon-fri 06:30' or '02:00' for every day",
         f"{path}:14: schedule.reconcile_repair: 'maybe' is not true or false",
         f"{path}:16: metrics.port: 70000 is not a TCP port (1-65535)",
-        f"{path}:15: retention.runs: 'forever' is not a duration; write <number><s|m|h|d>, e.g. 10m",
+        f"{path}:15: retention.runs: 'forever' is not a duration; "
+        "write <number><s|m|h|d>, e.g. 10m",
     ]
 
 

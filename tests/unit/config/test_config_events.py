@@ -1,4 +1,4 @@
-"""The ``events:`` section: defaults, the daemon's values, and every bad value named with its line."""
+"""The ``events:`` section: defaults, the daemon's values, each bad value named with its line."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from sync.config import ConfigError, load_settings
 
 ENV = {
     "SF_CLIENT_ID": "cid",
-    "SF_CLIENT_SECRET": "s",
+    "SF_SECRET": "s",
     "REDMINE_URL": "http://127.0.0.1:3000",
     "REDMINE_API_KEY": "k",
 }
 BASE = """
 salesforce:
   login_url: https://login.salesforce.com
-  auth: {flow: client_credentials, client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}"}
+  auth: {flow: client_credentials, client_id: "${SF_CLIENT_ID}", client_secret: "${SF_SECRET}"}
 psa: {connector: redmine, url: "${REDMINE_URL}", api_key: "${REDMINE_API_KEY}"}
 """
 

@@ -264,7 +264,8 @@ def documents(keys: list[str], values: list[str]) -> st.SearchStrategy:
 
 @st.composite
 def mutated(draw, base: object, keys: list[str], values: list[str]) -> object:
-    """``base`` with some keys dropped, some values replaced by random documents, some keys added."""
+    """``base`` with some keys dropped, some values replaced by random documents, some keys
+    added."""
     if not isinstance(base, dict):
         return draw(documents(keys, values)) if draw(st.integers(0, 4)) == 0 else base
     out = {}
@@ -453,7 +454,7 @@ def fed(folder, kind: str, text: str) -> list[str]:
 
 
 def test_the_valid_seeds_load(folder):
-    """The documents the mutations start from are valid, so a mutation is what a problem comes from."""
+    """The documents the mutations start from are valid: a problem comes from a mutation."""
     assert fed(folder, "config", yaml.safe_dump(VALID_CONFIG)) == []
     assert fed(folder, "mapping", yaml.safe_dump(VALID_MAPPING)) == []
 
@@ -495,8 +496,9 @@ RULE_TYPES = st.sampled_from(["string", "decimal", "integer", "date", "datetime"
 def test_any_scalar_as_a_default_map_entry_or_lookback_is_loaded_or_refused(
     folder, type_, tz, value, key, lookback
 ):
-    """The values a mapping parses at load (defaults and map entries, with the transform's own parser;
-    the lookback) are where a value's type and range meet; random documents rarely reach them."""
+    """The values a mapping parses at load (defaults and map entries, with the transform's own
+    parser; the lookback) are where a value's type and range meet; random documents rarely reach
+    them."""
     rule = {
         "from": "CloseDate",
         "type": type_,
@@ -522,9 +524,8 @@ NESTINGS = {
 }
 
 
-@settings(
-    FUZZ, max_examples=max(1, FUZZ.max_examples // 3)
-)  # each example parses thousands of levels, twice
+# each example parses thousands of levels, twice
+@settings(FUZZ, max_examples=max(1, FUZZ.max_examples // 3))
 @given(depth=st.integers(0, 3000), style=st.sampled_from(sorted(NESTINGS)), closed=st.booleans())
 def test_anything_nested_to_any_depth_is_loaded_or_refused(folder, depth, style, closed):
     """Nesting is recursion in PyYAML's composer and in the SOQL parser: deep enough, it was a

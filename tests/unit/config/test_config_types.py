@@ -214,7 +214,7 @@ def test_an_unknown_connector_is_a_problem_at_its_line_naming_the_known_ones(tmp
     assert "redmine" in problem
 
 
-# --- files that cannot be read as text ---------------------------------------------------------------
+# --- files that cannot be read as text ------------------------------------------------------------
 
 
 def test_a_config_path_that_is_a_directory_is_one_problem_naming_it(tmp_path):

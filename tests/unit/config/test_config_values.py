@@ -19,8 +19,9 @@ def limits(tmp_path, text):
 def test_a_call_cap_below_two_is_refused_saying_the_minimum(tmp_path, calls):
     path = limits(tmp_path, f"{{max_calls_per_run: {calls}}}")
     assert short(path, problems_of(path)) == [
-        f"14: limits.max_calls_per_run: {calls} is less than 2: a run needs at least 2 Salesforce data calls "
-        "to make progress (one query page and one write-back)"
+        f"14: limits.max_calls_per_run: {calls} is less than 2: "
+        "a run needs at least 2 Salesforce data calls to make progress "
+        "(one query page and one write-back)"
     ]
 
 
@@ -34,8 +35,8 @@ def test_a_call_cap_of_two_is_the_least_accepted(tmp_path):
 def test_an_org_share_outside_0_to_100_is_refused_saying_the_range(tmp_path, percent):
     path = limits(tmp_path, f"{{max_org_api_percent: {percent}}}")
     assert short(path, problems_of(path)) == [
-        f"14: limits.max_org_api_percent: {float(percent)!r} is outside (0, 100]: the share of the org's daily "
-        "API requests a run may reach, more than 0 and at most 100"
+        f"14: limits.max_org_api_percent: {float(percent)!r} is outside (0, 100]: "
+        "the share of the org's daily API requests a run may reach, more than 0 and at most 100"
     ]
 
 
@@ -52,7 +53,7 @@ def test_the_readme_limits_are_accepted(tmp_path):
     assert (settings.limits.max_org_api_percent, settings.limits.max_calls_per_run) == (80.0, 5000)
 
 
-# --- ${VAR} set but empty -------------------------------------------------------------------------------
+# --- ${VAR} set but empty -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,7 @@ def test_an_empty_variable_inside_a_longer_value_is_named_too(tmp_path):
     ]
 
 
-# --- numbers too large for a float (found by tests/unit/config/test_config_fuzz.py) ------------------------------
+# --- numbers too large for a float (found by tests/unit/config/test_config_fuzz.py) ---------------
 
 HUGE = "3" + "0" * 400
 

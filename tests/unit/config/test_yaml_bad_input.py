@@ -1,5 +1,6 @@
-"""YAML that PyYAML itself chokes on, found by the fuzz tests (tests/unit/config/test_config_fuzz.py): each is
-one ``file:line: key: message`` problem from the config and the mapping loader, never a traceback."""
+"""YAML that PyYAML itself chokes on, found by the fuzz tests
+(tests/unit/config/test_config_fuzz.py): each is one ``file:line: key: message`` problem from the
+config and the mapping loader, never a traceback."""
 
 from __future__ import annotations
 

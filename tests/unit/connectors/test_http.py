@@ -1,4 +1,4 @@
-"""The shared HTTP session: timeouts, safe retries, and a CA bundle the environment cannot override."""
+"""The shared HTTP session: timeouts, safe retries, a CA bundle the environment cannot override."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sync.connectors.http import TlsVerificationRequired, build_session, certifi
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
-# --- a tiny loopback server whose answers a test scripts -------------------------------------------
+# --- a tiny loopback server whose answers a test scripts ------------------------------------------
 
 
 @dataclass
@@ -95,7 +95,7 @@ def serve(script: Script, tls: ssl.SSLContext | None = None) -> Iterator[str]:
 
 
 def make_ca_and_server_cert(folder: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a 127.0.0.1 server certificate it signed; returns (ca, cert, key) files."""
+    """A throwaway CA and a 127.0.0.1 server certificate it signed: (ca, cert, key) files."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "psa-sync test CA")])
@@ -178,7 +178,7 @@ def env_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CURL_CA_BUNDLE", SYSTEM_BUNDLE)
 
 
-# --- CA bundle ---------------------------------------------------------------------------------------
+# --- CA bundle ------------------------------------------------------------------------------------
 
 
 def test_ca_bundle_is_used_even_when_the_environment_names_another(tls_server, env_bundle):
@@ -250,7 +250,7 @@ def test_verify_is_never_false(tmp_path, monkeypatch, with_ca, env):
         session.merge_environment_settings("https://127.0.0.1/", {}, None, None, None)
 
 
-# --- timeouts ----------------------------------------------------------------------------------------
+# --- timeouts -------------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -266,7 +266,7 @@ def test_a_silent_server_times_out_instead_of_hanging():
     script = Script(release=threading.Event())
     with serve(script) as url:
         session = build_session(ca_bundle=None, timeout=0.2, retries=0)
-        # urllib3 wraps the read timeout of the last attempt; requests reports it as a ConnectionError
+        # urllib3 wraps the last attempt's read timeout; requests reports it as a ConnectionError
         with pytest.raises(requests.exceptions.RequestException, match="Read timed out"):
             session.get(url + "/slow")
 
@@ -296,7 +296,7 @@ def test_nonsense_timeouts_and_retries_are_config_errors(timeout, retries):
         build_session(ca_bundle=None, timeout=timeout, retries=retries)
 
 
-# --- retries -----------------------------------------------------------------------------------------
+# --- retries --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])

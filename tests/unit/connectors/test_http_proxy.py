@@ -1,4 +1,4 @@
-"""Issue 20: an environment proxy never sees a request to a loopback PSA (plain http, a key in clear).
+"""Issue 20: an environment proxy never sees a request to a loopback PSA (plain http, a key).
 
 A proxy-like listener on loopback records every connection it gets (and the bytes that came); the
 PSA is another loopback server. With ``http_proxy``, ``https_proxy`` and ``ALL_PROXY`` pointing at
@@ -43,7 +43,8 @@ def listener() -> Iterator[tuple[int, list[bytes]]]:
                 try:
                     seen.append(conn.recv(65536))
                     conn.sendall(
-                        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        b"HTTP/1.1 502 Bad Gateway\r\n"
+                        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
                     )
                 except OSError:
                     seen.append(b"")

@@ -12,7 +12,8 @@ import pytest
 from urllib3.util.retry import RequestHistory
 
 from sync.common.errors import ConfigError
-from sync.connectors.http import RetryWindow, build_session, retry_policy
+from sync.connectors.http import build_session
+from sync.connectors.retries import RetryWindow, retry_policy
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""psa.options' policies the stages read (on_closed, customer) are typed settings with one default each."""
+"""psa.options' policies the stages read (on_closed, customer): typed settings, one default each."""
 
 from __future__ import annotations
 

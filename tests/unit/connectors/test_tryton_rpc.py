@@ -13,8 +13,9 @@ import requests
 import responses
 
 from sync.common.errors import AuthError, ConfigError, PsaUnavailable
+from sync.connectors.psa.tryton.codec import decode, encode
 from sync.connectors.psa.tryton.connector import TrytonConnector
-from sync.connectors.psa.tryton.rpc import TrytonError, TrytonRpc, decode, encode
+from sync.connectors.psa.tryton.rpc import TrytonError, TrytonRpc
 
 URL = "http://tryton.test/psa"
 RPC = URL + "/rpc/"
@@ -96,7 +97,8 @@ def test_a_refusal_is_a_tryton_error_with_tryton_s_words():
             "error": [
                 "UserError",
                 [
-                    'The value "barter" for field "Invoice Method" is not one of the allowed options.',
+                    'The value "barter" for field "Invoice Method" '
+                    "is not one of the allowed options.",
                     "",
                     None,
                 ],

@@ -1,4 +1,4 @@
-"""Issue 20: Tryton's session under threads, a login that asks for more, and a login answer never quoted.
+"""Issue 20: Tryton's session under threads, a login asking for more, a login answer never quoted.
 
 The double replays the shapes trytond 8.2 answers with (trytond/protocols/dispatcher.py and
 jsonrpc.py): ``common.db.login`` → ``{"id", "result": [uid, token, bus_url]}``; a call whose

@@ -1,5 +1,5 @@
-"""The daemon's view of its stream, on an injected clock: healthy or not, the poll's pace, the watchdog,
-and what status records of faults and fallbacks."""
+"""The daemon's view of its stream, on an injected clock: healthy or not, the poll's pace, the
+watchdog, and what status records of faults and fallbacks."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ class Ticks:
         self.codes = codes  # the exit code of each cycle that runs, in turn
         self.ran_at: list[float] = []
         self.backoff = Backoff(interval=1, cap=8)
-        self.settings = self.environ = None
+        self.settings = self.environ = self.event_path = None
         self.stopping = False
 
     def clock(self) -> float:

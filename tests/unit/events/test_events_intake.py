@@ -1,4 +1,5 @@
-"""What a drain asks of the cycle: ids to re-read, a poll now, echoes skipped, the replay id reached."""
+"""What a drain asks of the cycle: ids to re-read, a poll now, echoes skipped, the replay id
+reached."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The Pub/Sub client and listener against an in-process server: headers, flow control, the schema cache,
-and every stream fault with what the listener does next (back-off on an injected sleep)."""
+"""The Pub/Sub client and listener against an in-process server: headers, flow control, the schema
+cache, and every stream fault with what the listener does next (back-off on an injected sleep)."""
 
 from __future__ import annotations
 

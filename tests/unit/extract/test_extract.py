@@ -1,4 +1,5 @@
-"""The incremental query: a window on Salesforce's clock, the criteria, and the terms that bring linked deals back."""
+"""The incremental query: a window on Salesforce's clock, the criteria, and the terms that bring
+linked deals back."""
 
 from datetime import UTC, datetime
 from pathlib import Path

@@ -229,7 +229,10 @@ def test_builder_helpers():
 
 
 def test_query_round_trip():
-    text = "SELECT Id, Account.Name FROM Opportunity WHERE Amount > 5 ORDER BY Id DESC NULLS LAST LIMIT 3"
+    text = (
+        "SELECT Id, Account.Name FROM Opportunity WHERE Amount > 5 "
+        "ORDER BY Id DESC NULLS LAST LIMIT 3"
+    )
     assert parse_query(to_soql(parse_query(text))) == parse_query(text)
 
 

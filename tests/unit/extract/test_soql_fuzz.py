@@ -87,7 +87,7 @@ def test_a_like_pattern_round_trips_inside_its_quotes(pattern):
 @FUZZ
 @given(_texts)
 def test_an_escaped_pattern_matches_exactly_its_text(text):
-    # Rendered, parsed and evaluated: every character literal, so it matches the text and no longer text.
+    # Rendered, parsed, evaluated: each character literal, so it matches the text, no longer text.
     cond = parse_condition(to_soql(field("Name").like(literal_pattern(text))))
     assert evaluate(cond, {"Name": text})
     assert not evaluate(cond, {"Name": text + "x"})

@@ -28,7 +28,7 @@ BASE = textwrap.dedent("""\
         name: {template: "{Account.Name} - {Name}", max_length: 255}
         customer: Account.Name
         budget: {from: Amount, type: decimal, default: 0}
-        billing_type: {from: Type, map: {"New Customer": "Fixed Fee"}, unmapped: error, required: true}
+        billing_type: {from: Type, map: {New Customer: Fixed Fee}, unmapped: error, required: true}
     writeback:
       PSA_Project_Id__c: project.id
       PSA_Project_URL__c: project.url
@@ -45,15 +45,18 @@ FIELD_KEYS = (
     "transform, type, tz, unmapped"
 )
 
-# (case id, line number in BASE to replace (0 = append), new text, expected "line: key: message" list)
+# (case id, line number in BASE to replace (0 = append), new text,
+#  expected "line: key: message" list)
 CASES = [
     (
         "unknown top-level key",
         0,
         "extras: 1",
         [
-            "23: extras: unknown key 'extras'; valid keys: version, source, key, project, writeback, backsync, "
-            "lifecycle, conflicts, members, pipeline, structure"
+            "23: extras: "
+            "unknown key 'extras'; "
+            "valid keys: version, source, key, project, writeback, backsync, lifecycle, conflicts, "
+            "members, pipeline, structure"
         ],
     ),
     (
@@ -70,7 +73,8 @@ CASES = [
         6,
         "  look_back: 10m",
         [
-            "6: source.look_back: unknown key 'look_back'; valid keys: object, criteria, start_date, lookback"
+            "6: source.look_back: "
+            "unknown key 'look_back'; valid keys: object, criteria, start_date, lookback"
         ],
     ),
     (
@@ -78,8 +82,8 @@ CASES = [
         12,
         "    budget: {from: Amount, type: money}",
         [
-            "12: project.fields.budget.type: 'money' is not one of: string, decimal, integer, date, datetime, "
-            "boolean"
+            "12: project.fields.budget.type: "
+            "'money' is not one of: string, decimal, integer, date, datetime, boolean"
         ],
     ),
     (
@@ -112,7 +116,8 @@ CASES = [
         5,
         "",
         [
-            "2: source.start_date: missing: the first run starts reading there, e.g. start_date: 2026-01-01"
+            "2: source.start_date: "
+            "missing: the first run starts reading there, e.g. start_date: 2026-01-01"
         ],
     ),
     (
@@ -138,7 +143,8 @@ CASES = [
         4,
         '  criteria: "Id IN (SELECT Id FROM Account)"',
         [
-            "4: source.criteria: subqueries are not supported at character 8 of 'Id IN (SELECT Id FROM Account)'"
+            "4: source.criteria: "
+            "subqueries are not supported at character 8 of 'Id IN (SELECT Id FROM Account)'"
         ],
     ),
     (
@@ -152,7 +158,8 @@ CASES = [
         4,
         '  criteria: "IsWon = true AND PSA_Project_Id__c = null"',
         [
-            "4: source.criteria: reads PSA_Project_Id__c, a field psa-sync writes (writeback/backsync); "
+            "4: source.criteria: "
+            "reads PSA_Project_Id__c, a field psa-sync writes (writeback/backsync); "
             "criteria may not read psa-sync's own fields"
         ],
     ),
@@ -161,7 +168,8 @@ CASES = [
         4,
         "  criteria: \"psa_status__c != 'closed'\"",
         [
-            "4: source.criteria: reads psa_status__c, a field psa-sync writes (writeback/backsync); "
+            "4: source.criteria: "
+            "reads psa_status__c, a field psa-sync writes (writeback/backsync); "
             "criteria may not read psa-sync's own fields"
         ],
     ),
@@ -170,8 +178,8 @@ CASES = [
         16,
         "  Description: project.url",
         [
-            "16: writeback.Description: psa-sync writes only custom fields (ending in __c); Description is a "
-            "standard field"
+            "16: writeback.Description: "
+            "psa-sync writes only custom fields (ending in __c); Description is a standard field"
         ],
     ),
     (
@@ -185,7 +193,8 @@ CASES = [
         18,
         "  StageName: status",
         [
-            "18: backsync.StageName: psa-sync writes only custom fields (ending in __c); StageName is a standard field"
+            "18: backsync.StageName: "
+            "psa-sync writes only custom fields (ending in __c); StageName is a standard field"
         ],
     ),
     (
@@ -193,7 +202,8 @@ CASES = [
         18,
         "  psa_project_url__c: status",
         [
-            "16: writeback.PSA_Project_URL__c: PSA_Project_URL__c is listed in both writeback and backsync (line 18)"
+            "16: writeback.PSA_Project_URL__c: "
+            "PSA_Project_URL__c is listed in both writeback and backsync (line 18)"
         ],
     ),
     (
@@ -210,7 +220,8 @@ CASES = [
         10,
         '    name: {template: "{Name} ({PSA_Project_Id__c})"}',
         [
-            "15: writeback.PSA_Project_Id__c: PSA_Project_Id__c is also read by project.fields.name; "
+            "15: writeback.PSA_Project_Id__c: "
+            "PSA_Project_Id__c is also read by project.fields.name; "
             "a field flows in one direction only"
         ],
     ),
@@ -219,7 +230,8 @@ CASES = [
         10,
         '    name: {template: "{Amount:.2f}"}',
         [
-            "10: project.fields.name.template: '{Amount:.2f}': format specs and conversions are not supported; "
+            "10: project.fields.name.template: "
+            "'{Amount:.2f}': format specs and conversions are not supported; "
             "use type and transform"
         ],
     ),
@@ -228,7 +240,8 @@ CASES = [
         10,
         '    name: {template: "{Account.Name - {Name}"}',
         [
-            "10: project.fields.name.template: unexpected '{' in field name (write a literal brace as {{ or }})"
+            "10: project.fields.name.template: "
+            "unexpected '{' in field name (write a literal brace as {{ or }})"
         ],
     ),
     (
@@ -251,7 +264,8 @@ CASES = [
         12,
         "    budget: {from: Amount, type: decimal, default: abc}",
         [
-            "12: project.fields.budget.default: 'abc' is not a decimal number (the field's type is decimal)"
+            "12: project.fields.budget.default: "
+            "'abc' is not a decimal number (the field's type is decimal)"
         ],
     ),
     (
@@ -259,7 +273,8 @@ CASES = [
         12,
         "    budget: {from: Amount, type: decimal, map: {small: 1000, big: lots}, unmapped: pass}",
         [
-            "12: project.fields.budget.map.big: 'lots' is not a decimal number (the field's type is decimal)"
+            "12: project.fields.budget.map.big: "
+            "'lots' is not a decimal number (the field's type is decimal)"
         ],
     ),
     (
@@ -267,7 +282,8 @@ CASES = [
         13,
         '    billing_type: {from: Type, map: {"New Customer": "Fixed Fee"}}',
         [
-            "13: project.fields.billing_type.map: a `map` needs an explicit `unmapped: error | default | pass`"
+            "13: project.fields.billing_type.map: "
+            "a `map` needs an explicit `unmapped: error | default | pass`"
         ],
     ),
     (
@@ -293,7 +309,8 @@ CASES = [
         11,
         "    customer: {from: Account.Name, transform: [strip, title]}",
         [
-            "11: project.fields.customer.transform: unknown transform 'title'; valid: upper, lower, strip"
+            "11: project.fields.customer.transform: "
+            "unknown transform 'title'; valid: upper, lower, strip"
         ],
     ),
     (
@@ -313,7 +330,8 @@ CASES = [
         11,
         "    start_date: {from: CreatedDate, type: date, tz: Mars/Olympus}",
         [
-            "11: project.fields.start_date.tz: 'Mars/Olympus' is not a time zone name such as Europe/Paris or UTC"
+            "11: project.fields.start_date.tz: "
+            "'Mars/Olympus' is not a time zone name such as Europe/Paris or UTC"
         ],
     ),
     (
@@ -348,8 +366,9 @@ CASES = [
         18,
         "  PSA_Status__c: {from: status, sync: on_create}",
         [
-            "18: backsync.PSA_Status__c.sync: 'sync' is not valid in backsync; valid keys: default, from, map, "
-            "max_length, overflow, transform, type, unmapped"
+            "18: backsync.PSA_Status__c.sync: "
+            "'sync' is not valid in backsync; "
+            "valid keys: default, from, map, max_length, overflow, transform, type, unmapped"
         ],
     ),
     (
@@ -357,7 +376,8 @@ CASES = [
         11,
         "    Customer: Account.Name",
         [
-            "11: project.fields.Customer: 'Customer' is not a project field name (lower_case_with_underscores)"
+            "11: project.fields.Customer: "
+            "'Customer' is not a project field name (lower_case_with_underscores)"
         ],
     ),
     (
@@ -365,7 +385,8 @@ CASES = [
         11,
         "    key: Account.Name",
         [
-            "11: project.fields.key: 'key' is reserved: the mapping's `key` value is always sent as the project key"
+            "11: project.fields.key: "
+            "'key' is reserved: the mapping's `key` value is always sent as the project key"
         ],
     ),
     (
@@ -385,8 +406,9 @@ CASES = [
         11,
         "    customer: Account Name",
         [
-            "11: project.fields.customer.from: 'Account Name' is not a Salesforce field name (letters, digits and _, "
-            "up to 5 dot-separated levels such as Account.Owner.Email)"
+            "11: project.fields.customer.from: "
+            "'Account Name' is not a Salesforce field name "
+            "(letters, digits and _, up to 5 dot-separated levels such as Account.Owner.Email)"
         ],
     ),
     (
@@ -406,10 +428,12 @@ CASES = [
         11,
         "    customer: {from: Account.Name, tz: UTC}",
         [
-            "11: project.fields.customer.tz: applies to type date only (it picks the day of a date and time)"
+            "11: project.fields.customer.tz: "
+            "applies to type date only (it picks the day of a date and time)"
         ],
     ),
-    # Inputs the fuzz tests (tests/unit/config/test_config_fuzz.py) and probes around them found raising a traceback.
+    # Inputs the fuzz tests (tests/unit/config/test_config_fuzz.py) and probes around them found
+    # raising a traceback.
     (
         "a back-sync rule whose from is a list",
         18,
@@ -421,7 +445,8 @@ CASES = [
         11,
         "    customer: {from: CloseDate, type: date, tz: America}",
         [
-            "11: project.fields.customer.tz: 'America' is not a time zone name such as Europe/Paris or UTC"
+            "11: project.fields.customer.tz: "
+            "'America' is not a time zone name such as Europe/Paris or UTC"
         ],
     ),
     (
@@ -429,7 +454,8 @@ CASES = [
         11,
         "    customer: {from: CloseDate, type: date, tz: " + "x" * 300 + "}",
         [
-            f"11: project.fields.customer.tz: '{'x' * 300}' is not a time zone name such as Europe/Paris or UTC"
+            "11: project.fields.customer.tz: "
+            f"'{'x' * 300}' is not a time zone name such as Europe/Paris or UTC"
         ],
     ),
     (
@@ -437,16 +463,18 @@ CASES = [
         11,
         "    customer: {from: CloseDate, type: date, tz: [Europe/Paris]}",
         [
-            "11: project.fields.customer.tz: must be a time zone name such as Europe/Paris or UTC, not a list"
+            "11: project.fields.customer.tz: "
+            "must be a time zone name such as Europe/Paris or UTC, not a list"
         ],
     ),
     (
         "a map key at the end of time",
         13,
-        '    billing_type: {from: Type, map: {9999-12-31T23:59:59-05:00: "Fixed Fee"}, unmapped: error}',
+        '    billing_type: {from: Type, map: {9999-12-31T23:59:59-05:00: "Fixed Fee"}, '
+        "unmapped: error}",
         [
-            "13: project.fields.billing_type.map.9999-12-31 23:59:59-05:00: a map key must be text, a whole number "
-            "or true/false, not a date and time"
+            "13: project.fields.billing_type.map.9999-12-31 23:59:59-05:00: "
+            "a map key must be text, a whole number or true/false, not a date and time"
         ],
     ),
     (
@@ -454,16 +482,19 @@ CASES = [
         12,
         "    budget: {from: CloseDate, type: datetime, default: 9999-12-31T23:59:59-05:00}",
         [
-            "12: project.fields.budget.default: 9999-12-31T23:59:59-05:00 is out of range (the field's type is datetime)"
+            "12: project.fields.budget.default: "
+            "9999-12-31T23:59:59-05:00 is out of range (the field's type is datetime)"
         ],
     ),
     (
         "a date default past the last day in its time zone",
         12,
-        "    budget: {from: CloseDate, type: date, tz: Europe/Paris, default: 9999-12-31T23:59:59Z}",
+        "    budget: {from: CloseDate, type: date, tz: Europe/Paris, "
+        "default: 9999-12-31T23:59:59Z}",
         [
-            "12: project.fields.budget.default: 9999-12-31T23:59:59+00:00 is past the last date there is "
-            "(9999-12-31) in `tz` (the field's type is date)"
+            "12: project.fields.budget.default: "
+            "9999-12-31T23:59:59+00:00 is past the last date there is (9999-12-31) in `tz` "
+            "(the field's type is date)"
         ],
     ),
     (
@@ -514,6 +545,14 @@ def test_the_base_mapping_is_valid(tmp_path):
     path = tmp_path / "base.yaml"
     path.write_text(BASE)
     assert load_mapping(path).fields["budget"].type == "decimal"
+
+
+def test_a_section_that_is_not_a_mapping_says_what_it_is(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text(
+        BASE.replace("lifecycle:\n  on_unwon: flag\n  on_deleted: flag\n", "lifecycle: [a]\n")
+    )
+    assert _problems(path) == [f"{path}:19: lifecycle: must be a mapping, not a list"]
 
 
 def test_the_table_is_large_enough():

@@ -1,6 +1,6 @@
-"""The mapping's members: grammar and file:line:key messages, the describe check (a lookup to User), and
-load putting people on projects through the in-memory PSA — a user with no PSA account is reported,
-never a failure."""
+"""The mapping's members: grammar and file:line:key messages, the describe check (a lookup to User),
+and load putting people on projects through the in-memory PSA — a user with no PSA account is
+reported, never a failure."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def test_a_mapping_without_members_keeps_its_fingerprint(tmp_path):
         (
             "  lead: {from: Amount, role: Developer}\n",
             "lead:",
-            "members.lead.from: 'Amount' is not a lookup field: name the User lookup itself, such as OwnerId",
+            "members.lead.from: "
+            "'Amount' is not a lookup field: name the User lookup itself, such as OwnerId",
         ),
         (
             "  lead: {from: OwnerId}\n",
@@ -151,9 +152,8 @@ def test_check_refuses_a_role_the_psa_does_not_have_at_its_line(tmp_path):
     result = CheckResult()
     findings = Findings(result, path, load_yaml(path, "mapping"))
     check_member_roles(FakePsa("http://psa.test"), load_mapping(path), findings)
-    [error] = (
-        result.findings
-    )  # `developer` is Developer: roles match ignoring case, as the run matches them
+    # `developer` is Developer: roles match ignoring case, as the run matches them
+    [error] = result.findings
     assert (error.level, error.key, error.where) == (
         "ERROR",
         "members.owner.role",
@@ -228,9 +228,8 @@ def test_load_puts_members_on_a_new_project_and_reports_a_user_with_no_psa_accou
     one, two = (r["Id"] for r in records)
     assert psa.members[one] == {11: {"Manager"}, 12: {"Developer"}}
     assert psa.members[two] == {12: {"Developer"}}
-    assert all(
-        not k.startswith("member.") for k in psa.values[one]
-    )  # the project's own fields only
+    # the project's own fields only
+    assert all(not k.startswith("member.") for k in psa.values[one])
     events = [e for e in state.events(two) if e["action"] == "members"]
     assert [e["outcome"] for e in events] == ["updated", NO_ACCOUNT]
     assert events[1]["detail"]["missing"] == {

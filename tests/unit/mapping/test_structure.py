@@ -1,5 +1,6 @@
-"""The `structure:` section (issue 23): its validation with file:line, the routing to templates, the date
-language, each hours rule, the service filter, and each record error that quarantines a deal."""
+"""The `structure:` section (issue 23): its validation with file:line, the routing to templates,
+the date language, each hours rule, the service filter, and each record error that quarantines a
+deal."""
 
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ def plan(
     return structure_of(row(**dates), record, load_mapping(write(tmp_path, structure, template)))
 
 
-# --- the section's validation: file:line: key: message -------------------------------------------------------
+# --- the section's validation: file:line: key: message --------------------------------------------
 
 
 def test_the_example_mapping_and_its_templates_load():
@@ -159,13 +160,13 @@ def test_unknown_keys_are_refused_in_the_section_and_in_a_template(tmp_path):
     template = tmp_path / "templates" / "impl.yaml"
     found = problems_of(path)
     assert (
-        f"{path}:{line_of(path, 'hours_per_day')}: structure.line_items.hours_per_day: unknown key "
-        "'hours_per_day'; valid keys: services, name, hours_from, products, rates, default_role, phase, start, "
-        "due, on_removed, removed_note, on_quantity_change" in found
+        f"{path}:{line_of(path, 'hours_per_day')}: structure.line_items.hours_per_day: "
+        "unknown key 'hours_per_day'; valid keys: services, name, hours_from, products, rates, "
+        "default_role, phase, start, due, on_removed, removed_note, on_quantity_change" in found
     )
     assert (
-        f"{template}:{line_of(template, 'owner')}: tasks[0].owner: unknown key 'owner'; valid keys: id, name, "
-        "phase, hours, role, start, due" in found
+        f"{template}:{line_of(template, 'owner')}: tasks[0].owner: "
+        "unknown key 'owner'; valid keys: id, name, phase, hours, role, start, due" in found
     )
 
 
@@ -191,8 +192,8 @@ def test_a_rate_for_a_role_nothing_uses_is_refused(tmp_path):
         tmp_path, STRUCTURE.replace("rates: {Project Manager: 150}", "rates: {Project Managr: 150}")
     )
     assert problems_of(path) == [
-        f"{path}:{line_of(path, 'Project Managr')}: structure.line_items.rates.Project Managr: a rate for role "
-        "'Project Managr', which no product, template task or default_role has; "
+        f"{path}:{line_of(path, 'Project Managr')}: structure.line_items.rates.Project Managr: "
+        "a rate for role 'Project Managr', which no product, template task or default_role has; "
         "roles used: Consultant, Project Manager"
     ]
 
@@ -237,8 +238,8 @@ def test_relative_dates_need_start_and_end_to_be_date_fields(tmp_path):
         tmp_path, STRUCTURE.replace("structure:\n", "structure:\n  dates: {start: budget}\n")
     )
     assert any(
-        "structure.dates.start: relative dates count from `start`, the project field 'budget', which is of "
-        "type decimal" in p
+        "structure.dates.start: relative dates count from `start`, "
+        "the project field 'budget', which is of type decimal" in p
         for p in problems_of(path)
     )
 
@@ -257,8 +258,8 @@ def test_progress_backsync_fields_are_validated_like_backsync(tmp_path):
     )
     found = "\n".join(problems_of(path))
     assert (
-        "structure.backsync.Tasks_Done__c.from: 'tasks_finished' is not a PSA delivery value; valid: tasks_done"
-        in found
+        "structure.backsync.Tasks_Done__c.from: "
+        "'tasks_finished' is not a PSA delivery value; valid: tasks_done" in found
     )
     assert "structure.backsync.Amount: 'Amount': psa-sync writes only custom fields" in found
     assert "structure.backsync.PSA_Status__c: PSA_Status__c is also written by backsync" in found
@@ -284,13 +285,14 @@ def test_amendments_default_to_flag_and_follow_and_refuse_other_words(tmp_path):
     ) and "never deletes" in rules.removed_note
     path = write(tmp_path, STRUCTURE + "    on_removed: delete\n    on_quantity_change: always\n")
     assert problems_of(path) == [
-        f"{path}:{line_of(path, 'on_removed')}: structure.line_items.on_removed: 'delete' is not one of: flag, ignore",
-        f"{path}:{line_of(path, 'on_quantity_change')}: structure.line_items.on_quantity_change: 'always' is not one "
-        "of: follow, keep",
+        f"{path}:{line_of(path, 'on_removed')}: structure.line_items.on_removed: "
+        "'delete' is not one of: flag, ignore",
+        f"{path}:{line_of(path, 'on_quantity_change')}: structure.line_items.on_quantity_change: "
+        "'always' is not one of: follow, keep",
     ]
 
 
-# --- the date language --------------------------------------------------------------------------------------
+# --- the date language ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -327,7 +329,7 @@ def test_or_falls_back_when_the_first_base_is_empty():
     )
 
 
-# --- routing, hours rules, the service filter --------------------------------------------------------------
+# --- routing, hours rules, the service filter -----------------------------------------------------
 
 
 def test_a_new_customer_gets_the_template_and_a_task_per_service_line_item(tmp_path):
@@ -413,7 +415,7 @@ def test_a_deal_with_no_line_items_has_the_template_alone(tmp_path):
     assert [c.key for c in plan(tmp_path, deal([])).tasks] == ["006A000000AbCdEIAZ/t:kickoff"]
 
 
-# --- record errors: the deal is quarantined, naming the item ---------------------------------------------------
+# --- record errors: the deal is quarantined, naming the item --------------------------------------
 
 
 def reason(result) -> str:
@@ -432,10 +434,9 @@ def test_a_product_with_no_hours_rule_quarantines_the_deal_naming_the_line_item(
 
 def test_a_negative_quantity_quarantines_the_deal(tmp_path):
     found = reason(plan(tmp_path, deal([item("00kA0000003", quantity=-2)])))
-    assert (
-        found
-        == "structure: line item 00kA0000003: Quantity -2 is negative; a service sold makes a task with "
-        "hours, never fewer than none"
+    assert found == (
+        "structure: line item 00kA0000003: "
+        "Quantity -2 is negative; a service sold makes a task with hours, never fewer than none"
     )
 
 
@@ -451,17 +452,16 @@ def test_a_task_before_the_project_start_quarantines_the_deal(tmp_path):
 
 def test_a_service_date_before_the_start_names_the_line_item(tmp_path):
     found = reason(plan(tmp_path, deal([item("00kA0000004", ServiceDate="2026-01-15")])))
-    assert (
-        found
-        == "structure: line item 00kA0000004 is due 2026-01-15, before the project's start 2026-03-01"
+    assert found == (
+        "structure: line item 00kA0000004 is due 2026-01-15, before the project's start 2026-03-01"
     )
 
 
 def test_a_relative_date_without_a_start_date_quarantines_the_deal(tmp_path):
     found = reason(plan(tmp_path, deal([]), start=None))
     assert (
-        "templates/impl.yaml phase 'discovery': due is `start + 14d`, but the deal has no start date"
-        in found
+        "templates/impl.yaml phase 'discovery': "
+        "due is `start + 14d`, but the deal has no start date" in found
     )
     assert (
         "templates/impl.yaml task 'kickoff': start is `start`, but the deal has no start date"
@@ -475,9 +475,8 @@ def test_line_items_not_read_to_their_end_are_never_half_planned(tmp_path):
         done=False, totalSize=1200, nextRecordsUrl="/services/data/v62.0/query/01g-1"
     )
     assert "only 1 of 1200 line items were read" in reason(plan(tmp_path, record))
-    record["OpportunityLineItems"].update(
-        totalSize=1
-    )  # every page appended by the reader: complete
+    # every page appended by the reader: complete
+    record["OpportunityLineItems"].update(totalSize=1)
     assert isinstance(plan(tmp_path, record), Structure)
 
 
@@ -494,7 +493,7 @@ def test_every_problem_of_a_deal_is_given_at_once(tmp_path):
     assert "00kA0000005" in found and "00kA0000006" in found
 
 
-# --- the page step: the structure travels beside the row, never in its payload ------------------------------
+# --- the page step: the structure travels beside the row, never in its payload --------------------
 
 
 def test_the_structure_is_not_in_the_projects_payload_or_its_hash():
@@ -571,9 +570,8 @@ def test_a_tentative_deal_gets_its_structure_and_a_lost_one_is_never_held_to_its
     assert list(structures) == [tentative.record_id]
     assert structures[tentative.record_id].tasks[-1].key == "006A000000AbCdTIAZ/li:00kA0000001"
     kept, errors, structures = page_structures([tentative], records, mapping, tentative=False)
-    assert (
-        kept == [tentative] and structures == {}
-    )  # without tentative projects, an open deal needs no plan
+    # without tentative projects, an open deal needs no plan
+    assert kept == [tentative] and structures == {}
 
 
 def test_a_deal_read_through_bulk_csv_routes_and_filters_as_its_rest_json_does(tmp_path):
@@ -612,10 +610,9 @@ def test_a_deal_read_through_bulk_csv_routes_and_filters_as_its_rest_json_does(t
 def test_a_routing_value_that_cannot_be_compared_quarantines_the_deal(tmp_path):
     text = STRUCTURE.replace("Type = 'New Customer'", "Amount > 100000")
     found = reason(plan(tmp_path, {**deal([]), "Amount": "lots"}, text))
-    assert (
-        found
-        == "structure: structure.templates[0] (templates/impl.yaml): when: Amount: cannot compare value "
-        "'lots' with literal 100000"
+    assert found == (
+        "structure: structure.templates[0] (templates/impl.yaml): when: "
+        "Amount: cannot compare value 'lots' with literal 100000"
     )
 
 
@@ -626,6 +623,5 @@ def test_a_record_read_without_the_line_item_subquery_is_never_planned_as_one_wi
     del record["OpportunityLineItems"]
     assert "carries no OpportunityLineItems (not even null)" in reason(plan(tmp_path, record))
     templates_only = "structure:\n  templates:\n    - file: templates/impl.yaml\n"
-    assert (
-        plan(tmp_path, record, templates_only).template == "Implementation"
-    )  # no line item read: none needed
+    # no line item read: none needed
+    assert plan(tmp_path, record, templates_only).template == "Implementation"

@@ -1,5 +1,6 @@
-"""Fuzz: whatever a `structure:` section and its template files hold, the mapping loads or is refused with
-problems, each ``file:line: key: message`` (the mapping's or the template file's), never a traceback."""
+"""Fuzz: whatever a `structure:` section and its template files hold, the mapping loads or is
+refused with problems, each ``file:line: key: message`` (the mapping's or the template file's),
+never a traceback."""
 
 from __future__ import annotations
 

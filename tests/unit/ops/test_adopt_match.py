@@ -1,5 +1,5 @@
-"""Matching hand-made projects to deals (pure): names compared ignoring case, accents and spacing, one to
-one only; pairs files checked line by line before anything is written."""
+"""Matching hand-made projects to deals (pure): names compared ignoring case, accents and spacing,
+one to one only; pairs files checked line by line before anything is written."""
 
 from __future__ import annotations
 
@@ -141,7 +141,8 @@ def test_pairs_naming_unknown_linked_or_taken_records_are_refused_naming_the_lin
         resolve(lines, known, tmp_path / "p.csv")
     at = f"{tmp_path / 'p.csv'}"
     assert refused.value.problems == [
-        f"{at}:1: deal {IDS[1]} is already linked to project 7 (http://r/projects/sf-x); `psa-sync unlink` first",
+        f"{at}:1: deal {IDS[1]} is already linked to project 7 (http://r/projects/sf-x); "
+        "`psa-sync unlink` first",
         f"{at}:2: deal {IDS[2]} is not among the deals of the criteria (and range)",
         f"{at}:2: project hand-8 already carries key 006B",
         f"{at}:3: project 99 does not exist in the PSA (active or closed)",

@@ -1,4 +1,6 @@
-"""Issue 20: ``adopt --pairs`` reads what Excel and people save, refuses the rest clearly, shows cells escaped.
+"""Issue 20: ``adopt --pairs`` reads what Excel and people save, refuses the rest clearly.
+
+A cell is shown escaped in every message.
 
 Before: a Latin-1 or UTF-16 file was a ``UnicodeDecodeError`` and an unclosed quote past 128 KiB a
 ``csv.Error`` (tracebacks, exit 70); the whole file was read into memory; a cell was printed raw.

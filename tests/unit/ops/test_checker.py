@@ -1,4 +1,4 @@
-"""`psa-sync check` against `responses`: offline validation, then describe bodies and Redmine fields.
+"""`psa-sync check` against `responses`: offline validation, then describes and Redmine fields.
 
 Each test states one behaviour a user relies on: what is an error (exit 2), what is only a
 warning (exit 0), where the finding points (file:line and key), and what the check costs.
@@ -31,7 +31,7 @@ TYPES = [
 ]
 
 
-# --- describe bodies, shaped like Salesforce's -----------------------------------------------------
+# --- describe bodies, shaped like Salesforce's ----------------------------------------------------
 
 
 def fld(name: str, type_: str = "string", **kw) -> dict:
@@ -146,7 +146,7 @@ REDMINE_FIELDS = [
 ]
 
 
-# --- wiring -----------------------------------------------------------------------------------------
+# --- wiring ---------------------------------------------------------------------------------------
 
 
 class Org:
@@ -223,7 +223,10 @@ def write_config(
         textwrap.dedent(f"""\
         salesforce:
           login_url: {HOST}
-          auth: {{flow: client_credentials, client_id: "${{SF_CLIENT_ID}}", client_secret: "${{SF_CLIENT_SECRET}}"}}
+          auth:
+            flow: client_credentials
+            client_id: "${{SF_CLIENT_ID}}"
+            client_secret: "${{SF_CLIENT_SECRET}}"
         psa:
           connector: redmine
           url: {REDMINE}
@@ -249,7 +252,7 @@ def run(
     return checker.check(write_config(tmp_path, mapping, **config), offline=offline)
 
 
-# --- offline ------------------------------------------------------------------------------------------
+# --- offline --------------------------------------------------------------------------------------
 
 
 def test_offline_reports_every_config_problem_at_once_and_contacts_nothing(
@@ -310,7 +313,7 @@ def test_offline_checks_connector_options_without_the_network(tmp_path, env, org
     assert len(org.mock.calls) == 0
 
 
-# --- Salesforce ---------------------------------------------------------------------------------------
+# --- Salesforce -----------------------------------------------------------------------------------
 
 
 def test_default_mapping_passes_for_one_token_and_one_describe_per_object(tmp_path, env, org):
@@ -478,8 +481,8 @@ def test_a_map_key_that_is_no_picklist_value_is_a_warning_with_a_suggestion(tmp_
 
     warn = findings(result, "WARN")
     assert warn["project.fields.billing_type.map.New Custmer"] == (
-        "'New Custmer' is not a value of the picklist Opportunity.Type; did you mean 'New Customer'?: "
-        "this entry never applies"
+        "'New Custmer' is not a value of the picklist Opportunity.Type; "
+        "did you mean 'New Customer'?: this entry never applies"
     )
 
 
@@ -541,7 +544,7 @@ def test_criteria_fields_are_verified(tmp_path, env, org):
     assert "the criteria read Account.Type" in findings(result, "WARN")["source.criteria"]
 
 
-# --- the PSA ----------------------------------------------------------------------------------------
+# --- the PSA --------------------------------------------------------------------------------------
 
 
 def test_a_project_field_with_no_place_in_the_psa_is_an_error(tmp_path, env, org):
@@ -570,7 +573,8 @@ def test_map_values_and_defaults_must_be_values_of_a_psa_list(tmp_path, env, org
         "project.fields.billing_type.default",
     }
     assert errors["project.fields.billing_type.default"] == (
-        "'Hourly' is not a value of the PSA list 'Billing type' (allowed: Fixed Fee, Time & Materials, Retainer)"
+        "'Hourly' is not a value of the PSA list 'Billing type' "
+        "(allowed: Fixed Fee, Time & Materials, Retainer)"
     )
     assert (
         "did you mean 'Retainer'?"
@@ -644,7 +648,7 @@ def test_a_psa_custom_field_named_in_the_config_must_exist(tmp_path, env, org):
     assert "Redmine has no project custom field named 'Budgett'" in error.message
 
 
-# --- exit codes, output, secrets ----------------------------------------------------------------------
+# --- exit codes, output, secrets ------------------------------------------------------------------
 
 
 def test_refused_credentials_exit_5_and_the_secret_never_shows(tmp_path, env, org):
@@ -710,8 +714,8 @@ def test_a_type_the_salesforce_field_can_never_parse_to_is_an_error(tmp_path, en
 
     errors = findings(result, "ERROR")
     assert errors["project.fields.budget.from"] == (
-        "Opportunity.CloseDate is a date field, whose values never parse as decimal: every record with a value "
-        "would be quarantined; fix `type`"
+        "Opportunity.CloseDate is a date field, whose values never parse as decimal: "
+        "every record with a value would be quarantined; fix `type`"
     )
     assert "`type: date` needs `tz`" in errors["project.fields.start_date.from"]
 

@@ -1,6 +1,9 @@
-"""psa-sync forecast over a seeded book (tests/fixtures/forecast_book.py): exact hours per month per group,
-a deal across months, a month over capacity; the table, the CSV and the PNG show the JSON's numbers;
-bad input names the file, line and key. The CLI runs as a user runs it, with no network at all."""
+"""psa-sync forecast over a seeded book (tests/fixtures/forecast_book.py).
+
+Exact hours per month per group, a deal across months, a month over capacity; the table, the CSV
+and the PNG show the JSON's numbers; bad input names the file, line and key. The CLI runs as a
+user runs it, with no network at all.
+"""
 
 from __future__ import annotations
 
@@ -145,8 +148,8 @@ def test_a_group_with_no_rate_names_the_file_line_and_key(tmp_path):
     )
     assert result.returncode == 2
     assert (
-        f"{config.name}:{line}: forecast.rates: no rate for billing_type 'Time & Materials' (2 deals)"
-        in result.stderr
+        f"{config.name}:{line}: forecast.rates: "
+        "no rate for billing_type 'Time & Materials' (2 deals)" in result.stderr
     ), result.stderr
 
 
@@ -222,7 +225,10 @@ def test_by_owner_groups_pipeline_deals_by_their_owner_and_won_deals_by_the_owne
 
 @pytest.mark.subprocess  # matplotlib blocked in a fresh interpreter
 def test_a_png_without_matplotlib_exits_2_naming_the_extra_to_install(book, tmp_path):
-    """matplotlib is the extra psa-sync[forecast]: a host without it gets the table, and a clear word for the PNG."""
+    """matplotlib is the extra psa-sync[forecast].
+
+    A host without it gets the table, and a clear word for the PNG.
+    """
     blocked = (
         "import sys; sys.modules['matplotlib'] = None; sys.argv[0] = 'psa-sync'; "
         "from sync.cli import main; main()"

@@ -1,5 +1,7 @@
-"""`psa-sync status --check`: each documented code, produced by the condition it names, in a real state file;
-and `status --json` against its JSON Schema (docs/status.schema.json)."""
+"""`psa-sync status --check`: each documented code, produced by the condition it names.
+
+Each in a real state file; and `status --json` against its JSON Schema (docs/status.schema.json).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +30,10 @@ ENV = {
 
 @pytest.fixture(autouse=True)
 def logging_as_it_was():
-    """The CLI sets up logging for the process (levels of urllib3 …): give other tests theirs back."""
+    """The CLI sets up logging for the process (levels of urllib3 …).
+
+    Give other tests theirs back.
+    """
     import logging
 
     names = ("", "urllib3", "simple_salesforce", "sync")
@@ -47,7 +52,10 @@ def config(tmp_path):
         textwrap.dedent("""
         salesforce:
           login_url: https://login.salesforce.com
-          auth: {flow: client_credentials, client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}"}
+          auth:
+            flow: client_credentials
+            client_id: "${SF_CLIENT_ID}"
+            client_secret: "${SF_CLIENT_SECRET}"
         psa: {connector: redmine, url: "${REDMINE_URL}", api_key: "${REDMINE_API_KEY}"}
         state: state.sqlite
         limits: {max_org_api_percent: 80}
@@ -204,8 +212,11 @@ def test_status_json_follows_its_schema_before_and_after_runs(config):
 def test_with_events_a_healthy_stream_lets_the_poll_slow_and_a_silent_one_is_15(
     config, last_message, code
 ):
-    """The safety poll runs hourly while the stream speaks; a stream silent past stale_after with the poll
-    stale too is exit 15 (the wedged-consumer case: nothing reads Salesforce)."""
+    """The safety poll runs hourly while the stream speaks.
+
+    A stream silent past stale_after with the poll stale too is exit 15 (the wedged-consumer case:
+    nothing reads Salesforce).
+    """
     from sync.state.events import save_stream_status
 
     config.write_text(

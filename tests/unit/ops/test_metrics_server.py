@@ -1,6 +1,9 @@
-"""The daemon's /metrics server under a hostile or broken neighbour (issue 20): idle connections hold
-at most ``slots`` descriptors, are closed after the idle timeout, and /metrics answers again; a port
-in use is a config error naming the address. In-process, loopback only, the timeout injected short."""
+"""The daemon's /metrics server under a hostile or broken neighbour (issue 20).
+
+Idle connections hold at most ``slots`` descriptors, are closed after the idle timeout, and
+/metrics answers again; a port in use is a config error naming the address. In-process, loopback
+only, the timeout injected short.
+"""
 
 from __future__ import annotations
 

@@ -10,18 +10,11 @@ import pytest
 from sync.common.model import Link
 from sync.connectors.psa.base import ProjectRef
 from sync.mapping.loader import load_mapping
-from sync.ops.reconcile.drift import (
-    Drift,
-    Known,
-    Observed,
-    Seen,
-    criteria_query,
-    existence_queries,
-    expected_calls,
-    find_drift,
-)
+from sync.ops.reconcile.drift import find_drift
+from sync.ops.reconcile.model import Drift, Known, Observed, Seen
 from sync.ops.reconcile.repair import outcome
 from sync.ops.reconcile.report import ReconcileReport
+from sync.ops.reconcile.sweeps import criteria_query, existence_queries, expected_calls
 
 ROOT = Path(__file__).resolve().parents[3]
 WRITEBACK = {"PSA_Project_Id__c": "project.id", "PSA_Project_URL__c": "project.url"}

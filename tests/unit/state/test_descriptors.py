@@ -1,5 +1,5 @@
-"""A process out of file descriptors is not "the disk" (issue 20): opening the state file or its lock
-then says so, naming descriptors and ``ulimit -n``, and exits 71, not 74."""
+"""A process out of file descriptors is not "the disk" (issue 20): opening the state file or its
+lock then says so, naming descriptors and ``ulimit -n``, and exits 71, not 74."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sync.state.files import translate
 
 @contextmanager
 def no_descriptor_left():
-    """Every descriptor this process may open is taken (the limit lowered, then filled); undone after."""
+    """Every descriptor this process may open is taken (limit lowered, then filled), then freed."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     held = []
     resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))

@@ -166,11 +166,12 @@ def test_a_state_file_from_before_the_ignored_table_reads_as_none_ignored(tmp_pa
     assert "ignored" in State.open_readonly(path).db.table_names()
 
 
-def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_between_its_read_and_write(
+def test_a_transaction_takes_the_write_lock_as_it_begins_so_no_commit_slips_between_read_and_write(
     tmp_path,
 ):
-    """A deferred transaction that read first would fail at its write with "database is locked" (no busy
-    wait) had another process committed in between: a backfill's end beside a scheduled run did that."""
+    """Had another process committed between its read and its write, a deferred transaction would
+    fail at the write with "database is locked" (no busy wait): a backfill's end beside a scheduled
+    run did that."""
     path = tmp_path / "s.sqlite"
     run, other = State.open(path), State.open(path)
     other.db.execute("PRAGMA busy_timeout=0")

@@ -47,7 +47,7 @@ RECORD = "006000000000001AAA"
 
 
 def v5_state_file(path) -> None:
-    """A state file as psa-sync wrote it before m006: every record-keyed table's column is opportunity_id."""
+    """A state file as psa-sync wrote it before m006: record-keyed tables have opportunity_id."""
     from sync.state.migrations import RECORD_TABLES
 
     State.open(path).close()
@@ -58,14 +58,16 @@ def v5_state_file(path) -> None:
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_record_id'")
         conn.execute(
             "INSERT INTO links (opportunity_id, key, project_id, project_identifier, project_url, "
-            "payload_hash, payload, written, backsync, link_state, sf_status, closed_by, pending, kept_psa, "
-            "mapping, created_at, updated_at) VALUES (?, ?, 7, 'sf-1', 'http://r/7', 'h', '{}', '{}', '{}', "
+            "payload_hash, payload, written, backsync, link_state, sf_status, closed_by, pending, "
+            "kept_psa, mapping, created_at, updated_at) "
+            "VALUES (?, ?, 7, 'sf-1', 'http://r/7', 'h', '{}', '{}', '{}', "
             "'active', 'Won', NULL, '{}', '[]', 'fp', 't', 't')",
             [RECORD, RECORD],
         )
         conn.execute(
-            "INSERT INTO quarantine (opportunity_id, stage, error, payload, first_seen, last_seen, attempts, "
-            "run_id) VALUES (?, 'load', 'refused', 'null', 't', 't', 1, 1)",
+            "INSERT INTO quarantine "
+            "(opportunity_id, stage, error, payload, first_seen, last_seen, attempts, run_id) "
+            "VALUES (?, 'load', 'refused', 'null', 't', 't', 1, 1)",
             [RECORD],
         )
         conn.execute(
@@ -74,8 +76,8 @@ def v5_state_file(path) -> None:
             [RECORD],
         )
         conn.execute(
-            "INSERT INTO events (run_id, opportunity_id, action, outcome, at) VALUES (1, ?, 'create', "
-            "'created', 't')",
+            "INSERT INTO events (run_id, opportunity_id, action, outcome, at) "
+            "VALUES (1, ?, 'create', 'created', 't')",
             [RECORD],
         )
     conn.close()

@@ -1,5 +1,5 @@
-"""Two processes on one state file: the writers take turns by the run lock, never by SQLite's busy timeout,
-and a busy database is said as such (exit 75), never as a disk that refused (exit 74)."""
+"""Two processes on one state file: the writers take turns by the run lock, never by SQLite's busy
+timeout, and a busy database is said as such (exit 75), never as a disk that refused (exit 74)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ OPENERS = 3
 
 
 def _open_and_write(path: str, barrier, results) -> None:
-    """One process opening a state file (creating and migrating it if it is new), then writing to it,
-    under the run lock as every psa-sync writer does (waiting for it, as a backfill and retention do)."""
+    """One process opening a state file (creating and migrating it if new), then writing to it
+    under the run lock like every psa-sync writer, waiting for it as backfill and retention do."""
     settings = SimpleNamespace(state=Path(path), lock_path=Path(path + ".lock"))
     try:
         barrier.wait()  # every opener starts together: the creation and the migrations meet
@@ -41,9 +41,9 @@ def _open_and_write(path: str, barrier, results) -> None:
 def test_many_processes_opening_a_new_state_file_at_once_all_open_it_and_none_meets_a_busy_database(
     tmp_path,
 ):
-    # The run lock keeps psa-sync's writers apart by design, however loaded the machine: no opener waits on
-    # SQLite's busy timeout, so none can run out of it (without the lock, three openers of a new file met
-    # "database is locked" in 35 of 80 opens on the old code, and still could on a loaded machine).
+    # The run lock keeps psa-sync's writers apart by design, however loaded the machine: no opener
+    # waits on SQLite's busy timeout, so none can run out of it (unlocked, three openers of a new
+    # file met "database is locked" in 35 of 80 opens on the old code, and still could when loaded).
     context = multiprocessing.get_context("fork")
     seen = []
     for round_ in range(ROUNDS):
@@ -74,7 +74,7 @@ def _lock_is_held(lock_path: Path) -> bool:
 
 @pytest.fixture
 def opens_under_the_lock(monkeypatch, tmp_path):
-    """Settings for a state file in tmp_path, and a record of whether the run lock was held at each open."""
+    """Settings for a state file in tmp_path, and whether the run lock was held at each open."""
     settings = SimpleNamespace(
         state=tmp_path / "state" / "psa-sync.sqlite",
         lock_path=tmp_path / "state" / "psa-sync.sqlite.lock",
@@ -127,7 +127,7 @@ def _write_locked_by_another(path: Path) -> sqlite3.Connection:
     return other
 
 
-def test_a_state_file_whose_write_lock_another_process_holds_is_busy_exit_75_not_a_disk_that_refused(
+def test_a_state_file_whose_write_lock_another_process_holds_is_busy_exit_75_not_a_refusing_disk(
     tmp_path, monkeypatch
 ):
     monkeypatch.setattr(state_files, "BUSY_TIMEOUT_MS", 0)  # the error, not the wait, is under test

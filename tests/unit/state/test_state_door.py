@@ -1,5 +1,5 @@
-"""The state package is the one door to the state file: no module outside ``sync/state/`` runs SQL on
-it or imports SQLite. (The Salesforce emulator keeps its own database of fake records: not the state.)"""
+"""The state package is the one door to the state file: no module outside ``sync/state/`` runs SQL
+on it or imports SQLite. (The Salesforce emulator keeps its own database of fake records.)"""
 
 from __future__ import annotations
 

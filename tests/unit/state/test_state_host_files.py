@@ -1,6 +1,6 @@
-"""Run as root, psa-sync touches only regular files it may call its own: a device, FIFO, socket or directory
-named as the state file, its lock, its -wal or -shm, or the mapping is refused with exit 2 before anything
-is opened, tightened or written; another application's SQLite database is refused untouched."""
+"""Run as root, psa-sync touches only regular files of its own: a device, FIFO, socket or directory
+named as the state file, its lock, -wal or -shm, or the mapping is refused with exit 2 before
+anything is opened, tightened or written; another app's SQLite database is refused untouched."""
 
 from __future__ import annotations
 
@@ -69,9 +69,11 @@ def _identity(path: Path) -> tuple:
 
 
 def _open_in_a_child(path: Path, how: str = "open") -> subprocess.CompletedProcess:
-    """``State.open`` (or ``open_readonly``, as ``status``) in a child: on a FIFO the old code blocked for ever."""
+    """``State.open`` (or ``open_readonly``, as ``status``) in a child process: on a FIFO the old
+    code blocked for ever."""
     code = (
-        "import sys; from pathlib import Path; from sync.state import State; from sync.common.errors import SyncError\n"
+        "import sys; from pathlib import Path; from sync.state import State; "
+        "from sync.common.errors import SyncError\n"
         f"try:\n    State.{how}(Path(sys.argv[1])).close()\n"
         "except SyncError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n"
     )
@@ -131,7 +133,9 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused_with_exit_2_before_it
         "import sys; from pathlib import Path; from types import SimpleNamespace\n"
         "from sync.state.lock import run_lock\n"
         "from sync.common.errors import SyncError\n"
-        "try:\n    with run_lock(SimpleNamespace(state=Path(sys.argv[1]), lock_path=Path(sys.argv[2]))):\n"
+        "try:\n"
+        "    with run_lock(SimpleNamespace(state=Path(sys.argv[1]), "
+        "lock_path=Path(sys.argv[2]))):\n"
         "        sys.exit('the lock was taken')\n"
         "except SyncError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)\n"
     )

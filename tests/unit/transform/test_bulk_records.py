@@ -1,4 +1,4 @@
-"""A deal read as Bulk API 2.0 CSV maps to the same typed values, and the same payload hash, as read over REST.
+"""A deal read as Bulk API 2.0 CSV maps to the same typed values and payload hash as over REST.
 
 Each deal is written down once, as Salesforce holds it, then rendered twice the way Salesforce
 renders it: as a REST query's JSON (parent lookups nested, ``null``, JSON numbers, datetimes with
@@ -28,7 +28,7 @@ API_VERSION = "62.0"
 
 
 def describe(*fields: tuple) -> dict:
-    """A describe body with the keys RecordShape reads: (name, type[, relationshipName, referenceTo])."""
+    """A describe body with RecordShape's keys: (name, type[, relationshipName, referenceTo])."""
     entries = []
     for name, type_, *lookup in fields:
         relationship, targets = lookup or (None, [])
@@ -92,7 +92,7 @@ project:
 
 
 class Num:
-    """A number as Salesforce spells it: the same digits in JSON and CSV unless ``csv`` says otherwise."""
+    """A number as Salesforce spells it: the same digits in JSON and CSV, unless ``csv`` differs."""
 
     def __init__(self, text: str, csv: str | None = None):
         self.json, self.csv = text, text if csv is None else csv
@@ -210,7 +210,7 @@ DEALS = [
 
 
 def rest_json(records: list[dict]) -> list[dict]:
-    """The records as a REST query page says them, read as simple-salesforce reads them (json.loads)."""
+    """The records as a REST query page says them, as simple-salesforce reads them (json.loads)."""
 
     def out(value: Any) -> str:
         if isinstance(value, Num):
@@ -219,7 +219,8 @@ def rest_json(records: list[dict]) -> list[dict]:
             return "{" + ",".join(f"{json.dumps(k)}:{out(v)}" for k, v in value.items()) + "}"
         return json.dumps(value, ensure_ascii=False)
 
-    body = f'{{"totalSize":{len(records)},"done":true,"records":[{",".join(out(r) for r in records)}]}}'
+    rows = ",".join(out(r) for r in records)
+    body = f'{{"totalSize":{len(records)},"done":true,"records":[{rows}]}}'
     return json.loads(body.encode("utf-8"))["records"]
 
 

@@ -1,8 +1,8 @@
 """Issue 15 (items 1 and 2): the pipeline stream and tentative projects, as pure stages.
 
-The mapping's ``pipeline:`` section (validated with file, line and key, overlap with the won criteria
-refused), the one query that ORs it in, transform's pipeline flag and stage field, the pipeline table's
-rows, and the diff's Tentative / Won / Lost / Dropped decisions.
+The mapping's ``pipeline:`` section (validated with file, line and key, overlap with the won
+criteria refused), the one query that ORs it in, transform's pipeline flag and stage field, the
+pipeline table's rows, and the diff's Tentative / Won / Lost / Dropped decisions.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Template parts that may be empty: ``{Field|?}`` leaves the part out with its separator, ``{Field|text}``
-says what it becomes (issue 12: a deal without an Account was named " - Consulting Day")."""
+"""Template parts that may be empty: ``{Field|?}`` drops the part with its separator,
+``{Field|text}`` says what it becomes.
+
+Issue 12: a deal without an Account was named " - Consulting Day".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Value parsing (sync.transform.coerce): locale-free, one canonical form whatever JSON or CSV said."""
+"""Value parsing (transform.coerce): locale-free, one canonical form whatever JSON or CSV said."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_a_moment_whose_local_day_is_past_year_9999_is_a_problem_not_a_crash():
     assert parsed.problems.iloc[1] is None
 
 
-# -- one value (sync.common.scalars, what a mapping's values are typed with) and a column (transform.coerce) agree ----
+# -- a value (common.scalars, which types a mapping's values) and a column (transform.coerce) agree
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -192,7 +192,7 @@ def test_one_value_parses_as_a_column_of_it_does(raw, type_, tz):
 
 
 def test_loading_a_mapping_imports_no_pandas():
-    """`status`, `forecast` and `check --offline` load a mapping and nothing else: no numpy/pandas for that."""
+    """`status`, `forecast` and `check --offline` load a mapping alone: no numpy/pandas for that."""
     import json
     import subprocess
     import sys

@@ -1,1 +1,1 @@
-"""The Redmine connector: the PsaConnector (connector.py) and its transport, site, reads and writes."""
+"""The Redmine connector: the PsaConnector (connector.py), its transport, site, reads and writes."""

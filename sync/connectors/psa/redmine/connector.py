@@ -45,11 +45,11 @@ from sync.connectors.psa.redmine.http import RedmineHttp
 from sync.connectors.psa.redmine.members import RedmineMembers
 from sync.connectors.psa.redmine.reads import RedmineReads
 from sync.connectors.psa.redmine.site import RedmineSite
-from sync.connectors.psa.redmine.structure import (
+from sync.connectors.psa.redmine.structure import RedmineStructure
+from sync.connectors.psa.redmine.structure_reads import (
     DEFAULT_KEY_FIELD,
     DEFAULT_ROLE_FIELD,
     DEFAULT_TRACKER,
-    RedmineStructure,
 )
 from sync.connectors.psa.redmine.writes import RedmineWrites
 from sync.connectors.psa.structure import HandsOnStructure
@@ -119,7 +119,7 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         *,
         timeout: float = 30.0,
     ) -> RedmineConnector:
-        """Build from config ``psa.url``, ``psa.api_key`` and ``psa.options`` (docs/architecture.md)."""
+        """Built from ``psa.url``, ``psa.api_key``, ``psa.options`` (docs/architecture.md)."""
         options = connector_options("redmine", options, _OPTIONS, timeout)
         return cls(url, api_key, session=session, **options)
 
@@ -158,11 +158,15 @@ class RedmineConnector(ReadsAndWrites, HandsOnStructure):
         return self._members.role_names()
 
 
-def _check_options(prefix, concurrency, customer, on_closed, custom_fields) -> None:
-    problems = []
+def _check_options(
+    prefix: object, concurrency: object, customer: object, on_closed: object, custom_fields: object
+) -> None:
+    """The options as the config file gave them (any YAML value), each checked."""
+    problems: list[str] = []
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
-            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
+            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter "
+            "and use only a-z 0-9 - _"
         )
     if (
         not isinstance(concurrency, int)

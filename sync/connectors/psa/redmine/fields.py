@@ -106,8 +106,9 @@ def resolve(
             resolved[ours] = available[name]
         elif ours == "key" or ours in explicit:
             problems.append(
-                f"psa.options.custom_fields.{ours}: Redmine has no project custom field named {name!r}. "
-                "Create it (Administration > Custom fields > Project) or fix the name in the config."
+                f"psa.options.custom_fields.{ours}: Redmine has no project custom field named "
+                f"{name!r}. Create it (Administration > Custom fields > Project) or fix the name "
+                "in the config."
             )
     if problems:
         raise ConfigError(problems)
@@ -128,7 +129,8 @@ def plain_decimal(value: Decimal) -> Decimal:
     if not value.is_finite():
         return value
     normal = value.normalize()
-    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
+    exponent = normal.as_tuple().exponent  # an int once finite ("n", "N", "F" are not)
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def to_redmine(value: Any) -> str:
@@ -179,7 +181,7 @@ def custom_value(project: dict, cf: CustomField) -> Any:
 
 
 def typed_values(project: dict, fields: dict[str, CustomField]) -> dict[str, Any]:
-    """A Redmine project JSON as our field -> typed value (native name, description, custom fields)."""
+    """A Redmine project JSON as our field -> typed value (name, description, custom fields)."""
     values: dict[str, Any] = {
         "name": project.get("name"),
         "description": project.get("description") or None,

@@ -47,10 +47,10 @@ def path(*segments: object, ext: str = ".json") -> str:
 
 
 def header_safe_key(api_key: str) -> str:
-    """The key, if an HTTP header can carry it: visible ASCII only. requests encodes header values as
-    Latin-1 (a key with ``Ω`` raised ``UnicodeEncodeError``: a traceback, exit 70) and refuses a line
-    break; Redmine's keys are 40 hexadecimal characters, so anything else is a mistake in the config.
-    The message names the position, never the character."""
+    """The key, if an HTTP header can carry it: visible ASCII only. requests encodes header values
+    as Latin-1 (a key with ``Ω`` raised ``UnicodeEncodeError``: a traceback, exit 70) and refuses a
+    line break; Redmine's keys are 40 hexadecimal characters, so anything else is a mistake in the
+    config. The message names the position, never the character."""
     bad = next((i for i, c in enumerate(api_key) if not "!" <= c <= "~"), None)
     if bad is not None:
         raise ConfigError(
@@ -75,7 +75,9 @@ class RedmineHttp:
             "Accept": "application/json",
         }
 
-    def send(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
+    def send(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+    ) -> requests.Response:
         """One request; returns the response whatever its status, except 401 (``AuthError``).
 
         Transport failures (refused, reset, timeout) and redirects raise ``PsaUnavailable``: a
@@ -98,26 +100,28 @@ class RedmineHttp:
             ) from None
         if response.status_code == 401:
             raise AuthError(
-                f"Redmine at {self.url} refused the API key (401 on {method} {path}): check psa.api_key "
-                "and that the REST API is enabled (Administration > Settings > API)"
+                f"Redmine at {self.url} refused the API key (401 on {method} {path}): "
+                "check psa.api_key and that the REST API is enabled "
+                "(Administration > Settings > API)"
             )
         target = redirect_target(response)
         if target is not None:
             raise PsaUnavailable(
-                f"psa.url must be the final URL; Redmine redirected {endpoint(method, response.request.url)} to "
-                f"{target}, and psa-sync never follows a redirect with the API key; {RESUMES}"
+                "psa.url must be the final URL; Redmine redirected "
+                f"{endpoint(method, response.request.url)} to {target}, "
+                f"and psa-sync never follows a redirect with the API key; {RESUMES}"
             )
         return response
 
     def misfit(self, response: requests.Response, shape: Shape) -> tuple[Any, str | None]:
-        """(the parsed body, None) when it has ``shape``; else (body, what is wrong, for a message)."""
+        """(body, None) when it has ``shape``; else (body, what is wrong, for a message)."""
         body = json_of(response)
         return body, misfit(
             body, shape, said=said_by(f"Redmine at {self.url}", response), raw=response.content
         )
 
     def answer(self, response: requests.Response, shape: Shape) -> Any:
-        """The JSON body of ``response`` when it has ``shape``; else ``PsaUnavailable`` naming it."""
+        """The JSON body of ``response`` if it has ``shape``; else ``PsaUnavailable`` naming it."""
         body, problem = self.misfit(response, shape)
         if problem is not None:
             raise PsaUnavailable(f"{problem}; {RESUMES}")
@@ -126,7 +130,7 @@ class RedmineHttp:
     def get(
         self, path: str, params: dict | None = None, *, shape: Shape, missing_ok: bool = False
     ) -> Any:
-        """GET a JSON body of ``shape``. 404 (and 403: archived) -> None when ``missing_ok``, else an error."""
+        """GET a JSON body of ``shape``. 404 (403: archived): None if ``missing_ok``, else raise."""
         response = self.send("GET", path, params=params)
         status = response.status_code
         if status == 200:
@@ -135,7 +139,8 @@ class RedmineHttp:
             return None
         if status == 403:
             raise AuthError(
-                f"Redmine at {self.url} forbids GET {path} (403): the API user must be an administrator"
+                f"Redmine at {self.url} forbids GET {path} (403): "
+                "the API user must be an administrator"
             )
         if status >= 500 or status == 404:
             raise PsaUnavailable(
@@ -151,7 +156,7 @@ class RedmineHttp:
     def page_lists(
         self, path: str, params: dict, collection: str, item: Shape, *, missing_ok: bool = False
     ) -> Iterator[list[dict] | None]:
-        """Each page's items of a paged listing, in turn (offset paging); each item of shape ``item``.
+        """Each page's items of a paged listing in turn (offset paging), each of shape ``item``.
 
         A page without its ``collection`` is an error, never an empty page: ending a listing early
         in silence would make ``find`` miss a project and create it again.

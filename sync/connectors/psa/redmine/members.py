@@ -59,7 +59,7 @@ class RedmineMembers:
         return self._roles
 
     def role_names(self) -> list[str]:
-        """The roles' names as Redmine spells them (``check`` names them when a mapping's role is not one)."""
+        """The roles' names as Redmine spells them (``check`` lists them for an unknown role)."""
         self.roles()
         return self._role_names
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-
-import requests
+from urllib.parse import quote
 
 from sync.connectors.psa.base import Delivery, ProjectRef
 from sync.connectors.psa.batch import run_bounded
@@ -60,7 +59,7 @@ class RedmineReads:
         return [self.site.ref(p) for p in self._linked_projects()]
 
     def list_unlinked(self) -> list[tuple[ProjectRef, dict]]:
-        """Every active or closed project whose key is empty, but the Accounts' parents, ⌈n/100⌉ calls."""
+        """Every active or closed project with no key, but the Accounts' parents; ⌈n/100⌉ calls."""
         key_cf = self.site.fields()["key"]
         parents = f"{self.site.identifier_prefix}acct-"
         params = {f"cf_{key_cf.id}": "!*", "status": "1|5", "sort": "created_on"}
@@ -72,8 +71,8 @@ class RedmineReads:
         return [(self.site.ref(p), self.site.values(p)) for p in projects.values()]
 
     def project(self, ref: str) -> tuple[ProjectRef, dict] | None:
-        """One project by id or identifier (``GET /projects/<ref>``); None when there is none (or it is
-        archived, which hides it even from an admin)."""
+        """One project by id or identifier (``GET /projects/<ref>``); None when there is none (or it
+        is archived, which hides it even from an admin)."""
         ref = str(ref).strip().lower()
         if not _PROJECT_REF.match(ref):
             return None
@@ -144,7 +143,7 @@ class RedmineReads:
 
     def _projects_with_keys(self, keys: list[str]) -> list[dict]:
         key_cf = self.site.fields()["key"].id
-        projects = []
+        projects: list[dict] = []
         for chunk in _chunks_within(keys, _KEY_CHARS_PER_CALL):
             # the leading "=" pins the operator, whatever the key starts with
             params = {f"cf_{key_cf}": "=" + "|".join(chunk), "status": "1|5"}
@@ -153,7 +152,7 @@ class RedmineReads:
 
     def _projects_by_ids(self, ids: list[int]) -> list[dict]:
         unique = list(dict.fromkeys(ids))
-        projects = []
+        projects: list[dict] = []
         step = self.http.page_size
         for start in range(0, len(unique), step):
             chunk = "|".join(str(i) for i in unique[start : start + step])
@@ -170,7 +169,7 @@ def _chunks_within(keys: list[str], budget: int) -> list[list[str]]:
     chunks: list[list[str]] = [[]]
     used = 0
     for key in keys:
-        cost = len(requests.utils.quote(key, safe="")) + 3  # + the encoded "|"
+        cost = len(quote(key, safe="")) + 3  # + the encoded "|"
         if chunks[-1] and used + cost > budget:
             chunks.append([])
             used = 0

@@ -39,8 +39,9 @@ ONE_PROJECT = {"project": PROJECT}
 
 
 def status_of(project: dict) -> str:
-    """ "active" or "closed" for Redmine's 1 and 5; any other status is read-only to us, like closed."""
-    return _STATUS.get(project.get("status"), "closed")
+    """ "active" or "closed" for Redmine's 1 and 5; any other is read-only to us, as closed."""
+    status = project.get("status")
+    return _STATUS.get(status, "closed") if isinstance(status, int) else "closed"
 
 
 class RedmineSite:

@@ -1,12 +1,12 @@
 """Writing Redmine: create, update, close or reopen projects, and the Accounts' parent projects.
 
-Per-record trouble is an outcome (:class:`sync.common.model.Outcome`), never an exception: 422 failed,
-403 closed (read-only), 5xx unknown. A create answered 5xx, or not answered, may still have
+Per-record trouble is an outcome (:class:`sync.common.model.Outcome`), never an exception: 422
+failed, 403 closed (read-only), 5xx unknown. A create answered 5xx, or not answered, may still have
 committed (SQLite "database is locked" fails some requests after their commit), so it is looked up
 by its identifier before it is called anything; so is a 201 whose body is not the project (a proxy's
-page, a cut body): something committed, and only the look-up can say what. The identifier is
-unique in Redmine, so a second create of one deal is refused (422) and the existing project adopted.
-At most ``concurrency`` requests run at once, because Redmine's writes serialise on SQLite.
+page, a cut body): something committed, and only the look-up can say what. The identifier is unique
+in Redmine, so a second create of one deal is refused (422) and the existing project adopted. At
+most ``concurrency`` requests run at once, because Redmine's writes serialise on SQLite.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class RedmineWrites:
         self._parents: dict[str, ProjectRef] = {}
 
     def create(self, rows: Sequence[NewProject]) -> list[WriteResult]:
-        """Create one project per row; results in input order (see :class:`sync.common.model.Outcome`)."""
+        """One project per row; results in input order (:class:`sync.common.model.Outcome`)."""
         self.site.fields()
         return self._map(self._create_one, rows)
 
@@ -59,8 +59,8 @@ class RedmineWrites:
         return self._map(lambda ref: self._lifecycle_one(ref, action), refs)
 
     def set_keys(self, pairs: Sequence[tuple[ProjectRef, str | None]]) -> list[WriteResult]:
-        """Write (or clear: None) each project's key. A closed project is read-only in Redmine, so it
-        is reopened, given its key and closed again (that project only, never a parent)."""
+        """Write (or clear: None) each project's key. A closed project is read-only in Redmine, so
+        it is reopened, given its key and closed again (that project only, never a parent)."""
         self.site.fields()
         return self._map(lambda pair: self._key_one(*pair), pairs)
 

@@ -1,1 +1,1 @@
-"""The Tryton connector: the PsaConnector (connector.py), its JSON-RPC, reads, writes, server module."""
+"""The Tryton connector: the PsaConnector (connector.py), JSON-RPC, reads, writes, server module."""

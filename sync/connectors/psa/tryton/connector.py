@@ -110,7 +110,7 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         return self._site.identifier(key)
 
     def users_by_email(self, emails: Sequence[str]) -> dict[str, int]:
-        """Lower-cased e-mail -> the id of the active Tryton user (``res.user``) with that address."""
+        """Lower-cased e-mail -> the id of the active Tryton user (``res.user``) of that address."""
         wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
         if not wanted:
             return {}
@@ -129,7 +129,7 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         return {e: found[e] for e in wanted if e in found}
 
     def set_members(self, ref: ProjectRef, members: Sequence[Member]) -> WriteResult:
-        """Tryton's project works have no members (a team is whoever logs time): a ``members`` event says so."""
+        """Tryton's works have no members (the team is who logs time): ``members`` says so."""
         return WriteResult(
             ref.key,
             Outcome.FAILED,
@@ -146,15 +146,24 @@ class TrytonConnector(ReadsAndWrites, HandsOnStructure):
         )
 
 
-def _check_options(user, prefix, create_parties, on_closed, concurrency, customer) -> None:
-    problems = []
+def _check_options(
+    user: object,
+    prefix: object,
+    create_parties: object,
+    on_closed: object,
+    concurrency: object,
+    customer: object,
+) -> None:
+    """The options as the config file gave them (any YAML value), each checked."""
+    problems: list[str] = []
     if not isinstance(user, str) or not user:
         problems.append(
             f"psa.options.user: {user!r} must be the Tryton login psa-sync uses (e.g. admin)"
         )
     if not isinstance(prefix, str) or not _IDENTIFIER_PREFIX.match(prefix):
         problems.append(
-            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter and use only a-z 0-9 - _"
+            f"psa.options.identifier_prefix: {prefix!r} must start with a lower-case letter "
+            "and use only a-z 0-9 - _"
         )
     if not isinstance(create_parties, bool):
         problems.append(f"psa.options.create_parties: {create_parties!r} must be true or false")

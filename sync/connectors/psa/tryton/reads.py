@@ -115,5 +115,5 @@ class TrytonReads:
         return result
 
 
-def _plain(value):
+def _plain(value: object) -> Decimal | None:
     return plain_decimal(value) if isinstance(value, Decimal) else None

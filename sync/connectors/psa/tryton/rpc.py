@@ -5,8 +5,8 @@ Facts this module is built on (trytond 8.2, README.md "Tryton"):
 * ``POST <url>/rpc/`` (``<url>`` = server + "/" + database) with ``{"id", "method", "params"}``;
   ``params`` ends with the user's context (company, language) from ``res.user.get_preferences``.
 * Decimal, date, datetime and timedelta travel as objects: ``{"__class__": "Decimal", "decimal":
-  "125000.50"}``, ``{"__class__": "date", "year": 2026, "month": 2, "day": 1}``,
-  ``{"__class__": "timedelta", "seconds": 27000.0}``. :func:`encode` and :func:`decode` do both ways.
+  "125000.50"}``, ``{"__class__": "date", "year": 2026, "month": 2, "day": 1}``, ``{"__class__":
+  "timedelta", "seconds": 27000.0}``. :mod:`~sync.connectors.psa.tryton.codec` does both ways.
 * A refused call is an HTTP **200** whose body has ``"error": [type, [message, ...]]``; that is a
   per-record answer (:class:`TrytonError`). 401 = bad login or expired session; 403 = an unknown
   method; 5xx or no answer = the server cannot tell us now (``PsaUnavailable``).
@@ -21,13 +21,10 @@ password travels only in the login body and never appears in a message.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import itertools
-import json
 import re
 import threading
 import time
-from decimal import Decimal
 from typing import Any
 
 import requests
@@ -36,6 +33,7 @@ from sync.common.errors import AuthError, PsaUnavailable
 from sync.common.redaction import redact, register_secret
 from sync.connectors.answers import excerpt
 from sync.connectors.psa.redmine.http import normalise_url
+from sync.connectors.psa.tryton.codec import decode, encode
 
 RESUMES = "the run stops and resumes next time"
 _ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}")
@@ -45,80 +43,13 @@ BACKOFF_SECONDS = 0.2
 
 class TrytonError(Exception):
     """Tryton refused one call (a 200 with ``error``): ``kind`` is its exception class, ``message``
-    its own words ("The value \"barter\" for field \"Invoice Method\" … is not one of the allowed options.")."""
+    its own words ("The value \"barter\" for field \"Invoice Method\" … is not one of the
+    allowed options.")."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"__class__": "Decimal", "decimal": format(value, "f")}
-    if isinstance(value, dt.datetime):
-        return {
-            "__class__": "datetime",
-            "year": value.year,
-            "month": value.month,
-            "day": value.day,
-            "hour": value.hour,
-            "minute": value.minute,
-            "second": value.second,
-            "microsecond": value.microsecond,
-        }
-    if isinstance(value, dt.date):
-        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
-    if isinstance(value, dt.timedelta):
-        return {"__class__": "timedelta", "seconds": value.total_seconds()}
-    if isinstance(value, bytes):
-        return {"__class__": "bytes", "base64": base64.b64encode(value).decode()}
-    raise TypeError(f"cannot send a {type(value).__name__} to Tryton")
-
-
-def encode(payload: Any) -> str:
-    """``payload`` as Tryton's JSON (Decimal, date, datetime, timedelta, bytes as ``__class__`` objects)."""
-    return json.dumps(payload, default=_default, separators=(",", ":"))
-
-
-def _hook(obj: dict) -> Any:
-    kind = obj.get("__class__")
-    if kind is None:
-        return obj
-    try:
-        if kind == "Decimal":
-            return Decimal(obj["decimal"])
-        if kind == "date":
-            return dt.date(obj["year"], obj["month"], obj["day"])
-        if kind == "datetime":
-            return dt.datetime(
-                obj["year"],
-                obj["month"],
-                obj["day"],
-                obj.get("hour", 0),
-                obj.get("minute", 0),
-                obj.get("second", 0),
-                obj.get("microsecond", 0),
-            )
-        if kind == "time":
-            return dt.time(
-                obj.get("hour", 0),
-                obj.get("minute", 0),
-                obj.get("second", 0),
-                obj.get("microsecond", 0),
-            )
-        if kind == "timedelta":
-            return dt.timedelta(seconds=obj["seconds"])
-        if kind == "bytes":
-            return base64.b64decode(obj["base64"])
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return obj
-    return obj
-
-
-def decode(text: str | bytes) -> Any:
-    """Tryton's JSON back to Python values (the inverse of :func:`encode`)."""
-    return json.loads(text, object_hook=_hook)
 
 
 class TrytonRpc:
@@ -170,8 +101,8 @@ class TrytonRpc:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
 
     def _login_again(self, failed: str | None) -> None:
-        """Log in again after a 401, unless another thread already did: every worker of a batch meets
-        the same expired session, and one new session serves them all (the lock, then the compare)."""
+        """Log in again after a 401, unless another thread already did: every worker of a batch
+        meets the same expired session, and one new session serves them all (lock, then compare)."""
         with self._lock:
             if self._auth == failed:
                 self._login_locked()
@@ -259,8 +190,8 @@ class TrytonRpc:
         return self._result(method, response, quote=not login)
 
     def _result(self, method: str, response: requests.Response, quote: bool) -> Any:
-        """The result; an answer of another shape is quoted (cut, redacted) unless it answers a login,
-        whose request carried the password a server may echo: that body is never quoted."""
+        """The result; an answer of another shape is quoted (cut, redacted) unless it answers a
+        login, whose request carried the password a server may echo: that body is never quoted."""
         shown = excerpt(response.content) if quote else "a body not shown (it answers the login)"
         try:
             body = decode(response.content)
@@ -289,9 +220,9 @@ class _Expired(Exception):
 
 
 def _login_refused(url: str, user: str, exc: TrytonError) -> Exception:
-    """Tryton refused ``common.db.login`` with an error: a ``LoginException`` asks for another factor
-    (a code sent by SMS, …), which a person must settle (exit 5); anything else is the server's trouble.
-    Its message is never quoted: it answers a request that carried the password."""
+    """Tryton refused ``common.db.login`` with an error: a ``LoginException`` asks for another
+    factor (a code sent by SMS, …), which a person must settle (exit 5); anything else is the
+    server's trouble. Its message is never quoted: it answers a request carrying the password."""
     if exc.kind == "LoginException":
         return AuthError(
             f"Tryton at {url} asks for more than a password to log in {user!r} (a LoginException, "
@@ -305,7 +236,7 @@ def _login_refused(url: str, user: str, exc: TrytonError) -> Exception:
 
 
 def _error(error: Any) -> TrytonError:
-    """``["UserError", ["message", "", null]]`` (or a bare string) as a TrytonError, its words redacted."""
+    """``["UserError", ["message", "", null]]`` (or a bare string) as a redacted TrytonError."""
     kind, message = _error_parts(error)
     return TrytonError(redact(kind), redact(message))
 

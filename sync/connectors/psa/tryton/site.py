@@ -1,4 +1,4 @@
-"""One Tryton database as the connector sees it: which of our fields it has, and records ↔ our types.
+"""One Tryton database as the connector sees it: which of our fields it has; records ↔ our types.
 
 Our project fields are Tryton's own (no custom fields): ``name``; ``description`` → ``comment``;
 ``customer`` → ``party`` (a ``party.party`` found by name, or created with ``create_parties``);
@@ -28,7 +28,8 @@ from sync.connectors.psa.tryton.rpc import TrytonError, TrytonRpc
 MODEL = "project.work"
 KEY = "salesforce_key"
 #: psa-sync's Tryton module (``psa_sync_key``) where psa-sync is installed: the wheel ships it whole
-#: (tryton.cfg, message.xml, the code), so it is installed into trytond from here, not from a checkout
+#: (tryton.cfg, message.xml, the code), so it is installed into trytond from here, not from
+#: a checkout
 MODULE_DIR = Path(__file__).resolve().parent / "module"
 #: our writable field -> (Tryton field, our type, the Tryton module that brings it)
 WRITABLE: dict[str, tuple[str, str, str]] = {
@@ -74,13 +75,13 @@ class TrytonSite:
         self.create_parties = create_parties
         self._lock = threading.Lock()
         self._fields: dict[str, dict] | None = None
-        self._statuses: dict[str, int] | None = None
+        self._statuses: dict[bool, int] | None = None  # closed? -> status id
         self._parties: dict[str, int] = {}
 
     # --- what this database has -----------------------------------------------------------------
 
     def fields(self) -> dict[str, dict]:
-        """``fields_get`` of project.work, read once; ``ConfigError`` when psa_sync_key is missing."""
+        """``fields_get`` of project.work, read once; ``ConfigError`` if psa_sync_key is missing."""
         with self._lock:
             if self._fields is None:
                 wanted = [t for t, _, _ in (*WRITABLE.values(), *COMPUTED.values())] + [
@@ -91,10 +92,12 @@ class TrytonSite:
                 got = self.read_call("fields_get", wanted)
                 if KEY not in got:
                     raise ConfigError(
-                        f"Tryton at {self.url} has no field project.work.{KEY}: install psa-sync's Tryton "
-                        f'module psa_sync_key (README.md, "Tryton"): copy {MODULE_DIR}, which psa-sync\'s '
-                        "installed package ships, into the Tryton server's trytond/modules directory as "
-                        "psa_sync_key, then trytond-admin -d DB -u psa_sync_key --activate-dependencies"
+                        f"Tryton at {self.url} has no field project.work.{KEY}: "
+                        "install psa-sync's Tryton module psa_sync_key "
+                        f'(README.md, "Tryton"): copy {MODULE_DIR}, '
+                        "which psa-sync's installed package ships, "
+                        "into the Tryton server's trytond/modules directory as psa_sync_key, "
+                        "then trytond-admin -d DB -u psa_sync_key --activate-dependencies"
                     )
                 self._fields = got
             return self._fields
@@ -117,15 +120,16 @@ class TrytonSite:
         """Our field -> what to install so it has a place (``check`` says it)."""
         got = self.fields()
         return {
-            ours: f"Tryton at {self.url} has no project.work.{theirs}: activate the Tryton module {module}"
+            ours: f"Tryton at {self.url} has no project.work.{theirs}: "
+            f"activate the Tryton module {module}"
             for ours, (theirs, _, module) in {**WRITABLE, **COMPUTED}.items()
             if theirs not in got
         }
 
     def status_id(self, closed: bool) -> int:
-        """The work status psa-sync sets to close (the first with progress 100 %: "Done") or to reopen
-        (the first without: "Open"), among those projects can take; read once. Judged by progress, not
-        by name: names are translated, and a site may add statuses."""
+        """The work status psa-sync sets to close (the first with progress 100 %: "Done") or to
+        reopen (the first without: "Open"), among those projects can take; read once. Judged by
+        progress, not by name: names are translated, and a site may add statuses."""
         with self._lock:
             if self._statuses is None:
                 rows = self.read_call(
@@ -151,7 +155,7 @@ class TrytonSite:
     # --- records ↔ our values -------------------------------------------------------------------
 
     def read_fields(self) -> list[str]:
-        """What a read asks for: the key, the status, and every one of our fields this database has."""
+        """What a read asks for: the key, the status and each of our fields this database has."""
         got = self.fields()
         names = [KEY, "status.name", "status.progress", "parent", "party.name"]
         names += [
@@ -223,9 +227,9 @@ class TrytonSite:
         return body
 
     def party(self, name: str) -> int:
-        """The id of the party named ``name``, found (one search) or, with ``create_parties``, created.
+        """The id of the party named ``name``: found (one search) or, if ``create_parties``, made.
 
-        Raises ``TrytonError`` when there is none and parties are not created: that deal fails with it.
+        Raises ``TrytonError`` when there is none and parties are not created: that deal fails so.
         """
         name = str(name)
         with self._lock:

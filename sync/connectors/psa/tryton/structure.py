@@ -1,4 +1,4 @@
-"""A project's plan in Tryton: phases and tasks are child ``project.work`` records carrying their key.
+"""A project's plan in Tryton: phases and tasks are child ``project.work`` records with their key.
 
 Tryton has one model for projects and tasks and no custom fields, so psa-sync's ``psa_sync_key``
 module carries the child's key in the same unique, indexed ``salesforce_key`` a deal project uses
@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from sync.common.errors import PsaUnavailable
 from sync.common.model import Outcome
@@ -54,7 +55,7 @@ class TrytonStructure:
         self.rpc = site.rpc
 
     def structure_spec(self) -> StructureSpec:
-        problems = ()
+        problems: tuple[str, ...] = ()
         if KEY not in self.site.fields():
             problems = (
                 f"Tryton at {self.site.url} has no project.work.{KEY}: install psa-sync's module "
@@ -137,10 +138,10 @@ class TrytonStructure:
         return [self._create_one(project, child, phases, company) for child in children]
 
     def _values(
-        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company
-    ) -> dict:
+        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company: int | None
+    ) -> dict[str, Any]:
         phase = phases.get(child.phase) if child.phase else None
-        values = {
+        values: dict[str, Any] = {
             "name": child.name,
             "type": "project" if child.kind is ChildKind.PHASE else "task",
             "parent": phase.id if phase else project.id,
@@ -160,7 +161,7 @@ class TrytonStructure:
         return values
 
     def _create_one(
-        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company
+        self, project: ProjectRef, child: Child, phases: Mapping[str, ChildRef], company: int | None
     ) -> ChildResult:
         values = self._values(project, child, phases, company)
         try:

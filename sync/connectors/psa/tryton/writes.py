@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from sync.common.errors import PsaUnavailable
 from sync.common.model import Outcome
 from sync.connectors.psa.base import NewProject, ProjectChange, ProjectRef, WriteResult
 from sync.connectors.psa.batch import run_bounded
+from sync.connectors.psa.tryton.reads import TrytonReads
 from sync.connectors.psa.tryton.rpc import TrytonError
 from sync.connectors.psa.tryton.site import KEY, TrytonSite
 
@@ -31,7 +33,7 @@ BACKOFF_SECONDS = 0.2
 class TrytonWrites:
     """The write half of the Tryton connector; results come back in input order."""
 
-    def __init__(self, site: TrytonSite, reads, concurrency: int):
+    def __init__(self, site: TrytonSite, reads: TrytonReads, concurrency: int):
         self.site = site
         self.rpc = site.rpc
         self.reads = reads
@@ -172,7 +174,7 @@ class TrytonWrites:
         return results
 
 
-def _with(ref: ProjectRef, **changes) -> ProjectRef:
+def _with(ref: ProjectRef, **changes: Any) -> ProjectRef:
     from dataclasses import replace
 
     return replace(ref, **changes)

@@ -1,4 +1,4 @@
-"""Fixtures of the Redmine connector's unit tests: canned answers, a connector, no create backoff."""
+"""Fixtures of the Redmine connector's unit tests: canned answers, a connector, no backoff."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The Redmine connector's half of adoption: projects without a key, one project by id or identifier,
-and writing or clearing a key (even into a closed project), with canned HTTP answers."""
+"""The Redmine connector's half of adoption: projects without a key, one project by id or
+identifier, and writing or clearing a key (even into a closed project), with canned HTTP answers."""
 
 from __future__ import annotations
 

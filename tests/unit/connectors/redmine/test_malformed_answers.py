@@ -1,6 +1,7 @@
-"""Answers Redmine should never give: a proxy's login page with 200, JSON of another shape, a body cut
-in the middle. Each stops the run as "Redmine unavailable" (exit 3) naming the endpoint and what came
-back, never a traceback, and nothing is taken for done: a create stays ``unknown`` with its intent."""
+"""Answers Redmine should never give: a proxy's login page with 200, JSON of another shape, a body
+cut in the middle. Each stops the run as "Redmine unavailable" (exit 3) naming the endpoint and what
+came back, never a traceback, and nothing is taken for done: a create stays ``unknown`` with its
+intent."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def test_a_lookup_answered_with_a_login_page_is_unavailable(rsps, psa):
     assert f"GET /projects/{IDENT}.json" in text and "Sign in" in text
 
 
-# --- creates ---------------------------------------------------------------------------------------
+# --- creates --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_long_external_keys_are_split_so_no_request_line_passes_webricks_limit(r
 
 @responses.activate
 def test_hours_of_a_project_deleted_meanwhile_leave_it_out_instead_of_failing_the_run():
-    """Regression (issue 6): a 404 on one project's time entries made back-sync exit 3 for everyone."""
+    """Regression (issue 6): a 404 on one project's time entries made back-sync exit 3 for all."""
     base = "http://redmine.test"
     psa = RedmineConnector(base, "k", session=requests.Session())
     responses.get(f"{base}/time_entries.json", status=404)

@@ -35,8 +35,8 @@ def test_a_redirect_to_another_host_is_not_followed_with_the_key(rsps, psa, stat
     never_asked(rsps, trap)
     text = str(raised.value)
     assert (
-        f"psa.url must be the final URL; Redmine redirected GET /projects.json to {ELSEWHERE}/projects.json"
-        in text
+        "psa.url must be the final URL; "
+        f"Redmine redirected GET /projects.json to {ELSEWHERE}/projects.json" in text
     )
     assert "key=x" not in text and API_KEY not in text and raised.value.exit_code == 3
 

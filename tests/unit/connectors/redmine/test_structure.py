@@ -68,7 +68,7 @@ def psa():
     return RedmineConnector(URL + "/", API_KEY, session=requests.Session(), write_concurrency=1)
 
 
-def test_a_task_whose_key_redmine_dropped_is_deleted_at_once_and_the_create_fails_saying_what_to_fix(
+def test_a_task_whose_key_redmine_dropped_is_deleted_at_once_and_fails_saying_what_to_fix(
     site, psa
 ):
     site.post(f"{URL}/issues.json", status=201, json=issue([{"id": 11, "value": "Trainer"}]))
@@ -141,8 +141,8 @@ def test_a_create_answered_500_after_it_committed_is_found_by_its_key_not_made_t
 
 
 def test_check_names_a_role_the_structure_gives_that_redmines_role_list_lacks():
-    """Redmine's "Role" made a list (Administration > Custom fields): a task role outside it would be refused
-    with 422 at run time, so `check` names it first, with the values the field takes."""
+    """Redmine's "Role" made a list (Administration > Custom fields): a task role outside it would
+    be refused with 422 at run time, so `check` names it first, with the values the field takes."""
     from sync.mapping.loader import load_mapping
     from sync.ops.check.runner import CheckResult, Findings
     from sync.ops.check.structure import check_structure_psa

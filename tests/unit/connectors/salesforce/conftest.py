@@ -1,4 +1,4 @@
-"""Fixtures of the Salesforce connector's unit tests: a signing key, a session, a connected client."""
+"""Fixtures of the Salesforce connector's unit tests: a signing key, a session, a client."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from tests.unit.connectors.salesforce.canned import (
     make_config,
 )
 
-# --- identity ----------------------------------------------------------------------------------------
+# --- identity -------------------------------------------------------------------------------------
 
 
 def test_fifteen_character_ids_get_their_case_safe_suffix():
@@ -51,7 +51,7 @@ def test_org_and_user_come_from_the_identity_url():
     assert user.startswith(USER_15) and len(user) == 18
 
 
-# --- token flows -------------------------------------------------------------------------------------
+# --- token flows ----------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -215,7 +215,7 @@ def test_an_unusable_private_key_is_a_config_error(tmp_path, session):
         SalesforceClient(make_config("jwt", tmp_path / "missing.pem"), session).connect()
 
 
-# --- secrets -----------------------------------------------------------------------------------------
+# --- secrets --------------------------------------------------------------------------------------
 
 
 @responses.activate
@@ -255,8 +255,8 @@ def test_no_secret_reaches_a_log_line_or_an_exception(rsa_key, session, caplog):
 @responses.activate
 @pytest.mark.parametrize("flow", ["client_credentials", "password"])
 def test_a_token_endpoint_that_echoes_the_request_is_never_quoted(session, flow):
-    """Issue 20: an error_description that echoes the form (quoted, escaped or percent-encoded) shows
-    only within RFC 6749's characters, and masked there; the body itself is never quoted."""
+    """Issue 20: an error_description that echoes the form (quoted, escaped or percent-encoded)
+    shows only within RFC 6749's characters, and masked there; the body itself is never quoted."""
     from urllib.parse import urlencode
 
     from sync.common import redaction

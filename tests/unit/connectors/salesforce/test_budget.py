@@ -18,7 +18,7 @@ from tests.unit.connectors.salesforce.canned import (
     page,
 )
 
-# --- the API budget ----------------------------------------------------------------------------------
+# --- the API budget -------------------------------------------------------------------------------
 
 
 @responses.activate

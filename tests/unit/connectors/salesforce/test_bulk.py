@@ -1,4 +1,4 @@
-"""Bulk API 2.0 query jobs against replayed Salesforce answers: which calls, how many, in what order.
+"""Bulk API 2.0 query jobs against replayed Salesforce answers: which calls, how many, in order.
 
 Every job call must pass the budget guard and be counted like a REST call, so the tests hold the
 exact call sequence (create, polls, result pages, delete) and the client's usage counts together.
@@ -46,7 +46,8 @@ HEADER = "Id,Name,Account.Name,Amount,SystemModstamp\n"
 
 
 def row(n: int, account: str = "Acme") -> str:
-    return f'006000000000{n:03d}AAA,"Deal {n}, phase 1",{account},{n}000.5,2026-03-01T10:00:0{n % 10}.000Z\n'
+    deal = f'006000000000{n:03d}AAA,"Deal {n}, phase 1"'
+    return f"{deal},{account},{n}000.5,2026-03-01T10:00:0{n % 10}.000Z\n"
 
 
 def add_describes() -> None:
@@ -412,9 +413,10 @@ def test_bulk_calls_are_counted_under_their_endpoint_name(method, path, endpoint
 
 
 def test_a_results_page_is_handed_on_in_chunks_checked_whole_before_the_first(client, monkeypatch):
-    """A page of 50,000 records is never held as 50,000 records: CHUNK_ROWS at a time, in the page's order;
-    and a page that announces more rows than it has gives no chunk at all (nothing half-committed)."""
-    monkeypatch.setattr("sync.connectors.salesforce.bulk.CHUNK_ROWS", 2)
+    """A page of 50,000 records is never held as 50,000 records: CHUNK_ROWS at a time, in the page's
+    order; and a page that announces more rows than it has gives no chunk at all (nothing
+    half-committed)."""
+    monkeypatch.setattr("sync.connectors.salesforce.bulk_pages.CHUNK_ROWS", 2)
     add_describes()
     add_create()
     add_polls("JobComplete")

@@ -22,7 +22,7 @@ from tests.unit.connectors.salesforce.canned import (
     page,
 )
 
-# --- paging ------------------------------------------------------------------------------------------
+# --- paging ---------------------------------------------------------------------------------------
 
 
 def test_pages_are_streamed_over_queryall_then_next_records_url(client):
@@ -68,7 +68,7 @@ def test_batch_size_outside_salesforce_bounds_is_refused(client, size):
         next(client.query_pages("SELECT Id FROM Opportunity", batch_size=size))
 
 
-# --- error translation -------------------------------------------------------------------------------
+# --- error translation ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_a_200_that_is_not_json_is_salesforce_unavailable(client):
         next(client.query_pages("SELECT Id FROM Opportunity"))
 
 
-# --- re-authentication -------------------------------------------------------------------------------
+# --- re-authentication ----------------------------------------------------------------------------
 
 
 def test_an_expired_session_is_renewed_once_and_the_call_retried(client):
@@ -184,7 +184,7 @@ def test_a_query_cursor_lost_with_its_session_stops_the_run_as_transient(client)
         next(pages)
 
 
-# --- lock retries ------------------------------------------------------------------------------------
+# --- lock retries ---------------------------------------------------------------------------------
 
 
 def test_a_top_level_lock_error_is_retried_with_growing_jittered_backoff(client):

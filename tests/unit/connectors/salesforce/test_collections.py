@@ -14,7 +14,7 @@ from sync.connectors.salesforce.errors import TRANSIENT_CODES
 from sync.connectors.salesforce.sobject_collections import SaveResult
 from tests.unit.connectors.salesforce.canned import API, error_body, fixture, opp
 
-# --- collections -------------------------------------------------------------------------------------
+# --- collections ----------------------------------------------------------------------------------
 
 
 def test_partial_failure_returns_one_result_per_record_in_order(client):
@@ -122,7 +122,7 @@ def test_a_bad_object_name_never_reaches_a_url(client):
         client.update("Opportunity/../../x", [{"Id": "006000000000001AAA"}])
 
 
-# --- describe ----------------------------------------------------------------------------------------
+# --- describe -------------------------------------------------------------------------------------
 
 
 def test_describe_returns_the_object_description(client):

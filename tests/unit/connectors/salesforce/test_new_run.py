@@ -1,4 +1,4 @@
-"""A connection kept across runs (the daemon): each run its own budget and Salesforce's clock, no call."""
+"""A connection kept across runs (the daemon): each run its own budget and clock, with no call."""
 
 from __future__ import annotations
 

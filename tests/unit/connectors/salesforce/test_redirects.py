@@ -1,6 +1,6 @@
-"""A redirect is never followed with credentials: not the bearer token of a data call, not the client
-secret or password of a token request (a 307 would re-send the form to wherever it points). A 3xx
-stops the run (exit 3), naming where it pointed."""
+"""A redirect is never followed with credentials: not the bearer token of a data call, not the
+client secret or password of a token request (a 307 would re-send the form to wherever it points). A
+3xx stops the run (exit 3), naming where it pointed."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def test_a_redirected_query_is_not_followed(client, status):
     assert calls_to(ELSEWHERE) == []
     text = str(raised.value)
     assert (
-        f"redirected GET /services/data/v62.0/queryAll/ to {ELSEWHERE}/services/data/v62.0/queryAll/"
-        in text
+        "redirected GET /services/data/v62.0/queryAll/ "
+        f"to {ELSEWHERE}/services/data/v62.0/queryAll/" in text
     )
     assert "Secret__c" not in text and raised.value.exit_code == 3
 
