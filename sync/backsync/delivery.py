@@ -51,9 +51,11 @@ def run(run) -> None:
     hours = hours_due(state, run.settings.schedule.hours_interval) and any(
         rule.source == "spent_hours" for rule in mapping.backsync.values()
     )
-    pending = state.outbox()  # a value still waiting is compared with, and replaced by, a newer one
     for start in range(0, len(ids), CHUNK):
         links = {link.key: link for link in state.links(ids[start : start + CHUNK]).values()}
+        # a value still waiting is compared with, and replaced by, a newer one: the chunk's own (the
+        # whole outbox, a first run's every write-back, held through the back-sync was its peak)
+        pending = state.outbox_of([link.record_id for link in links.values()])
         _chunk(run, links, hours, pending)
     state.set_meta(BACKSYNC_STAMP, iso(utcnow()))
     if hours:

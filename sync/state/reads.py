@@ -90,14 +90,16 @@ class Reads:
             for row in self.db["events"].rows_where("record_id = ?", [record_id], order_by="id")
         ]
 
-    def run_events(self, run_id: int, action: str, outcome: str) -> list[tuple[str, Any]]:
-        """(at, detail) of one run's events of ``action`` that ended in ``outcome``, in order."""
+    def run_events(self, run_id: int, action: str, outcome: str) -> Iterator[tuple[str, Any]]:
+        """(at, detail) of one run's events of ``action`` that ended in ``outcome``, in order, one
+        at a time: a first run's creates decoded into one list made the end of its peak memory."""
         rows = self.db.execute(
             "SELECT at, detail FROM events WHERE run_id = ? AND action = ? AND outcome = ? "
             "ORDER BY id",
             [run_id, action, outcome],
         )
-        return [(at, loads(detail)) for at, detail in rows]
+        for at, detail in rows:
+            yield at, loads(detail)
 
     def latest_events(self, action: str, outcome: str, limit: int) -> list[tuple[str, Any]]:
         """Linked deals whose last ``action`` ended in ``outcome``: (deal, detail), newest first."""

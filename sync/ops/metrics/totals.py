@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from collections.abc import Iterator
 from typing import Any
 
 from sync.common.clock import parse_iso
@@ -66,14 +67,13 @@ def add_run(
     state.set_meta(KEY, json.dumps(totals, sort_keys=True))
 
 
-def latencies(state: State, run_id: int) -> list[float]:
-    """Seconds from each created deal's stamp (as read: the change that won it) to its project."""
-    out = []
+def latencies(state: State, run_id: int) -> Iterator[float]:
+    """Seconds from each created deal's stamp (as read: the change that won it) to its project, one
+    event at a time (never the run's creates in one list)."""
     for at, detail in state.run_events(run_id, "create", "created"):
         stamp = (detail or {}).get("record_stamp")
         if stamp:
-            out.append(max(0.0, (parse_iso(at) - parse_iso(stamp)).total_seconds()))
-    return out
+            yield max(0.0, (parse_iso(at) - parse_iso(stamp)).total_seconds())
 
 
 def observe(histogram: dict[str, Any], seconds: float) -> None:
