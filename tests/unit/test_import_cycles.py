@@ -9,8 +9,7 @@ from pathlib import Path
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 #: the typed core (pyproject [tool.mypy]) and what it is configured by
 CORE = (
-    "sync.orchestrator.stages",
-    "sync.orchestrator.session",
+    "sync.orchestrator",
     "sync.load",
     "sync.state",
     "sync.connectors",
