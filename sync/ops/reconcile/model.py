@@ -49,6 +49,9 @@ class Drift:
     project_ids: tuple[int, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)  # link fields to queue
     status: str = "found"  # found (report only) | repaired | quarantined | remaining
+    # --repair dropped its link: a link there now is the one the repair made, even on the same
+    # project id (Redmine on SQLite gives a deleted last project's id to the next one)
+    dropped: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -33,6 +33,7 @@ def repair_drift(run: Run, drift: list[Drift]) -> None:
         link = links.get(item.record_id) if item.record_id else None
         if item.repair == "drop-link" and link is not None:
             _drop_link(run, item, link)
+            item.dropped = True
             refetch.add(item.record_id)
         elif item.repair == "restore-key" and link is not None:
             _restore_key(run, item, link)
@@ -156,7 +157,9 @@ def outcome(
         )
     if item.kind in ("hard-deleted", "unflagged-deleted"):
         return "repaired" if link is None or link.sf_status == "Deleted" else "remaining"
-    if item.kind == "project-missing" and (link is None or link.project_id not in item.project_ids):
+    if item.kind == "project-missing" and (
+        link is None or item.dropped or link.project_id not in item.project_ids
+    ):
         return "quarantined" if item.record_id in quarantined else "repaired"
     if item.kind == "missed" and link is not None:
         return "repaired"

@@ -303,6 +303,15 @@ def test_a_repair_is_settled_from_the_state_afterwards():
     assert outcome(Drift("duplicate", A, A, ""), links, set(), set(), set()) == "remaining"
 
 
+def test_a_project_made_again_on_the_deleted_one_s_id_counts_as_repaired():
+    """Redmine on SQLite gives a deleted last project's id to the next one it creates: the link the
+    repair made points at the same id as the one that went missing, and is still the repair's."""
+    links = {C: link(C, 5)}
+    remade = Drift("project-missing", C, C, "", repair="drop-link", project_ids=(5,), dropped=True)
+    assert outcome(remade, links, set(), set(), set()) == "repaired"
+    assert outcome(remade, links, set(), {C}, set()) == "quarantined"
+
+
 def test_the_report_exits_1_while_drift_remains_and_keeps_its_json_versioned():
     report = ReconcileReport(
         repair=True,
