@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from sync.common.errors import AuthError, ConfigError, PsaUnavailable
+from sync.connectors.http import build_session
 from sync.connectors.psa.base import NewProject, ProjectChange, get_connector
 from sync.connectors.psa.redmine.connector import RedmineConnector
 from tests.fixtures.redmine import CountingSession, deal_fields
@@ -216,8 +217,12 @@ def test_a_value_typed_by_hand_compares_equal_after_read(psa, redmine):
 
 
 def test_concurrent_creates_make_exactly_one_project_each(redmine):
+    # The session a run builds (http.retries: 5): concurrent writes make Redmine on SQLite answer
+    # some requests, GETs too, 500 "database is locked", which the run's policy retries; a bare
+    # requests.Session() has no retries, so a create's look-up raised on such a 500.
+    session = build_session(ca_bundle=None, timeout=30, retries=5)
     psa = RedmineConnector(
-        redmine.env.url, redmine.env.api_key, session=requests.Session(), write_concurrency=3
+        redmine.env.url, redmine.env.api_key, session=session, write_concurrency=3
     )
     rows = [NewProject(f"006AK0000{n:05d}XQAA", deal_fields(name=f"Deal {n}")) for n in range(12)]
     results = psa.create(rows + rows[:3])
