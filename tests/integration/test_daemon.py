@@ -207,12 +207,10 @@ def test_failing_cycles_back_off_and_recover_and_the_metrics_say_so(
         pauses = [int(p) for p in re.findall(r"the next cycle in (\d+)s", daemon.text())]
         assert pauses[:4] == [2, 4, 8, 8], pauses
         assert gaps[-1] > 4 * INTERVAL, gaps  # generous: 8 s taken, 1 s without a back-off
-        recovered = [r for r in rows if r["id"] > failing[-1]["id"]]
-        # back to the interval: the gap is no longer the cap's
-        # (generous: 1 s expected, 8 s if still backing off)
-        assert started(recovered[1]) - started(recovered[0]) < 8 - 2, [
-            started(r) for r in recovered[:2]
-        ]
+        # Back to the interval: the daemon's last decision is the interval's, not another pause
+        # (a gap between run rows would be a wall-clock bound, and a loaded machine stretches it).
+        text = daemon.text()
+        assert text.rfind("back to a cycle every") > text.rfind("the next cycle in"), text[-2000:]
         code, _ = daemon.stop()
         assert code == 0, daemon.text()[-2000:]
         assert "next cycle in" in daemon.text() and "back to a cycle every" in daemon.text()
@@ -254,16 +252,19 @@ def assert_metrics_match_status(harness, textfile) -> None:
     by_code = Counter(str(r["exit_code"]) for r in rows)
     for code, n in by_code.items():
         assert metrics[("psa_sync_runs_total", (("exit_code", code), ("mode", "run")))] == n, code
-    assert (
-        metrics[("psa_sync_deals_created_total", ())]
-        == sum(r["counts"].get("created", 0) for r in rows)
-        == 2
-    ), [(r["id"], r["exit_code"], r["counts"]) for r in rows]
+    created = sum(r["counts"].get("created", 0) for r in rows)
+    # Both won deals got their one project, but not always both as "created": Redmine on SQLite
+    # may commit a create and still answer 500 (its after_action record_project_usage hits
+    # "database is locked"), and psa-sync then finds the project and adopts it (architecture 5.4).
+    made = created + sum(r["counts"].get("adopted", 0) for r in rows)
+    assert metrics[("psa_sync_deals_created_total", ())] == created and made == 2, [
+        (r["id"], r["exit_code"], r["counts"]) for r in rows
+    ]
     assert metrics[("psa_sync_salesforce_calls_total", (("endpoint", "queryAll"),))] == sum(
         r["api_calls"].get("queryAll", 0) for r in rows
     )
     assert metrics[("psa_sync_psa_calls_total", ())] == sum(r["psa_calls"] or 0 for r in rows) > 0
-    assert metrics[("psa_sync_won_to_project_seconds_count", ())] == 2
+    assert metrics[("psa_sync_won_to_project_seconds_count", ())] == created  # one per create
     assert metrics[("psa_sync_last_success_timestamp_seconds", ())] > 0
 
 
@@ -272,6 +273,8 @@ def cycles_until_created(harness, last_started: int) -> int:
     under way: it may read the win too), ran until one created the project (1: that one). A cycle's
     counts are written when it ends."""
     after = [r for r in runs(harness) if r["id"] >= last_started]
+    # "adopted" too: Redmine may commit a create and answer 500, and the run adopts the project
+    made = ("created", "adopted")
     return next(
-        (n for n, row in enumerate(after, 1) if row["counts"].get("created")), 0
+        (n for n, row in enumerate(after, 1) if any(row["counts"].get(k) for k in made)), 0
     )  # 0: not yet
