@@ -31,7 +31,7 @@ demo: setup $(PSA)
 # The whole suite (what CI runs, .ci/run); Hypothesis searches as much as under CI. On WORKERS
 # pytest-xdist workers, a test file each at a time: the suite waits on Redmine more than it computes,
 # so three workers keep two cores busy; each worker has its own Redmine and Tryton
-# (tests/fixtures/workers.py; the first uses the ones started here, the others start theirs).
+# (tests/fixtures/workers.py: each starts its own from the pristine database prepared here).
 WORKERS ?= 3
 test: lint redmine tryton
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadfile

@@ -212,7 +212,11 @@ ensure_instance() {  # a non-default instance: its own directory tree and databa
   local dir=/var/lib/redmine/$INSTANCE
   mkdir -p "$dir/config" "$dir/db" "$dir/files" "$dir/log" "$dir/tmp" "$dir/public"
   chown www-data:www-data "$dir/db" "$dir/files" "$dir/log" "$dir/tmp"
-  printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n' "$DB" >"$dir/config/database.yml"
+  # timeout: SQLite's busy timeout (ms). Without it Rails sets none, and two requests that write
+  # at once (Redmine records a user's recent projects after a GET too) answer 500 "database is
+  # locked" at once, a committed create included.
+  printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n  timeout: 10000\n' \
+    "$DB" >"$dir/config/database.yml"
   cp -p /etc/redmine/default/secret_key.txt "$dir/config/secret_key.txt"
   chown root:www-data "$dir/config/database.yml"; chmod 640 "$dir/config/database.yml"
   # a database copied from another configuration (a new custom field) is copied again
