@@ -7,6 +7,9 @@
 #   scripts/redmine.sh stop    stop the server this script started (by its recorded PID)
 #   scripts/redmine.sh reset   stop, restore the pristine database taken after configure, start
 #                              (~5 s)
+#   scripts/redmine.sh restore the pristine database copied into a running SQLite server's own
+#                              (SQLite's backup API, under the database's lock; no restart, ~0.1 s);
+#                              a server not running, or on pgsql: reset
 #   scripts/redmine.sh env     print the env file of a running server (no root needed)
 #
 # Knobs (environment):
@@ -212,10 +215,9 @@ ensure_instance() {  # a non-default instance: its own directory tree and databa
   local dir=/var/lib/redmine/$INSTANCE
   mkdir -p "$dir/config" "$dir/db" "$dir/files" "$dir/log" "$dir/tmp" "$dir/public"
   chown www-data:www-data "$dir/db" "$dir/files" "$dir/log" "$dir/tmp"
-  # timeout: SQLite's busy timeout (ms). Without it Rails sets none, and two requests that write
-  # at once (Redmine records a user's recent projects after a GET too) answer 500 "database is
-  # locked" at once, a committed create included.
-  printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n  timeout: 10000\n' \
+  # timeout: SQLite's busy timeout (ms), for a writer outside the server (rails runner). The
+  # server's own requests never wait on each other: serial.ru runs them one at a time.
+  printf 'production:\n  adapter: sqlite3\n  database: %s\n  encoding: utf8\n  timeout: 1000\n' \
     "$DB" >"$dir/config/database.yml"
   cp -p /etc/redmine/default/secret_key.txt "$dir/config/secret_key.txt"
   chown root:www-data "$dir/config/database.yml"; chmod 640 "$dir/config/database.yml"
@@ -231,6 +233,19 @@ write_env() {
   mv "$ENVFILE.tmp" "$ENVFILE"
 }
 
+SERIAL_RU=/var/lib/redmine/$INSTANCE/serial.ru
+write_serial_ru() {
+  # On SQLite, Redmine's requests run one at a time (Rack::Lock). Two requests that write at once
+  # (Redmine records a user's recent projects after a GET too) otherwise meet "database is locked":
+  # without a busy timeout the request is answered 500 after its work was committed; with one, the
+  # sqlite3 gem (1.4) waits holding Ruby's global lock, so the holder cannot finish and the whole
+  # server stalls for the full timeout. One Ruby process gains nothing from the threads anyway.
+  mkdir -p "${SERIAL_RU%/*}"
+  printf '%s\n' "# written by psa-sync's scripts/redmine.sh: requests one at a time (see there)" \
+    "require '$APP/config/environment'" "use Rack::Lock" "run Rails.application" >"$SERIAL_RU"
+  chmod 644 "$SERIAL_RU"
+}
+
 start_server() {
   running && return
   local t pid; t=$(now)
@@ -239,9 +254,10 @@ start_server() {
   # 9>&-: the server must not inherit the lock, or the next stop/reset would wait for it forever.
   cd "$APP"
   if [ "$DBKIND" = pgsql ]; then pid=$(start_puma); else
+  write_serial_ru
   nohup setpriv --reuid=www-data --regid=www-data --init-groups \
     env HOME=/var/www REDMINE_INSTANCE="$INSTANCE" RAILS_ENV=production \
-    bundle exec rackup -s webrick -o 127.0.0.1 -p "$PORT" -E production config.ru \
+    bundle exec rackup -s webrick -o 127.0.0.1 -p "$PORT" -E production "$SERIAL_RU" \
     >"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!
   fi
@@ -272,8 +288,8 @@ case "$cmd" in
   env)
     running && [ -f "$ENVFILE" ] || { log "Redmine is not running (start it: $0 start)"; exit 1; }
     cat "$ENVFILE"; exit 0 ;;
-  start|stop|reset) ;;
-  *) echo "usage: $0 start|stop|reset|env" >&2; exit 2 ;;
+  start|stop|reset|restore) ;;
+  *) echo "usage: $0 start|stop|reset|restore|env" >&2; exit 2 ;;
 esac
 
 case "$INSTANCE" in *[!a-z0-9_-]*|"") log "REDMINE_INSTANCE must use only a-z 0-9 _ -"; exit 2 ;; esac
@@ -308,6 +324,27 @@ case "$cmd" in
     log "start took $(since "$T0")s"
     cat "$ENVFILE" ;;
   stop) stop_server ;;
+  restore)
+    [ -f "$PRISTINE" ] || { log "no pristine snapshot yet: run '$0 start' first"; exit 1; }
+    if [ "$DBKIND" = sqlite ] && running && ready && current; then
+      T0=$(now)
+      # The backup API writes the snapshot's pages into the live file under an exclusive lock; the
+      # server's connections see the new content at their next transaction. The server runs one
+      # request at a time (serial.ru), so none is half done; the file keeps its owner and mode.
+      python3 - "$PRISTINE" "$DB" <<'PY' || { log "restore failed"; exit 1; }
+import sqlite3, sys
+source = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+target = sqlite3.connect(sys.argv[2], timeout=30)
+source.backup(target)
+target.close()
+source.close()
+PY
+      log "restore took $(since "$T0")s"
+      cat "$ENVFILE"
+      exit 0
+    fi
+    exec 9>&-
+    exec bash "$0" reset ;;
   reset)
     [ -f "$PRISTINE" ] || { log "no pristine snapshot yet: run '$0 start' first"; exit 1; }
     T0=$(now)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 LIMITS = {"max_org_api_percent": 80, "max_calls_per_run": 5000}
 SOAK = os.environ.get("PSA_SYNC_SOAK") == "1"
-RACE_ROUNDS = 20
+RACE_ROUNDS = 10
 SOAK_RACE_ROUNDS = int(os.environ.get("PSA_SYNC_SOAK_RACE_ROUNDS", "200"))
 RUNS_PER_ROUND = 3
 

@@ -36,7 +36,7 @@ from tests.fixtures.sync import mapping_variant
 pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # kills, signals or a real process
 
 INTERVAL = 1.0
-CYCLES = 60
+CYCLES = 30
 
 
 def test_the_daemon_keeps_one_token_cycles_cheaply_and_stops_cleanly(
