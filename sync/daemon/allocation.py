@@ -67,12 +67,11 @@ def refresh(daemon: Daemon, run: Run) -> None:
     if path is None:
         return
     path.allocation_read = daemon.clock()
-    # the client's one guarded call path (budget guard, re-auth, translation), as bulk.py uses it
     client = cast("SalesforceClient", run.client)
     if not client.budget_left():
         return  # the run's next call stops it; this one must not be the call that passes a limit
     try:
-        body = client._call("limits", lambda sf: sf.limits(), shape=dict)
+        body = client.limits()
     except SyncError as exc:
         logger.warning(
             "events: the org's delivery allocation could not be read from /limits (%s); the token "

@@ -128,6 +128,10 @@ class SalesforceClient(SalesforceConnection):
             "describe", lambda sf: self._restful(sf, f"sobjects/{sobject}/describe"), shape=DESCRIBE
         )
 
+    def limits(self) -> dict:
+        """The org's ``/limits``: each limit's ``Max`` and ``Remaining``, one counted call."""
+        return self._call("limits", lambda sf: sf.limits(), shape=dict)
+
     def _restful(self, sf: Salesforce, path: str, **kwargs: Any) -> Any:
         """``sf.restful``, but the body as it came, for the shape check: restful() answers None for
         an empty one and fails on one without a length (a JSON number, ``true``, ``null``)."""

@@ -81,3 +81,11 @@ def test_below_both_limits_the_budget_is_left(client):
 )
 def test_calls_are_counted_under_their_endpoint_name(method, path, endpoint):
     assert endpoint_of(method, path) == endpoint
+
+
+def test_limits_is_one_counted_call_that_reads_the_org_share_too(client):
+    body = {"DailyDeliveredPlatformEvents": {"Max": 25_000, "Remaining": 24_810}}
+    responses.add(responses.GET, f"{API}/limits/", json=body, headers=limit(14000))
+    assert client.limits() == body
+    assert client.usage.org_used == 14000
+    assert client.usage.calls["limits"] == 1
