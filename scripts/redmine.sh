@@ -298,9 +298,10 @@ if [ "$DBKIND" = pgsql ]; then
   # shellcheck source=scripts/redmine-pgsql.sh
   . "$SCRIPT_DIR/redmine-pgsql.sh"
 fi
-# a running server is trusted only if it answers and (SQLite) was configured by this version of
-# the script
-current() { [ "$DBKIND" = pgsql ] || configured_current; }
+# a running server is trusted only if it answers and (SQLite) was configured and started by this
+# version of the script (one request at a time: a server an older version started is restarted)
+serial() { tr '\0' ' ' <"/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null | grep -q "$SERIAL_RU"; }
+current() { [ "$DBKIND" = pgsql ] || { configured_current && serial; }; }
 if [ "$cmd" = start ] && running && ready && current; then cat "$ENVFILE"; exit 0; fi
 need_root "$cmd"
 mkdir -p "$STATE" "$BASE"
