@@ -36,7 +36,7 @@ def _script_returning(code: int, stdout: str = "", stderr: str = ""):
 
 def test_not_root_and_nothing_running_fails_under_ci_where_it_used_to_skip(monkeypatch):
     script, calls = _script_returning(1, stderr=NOT_RUNNING)
-    monkeypatch.setattr(fixture, "_script", script)
+    monkeypatch.setattr(fixture, "redmine_script", script)
     monkeypatch.setattr(fixture.os, "geteuid", lambda: 1000)
 
     with pytest.raises(pytest.fail.Exception, match="needs root") as failed:
@@ -55,7 +55,7 @@ def test_a_start_that_fails_fails_with_the_tail_of_its_output(monkeypatch, envir
     }
     monkeypatch.setattr(
         fixture,
-        "_script",
+        "redmine_script",
         lambda command: subprocess.CompletedProcess(
             ["redmine.sh", command], outputs[command][0], "", outputs[command][1]
         ),
@@ -70,7 +70,7 @@ def test_a_start_that_fails_fails_with_the_tail_of_its_output(monkeypatch, envir
 def test_a_running_redmine_is_used_as_it_is(monkeypatch):
     env = "REDMINE_URL=http://127.0.0.1:3999\nREDMINE_API_KEY=k\nREDMINE_CF_BUDGET=4\nREDMINE_ACTIVITY_IDS=9:Dev\n"
     script, calls = _script_returning(0, stdout=env)
-    monkeypatch.setattr(fixture, "_script", script)
+    monkeypatch.setattr(fixture, "redmine_script", script)
 
     found = fixture.ensure_redmine({"CI": "true"})
 
