@@ -29,6 +29,12 @@ from sync.ops.metrics.events import LAG_BUCKETS
 
 logger = logging.getLogger(__name__)
 
+#: A fallback's poll window is run once more this long after it: the first one ends at Salesforce's
+#: clock as a ``Date`` header gives it, to the whole second, so a change committed in the second
+#: before that poll (the overflow's own changes) can fall after its end. One ``queryAll``.
+FOLLOW_UP_SECONDS = 2.0
+FOLLOW_UP = "follow_up"
+
 
 def written_fields(mapping: Mapping) -> frozenset[str]:
     """The deal fields psa-sync itself writes: an event that changed only these is its own echo."""
@@ -59,6 +65,7 @@ class EventPath:
         }
         self.pubsub: PubSub | None = None
         self.allocation_read: float | None = None  # the last /limits read (sync.daemon.allocation)
+        self.follow_up_at: float | None = None  # when a fallback's poll window runs once more
 
     @property
     def topics(self) -> list[str]:
@@ -126,11 +133,20 @@ class EventPath:
                 break
         work = take(items, line_items_topic=self.events.line_items_topic, written=self.written)
         self._observe(items, work)
+        due = self.follow_up_at is not None and self.clock() >= self.follow_up_at
+        if due and FOLLOW_UP not in self.pending.poll_now:
+            work.poll_now.append(FOLLOW_UP)
         self.pending = self.pending.merge(work)
         return self.pending
 
     def done(self) -> None:
-        """The pending work is committed (its replay ids with it)."""
+        """The pending work is committed (its replay ids with it). A fallback's poll window is run
+        once more :data:`FOLLOW_UP_SECONDS` later (not the follow-up's own)."""
+        reasons = set(self.pending.poll_now)
+        if reasons - {FOLLOW_UP}:
+            self.follow_up_at = self.clock() + FOLLOW_UP_SECONDS
+        elif FOLLOW_UP in reasons:
+            self.follow_up_at = None
         self.pending = Work()
 
     # --- what status shows ------------------------------------------------------------------------

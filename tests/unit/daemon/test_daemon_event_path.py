@@ -7,7 +7,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from sync.config.settings import Events
-from sync.daemon.events import EventPath
+from sync.daemon.events import FOLLOW_UP, FOLLOW_UP_SECONDS, EventPath
 from sync.daemon.service import Daemon
 from sync.events.client import Fault
 from sync.events.headers import Header
@@ -151,3 +151,29 @@ def test_a_streams_end_and_the_next_ones_start_in_one_drain_leave_it_connected()
     work = path.drain()
     assert path.connected and path.healthy() and path.status["connected_since"]
     assert work.poll_now == ["subscribed_latest"]
+
+
+def test_a_fallbacks_poll_window_runs_once_more_two_seconds_later_and_only_once():
+    """The first window ends at Salesforce's clock read to the whole second: an overflow's changes
+    committed in the second before it can fall after its end, so one more window follows."""
+    clock = Clock()
+    path = _path(clock)
+    path.pending.poll_now.append("overflow")
+    path.done()
+    clock.now += FOLLOW_UP_SECONDS - 0.1
+    assert path.drain().poll_now == []  # not yet
+    clock.now += 0.1
+    assert path.drain().poll_now == [FOLLOW_UP]
+    assert path.drain().poll_now == [FOLLOW_UP]  # a failed cycle keeps it, once
+    path.done()  # the follow-up's own window asks for none after it
+    clock.now += 60
+    assert path.drain().poll_now == [] and path.follow_up_at is None
+
+
+def test_work_without_a_poll_window_asks_for_no_follow_up():
+    clock = Clock()
+    path = _path(clock)
+    path.pending.deal_ids.add("006000000000001AAA")
+    path.done()
+    clock.now += 60
+    assert path.drain().poll_now == []
